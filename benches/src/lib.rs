@@ -1,0 +1,1 @@
+//! Criterion benchmarks for the SIP workspace; see `benches/`.

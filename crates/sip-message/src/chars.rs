@@ -1,0 +1,76 @@
+//! Byte classes of the RFC 3261 §25 grammar as 256-entry tables (as httparse does).
+
+const fn table(extra: &[u8], alnum: bool) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        if alnum && c.is_ascii_alphanumeric() {
+            t[i] = true;
+        }
+        i += 1;
+    }
+    let mut j = 0;
+    while j < extra.len() {
+        t[extra[j] as usize] = true;
+        j += 1;
+    }
+    t
+}
+
+/// `token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~")`
+pub(crate) static TOKEN: [bool; 256] = table(b"-.!%*_+`'~", true);
+
+/// `word`: token characters plus `( ) < > : \ " / [ ] ? { }` (Call-ID, RFC 3261 §25.1).
+pub(crate) static WORD: [bool; 256] = table(b"-.!%*_+`'~()<>:\\\"/[]?{}", true);
+
+/// `unreserved = alphanum / mark`, `mark = - _ . ! ~ * ' ( )` (RFC 3261 §25.1).
+pub(crate) static UNRESERVED: [bool; 256] = table(b"-_.!~*'()", true);
+
+/// `user = 1*( unreserved / escaped / user-unreserved )`; `%` is checked separately.
+pub(crate) static USER: [bool; 256] = table(b"-_.!~*'()&=+$,;?/", true);
+
+/// `password = *( unreserved / escaped / "&" / "=" / "+" / "$" / "," )`
+pub(crate) static PASSWORD: [bool; 256] = table(b"-_.!~*'()&=+$,", true);
+
+/// `paramchar = param-unreserved / unreserved / escaped` without `%`.
+pub(crate) static PARAMCHAR: [bool; 256] = table(b"-_.!~*'()[]/:&+$", true);
+
+/// `hname` / `hvalue` characters: `hnv-unreserved / unreserved / escaped` without `%`.
+pub(crate) static HNVCHAR: [bool; 256] = table(b"-_.!~*'()[]/?:+$", true);
+
+/// Characters allowed in the opaque part of an absolute URI (`uric` of RFC 2396) without `%`.
+pub(crate) static URIC: [bool; 256] = table(b";/?:@&=+$,-_.!~*'()[]#", true);
+
+/// Whether `c` is a `token` character.
+#[inline]
+pub(crate) fn is_token(c: u8) -> bool {
+    TOKEN[c as usize]
+}
+
+/// Whether every byte of `s` is a token character and `s` is non-empty.
+#[inline]
+pub(crate) fn is_token_str(s: &[u8]) -> bool {
+    !s.is_empty() && s.iter().all(|&c| is_token(c))
+}
+
+/// `SP / HTAB`
+#[inline]
+pub(crate) fn is_ws(c: u8) -> bool {
+    c == b' ' || c == b'\t'
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_excludes_separators() {
+        for c in b"()<>@,;:\\\"/[]?={} \t" {
+            assert!(!is_token(*c), "{}", *c as char);
+        }
+        for c in b"aZ09-.!%*_+`'~" {
+            assert!(is_token(*c), "{}", *c as char);
+        }
+    }
+}

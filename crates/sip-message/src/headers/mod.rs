@@ -1,0 +1,1 @@
+//! Typed headers (placeholder; being written).

@@ -1,0 +1,318 @@
+//! Header field names: the known ones as an enum, matched case-insensitively with compact forms.
+
+use std::fmt;
+
+macro_rules! header_names {
+    ($( $(#[$doc:meta])* $variant:ident => $canon:literal, compact: $compact:expr, list: $list:literal; )*) => {
+        /// A header field name (RFC 3261 §7.3, §20).
+        ///
+        /// Known names are an enum so that lookups are integer compares; the compact forms of
+        /// RFC 3261 §7.3.3 and of the extensions (`o` Event, `r` Refer-To, `x` Session-Expires, ...)
+        /// map to the same variant as the long form. Any other name is [`HeaderName::Other`]; the
+        /// message keeps its spelling.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[non_exhaustive]
+        pub enum HeaderName {
+            $( $(#[$doc])* $variant, )*
+            /// A name this crate has no variant for; compare it with
+            /// [`Message::headers_named`](crate::Message::headers_named).
+            Other,
+        }
+
+        impl HeaderName {
+            /// Every known name, in declaration order (without [`HeaderName::Other`]).
+            pub const ALL: &'static [HeaderName] = &[ $( HeaderName::$variant, )* ];
+
+            /// The canonical (long) spelling, e.g. `"Call-ID"`; `""` for [`HeaderName::Other`].
+            #[must_use]
+            pub const fn as_str(self) -> &'static str {
+                match self { $( HeaderName::$variant => $canon, )* HeaderName::Other => "" }
+            }
+
+            /// The compact form (RFC 3261 §7.3.3 and extensions), if the name has one.
+            #[must_use]
+            pub const fn compact(self) -> Option<u8> {
+                match self { $( HeaderName::$variant => $compact, )* HeaderName::Other => None }
+            }
+
+            /// Whether several values of this header may be combined into one line separated
+            /// by commas (RFC 3261 §7.3.1), so that a list header line holds several values.
+            #[must_use]
+            pub const fn is_list(self) -> bool {
+                match self { $( HeaderName::$variant => $list, )* HeaderName::Other => false }
+            }
+        }
+    };
+}
+
+header_names! {
+    /// `Accept` (RFC 3261 §20.1).
+    Accept => "Accept", compact: None, list: true;
+    /// `Accept-Contact` (RFC 3841), compact `a`.
+    AcceptContact => "Accept-Contact", compact: Some(b'a'), list: true;
+    /// `Accept-Encoding` (RFC 3261 §20.2).
+    AcceptEncoding => "Accept-Encoding", compact: None, list: true;
+    /// `Accept-Language` (RFC 3261 §20.3).
+    AcceptLanguage => "Accept-Language", compact: None, list: true;
+    /// `Alert-Info` (RFC 3261 §20.4).
+    AlertInfo => "Alert-Info", compact: None, list: true;
+    /// `Allow` (RFC 3261 §20.5).
+    Allow => "Allow", compact: None, list: true;
+    /// `Allow-Events` (RFC 6665), compact `u`.
+    AllowEvents => "Allow-Events", compact: Some(b'u'), list: true;
+    /// `Authentication-Info` (RFC 3261 §20.6).
+    AuthenticationInfo => "Authentication-Info", compact: None, list: false;
+    /// `Authorization` (RFC 3261 §20.7).
+    Authorization => "Authorization", compact: None, list: false;
+    /// `Call-ID` (RFC 3261 §20.8), compact `i`.
+    CallId => "Call-ID", compact: Some(b'i'), list: false;
+    /// `Call-Info` (RFC 3261 §20.9).
+    CallInfo => "Call-Info", compact: None, list: true;
+    /// `Contact` (RFC 3261 §20.10), compact `m`.
+    Contact => "Contact", compact: Some(b'm'), list: true;
+    /// `Content-Disposition` (RFC 3261 §20.11).
+    ContentDisposition => "Content-Disposition", compact: None, list: false;
+    /// `Content-Encoding` (RFC 3261 §20.12), compact `e`.
+    ContentEncoding => "Content-Encoding", compact: Some(b'e'), list: true;
+    /// `Content-Language` (RFC 3261 §20.13).
+    ContentLanguage => "Content-Language", compact: None, list: true;
+    /// `Content-Length` (RFC 3261 §20.14), compact `l`.
+    ContentLength => "Content-Length", compact: Some(b'l'), list: false;
+    /// `Content-Type` (RFC 3261 §20.15), compact `c`.
+    ContentType => "Content-Type", compact: Some(b'c'), list: false;
+    /// `CSeq` (RFC 3261 §20.16).
+    CSeq => "CSeq", compact: None, list: false;
+    /// `Date` (RFC 3261 §20.17).
+    Date => "Date", compact: None, list: false;
+    /// `Error-Info` (RFC 3261 §20.18).
+    ErrorInfo => "Error-Info", compact: None, list: true;
+    /// `Event` (RFC 6665), compact `o`.
+    Event => "Event", compact: Some(b'o'), list: false;
+    /// `Expires` (RFC 3261 §20.19).
+    Expires => "Expires", compact: None, list: false;
+    /// `From` (RFC 3261 §20.20), compact `f`.
+    From => "From", compact: Some(b'f'), list: false;
+    /// `Identity` (RFC 8224), compact `y`.
+    Identity => "Identity", compact: Some(b'y'), list: false;
+    /// `In-Reply-To` (RFC 3261 §20.21).
+    InReplyTo => "In-Reply-To", compact: None, list: true;
+    /// `Max-Forwards` (RFC 3261 §20.22).
+    MaxForwards => "Max-Forwards", compact: None, list: false;
+    /// `Min-Expires` (RFC 3261 §20.23).
+    MinExpires => "Min-Expires", compact: None, list: false;
+    /// `Min-SE` (RFC 4028).
+    MinSe => "Min-SE", compact: None, list: false;
+    /// `MIME-Version` (RFC 3261 §20.24).
+    MimeVersion => "MIME-Version", compact: None, list: false;
+    /// `Organization` (RFC 3261 §20.25).
+    Organization => "Organization", compact: None, list: false;
+    /// `Path` (RFC 3327).
+    Path => "Path", compact: None, list: true;
+    /// `Priority` (RFC 3261 §20.26).
+    Priority => "Priority", compact: None, list: false;
+    /// `Proxy-Authenticate` (RFC 3261 §20.27).
+    ProxyAuthenticate => "Proxy-Authenticate", compact: None, list: false;
+    /// `Proxy-Authorization` (RFC 3261 §20.28).
+    ProxyAuthorization => "Proxy-Authorization", compact: None, list: false;
+    /// `Proxy-Require` (RFC 3261 §20.29).
+    ProxyRequire => "Proxy-Require", compact: None, list: true;
+    /// `RAck` (RFC 3262).
+    RAck => "RAck", compact: None, list: false;
+    /// `Reason` (RFC 3326).
+    Reason => "Reason", compact: None, list: true;
+    /// `Record-Route` (RFC 3261 §20.30).
+    RecordRoute => "Record-Route", compact: None, list: true;
+    /// `Refer-To` (RFC 3515), compact `r`.
+    ReferTo => "Refer-To", compact: Some(b'r'), list: false;
+    /// `Referred-By` (RFC 3892), compact `b`.
+    ReferredBy => "Referred-By", compact: Some(b'b'), list: false;
+    /// `Reject-Contact` (RFC 3841), compact `j`.
+    RejectContact => "Reject-Contact", compact: Some(b'j'), list: true;
+    /// `Replaces` (RFC 3891).
+    Replaces => "Replaces", compact: None, list: false;
+    /// `Reply-To` (RFC 3261 §20.31).
+    ReplyTo => "Reply-To", compact: None, list: false;
+    /// `Request-Disposition` (RFC 3841), compact `d`.
+    RequestDisposition => "Request-Disposition", compact: Some(b'd'), list: true;
+    /// `Require` (RFC 3261 §20.32).
+    Require => "Require", compact: None, list: true;
+    /// `Retry-After` (RFC 3261 §20.33).
+    RetryAfter => "Retry-After", compact: None, list: false;
+    /// `Route` (RFC 3261 §20.34).
+    Route => "Route", compact: None, list: true;
+    /// `RSeq` (RFC 3262).
+    RSeq => "RSeq", compact: None, list: false;
+    /// `Server` (RFC 3261 §20.35).
+    Server => "Server", compact: None, list: false;
+    /// `Service-Route` (RFC 3608).
+    ServiceRoute => "Service-Route", compact: None, list: true;
+    /// `Session-Expires` (RFC 4028), compact `x`.
+    SessionExpires => "Session-Expires", compact: Some(b'x'), list: false;
+    /// `Subject` (RFC 3261 §20.36), compact `s`.
+    Subject => "Subject", compact: Some(b's'), list: false;
+    /// `Subscription-State` (RFC 6665).
+    SubscriptionState => "Subscription-State", compact: None, list: false;
+    /// `Supported` (RFC 3261 §20.37), compact `k`.
+    Supported => "Supported", compact: Some(b'k'), list: true;
+    /// `Timestamp` (RFC 3261 §20.38).
+    Timestamp => "Timestamp", compact: None, list: false;
+    /// `To` (RFC 3261 §20.39), compact `t`.
+    To => "To", compact: Some(b't'), list: false;
+    /// `Unsupported` (RFC 3261 §20.40).
+    Unsupported => "Unsupported", compact: None, list: true;
+    /// `User-Agent` (RFC 3261 §20.41).
+    UserAgent => "User-Agent", compact: None, list: false;
+    /// `Via` (RFC 3261 §20.42), compact `v`.
+    Via => "Via", compact: Some(b'v'), list: true;
+    /// `Warning` (RFC 3261 §20.43).
+    Warning => "Warning", compact: None, list: true;
+    /// `WWW-Authenticate` (RFC 3261 §20.44).
+    WwwAuthenticate => "WWW-Authenticate", compact: None, list: false;
+}
+
+impl HeaderName {
+    /// Classifies a name as it appears on the wire: case-insensitive, compact forms included.
+    ///
+    /// ```
+    /// use sip_message::HeaderName;
+    /// assert_eq!(HeaderName::from_bytes(b"v"), HeaderName::Via);
+    /// assert_eq!(HeaderName::from_bytes(b"call-id"), HeaderName::CallId);
+    /// assert_eq!(HeaderName::from_bytes(b"X-Custom"), HeaderName::Other);
+    /// ```
+    #[must_use]
+    pub fn from_bytes(name: &[u8]) -> HeaderName {
+        use HeaderName as H;
+        if let [c] = name {
+            return match c.to_ascii_lowercase() {
+                b'a' => H::AcceptContact,
+                b'b' => H::ReferredBy,
+                b'c' => H::ContentType,
+                b'd' => H::RequestDisposition,
+                b'e' => H::ContentEncoding,
+                b'f' => H::From,
+                b'i' => H::CallId,
+                b'j' => H::RejectContact,
+                b'k' => H::Supported,
+                b'l' => H::ContentLength,
+                b'm' => H::Contact,
+                b'o' => H::Event,
+                b'r' => H::ReferTo,
+                b's' => H::Subject,
+                b't' => H::To,
+                b'u' => H::AllowEvents,
+                b'v' => H::Via,
+                b'x' => H::SessionExpires,
+                b'y' => H::Identity,
+                _ => H::Other,
+            };
+        }
+        // Dispatch on length and first letter, then one case-insensitive compare: at most a
+        // handful of candidates per bucket, so this is a few instructions per header.
+        let first = match name.first() {
+            Some(c) => c.to_ascii_lowercase(),
+            None => return H::Other,
+        };
+        let candidates: &[HeaderName] = match (name.len(), first) {
+            (2, b't') => &[H::To],
+            (3, b'v') => &[H::Via],
+            (4, b'c') => &[H::CSeq],
+            (4, b'd') => &[H::Date],
+            (4, b'f') => &[H::From],
+            (4, b'p') => &[H::Path],
+            (4, b'r') => &[H::RAck, H::RSeq],
+            (5, b'a') => &[H::Allow],
+            (5, b'e') => &[H::Event],
+            (5, b'r') => &[H::Route],
+            (6, b'a') => &[H::Accept],
+            (6, b'm') => &[H::MinSe],
+            (6, b'r') => &[H::Reason],
+            (6, b's') => &[H::Server],
+            (7, b'c') => &[H::CallId, H::Contact],
+            (7, b'e') => &[H::Expires],
+            (7, b'r') => &[H::Require],
+            (7, b's') => &[H::Subject],
+            (7, b'w') => &[H::Warning],
+            (8, b'i') => &[H::Identity, H::Priority],
+            (8, b'p') => &[H::Priority],
+            (8, b'r') => &[H::ReferTo, H::Replaces, H::ReplyTo],
+            (9, b'c') => &[H::CallInfo],
+            (9, b's') => &[H::Supported, H::Timestamp],
+            (9, b't') => &[H::Timestamp],
+            (10, b'a') => &[H::AlertInfo],
+            (10, b'e') => &[H::ErrorInfo],
+            (10, b'u') => &[H::UserAgent],
+            (11, b'i') => &[H::InReplyTo],
+            (11, b'm') => &[H::MinExpires],
+            (11, b'r') => &[H::ReferredBy, H::RetryAfter],
+            (11, b'u') => &[H::Unsupported],
+            (12, b'a') => &[H::AllowEvents],
+            (12, b'c') => &[H::ContentType],
+            (12, b'm') => &[H::MaxForwards, H::MimeVersion],
+            (12, b'o') => &[H::Organization],
+            (12, b'r') => &[H::RecordRoute],
+            (13, b'a') => &[H::Authorization],
+            (13, b'p') => &[H::ProxyRequire],
+            (13, b's') => &[H::ServiceRoute],
+            (14, b'a') => &[H::AcceptContact],
+            (14, b'c') => &[H::ContentLength],
+            (14, b'r') => &[H::RejectContact],
+            (15, b'a') => &[H::AcceptEncoding, H::AcceptLanguage],
+            (15, b's') => &[H::SessionExpires],
+            (16, b'c') => &[H::ContentEncoding, H::ContentLanguage],
+            (16, b'w') => &[H::WwwAuthenticate],
+            (18, b'p') => &[H::ProxyAuthenticate],
+            (18, b's') => &[H::SubscriptionState],
+            (19, b'a') => &[H::AuthenticationInfo],
+            (19, b'c') => &[H::ContentDisposition],
+            (19, b'p') => &[H::ProxyAuthorization],
+            (19, b'r') => &[H::RequestDisposition],
+            _ => &[],
+        };
+        for &candidate in candidates {
+            if candidate.as_str().as_bytes().eq_ignore_ascii_case(name) {
+                return candidate;
+            }
+        }
+        H::Other
+    }
+}
+
+impl fmt::Display for HeaderName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_long_name_round_trips_in_any_case() {
+        for &name in HeaderName::ALL {
+            assert_eq!(HeaderName::from_bytes(name.as_str().as_bytes()), name, "{name}");
+            let upper = name.as_str().to_ascii_uppercase();
+            assert_eq!(HeaderName::from_bytes(upper.as_bytes()), name, "{upper}");
+            let lower = name.as_str().to_ascii_lowercase();
+            assert_eq!(HeaderName::from_bytes(lower.as_bytes()), name, "{lower}");
+        }
+    }
+
+    #[test]
+    fn every_compact_form_maps_to_its_long_name() {
+        // RFC 3261 §7.3.3: implementations MUST accept both the long and short forms.
+        for &name in HeaderName::ALL {
+            if let Some(c) = name.compact() {
+                assert_eq!(HeaderName::from_bytes(&[c]), name);
+                assert_eq!(HeaderName::from_bytes(&[c.to_ascii_uppercase()]), name);
+            }
+        }
+    }
+
+    #[test]
+    fn near_misses_are_other() {
+        for n in [&b""[..], b"Vias", b"Tox", b"Call-IE", b"z", b"C%6Fntact", b"Contact "] {
+            assert_eq!(HeaderName::from_bytes(n), HeaderName::Other);
+        }
+    }
+}

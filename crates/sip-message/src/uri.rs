@@ -1,0 +1,1 @@
+//! URIs (placeholder; being written).
