@@ -11,19 +11,30 @@
     )
 )]
 
+mod builder;
 mod chars;
 mod error;
+mod framer;
 mod headers;
 mod limits;
+mod message;
 mod method;
 mod name;
+mod parse;
+mod status;
 mod typed;
 mod uri;
+// mod validate; (enabled once headers land)
 
+pub use builder::{BuildError, MessageBuilder};
 pub use error::{HeaderError, ParseError, ParseErrorKind, UriError};
+pub use framer::{Frame, FrameError, Framer};
 pub use headers::*;
 pub use limits::Limits;
+pub use message::{EditError, HeaderLine, Message};
 pub use method::Method;
 pub use name::HeaderName;
+pub use status::canonical_reason;
 pub use typed::{SplitList, TypedHeader, split_list, trim_lws};
 pub use uri::*;
+// pub use validate::{Problem, Rejection};

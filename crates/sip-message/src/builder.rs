@@ -1,0 +1,267 @@
+//! Building requests and responses into one buffer.
+
+use std::fmt;
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use crate::message::itoa_u32;
+use crate::{HeaderName, Limits, Message, Method, ParseError, canonical_reason};
+
+/// Writes a new request or response straight into one `BytesMut`, then indexes it, so a built
+/// message is exactly what a received one would be and `Content-Length` is always right.
+///
+/// ```
+/// use sip_message::{HeaderName as H, MessageBuilder, Method};
+///
+/// let invite = MessageBuilder::request(&Method::Invite, "sip:bob@biloxi.example.com")
+///     .header(H::Via, "SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bK776asdhds")
+///     .header(H::MaxForwards, "70")
+///     .header(H::To, "Bob <sip:bob@biloxi.example.com>")
+///     .header(H::From, "Alice <sip:alice@atlanta.example.com>;tag=1928301774")
+///     .header(H::CallId, "a84b4c76e66710@pc33.atlanta.example.com")
+///     .header(H::CSeq, "314159 INVITE")
+///     .body("application/sdp", "v=0\r\n")
+///     .build()?;
+/// assert_eq!(invite.content_length(), Some(5));
+///
+/// let ringing = MessageBuilder::response_to(&invite, 180, None).to_tag("a6c85cf").build()?;
+/// assert_eq!(ringing.to_tag(), Some("a6c85cf"));
+/// assert_eq!(ringing.via_branch(), Some("z9hG4bK776asdhds"));
+/// # Ok::<(), sip_message::BuildError>(())
+/// ```
+#[derive(Debug)]
+pub struct MessageBuilder {
+    buf: BytesMut,
+    body: Option<Bytes>,
+    error: Option<BuildError>,
+    /// The request's To value, written before the next header so `to_tag` can extend it.
+    pending_to: Option<(Bytes, bool)>,
+    limits: Limits,
+}
+
+/// Why a message could not be built.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// A value contains CR, LF or NUL, which would inject a header line.
+    BadValue(HeaderName),
+    /// A header name is not a token.
+    BadName,
+    /// The Request-URI is empty or contains whitespace or control characters.
+    BadRequestUri,
+    /// The reason phrase contains a control character.
+    BadReason,
+    /// The status code is outside 100..=699.
+    BadStatus,
+    /// [`MessageBuilder::to_tag`] was called after another header was added.
+    ToTagTooLate,
+    /// The bytes written do not parse (for example a limit was exceeded).
+    Parse(ParseError),
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BuildError::BadValue(name) => write!(f, "value of {name} contains CR, LF or NUL"),
+            BuildError::BadName => f.write_str("header name is not a token"),
+            BuildError::BadRequestUri => f.write_str("Request-URI is empty or contains whitespace"),
+            BuildError::BadReason => f.write_str("reason phrase contains a control character"),
+            BuildError::BadStatus => f.write_str("status code outside 100..=699"),
+            BuildError::ToTagTooLate => f.write_str("to_tag() must follow response_to()"),
+            BuildError::Parse(e) => write!(f, "built message does not parse: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for BuildError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            BuildError::Parse(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<ParseError> for BuildError {
+    fn from(e: ParseError) -> Self {
+        BuildError::Parse(e)
+    }
+}
+
+impl MessageBuilder {
+    fn with_capacity(capacity: usize) -> Self {
+        MessageBuilder {
+            buf: BytesMut::with_capacity(capacity),
+            body: None,
+            error: None,
+            pending_to: None,
+            limits: Limits::default(),
+        }
+    }
+
+    /// Starts a request line: `Method SP Request-URI SP SIP/2.0` (RFC 3261 §7.1).
+    #[must_use]
+    pub fn request(method: &Method, uri: &str) -> Self {
+        let mut b = Self::with_capacity(512);
+        if uri.is_empty() || uri.bytes().any(|c| c <= b' ' || c == 0x7f) {
+            b.error = Some(BuildError::BadRequestUri);
+        }
+        b.buf.put_slice(method.as_bytes());
+        b.buf.put_u8(b' ');
+        b.buf.put_slice(uri.as_bytes());
+        b.buf.put_slice(b" SIP/2.0\r\n");
+        b
+    }
+
+    /// Starts a status line: `SIP/2.0 SP Status-Code SP Reason-Phrase` (RFC 3261 §7.2); the
+    /// reason defaults to [`canonical_reason`].
+    #[must_use]
+    pub fn response(status: u16, reason: Option<&str>) -> Self {
+        let mut b = Self::with_capacity(512);
+        if !(100..=699).contains(&status) {
+            b.error = Some(BuildError::BadStatus);
+        }
+        let reason = reason.unwrap_or(canonical_reason(status));
+        if reason.bytes().any(|c| (c < 0x20 && c != b'\t') || c == 0x7f) {
+            b.error = Some(BuildError::BadReason);
+        }
+        b.buf.put_slice(b"SIP/2.0 ");
+        let mut digits = itoa_u32(u32::from(status));
+        b.buf.put_slice(digits.as_bytes_mut());
+        b.buf.put_u8(b' ');
+        b.buf.put_slice(reason.as_bytes());
+        b.buf.put_slice(b"\r\n");
+        b
+    }
+
+    /// Starts a response to `request` (RFC 3261 §8.2.6.2): Via lines in order, From, To,
+    /// Call-ID and CSeq copied as received (and Timestamp for a 100, §8.2.6.1). Add a To tag
+    /// with [`MessageBuilder::to_tag`] (every response but 100 to a dialog-forming request
+    /// needs one, §8.2.6.2).
+    #[must_use]
+    pub fn response_to(request: &Message, status: u16, reason: Option<&str>) -> Self {
+        let mut b = Self::response(status, reason);
+        b.buf.reserve(request.buffer().len());
+        for line in request.lines() {
+            let copy = match line.name {
+                HeaderName::Via | HeaderName::From | HeaderName::CallId | HeaderName::CSeq => true,
+                HeaderName::Timestamp => status == 100,
+                HeaderName::To => {
+                    // Written last-minute in build() so that to_tag() may still add a tag.
+                    continue;
+                }
+                _ => false,
+            };
+            if copy {
+                b.raw_line(line.name, line.value);
+            }
+        }
+        b.pending_to = request
+            .header_bytes(HeaderName::To)
+            .map(|to| (to, request.to_tag().is_some()));
+        b
+    }
+
+    fn flush_to(&mut self) {
+        if let Some((to, _)) = self.pending_to.take() {
+            self.raw_line(HeaderName::To, &to);
+        }
+    }
+
+    fn raw_line(&mut self, name: HeaderName, value: &[u8]) {
+        self.buf.put_slice(name.as_str().as_bytes());
+        self.buf.put_slice(b": ");
+        self.buf.put_slice(value);
+        self.buf.put_slice(b"\r\n");
+    }
+
+    /// Adds `;tag=TAG` to the To header copied by [`MessageBuilder::response_to`] unless the
+    /// request's To already had a tag (RFC 3261 §8.2.6.2, §12.1.1).
+    #[must_use]
+    pub fn to_tag(mut self, tag: &str) -> Self {
+        match &mut self.pending_to {
+            Some((_, true)) => {}
+            Some((to, has_tag)) => {
+                if !crate::chars::is_token_str(tag.as_bytes()) {
+                    self.error = Some(BuildError::BadValue(HeaderName::To));
+                }
+                let mut with_tag = BytesMut::with_capacity(to.len() + 5 + tag.len());
+                with_tag.put_slice(to);
+                with_tag.put_slice(b";tag=");
+                with_tag.put_slice(tag.as_bytes());
+                *to = with_tag.freeze();
+                *has_tag = true;
+            }
+            None => self.error = Some(BuildError::ToTagTooLate),
+        }
+        self
+    }
+
+    /// Adds a header line `Name: value`.
+    #[must_use]
+    pub fn header(mut self, name: HeaderName, value: impl AsRef<[u8]>) -> Self {
+        let value = value.as_ref();
+        if name == HeaderName::Other {
+            self.error = Some(BuildError::BadName);
+        } else if value.iter().any(|&c| c == b'\r' || c == b'\n' || c == 0) {
+            self.error = Some(BuildError::BadValue(name));
+        } else if name != HeaderName::ContentLength {
+            self.flush_to();
+            self.raw_line(name, value);
+        }
+        self
+    }
+
+    /// Adds a header line with any name (e.g. `X-Custom`).
+    #[must_use]
+    pub fn header_named(mut self, name: &str, value: impl AsRef<[u8]>) -> Self {
+        let value = value.as_ref();
+        if !crate::chars::is_token_str(name.as_bytes()) {
+            self.error = Some(BuildError::BadName);
+        } else if value.iter().any(|&c| c == b'\r' || c == b'\n' || c == 0) {
+            self.error = Some(BuildError::BadValue(HeaderName::Other));
+        } else if HeaderName::from_bytes(name.as_bytes()) != HeaderName::ContentLength {
+            self.flush_to();
+            self.buf.put_slice(name.as_bytes());
+            self.buf.put_slice(b": ");
+            self.buf.put_slice(value);
+            self.buf.put_slice(b"\r\n");
+        }
+        self
+    }
+
+    /// Sets the body and its Content-Type (Content-Length is written by [`build`](Self::build)).
+    #[must_use]
+    pub fn body(self, content_type: &str, body: impl Into<Bytes>) -> Self {
+        let mut b = self.header(HeaderName::ContentType, content_type);
+        b.body = Some(body.into());
+        b
+    }
+
+    /// Parses the result with these limits instead of the defaults.
+    #[must_use]
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Writes Content-Length and the body, and indexes the message.
+    ///
+    /// # Errors
+    /// The first [`BuildError`] met while building, or [`BuildError::Parse`] if the written
+    /// bytes do not form a message within the limits.
+    pub fn build(mut self) -> Result<Message, BuildError> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        self.flush_to();
+        let body = self.body.take().unwrap_or_default();
+        self.buf.reserve(24 + body.len());
+        self.buf.put_slice(b"Content-Length: ");
+        let mut digits = itoa_u32(body.len() as u32);
+        self.buf.put_slice(digits.as_bytes_mut());
+        self.buf.put_slice(b"\r\n\r\n");
+        self.buf.put_slice(&body);
+        Ok(Message::parse_with(self.buf.freeze(), &self.limits)?)
+    }
+}

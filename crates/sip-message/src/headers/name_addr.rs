@@ -1,0 +1,266 @@
+//! `name-addr / addr-spec` (RFC 3261 §20.10, §25.1): the address form shared by From, To,
+//! Contact, Route, Record-Route, Reply-To and the extension headers built the same way.
+
+use std::borrow::Cow;
+
+use crate::{HeaderError, Uri};
+
+use super::lex::{Cursor, decode, unquote};
+
+/// A URI with an optional display name, as it appears in From, To, Contact, Route, ...
+///
+/// RFC 3261 §25.1:
+///
+/// ```text
+/// name-addr      =  [ display-name ] LAQUOT addr-spec RAQUOT
+/// addr-spec      =  SIP-URI / SIPS-URI / absoluteURI
+/// display-name   =  *(token LWS)/ quoted-string
+/// LAQUOT  =  SWS "<"        RAQUOT  =  ">" SWS
+/// ```
+///
+/// No whitespace is allowed inside `<...>` (RFC 4475 §3.1.2.14). Without angle brackets (the
+/// `addr-spec` form) the URI ends at the first `;` or whitespace, and what follows are header
+/// parameters, not URI parameters (RFC 3261 §20.10, RFC 4475 §3.3.12); a URI containing `?`
+/// or `,` must then be enclosed in `<>` (RFC 4475 §3.1.2.13). The URI is validated with
+/// [`Uri::parse`].
+///
+/// ```
+/// use sip_message::{From, TypedHeader};
+/// let from = From::parse(r#""A. G. Bell" <sip:agb@bell-telephone.com>;tag=a48s"#).unwrap();
+/// let addr = from.name_addr();
+/// assert_eq!(addr.display_name().as_deref(), Some("A. G. Bell"));
+/// assert_eq!(addr.uri_str(), "sip:agb@bell-telephone.com");
+/// assert!(addr.is_bracketed());
+/// ```
+#[derive(Clone, Debug)]
+pub struct NameAddr<'a> {
+    display: Option<&'a str>,
+    uri: Uri<'a>,
+    uri_str: &'a str,
+    bracketed: bool,
+}
+
+impl<'a> NameAddr<'a> {
+    /// The display name, decoded: a quoted-string loses its quotes and quoted-pairs, a
+    /// sequence of tokens is kept as written (folds removed). `None` when there is none;
+    /// `Some("")` for `""`.
+    #[must_use]
+    pub fn display_name(&self) -> Option<Cow<'a, str>> {
+        self.display.map(|d| if d.starts_with('"') { unquote(d) } else { decode(d, false) })
+    }
+
+    /// The display name as it appears on the wire (quotes included for a quoted-string).
+    #[must_use]
+    pub fn display_name_raw(&self) -> Option<&'a str> {
+        self.display
+    }
+
+    /// The URI.
+    #[must_use]
+    pub fn uri(&self) -> Uri<'a> {
+        self.uri.clone()
+    }
+
+    /// The URI as it appears on the wire, without the angle brackets.
+    #[must_use]
+    pub fn uri_str(&self) -> &'a str {
+        self.uri_str
+    }
+
+    /// Whether the URI was enclosed in `<>` (the `name-addr` form).
+    #[must_use]
+    pub fn is_bracketed(&self) -> bool {
+        self.bracketed
+    }
+}
+
+/// Which address forms a header admits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Form {
+    /// `name-addr` only (Route, Record-Route, Path, Service-Route).
+    NameAddr,
+    /// `name-addr / addr-spec` (From, To, Contact, Reply-To, Refer-To, Referred-By).
+    Either,
+}
+
+/// Parses `name-addr` or, if `form` allows, `addr-spec` at the cursor; stops after `>` or
+/// after the URI of an addr-spec.
+pub(crate) fn parse_name_addr<'a>(
+    cur: &mut Cursor<'a>,
+    form: Form,
+) -> Result<NameAddr<'a>, HeaderError> {
+    cur.skip_sws();
+    let start = cur.pos();
+    let display = match cur.peek() {
+        Some(b'"') => {
+            let quoted = cur.quoted_string()?;
+            cur.skip_sws();
+            if cur.peek() != Some(b'<') {
+                return Err(cur.err("expected '<' after display name"));
+            }
+            Some(quoted)
+        }
+        Some(b'<') => None,
+        _ => {
+            // *(token LWS) then "<"; RFC 4475 §3.1.1.6 lets the last token touch the "<".
+            let mut end = start;
+            while cur.token().is_some() {
+                end = cur.pos();
+                if !cur.skip_sws() {
+                    break;
+                }
+            }
+            if end > start && cur.peek() == Some(b'<') {
+                Some(cur.slice(start, end))
+            } else {
+                cur.reset(start);
+                return match form {
+                    Form::Either => addr_spec(cur),
+                    Form::NameAddr => Err(cur.err("expected '<'")),
+                };
+            }
+        }
+    };
+    cur.eat(b'<');
+    let uri_start = cur.pos();
+    let uri_str = cur.take_while(|c| !matches!(c, b'>' | b' ' | b'\t' | b'\r' | b'\n'));
+    match cur.peek() {
+        Some(b'>') => {}
+        Some(b' ' | b'\t' | b'\r' | b'\n') => return Err(cur.err("whitespace inside <>")),
+        _ => return Err(cur.err("expected '>'")),
+    }
+    let uri = parse_uri(cur, uri_str, uri_start)?;
+    cur.eat(b'>');
+    Ok(NameAddr { display, uri, uri_str, bracketed: true })
+}
+
+/// `addr-spec` outside `<>`: the URI runs to the first `;` or whitespace.
+fn addr_spec<'a>(cur: &mut Cursor<'a>) -> Result<NameAddr<'a>, HeaderError> {
+    let start = cur.pos();
+    let uri_str = cur.take_while(|c| !matches!(c, b';' | b' ' | b'\t' | b'\r' | b'\n'));
+    if let Some(i) = uri_str.find(['?', ',']) {
+        return Err(cur.err_at("'?' or ',' in a URI outside <>", start + i));
+    }
+    let uri = parse_uri(cur, uri_str, start)?;
+    Ok(NameAddr { display: None, uri, uri_str, bracketed: false })
+}
+
+fn parse_uri<'a>(cur: &Cursor<'a>, s: &'a str, start: usize) -> Result<Uri<'a>, HeaderError> {
+    Uri::parse(s).map_err(|e| cur.err_at(e.what(), start + e.offset()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::HeaderName;
+
+    fn parse(s: &str, form: Form) -> Result<(NameAddr<'_>, &str), HeaderError> {
+        let mut cur = Cursor::new(s, HeaderName::Other);
+        let addr = parse_name_addr(&mut cur, form)?;
+        Ok((addr, cur.rest()))
+    }
+
+    fn either(s: &str) -> Result<(NameAddr<'_>, &str), HeaderError> {
+        parse(s, Form::Either)
+    }
+
+    #[test]
+    fn quoted_display_name_is_decoded() {
+        // RFC 4475 §3.1.1.1 wsinv: "J Rosenberg \\\"" is J Rosenberg \"
+        let (a, rest) = either(r#""J Rosenberg \\\""       <sip:jdrosen@example.com>;tag=1"#).unwrap();
+        assert_eq!(a.display_name().as_deref(), Some(r#"J Rosenberg \""#));
+        assert_eq!(a.display_name_raw(), Some(r#""J Rosenberg \\\"""#));
+        assert_eq!(a.uri_str(), "sip:jdrosen@example.com");
+        assert_eq!(rest, ";tag=1");
+    }
+
+    #[test]
+    fn quoted_display_name_with_escaped_quotes_and_controls() {
+        // RFC 4475 §3.1.1.2 intmeth and §3.1.1.1 wsinv ("Quoted string \"\"").
+        let (a, _) = either("\"BEL:\\\x07 NUL:\\\x00 DEL:\\\x7F\" <sip:a@example.com>").unwrap();
+        assert_eq!(a.display_name().as_deref(), Some("BEL:\x07 NUL:\x00 DEL:\x7F"));
+        let (a, _) = either(r#""Quoted string \"\"" <sip:jdrosen@example.com>"#).unwrap();
+        assert_eq!(a.display_name().as_deref(), Some(r#"Quoted string """#));
+    }
+
+    #[test]
+    fn token_display_names_may_touch_the_angle_bracket() {
+        // RFC 4475 §3.1.1.6 lwsdisp: caller<sip:caller@example.com>
+        let (a, _) = either("caller<sip:caller@example.com>").unwrap();
+        assert_eq!(a.display_name().as_deref(), Some("caller"));
+        let (a, _) = either("\"caller\"<sip:caller@example.com>").unwrap();
+        assert_eq!(a.display_name().as_deref(), Some("caller"));
+    }
+
+    #[test]
+    fn token_display_name_keeps_its_words() {
+        // RFC 4475 §3.1.1.2 intmeth.
+        let (a, _) = either("token1~` token2'+_ token3*%!.- <sip:mundane@example.com>").unwrap();
+        assert_eq!(a.display_name().as_deref(), Some("token1~` token2'+_ token3*%!.-"));
+    }
+
+    #[test]
+    fn non_token_display_names_are_rejected() {
+        // RFC 4475 §3.1.2.15 baddn: "Bell, Alexander" must be quoted.
+        assert!(either("Bell, Alexander <sip:a.g.bell@bell-tel.com>;tag=43").is_err());
+        assert!(either("J. User (work) <sip:a@example.com>").is_err());
+    }
+
+    #[test]
+    fn whitespace_inside_angle_brackets_is_rejected() {
+        // RFC 4475 §3.1.2.14 badaspec.
+        assert!(either(r#""Watson, Thomas" < sip:t.watson@example.org >"#).is_err());
+        assert!(either("<sip:t.watson@example.org >").is_err());
+        assert!(either("<sip:a@example.\r\n org>").is_err());
+    }
+
+    #[test]
+    fn unterminated_quote_or_bracket_is_rejected() {
+        // RFC 4475 §3.1.2.6 quotbal.
+        assert!(either(r#""Mr. J. User <sip:j.user@example.com>"#).is_err());
+        assert!(either("<sip:j.user@example.com").is_err());
+        assert!(either("<>").is_err());
+    }
+
+    #[test]
+    fn addr_spec_ends_at_the_first_semicolon() {
+        // RFC 4475 §3.3.12 cparam01: ;unknownparam is a header parameter.
+        let (a, rest) = either("sip:+19725552222@gw1.example.net;unknownparam").unwrap();
+        assert_eq!(a.uri_str(), "sip:+19725552222@gw1.example.net");
+        assert!(!a.is_bracketed());
+        assert_eq!(a.display_name(), None);
+        assert_eq!(rest, ";unknownparam");
+    }
+
+    #[test]
+    fn bracketed_uri_keeps_its_parameters() {
+        // RFC 4475 §3.3.13 cparam02.
+        let (a, rest) = either("<sip:+19725552222@gw1.example.net;unknownparam>").unwrap();
+        assert_eq!(a.uri_str(), "sip:+19725552222@gw1.example.net;unknownparam");
+        assert_eq!(rest, "");
+    }
+
+    #[test]
+    fn addr_spec_with_headers_or_comma_is_rejected() {
+        // RFC 4475 §3.1.2.13 regbadct.
+        assert!(either("sip:user@example.com?Route=%3Csip:sip.example.com%3E").is_err());
+        assert!(either("sip:a@example.com,sip:b@example.com").is_err());
+        // RFC 4475 §3.3.14 regescrt: the same URI inside <> is fine.
+        assert!(either("<sip:user@example.com?Route=%3Csip:sip.example.com%3E>").is_ok());
+    }
+
+    #[test]
+    fn name_addr_form_requires_brackets() {
+        assert!(parse("sip:p1.example.com;lr", Form::NameAddr).is_err());
+        assert!(parse("<sip:p1.example.com;lr>", Form::NameAddr).is_ok());
+    }
+
+    #[test]
+    fn non_sip_schemes_are_addresses_too() {
+        // RFC 4475 §3.3.4 unksm2.
+        let (a, _) = either("isbn:2983792873").unwrap();
+        assert_eq!(a.uri().scheme(), "isbn");
+        let (a, _) = either("<http://www.example.com>").unwrap();
+        assert_eq!(a.uri_str(), "http://www.example.com");
+    }
+}

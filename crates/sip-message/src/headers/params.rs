@@ -1,0 +1,393 @@
+//! Header parameters: `*( SEMI generic-param )` after most header values, and the
+//! comma-separated `auth-param` lists of the authentication headers; plus `qvalue`.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::net::Ipv6Addr;
+
+use crate::HeaderError;
+use crate::chars::TOKEN;
+
+use super::lex::{Cursor, in_class, unquote};
+
+/// The parameters of a header value, borrowed from the message, in the order they appear.
+///
+/// RFC 3261 §25.1: `generic-param = token [ EQUAL gen-value ]`,
+/// `gen-value = token / host / quoted-string`. The authentication headers use the same shape
+/// separated by commas (`auth-param = auth-param-name EQUAL ( token / quoted-string )`).
+///
+/// Names compare case-insensitively. Values are raw: a quoted-string keeps its quotes (use
+/// [`unquote`] or [`Params::unquoted`] to decode it), and a name without `=` has no value.
+/// Duplicates are kept; lookups answer the first.
+///
+/// ```
+/// use sip_message::{To, TypedHeader};
+/// let to = To::parse("<sip:bob@example.com>;tag=a6c85cf;x=\"q\";lr").unwrap();
+/// let params = to.params();
+/// assert_eq!(params.get("TAG"), Some(Some("a6c85cf")));
+/// assert_eq!(params.get("lr"), Some(None));
+/// assert_eq!(params.get("x"), Some(Some("\"q\"")));
+/// assert_eq!(params.iter().count(), 3);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Params<'a> {
+    raw: &'a str,
+    sep: u8,
+}
+
+/// Iterator over `(name, value)` pairs of [`Params`], in order.
+#[derive(Clone, Debug)]
+pub struct ParamIter<'a> {
+    cur: Cursor<'a>,
+    sep: u8,
+}
+
+impl<'a> Params<'a> {
+    /// The parameters as they appear on the wire, starting at the first separator (`;` for
+    /// generic parameters); empty when there are none.
+    #[must_use]
+    pub fn as_str(&self) -> &'a str {
+        self.raw
+    }
+
+    /// Whether there are no parameters.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.raw.is_empty()
+    }
+
+    /// The parameters in order, as `(name, raw value)`.
+    #[must_use]
+    pub fn iter(&self) -> ParamIter<'a> {
+        ParamIter { cur: Cursor::new(self.raw, crate::HeaderName::Other), sep: self.sep }
+    }
+
+    /// The first parameter named `name` (case-insensitive): `None` if absent, `Some(None)` if
+    /// present without a value, `Some(Some(raw))` otherwise.
+    #[must_use]
+    pub fn get(&self, name: &str) -> Option<Option<&'a str>> {
+        self.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+    }
+
+    /// Whether a parameter named `name` is present, with or without a value.
+    #[must_use]
+    pub fn contains(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// The decoded value of the first parameter named `name` ([`unquote`]d); `None` when it is
+    /// absent or has no value.
+    #[must_use]
+    pub fn unquoted(&self, name: &str) -> Option<Cow<'a, str>> {
+        self.get(name).flatten().map(unquote)
+    }
+}
+
+impl<'a> IntoIterator for Params<'a> {
+    type Item = (&'a str, Option<&'a str>);
+    type IntoIter = ParamIter<'a>;
+
+    fn into_iter(self) -> ParamIter<'a> {
+        self.iter()
+    }
+}
+
+impl<'a> IntoIterator for &Params<'a> {
+    type Item = (&'a str, Option<&'a str>);
+    type IntoIter = ParamIter<'a>;
+
+    fn into_iter(self) -> ParamIter<'a> {
+        self.iter()
+    }
+}
+
+impl<'a> Iterator for ParamIter<'a> {
+    type Item = (&'a str, Option<&'a str>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        // The text was validated when the header was parsed, so re-lexing cannot fail; if it
+        // somehow did, the iteration just ends.
+        self.cur.skip_sws();
+        self.cur.eat(self.sep);
+        self.cur.skip_sws();
+        if self.cur.at_end() {
+            return None;
+        }
+        let item = param(&mut self.cur, ValueSyntax::Generic).ok();
+        if item.is_none() {
+            self.cur = Cursor::new("", crate::HeaderName::Other);
+        }
+        item
+    }
+}
+
+/// A `qvalue` (RFC 3261 §20.10, §20.1): a preference from 0 to 1 with at most three
+/// decimals, kept exactly as thousandths.
+///
+/// `qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )`
+///
+/// ```
+/// use sip_message::Q;
+/// let q: Q = "0.33".parse().unwrap();
+/// assert_eq!(q.thousandths(), 330);
+/// assert_eq!(q.to_string(), "0.33");
+/// assert!("1.5".parse::<Q>().is_err());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Q(u16);
+
+impl Q {
+    /// `q=0`: not acceptable.
+    pub const ZERO: Q = Q(0);
+    /// `q=1`: most preferred.
+    pub const ONE: Q = Q(1000);
+
+    /// A qvalue of `n`/1000; `None` above 1000.
+    #[must_use]
+    pub const fn from_thousandths(n: u16) -> Option<Q> {
+        if n <= 1000 { Some(Q(n)) } else { None }
+    }
+
+    /// The value in thousandths, 0..=1000.
+    #[must_use]
+    pub const fn thousandths(self) -> u16 {
+        self.0
+    }
+
+    /// The value as a float in 0.0..=1.0.
+    #[must_use]
+    pub fn as_f32(self) -> f32 {
+        f32::from(self.0) / 1000.0
+    }
+
+    /// Parses a whole `qvalue`.
+    fn parse(s: &str) -> Option<Q> {
+        let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+        if frac.len() > 3 || !frac.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        let mut thousandths = 0_u16;
+        for i in 0..3 {
+            let digit = frac.as_bytes().get(i).map_or(0, |c| u16::from(c - b'0'));
+            thousandths = thousandths * 10 + digit;
+        }
+        match int {
+            "0" => Some(Q(thousandths)),
+            "1" if thousandths == 0 => Some(Q::ONE),
+            _ => None,
+        }
+    }
+}
+
+impl std::str::FromStr for Q {
+    type Err = HeaderError;
+
+    /// Parses a `qvalue` such as `0.5` or `1.000`.
+    fn from_str(s: &str) -> Result<Q, HeaderError> {
+        Q::parse(s).ok_or(HeaderError::new(crate::HeaderName::Other, "invalid qvalue", 0))
+    }
+}
+
+impl fmt::Display for Q {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            1000 => f.write_str("1"),
+            0 => f.write_str("0"),
+            n => {
+                let (mut digits, mut width) = (n, 3);
+                while digits % 10 == 0 {
+                    digits /= 10;
+                    width -= 1;
+                }
+                write!(f, "0.{digits:0width$}")
+            }
+        }
+    }
+}
+
+/// What a parameter value may be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ValueSyntax {
+    /// `gen-value = token / host / quoted-string`, value optional. A bare IPv6 address is
+    /// accepted too, for `received` (RFC 3261 §20.42 `via-received`).
+    Generic,
+    /// `auth-param = auth-param-name EQUAL ( token / quoted-string )`, value required.
+    Auth,
+}
+
+/// `*( SEMI generic-param )`; the cursor stops after the last parameter.
+pub(crate) fn parse_params<'a>(cur: &mut Cursor<'a>) -> Result<Params<'a>, HeaderError> {
+    let before = cur.pos();
+    cur.skip_sws();
+    let start = cur.pos();
+    cur.reset(before);
+    while cur.sep(b';') {
+        param(cur, ValueSyntax::Generic)?;
+    }
+    let raw = if cur.pos() > start { cur.since(start) } else { "" };
+    Ok(Params { raw, sep: b';' })
+}
+
+/// `auth-param *(COMMA auth-param)` (RFC 3261 §25.1, RFC 7616 §3.3–§3.5); at least one.
+pub(crate) fn parse_auth_params<'a>(cur: &mut Cursor<'a>) -> Result<Params<'a>, HeaderError> {
+    let start = cur.pos();
+    param(cur, ValueSyntax::Auth)?;
+    while cur.sep(b',') {
+        param(cur, ValueSyntax::Auth)?;
+    }
+    Ok(Params { raw: cur.since(start), sep: b',' })
+}
+
+/// Converts the value of the first parameter named `name` with `conv`, if the parameter is
+/// present; a value `conv` refuses is the error `what` (so that a typed header is only built
+/// from parameters that match their grammar).
+pub(crate) fn checked<'a, T>(
+    params: &Params<'a>,
+    name: &str,
+    what: &'static str,
+    conv: impl Fn(Option<&'a str>) -> Option<T>,
+) -> Result<Option<T>, &'static str> {
+    match params.get(name) {
+        None => Ok(None),
+        Some(value) => conv(value).map(Some).ok_or(what),
+    }
+}
+
+/// A parameter value that must be a `qvalue`.
+pub(crate) fn q_value(value: Option<&str>) -> Option<Q> {
+    value.and_then(Q::parse)
+}
+
+/// A parameter value that must be `delta-seconds` (at most 2^32-1).
+pub(crate) fn delta_value(value: Option<&str>) -> Option<u32> {
+    value.filter(|v| v.bytes().all(|c| c.is_ascii_digit())).and_then(|v| v.parse().ok())
+}
+
+/// A parameter value that must be a `token` (not a quoted-string or host).
+pub(crate) fn token_value(value: Option<&str>) -> Option<&str> {
+    value.filter(|v| v.bytes().all(|c| in_class(&TOKEN, c)))
+}
+
+/// One `name [= value]` at the cursor.
+fn param<'a>(
+    cur: &mut Cursor<'a>,
+    syntax: ValueSyntax,
+) -> Result<(&'a str, Option<&'a str>), HeaderError> {
+    let name = cur.expect_token("expected parameter name")?;
+    if !cur.sep(b'=') {
+        return match syntax {
+            ValueSyntax::Generic => Ok((name, None)),
+            ValueSyntax::Auth => Err(cur.err("expected '=' after parameter name")),
+        };
+    }
+    let start = cur.pos();
+    match (cur.peek(), syntax) {
+        (Some(b'"'), _) => cur.quoted_string().map(|v| (name, Some(v))),
+        (Some(b'['), ValueSyntax::Generic) => {
+            cur.host()?;
+            Ok((name, Some(cur.since(start))))
+        }
+        _ => {
+            let value = cur.take_while(|c| in_class(&TOKEN, c) || c == b':');
+            let bad_colon = value.contains(':')
+                && (syntax == ValueSyntax::Auth || value.parse::<Ipv6Addr>().is_err());
+            if value.is_empty() {
+                Err(cur.err("expected parameter value"))
+            } else if bad_colon {
+                Err(cur.err_at("invalid parameter value", start))
+            } else {
+                Ok((name, Some(value)))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::HeaderName;
+
+    fn params(s: &str) -> Result<(Params<'_>, &str), HeaderError> {
+        let mut cur = Cursor::new(s, HeaderName::Other);
+        let p = parse_params(&mut cur)?;
+        Ok((p, cur.rest()))
+    }
+
+    #[test]
+    fn generic_params_allow_whitespace_and_folds_around_separators() {
+        // RFC 4475 §3.1.1.1 wsinv: " ;   tag    = 1918181833n" and "; branch=\r\n z9hG4bK30239".
+        let (p, rest) = params(" ;   tag    = 1918181833n ; branch=\r\n z9hG4bK30239").unwrap();
+        assert_eq!(rest, "");
+        assert_eq!(p.as_str(), ";   tag    = 1918181833n ; branch=\r\n z9hG4bK30239");
+        let all: Vec<_> = p.iter().collect();
+        assert_eq!(all, [("tag", Some("1918181833n")), ("branch", Some("z9hG4bK30239"))]);
+    }
+
+    #[test]
+    fn lookup_is_case_insensitive_and_answers_the_first() {
+        let (p, _) = params(";Lr;X=1;x=2").unwrap();
+        assert_eq!(p.get("lr"), Some(None));
+        assert_eq!(p.get("x"), Some(Some("1")));
+        assert_eq!(p.get("y"), None);
+        assert!(p.contains("LR"));
+    }
+
+    #[test]
+    fn values_may_be_quoted_strings_hosts_or_bare_ipv6() {
+        let (p, rest) = params(";a=\"x;y\\\"z\";maddr=[2001:db8::1];received=2001:db8::2").unwrap();
+        assert_eq!(rest, "");
+        assert_eq!(p.get("a"), Some(Some("\"x;y\\\"z\"")));
+        assert_eq!(p.unquoted("a").as_deref(), Some("x;y\"z"));
+        assert_eq!(p.get("maddr"), Some(Some("[2001:db8::1]")));
+        assert_eq!(p.get("received"), Some(Some("2001:db8::2")));
+    }
+
+    #[test]
+    fn empty_parameters_and_values_are_rejected() {
+        // RFC 4475 §3.1.2.1 badinv01: ";;,;" is not a parameter list.
+        assert!(params(";;").is_err());
+        assert!(params(";").is_err());
+        assert!(params(";branch=").is_err());
+        assert!(params(";a=b:c").is_err());
+    }
+
+    #[test]
+    fn parameter_list_stops_at_what_is_not_a_parameter() {
+        let (p, rest) = params(";a=b , next").unwrap();
+        assert_eq!(p.as_str(), ";a=b");
+        assert_eq!(rest, " , next");
+        let (p, rest) = params("x").unwrap();
+        assert!(p.is_empty());
+        assert_eq!(rest, "x");
+    }
+
+    #[test]
+    fn auth_params_require_values_and_comma_separators() {
+        let mut cur = Cursor::new("realm = \"a, b\",\r\n nc=00000001", HeaderName::Other);
+        let p = parse_auth_params(&mut cur).unwrap();
+        assert!(cur.at_end());
+        assert_eq!(p.get("realm"), Some(Some("\"a, b\"")));
+        assert_eq!(p.get("nc"), Some(Some("00000001")));
+        assert!(parse_auth_params(&mut Cursor::new("flag", HeaderName::Other)).is_err());
+    }
+
+    #[test]
+    fn qvalue_grammar_is_exact() {
+        // RFC 3261 §25.1: qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )
+        for (s, q) in [("0", 0), ("0.", 0), ("0.5", 500), ("0.333", 333), ("1", 1000), ("1.000", 1000)]
+        {
+            assert_eq!(Q::parse(s), Some(Q(q)), "{s}");
+        }
+        for s in ["", "1.5", "1.001", "0.1234", "2", ".5", "0.x", "00.1"] {
+            assert_eq!(Q::parse(s), None, "{s}");
+        }
+    }
+
+    #[test]
+    fn qvalue_displays_without_trailing_zeros() {
+        assert_eq!(Q(330).to_string(), "0.33");
+        assert_eq!(Q(5).to_string(), "0.005");
+        assert_eq!(Q::ONE.to_string(), "1");
+        assert_eq!(Q::ZERO.to_string(), "0");
+    }
+}

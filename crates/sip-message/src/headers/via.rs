@@ -1,0 +1,293 @@
+//! `Via` (RFC 3261 §20.42, §18.2.2; RFC 3581 `rport`; RFC 5118 IPv6).
+
+use std::net::IpAddr;
+
+use crate::{HeaderError, HeaderName, Host, TypedHeader};
+
+use super::lex::{Cursor, parse_host, parse_ip};
+use super::params::{Params, checked, parse_params, token_value};
+
+/// One `Via` value: a hop the request took, where responses go back.
+///
+/// ```text
+/// Via               =  ( "Via" / "v" ) HCOLON via-parm *(COMMA via-parm)
+/// via-parm          =  sent-protocol LWS sent-by *( SEMI via-params )
+/// via-params        =  via-ttl / via-maddr / via-received / via-branch / via-extension
+/// via-ttl           =  "ttl" EQUAL ttl
+/// via-maddr         =  "maddr" EQUAL host
+/// via-received      =  "received" EQUAL (IPv4address / IPv6address)
+/// via-branch        =  "branch" EQUAL token
+/// via-extension     =  generic-param
+/// sent-protocol     =  protocol-name SLASH protocol-version SLASH transport
+/// protocol-name     =  "SIP" / token
+/// protocol-version  =  token
+/// transport         =  "UDP" / "TCP" / "TLS" / "SCTP" / other-transport
+/// sent-by           =  host [ COLON port ]
+/// ttl               =  1*3DIGIT ; 0 to 255
+/// response-port     =  "rport" [EQUAL 1*DIGIT]          ; RFC 3581 §3
+/// ```
+///
+/// The known parameters are checked when the value is parsed; `received` may be an IPv6
+/// reference in brackets (RFC 5118 §4.5). Transport and protocol are tokens compared
+/// case-insensitively by callers; unknown transports are kept (RFC 4475 §3.1.1.10).
+///
+/// ```
+/// use sip_message::{Host, TypedHeader, Via};
+/// // RFC 4475 §3.1.1.1 wsinv: whitespace and folds around every separator.
+/// let via = Via::parse("SIP  /   2.0\r\n  /UDP\r\n    192.0.2.2;branch=390skdjuw").unwrap();
+/// assert_eq!(via.transport(), "UDP");
+/// assert_eq!(via.host(), &Host::Ipv4([192, 0, 2, 2].into()));
+/// assert_eq!(via.branch(), Some("390skdjuw"));
+/// ```
+#[derive(Clone, Debug)]
+pub struct Via<'a> {
+    protocol_name: &'a str,
+    protocol_version: &'a str,
+    transport: &'a str,
+    sent_by: &'a str,
+    host: Host<'a>,
+    port: Option<u16>,
+    params: Params<'a>,
+    branch: Option<&'a str>,
+    received: Option<IpAddr>,
+    rport: Option<Option<u16>>,
+    maddr: Option<Host<'a>>,
+    ttl: Option<u8>,
+}
+
+impl<'a> Via<'a> {
+    /// The protocol name, `SIP` in practice.
+    #[must_use]
+    pub fn protocol_name(&self) -> &'a str {
+        self.protocol_name
+    }
+
+    /// The protocol version, `2.0` in practice.
+    #[must_use]
+    pub fn protocol_version(&self) -> &'a str {
+        self.protocol_version
+    }
+
+    /// Whether the sent-protocol is `SIP/2.0` (case-insensitive name).
+    #[must_use]
+    pub fn is_sip_2_0(&self) -> bool {
+        self.protocol_name.eq_ignore_ascii_case("SIP") && self.protocol_version == "2.0"
+    }
+
+    /// The transport token as sent (`UDP`, `TCP`, `TLS`, `SCTP`, `WS`, `WSS`, or another).
+    #[must_use]
+    pub fn transport(&self) -> &'a str {
+        self.transport
+    }
+
+    /// `sent-by` as it appears on the wire: host and optional port.
+    #[must_use]
+    pub fn sent_by(&self) -> &'a str {
+        self.sent_by
+    }
+
+    /// The sent-by host.
+    #[must_use]
+    pub fn host(&self) -> &Host<'a> {
+        &self.host
+    }
+
+    /// The sent-by port, if given (the transport's default applies otherwise, §18.2.2).
+    #[must_use]
+    pub fn port(&self) -> Option<u16> {
+        self.port
+    }
+
+    /// All parameters in order, known ones included.
+    #[must_use]
+    pub fn params(&self) -> Params<'a> {
+        self.params
+    }
+
+    /// The `branch` parameter: the transaction identifier (§8.1.1.7, §17.2.3).
+    #[must_use]
+    pub fn branch(&self) -> Option<&'a str> {
+        self.branch
+    }
+
+    /// The `received` parameter: the source address the previous hop saw (§18.2.1).
+    #[must_use]
+    pub fn received(&self) -> Option<IpAddr> {
+        self.received
+    }
+
+    /// Whether the `rport` parameter is present, with or without a value (RFC 3581 §4).
+    #[must_use]
+    pub fn has_rport(&self) -> bool {
+        self.rport.is_some()
+    }
+
+    /// The value of `rport`: the source port the previous hop saw (RFC 3581 §4); `None` when
+    /// absent or present without a value.
+    #[must_use]
+    pub fn rport(&self) -> Option<u16> {
+        self.rport.flatten()
+    }
+
+    /// The `maddr` parameter (§18.2.2).
+    #[must_use]
+    pub fn maddr(&self) -> Option<&Host<'a>> {
+        self.maddr.as_ref()
+    }
+
+    /// The `ttl` parameter, for multicast (§18.1.1).
+    #[must_use]
+    pub fn ttl(&self) -> Option<u8> {
+        self.ttl
+    }
+}
+
+impl<'a> TypedHeader<'a> for Via<'a> {
+    const NAME: HeaderName = HeaderName::Via;
+
+    fn parse(value: &'a str) -> Result<Self, HeaderError> {
+        let mut cur = Cursor::new(value, HeaderName::Via);
+        let protocol_name = cur.expect_token("expected protocol name")?;
+        cur.expect_sep(b'/', "expected '/' after protocol name")?;
+        let protocol_version = cur.expect_token("expected protocol version")?;
+        cur.expect_sep(b'/', "expected '/' after protocol version")?;
+        let transport = cur.expect_token("expected transport")?;
+        cur.lws("expected whitespace before sent-by")?;
+        let sent_by_start = cur.pos();
+        let host = cur.host()?;
+        let port = if cur.sep(b':') { Some(cur.port()?) } else { None };
+        let sent_by = cur.since(sent_by_start);
+        let params_start = cur.pos();
+        let params = parse_params(&mut cur)?;
+        cur.finish()?;
+        let known = || -> Result<Via<'a>, &'static str> {
+            Ok(Via {
+                protocol_name,
+                protocol_version,
+                transport,
+                sent_by,
+                host,
+                port,
+                params,
+                branch: checked(&params, "branch", "branch is not a token", token_value)?,
+                received: checked(&params, "received", "received is not an IP address", |v| {
+                    v.and_then(parse_ip)
+                })?,
+                rport: checked(&params, "rport", "invalid rport", |v| match v {
+                    None => Some(None),
+                    Some(v) => v.parse::<u16>().ok().filter(|_| v.bytes().all(|c| c.is_ascii_digit())).map(Some),
+                })?,
+                maddr: checked(&params, "maddr", "maddr is not a host", |v| v.and_then(parse_host))?,
+                ttl: checked(&params, "ttl", "ttl is not 0 to 255", |v| {
+                    v.filter(|v| (1..=3).contains(&v.len()) && v.bytes().all(|c| c.is_ascii_digit()))
+                        .and_then(|v| v.parse::<u8>().ok())
+                })?,
+            })
+        };
+        known().map_err(|what| cur.err_at(what, params_start))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use super::*;
+
+    #[test]
+    fn parses_a_plain_value() {
+        let via = Via::parse("SIP/2.0/UDP pc33.atlanta.com:5066;branch=z9hG4bK776asdhds").unwrap();
+        assert!(via.is_sip_2_0());
+        assert_eq!(via.transport(), "UDP");
+        assert_eq!(via.host(), &Host::Domain("pc33.atlanta.com"));
+        assert_eq!(via.port(), Some(5066));
+        assert_eq!(via.sent_by(), "pc33.atlanta.com:5066");
+        assert_eq!(via.branch(), Some("z9hG4bK776asdhds"));
+        assert_eq!(via.params().as_str(), ";branch=z9hG4bK776asdhds");
+    }
+
+    #[test]
+    fn folds_and_whitespace_around_separators() {
+        // RFC 4475 §3.1.1.1 wsinv, the two comma-separated values of the "v:" line.
+        let via = Via::parse("SIP  / 2.0  / TCP     spindle.example.com   ;\r\n  branch  =   z9hG4bK9ikj8").unwrap();
+        assert_eq!((via.transport(), via.branch()), ("TCP", Some("z9hG4bK9ikj8")));
+        let via = Via::parse("SIP  /    2.0   / UDP  192.168.255.111   ; branch=\r\n z9hG4bK30239").unwrap();
+        assert_eq!(via.host(), &Host::Ipv4(Ipv4Addr::new(192, 168, 255, 111)));
+        assert_eq!(via.branch(), Some("z9hG4bK30239"));
+    }
+
+    #[test]
+    fn unknown_transports_are_kept() {
+        // RFC 4475 §3.1.1.10 transports.
+        let via = Via::parse("SIP/2.0/UNKNOWN t4.example.com;branch=z9hG4bKasd0f3en").unwrap();
+        assert_eq!(via.transport(), "UNKNOWN");
+        assert_eq!(Via::parse("SIP/2.0/WSS df7jal23ls0d.invalid;branch=z9hG4bK").unwrap().transport(), "WSS");
+    }
+
+    #[test]
+    fn rport_as_flag_or_number() {
+        // RFC 3581 §4.
+        let via = Via::parse("SIP/2.0/UDP 10.1.1.1:4540;rport;branch=z9hG4bKkjshdyff").unwrap();
+        assert!(via.has_rport());
+        assert_eq!(via.rport(), None);
+        let via = Via::parse("SIP/2.0/UDP 10.1.1.1:4540;received=192.0.2.1;rport=9988").unwrap();
+        assert_eq!(via.rport(), Some(9988));
+        assert_eq!(via.received(), Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1))));
+        assert!(Via::parse("SIP/2.0/UDP 10.1.1.1;rport=70000").is_err());
+        assert!(Via::parse("SIP/2.0/UDP 10.1.1.1;rport=x").is_err());
+    }
+
+    #[test]
+    fn ipv6_sent_by_and_received_in_brackets() {
+        // RFC 5118 §4.5: received=[IPv6] is accepted; sent-by is an IPv6 reference.
+        let via = Via::parse("SIP/2.0/UDP [2001:db8::9:1]:5060;received=[2001:db8::9:255];branch=z9hG4bKas3").unwrap();
+        assert_eq!(via.host(), &Host::Ipv6("2001:db8::9:1".parse().unwrap()));
+        assert_eq!(via.port(), Some(5060));
+        assert_eq!(via.received(), Some("2001:db8::9:255".parse().unwrap()));
+        let via = Via::parse("SIP/2.0/UDP [2001:db8::9:1];received=2001:db8::9:255").unwrap();
+        assert_eq!(via.received(), Some("2001:db8::9:255".parse().unwrap()));
+    }
+
+    #[test]
+    fn maddr_and_ttl_are_checked() {
+        let via = Via::parse("SIP/2.0/UDP a.example.com;maddr=239.255.255.1;ttl=16").unwrap();
+        assert_eq!(via.maddr(), Some(&Host::Ipv4(Ipv4Addr::new(239, 255, 255, 1))));
+        assert_eq!(via.ttl(), Some(16));
+        assert!(Via::parse("SIP/2.0/UDP a.example.com;ttl=256").is_err());
+        assert!(Via::parse("SIP/2.0/UDP a.example.com;ttl=0016").is_err());
+        assert!(Via::parse("SIP/2.0/UDP a.example.com;maddr=\"x\"").is_err());
+        assert!(Via::parse("SIP/2.0/UDP a.example.com;received=a.example.com").is_err());
+    }
+
+    #[test]
+    fn extraneous_separators_are_rejected() {
+        // RFC 4475 §3.1.2.1 badinv01 ("192.0.2.15;;,;,," splits to "192.0.2.15;;") and a
+        // trailing ";" (sipsorcery SERVICE request).
+        assert!(Via::parse("SIP/2.0/UDP 192.0.2.15;;").is_err());
+        assert!(Via::parse("SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK1;").is_err());
+    }
+
+    #[test]
+    fn incomplete_sent_protocol_is_rejected() {
+        // pjsip msg_err_test: "Via: SIP/2.0"; resiprocate: no transport token.
+        assert!(Via::parse("SIP/2.0").is_err());
+        assert!(Via::parse("SIP/2.0/64.124.66.32:9091").is_err());
+        assert!(Via::parse("SIP/2.0/UDP").is_err());
+    }
+
+    #[test]
+    fn bad_branch_and_port_are_rejected() {
+        // sipsorcery: "/" and "=" are not token characters; kamailio: empty branch;
+        // Aastra: "5060port".
+        assert!(Via::parse("SIP/2.0/UDP 1.2.3.4;branch=z9hG4bKD+ta2mJ+C+VV/L50aPO1lFJnrag=").is_err());
+        assert!(Via::parse("SIP/2.0/UDP 1.2.3.4;branch=").is_err());
+        assert!(Via::parse("SIP/2.0/UDP 83.70.206.42:5060port").is_err());
+        assert!(Via::parse("SIP/2.0/UDP 1.2.3.4:99999").is_err());
+    }
+
+    #[test]
+    fn comments_are_not_allowed() {
+        // sofia own0: an RFC 2543 comment "(NTA 1.0)" after the Via.
+        assert!(Via::parse("SIP/2.0/UDP 172.21.9.155 (NTA 1.0)").is_err());
+    }
+}

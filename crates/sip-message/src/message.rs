@@ -1,0 +1,880 @@
+//! [`Message`]: one shared buffer plus an index of spans into it.
+
+use std::fmt;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use smallvec::SmallVec;
+
+use crate::typed::split_list;
+use crate::{HeaderError, HeaderName, Limits, Method, ParseError, TypedHeader};
+
+/// A range of bytes in the message buffer (`src == 0`) or in one of its owned pieces
+/// (`src == k` is `owned[k - 1]`), which edits add without touching the original buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub(crate) struct Slot {
+    src: u32,
+    start: u32,
+    end: u32,
+}
+
+impl Slot {
+    #[inline]
+    pub(crate) const fn buf(start: usize, end: usize) -> Slot {
+        Slot { src: 0, start: start as u32, end: end as u32 }
+    }
+
+    /// The same range shifted by `offset` bytes and narrowed to `len`.
+    #[inline]
+    fn sub(self, offset: usize, len: usize) -> Slot {
+        let start = self.start.saturating_add(offset as u32);
+        Slot { src: self.src, start, end: start.saturating_add(len as u32).min(self.end) }
+    }
+}
+
+/// One header line in the index.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Entry {
+    pub(crate) name: HeaderName,
+    /// The name as written (compact or long, any case).
+    pub(crate) name_text: Slot,
+    /// The value, trimmed; may contain folded line breaks.
+    pub(crate) value: Slot,
+    /// End of the raw line in the buffer (before CRLF), or 0 for a header an edit created:
+    /// an untouched line is written back byte for byte.
+    pub(crate) line_end: u32,
+}
+
+/// The start line (RFC 3261 §7.1, §7.2).
+#[derive(Clone, Debug)]
+pub(crate) enum StartLine {
+    Request { method: Method, uri: Slot },
+    Response { code: u16, reason: Slot },
+}
+
+/// The headers the transaction and dialog layers need on every message, parsed once while the
+/// message is indexed (ARCHITECTURE.md, "Messages and memory").
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Keys {
+    pub(crate) via: Option<u16>,
+    pub(crate) branch: Option<Slot>,
+    pub(crate) from: Option<u16>,
+    pub(crate) from_tag: Option<Slot>,
+    pub(crate) to: Option<u16>,
+    pub(crate) to_tag: Option<Slot>,
+    pub(crate) call_id: Option<Slot>,
+    pub(crate) cseq: Option<(u32, Method)>,
+    pub(crate) cseq_seen: bool,
+    pub(crate) max_forwards: Option<u8>,
+    pub(crate) max_forwards_seen: bool,
+    pub(crate) content_length: Option<u32>,
+}
+
+/// A SIP request or response (RFC 3261 §7): the received buffer and an index of spans into it.
+///
+/// Parsing copies nothing: header values, the Request-URI and the body are ranges of the one
+/// buffer, and cloning a message is a reference-count bump plus the small index. The
+/// transaction keys (top Via branch, From and To tags, Call-ID, CSeq, Max-Forwards,
+/// Content-Length) are parsed once, eagerly; every other header is parsed on access with
+/// [`Message::typed`].
+///
+/// ```
+/// use bytes::Bytes;
+/// use sip_message::{Message, Method};
+///
+/// let msg = Message::parse(Bytes::from_static(
+///     b"OPTIONS sip:carol@chicago.example.com SIP/2.0\r\n\
+///       v: SIP/2.0/UDP pc33.example.com;branch=z9hG4bKhjhs8ass877\r\n\
+///       Max-Forwards: 70\r\n\
+///       t: <sip:carol@chicago.example.com>\r\n\
+///       f: Alice <sip:alice@atlanta.example.com>;tag=1928301774\r\n\
+///       i: a84b4c76e66710\r\n\
+///       CSeq: 63104 OPTIONS\r\n\
+///       l: 0\r\n\r\n",
+/// ))?;
+/// assert_eq!(msg.method(), Some(&Method::Options));
+/// assert_eq!(msg.via_branch(), Some("z9hG4bKhjhs8ass877"));
+/// assert_eq!(msg.from_tag(), Some("1928301774"));
+/// assert_eq!(msg.call_id(), Some("a84b4c76e66710"));
+/// assert_eq!(msg.cseq_number(), Some(63104));
+/// assert!(msg.body().is_empty());
+/// # Ok::<(), sip_message::ParseError>(())
+/// ```
+#[derive(Clone)]
+pub struct Message {
+    buf: Bytes,
+    owned: Vec<Bytes>,
+    start: StartLine,
+    headers: SmallVec<[Entry; 16]>,
+    body: Slot,
+    keys: Keys,
+}
+
+/// A header line as the message holds it: its name, its name as written, and its value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HeaderLine<'m> {
+    /// The classified name.
+    pub name: HeaderName,
+    /// The name as written on the wire (compact or long, any case).
+    pub name_text: &'m [u8],
+    /// The field value, trimmed; it may contain folded line breaks (RFC 3261 §7.3.1) and, for
+    /// list headers, several comma-separated values.
+    pub value: &'m [u8],
+}
+
+impl Message {
+    /// Parses one datagram with the default [`Limits`] (RFC 3261 §7, §18.3).
+    ///
+    /// # Errors
+    /// A [`ParseError`] when the bytes are not a SIP message: a bad start line, a header line
+    /// that is not `name: value`, a Content-Length that is malformed, conflicting or larger
+    /// than the body, or a limit exceeded.
+    pub fn parse(buf: Bytes) -> Result<Message, ParseError> {
+        crate::parse::parse(buf, &Limits::default())
+    }
+
+    /// Parses one datagram with the given limits.
+    ///
+    /// # Errors
+    /// As [`Message::parse`].
+    pub fn parse_with(buf: Bytes, limits: &Limits) -> Result<Message, ParseError> {
+        crate::parse::parse(buf, limits)
+    }
+
+    pub(crate) fn from_parts(
+        buf: Bytes,
+        start: StartLine,
+        headers: SmallVec<[Entry; 16]>,
+        body: Slot,
+        keys: Keys,
+    ) -> Message {
+        Message { buf, owned: Vec::new(), start, headers, body, keys }
+    }
+
+    #[inline]
+    pub(crate) fn slot(&self, slot: Slot) -> &[u8] {
+        let src: &[u8] = match slot.src {
+            0 => &self.buf,
+            k => self.owned.get(k as usize - 1).map_or(&[][..], |b| &b[..]),
+        };
+        src.get(slot.start as usize..slot.end as usize).unwrap_or_default()
+    }
+
+    #[inline]
+    fn slot_str(&self, slot: Slot) -> Option<&str> {
+        std::str::from_utf8(self.slot(slot)).ok()
+    }
+
+    /// A `Bytes` sharing the buffer for `slot`, for state that outlives the message.
+    fn slot_bytes(&self, slot: Slot) -> Bytes {
+        let src = match slot.src {
+            0 => &self.buf,
+            k => match self.owned.get(k as usize - 1) {
+                Some(b) => b,
+                None => return Bytes::new(),
+            },
+        };
+        let (s, e) = (slot.start as usize, slot.end as usize);
+        if s <= e && e <= src.len() { src.slice(s..e) } else { Bytes::new() }
+    }
+
+    // ----- start line -----------------------------------------------------------------------
+
+    /// Whether this is a request.
+    #[must_use]
+    pub fn is_request(&self) -> bool {
+        matches!(self.start, StartLine::Request { .. })
+    }
+
+    /// Whether this is a response.
+    #[must_use]
+    pub fn is_response(&self) -> bool {
+        !self.is_request()
+    }
+
+    /// The request method; `None` for a response.
+    #[must_use]
+    pub fn method(&self) -> Option<&Method> {
+        match &self.start {
+            StartLine::Request { method, .. } => Some(method),
+            StartLine::Response { .. } => None,
+        }
+    }
+
+    /// The Request-URI as written; `None` for a response. Parse it with
+    /// [`Uri::parse`](crate::Uri::parse) or [`Message::request_uri`].
+    #[must_use]
+    pub fn request_uri_str(&self) -> Option<&str> {
+        match &self.start {
+            StartLine::Request { uri, .. } => self.slot_str(*uri),
+            StartLine::Response { .. } => None,
+        }
+    }
+
+    /// The Request-URI, parsed; `None` for a response.
+    #[must_use]
+    pub fn request_uri(&self) -> Option<Result<crate::Uri<'_>, crate::UriError>> {
+        self.request_uri_str().map(crate::Uri::parse)
+    }
+
+    /// The status code (100..=699); `None` for a request.
+    #[must_use]
+    pub fn status(&self) -> Option<u16> {
+        match self.start {
+            StartLine::Response { code, .. } => Some(code),
+            StartLine::Request { .. } => None,
+        }
+    }
+
+    /// The reason phrase (may be empty); `None` for a request.
+    #[must_use]
+    pub fn reason(&self) -> Option<&str> {
+        match &self.start {
+            StartLine::Response { reason, .. } => self.slot_str(*reason),
+            StartLine::Request { .. } => None,
+        }
+    }
+
+    // ----- eager keys ---------------------------------------------------------------------
+
+    /// The `branch` parameter of the top Via (RFC 3261 §8.1.1.7), if present.
+    #[must_use]
+    #[inline]
+    pub fn via_branch(&self) -> Option<&str> {
+        self.keys.branch.and_then(|s| self.slot_str(s))
+    }
+
+    /// The `tag` parameter of From (RFC 3261 §8.1.1.3), if present.
+    #[must_use]
+    #[inline]
+    pub fn from_tag(&self) -> Option<&str> {
+        self.keys.from_tag.and_then(|s| self.slot_str(s))
+    }
+
+    /// The `tag` parameter of To (RFC 3261 §8.2.6.2), if present.
+    #[must_use]
+    #[inline]
+    pub fn to_tag(&self) -> Option<&str> {
+        self.keys.to_tag.and_then(|s| self.slot_str(s))
+    }
+
+    /// The Call-ID (RFC 3261 §8.1.1.4), if present and well-formed (`word ["@" word]`).
+    #[must_use]
+    #[inline]
+    pub fn call_id(&self) -> Option<&str> {
+        self.keys.call_id.and_then(|s| self.slot_str(s))
+    }
+
+    /// The CSeq sequence number (RFC 3261 §8.1.1.5), if CSeq is present and well-formed.
+    #[must_use]
+    #[inline]
+    pub fn cseq_number(&self) -> Option<u32> {
+        self.keys.cseq.as_ref().map(|c| c.0)
+    }
+
+    /// The CSeq method, if CSeq is present and well-formed.
+    #[must_use]
+    #[inline]
+    pub fn cseq_method(&self) -> Option<&Method> {
+        self.keys.cseq.as_ref().map(|c| &c.1)
+    }
+
+    /// Max-Forwards (RFC 3261 §8.1.1.6), if present and within 0..=255.
+    #[must_use]
+    pub fn max_forwards(&self) -> Option<u8> {
+        self.keys.max_forwards
+    }
+
+    /// The Content-Length header's value, if present. (The body's real length is
+    /// `body().len()`; serialisation always writes that.)
+    #[must_use]
+    pub fn content_length(&self) -> Option<u32> {
+        self.keys.content_length
+    }
+
+    /// The top Via value (first element of the first Via line), raw.
+    #[must_use]
+    pub fn top_via(&self) -> Option<&[u8]> {
+        self.header(HeaderName::Via)
+    }
+
+    /// The From header value, raw.
+    #[must_use]
+    pub fn from_header(&self) -> Option<&[u8]> {
+        self.keys.from.and_then(|i| self.headers.get(i as usize)).map(|e| self.slot(e.value))
+    }
+
+    /// The To header value, raw.
+    #[must_use]
+    pub fn to_header(&self) -> Option<&[u8]> {
+        self.keys.to.and_then(|i| self.headers.get(i as usize)).map(|e| self.slot(e.value))
+    }
+
+    // ----- headers -----------------------------------------------------------------------
+
+    /// The body (possibly empty). For a datagram it is exactly Content-Length bytes, or the
+    /// rest of the datagram when Content-Length is absent (RFC 3261 §18.3).
+    #[must_use]
+    pub fn body(&self) -> &[u8] {
+        self.slot(self.body)
+    }
+
+    /// The body as a `Bytes` sharing the message buffer.
+    #[must_use]
+    pub fn body_bytes(&self) -> Bytes {
+        self.slot_bytes(self.body)
+    }
+
+    /// The whole buffer the message was parsed from (or built into).
+    #[must_use]
+    pub fn buffer(&self) -> &Bytes {
+        &self.buf
+    }
+
+    /// Number of header lines.
+    #[must_use]
+    pub fn header_count(&self) -> usize {
+        self.headers.len()
+    }
+
+    /// Every header line in order, unknown ones included.
+    pub fn lines(&self) -> impl Iterator<Item = HeaderLine<'_>> + '_ {
+        self.headers.iter().map(move |e| HeaderLine {
+            name: e.name,
+            name_text: self.slot(e.name_text),
+            value: self.slot(e.value),
+        })
+    }
+
+    /// The raw lines of a known header, in order.
+    pub fn header_lines(&self, name: HeaderName) -> impl Iterator<Item = &[u8]> + '_ {
+        self.headers.iter().filter(move |e| e.name == name).map(move |e| self.slot(e.value))
+    }
+
+    /// The lines of a header by name as written (case-insensitive): the way to read
+    /// [`HeaderName::Other`] headers such as `X-Custom`.
+    pub fn headers_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+        let known = HeaderName::from_bytes(name.as_bytes());
+        self.headers
+            .iter()
+            .filter(move |e| {
+                if known == HeaderName::Other {
+                    e.name == HeaderName::Other
+                        && self.slot(e.name_text).eq_ignore_ascii_case(name.as_bytes())
+                } else {
+                    e.name == known
+                }
+            })
+            .map(move |e| self.slot(e.value))
+    }
+
+    /// Every value of a header: for list headers ([`HeaderName::is_list`]) each element of
+    /// every line, split at commas outside quotes and `<>` (RFC 3261 §7.3.1); otherwise each
+    /// line.
+    pub fn values(&self, name: HeaderName) -> impl Iterator<Item = &[u8]> + '_ {
+        let list = name.is_list();
+        self.header_lines(name).flat_map(move |line| {
+            let mut it = split_list(line);
+            let mut whole = Some(line);
+            std::iter::from_fn(move || if list { it.next() } else { whole.take() })
+        })
+    }
+
+    /// The first value of a header (see [`Message::values`]).
+    #[must_use]
+    pub fn header(&self, name: HeaderName) -> Option<&[u8]> {
+        self.values(name).next()
+    }
+
+    /// The first value of a header as text, if it is valid UTF-8.
+    #[must_use]
+    pub fn header_str(&self, name: HeaderName) -> Option<&str> {
+        self.header(name).and_then(|v| std::str::from_utf8(v).ok())
+    }
+
+    /// The first value of a header as a `Bytes` sharing the buffer, for state that outlives
+    /// the message (route sets, dialog ids).
+    #[must_use]
+    pub fn header_bytes(&self, name: HeaderName) -> Option<Bytes> {
+        let e = self.headers.iter().find(|e| e.name == name)?;
+        let line = self.slot(e.value);
+        let first = if name.is_list() { split_list(line).next()? } else { line };
+        let offset = first.as_ptr() as usize - line.as_ptr() as usize;
+        Some(self.slot_bytes(e.value.sub(offset, first.len())))
+    }
+
+    /// Whether the message has at least one line of `name`.
+    #[must_use]
+    pub fn has(&self, name: HeaderName) -> bool {
+        self.headers.iter().any(|e| e.name == name)
+    }
+
+    /// The first value of `H`, parsed: `None` if absent, `Some(Err)` if malformed.
+    ///
+    /// ```
+    /// # use bytes::Bytes;
+    /// use sip_message::{CSeq, Message, Method};
+    /// # let msg = Message::parse(Bytes::from_static(b"BYE sip:a@b SIP/2.0\r\nCSeq: 7 BYE\r\n\r\n"))?;
+    /// let cseq = msg.typed::<CSeq>().unwrap().unwrap();
+    /// assert_eq!(cseq.number(), 7);
+    /// # Ok::<(), sip_message::ParseError>(())
+    /// ```
+    #[must_use]
+    pub fn typed<'a, H: TypedHeader<'a>>(&'a self) -> Option<Result<H, HeaderError>> {
+        self.typed_all::<H>().next()
+    }
+
+    /// Every value of `H`, each parsed (see [`Message::values`] for how lists are split).
+    pub fn typed_all<'a, H: TypedHeader<'a>>(
+        &'a self,
+    ) -> impl Iterator<Item = Result<H, HeaderError>> + 'a {
+        self.values(H::NAME).map(|v| match std::str::from_utf8(v) {
+            Ok(s) => H::parse(s),
+            Err(e) => Err(HeaderError::new(H::NAME, "not valid UTF-8", e.valid_up_to())),
+        })
+    }
+
+    // ----- edits --------------------------------------------------------------------------
+
+    fn own(&mut self, bytes: Bytes) -> Slot {
+        self.owned.push(bytes);
+        let len = self.owned.last().map_or(0, Bytes::len);
+        Slot { src: self.owned.len() as u32, start: 0, end: len as u32 }
+    }
+
+    fn new_entry(&mut self, name: HeaderName, value: Bytes) -> Entry {
+        let value = self.own(value);
+        Entry { name, name_text: Slot::default(), value, line_end: 0 }
+    }
+
+    /// Inserts a header line above all others (a proxy pushing its Via, RFC 3261 §16.6 step
+    /// 8). Untouched lines keep their bytes.
+    ///
+    /// # Errors
+    /// [`EditError`] if the value contains CR, LF or NUL (header injection) or `name` is
+    /// [`HeaderName::Other`] (use [`Message::push_front_named`]).
+    pub fn push_front(&mut self, name: HeaderName, value: impl Into<Bytes>) -> Result<(), EditError> {
+        let value = checked_value(value.into())?;
+        if name == HeaderName::Other {
+            return Err(EditError::UnnamedHeader);
+        }
+        let entry = self.new_entry(name, value);
+        self.headers.insert(0, entry);
+        self.reindex();
+        Ok(())
+    }
+
+    /// Inserts a header line of any name above all others.
+    ///
+    /// # Errors
+    /// [`EditError`] if the name is not a token or the value contains CR, LF or NUL.
+    pub fn push_front_named(&mut self, name: &str, value: impl Into<Bytes>) -> Result<(), EditError> {
+        let entry = self.named_entry(name, value.into())?;
+        self.headers.insert(0, entry);
+        self.reindex();
+        Ok(())
+    }
+
+    /// Appends a header line after all others.
+    ///
+    /// # Errors
+    /// As [`Message::push_front`].
+    pub fn push_back(&mut self, name: HeaderName, value: impl Into<Bytes>) -> Result<(), EditError> {
+        let value = checked_value(value.into())?;
+        if name == HeaderName::Other {
+            return Err(EditError::UnnamedHeader);
+        }
+        let entry = self.new_entry(name, value);
+        self.headers.push(entry);
+        self.reindex();
+        Ok(())
+    }
+
+    /// Appends a header line of any name.
+    ///
+    /// # Errors
+    /// As [`Message::push_front_named`].
+    pub fn push_back_named(&mut self, name: &str, value: impl Into<Bytes>) -> Result<(), EditError> {
+        let entry = self.named_entry(name, value.into())?;
+        self.headers.push(entry);
+        self.reindex();
+        Ok(())
+    }
+
+    fn named_entry(&mut self, name: &str, value: Bytes) -> Result<Entry, EditError> {
+        if !crate::chars::is_token_str(name.as_bytes()) {
+            return Err(EditError::BadName);
+        }
+        let value = checked_value(value)?;
+        let known = HeaderName::from_bytes(name.as_bytes());
+        let mut entry = self.new_entry(known, value);
+        if known == HeaderName::Other {
+            entry.name_text = self.own(Bytes::copy_from_slice(name.as_bytes()));
+        }
+        Ok(entry)
+    }
+
+    /// Removes the first value of a header and returns it: for a list header one element (the
+    /// rest of its line stays), otherwise the whole first line. A proxy pops its own Route
+    /// this way (RFC 3261 §16.4), and the Via it pushed when a response comes back (§16.7).
+    pub fn pop_front(&mut self, name: HeaderName) -> Option<Bytes> {
+        let index = self.headers.iter().position(|e| e.name == name)?;
+        let entry = *self.headers.get(index)?;
+        let line = self.slot(entry.value);
+        let mut pieces = if name.is_list() { Some(split_list(line)) } else { None };
+        let first = pieces.as_mut().and_then(Iterator::next).unwrap_or(line);
+        let first_off = first.as_ptr() as usize - line.as_ptr() as usize;
+        let popped = self.slot_bytes(entry.value.sub(first_off, first.len()));
+        let rest_off = pieces
+            .and_then(|mut p| p.next())
+            .map(|rest| rest.as_ptr() as usize - line.as_ptr() as usize);
+        match rest_off {
+            Some(off) => {
+                let len = line.len() - off;
+                if let Some(e) = self.headers.get_mut(index) {
+                    e.value = entry.value.sub(off, len);
+                    e.line_end = 0;
+                }
+            }
+            None => {
+                self.headers.remove(index);
+            }
+        }
+        self.reindex();
+        Some(popped)
+    }
+
+    /// Removes every line of a header; returns how many were removed.
+    pub fn remove_all(&mut self, name: HeaderName) -> usize {
+        let before = self.headers.len();
+        self.headers.retain(|e| e.name != name);
+        let removed = before - self.headers.len();
+        if removed > 0 {
+            self.reindex();
+        }
+        removed
+    }
+
+    /// Replaces every line of a header with one line holding `value` (at the position of the
+    /// first, or at the end if there was none).
+    ///
+    /// # Errors
+    /// As [`Message::push_front`].
+    pub fn set(&mut self, name: HeaderName, value: impl Into<Bytes>) -> Result<(), EditError> {
+        let value = checked_value(value.into())?;
+        if name == HeaderName::Other {
+            return Err(EditError::UnnamedHeader);
+        }
+        let entry = self.new_entry(name, value);
+        match self.headers.iter().position(|e| e.name == name) {
+            Some(i) => {
+                self.headers.retain(|e| e.name != name);
+                self.headers.insert(i.min(self.headers.len()), entry);
+            }
+            None => self.headers.push(entry),
+        }
+        self.reindex();
+        Ok(())
+    }
+
+    /// Sets the Request-URI (RFC 3261 §16.6 step 2, §16.4 strict-route restoration).
+    ///
+    /// # Errors
+    /// [`EditError::NotARequest`] on a response; [`EditError::BadValue`] if `uri` contains
+    /// whitespace or control characters.
+    pub fn set_request_uri(&mut self, uri: impl Into<Bytes>) -> Result<(), EditError> {
+        let uri = uri.into();
+        if uri.is_empty() || uri.iter().any(|&c| c <= b' ' || c == 0x7f) {
+            return Err(EditError::BadValue);
+        }
+        if !self.is_request() {
+            return Err(EditError::NotARequest);
+        }
+        let slot = self.own(uri);
+        if let StartLine::Request { uri, .. } = &mut self.start {
+            *uri = slot;
+        }
+        Ok(())
+    }
+
+    /// Decrements Max-Forwards (RFC 3261 §16.6 step 3), adding `Max-Forwards: 70` first if it
+    /// is absent (§16.6: "If the copy does not contain a Max-Forwards header field, the proxy
+    /// MUST add one with a field value, which SHOULD be 70"). Returns the new value.
+    ///
+    /// # Errors
+    /// [`EditError::MaxForwardsExhausted`] when it is already 0 (answer 483, §16.3 step 3),
+    /// [`EditError::BadValue`] when the present value is malformed.
+    pub fn decrement_max_forwards(&mut self) -> Result<u8, EditError> {
+        let current = match (self.has(HeaderName::MaxForwards), self.keys.max_forwards) {
+            (false, _) => 70,
+            (true, Some(n)) => n,
+            (true, None) => return Err(EditError::BadValue),
+        };
+        let next = current.checked_sub(1).ok_or(EditError::MaxForwardsExhausted)?;
+        let mut digits = itoa_u32(u32::from(next));
+        self.set(HeaderName::MaxForwards, Bytes::copy_from_slice(digits.as_bytes_mut()))?;
+        Ok(next)
+    }
+
+    /// Replaces the body (Content-Length follows on serialisation) and, when `content_type`
+    /// is given, the Content-Type.
+    ///
+    /// # Errors
+    /// As [`Message::push_front`], for the Content-Type value.
+    pub fn set_body(
+        &mut self,
+        content_type: Option<&str>,
+        body: impl Into<Bytes>,
+    ) -> Result<(), EditError> {
+        if let Some(ct) = content_type {
+            self.set(HeaderName::ContentType, Bytes::copy_from_slice(ct.as_bytes()))?;
+        }
+        let body = body.into();
+        self.body = self.own(body);
+        self.reindex();
+        Ok(())
+    }
+
+    /// Recomputes the eager keys after an edit.
+    fn reindex(&mut self) {
+        let mut keys = Keys::default();
+        for (i, e) in self.headers.iter().enumerate() {
+            let value = self.slot(e.value);
+            // An edit may have introduced a bad Content-Length; serialisation rewrites it
+            // anyway, so such an error is not kept here.
+            let _ = keys.observe(e.name, i, value, 0);
+        }
+        // Keys observed offsets relative to each value: rebase them onto the value slots.
+        let rebase = |slot: Option<Slot>, index: Option<u16>| -> Option<Slot> {
+            let base = self.headers.get(index? as usize)?.value;
+            let s = slot?;
+            Some(base.sub(s.start as usize, (s.end - s.start) as usize))
+        };
+        keys.branch = rebase(keys.branch, keys.via);
+        keys.from_tag = rebase(keys.from_tag, keys.from);
+        keys.to_tag = rebase(keys.to_tag, keys.to);
+        let call_id_index =
+            self.headers.iter().position(|e| e.name == HeaderName::CallId).map(|i| i as u16);
+        keys.call_id = rebase(keys.call_id, call_id_index);
+        keys.content_length = Some(self.body().len() as u32);
+        self.keys = keys;
+    }
+
+    // ----- serialisation ------------------------------------------------------------------
+
+    /// Bytes the serialised message will need at most (a capacity hint).
+    #[must_use]
+    pub fn serialized_len_hint(&self) -> usize {
+        self.buf.len() + self.owned.iter().map(|b| b.len() + 32).sum::<usize>() + 32
+    }
+
+    /// Appends the message to `out` (RFC 3261 §7): untouched header lines byte for byte,
+    /// edited or created ones as `Name: value`, and a Content-Length that always equals the
+    /// body's length (written once, where the first Content-Length was, or added at the end).
+    pub fn write_to(&self, out: &mut BytesMut) {
+        out.reserve(self.serialized_len_hint());
+        match &self.start {
+            StartLine::Request { method, uri } => {
+                out.put_slice(method.as_bytes());
+                out.put_u8(b' ');
+                out.put_slice(self.slot(*uri));
+                out.put_slice(b" SIP/2.0\r\n");
+            }
+            StartLine::Response { code, reason } => {
+                out.put_slice(b"SIP/2.0 ");
+                let mut digits = itoa_u32(u32::from(*code));
+                out.put_slice(digits.as_bytes_mut());
+                out.put_u8(b' ');
+                out.put_slice(self.slot(*reason));
+                out.put_slice(b"\r\n");
+            }
+        }
+        let body = self.body();
+        let mut body_len = itoa_u32(body.len() as u32);
+        let body_len = body_len.as_bytes_mut();
+        let mut wrote_length = false;
+        for e in &self.headers {
+            let value = self.slot(e.value);
+            if e.name == HeaderName::ContentLength {
+                if wrote_length {
+                    continue;
+                }
+                wrote_length = true;
+                if value != body_len {
+                    write_line(out, self.slot(e.name_text), HeaderName::ContentLength, body_len);
+                    continue;
+                }
+            }
+            if e.line_end != 0 && e.name_text.src == 0 && e.value.src == 0 {
+                out.put_slice(
+                    self.buf.get(e.name_text.start as usize..e.line_end as usize).unwrap_or_default(),
+                );
+                out.put_slice(b"\r\n");
+            } else {
+                write_line(out, self.slot(e.name_text), e.name, value);
+            }
+        }
+        if !wrote_length {
+            write_line(out, b"", HeaderName::ContentLength, body_len);
+        }
+        out.put_slice(b"\r\n");
+        out.put_slice(body);
+    }
+
+    /// The serialised message as one buffer. A message that was parsed and never edited is
+    /// returned as it was received when its Content-Length was present and exact.
+    #[must_use]
+    pub fn to_bytes(&self) -> Bytes {
+        let mut out = BytesMut::new();
+        self.write_to(&mut out);
+        out.freeze()
+    }
+}
+
+/// Writes `name: value\r\n`, using the name as written when there is one.
+fn write_line(out: &mut BytesMut, name_text: &[u8], name: HeaderName, value: &[u8]) {
+    if name_text.is_empty() {
+        out.put_slice(name.as_str().as_bytes());
+    } else {
+        out.put_slice(name_text);
+    }
+    out.put_slice(b": ");
+    out.put_slice(value);
+    out.put_slice(b"\r\n");
+}
+
+/// Rejects values that would inject a line break (or a NUL, which no SIP header carries raw).
+fn checked_value(value: Bytes) -> Result<Bytes, EditError> {
+    if value.iter().any(|&c| c == b'\r' || c == b'\n' || c == 0) {
+        return Err(EditError::BadValue);
+    }
+    Ok(value)
+}
+
+/// Decimal digits of a `u32` without allocating.
+pub(crate) struct Digits {
+    buf: [u8; 10],
+    start: usize,
+}
+
+impl Digits {
+    pub(crate) fn as_bytes_mut(&mut self) -> &[u8] {
+        self.buf.get(self.start..).unwrap_or_default()
+    }
+}
+
+pub(crate) fn itoa_u32(mut n: u32) -> Digits {
+    let mut buf = [0u8; 10];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        if let Some(slot) = buf.get_mut(i) {
+            *slot = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || i == 0 {
+            break;
+        }
+    }
+    Digits { buf, start: i }
+}
+
+/// Why an edit was refused. The message is left unchanged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EditError {
+    /// The value contains CR, LF or NUL, which would inject a line (or is otherwise unusable).
+    BadValue,
+    /// The header name is not a token.
+    BadName,
+    /// [`HeaderName::Other`] carries no spelling: use the `*_named` methods.
+    UnnamedHeader,
+    /// The edit applies to requests only.
+    NotARequest,
+    /// Max-Forwards is already 0: answer 483 Too Many Hops (RFC 3261 §16.3 step 3).
+    MaxForwardsExhausted,
+}
+
+impl fmt::Display for EditError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            EditError::BadValue => "header value contains CR, LF or NUL",
+            EditError::BadName => "header name is not a token",
+            EditError::UnnamedHeader => "HeaderName::Other has no spelling; use a *_named method",
+            EditError::NotARequest => "the message is not a request",
+            EditError::MaxForwardsExhausted => "Max-Forwards is already 0",
+        })
+    }
+}
+
+impl std::error::Error for EditError {}
+
+impl PartialEq for Message {
+    /// Semantic equality: the same start line, the same header lines in order (names compared
+    /// as classified, values byte for byte), and the same body. Content-Length lines are
+    /// skipped: serialisation derives them from the body.
+    fn eq(&self, other: &Self) -> bool {
+        let start_eq = match (&self.start, &other.start) {
+            (StartLine::Request { method: m1, uri: u1 }, StartLine::Request { method: m2, uri: u2 }) => {
+                m1 == m2 && self.slot(*u1) == other.slot(*u2)
+            }
+            (
+                StartLine::Response { code: c1, reason: r1 },
+                StartLine::Response { code: c2, reason: r2 },
+            ) => c1 == c2 && self.slot(*r1) == other.slot(*r2),
+            _ => false,
+        };
+        start_eq && self.body() == other.body() && {
+            let (a, b) = (comparable_lines(self), comparable_lines(other));
+            a.len() == b.len()
+                && a.iter().zip(&b).all(|(x, y)| {
+                    x.0 == y.0 && x.1.eq_ignore_ascii_case(y.1) && x.2 == y.2
+                })
+        }
+    }
+}
+
+impl Eq for Message {}
+
+/// The header lines that take part in [`Message`] equality.
+fn comparable_lines(m: &Message) -> Vec<(HeaderName, &[u8], &[u8])> {
+    m.headers
+        .iter()
+        .filter(|e| e.name != HeaderName::ContentLength)
+        .map(|e| {
+            let name: &[u8] = if e.name == HeaderName::Other { m.slot(e.name_text) } else { &[] };
+            (e.name, name, m.slot(e.value))
+        })
+        .collect()
+}
+
+impl fmt::Debug for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Message");
+        match &self.start {
+            StartLine::Request { method, uri } => {
+                d.field("method", method);
+                d.field("uri", &String::from_utf8_lossy(self.slot(*uri)));
+            }
+            StartLine::Response { code, reason } => {
+                d.field("status", code);
+                d.field("reason", &String::from_utf8_lossy(self.slot(*reason)));
+            }
+        }
+        let headers: Vec<_> = self
+            .lines()
+            .map(|l| {
+                (String::from_utf8_lossy(l.name_text).into_owned(), String::from_utf8_lossy(l.value).into_owned())
+            })
+            .collect();
+        d.field("headers", &headers);
+        d.field("body_len", &self.body().len());
+        d.finish()
+    }
+}
+
+impl fmt::Display for Message {
+    /// The serialised message, lossily decoded as UTF-8 (for people and tests).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&String::from_utf8_lossy(&self.to_bytes()))
+    }
+}

@@ -1,0 +1,505 @@
+//! The datagram parser: one pass over the bytes building the header index and the eager keys.
+//!
+//! RFC 3261 §7 (message format), §7.3.1 (header field format and folding), §7.5 and §18.3
+//! (framing), §25 (grammar). Lines are found with `memchr2` on CR and LF, so a bare CR or LF is
+//! seen at no extra cost; every other byte of a header value is looked at only by the eager key
+//! parsers (for the handful of headers they need) or later by a typed parse.
+
+use bytes::Bytes;
+use smallvec::SmallVec;
+
+use crate::chars::{TOKEN, is_token, is_ws};
+use crate::message::{Entry, Keys, Message, Slot, StartLine};
+use crate::{HeaderName, Limits, Method, ParseError, ParseErrorKind as K};
+
+/// Where a line ends: `content_end` is the index of its CR (or bare LF), `next` the first byte
+/// of the following line.
+struct LineEnd {
+    content_end: usize,
+    next: usize,
+}
+
+/// Finds the end of the line that starts at or before `from`; a header line ends at a CRLF not
+/// followed by SP or HTAB when `fold` is set (RFC 3261 §7.3.1).
+#[inline]
+fn line_end(b: &[u8], from: usize, fold: bool, limits: &Limits) -> Result<LineEnd, ParseError> {
+    let mut at = from;
+    loop {
+        let rest = b.get(at..).unwrap_or_default();
+        let Some(i) = memchr::memchr2(b'\r', b'\n', rest) else {
+            return Err(ParseError::new(K::Truncated, b.len()));
+        };
+        let pos = at + i;
+        let next = match (b.get(pos), b.get(pos + 1)) {
+            (Some(b'\r'), Some(b'\n')) => pos + 2,
+            (Some(b'\n'), _) if limits.bare_lf_allowed() => pos + 1,
+            (Some(b'\r'), None) => return Err(ParseError::new(K::Truncated, b.len())),
+            _ => return Err(ParseError::new(K::BareLineEnding, pos)),
+        };
+        if fold && b.get(next).is_some_and(|&c| is_ws(c)) {
+            at = next;
+            continue;
+        }
+        return Ok(LineEnd { content_end: pos, next });
+    }
+}
+
+/// Parses one datagram (RFC 3261 §7, §18.3). See [`Message::parse_with`].
+pub(crate) fn parse(buf: Bytes, limits: &Limits) -> Result<Message, ParseError> {
+    let b: &[u8] = &buf;
+    if b.len() > limits.message_size() {
+        return Err(ParseError::new(K::MessageTooLarge, limits.message_size()));
+    }
+    // RFC 3261 §7.5: CRLFs before the start line are ignored.
+    let mut pos = 0;
+    loop {
+        match (b.get(pos), b.get(pos + 1)) {
+            (Some(b'\r'), Some(b'\n')) => pos += 2,
+            (Some(b'\n'), _) if limits.bare_lf_allowed() => pos += 1,
+            _ => break,
+        }
+    }
+    if pos >= b.len() {
+        return Err(ParseError::new(K::Empty, pos));
+    }
+
+    let line = line_end(b, pos, false, limits)?;
+    if line.content_end - pos > limits.line_length() {
+        return Err(ParseError::new(K::LineTooLong, pos));
+    }
+    let start = parse_start_line(&buf, pos, line.content_end)?;
+    pos = line.next;
+
+    let mut headers: SmallVec<[Entry; 16]> = SmallVec::new();
+    let mut keys = Keys::default();
+    let body_start = loop {
+        match (b.get(pos), b.get(pos + 1)) {
+            (Some(b'\r'), Some(b'\n')) => break pos + 2,
+            (Some(b'\n'), _) if limits.bare_lf_allowed() => break pos + 1,
+            (None, _) | (Some(b'\r'), None) => return Err(ParseError::new(K::Truncated, pos)),
+            _ => {}
+        }
+        if headers.len() >= limits.headers() {
+            return Err(ParseError::new(K::TooManyHeaders, pos));
+        }
+        // header-name: token; then *(SP / HTAB) ":" (HCOLON).
+        let name_start = pos;
+        let mut i = pos;
+        while b.get(i).is_some_and(|&c| is_token(c)) {
+            i += 1;
+        }
+        let name_end = i;
+        if name_end == name_start {
+            return Err(ParseError::new(
+                if b.get(i).is_some_and(|&c| is_ws(c)) { K::HeaderName } else { K::MissingColon },
+                i,
+            ));
+        }
+        while b.get(i).is_some_and(|&c| is_ws(c)) {
+            i += 1;
+        }
+        match b.get(i) {
+            Some(b':') => i += 1,
+            Some(b'\r' | b'\n') | None => return Err(ParseError::new(K::MissingColon, i)),
+            Some(_) if i == name_end => return Err(ParseError::new(K::HeaderName, i)),
+            Some(_) => return Err(ParseError::new(K::MissingColon, i)),
+        }
+        let line = line_end(b, i, true, limits)?;
+        if line.content_end - name_start > limits.line_length() {
+            return Err(ParseError::new(K::LineTooLong, name_start));
+        }
+        // Trim SWS around the value (folded whitespace included).
+        let mut v_start = i;
+        while b.get(v_start).is_some_and(|&c| matches!(c, b' ' | b'\t' | b'\r' | b'\n'))
+            && v_start < line.content_end
+        {
+            v_start += 1;
+        }
+        let mut v_end = line.content_end;
+        while v_end > v_start && b.get(v_end - 1).is_some_and(|&c| is_ws(c)) {
+            v_end -= 1;
+        }
+        let name = HeaderName::from_bytes(b.get(name_start..name_end).unwrap_or_default());
+        let entry = Entry {
+            name,
+            name_text: Slot::buf(name_start, name_end),
+            value: Slot::buf(v_start, v_end),
+            line_end: line.content_end as u32,
+        };
+        let index = headers.len();
+        headers.push(entry);
+        let value = b.get(v_start..v_end).unwrap_or_default();
+        keys.observe(name, index, value, v_start).map_err(|k| ParseError::new(k, v_start))?;
+        pos = line.next;
+    };
+
+    // RFC 3261 §18.3: a datagram's body is Content-Length bytes; extra bytes are discarded,
+    // fewer is an error; without Content-Length the body is the rest of the datagram.
+    let available = b.len() - body_start;
+    let body_len = match keys.content_length {
+        Some(n) if n as usize > available => {
+            return Err(ParseError::new(K::BodyTruncated, body_start));
+        }
+        Some(n) => n as usize,
+        None => available,
+    };
+    Ok(Message::from_parts(
+        buf,
+        start,
+        headers,
+        Slot::buf(body_start, body_start + body_len),
+        keys,
+    ))
+}
+
+/// `Request-Line = Method SP Request-URI SP SIP-Version CRLF` or
+/// `Status-Line = SIP-Version SP Status-Code SP Reason-Phrase CRLF` (RFC 3261 §7.1, §7.2).
+fn parse_start_line(buf: &Bytes, start: usize, end: usize) -> Result<StartLine, ParseError> {
+    let line = buf.get(start..end).unwrap_or_default();
+    if line.len() >= 4 && line.get(..4).is_some_and(|p| p.eq_ignore_ascii_case(b"SIP/")) {
+        return parse_status_line(buf, start, line);
+    }
+    let Some(sp1) = memchr::memchr(b' ', line) else {
+        return Err(ParseError::new(K::StartLine, start));
+    };
+    let method_bytes = line.get(..sp1).unwrap_or_default();
+    let Some(method) = Method::from_token(method_bytes, Some(buf)) else {
+        return Err(ParseError::new(K::Method, start));
+    };
+    let Some(sp2) = memchr::memrchr(b' ', line) else {
+        return Err(ParseError::new(K::StartLine, start));
+    };
+    if sp2 == sp1 {
+        return Err(ParseError::new(K::StartLine, start + sp1));
+    }
+    let version = line.get(sp2 + 1..).unwrap_or_default();
+    check_version(version, start + sp2 + 1)?;
+    let uri = line.get(sp1 + 1..sp2).unwrap_or_default();
+    check_request_uri(uri).map_err(|off| ParseError::new(K::RequestUri, start + sp1 + 1 + off))?;
+    Ok(StartLine::Request { method, uri: Slot::buf(start + sp1 + 1, start + sp2) })
+}
+
+fn parse_status_line(buf: &Bytes, start: usize, line: &[u8]) -> Result<StartLine, ParseError> {
+    let Some(sp1) = memchr::memchr(b' ', line) else {
+        check_version(line, start)?;
+        return Err(ParseError::new(K::StartLine, start + line.len()));
+    };
+    check_version(line.get(..sp1).unwrap_or_default(), start)?;
+    let rest = line.get(sp1 + 1..).unwrap_or_default();
+    // Status-Code = 3DIGIT, and then SP (the Reason-Phrase may be empty, RFC 4475 §3.1.1.13).
+    let (code, after) = match rest {
+        [a, b, c, tail @ ..] if a.is_ascii_digit() && b.is_ascii_digit() && c.is_ascii_digit() => {
+            (u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0'), tail)
+        }
+        _ => return Err(ParseError::new(K::StatusCode, start + sp1 + 1)),
+    };
+    if !(100..=699).contains(&code) {
+        return Err(ParseError::new(K::StatusCode, start + sp1 + 1));
+    }
+    let reason_start = start + sp1 + 5;
+    let reason_end = start + line.len();
+    match after.split_first() {
+        Some((b' ', reason)) => {
+            // Reason-Phrase = *(reserved / unreserved / escaped / UTF8-NONASCII / UTF8-CONT /
+            // SP / HTAB): printable text, valid UTF-8.
+            if reason.iter().any(|&c| (c < 0x20 && c != b'\t') || c == 0x7f)
+                || std::str::from_utf8(reason).is_err()
+            {
+                return Err(ParseError::new(K::ReasonPhrase, reason_start));
+            }
+        }
+        // A digit right after the code: more than three digits (RFC 4475 §3.1.2.17).
+        Some(_) => return Err(ParseError::new(K::StatusCode, start + sp1 + 1)),
+        None => return Err(ParseError::new(K::StartLine, reason_end)),
+    }
+    let _ = buf;
+    Ok(StartLine::Response { code, reason: Slot::buf(reason_start, reason_end) })
+}
+
+/// `SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT`; only 2.0 is supported (RFC 3261 §7.1).
+/// Another well-formed version is [`K::Version`] (answered 505); anything else a bad line.
+fn check_version(v: &[u8], at: usize) -> Result<(), ParseError> {
+    if v.eq_ignore_ascii_case(b"SIP/2.0") {
+        return Ok(());
+    }
+    let well_formed = v.get(..4).is_some_and(|p| p.eq_ignore_ascii_case(b"SIP/"))
+        && v.get(4..).and_then(|n| {
+            let (major, minor) = std::str::from_utf8(n).ok()?.split_once('.')?;
+            let digits = |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit());
+            Some(digits(major) && digits(minor))
+        }) == Some(true);
+    Err(ParseError::new(if well_formed { K::Version } else { K::StartLine }, at))
+}
+
+/// A structural check of the Request-URI: `scheme ":" 1*(no whitespace, no controls, no `<>`)`
+/// (RFC 3261 §25.1 `Request-URI = SIP-URI / SIPS-URI / absoluteURI`). The full URI grammar is
+/// applied by [`Message::validate`]. Returns the offending offset.
+fn check_request_uri(uri: &[u8]) -> Result<(), usize> {
+    match uri.first() {
+        Some(c) if c.is_ascii_alphabetic() => {}
+        _ => return Err(0),
+    }
+    let mut i = 1;
+    while let Some(&c) = uri.get(i) {
+        if c == b':' {
+            break;
+        }
+        if !(c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.')) {
+            return Err(i);
+        }
+        i += 1;
+    }
+    if i + 1 >= uri.len() {
+        return Err(i);
+    }
+    match uri.iter().position(|&c| c <= b' ' || c == 0x7f || c == b'<' || c == b'>' || c == b'"')
+    {
+        Some(bad) => Err(bad),
+        None => Ok(()),
+    }
+}
+
+impl Keys {
+    /// Parses the transaction and framing keys of one header line as it is indexed.
+    ///
+    /// Only the first occurrence of each key header is used; whether a single-value header
+    /// occurs twice is a semantic question answered by [`Message::validate`]. Errors returned
+    /// here are framing errors (Content-Length), fatal to the message.
+    #[inline]
+    pub(crate) fn observe(
+        &mut self,
+        name: HeaderName,
+        index: usize,
+        value: &[u8],
+        offset: usize,
+    ) -> Result<(), K> {
+        match name {
+            HeaderName::Via if self.via.is_none() => {
+                self.via = Some(index as u16);
+                self.branch = top_via_branch(value).map(|(s, e)| Slot::buf(offset + s, offset + e));
+            }
+            HeaderName::From if self.from.is_none() => {
+                self.from = Some(index as u16);
+                self.from_tag = tag_param(value).map(|(s, e)| Slot::buf(offset + s, offset + e));
+            }
+            HeaderName::To if self.to.is_none() => {
+                self.to = Some(index as u16);
+                self.to_tag = tag_param(value).map(|(s, e)| Slot::buf(offset + s, offset + e));
+            }
+            HeaderName::CallId if self.call_id.is_none() => {
+                if is_call_id(value) {
+                    self.call_id = Some(Slot::buf(offset, offset + value.len()));
+                }
+            }
+            HeaderName::CSeq if self.cseq.is_none() && !self.cseq_seen => {
+                self.cseq_seen = true;
+                self.cseq = parse_cseq(value);
+            }
+            HeaderName::MaxForwards if !self.max_forwards_seen => {
+                self.max_forwards_seen = true;
+                self.max_forwards = parse_small_number(value, 255).map(|n| n as u8);
+            }
+            HeaderName::ContentLength => {
+                // Content-Length = 1*DIGIT; a bad or conflicting value is a framing error
+                // (RFC 3261 §18.3, RFC 4475 §3.1.2.2, §3.1.2.3, §3.3.9).
+                let n = parse_small_number(value, u64::from(u32::MAX)).ok_or(K::ContentLength)?;
+                let n = n as u32;
+                match self.content_length {
+                    Some(prev) if prev != n => return Err(K::ConflictingContentLength),
+                    _ => self.content_length = Some(n),
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// `1*DIGIT` with no sign, no more than `max` (leading zeros allowed, RFC 4475 §3.1.1.1).
+#[inline]
+pub(crate) fn parse_small_number(v: &[u8], max: u64) -> Option<u64> {
+    if v.is_empty() {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &c in v {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+        if n > max {
+            return None;
+        }
+    }
+    Some(n)
+}
+
+/// `CSeq = 1*DIGIT LWS Method`, number below 2^31 (RFC 3261 §8.1.1.5, §20.16).
+#[inline]
+pub(crate) fn parse_cseq(v: &[u8]) -> Option<(u32, Method)> {
+    let digits = v.iter().position(|c| !c.is_ascii_digit())?;
+    let number = parse_small_number(v.get(..digits)?, (1 << 31) - 1)? as u32;
+    let rest = v.get(digits..)?;
+    let ws = rest.iter().position(|&c| !matches!(c, b' ' | b'\t' | b'\r' | b'\n'))?;
+    if ws == 0 {
+        return None;
+    }
+    let method = Method::from_bytes(rest.get(ws..)?)?;
+    Some((number, method))
+}
+
+/// `callid = word [ "@" word ]` (RFC 3261 §25.1).
+#[inline]
+fn is_call_id(v: &[u8]) -> bool {
+    let word = |w: &[u8]| !w.is_empty() && w.iter().all(|&c| crate::chars::WORD[c as usize]);
+    match memchr::memchr(b'@', v) {
+        Some(at) => word(v.get(..at).unwrap_or_default()) && word(v.get(at + 1..).unwrap_or_default()),
+        None => word(v),
+    }
+}
+
+/// Skips a quoted string starting at `i` (which holds `"`); returns the index after it.
+#[inline]
+fn skip_quoted(v: &[u8], mut i: usize) -> Option<usize> {
+    i += 1;
+    loop {
+        match v.get(i)? {
+            b'"' => return Some(i + 1),
+            b'\\' => i += 2,
+            _ => i += 1,
+        }
+    }
+}
+
+/// The value of the first `name` parameter in `;`-separated generic params starting at `from`
+/// and ending at a top-level comma or the end: `(start, end)` of the value, trimmed.
+#[inline]
+fn find_param(v: &[u8], mut i: usize, name: &[u8]) -> Option<(usize, usize)> {
+    loop {
+        // Find the next ';' (outside quotes), stopping at a ',' that ends this element.
+        loop {
+            match v.get(i)? {
+                b';' => break,
+                b',' => return None,
+                b'"' => i = skip_quoted(v, i)?,
+                _ => i += 1,
+            }
+        }
+        i += 1;
+        while v.get(i).is_some_and(|&c| matches!(c, b' ' | b'\t' | b'\r' | b'\n')) {
+            i += 1;
+        }
+        let n_start = i;
+        while v.get(i).is_some_and(|&c| TOKEN[c as usize]) {
+            i += 1;
+        }
+        let this = v.get(n_start..i)?;
+        while v.get(i).is_some_and(|&c| matches!(c, b' ' | b'\t' | b'\r' | b'\n')) {
+            i += 1;
+        }
+        if this.eq_ignore_ascii_case(name) {
+            if v.get(i) != Some(&b'=') {
+                return None;
+            }
+            i += 1;
+            while v.get(i).is_some_and(|&c| matches!(c, b' ' | b'\t' | b'\r' | b'\n')) {
+                i += 1;
+            }
+            let s = i;
+            while v.get(i).is_some_and(|&c| TOKEN[c as usize]) {
+                i += 1;
+            }
+            let e = i;
+            // The token must end the parameter: a value like `z9hG4bKa/b` is malformed, and a
+            // truncated key would match the wrong transaction.
+            while v.get(i).is_some_and(|&c| matches!(c, b' ' | b'\t' | b'\r' | b'\n')) {
+                i += 1;
+            }
+            return match v.get(i) {
+                _ if e == s => None,
+                None | Some(b';' | b',') => Some((s, e)),
+                Some(_) => None,
+            };
+        }
+    }
+}
+
+/// The `branch` parameter of the first via-parm (RFC 3261 §20.42). The sent-protocol and
+/// sent-by contain no `;`, so the first `;` starts the parameters.
+#[inline]
+fn top_via_branch(v: &[u8]) -> Option<(usize, usize)> {
+    find_param(v, 0, b"branch")
+}
+
+/// The `tag` parameter of a From or To value (RFC 3261 §20.20, §20.39): parameters follow the
+/// `>` of a name-addr, or the first `;` of an addr-spec (§20.10).
+#[inline]
+fn tag_param(v: &[u8]) -> Option<(usize, usize)> {
+    let mut i = 0;
+    // Skip a quoted display name, then find '<' ... '>' if present.
+    while let Some(&c) = v.get(i) {
+        match c {
+            b'"' => i = skip_quoted(v, i)?,
+            b'<' => {
+                let close = memchr::memchr(b'>', v.get(i..)?)?;
+                return find_param(v, i + close, b"tag");
+            }
+            b';' => return find_param(v, i, b"tag"),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tag_after_name_addr_ignores_uri_params() {
+        let v = b"\"A;tag=x\" <sip:a@b;tag=no>;foo;tag=yes";
+        let (s, e) = tag_param(v).unwrap();
+        assert_eq!(&v[s..e], b"yes");
+    }
+
+    #[test]
+    fn tag_of_addr_spec_is_a_header_param() {
+        let v = b"sip:a@b ;  tag = 1918181833n";
+        let (s, e) = tag_param(v).unwrap();
+        assert_eq!(&v[s..e], b"1918181833n");
+    }
+
+    #[test]
+    fn branch_of_first_via_only() {
+        let v = b"SIP/2.0/UDP a;received=x, SIP/2.0/UDP b;branch=z9hG4bKb";
+        assert_eq!(top_via_branch(v), None);
+        let v = b"SIP/2.0/UDP a;Branch=z9hG4bKa;rport";
+        let (s, e) = top_via_branch(v).unwrap();
+        assert_eq!(&v[s..e], b"z9hG4bKa");
+    }
+
+    #[test]
+    fn a_branch_with_non_token_characters_is_no_branch() {
+        assert_eq!(top_via_branch(b"SIP/2.0/UDP a;branch=z9hG4bKD+ta/b;rport"), None);
+        assert_eq!(top_via_branch(b"SIP/2.0/UDP a;branch=z9hG4bKD=="), None);
+    }
+
+    #[test]
+    fn cseq_limits() {
+        assert_eq!(parse_cseq(b"0009 INVITE"), Some((9, Method::Invite)));
+        assert_eq!(parse_cseq(b"2147483647 BYE"), Some((2147483647, Method::Bye)));
+        assert_eq!(parse_cseq(b"2147483648 BYE"), None); // RFC 3261 §8.1.1.5: < 2^31
+        assert_eq!(parse_cseq(b"36893488147419103232 INVITE"), None);
+        assert_eq!(parse_cseq(b"1INVITE"), None);
+        assert_eq!(parse_cseq(b"1 INV ITE"), None);
+    }
+
+    #[test]
+    fn request_uri_structure() {
+        assert!(check_request_uri(b"sip:a@b").is_ok());
+        assert!(check_request_uri(b"soap.beep://x").is_ok());
+        assert!(check_request_uri(b"<sip:a@b>").is_err());
+        assert!(check_request_uri(b"sip:").is_err());
+        assert!(check_request_uri(b"nocolon").is_err());
+    }
+}

@@ -1,0 +1,250 @@
+//! Validation, separate from syntax: what a UAS must reject although the bytes parse.
+
+use std::fmt;
+
+use crate::{
+    HeaderError, HeaderName, Message, ParseError, ParseErrorKind, TypedHeader, Uri,
+    UriError, canonical_reason,
+};
+
+/// Why a message that parsed must still be refused, and the status a UAS answers a request
+/// with (RFC 3261 §8.2, §16.3; RFC 4475 §3.1.2 and §3.3). Responses that fail validation are
+/// dropped rather than answered (§18.1.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rejection {
+    status: u16,
+    problem: Problem,
+}
+
+/// What was wrong with a message; see [`Rejection`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Problem {
+    /// The bytes did not parse at all.
+    Syntax(ParseErrorKind),
+    /// A mandatory header is absent (RFC 3261 §8.1.1).
+    Missing(HeaderName),
+    /// A header that takes one value has several (RFC 3261 §7.3.1, RFC 4475 §3.3.8).
+    Multiple(HeaderName),
+    /// A header value does not match its grammar.
+    Malformed(HeaderError),
+    /// The CSeq method differs from the request method (RFC 3261 §8.1.1.5, RFC 4475 §3.1.2.15).
+    CSeqMethodMismatch,
+    /// The Request-URI does not parse.
+    RequestUri(UriError),
+    /// The Request-URI carries headers, which a Request-URI may not (RFC 3261 §19.1.1 table 1,
+    /// RFC 4475 §3.1.2.11).
+    RequestUriHeaders,
+    /// The Request-URI scheme is not one this element handles (RFC 3261 §8.2.2.1: 416).
+    UnsupportedScheme,
+}
+
+impl Rejection {
+    /// The rejection for a message that did not parse.
+    #[must_use]
+    pub const fn from_parse_error(e: &ParseError) -> Rejection {
+        Rejection { status: e.kind().status(), problem: Problem::Syntax(e.kind()) }
+    }
+
+    /// The status a UAS answers with (400, 416, 505, 513).
+    #[must_use]
+    pub const fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// What was wrong.
+    #[must_use]
+    pub const fn problem(&self) -> Problem {
+        self.problem
+    }
+
+    /// The reason phrase to send: the standard phrase and, in parentheses, what was wrong,
+    /// e.g. `Bad Request (CSeq method does not match request method)`.
+    #[must_use]
+    pub fn reason_phrase(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl From<ParseError> for Rejection {
+    fn from(e: ParseError) -> Self {
+        Rejection::from_parse_error(&e)
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Problem::Syntax(kind) => f.write_str(kind.reason()),
+            Problem::Missing(name) => write!(f, "Missing {name} header"),
+            Problem::Multiple(name) => write!(f, "Multiple {name} headers"),
+            Problem::Malformed(e) => write!(f, "Malformed {} header: {}", e.name(), e.what()),
+            Problem::CSeqMethodMismatch => f.write_str("CSeq method does not match request method"),
+            Problem::RequestUri(e) => write!(f, "Malformed Request-URI: {}", e.what()),
+            Problem::RequestUriHeaders => f.write_str("Request-URI must not contain headers"),
+            Problem::UnsupportedScheme => f.write_str("Request-URI scheme not supported"),
+        }
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", canonical_reason(self.status), self.problem)
+    }
+}
+
+impl std::error::Error for Rejection {}
+
+/// Headers that may appear once at most (RFC 3261 §7.3.1: only list headers may repeat).
+const SINGLE: [HeaderName; 6] = [
+    HeaderName::CallId,
+    HeaderName::CSeq,
+    HeaderName::From,
+    HeaderName::To,
+    HeaderName::MaxForwards,
+    HeaderName::ContentType,
+];
+
+/// Request-URI schemes a SIP element handles by default.
+const SCHEMES: [&str; 3] = ["sip", "sips", "tel"];
+
+impl Message {
+    /// Checks what RFC 3261 requires of a message beyond its syntax, as a UAS or proxy does
+    /// before handing a request on (§8.2.1–§8.2.2, §16.3): the mandatory headers (To, From,
+    /// CSeq, Call-ID, Via, and Max-Forwards except on an RFC 2543 request, whose top Via
+    /// branch lacks the `z9hG4bK` cookie); single-value headers present once; every header
+    /// the stack interprets well-formed; the CSeq method equal to the request method; a
+    /// Request-URI that parses, carries no headers and has a scheme in `sip`, `sips`, `tel`.
+    ///
+    /// ```
+    /// # use bytes::Bytes;
+    /// use sip_message::Message;
+    /// let msg = Message::parse(Bytes::from_static(
+    ///     b"OPTIONS sip:a@example.com SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\
+    ///       Max-Forwards: 70\r\nFrom: <sip:b@example.com>;tag=1\r\nTo: <sip:a@example.com>\r\n\
+    ///       Call-ID: x\r\nCSeq: 1 INVITE\r\n\r\n",
+    /// ))?;
+    /// let rejection = msg.validate().unwrap_err();
+    /// assert_eq!(rejection.status(), 400);
+    /// assert_eq!(rejection.to_string(), "Bad Request (CSeq method does not match request method)");
+    /// # Ok::<(), sip_message::ParseError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// The first [`Rejection`] found, with the status to answer.
+    pub fn validate(&self) -> Result<(), Rejection> {
+        let bad = |problem| Err(Rejection { status: 400, problem });
+        let rfc2543 = !self.via_branch().is_some_and(|b| b.starts_with("z9hG4bK"));
+        let mut required = vec![
+            HeaderName::To,
+            HeaderName::From,
+            HeaderName::CSeq,
+            HeaderName::CallId,
+            HeaderName::Via,
+        ];
+        if self.is_request() && !rfc2543 {
+            required.push(HeaderName::MaxForwards);
+        }
+        for name in required {
+            if !self.has(name) {
+                return bad(Problem::Missing(name));
+            }
+        }
+        for name in SINGLE {
+            if self.header_lines(name).nth(1).is_some() {
+                return bad(Problem::Multiple(name));
+            }
+        }
+        for line in self.lines() {
+            check_header(line.name, line.value).map_err(|e| Rejection {
+                status: 400,
+                problem: Problem::Malformed(e),
+            })?;
+        }
+        let (Some(method), Some(uri)) = (self.method(), self.request_uri_str()) else {
+            return Ok(());
+        };
+        if self.cseq_method() != Some(method) {
+            return bad(Problem::CSeqMethodMismatch);
+        }
+        let uri = Uri::parse(uri).map_err(|e| Rejection {
+            status: if SCHEMES.iter().any(|s| scheme_of(uri).eq_ignore_ascii_case(s)) {
+                400
+            } else {
+                416
+            },
+            problem: Problem::RequestUri(e),
+        })?;
+        if !SCHEMES.iter().any(|s| uri.scheme().eq_ignore_ascii_case(s)) {
+            return Err(Rejection { status: 416, problem: Problem::UnsupportedScheme });
+        }
+        if uri.as_sip().is_some_and(|sip| sip.has_headers()) {
+            return bad(Problem::RequestUriHeaders);
+        }
+        Ok(())
+    }
+}
+
+fn scheme_of(uri: &str) -> &str {
+    uri.split_once(':').map_or(uri, |(s, _)| s)
+}
+
+/// Parses every value of a header the stack interprets with its typed parser.
+fn check_header(name: HeaderName, value: &[u8]) -> Result<(), HeaderError> {
+    fn each<'a, H: TypedHeader<'a>>(value: &'a [u8]) -> Result<(), HeaderError> {
+        let pieces = crate::split_list(value);
+        let list = H::NAME.is_list();
+        let text = std::str::from_utf8(value)
+            .map_err(|e| HeaderError::new(H::NAME, "not valid UTF-8", e.valid_up_to()))?;
+        if !list {
+            return H::parse(text).map(drop);
+        }
+        for piece in pieces {
+            let piece = std::str::from_utf8(piece)
+                .map_err(|e| HeaderError::new(H::NAME, "not valid UTF-8", e.valid_up_to()))?;
+            if piece.is_empty() {
+                return Err(HeaderError::new(H::NAME, "empty list element", 0));
+            }
+            H::parse(piece)?;
+        }
+        Ok(())
+    }
+    use crate::headers as h;
+    match name {
+        HeaderName::Via => each::<h::Via<'_>>(value),
+        HeaderName::From => each::<h::From<'_>>(value),
+        HeaderName::To => each::<h::To<'_>>(value),
+        HeaderName::Contact => each::<h::Contact<'_>>(value),
+        HeaderName::Route => each::<h::Route<'_>>(value),
+        HeaderName::RecordRoute => each::<h::RecordRoute<'_>>(value),
+        HeaderName::CallId => each::<h::CallId<'_>>(value),
+        HeaderName::CSeq => each::<h::CSeq<'_>>(value),
+        HeaderName::MaxForwards => each::<h::MaxForwards>(value),
+        HeaderName::Expires => each::<h::Expires>(value),
+        HeaderName::MinExpires => each::<h::MinExpires>(value),
+        HeaderName::ContentType => each::<h::ContentType<'_>>(value),
+        HeaderName::Date => each::<h::Date<'_>>(value),
+        HeaderName::RetryAfter => each::<h::RetryAfter<'_>>(value),
+        HeaderName::Warning => each::<h::Warning<'_>>(value),
+        HeaderName::Require => each::<h::Require<'_>>(value),
+        HeaderName::ProxyRequire => each::<h::ProxyRequire<'_>>(value),
+        HeaderName::Supported => each::<h::Supported<'_>>(value),
+        HeaderName::Unsupported => each::<h::Unsupported<'_>>(value),
+        HeaderName::Allow => each::<h::Allow<'_>>(value),
+        HeaderName::Authorization => each::<h::Authorization<'_>>(value),
+        HeaderName::ProxyAuthorization => each::<h::ProxyAuthorization<'_>>(value),
+        HeaderName::WwwAuthenticate => each::<h::WwwAuthenticate<'_>>(value),
+        HeaderName::ProxyAuthenticate => each::<h::ProxyAuthenticate<'_>>(value),
+        HeaderName::Event => each::<h::Event<'_>>(value),
+        HeaderName::SubscriptionState => each::<h::SubscriptionState<'_>>(value),
+        HeaderName::ReferTo => each::<h::ReferTo<'_>>(value),
+        HeaderName::ReferredBy => each::<h::ReferredBy<'_>>(value),
+        HeaderName::Replaces => each::<h::Replaces<'_>>(value),
+        HeaderName::RSeq => each::<h::RSeq>(value),
+        HeaderName::RAck => each::<h::RAck<'_>>(value),
+        HeaderName::SessionExpires => each::<h::SessionExpires<'_>>(value),
+        HeaderName::MinSe => each::<h::MinSe>(value),
+        HeaderName::Timestamp => each::<h::Timestamp<'_>>(value),
+        _ => Ok(()),
+    }
+}
