@@ -24,7 +24,7 @@ mod parse;
 mod status;
 mod typed;
 mod uri;
-// mod validate; (enabled once headers land)
+mod validate;
 
 pub use builder::{BuildError, MessageBuilder};
 pub use error::{HeaderError, ParseError, ParseErrorKind, UriError};
@@ -37,4 +37,4 @@ pub use name::HeaderName;
 pub use status::canonical_reason;
 pub use typed::{SplitList, TypedHeader, split_list, trim_lws};
 pub use uri::*;
-// pub use validate::{Problem, Rejection};
+pub use validate::{Problem, Rejection};

@@ -381,7 +381,7 @@ fn s3_3_11_zeromf_max_forwards_zero() {
 fn s3_3_12_cparam01_contact_param_outside_addr_spec() {
     let m = valid("cparam01");
     let c = m.typed::<sip_message::Contact>().unwrap().unwrap();
-    assert!(c.params().get("unknownparam").is_some() || c.param("unknownparam").is_some());
+    assert!(c.params().get("unknownparam").is_some());
 }
 
 #[test]
@@ -393,7 +393,7 @@ fn s3_3_13_cparam02_url_param_inside_brackets() {
 fn s3_3_14_regescrt_escaped_route_in_contact_uri() {
     let m = valid("regescrt");
     let c = m.typed::<sip_message::Contact>().unwrap().unwrap();
-    assert!(c.uri().as_sip().unwrap().has_headers());
+    assert!(c.uri().unwrap().as_sip().unwrap().has_headers());
 }
 
 #[test]

@@ -5,9 +5,8 @@ use std::borrow::Cow;
 
 use crate::{HeaderError, HeaderName, TypedHeader, Uri};
 
-use super::lex::Cursor;
 use super::name_addr::{Form, NameAddr, parse_name_addr};
-use super::params::{Params, Q, checked, delta_value, parse_params, q_value, token_value};
+use super::params::{Params, Q, checked, delta_value, q_value, token_value, with_params};
 
 /// Defines a header type made of an address and its parameters, with the accessors they all
 /// share and its [`TypedHeader`] impl; `$check` validates the parameters the header defines.
@@ -301,14 +300,9 @@ fn parse_address<'a>(
     value: &'a str,
     name: HeaderName,
     form: Form,
-    check: impl Fn(&Params<'a>) -> Result<(), &'static str>,
+    check: impl FnOnce(&Params<'a>) -> Result<(), &'static str>,
 ) -> Result<(NameAddr<'a>, Params<'a>), HeaderError> {
-    let mut cur = Cursor::new(value, name);
-    let addr = parse_name_addr(&mut cur, form)?;
-    let params_start = cur.pos();
-    let params = parse_params(&mut cur)?;
-    cur.finish()?;
-    check(&params).map_err(|what| cur.err_at(what, params_start))?;
+    let (addr, params, ()) = with_params(value, name, |cur| parse_name_addr(cur, form), check)?;
     Ok((addr, params))
 }
 

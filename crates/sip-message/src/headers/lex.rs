@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::chars::{TOKEN, is_ws};
-use crate::{HeaderError, HeaderName, Host};
+use crate::{HeaderError, HeaderName, Host, Method};
 
 /// Decodes a value that may be a `quoted-string` (RFC 3261 §25.1): strips the surrounding
 /// double quotes and resolves `\` quoted-pairs; any other value is returned as it is. Folded
@@ -315,6 +315,13 @@ impl<'a> Cursor<'a> {
         self.skip_sws();
         if self.at_end() { Ok(()) } else { Err(self.err("unexpected character")) }
     }
+}
+
+/// The [`Method`] of a token the parser has already checked; a method is any token, so the
+/// fallback only guards against misuse.
+pub(crate) fn method_of(token: &str) -> Method {
+    Method::from_bytes(token.as_bytes())
+        .unwrap_or_else(|| Method::Extension(bytes::Bytes::copy_from_slice(token.as_bytes())))
 }
 
 /// Parses a whole string as `host` (hostname, IPv4 address or bracketed IPv6 reference).

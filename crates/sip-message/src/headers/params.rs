@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::net::Ipv6Addr;
 
-use crate::HeaderError;
+use crate::{HeaderError, HeaderName};
 use crate::chars::TOKEN;
 
 use super::lex::{Cursor, in_class, unquote};
@@ -59,7 +59,7 @@ impl<'a> Params<'a> {
     /// The parameters in order, as `(name, raw value)`.
     #[must_use]
     pub fn iter(&self) -> ParamIter<'a> {
-        ParamIter { cur: Cursor::new(self.raw, crate::HeaderName::Other), sep: self.sep }
+        ParamIter { cur: Cursor::new(self.raw, HeaderName::Other), sep: self.sep }
     }
 
     /// The first parameter named `name` (case-insensitive): `None` if absent, `Some(None)` if
@@ -115,7 +115,7 @@ impl<'a> Iterator for ParamIter<'a> {
         }
         let item = param(&mut self.cur, ValueSyntax::Generic).ok();
         if item.is_none() {
-            self.cur = Cursor::new("", crate::HeaderName::Other);
+            self.cur = Cursor::new("", HeaderName::Other);
         }
         item
     }
@@ -184,7 +184,7 @@ impl std::str::FromStr for Q {
 
     /// Parses a `qvalue` such as `0.5` or `1.000`.
     fn from_str(s: &str) -> Result<Q, HeaderError> {
-        Q::parse(s).ok_or(HeaderError::new(crate::HeaderName::Other, "invalid qvalue", 0))
+        Q::parse(s).ok_or(HeaderError::new(HeaderName::Other, "invalid qvalue", 0))
     }
 }
 
@@ -236,6 +236,24 @@ pub(crate) fn parse_auth_params<'a>(cur: &mut Cursor<'a>) -> Result<Params<'a>, 
         param(cur, ValueSyntax::Auth)?;
     }
     Ok(Params { raw: cur.since(start), sep: b',' })
+}
+
+/// Parses a whole value of the shape `head *( SEMI generic-param )`: `head` reads what comes
+/// before the parameters, then `check` validates (and may convert) the parameters the header
+/// gives a meaning to; an error from `check` points at the parameters.
+pub(crate) fn with_params<'a, T, U>(
+    value: &'a str,
+    name: HeaderName,
+    head: impl FnOnce(&mut Cursor<'a>) -> Result<T, HeaderError>,
+    check: impl FnOnce(&Params<'a>) -> Result<U, &'static str>,
+) -> Result<(T, Params<'a>, U), HeaderError> {
+    let mut cur = Cursor::new(value, name);
+    let head = head(&mut cur)?;
+    let params_start = cur.pos();
+    let params = parse_params(&mut cur)?;
+    cur.finish()?;
+    let known = check(&params).map_err(|what| cur.err_at(what, params_start))?;
+    Ok((head, params, known))
 }
 
 /// Converts the value of the first parameter named `name` with `conv`, if the parameter is
@@ -305,7 +323,6 @@ fn param<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::HeaderName;
 
     fn params(s: &str) -> Result<(Params<'_>, &str), HeaderError> {
         let mut cur = Cursor::new(s, HeaderName::Other);

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use crate::{HeaderError, HeaderName, Host, TypedHeader};
 
 use super::lex::{Cursor, parse_host, parse_ip};
-use super::params::{Params, checked, parse_params, token_value};
+use super::params::{Params, checked, token_value, with_params};
 
 /// One `Via` value: a hop the request took, where responses go back.
 ///
@@ -146,46 +146,65 @@ impl<'a> TypedHeader<'a> for Via<'a> {
     const NAME: HeaderName = HeaderName::Via;
 
     fn parse(value: &'a str) -> Result<Self, HeaderError> {
-        let mut cur = Cursor::new(value, HeaderName::Via);
-        let protocol_name = cur.expect_token("expected protocol name")?;
-        cur.expect_sep(b'/', "expected '/' after protocol name")?;
-        let protocol_version = cur.expect_token("expected protocol version")?;
-        cur.expect_sep(b'/', "expected '/' after protocol version")?;
-        let transport = cur.expect_token("expected transport")?;
-        cur.lws("expected whitespace before sent-by")?;
-        let sent_by_start = cur.pos();
-        let host = cur.host()?;
-        let port = if cur.sep(b':') { Some(cur.port()?) } else { None };
-        let sent_by = cur.since(sent_by_start);
-        let params_start = cur.pos();
-        let params = parse_params(&mut cur)?;
-        cur.finish()?;
-        let known = || -> Result<Via<'a>, &'static str> {
-            Ok(Via {
-                protocol_name,
-                protocol_version,
-                transport,
-                sent_by,
-                host,
-                port,
-                params,
-                branch: checked(&params, "branch", "branch is not a token", token_value)?,
-                received: checked(&params, "received", "received is not an IP address", |v| {
-                    v.and_then(parse_ip)
-                })?,
-                rport: checked(&params, "rport", "invalid rport", |v| match v {
-                    None => Some(None),
-                    Some(v) => v.parse::<u16>().ok().filter(|_| v.bytes().all(|c| c.is_ascii_digit())).map(Some),
-                })?,
-                maddr: checked(&params, "maddr", "maddr is not a host", |v| v.and_then(parse_host))?,
-                ttl: checked(&params, "ttl", "ttl is not 0 to 255", |v| {
-                    v.filter(|v| (1..=3).contains(&v.len()) && v.bytes().all(|c| c.is_ascii_digit()))
-                        .and_then(|v| v.parse::<u8>().ok())
-                })?,
-            })
-        };
-        known().map_err(|what| cur.err_at(what, params_start))
+        let ((protocol_name, protocol_version, transport, sent_by, host, port), params, known) =
+            with_params(value, HeaderName::Via, sent_protocol_and_by, known_params)?;
+        let (branch, received, rport, maddr, ttl) = known;
+        Ok(Via {
+            protocol_name,
+            protocol_version,
+            transport,
+            sent_by,
+            host,
+            port,
+            params,
+            branch,
+            received,
+            rport,
+            maddr,
+            ttl,
+        })
     }
+}
+
+/// What precedes a Via's parameters: name, version, transport, sent-by text, host, port.
+type ViaHead<'a> = (&'a str, &'a str, &'a str, &'a str, Host<'a>, Option<u16>);
+
+/// The Via parameters RFC 3261 and RFC 3581 define: branch, received, rport, maddr, ttl.
+type ViaKnown<'a> =
+    (Option<&'a str>, Option<IpAddr>, Option<Option<u16>>, Option<Host<'a>>, Option<u8>);
+
+/// `sent-protocol LWS sent-by`
+fn sent_protocol_and_by<'a>(cur: &mut Cursor<'a>) -> Result<ViaHead<'a>, HeaderError> {
+    let name = cur.expect_token("expected protocol name")?;
+    cur.expect_sep(b'/', "expected '/' after protocol name")?;
+    let version = cur.expect_token("expected protocol version")?;
+    cur.expect_sep(b'/', "expected '/' after protocol version")?;
+    let transport = cur.expect_token("expected transport")?;
+    cur.lws("expected whitespace before sent-by")?;
+    let start = cur.pos();
+    let host = cur.host()?;
+    let port = if cur.sep(b':') { Some(cur.port()?) } else { None };
+    Ok((name, version, transport, cur.since(start), host, port))
+}
+
+/// Checks and converts `branch`, `received`, `rport`, `maddr` and `ttl`.
+fn known_params<'a>(params: &Params<'a>) -> Result<ViaKnown<'a>, &'static str> {
+    let rport = |v: Option<&str>| match v {
+        None => Some(None),
+        Some(v) if v.bytes().all(|c| c.is_ascii_digit()) => v.parse::<u16>().ok().map(Some),
+        Some(_) => None,
+    };
+    let ttl = |v: Option<&str>| {
+        v.filter(|v| (1..=3).contains(&v.len()) && v.bytes().all(|c| c.is_ascii_digit()))
+            .and_then(|v| v.parse::<u8>().ok())
+    };
+    Ok((
+        checked(params, "branch", "branch is not a token", token_value)?,
+        checked(params, "received", "received is not an IP address", |v| v.and_then(parse_ip))?,
+        checked(params, "rport", "invalid rport", rport)?,
+        checked(params, "maddr", "maddr is not a host", |v| v.and_then(parse_host))?,
+        checked(params, "ttl", "ttl is not 0 to 255", ttl)?,
+    ))
 }
 
 #[cfg(test)]

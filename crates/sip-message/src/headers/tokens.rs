@@ -1,0 +1,289 @@
+//! Headers whose value (or each list element) is one token: Allow, Supported, Require,
+//! Proxy-Require, Unsupported, Content-Encoding, Allow-Events, Priority; and Call-ID.
+
+use crate::chars::WORD;
+use crate::{HeaderError, HeaderName, Method, TypedHeader};
+
+use super::events::is_event_type;
+use super::lex::{Cursor, method_of};
+
+/// Defines a header whose value is one token, kept as a borrowed `&str`, that `valid` accepts.
+macro_rules! token_header {
+    ($(#[$doc:meta])* $ty:ident, $what:literal, $valid:expr) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub struct $ty<'a>(pub &'a str);
+
+        impl<'a> $ty<'a> {
+            /// The token as it appears on the wire.
+            #[must_use]
+            pub fn as_str(&self) -> &'a str {
+                self.0
+            }
+        }
+
+        impl<'a> TypedHeader<'a> for $ty<'a> {
+            const NAME: HeaderName = HeaderName::$ty;
+
+            fn parse(value: &'a str) -> Result<Self, HeaderError> {
+                let mut cur = Cursor::new(value, HeaderName::$ty);
+                let token = cur.expect_token($what)?;
+                cur.finish()?;
+                if !$valid(token) {
+                    return Err(cur.err_at($what, 0));
+                }
+                Ok($ty(token))
+            }
+        }
+    };
+}
+
+token_header! {
+    /// One `Allow` element (RFC 3261 §20.5): a method the sender supports. An empty
+    /// `Allow:` is legal and has no elements.
+    ///
+    /// ```text
+    /// Allow  =  "Allow" HCOLON [Method *(COMMA Method)]
+    /// ```
+    ///
+    /// ```
+    /// use sip_message::{Allow, Method, TypedHeader};
+    /// assert_eq!(Allow::parse("INVITE").unwrap().method(), Method::Invite);
+    /// ```
+    Allow, "expected method", any_token
+}
+
+token_header! {
+    /// One `Supported` option tag (RFC 3261 §20.37). An empty `Supported:` is legal and has
+    /// no elements.
+    ///
+    /// ```text
+    /// Supported  =  ( "Supported" / "k" ) HCOLON [option-tag *(COMMA option-tag)]
+    /// option-tag =  token
+    /// ```
+    Supported, "expected option tag", any_token
+}
+
+token_header! {
+    /// One `Require` option tag (RFC 3261 §20.32).
+    ///
+    /// ```text
+    /// Require  =  "Require" HCOLON option-tag *(COMMA option-tag)
+    /// ```
+    Require, "expected option tag", any_token
+}
+
+token_header! {
+    /// One `Proxy-Require` option tag (RFC 3261 §20.29).
+    ///
+    /// ```text
+    /// Proxy-Require  =  "Proxy-Require" HCOLON option-tag *(COMMA option-tag)
+    /// ```
+    ProxyRequire, "expected option tag", any_token
+}
+
+token_header! {
+    /// One `Unsupported` option tag (RFC 3261 §20.40); the header needs at least one.
+    ///
+    /// ```text
+    /// Unsupported  =  "Unsupported" HCOLON option-tag *(COMMA option-tag)
+    /// ```
+    Unsupported, "expected option tag", any_token
+}
+
+token_header! {
+    /// One `Content-Encoding` content-coding (RFC 3261 §20.12), e.g. `gzip`.
+    ///
+    /// ```text
+    /// Content-Encoding  =  ( "Content-Encoding" / "e" ) HCOLON
+    ///                      content-coding *(COMMA content-coding)
+    /// content-coding    =  token
+    /// ```
+    ContentEncoding, "expected content coding", any_token
+}
+
+token_header! {
+    /// One `Allow-Events` event type (RFC 6665 §8.2.2); the header needs at least one.
+    ///
+    /// ```text
+    /// Allow-Events  =  ( "Allow-Events" / "u" ) HCOLON event-type *(COMMA event-type)
+    /// event-type    =  event-package *( "." event-template )
+    /// ```
+    AllowEvents, "expected event type", is_event_type
+}
+
+impl Allow<'_> {
+    /// The method (an extension method is copied out; [`Allow::as_str`] borrows).
+    #[must_use]
+    pub fn method(&self) -> Method {
+        method_of(self.0)
+    }
+}
+
+/// `Call-ID` (RFC 3261 §20.8): identifies a dialog or a registration; compared
+/// case-sensitively, byte for byte.
+///
+/// ```text
+/// Call-ID  =  ( "Call-ID" / "i" ) HCOLON callid
+/// callid   =  word [ "@" word ]
+/// ```
+///
+/// ```
+/// use sip_message::{CallId, TypedHeader};
+/// // RFC 4475 §3.1.1.2 intmeth: word allows most separators.
+/// let id = CallId::parse("intmeth.word%ZK-!.*_+'@word`~)(><:\\/\"][?}{").unwrap();
+/// assert_eq!(id.as_str(), "intmeth.word%ZK-!.*_+'@word`~)(><:\\/\"][?}{");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct CallId<'a>(pub &'a str);
+
+impl<'a> CallId<'a> {
+    /// The Call-ID as it appears on the wire.
+    #[must_use]
+    pub fn as_str(&self) -> &'a str {
+        self.0
+    }
+}
+
+impl<'a> TypedHeader<'a> for CallId<'a> {
+    const NAME: HeaderName = HeaderName::CallId;
+
+    fn parse(value: &'a str) -> Result<Self, HeaderError> {
+        let mut cur = Cursor::new(value, HeaderName::CallId);
+        let id = call_id(&mut cur)?;
+        cur.finish()?;
+        Ok(CallId(id))
+    }
+}
+
+/// `Priority` (RFC 3261 §20.26): urgency as the sender sees it.
+///
+/// ```text
+/// Priority        =  "Priority" HCOLON priority-value
+/// priority-value  =  "emergency" / "urgent" / "normal" / "non-urgent" / other-priority
+/// other-priority  =  token
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Priority<'a> {
+    /// `emergency`
+    Emergency,
+    /// `urgent`
+    Urgent,
+    /// `normal`
+    Normal,
+    /// `non-urgent`
+    NonUrgent,
+    /// Any other token.
+    Other(&'a str),
+}
+
+impl<'a> Priority<'a> {
+    /// The value as a token (lower case for the known values).
+    #[must_use]
+    pub fn as_str(&self) -> &'a str {
+        match self {
+            Priority::Emergency => "emergency",
+            Priority::Urgent => "urgent",
+            Priority::Normal => "normal",
+            Priority::NonUrgent => "non-urgent",
+            Priority::Other(token) => token,
+        }
+    }
+}
+
+impl<'a> TypedHeader<'a> for Priority<'a> {
+    const NAME: HeaderName = HeaderName::Priority;
+
+    fn parse(value: &'a str) -> Result<Self, HeaderError> {
+        let mut cur = Cursor::new(value, HeaderName::Priority);
+        let token = cur.expect_token("expected priority")?;
+        cur.finish()?;
+        let known = [
+            Priority::Emergency,
+            Priority::Urgent,
+            Priority::Normal,
+            Priority::NonUrgent,
+        ];
+        Ok(known
+            .into_iter()
+            .find(|p| p.as_str().eq_ignore_ascii_case(token))
+            .unwrap_or(Priority::Other(token)))
+    }
+}
+
+/// `callid = word [ "@" word ]` at the cursor (also the start of a Replaces value).
+pub(crate) fn call_id<'a>(cur: &mut Cursor<'a>) -> Result<&'a str, HeaderError> {
+    let start = cur.pos();
+    if cur.take_class(&WORD).is_empty() {
+        return Err(cur.err("expected Call-ID"));
+    }
+    if cur.eat(b'@') && cur.take_class(&WORD).is_empty() {
+        return Err(cur.err("expected word after '@'"));
+    }
+    Ok(cur.since(start))
+}
+
+fn any_token(_: &str) -> bool {
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn option_tags_are_single_tokens() {
+        // RFC 4475 §3.3.5 bext01: unknown option tags are well formed.
+        assert_eq!(Require::parse("nothingSupportsThis"), Ok(Require("nothingSupportsThis")));
+        assert_eq!(ProxyRequire::parse("noProxiesSupportThis").map(|t| t.as_str()), Ok("noProxiesSupportThis"));
+        assert_eq!(Supported::parse("100rel"), Ok(Supported("100rel")));
+        assert!(Supported::parse("a b").is_err());
+    }
+
+    #[test]
+    fn empty_elements_are_rejected() {
+        // resiprocate L765: "Unsupported:" needs an option tag.
+        assert!(Unsupported::parse("").is_err());
+        assert!(Require::parse("").is_err());
+    }
+
+    #[test]
+    fn allow_yields_methods() {
+        assert_eq!(Allow::parse("PRACK").unwrap().method(), Method::Prack);
+        assert_eq!(Allow::parse("FOO").unwrap().method().as_str(), "FOO");
+        assert!(Allow::parse("IN VITE").is_err());
+    }
+
+    #[test]
+    fn allow_events_are_event_types() {
+        // RFC 6665 §8.2.2; resiprocate L970: an empty Allow-Events is malformed.
+        assert_eq!(AllowEvents::parse("presence.winfo"), Ok(AllowEvents("presence.winfo")));
+        assert!(AllowEvents::parse("").is_err());
+        assert!(AllowEvents::parse("presence.").is_err());
+        assert!(AllowEvents::parse(".x").is_err());
+    }
+
+    #[test]
+    fn content_encoding_is_a_token() {
+        assert_eq!(ContentEncoding::parse("gzip"), Ok(ContentEncoding("gzip")));
+        assert!(ContentEncoding::parse("gzip;q=1").is_err());
+    }
+
+    #[test]
+    fn call_id_is_word_at_word() {
+        // RFC 3261 §25.1.
+        assert_eq!(CallId::parse("f81d4fae-7dec-11d0-a765-00a0c91e6bf6@foo.bar.com").map(|c| c.0), Ok("f81d4fae-7dec-11d0-a765-00a0c91e6bf6@foo.bar.com"));
+        assert_eq!(CallId::parse("0ha0isndaksdj").map(|c| c.0), Ok("0ha0isndaksdj"));
+        for bad in ["", "a@", "@b", "a@b@c", "a b", "a;b"] {
+            assert!(CallId::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn priority_known_values_are_case_insensitive() {
+        assert_eq!(Priority::parse("emergency"), Ok(Priority::Emergency));
+        assert_eq!(Priority::parse("Non-Urgent"), Ok(Priority::NonUrgent));
+        assert_eq!(Priority::parse("whenever"), Ok(Priority::Other("whenever")));
+        assert!(Priority::parse("very urgent").is_err());
+    }
+}
