@@ -54,7 +54,13 @@ pub(crate) fn run(args: &ParseArgs) -> ExitCode {
     }
 }
 
-fn report_stream(out: &mut String, path: &str, data: Vec<u8>, limits: &Limits, quiet: bool) -> bool {
+fn report_stream(
+    out: &mut String,
+    path: &str,
+    data: Vec<u8>,
+    limits: &Limits,
+    quiet: bool,
+) -> bool {
     let mut framer = Framer::new(*limits);
     let mut buf = BytesMut::from(&data[..]);
     let mut valid = true;
@@ -103,7 +109,13 @@ fn report_stream(out: &mut String, path: &str, data: Vec<u8>, limits: &Limits, q
     valid
 }
 
-fn report_datagram(out: &mut String, label: &str, data: Bytes, limits: &Limits, quiet: bool) -> bool {
+fn report_datagram(
+    out: &mut String,
+    label: &str,
+    data: Bytes,
+    limits: &Limits,
+    quiet: bool,
+) -> bool {
     let msg = match Message::parse_with(data, limits) {
         Ok(m) => m,
         Err(e) => {
@@ -142,10 +154,7 @@ fn report_datagram(out: &mut String, label: &str, data: Bytes, limits: &Limits, 
         ("from-tag", msg.from_tag().map(str::to_owned)),
         ("to-tag", msg.to_tag().map(str::to_owned)),
         ("call-id", msg.call_id().map(str::to_owned)),
-        (
-            "cseq",
-            msg.cseq_number().zip(msg.cseq_method()).map(|(n, m)| format!("{n} {m}")),
-        ),
+        ("cseq", msg.cseq_number().zip(msg.cseq_method()).map(|(n, m)| format!("{n} {m}"))),
         ("max-forwards", msg.max_forwards().map(|n| n.to_string())),
     ];
     let keys: Vec<String> =
@@ -185,7 +194,13 @@ mod tests {
     #[test]
     fn a_valid_invite_reports_valid_and_its_keys() {
         let mut out = String::new();
-        assert!(report_datagram(&mut out, "x", Bytes::from_static(INVITE), &Limits::default(), false));
+        assert!(report_datagram(
+            &mut out,
+            "x",
+            Bytes::from_static(INVITE),
+            &Limits::default(),
+            false
+        ));
         assert!(out.contains("keys: branch=z9hG4bK74bf9a1c2e3d8f"), "{out}");
         assert!(out.contains("body: 280 bytes"), "{out}");
     }
@@ -215,7 +230,13 @@ mod tests {
     #[test]
     fn garbage_is_invalid_not_a_panic() {
         let mut out = String::new();
-        assert!(!report_datagram(&mut out, "g", Bytes::from_static(b"\x00\xff garbage"), &Limits::default(), false));
+        assert!(!report_datagram(
+            &mut out,
+            "g",
+            Bytes::from_static(b"\x00\xff garbage"),
+            &Limits::default(),
+            false
+        ));
         assert!(out.contains("INVALID"), "{out}");
     }
 }

@@ -63,6 +63,13 @@ pub(crate) fn describe(name: H, value: &[u8]) -> Option<String> {
         H::ServiceRoute => view::<m::ServiceRoute<'_>>(value),
         H::MimeVersion => view::<m::MimeVersion>(value),
         H::Priority => view::<m::Priority<'_>>(value),
+        H::ContentType => view::<m::ContentType<'_>>(value),
+        H::ContentDisposition => view::<m::ContentDisposition<'_>>(value),
+        H::Accept => view::<m::Accept<'_>>(value),
+        H::Date => view::<m::Date<'_>>(value),
+        H::Warning => view::<m::Warning<'_>>(value),
+        H::UserAgent => view::<m::UserAgent<'_>>(value),
+        H::Server => view::<m::Server<'_>>(value),
         _ => return None,
     })
 }

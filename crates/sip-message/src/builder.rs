@@ -156,9 +156,8 @@ impl MessageBuilder {
                 b.raw_line(line.name, line.value);
             }
         }
-        b.pending_to = request
-            .header_bytes(HeaderName::To)
-            .map(|to| (to, request.to_tag().is_some()));
+        b.pending_to =
+            request.header_bytes(HeaderName::To).map(|to| (to, request.to_tag().is_some()));
         b
     }
 

@@ -1,5 +1,7 @@
 //! Byte classes of the RFC 3261 §25 grammar as 256-entry tables (as httparse does).
 
+// Runs at compile time only: every index is below 256 by construction.
+#[allow(clippy::indexing_slicing)]
 const fn table(extra: &[u8], alnum: bool) -> [bool; 256] {
     let mut t = [false; 256];
     let mut i = 0;
@@ -24,9 +26,6 @@ pub(crate) static TOKEN: [bool; 256] = table(b"-.!%*_+`'~", true);
 /// `word`: token characters plus `( ) < > : \ " / [ ] ? { }` (Call-ID, RFC 3261 §25.1).
 pub(crate) static WORD: [bool; 256] = table(b"-.!%*_+`'~()<>:\\\"/[]?{}", true);
 
-/// `unreserved = alphanum / mark`, `mark = - _ . ! ~ * ' ( )` (RFC 3261 §25.1).
-pub(crate) static UNRESERVED: [bool; 256] = table(b"-_.!~*'()", true);
-
 /// `user = 1*( unreserved / escaped / user-unreserved )`; `%` is checked separately.
 pub(crate) static USER: [bool; 256] = table(b"-_.!~*'()&=+$,;?/", true);
 
@@ -42,10 +41,16 @@ pub(crate) static HNVCHAR: [bool; 256] = table(b"-_.!~*'()[]/?:+$", true);
 /// Characters allowed in the opaque part of an absolute URI (`uric` of RFC 2396) without `%`.
 pub(crate) static URIC: [bool; 256] = table(b";/?:@&=+$,-_.!~*'()[]#", true);
 
+/// Whether byte `c` is in the class `table`.
+#[inline]
+pub(crate) fn in_class(table: &[bool; 256], c: u8) -> bool {
+    table.get(usize::from(c)).copied().unwrap_or(false)
+}
+
 /// Whether `c` is a `token` character.
 #[inline]
 pub(crate) fn is_token(c: u8) -> bool {
-    TOKEN[c as usize]
+    in_class(&TOKEN, c)
 }
 
 /// Whether every byte of `s` is a token character and `s` is non-empty.

@@ -168,7 +168,8 @@ impl Framer {
             None => {
                 // Resume the search three bytes back: the terminator may straddle reads.
                 let from = self.scanned.saturating_sub(3);
-                let found = buf.get(from..).and_then(|tail| memchr::memmem::find(tail, b"\r\n\r\n"));
+                let found =
+                    buf.get(from..).and_then(|tail| memchr::memmem::find(tail, b"\r\n\r\n"));
                 let Some(at) = found.map(|i| from + i) else {
                     self.scanned = buf.len();
                     if buf.len() > self.limits.message_size() {
@@ -213,7 +214,8 @@ fn content_length(head: &[u8]) -> Result<usize, FrameError> {
             continue;
         }
         let value = crate::typed::trim_lws(line.get(colon + 1..).unwrap_or_default());
-        let n = parse_small_number(value, u64::from(u32::MAX)).ok_or(FrameError::BadContentLength)?;
+        let n =
+            parse_small_number(value, u64::from(u32::MAX)).ok_or(FrameError::BadContentLength)?;
         match found {
             Some(prev) if prev != n => return Err(FrameError::ConflictingContentLength),
             _ => found = Some(n),
@@ -245,7 +247,10 @@ mod tests {
             buf.extend_from_slice(&[b]);
             got.extend(frames(&mut framer, &mut buf));
         }
-        assert_eq!(got, [Frame::Message(Bytes::from_static(MSG)), Frame::Message(Bytes::from_static(MSG))]);
+        assert_eq!(
+            got,
+            [Frame::Message(Bytes::from_static(MSG)), Frame::Message(Bytes::from_static(MSG))]
+        );
         assert!(buf.is_empty());
     }
 
@@ -263,7 +268,10 @@ mod tests {
     fn bad_and_conflicting_lengths_are_fatal() {
         for (head, err) in [
             (&b"A sip:a SIP/2.0\r\nContent-Length: -1\r\n\r\n"[..], FrameError::BadContentLength),
-            (b"A sip:a SIP/2.0\r\nl: 1\r\nContent-Length: 2\r\n\r\nab", FrameError::ConflictingContentLength),
+            (
+                b"A sip:a SIP/2.0\r\nl: 1\r\nContent-Length: 2\r\n\r\nab",
+                FrameError::ConflictingContentLength,
+            ),
             (b"A sip:a SIP/2.0\r\nl: 99999999999\r\n\r\n", FrameError::BadContentLength),
             (b"A sip:a SIP/2.0\r\nl: 4000000000\r\n\r\n", FrameError::MessageTooLarge),
         ] {

@@ -373,7 +373,11 @@ impl Message {
     pub fn values(&self, name: HeaderName) -> impl Iterator<Item = &[u8]> + '_ {
         let list = name.is_list();
         self.header_lines(name).flat_map(move |line| {
+            // An empty list line (`Supported:`) has no elements.
             let mut it = split_list(line);
+            if list && line.is_empty() {
+                let _ = it.next();
+            }
             let mut whole = Some(line);
             std::iter::from_fn(move || if list { it.next() } else { whole.take() })
         })
@@ -452,7 +456,11 @@ impl Message {
     /// # Errors
     /// [`EditError`] if the value contains CR, LF or NUL (header injection) or `name` is
     /// [`HeaderName::Other`] (use [`Message::push_front_named`]).
-    pub fn push_front(&mut self, name: HeaderName, value: impl Into<Bytes>) -> Result<(), EditError> {
+    pub fn push_front(
+        &mut self,
+        name: HeaderName,
+        value: impl Into<Bytes>,
+    ) -> Result<(), EditError> {
         let value = checked_value(value.into())?;
         if name == HeaderName::Other {
             return Err(EditError::UnnamedHeader);
@@ -467,7 +475,11 @@ impl Message {
     ///
     /// # Errors
     /// [`EditError`] if the name is not a token or the value contains CR, LF or NUL.
-    pub fn push_front_named(&mut self, name: &str, value: impl Into<Bytes>) -> Result<(), EditError> {
+    pub fn push_front_named(
+        &mut self,
+        name: &str,
+        value: impl Into<Bytes>,
+    ) -> Result<(), EditError> {
         let entry = self.named_entry(name, value.into())?;
         self.headers.insert(0, entry);
         self.reindex();
@@ -478,7 +490,11 @@ impl Message {
     ///
     /// # Errors
     /// As [`Message::push_front`].
-    pub fn push_back(&mut self, name: HeaderName, value: impl Into<Bytes>) -> Result<(), EditError> {
+    pub fn push_back(
+        &mut self,
+        name: HeaderName,
+        value: impl Into<Bytes>,
+    ) -> Result<(), EditError> {
         let value = checked_value(value.into())?;
         if name == HeaderName::Other {
             return Err(EditError::UnnamedHeader);
@@ -493,7 +509,11 @@ impl Message {
     ///
     /// # Errors
     /// As [`Message::push_front_named`].
-    pub fn push_back_named(&mut self, name: &str, value: impl Into<Bytes>) -> Result<(), EditError> {
+    pub fn push_back_named(
+        &mut self,
+        name: &str,
+        value: impl Into<Bytes>,
+    ) -> Result<(), EditError> {
         let entry = self.named_entry(name, value.into())?;
         self.headers.push(entry);
         self.reindex();
@@ -706,7 +726,9 @@ impl Message {
             }
             if e.line_end != 0 && e.name_text.src == 0 && e.value.src == 0 {
                 out.put_slice(
-                    self.buf.get(e.name_text.start as usize..e.line_end as usize).unwrap_or_default(),
+                    self.buf
+                        .get(e.name_text.start as usize..e.line_end as usize)
+                        .unwrap_or_default(),
                 );
                 out.put_slice(b"\r\n");
             } else {
@@ -814,9 +836,10 @@ impl PartialEq for Message {
     /// skipped: serialisation derives them from the body.
     fn eq(&self, other: &Self) -> bool {
         let start_eq = match (&self.start, &other.start) {
-            (StartLine::Request { method: m1, uri: u1 }, StartLine::Request { method: m2, uri: u2 }) => {
-                m1 == m2 && self.slot(*u1) == other.slot(*u2)
-            }
+            (
+                StartLine::Request { method: m1, uri: u1 },
+                StartLine::Request { method: m2, uri: u2 },
+            ) => m1 == m2 && self.slot(*u1) == other.slot(*u2),
             (
                 StartLine::Response { code: c1, reason: r1 },
                 StartLine::Response { code: c2, reason: r2 },
@@ -826,9 +849,9 @@ impl PartialEq for Message {
         start_eq && self.body() == other.body() && {
             let (a, b) = (comparable_lines(self), comparable_lines(other));
             a.len() == b.len()
-                && a.iter().zip(&b).all(|(x, y)| {
-                    x.0 == y.0 && x.1.eq_ignore_ascii_case(y.1) && x.2 == y.2
-                })
+                && a.iter()
+                    .zip(&b)
+                    .all(|(x, y)| x.0 == y.0 && x.1.eq_ignore_ascii_case(y.1) && x.2 == y.2)
         }
     }
 }
@@ -863,7 +886,10 @@ impl fmt::Debug for Message {
         let headers: Vec<_> = self
             .lines()
             .map(|l| {
-                (String::from_utf8_lossy(l.name_text).into_owned(), String::from_utf8_lossy(l.value).into_owned())
+                (
+                    String::from_utf8_lossy(l.name_text).into_owned(),
+                    String::from_utf8_lossy(l.value).into_owned(),
+                )
             })
             .collect();
         d.field("headers", &headers);

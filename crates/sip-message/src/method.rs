@@ -120,8 +120,11 @@ impl std::str::FromStr for Method {
     type Err = crate::HeaderError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Method::from_bytes(s.as_bytes())
-            .ok_or(crate::HeaderError::new(crate::HeaderName::Other, "method is not a token", 0))
+        Method::from_bytes(s.as_bytes()).ok_or(crate::HeaderError::new(
+            crate::HeaderName::Other,
+            "method is not a token",
+            0,
+        ))
     }
 }
 

@@ -92,6 +92,8 @@ header_names! {
     Expires => "Expires", compact: None, list: false;
     /// `From` (RFC 3261 §20.20), compact `f`.
     From => "From", compact: Some(b'f'), list: false;
+    /// `History-Info` (RFC 7044).
+    HistoryInfo => "History-Info", compact: None, list: true;
     /// `Identity` (RFC 8224), compact `y`.
     Identity => "Identity", compact: Some(b'y'), list: false;
     /// `In-Reply-To` (RFC 3261 §20.21).
@@ -247,6 +249,7 @@ impl HeaderName {
             (11, b'u') => &[H::Unsupported],
             (12, b'a') => &[H::AllowEvents],
             (12, b'c') => &[H::ContentType],
+            (12, b'h') => &[H::HistoryInfo],
             (12, b'm') => &[H::MaxForwards, H::MimeVersion],
             (12, b'o') => &[H::Organization],
             (12, b'r') => &[H::RecordRoute],

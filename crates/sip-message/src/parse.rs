@@ -8,7 +8,7 @@
 use bytes::Bytes;
 use smallvec::SmallVec;
 
-use crate::chars::{TOKEN, is_token, is_ws};
+use crate::chars::{TOKEN, in_class, is_token, is_ws};
 use crate::message::{Entry, Keys, Message, Slot, StartLine};
 use crate::{HeaderName, Limits, Method, ParseError, ParseErrorKind as K};
 
@@ -143,13 +143,7 @@ pub(crate) fn parse(buf: Bytes, limits: &Limits) -> Result<Message, ParseError> 
         Some(n) => n as usize,
         None => available,
     };
-    Ok(Message::from_parts(
-        buf,
-        start,
-        headers,
-        Slot::buf(body_start, body_start + body_len),
-        keys,
-    ))
+    Ok(Message::from_parts(buf, start, headers, Slot::buf(body_start, body_start + body_len), keys))
 }
 
 /// `Request-Line = Method SP Request-URI SP SIP-Version CRLF` or
@@ -252,8 +246,7 @@ fn check_request_uri(uri: &[u8]) -> Result<(), usize> {
     if i + 1 >= uri.len() {
         return Err(i);
     }
-    match uri.iter().position(|&c| c <= b' ' || c == 0x7f || c == b'<' || c == b'>' || c == b'"')
-    {
+    match uri.iter().position(|&c| c <= b' ' || c == 0x7f || c == b'<' || c == b'>' || c == b'"') {
         Some(bad) => Err(bad),
         None => Ok(()),
     }
@@ -286,10 +279,8 @@ impl Keys {
                 self.to = Some(index as u16);
                 self.to_tag = tag_param(value).map(|(s, e)| Slot::buf(offset + s, offset + e));
             }
-            HeaderName::CallId if self.call_id.is_none() => {
-                if is_call_id(value) {
-                    self.call_id = Some(Slot::buf(offset, offset + value.len()));
-                }
+            HeaderName::CallId if self.call_id.is_none() && is_call_id(value) => {
+                self.call_id = Some(Slot::buf(offset, offset + value.len()));
             }
             HeaderName::CSeq if self.cseq.is_none() && !self.cseq_seen => {
                 self.cseq_seen = true;
@@ -351,9 +342,11 @@ pub(crate) fn parse_cseq(v: &[u8]) -> Option<(u32, Method)> {
 /// `callid = word [ "@" word ]` (RFC 3261 §25.1).
 #[inline]
 fn is_call_id(v: &[u8]) -> bool {
-    let word = |w: &[u8]| !w.is_empty() && w.iter().all(|&c| crate::chars::WORD[c as usize]);
+    let word = |w: &[u8]| !w.is_empty() && w.iter().all(|&c| in_class(&crate::chars::WORD, c));
     match memchr::memchr(b'@', v) {
-        Some(at) => word(v.get(..at).unwrap_or_default()) && word(v.get(at + 1..).unwrap_or_default()),
+        Some(at) => {
+            word(v.get(..at).unwrap_or_default()) && word(v.get(at + 1..).unwrap_or_default())
+        }
         None => word(v),
     }
 }
@@ -390,7 +383,7 @@ fn find_param(v: &[u8], mut i: usize, name: &[u8]) -> Option<(usize, usize)> {
             i += 1;
         }
         let n_start = i;
-        while v.get(i).is_some_and(|&c| TOKEN[c as usize]) {
+        while v.get(i).is_some_and(|&c| in_class(&TOKEN, c)) {
             i += 1;
         }
         let this = v.get(n_start..i)?;
@@ -406,7 +399,7 @@ fn find_param(v: &[u8], mut i: usize, name: &[u8]) -> Option<(usize, usize)> {
                 i += 1;
             }
             let s = i;
-            while v.get(i).is_some_and(|&c| TOKEN[c as usize]) {
+            while v.get(i).is_some_and(|&c| in_class(&TOKEN, c)) {
                 i += 1;
             }
             let e = i;

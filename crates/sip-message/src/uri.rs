@@ -12,7 +12,7 @@ use std::iter::FusedIterator;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::UriError;
-use crate::chars::{HNVCHAR, PARAMCHAR, PASSWORD, URIC, USER};
+use crate::chars::{HNVCHAR, PARAMCHAR, PASSWORD, URIC, USER, in_class};
 
 /// Any URI a SIP message can carry: RFC 3261 §25.1
 /// `Request-URI = SIP-URI / SIPS-URI / absoluteURI`, with `tel` (RFC 3966) recognised.
@@ -233,13 +233,13 @@ impl<'a> SipUri<'a> {
         let params_start = i;
         while b.get(i) == Some(&b';') {
             let name_start = i + 1;
-            i = scan(b, name_start, |c| class(&PARAMCHAR, c))?;
+            i = scan(b, name_start, |c| in_class(&PARAMCHAR, c))?;
             if i == name_start {
                 return Err(err_at(b, name_start, "empty parameter name"));
             }
             if b.get(i) == Some(&b'=') {
                 let value_start = i + 1;
-                i = scan(b, value_start, |c| class(&PARAMCHAR, c))?;
+                i = scan(b, value_start, |c| in_class(&PARAMCHAR, c))?;
                 if i == value_start {
                     return Err(err_at(b, value_start, "empty parameter value"));
                 }
@@ -251,14 +251,14 @@ impl<'a> SipUri<'a> {
         if b.get(i) == Some(&b'?') {
             loop {
                 let name_start = i + 1;
-                i = scan(b, name_start, |c| class(&HNVCHAR, c))?;
+                i = scan(b, name_start, |c| in_class(&HNVCHAR, c))?;
                 if i == name_start {
                     return Err(err_at(b, name_start, "empty header name"));
                 }
                 if b.get(i) != Some(&b'=') {
                     return Err(err_at(b, i, "expected '=' in URI header"));
                 }
-                i = scan(b, i + 1, |c| class(&HNVCHAR, c))?;
+                i = scan(b, i + 1, |c| in_class(&HNVCHAR, c))?;
                 if b.get(i) != Some(&b'&') {
                     break;
                 }
@@ -587,9 +587,9 @@ impl<'a> TelUri<'a> {
             }
             let value_start = i + 1;
             i = if is_isub {
-                scan(b, value_start, |c| class(&URIC, c) && c != b';')?
+                scan(b, value_start, |c| in_class(&URIC, c) && c != b';')?
             } else {
-                scan(b, value_start, |c| class(&PARAMCHAR, c))?
+                scan(b, value_start, |c| in_class(&PARAMCHAR, c))?
             };
             let value = slice(s, value_start, i)?;
             if value.is_empty() {
@@ -716,7 +716,7 @@ impl<'a> AbsoluteUri<'a> {
         let b = s.as_bytes();
         let colon = scheme_end(b)?;
         let rest_start = colon + 1;
-        let end = scan(b, rest_start, |c| class(&URIC, c))?;
+        let end = scan(b, rest_start, |c| in_class(&URIC, c))?;
         if end == rest_start {
             return Err(err_at(b, rest_start, "empty URI after scheme"));
         }
@@ -865,12 +865,6 @@ const RESERVED: &[u8] = b";/?:@&=+$,";
 /// The five parameters of RFC 3261 §19.1.4 that must be in both URIs or neither.
 const MUST_MATCH_PARAMS: [&str; 5] = ["user", "ttl", "method", "maddr", "transport"];
 
-/// Whether `c` is in the class table `t`.
-#[inline]
-fn class(t: &[bool; 256], c: u8) -> bool {
-    t.get(usize::from(c)).copied().unwrap_or(false)
-}
-
 /// The value of the escape `%HH` starting at `i`, if there is a valid one.
 #[inline]
 fn escape_at(b: &[u8], i: usize) -> Option<u8> {
@@ -954,8 +948,9 @@ fn scheme_end(b: &[u8]) -> Result<usize, UriError> {
 /// first `@` after a run of user, password, `:` and `%` characters. `@` cannot appear
 /// unescaped in a userinfo, and a host cannot contain one, so this is the only reading.
 fn find_userinfo_end(b: &[u8], start: usize) -> Option<usize> {
-    let end =
-        scan_plain(b, start, |c| class(&USER, c) || class(&PASSWORD, c) || c == b':' || c == b'%');
+    let end = scan_plain(b, start, |c| {
+        in_class(&USER, c) || in_class(&PASSWORD, c) || c == b':' || c == b'%'
+    });
     (b.get(end) == Some(&b'@')).then_some(end)
 }
 
@@ -963,7 +958,7 @@ fn find_userinfo_end(b: &[u8], start: usize) -> Option<usize> {
 /// `@` at `at`.
 fn parse_userinfo(s: &str, start: usize, at: usize) -> Result<(&str, Option<&str>), UriError> {
     let b = s.as_bytes();
-    let user_end = scan(b, start, |c| class(&USER, c))?;
+    let user_end = scan(b, start, |c| in_class(&USER, c))?;
     if user_end == start {
         return Err(err_at(b, start, "empty user"));
     }
@@ -974,7 +969,7 @@ fn parse_userinfo(s: &str, start: usize, at: usize) -> Result<(&str, Option<&str
     if b.get(user_end) != Some(&b':') {
         return Err(err_at(b, user_end, "bad character in user"));
     }
-    let password_end = scan(b, user_end + 1, |c| class(&PASSWORD, c))?;
+    let password_end = scan(b, user_end + 1, |c| in_class(&PASSWORD, c))?;
     if password_end != at {
         return Err(err_at(b, password_end, "bad character in password"));
     }

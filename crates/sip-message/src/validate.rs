@@ -3,8 +3,8 @@
 use std::fmt;
 
 use crate::{
-    HeaderError, HeaderName, Message, ParseError, ParseErrorKind, TypedHeader, Uri,
-    UriError, canonical_reason,
+    HeaderError, HeaderName, Message, ParseError, ParseErrorKind, TypedHeader, Uri, UriError,
+    canonical_reason,
 };
 
 /// Why a message that parsed must still be refused, and the status a UAS answers a request
@@ -105,6 +105,15 @@ const SINGLE: [HeaderName; 6] = [
     HeaderName::ContentType,
 ];
 
+/// List headers whose grammar allows an empty value (RFC 3261 §25.1).
+const EMPTY_LIST_OK: [HeaderName; 5] = [
+    HeaderName::Accept,
+    HeaderName::AcceptEncoding,
+    HeaderName::AcceptLanguage,
+    HeaderName::Allow,
+    HeaderName::Supported,
+];
+
 /// Request-URI schemes a SIP element handles by default.
 const SCHEMES: [&str; 3] = ["sip", "sips", "tel"];
 
@@ -156,10 +165,8 @@ impl Message {
             }
         }
         for line in self.lines() {
-            check_header(line.name, line.value).map_err(|e| Rejection {
-                status: 400,
-                problem: Problem::Malformed(e),
-            })?;
+            check_header(line.name, line.value)
+                .map_err(|e| Rejection { status: 400, problem: Problem::Malformed(e) })?;
         }
         let (Some(method), Some(uri)) = (self.method(), self.request_uri_str()) else {
             return Ok(());
@@ -199,6 +206,11 @@ fn check_header(name: HeaderName, value: &[u8]) -> Result<(), HeaderError> {
         if !list {
             return H::parse(text).map(drop);
         }
+        // `Allow = "Allow" HCOLON [Method *(COMMA Method)]`, and likewise Accept, Supported,
+        // Accept-Encoding and Accept-Language: these may be empty (RFC 3261 §25.1).
+        if text.trim().is_empty() && EMPTY_LIST_OK.contains(&H::NAME) {
+            return Ok(());
+        }
         for piece in pieces {
             let piece = std::str::from_utf8(piece)
                 .map_err(|e| HeaderError::new(H::NAME, "not valid UTF-8", e.valid_up_to()))?;
@@ -222,10 +234,10 @@ fn check_header(name: HeaderName, value: &[u8]) -> Result<(), HeaderError> {
         HeaderName::MaxForwards => each::<h::MaxForwards>(value),
         HeaderName::Expires => each::<h::Expires>(value),
         HeaderName::MinExpires => each::<h::MinExpires>(value),
-        // PENDING HeaderName::ContentType => each::<h::ContentType<'_>>(value),
-        // PENDING HeaderName::Date => each::<h::Date<'_>>(value),
+        HeaderName::ContentType => each::<h::ContentType<'_>>(value),
+        HeaderName::Date => each::<h::Date<'_>>(value),
         HeaderName::RetryAfter => each::<h::RetryAfter<'_>>(value),
-        // PENDING HeaderName::Warning => each::<h::Warning<'_>>(value),
+        HeaderName::Warning => each::<h::Warning<'_>>(value),
         HeaderName::Require => each::<h::Require<'_>>(value),
         HeaderName::ProxyRequire => each::<h::ProxyRequire<'_>>(value),
         HeaderName::Supported => each::<h::Supported<'_>>(value),
@@ -253,6 +265,9 @@ fn check_header(name: HeaderName, value: &[u8]) -> Result<(), HeaderError> {
         HeaderName::AuthenticationInfo => each::<h::AuthenticationInfo<'_>>(value),
         HeaderName::MimeVersion => each::<h::MimeVersion>(value),
         HeaderName::Priority => each::<h::Priority<'_>>(value),
+        HeaderName::ContentDisposition => each::<h::ContentDisposition<'_>>(value),
+        HeaderName::Accept => each::<h::Accept<'_>>(value),
+        HeaderName::HistoryInfo => each::<h::HistoryInfo<'_>>(value),
         _ => Ok(()),
     }
 }

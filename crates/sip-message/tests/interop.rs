@@ -22,7 +22,11 @@ fn manifest() -> Vec<Row> {
         .skip(1)
         .map(|line| {
             let cols: Vec<&str> = line.split('\t').collect();
-            Row { file: format!("{dir}/{}", cols[0]), valid: cols[1] == "valid", note: cols[3].to_owned() }
+            Row {
+                file: format!("{dir}/{}", cols[0]),
+                valid: cols[1] == "valid",
+                note: cols[3].to_owned(),
+            }
         })
         .collect()
 }

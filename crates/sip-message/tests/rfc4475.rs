@@ -65,7 +65,8 @@ fn s3_1_1_1_wsinv_short_tortuous_invite() {
     // Folded Via with LWS around the slashes still parses as a typed view.
     let via = m.typed::<sip_message::Via>().unwrap().unwrap();
     assert_eq!(via.transport(), "UDP");
-    assert_eq!(m.header_lines(HeaderName::Other).count(), 0 + m.headers_named("NewFangledHeader").count());
+    // Unknown headers are kept verbatim, in order, and found by name in any case.
+    assert_eq!(m.header_lines(HeaderName::Other).count(), 2);
     assert_eq!(m.headers_named("newfangledheader").count(), 1);
 }
 
@@ -152,10 +153,8 @@ fn s3_1_1_9_semiuri_semicolons_in_user_part() {
 #[test]
 fn s3_1_1_10_transports_varied_and_unknown() {
     let m = valid("transports");
-    let transports: Vec<String> = m
-        .typed_all::<sip_message::Via>()
-        .map(|v| v.unwrap().transport().to_owned())
-        .collect();
+    let transports: Vec<String> =
+        m.typed_all::<sip_message::Via>().map(|v| v.unwrap().transport().to_owned()).collect();
     assert_eq!(transports, ["UDP", "SCTP", "TLS", "UNKNOWN", "TCP"]);
 }
 
@@ -171,7 +170,7 @@ fn s3_1_1_11_mpart01_multipart_body_with_binary() {
 fn s3_1_1_12_unreason_utf8_reason_phrase() {
     let m = valid("unreason");
     assert_eq!(m.status(), Some(200));
-    assert!(m.reason().unwrap().contains('\u{2014}') || m.reason().unwrap().chars().any(|c| !c.is_ascii()));
+    assert!(!m.reason().unwrap().is_ascii());
     assert_eq!(m.to_tag(), Some("2229"));
 }
 

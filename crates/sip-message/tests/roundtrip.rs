@@ -25,7 +25,8 @@ fn method() -> impl Strategy<Value = Method> {
 fn value() -> impl Strategy<Value = String> {
     prop_oneof![
         token(),
-        (token(), token()).prop_map(|(a, b)| format!("\"{a}, \\\"{b}\" <sip:{a}@{b}.example.com;lr>;tag={b}")),
+        (token(), token())
+            .prop_map(|(a, b)| format!("\"{a}, \\\"{b}\" <sip:{a}@{b}.example.com;lr>;tag={b}")),
         (token(), 0u32..100_000).prop_map(|(a, n)| format!("{n} {a}")),
         prop::collection::vec(token(), 1..4).prop_map(|v| v.join(", ")),
         "[ -~]{0,40}".prop_map(|s| s.trim().to_owned()),
@@ -44,7 +45,8 @@ fn known_name() -> impl Strategy<Value = HeaderName> {
 
 fn message() -> impl Strategy<Value = Message> {
     let start = prop_oneof![
-        (method(), token(), token()).prop_map(|(m, u, h)| MessageBuilder::request(&m, &format!("sip:{u}@{h}"))),
+        (method(), token(), token())
+            .prop_map(|(m, u, h)| MessageBuilder::request(&m, &format!("sip:{u}@{h}"))),
         (100u16..700, "[ -~]{0,20}").prop_map(|(c, r)| MessageBuilder::response(c, Some(r.trim()))),
     ];
     let headers = prop::collection::vec(
@@ -90,7 +92,8 @@ proptest! {
             m.set_request_uri(format!("sip:{route}@example.com")).unwrap();
             let _ = m.decrement_max_forwards();
         }
-        prop_assert_eq!(m.via_branch(), Some(format!("z9hG4bK{via}").as_str()));
+        let branch = format!("z9hG4bK{via}");
+        prop_assert_eq!(m.via_branch(), Some(branch.as_str()));
         let again = Message::parse(m.to_bytes()).unwrap();
         prop_assert_eq!(&again, &m);
         prop_assert_eq!(again.via_branch(), m.via_branch());

@@ -5,6 +5,7 @@ use std::borrow::Cow;
 
 use crate::{HeaderError, HeaderName, TypedHeader, Uri};
 
+use super::lex::strip_pair;
 use super::name_addr::{Form, NameAddr, parse_name_addr};
 use super::params::{Params, Q, checked, delta_value, q_value, token_value, with_params};
 
@@ -74,9 +75,10 @@ address_header! {
     ///
     /// ```
     /// use sip_message::{From, TypedHeader};
-    /// let from = From::parse("sip:caller@example.net;tag=134161461246").unwrap();
+    /// let from = From::parse("sip:caller@example.net;tag=134161461246")?;
     /// assert_eq!(from.tag(), Some("134161461246"));
     /// assert_eq!(from.uri_str(), "sip:caller@example.net");
+    /// # Ok::<(), sip_message::HeaderError>(())
     /// ```
     From, Form::Either, check_tag
 }
@@ -92,8 +94,9 @@ address_header! {
     /// ```
     /// use sip_message::{To, TypedHeader};
     /// // RFC 4475 §3.1.1.1 wsinv: folding and whitespace around ";" and "=".
-    /// let to = To::parse("sip:vivekg@chair-dnrc.example.com ;   tag    = 1918181833n").unwrap();
+    /// let to = To::parse("sip:vivekg@chair-dnrc.example.com ;   tag    = 1918181833n")?;
     /// assert_eq!(to.tag(), Some("1918181833n"));
+    /// # Ok::<(), sip_message::HeaderError>(())
     /// ```
     To, Form::Either, check_tag
 }
@@ -117,6 +120,17 @@ address_header! {
     /// rec-route     =  name-addr *( SEMI rr-param )
     /// ```
     RecordRoute, Form::NameAddr, no_check
+}
+
+address_header! {
+    /// One `History-Info` value (RFC 7044 §4.1): a target the request was retargeted to.
+    ///
+    /// ```text
+    /// History-Info  =  "History-Info" HCOLON hi-entry *(COMMA hi-entry)
+    /// hi-entry      =  hi-targeted-to-uri *( SEMI hi-param )
+    /// hi-targeted-to-uri =  name-addr
+    /// ```
+    HistoryInfo, Form::NameAddr, no_check
 }
 
 address_header! {
@@ -217,10 +231,13 @@ impl<'a> ReferredBy<'a> {
 /// ```
 /// use sip_message::{Contact, TypedHeader};
 /// // RFC 4475 §3.1.1.1 wsinv.
-/// let c = Contact::parse("\"Quoted string \\\"\\\"\" <sip:jdrosen@example.com> ; newparam =\r\n      newvalue ;\r\n  secondparam ; q = 0.33").unwrap();
+/// let v = "\"Quoted string \\\"\\\"\" <sip:jdrosen@example.com> ; newparam =\r\n      newvalue ;\
+///          \r\n  secondparam ; q = 0.33";
+/// let c = Contact::parse(v)?;
 /// assert_eq!(c.q().map(|q| q.thousandths()), Some(330));
 /// assert_eq!(c.params().get("newparam"), Some(Some("newvalue")));
-/// assert!(Contact::parse("*").unwrap().is_star());
+/// assert!(Contact::parse("*")?.is_star());
+/// # Ok::<(), sip_message::HeaderError>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct Contact<'a> {
@@ -321,7 +338,7 @@ fn no_check(_: &Params<'_>) -> Result<(), &'static str> {
 }
 
 fn strip_quotes(v: &str) -> Option<&str> {
-    v.strip_prefix('"').and_then(|v| v.strip_suffix('"'))
+    strip_pair(v, '"', '"')
 }
 
 #[cfg(test)]
@@ -331,7 +348,10 @@ mod tests {
     #[test]
     fn from_with_folded_parameters() {
         // RFC 4475 §3.1.1.1 wsinv.
-        let from = From::parse("\"J Rosenberg \\\\\\\"\"       <sip:jdrosen@example.com>\r\n  ;\r\n  tag = 98asjd8").unwrap();
+        let from = From::parse(
+            "\"J Rosenberg \\\\\\\"\"       <sip:jdrosen@example.com>\r\n  ;\r\n  tag = 98asjd8",
+        )
+        .unwrap();
         assert_eq!(from.tag(), Some("98asjd8"));
         assert_eq!(from.display_name().as_deref(), Some("J Rosenberg \\\""));
     }
@@ -339,10 +359,12 @@ mod tests {
     #[test]
     fn from_with_token_display_name_and_quoted_utf8_param() {
         // RFC 4475 §3.1.1.2 intmeth.
-        let v = "token1~` token2'+_ token3*%!.- <sip:mundane@example.com>;fromParam''~+*_!.-%=\"работающий\";tag=_token~1'+`*%!-.";
+        let v = "token1~` token2'+_ token3*%!.- <sip:mundane@example.com>;\
+                 fromParam''~+*_!.-%=\"работающий\";tag=_token~1'+`*%!-.";
         let from = From::parse(v).unwrap();
         assert_eq!(from.tag(), Some("_token~1'+`*%!-."));
-        assert_eq!(from.params().unquoted("fromparam''~+*_!.-%").as_deref(), Some("работающий"));
+        let param = from.params().unquoted("fromparam''~+*_!.-%");
+        assert_eq!(param.as_deref(), Some("работающий"));
     }
 
     #[test]
@@ -407,7 +429,9 @@ mod tests {
     #[test]
     fn contact_expires_and_q_are_range_checked() {
         // RFC 4475 §3.1.2.4 scalar02: expires=280297596632815 overflows delta-seconds.
-        assert!(Contact::parse("<sip:user@host129.example.com>\r\n  ;expires=280297596632815").is_err());
+        assert!(
+            Contact::parse("<sip:user@host129.example.com>\r\n  ;expires=280297596632815").is_err()
+        );
         assert!(Contact::parse("<sip:a@example.com>;q=1.5").is_err());
         assert!(Contact::parse("<sip:a@example.com>;expires").is_err());
         let c = Contact::parse("<sip:a@example.com>;expires=0;q=1").unwrap();
@@ -425,18 +449,19 @@ mod tests {
     #[test]
     fn contact_with_quoted_feature_params() {
         // sipsorcery Windows Messenger REGISTER: quoted methods= contact param.
-        let c = Contact::parse("<sip:10.0.0.1:11363>;methods=\"INVITE, MESSAGE, INFO, SUBSCRIBE, OPTIONS, BYE, CANCEL, NOTIFY, ACK, REFER, BENOTIFY\";proxy=replace").unwrap();
-        assert_eq!(
-            c.params().unquoted("methods").as_deref(),
-            Some("INVITE, MESSAGE, INFO, SUBSCRIBE, OPTIONS, BYE, CANCEL, NOTIFY, ACK, REFER, BENOTIFY")
-        );
+        let methods = "INVITE, MESSAGE, INFO, SUBSCRIBE, OPTIONS, BYE, CANCEL, NOTIFY, ACK, REFER, \
+                       BENOTIFY";
+        let v = format!("<sip:10.0.0.1:11363>;methods=\"{methods}\";proxy=replace");
+        let c = Contact::parse(&v).unwrap();
+        assert_eq!(c.params().unquoted("methods").as_deref(), Some(methods));
         assert_eq!(c.params().get("proxy"), Some(Some("replace")));
     }
 
     #[test]
     fn route_requires_angle_brackets() {
         // RFC 3261 §20.34: route-param = name-addr.
-        let r = Route::parse("<sip:services.example.com;lr;unknownwith=value;unknown-no-value>").unwrap();
+        let r = Route::parse("<sip:services.example.com;lr;unknownwith=value;unknown-no-value>")
+            .unwrap();
         assert_eq!(r.uri_str(), "sip:services.example.com;lr;unknownwith=value;unknown-no-value");
         assert!(Route::parse("sip:p1.example.com;lr").is_err());
         assert!(RecordRoute::parse("<sip:p1.example.com;lr>;foo=bar").is_ok());
@@ -458,7 +483,8 @@ mod tests {
     #[test]
     fn refer_to_keeps_escaped_headers_inside_brackets() {
         // RFC 3515 §2.1, RFC 3891 §6.
-        let v = "<sip:bob@example.com?Replaces=12345%40192.168.118.3%3Bto-tag%3D12345%3Bfrom-tag%3D5FFE-3994>";
+        let v = "<sip:bob@example.com?Replaces=12345%40192.168.118.3%3Bto-tag%3D12345\
+                 %3Bfrom-tag%3D5FFE-3994>";
         let r = ReferTo::parse(v).unwrap();
         assert!(r.uri_str().contains("?Replaces="));
         assert!(ReferTo::parse("sip:bob@example.com?Replaces=x").is_err());
@@ -467,7 +493,10 @@ mod tests {
     #[test]
     fn referred_by_cid_is_unquoted() {
         // RFC 3892 §3.
-        let r = ReferredBy::parse("<sip:referrer@referrer.example>;cid=\"20398823.2UWQFN309shb3@referrer.example\"").unwrap();
+        let r = ReferredBy::parse(
+            "<sip:referrer@referrer.example>;cid=\"20398823.2UWQFN309shb3@referrer.example\"",
+        )
+        .unwrap();
         assert_eq!(r.cid(), Some("20398823.2UWQFN309shb3@referrer.example"));
         assert!(ReferredBy::parse("<sip:a@example.com>;cid=abc").is_err());
     }

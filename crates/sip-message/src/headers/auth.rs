@@ -9,7 +9,7 @@ use std::ops::Deref;
 
 use crate::{HeaderError, HeaderName, TypedHeader};
 
-use super::lex::Cursor;
+use super::lex::{Cursor, strip_pair};
 use super::params::{Params, parse_auth_params};
 
 /// A challenge from `WWW-Authenticate` or `Proxy-Authenticate` (RFC 3261 §20.27, §20.44).
@@ -26,12 +26,15 @@ use super::params::{Params, parse_auth_params};
 ///
 /// ```
 /// use sip_message::{TypedHeader, WwwAuthenticate};
-/// let c = WwwAuthenticate::parse("Digest realm=\"atlanta.com\",\r\n  qop=\"auth,auth-int\", nonce=\"84a4cc6f3082121f32b42a2187831a9e\", algorithm=SHA-256, stale=FALSE").unwrap();
+/// let v = "Digest realm=\"atlanta.com\",\r\n  qop=\"auth,auth-int\", \
+///          nonce=\"84a4cc6f3082121f32b42a2187831a9e\", algorithm=SHA-256, stale=FALSE";
+/// let c = WwwAuthenticate::parse(v)?;
 /// assert!(c.is_digest());
 /// assert_eq!(c.realm().as_deref(), Some("atlanta.com"));
 /// assert_eq!(c.qop().collect::<Vec<_>>(), ["auth", "auth-int"]);
 /// assert_eq!(c.algorithm(), Some("SHA-256"));
 /// assert_eq!(c.stale(), Some(false));
+/// # Ok::<(), sip_message::HeaderError>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct Challenge<'a> {
@@ -51,11 +54,15 @@ pub struct Challenge<'a> {
 ///
 /// ```
 /// use sip_message::{Authorization, TypedHeader};
-/// let c = Authorization::parse("Digest username=\"bob\", realm=\"biloxi.com\", nonce=\"dcd98b\", uri=\"sip:bob@biloxi.com\", qop=auth, nc=00000001, cnonce=\"0a4f113b\", response=\"6629fae49393a05397450978507c4ef1\"").unwrap();
+/// let v = "Digest username=\"bob\", realm=\"biloxi.com\", nonce=\"dcd98b\", \
+///          uri=\"sip:bob@biloxi.com\", qop=auth, nc=00000001, cnonce=\"0a4f113b\", \
+///          response=\"6629fae49393a05397450978507c4ef1\"";
+/// let c = Authorization::parse(v)?;
 /// assert_eq!(c.username().as_deref(), Some("bob"));
 /// assert_eq!(c.uri().as_deref(), Some("sip:bob@biloxi.com"));
 /// assert_eq!(c.nc(), Some(1));
 /// assert_eq!(c.qop(), Some("auth"));
+/// # Ok::<(), sip_message::HeaderError>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct Credentials<'a> {
@@ -156,7 +163,7 @@ macro_rules! auth_accessors {
             /// quoted-pairs resolved: for token-valued fields that some clients quote.
             fn raw_unquoted(&self, name: &str) -> Option<&'a str> {
                 let v = self.auth.params.get(name).flatten()?;
-                Some(v.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(v))
+                Some(strip_pair(v, '"', '"').unwrap_or(v))
             }
         }
     };
@@ -332,9 +339,10 @@ auth_header! {
     /// ```
     /// use sip_message::{Authorization, TypedHeader};
     /// // RFC 4475 §3.3.7 regaut01: an unknown scheme is well formed.
-    /// let a = Authorization::parse("NoOneKnowsThisScheme opaque-data=here").unwrap();
+    /// let a = Authorization::parse("NoOneKnowsThisScheme opaque-data=here")?;
     /// assert_eq!(a.scheme(), "NoOneKnowsThisScheme");
     /// assert_eq!(a.param("opaque-data").as_deref(), Some("here"));
+    /// # Ok::<(), sip_message::HeaderError>(())
     /// ```
     Authorization(Credentials)
 }
@@ -407,7 +415,9 @@ mod tests {
     #[test]
     fn folded_challenge_with_trailing_space_before_the_fold() {
         // resiprocate L165 (Lucent SIPTRANS): "Digest realm=\"...\", \r\n   nonce=...".
-        let v = "Digest realm=\"aP3nFt10ziWg41Su4s8\", \r\n   nonce=\"d6cb083cced5583c140c5f99eb81feda\", algorithm=MD5, qop=\"auth\", \r\n   opaque=\"f2a62109ee6526c8760e4e7497861aac\"";
+        let v = "Digest realm=\"aP3nFt10ziWg41Su4s8\", \r\n   \
+                 nonce=\"d6cb083cced5583c140c5f99eb81feda\", algorithm=MD5, qop=\"auth\", \r\n   \
+                 opaque=\"f2a62109ee6526c8760e4e7497861aac\"";
         let c = WwwAuthenticate::parse(v).unwrap();
         assert_eq!(c.nonce().as_deref(), Some("d6cb083cced5583c140c5f99eb81feda"));
         assert_eq!(c.opaque().as_deref(), Some("f2a62109ee6526c8760e4e7497861aac"));
@@ -418,7 +428,9 @@ mod tests {
     #[test]
     fn credentials_with_mixed_case_names_and_spaces_around_equals() {
         // sofia test: "USERNAME=" upper case; RFC 3665-style "realm = \"atlanta.com\"".
-        let c = ProxyAuthorization::parse("Digest USERNAME=\"digest\", realm = \"atlanta.com\", NONCE=\"MjAwMS0wMS0yMSAxNTowODo1OA==\"").unwrap();
+        let v = "Digest USERNAME=\"digest\", realm = \"atlanta.com\", \
+                 NONCE=\"MjAwMS0wMS0yMSAxNTowODo1OA==\"";
+        let c = ProxyAuthorization::parse(v).unwrap();
         assert_eq!(c.username().as_deref(), Some("digest"));
         assert_eq!(c.realm().as_deref(), Some("atlanta.com"));
         assert_eq!(c.nonce().as_deref(), Some("MjAwMS0wMS0yMSAxNTowODo1OA=="));
@@ -427,7 +439,9 @@ mod tests {
     #[test]
     fn quoted_algorithm_and_empty_opaque() {
         // sofia/iptel algorithm="MD5"; sipsorcery miniSIPServer opaque="".
-        let c = Authorization::parse("Digest username=\"user\",realm=\"sipsorcery.com\",nonce=\"1304\",uri=\"sip:300@sipsorcery.com\",response=\"7b3b\",opaque=\"\",algorithm=\"MD5\"").unwrap();
+        let v = "Digest username=\"user\",realm=\"sipsorcery.com\",nonce=\"1304\",\
+                 uri=\"sip:300@sipsorcery.com\",response=\"7b3b\",opaque=\"\",algorithm=\"MD5\"";
+        let c = Authorization::parse(v).unwrap();
         assert_eq!(c.algorithm(), Some("MD5"));
         assert_eq!(c.opaque().as_deref(), Some(""));
     }
@@ -435,7 +449,10 @@ mod tests {
     #[test]
     fn single_quoted_values_are_not_quoted_strings() {
         // sipsorcery Ekiga REGISTER: '...' is not a quoted-string, and ':' is not a token char.
-        assert!(Authorization::parse("Digest username='twolmsted', uri='sip:sip.sipsorcery.com'").is_err());
+        assert!(
+            Authorization::parse("Digest username='twolmsted', uri='sip:sip.sipsorcery.com'")
+                .is_err()
+        );
     }
 
     #[test]
@@ -464,10 +481,19 @@ mod tests {
     #[test]
     fn rfc7616_userhash_and_charset() {
         // RFC 7616 §3.9.2.
-        let c = WwwAuthenticate::parse("Digest realm=\"api@example.org\", qop=\"auth\", algorithm=SHA-512-256, nonce=\"5TsQWLVdgBdmrQ0XsxbDODV+57QdFR34I9HAbC/RVvkK\", opaque=\"HRPCssKJSGjCrkzDg8OhwpzCiGPChXYjwrI2QmXDnsOS\", charset=UTF-8, userhash=true").unwrap();
+        let v = "Digest realm=\"api@example.org\", qop=\"auth\", algorithm=SHA-512-256, \
+                 nonce=\"5TsQWLVdgBdmrQ0XsxbDODV+57QdFR34I9HAbC/RVvkK\", \
+                 opaque=\"HRPCssKJSGjCrkzDg8OhwpzCiGPChXYjwrI2QmXDnsOS\", \
+                 charset=UTF-8, userhash=true";
+        let c = WwwAuthenticate::parse(v).unwrap();
         assert_eq!(c.charset(), Some("UTF-8"));
         assert_eq!(c.userhash(), Some(true));
-        let a = Authorization::parse("Digest username=\"488869477bf257147b804c45308cd62ac4e25eb717b12b298c79e62dcea254ec\", realm=\"api@example.org\", uri=\"/doe.json\", algorithm=SHA-512-256, nonce=\"5TsQ\", nc=0000000a, cnonce=\"NTg6\", qop=auth, response=\"ae66\", opaque=\"HRPC\", userhash=true").unwrap();
+        let v = "Digest \
+                 username=\"488869477bf257147b804c45308cd62ac4e25eb717b12b298c79e62dcea254ec\", \
+                 realm=\"api@example.org\", uri=\"/doe.json\", algorithm=SHA-512-256, \
+                 nonce=\"5TsQ\", nc=0000000a, cnonce=\"NTg6\", qop=auth, response=\"ae66\", \
+                 opaque=\"HRPC\", userhash=true";
+        let a = Authorization::parse(v).unwrap();
         assert_eq!(a.userhash(), Some(true));
         assert_eq!(a.nc(), Some(10));
         assert_eq!(a.cnonce().as_deref(), Some("NTg6"));
@@ -483,7 +509,9 @@ mod tests {
 
     #[test]
     fn authentication_info_params() {
-        let i = AuthenticationInfo::parse("nextnonce=\"47364c23432d2e131a5fb210812c\", qop=auth, rspauth=\"6629fae4\", cnonce=\"0a4f113b\", nc=00000001").unwrap();
+        let v = "nextnonce=\"47364c23432d2e131a5fb210812c\", qop=auth, rspauth=\"6629fae4\", \
+                 cnonce=\"0a4f113b\", nc=00000001";
+        let i = AuthenticationInfo::parse(v).unwrap();
         assert_eq!(i.next_nonce().as_deref(), Some("47364c23432d2e131a5fb210812c"));
         assert_eq!(i.rspauth().as_deref(), Some("6629fae4"));
         assert_eq!(i.nc(), Some(1));

@@ -26,11 +26,12 @@ const MONTHS: [&str; 12] =
 ///
 /// ```
 /// use sip_message::{Date, TypedHeader};
-/// let d = Date::parse("Sat, 13 Nov 2010 23:29:00 GMT").unwrap();
+/// let d = Date::parse("Sat, 13 Nov 2010 23:29:00 GMT")?;
 /// assert_eq!((d.year(), d.month(), d.day()), (2010, 11, 13));
 /// assert_eq!((d.hour(), d.minute(), d.second()), (23, 29, 0));
 /// assert_eq!(d.unix_time(), 1_289_690_940);
 /// assert!(Date::parse("Fri, 01 Jan 2010 16:00:00 EST").is_err());
+/// # Ok::<(), sip_message::HeaderError>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Date<'a> {
@@ -120,14 +121,14 @@ impl<'a> TypedHeader<'a> for Date<'a> {
             return Err(cur.err("expected ','"));
         }
         cur.lws("expected space after ','")?;
-        let day = digits(&mut cur, 2, "expected two-digit day")?;
+        let day = cur.fixed_number(2, "expected two-digit day")?;
         cur.lws("expected space after day")?;
         let month = name_of(&mut cur, &MONTHS, "expected month")?;
         cur.lws("expected space after month")?;
-        let year = digits(&mut cur, 4, "expected four-digit year")?;
+        let year = cur.fixed_number(4, "expected four-digit year")?;
         cur.lws("expected space after year")?;
         let time_start = cur.pos();
-        let hour = digits(&mut cur, 2, "expected two-digit hour")?;
+        let hour = cur.fixed_number(2, "expected two-digit hour")?;
         let minute = colon_digits(&mut cur, "expected two-digit minute")?;
         let second = colon_digits(&mut cur, "expected two-digit second")?;
         if hour > 23 || minute > 59 || second > 60 {
@@ -157,23 +158,12 @@ fn name_of(cur: &mut Cursor<'_>, names: &[&str], what: &'static str) -> Result<u
         .ok_or_else(|| cur.err_at(what, start))
 }
 
-/// Exactly `n` digits.
-fn digits<T: TryFrom<u64>>(cur: &mut Cursor<'_>, n: usize, what: &'static str) -> Result<T, HeaderError> {
-    let start = cur.pos();
-    let run = cur.take_while(|c| c.is_ascii_digit());
-    if run.len() != n {
-        return Err(cur.err_at(what, start));
-    }
-    cur.reset(start);
-    cur.number(what)
-}
-
 /// `":" 2DIGIT`
 fn colon_digits(cur: &mut Cursor<'_>, what: &'static str) -> Result<u8, HeaderError> {
     if !cur.eat(b':') {
         return Err(cur.err("expected ':'"));
     }
-    digits(cur, 2, what)
+    cur.fixed_number(2, what)
 }
 
 fn days_in_month(year: u16, month: u8) -> u8 {
@@ -223,6 +213,9 @@ mod tests {
     fn unix_time_counts_from_the_epoch() {
         assert_eq!(Date::parse("Thu, 01 Jan 1970 00:00:00 GMT").unwrap().unix_time(), 0);
         assert_eq!(Date::parse("Wed, 31 Dec 1969 23:59:59 GMT").unwrap().unix_time(), -1);
-        assert_eq!(Date::parse("Wed, 29 Nov 2006 22:31:58 GMT").unwrap().unix_time(), 1_164_839_518);
+        assert_eq!(
+            Date::parse("Wed, 29 Nov 2006 22:31:58 GMT").unwrap().unix_time(),
+            1_164_839_518
+        );
     }
 }

@@ -3,8 +3,7 @@
 
 use crate::{HeaderError, HeaderName, TypedHeader};
 
-use super::lex::Cursor;
-use super::params::{Params, checked, delta_value, token_value, with_params};
+use super::params::{Params, checked, delta_value, token_params, token_value, with_params};
 use super::tokens::call_id;
 
 /// `Event` (RFC 6665 §8.2.1): the event package a SUBSCRIBE or NOTIFY is about.
@@ -20,9 +19,10 @@ use super::tokens::call_id;
 ///
 /// ```
 /// use sip_message::{Event, TypedHeader};
-/// let e = Event::parse("presence.winfo;id=7").unwrap();
+/// let e = Event::parse("presence.winfo;id=7")?;
 /// assert_eq!((e.package(), e.event_type(), e.id()), ("presence", "presence.winfo", Some("7")));
 /// assert_eq!(e.templates().collect::<Vec<_>>(), ["winfo"]);
+/// # Ok::<(), sip_message::HeaderError>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Event<'a> {
@@ -101,9 +101,10 @@ pub enum Substate<'a> {
 ///
 /// ```
 /// use sip_message::{Substate, SubscriptionState, TypedHeader};
-/// let s = SubscriptionState::parse("terminated;reason=timeout;retry-after=30").unwrap();
+/// let s = SubscriptionState::parse("terminated;reason=timeout;retry-after=30")?;
 /// assert_eq!(s.state(), Substate::Terminated);
 /// assert_eq!((s.reason(), s.retry_after()), (Some("timeout"), Some(30)));
+/// # Ok::<(), sip_message::HeaderError>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct SubscriptionState<'a> {
@@ -189,10 +190,12 @@ impl<'a> TypedHeader<'a> for SubscriptionState<'a> {
 ///
 /// ```
 /// use sip_message::{Replaces, TypedHeader};
-/// let r = Replaces::parse("98732@sip.example.com;from-tag=r33th4x0r;to-tag=ff87ff;early-only").unwrap();
+/// let v = "98732@sip.example.com;from-tag=r33th4x0r;to-tag=ff87ff;early-only";
+/// let r = Replaces::parse(v)?;
 /// assert_eq!(r.call_id(), "98732@sip.example.com");
 /// assert_eq!((r.to_tag(), r.from_tag()), ("ff87ff", "r33th4x0r"));
 /// assert!(r.is_early_only());
+/// # Ok::<(), sip_message::HeaderError>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Replaces<'a> {
@@ -263,23 +266,6 @@ pub(crate) fn is_event_type(s: &str) -> bool {
     s.split('.').all(|part| !part.is_empty())
 }
 
-/// `token *( SEMI generic-param )` as the whole value, the token accepted by `valid` and the
-/// parameters by `check`.
-fn token_params<'a>(
-    value: &'a str,
-    name: HeaderName,
-    what: &'static str,
-    valid: impl Fn(&str) -> bool,
-    check: impl FnOnce(&Params<'a>) -> Result<(), &'static str>,
-) -> Result<(&'a str, Params<'a>), HeaderError> {
-    let head = |cur: &mut Cursor<'a>| {
-        let token = cur.expect_token(what)?;
-        if valid(token) { Ok(token) } else { Err(cur.err_at(what, 0)) }
-    };
-    let (token, params, ()) = with_params(value, name, head, check)?;
-    Ok((token, params))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -307,7 +293,10 @@ mod tests {
         let s = SubscriptionState::parse("active;expires=3600").unwrap();
         assert_eq!((s.state(), s.expires()), (Substate::Active, Some(3600)));
         assert_eq!(SubscriptionState::parse("Pending").unwrap().state(), Substate::Pending);
-        assert_eq!(SubscriptionState::parse("waiting").unwrap().state(), Substate::Other("waiting"));
+        assert_eq!(
+            SubscriptionState::parse("waiting").unwrap().state(),
+            Substate::Other("waiting")
+        );
     }
 
     #[test]
@@ -321,7 +310,10 @@ mod tests {
     #[test]
     fn replaces_from_a_polycom_invite() {
         // resiprocate L2351 (Polycom SoundPoint IP 601).
-        let r = Replaces::parse("MDQ5MDJmZGEyYTkyNTBhZjBhNDg0NjUyMzE1MTc2Mjk.;to-tag=cf71d002;from-tag=1394930945").unwrap();
+        let r = Replaces::parse(
+            "MDQ5MDJmZGEyYTkyNTBhZjBhNDg0NjUyMzE1MTc2Mjk.;to-tag=cf71d002;from-tag=1394930945",
+        )
+        .unwrap();
         assert_eq!(r.call_id(), "MDQ5MDJmZGEyYTkyNTBhZjBhNDg0NjUyMzE1MTc2Mjk.");
         assert_eq!((r.to_tag(), r.from_tag()), ("cf71d002", "1394930945"));
         assert!(!r.is_early_only());

@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+pub(crate) use crate::chars::in_class;
 use crate::chars::{TOKEN, is_ws};
 use crate::{HeaderError, HeaderName, Host, Method};
 
@@ -22,10 +23,16 @@ use crate::{HeaderError, HeaderName, Host, Method};
 /// ```
 #[must_use]
 pub fn unquote(value: &str) -> Cow<'_, str> {
-    match value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
+    match strip_pair(value, '"', '"') {
         Some(inner) => decode(inner, true),
         None => decode(value, false),
     }
+}
+
+/// `s` without its first and last characters if they are `open` and `close` (the quotes of a
+/// quoted-string, the parentheses of a comment, the brackets of an IPv6 reference).
+pub(crate) fn strip_pair(s: &str, open: char, close: char) -> Option<&str> {
+    s.strip_prefix(open).and_then(|inner| inner.strip_suffix(close))
 }
 
 /// Replaces folded line breaks (CRLF + WSP) by their whitespace and, when `escapes` is set,
@@ -47,16 +54,11 @@ pub(crate) fn decode(s: &str, escapes: bool) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// Whether `c` is in the 256-entry byte class `table`.
-#[inline]
-pub(crate) fn in_class(table: &[bool; 256], c: u8) -> bool {
-    table.get(usize::from(c)).copied().unwrap_or(false)
-}
-
 /// A position in one header value; every typed parser walks its value with one.
 ///
-/// The cursor only ever stops on ASCII bytes or at the end, so every slice it hands out lies
-/// on character boundaries.
+/// Slices are only ever cut where the cursor stands on an ASCII byte or at the end (inside
+/// quoted strings and comments it steps over UTF-8 bytes but never cuts there), so every slice
+/// lies on character boundaries.
 #[derive(Clone, Debug)]
 pub(crate) struct Cursor<'a> {
     src: &'a str,
@@ -105,6 +107,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// The unconsumed rest of the value.
+    #[cfg(test)]
     pub(crate) fn rest(&self) -> &'a str {
         self.src.get(self.pos..).unwrap_or("")
     }
@@ -178,7 +181,7 @@ impl<'a> Cursor<'a> {
         self.take_while(|c| in_class(table, c))
     }
 
-    /// The longest run of bytes satisfying `f`, which must hold for ASCII bytes only.
+    /// The longest run of ASCII bytes satisfying `f` (a non-ASCII byte always ends the run).
     pub(crate) fn take_while(&mut self, f: impl Fn(u8) -> bool) -> &'a str {
         let start = self.pos;
         while self.peek().is_some_and(|c| c.is_ascii() && f(c)) {
@@ -211,7 +214,23 @@ impl<'a> Cursor<'a> {
         if self.pos == start {
             return Err(self.err(what));
         }
-        value.and_then(|v| T::try_from(v).ok()).ok_or_else(|| self.err_at("number too large", start))
+        value
+            .and_then(|v| T::try_from(v).ok())
+            .ok_or_else(|| self.err_at("number too large", start))
+    }
+
+    /// Exactly `n` digits (`2DIGIT`, `3DIGIT`, ...) as a number of type `T`.
+    pub(crate) fn fixed_number<T: TryFrom<u64>>(
+        &mut self,
+        n: usize,
+        what: &'static str,
+    ) -> Result<T, HeaderError> {
+        let start = self.pos;
+        if self.take_while(|c| c.is_ascii_digit()).len() != n {
+            return Err(self.err_at(what, start));
+        }
+        self.pos = start;
+        self.number(what)
     }
 
     /// `delta-seconds = 1*DIGIT`, at most 2^32-1 (RFC 3261 §20.19).
@@ -276,6 +295,12 @@ impl<'a> Cursor<'a> {
         Ok(self.since(start))
     }
 
+    /// A `comment`'s text, without the outer parentheses (the cursor is on `(`).
+    pub(crate) fn comment_text(&mut self) -> Result<&'a str, HeaderError> {
+        let raw = self.comment()?;
+        Ok(strip_pair(raw, '(', ')').unwrap_or(raw))
+    }
+
     /// One character of quoted-string or comment text: LWS, visible ASCII or UTF-8 (the value
     /// is a `str`, so non-ASCII bytes are well-formed UTF-8). Delimiters are the caller's.
     fn text_char(&mut self, what: &'static str) -> Result<(), HeaderError> {
@@ -333,7 +358,7 @@ pub(crate) fn parse_host(s: &str) -> Option<Host<'_>> {
 /// `IPv4address / IPv6address`, the latter also in brackets (RFC 3261 §20.42 `received`,
 /// which RFC 5118 §4.5 asks parsers to accept bracketed).
 pub(crate) fn parse_ip(s: &str) -> Option<IpAddr> {
-    let bare = s.strip_prefix('[').and_then(|v| v.strip_suffix(']'));
+    let bare = strip_pair(s, '[', ']');
     match bare {
         Some(v6) => v6.parse::<Ipv6Addr>().ok().map(IpAddr::V6),
         None if s.contains(':') => s.parse::<Ipv6Addr>().ok().map(IpAddr::V6),
@@ -347,17 +372,20 @@ pub(crate) fn parse_ip(s: &str) -> Option<IpAddr> {
 /// `domainlabel = alphanum / alphanum *( alphanum / "-" ) alphanum`,
 /// `toplabel = ALPHA / ALPHA *( alphanum / "-" ) alphanum`,
 /// `IPv4address = 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT`.
+///
+/// As for URI hosts ([`Host`]), a toplabel may start with a digit but may not be all digits,
+/// so text of digits and dots must be an IPv4 address.
 fn classify_host(s: &str) -> Option<Host<'_>> {
     if s.bytes().all(|c| c.is_ascii_digit() || c == b'.') {
         return parse_ipv4(s).map(Host::Ipv4);
     }
     let labels = s.strip_suffix('.').unwrap_or(s);
     let label_ok = |l: &str| {
-        let b = l.as_bytes();
-        matches!((b.first(), b.last()), (Some(f), Some(e)) if f.is_ascii_alphanumeric() && e.is_ascii_alphanumeric())
+        let edge = |c: Option<&u8>| c.is_some_and(u8::is_ascii_alphanumeric);
+        edge(l.as_bytes().first()) && edge(l.as_bytes().last())
     };
     let top = labels.rsplit('.').next().unwrap_or("");
-    let top_ok = top.as_bytes().first().is_some_and(u8::is_ascii_alphabetic);
+    let top_ok = !top.bytes().all(|c| c.is_ascii_digit());
     (top_ok && labels.split('.').all(label_ok)).then_some(Host::Domain(s))
 }
 
@@ -461,7 +489,19 @@ mod tests {
         assert_eq!(parse_host("example.com."), Some(Host::Domain("example.com.")));
         assert_eq!(parse_host("192.0.2.1"), Some(Host::Ipv4(Ipv4Addr::new(192, 0, 2, 1))));
         assert_eq!(parse_host("[2001:db8::1]"), Some(Host::Ipv6("2001:db8::1".parse().unwrap())));
-        for bad in ["", "1.2.3", "256.1.1.1", "-a.com", "a-.com", "a..b", "a.1", "[::1", "[x]"] {
+        assert_eq!(parse_host("9x.example.com"), Some(Host::Domain("9x.example.com")));
+        for bad in [
+            "",
+            "1.2.3",
+            "256.1.1.1",
+            "-a.com",
+            "a-.com",
+            "a..b",
+            "a.1",
+            "[::1",
+            "[x]",
+            "sip.194.213.29.100",
+        ] {
             assert_eq!(parse_host(bad), None, "{bad}");
         }
     }

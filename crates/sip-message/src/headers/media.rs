@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use crate::{HeaderError, HeaderName, TypedHeader};
 
 use super::lex::Cursor;
-use super::params::{Params, Q, checked, q_value, token_value, with_params};
+use super::params::{Params, Q, checked, q_value, token_params, token_value, with_params};
 
 /// `Content-Type` (RFC 3261 §20.15): the media type of the body.
 ///
@@ -22,10 +22,11 @@ use super::params::{Params, Q, checked, q_value, token_value, with_params};
 ///
 /// ```
 /// use sip_message::{ContentType, TypedHeader};
-/// let ct = ContentType::parse("multipart/mixed;boundary=\"unique-boundary-1\"").unwrap();
+/// let ct = ContentType::parse("multipart/mixed;boundary=\"unique-boundary-1\"")?;
 /// assert_eq!((ct.mime_type(), ct.subtype()), ("multipart", "mixed"));
 /// assert_eq!(ct.param("boundary").as_deref(), Some("unique-boundary-1"));
 /// assert!(ct.is("Multipart", "MIXED"));
+/// # Ok::<(), sip_message::HeaderError>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ContentType<'a> {
@@ -47,10 +48,11 @@ pub struct ContentType<'a> {
 ///
 /// ```
 /// use sip_message::{Accept, TypedHeader};
-/// let a = Accept::parse("application/*;q=0.5").unwrap();
+/// let a = Accept::parse("application/*;q=0.5")?;
 /// assert_eq!(a.subtype(), "*");
 /// assert_eq!(a.q().map(|q| q.thousandths()), Some(500));
 /// assert!(a.is("application", "sdp"));
+/// # Ok::<(), sip_message::HeaderError>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Accept<'a> {
@@ -92,7 +94,8 @@ macro_rules! media_accessors {
             /// case-insensitive (RFC 2045 §5.1).
             #[must_use]
             pub fn is(&self, mime_type: &str, subtype: &str) -> bool {
-                let part = |ours: &str, theirs: &str| ours == "*" || ours.eq_ignore_ascii_case(theirs);
+                let part =
+                    |ours: &str, theirs: &str| ours == "*" || ours.eq_ignore_ascii_case(theirs);
                 part(self.mime_type, mime_type) && part(self.subtype, subtype)
             }
         }
@@ -103,7 +106,8 @@ media_accessors!(ContentType);
 media_accessors!(Accept);
 
 impl Accept<'_> {
-    /// The `q` parameter: how much this range is preferred (RFC 3261 §20.1); 1 if absent.
+    /// The `q` parameter: how much this range is preferred (RFC 3261 §20.1); `None` when
+    /// absent, which means 1.
     #[must_use]
     pub fn q(&self) -> Option<Q> {
         self.params.get("q").and_then(q_value)
@@ -151,9 +155,10 @@ impl<'a> TypedHeader<'a> for Accept<'a> {
 ///
 /// ```
 /// use sip_message::{ContentDisposition, TypedHeader};
-/// let d = ContentDisposition::parse("session; handling=optional").unwrap();
+/// let d = ContentDisposition::parse("session; handling=optional")?;
 /// assert_eq!((d.disposition(), d.handling()), ("session", Some("optional")));
 /// assert!(d.is_optional());
+/// # Ok::<(), sip_message::HeaderError>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ContentDisposition<'a> {
@@ -192,12 +197,16 @@ impl<'a> TypedHeader<'a> for ContentDisposition<'a> {
     const NAME: HeaderName = HeaderName::ContentDisposition;
 
     fn parse(value: &'a str) -> Result<Self, HeaderError> {
-        let head = |cur: &mut Cursor<'a>| cur.expect_token("expected disposition type");
         let check = |params: &Params<'a>| {
             checked(params, "handling", "handling is not a token", token_value).map(drop)
         };
-        let (disposition, params, ()) =
-            with_params(value, HeaderName::ContentDisposition, head, check)?;
+        let (disposition, params) = token_params(
+            value,
+            HeaderName::ContentDisposition,
+            "expected disposition type",
+            |_| true,
+            check,
+        )?;
         Ok(ContentDisposition { disposition, params })
     }
 }
@@ -224,7 +233,8 @@ mod tests {
     #[test]
     fn content_type_with_folded_parameters() {
         // resiprocate L469: folded multipart/signed Content-Type.
-        let v = "multipart/signed;\r\n protocol=\"application/pkcs7-signature\";\r\n micalg=sha1; boundary=\"----=_NextPart_000\"";
+        let v = "multipart/signed;\r\n protocol=\"application/pkcs7-signature\";\r\n \
+                 micalg=sha1; boundary=\"----=_NextPart_000\"";
         let ct = ContentType::parse(v).unwrap();
         assert_eq!(ct.subtype(), "signed");
         assert_eq!(ct.param("protocol").as_deref(), Some("application/pkcs7-signature"));
@@ -278,7 +288,8 @@ mod tests {
 
     #[test]
     fn content_disposition_params() {
-        let d = ContentDisposition::parse("attachment; filename=\"smime.p7s\"; handling=required").unwrap();
+        let d = ContentDisposition::parse("attachment; filename=\"smime.p7s\"; handling=required")
+            .unwrap();
         assert_eq!(d.disposition(), "attachment");
         assert_eq!(d.params().unquoted("filename").as_deref(), Some("smime.p7s"));
         assert!(!d.is_optional());

@@ -26,11 +26,12 @@ use super::lex::{Cursor, decode, unquote};
 ///
 /// ```
 /// use sip_message::{From, TypedHeader};
-/// let from = From::parse(r#""A. G. Bell" <sip:agb@bell-telephone.com>;tag=a48s"#).unwrap();
+/// let from = From::parse(r#""A. G. Bell" <sip:agb@bell-telephone.com>;tag=a48s"#)?;
 /// let addr = from.name_addr();
 /// assert_eq!(addr.display_name().as_deref(), Some("A. G. Bell"));
 /// assert_eq!(addr.uri_str(), "sip:agb@bell-telephone.com");
 /// assert!(addr.is_bracketed());
+/// # Ok::<(), sip_message::HeaderError>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct NameAddr<'a> {
@@ -58,7 +59,7 @@ impl<'a> NameAddr<'a> {
     /// The URI.
     #[must_use]
     pub fn uri(&self) -> Uri<'a> {
-        self.uri.clone()
+        self.uri
     }
 
     /// The URI as it appears on the wire, without the angle brackets.
@@ -139,7 +140,11 @@ fn addr_spec<'a>(cur: &mut Cursor<'a>) -> Result<NameAddr<'a>, HeaderError> {
     let start = cur.pos();
     let uri_str = cur.take_while(|c| !matches!(c, b';' | b' ' | b'\t' | b'\r' | b'\n'));
     if let Some(i) = uri_str.find(['?', ',']) {
-        return Err(cur.err_at("'?' or ',' in a URI outside <>", start + i));
+        let what = match uri_str.get(..i) {
+            Some(before) if before.contains(':') => "'?' or ',' in a URI outside <>",
+            _ => "display name with separators must be quoted",
+        };
+        return Err(cur.err_at(what, start + i));
     }
     let uri = parse_uri(cur, uri_str, start)?;
     Ok(NameAddr { display: None, uri, uri_str, bracketed: false })
@@ -167,7 +172,8 @@ mod tests {
     #[test]
     fn quoted_display_name_is_decoded() {
         // RFC 4475 §3.1.1.1 wsinv: "J Rosenberg \\\"" is J Rosenberg \"
-        let (a, rest) = either(r#""J Rosenberg \\\""       <sip:jdrosen@example.com>;tag=1"#).unwrap();
+        let (a, rest) =
+            either(r#""J Rosenberg \\\""       <sip:jdrosen@example.com>;tag=1"#).unwrap();
         assert_eq!(a.display_name().as_deref(), Some(r#"J Rosenberg \""#));
         assert_eq!(a.display_name_raw(), Some(r#""J Rosenberg \\\"""#));
         assert_eq!(a.uri_str(), "sip:jdrosen@example.com");

@@ -107,9 +107,10 @@ number_header! {
 ///
 /// ```
 /// use sip_message::{CSeq, Method, TypedHeader};
-/// let cseq = CSeq::parse("0009\r\n  INVITE").unwrap(); // RFC 4475 wsinv
+/// let cseq = CSeq::parse("0009\r\n  INVITE")?; // RFC 4475 wsinv
 /// assert_eq!((cseq.number(), cseq.method()), (9, Method::Invite));
 /// assert!(CSeq::parse("36893488147419103232 REGISTER").is_err()); // RFC 4475 scalar02
+/// # Ok::<(), sip_message::HeaderError>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct CSeq<'a> {
@@ -142,10 +143,9 @@ impl<'a> TypedHeader<'a> for CSeq<'a> {
 
     fn parse(value: &'a str) -> Result<Self, HeaderError> {
         let mut cur = Cursor::new(value, HeaderName::CSeq);
-        let number = seq_number(&mut cur, "expected sequence number", 0)?;
-        let method = method_token(&mut cur)?;
+        let cseq = cseq(&mut cur)?;
         cur.finish()?;
-        Ok(CSeq { number, method })
+        Ok(cseq)
     }
 }
 
@@ -159,14 +159,15 @@ impl<'a> TypedHeader<'a> for CSeq<'a> {
 ///
 /// ```
 /// use sip_message::{Method, RAck, TypedHeader};
-/// let rack = RAck::parse("776656 1 INVITE").unwrap();
-/// assert_eq!((rack.rseq(), rack.cseq(), rack.method()), (776656, 1, Method::Invite));
+/// let rack = RAck::parse("776656 1 INVITE")?;
+/// assert_eq!(rack.rseq(), 776656);
+/// assert_eq!((rack.cseq().number(), rack.cseq().method()), (1, Method::Invite));
+/// # Ok::<(), sip_message::HeaderError>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct RAck<'a> {
     rseq: u32,
-    cseq: u32,
-    method: &'a str,
+    cseq: CSeq<'a>,
 }
 
 impl<'a> RAck<'a> {
@@ -176,22 +177,10 @@ impl<'a> RAck<'a> {
         self.rseq
     }
 
-    /// The CSeq number of the acknowledged response.
+    /// The CSeq (number and method) of the acknowledged response.
     #[must_use]
-    pub fn cseq(&self) -> u32 {
+    pub fn cseq(&self) -> CSeq<'a> {
         self.cseq
-    }
-
-    /// The CSeq method of the acknowledged response.
-    #[must_use]
-    pub fn method(&self) -> Method {
-        method_of(self.method)
-    }
-
-    /// The method as it appears on the wire.
-    #[must_use]
-    pub fn method_str(&self) -> &'a str {
-        self.method
     }
 }
 
@@ -202,10 +191,9 @@ impl<'a> TypedHeader<'a> for RAck<'a> {
         let mut cur = Cursor::new(value, HeaderName::RAck);
         let rseq = seq_number(&mut cur, "expected response number", 1)?;
         cur.lws("expected whitespace after response number")?;
-        let cseq = seq_number(&mut cur, "expected sequence number", 0)?;
-        let method = method_token(&mut cur)?;
+        let cseq = cseq(&mut cur)?;
         cur.finish()?;
-        Ok(RAck { rseq, cseq, method })
+        Ok(RAck { rseq, cseq })
     }
 }
 
@@ -247,8 +235,9 @@ impl<'a> TypedHeader<'a> for MimeVersion {
 ///
 /// ```
 /// use sip_message::{Timestamp, TypedHeader};
-/// let t = Timestamp::parse("986395257.13924321 3").unwrap();
+/// let t = Timestamp::parse("986395257.13924321 3")?;
 /// assert_eq!((t.time(), t.delay()), ("986395257.13924321", Some("3")));
+/// # Ok::<(), sip_message::HeaderError>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Timestamp<'a> {
@@ -299,10 +288,11 @@ impl<'a> TypedHeader<'a> for Timestamp<'a> {
 ///
 /// ```
 /// use sip_message::{RetryAfter, TypedHeader};
-/// let r = RetryAfter::parse("18000;duration=3600").unwrap();
+/// let r = RetryAfter::parse("18000;duration=3600")?;
 /// assert_eq!((r.seconds(), r.duration()), (18000, Some(3600)));
-/// let r = RetryAfter::parse("120 (I'm in a meeting)").unwrap();
+/// let r = RetryAfter::parse("120 (I'm in a meeting)")?;
 /// assert_eq!(r.comment(), Some("I'm in a meeting"));
+/// # Ok::<(), sip_message::HeaderError>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct RetryAfter<'a> {
@@ -342,10 +332,9 @@ impl<'a> TypedHeader<'a> for RetryAfter<'a> {
     const NAME: HeaderName = HeaderName::RetryAfter;
 
     fn parse(value: &'a str) -> Result<Self, HeaderError> {
-        let (seconds, comment, params) =
-            delta_params(value, HeaderName::RetryAfter, true, |p| {
-                checked(p, "duration", "invalid duration", delta_value).map(drop)
-            })?;
+        let (seconds, comment, params) = delta_params(value, HeaderName::RetryAfter, true, |p| {
+            checked(p, "duration", "invalid duration", delta_value).map(drop)
+        })?;
         Ok(RetryAfter { seconds, comment, params })
     }
 }
@@ -369,8 +358,9 @@ pub enum Refresher {
 ///
 /// ```
 /// use sip_message::{Refresher, SessionExpires, TypedHeader};
-/// let se = SessionExpires::parse("3600;Refresher=uac").unwrap();
+/// let se = SessionExpires::parse("3600;Refresher=uac")?;
 /// assert_eq!((se.seconds(), se.refresher()), (3600, Some(Refresher::Uac)));
+/// # Ok::<(), sip_message::HeaderError>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct SessionExpires<'a> {
@@ -402,10 +392,9 @@ impl<'a> TypedHeader<'a> for SessionExpires<'a> {
     const NAME: HeaderName = HeaderName::SessionExpires;
 
     fn parse(value: &'a str) -> Result<Self, HeaderError> {
-        let (seconds, _, params) =
-            delta_params(value, HeaderName::SessionExpires, false, |p| {
-                checked(p, "refresher", "refresher is not uac or uas", refresher_value).map(drop)
-            })?;
+        let (seconds, _, params) = delta_params(value, HeaderName::SessionExpires, false, |p| {
+            checked(p, "refresher", "refresher is not uac or uas", refresher_value).map(drop)
+        })?;
         Ok(SessionExpires { seconds, params })
     }
 }
@@ -457,8 +446,7 @@ fn delta_params<'a>(
         let before = cur.pos();
         cur.skip_sws();
         if comment && cur.peek() == Some(b'(') {
-            let raw = cur.comment()?;
-            return Ok((seconds, raw.strip_prefix('(').and_then(|r| r.strip_suffix(')'))));
+            return Ok((seconds, Some(cur.comment_text()?)));
         }
         cur.reset(before);
         Ok((seconds, None))
@@ -477,10 +465,12 @@ fn seq_number(cur: &mut Cursor<'_>, what: &'static str, min: u32) -> Result<u32,
     Ok(n)
 }
 
-/// `LWS Method`, after a sequence number.
-fn method_token<'a>(cur: &mut Cursor<'a>) -> Result<&'a str, HeaderError> {
+/// `1*DIGIT LWS Method`, the number below 2^31: a CSeq value, also the tail of RAck.
+fn cseq<'a>(cur: &mut Cursor<'a>) -> Result<CSeq<'a>, HeaderError> {
+    let number = seq_number(cur, "expected sequence number", 0)?;
     cur.lws("expected whitespace before method")?;
-    cur.expect_token("expected method")
+    let method = cur.expect_token("expected method")?;
+    Ok(CSeq { number, method })
 }
 
 /// `*(DIGIT) [ "." *(DIGIT) ]`, possibly empty.
@@ -600,7 +590,9 @@ mod tests {
     #[test]
     fn retry_after_rejects_dates_and_overlarge_values() {
         // sofia own0 (HTTP-date) and RFC 4475 §3.1.2.5 scalarlg.
-        assert!(RetryAfter::parse("Wed, 04 Apr 2001 19:00:00 GMT (wake-up) ;duration=1800").is_err());
+        assert!(
+            RetryAfter::parse("Wed, 04 Apr 2001 19:00:00 GMT (wake-up) ;duration=1800").is_err()
+        );
         assert!(RetryAfter::parse("949302838503028349304023988").is_err());
         assert!(RetryAfter::parse("5;duration=x").is_err());
     }

@@ -5,8 +5,8 @@ use std::borrow::Cow;
 use std::fmt;
 use std::net::Ipv6Addr;
 
-use crate::{HeaderError, HeaderName};
 use crate::chars::TOKEN;
+use crate::{HeaderError, HeaderName};
 
 use super::lex::{Cursor, in_class, unquote};
 
@@ -22,12 +22,13 @@ use super::lex::{Cursor, in_class, unquote};
 ///
 /// ```
 /// use sip_message::{To, TypedHeader};
-/// let to = To::parse("<sip:bob@example.com>;tag=a6c85cf;x=\"q\";lr").unwrap();
+/// let to = To::parse("<sip:bob@example.com>;tag=a6c85cf;x=\"q\";lr")?;
 /// let params = to.params();
 /// assert_eq!(params.get("TAG"), Some(Some("a6c85cf")));
 /// assert_eq!(params.get("lr"), Some(None));
 /// assert_eq!(params.get("x"), Some(Some("\"q\"")));
 /// assert_eq!(params.iter().count(), 3);
+/// # Ok::<(), sip_message::HeaderError>(())
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Params<'a> {
@@ -128,10 +129,11 @@ impl<'a> Iterator for ParamIter<'a> {
 ///
 /// ```
 /// use sip_message::Q;
-/// let q: Q = "0.33".parse().unwrap();
+/// let q: Q = "0.33".parse()?;
 /// assert_eq!(q.thousandths(), 330);
 /// assert_eq!(q.to_string(), "0.33");
 /// assert!("1.5".parse::<Q>().is_err());
+/// # Ok::<(), sip_message::HeaderError>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Q(u16);
@@ -256,6 +258,23 @@ pub(crate) fn with_params<'a, T, U>(
     Ok((head, params, known))
 }
 
+/// `token *( SEMI generic-param )` as the whole value, the token accepted by `valid` and the
+/// parameters by `check`.
+pub(crate) fn token_params<'a>(
+    value: &'a str,
+    name: HeaderName,
+    what: &'static str,
+    valid: impl Fn(&str) -> bool,
+    check: impl FnOnce(&Params<'a>) -> Result<(), &'static str>,
+) -> Result<(&'a str, Params<'a>), HeaderError> {
+    let head = |cur: &mut Cursor<'a>| {
+        let token = cur.expect_token(what)?;
+        if valid(token) { Ok(token) } else { Err(cur.err_at(what, 0)) }
+    };
+    let (token, params, ()) = with_params(value, name, head, check)?;
+    Ok((token, params))
+}
+
 /// Converts the value of the first parameter named `name` with `conv`, if the parameter is
 /// present; a value `conv` refuses is the error `what` (so that a typed header is only built
 /// from parameters that match their grammar).
@@ -278,7 +297,12 @@ pub(crate) fn q_value(value: Option<&str>) -> Option<Q> {
 
 /// A parameter value that must be `delta-seconds` (at most 2^32-1).
 pub(crate) fn delta_value(value: Option<&str>) -> Option<u32> {
-    value.filter(|v| v.bytes().all(|c| c.is_ascii_digit())).and_then(|v| v.parse().ok())
+    digits_value(value?)
+}
+
+/// `1*DIGIT` as a number of type `T`; `None` if it does not fit.
+pub(crate) fn digits_value<T: std::str::FromStr>(value: &str) -> Option<T> {
+    value.bytes().all(|c| c.is_ascii_digit()).then(|| value.parse().ok()).flatten()
 }
 
 /// A parameter value that must be a `token` (not a quoted-string or host).
@@ -391,7 +415,8 @@ mod tests {
     #[test]
     fn qvalue_grammar_is_exact() {
         // RFC 3261 §25.1: qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )
-        for (s, q) in [("0", 0), ("0.", 0), ("0.5", 500), ("0.333", 333), ("1", 1000), ("1.000", 1000)]
+        for (s, q) in
+            [("0", 0), ("0.", 0), ("0.5", 500), ("0.333", 333), ("1", 1000), ("1.000", 1000)]
         {
             assert_eq!(Q::parse(s), Some(Q(q)), "{s}");
         }

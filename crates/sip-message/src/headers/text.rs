@@ -29,38 +29,7 @@ pub struct ServerVals<'a> {
     first: bool,
 }
 
-/// Defines a header made of product tokens and comments.
-macro_rules! product_header {
-    ($(#[$doc:meta])* $ty:ident) => {
-        $(#[$doc])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-        pub struct $ty<'a>(&'a str);
-
-        impl<'a> $ty<'a> {
-            /// The value as it appears on the wire.
-            #[must_use]
-            pub fn as_str(&self) -> &'a str {
-                self.0
-            }
-
-            /// The products and comments, in order.
-            #[must_use]
-            pub fn products(&self) -> ServerVals<'a> {
-                ServerVals::new(self.0, HeaderName::$ty)
-            }
-        }
-
-        impl<'a> TypedHeader<'a> for $ty<'a> {
-            const NAME: HeaderName = HeaderName::$ty;
-
-            fn parse(value: &'a str) -> Result<Self, HeaderError> {
-                ServerVals::validate(value, HeaderName::$ty).map(|()| $ty(value))
-            }
-        }
-    };
-}
-
-product_header! {
+str_header! {
     /// `User-Agent` (RFC 3261 §20.41): the UAC's software.
     ///
     /// ```text
@@ -76,23 +45,56 @@ product_header! {
     ///
     /// ```
     /// use sip_message::{ServerVal, TypedHeader, UserAgent};
-    /// let ua = UserAgent::parse("SIPimp.org/0.2.5 (curses)").unwrap();
+    /// let ua = UserAgent::parse("SIPimp.org/0.2.5 (curses)")?;
     /// let vals: Vec<_> = ua.products().collect();
     /// assert_eq!(vals, [
     ///     ServerVal::Product { name: "SIPimp.org", version: Some("0.2.5") },
     ///     ServerVal::Comment("curses"),
     /// ]);
+    /// # Ok::<(), sip_message::HeaderError>(())
     /// ```
-    UserAgent
+    UserAgent, |v, name| ServerVals::validate(v, name).map(|()| v)
 }
 
-product_header! {
+str_header! {
     /// `Server` (RFC 3261 §20.35): the UAS's software; the same grammar as [`UserAgent`].
     ///
     /// ```text
     /// Server  =  "Server" HCOLON server-val *(LWS server-val)
     /// ```
-    Server
+    Server, |v, name| ServerVals::validate(v, name).map(|()| v)
+}
+
+impl<'a> UserAgent<'a> {
+    /// The products and comments, in order.
+    #[must_use]
+    pub fn products(&self) -> ServerVals<'a> {
+        ServerVals::new(self.0, HeaderName::UserAgent)
+    }
+}
+
+impl<'a> Server<'a> {
+    /// The products and comments, in order.
+    #[must_use]
+    pub fn products(&self) -> ServerVals<'a> {
+        ServerVals::new(self.0, HeaderName::Server)
+    }
+}
+
+impl<'a> Subject<'a> {
+    /// The text with folded line breaks removed.
+    #[must_use]
+    pub fn text(&self) -> Cow<'a, str> {
+        decode(self.0, false)
+    }
+}
+
+impl<'a> Organization<'a> {
+    /// The text with folded line breaks removed.
+    #[must_use]
+    pub fn text(&self) -> Cow<'a, str> {
+        decode(self.0, false)
+    }
 }
 
 impl<'a> ServerVals<'a> {
@@ -117,9 +119,8 @@ impl<'a> ServerVals<'a> {
         let joined = !(spaced || self.first || self.after_comment);
         self.first = false;
         if c == b'(' {
-            let raw = self.cur.comment()?;
+            let text = self.cur.comment_text()?;
             self.after_comment = true;
-            let text = raw.strip_prefix('(').and_then(|r| r.strip_suffix(')')).unwrap_or(raw);
             return Ok(Some(ServerVal::Comment(text)));
         }
         if joined {
@@ -163,10 +164,11 @@ impl<'a> Iterator for ServerVals<'a> {
 ///
 /// ```
 /// use sip_message::{TypedHeader, Warning};
-/// let w = Warning::parse("307 isi.edu \"Session parameter 'foo' not understood\"").unwrap();
+/// let w = Warning::parse("307 isi.edu \"Session parameter 'foo' not understood\"")?;
 /// assert_eq!((w.code(), w.agent()), (307, "isi.edu"));
 /// assert_eq!(w.text(), "Session parameter 'foo' not understood");
 /// assert!(Warning::parse("1812 overture \"In Progress\"").is_err()); // RFC 4475 scalarlg
+/// # Ok::<(), sip_message::HeaderError>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Warning<'a> {
@@ -206,11 +208,7 @@ impl<'a> TypedHeader<'a> for Warning<'a> {
 
     fn parse(value: &'a str) -> Result<Self, HeaderError> {
         let mut cur = Cursor::new(value, HeaderName::Warning);
-        if cur.take_while(|c| c.is_ascii_digit()).len() != 3 {
-            return Err(cur.err_at("warn-code is not three digits", 0));
-        }
-        cur.reset(0);
-        let code = cur.number("expected warn-code")?;
+        let code = cur.fixed_number(3, "warn-code is not three digits")?;
         cur.lws("expected space after warn-code")?;
         let start = cur.pos();
         if cur.peek() == Some(b'[') {
@@ -229,57 +227,32 @@ impl<'a> TypedHeader<'a> for Warning<'a> {
     }
 }
 
-/// Defines a header whose value is optional free text.
-macro_rules! text_header {
-    ($(#[$doc:meta])* $ty:ident) => {
-        $(#[$doc])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-        pub struct $ty<'a>(&'a str);
-
-        impl<'a> $ty<'a> {
-            /// The text as it appears on the wire (folds included); may be empty.
-            #[must_use]
-            pub fn as_str(&self) -> &'a str {
-                self.0
-            }
-
-            /// The text with folded line breaks removed.
-            #[must_use]
-            pub fn text(&self) -> Cow<'a, str> {
-                decode(self.0, false)
-            }
-        }
-
-        impl<'a> TypedHeader<'a> for $ty<'a> {
-            const NAME: HeaderName = HeaderName::$ty;
-
-            fn parse(value: &'a str) -> Result<Self, HeaderError> {
-                if is_text(value) {
-                    Ok($ty(value))
-                } else {
-                    Err(HeaderError::new(HeaderName::$ty, "control character in text", 0))
-                }
-            }
-        }
-    };
-}
-
-text_header! {
+str_header! {
     /// `Subject` (RFC 3261 §20.36): a summary of the call; may be empty.
     ///
     /// ```text
     /// Subject  =  ( "Subject" / "s" ) HCOLON [TEXT-UTF8-TRIM]
     /// ```
-    Subject
+    Subject, text
 }
 
-text_header! {
+str_header! {
     /// `Organization` (RFC 3261 §20.25): the sender's organization; may be empty.
     ///
     /// ```text
     /// Organization  =  "Organization" HCOLON [TEXT-UTF8-TRIM]
     /// ```
-    Organization
+    Organization, text
+}
+
+/// `[TEXT-UTF8-TRIM]`: any text without control characters but folds (the value arrives
+/// trimmed).
+fn text(value: &str, name: HeaderName) -> Result<&str, HeaderError> {
+    if is_text(value) {
+        Ok(value)
+    } else {
+        Err(HeaderError::new(name, "control character in text", 0))
+    }
 }
 
 #[cfg(test)]
@@ -318,7 +291,8 @@ mod tests {
 
     #[test]
     fn browser_style_user_agent() {
-        let v = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/37.0.2062.120 Safari/537.36";
+        let v = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) \
+                 Chrome/37.0.2062.120 Safari/537.36";
         assert_eq!(vals(v).len(), 6);
     }
 
@@ -342,8 +316,10 @@ mod tests {
 
     #[test]
     fn server_keeps_the_raw_value() {
-        let s = Server::parse("Patton SN4634 3BIS 00A0BA04469B R5.3 2009-01-15 H323 SIP BRI M5T SIP Stack/4.0.28.28").unwrap();
-        assert_eq!(s.as_str().len(), 89);
+        let v =
+            "Patton SN4634 3BIS 00A0BA04469B R5.3 2009-01-15 H323 SIP BRI M5T SIP Stack/4.0.28.28";
+        let s = Server::parse(v).unwrap();
+        assert_eq!(s.as_str(), v);
         assert_eq!(s.products().count(), 12);
     }
 
@@ -371,7 +347,10 @@ mod tests {
     #[test]
     fn subject_and_organization_are_text() {
         assert_eq!(Subject::parse("").map(|s| s.as_str()), Ok(""));
-        assert_eq!(Organization::parse("Max-Forwards: 70").map(|s| s.as_str()), Ok("Max-Forwards: 70"));
+        assert_eq!(
+            Organization::parse("Max-Forwards: 70").map(|s| s.as_str()),
+            Ok("Max-Forwards: 70")
+        );
         assert_eq!(Subject::parse("Need\r\n more boxes").unwrap().text(), "Need more boxes");
         assert!(Subject::parse("a\x00b").is_err());
     }

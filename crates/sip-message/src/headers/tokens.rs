@@ -7,38 +7,7 @@ use crate::{HeaderError, HeaderName, Method, TypedHeader};
 use super::events::is_event_type;
 use super::lex::{Cursor, method_of};
 
-/// Defines a header whose value is one token, kept as a borrowed `&str`, that `valid` accepts.
-macro_rules! token_header {
-    ($(#[$doc:meta])* $ty:ident, $what:literal, $valid:expr) => {
-        $(#[$doc])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-        pub struct $ty<'a>(pub &'a str);
-
-        impl<'a> $ty<'a> {
-            /// The token as it appears on the wire.
-            #[must_use]
-            pub fn as_str(&self) -> &'a str {
-                self.0
-            }
-        }
-
-        impl<'a> TypedHeader<'a> for $ty<'a> {
-            const NAME: HeaderName = HeaderName::$ty;
-
-            fn parse(value: &'a str) -> Result<Self, HeaderError> {
-                let mut cur = Cursor::new(value, HeaderName::$ty);
-                let token = cur.expect_token($what)?;
-                cur.finish()?;
-                if !$valid(token) {
-                    return Err(cur.err_at($what, 0));
-                }
-                Ok($ty(token))
-            }
-        }
-    };
-}
-
-token_header! {
+str_header! {
     /// One `Allow` element (RFC 3261 §20.5): a method the sender supports. An empty
     /// `Allow:` is legal and has no elements.
     ///
@@ -48,12 +17,13 @@ token_header! {
     ///
     /// ```
     /// use sip_message::{Allow, Method, TypedHeader};
-    /// assert_eq!(Allow::parse("INVITE").unwrap().method(), Method::Invite);
+    /// assert_eq!(Allow::parse("INVITE")?.method(), Method::Invite);
+    /// # Ok::<(), sip_message::HeaderError>(())
     /// ```
-    Allow, "expected method", any_token
+    Allow, |v, name| one_token(v, name, "expected method", any_token)
 }
 
-token_header! {
+str_header! {
     /// One `Supported` option tag (RFC 3261 §20.37). An empty `Supported:` is legal and has
     /// no elements.
     ///
@@ -61,37 +31,37 @@ token_header! {
     /// Supported  =  ( "Supported" / "k" ) HCOLON [option-tag *(COMMA option-tag)]
     /// option-tag =  token
     /// ```
-    Supported, "expected option tag", any_token
+    Supported, |v, name| one_token(v, name, "expected option tag", any_token)
 }
 
-token_header! {
+str_header! {
     /// One `Require` option tag (RFC 3261 §20.32).
     ///
     /// ```text
     /// Require  =  "Require" HCOLON option-tag *(COMMA option-tag)
     /// ```
-    Require, "expected option tag", any_token
+    Require, |v, name| one_token(v, name, "expected option tag", any_token)
 }
 
-token_header! {
+str_header! {
     /// One `Proxy-Require` option tag (RFC 3261 §20.29).
     ///
     /// ```text
     /// Proxy-Require  =  "Proxy-Require" HCOLON option-tag *(COMMA option-tag)
     /// ```
-    ProxyRequire, "expected option tag", any_token
+    ProxyRequire, |v, name| one_token(v, name, "expected option tag", any_token)
 }
 
-token_header! {
+str_header! {
     /// One `Unsupported` option tag (RFC 3261 §20.40); the header needs at least one.
     ///
     /// ```text
     /// Unsupported  =  "Unsupported" HCOLON option-tag *(COMMA option-tag)
     /// ```
-    Unsupported, "expected option tag", any_token
+    Unsupported, |v, name| one_token(v, name, "expected option tag", any_token)
 }
 
-token_header! {
+str_header! {
     /// One `Content-Encoding` content-coding (RFC 3261 §20.12), e.g. `gzip`.
     ///
     /// ```text
@@ -99,17 +69,17 @@ token_header! {
     ///                      content-coding *(COMMA content-coding)
     /// content-coding    =  token
     /// ```
-    ContentEncoding, "expected content coding", any_token
+    ContentEncoding, |v, name| one_token(v, name, "expected content coding", any_token)
 }
 
-token_header! {
+str_header! {
     /// One `Allow-Events` event type (RFC 6665 §8.2.2); the header needs at least one.
     ///
     /// ```text
     /// Allow-Events  =  ( "Allow-Events" / "u" ) HCOLON event-type *(COMMA event-type)
     /// event-type    =  event-package *( "." event-template )
     /// ```
-    AllowEvents, "expected event type", is_event_type
+    AllowEvents, |v, name| one_token(v, name, "expected event type", is_event_type)
 }
 
 impl Allow<'_> {
@@ -120,39 +90,26 @@ impl Allow<'_> {
     }
 }
 
-/// `Call-ID` (RFC 3261 §20.8): identifies a dialog or a registration; compared
-/// case-sensitively, byte for byte.
-///
-/// ```text
-/// Call-ID  =  ( "Call-ID" / "i" ) HCOLON callid
-/// callid   =  word [ "@" word ]
-/// ```
-///
-/// ```
-/// use sip_message::{CallId, TypedHeader};
-/// // RFC 4475 §3.1.1.2 intmeth: word allows most separators.
-/// let id = CallId::parse("intmeth.word%ZK-!.*_+'@word`~)(><:\\/\"][?}{").unwrap();
-/// assert_eq!(id.as_str(), "intmeth.word%ZK-!.*_+'@word`~)(><:\\/\"][?}{");
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct CallId<'a>(pub &'a str);
-
-impl<'a> CallId<'a> {
-    /// The Call-ID as it appears on the wire.
-    #[must_use]
-    pub fn as_str(&self) -> &'a str {
-        self.0
-    }
-}
-
-impl<'a> TypedHeader<'a> for CallId<'a> {
-    const NAME: HeaderName = HeaderName::CallId;
-
-    fn parse(value: &'a str) -> Result<Self, HeaderError> {
-        let mut cur = Cursor::new(value, HeaderName::CallId);
+str_header! {
+    /// `Call-ID` (RFC 3261 §20.8): identifies a dialog or a registration; compared
+    /// case-sensitively, byte for byte.
+    ///
+    /// ```text
+    /// Call-ID  =  ( "Call-ID" / "i" ) HCOLON callid
+    /// callid   =  word [ "@" word ]
+    /// ```
+    ///
+    /// ```
+    /// use sip_message::{CallId, TypedHeader};
+    /// // RFC 4475 §3.1.1.2 intmeth: word allows most separators.
+    /// let id = CallId::parse("intmeth.word%ZK-!.*_+'@word`~)(><:\\/\"][?}{")?;
+    /// assert_eq!(id.as_str(), "intmeth.word%ZK-!.*_+'@word`~)(><:\\/\"][?}{");
+    /// # Ok::<(), sip_message::HeaderError>(())
+    /// ```
+    CallId, |v, name| {
+        let mut cur = Cursor::new(v, name);
         let id = call_id(&mut cur)?;
-        cur.finish()?;
-        Ok(CallId(id))
+        cur.finish().map(|()| id)
     }
 }
 
@@ -198,12 +155,7 @@ impl<'a> TypedHeader<'a> for Priority<'a> {
         let mut cur = Cursor::new(value, HeaderName::Priority);
         let token = cur.expect_token("expected priority")?;
         cur.finish()?;
-        let known = [
-            Priority::Emergency,
-            Priority::Urgent,
-            Priority::Normal,
-            Priority::NonUrgent,
-        ];
+        let known = [Priority::Emergency, Priority::Urgent, Priority::Normal, Priority::NonUrgent];
         Ok(known
             .into_iter()
             .find(|p| p.as_str().eq_ignore_ascii_case(token))
@@ -223,6 +175,19 @@ pub(crate) fn call_id<'a>(cur: &mut Cursor<'a>) -> Result<&'a str, HeaderError> 
     Ok(cur.since(start))
 }
 
+/// `value` as exactly one token that `valid` accepts.
+fn one_token<'a>(
+    value: &'a str,
+    name: HeaderName,
+    what: &'static str,
+    valid: fn(&str) -> bool,
+) -> Result<&'a str, HeaderError> {
+    let mut cur = Cursor::new(value, name);
+    let token = cur.expect_token(what)?;
+    cur.finish()?;
+    if valid(token) { Ok(token) } else { Err(cur.err_at(what, 0)) }
+}
+
 fn any_token(_: &str) -> bool {
     true
 }
@@ -235,7 +200,10 @@ mod tests {
     fn option_tags_are_single_tokens() {
         // RFC 4475 §3.3.5 bext01: unknown option tags are well formed.
         assert_eq!(Require::parse("nothingSupportsThis"), Ok(Require("nothingSupportsThis")));
-        assert_eq!(ProxyRequire::parse("noProxiesSupportThis").map(|t| t.as_str()), Ok("noProxiesSupportThis"));
+        assert_eq!(
+            ProxyRequire::parse("noProxiesSupportThis").map(|t| t.as_str()),
+            Ok("noProxiesSupportThis")
+        );
         assert_eq!(Supported::parse("100rel"), Ok(Supported("100rel")));
         assert!(Supported::parse("a b").is_err());
     }
@@ -272,7 +240,10 @@ mod tests {
     #[test]
     fn call_id_is_word_at_word() {
         // RFC 3261 §25.1.
-        assert_eq!(CallId::parse("f81d4fae-7dec-11d0-a765-00a0c91e6bf6@foo.bar.com").map(|c| c.0), Ok("f81d4fae-7dec-11d0-a765-00a0c91e6bf6@foo.bar.com"));
+        assert_eq!(
+            CallId::parse("f81d4fae-7dec-11d0-a765-00a0c91e6bf6@foo.bar.com").map(|c| c.0),
+            Ok("f81d4fae-7dec-11d0-a765-00a0c91e6bf6@foo.bar.com")
+        );
         assert_eq!(CallId::parse("0ha0isndaksdj").map(|c| c.0), Ok("0ha0isndaksdj"));
         for bad in ["", "a@", "@b", "a@b@c", "a b", "a;b"] {
             assert!(CallId::parse(bad).is_err(), "{bad}");

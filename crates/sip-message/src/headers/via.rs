@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use crate::{HeaderError, HeaderName, Host, TypedHeader};
 
 use super::lex::{Cursor, parse_host, parse_ip};
-use super::params::{Params, checked, token_value, with_params};
+use super::params::{Params, checked, digits_value, token_value, with_params};
 
 /// One `Via` value: a hop the request took, where responses go back.
 ///
@@ -34,10 +34,11 @@ use super::params::{Params, checked, token_value, with_params};
 /// ```
 /// use sip_message::{Host, TypedHeader, Via};
 /// // RFC 4475 §3.1.1.1 wsinv: whitespace and folds around every separator.
-/// let via = Via::parse("SIP  /   2.0\r\n  /UDP\r\n    192.0.2.2;branch=390skdjuw").unwrap();
+/// let via = Via::parse("SIP  /   2.0\r\n  /UDP\r\n    192.0.2.2;branch=390skdjuw")?;
 /// assert_eq!(via.transport(), "UDP");
-/// assert_eq!(via.host(), &Host::Ipv4([192, 0, 2, 2].into()));
+/// assert_eq!(via.host(), Host::Ipv4([192, 0, 2, 2].into()));
 /// assert_eq!(via.branch(), Some("390skdjuw"));
+/// # Ok::<(), sip_message::HeaderError>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct Via<'a> {
@@ -88,8 +89,8 @@ impl<'a> Via<'a> {
 
     /// The sent-by host.
     #[must_use]
-    pub fn host(&self) -> &Host<'a> {
-        &self.host
+    pub fn host(&self) -> Host<'a> {
+        self.host
     }
 
     /// The sent-by port, if given (the transport's default applies otherwise, §18.2.2).
@@ -131,8 +132,8 @@ impl<'a> Via<'a> {
 
     /// The `maddr` parameter (§18.2.2).
     #[must_use]
-    pub fn maddr(&self) -> Option<&Host<'a>> {
-        self.maddr.as_ref()
+    pub fn maddr(&self) -> Option<Host<'a>> {
+        self.maddr
     }
 
     /// The `ttl` parameter, for multicast (§18.1.1).
@@ -191,13 +192,9 @@ fn sent_protocol_and_by<'a>(cur: &mut Cursor<'a>) -> Result<ViaHead<'a>, HeaderE
 fn known_params<'a>(params: &Params<'a>) -> Result<ViaKnown<'a>, &'static str> {
     let rport = |v: Option<&str>| match v {
         None => Some(None),
-        Some(v) if v.bytes().all(|c| c.is_ascii_digit()) => v.parse::<u16>().ok().map(Some),
-        Some(_) => None,
+        Some(v) => digits_value::<u16>(v).map(Some),
     };
-    let ttl = |v: Option<&str>| {
-        v.filter(|v| (1..=3).contains(&v.len()) && v.bytes().all(|c| c.is_ascii_digit()))
-            .and_then(|v| v.parse::<u8>().ok())
-    };
+    let ttl = |v: Option<&str>| v.filter(|v| v.len() <= 3).and_then(digits_value::<u8>);
     Ok((
         checked(params, "branch", "branch is not a token", token_value)?,
         checked(params, "received", "received is not an IP address", |v| v.and_then(parse_ip))?,
@@ -218,7 +215,7 @@ mod tests {
         let via = Via::parse("SIP/2.0/UDP pc33.atlanta.com:5066;branch=z9hG4bK776asdhds").unwrap();
         assert!(via.is_sip_2_0());
         assert_eq!(via.transport(), "UDP");
-        assert_eq!(via.host(), &Host::Domain("pc33.atlanta.com"));
+        assert_eq!(via.host(), Host::Domain("pc33.atlanta.com"));
         assert_eq!(via.port(), Some(5066));
         assert_eq!(via.sent_by(), "pc33.atlanta.com:5066");
         assert_eq!(via.branch(), Some("z9hG4bK776asdhds"));
@@ -228,10 +225,14 @@ mod tests {
     #[test]
     fn folds_and_whitespace_around_separators() {
         // RFC 4475 §3.1.1.1 wsinv, the two comma-separated values of the "v:" line.
-        let via = Via::parse("SIP  / 2.0  / TCP     spindle.example.com   ;\r\n  branch  =   z9hG4bK9ikj8").unwrap();
+        let via = Via::parse(
+            "SIP  / 2.0  / TCP     spindle.example.com   ;\r\n  branch  =   z9hG4bK9ikj8",
+        )
+        .unwrap();
         assert_eq!((via.transport(), via.branch()), ("TCP", Some("z9hG4bK9ikj8")));
-        let via = Via::parse("SIP  /    2.0   / UDP  192.168.255.111   ; branch=\r\n z9hG4bK30239").unwrap();
-        assert_eq!(via.host(), &Host::Ipv4(Ipv4Addr::new(192, 168, 255, 111)));
+        let via = Via::parse("SIP  /    2.0   / UDP  192.168.255.111   ; branch=\r\n z9hG4bK30239")
+            .unwrap();
+        assert_eq!(via.host(), Host::Ipv4(Ipv4Addr::new(192, 168, 255, 111)));
         assert_eq!(via.branch(), Some("z9hG4bK30239"));
     }
 
@@ -240,7 +241,10 @@ mod tests {
         // RFC 4475 §3.1.1.10 transports.
         let via = Via::parse("SIP/2.0/UNKNOWN t4.example.com;branch=z9hG4bKasd0f3en").unwrap();
         assert_eq!(via.transport(), "UNKNOWN");
-        assert_eq!(Via::parse("SIP/2.0/WSS df7jal23ls0d.invalid;branch=z9hG4bK").unwrap().transport(), "WSS");
+        assert_eq!(
+            Via::parse("SIP/2.0/WSS df7jal23ls0d.invalid;branch=z9hG4bK").unwrap().transport(),
+            "WSS"
+        );
     }
 
     #[test]
@@ -259,8 +263,11 @@ mod tests {
     #[test]
     fn ipv6_sent_by_and_received_in_brackets() {
         // RFC 5118 §4.5: received=[IPv6] is accepted; sent-by is an IPv6 reference.
-        let via = Via::parse("SIP/2.0/UDP [2001:db8::9:1]:5060;received=[2001:db8::9:255];branch=z9hG4bKas3").unwrap();
-        assert_eq!(via.host(), &Host::Ipv6("2001:db8::9:1".parse().unwrap()));
+        let via = Via::parse(
+            "SIP/2.0/UDP [2001:db8::9:1]:5060;received=[2001:db8::9:255];branch=z9hG4bKas3",
+        )
+        .unwrap();
+        assert_eq!(via.host(), Host::Ipv6("2001:db8::9:1".parse().unwrap()));
         assert_eq!(via.port(), Some(5060));
         assert_eq!(via.received(), Some("2001:db8::9:255".parse().unwrap()));
         let via = Via::parse("SIP/2.0/UDP [2001:db8::9:1];received=2001:db8::9:255").unwrap();
@@ -270,7 +277,7 @@ mod tests {
     #[test]
     fn maddr_and_ttl_are_checked() {
         let via = Via::parse("SIP/2.0/UDP a.example.com;maddr=239.255.255.1;ttl=16").unwrap();
-        assert_eq!(via.maddr(), Some(&Host::Ipv4(Ipv4Addr::new(239, 255, 255, 1))));
+        assert_eq!(via.maddr(), Some(Host::Ipv4(Ipv4Addr::new(239, 255, 255, 1))));
         assert_eq!(via.ttl(), Some(16));
         assert!(Via::parse("SIP/2.0/UDP a.example.com;ttl=256").is_err());
         assert!(Via::parse("SIP/2.0/UDP a.example.com;ttl=0016").is_err());
@@ -298,7 +305,9 @@ mod tests {
     fn bad_branch_and_port_are_rejected() {
         // sipsorcery: "/" and "=" are not token characters; kamailio: empty branch;
         // Aastra: "5060port".
-        assert!(Via::parse("SIP/2.0/UDP 1.2.3.4;branch=z9hG4bKD+ta2mJ+C+VV/L50aPO1lFJnrag=").is_err());
+        assert!(
+            Via::parse("SIP/2.0/UDP 1.2.3.4;branch=z9hG4bKD+ta2mJ+C+VV/L50aPO1lFJnrag=").is_err()
+        );
         assert!(Via::parse("SIP/2.0/UDP 1.2.3.4;branch=").is_err());
         assert!(Via::parse("SIP/2.0/UDP 83.70.206.42:5060port").is_err());
         assert!(Via::parse("SIP/2.0/UDP 1.2.3.4:99999").is_err());
