@@ -995,24 +995,32 @@ fn parse_host(s: &str, i: usize) -> Result<(Host<'_>, usize), UriError> {
     if text.is_empty() {
         return Err(err_at(b, i, "empty host"));
     }
+    match classify_host(text) {
+        Some(host) => Ok((host, end)),
+        None if text.bytes().all(|c| c.is_ascii_digit() || c == b'.') => {
+            Err(UriError::new("bad IPv4 address", i))
+        }
+        None => Err(UriError::new("bad host name", i)),
+    }
+}
+
+/// `hostname / IPv4address` from text of alphanumerics, `-` and `.` (see [`Host`] for the
+/// rules): digits and dots must form an IPv4 address, anything else a hostname. Shared with
+/// the typed headers (Via sent-by, maddr).
+pub(crate) fn classify_host(text: &str) -> Option<Host<'_>> {
     if text.bytes().all(|c| c.is_ascii_digit() || c == b'.') {
-        return parse_ipv4(text)
-            .map(|a| (Host::Ipv4(a), end))
-            .ok_or(UriError::new("bad IPv4 address", i));
+        return parse_ipv4(text).map(Host::Ipv4);
     }
-    if !is_hostname(text) {
-        return Err(UriError::new("bad host name", i));
-    }
-    Ok((Host::Domain(text), end))
+    is_hostname(text).then_some(Host::Domain(text))
 }
 
 /// `IPv4address = 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT`, each part at most 255.
-fn parse_ipv4(text: &str) -> Option<Ipv4Addr> {
+pub(crate) fn parse_ipv4(text: &str) -> Option<Ipv4Addr> {
     let mut octets = [0u8; 4];
     let mut parts = text.split('.');
     for octet in &mut octets {
         let part = parts.next()?;
-        if part.is_empty() || part.len() > 3 {
+        if part.is_empty() || part.len() > 3 || !part.bytes().all(|c| c.is_ascii_digit()) {
             return None;
         }
         *octet = part.parse().ok()?;

@@ -3,10 +3,11 @@
 //! optional whitespace around them, tokens, quoted strings, comments, numbers and hosts.
 
 use std::borrow::Cow;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv6Addr};
 
 pub(crate) use crate::chars::in_class;
 use crate::chars::{TOKEN, is_ws};
+use crate::uri::{classify_host, parse_ipv4};
 use crate::{HeaderError, HeaderName, Host, Method};
 
 /// Decodes a value that may be a `quoted-string` (RFC 3261 §25.1): strips the surrounding
@@ -366,43 +367,6 @@ pub(crate) fn parse_ip(s: &str) -> Option<IpAddr> {
     }
 }
 
-/// `hostname / IPv4address`, from text made of alphanumerics, `-` and `.`.
-///
-/// `hostname = *( domainlabel "." ) toplabel [ "." ]`,
-/// `domainlabel = alphanum / alphanum *( alphanum / "-" ) alphanum`,
-/// `toplabel = ALPHA / ALPHA *( alphanum / "-" ) alphanum`,
-/// `IPv4address = 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT`.
-///
-/// As for URI hosts ([`Host`]), a toplabel may start with a digit but may not be all digits,
-/// so text of digits and dots must be an IPv4 address.
-fn classify_host(s: &str) -> Option<Host<'_>> {
-    if s.bytes().all(|c| c.is_ascii_digit() || c == b'.') {
-        return parse_ipv4(s).map(Host::Ipv4);
-    }
-    let labels = s.strip_suffix('.').unwrap_or(s);
-    let label_ok = |l: &str| {
-        let edge = |c: Option<&u8>| c.is_some_and(u8::is_ascii_alphanumeric);
-        edge(l.as_bytes().first()) && edge(l.as_bytes().last())
-    };
-    let top = labels.rsplit('.').next().unwrap_or("");
-    let top_ok = !top.bytes().all(|c| c.is_ascii_digit());
-    (top_ok && labels.split('.').all(label_ok)).then_some(Host::Domain(s))
-}
-
-/// `IPv4address`, leading zeros allowed as the ABNF allows them, each part at most 255.
-fn parse_ipv4(s: &str) -> Option<Ipv4Addr> {
-    let mut octets = [0_u8; 4];
-    let mut parts = s.split('.');
-    for slot in &mut octets {
-        let part = parts.next()?;
-        if part.is_empty() || part.len() > 3 || !part.bytes().all(|c| c.is_ascii_digit()) {
-            return None;
-        }
-        *slot = part.parse().ok()?;
-    }
-    parts.next().is_none().then(|| Ipv4Addr::from(octets))
-}
-
 /// Whether `s` holds only text characters and folds: no control characters but HTAB and the
 /// CRLF of a fold (header values reach the typed parsers with folds left in).
 pub(crate) fn is_text(s: &str) -> bool {
@@ -487,7 +451,10 @@ mod tests {
     #[test]
     fn hosts_are_classified() {
         assert_eq!(parse_host("example.com."), Some(Host::Domain("example.com.")));
-        assert_eq!(parse_host("192.0.2.1"), Some(Host::Ipv4(Ipv4Addr::new(192, 0, 2, 1))));
+        assert_eq!(
+            parse_host("192.0.2.1"),
+            Some(Host::Ipv4(std::net::Ipv4Addr::new(192, 0, 2, 1)))
+        );
         assert_eq!(parse_host("[2001:db8::1]"), Some(Host::Ipv6("2001:db8::1".parse().unwrap())));
         assert_eq!(parse_host("9x.example.com"), Some(Host::Domain("9x.example.com")));
         for bad in [
