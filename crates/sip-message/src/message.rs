@@ -102,6 +102,9 @@ pub(crate) struct Keys {
 #[derive(Clone)]
 pub struct Message {
     buf: Bytes,
+    /// The range of `buf` that is this message as received, while no edit has touched it and
+    /// its Content-Length is exact: serialising it is then a copy of those bytes.
+    pristine: Option<(u32, u32)>,
     owned: Vec<Bytes>,
     start: StartLine,
     headers: SmallVec<[Entry; 16]>,
@@ -142,12 +145,24 @@ impl Message {
 
     pub(crate) fn from_parts(
         buf: Bytes,
+        origin: usize,
         start: StartLine,
         headers: SmallVec<[Entry; 16]>,
         body: Slot,
         keys: Keys,
     ) -> Message {
-        Message { buf, owned: Vec::new(), start, headers, body, keys }
+        // Written back verbatim only if the bytes are what `write_to` would produce: one exact
+        // Content-Length line and the version spelled `SIP/2.0`.
+        let exact_length = keys.content_length == Some(body.end - body.start)
+            && headers.iter().filter(|e| e.name == HeaderName::ContentLength).count() == 1;
+        let version_ok = match &start {
+            StartLine::Request { uri, .. } => {
+                buf.get(uri.end as usize..uri.end as usize + 8) == Some(b" SIP/2.0")
+            }
+            StartLine::Response { .. } => buf.get(origin..origin + 7) == Some(b"SIP/2.0"),
+        };
+        let pristine = (exact_length && version_ok).then_some((origin as u32, body.end));
+        Message { buf, pristine, owned: Vec::new(), start, headers, body, keys }
     }
 
     #[inline]
@@ -440,6 +455,7 @@ impl Message {
     // ----- edits --------------------------------------------------------------------------
 
     fn own(&mut self, bytes: Bytes) -> Slot {
+        self.pristine = None;
         self.owned.push(bytes);
         let len = self.owned.last().map_or(0, Bytes::len);
         Slot { src: self.owned.len() as u32, start: 0, end: len as u32 }
@@ -656,6 +672,7 @@ impl Message {
 
     /// Recomputes the eager keys after an edit.
     fn reindex(&mut self) {
+        self.pristine = None;
         let mut keys = Keys::default();
         for (i, e) in self.headers.iter().enumerate() {
             let value = self.slot(e.value);
@@ -691,6 +708,10 @@ impl Message {
     /// edited or created ones as `Name: value`, and a Content-Length that always equals the
     /// body's length (written once, where the first Content-Length was, or added at the end).
     pub fn write_to(&self, out: &mut BytesMut) {
+        if let Some((start, end)) = self.pristine {
+            out.put_slice(self.buf.get(start as usize..end as usize).unwrap_or_default());
+            return;
+        }
         out.reserve(self.serialized_len_hint());
         match &self.start {
             StartLine::Request { method, uri } => {
@@ -746,6 +767,9 @@ impl Message {
     /// returned as it was received when its Content-Length was present and exact.
     #[must_use]
     pub fn to_bytes(&self) -> Bytes {
+        if let Some((start, end)) = self.pristine {
+            return self.buf.slice(start as usize..end as usize);
+        }
         let mut out = BytesMut::new();
         self.write_to(&mut out);
         out.freeze()

@@ -62,6 +62,7 @@ pub(crate) fn parse(buf: Bytes, limits: &Limits) -> Result<Message, ParseError> 
     if pos >= b.len() {
         return Err(ParseError::new(K::Empty, pos));
     }
+    let origin = pos;
 
     let line = line_end(b, pos, false, limits)?;
     if line.content_end - pos > limits.line_length() {
@@ -143,7 +144,14 @@ pub(crate) fn parse(buf: Bytes, limits: &Limits) -> Result<Message, ParseError> 
         Some(n) => n as usize,
         None => available,
     };
-    Ok(Message::from_parts(buf, start, headers, Slot::buf(body_start, body_start + body_len), keys))
+    Ok(Message::from_parts(
+        buf,
+        origin,
+        start,
+        headers,
+        Slot::buf(body_start, body_start + body_len),
+        keys,
+    ))
 }
 
 /// `Request-Line = Method SP Request-URI SP SIP-Version CRLF` or

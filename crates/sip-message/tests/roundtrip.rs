@@ -143,3 +143,23 @@ proptest! {
         prop_assert!(buf.is_empty());
     }
 }
+
+#[test]
+fn an_untouched_message_serialises_as_received_and_an_edited_one_is_rebuilt() {
+    let raw = Bytes::from_static(
+        b"\r\nOPTIONS sip:a@example.com SIP/2.0\r\nv:  SIP/2.0/UDP h;branch=z9hG4bK1\r\nl: 0\r\n\r\n",
+    );
+    let mut m = Message::parse(raw.clone()).unwrap();
+    // The leading CRLF is not part of the message; the rest is written back byte for byte.
+    assert_eq!(m.to_bytes(), raw.slice(2..));
+    assert_eq!(m.to_bytes().as_ptr(), raw.slice(2..).as_ptr()); // no copy
+    m.push_front(HeaderName::Via, "SIP/2.0/UDP p;branch=z9hG4bK2").unwrap();
+    let rebuilt = m.to_bytes();
+    assert!(rebuilt.starts_with(b"OPTIONS sip:a@example.com SIP/2.0\r\nVia: SIP/2.0/UDP p;"));
+    assert!(rebuilt.ends_with(b"v:  SIP/2.0/UDP h;branch=z9hG4bK1\r\nl: 0\r\n\r\n"));
+    // A wrong Content-Length is never written back verbatim.
+    let short = Message::parse(Bytes::from_static(b"MESSAGE sip:a@b SIP/2.0\r\nl: 2\r\n\r\nhello"))
+        .unwrap();
+    assert_eq!(short.body(), b"he");
+    assert!(short.to_bytes().ends_with(b"l: 2\r\n\r\nhe"));
+}
