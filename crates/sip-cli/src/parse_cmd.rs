@@ -166,7 +166,7 @@ fn report_datagram(
             true
         }
         Err(r) => {
-            let _ = writeln!(out, "  INVALID: {}", r.problem());
+            let _ = writeln!(out, "  INVALID: {}{}", r.problem(), problem_offset(&msg, &r));
             if msg.is_request() && msg.method() != Some(&sip_message::Method::Ack) {
                 let _ = writeln!(out, "  a UAS answers: {} {r}", r.status());
             } else {
@@ -175,6 +175,18 @@ fn report_datagram(
             false
         }
     }
+}
+
+/// Where in the message a malformed header's problem lies, as ` at byte N` (the first line of
+/// that header whose typed parse fails), or nothing when the problem has no position.
+fn problem_offset(msg: &Message, rejection: &Rejection) -> String {
+    let sip_message::Problem::Malformed(e) = rejection.problem() else { return String::new() };
+    let base = msg.buffer().as_ptr() as usize;
+    msg.lines()
+        .filter(|l| l.name == e.name())
+        .find(|l| crate::views::describe(l.name, l.value).is_some_and(|v| v.contains("ERROR")))
+        .map(|l| format!(" at byte {}", l.value.as_ptr() as usize - base + e.offset()))
+        .unwrap_or_default()
 }
 
 fn start_line(msg: &Message) -> String {
@@ -214,6 +226,15 @@ mod tests {
             out.contains("400 Bad Request (CSeq method does not match request method)"),
             "{out}"
         );
+    }
+
+    #[test]
+    fn a_malformed_header_is_reported_with_its_byte_offset() {
+        let bad = String::from_utf8_lossy(INVITE).replace("CSeq: 1 INVITE", "CSeq: x INVITE");
+        let at = bad.find("x INVITE").unwrap();
+        let mut out = String::new();
+        assert!(!report_datagram(&mut out, "x", Bytes::from(bad), &Limits::default(), false));
+        assert!(out.contains(&format!("at byte {at}")), "{out}");
     }
 
     #[test]
