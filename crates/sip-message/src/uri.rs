@@ -1151,8 +1151,13 @@ fn is_must_match_param(name: &str) -> bool {
 
 /// RFC 3261 §19.1.4 uri-parameter comparison; see [`SipUri`].
 fn sip_params_eq(a: &SipUri<'_>, b: &SipUri<'_>) -> bool {
+    // Each name is compared by its first occurrence on both sides, so that a repeated
+    // parameter (`;p=1;p=2`) cannot make a URI unequal to itself.
     let a_in_b = a.params().all(|(name, value)| match find_param(b.params(), name) {
-        Some(other) => option_eq(value, other, eq_decoded_ignore_case),
+        Some(other) => {
+            let mine = find_param(a.params(), name).unwrap_or(value);
+            option_eq(mine, other, eq_decoded_ignore_case)
+        }
         None => !is_must_match_param(name),
     });
     a_in_b
@@ -1194,6 +1199,16 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+
+    #[test]
+    fn a_uri_with_a_repeated_parameter_equals_itself() {
+        // Found by the `uri` fuzz target: the second `ppSIp` was compared with the first.
+        let uri = Uri::parse("SIp:I;ppSIp=:I;p;ppSIp=:p::").unwrap();
+        assert!(uri == uri);
+        let a = SipUri::parse("sip:h;x=1;x=2").unwrap();
+        assert!(a == SipUri::parse("sip:h;x=1;x=3").unwrap());
+        assert!(a != SipUri::parse("sip:h;x=2;x=1").unwrap());
+    }
 
     fn sip(s: &str) -> SipUri<'_> {
         match SipUri::parse(s) {
