@@ -135,28 +135,20 @@ impl Framer {
 
     fn decode_inner(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, FrameError> {
         if self.framed.is_none() && self.scanned == 0 {
-            // Between messages: CRLF keep-alives (RFC 5626 §3.5.1, RFC 3261 §7.5).
-            match buf.get(..4) {
-                Some(b"\r\n\r\n") => {
+            // Between messages: CRLF keep-alives (RFC 5626 §3.5.1, RFC 3261 §7.5). The rule
+            // looks at no byte past the keep-alive except to tell a ping from a pong, so the
+            // frames do not depend on how the stream was cut into reads.
+            match buf.as_ref() {
+                [b'\r', b'\n', b'\r', b'\n', ..] => {
                     let _ = buf.split_to(4);
                     return Ok(Some(Frame::Ping));
                 }
-                Some([b'\r', b'\n', c, _]) if *c != b'\r' => {
+                // Maybe the start of a ping: wait for the fourth byte.
+                b"\r\n\r" | b"\r" | b"" => return Ok(None),
+                [b'\r', b'\n', ..] => {
                     let _ = buf.split_to(2);
                     return Ok(Some(Frame::Pong));
                 }
-                _ => {}
-            }
-            match &buf[..] {
-                b"\r\n" => {
-                    let _ = buf.split_to(2);
-                    return Ok(Some(Frame::Pong));
-                }
-                [b'\r', b'\n', c] if *c != b'\r' => {
-                    let _ = buf.split_to(2);
-                    return Ok(Some(Frame::Pong));
-                }
-                b"" | b"\r" | b"\r\n\r" => return Ok(None),
                 _ => {}
             }
         }
@@ -288,6 +280,23 @@ mod tests {
         assert_eq!(framer.decode(&mut buf), Ok(Some(Frame::Pong)));
         buf.extend_from_slice(b"\r");
         assert_eq!(framer.decode(&mut buf), Ok(None));
+    }
+
+    #[test]
+    fn keepalive_framing_does_not_depend_on_read_boundaries() {
+        // Found by the `framing` fuzz target: "\r\n" then "\r<junk>" was a pong when read in
+        // two pieces but part of the next frame when read whole.
+        let data = b"\r\n\rA sip:a SIP/2.0\r\nl: 0\r\n\r\n";
+        let mut whole = Framer::new(Limits::default());
+        let mut buf = BytesMut::from(&data[..]);
+        let a = frames(&mut whole, &mut buf);
+        let mut split = Framer::new(Limits::default());
+        let mut buf = BytesMut::from(&data[..2]);
+        let mut b = frames(&mut split, &mut buf);
+        buf.extend_from_slice(&data[2..]);
+        b.extend(frames(&mut split, &mut buf));
+        assert_eq!(a, b);
+        assert_eq!(a.first(), Some(&Frame::Pong));
     }
 
     #[test]
