@@ -7,7 +7,7 @@ use bytes::Bytes;
 use sip_message::Message;
 
 use crate::keys::build_ack;
-use crate::machine::{Class, Ctx, Next, Stimulus, class};
+use crate::machine::{Class, Ctx, Next, NonInviteState, Stimulus, class};
 use crate::{Event, ResponseError, Target, Timer, TransactionState};
 
 /// States of Figure 5 (RFC 6026), Terminated being the transaction's removal.
@@ -145,14 +145,6 @@ impl ClientInvite {
     }
 }
 
-/// States of Figure 6, Terminated being the transaction's removal.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum NonInviteState {
-    Trying,
-    Proceeding,
-    Completed,
-}
-
 /// RFC 3261 §17.1.2: the client non-INVITE transaction.
 #[derive(Debug)]
 pub(crate) struct ClientNonInvite {
@@ -181,11 +173,7 @@ impl ClientNonInvite {
     }
 
     pub(crate) fn state(&self) -> TransactionState {
-        match self.state {
-            NonInviteState::Trying => TransactionState::Trying,
-            NonInviteState::Proceeding => TransactionState::Proceeding,
-            NonInviteState::Completed => TransactionState::Completed,
-        }
+        self.state.into()
     }
 
     pub(crate) fn handle(

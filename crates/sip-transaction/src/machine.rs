@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use sip_message::Message;
 
-use crate::{Event, Output, Stats, Target, Timer, TransactionConfig, TransactionId, Transmit};
+use crate::{
+    Event, Output, Stats, Target, Timer, TransactionConfig, TransactionId, TransactionState,
+    Transmit,
+};
 
 /// What happens to a transaction: one of these per call of a machine's `handle`.
 pub(crate) enum Stimulus {
@@ -174,6 +177,25 @@ impl Ctx<'_> {
         } else {
             self.arm(timer, after);
             Next::Stay
+        }
+    }
+}
+
+/// States of Figures 6 and 8 (client and server non-INVITE), Terminated being the
+/// transaction's removal from the table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum NonInviteState {
+    Trying,
+    Proceeding,
+    Completed,
+}
+
+impl From<NonInviteState> for TransactionState {
+    fn from(state: NonInviteState) -> Self {
+        match state {
+            NonInviteState::Trying => TransactionState::Trying,
+            NonInviteState::Proceeding => TransactionState::Proceeding,
+            NonInviteState::Completed => TransactionState::Completed,
         }
     }
 }

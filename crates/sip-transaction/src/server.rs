@@ -6,7 +6,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use sip_message::{Message, MessageBuilder};
 
-use crate::machine::{Class, Ctx, Next, Stimulus, class};
+use crate::machine::{Class, Ctx, Next, NonInviteState, Stimulus, class};
 use crate::{Event, ResponseError, Target, Timer, TransactionState};
 
 /// States of Figure 7 (RFC 6026), Terminated being the transaction's removal.
@@ -198,14 +198,6 @@ impl ServerInvite {
     }
 }
 
-/// States of Figure 8, Terminated being the transaction's removal.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum NonInviteState {
-    Trying,
-    Proceeding,
-    Completed,
-}
-
 /// RFC 3261 §17.2.2: the server non-INVITE transaction.
 #[derive(Debug)]
 pub(crate) struct ServerNonInvite {
@@ -227,11 +219,7 @@ impl ServerNonInvite {
     }
 
     pub(crate) fn state(&self) -> TransactionState {
-        match self.state {
-            NonInviteState::Trying => TransactionState::Trying,
-            NonInviteState::Proceeding => TransactionState::Proceeding,
-            NonInviteState::Completed => TransactionState::Completed,
-        }
+        self.state.into()
     }
 
     pub(crate) fn handle(
