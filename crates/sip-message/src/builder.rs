@@ -146,10 +146,8 @@ impl MessageBuilder {
             let copy = match line.name {
                 HeaderName::Via | HeaderName::From | HeaderName::CallId | HeaderName::CSeq => true,
                 HeaderName::Timestamp => status == 100,
-                HeaderName::To => {
-                    // Written last-minute in build() so that to_tag() may still add a tag.
-                    continue;
-                }
+                // Held in `pending_to` so that to_tag() may still add a tag.
+                HeaderName::To => continue,
                 _ => false,
             };
             if copy {

@@ -35,6 +35,6 @@ pub use message::{EditError, HeaderLine, Message};
 pub use method::Method;
 pub use name::HeaderName;
 pub use status::canonical_reason;
-pub use typed::{SplitList, TypedHeader, split_list, trim_lws};
+pub use typed::{HeaderVisitor, SplitList, TypedHeader, split_list, trim_lws, visit_typed};
 pub use uri::*;
 pub use validate::{Problem, Rejection};

@@ -159,7 +159,7 @@ pub(crate) fn parse(buf: Bytes, limits: &Limits) -> Result<Message, ParseError> 
 fn parse_start_line(buf: &Bytes, start: usize, end: usize) -> Result<StartLine, ParseError> {
     let line = buf.get(start..end).unwrap_or_default();
     if line.len() >= 4 && line.get(..4).is_some_and(|p| p.eq_ignore_ascii_case(b"SIP/")) {
-        return parse_status_line(buf, start, line);
+        return parse_status_line(start, line);
     }
     let Some(sp1) = memchr::memchr(b' ', line) else {
         return Err(ParseError::new(K::StartLine, start));
@@ -181,7 +181,7 @@ fn parse_start_line(buf: &Bytes, start: usize, end: usize) -> Result<StartLine, 
     Ok(StartLine::Request { method, uri: Slot::buf(start + sp1 + 1, start + sp2) })
 }
 
-fn parse_status_line(buf: &Bytes, start: usize, line: &[u8]) -> Result<StartLine, ParseError> {
+fn parse_status_line(start: usize, line: &[u8]) -> Result<StartLine, ParseError> {
     let Some(sp1) = memchr::memchr(b' ', line) else {
         check_version(line, start)?;
         return Err(ParseError::new(K::StartLine, start + line.len()));
@@ -214,7 +214,6 @@ fn parse_status_line(buf: &Bytes, start: usize, line: &[u8]) -> Result<StartLine
         Some(_) => return Err(ParseError::new(K::StatusCode, start + sp1 + 1)),
         None => return Err(ParseError::new(K::StartLine, reason_end)),
     }
-    let _ = buf;
     Ok(StartLine::Response { code, reason: Slot::buf(reason_start, reason_end) })
 }
 
@@ -290,7 +289,7 @@ impl Keys {
             HeaderName::CallId if self.call_id.is_none() && is_call_id(value) => {
                 self.call_id = Some(Slot::buf(offset, offset + value.len()));
             }
-            HeaderName::CSeq if self.cseq.is_none() && !self.cseq_seen => {
+            HeaderName::CSeq if !self.cseq_seen => {
                 self.cseq_seen = true;
                 self.cseq = parse_cseq(value);
             }

@@ -144,17 +144,19 @@ impl Message {
     pub fn validate(&self) -> Result<(), Rejection> {
         let bad = |problem| Err(Rejection { status: 400, problem });
         let rfc2543 = !self.via_branch().is_some_and(|b| b.starts_with("z9hG4bK"));
-        let mut required = vec![
+        let required = [
             HeaderName::To,
             HeaderName::From,
             HeaderName::CSeq,
             HeaderName::CallId,
             HeaderName::Via,
+            HeaderName::MaxForwards,
         ];
-        if self.is_request() && !rfc2543 {
-            required.push(HeaderName::MaxForwards);
-        }
+        let max_forwards_required = self.is_request() && !rfc2543;
         for name in required {
+            if name == HeaderName::MaxForwards && !max_forwards_required {
+                continue;
+            }
             if !self.has(name) {
                 return bad(Problem::Missing(name));
             }
@@ -196,78 +198,40 @@ fn scheme_of(uri: &str) -> &str {
     uri.split_once(':').map_or(uri, |(s, _)| s)
 }
 
-/// Parses every value of a header the stack interprets with its typed parser.
+/// Parses every value of a header the stack interprets with its typed parser. Free-text
+/// headers (User-Agent, Server, Subject, Organization) are not grounds for a rejection.
 fn check_header(name: HeaderName, value: &[u8]) -> Result<(), HeaderError> {
-    fn each<'a, H: TypedHeader<'a>>(value: &'a [u8]) -> Result<(), HeaderError> {
-        let pieces = crate::split_list(value);
-        let list = H::NAME.is_list();
-        let text = std::str::from_utf8(value)
-            .map_err(|e| HeaderError::new(H::NAME, "not valid UTF-8", e.valid_up_to()))?;
-        if !list {
-            return H::parse(text).map(drop);
-        }
-        // `Allow = "Allow" HCOLON [Method *(COMMA Method)]`, and likewise Accept, Supported,
-        // Accept-Encoding and Accept-Language: these may be empty (RFC 3261 §25.1).
-        if text.trim().is_empty() && EMPTY_LIST_OK.contains(&H::NAME) {
-            return Ok(());
-        }
-        for piece in pieces {
-            let piece = std::str::from_utf8(piece)
+    struct Check;
+    impl crate::HeaderVisitor for Check {
+        type Output = Result<(), HeaderError>;
+
+        fn visit<'a, H: TypedHeader<'a> + fmt::Debug>(&mut self, value: &'a [u8]) -> Self::Output {
+            let text = std::str::from_utf8(value)
                 .map_err(|e| HeaderError::new(H::NAME, "not valid UTF-8", e.valid_up_to()))?;
-            if piece.is_empty() {
-                return Err(HeaderError::new(H::NAME, "empty list element", 0));
+            if !H::NAME.is_list() {
+                return H::parse(text).map(drop);
             }
-            H::parse(piece)?;
+            // `Allow = "Allow" HCOLON [Method *(COMMA Method)]`, and likewise Accept, Supported,
+            // Accept-Encoding and Accept-Language: these may be empty (RFC 3261 §25.1).
+            if text.trim().is_empty() && EMPTY_LIST_OK.contains(&H::NAME) {
+                return Ok(());
+            }
+            for piece in crate::split_list(value) {
+                let piece = std::str::from_utf8(piece)
+                    .map_err(|e| HeaderError::new(H::NAME, "not valid UTF-8", e.valid_up_to()))?;
+                if piece.is_empty() {
+                    return Err(HeaderError::new(H::NAME, "empty list element", 0));
+                }
+                H::parse(piece)?;
+            }
+            Ok(())
         }
-        Ok(())
     }
-    use crate::headers as h;
     match name {
-        HeaderName::Via => each::<h::Via<'_>>(value),
-        HeaderName::From => each::<h::From<'_>>(value),
-        HeaderName::To => each::<h::To<'_>>(value),
-        HeaderName::Contact => each::<h::Contact<'_>>(value),
-        HeaderName::Route => each::<h::Route<'_>>(value),
-        HeaderName::RecordRoute => each::<h::RecordRoute<'_>>(value),
-        HeaderName::CallId => each::<h::CallId<'_>>(value),
-        HeaderName::CSeq => each::<h::CSeq<'_>>(value),
-        HeaderName::MaxForwards => each::<h::MaxForwards>(value),
-        HeaderName::Expires => each::<h::Expires>(value),
-        HeaderName::MinExpires => each::<h::MinExpires>(value),
-        HeaderName::ContentType => each::<h::ContentType<'_>>(value),
-        HeaderName::Date => each::<h::Date<'_>>(value),
-        HeaderName::RetryAfter => each::<h::RetryAfter<'_>>(value),
-        HeaderName::Warning => each::<h::Warning<'_>>(value),
-        HeaderName::Require => each::<h::Require<'_>>(value),
-        HeaderName::ProxyRequire => each::<h::ProxyRequire<'_>>(value),
-        HeaderName::Supported => each::<h::Supported<'_>>(value),
-        HeaderName::Unsupported => each::<h::Unsupported<'_>>(value),
-        HeaderName::Allow => each::<h::Allow<'_>>(value),
-        HeaderName::Authorization => each::<h::Authorization<'_>>(value),
-        HeaderName::ProxyAuthorization => each::<h::ProxyAuthorization<'_>>(value),
-        HeaderName::WwwAuthenticate => each::<h::WwwAuthenticate<'_>>(value),
-        HeaderName::ProxyAuthenticate => each::<h::ProxyAuthenticate<'_>>(value),
-        HeaderName::Event => each::<h::Event<'_>>(value),
-        HeaderName::SubscriptionState => each::<h::SubscriptionState<'_>>(value),
-        HeaderName::ReferTo => each::<h::ReferTo<'_>>(value),
-        HeaderName::ReferredBy => each::<h::ReferredBy<'_>>(value),
-        HeaderName::Replaces => each::<h::Replaces<'_>>(value),
-        HeaderName::RSeq => each::<h::RSeq>(value),
-        HeaderName::RAck => each::<h::RAck<'_>>(value),
-        HeaderName::SessionExpires => each::<h::SessionExpires<'_>>(value),
-        HeaderName::MinSe => each::<h::MinSe>(value),
-        HeaderName::Timestamp => each::<h::Timestamp<'_>>(value),
-        HeaderName::AllowEvents => each::<h::AllowEvents<'_>>(value),
-        HeaderName::ContentEncoding => each::<h::ContentEncoding<'_>>(value),
-        HeaderName::Path => each::<h::Path<'_>>(value),
-        HeaderName::ServiceRoute => each::<h::ServiceRoute<'_>>(value),
-        HeaderName::ReplyTo => each::<h::ReplyTo<'_>>(value),
-        HeaderName::AuthenticationInfo => each::<h::AuthenticationInfo<'_>>(value),
-        HeaderName::MimeVersion => each::<h::MimeVersion>(value),
-        HeaderName::Priority => each::<h::Priority<'_>>(value),
-        HeaderName::ContentDisposition => each::<h::ContentDisposition<'_>>(value),
-        HeaderName::Accept => each::<h::Accept<'_>>(value),
-        HeaderName::HistoryInfo => each::<h::HistoryInfo<'_>>(value),
-        _ => Ok(()),
+        HeaderName::UserAgent
+        | HeaderName::Server
+        | HeaderName::Subject
+        | HeaderName::Organization => Ok(()),
+        _ => crate::visit_typed(name, value, &mut Check).unwrap_or(Ok(())),
     }
 }
