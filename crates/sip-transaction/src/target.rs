@@ -1,7 +1,9 @@
 //! Where a message goes or came from: a transport and an address, or an existing flow.
 
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+
+use sip_message::{Host, SipUri};
 
 /// A SIP transport protocol (RFC 3261 §18, RFC 7118 for WebSocket).
 ///
@@ -51,6 +53,24 @@ impl Transport {
     }
 }
 
+impl Transport {
+    /// The transport named by a Via transport or a `transport` URI parameter, in any case
+    /// (`udp`, `TCP`, `tls`, `sctp`, `ws`, `wss`); `None` for anything else.
+    #[must_use]
+    pub fn from_token(token: &str) -> Option<Transport> {
+        [
+            Transport::Udp,
+            Transport::Tcp,
+            Transport::Tls,
+            Transport::Sctp,
+            Transport::Ws,
+            Transport::Wss,
+        ]
+        .into_iter()
+        .find(|t| t.as_str().eq_ignore_ascii_case(token))
+    }
+}
+
 impl fmt::Display for Transport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -82,6 +102,41 @@ impl Target {
     #[must_use]
     pub fn tcp(addr: SocketAddr) -> Self {
         Target::Addr(Transport::Tcp, addr)
+    }
+
+    /// Where a request for `uri` goes when its host is an IP address, the part of RFC 3263
+    /// §4 that needs no DNS: `maddr` (an address) wins over the host; the transport is the
+    /// `transport` parameter, else TLS for `sips`, else UDP; the port is the URI's, else 5061
+    /// for TLS and 5060 otherwise. `None` for a domain name (resolve it with DNS, outside this
+    /// sans-IO crate) or a transport this crate does not name.
+    ///
+    /// ```
+    /// use sip_message::SipUri;
+    /// use sip_transaction::{Target, Transport};
+    ///
+    /// let uri = SipUri::parse("sip:bob@192.0.2.4:5070;transport=tcp").unwrap();
+    /// assert_eq!(Target::from_uri(&uri), Some(Target::tcp("192.0.2.4:5070".parse().unwrap())));
+    /// let secure = SipUri::parse("sips:[2001:db8::1]").unwrap();
+    /// assert_eq!(Target::from_uri(&secure).map(|t| t.transport()), Some(Transport::Tls));
+    /// assert_eq!(Target::from_uri(&SipUri::parse("sip:example.com").unwrap()), None);
+    /// ```
+    #[must_use]
+    pub fn from_uri(uri: &SipUri<'_>) -> Option<Target> {
+        let ip: IpAddr = match uri.maddr() {
+            Some(maddr) => maddr.trim_start_matches('[').trim_end_matches(']').parse().ok()?,
+            None => match uri.host() {
+                Host::Ipv4(a) => IpAddr::V4(a),
+                Host::Ipv6(a) => IpAddr::V6(a),
+                Host::Domain(_) => return None,
+            },
+        };
+        let transport = match uri.transport() {
+            None if uri.is_secure() => Transport::Tls,
+            None => Transport::Udp,
+            Some(t) => Transport::from_token(t)?,
+        };
+        let default_port = if transport == Transport::Tls { 5061 } else { 5060 };
+        Some(Target::Addr(transport, SocketAddr::new(ip, uri.port().unwrap_or(default_port))))
     }
 
     /// The transport the target uses.
