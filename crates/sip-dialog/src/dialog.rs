@@ -1,0 +1,528 @@
+//! One dialog: RFC 3261 §12.
+
+use std::fmt;
+
+use sip_message::{
+    Contact, From, HeaderName as H, Message, MessageBuilder, Method, RecordRoute, SipUri, To,
+    TypedHeader, Uri,
+};
+
+use crate::error::DialogError;
+
+/// A dialog's identity (RFC 3261 §12): Call-ID, local tag and remote tag, seen from this side.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DialogId {
+    /// The Call-ID.
+    pub call_id: Box<str>,
+    /// The tag this side put in From (UAC) or To (UAS).
+    pub local_tag: Box<str>,
+    /// The peer's tag; empty for an RFC 2543 peer that sent none (§12.1.2).
+    pub remote_tag: Box<str>,
+}
+
+impl DialogId {
+    /// The id a UAS sees on a request received inside a dialog (§12.2.2): Call-ID, the To tag
+    /// as the local tag and the From tag as the remote tag. `None` without a Call-ID or a To tag.
+    #[must_use]
+    pub fn of_incoming_request(request: &Message) -> Option<DialogId> {
+        Some(DialogId {
+            call_id: request.call_id()?.into(),
+            local_tag: request.to_tag()?.into(),
+            remote_tag: request.from_tag().unwrap_or_default().into(),
+        })
+    }
+
+    /// The id a UAC sees on a response to its own request (§12.1.2): Call-ID, the From tag as
+    /// the local tag and the To tag as the remote tag (empty when absent).
+    #[must_use]
+    pub fn of_response(response: &Message) -> Option<DialogId> {
+        Some(DialogId {
+            call_id: response.call_id()?.into(),
+            local_tag: response.from_tag()?.into(),
+            remote_tag: response.to_tag().unwrap_or_default().into(),
+        })
+    }
+
+    /// Whether this id is the one `(call_id, local_tag, remote_tag)` names, without allocating.
+    #[must_use]
+    pub fn is(&self, call_id: &str, local_tag: &str, remote_tag: &str) -> bool {
+        &*self.call_id == call_id
+            && &*self.local_tag == local_tag
+            && &*self.remote_tag == remote_tag
+    }
+}
+
+impl fmt::Display for DialogId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{};local={};remote={}", self.call_id, self.local_tag, self.remote_tag)
+    }
+}
+
+/// The state of a dialog (RFC 3261 §12).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DialogState {
+    /// Created by a provisional response with a To tag (§12.1).
+    Early,
+    /// Created or confirmed by a 2xx.
+    Confirmed,
+    /// Ended: by a BYE, a non-2xx final to the INVITE that created it early, or a timeout.
+    Terminated,
+}
+
+/// Which side of the dialog this is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// The side that sent the request that created the dialog.
+    Uac,
+    /// The side that answered it.
+    Uas,
+}
+
+/// Where an in-dialog request goes first and how it is addressed (RFC 3261 §12.2.1.1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestTarget {
+    /// The Request-URI.
+    pub request_uri: String,
+    /// The Route header values, in order.
+    pub routes: Vec<String>,
+}
+
+impl RequestTarget {
+    /// The URI of the next hop: the first Route's URI, or the Request-URI without routes
+    /// (RFC 3261 §8.1.2 with §12.2.1.1). Resolve it to an address to send the request.
+    #[must_use]
+    pub fn next_hop(&self) -> &str {
+        self.routes.first().map_or(self.request_uri.as_str(), |r| addr_uri(r))
+    }
+}
+
+/// An RFC 3261 §12 dialog: the peer-to-peer relationship an INVITE (or SUBSCRIBE) sets up, with
+/// everything needed to send requests inside it and to check the requests received in it.
+///
+/// It is a plain value: it sends nothing and keeps no clock. The user agent core creates one
+/// from the request and response that establish it ([`Dialog::uac`], [`Dialog::uas`]), builds
+/// requests with [`Dialog::request`] and checks received ones with [`Dialog::receive_request`].
+#[derive(Clone, Debug)]
+pub struct Dialog {
+    id: DialogId,
+    role: Role,
+    state: DialogState,
+    /// Local CSeq: the last number used, `None` while empty (a UAS that has sent nothing).
+    local_seq: Option<u32>,
+    /// Remote CSeq: the last number received, `None` while empty.
+    remote_seq: Option<u32>,
+    /// The local URI as a name-addr (From of requests we send), without tag.
+    local_uri: Box<str>,
+    /// The remote URI as a name-addr (To of requests we send), without tag.
+    remote_uri: Box<str>,
+    /// The remote target: the peer's Contact URI.
+    remote_target: Box<str>,
+    /// The route set: Record-Route values in the order requests must carry them.
+    route_set: Vec<Box<str>>,
+    secure: bool,
+}
+
+impl Dialog {
+    /// The UAC side of a dialog created by `response` (a 1xx with a To tag, or a 2xx) to
+    /// `request` (RFC 3261 §12.1.2): route set from the response's Record-Route in reverse
+    /// order, remote target from its Contact, local sequence number from the request's CSeq,
+    /// remote sequence number empty, secure if the Request-URI is `sips`.
+    ///
+    /// # Errors
+    /// A missing Call-ID, From tag or CSeq, or an unparsable From, To, Contact or Record-Route.
+    pub fn uac(request: &Message, response: &Message) -> Result<Dialog, DialogError> {
+        let status = response.status().ok_or(DialogError::NotAResponse)?;
+        let state = match status {
+            101..=199 => DialogState::Early,
+            200..=299 => DialogState::Confirmed,
+            _ => return Err(DialogError::NoDialogStatus(status)),
+        };
+        let call_id = response.call_id().ok_or(DialogError::Missing(H::CallId))?;
+        let local_tag = request.from_tag().ok_or(DialogError::MissingTag(H::From))?;
+        let remote_tag = response.to_tag().unwrap_or_default();
+        if status < 200 && remote_tag.is_empty() {
+            return Err(DialogError::MissingTag(H::To));
+        }
+        let local_seq = request.cseq_number().ok_or(DialogError::Missing(H::CSeq))?;
+        let mut route_set = record_routes(response)?;
+        route_set.reverse();
+        let remote_target = contact_uri(response)?.unwrap_or_default();
+        Ok(Dialog {
+            id: DialogId {
+                call_id: call_id.into(),
+                local_tag: local_tag.into(),
+                remote_tag: remote_tag.into(),
+            },
+            role: Role::Uac,
+            state,
+            local_seq: Some(local_seq),
+            remote_seq: None,
+            local_uri: name_addr_of::<From<'_>>(request)?,
+            remote_uri: name_addr_of::<To<'_>>(request)?,
+            remote_target: remote_target.into(),
+            route_set,
+            secure: request_is_sips(request),
+        })
+    }
+
+    /// The UAS side of a dialog created by answering `request` with a response of `status`
+    /// (101–299) carrying `local_tag` in its To (RFC 3261 §12.1.1): route set from the
+    /// request's Record-Route in order, remote target from its Contact, remote sequence number
+    /// from its CSeq, local sequence number empty.
+    ///
+    /// The response itself must copy the request's Record-Route (§12.1.1); the user agent core
+    /// does that when it builds it.
+    ///
+    /// # Errors
+    /// A missing Call-ID or CSeq, a status that creates no dialog, or an unparsable From, To,
+    /// Contact or Record-Route.
+    pub fn uas(request: &Message, local_tag: &str, status: u16) -> Result<Dialog, DialogError> {
+        let state = match status {
+            101..=199 => DialogState::Early,
+            200..=299 => DialogState::Confirmed,
+            _ => return Err(DialogError::NoDialogStatus(status)),
+        };
+        if local_tag.is_empty() {
+            return Err(DialogError::MissingTag(H::To));
+        }
+        let call_id = request.call_id().ok_or(DialogError::Missing(H::CallId))?;
+        let remote_seq = request.cseq_number().ok_or(DialogError::Missing(H::CSeq))?;
+        Ok(Dialog {
+            id: DialogId {
+                call_id: call_id.into(),
+                local_tag: local_tag.into(),
+                remote_tag: request.from_tag().unwrap_or_default().into(),
+            },
+            role: Role::Uas,
+            state,
+            local_seq: None,
+            remote_seq: Some(remote_seq),
+            local_uri: name_addr_of::<To<'_>>(request)?,
+            remote_uri: name_addr_of::<From<'_>>(request)?,
+            remote_target: contact_uri(request)?.unwrap_or_default().into(),
+            route_set: record_routes(request)?,
+            secure: request_is_sips(request),
+        })
+    }
+
+    /// The dialog id.
+    #[must_use]
+    pub fn id(&self) -> &DialogId {
+        &self.id
+    }
+
+    /// Which side this is.
+    #[must_use]
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// Early, confirmed or terminated.
+    #[must_use]
+    pub fn state(&self) -> DialogState {
+        self.state
+    }
+
+    /// The last CSeq number this side used, if any.
+    #[must_use]
+    pub fn local_seq(&self) -> Option<u32> {
+        self.local_seq
+    }
+
+    /// The last CSeq number received from the peer, if any.
+    #[must_use]
+    pub fn remote_seq(&self) -> Option<u32> {
+        self.remote_seq
+    }
+
+    /// The local URI (name-addr, no tag).
+    #[must_use]
+    pub fn local_uri(&self) -> &str {
+        &self.local_uri
+    }
+
+    /// The remote URI (name-addr, no tag).
+    #[must_use]
+    pub fn remote_uri(&self) -> &str {
+        &self.remote_uri
+    }
+
+    /// The remote target: where requests inside the dialog are addressed.
+    #[must_use]
+    pub fn remote_target(&self) -> &str {
+        &self.remote_target
+    }
+
+    /// The route set, in the order requests carry it.
+    pub fn route_set(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
+        self.route_set.iter().map(|r| &**r)
+    }
+
+    /// Whether the dialog is secure (created by a `sips` Request-URI, §12.1.1).
+    #[must_use]
+    pub fn is_secure(&self) -> bool {
+        self.secure
+    }
+
+    /// Marks the dialog terminated.
+    pub fn terminate(&mut self) {
+        self.state = DialogState::Terminated;
+    }
+
+    /// UAC: a response to the INVITE (or a target refresh) inside this dialog arrived.
+    ///
+    /// A 2xx confirms an early dialog and recomputes its route set from the 2xx (§13.2.2.4);
+    /// any 1xx or 2xx with a Contact replaces the remote target (§12.1.2, §12.2.1.2). Other
+    /// responses change nothing.
+    ///
+    /// # Errors
+    /// An unparsable Contact or Record-Route; the dialog is left as it was.
+    pub fn on_response(&mut self, response: &Message) -> Result<(), DialogError> {
+        let status = response.status().ok_or(DialogError::NotAResponse)?;
+        if !(101..=299).contains(&status) || self.state == DialogState::Terminated {
+            return Ok(());
+        }
+        let target = contact_uri(response)?;
+        if status >= 200 && self.state == DialogState::Early && self.role == Role::Uac {
+            let mut routes = record_routes(response)?;
+            routes.reverse();
+            self.route_set = routes;
+            self.state = DialogState::Confirmed;
+        }
+        if let Some(target) = target {
+            self.remote_target = target.into();
+        }
+        Ok(())
+    }
+
+    /// UAS: this side sent a 2xx to the request that created the dialog early.
+    pub fn confirm(&mut self) {
+        if self.state == DialogState::Early {
+            self.state = DialogState::Confirmed;
+        }
+    }
+
+    /// Checks a request received inside this dialog (RFC 3261 §12.2.2) and records its CSeq.
+    ///
+    /// A CSeq lower than the last one received is out of order: answer it with the
+    /// [`DialogError::status`] of the error (500). ACK and CANCEL carry the CSeq of the
+    /// request they refer to and are not checked. A target refresh (INVITE, UPDATE, SUBSCRIBE,
+    /// NOTIFY) with a Contact replaces the remote target.
+    ///
+    /// # Errors
+    /// [`DialogError::CSeqOutOfOrder`], a missing CSeq, or an unparsable Contact.
+    pub fn receive_request(&mut self, request: &Message) -> Result<(), DialogError> {
+        let method = request.method().ok_or(DialogError::NotARequest)?;
+        let cseq = request.cseq_number().ok_or(DialogError::Missing(H::CSeq))?;
+        if matches!(method, Method::Ack | Method::Cancel) {
+            return Ok(());
+        }
+        if let Some(last) = self.remote_seq
+            && cseq < last
+        {
+            return Err(DialogError::CSeqOutOfOrder { received: cseq, last });
+        }
+        let target = if is_target_refresh(method) { contact_uri(request)? } else { None };
+        self.remote_seq = Some(cseq);
+        if let Some(target) = target {
+            self.remote_target = target.into();
+        }
+        Ok(())
+    }
+
+    /// The Request-URI and Route headers for the next request in this dialog (RFC 3261
+    /// §12.2.1.1): with an empty route set, the remote target and no Route; with a loose router
+    /// (`lr`) first, the remote target and the route set; with a strict router first, that
+    /// router's URI (without the parameters a Request-URI may not carry) as the Request-URI and
+    /// the rest of the route set followed by the remote target as Routes.
+    #[must_use]
+    pub fn request_target(&self) -> RequestTarget {
+        let Some(first) = self.route_set.first() else {
+            return RequestTarget {
+                request_uri: self.remote_target.to_string(),
+                routes: Vec::new(),
+            };
+        };
+        let first_uri = addr_uri(first);
+        let loose = SipUri::parse(first_uri).map(|u| u.lr()).unwrap_or(false);
+        if loose {
+            RequestTarget {
+                request_uri: self.remote_target.to_string(),
+                routes: self.route_set.iter().map(|r| r.to_string()).collect(),
+            }
+        } else {
+            let mut routes: Vec<String> =
+                self.route_set.iter().skip(1).map(|r| r.to_string()).collect();
+            routes.push(format!("<{}>", self.remote_target));
+            RequestTarget { request_uri: request_uri_form(first_uri), routes }
+        }
+    }
+
+    /// Starts the next request of `method` inside the dialog (RFC 3261 §12.2.1.1), with the
+    /// CSeq number incremented (or taken from `cseq` for an ACK or CANCEL, which reuse the
+    /// INVITE's number): request line, `via` (the transaction layer adds the branch),
+    /// Max-Forwards 70, the Routes, To with the remote tag, From with the local tag, Call-ID,
+    /// CSeq. Add Contact, Supported and a body to the returned builder.
+    ///
+    /// Returns the builder and the target; send the request to [`RequestTarget::next_hop`].
+    #[must_use]
+    pub fn request(
+        &mut self,
+        method: &Method,
+        via: &str,
+        cseq: Option<u32>,
+    ) -> (MessageBuilder, RequestTarget) {
+        let number = match (method, cseq) {
+            (Method::Ack | Method::Cancel, Some(n)) => n,
+            _ => self.next_local_seq(),
+        };
+        let target = self.request_target();
+        let mut b = MessageBuilder::request(method, &target.request_uri)
+            .header(H::Via, via)
+            .header(H::MaxForwards, "70");
+        for route in &target.routes {
+            b = b.header(H::Route, route);
+        }
+        b = b
+            .header(H::To, with_tag(&self.remote_uri, &self.id.remote_tag))
+            .header(H::From, with_tag(&self.local_uri, &self.id.local_tag))
+            .header(H::CallId, &*self.id.call_id)
+            .header(H::CSeq, format!("{number} {method}"));
+        (b, target)
+    }
+
+    /// Takes the next local CSeq number (§12.2.1.1: one more than the last; a UAS that has
+    /// sent nothing yet starts from 1, a choice the RFC leaves open).
+    pub fn next_local_seq(&mut self) -> u32 {
+        let next = self.local_seq.map_or(1, |n| n.wrapping_add(1) & 0x7fff_ffff);
+        self.local_seq = Some(next);
+        next
+    }
+
+    /// Heap bytes this dialog holds besides the struct itself (for memory accounting).
+    #[must_use]
+    pub fn heap_bytes(&self) -> usize {
+        self.id.call_id.len()
+            + self.id.local_tag.len()
+            + self.id.remote_tag.len()
+            + self.local_uri.len()
+            + self.remote_uri.len()
+            + self.remote_target.len()
+            + self.route_set.capacity() * std::mem::size_of::<Box<str>>()
+            + self.route_set.iter().map(|r| r.len()).sum::<usize>()
+    }
+}
+
+/// Whether `method` refreshes the remote target (RFC 3261 §12.2, RFC 3311, RFC 6665).
+#[must_use]
+pub fn is_target_refresh(method: &Method) -> bool {
+    matches!(method, Method::Invite | Method::Update | Method::Subscribe | Method::Notify)
+}
+
+/// `addr` with `;tag=tag` appended, or unchanged for an empty tag.
+fn with_tag(addr: &str, tag: &str) -> String {
+    if tag.is_empty() { addr.to_string() } else { format!("{addr};tag={tag}") }
+}
+
+/// The URI inside a name-addr (`<...>`), or the value itself.
+fn addr_uri(value: &str) -> &str {
+    match (value.find('<'), value.rfind('>')) {
+        (Some(a), Some(b)) if a < b => value.get(a + 1..b).unwrap_or(value),
+        _ => value.split(';').next().unwrap_or(value).trim(),
+    }
+}
+
+/// A route URI as a Request-URI: without the `method` parameter and the headers, which
+/// RFC 3261 §19.1.1's table forbids there.
+fn request_uri_form(uri: &str) -> String {
+    let uri = uri.split('?').next().unwrap_or(uri);
+    let mut parts = uri.split(';');
+    let mut out = parts.next().unwrap_or_default().to_string();
+    for p in parts {
+        let name = p.split('=').next().unwrap_or_default().trim();
+        if !name.eq_ignore_ascii_case("method") {
+            out.push(';');
+            out.push_str(p);
+        }
+    }
+    out
+}
+
+fn request_is_sips(request: &Message) -> bool {
+    request.request_uri_str().is_some_and(|u| u.len() >= 5 && u[..5].eq_ignore_ascii_case("sips:"))
+}
+
+/// The name-addr of the first `H` header (display name and `<uri>`), without its parameters.
+fn name_addr_of<'a, T>(msg: &'a Message) -> Result<Box<str>, DialogError>
+where
+    T: TypedHeader<'a> + AddressLike<'a>,
+{
+    let header =
+        msg.typed::<T>().ok_or(DialogError::Missing(T::NAME))?.map_err(DialogError::Header)?;
+    let uri = header.uri_text();
+    Ok(match header.display_raw() {
+        Some(d) if !d.is_empty() => format!("{d} <{uri}>"),
+        _ => format!("<{uri}>"),
+    }
+    .into())
+}
+
+/// From and To seen alike.
+trait AddressLike<'a> {
+    fn uri_text(&self) -> &'a str;
+    fn display_raw(&self) -> Option<&'a str>;
+}
+
+impl<'a> AddressLike<'a> for From<'a> {
+    fn uri_text(&self) -> &'a str {
+        self.uri_str()
+    }
+    fn display_raw(&self) -> Option<&'a str> {
+        self.name_addr().display_name_raw()
+    }
+}
+
+impl<'a> AddressLike<'a> for To<'a> {
+    fn uri_text(&self) -> &'a str {
+        self.uri_str()
+    }
+    fn display_raw(&self) -> Option<&'a str> {
+        self.name_addr().display_name_raw()
+    }
+}
+
+/// The URI of the first Contact, checked to be a URI; `None` when there is no Contact.
+fn contact_uri(msg: &Message) -> Result<Option<String>, DialogError> {
+    let Some(contact) = msg.typed::<Contact<'_>>() else { return Ok(None) };
+    let contact = contact.map_err(DialogError::Header)?;
+    match (contact.uri_str(), contact.uri()) {
+        (Some(s), Some(Uri::Sip(_) | Uri::Other(_) | Uri::Tel(_))) => Ok(Some(s.to_string())),
+        _ => Err(DialogError::BadContact),
+    }
+}
+
+/// Every Record-Route value, as `<uri>;params`, in message order.
+fn record_routes(msg: &Message) -> Result<Vec<Box<str>>, DialogError> {
+    msg.typed_all::<RecordRoute<'_>>()
+        .map(|rr| {
+            let rr = rr.map_err(DialogError::Header)?;
+            let params = rr.params().as_str();
+            Ok(format!("<{}>{}", rr.uri_str(), params.trim()).into())
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addr_uri_and_request_uri_form() {
+        assert_eq!(addr_uri("<sip:p1.example.com;lr>"), "sip:p1.example.com;lr");
+        assert_eq!(addr_uri("sip:p1.example.com;lr"), "sip:p1.example.com");
+        assert_eq!(
+            request_uri_form("sip:p1.example.com;method=INVITE;maddr=1.2.3.4?x=y"),
+            "sip:p1.example.com;maddr=1.2.3.4"
+        );
+    }
+}
