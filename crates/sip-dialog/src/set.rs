@@ -32,6 +32,12 @@ impl DialogSet {
         DialogSet::default()
     }
 
+    /// A set holding `dialog` (a UAS's one dialog).
+    #[must_use]
+    pub fn from_dialog(dialog: Dialog) -> Self {
+        DialogSet { dialogs: vec![dialog] }
+    }
+
     /// UAC: feeds a response to `request`. A 1xx with a To tag or a 2xx finds the dialog with
     /// its To tag or creates one; a non-2xx final terminates every early dialog (§13.2.2.3).
     ///

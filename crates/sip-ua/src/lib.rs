@@ -1,3 +1,25 @@
-//! Sans-IO SIP user agent core (RFC 3261 §8–§15): calls, CANCEL, re-INVITE, BYE, OPTIONS, registration.
+//! Sans-IO SIP user agent core (RFC 3261 §8–§15).
 //!
-//! Work in progress.
+//! Placeholder doc, replaced below.
+#![cfg_attr(
+    not(test),
+    warn(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::unreachable,
+        clippy::todo
+    )
+)]
+
+mod agent;
+mod config;
+mod core;
+mod event;
+mod slots;
+
+pub use agent::{UaOutput, UserAgent};
+pub use config::{Body, UaConfig};
+pub use core::{Invite, UaCore};
+pub use event::{CallId, EndReason, RequestId, UaError, UaEvent};

@@ -1,0 +1,322 @@
+//! A user agent that owns its transaction table: the four sans-IO verbs in one object.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use bytes::Bytes;
+use sip_message::{HeaderName as H, Message, Method};
+use sip_transaction::{
+    Output, Target, TransactionConfig, TransactionId, TransactionTable, Transmit,
+};
+
+use crate::config::{Body, UaConfig};
+use crate::core::{Invite, UaCore};
+use crate::event::{CallId, RequestId, UaError, UaEvent};
+
+/// The next thing to do, from [`UserAgent::poll_output`].
+#[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)]
+pub enum UaOutput {
+    /// Send bytes.
+    Transmit(Transmit),
+    /// Tell the application.
+    Event(UaEvent),
+}
+
+/// A [`UaCore`] with its own [`TransactionTable`]: a complete sans-IO user agent.
+///
+/// | verb | meaning |
+/// | --- | --- |
+/// | [`handle`](Self::handle) / [`handle_datagram`](Self::handle_datagram) | a message arrived |
+/// | [`handle_transport_error`](Self::handle_transport_error) | a send failed |
+/// | [`handle_timeout`](Self::handle_timeout) | time passed |
+/// | [`poll_output`](Self::poll_output) | next [`UaOutput`] |
+/// | [`poll_timeout`](Self::poll_timeout) | when to call `handle_timeout` |
+///
+/// Commands ([`invite`](Self::invite), [`answer`](Self::answer), [`bye`](Self::bye), ...)
+/// forward to the core. The drain contract is the transaction table's: after any input or
+/// command, call `poll_output` until `None`, then read `poll_timeout`.
+#[derive(Debug)]
+pub struct UserAgent {
+    table: TransactionTable,
+    core: UaCore,
+    out: VecDeque<UaOutput>,
+    unclaimed: u64,
+}
+
+impl UserAgent {
+    /// A user agent with `config` over a transaction table with `transactions`.
+    #[must_use]
+    pub fn new(config: UaConfig, transactions: TransactionConfig) -> Self {
+        UserAgent {
+            table: TransactionTable::new(transactions),
+            core: UaCore::new(config),
+            out: VecDeque::new(),
+            unclaimed: 0,
+        }
+    }
+
+    /// The core.
+    #[must_use]
+    pub fn core(&self) -> &UaCore {
+        &self.core
+    }
+
+    /// The core, to call [`UaCore::add_host`] and the like.
+    pub fn core_mut(&mut self) -> &mut UaCore {
+        &mut self.core
+    }
+
+    /// The transaction table (for its [`stats`](TransactionTable::stats)).
+    #[must_use]
+    pub fn transactions(&self) -> &TransactionTable {
+        &self.table
+    }
+
+    /// Transaction events no part of the core claimed (stray responses and ACKs that match
+    /// nothing, which RFC 3261 says to drop).
+    #[must_use]
+    pub fn unclaimed_events(&self) -> u64 {
+        self.unclaimed
+    }
+
+    /// Whether nothing is live: no call, request, transaction or timer.
+    #[must_use]
+    pub fn is_idle(&self) -> bool {
+        self.core.is_idle() && self.table.is_empty()
+    }
+
+    /// A parsed message arrived from `source`.
+    pub fn handle(&mut self, now: Instant, message: Message, source: Target) {
+        self.table.handle_message(now, message, source);
+        self.pump(now);
+    }
+
+    /// A datagram arrived from `source`; it is parsed, and dropped if it does not parse.
+    pub fn handle_datagram(&mut self, now: Instant, payload: Bytes, source: Target) {
+        self.table.handle_datagram(now, payload, source);
+        self.pump(now);
+    }
+
+    /// Sending a transmit of transaction `id` failed (§17.1.4, §17.2.4).
+    pub fn handle_transport_error(&mut self, now: Instant, id: TransactionId) {
+        self.table.handle_transport_error(now, id);
+        self.pump(now);
+    }
+
+    /// Fires what is due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.table.handle_timeout(now);
+        self.pump(now);
+        self.core.handle_timeout(now, &mut self.table);
+        self.pump(now);
+    }
+
+    /// The next transmit or event.
+    pub fn poll_output(&mut self) -> Option<UaOutput> {
+        self.out.pop_front()
+    }
+
+    /// The earliest time [`handle_timeout`](Self::handle_timeout) is due.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match (self.table.poll_timeout(), self.core.poll_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Drains the table: transmits are queued in order, events go through the core, whose own
+    /// events are queued after them.
+    fn pump(&mut self, now: Instant) {
+        while let Some(output) = self.table.poll_output() {
+            match output {
+                Output::Transmit(t) => self.out.push_back(UaOutput::Transmit(t)),
+                Output::Event(event) => {
+                    if self.core.handle_event(now, &mut self.table, event).is_some() {
+                        self.unclaimed += 1;
+                    }
+                }
+            }
+            while let Some(event) = self.core.poll_event() {
+                self.out.push_back(UaOutput::Event(event));
+            }
+        }
+        while let Some(event) = self.core.poll_event() {
+            self.out.push_back(UaOutput::Event(event));
+        }
+    }
+
+    fn done<T>(&mut self, now: Instant, result: T) -> T {
+        self.pump(now);
+        result
+    }
+
+    // ----- commands ---------------------------------------------------------------------------
+
+    /// See [`UaCore::invite`].
+    ///
+    /// # Errors
+    /// As [`UaCore::invite`].
+    pub fn invite(&mut self, now: Instant, invite: Invite) -> Result<CallId, UaError> {
+        let result = self.core.invite(now, &mut self.table, invite);
+        self.done(now, result)
+    }
+
+    /// See [`UaCore::ring`].
+    ///
+    /// # Errors
+    /// As [`UaCore::ring`].
+    pub fn ring(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        status: u16,
+        body: Option<Body>,
+    ) -> Result<(), UaError> {
+        let result = self.core.ring(now, &mut self.table, call, status, body);
+        self.done(now, result)
+    }
+
+    /// See [`UaCore::answer`].
+    ///
+    /// # Errors
+    /// As [`UaCore::answer`].
+    pub fn answer(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        body: Option<Body>,
+    ) -> Result<(), UaError> {
+        let result = self.core.answer(now, &mut self.table, call, body);
+        self.done(now, result)
+    }
+
+    /// See [`UaCore::reject`].
+    ///
+    /// # Errors
+    /// As [`UaCore::reject`].
+    pub fn reject(&mut self, now: Instant, call: CallId, status: u16) -> Result<(), UaError> {
+        let result = self.core.reject(now, &mut self.table, call, status);
+        self.done(now, result)
+    }
+
+    /// See [`UaCore::cancel`].
+    ///
+    /// # Errors
+    /// As [`UaCore::cancel`].
+    pub fn cancel(&mut self, now: Instant, call: CallId) -> Result<(), UaError> {
+        let result = self.core.cancel(now, &mut self.table, call);
+        self.done(now, result)
+    }
+
+    /// See [`UaCore::ack`].
+    ///
+    /// # Errors
+    /// As [`UaCore::ack`].
+    pub fn ack(&mut self, now: Instant, call: CallId, body: Option<Body>) -> Result<(), UaError> {
+        let result = self.core.ack(now, &mut self.table, call, body);
+        self.done(now, result)
+    }
+
+    /// See [`UaCore::bye`].
+    ///
+    /// # Errors
+    /// As [`UaCore::bye`].
+    pub fn bye(&mut self, now: Instant, call: CallId) -> Result<(), UaError> {
+        let result = self.core.bye(now, &mut self.table, call);
+        self.done(now, result)
+    }
+
+    /// See [`UaCore::hangup`].
+    ///
+    /// # Errors
+    /// As [`UaCore::hangup`].
+    pub fn hangup(&mut self, now: Instant, call: CallId) -> Result<(), UaError> {
+        let result = self.core.hangup(now, &mut self.table, call);
+        self.done(now, result)
+    }
+
+    /// See [`UaCore::reinvite`].
+    ///
+    /// # Errors
+    /// As [`UaCore::reinvite`].
+    pub fn reinvite(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        body: Option<Body>,
+    ) -> Result<(), UaError> {
+        let result = self.core.reinvite(now, &mut self.table, call, body);
+        self.done(now, result)
+    }
+
+    /// See [`UaCore::accept_reinvite`].
+    ///
+    /// # Errors
+    /// As [`UaCore::accept_reinvite`].
+    pub fn accept_reinvite(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        body: Option<Body>,
+    ) -> Result<(), UaError> {
+        let result = self.core.accept_reinvite(now, &mut self.table, call, body);
+        self.done(now, result)
+    }
+
+    /// See [`UaCore::reject_reinvite`].
+    ///
+    /// # Errors
+    /// As [`UaCore::reject_reinvite`].
+    pub fn reject_reinvite(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        status: u16,
+    ) -> Result<(), UaError> {
+        let result = self.core.reject_reinvite(now, &mut self.table, call, status);
+        self.done(now, result)
+    }
+
+    /// See [`UaCore::options`].
+    ///
+    /// # Errors
+    /// As [`UaCore::options`].
+    pub fn options(&mut self, now: Instant, uri: &str) -> Result<RequestId, UaError> {
+        let result = self.core.options(now, &mut self.table, uri);
+        self.done(now, result)
+    }
+
+    /// See [`UaCore::request`].
+    ///
+    /// # Errors
+    /// As [`UaCore::request`].
+    pub fn request(
+        &mut self,
+        now: Instant,
+        method: &Method,
+        uri: &str,
+        body: Option<&Body>,
+        headers: &[(H, String)],
+    ) -> Result<RequestId, UaError> {
+        let result = self.core.request(now, &mut self.table, method, uri, body, headers);
+        self.done(now, result)
+    }
+
+    /// See [`UaCore::respond`].
+    ///
+    /// # Errors
+    /// As [`UaCore::respond`].
+    pub fn respond(
+        &mut self,
+        now: Instant,
+        transaction: TransactionId,
+        status: u16,
+        headers: &[(H, String)],
+        body: Option<&Body>,
+    ) -> Result<(), UaError> {
+        let result = self.core.respond(now, &mut self.table, transaction, status, headers, body);
+        self.done(now, result)
+    }
+}

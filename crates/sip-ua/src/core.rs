@@ -1,0 +1,2124 @@
+//! The UAC and UAS core (RFC 3261 §8–§15) on a borrowed transaction table.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use sip_dialog::{Dialog, DialogChange, DialogSet, DialogState};
+use sip_message::{
+    ContentType, HeaderName as H, Message, MessageBuilder, Method, Require, SipUri, Unsupported,
+    Uri,
+};
+use sip_transaction::{Event, ResponseError, Target, TransactionId, TransactionTable};
+
+use crate::config::{Body, UaConfig};
+use crate::event::{CallId, EndReason, RequestId, UaError, UaEvent};
+use crate::slots::Slots;
+
+/// Length of the random tags this UA puts in From and To (RFC 3261 §19.3 asks for 32 bits of
+/// randomness; 10 base-62 characters carry about 59).
+const TAG_LEN: usize = 10;
+/// Length of the random part of a Call-ID (§8.1.1.4).
+const CALL_ID_LEN: usize = 20;
+
+/// An outgoing or incoming INVITE session and everything the core needs to finish it.
+#[derive(Debug)]
+struct Call {
+    role: sip_dialog::Role,
+    phase: Phase,
+    call_id: Box<str>,
+    local_tag: Box<str>,
+    /// UAC: the dialogs the INVITE created (one per fork); UAS: the one dialog.
+    dialogs: DialogSet,
+    /// The remote tag of the dialog the session lives in.
+    session: Option<Box<str>>,
+    /// Live transactions that point at this call; it is freed at zero once ended.
+    txns: u16,
+
+    // ----- UAC -----
+    /// The INVITE as last sent (for dialogs, redirects and retries); dropped once answered.
+    invite: Option<Box<Message>>,
+    invite_txn: Option<TransactionId>,
+    invite_target: Option<Target>,
+    offer_in_invite: bool,
+    provisional_seen: bool,
+    cancel: CancelState,
+    cancel_deadline: Option<Instant>,
+    /// The ACK sent for the last 2xx to an INVITE (its CSeq, bytes and target), re-sent for
+    /// each retransmission of that 2xx (§13.2.2.4).
+    ack: Option<(u32, Box<Message>, Target)>,
+    redirects: u8,
+    tried: Vec<Box<str>>,
+    targets: Vec<(u16, Box<str>)>,
+    retried_420: bool,
+
+    // ----- UAS -----
+    /// The INVITE being answered (initial or re-INVITE) and its server transaction.
+    pending: Option<(TransactionId, Box<Message>)>,
+    source: Option<Target>,
+    /// The 2xx waiting for its ACK: the transaction, the CSeq, and the response.
+    ok: Option<(TransactionId, u32, Box<Message>)>,
+    retx_at: Option<Instant>,
+    retx_interval: Duration,
+    retx_deadline: Option<Instant>,
+    /// Whether the pending UAS INVITE is a re-INVITE.
+    pending_is_reinvite: bool,
+
+    // ----- in the dialog -----
+    reinvite_txn: Option<TransactionId>,
+    glare_at: Option<Instant>,
+    glare_body: Option<Option<Body>>,
+    bye_txn: Option<TransactionId>,
+    bye_pending: bool,
+    end_reason: Option<EndReason>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// UAC: INVITE sent, no 2xx yet.
+    Calling,
+    /// UAC: 2xx received to an INVITE without offer; waiting for the application's ACK body.
+    AwaitingAckBody,
+    /// UAS: INVITE received, no final response sent.
+    Incoming,
+    /// UAS: 2xx sent, waiting for the ACK.
+    Answered,
+    /// The session is up.
+    Established,
+    /// BYE sent, waiting for its response.
+    Ending,
+    /// Over; freed when its last transaction terminates.
+    Ended,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum CancelState {
+    None,
+    /// `cancel` was called before any provisional: sent when one arrives (§9.1).
+    Pending,
+    Sent,
+}
+
+/// What a client transaction is for.
+#[derive(Clone, Debug)]
+enum Purpose {
+    Invite(CallId),
+    Cancel(CallId),
+    Bye(CallId),
+    /// A BYE closing the extra dialog of a fork (§13.2.2.4).
+    ForkBye(CallId),
+    Reinvite(CallId),
+    Request(RequestId),
+}
+
+impl Purpose {
+    fn call(&self) -> Option<CallId> {
+        match *self {
+            Purpose::Invite(c)
+            | Purpose::Cancel(c)
+            | Purpose::Bye(c)
+            | Purpose::ForkBye(c)
+            | Purpose::Reinvite(c) => Some(c),
+            Purpose::Request(_) => None,
+        }
+    }
+}
+
+/// An out-of-dialog request this UA sent.
+#[derive(Debug)]
+struct OutRequest {
+    txn: TransactionId,
+    request: Box<Message>,
+    target: Target,
+    retried_423: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum TimerKind {
+    Retransmit2xx,
+    Glare,
+    CancelGiveUp,
+}
+
+/// What to put in a new INVITE. `uri` is the Request-URI and, unless `to` says otherwise,
+/// the To.
+#[derive(Clone, Debug, Default)]
+pub struct Invite {
+    /// The Request-URI, e.g. `sip:bob@192.0.2.4`.
+    pub uri: String,
+    /// The To (a name-addr); `<uri>` when `None`.
+    pub to: Option<String>,
+    /// The From (a name-addr without tag); [`UaConfig::from`] when `None`.
+    pub from: Option<String>,
+    /// The offer, if any; without one the 2xx carries the offer and the ACK the answer.
+    pub body: Option<Body>,
+    /// Option tags to put in Require (§8.1.1.9); retried without the ones a 420 lists.
+    pub require: Vec<String>,
+    /// More headers, added as given.
+    pub headers: Vec<(H, String)>,
+}
+
+impl Invite {
+    /// An INVITE to `uri`.
+    pub fn to(uri: impl Into<String>) -> Self {
+        Invite { uri: uri.into(), ..Invite::default() }
+    }
+
+    /// With this offer.
+    #[must_use]
+    pub fn body(mut self, body: Body) -> Self {
+        self.body = Some(body);
+        self
+    }
+}
+
+/// The UAC and UAS core of RFC 3261 §8–§15: INVITE sessions in both directions (with CANCEL,
+/// re-INVITE, BYE, redirects and forks), OPTIONS, and out-of-dialog requests.
+///
+/// The core does not own the [`TransactionTable`]: every method borrows it, so one table can
+/// serve a user agent, a registrar and a proxy in the same process. Feed it the table's
+/// events with [`handle_event`](Self::handle_event) (it hands back the ones that are not its
+/// own), drive its timers with [`handle_timeout`](Self::handle_timeout) and
+/// [`poll_timeout`](Self::poll_timeout), and read what the application must learn with
+/// [`poll_event`](Self::poll_event). [`UserAgent`](crate::UserAgent) bundles a core with its
+/// own table for the common case.
+#[derive(Debug)]
+pub struct UaCore {
+    config: UaConfig,
+    rng: ChaCha8Rng,
+    calls: Slots<Call>,
+    requests: Slots<OutRequest>,
+    by_local_tag: HashMap<Box<str>, CallId>,
+    clients: HashMap<TransactionId, Purpose>,
+    /// INVITE server transactions, initial and re-INVITE, by call.
+    servers: HashMap<TransactionId, CallId>,
+    timers: BinaryHeap<Reverse<(Instant, TimerKind, CallId)>>,
+    events: VecDeque<UaEvent>,
+    hosts: HashMap<String, Target>,
+}
+
+impl UaCore {
+    /// A core with `config`.
+    #[must_use]
+    pub fn new(config: UaConfig) -> Self {
+        let rng = ChaCha8Rng::seed_from_u64(config.rng_seed);
+        UaCore {
+            config,
+            rng,
+            calls: Slots::default(),
+            requests: Slots::default(),
+            by_local_tag: HashMap::new(),
+            clients: HashMap::new(),
+            servers: HashMap::new(),
+            timers: BinaryHeap::new(),
+            events: VecDeque::new(),
+            hosts: HashMap::new(),
+        }
+    }
+
+    /// The configuration.
+    #[must_use]
+    pub fn config(&self) -> &UaConfig {
+        &self.config
+    }
+
+    /// Resolves the host name `host` (as written in URIs) to `target`: this sans-IO core does
+    /// no DNS, so names the application wants to reach are entered here. IP addresses need no
+    /// entry ([`Target::from_uri`]).
+    pub fn add_host(&mut self, host: impl Into<String>, target: Target) {
+        self.hosts.insert(host.into().to_ascii_lowercase(), target);
+    }
+
+    /// Live calls (including ended ones whose transactions are still finishing).
+    #[must_use]
+    pub fn calls(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// Live out-of-dialog requests.
+    #[must_use]
+    pub fn requests(&self) -> usize {
+        self.requests.len()
+    }
+
+    /// Dialogs held by live calls.
+    #[must_use]
+    pub fn dialogs(&self) -> usize {
+        self.calls.iter().map(|(_, _, c)| c.dialogs.len()).sum()
+    }
+
+    /// Whether nothing is live: no call, request, or timer.
+    #[must_use]
+    pub fn is_idle(&self) -> bool {
+        self.calls.len() == 0 && self.requests.len() == 0 && self.clients.is_empty()
+    }
+
+    /// The dialog of `call`'s session (or its first early dialog), if any.
+    #[must_use]
+    pub fn dialog(&self, call: CallId) -> Option<&Dialog> {
+        let c = self.call(call)?;
+        match &c.session {
+            Some(tag) => c.dialogs.position(tag).and_then(|i| c.dialogs.get(i)),
+            None => c.dialogs.get(0),
+        }
+    }
+
+    /// The next event for the application.
+    pub fn poll_event(&mut self) -> Option<UaEvent> {
+        self.events.pop_front()
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) is next due.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.peek().map(|Reverse((at, _, _))| *at)
+    }
+
+    /// Fires the core's timers due at `now`: 2xx retransmissions and the §13.3.1.4 give-up,
+    /// the §14.1 re-INVITE retry after glare, the §9.1 give-up after an unanswered CANCEL.
+    pub fn handle_timeout(&mut self, now: Instant, txns: &mut TransactionTable) {
+        while let Some(Reverse((at, kind, call))) = self.timers.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            match kind {
+                TimerKind::Retransmit2xx => self.retransmit_2xx(now, txns, call, at),
+                TimerKind::Glare => self.glare_retry(now, txns, call, at),
+                TimerKind::CancelGiveUp => self.cancel_give_up(now, txns, call, at),
+            }
+        }
+    }
+
+    // ===== commands: calls ========================================================================
+
+    /// Places a call: sends an INVITE (RFC 3261 §8.1.1, §13.2.1) with To, From and a new tag,
+    /// a new Call-ID, CSeq 1, Max-Forwards 70, Via, Contact, Allow, Supported and the offer.
+    ///
+    /// # Errors
+    /// A bad URI, an unresolvable next hop, or too many calls.
+    pub fn invite(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        invite: Invite,
+    ) -> Result<CallId, UaError> {
+        if self.calls.len() + self.requests.len() >= self.config.max_calls {
+            return Err(UaError::TooManyCalls);
+        }
+        let local_tag: Box<str> = self.token(TAG_LEN).into();
+        let call_id: Box<str> = self.new_call_id().into();
+        let to = invite.to.clone().unwrap_or_else(|| format!("<{}>", invite.uri));
+        let from = invite.from.clone().unwrap_or_else(|| self.config.from.clone());
+        let (request, target) = self.out_of_dialog(
+            &Method::Invite,
+            &invite.uri,
+            &to,
+            &format!("{from};tag={local_tag}"),
+            &call_id,
+            1,
+            invite.body.as_ref(),
+            &invite.require,
+            &invite.headers,
+        )?;
+        let txn = txns.send_request(now, request.clone(), target)?;
+        let mut call = Call::new(sip_dialog::Role::Uac, Phase::Calling, call_id, local_tag.clone());
+        call.invite = Some(Box::new(request));
+        call.invite_txn = Some(txn);
+        call.invite_target = Some(target);
+        call.offer_in_invite = invite.body.is_some();
+        call.tried.push(invite.uri.into());
+        call.txns = 1;
+        let id = self.insert_call(call);
+        self.clients.insert(txn, Purpose::Invite(id));
+        Ok(id)
+    }
+
+    /// UAS: sends a provisional response (180 Ringing, 183 Session Progress, ...) with a To tag,
+    /// creating the early dialog (§13.3.1.1), with an optional body (early media).
+    ///
+    /// # Errors
+    /// An unknown call, a call not waiting for an answer, or a status outside 101–199.
+    pub fn ring(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        call: CallId,
+        status: u16,
+        body: Option<Body>,
+    ) -> Result<(), UaError> {
+        if !(101..=199).contains(&status) {
+            return Err(UaError::BadStatus(status));
+        }
+        let c = self.call_mut(call).ok_or(UaError::UnknownCall)?;
+        if c.phase != Phase::Incoming || c.pending_is_reinvite {
+            return Err(UaError::WrongState("ring needs an unanswered incoming call"));
+        }
+        let response = self.dialog_response(call, status, body.as_ref())?;
+        let (txn, _) =
+            self.call(call).and_then(|c| c.pending.as_ref()).ok_or(UaError::UnknownCall)?;
+        txns.send_response(now, *txn, response)?;
+        Ok(())
+    }
+
+    /// UAS: answers an incoming call 200 OK with the answer (or the offer, if the INVITE had
+    /// none) (§13.3.1.4). The 2xx is retransmitted from T1 doubling to T2 until the ACK
+    /// arrives; at 64*T1 without ACK the UA sends a BYE.
+    ///
+    /// # Errors
+    /// An unknown call or a call not waiting for an answer.
+    pub fn answer(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        call: CallId,
+        body: Option<Body>,
+    ) -> Result<(), UaError> {
+        let c = self.call(call).ok_or(UaError::UnknownCall)?;
+        if c.phase != Phase::Incoming || c.pending_is_reinvite {
+            return Err(UaError::WrongState("answer needs an unanswered incoming call"));
+        }
+        self.send_2xx(now, txns, call, body.as_ref())?;
+        if let Some(c) = self.call_mut(call) {
+            c.phase = Phase::Answered;
+        }
+        Ok(())
+    }
+
+    /// UAS: refuses an incoming call with a final status 300–699 (486 Busy Here, 603
+    /// Decline, ...).
+    ///
+    /// # Errors
+    /// An unknown call, a call not waiting for an answer, or a status outside 300–699.
+    pub fn reject(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        call: CallId,
+        status: u16,
+    ) -> Result<(), UaError> {
+        if !(300..=699).contains(&status) {
+            return Err(UaError::BadStatus(status));
+        }
+        let c = self.call(call).ok_or(UaError::UnknownCall)?;
+        if c.phase != Phase::Incoming || c.pending_is_reinvite {
+            return Err(UaError::WrongState("reject needs an unanswered incoming call"));
+        }
+        let response = self.dialog_response(call, status, None)?;
+        let (txn, _) =
+            self.call(call).and_then(|c| c.pending.as_ref()).ok_or(UaError::UnknownCall)?;
+        txns.send_response(now, *txn, response)?;
+        self.end_call(call, None);
+        Ok(())
+    }
+
+    /// UAC: cancels an outgoing call that has no final response yet (§9.1). The CANCEL goes out
+    /// once a provisional response has arrived (at once if one has). The call then fails with
+    /// 487, or, if a 2xx crosses the CANCEL, is ACKed and closed with a BYE.
+    ///
+    /// # Errors
+    /// An unknown call or one that is not ringing out.
+    pub fn cancel(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        call: CallId,
+    ) -> Result<(), UaError> {
+        let c = self.call_mut(call).ok_or(UaError::UnknownCall)?;
+        if c.phase != Phase::Calling || c.role != sip_dialog::Role::Uac {
+            return Err(UaError::WrongState(
+                "cancel needs an outgoing call without final response",
+            ));
+        }
+        if c.cancel != CancelState::None {
+            return Ok(());
+        }
+        c.cancel = CancelState::Pending;
+        if c.provisional_seen {
+            self.send_cancel(now, txns, call);
+        }
+        Ok(())
+    }
+
+    /// UAC: sends the ACK with the answer for a call whose INVITE had no offer (the 2xx carried
+    /// it; §13.2.2.4). Further retransmissions of the 2xx are answered with this ACK.
+    ///
+    /// # Errors
+    /// An unknown call, or one not waiting for an ACK body.
+    pub fn ack(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        call: CallId,
+        body: Option<Body>,
+    ) -> Result<(), UaError> {
+        let c = self.call(call).ok_or(UaError::UnknownCall)?;
+        if c.phase != Phase::AwaitingAckBody {
+            return Err(UaError::WrongState("no 2xx waits for an ACK body"));
+        }
+        let cseq = c.invite.as_ref().and_then(|i| i.cseq_number()).unwrap_or(1);
+        let tag = c.session.clone().ok_or(UaError::WrongState("no session dialog"))?;
+        self.send_ack(now, txns, call, &tag, cseq, body.as_ref(), true)?;
+        let cancelled = self.call(call).is_some_and(|c| c.cancel == CancelState::Sent);
+        if let Some(c) = self.call_mut(call) {
+            c.phase = Phase::Established;
+            c.invite = None;
+        }
+        if cancelled {
+            self.send_bye(now, txns, call, EndReason::LocalBye)?;
+        }
+        Ok(())
+    }
+
+    /// Ends a call with a BYE (§15.1.1): an established one, or an outgoing one with an early
+    /// dialog (§15: the caller may BYE an early dialog; the callee answers the INVITE 487).
+    /// A callee that has sent its 2xx but has no ACK yet sends the BYE when the ACK arrives or
+    /// the 2xx times out (§15).
+    ///
+    /// # Errors
+    /// An unknown call, or one with no dialog to end (use [`cancel`](Self::cancel) or
+    /// [`reject`](Self::reject)).
+    pub fn bye(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        call: CallId,
+    ) -> Result<(), UaError> {
+        let c = self.call_mut(call).ok_or(UaError::UnknownCall)?;
+        match c.phase {
+            Phase::Established | Phase::AwaitingAckBody => {
+                self.send_bye(now, txns, call, EndReason::LocalBye)
+            }
+            Phase::Answered => {
+                c.bye_pending = true;
+                Ok(())
+            }
+            Phase::Calling => {
+                let Some(tag) = c
+                    .dialogs
+                    .iter()
+                    .find(|d| d.state() == DialogState::Early)
+                    .map(|d| d.id().remote_tag.clone())
+                else {
+                    return Err(UaError::WrongState("no early dialog yet: use cancel"));
+                };
+                c.session = Some(tag);
+                self.send_bye(now, txns, call, EndReason::LocalBye)
+            }
+            Phase::Incoming => Err(UaError::WrongState("unanswered incoming call: use reject")),
+            Phase::Ending | Phase::Ended => Err(UaError::WrongState("call is ending")),
+        }
+    }
+
+    /// Ends a call whatever its state: CANCEL for an outgoing call not yet answered, 603
+    /// Decline for an incoming one, BYE otherwise.
+    ///
+    /// # Errors
+    /// An unknown call, or one already ending.
+    pub fn hangup(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        call: CallId,
+    ) -> Result<(), UaError> {
+        match self.call(call).map(|c| (c.phase, c.pending_is_reinvite)) {
+            None => Err(UaError::UnknownCall),
+            Some((Phase::Calling, _)) => self.cancel(now, txns, call),
+            Some((Phase::Incoming, false)) => self.reject(now, txns, call, 603),
+            Some(_) => self.bye(now, txns, call),
+        }
+    }
+
+    /// Sends a re-INVITE in an established call (§14.1), e.g. to change the session or refresh
+    /// the target. Refused while another INVITE transaction is in progress in either direction.
+    /// A 491 answer is retried after the §14.1 random delay.
+    ///
+    /// # Errors
+    /// An unknown call, a call not established, or an INVITE in progress.
+    pub fn reinvite(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        call: CallId,
+        body: Option<Body>,
+    ) -> Result<(), UaError> {
+        let c = self.call(call).ok_or(UaError::UnknownCall)?;
+        if c.phase != Phase::Established {
+            return Err(UaError::WrongState("re-INVITE needs an established call"));
+        }
+        if c.reinvite_txn.is_some() || c.pending.is_some() || c.ok.is_some() || c.glare_at.is_some()
+        {
+            return Err(UaError::InviteInProgress);
+        }
+        self.send_reinvite(now, txns, call, body)
+    }
+
+    /// UAS: accepts the peer's re-INVITE with 200 OK and `body` (the answer, or an offer if it
+    /// had none); retransmitted like any 2xx until the ACK.
+    ///
+    /// # Errors
+    /// An unknown call or no re-INVITE waiting.
+    pub fn accept_reinvite(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        call: CallId,
+        body: Option<Body>,
+    ) -> Result<(), UaError> {
+        let c = self.call(call).ok_or(UaError::UnknownCall)?;
+        if !c.pending_is_reinvite || c.pending.is_none() {
+            return Err(UaError::WrongState("no re-INVITE waits for an answer"));
+        }
+        self.send_2xx(now, txns, call, body.as_ref())
+    }
+
+    /// UAS: refuses the peer's re-INVITE (e.g. 488 Not Acceptable Here); the session stays as
+    /// it was (§14.2).
+    ///
+    /// # Errors
+    /// An unknown call, no re-INVITE waiting, or a status outside 300–699.
+    pub fn reject_reinvite(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        call: CallId,
+        status: u16,
+    ) -> Result<(), UaError> {
+        if !(300..=699).contains(&status) {
+            return Err(UaError::BadStatus(status));
+        }
+        let c = self.call_mut(call).ok_or(UaError::UnknownCall)?;
+        if !c.pending_is_reinvite {
+            return Err(UaError::WrongState("no re-INVITE waits for an answer"));
+        }
+        let (txn, request) = c.pending.take().ok_or(UaError::WrongState("no re-INVITE"))?;
+        c.pending_is_reinvite = false;
+        let tag = c.local_tag.clone();
+        let response = MessageBuilder::response_to(&request, status, None).to_tag(&tag).build()?;
+        txns.send_response(now, txn, response)?;
+        Ok(())
+    }
+
+    // ===== commands: other requests ===============================================================
+
+    /// Sends an OPTIONS to `uri` (§11.1); the answer comes as [`UaEvent::Response`].
+    ///
+    /// # Errors
+    /// A bad URI, an unresolvable next hop, or too many requests.
+    pub fn options(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        uri: &str,
+    ) -> Result<RequestId, UaError> {
+        let headers = [(H::Accept, self.config.accept_value())];
+        self.request(now, txns, &Method::Options, uri, None, &headers)
+    }
+
+    /// Sends an out-of-dialog request of `method` to `uri` with a new Call-ID and From tag,
+    /// `body` and `headers` (MESSAGE, OPTIONS, SUBSCRIBE, REGISTER, ...). Responses come as
+    /// [`UaEvent::Response`]: a 423 to a request with Expires is retried once with the
+    /// Min-Expires asked for (§8.1.3.5 and §10.2.8).
+    ///
+    /// # Errors
+    /// A bad URI, an unresolvable next hop, a method that needs a dialog (ACK, CANCEL, BYE),
+    /// or too many requests.
+    pub fn request(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        method: &Method,
+        uri: &str,
+        body: Option<&Body>,
+        headers: &[(H, String)],
+    ) -> Result<RequestId, UaError> {
+        if matches!(method, Method::Ack | Method::Cancel | Method::Bye | Method::Invite) {
+            return Err(UaError::WrongState("this method needs a call"));
+        }
+        if self.calls.len() + self.requests.len() >= self.config.max_calls {
+            return Err(UaError::TooManyCalls);
+        }
+        let tag = self.token(TAG_LEN);
+        let call_id = self.new_call_id();
+        let from = format!("{};tag={tag}", self.config.from);
+        let (request, target) = self.out_of_dialog(
+            method,
+            uri,
+            &format!("<{uri}>"),
+            &from,
+            &call_id,
+            1,
+            body,
+            &[],
+            headers,
+        )?;
+        self.send_out_request(now, txns, request, target, false)
+    }
+
+    /// Sends `request` as built by the caller (for a REGISTER client, say) to `target`, as an
+    /// out-of-dialog request: responses come as [`UaEvent::Response`].
+    ///
+    /// # Errors
+    /// The transaction layer's refusal, or too many requests.
+    pub fn send_built_request(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        request: Message,
+        target: Target,
+    ) -> Result<RequestId, UaError> {
+        if self.calls.len() + self.requests.len() >= self.config.max_calls {
+            return Err(UaError::TooManyCalls);
+        }
+        self.send_out_request(now, txns, request, target, false)
+    }
+
+    /// Answers a request delivered as [`UaEvent::Request`] with `status`, a To tag (for all
+    /// but 100), `headers` and `body`.
+    ///
+    /// # Errors
+    /// The transaction is gone, or the response cannot be built.
+    pub fn respond(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        transaction: TransactionId,
+        status: u16,
+        headers: &[(H, String)],
+        body: Option<&Body>,
+    ) -> Result<(), UaError> {
+        let request = txns.request(transaction).ok_or(UaError::UnknownCall)?.clone();
+        let tag = self.token(TAG_LEN);
+        let mut b = MessageBuilder::response_to(&request, status, None);
+        if status != 100 && request.to_tag().is_none() {
+            b = b.to_tag(&tag);
+        }
+        for (name, value) in headers {
+            b = b.header(*name, value);
+        }
+        if let Some(body) = body {
+            b = b.body(&body.content_type, body.bytes.clone());
+        }
+        txns.send_response(now, transaction, b.build()?)?;
+        Ok(())
+    }
+
+    /// Resolves `uri` (a SIP URI) to where a request for it goes: an IP host directly
+    /// ([`Target::from_uri`]), a name through [`add_host`](Self::add_host).
+    ///
+    /// # Errors
+    /// [`UaError::BadUri`] or [`UaError::Unresolvable`].
+    pub fn resolve(&self, uri: &str) -> Result<Target, UaError> {
+        let sip = SipUri::parse(uri).map_err(|_| UaError::BadUri(uri.to_string()))?;
+        if let Some(t) = Target::from_uri(&sip) {
+            return Ok(t);
+        }
+        let host = sip.host_raw().to_ascii_lowercase();
+        let mut target =
+            *self.hosts.get(&host).ok_or_else(|| UaError::Unresolvable(uri.to_string()))?;
+        if let (Target::Addr(transport, mut addr), Some(port)) = (target, sip.port()) {
+            addr.set_port(port);
+            target = Target::Addr(transport, addr);
+        }
+        if let Some(t) = sip.transport().and_then(sip_transaction::Transport::from_token)
+            && let Target::Addr(_, addr) = target
+        {
+            target = Target::Addr(t, addr);
+        }
+        Ok(target)
+    }
+
+    // ===== events from the transaction layer ======================================================
+
+    /// Takes an event from the transaction table. Requests are always taken (the caller decides
+    /// which requests reach this core); other events are taken when they concern this core's
+    /// transactions or dialogs, and handed back otherwise.
+    pub fn handle_event(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        event: Event,
+    ) -> Option<Event> {
+        match event {
+            Event::Request { id, request, source } => {
+                self.on_request(now, txns, id, request, source);
+                None
+            }
+            Event::Provisional { id, response } => match self.clients.get(&id).cloned() {
+                Some(purpose) => {
+                    self.on_provisional(now, txns, purpose, response);
+                    None
+                }
+                None => Some(Event::Provisional { id, response }),
+            },
+            Event::Final { id, response } => match self.clients.get(&id).cloned() {
+                Some(purpose) => {
+                    let status = response.status().unwrap_or(500);
+                    self.on_final(now, txns, purpose, status, Some(response));
+                    None
+                }
+                None => Some(Event::Final { id, response }),
+            },
+            Event::Additional2xx { id, response } => match self.clients.get(&id).cloned() {
+                Some(Purpose::Invite(call) | Purpose::Reinvite(call)) => {
+                    self.on_invite_2xx(now, txns, call, &response, false);
+                    None
+                }
+                Some(_) => None,
+                None => Some(Event::Additional2xx { id, response }),
+            },
+            Event::TimedOut { id, timer } => match self.clients.get(&id).cloned() {
+                Some(purpose) => {
+                    self.on_final(now, txns, purpose, 408, None);
+                    None
+                }
+                None if self.servers.contains_key(&id) => None,
+                None => Some(Event::TimedOut { id, timer }),
+            },
+            Event::TransportFailed { id } => match self.clients.get(&id).cloned() {
+                Some(purpose) => {
+                    self.on_final(now, txns, purpose, 503, None);
+                    None
+                }
+                None if self.servers.contains_key(&id) => None,
+                None => Some(Event::TransportFailed { id }),
+            },
+            Event::Terminated { id } => {
+                let call = match self.clients.remove(&id) {
+                    Some(Purpose::Request(req)) => {
+                        self.finish_request(req, id);
+                        None
+                    }
+                    Some(p) => p.call(),
+                    None => self.servers.remove(&id),
+                };
+                match call {
+                    Some(call) => {
+                        self.txn_done(call, id);
+                        None
+                    }
+                    None => Some(Event::Terminated { id }),
+                }
+            }
+            Event::Ack { id, request, source } => {
+                if self.on_ack(now, txns, &request) {
+                    None
+                } else {
+                    Some(Event::Ack { id, request, source })
+                }
+            }
+            Event::StrayResponse { response, source } => {
+                if self.on_stray(now, txns, &response) {
+                    None
+                } else {
+                    Some(Event::StrayResponse { response, source })
+                }
+            }
+            other => Some(other),
+        }
+    }
+
+    // ----- UAS: requests ---------------------------------------------------------------------------
+
+    fn on_request(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        id: TransactionId,
+        request: Message,
+        source: Target,
+    ) {
+        // §8.2 in order: syntax, method (§8.2.1), To and Request-URI (§8.2.2.1), merged
+        // requests (§8.2.2.2), Require (§8.2.2.3), content (§8.2.3).
+        if let Err(rejection) = request.validate() {
+            let reason = rejection.reason_phrase();
+            self.reply(now, txns, id, &request, rejection.status(), Some(&reason), &[]);
+            return;
+        }
+        let Some(method) = request.method().cloned() else { return };
+        if !self.config.allow.contains(&method) {
+            let allow = [(H::Allow, self.config.allow_value())];
+            self.reply(now, txns, id, &request, 405, None, &allow);
+            return;
+        }
+        if !request.request_uri().is_some_and(|u| matches!(u, Ok(Uri::Sip(_) | Uri::Tel(_)))) {
+            self.reply(now, txns, id, &request, 416, None, &[]);
+            return;
+        }
+        if method == Method::Cancel {
+            self.on_cancel(now, txns, id, &request);
+            return;
+        }
+        if request.to_tag().is_some() {
+            self.on_in_dialog(now, txns, id, request, source);
+            return;
+        }
+        if txns.find_merged(id).is_some() {
+            self.reply(now, txns, id, &request, 482, Some("Loop Detected (merged request)"), &[]);
+            return;
+        }
+        if let Some(unsupported) = self.unsupported_requires(&request) {
+            let headers = [(H::Unsupported, unsupported)];
+            self.reply(now, txns, id, &request, 420, None, &headers);
+            return;
+        }
+        if !self.body_acceptable(&request) {
+            let accept = [(H::Accept, self.config.accept_value())];
+            self.reply(now, txns, id, &request, 415, None, &accept);
+            return;
+        }
+        match method {
+            Method::Invite => self.on_invite(now, txns, id, request, source),
+            Method::Options => {
+                let headers = self.capabilities();
+                self.reply(now, txns, id, &request, 200, None, &headers);
+            }
+            Method::Bye => {
+                self.reply(now, txns, id, &request, 481, None, &[]);
+            }
+            _ => self.events.push_back(UaEvent::Request { transaction: id, request, source }),
+        }
+    }
+
+    fn on_invite(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        id: TransactionId,
+        request: Message,
+        source: Target,
+    ) {
+        if self.calls.len() + self.requests.len() >= self.config.max_calls {
+            let retry = [(H::RetryAfter, "5".to_string())];
+            self.reply(
+                now,
+                txns,
+                id,
+                &request,
+                503,
+                Some("Service Unavailable (too many calls)"),
+                &retry,
+            );
+            return;
+        }
+        if self.config.send_trying
+            && let Ok(trying) = MessageBuilder::response_to(&request, 100, None).build()
+        {
+            let _ = txns.send_response(now, id, trying);
+        }
+        let local_tag: Box<str> = self.token(TAG_LEN).into();
+        let call_id: Box<str> = request.call_id().unwrap_or_default().into();
+        let mut call = Call::new(sip_dialog::Role::Uas, Phase::Incoming, call_id, local_tag);
+        call.pending = Some((id, Box::new(request.clone())));
+        call.source = Some(source);
+        call.txns = 1;
+        let call_handle = self.insert_call(call);
+        self.servers.insert(id, call_handle);
+        self.events.push_back(UaEvent::IncomingCall { call: call_handle, request });
+    }
+
+    fn on_cancel(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        id: TransactionId,
+        cancel: &Message,
+    ) {
+        // §9.2: find the INVITE the CANCEL cancels; 481 if none.
+        let Some(invite_txn) = txns.find_invite_for_cancel(cancel) else {
+            self.reply(now, txns, id, cancel, 481, None, &[]);
+            return;
+        };
+        self.reply(now, txns, id, cancel, 200, None, &[]);
+        let Some(&call) = self.servers.get(&invite_txn) else { return };
+        let Some(c) = self.call(call) else { return };
+        let is_reinvite = c.pending_is_reinvite;
+        let unanswered = c.pending.as_ref().map(|p| p.0) == Some(invite_txn)
+            && (c.phase == Phase::Incoming || is_reinvite);
+        if !unanswered {
+            return; // already answered: the CANCEL has no effect (§9.2)
+        }
+        if let Ok(terminated) = self.dialog_response(call, 487, None) {
+            let _ = txns.send_response(now, invite_txn, terminated);
+        }
+        if is_reinvite {
+            if let Some(c) = self.call_mut(call) {
+                c.pending = None;
+                c.pending_is_reinvite = false;
+            }
+            return;
+        }
+        self.end_call(call, None);
+        self.events.push_back(UaEvent::Cancelled { call });
+    }
+
+    fn on_in_dialog(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        id: TransactionId,
+        request: Message,
+        source: Target,
+    ) {
+        // §12.2.2: find the dialog; 481 if none.
+        let Some((call, idx)) = self.find_dialog(&request, request.to_tag(), request.from_tag())
+        else {
+            self.reply(now, txns, id, &request, 481, None, &[]);
+            return;
+        };
+        let checked = self
+            .call_mut(call)
+            .and_then(|c| c.dialogs.get_mut(idx))
+            .map(|d| d.receive_request(&request));
+        match checked {
+            Some(Ok(())) => {}
+            Some(Err(e)) => {
+                let reason = e.reason();
+                self.reply(now, txns, id, &request, e.status(), Some(&reason), &[]);
+                return;
+            }
+            None => return,
+        }
+        let Some(method) = request.method().cloned() else { return };
+        match method {
+            Method::Bye => self.on_bye(now, txns, id, &request, call, idx),
+            Method::Invite => self.on_reinvite(now, txns, id, request, source, call),
+            Method::Options => {
+                let headers = self.capabilities();
+                self.reply(now, txns, id, &request, 200, None, &headers);
+            }
+            _ => self.events.push_back(UaEvent::Request { transaction: id, request, source }),
+        }
+    }
+
+    fn on_bye(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        id: TransactionId,
+        request: &Message,
+        call: CallId,
+        idx: usize,
+    ) {
+        self.reply(now, txns, id, request, 200, None, &[]);
+        // §15.1.2: answer what is pending in the dialog with 487.
+        let pending = self.call_mut(call).and_then(|c| {
+            if let Some(d) = c.dialogs.get_mut(idx) {
+                d.terminate();
+            }
+            c.ok = None;
+            c.retx_at = None;
+            c.pending.take()
+        });
+        if let Some((txn, _)) = pending
+            && let Ok(terminated) = self.dialog_response(call, 487, None)
+        {
+            let _ = txns.send_response(now, txn, terminated);
+        }
+        let fork_only = self.call(call).is_some_and(|c| {
+            c.role == sip_dialog::Role::Uac
+                && c.session
+                    .as_deref()
+                    .is_some_and(|s| c.dialogs.get(idx).is_some_and(|d| &*d.id().remote_tag != s))
+        });
+        if fork_only {
+            return;
+        }
+        if self.call(call).is_some_and(|c| c.phase != Phase::Ended) {
+            let answered = self.call(call).is_some_and(|c| c.phase != Phase::Incoming);
+            self.end_call(call, None);
+            self.events.push_back(if answered {
+                UaEvent::Ended { call, reason: EndReason::RemoteBye }
+            } else {
+                UaEvent::Cancelled { call }
+            });
+        }
+    }
+
+    fn on_reinvite(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        id: TransactionId,
+        request: Message,
+        source: Target,
+        call: CallId,
+    ) {
+        let Some(c) = self.call(call) else { return };
+        // §14.2: glare with our own re-INVITE gets 491; a second incoming one while the first
+        // is unanswered gets 500 with Retry-After.
+        if c.reinvite_txn.is_some()
+            || (c.phase == Phase::Calling && c.role == sip_dialog::Role::Uac)
+        {
+            self.reply(now, txns, id, &request, 491, None, &[]);
+            return;
+        }
+        if c.pending.is_some() || c.ok.is_some() {
+            let retry = [(H::RetryAfter, self.rng.random_range(0..=10u32).to_string())];
+            self.reply(
+                now,
+                txns,
+                id,
+                &request,
+                500,
+                Some("Server Internal Error (INVITE in progress)"),
+                &retry,
+            );
+            return;
+        }
+        if !matches!(c.phase, Phase::Established | Phase::AwaitingAckBody) {
+            self.reply(now, txns, id, &request, 491, None, &[]);
+            return;
+        }
+        if self.config.send_trying
+            && let Ok(trying) = MessageBuilder::response_to(&request, 100, None).build()
+        {
+            let _ = txns.send_response(now, id, trying);
+        }
+        if let Some(c) = self.call_mut(call) {
+            c.pending = Some((id, Box::new(request.clone())));
+            c.pending_is_reinvite = true;
+            c.source = Some(source);
+            c.txns += 1;
+        }
+        self.servers.insert(id, call);
+        self.events.push_back(UaEvent::Reinvite { call, request });
+    }
+
+    fn on_ack(&mut self, now: Instant, txns: &mut TransactionTable, ack: &Message) -> bool {
+        let Some((call, idx)) = self.find_dialog(ack, ack.to_tag(), ack.from_tag()) else {
+            return false;
+        };
+        let cseq = ack.cseq_number();
+        let Some(c) = self.call_mut(call) else { return false };
+        let matches = c.ok.as_ref().is_some_and(|(_, n, _)| Some(*n) == cseq);
+        if !matches {
+            return true; // a retransmitted or late ACK: absorbed
+        }
+        c.ok = None;
+        c.retx_at = None;
+        c.retx_deadline = None;
+        if let Some(d) = c.dialogs.get_mut(idx) {
+            d.confirm();
+        }
+        if c.phase == Phase::Answered {
+            c.phase = Phase::Established;
+            let bye = c.bye_pending;
+            self.events.push_back(UaEvent::Confirmed { call, ack: ack.clone() });
+            if bye {
+                let _ = self.send_bye(now, txns, call, EndReason::LocalBye);
+            }
+        }
+        true
+    }
+
+    // ----- UAC: responses -------------------------------------------------------------------------
+
+    fn on_provisional(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        purpose: Purpose,
+        response: Message,
+    ) {
+        match purpose {
+            Purpose::Invite(call) => {
+                let Some(c) = self.call_mut(call) else { return };
+                c.provisional_seen = true;
+                let send_cancel = c.cancel == CancelState::Pending;
+                let status = response.status().unwrap_or(100);
+                if status > 100 && response.to_tag().is_some() {
+                    let Some(invite) = c.invite.as_deref() else { return };
+                    match c.dialogs.on_response(invite, &response) {
+                        Ok(DialogChange::Created(_) | DialogChange::Updated(_)) => {
+                            self.events.push_back(UaEvent::Progress { call, response });
+                        }
+                        Ok(_) | Err(_) => {}
+                    }
+                } else if status > 100 {
+                    self.events.push_back(UaEvent::Progress { call, response });
+                }
+                if send_cancel {
+                    self.send_cancel(now, txns, call);
+                }
+            }
+            Purpose::Request(req) => {
+                let status = response.status().unwrap_or(100);
+                self.events.push_back(UaEvent::Response {
+                    request: req,
+                    status,
+                    response: Some(response),
+                    final_: false,
+                });
+            }
+            _ => {}
+        }
+    }
+
+    fn on_final(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        purpose: Purpose,
+        status: u16,
+        response: Option<Message>,
+    ) {
+        match purpose {
+            Purpose::Invite(call) => {
+                if (200..300).contains(&status) {
+                    if let Some(r) = &response {
+                        self.on_invite_2xx(now, txns, call, r, true);
+                    }
+                    return;
+                }
+                self.on_invite_failure(now, txns, call, status, response);
+            }
+            Purpose::Reinvite(call) => self.on_reinvite_final(now, txns, call, status, response),
+            Purpose::Bye(call) => {
+                let reason =
+                    self.call(call).and_then(|c| c.end_reason).unwrap_or(EndReason::LocalBye);
+                if self.call(call).is_some_and(|c| c.phase == Phase::Ending) {
+                    self.end_call(call, None);
+                    self.events.push_back(UaEvent::Ended { call, reason });
+                }
+            }
+            Purpose::ForkBye(_) | Purpose::Cancel(_) => {}
+            Purpose::Request(req) => self.on_request_final(now, txns, req, status, response),
+        }
+    }
+
+    fn on_invite_failure(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        call: CallId,
+        status: u16,
+        response: Option<Message>,
+    ) {
+        let Some(c) = self.call_mut(call) else { return };
+        if c.phase != Phase::Calling {
+            return;
+        }
+        if let (Some(invite), Some(r)) = (c.invite.as_deref(), &response) {
+            let _ = c.dialogs.on_response(invite, r);
+        }
+        c.dialogs.prune();
+        let cancelled = c.cancel != CancelState::None;
+        // §8.1.3.4: a 3xx adds its Contacts to the target set; try the best one left.
+        if (300..400).contains(&status) && !cancelled {
+            if let Some(r) = &response {
+                self.add_redirect_targets(call, r);
+            }
+            if self.try_next_target(now, txns, call) {
+                return;
+            }
+        }
+        // §8.1.3.5: a 420 is retried once without the extensions it lists.
+        if status == 420
+            && !cancelled
+            && let Some(r) = &response
+            && self.retry_without_unsupported(now, txns, call, r)
+        {
+            return;
+        }
+        self.end_call(call, None);
+        self.events.push_back(UaEvent::Failed { call, status, response });
+    }
+
+    fn on_invite_2xx(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        call: CallId,
+        response: &Message,
+        first: bool,
+    ) {
+        let Some(c) = self.call_mut(call) else { return };
+        let cseq = response.cseq_number().unwrap_or(0);
+        let tag: Box<str> = response.to_tag().unwrap_or_default().into();
+        // A retransmission of a 2xx already ACKed: the same ACK again (§13.2.2.4).
+        if let Some((ack_cseq, bytes, target)) = &c.ack
+            && *ack_cseq == cseq
+            && c.session.as_deref() == Some(&*tag)
+        {
+            txns.send_stateless(*target, bytes);
+            return;
+        }
+        if c.reinvite_txn.is_some() && c.invite.is_none() {
+            return; // re-INVITE 2xx handled in on_reinvite_final
+        }
+        let Some(invite) = c.invite.as_deref() else { return };
+        let change = c.dialogs.on_response(invite, response);
+        if change.is_err() {
+            return;
+        }
+        match &c.session {
+            Some(session) if **session != *tag => {
+                // §13.2.2.4: another fork's 2xx: ACK it, then BYE that dialog.
+                let _ = self.send_ack(now, txns, call, &tag, cseq, None, false);
+                self.send_fork_bye(now, txns, call, &tag);
+            }
+            Some(_) => {
+                // The session's 2xx before our ACK went out (delayed offer): nothing to resend.
+            }
+            None => {
+                c.session = Some(tag.clone());
+                let offer_in_invite = c.offer_in_invite;
+                let cancelled = c.cancel != CancelState::None;
+                if offer_in_invite {
+                    let _ = self.send_ack(now, txns, call, &tag, cseq, None, true);
+                    if let Some(c) = self.call_mut(call) {
+                        c.phase = Phase::Established;
+                    }
+                } else if let Some(c) = self.call_mut(call) {
+                    c.phase = Phase::AwaitingAckBody;
+                }
+                self.events.push_back(UaEvent::Answered { call, response: response.clone() });
+                if cancelled {
+                    if let Some(c) = self.call_mut(call) {
+                        c.cancel = CancelState::Sent;
+                    }
+                    if offer_in_invite {
+                        // §9.1 race: the CANCEL crossed the 200: ACK, then BYE.
+                        let _ = self.send_bye(now, txns, call, EndReason::LocalBye);
+                    }
+                }
+                if offer_in_invite && let Some(c) = self.call_mut(call) {
+                    c.invite = None;
+                }
+            }
+        }
+        let _ = first;
+    }
+
+    fn on_reinvite_final(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        call: CallId,
+        status: u16,
+        response: Option<Message>,
+    ) {
+        let Some(c) = self.call_mut(call) else { return };
+        c.reinvite_txn = None;
+        let Some(tag) = c.session.clone() else { return };
+        if (200..300).contains(&status) {
+            if let Some(r) = &response {
+                if let Some(idx) = c.dialogs.position(&tag)
+                    && let Some(d) = c.dialogs.get_mut(idx)
+                {
+                    let _ = d.on_response(r);
+                }
+                let cseq = r.cseq_number().unwrap_or(0);
+                let _ = self.send_ack(now, txns, call, &tag, cseq, None, true);
+            }
+            self.events.push_back(UaEvent::ReinviteResult { call, status, response });
+            return;
+        }
+        match status {
+            491 => {
+                // §14.1: retry after a random delay: 2.1–4 s if we own the Call-ID, else 0–2 s,
+                // in units of 10 ms.
+                let owner = c.role == sip_dialog::Role::Uac;
+                let ticks = if owner {
+                    self.rng.random_range(210..=400u64)
+                } else {
+                    self.rng.random_range(0..=200u64)
+                };
+                let at = now + Duration::from_millis(ticks * 10);
+                if let Some(c) = self.call_mut(call) {
+                    c.glare_at = Some(at);
+                    if c.glare_body.is_none() {
+                        c.glare_body = Some(None);
+                    }
+                }
+                self.timers.push(Reverse((at, TimerKind::Glare, call)));
+            }
+            408 | 481 => {
+                // §12.2.1.2: the dialog is gone.
+                self.end_call(call, None);
+                self.events
+                    .push_back(UaEvent::Ended { call, reason: EndReason::DialogLost(status) });
+            }
+            _ => {
+                if let Some(c) = self.call_mut(call) {
+                    c.glare_body = None;
+                }
+                self.events.push_back(UaEvent::ReinviteResult { call, status, response });
+            }
+        }
+    }
+
+    fn on_stray(&mut self, _now: Instant, txns: &mut TransactionTable, response: &Message) -> bool {
+        // A 2xx retransmission after the INVITE transaction ended: re-send our ACK.
+        if response.cseq_method() != Some(&Method::Invite)
+            || !response.status().is_some_and(|s| (200..300).contains(&s))
+        {
+            return false;
+        }
+        let Some((call, _)) = self.find_dialog(response, response.from_tag(), response.to_tag())
+        else {
+            return false;
+        };
+        if let Some(c) = self.call(call)
+            && let Some((cseq, bytes, target)) = &c.ack
+            && Some(*cseq) == response.cseq_number()
+        {
+            txns.send_stateless(*target, bytes);
+        }
+        true
+    }
+
+    fn on_request_final(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        req: RequestId,
+        status: u16,
+        response: Option<Message>,
+    ) {
+        // §8.1.3.5 / §10.2.8: 423 with Min-Expires, retried once.
+        if status == 423
+            && let Some(r) = &response
+            && let Some(min) = r.header_str(H::MinExpires).map(str::trim).map(str::to_string)
+            && let Some(out) = self.requests.get(req.index, req.generation)
+            && !out.retried_423
+            && out.request.has(H::Expires)
+        {
+            let mut request = (*out.request).clone();
+            let target = out.target;
+            let cseq = request.cseq_number().unwrap_or(1).wrapping_add(1);
+            let method = request.method().cloned().unwrap_or(Method::Options);
+            if request.set(H::Expires, Bytes::from(min)).is_ok()
+                && request.set(H::CSeq, Bytes::from(format!("{cseq} {method}"))).is_ok()
+                && strip_branch(&mut request)
+                && let Ok(txn) = txns.send_request(now, request.clone(), target)
+            {
+                if let Some(out) = self.requests.get_mut(req.index, req.generation) {
+                    out.txn = txn;
+                    out.request = Box::new(request);
+                    out.retried_423 = true;
+                }
+                self.clients.insert(txn, Purpose::Request(req));
+                return;
+            }
+        }
+        self.events.push_back(UaEvent::Response { request: req, status, response, final_: true });
+    }
+
+    fn finish_request(&mut self, req: RequestId, txn: TransactionId) {
+        if self.requests.get(req.index, req.generation).is_some_and(|r| r.txn == txn) {
+            self.requests.remove(req.index, req.generation);
+        }
+    }
+
+    // ----- timers -----------------------------------------------------------------------------
+
+    fn retransmit_2xx(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        call: CallId,
+        at: Instant,
+    ) {
+        let t2 = txns.config().timer_t2();
+        let Some(c) = self.call_mut(call) else { return };
+        if c.retx_at != Some(at) {
+            return;
+        }
+        let Some((txn, _, ok)) = &c.ok else { return };
+        if c.retx_deadline.is_some_and(|d| now >= d) {
+            // §13.3.1.4: no ACK in 64*T1: the session ends with a BYE.
+            c.ok = None;
+            c.retx_at = None;
+            c.bye_pending = false;
+            if c.phase == Phase::Answered {
+                c.phase = Phase::Established;
+            }
+            if let Some(d) = c.dialogs.get_mut(0) {
+                d.confirm();
+            }
+            let _ = self.send_bye(now, txns, call, EndReason::NoAck);
+            return;
+        }
+        let (txn, ok) = (*txn, (**ok).clone());
+        if let Err(ResponseError::UnknownTransaction | ResponseError::AlreadyFinal(_)) =
+            txns.send_response(now, txn, ok.clone())
+            && let Some(source) = c.source
+        {
+            txns.send_stateless(source, &ok);
+        }
+        c.retx_interval = (c.retx_interval * 2).min(t2);
+        let next = now + c.retx_interval;
+        c.retx_at = Some(next);
+        self.timers.push(Reverse((next, TimerKind::Retransmit2xx, call)));
+    }
+
+    fn glare_retry(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        call: CallId,
+        at: Instant,
+    ) {
+        let Some(c) = self.call_mut(call) else { return };
+        if c.glare_at != Some(at) {
+            return;
+        }
+        c.glare_at = None;
+        let body = c.glare_body.take().flatten();
+        if c.phase != Phase::Established || c.pending.is_some() || c.ok.is_some() {
+            // The peer's INVITE is in progress: try again later.
+            let later = now + Duration::from_millis(500);
+            c.glare_at = Some(later);
+            c.glare_body = Some(body);
+            self.timers.push(Reverse((later, TimerKind::Glare, call)));
+            return;
+        }
+        if self.send_reinvite(now, txns, call, body).is_err() {
+            self.events.push_back(UaEvent::ReinviteResult { call, status: 500, response: None });
+        }
+    }
+
+    fn cancel_give_up(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        call: CallId,
+        at: Instant,
+    ) {
+        let Some(c) = self.call(call) else { return };
+        if c.cancel_deadline != Some(at) || c.phase != Phase::Calling {
+            return;
+        }
+        // §9.1: no final response 64*T1 after the CANCEL: give the INVITE up.
+        if let Some(txn) = c.invite_txn {
+            txns.terminate(now, txn);
+        }
+        self.end_call(call, None);
+        self.events.push_back(UaEvent::Failed { call, status: 408, response: None });
+    }
+
+    // ----- sending ----------------------------------------------------------------------------
+
+    fn send_cancel(&mut self, now: Instant, txns: &mut TransactionTable, call: CallId) {
+        let Some(c) = self.call_mut(call) else { return };
+        let Some(invite_txn) = c.invite_txn else { return };
+        c.cancel = CancelState::Sent;
+        let Ok(cancel) = txns.cancel_request(invite_txn) else { return };
+        let Some(target) = c.invite_target else { return };
+        if let Ok(txn) = txns.send_request(now, cancel, target) {
+            self.clients.insert(txn, Purpose::Cancel(call));
+            let deadline = now + self.config.cancel_timeout.unwrap_or(txns.config().timer_b());
+            if let Some(c) = self.call_mut(call) {
+                c.txns += 1;
+                c.cancel_deadline = Some(deadline);
+            }
+            self.timers.push(Reverse((deadline, TimerKind::CancelGiveUp, call)));
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn send_ack(
+        &mut self,
+        _now: Instant,
+        txns: &mut TransactionTable,
+        call: CallId,
+        remote_tag: &str,
+        cseq: u32,
+        body: Option<&Body>,
+        remember: bool,
+    ) -> Result<(), UaError> {
+        let via_host = self.config.sent_by.clone();
+        let branch = txns.new_branch();
+        let contact = self.config.contact.clone();
+        let c = self.call_mut(call).ok_or(UaError::UnknownCall)?;
+        let idx = c.dialogs.position(remote_tag).ok_or(UaError::WrongState("no such dialog"))?;
+        let dialog = c.dialogs.get_mut(idx).ok_or(UaError::UnknownCall)?;
+        let next_hop = dialog.request_target().next_hop().to_string();
+        let target = self.resolve(&next_hop)?;
+        let c = self.call_mut(call).ok_or(UaError::UnknownCall)?;
+        let dialog = c.dialogs.get_mut(idx).ok_or(UaError::UnknownCall)?;
+        let via = format!("SIP/2.0/{} {via_host};branch={branch};rport", target.transport());
+        let (mut b, _) = dialog.request(&Method::Ack, &via, Some(cseq));
+        b = b.header(H::Contact, format!("<{contact}>"));
+        if let Some(body) = body {
+            b = b.body(&body.content_type, body.bytes.clone());
+        }
+        let ack = b.build()?;
+        txns.send_stateless(target, &ack);
+        if remember {
+            c.ack = Some((cseq, Box::new(ack), target));
+        }
+        Ok(())
+    }
+
+    fn send_bye(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        call: CallId,
+        reason: EndReason,
+    ) -> Result<(), UaError> {
+        let tag = self
+            .call(call)
+            .and_then(|c| {
+                c.session.clone().or_else(|| c.dialogs.get(0).map(|d| d.id().remote_tag.clone()))
+            })
+            .ok_or(UaError::WrongState("no dialog"))?;
+        let txn = self.send_in_dialog(now, txns, call, &tag, &Method::Bye, None)?;
+        self.clients.insert(txn, Purpose::Bye(call));
+        if let Some(c) = self.call_mut(call) {
+            c.txns += 1;
+            c.bye_txn = Some(txn);
+            c.phase = Phase::Ending;
+            c.end_reason = Some(reason);
+            c.ok = None;
+            c.retx_at = None;
+        }
+        Ok(())
+    }
+
+    fn send_fork_bye(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        call: CallId,
+        tag: &str,
+    ) {
+        if let Ok(txn) = self.send_in_dialog(now, txns, call, tag, &Method::Bye, None) {
+            self.clients.insert(txn, Purpose::ForkBye(call));
+            if let Some(c) = self.call_mut(call) {
+                c.txns += 1;
+                if let Some(i) = c.dialogs.position(tag)
+                    && let Some(d) = c.dialogs.get_mut(i)
+                {
+                    d.terminate();
+                }
+            }
+        }
+    }
+
+    fn send_reinvite(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        call: CallId,
+        body: Option<Body>,
+    ) -> Result<(), UaError> {
+        let tag = self
+            .call(call)
+            .and_then(|c| c.session.clone())
+            .ok_or(UaError::WrongState("no dialog"))?;
+        let txn = self.send_in_dialog(now, txns, call, &tag, &Method::Invite, body.as_ref())?;
+        self.clients.insert(txn, Purpose::Reinvite(call));
+        if let Some(c) = self.call_mut(call) {
+            c.txns += 1;
+            c.reinvite_txn = Some(txn);
+            c.glare_body = Some(body);
+        }
+        Ok(())
+    }
+
+    /// Sends a request inside the dialog with remote tag `tag` through a client transaction.
+    fn send_in_dialog(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        call: CallId,
+        tag: &str,
+        method: &Method,
+        body: Option<&Body>,
+    ) -> Result<TransactionId, UaError> {
+        let sent_by = self.config.sent_by.clone();
+        let contact = self.config.contact.clone();
+        let allow = self.config.allow_value();
+        let c = self.call(call).ok_or(UaError::UnknownCall)?;
+        let idx = c.dialogs.position(tag).ok_or(UaError::WrongState("no such dialog"))?;
+        let next_hop = c
+            .dialogs
+            .get(idx)
+            .map(|d| d.request_target().next_hop().to_string())
+            .ok_or(UaError::UnknownCall)?;
+        let target = self.resolve(&next_hop)?;
+        let c = self.call_mut(call).ok_or(UaError::UnknownCall)?;
+        let dialog = c.dialogs.get_mut(idx).ok_or(UaError::UnknownCall)?;
+        let via = format!("SIP/2.0/{} {sent_by};rport", target.transport());
+        let (mut b, _) = dialog.request(method, &via, None);
+        if *method == Method::Invite {
+            b = b.header(H::Contact, format!("<{contact}>")).header(H::Allow, allow);
+        }
+        if let Some(body) = body {
+            b = b.body(&body.content_type, body.bytes.clone());
+        }
+        let request = b.build()?;
+        Ok(txns.send_request(now, request, target)?)
+    }
+
+    fn send_2xx(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        call: CallId,
+        body: Option<&Body>,
+    ) -> Result<(), UaError> {
+        let response = self.dialog_response(call, 200, body)?;
+        let t1 = txns.config().timer_t1();
+        let c = self.call_mut(call).ok_or(UaError::UnknownCall)?;
+        let (txn, _) = c.pending.take().ok_or(UaError::WrongState("nothing to answer"))?;
+        c.pending_is_reinvite = false;
+        if let Err(e) = txns.send_response(now, txn, response.clone()) {
+            return Err(e.into());
+        }
+        let cseq = response.cseq_number().unwrap_or(0);
+        c.ok = Some((txn, cseq, Box::new(response)));
+        c.retx_interval = t1;
+        c.retx_at = Some(now + t1);
+        c.retx_deadline = Some(now + t1 * 64);
+        if let Some(d) = c.dialogs.get_mut(0) {
+            d.confirm();
+        }
+        self.timers.push(Reverse((now + t1, TimerKind::Retransmit2xx, call)));
+        Ok(())
+    }
+
+    /// A response to the call's pending INVITE with the call's To tag, creating the UAS dialog
+    /// for 101–299 (§12.1.1): Record-Route copied, Contact, and for 2xx Allow and Supported.
+    fn dialog_response(
+        &mut self,
+        call: CallId,
+        status: u16,
+        body: Option<&Body>,
+    ) -> Result<Message, UaError> {
+        let contact = format!("<{}>", self.config.contact);
+        let allow = self.config.allow_value();
+        let supported = self.config.supported_value();
+        let c = self.call_mut(call).ok_or(UaError::UnknownCall)?;
+        let (_, request) = c.pending.as_ref().ok_or(UaError::WrongState("nothing to answer"))?;
+        let mut b = MessageBuilder::response_to(request, status, None).to_tag(&c.local_tag);
+        if (101..300).contains(&status) {
+            for rr in request.header_lines(H::RecordRoute) {
+                b = b.header(H::RecordRoute, rr);
+            }
+            b = b.header(H::Contact, &contact);
+            if status >= 200 {
+                b = b.header(H::Allow, &allow);
+                if !supported.is_empty() {
+                    b = b.header(H::Supported, &supported);
+                }
+            }
+            if c.dialogs.is_empty() && !c.pending_is_reinvite {
+                let dialog = Dialog::uas(request, &c.local_tag, status)
+                    .map_err(|_| UaError::WrongState("request cannot make a dialog"))?;
+                c.session = Some(dialog.id().remote_tag.clone());
+                c.dialogs = DialogSet::from_dialog(dialog);
+            }
+        }
+        if let Some(body) = body {
+            b = b.body(&body.content_type, body.bytes.clone());
+        }
+        Ok(b.build()?)
+    }
+
+    /// Answers a request the core refuses or handles at once, with a To tag for all but 100.
+    #[allow(clippy::too_many_arguments)]
+    fn reply(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        id: TransactionId,
+        request: &Message,
+        status: u16,
+        reason: Option<&str>,
+        headers: &[(H, String)],
+    ) {
+        let mut b = MessageBuilder::response_to(request, status, reason);
+        if status != 100 && request.to_tag().is_none() {
+            let tag = self.token(TAG_LEN);
+            b = b.to_tag(&tag);
+        }
+        for (name, value) in headers {
+            b = b.header(*name, value);
+        }
+        match b.build() {
+            Ok(response) => {
+                let _ = txns.send_response(now, id, response);
+            }
+            Err(_) => {
+                // A reason or value that cannot be written: answer with the bare status.
+                if let Ok(plain) = MessageBuilder::response_to(request, status, None).build() {
+                    let _ = txns.send_response(now, id, plain);
+                }
+            }
+        }
+    }
+
+    fn capabilities(&self) -> Vec<(H, String)> {
+        let mut headers =
+            vec![(H::Allow, self.config.allow_value()), (H::Accept, self.config.accept_value())];
+        let supported = self.config.supported_value();
+        if !supported.is_empty() {
+            headers.push((H::Supported, supported));
+        }
+        headers
+    }
+
+    /// Builds an out-of-dialog request (§8.1.1) and finds where it goes (§8.1.2).
+    #[allow(clippy::too_many_arguments)]
+    fn out_of_dialog(
+        &mut self,
+        method: &Method,
+        uri: &str,
+        to: &str,
+        from: &str,
+        call_id: &str,
+        cseq: u32,
+        body: Option<&Body>,
+        require: &[String],
+        headers: &[(H, String)],
+    ) -> Result<(Message, Target), UaError> {
+        SipUri::parse(uri).map_err(|_| UaError::BadUri(uri.to_string()))?;
+        let next_hop = self.config.outbound_proxy.clone().unwrap_or_else(|| uri.to_string());
+        let target = self.resolve(&next_hop)?;
+        let via = format!("SIP/2.0/{} {};rport", target.transport(), self.config.sent_by);
+        let mut b =
+            MessageBuilder::request(method, uri).header(H::Via, via).header(H::MaxForwards, "70");
+        if let Some(proxy) = &self.config.outbound_proxy {
+            b = b.header(H::Route, format!("<{proxy};lr>"));
+        }
+        b = b
+            .header(H::To, to)
+            .header(H::From, from)
+            .header(H::CallId, call_id)
+            .header(H::CSeq, format!("{cseq} {method}"));
+        if !matches!(method, Method::Register) || !headers.iter().any(|(n, _)| *n == H::Contact) {
+            if *method != Method::Register {
+                b = b.header(H::Contact, format!("<{}>", self.config.contact));
+            }
+        }
+        if *method == Method::Invite {
+            b = b.header(H::Allow, self.config.allow_value());
+            let supported = self.config.supported_value();
+            if !supported.is_empty() {
+                b = b.header(H::Supported, supported);
+            }
+        }
+        if !require.is_empty() {
+            b = b.header(H::Require, require.join(", "));
+        }
+        if let Some(ua) = &self.config.user_agent {
+            b = b.header(H::UserAgent, ua);
+        }
+        for (name, value) in headers {
+            b = b.header(*name, value);
+        }
+        if let Some(body) = body {
+            b = b.body(&body.content_type, body.bytes.clone());
+        }
+        Ok((b.build()?, target))
+    }
+
+    fn send_out_request(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        request: Message,
+        target: Target,
+        retried: bool,
+    ) -> Result<RequestId, UaError> {
+        let txn = txns.send_request(now, request.clone(), target)?;
+        let (index, generation) = self.requests.insert(OutRequest {
+            txn,
+            request: Box::new(request),
+            target,
+            retried_423: retried,
+        });
+        let id = RequestId { index, generation };
+        self.clients.insert(txn, Purpose::Request(id));
+        Ok(id)
+    }
+
+    fn add_redirect_targets(&mut self, call: CallId, response: &Message) {
+        let Some(c) = self.call_mut(call) else { return };
+        for contact in response.typed_all::<sip_message::Contact<'_>>().flatten() {
+            let (Some(uri), Some(Uri::Sip(_))) = (contact.uri_str(), contact.uri()) else {
+                continue;
+            };
+            let q = contact.q().map_or(1000, |q| q.thousandths());
+            let seen = c
+                .tried
+                .iter()
+                .chain(c.targets.iter().map(|(_, u)| u))
+                .any(|t| matches!((Uri::parse(t), Uri::parse(uri)), (Ok(a), Ok(b)) if a == b));
+            if !seen {
+                c.targets.push((q, uri.into()));
+            }
+        }
+        // Highest q first; equal q keep their order (§8.1.3.4 with §16.6's q ordering).
+        c.targets.sort_by_key(|(q, _)| Reverse(*q));
+    }
+
+    fn try_next_target(&mut self, now: Instant, txns: &mut TransactionTable, call: CallId) -> bool {
+        let max = self.config.max_redirects;
+        loop {
+            let Some(c) = self.call_mut(call) else { return false };
+            if c.redirects >= max || c.targets.is_empty() {
+                return false;
+            }
+            let (_, uri) = c.targets.remove(0);
+            c.redirects += 1;
+            c.tried.push(uri.clone());
+            if self.resend_invite(now, txns, call, Some(&uri), None) {
+                return true;
+            }
+        }
+    }
+
+    fn retry_without_unsupported(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        call: CallId,
+        response: &Message,
+    ) -> bool {
+        let unsupported: Vec<String> = response
+            .typed_all::<Unsupported<'_>>()
+            .flatten()
+            .map(|u| u.as_str().to_ascii_lowercase())
+            .collect();
+        let Some(c) = self.call_mut(call) else { return false };
+        if c.retried_420 || unsupported.is_empty() {
+            return false;
+        }
+        c.retried_420 = true;
+        let Some(invite) = c.invite.as_deref() else { return false };
+        let kept: Vec<String> = invite
+            .typed_all::<Require<'_>>()
+            .flatten()
+            .map(|r| r.as_str().to_string())
+            .filter(|r| !unsupported.contains(&r.to_ascii_lowercase()))
+            .collect();
+        self.resend_invite(now, txns, call, None, Some(kept))
+    }
+
+    /// Sends the call's INVITE again with a new branch and CSeq (§8.1.3.4, §8.1.3.5), to
+    /// `uri` or with `require` replaced.
+    fn resend_invite(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        call: CallId,
+        uri: Option<&str>,
+        require: Option<Vec<String>>,
+    ) -> bool {
+        let outbound = self.config.outbound_proxy.clone();
+        let Some(c) = self.call(call) else { return false };
+        let Some(invite) = c.invite.as_deref() else { return false };
+        let mut request = invite.clone();
+        let cseq = request.cseq_number().unwrap_or(1).wrapping_add(1);
+        if request.set(H::CSeq, Bytes::from(format!("{cseq} INVITE"))).is_err()
+            || !strip_branch(&mut request)
+        {
+            return false;
+        }
+        if let Some(uri) = uri
+            && request.set_request_uri(Bytes::from(uri.to_string())).is_err()
+        {
+            return false;
+        }
+        if let Some(require) = require {
+            request.remove_all(H::Require);
+            if !require.is_empty()
+                && request.push_back(H::Require, Bytes::from(require.join(", "))).is_err()
+            {
+                return false;
+            }
+        }
+        let next_hop =
+            outbound.unwrap_or_else(|| request.request_uri_str().unwrap_or_default().to_string());
+        let Ok(target) = self.resolve(&next_hop) else { return false };
+        let Ok(txn) = txns.send_request(now, request.clone(), target) else { return false };
+        self.clients.insert(txn, Purpose::Invite(call));
+        if let Some(c) = self.call_mut(call) {
+            c.invite = Some(Box::new(request));
+            c.invite_txn = Some(txn);
+            c.invite_target = Some(target);
+            c.provisional_seen = false;
+            c.dialogs = DialogSet::new();
+            c.txns += 1;
+        }
+        true
+    }
+
+    // ----- bookkeeping ------------------------------------------------------------------------
+
+    fn unsupported_requires(&self, request: &Message) -> Option<String> {
+        let unknown: Vec<&str> = request
+            .typed_all::<Require<'_>>()
+            .flatten()
+            .map(|r| r.as_str())
+            .filter(|tag| !self.config.supported.iter().any(|s| s.eq_ignore_ascii_case(tag)))
+            .collect();
+        (!unknown.is_empty()).then(|| unknown.join(", "))
+    }
+
+    fn body_acceptable(&self, request: &Message) -> bool {
+        if request.body().is_empty() {
+            return true;
+        }
+        match request.typed::<ContentType<'_>>() {
+            Some(Ok(ct)) => self.config.accept.iter().any(|a| {
+                let mut parts = a.splitn(2, '/');
+                let (t, s) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
+                ct.is(t, s) || (s == "*" && ct.mime_type().eq_ignore_ascii_case(t))
+            }),
+            _ => false,
+        }
+    }
+
+    /// The call and dialog index a message names by (local tag, remote tag).
+    fn find_dialog(
+        &self,
+        msg: &Message,
+        local_tag: Option<&str>,
+        remote_tag: Option<&str>,
+    ) -> Option<(CallId, usize)> {
+        let call = *self.by_local_tag.get(local_tag?)?;
+        let c = self.call(call)?;
+        if Some(&*c.call_id) != msg.call_id() {
+            return None;
+        }
+        let idx = c.dialogs.position(remote_tag.unwrap_or_default())?;
+        Some((call, idx))
+    }
+
+    fn insert_call(&mut self, call: Call) -> CallId {
+        let tag = call.local_tag.clone();
+        let (index, generation) = self.calls.insert(call);
+        let id = CallId { index, generation };
+        self.by_local_tag.insert(tag, id);
+        id
+    }
+
+    fn call(&self, id: CallId) -> Option<&Call> {
+        self.calls.get(id.index, id.generation)
+    }
+
+    fn call_mut(&mut self, id: CallId) -> Option<&mut Call> {
+        self.calls.get_mut(id.index, id.generation)
+    }
+
+    /// Marks the call over (its dialogs terminated); freed once its transactions end.
+    fn end_call(&mut self, call: CallId, _reason: Option<EndReason>) {
+        if let Some(c) = self.call_mut(call) {
+            c.phase = Phase::Ended;
+            c.pending = None;
+            c.ok = None;
+            c.retx_at = None;
+            c.glare_at = None;
+            c.invite = None;
+            for i in 0..c.dialogs.len() {
+                if let Some(d) = c.dialogs.get_mut(i) {
+                    d.terminate();
+                }
+            }
+        }
+        self.maybe_free(call);
+    }
+
+    fn txn_done(&mut self, call: CallId, txn: TransactionId) {
+        if let Some(c) = self.call_mut(call) {
+            c.txns = c.txns.saturating_sub(1);
+            if c.invite_txn == Some(txn) {
+                c.invite_txn = None;
+                c.ack = None;
+            }
+            if c.bye_txn == Some(txn) {
+                c.bye_txn = None;
+            }
+            if c.reinvite_txn == Some(txn) {
+                c.reinvite_txn = None;
+            }
+        }
+        self.maybe_free(call);
+    }
+
+    fn maybe_free(&mut self, call: CallId) {
+        if self.call(call).is_some_and(|c| c.phase == Phase::Ended && c.txns == 0)
+            && let Some(c) = self.calls.remove(call.index, call.generation)
+            && self.by_local_tag.get(&c.local_tag) == Some(&call)
+        {
+            self.by_local_tag.remove(&c.local_tag);
+        }
+    }
+
+    fn token(&mut self, len: usize) -> String {
+        const ALPHABET: &[u8; 62] =
+            b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+        (0..len)
+            .map(|_| {
+                char::from(ALPHABET.get(self.rng.random_range(0..62usize)).copied().unwrap_or(b'0'))
+            })
+            .collect()
+    }
+
+    fn new_call_id(&mut self) -> String {
+        // §8.1.1.4: globally unique over space and time; the host part names this UA.
+        let host = self.config.sent_by.split(':').next().unwrap_or("sip").to_string();
+        format!("{}@{host}", self.token(CALL_ID_LEN))
+    }
+}
+
+impl Call {
+    fn new(role: sip_dialog::Role, phase: Phase, call_id: Box<str>, local_tag: Box<str>) -> Self {
+        Call {
+            role,
+            phase,
+            call_id,
+            local_tag,
+            dialogs: DialogSet::new(),
+            session: None,
+            txns: 0,
+            invite: None,
+            invite_txn: None,
+            invite_target: None,
+            offer_in_invite: false,
+            provisional_seen: false,
+            cancel: CancelState::None,
+            cancel_deadline: None,
+            ack: None,
+            redirects: 0,
+            tried: Vec::new(),
+            targets: Vec::new(),
+            retried_420: false,
+            pending: None,
+            source: None,
+            ok: None,
+            retx_at: None,
+            retx_interval: Duration::ZERO,
+            retx_deadline: None,
+            pending_is_reinvite: false,
+            reinvite_txn: None,
+            glare_at: None,
+            glare_body: None,
+            bye_txn: None,
+            bye_pending: false,
+            end_reason: None,
+        }
+    }
+}
+
+/// Removes the branch from the top Via so the transaction layer adds a fresh one.
+fn strip_branch(request: &mut Message) -> bool {
+    let Some(via) = request.top_via().map(<[u8]>::to_vec) else { return false };
+    let Ok(text) = std::str::from_utf8(&via) else { return false };
+    let kept: Vec<&str> = text
+        .split(';')
+        .filter(|p| !p.trim_start().to_ascii_lowercase().starts_with("branch="))
+        .collect();
+    request.pop_front(H::Via);
+    request.push_front(H::Via, Bytes::from(kept.join(";"))).is_ok()
+}

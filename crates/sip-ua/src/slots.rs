@@ -1,0 +1,69 @@
+//! A slab with generations: handles that outlive their entry find nothing.
+
+/// Entries addressed by `(index, generation)`.
+#[derive(Debug)]
+pub(crate) struct Slots<T> {
+    entries: Vec<Slot<T>>,
+    free: Vec<u32>,
+    len: usize,
+}
+
+#[derive(Debug)]
+struct Slot<T> {
+    generation: u32,
+    value: Option<T>,
+}
+
+impl<T> Default for Slots<T> {
+    fn default() -> Self {
+        Slots { entries: Vec::new(), free: Vec::new(), len: 0 }
+    }
+}
+
+impl<T> Slots<T> {
+    pub(crate) fn insert(&mut self, value: T) -> (u32, u32) {
+        self.len += 1;
+        if let Some(index) = self.free.pop()
+            && let Some(slot) = self.entries.get_mut(index as usize)
+        {
+            slot.generation = slot.generation.wrapping_add(1);
+            slot.value = Some(value);
+            return (index, slot.generation);
+        }
+        self.entries.push(Slot { generation: 0, value: Some(value) });
+        ((self.entries.len() - 1) as u32, 0)
+    }
+
+    pub(crate) fn get(&self, index: u32, generation: u32) -> Option<&T> {
+        self.entries
+            .get(index as usize)
+            .filter(|s| s.generation == generation)
+            .and_then(|s| s.value.as_ref())
+    }
+
+    pub(crate) fn get_mut(&mut self, index: u32, generation: u32) -> Option<&mut T> {
+        self.entries
+            .get_mut(index as usize)
+            .filter(|s| s.generation == generation)
+            .and_then(|s| s.value.as_mut())
+    }
+
+    pub(crate) fn remove(&mut self, index: u32, generation: u32) -> Option<T> {
+        let slot = self.entries.get_mut(index as usize).filter(|s| s.generation == generation)?;
+        let value = slot.value.take()?;
+        self.free.push(index);
+        self.len -= 1;
+        Some(value)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (u32, u32, &T)> + '_ {
+        self.entries
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.value.as_ref().map(|v| (i as u32, s.generation, v)))
+    }
+}
