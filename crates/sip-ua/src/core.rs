@@ -465,7 +465,6 @@ impl UaCore {
         let cancelled = self.call(call).is_some_and(|c| c.cancel == CancelState::Sent);
         if let Some(c) = self.call_mut(call) {
             c.phase = Phase::Established;
-            c.invite = None;
         }
         if cancelled {
             self.send_bye(now, txns, call, EndReason::LocalBye)?;
@@ -506,7 +505,12 @@ impl UaCore {
                     return Err(UaError::WrongState("no early dialog yet: use cancel"));
                 };
                 c.session = Some(tag);
-                self.send_bye(now, txns, call, EndReason::LocalBye)
+                self.send_bye(now, txns, call, EndReason::LocalBye)?;
+                // The INVITE's final response (487 from the callee, §15.1.2) ends the call.
+                if let Some(c) = self.call_mut(call) {
+                    c.phase = Phase::Calling;
+                }
+                Ok(())
             }
             Phase::Incoming => Err(UaError::WrongState("unanswered incoming call: use reject")),
             Phase::Ending | Phase::Ended => Err(UaError::WrongState("call is ending")),
@@ -763,8 +767,12 @@ impl UaCore {
                 None => Some(Event::Final { id, response }),
             },
             Event::Additional2xx { id, response } => match self.clients.get(&id).cloned() {
-                Some(Purpose::Invite(call) | Purpose::Reinvite(call)) => {
+                Some(Purpose::Invite(call)) => {
                     self.on_invite_2xx(now, txns, call, &response, false);
+                    None
+                }
+                Some(Purpose::Reinvite(call)) => {
+                    self.resend_ack(txns, call, &response);
                     None
                 }
                 Some(_) => None,
@@ -1005,6 +1013,7 @@ impl UaCore {
     ) {
         self.reply(now, txns, id, request, 200, None, &[]);
         // §15.1.2: answer what is pending in the dialog with 487.
+        let terminated = self.dialog_response(call, 487, None).ok();
         let pending = self.call_mut(call).and_then(|c| {
             if let Some(d) = c.dialogs.get_mut(idx) {
                 d.terminate();
@@ -1013,9 +1022,7 @@ impl UaCore {
             c.retx_at = None;
             c.pending.take()
         });
-        if let Some((txn, _)) = pending
-            && let Ok(terminated) = self.dialog_response(call, 487, None)
-        {
+        if let (Some((txn, _)), Some(terminated)) = (pending, terminated) {
             let _ = txns.send_response(now, txn, terminated);
         }
         let fork_only = self.call(call).is_some_and(|c| {
@@ -1247,9 +1254,6 @@ impl UaCore {
             txns.send_stateless(*target, bytes);
             return;
         }
-        if c.reinvite_txn.is_some() && c.invite.is_none() {
-            return; // re-INVITE 2xx handled in on_reinvite_final
-        }
         let Some(invite) = c.invite.as_deref() else { return };
         let change = c.dialogs.on_response(invite, response);
         if change.is_err() {
@@ -1285,9 +1289,6 @@ impl UaCore {
                         // §9.1 race: the CANCEL crossed the 200: ACK, then BYE.
                         let _ = self.send_bye(now, txns, call, EndReason::LocalBye);
                     }
-                }
-                if offer_in_invite && let Some(c) = self.call_mut(call) {
-                    c.invite = None;
                 }
             }
         }
@@ -1363,13 +1364,19 @@ impl UaCore {
         else {
             return false;
         };
-        if let Some(c) = self.call(call)
-            && let Some((cseq, bytes, target)) = &c.ack
-            && Some(*cseq) == response.cseq_number()
-        {
-            txns.send_stateless(*target, bytes);
-        }
+        self.resend_ack(txns, call, response);
         true
+    }
+
+    /// Re-sends the ACK already sent for `response`'s 2xx, if it is the session's.
+    fn resend_ack(&mut self, txns: &mut TransactionTable, call: CallId, response: &Message) {
+        if let Some(c) = self.call(call)
+            && let Some((cseq, ack, target)) = &c.ack
+            && Some(*cseq) == response.cseq_number()
+            && c.session.as_deref() == response.to_tag()
+        {
+            txns.send_stateless(*target, ack);
+        }
     }
 
     fn on_request_final(
@@ -1452,7 +1459,8 @@ impl UaCore {
             txns.send_stateless(source, &ok);
         }
         c.retx_interval = (c.retx_interval * 2).min(t2);
-        let next = now + c.retx_interval;
+        // The give-up fires at 64*T1 exactly, not at the next retransmission after it.
+        let next = c.retx_deadline.map_or(now + c.retx_interval, |d| d.min(now + c.retx_interval));
         c.retx_at = Some(next);
         self.timers.push(Reverse((next, TimerKind::Retransmit2xx, call)));
     }
@@ -2033,7 +2041,9 @@ impl UaCore {
         if let Some(c) = self.call_mut(call) {
             c.txns = c.txns.saturating_sub(1);
             if c.invite_txn == Some(txn) {
+                // Timer M is over: no more 2xx retransmissions will come (RFC 6026 §7.2).
                 c.invite_txn = None;
+                c.invite = None;
                 c.ack = None;
             }
             if c.bye_txn == Some(txn) {
