@@ -256,6 +256,12 @@ impl UaCore {
         self.calls.len() == 0 && self.requests.len() == 0 && self.clients.is_empty()
     }
 
+    /// The handles of the live calls, in slot order.
+    #[must_use]
+    pub fn dialog_calls(&self) -> Vec<CallId> {
+        self.calls.iter().map(|(index, generation, _)| CallId { index, generation }).collect()
+    }
+
     /// The dialog of `call`'s session (or its first early dialog), if any.
     #[must_use]
     pub fn dialog(&self, call: CallId) -> Option<&Dialog> {
@@ -1214,9 +1220,12 @@ impl UaCore {
         }
         c.dialogs.prune();
         let cancelled = c.cancel != CancelState::None;
-        // §8.1.3.4: a 3xx adds its Contacts to the target set; try the best one left.
-        if (300..400).contains(&status) && !cancelled {
-            if let Some(r) = &response {
+        // §8.1.3.4: a 3xx adds its Contacts to the target set; after a 3xx or the failure of
+        // a redirected request, the best target left is tried. A 6xx is a global failure.
+        if (300..600).contains(&status) && !cancelled {
+            if (300..400).contains(&status)
+                && let Some(r) = &response
+            {
                 self.add_redirect_targets(call, r);
             }
             if self.try_next_target(now, txns, call) {
