@@ -10,8 +10,8 @@ use sip_transaction::{
 };
 
 use crate::config::{Body, UaConfig};
-use crate::core::{Invite, UaCore};
-use crate::event::{CallId, RequestId, UaError, UaEvent};
+use crate::core::{Invite, Register, RegistrationState, UaCore};
+use crate::event::{CallId, RegistrationId, RequestId, UaError, UaEvent};
 
 /// The next thing to do, from [`UserAgent::poll_output`].
 #[derive(Clone, Debug)]
@@ -277,6 +277,46 @@ impl UserAgent {
     ) -> Result<(), UaError> {
         let result = self.core.reject_reinvite(now, &mut self.table, call, status);
         self.done(now, result)
+    }
+
+    /// See [`UaCore::set_credentials`].
+    pub fn set_credentials(
+        &mut self,
+        provider: impl sip_auth::CredentialProvider + Send + 'static,
+    ) {
+        self.core.set_credentials(provider);
+    }
+
+    /// See [`UaCore::register`].
+    ///
+    /// # Errors
+    /// As [`UaCore::register`].
+    pub fn register(
+        &mut self,
+        now: Instant,
+        register: Register,
+    ) -> Result<RegistrationId, UaError> {
+        let result = self.core.register(now, &mut self.table, register);
+        self.done(now, result)
+    }
+
+    /// See [`UaCore::unregister`].
+    ///
+    /// # Errors
+    /// As [`UaCore::unregister`].
+    pub fn unregister(
+        &mut self,
+        now: Instant,
+        registration: RegistrationId,
+    ) -> Result<(), UaError> {
+        let result = self.core.unregister(now, &mut self.table, registration);
+        self.done(now, result)
+    }
+
+    /// See [`UaCore::registration`].
+    #[must_use]
+    pub fn registration(&self, registration: RegistrationId) -> Option<RegistrationState> {
+        self.core.registration(registration)
     }
 
     /// See [`UaCore::options`].

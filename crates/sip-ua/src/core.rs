@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use sip_auth::{AuthFailure, AuthHeader, ClientConfig, CredentialProvider, Decision, DigestClient};
 use sip_dialog::{Dialog, DialogChange, DialogSet, DialogState};
 use sip_message::{
     ContentType, HeaderName as H, Message, MessageBuilder, Method, Require, SipUri, Unsupported,
@@ -15,7 +16,7 @@ use sip_message::{
 use sip_transaction::{Event, ResponseError, Target, TransactionId, TransactionTable};
 
 use crate::config::{Body, UaConfig};
-use crate::event::{CallId, EndReason, RequestId, UaError, UaEvent};
+use crate::event::{CallId, EndReason, RegistrationId, RequestId, UaError, UaEvent};
 use crate::slots::Slots;
 
 /// Length of the random tags this UA puts in From and To (RFC 3261 §19.3 asks for 32 bits of
@@ -112,6 +113,7 @@ enum Purpose {
     ForkBye(CallId),
     Reinvite(CallId),
     Request(RequestId),
+    Register(RegistrationId),
 }
 
 impl Purpose {
@@ -122,7 +124,7 @@ impl Purpose {
             | Purpose::Bye(c)
             | Purpose::ForkBye(c)
             | Purpose::Reinvite(c) => Some(c),
-            Purpose::Request(_) => None,
+            Purpose::Request(_) | Purpose::Register(_) => None,
         }
     }
 }
@@ -198,6 +200,77 @@ pub struct UaCore {
     timers: BinaryHeap<Reverse<(Instant, TimerKind, CallId)>>,
     events: VecDeque<UaEvent>,
     hosts: HashMap<String, Target>,
+    auth: Option<Auth>,
+    /// In-dialog requests in flight (BYE, re-INVITE), kept to answer a challenge.
+    sent: HashMap<TransactionId, Box<Message>>,
+    regs: Slots<Reg>,
+    reg_timers: BinaryHeap<Reverse<(Instant, RegistrationId)>>,
+}
+
+/// The digest client and where its credentials come from.
+struct Auth {
+    client: DigestClient,
+    provider: Box<dyn CredentialProvider + Send>,
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auth").field("client", &self.client).finish_non_exhaustive()
+    }
+}
+
+/// What a registration asks for (RFC 3261 §10.2).
+#[derive(Clone, Debug)]
+pub struct Register {
+    /// The registrar's URI (the Request-URI: no user part, §10.2), e.g. `sip:example.com`.
+    pub registrar: String,
+    /// The address of record (To and From), e.g. `sip:alice@example.com`.
+    pub aor: String,
+    /// The Contact URI to bind; [`UaConfig::contact`] when `None`.
+    pub contact: Option<String>,
+    /// The expiry asked for, in seconds (the registrar may grant less or, with 423, ask more).
+    pub expires: u32,
+}
+
+impl Register {
+    /// Registers `aor` at `registrar` for `expires` seconds.
+    pub fn new(registrar: impl Into<String>, aor: impl Into<String>, expires: u32) -> Self {
+        Register { registrar: registrar.into(), aor: aor.into(), contact: None, expires }
+    }
+}
+
+/// The state of a registration, from [`UaCore::registration`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RegistrationState {
+    /// A REGISTER is out, no binding confirmed yet.
+    Registering,
+    /// Bound until `expires_at`; refreshed before.
+    Registered {
+        /// When the binding the registrar granted expires.
+        expires_at: Instant,
+    },
+    /// The REGISTER removing the binding is out.
+    Unregistering,
+    /// The last attempt failed with this status; nothing is bound.
+    Failed(u16),
+}
+
+#[derive(Debug)]
+struct Reg {
+    registrar: String,
+    aor: String,
+    contact: String,
+    expires: u32,
+    call_id: String,
+    from_tag: String,
+    cseq: u32,
+    target: Target,
+    txn: Option<TransactionId>,
+    request: Option<Box<Message>>,
+    state: RegistrationState,
+    refresh_at: Option<Instant>,
+    retried_423: bool,
+    unregister: bool,
 }
 
 impl UaCore {
@@ -216,7 +289,21 @@ impl UaCore {
             timers: BinaryHeap::new(),
             events: VecDeque::new(),
             hosts: HashMap::new(),
+            auth: None,
+            sent: HashMap::new(),
+            regs: Slots::default(),
+            reg_timers: BinaryHeap::new(),
         }
+    }
+
+    /// Answers 401 and 407 challenges (RFC 3261 §22.2) with credentials from `provider`, for
+    /// calls, in-dialog requests, registrations and other requests: once per challenge, once
+    /// more on `stale=true`, never in a loop (a rejected password ends in the request's
+    /// failure).
+    pub fn set_credentials(&mut self, provider: impl CredentialProvider + Send + 'static) {
+        let client =
+            DigestClient::new(ClientConfig::default().rng_seed(self.config.rng_seed ^ 0x5eed));
+        self.auth = Some(Auth { client, provider: Box::new(provider) });
     }
 
     /// The configuration.
@@ -280,7 +367,12 @@ impl UaCore {
     /// When [`handle_timeout`](Self::handle_timeout) is next due.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.peek().map(|Reverse((at, _, _))| *at)
+        let calls = self.timers.peek().map(|Reverse((at, _, _))| *at);
+        let regs = self.reg_timers.peek().map(|Reverse((at, _))| *at);
+        match (calls, regs) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Fires the core's timers due at `now`: 2xx retransmissions and the §13.3.1.4 give-up,
@@ -295,6 +387,17 @@ impl UaCore {
                 TimerKind::Retransmit2xx => self.retransmit_2xx(now, txns, call, at),
                 TimerKind::Glare => self.glare_retry(now, txns, call, at),
                 TimerKind::CancelGiveUp => self.cancel_give_up(now, txns, call, at),
+            }
+        }
+        while let Some(Reverse((at, reg))) = self.reg_timers.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.reg_timers.pop();
+            let due =
+                self.regs.get(reg.index, reg.generation).is_some_and(|r| r.refresh_at == Some(at));
+            if due {
+                self.send_register(now, txns, reg);
             }
         }
     }
@@ -563,7 +666,7 @@ impl UaCore {
         {
             return Err(UaError::InviteInProgress);
         }
-        self.send_reinvite(now, txns, call, body)
+        self.send_reinvite(now, txns, call, body, None)
     }
 
     /// UAS: accepts the peer's re-INVITE with 200 OK and `body` (the answer, or an offer if it
@@ -741,6 +844,216 @@ impl UaCore {
         Ok(target)
     }
 
+    // ===== commands: registration =================================================================
+
+    /// Registers a binding (RFC 3261 §10.2): a REGISTER to the registrar with the AOR in To and
+    /// From, a Call-ID kept for every refresh, CSeq one higher each time, and Expires. The
+    /// binding is refreshed before the expiry the registrar granted (not the one asked for);
+    /// a 423 is retried with its Min-Expires; 401 and 407 are answered with the credentials of
+    /// [`set_credentials`](Self::set_credentials). Outcomes come as
+    /// [`UaEvent::Registered`], [`UaEvent::RegistrationFailed`] and [`UaEvent::Unregistered`].
+    ///
+    /// # Errors
+    /// A bad or unresolvable registrar URI.
+    pub fn register(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        register: Register,
+    ) -> Result<RegistrationId, UaError> {
+        SipUri::parse(&register.aor).map_err(|_| UaError::BadUri(register.aor.clone()))?;
+        let next_hop =
+            self.config.outbound_proxy.clone().unwrap_or_else(|| register.registrar.clone());
+        let target = self.resolve(&next_hop)?;
+        let reg = Reg {
+            contact: register.contact.unwrap_or_else(|| self.config.contact.clone()),
+            registrar: register.registrar,
+            aor: register.aor,
+            expires: register.expires,
+            call_id: self.new_call_id(),
+            from_tag: self.token(TAG_LEN),
+            cseq: 0,
+            target,
+            txn: None,
+            request: None,
+            state: RegistrationState::Registering,
+            refresh_at: None,
+            retried_423: false,
+            unregister: false,
+        };
+        let (index, generation) = self.regs.insert(reg);
+        let id = RegistrationId { index, generation };
+        self.send_register(now, txns, id);
+        Ok(id)
+    }
+
+    /// Removes the binding (REGISTER with Expires 0, §10.2.2); [`UaEvent::Unregistered`] follows.
+    ///
+    /// # Errors
+    /// An unknown registration.
+    pub fn unregister(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        reg: RegistrationId,
+    ) -> Result<(), UaError> {
+        let r = self.regs.get_mut(reg.index, reg.generation).ok_or(UaError::UnknownCall)?;
+        r.unregister = true;
+        r.refresh_at = None;
+        if r.txn.is_none() {
+            self.send_register(now, txns, reg);
+        }
+        Ok(())
+    }
+
+    /// The state of registration `reg`.
+    #[must_use]
+    pub fn registration(&self, reg: RegistrationId) -> Option<RegistrationState> {
+        self.regs.get(reg.index, reg.generation).map(|r| r.state)
+    }
+
+    /// Live registrations.
+    #[must_use]
+    pub fn registrations(&self) -> usize {
+        self.regs.len()
+    }
+
+    fn send_register(&mut self, now: Instant, txns: &mut TransactionTable, id: RegistrationId) {
+        let sent_by = self.config.sent_by.clone();
+        let outbound = self.config.outbound_proxy.clone();
+        let Some(r) = self.regs.get_mut(id.index, id.generation) else { return };
+        r.cseq = r.cseq.wrapping_add(1);
+        r.retried_423 = false;
+        r.refresh_at = None;
+        let expires = if r.unregister { 0 } else { r.expires };
+        r.state = if r.unregister { RegistrationState::Unregistering } else { r.state };
+        let via = format!("SIP/2.0/{} {sent_by};rport", r.target.transport());
+        let mut b = MessageBuilder::request(&Method::Register, &r.registrar)
+            .header(H::Via, via)
+            .header(H::MaxForwards, "70");
+        if let Some(proxy) = outbound {
+            b = b.header(H::Route, format!("<{proxy};lr>"));
+        }
+        let built = b
+            .header(H::To, format!("<{}>", r.aor))
+            .header(H::From, format!("<{}>;tag={}", r.aor, r.from_tag))
+            .header(H::CallId, &r.call_id)
+            .header(H::CSeq, format!("{} REGISTER", r.cseq))
+            .header(H::Contact, format!("<{}>", r.contact))
+            .header(H::Expires, expires.to_string())
+            .build();
+        let target = r.target;
+        let result = built.map_err(UaError::from).and_then(|mut request| {
+            if let Some(auth) = self.auth.as_mut()
+                && let Some(request_parts) = sip_auth::DigestRequest::from_message(&request)
+            {
+                let headers = auth.client.authorize(&request_parts);
+                let _ = AuthHeader::apply_all(&headers, &mut request);
+            }
+            Ok((txns.send_request(now, request.clone(), target)?, request))
+        });
+        match result {
+            Ok((txn, request)) => {
+                self.clients.insert(txn, Purpose::Register(id));
+                if let Some(r) = self.regs.get_mut(id.index, id.generation) {
+                    r.txn = Some(txn);
+                    r.request = Some(Box::new(request));
+                }
+            }
+            Err(_) => self.register_failed(id, 500, None),
+        }
+    }
+
+    fn on_register_final(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        id: RegistrationId,
+        status: u16,
+        response: Option<Message>,
+    ) {
+        let Some(r) = self.regs.get_mut(id.index, id.generation) else { return };
+        let Some(sent) = r.request.as_deref().cloned() else { return };
+        r.txn = None;
+        match (status, &response) {
+            (200..=299, Some(resp)) => {
+                let granted = granted_expiry(resp, &r.contact).unwrap_or(r.expires);
+                if r.unregister || granted == 0 {
+                    self.regs.remove(id.index, id.generation);
+                    self.events.push_back(UaEvent::Unregistered { registration: id });
+                    return;
+                }
+                // Refresh at 90% of the granted time, at least a second before it ends.
+                let lead = (granted / 10).max(1);
+                let refresh = Duration::from_secs(u64::from(granted.saturating_sub(lead).max(1)));
+                let expires_at = now + Duration::from_secs(u64::from(granted));
+                r.state = RegistrationState::Registered { expires_at };
+                r.refresh_at = Some(now + refresh);
+                self.reg_timers.push(Reverse((now + refresh, id)));
+                self.events.push_back(UaEvent::Registered {
+                    registration: id,
+                    expires: granted,
+                    response: resp.clone(),
+                });
+            }
+            (423, Some(resp)) if !r.retried_423 => {
+                // §10.2.8: ask again with at least Min-Expires.
+                let min = resp.header_str(H::MinExpires).and_then(|v| v.trim().parse::<u32>().ok());
+                match min {
+                    Some(min) if min > r.expires => {
+                        r.expires = min;
+                        self.send_register(now, txns, id);
+                        if let Some(r) = self.regs.get_mut(id.index, id.generation) {
+                            r.retried_423 = true;
+                        }
+                    }
+                    _ => self.register_failed(id, status, response),
+                }
+            }
+            (401 | 407, Some(resp)) => {
+                let target = r.target;
+                let retry = match self.challenge_answer(&sent, resp) {
+                    Some(Ok(headers)) => next_attempt(&sent, Some(&headers), None),
+                    _ => None,
+                };
+                match retry.and_then(|req| {
+                    txns.send_request(now, req.clone(), target).ok().map(|t| (t, req))
+                }) {
+                    Some((txn, request)) => {
+                        self.clients.insert(txn, Purpose::Register(id));
+                        if let Some(r) = self.regs.get_mut(id.index, id.generation) {
+                            r.cseq = request.cseq_number().unwrap_or(r.cseq);
+                            r.txn = Some(txn);
+                            r.request = Some(Box::new(request));
+                        }
+                    }
+                    None => self.register_failed(id, status, response),
+                }
+            }
+            _ => self.register_failed(id, status, response),
+        }
+    }
+
+    fn register_failed(&mut self, id: RegistrationId, status: u16, response: Option<Message>) {
+        let Some(r) = self.regs.get_mut(id.index, id.generation) else { return };
+        if r.unregister {
+            self.regs.remove(id.index, id.generation);
+            self.events.push_back(UaEvent::Unregistered { registration: id });
+            return;
+        }
+        r.state = RegistrationState::Failed(status);
+        r.refresh_at = None;
+        self.events.push_back(UaEvent::RegistrationFailed { registration: id, status, response });
+    }
+
+    fn finish_register(&mut self, id: RegistrationId, txn: TransactionId) {
+        if let Some(r) = self.regs.get_mut(id.index, id.generation)
+            && r.txn == Some(txn)
+        {
+            r.txn = None;
+        }
+    }
+
     // ===== events from the transaction layer ======================================================
 
     /// Takes an event from the transaction table. Requests are always taken (the caller decides
@@ -801,9 +1114,14 @@ impl UaCore {
                 None => Some(Event::TransportFailed { id }),
             },
             Event::Terminated { id } => {
+                self.sent.remove(&id);
                 let call = match self.clients.remove(&id) {
                     Some(Purpose::Request(req)) => {
                         self.finish_request(req, id);
+                        None
+                    }
+                    Some(Purpose::Register(reg)) => {
+                        self.finish_register(reg, id);
                         None
                     }
                     Some(p) => p.call(),
@@ -1191,6 +1509,26 @@ impl UaCore {
             }
             Purpose::Reinvite(call) => self.on_reinvite_final(now, txns, call, status, response),
             Purpose::Bye(call) => {
+                let txn = self.call(call).and_then(|c| c.bye_txn);
+                if let Some(headers) = self.in_dialog_challenge(txn, status, response.as_ref())
+                    && let Some(tag) = self.call(call).and_then(|c| c.session.clone())
+                    && let Ok(txn) = self.send_in_dialog(
+                        now,
+                        txns,
+                        call,
+                        &tag,
+                        &Method::Bye,
+                        None,
+                        Some(&headers),
+                    )
+                {
+                    self.clients.insert(txn, Purpose::Bye(call));
+                    if let Some(c) = self.call_mut(call) {
+                        c.txns += 1;
+                        c.bye_txn = Some(txn);
+                    }
+                    return;
+                }
                 let reason =
                     self.call(call).and_then(|c| c.end_reason).unwrap_or(EndReason::LocalBye);
                 if self.call(call).is_some_and(|c| c.phase == Phase::Ending) {
@@ -1200,6 +1538,7 @@ impl UaCore {
             }
             Purpose::ForkBye(_) | Purpose::Cancel(_) => {}
             Purpose::Request(req) => self.on_request_final(now, txns, req, status, response),
+            Purpose::Register(reg) => self.on_register_final(now, txns, reg, status, response),
         }
     }
 
@@ -1231,6 +1570,16 @@ impl UaCore {
             if self.try_next_target(now, txns, call) {
                 return;
             }
+        }
+        // §22.2: a 401 or 407 is answered with credentials, once per challenge.
+        if matches!(status, 401 | 407)
+            && !cancelled
+            && let Some(r) = &response
+            && let Some(invite) = self.call(call).and_then(|c| c.invite.as_deref()).cloned()
+            && let Some(Ok(headers)) = self.challenge_answer(&invite, r)
+            && self.resend_invite(now, txns, call, None, None, Some(&headers))
+        {
+            return;
         }
         // §8.1.3.5: a 420 is retried once without the extensions it lists.
         if status == 420
@@ -1312,6 +1661,16 @@ impl UaCore {
         status: u16,
         response: Option<Message>,
     ) {
+        let txn = self.call(call).and_then(|c| c.reinvite_txn);
+        if let Some(headers) = self.in_dialog_challenge(txn, status, response.as_ref()) {
+            let body = self.call_mut(call).and_then(|c| c.glare_body.take()).flatten();
+            if let Some(c) = self.call_mut(call) {
+                c.reinvite_txn = None;
+            }
+            if self.send_reinvite(now, txns, call, body, Some(&headers)).is_ok() {
+                return;
+            }
+        }
         let Some(c) = self.call_mut(call) else { return };
         c.reinvite_txn = None;
         let Some(tag) = c.session.clone() else { return };
@@ -1396,6 +1755,24 @@ impl UaCore {
         status: u16,
         response: Option<Message>,
     ) {
+        // §22.2: a 401 or 407 answered with credentials, once per challenge.
+        if matches!(status, 401 | 407)
+            && let Some(r) = &response
+            && let Some(out) = self.requests.get(req.index, req.generation)
+        {
+            let (sent, target) = ((*out.request).clone(), out.target);
+            if let Some(Ok(headers)) = self.challenge_answer(&sent, r)
+                && let Some(request) = next_attempt(&sent, Some(&headers), None)
+                && let Ok(txn) = txns.send_request(now, request.clone(), target)
+            {
+                if let Some(out) = self.requests.get_mut(req.index, req.generation) {
+                    out.txn = txn;
+                    out.request = Box::new(request);
+                }
+                self.clients.insert(txn, Purpose::Request(req));
+                return;
+            }
+        }
         // §8.1.3.5 / §10.2.8: 423 with Min-Expires, retried once.
         if status == 423
             && let Some(r) = &response
@@ -1404,13 +1781,8 @@ impl UaCore {
             && !out.retried_423
             && out.request.has(H::Expires)
         {
-            let mut request = (*out.request).clone();
             let target = out.target;
-            let cseq = request.cseq_number().unwrap_or(1).wrapping_add(1);
-            let method = request.method().cloned().unwrap_or(Method::Options);
-            if request.set(H::Expires, Bytes::from(min)).is_ok()
-                && request.set(H::CSeq, Bytes::from(format!("{cseq} {method}"))).is_ok()
-                && strip_branch(&mut request)
+            if let Some(request) = next_attempt(&out.request, None, Some(&min))
                 && let Ok(txn) = txns.send_request(now, request.clone(), target)
             {
                 if let Some(out) = self.requests.get_mut(req.index, req.generation) {
@@ -1495,7 +1867,7 @@ impl UaCore {
             self.timers.push(Reverse((later, TimerKind::Glare, call)));
             return;
         }
-        if self.send_reinvite(now, txns, call, body).is_err() {
+        if self.send_reinvite(now, txns, call, body, None).is_err() {
             self.events.push_back(UaEvent::ReinviteResult { call, status: 500, response: None });
         }
     }
@@ -1586,7 +1958,7 @@ impl UaCore {
                 c.session.clone().or_else(|| c.dialogs.get(0).map(|d| d.id().remote_tag.clone()))
             })
             .ok_or(UaError::WrongState("no dialog"))?;
-        let txn = self.send_in_dialog(now, txns, call, &tag, &Method::Bye, None)?;
+        let txn = self.send_in_dialog(now, txns, call, &tag, &Method::Bye, None, None)?;
         self.clients.insert(txn, Purpose::Bye(call));
         if let Some(c) = self.call_mut(call) {
             c.txns += 1;
@@ -1606,7 +1978,7 @@ impl UaCore {
         call: CallId,
         tag: &str,
     ) {
-        if let Ok(txn) = self.send_in_dialog(now, txns, call, tag, &Method::Bye, None) {
+        if let Ok(txn) = self.send_in_dialog(now, txns, call, tag, &Method::Bye, None, None) {
             self.clients.insert(txn, Purpose::ForkBye(call));
             if let Some(c) = self.call_mut(call) {
                 c.txns += 1;
@@ -1625,12 +1997,14 @@ impl UaCore {
         txns: &mut TransactionTable,
         call: CallId,
         body: Option<Body>,
+        auth: Option<&[AuthHeader]>,
     ) -> Result<(), UaError> {
         let tag = self
             .call(call)
             .and_then(|c| c.session.clone())
             .ok_or(UaError::WrongState("no dialog"))?;
-        let txn = self.send_in_dialog(now, txns, call, &tag, &Method::Invite, body.as_ref())?;
+        let txn =
+            self.send_in_dialog(now, txns, call, &tag, &Method::Invite, body.as_ref(), auth)?;
         self.clients.insert(txn, Purpose::Reinvite(call));
         if let Some(c) = self.call_mut(call) {
             c.txns += 1;
@@ -1649,6 +2023,7 @@ impl UaCore {
         tag: &str,
         method: &Method,
         body: Option<&Body>,
+        auth: Option<&[AuthHeader]>,
     ) -> Result<TransactionId, UaError> {
         let sent_by = self.config.sent_by.clone();
         let contact = self.config.contact.clone();
@@ -1671,8 +2046,44 @@ impl UaCore {
         if let Some(body) = body {
             b = b.body(&body.content_type, body.bytes.clone());
         }
-        let request = b.build()?;
-        Ok(txns.send_request(now, request, target)?)
+        let mut request = b.build()?;
+        if let Some(headers) = auth {
+            AuthHeader::apply_all(headers, &mut request)
+                .map_err(|_| UaError::WrongState("credentials do not fit the request"))?;
+        }
+        let txn = txns.send_request(now, request.clone(), target)?;
+        if self.auth.is_some() {
+            self.sent.insert(txn, Box::new(request));
+        }
+        Ok(txn)
+    }
+
+    /// Answers a 401 or 407 to `sent` (RFC 3261 §22.2): `None` without a credential provider,
+    /// else the provider's verdict.
+    fn challenge_answer(
+        &mut self,
+        sent: &Message,
+        response: &Message,
+    ) -> Option<Result<Vec<AuthHeader>, AuthFailure>> {
+        let auth = self.auth.as_mut()?;
+        Some(match auth.client.on_challenge(auth.provider.as_mut(), sent, response) {
+            Decision::Retry(headers) => Ok(headers),
+            Decision::Fail(failure) => Err(failure),
+        })
+    }
+
+    /// The headers answering `response`'s challenge to the in-dialog request of `txn`.
+    fn in_dialog_challenge(
+        &mut self,
+        txn: Option<TransactionId>,
+        status: u16,
+        response: Option<&Message>,
+    ) -> Option<Vec<AuthHeader>> {
+        if !matches!(status, 401 | 407) {
+            return None;
+        }
+        let sent = self.sent.get(&txn?)?.clone();
+        self.challenge_answer(&sent, response?)?.ok()
     }
 
     fn send_2xx(
@@ -1888,7 +2299,7 @@ impl UaCore {
             let (_, uri) = c.targets.remove(0);
             c.redirects += 1;
             c.tried.push(uri.clone());
-            if self.resend_invite(now, txns, call, Some(&uri), None) {
+            if self.resend_invite(now, txns, call, Some(&uri), None, None) {
                 return true;
             }
         }
@@ -1918,7 +2329,7 @@ impl UaCore {
             .map(|r| r.as_str().to_string())
             .filter(|r| !unsupported.contains(&r.to_ascii_lowercase()))
             .collect();
-        self.resend_invite(now, txns, call, None, Some(kept))
+        self.resend_invite(now, txns, call, None, Some(kept), None)
     }
 
     /// Sends the call's INVITE again with a new branch and CSeq (§8.1.3.4, §8.1.3.5), to
@@ -1930,6 +2341,7 @@ impl UaCore {
         call: CallId,
         uri: Option<&str>,
         require: Option<Vec<String>>,
+        auth: Option<&[AuthHeader]>,
     ) -> bool {
         let outbound = self.config.outbound_proxy.clone();
         let Some(c) = self.call(call) else { return false };
@@ -1943,6 +2355,11 @@ impl UaCore {
         }
         if let Some(uri) = uri
             && request.set_request_uri(Bytes::from(uri.to_string())).is_err()
+        {
+            return false;
+        }
+        if let Some(headers) = auth
+            && AuthHeader::apply_all(headers, &mut request).is_err()
         {
             return false;
         }
@@ -2128,6 +2545,37 @@ impl Call {
             end_reason: None,
         }
     }
+}
+
+/// The expiry the registrar granted our `contact` (§10.2.4): the matching Contact's `expires`,
+/// else the Expires header.
+fn granted_expiry(response: &Message, contact: &str) -> Option<u32> {
+    let ours = Uri::parse(contact).ok();
+    let from_contact = response.typed_all::<sip_message::Contact<'_>>().flatten().find_map(|c| {
+        let same = matches!((c.uri(), &ours), (Some(a), Some(b)) if a == *b);
+        if same { c.expires() } else { None }
+    });
+    from_contact.or_else(|| response.header_str(H::Expires).and_then(|v| v.trim().parse().ok()))
+}
+
+/// The next attempt of an out-of-dialog request (§8.1.3.5, §22.2): the same request with CSeq
+/// one higher, a fresh branch, `auth` in place of its credentials and `expires` as Expires.
+fn next_attempt(
+    sent: &Message,
+    auth: Option<&[AuthHeader]>,
+    expires: Option<&str>,
+) -> Option<Message> {
+    let mut request = sent.clone();
+    let cseq = request.cseq_number()?.wrapping_add(1);
+    let method = request.method()?.clone();
+    request.set(H::CSeq, Bytes::from(format!("{cseq} {method}"))).ok()?;
+    if let Some(expires) = expires {
+        request.set(H::Expires, Bytes::from(expires.to_string())).ok()?;
+    }
+    if let Some(headers) = auth {
+        AuthHeader::apply_all(headers, &mut request).ok()?;
+    }
+    strip_branch(&mut request).then_some(request)
 }
 
 /// Removes the branch from the top Via so the transaction layer adds a fresh one.

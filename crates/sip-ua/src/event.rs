@@ -32,6 +32,19 @@ impl fmt::Display for RequestId {
     }
 }
 
+/// A registration this UA keeps (RFC 3261 §10.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RegistrationId {
+    pub(crate) index: u32,
+    pub(crate) generation: u32,
+}
+
+impl fmt::Display for RegistrationId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "registration#{}.{}", self.index, self.generation)
+    }
+}
+
 /// Why a call ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -140,6 +153,29 @@ pub enum UaEvent {
         response: Option<Message>,
         /// Whether this is the final response.
         final_: bool,
+    },
+    /// A registration (or its refresh) was accepted: bound for `expires` seconds, as granted.
+    Registered {
+        /// The registration.
+        registration: RegistrationId,
+        /// The expiry the registrar granted, in seconds.
+        expires: u32,
+        /// The 2xx (its Contacts are all the AOR's bindings, §10.3 step 8).
+        response: Message,
+    },
+    /// A registration attempt failed (after any 423 and challenge retries): nothing is bound.
+    RegistrationFailed {
+        /// The registration.
+        registration: RegistrationId,
+        /// The status, synthesised as 408 or 503 when no response arrived.
+        status: u16,
+        /// The response, if one arrived.
+        response: Option<Message>,
+    },
+    /// The binding was removed at the application's request.
+    Unregistered {
+        /// The registration.
+        registration: RegistrationId,
     },
     /// A request this UA does not handle itself, for a method listed in
     /// [`UaConfig::allow`](crate::UaConfig::allow) (MESSAGE, INFO, ...): answer it with

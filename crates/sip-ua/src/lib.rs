@@ -21,5 +21,6 @@ mod slots;
 
 pub use agent::{UaOutput, UserAgent};
 pub use config::{Body, UaConfig};
-pub use core::{Invite, UaCore};
-pub use event::{CallId, EndReason, RequestId, UaError, UaEvent};
+pub use core::{Invite, Register, RegistrationState, UaCore};
+pub use event::{CallId, EndReason, RegistrationId, RequestId, UaError, UaEvent};
+pub use sip_auth::{CredentialProvider, StaticCredentials};
