@@ -1463,11 +1463,10 @@ impl UaCore {
                 let status = response.status().unwrap_or(100);
                 if status > 100 && response.to_tag().is_some() {
                     let Some(invite) = c.invite.as_deref() else { return };
-                    match c.dialogs.on_response(invite, &response) {
-                        Ok(DialogChange::Created(_) | DialogChange::Updated(_)) => {
-                            self.events.push_back(UaEvent::Progress { call, response });
-                        }
-                        Ok(_) | Err(_) => {}
+                    if let Ok(DialogChange::Created(_) | DialogChange::Updated(_)) =
+                        c.dialogs.on_response(invite, &response)
+                    {
+                        self.events.push_back(UaEvent::Progress { call, response });
                     }
                 } else if status > 100 {
                     self.events.push_back(UaEvent::Progress { call, response });
@@ -1767,7 +1766,7 @@ impl UaCore {
             {
                 if let Some(out) = self.requests.get_mut(req.index, req.generation) {
                     out.txn = txn;
-                    out.request = Box::new(request);
+                    *out.request = request;
                 }
                 self.clients.insert(txn, Purpose::Request(req));
                 return;
@@ -1787,7 +1786,7 @@ impl UaCore {
             {
                 if let Some(out) = self.requests.get_mut(req.index, req.generation) {
                     out.txn = txn;
-                    out.request = Box::new(request);
+                    *out.request = request;
                     out.retried_423 = true;
                 }
                 self.clients.insert(txn, Purpose::Request(req));
@@ -2015,6 +2014,7 @@ impl UaCore {
     }
 
     /// Sends a request inside the dialog with remote tag `tag` through a client transaction.
+    #[allow(clippy::too_many_arguments)]
     fn send_in_dialog(
         &mut self,
         now: Instant,
@@ -2222,10 +2222,8 @@ impl UaCore {
             .header(H::From, from)
             .header(H::CallId, call_id)
             .header(H::CSeq, format!("{cseq} {method}"));
-        if !matches!(method, Method::Register) || !headers.iter().any(|(n, _)| *n == H::Contact) {
-            if *method != Method::Register {
-                b = b.header(H::Contact, format!("<{}>", self.config.contact));
-            }
+        if *method != Method::Register {
+            b = b.header(H::Contact, format!("<{}>", self.config.contact));
         }
         if *method == Method::Invite {
             b = b.header(H::Allow, self.config.allow_value());

@@ -20,7 +20,7 @@ fn drain(ua: &mut UserAgent) -> (Vec<Message>, Vec<String>) {
     while let Some(o) = ua.poll_output() {
         match o {
             UaOutput::Transmit(t) => msgs.push(Message::parse(t.payload).unwrap()),
-            UaOutput::Event(e) => events.push(event_name(&e).replace("Registered", "Registered")),
+            UaOutput::Event(e) => events.push(event_name(&e)),
         }
     }
     (msgs, events)

@@ -16,6 +16,7 @@ pub const SDP_ANSWER: &str = "v=0\r\no=bob 2890844527 2890844527 IN IP4 192.0.2.
 
 /// What the phone's user does with an incoming call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(clippy::enum_variant_names)]
 pub enum Answer {
     /// 180 at once, 200 after the delay.
     RingThenAnswer(Duration),

@@ -1,0 +1,203 @@
+//! The response context of RFC 3261 §16.6 and §16.7: the target set, one branch per target
+//! tried, and the best final response so far.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use sip_message::{HeaderName, Message};
+use sip_transaction::{Target, TransactionId};
+use smallvec::SmallVec;
+
+use crate::routing::Hex16;
+
+/// A context's name: slab index plus generation (a stale id finds nothing).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct ContextId {
+    pub(crate) index: u32,
+    pub(crate) generation: u32,
+}
+
+/// One element of the target set (§16.5).
+#[derive(Debug)]
+pub(crate) struct TargetSlot {
+    pub(crate) uri: Box<str>,
+    /// q in thousandths.
+    pub(crate) q: u16,
+    /// RFC 3327 Path values to push as Route.
+    pub(crate) path: Vec<Box<str>>,
+    pub(crate) flow: Option<Target>,
+    /// From the location service or a 3xx (a resource of the proxy's): no outbound proxy.
+    pub(crate) from_location: bool,
+    pub(crate) started: bool,
+}
+
+impl TargetSlot {
+    pub(crate) fn new(uri: &str, q: u16, from_location: bool) -> TargetSlot {
+        TargetSlot {
+            uri: uri.into(),
+            q,
+            path: Vec::new(),
+            flow: None,
+            from_location,
+            started: false,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BranchState {
+    /// Sent, no response yet.
+    Trying,
+    /// A provisional response arrived (§16.7 step 10: "pending" once it has).
+    Proceeding,
+    /// A final response arrived, or the branch was given up.
+    Done,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CancelState {
+    None,
+    /// To be sent when a provisional arrives (§9.1).
+    Pending,
+    Sent,
+}
+
+/// One target being tried: the current client transaction and what is left of its addresses.
+#[derive(Debug)]
+pub(crate) struct Branch {
+    pub(crate) target: u16,
+    pub(crate) client: Option<TransactionId>,
+    pub(crate) hop: Option<Target>,
+    /// RFC 3263 §4.3: the addresses still to try after this one fails.
+    pub(crate) failover: SmallVec<[Target; 1]>,
+    pub(crate) state: BranchState,
+    /// Whether the current attempt got any response.
+    pub(crate) responded: bool,
+    pub(crate) cancel: CancelState,
+    pub(crate) timer_c: Option<Instant>,
+    pub(crate) guard: Option<Instant>,
+}
+
+impl Branch {
+    pub(crate) fn new(target: u16) -> Branch {
+        Branch {
+            target,
+            client: None,
+            hop: None,
+            failover: SmallVec::new(),
+            state: BranchState::Trying,
+            responded: false,
+            cancel: CancelState::None,
+            timer_c: None,
+            guard: None,
+        }
+    }
+
+    /// The branch has its final answer: no more timers.
+    pub(crate) fn finish(&mut self) {
+        self.state = BranchState::Done;
+        self.timer_c = None;
+        self.guard = None;
+    }
+}
+
+/// A final response kept for the best-response choice; `response` is `None` for one the
+/// proxy synthesises (408 for a timeout, 503 for a transport failure, 487 for a cancelled
+/// branch given up).
+#[derive(Debug)]
+pub(crate) struct Candidate {
+    pub(crate) status: u16,
+    pub(crate) response: Option<Box<Message>>,
+    pub(crate) branch: u16,
+}
+
+/// The response context of one proxied request.
+#[derive(Debug)]
+pub(crate) struct Context {
+    pub(crate) server: TransactionId,
+    pub(crate) server_live: bool,
+    /// The request after §16.4, the base of every copy (§16.6 step 1).
+    pub(crate) request: Message,
+    pub(crate) invite: bool,
+    /// The Request-URI is a resource of the proxy (§16.5: only then may 3xx add targets).
+    pub(crate) local: bool,
+    /// The Request-URI is SIPS (§16.7 step 4: no recursion to SIP URIs).
+    pub(crate) secure: bool,
+    pub(crate) loop_part: Hex16,
+    pub(crate) targets: Vec<TargetSlot>,
+    pub(crate) branches: SmallVec<[Branch; 2]>,
+    pub(crate) best: Option<Candidate>,
+    /// WWW-Authenticate and Proxy-Authenticate values of every 401 and 407, with their branch.
+    pub(crate) challenges: Vec<(HeaderName, Bytes, u16)>,
+    /// A final response went upstream.
+    pub(crate) final_sent: bool,
+    /// No new branches (§16.7 step 5 after a 6xx, after a 2xx, after a CANCEL).
+    pub(crate) stop: bool,
+    /// The caller cancelled (§16.10).
+    pub(crate) cancelled: bool,
+    pub(crate) recursions: u32,
+    pub(crate) cancels_live: u16,
+}
+
+impl Context {
+    pub(crate) fn new(
+        server: TransactionId,
+        request: Message,
+        invite: bool,
+        local: bool,
+        secure: bool,
+        loop_part: Hex16,
+        targets: Vec<TargetSlot>,
+    ) -> Context {
+        Context {
+            server,
+            server_live: true,
+            request,
+            invite,
+            local,
+            secure,
+            loop_part,
+            targets,
+            branches: SmallVec::new(),
+            best: None,
+            challenges: Vec::new(),
+            final_sent: false,
+            stop: false,
+            cancelled: false,
+            recursions: 0,
+            cancels_live: 0,
+        }
+    }
+
+    /// Branches still waiting for their final answer.
+    pub(crate) fn active(&self) -> usize {
+        self.branches.iter().filter(|b| b.state != BranchState::Done).count()
+    }
+}
+
+/// The order of §16.7 step 6 (lower is better): any 6xx; then the lowest class; within 4xx,
+/// the responses that help a resubmission (401, 407, 415, 420, 484); within 5xx, anything but
+/// 503 (which becomes 500 if it is all there is).
+pub(crate) fn rank(status: u16) -> (u8, u8) {
+    let class = u8::try_from(status / 100).unwrap_or(9);
+    match class {
+        6 => (0, 0),
+        4 if matches!(status, 401 | 407 | 415 | 420 | 484) => (4, 0),
+        5 if status == 503 => (5, 1),
+        4 => (4, 1),
+        c => (c, 0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rank;
+
+    #[test]
+    fn best_response_order_follows_16_7_step_6() {
+        // RFC 3261 §16.7 step 6: 6xx first, then lowest class, challenges preferred, 503 last.
+        let mut statuses = [503, 486, 404, 603, 302, 407, 500];
+        statuses.sort_by_key(|s| rank(*s));
+        assert_eq!(statuses, [603, 302, 407, 486, 404, 500, 503]);
+    }
+}

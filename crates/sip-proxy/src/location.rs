@@ -1,0 +1,242 @@
+//! Where requests go: the abstract location service of RFC 3261 §16.5 and the next-hop
+//! resolution of §16.6 step 7 (RFC 3263), both as synchronous tables the application fills.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use sip_message::{Host, Q, SipUri, Uri};
+use sip_transaction::Target;
+
+/// One target for a request to an address-of-record: a registered Contact (RFC 3261 §10,
+/// §16.5) with its preference.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Location {
+    /// The contact URI: the Request-URI of the forwarded copy (§16.6 step 2).
+    pub uri: String,
+    /// The `q` preference (§16.6): higher groups are tried first, equal ones in parallel. A
+    /// contact without `q` ranks 1.
+    pub q: Q,
+    /// RFC 3327 Path the registration recorded: pushed as Route values, in order, ahead of
+    /// any existing Route of the copy.
+    pub path: Vec<String>,
+    /// Where to send regardless of the URI (the connection or NAT binding the registration
+    /// came over, RFC 5626); `None` resolves the URI (or the first Path value).
+    pub flow: Option<Target>,
+}
+
+impl Location {
+    /// A target at `uri` with q = 1, no Path and no flow.
+    #[must_use]
+    pub fn new(uri: &str) -> Location {
+        Location { uri: uri.to_owned(), q: Q::ONE, path: Vec::new(), flow: None }
+    }
+
+    /// The same with preference `q`.
+    #[must_use]
+    pub fn q(mut self, q: Q) -> Location {
+        self.q = q;
+        self
+    }
+
+    /// The same with a Path value appended.
+    #[must_use]
+    pub fn path(mut self, uri: &str) -> Location {
+        self.path.push(uri.to_owned());
+        self
+    }
+
+    /// The same, sent to `flow` whatever the URI says.
+    #[must_use]
+    pub fn flow(mut self, flow: Target) -> Location {
+        self.flow = Some(flow);
+        self
+    }
+}
+
+/// What the location service knows of a Request-URI in the proxy's domains (§16.5).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Lookup {
+    /// No such resource: the proxy answers 404 (Not Found).
+    NotFound,
+    /// The resource exists; its current targets (none: 480 Temporarily Unavailable).
+    Targets(Vec<Location>),
+}
+
+/// The abstract location service of RFC 3261 §16.5: maps a Request-URI the proxy is
+/// responsible for to its targets. Synchronous (sans-IO): the application keeps the data
+/// current, from a registrar, a database or a static table. Canonicalise the URI as §10.3 says
+/// before using it as a key ([`canonical_aor`] does).
+pub trait LocationService {
+    /// The targets of `request_uri` at `now` (bindings may expire).
+    fn lookup(&self, request_uri: &Uri<'_>, now: Instant) -> Lookup;
+}
+
+/// Next-hop resolution for host names (RFC 3263), synchronous: the application resolves
+/// names itself (or configures them) and answers from its table. IP literals and `maddr`
+/// never reach it ([`Target::from_uri`] handles them).
+///
+/// An empty answer means the name cannot be resolved: the branch fails as a transport failure
+/// does (§16.9: as if it had received a 503), and when it is the only answer the caller gets
+/// a 500 (§16.7 step 6 turns a lone 503 into 500). This is RFC 3263 §4.3's notion of failure
+/// for an exhausted address list.
+pub trait Resolver {
+    /// Transport addresses for `uri`, in the order to try them (§16.6 step 7: the next one is
+    /// tried after a transport failure, a 503, or a timeout without any response).
+    fn resolve(&self, uri: &SipUri<'_>) -> Vec<Target>;
+}
+
+/// An in-memory [`LocationService`]: address-of-record to targets.
+///
+/// ```
+/// use std::time::Instant;
+/// use sip_message::Uri;
+/// use sip_proxy::{Location, LocationService, Lookup, StaticLocations};
+///
+/// let mut locations = StaticLocations::new();
+/// locations.add("sip:bob@example.com", Location::new("sip:bob@192.0.2.20:5060"));
+/// locations.add_user("sip:carol@example.com"); // known, but not registered
+/// let now = Instant::now();
+/// let bob = Uri::parse("sip:Bob@EXAMPLE.com;transport=udp").unwrap();
+/// assert!(matches!(locations.lookup(&bob, now), Lookup::NotFound)); // user parts are case-sensitive
+/// let bob = Uri::parse("sip:bob@EXAMPLE.com;transport=udp").unwrap();
+/// assert!(matches!(locations.lookup(&bob, now), Lookup::Targets(t) if t.len() == 1));
+/// let carol = Uri::parse("sip:carol@example.com").unwrap();
+/// assert_eq!(locations.lookup(&carol, now), Lookup::Targets(vec![]));
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct StaticLocations {
+    bindings: HashMap<String, Vec<Location>>,
+}
+
+impl StaticLocations {
+    /// An empty table: every lookup is [`Lookup::NotFound`].
+    #[must_use]
+    pub fn new() -> StaticLocations {
+        StaticLocations::default()
+    }
+
+    /// Adds a target for `aor` (any URI; keyed by [`canonical_aor`]). An `aor` that is not a
+    /// URI is ignored.
+    pub fn add(&mut self, aor: &str, location: Location) {
+        if let Some(key) = Uri::parse(aor).ok().as_ref().and_then(canonical_aor) {
+            self.bindings.entry(key).or_default().push(location);
+        }
+    }
+
+    /// Makes `aor` known without targets (lookups answer 480 rather than 404).
+    pub fn add_user(&mut self, aor: &str) {
+        if let Some(key) = Uri::parse(aor).ok().as_ref().and_then(canonical_aor) {
+            self.bindings.entry(key).or_default();
+        }
+    }
+
+    /// Removes `aor` and its targets.
+    pub fn remove(&mut self, aor: &str) {
+        if let Some(key) = Uri::parse(aor).ok().as_ref().and_then(canonical_aor) {
+            self.bindings.remove(&key);
+        }
+    }
+}
+
+impl LocationService for StaticLocations {
+    fn lookup(&self, request_uri: &Uri<'_>, _now: Instant) -> Lookup {
+        match canonical_aor(request_uri).and_then(|key| self.bindings.get(&key)) {
+            Some(targets) => Lookup::Targets(targets.clone()),
+            None => Lookup::NotFound,
+        }
+    }
+}
+
+/// An in-memory [`Resolver`]: host name to transport addresses. A URI with an explicit port
+/// gets that port on every address.
+#[derive(Clone, Debug, Default)]
+pub struct StaticResolver {
+    hosts: HashMap<String, Vec<Target>>,
+}
+
+impl StaticResolver {
+    /// An empty table: nothing resolves.
+    #[must_use]
+    pub fn new() -> StaticResolver {
+        StaticResolver::default()
+    }
+
+    /// Adds an address for `host` (case-insensitive), after those already added.
+    pub fn add(&mut self, host: &str, target: Target) {
+        self.hosts.entry(host.trim_end_matches('.').to_ascii_lowercase()).or_default().push(target);
+    }
+}
+
+impl Resolver for StaticResolver {
+    fn resolve(&self, uri: &SipUri<'_>) -> Vec<Target> {
+        let Host::Domain(name) = uri.host() else { return Vec::new() };
+        let key = name.trim_end_matches('.').to_ascii_lowercase();
+        let Some(targets) = self.hosts.get(&key) else { return Vec::new() };
+        targets
+            .iter()
+            .map(|t| match (*t, uri.port()) {
+                (Target::Addr(transport, mut addr), Some(port)) => {
+                    addr.set_port(port);
+                    Target::Addr(transport, addr)
+                }
+                (other, _) => other,
+            })
+            .collect()
+    }
+}
+
+/// A [`Resolver`] that resolves nothing: only IP literals and `maddr` are reachable.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoResolver;
+
+impl Resolver for NoResolver {
+    fn resolve(&self, _uri: &SipUri<'_>) -> Vec<Target> {
+        Vec::new()
+    }
+}
+
+/// The canonical form of a URI as a location-service key (RFC 3261 §10.3): for SIP and SIPS,
+/// `scheme:user@host[:port]` with escapes decoded, the scheme and host in lower case and every
+/// parameter and header removed; for tel, `tel:` and the digits without visual separators.
+/// `None` for other schemes.
+///
+/// ```
+/// use sip_message::Uri;
+/// use sip_proxy::canonical_aor;
+///
+/// let uri = Uri::parse("SIP:%62ob@Example.COM;user=phone;transport=tcp").unwrap();
+/// assert_eq!(canonical_aor(&uri).as_deref(), Some("sip:bob@example.com"));
+/// let tel = Uri::parse("tel:+1-201-555-0123").unwrap();
+/// assert_eq!(canonical_aor(&tel).as_deref(), Some("tel:+12015550123"));
+/// ```
+#[must_use]
+pub fn canonical_aor(uri: &Uri<'_>) -> Option<String> {
+    match uri {
+        Uri::Sip(sip) => {
+            let scheme = if sip.is_secure() { "sips" } else { "sip" };
+            let host = match sip.host() {
+                Host::Domain(d) => d.trim_end_matches('.').to_ascii_lowercase(),
+                other => other.to_string(),
+            };
+            let mut key = String::with_capacity(sip.as_str().len());
+            key.push_str(scheme);
+            key.push(':');
+            if let Some(user) = sip.user() {
+                key.push_str(&user);
+                key.push('@');
+            }
+            key.push_str(&host);
+            if let Some(port) = sip.port() {
+                key.push(':');
+                key.push_str(&port.to_string());
+            }
+            Some(key)
+        }
+        Uri::Tel(tel) => {
+            let digits: String =
+                tel.number().chars().filter(|c| !matches!(c, '-' | '.' | '(' | ')')).collect();
+            Some(format!("tel:{digits}"))
+        }
+        Uri::Other(_) => None,
+    }
+}

@@ -1,0 +1,1557 @@
+//! [`Proxy`]: the proxy core of RFC 3261 §16 on top of a borrowed
+//! [`TransactionTable`]: validation, route preprocessing, targets, forwarding, response
+//! contexts, CANCEL, Timer C, and the stateless mode of §16.11.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::time::Instant;
+
+use bytes::Bytes;
+use sip_message::{
+    Contact, HeaderName, Message, MessageBuilder, Method, ProxyRequire, SipUri, TypedHeader, Uri,
+    Via,
+};
+use sip_transaction::{Event, Target, TransactionId, TransactionTable};
+use smallvec::SmallVec;
+
+use crate::context::{BranchState, CancelState, Candidate, Context, ContextId, TargetSlot, rank};
+use crate::location::{LocationService, Lookup, Resolver};
+use crate::routing::{
+    Hex16, bracketed, branch_from, hex_str, local_tag, loop_hash, loop_part_of, pop_last_route,
+    postprocess_strict_route, rebuild_sip, request_uri_form, route_uri, stamp_received,
+    stateless_branch, via_target,
+};
+use crate::{ProxyConfig, ProxyEvent, ProxyStats};
+
+/// Which proxy timer a queue entry is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum TimerKind {
+    /// §16.6 step 11, §16.8.
+    C,
+    /// §9.1: a cancelled INVITE branch still without a final 64*T1 after its CANCEL ended.
+    CancelGuard,
+}
+
+/// What one of the proxy's client transactions is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Role {
+    Request,
+    Cancel,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct ClientRef {
+    context: ContextId,
+    branch: u16,
+    role: Role,
+}
+
+#[derive(Debug)]
+struct Slot {
+    generation: u32,
+    context: Option<Context>,
+}
+
+/// Why a branch ended without a response of its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Failure {
+    /// Timer B or F, or Timer C before any provisional (§16.8): as if 408.
+    Timeout,
+    /// A transport failure or an unresolvable next hop (§16.9): as if 503.
+    Transport,
+}
+
+/// The proxy core of RFC 3261 §16. It does not own the [`TransactionTable`]: every method that
+/// needs it borrows it, so one table can serve a registrar, a proxy and a UA together (see the
+/// [crate docs](crate) for the dispatch loop, and [`StandaloneProxy`](crate::StandaloneProxy)
+/// for a proxy that owns its table).
+///
+/// - [`handle_request`](Self::handle_request): a new server transaction the application decided
+///   to proxy;
+/// - [`handle_event`](Self::handle_event): every [`Event`] of the table; the proxy keeps those
+///   of its own transactions (and ACKs and strays it must forward or drop) and returns the rest;
+/// - [`handle_timeout`](Self::handle_timeout) / [`poll_timeout`](Self::poll_timeout): Timer C
+///   and the CANCEL guards, in one ordered queue;
+/// - [`poll_event`](Self::poll_event): what the application may want to know.
+#[derive(Debug)]
+pub struct Proxy<L, R> {
+    config: ProxyConfig,
+    locations: L,
+    resolver: R,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    live: usize,
+    servers: HashMap<TransactionId, ContextId>,
+    clients: HashMap<TransactionId, ClientRef>,
+    timers: BinaryHeap<Reverse<(Instant, ContextId, u16, TimerKind)>>,
+    events: VecDeque<ProxyEvent>,
+    stats: ProxyStats,
+}
+
+impl<L: LocationService, R: Resolver> Proxy<L, R> {
+    /// A proxy with `config`, finding targets in `locations` and next hops with `resolver`.
+    #[must_use]
+    pub fn new(config: ProxyConfig, locations: L, resolver: R) -> Self {
+        Self {
+            config,
+            locations,
+            resolver,
+            slots: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+            servers: HashMap::new(),
+            clients: HashMap::new(),
+            timers: BinaryHeap::new(),
+            events: VecDeque::new(),
+            stats: ProxyStats::default(),
+        }
+    }
+
+    /// The configuration.
+    #[must_use]
+    pub fn config(&self) -> &ProxyConfig {
+        &self.config
+    }
+
+    /// The location service.
+    #[must_use]
+    pub fn locations(&self) -> &L {
+        &self.locations
+    }
+
+    /// The location service, to update (new registrations take effect for new requests).
+    pub fn locations_mut(&mut self) -> &mut L {
+        &mut self.locations
+    }
+
+    /// The resolver, to update.
+    pub fn resolver_mut(&mut self) -> &mut R {
+        &mut self.resolver
+    }
+
+    // ----- inputs -------------------------------------------------------------------------
+
+    /// Proxies the request of new server transaction `id` (from [`Event::Request`]), received
+    /// from `source` (RFC 3261 §16.2): validation (§16.3), Route preprocessing (§16.4),
+    /// targets (§16.5), forwarding (§16.6) through new client transactions, or one stateless
+    /// forward (§16.11). Requests the proxy cannot forward are answered on `id` as a UAS
+    /// would. A CANCEL cancels the context of its INVITE (§16.10). Then drain the table.
+    pub fn handle_request(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        id: TransactionId,
+        request: Message,
+        source: Target,
+    ) {
+        self.stats.requests += 1;
+        self.on_request(now, txns, id, request, source);
+        self.prune();
+    }
+
+    /// Forwards an ACK that matched no transaction (an ACK for a 2xx, [`Event::Ack`]) along its
+    /// Route or Request-URI, statelessly (§16.11 rules for the branch). One addressed to the
+    /// proxy itself is dropped.
+    pub fn handle_ack(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        ack: Message,
+        source: Target,
+    ) {
+        self.stats.requests += 1;
+        self.forward_ack(now, txns, ack, source);
+        self.prune();
+    }
+
+    /// Offers an event of the table to the proxy. Events of the proxy's transactions, CANCELs
+    /// for its server transactions, ACKs it must forward and stray responses carrying its Via
+    /// are consumed (`None`); anything else is handed back (`Some`) for the next transaction
+    /// user. A new [`Event::Request`] is always handed back: decide, then call
+    /// [`handle_request`](Self::handle_request).
+    pub fn handle_event(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        event: Event,
+    ) -> Option<Event> {
+        let rest = self.on_event(now, txns, event);
+        self.prune();
+        rest
+    }
+
+    /// Time passed: fires Timer C and CANCEL guards due at `now` (§16.8, §9.1). Early calls do
+    /// nothing. Then drain the table.
+    pub fn handle_timeout(&mut self, now: Instant, txns: &mut TransactionTable) {
+        while let Some(Reverse((at, cid, bi, kind))) = self.timers.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            let armed = self.branch_mut(cid, bi).is_some_and(|b| {
+                let slot = match kind {
+                    TimerKind::C => &mut b.timer_c,
+                    TimerKind::CancelGuard => &mut b.guard,
+                };
+                slot.take_if(|t| *t == at).is_some()
+            });
+            if armed {
+                match kind {
+                    TimerKind::C => self.on_timer_c(now, txns, cid, bi),
+                    TimerKind::CancelGuard => self.on_cancel_guard(now, txns, cid, bi),
+                }
+            }
+        }
+        self.prune();
+    }
+
+    // ----- outputs ------------------------------------------------------------------------
+
+    /// When to call [`handle_timeout`](Self::handle_timeout) next; `None` when no proxy timer
+    /// is armed. Combine it with the table's own.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.peek().map(|Reverse((at, ..))| *at)
+    }
+
+    /// The next [`ProxyEvent`]; drain after every call.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<ProxyEvent> {
+        self.events.pop_front()
+    }
+
+    // ----- queries ------------------------------------------------------------------------
+
+    /// The counters.
+    #[must_use]
+    pub fn stats(&self) -> ProxyStats {
+        let mut stats = self.stats;
+        stats.contexts = self.live;
+        stats.timers = self
+            .slots
+            .iter()
+            .filter_map(|s| s.context.as_ref())
+            .flat_map(|c| c.branches.iter())
+            .map(|b| usize::from(b.timer_c.is_some()) + usize::from(b.guard.is_some()))
+            .sum();
+        stats
+    }
+
+    /// Live response contexts.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    /// Whether no response context is live.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    /// Whether the proxy holds nothing at all: no context, no transaction reference, no timer
+    /// and no undelivered event.
+    #[must_use]
+    pub fn is_idle(&self) -> bool {
+        self.live == 0
+            && self.servers.is_empty()
+            && self.clients.is_empty()
+            && self.timers.is_empty()
+            && self.events.is_empty()
+    }
+
+    /// Whether transaction `id` belongs to one of the proxy's response contexts.
+    #[must_use]
+    pub fn owns(&self, id: TransactionId) -> bool {
+        self.servers.contains_key(&id) || self.clients.contains_key(&id)
+    }
+
+    // ----- requests -----------------------------------------------------------------------
+
+    fn on_request(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        id: TransactionId,
+        request: Message,
+        source: Target,
+    ) {
+        let Some(method) = request.method().cloned() else { return };
+        if self.servers.contains_key(&id) {
+            return; // already proxied
+        }
+        if method == Method::Ack {
+            self.forward_ack(now, txns, request, source);
+            return;
+        }
+        if method == Method::Cancel && !self.config.stateless {
+            let invite = txns.find_invite_for_cancel(&request);
+            self.on_cancel(now, txns, id, invite);
+            return;
+        }
+        // §16.3 step 1 (and step 2: the scheme gets 416).
+        if let Err(rejection) = request.validate() {
+            let reason = rejection.reason_phrase();
+            self.answer(now, txns, id, rejection.status(), Some(&reason), &[]);
+            return;
+        }
+        // §16.3 step 3.
+        if request.max_forwards() == Some(0) {
+            if method == Method::Options && self.is_for_proxy(&request) {
+                self.answer_options(now, txns, id);
+            } else {
+                self.answer(now, txns, id, 483, None, &[]);
+            }
+            return;
+        }
+        // §16.3 step 4, with the hash of §16.6 step 8.
+        let loop_part = loop_hash(&request, self.config.stateless);
+        if method != Method::Cancel && self.has_looped(&request, &loop_part) {
+            self.stats.loops += 1;
+            self.events.push_back(ProxyEvent::LoopDetected { server: id });
+            self.answer(now, txns, id, 482, None, &[]);
+            return;
+        }
+        // §16.3 step 5.
+        if let Some(unsupported) = self.unsupported(&request) {
+            self.answer(now, txns, id, 420, None, &[(HeaderName::Unsupported, unsupported)]);
+            return;
+        }
+        // §16.4.
+        let mut request = request;
+        self.preprocess_routes(&mut request);
+        if self.is_for_proxy(&request) && !request.has(HeaderName::Route) {
+            // The proxy is the final recipient: OPTIONS per §11, nothing else is served here.
+            if method == Method::Options {
+                self.answer_options(now, txns, id);
+            } else {
+                let allow = Bytes::from_static(b"OPTIONS");
+                self.answer(now, txns, id, 405, None, &[(HeaderName::Allow, allow)]);
+            }
+            return;
+        }
+        // §16.5.
+        let (targets, local) = match self.determine_targets(now, &request) {
+            Ok(found) => found,
+            Err(status) => {
+                self.answer(now, txns, id, status, None, &[]);
+                return;
+            }
+        };
+        stamp_received(&mut request, source);
+        if self.config.stateless {
+            self.forward_one_stateless(txns, &request, &targets, &loop_part);
+            // Nothing of the request is kept (§16.11): the table's server transaction goes too.
+            txns.terminate(now, id);
+            return;
+        }
+        // §16.2: an immediate 100 (Trying) for an INVITE (§8.2.6.1).
+        let invite = method == Method::Invite;
+        if invite && self.config.send_trying {
+            self.answer_quietly(now, txns, id, 100);
+        }
+        let secure = request
+            .request_uri()
+            .and_then(Result::ok)
+            .and_then(|u| u.as_sip().map(SipUri::is_secure))
+            .unwrap_or(false);
+        let count = targets.len();
+        let cid = self.alloc(Context::new(id, request, invite, local, secure, loop_part, targets));
+        self.servers.insert(id, cid);
+        self.events.push_back(ProxyEvent::Proxied { server: id, targets: count });
+        self.advance(now, txns, cid);
+    }
+
+    /// §16.10 (and §9.2 as a UAS): 200 for a CANCEL whose INVITE this proxy is forwarding, and a
+    /// CANCEL on every pending branch; 481 when there is no such INVITE.
+    ///
+    /// Deviation: §16.10 asks a proxy to forward an unmatched CANCEL statelessly, because it
+    /// "may have statelessly forwarded the associated request". A stateful proxy never does,
+    /// and RFC 6026 §7.3 forbids it to relay the stray response such a CANCEL would draw, so it
+    /// answers 481 (Call/Transaction Does Not Exist) as a UAS would. In stateless mode every
+    /// CANCEL is forwarded like any request.
+    fn on_cancel(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        cancel: TransactionId,
+        invite: Option<TransactionId>,
+    ) {
+        match invite.and_then(|i| self.servers.get(&i).copied()) {
+            Some(cid) => {
+                self.answer(now, txns, cancel, 200, None, &[]);
+                if let Some(ctx) = self.context_mut(cid) {
+                    ctx.cancelled = true;
+                    ctx.stop = true;
+                }
+                self.cancel_pending(now, txns, cid);
+                self.advance(now, txns, cid);
+            }
+            None => self.answer(now, txns, cancel, 481, None, &[]),
+        }
+    }
+
+    /// §16.5: the target set, and whether the Request-URI is one of the proxy's resources.
+    fn determine_targets(
+        &self,
+        now: Instant,
+        request: &Message,
+    ) -> Result<(Vec<TargetSlot>, bool), u16> {
+        let raw = request.request_uri_str().ok_or(400_u16)?;
+        let uri = Uri::parse(raw).map_err(|_| 400_u16)?;
+        let predetermined = match &uri {
+            // An in-dialog request (To tag) is loose-routed on its Request-URI (§16.12).
+            Uri::Sip(sip) => {
+                sip.maddr().is_some()
+                    || request.to_tag().is_some()
+                    || !self.config.is_local_domain(sip.host())
+            }
+            Uri::Tel(_) => false,
+            Uri::Other(_) => return Err(416),
+        };
+        if predetermined {
+            return Ok((vec![TargetSlot::new(raw, 1000, false)], false));
+        }
+        let secure = uri.as_sip().is_some_and(SipUri::is_secure);
+        match self.locations.lookup(&uri, now) {
+            Lookup::NotFound => Err(404),
+            Lookup::Targets(found) => {
+                let mut targets: Vec<TargetSlot> = Vec::with_capacity(found.len());
+                for location in found {
+                    if targets.len() >= self.config.max_targets {
+                        break;
+                    }
+                    let acceptable = match Uri::parse(&location.uri) {
+                        Ok(Uri::Sip(sip)) => !secure || sip.is_secure(),
+                        Ok(Uri::Tel(_) | Uri::Other(_)) | Err(_) => false,
+                    };
+                    if !acceptable || contains_uri(&targets, &location.uri) {
+                        continue;
+                    }
+                    let mut slot = TargetSlot::new(&location.uri, location.q.thousandths(), true);
+                    slot.path = location.path.into_iter().map(String::into_boxed_str).collect();
+                    slot.flow = location.flow;
+                    targets.push(slot);
+                }
+                if targets.is_empty() { Err(480) } else { Ok((targets, true)) }
+            }
+        }
+    }
+
+    /// §16.11: one target (the first of the highest q, a choice that depends only on the
+    /// request and the configuration), one stateless send.
+    fn forward_one_stateless(
+        &mut self,
+        txns: &mut TransactionTable,
+        request: &Message,
+        targets: &[TargetSlot],
+        loop_part: &Hex16,
+    ) {
+        let best_q = targets.iter().map(|t| t.q).max().unwrap_or(0);
+        let Some(target) = targets.iter().find(|t| t.q == best_q) else { return };
+        let Some((mut copy, hops)) = self.build_copy(request, target, self.config.record_route)
+        else {
+            return;
+        };
+        let Some(&hop) = hops.first() else { return };
+        let branch = stateless_branch(request, loop_part);
+        if copy.push_front(HeaderName::Via, self.via_value(hop, &branch)).is_ok() {
+            txns.send_stateless(hop, &copy);
+            self.stats.forwarded += 1;
+            self.stats.forwarded_stateless += 1;
+        }
+    }
+
+    /// An ACK for a 2xx (or, in stateless mode, any ACK) goes on statelessly (§16.11 branch).
+    fn forward_ack(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        ack: Message,
+        _source: Target,
+    ) {
+        if ack.max_forwards() == Some(0) || ack.validate().is_err() {
+            return;
+        }
+        let loop_part = loop_hash(&ack, true);
+        let mut ack = ack;
+        self.preprocess_routes(&mut ack);
+        if self.is_for_proxy(&ack) && !ack.has(HeaderName::Route) {
+            return; // for the proxy itself: nothing to do
+        }
+        let target = match ack.request_uri_str() {
+            Some(uri) if self.config.stateless && ack.to_tag().is_none() => {
+                // Stateless mode: a non-2xx ACK makes the same choice as its INVITE (§16.11).
+                match self.determine_targets(now, &ack) {
+                    Ok((targets, _)) => {
+                        let best_q = targets.iter().map(|t| t.q).max().unwrap_or(0);
+                        match targets.into_iter().find(|t| t.q == best_q) {
+                            Some(t) => t,
+                            None => return,
+                        }
+                    }
+                    Err(_) => TargetSlot::new(uri, 1000, false),
+                }
+            }
+            Some(uri) => TargetSlot::new(uri, 1000, false),
+            None => return,
+        };
+        let Some((mut copy, hops)) = self.build_copy(&ack, &target, false) else { return };
+        let Some(&hop) = hops.first() else { return };
+        let branch = stateless_branch(&ack, &loop_part);
+        if copy.push_front(HeaderName::Via, self.via_value(hop, &branch)).is_ok() {
+            txns.send_stateless(hop, &copy);
+            self.stats.forwarded += 1;
+            self.stats.forwarded_stateless += 1;
+        }
+    }
+
+    // ----- events -------------------------------------------------------------------------
+
+    fn on_event(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        event: Event,
+    ) -> Option<Event> {
+        match event {
+            Event::Request { id, request, source } => {
+                if request.method() == Some(&Method::Cancel) && !self.config.stateless {
+                    let invite = txns.find_invite_for_cancel(&request);
+                    if invite.is_some_and(|i| self.servers.contains_key(&i)) {
+                        self.stats.requests += 1;
+                        self.on_cancel(now, txns, id, invite);
+                        return None;
+                    }
+                }
+                Some(Event::Request { id, request, source })
+            }
+            Event::Provisional { id, response } => match self.clients.get(&id).copied() {
+                Some(client) => {
+                    self.on_provisional(now, txns, id, client, response);
+                    None
+                }
+                None => Some(Event::Provisional { id, response }),
+            },
+            Event::Final { id, response } => match self.clients.get(&id).copied() {
+                Some(client) => {
+                    self.on_final(now, txns, id, client, response);
+                    None
+                }
+                None => Some(Event::Final { id, response }),
+            },
+            Event::Additional2xx { id, response } => match self.clients.get(&id).copied() {
+                Some(client) => {
+                    // RFC 6026 §7.2, §16.7 step 5: every 2xx goes upstream, while the server
+                    // transaction lives (RFC 6026 §8.3: otherwise it is discarded).
+                    if client.role == Role::Request {
+                        self.relay(now, txns, client.context, response);
+                    }
+                    None
+                }
+                None => Some(Event::Additional2xx { id, response }),
+            },
+            Event::Ack { id, request, source } => {
+                let ours = match id {
+                    Some(server) => self.servers.contains_key(&server),
+                    None => self.owns_ack(&request),
+                };
+                if ours {
+                    self.stats.requests += 1;
+                    self.forward_ack(now, txns, request, source);
+                    None
+                } else {
+                    Some(Event::Ack { id, request, source })
+                }
+            }
+            Event::StrayResponse { response, source } => {
+                if self.on_stray(txns, &response) {
+                    None
+                } else {
+                    Some(Event::StrayResponse { response, source })
+                }
+            }
+            Event::TimedOut { id, timer } => {
+                if let Some(client) = self.clients.get(&id).copied() {
+                    self.on_client_failure(now, txns, id, client, Failure::Timeout);
+                    None
+                } else if self.servers.contains_key(&id) {
+                    None // Timer H: the ACK never came; nothing to do (§16.7 step 9)
+                } else {
+                    Some(Event::TimedOut { id, timer })
+                }
+            }
+            Event::TransportFailed { id } => {
+                if let Some(client) = self.clients.get(&id).copied() {
+                    self.on_client_failure(now, txns, id, client, Failure::Transport);
+                    None
+                } else if self.servers.contains_key(&id) {
+                    None // §16.9: the response is dropped; branches go on
+                } else {
+                    Some(Event::TransportFailed { id })
+                }
+            }
+            Event::Terminated { id } => {
+                if let Some(client) = self.clients.remove(&id) {
+                    self.on_client_terminated(now, txns, id, client);
+                    None
+                } else if let Some(cid) = self.servers.get(&id).copied() {
+                    if let Some(ctx) = self.context_mut(cid) {
+                        ctx.server_live = false;
+                    }
+                    self.maybe_free(cid);
+                    None
+                } else {
+                    Some(Event::Terminated { id })
+                }
+            }
+            other => Some(other),
+        }
+    }
+
+    fn on_provisional(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        id: TransactionId,
+        client: ClientRef,
+        response: Message,
+    ) {
+        if client.role == Role::Cancel {
+            return;
+        }
+        let (cid, bi) = (client.context, client.branch);
+        let timer_c = self.config.timer_c;
+        let status = response.status().unwrap_or(100);
+        let Some(ctx) = self.context_mut(cid) else { return };
+        let invite = ctx.invite;
+        let final_sent = ctx.final_sent;
+        let Some(branch) = ctx.branches.get_mut(usize::from(bi)) else { return };
+        if branch.client != Some(id) || branch.state == BranchState::Done {
+            return;
+        }
+        branch.state = BranchState::Proceeding;
+        branch.responded = true;
+        let want_cancel = branch.cancel == CancelState::Pending;
+        // §16.7 step 2: 101-199 refresh Timer C.
+        let mut rearm = None;
+        if invite && status > 100 {
+            let at = now + timer_c;
+            branch.timer_c = Some(at);
+            rearm = Some(at);
+        }
+        if let Some(at) = rearm {
+            self.timers.push(Reverse((at, cid, bi, TimerKind::C)));
+        }
+        // §9.1: the CANCEL held back until a provisional arrived goes now.
+        if want_cancel {
+            self.send_cancel(now, txns, cid, bi);
+        }
+        // §16.7 step 5: every provisional but 100, until a final was sent.
+        if status > 100 && !final_sent {
+            self.relay(now, txns, cid, response);
+        }
+    }
+
+    fn on_final(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        id: TransactionId,
+        client: ClientRef,
+        response: Message,
+    ) {
+        let (cid, bi) = (client.context, client.branch);
+        if client.role == Role::Cancel {
+            self.arm_guard(now, txns, cid, bi);
+            return;
+        }
+        let status = response.status().unwrap_or(500);
+        let Some(ctx) = self.context_mut(cid) else { return };
+        let invite = ctx.invite;
+        let Some(branch) = ctx.branches.get_mut(usize::from(bi)) else { return };
+        if branch.client != Some(id) || branch.state == BranchState::Done {
+            return;
+        }
+        branch.responded = true;
+        let can_fail_over = !branch.failover.is_empty();
+        match status {
+            200..=299 => {
+                branch.finish();
+                let first = !ctx.final_sent;
+                let (server, server_live) = (ctx.server, ctx.server_live);
+                if first || invite {
+                    let relayed = self.relay(now, txns, cid, response);
+                    if relayed || !server_live {
+                        if let Some(ctx) = self.context_mut(cid) {
+                            ctx.final_sent = true;
+                            ctx.stop = true;
+                        }
+                        if relayed && first {
+                            self.events.push_back(ProxyEvent::Finished { server, status });
+                        }
+                        // §16.7 step 10: a forwarded final cancels the pending branches.
+                        self.cancel_pending(now, txns, cid);
+                    } else if first {
+                        // A 2xx that cannot go upstream (its Via no longer matches the server
+                        // transaction): the branch failed, as with 502 (Bad Gateway).
+                        self.record(cid, bi, 502, None);
+                    }
+                }
+            }
+            // RFC 3263 §4.3: a 503 moves on to the next address of the same target.
+            503 if can_fail_over && !ctx.stop => {
+                if !self.retry_branch(now, txns, cid, bi) {
+                    self.finish_branch(cid, bi, 503, Some(response));
+                }
+            }
+            300..=399 => {
+                if let Some(ctx) = self.context_mut(cid) {
+                    if let Some(b) = ctx.branches.get_mut(usize::from(bi)) {
+                        b.finish();
+                    }
+                }
+                let kept = self.recurse(cid, response);
+                if let Some(response) = kept {
+                    self.record(cid, bi, status, Some(response));
+                }
+            }
+            600..=699 => {
+                self.finish_branch(cid, bi, status, Some(response));
+                // §16.7 step 5: no new branches; CANCEL the pending ones.
+                if let Some(ctx) = self.context_mut(cid) {
+                    ctx.stop = true;
+                }
+                self.cancel_pending(now, txns, cid);
+            }
+            _ => self.finish_branch(cid, bi, status, Some(response)),
+        }
+        self.advance(now, txns, cid);
+    }
+
+    fn on_client_failure(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        id: TransactionId,
+        client: ClientRef,
+        failure: Failure,
+    ) {
+        let (cid, bi) = (client.context, client.branch);
+        if client.role == Role::Cancel {
+            self.arm_guard(now, txns, cid, bi);
+            return;
+        }
+        let Some(branch) = self.branch_mut(cid, bi) else { return };
+        if branch.client != Some(id) || branch.state == BranchState::Done {
+            return;
+        }
+        // RFC 3263 §4.3, §16.6 step 7: a transport failure, or a timeout without any response,
+        // moves on to the next address.
+        let fail_over =
+            !branch.failover.is_empty() && (failure == Failure::Transport || !branch.responded);
+        if fail_over && self.retry_branch(now, txns, cid, bi) {
+            return;
+        }
+        let status = match failure {
+            Failure::Timeout => 408,
+            Failure::Transport => 503,
+        };
+        self.finish_branch(cid, bi, status, None);
+        self.advance(now, txns, cid);
+    }
+
+    fn on_client_terminated(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        id: TransactionId,
+        client: ClientRef,
+    ) {
+        let cid = client.context;
+        match client.role {
+            Role::Cancel => {
+                if let Some(ctx) = self.context_mut(cid) {
+                    ctx.cancels_live = ctx.cancels_live.saturating_sub(1);
+                }
+                self.maybe_free(cid);
+            }
+            Role::Request => {
+                let Some(branch) = self.branch_mut(cid, client.branch) else { return };
+                if branch.client != Some(id) {
+                    self.maybe_free(cid);
+                    return;
+                }
+                branch.client = None;
+                if branch.state == BranchState::Done {
+                    self.maybe_free(cid);
+                } else {
+                    // Ended without a final (should not happen: a timeout or failure comes
+                    // first); as if 408 (§16.7 step 6).
+                    self.finish_branch(cid, client.branch, 408, None);
+                    self.advance(now, txns, cid);
+                }
+            }
+        }
+    }
+
+    /// §16.8: Timer C fired: CANCEL a branch that had a provisional, else treat it as 408.
+    fn on_timer_c(&mut self, now: Instant, txns: &mut TransactionTable, cid: ContextId, bi: u16) {
+        self.stats.timer_c_fired += 1;
+        let Some(branch) = self.branch_mut(cid, bi) else { return };
+        match branch.state {
+            BranchState::Done => {}
+            BranchState::Proceeding => {
+                if branch.cancel != CancelState::Sent {
+                    self.send_cancel(now, txns, cid, bi);
+                }
+            }
+            BranchState::Trying => {
+                if let Some(client) = branch.client {
+                    txns.terminate(now, client);
+                }
+                self.finish_branch(cid, bi, 408, None);
+                self.advance(now, txns, cid);
+            }
+        }
+    }
+
+    /// §9.1: no final 64*T1 after the CANCEL ended: the INVITE branch is given up (487).
+    fn on_cancel_guard(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        cid: ContextId,
+        bi: u16,
+    ) {
+        let Some(branch) = self.branch_mut(cid, bi) else { return };
+        if branch.state == BranchState::Done {
+            return;
+        }
+        if let Some(client) = branch.client {
+            txns.terminate(now, client);
+        }
+        self.finish_branch(cid, bi, 487, None);
+        self.advance(now, txns, cid);
+    }
+
+    fn arm_guard(&mut self, now: Instant, txns: &TransactionTable, cid: ContextId, bi: u16) {
+        let at = now + txns.config().timer_b();
+        let Some(branch) = self.branch_mut(cid, bi) else { return };
+        if branch.state == BranchState::Done || branch.guard.is_some() {
+            return;
+        }
+        branch.guard = Some(at);
+        self.timers.push(Reverse((at, cid, bi, TimerKind::CancelGuard)));
+    }
+
+    /// Stray responses (no client transaction). Stateless mode relays those carrying the
+    /// proxy's Via (§16.11); a stateful proxy drops them (RFC 6026 §7.3). Responses whose top
+    /// Via is not the proxy's, or that carry no other Via (meant for a co-located UA), are not
+    /// the proxy's business.
+    fn on_stray(&mut self, txns: &mut TransactionTable, response: &Message) -> bool {
+        let ours = match response.typed::<Via<'_>>() {
+            Some(Ok(via)) => self.is_own_via(&via),
+            _ => false,
+        };
+        if !ours || response.values(HeaderName::Via).nth(1).is_none() {
+            return false;
+        }
+        if !self.config.stateless {
+            self.stats.strays_dropped += 1;
+            return true;
+        }
+        let mut response = response.clone();
+        response.pop_front(HeaderName::Via);
+        let target = match response.typed::<Via<'_>>() {
+            Some(Ok(via)) => via_target(&via).or_else(|| {
+                let uri = format!("sip:{}", via.sent_by());
+                SipUri::parse(&uri)
+                    .ok()
+                    .and_then(|sip| self.resolver.resolve(&sip).first().copied())
+            }),
+            _ => None,
+        };
+        if let Some(target) = target {
+            txns.send_stateless(target, &response);
+            self.stats.responses += 1;
+        }
+        true
+    }
+
+    // ----- the response context ---------------------------------------------------------
+
+    /// Starts groups of targets until one is running, or sends the best response once nothing
+    /// is left (§16.6 sequential groups, §16.7 step 6), then frees what can be freed.
+    fn advance(&mut self, now: Instant, txns: &mut TransactionTable, cid: ContextId) {
+        loop {
+            let Some(ctx) = self.context(cid) else { return };
+            if ctx.active() > 0 {
+                return;
+            }
+            if ctx.stop || !self.start_next_group(now, txns, cid) {
+                break;
+            }
+        }
+        if self.context(cid).is_some_and(|c| !c.final_sent) {
+            self.send_best(now, txns, cid);
+        }
+        self.maybe_free(cid);
+    }
+
+    /// Starts every untried target of the highest q left (§16.6: "Targets are processed from
+    /// highest qvalue to lowest. Targets with equal qvalues may be processed in parallel").
+    fn start_next_group(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        cid: ContextId,
+    ) -> bool {
+        let group: SmallVec<[usize; 4]> = {
+            let Some(ctx) = self.context(cid) else { return false };
+            let Some(best_q) = ctx.targets.iter().filter(|t| !t.started).map(|t| t.q).max() else {
+                return false;
+            };
+            ctx.targets
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| !t.started && t.q == best_q)
+                .map(|(i, _)| i)
+                .collect()
+        };
+        for ti in group {
+            self.start_target(now, txns, cid, ti);
+        }
+        true
+    }
+
+    /// §16.6 steps 1-11 for one target: a new branch of the context.
+    fn start_target(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        cid: ContextId,
+        ti: usize,
+    ) {
+        let built = {
+            let Some(ctx) = self.context(cid) else { return };
+            let Some(target) = ctx.targets.get(ti) else { return };
+            self.build_copy(&ctx.request, target, self.config.record_route)
+        };
+        let Some(ctx) = self.context_mut(cid) else { return };
+        if let Some(target) = ctx.targets.get_mut(ti) {
+            target.started = true;
+        }
+        let Ok(bi) = u16::try_from(ctx.branches.len()) else { return };
+        ctx.branches.push(crate::context::Branch::new(u16::try_from(ti).unwrap_or(u16::MAX)));
+        let Some((copy, hops)) = built else {
+            self.finish_branch(cid, bi, 503, None);
+            return;
+        };
+        let mut hops = hops.into_iter();
+        let Some(first) = hops.next() else {
+            // Unresolvable (§16.9 via RFC 3263 §4.3): as if the branch had received a 503.
+            self.finish_branch(cid, bi, 503, None);
+            return;
+        };
+        if let Some(branch) = self.branch_mut(cid, bi) {
+            branch.failover = hops.collect();
+        }
+        if !self.send_attempt(now, txns, cid, bi, copy, first)
+            && !self.retry_branch(now, txns, cid, bi)
+        {
+            self.finish_branch(cid, bi, 503, None);
+        }
+    }
+
+    /// Sends the next attempt of branch `bi` to its next failover address; `false` when none
+    /// is left (or none could be sent).
+    fn retry_branch(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        cid: ContextId,
+        bi: u16,
+    ) -> bool {
+        loop {
+            let next = {
+                let Some(ctx) = self.context_mut(cid) else { return false };
+                let Some(branch) = ctx.branches.get_mut(usize::from(bi)) else { return false };
+                if branch.failover.is_empty() {
+                    return false;
+                }
+                let hop = branch.failover.remove(0);
+                let ti = usize::from(branch.target);
+                let Some(ctx) = self.context(cid) else { return false };
+                let Some(target) = ctx.targets.get(ti) else { return false };
+                self.build_copy(&ctx.request, target, self.config.record_route)
+                    .map(|(copy, _)| (copy, hop))
+            };
+            let Some((copy, hop)) = next else { return false };
+            if self.send_attempt(now, txns, cid, bi, copy, hop) {
+                return true;
+            }
+        }
+    }
+
+    /// §16.6 steps 8-11: our Via with a fresh branch (random part from the table's seeded
+    /// generator, loop part of the context), a new client transaction, Timer C.
+    fn send_attempt(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        cid: ContextId,
+        bi: u16,
+        mut copy: Message,
+        hop: Target,
+    ) -> bool {
+        let Some((loop_part, invite)) = self.context(cid).map(|c| (c.loop_part, c.invite)) else {
+            return false;
+        };
+        let branch = branch_from(&txns.new_branch(), &loop_part);
+        if copy.push_front(HeaderName::Via, self.via_value(hop, &branch)).is_err() {
+            return false;
+        }
+        let Ok(client) = txns.send_request(now, copy, hop) else { return false };
+        self.stats.forwarded += 1;
+        self.clients.insert(client, ClientRef { context: cid, branch: bi, role: Role::Request });
+        let timer_c = invite.then(|| now + self.config.timer_c);
+        if let Some(branch) = self.branch_mut(cid, bi) {
+            branch.client = Some(client);
+            branch.hop = Some(hop);
+            branch.state = BranchState::Trying;
+            branch.responded = false;
+            branch.timer_c = timer_c;
+        }
+        if let Some(at) = timer_c {
+            self.timers.push(Reverse((at, cid, bi, TimerKind::C)));
+        }
+        true
+    }
+
+    /// Ends branch `bi` with `status` (received, or synthesised when `response` is `None`) and
+    /// stores it as a candidate for the best response (§16.7 step 4).
+    fn finish_branch(&mut self, cid: ContextId, bi: u16, status: u16, response: Option<Message>) {
+        if let Some(branch) = self.branch_mut(cid, bi) {
+            branch.finish();
+        }
+        self.record(cid, bi, status, response);
+    }
+
+    /// §16.7 steps 4 and 6: keeps the better of the stored and the new final response, and
+    /// the challenges of every 401 and 407 (step 7).
+    fn record(&mut self, cid: ContextId, bi: u16, status: u16, response: Option<Message>) {
+        let Some(ctx) = self.context_mut(cid) else { return };
+        // A branch given up after the caller cancelled ends as 487, not 408.
+        let status =
+            if response.is_none() && ctx.cancelled && status == 408 { 487 } else { status };
+        if let (401 | 407, Some(r)) = (status, &response) {
+            for name in [HeaderName::WwwAuthenticate, HeaderName::ProxyAuthenticate] {
+                for line in r.header_lines(name) {
+                    ctx.challenges.push((name, Bytes::copy_from_slice(line), bi));
+                }
+            }
+        }
+        let better = ctx.best.as_ref().is_none_or(|best| rank(status) < rank(best.status));
+        if better {
+            ctx.best = Some(Candidate { status, response: response.map(Box::new), branch: bi });
+        }
+    }
+
+    /// §16.5, §16.7 step 4: the SIP and SIPS contacts of a 3xx join the target set when the
+    /// proxy may recurse; returns the response to keep as a candidate, without the contacts it
+    /// recursed on (`None` when it recursed on all).
+    fn recurse(&mut self, cid: ContextId, response: Message) -> Option<Message> {
+        let (recursion, max_rounds, max_targets) =
+            (self.config.recursion, self.config.max_recursions, self.config.max_targets);
+        let Some(ctx) = self.context_mut(cid) else { return Some(response) };
+        if !recursion || !ctx.local || ctx.stop || ctx.recursions >= max_rounds {
+            return Some(response);
+        }
+        let mut kept: Vec<Bytes> = Vec::new();
+        let mut added = 0_usize;
+        for value in response.values(HeaderName::Contact) {
+            let parsed = std::str::from_utf8(value).ok().and_then(|v| Contact::parse(v).ok());
+            let candidate = parsed.as_ref().and_then(|c| {
+                let uri = c.uri_str()?;
+                match Uri::parse(uri) {
+                    Ok(Uri::Sip(sip)) if !ctx.secure || sip.is_secure() => {
+                        Some((uri, c.q().map_or(1000, |q| q.thousandths())))
+                    }
+                    _ => None,
+                }
+            });
+            match candidate {
+                Some((uri, q)) => {
+                    // Each URI once (§16.5); beyond the cap, contacts are dropped, not kept.
+                    if !contains_uri(&ctx.targets, uri) && ctx.targets.len() < max_targets {
+                        ctx.targets.push(TargetSlot::new(uri, q, true));
+                        added += 1;
+                    }
+                }
+                None => kept.push(Bytes::copy_from_slice(value)),
+            }
+        }
+        if added > 0 {
+            ctx.recursions += 1;
+        }
+        if kept.is_empty() {
+            return None;
+        }
+        let mut response = response;
+        response.remove_all(HeaderName::Contact);
+        for value in kept {
+            let _ = response.push_back(HeaderName::Contact, value);
+        }
+        Some(response)
+    }
+
+    /// §16.7 step 6: the best response (or 408 if none), 503 turned into 500, challenges
+    /// merged (step 7), sent on the server transaction.
+    fn send_best(&mut self, now: Instant, txns: &mut TransactionTable, cid: ContextId) {
+        let Some(ctx) = self.context_mut(cid) else { return };
+        ctx.final_sent = true;
+        let best = ctx.best.take();
+        let challenges = std::mem::take(&mut ctx.challenges);
+        let (server, server_live, cancelled) = (ctx.server, ctx.server_live, ctx.cancelled);
+        if !server_live {
+            return;
+        }
+        let response = match best {
+            Some(Candidate { status: 503, .. }) => self.build_answer(txns, server, 500, None, &[]),
+            Some(Candidate { response: Some(response), status, branch }) => {
+                let mut response = *response;
+                response.pop_front(HeaderName::Via);
+                if matches!(status, 401 | 407) {
+                    for (name, value, from) in challenges {
+                        if from != branch {
+                            let _ = response.push_back(name, value);
+                        }
+                    }
+                }
+                Some(response)
+            }
+            Some(Candidate { response: None, status, .. }) => {
+                self.build_answer(txns, server, status, None, &[])
+            }
+            None => self.build_answer(txns, server, if cancelled { 487 } else { 408 }, None, &[]),
+        };
+        let mut status = response.as_ref().and_then(Message::status).unwrap_or(500);
+        let mut sent = response.is_some_and(|r| txns.send_response(now, server, r).is_ok());
+        if !sent {
+            // The stored response does not fit the server transaction (a downstream element
+            // mangled its Via): answer with the same status ourselves.
+            let own = self.build_answer(txns, server, status, None, &[]).or_else(|| {
+                status = 500;
+                self.build_answer(txns, server, 500, None, &[])
+            });
+            sent = own.is_some_and(|r| txns.send_response(now, server, r).is_ok());
+        }
+        if sent {
+            self.stats.responses += 1;
+            self.events.push_back(ProxyEvent::Finished { server, status });
+        } else {
+            // Nothing can be sent on it: free it rather than leave it waiting forever.
+            txns.terminate(now, server);
+        }
+    }
+
+    /// §16.7 step 10, §16.10: CANCEL every pending INVITE branch: at once if it had a
+    /// provisional, else as soon as one arrives (§9.1). Non-INVITE branches are left to finish.
+    fn cancel_pending(&mut self, now: Instant, txns: &mut TransactionTable, cid: ContextId) {
+        let ready: SmallVec<[u16; 4]> = {
+            let Some(ctx) = self.context_mut(cid) else { return };
+            if !ctx.invite {
+                return;
+            }
+            let mut ready = SmallVec::new();
+            for (i, branch) in ctx.branches.iter_mut().enumerate() {
+                if branch.state == BranchState::Done
+                    || branch.client.is_none()
+                    || branch.cancel != CancelState::None
+                {
+                    continue;
+                }
+                match branch.state {
+                    BranchState::Proceeding => ready.push(u16::try_from(i).unwrap_or(u16::MAX)),
+                    BranchState::Trying => branch.cancel = CancelState::Pending,
+                    BranchState::Done => {}
+                }
+            }
+            ready
+        };
+        for bi in ready {
+            self.send_cancel(now, txns, cid, bi);
+        }
+    }
+
+    fn send_cancel(&mut self, now: Instant, txns: &mut TransactionTable, cid: ContextId, bi: u16) {
+        let Some(branch) = self.branch_mut(cid, bi) else { return };
+        let (Some(client), Some(hop)) = (branch.client, branch.hop) else { return };
+        branch.cancel = CancelState::Sent;
+        let sent =
+            txns.cancel_request(client).ok().and_then(|c| txns.send_request(now, c, hop).ok());
+        match sent {
+            Some(cancel) => {
+                self.stats.cancels += 1;
+                self.clients
+                    .insert(cancel, ClientRef { context: cid, branch: bi, role: Role::Cancel });
+                if let Some(ctx) = self.context_mut(cid) {
+                    ctx.cancels_live = ctx.cancels_live.saturating_add(1);
+                }
+            }
+            None => self.arm_guard(now, txns, cid, bi),
+        }
+    }
+
+    /// Pops the proxy's Via and passes a response to the context's server transaction (§16.7
+    /// steps 3 and 9). Returns whether it was sent.
+    fn relay(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        cid: ContextId,
+        mut response: Message,
+    ) -> bool {
+        let Some((server, live)) = self.context(cid).map(|c| (c.server, c.server_live)) else {
+            return false;
+        };
+        response.pop_front(HeaderName::Via);
+        if !live || !response.has(HeaderName::Via) {
+            return false;
+        }
+        let sent = txns.send_response(now, server, response).is_ok();
+        if sent {
+            self.stats.responses += 1;
+        }
+        sent
+    }
+
+    fn maybe_free(&mut self, cid: ContextId) {
+        let done = self.context(cid).is_some_and(|c| {
+            !c.server_live && c.cancels_live == 0 && c.branches.iter().all(|b| b.client.is_none())
+        });
+        if !done {
+            return;
+        }
+        let Some(slot) = self.slots.get_mut(cid.index as usize) else { return };
+        if slot.generation != cid.generation {
+            return;
+        }
+        let Some(ctx) = slot.context.take() else { return };
+        slot.generation = slot.generation.wrapping_add(1);
+        self.free.push(cid.index);
+        self.live = self.live.saturating_sub(1);
+        self.servers.remove(&ctx.server);
+        self.events.push_back(ProxyEvent::ContextFreed { server: ctx.server });
+    }
+
+    // ----- building ----------------------------------------------------------------------
+
+    /// §16.6 steps 1-7 for `target`: the copy (Request-URI, Max-Forwards, Path and outbound
+    /// Routes, strict-route reformatting, Record-Route) and the next-hop addresses in order.
+    fn build_copy(
+        &self,
+        base: &Message,
+        target: &TargetSlot,
+        record_route: bool,
+    ) -> Option<(Message, SmallVec<[Target; 2]>)> {
+        let mut copy = base.clone();
+        // Step 2.
+        let uri = request_uri_form(&target.uri);
+        if copy.request_uri_str() != Some(&*uri) {
+            copy.set_request_uri(Bytes::copy_from_slice(uri.as_bytes())).ok()?;
+        }
+        // Step 3.
+        if copy.has(HeaderName::MaxForwards) {
+            copy.decrement_max_forwards().ok()?;
+        } else {
+            copy.set(HeaderName::MaxForwards, self.config.max_forwards.to_string()).ok()?;
+        }
+        // Step 6: Routes the policy mandates, ahead of existing ones.
+        for path in target.path.iter().rev() {
+            copy.push_front(HeaderName::Route, bracketed(path)).ok()?;
+        }
+        if !target.from_location && target.flow.is_none() {
+            if let Some(outbound) = &self.config.outbound_proxy {
+                copy.push_front(HeaderName::Route, outbound.clone()).ok()?;
+            }
+        }
+        let strict = postprocess_strict_route(&mut copy);
+        // Step 4, after step 6 so that a SIPS top Route is seen.
+        let is_secure = |uri: Option<&str>| {
+            uri.and_then(|u| SipUri::parse(u).ok()).is_some_and(|s| s.is_secure())
+        };
+        let top_route = copy.header(HeaderName::Route).and_then(route_uri).map(str::to_owned);
+        if record_route && copy.method() != Some(&Method::Register) {
+            let secure = is_secure(copy.request_uri_str()) || is_secure(top_route.as_deref());
+            let rr = if secure {
+                self.config.record_route_sips.clone()
+            } else {
+                self.config.record_route_sip.clone()
+            };
+            copy.push_front(HeaderName::RecordRoute, rr).ok()?;
+        }
+        // Step 7.
+        let hops = match target.flow {
+            Some(flow) => SmallVec::from_elem(flow, 1),
+            None => {
+                let next = match (strict, top_route.as_deref()) {
+                    (false, Some(route)) => route.to_owned(),
+                    _ => copy.request_uri_str()?.to_owned(),
+                };
+                self.resolve(&next)
+            }
+        };
+        Some((copy, hops))
+    }
+
+    /// RFC 3263 without DNS: an IP literal or `maddr` directly, a name through the resolver.
+    fn resolve(&self, uri: &str) -> SmallVec<[Target; 2]> {
+        let Ok(Uri::Sip(sip)) = Uri::parse(uri) else { return SmallVec::new() };
+        match Target::from_uri(&sip) {
+            Some(target) => SmallVec::from_elem(target, 1),
+            None => self.resolver.resolve(&sip).into_iter().collect(),
+        }
+    }
+
+    fn via_value(&self, hop: Target, branch: &str) -> String {
+        let transport = hop.transport().as_str();
+        let mut via = String::with_capacity(12 + self.config.sent_by.len() + branch.len() + 8);
+        via.push_str("SIP/2.0/");
+        via.push_str(transport);
+        via.push(' ');
+        via.push_str(&self.config.sent_by);
+        via.push_str(";branch=");
+        via.push_str(branch);
+        via
+    }
+
+    /// Answers server transaction `id` as a UAS (§16.3, §8.2.6): To tag derived from the
+    /// request, extra header lines appended.
+    fn answer(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        id: TransactionId,
+        status: u16,
+        reason: Option<&str>,
+        extra: &[(HeaderName, Bytes)],
+    ) {
+        let response = self.build_answer(txns, id, status, reason, extra);
+        if response.is_some_and(|r| txns.send_response(now, id, r).is_ok()) {
+            self.stats.answered += 1;
+            self.events.push_back(ProxyEvent::Answered { server: id, status });
+        } else {
+            // A request too broken to answer (§16.3 step 1: "well-formed enough to be handled
+            // with a server transaction" it is not): dropped, its transaction freed.
+            txns.terminate(now, id);
+        }
+    }
+
+    /// A response without an event (the 100 Trying).
+    fn answer_quietly(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        id: TransactionId,
+        status: u16,
+    ) {
+        if let Some(response) = self.build_answer(txns, id, status, None, &[]) {
+            let _ = txns.send_response(now, id, response);
+        }
+    }
+
+    /// §11.2: the proxy's own answer to an OPTIONS addressed to it.
+    fn answer_options(&mut self, now: Instant, txns: &mut TransactionTable, id: TransactionId) {
+        let mut extra =
+            vec![(HeaderName::Allow, Bytes::from_static(b"INVITE, ACK, CANCEL, BYE, OPTIONS"))];
+        if !self.config.supported.is_empty() {
+            let tags: Vec<&str> = self.config.supported.iter().map(|t| &**t).collect();
+            extra.push((HeaderName::Supported, Bytes::from(tags.join(", "))));
+        }
+        self.answer(now, txns, id, 200, None, &extra);
+    }
+
+    fn build_answer(
+        &self,
+        txns: &TransactionTable,
+        id: TransactionId,
+        status: u16,
+        reason: Option<&str>,
+        extra: &[(HeaderName, Bytes)],
+    ) -> Option<Message> {
+        let request = txns.request(id)?;
+        let mut builder = MessageBuilder::response_to(request, status, reason);
+        if status > 100 {
+            let tag = local_tag(request);
+            builder = builder.to_tag(hex_str(&tag));
+        }
+        for (name, value) in extra {
+            builder = builder.header(*name, value);
+        }
+        builder.build().ok()
+    }
+
+    // ----- §16.3, §16.4 ------------------------------------------------------------------
+
+    /// §16.3 step 4: one of the proxy's own Vias carries the loop part this request hashes to.
+    fn has_looped(&self, request: &Message, loop_part: &Hex16) -> bool {
+        let wanted = hex_str(loop_part);
+        request
+            .typed_all::<Via<'_>>()
+            .filter_map(Result::ok)
+            .any(|via| self.is_own_via(&via) && via.branch().and_then(loop_part_of) == Some(wanted))
+    }
+
+    fn is_own_via(&self, via: &Via<'_>) -> bool {
+        let secure = via.transport().eq_ignore_ascii_case("TLS");
+        self.config.is_self(via.host(), via.port(), secure)
+    }
+
+    /// §16.3 step 5: the Proxy-Require option tags the proxy does not support, comma-joined.
+    fn unsupported(&self, request: &Message) -> Option<Bytes> {
+        let mut out = String::new();
+        for tag in request.typed_all::<ProxyRequire<'_>>().filter_map(Result::ok) {
+            if !self.config.supports(tag.as_str()) {
+                if !out.is_empty() {
+                    out.push_str(", ");
+                }
+                out.push_str(tag.as_str());
+            }
+        }
+        (!out.is_empty()).then(|| Bytes::from(out))
+    }
+
+    /// Whether the Request-URI names the proxy itself rather than a user (no user part).
+    fn is_for_proxy(&self, request: &Message) -> bool {
+        match request.request_uri() {
+            Some(Ok(Uri::Sip(sip))) => sip.user_raw().is_none() && self.config.is_self_uri(&sip),
+            _ => false,
+        }
+    }
+
+    /// §16.4: restore a Request-URI a strict router replaced with our Record-Route URI, strip
+    /// a `maddr` naming us, and remove our own Route values from the top.
+    ///
+    /// The proxy cannot see on which local port a request arrived, so a `maddr` naming it is
+    /// stripped whatever the URI's port and transport say.
+    fn preprocess_routes(&self, request: &mut Message) {
+        if request.has(HeaderName::Route) && self.is_for_proxy(request) {
+            if let Some(uri) = pop_last_route(request) {
+                let _ = request.set_request_uri(uri);
+            }
+        }
+        let stripped = match request.request_uri() {
+            Some(Ok(Uri::Sip(sip))) => sip.maddr().filter(|m| self.names_proxy(m)).map(|_| {
+                rebuild_sip(&sip, false, true, |n| {
+                    n.eq_ignore_ascii_case("maddr") || n.eq_ignore_ascii_case("transport")
+                })
+            }),
+            _ => None,
+        };
+        if let Some(uri) = stripped {
+            let _ = request.set_request_uri(uri);
+        }
+        let mut bound = request.values(HeaderName::Route).count();
+        while bound > 0 {
+            bound -= 1;
+            let own = request
+                .header(HeaderName::Route)
+                .and_then(route_uri)
+                .and_then(|u| SipUri::parse(u).ok())
+                .is_some_and(|sip| self.config.is_self_uri(&sip));
+            if !own {
+                break;
+            }
+            request.pop_front(HeaderName::Route);
+        }
+    }
+
+    /// Whether a `maddr` value names one of the proxy's hosts (any port).
+    fn names_proxy(&self, maddr: &str) -> bool {
+        let uri = format!("sip:{maddr}");
+        SipUri::parse(&uri).is_ok_and(|sip| {
+            let host = sip.host();
+            self.config.names.iter().any(|n| n.host_matches(host))
+        })
+    }
+
+    /// An ACK matching no transaction is the proxy's to forward unless it is addressed to this
+    /// host itself (a co-located UA's dialog) without a Route naming the proxy.
+    fn owns_ack(&self, ack: &Message) -> bool {
+        if self.config.stateless {
+            return true;
+        }
+        let route_is_ours = ack
+            .header(HeaderName::Route)
+            .and_then(route_uri)
+            .and_then(|u| SipUri::parse(u).ok())
+            .is_some_and(|sip| self.config.is_self_uri(&sip));
+        if route_is_ours {
+            return true;
+        }
+        match ack.request_uri() {
+            Some(Ok(Uri::Sip(sip))) => !self.config.is_self_uri(&sip),
+            _ => false,
+        }
+    }
+
+    // ----- slab -----------------------------------------------------------------------------
+
+    fn alloc(&mut self, context: Context) -> ContextId {
+        self.live += 1;
+        if let Some(index) = self.free.pop() {
+            if let Some(slot) = self.slots.get_mut(index as usize) {
+                slot.context = Some(context);
+                return ContextId { index, generation: slot.generation };
+            }
+        }
+        let index = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
+        self.slots.push(Slot { generation: 0, context: Some(context) });
+        ContextId { index, generation: 0 }
+    }
+
+    fn context(&self, cid: ContextId) -> Option<&Context> {
+        self.slots
+            .get(cid.index as usize)
+            .filter(|s| s.generation == cid.generation)?
+            .context
+            .as_ref()
+    }
+
+    fn context_mut(&mut self, cid: ContextId) -> Option<&mut Context> {
+        self.slots
+            .get_mut(cid.index as usize)
+            .filter(|s| s.generation == cid.generation)?
+            .context
+            .as_mut()
+    }
+
+    fn branch_mut(&mut self, cid: ContextId, bi: u16) -> Option<&mut crate::context::Branch> {
+        self.context_mut(cid)?.branches.get_mut(usize::from(bi))
+    }
+
+    /// Drops stale timer entries from the top so that `poll_timeout` is exact.
+    fn prune(&mut self) {
+        while let Some(Reverse((at, cid, bi, kind))) = self.timers.peek().copied() {
+            let live =
+                self.context(cid).and_then(|c| c.branches.get(usize::from(bi))).is_some_and(|b| {
+                    match kind {
+                        TimerKind::C => b.timer_c == Some(at),
+                        TimerKind::CancelGuard => b.guard == Some(at),
+                    }
+                });
+            if live {
+                break;
+            }
+            self.timers.pop();
+        }
+    }
+}
+
+/// Whether `uri` equals (§19.1.4) a target already in the set (§16.5: each URI once).
+fn contains_uri(targets: &[TargetSlot], uri: &str) -> bool {
+    let Ok(new) = Uri::parse(uri) else { return false };
+    targets.iter().any(|t| Uri::parse(&t.uri).is_ok_and(|old| old == new))
+}

@@ -1,0 +1,410 @@
+//! Pure helpers for the request path: branch and loop hashes (RFC 3261 §16.6 step 8, §16.11),
+//! URI rewriting (§16.4, §16.6 step 2), Route processing (§16.4, §16.6 step 6) and the
+//! `received`/`rport` parameters (§18.2.1, RFC 3581).
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use md5::{Digest, Md5};
+use sip_message::{HeaderName, Host, Message, Route, SipUri, TypedHeader, Uri, Via};
+use sip_transaction::{BRANCH_COOKIE, Target};
+
+/// Sixteen lowercase hexadecimal digits: 64 bits of an MD5 digest (§16.6 step 8: "MD5,
+/// expressed in hexadecimal, is a reasonable choice").
+pub(crate) type Hex16 = [u8; 16];
+
+fn hex16(digest: &[u8]) -> Hex16 {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [b'0'; 16];
+    for (i, byte) in digest.iter().take(8).enumerate() {
+        if let (Some(hi), Some(lo)) = (
+            DIGITS.get(usize::from(byte >> 4)).copied(),
+            DIGITS.get(usize::from(byte & 0x0f)).copied(),
+        ) {
+            if let Some(slot) = out.get_mut(2 * i) {
+                *slot = hi;
+            }
+            if let Some(slot) = out.get_mut(2 * i + 1) {
+                *slot = lo;
+            }
+        }
+    }
+    out
+}
+
+pub(crate) fn hex_str(hex: &Hex16) -> &str {
+    std::str::from_utf8(hex).unwrap_or("0000000000000000")
+}
+
+/// Feeds one field, length-prefixed so that adjacent fields cannot run into each other.
+fn field(h: &mut Md5, bytes: &[u8]) {
+    h.update((bytes.len() as u64).to_le_bytes());
+    h.update(bytes);
+}
+
+/// The loop-detection part of the branch (RFC 3261 §16.6 step 8): a hash of everything that
+/// affects how the request is processed: To tag, From tag, Call-ID, the Request-URI as
+/// received, the CSeq number, every Route value and, unless `for_stateless`, Proxy-Require and
+/// Proxy-Authorization. Never the method, so CANCEL and ACK hash like their INVITE.
+///
+/// Deviation: §16.6 suggests the topmost Via, but the topmost Via is the previous hop's and
+/// changes on every pass of a loop, so a loop through another element would never hash the
+/// same. The bottom-most Via's sent-by and branch (the originating client's) are used
+/// instead: invariant along the loop and different for every client transaction.
+///
+/// A stateless proxy must give a CANCEL the branch of its INVITE (§16.11), and a CANCEL does
+/// not repeat Proxy-Require or Proxy-Authorization (§9.1), so `for_stateless` leaves them out.
+pub(crate) fn loop_hash(request: &Message, for_stateless: bool) -> Hex16 {
+    let mut h = Md5::new();
+    field(&mut h, request.to_tag().unwrap_or_default().as_bytes());
+    field(&mut h, request.from_tag().unwrap_or_default().as_bytes());
+    field(&mut h, request.call_id().unwrap_or_default().as_bytes());
+    field(&mut h, request.request_uri_str().unwrap_or_default().as_bytes());
+    field(&mut h, &request.cseq_number().unwrap_or_default().to_le_bytes());
+    if let Some(bottom) = request.values(HeaderName::Via).last() {
+        match std::str::from_utf8(bottom).ok().map(Via::parse) {
+            Some(Ok(via)) => {
+                field(&mut h, via.sent_by().as_bytes());
+                field(&mut h, via.branch().unwrap_or_default().as_bytes());
+            }
+            _ => field(&mut h, bottom),
+        }
+    }
+    for route in request.values(HeaderName::Route) {
+        field(&mut h, route);
+    }
+    if !for_stateless {
+        for line in request.header_lines(HeaderName::ProxyRequire) {
+            field(&mut h, line);
+        }
+        for line in request.header_lines(HeaderName::ProxyAuthorization) {
+            field(&mut h, line);
+        }
+    }
+    hex16(&h.finalize())
+}
+
+/// The branch of a request forwarded outside a transaction (§16.11): the same for every
+/// retransmission, for its CANCEL, and (stateless mode) for a non-2xx ACK. Its unique part
+/// hashes the received branch when it has the cookie, else the top Via, To and From tags,
+/// Call-ID, CSeq number and Request-URI; its loop part is [`loop_hash`] for stateless use.
+pub(crate) fn stateless_branch(request: &Message, loop_part: &Hex16) -> String {
+    let mut h = Md5::new();
+    match request.via_branch() {
+        Some(branch) if branch.starts_with(BRANCH_COOKIE) => {
+            field(&mut h, branch.as_bytes());
+            field(&mut h, request.top_via().unwrap_or_default());
+        }
+        _ => {
+            field(&mut h, request.top_via().unwrap_or_default());
+            field(&mut h, request.to_tag().unwrap_or_default().as_bytes());
+            field(&mut h, request.from_tag().unwrap_or_default().as_bytes());
+            field(&mut h, request.call_id().unwrap_or_default().as_bytes());
+            field(&mut h, &request.cseq_number().unwrap_or_default().to_le_bytes());
+            field(&mut h, request.request_uri_str().unwrap_or_default().as_bytes());
+        }
+    }
+    // ACKs and CANCELs share their INVITE's branch hop by hop, but each is a distinct message:
+    // the method goes into no part of the branch (§16.6 step 8).
+    let unique = hex16(&h.finalize());
+    branch_from(hex_str(&unique), loop_part)
+}
+
+/// `z9hG4bK` + `unique` + `.` + the loop part.
+pub(crate) fn branch_from(unique: &str, loop_part: &Hex16) -> String {
+    let mut branch = String::with_capacity(BRANCH_COOKIE.len() + unique.len() + 17);
+    branch.push_str(unique);
+    if !branch.starts_with(BRANCH_COOKIE) {
+        branch.insert_str(0, BRANCH_COOKIE);
+    }
+    branch.push('.');
+    branch.push_str(hex_str(loop_part));
+    branch
+}
+
+/// The loop part of one of our branches (after the last `.`), if it has one.
+pub(crate) fn loop_part_of(branch: &str) -> Option<&str> {
+    let rest = branch.strip_prefix(BRANCH_COOKIE)?;
+    rest.rsplit_once('.').map(|(_, part)| part)
+}
+
+/// A To tag for responses the proxy generates itself: derived from the request (Call-ID,
+/// From tag, CSeq, top Via), so a retransmission of the request gets the same one.
+pub(crate) fn local_tag(request: &Message) -> Hex16 {
+    let mut h = Md5::new();
+    field(&mut h, b"sip-proxy to-tag");
+    field(&mut h, request.call_id().unwrap_or_default().as_bytes());
+    field(&mut h, request.from_tag().unwrap_or_default().as_bytes());
+    field(&mut h, &request.cseq_number().unwrap_or_default().to_le_bytes());
+    field(&mut h, request.top_via().unwrap_or_default());
+    hex16(&h.finalize())
+}
+
+/// Writes a SIP URI back with changes: without `port` unless `keep_port`, without the
+/// parameters `drop` names, and without headers unless `keep_headers`.
+pub(crate) fn rebuild_sip(
+    sip: &SipUri<'_>,
+    keep_port: bool,
+    keep_headers: bool,
+    drop: impl Fn(&str) -> bool,
+) -> String {
+    let mut out = String::with_capacity(sip.as_str().len());
+    out.push_str(sip.scheme());
+    out.push(':');
+    if let Some(user) = sip.user_raw() {
+        out.push_str(user);
+        if let Some(password) = sip.password_raw() {
+            out.push(':');
+            out.push_str(password);
+        }
+        out.push('@');
+    }
+    out.push_str(sip.host_raw());
+    if let (true, Some(port)) = (keep_port, sip.port()) {
+        let _ = write!(out, ":{port}");
+    }
+    for (name, value) in sip.params() {
+        if drop(name) {
+            continue;
+        }
+        out.push(';');
+        out.push_str(name);
+        if let Some(value) = value {
+            out.push('=');
+            out.push_str(value);
+        }
+    }
+    if keep_headers && sip.has_headers() {
+        out.push('?');
+        out.push_str(sip.headers_raw());
+    }
+    out
+}
+
+/// A target URI in the form a Request-URI may take (§16.6 step 2, §19.1.1 table 1): without
+/// headers and without the `method` parameter. Borrows when nothing has to go.
+pub(crate) fn request_uri_form(uri: &str) -> Cow<'_, str> {
+    match Uri::parse(uri) {
+        Ok(Uri::Sip(sip)) if sip.has_headers() || sip.method().is_some() => {
+            Cow::Owned(rebuild_sip(&sip, true, false, |n| n.eq_ignore_ascii_case("method")))
+        }
+        _ => Cow::Borrowed(uri),
+    }
+}
+
+/// The URI of a Route (or Record-Route, Path) value, without `<>` and header parameters.
+pub(crate) fn route_uri(value: &[u8]) -> Option<&str> {
+    let text = std::str::from_utf8(value).ok()?;
+    Route::parse(text).ok().map(|r| r.uri_str())
+}
+
+/// `<uri>` as a Route value.
+pub(crate) fn bracketed(uri: &str) -> Bytes {
+    let mut b = BytesMut::with_capacity(uri.len() + 2);
+    b.put_u8(b'<');
+    b.put_slice(uri.as_bytes());
+    b.put_u8(b'>');
+    b.freeze()
+}
+
+/// Removes the last Route value, keeping the others in order (§16.4, strict-router upstream).
+/// Returns the removed value's URI.
+pub(crate) fn pop_last_route(request: &mut Message) -> Option<String> {
+    let values: Vec<&[u8]> = request.values(HeaderName::Route).collect();
+    let (last, rest) = values.split_last()?;
+    let uri = route_uri(last)?.to_owned();
+    let mut joined = BytesMut::new();
+    for (i, value) in rest.iter().enumerate() {
+        if i > 0 {
+            joined.put_slice(b", ");
+        }
+        joined.put_slice(value);
+    }
+    if rest.is_empty() {
+        request.remove_all(HeaderName::Route);
+    } else {
+        request.set(HeaderName::Route, joined.freeze()).ok()?;
+    }
+    Some(uri)
+}
+
+/// §16.6 step 6: when the top Route has no `lr` (a strict router), the Request-URI goes to the
+/// end of the Route set and the top Route becomes the Request-URI. Returns whether it did.
+pub(crate) fn postprocess_strict_route(copy: &mut Message) -> bool {
+    let strict = copy
+        .header(HeaderName::Route)
+        .and_then(route_uri)
+        .and_then(|uri| match Uri::parse(uri) {
+            Ok(Uri::Sip(sip)) => Some(!sip.lr()),
+            _ => None,
+        })
+        .unwrap_or(false);
+    if !strict {
+        return false;
+    }
+    let Some(request_uri) = copy.request_uri_str().map(bracketed) else { return false };
+    if copy.push_back(HeaderName::Route, request_uri).is_err() {
+        return false;
+    }
+    let Some(top) = copy.pop_front(HeaderName::Route) else { return false };
+    match route_uri(&top) {
+        Some(uri) => copy.set_request_uri(Bytes::copy_from_slice(uri.as_bytes())).is_ok(),
+        None => false,
+    }
+}
+
+/// RFC 3261 §18.2.1 and RFC 3581 §4: the top Via of a request received from `source` gets
+/// `received` when its sent-by host is not the source address (or is a name), and a valueless
+/// `rport` gets the source port (with `received`, always). Nothing changes for a flow target
+/// or a Via the typed parser refuses.
+pub(crate) fn stamp_received(request: &mut Message, source: Target) {
+    let Target::Addr(_, addr) = source else { return };
+    let rebuilt = {
+        let Some(Ok(via)) = request.typed::<Via<'_>>() else { return };
+        let same_host = match via.host() {
+            Host::Ipv4(a) => std::net::IpAddr::V4(a) == addr.ip(),
+            Host::Ipv6(a) => std::net::IpAddr::V6(a) == addr.ip(),
+            Host::Domain(_) => false,
+        };
+        let fill_rport = via.has_rport() && via.rport().is_none();
+        if same_host && !fill_rport {
+            return;
+        }
+        let mut v = String::with_capacity(via.sent_by().len() + 96);
+        let _ = write!(
+            v,
+            "{}/{}/{} {}",
+            via.protocol_name(),
+            via.protocol_version(),
+            via.transport(),
+            via.sent_by()
+        );
+        for (name, value) in via.params() {
+            if name.eq_ignore_ascii_case("received") {
+                continue;
+            }
+            if name.eq_ignore_ascii_case("rport") && value.is_none() {
+                let _ = write!(v, ";rport={}", addr.port());
+                continue;
+            }
+            v.push(';');
+            v.push_str(name);
+            if let Some(value) = value {
+                v.push('=');
+                v.push_str(value);
+            }
+        }
+        let _ = write!(v, ";received={}", addr.ip());
+        v
+    };
+    if request.pop_front(HeaderName::Via).is_some() {
+        let _ = request.push_front(HeaderName::Via, rebuilt);
+    }
+}
+
+/// Where a response goes back to from its (new) top Via (RFC 3261 §18.2.2, RFC 3581 §4):
+/// the `received` address (else the sent-by host if it is an address), the `rport` port
+/// (else the sent-by port, else the transport default), over the Via's transport. `None` when
+/// the host is a name without `received` (resolve `host` instead) or the transport is unknown.
+pub(crate) fn via_target(via: &Via<'_>) -> Option<Target> {
+    let transport = sip_transaction::Transport::from_token(via.transport())?;
+    let ip = match (via.received(), via.host()) {
+        (Some(ip), _) => ip,
+        (None, Host::Ipv4(a)) => std::net::IpAddr::V4(a),
+        (None, Host::Ipv6(a)) => std::net::IpAddr::V6(a),
+        (None, Host::Domain(_)) => return None,
+    };
+    let default = if transport == sip_transaction::Transport::Tls { 5061 } else { 5060 };
+    let port = via.rport().or(via.port()).unwrap_or(default);
+    Some(Target::Addr(transport, std::net::SocketAddr::new(ip, port)))
+}
+
+#[cfg(test)]
+mod tests {
+    use sip_message::MessageBuilder;
+    use sip_message::Method;
+
+    use super::*;
+
+    fn request(uri: &str, via: &str) -> Message {
+        MessageBuilder::request(&Method::Invite, uri)
+            .header(HeaderName::Via, via)
+            .header(HeaderName::MaxForwards, "70")
+            .header(HeaderName::To, "<sip:bob@example.com>")
+            .header(HeaderName::From, "<sip:alice@example.com>;tag=a")
+            .header(HeaderName::CallId, "c1")
+            .header(HeaderName::CSeq, "1 INVITE")
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn loop_hash_ignores_the_top_via_and_max_forwards_but_not_the_request_uri() {
+        // RFC 3261 §16.3 step 4 with §16.6 step 8: a spiral changes the Request-URI.
+        let a = request("sip:bob@example.com", "SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKa");
+        let mut b = a.clone();
+        b.push_front(HeaderName::Via, "SIP/2.0/UDP 192.0.2.9;branch=z9hG4bKx").unwrap();
+        b.decrement_max_forwards().unwrap();
+        assert_eq!(loop_hash(&a, false), loop_hash(&b, false));
+        let mut c = a.clone();
+        c.set_request_uri("sip:bob@192.0.2.5").unwrap();
+        assert_ne!(loop_hash(&a, false), loop_hash(&c, false));
+    }
+
+    #[test]
+    fn stateless_branch_is_stable_and_distinct_per_transaction() {
+        // RFC 3261 §16.11: retransmissions get the same branch.
+        let a = request("sip:bob@example.com", "SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKa");
+        let b = request("sip:bob@example.com", "SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKb");
+        let l = loop_hash(&a, true);
+        assert_eq!(stateless_branch(&a, &l), stateless_branch(&a.clone(), &l));
+        assert_ne!(stateless_branch(&a, &l), stateless_branch(&b, &l));
+        assert_eq!(loop_part_of(&stateless_branch(&a, &l)), Some(hex_str(&l)));
+    }
+
+    #[test]
+    fn request_uri_form_drops_headers_and_method() {
+        // RFC 3261 §19.1.1 table 1: no headers and no method in a Request-URI.
+        assert_eq!(
+            request_uri_form("sip:bob@h;method=INVITE;lr?subject=x"),
+            "sip:bob@h;lr".to_owned()
+        );
+        assert!(matches!(request_uri_form("sip:bob@h;lr"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn strict_route_postprocessing_moves_the_request_uri_to_the_end() {
+        // RFC 3261 §16.12.1.2: P4 reformats for the strict router P3.
+        let mut m = request("sip:caller@u1.example.com", "SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKa");
+        m.push_back(HeaderName::Route, "<sip:p3.middle.com>, <sip:p2.example.com;lr>").unwrap();
+        m.push_back(HeaderName::Route, "<sip:p1.example.com;lr>").unwrap();
+        assert!(postprocess_strict_route(&mut m));
+        assert_eq!(m.request_uri_str(), Some("sip:p3.middle.com"));
+        let routes: Vec<_> = m.values(HeaderName::Route).collect();
+        assert_eq!(
+            routes,
+            [
+                &b"<sip:p2.example.com;lr>"[..],
+                b"<sip:p1.example.com;lr>",
+                b"<sip:caller@u1.example.com>"
+            ]
+        );
+    }
+
+    #[test]
+    fn received_and_rport_are_stamped() {
+        // RFC 3261 §18.2.1, RFC 3581 §4.
+        let mut m = request("sip:b@h", "SIP/2.0/UDP client.example.com;rport;branch=z9hG4bKa");
+        stamp_received(&mut m, Target::udp("192.0.2.7:5090".parse().unwrap()));
+        assert_eq!(
+            m.top_via(),
+            Some(
+                &b"SIP/2.0/UDP client.example.com;rport=5090;branch=z9hG4bKa;received=192.0.2.7"[..]
+            )
+        );
+        let mut same = request("sip:b@h", "SIP/2.0/UDP 192.0.2.7:5090;branch=z9hG4bKa");
+        stamp_received(&mut same, Target::udp("192.0.2.7:5090".parse().unwrap()));
+        assert_eq!(same.top_via(), Some(&b"SIP/2.0/UDP 192.0.2.7:5090;branch=z9hG4bKa"[..]));
+    }
+}
