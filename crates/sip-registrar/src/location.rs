@@ -1,0 +1,48 @@
+//! The location service (RFC 3261 §10.1): what a proxy (§16.5) or a redirect server (§8.3)
+//! reads to find where a user is.
+
+use std::time::Instant;
+
+use crate::binding::effective_q;
+use crate::{Aor, BindingStore, Location, StoreError};
+
+/// Read access to the bindings of a domain: "a proxy or a redirect server for that domain MUST
+/// be capable of reading that same data" (RFC 3261 §10.1).
+///
+/// Implemented by every [`BindingStore`] and by [`Registrar`](crate::Registrar); implement it
+/// yourself to add bindings from elsewhere (a static directory, another protocol).
+pub trait LocationService {
+    /// The live contacts of `aor` at `now`, highest `q` first (a missing `q` counts as 1.0);
+    /// contacts of equal `q` keep registration order (oldest first). Bindings past their expiry
+    /// are never returned, even if nothing has removed them yet.
+    ///
+    /// # Errors
+    /// A [`StoreError`] if the bindings cannot be read (answer 500, not 480).
+    fn lookup(&self, aor: &Aor, now: Instant) -> Result<Vec<Location>, StoreError>;
+
+    /// Whether `aor` is a user of this domain, bound now or not: a redirect server answers 480
+    /// (Temporarily Unavailable) for a known user without contacts and 404 (Not Found) for an
+    /// unknown one.
+    ///
+    /// # Errors
+    /// A [`StoreError`] if the store cannot be read.
+    fn is_known(&self, aor: &Aor) -> Result<bool, StoreError>;
+}
+
+impl<S: BindingStore + ?Sized> LocationService for S {
+    fn lookup(&self, aor: &Aor, now: Instant) -> Result<Vec<Location>, StoreError> {
+        let mut live: Vec<Location> = self
+            .bindings(aor)?
+            .iter()
+            .filter(|b| b.is_alive(now))
+            .map(crate::Binding::to_location)
+            .collect();
+        // Stable: equal q keeps registration order.
+        live.sort_by_key(|l| std::cmp::Reverse(effective_q(l.q)));
+        Ok(live)
+    }
+
+    fn is_known(&self, aor: &Aor) -> Result<bool, StoreError> {
+        BindingStore::is_known(self, aor)
+    }
+}
