@@ -62,6 +62,10 @@ pub struct UaConfig {
     /// How long after an unanswered CANCEL the INVITE is given up (§9.1: 64*T1 by default,
     /// taken from the transaction table when `None`).
     pub cancel_timeout: Option<Duration>,
+    /// How long an outgoing call may ring before the UA cancels it (default 180 s, like a
+    /// proxy's Timer C, §16.6 step 11): an INVITE client transaction in Proceeding has no timer
+    /// of its own (Figure 5).
+    pub invite_timeout: Duration,
 }
 
 impl UaConfig {
@@ -82,6 +86,7 @@ impl UaConfig {
             max_calls: 100_000,
             rng_seed: 0,
             cancel_timeout: None,
+            invite_timeout: Duration::from_secs(180),
         }
     }
 

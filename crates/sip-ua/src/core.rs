@@ -48,6 +48,7 @@ struct Call {
     provisional_seen: bool,
     cancel: CancelState,
     cancel_deadline: Option<Instant>,
+    invite_deadline: Option<Instant>,
     /// The ACK sent for the last 2xx to an INVITE (its CSeq, bytes and target), re-sent for
     /// each retransmission of that 2xx (§13.2.2.4).
     ack: Option<(u32, Box<Message>, Target)>,
@@ -143,6 +144,9 @@ enum TimerKind {
     Retransmit2xx,
     Glare,
     CancelGiveUp,
+    /// The UAC's limit on ringing: Figure 5 gives Proceeding no timer, so a call that got a
+    /// provisional and then nothing would wait forever (§13.2.1 leaves the limit to the UAC).
+    InviteTimeout,
 }
 
 /// What to put in a new INVITE. `uri` is the Request-URI and, unless `to` says otherwise,
@@ -387,6 +391,14 @@ impl UaCore {
                 TimerKind::Retransmit2xx => self.retransmit_2xx(now, txns, call, at),
                 TimerKind::Glare => self.glare_retry(now, txns, call, at),
                 TimerKind::CancelGiveUp => self.cancel_give_up(now, txns, call, at),
+                TimerKind::InviteTimeout => {
+                    if self
+                        .call(call)
+                        .is_some_and(|c| c.phase == Phase::Calling && c.invite_deadline == Some(at))
+                    {
+                        let _ = self.cancel(now, txns, call);
+                    }
+                }
             }
         }
         while let Some(Reverse((at, reg))) = self.reg_timers.peek().copied() {
@@ -441,8 +453,11 @@ impl UaCore {
         call.offer_in_invite = invite.body.is_some();
         call.tried.push(invite.uri.into());
         call.txns = 1;
+        let deadline = now + self.config.invite_timeout;
+        call.invite_deadline = Some(deadline);
         let id = self.insert_call(call);
         self.clients.insert(txn, Purpose::Invite(id));
+        self.timers.push(Reverse((deadline, TimerKind::InviteTimeout, id)));
         Ok(id)
     }
 
@@ -2523,6 +2538,7 @@ impl Call {
             provisional_seen: false,
             cancel: CancelState::None,
             cancel_deadline: None,
+            invite_deadline: None,
             ack: None,
             redirects: 0,
             tried: Vec::new(),

@@ -332,3 +332,50 @@ fn interval_too_brief_retried_with_min_expires() {
     let (_, events) = drain(&mut ua);
     assert_eq!(events, ["Response(200,true)"]);
 }
+
+// Found by the user_agent fuzz target: an unanswered INVITE with the clock jumping far past
+// Timer B leaves nothing behind.
+#[test]
+fn unanswered_invite_with_a_long_clock_jump_leaves_nothing() {
+    let (mut ua, now) = alice();
+    ua.invite(now, Invite::to("sip:alice@192.0.2.1").body(Body::sdp(SDP_OFFER))).unwrap();
+    let _ = drain(&mut ua);
+    let later = now + secs(600);
+    ua.handle_timeout(later);
+    let (_, events) = drain(&mut ua);
+    assert_eq!(events, ["Failed(408)"]);
+    let mut t = later;
+    while let Some(at) = ua.poll_timeout() {
+        t = t.max(at);
+        ua.handle_timeout(t);
+        let _ = drain(&mut ua);
+    }
+    assert!(ua.is_idle(), "txns {}", ua.transactions().len());
+}
+
+// Found by the user_agent fuzz target: a 100 and then nothing. Figure 5 gives Proceeding no
+// timer; the UA cancels at its ringing limit (180 s) and gives the INVITE up 64*T1 later.
+#[test]
+fn a_call_stuck_in_proceeding_is_cancelled_and_given_up() {
+    let (mut ua, now) = alice();
+    ua.invite(now, Invite::to(format!("sip:bob@{BOB}")).body(Body::sdp(SDP_OFFER))).unwrap();
+    let (sent, _) = drain(&mut ua);
+    let trying = MessageBuilder::response_to(&sent[0], 100, None).build().unwrap();
+    ua.handle(now + ms(10), trying, Target::udp(addr(BOB)));
+    let _ = drain(&mut ua);
+    let mut cancel_at = None;
+    let mut failed_at = None;
+    while let Some(at) = ua.poll_timeout() {
+        ua.handle_timeout(at);
+        let (sent, events) = drain(&mut ua);
+        if cancel_at.is_none() && sent.iter().any(|m| m.method() == Some(&Method::Cancel)) {
+            cancel_at = Some(at - now);
+        }
+        if events.iter().any(|e| e == "Failed(408)") {
+            failed_at = Some(at - now);
+        }
+    }
+    assert_eq!(cancel_at, Some(secs(180)));
+    assert_eq!(failed_at, Some(secs(180 + 32)));
+    assert!(ua.is_idle());
+}
