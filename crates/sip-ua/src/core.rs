@@ -347,6 +347,31 @@ impl UaCore {
         self.calls.len() == 0 && self.requests.len() == 0 && self.clients.is_empty()
     }
 
+    /// Bytes held for `call` besides message buffers: the call record, its dialogs (struct and
+    /// strings) and the strings it owns, plus the index entry for its tag. Messages it still
+    /// keeps (an INVITE until Timer M, a 2xx until its ACK) count with their index but not
+    /// their shared buffer.
+    #[must_use]
+    pub fn call_bytes(&self, call: CallId) -> Option<usize> {
+        let c = self.call(call)?;
+        let message = std::mem::size_of::<Message>();
+        let dialogs: usize =
+            c.dialogs.iter().map(|d| std::mem::size_of::<Dialog>() + d.heap_bytes()).sum();
+        Some(
+            std::mem::size_of::<Call>()
+                + c.call_id.len()
+                + 2 * c.local_tag.len()
+                + std::mem::size_of::<(Box<str>, CallId)>()
+                + c.session.as_ref().map_or(0, |s| s.len())
+                + dialogs
+                + c.tried.iter().map(|t| t.len() + std::mem::size_of::<Box<str>>()).sum::<usize>()
+                + usize::from(c.invite.is_some()) * message
+                + usize::from(c.ack.is_some()) * message
+                + usize::from(c.pending.is_some()) * message
+                + usize::from(c.ok.is_some()) * message,
+        )
+    }
+
     /// The handles of the live calls, in slot order.
     #[must_use]
     pub fn dialog_calls(&self) -> Vec<CallId> {

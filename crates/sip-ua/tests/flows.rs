@@ -213,3 +213,18 @@ fn rfc3665_3_7_reinvite_refreshes_target() {
     assert!(sim.run_until_idle(10_000));
     assert!(sim.parties.0.is_idle() && sim.parties.1.is_idle());
 }
+
+// Issue bar: at most 2 KiB per established idle dialog, besides message buffers. Measured
+// on both sides once the INVITE transactions are gone (after Timer M / L).
+#[test]
+fn an_established_idle_call_holds_under_2_kib() {
+    let mut sim = pair(Transport::Udp, Answer::Now);
+    let call = call(&mut sim);
+    sim.run_for(secs(60));
+    let alice = sim.parties.0.ua.core().call_bytes(call).unwrap();
+    let bob_call = sim.parties.1.ua.core().dialog_calls()[0];
+    let bob = sim.parties.1.ua.core().call_bytes(bob_call).unwrap();
+    eprintln!("established idle call: Alice {alice} bytes, Bob {bob} bytes");
+    assert!(alice <= 2048 && bob <= 2048, "Alice {alice}, Bob {bob}");
+    assert!(sim.parties.0.ua.transactions().is_empty());
+}
