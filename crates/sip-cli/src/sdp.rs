@@ -1,0 +1,302 @@
+//! The SDP answer `sip serve` gives to an offer (RFC 3264 §6, SDP syntax of RFC 4566), and the
+//! offer it makes when an INVITE carries none (RFC 3264 §5).
+//!
+//! The answer accepts one codec of the first audio stream it can use (the offerer's most
+//! preferred one among those listed in [`KNOWN`]) and rejects every other stream with port 0,
+//! keeping the offer's order (§6: "the answer MUST contain exactly the same number of `m=`
+//! lines as the offer", in the same order). No media flows: the port is one the caller
+//! reserved, so a peer's RTP reaches a bound socket and is dropped there.
+
+use std::fmt::{self, Write as _};
+use std::net::IpAddr;
+
+/// Encodings the answerer accepts (RFC 3551 names), in no particular order: a payload type
+/// is usable when its `rtpmap` names one of these, or, without `rtpmap`, when it is one of the
+/// static payload types of RFC 3551 Table 4 listed in [`STATIC`].
+const KNOWN: &[&str] = &["PCMU", "PCMA", "G722", "GSM", "G729", "opus", "speex", "iLBC"];
+
+/// RFC 3551 Table 4: static audio payload types the answerer knows without `rtpmap`.
+const STATIC: &[(u8, &str, u32)] = &[
+    (0, "PCMU", 8000),
+    (3, "GSM", 8000),
+    (8, "PCMA", 8000),
+    (9, "G722", 8000),
+    (18, "G729", 8000),
+];
+
+/// The codec an answer accepted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Codec {
+    /// The payload type, as the offer numbered it.
+    pub(crate) payload_type: u8,
+    /// `encoding/clock[/channels]`, as in `a=rtpmap`.
+    pub(crate) rtpmap: String,
+}
+
+/// Why an offer gets no answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SdpError {
+    /// The body is not SDP: no `v=0` line first, no `o=`, or a malformed `m=` line.
+    Malformed,
+    /// No audio stream offers a codec this answerer knows (RFC 3261 §13.3.1.3: 488).
+    NoCommonCodec,
+}
+
+impl fmt::Display for SdpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SdpError::Malformed => "malformed session description",
+            SdpError::NoCommonCodec => "no common audio codec",
+        })
+    }
+}
+
+/// One `m=` section of an offer.
+#[derive(Debug)]
+struct Media<'a> {
+    kind: &'a str,
+    proto: &'a str,
+    formats: Vec<&'a str>,
+    port: &'a str,
+    /// The `a=` values of the section (after `a=`).
+    attributes: Vec<&'a str>,
+}
+
+/// Answers `offer` (RFC 3264 §6): the text of the answer and the codec it accepted. `ip` is
+/// the address to receive media on (`c=`), `port` the reserved RTP port, `session` the `o=`
+/// session id.
+///
+/// # Errors
+/// [`SdpError::Malformed`] for a body that is not SDP, [`SdpError::NoCommonCodec`] when no
+/// audio stream can be accepted.
+pub(crate) fn answer(
+    offer: &[u8],
+    ip: IpAddr,
+    port: u16,
+    session: u64,
+) -> Result<(String, Codec), SdpError> {
+    let text = std::str::from_utf8(offer).map_err(|_| SdpError::Malformed)?;
+    let mut lines = text.lines().map(str::trim_end).filter(|l| !l.is_empty());
+    if lines.next() != Some("v=0") {
+        return Err(SdpError::Malformed);
+    }
+    let mut timing = None;
+    let mut has_origin = false;
+    let mut media: Vec<Media<'_>> = Vec::new();
+    for line in lines {
+        let Some((kind, value)) = line.split_once('=') else { return Err(SdpError::Malformed) };
+        match (kind, media.last_mut()) {
+            ("m", _) => media.push(parse_media(value)?),
+            ("a", Some(m)) => m.attributes.push(value),
+            ("o", None) => has_origin = true,
+            ("t", None) if timing.is_none() => timing = Some(value),
+            _ => {}
+        }
+    }
+    if !has_origin {
+        return Err(SdpError::Malformed);
+    }
+    let mut chosen: Option<(usize, Codec)> = None;
+    for (index, m) in media.iter().enumerate() {
+        if m.kind == "audio" && m.port != "0" && is_rtp(m.proto) {
+            if let Some(codec) = pick_codec(m) {
+                chosen = Some((index, codec));
+                break;
+            }
+        }
+    }
+    let Some((accepted, codec)) = chosen else { return Err(SdpError::NoCommonCodec) };
+    let mut out = header(ip, session, timing.unwrap_or("0 0"));
+    for (index, m) in media.iter().enumerate() {
+        if index == accepted {
+            let _ = write!(out, "m=audio {port} {} {}\r\n", m.proto, codec.payload_type);
+            let _ = write!(out, "a=rtpmap:{} {}\r\n", codec.payload_type, codec.rtpmap);
+            let fmtp = format!("fmtp:{} ", codec.payload_type);
+            for a in m.attributes.iter().filter(|a| a.starts_with(&fmtp)) {
+                let _ = write!(out, "a={a}\r\n");
+            }
+            let _ = write!(out, "a={}\r\n", answer_direction(&m.attributes));
+        } else {
+            // RFC 3264 §6: a rejected stream keeps its media type and lists at least one of
+            // the offered formats, with port 0.
+            let format = m.formats.first().copied().unwrap_or("0");
+            let _ = write!(out, "m={} 0 {} {format}\r\n", m.kind, m.proto);
+        }
+    }
+    Ok((out, codec))
+}
+
+/// An offer (RFC 3264 §5) of PCMU and PCMA on `port`, for an INVITE that carried none.
+pub(crate) fn offer(ip: IpAddr, port: u16, session: u64) -> String {
+    let mut out = header(ip, session, "0 0");
+    let _ = write!(
+        out,
+        "m=audio {port} RTP/AVP 0 8\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=sendrecv\r\n"
+    );
+    out
+}
+
+/// `v=`, `o=`, `s=`, `c=` and `t=` of a description from `ip`.
+fn header(ip: IpAddr, session: u64, timing: &str) -> String {
+    let family = if ip.is_ipv4() { "IP4" } else { "IP6" };
+    format!(
+        "v=0\r\no=- {session} {session} IN {family} {ip}\r\ns=sip serve\r\n\
+         c=IN {family} {ip}\r\nt={timing}\r\n"
+    )
+}
+
+/// `m=<media> <port> <proto> <fmt> ...` (RFC 4566 §5.14).
+fn parse_media(value: &str) -> Result<Media<'_>, SdpError> {
+    let mut parts = value.split_ascii_whitespace();
+    let (Some(kind), Some(port), Some(proto)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(SdpError::Malformed);
+    };
+    let formats: Vec<&str> = parts.collect();
+    let port_number = port.split('/').next().unwrap_or(port);
+    if formats.is_empty() || port_number.parse::<u16>().is_err() {
+        return Err(SdpError::Malformed);
+    }
+    Ok(Media { kind, proto, formats, port: port_number, attributes: Vec::new() })
+}
+
+/// RTP profiles without keys to negotiate (SRTP would need `a=crypto` or DTLS).
+fn is_rtp(proto: &str) -> bool {
+    proto.eq_ignore_ascii_case("RTP/AVP") || proto.eq_ignore_ascii_case("RTP/AVPF")
+}
+
+/// The first format of `m` (the offerer's preference, RFC 3264 §5.1) whose encoding is known.
+fn pick_codec(m: &Media<'_>) -> Option<Codec> {
+    m.formats.iter().find_map(|format| {
+        let payload_type: u8 = format.parse().ok().filter(|pt| *pt < 128)?;
+        let prefix = format!("rtpmap:{payload_type} ");
+        let rtpmap = m.attributes.iter().find_map(|a| a.strip_prefix(prefix.as_str()));
+        match rtpmap {
+            Some(map) => {
+                let encoding = map.split('/').next().unwrap_or_default().trim();
+                KNOWN
+                    .iter()
+                    .any(|k| k.eq_ignore_ascii_case(encoding))
+                    .then(|| Codec { payload_type, rtpmap: map.trim().to_owned() })
+            }
+            None => {
+                STATIC.iter().find(|(pt, _, _)| *pt == payload_type).map(|(pt, name, clock)| {
+                    Codec { payload_type: *pt, rtpmap: format!("{name}/{clock}") }
+                })
+            }
+        }
+    })
+}
+
+/// RFC 3264 §6.1: sendonly is answered recvonly, recvonly sendonly, inactive inactive, and
+/// sendrecv (the default) sendrecv.
+fn answer_direction(attributes: &[&str]) -> &'static str {
+    for a in attributes {
+        match *a {
+            "sendonly" => return "recvonly",
+            "recvonly" => return "sendonly",
+            "inactive" => return "inactive",
+            "sendrecv" => return "sendrecv",
+            _ => {}
+        }
+    }
+    "sendrecv"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SIPP_OFFER: &str = "v=0\r\no=user1 53655765 2353687637 IN IP4 127.0.0.1\r\ns=-\r\n\
+        c=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+
+    fn ip() -> IpAddr {
+        "127.0.0.1".parse().unwrap()
+    }
+
+    #[test]
+    fn sipp_offer_gets_pcmu_on_our_port() {
+        // RFC 3264 §6: same m= count and order, one accepted codec, our c= and port.
+        let (sdp, codec) = answer(SIPP_OFFER.as_bytes(), ip(), 20000, 7).unwrap();
+        assert_eq!(codec, Codec { payload_type: 0, rtpmap: "PCMU/8000".into() });
+        assert_eq!(
+            sdp,
+            "v=0\r\no=- 7 7 IN IP4 127.0.0.1\r\ns=sip serve\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+             m=audio 20000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n"
+        );
+    }
+
+    #[test]
+    fn the_offerers_first_known_codec_wins_and_dynamic_types_keep_their_fmtp() {
+        let offer = "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nt=0 0\r\n\
+            m=audio 4000 RTP/AVP 120 8 0\r\na=rtpmap:120 opus/48000/2\r\n\
+            a=fmtp:120 useinbandfec=1\r\na=fmtp:8 x=1\r\n";
+        let (sdp, codec) = answer(offer.as_bytes(), ip(), 20002, 1).unwrap();
+        assert_eq!(codec.payload_type, 120);
+        assert!(sdp.contains("m=audio 20002 RTP/AVP 120\r\na=rtpmap:120 opus/48000/2\r\n"));
+        assert!(sdp.contains("a=fmtp:120 useinbandfec=1\r\n"), "{sdp}");
+        assert!(!sdp.contains("fmtp:8"), "{sdp}");
+    }
+
+    #[test]
+    fn unknown_first_codec_falls_back_to_a_static_one() {
+        let offer = "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nt=0 0\r\n\
+            m=audio 4000 RTP/AVP 96 8\r\na=rtpmap:96 AMR/8000\r\n";
+        let (_, codec) = answer(offer.as_bytes(), ip(), 20000, 1).unwrap();
+        assert_eq!(codec, Codec { payload_type: 8, rtpmap: "PCMA/8000".into() });
+    }
+
+    #[test]
+    fn other_streams_are_rejected_with_port_zero_in_order() {
+        // RFC 3264 §6: video before audio stays first, refused with port 0.
+        let offer = "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nt=0 0\r\n\
+            m=video 5000 RTP/AVP 31\r\nm=audio 4000 RTP/AVP 0\r\na=sendonly\r\n\
+            m=audio 4002 RTP/AVP 8\r\n";
+        let (sdp, _) = answer(offer.as_bytes(), ip(), 20000, 1).unwrap();
+        let m: Vec<&str> = sdp.lines().filter(|l| l.starts_with("m=")).collect();
+        assert_eq!(m, ["m=video 0 RTP/AVP 31", "m=audio 20000 RTP/AVP 0", "m=audio 0 RTP/AVP 8"]);
+        assert!(sdp.contains("a=recvonly\r\n"), "sendonly is answered recvonly: {sdp}");
+    }
+
+    #[test]
+    fn timing_is_copied_and_ipv6_is_named_ip6() {
+        let offer =
+            "v=0\r\no=- 1 1 IN IP6 ::1\r\ns=-\r\nt=3034423619 0\r\nm=audio 4000 RTP/AVP 0\r\n";
+        let (sdp, _) = answer(offer.as_bytes(), "::1".parse().unwrap(), 20000, 1).unwrap();
+        assert!(sdp.contains("t=3034423619 0\r\n"), "{sdp}");
+        assert!(sdp.contains("c=IN IP6 ::1\r\n"), "{sdp}");
+    }
+
+    #[test]
+    fn no_known_codec_or_no_audio_is_no_common_codec() {
+        let video =
+            "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nt=0 0\r\nm=video 5000 RTP/AVP 31\r\n";
+        assert_eq!(answer(video.as_bytes(), ip(), 1, 1), Err(SdpError::NoCommonCodec));
+        let amr = "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nt=0 0\r\n\
+            m=audio 4000 RTP/AVP 96\r\na=rtpmap:96 AMR/8000\r\n";
+        assert_eq!(answer(amr.as_bytes(), ip(), 1, 1), Err(SdpError::NoCommonCodec));
+        let srtp = "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nt=0 0\r\nm=audio 4000 RTP/SAVP 0\r\n";
+        assert_eq!(answer(srtp.as_bytes(), ip(), 1, 1), Err(SdpError::NoCommonCodec));
+        let disabled = "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nt=0 0\r\nm=audio 0 RTP/AVP 0\r\n";
+        assert_eq!(answer(disabled.as_bytes(), ip(), 1, 1), Err(SdpError::NoCommonCodec));
+    }
+
+    #[test]
+    fn garbage_is_malformed_not_a_panic() {
+        for body in
+            [&b"hello"[..], b"v=0\r\nm=audio\r\n", b"v=0\r\nm=audio x RTP/AVP 0\r\n", b"\xff"]
+        {
+            assert_eq!(answer(body, ip(), 1, 1), Err(SdpError::Malformed), "{body:?}");
+        }
+        assert_eq!(
+            answer(b"v=0\r\ns=-\r\nm=audio 1 RTP/AVP 0\r\n", ip(), 1, 1),
+            Err(SdpError::Malformed)
+        );
+    }
+
+    #[test]
+    fn our_offer_is_answerable_by_ourselves() {
+        let offer = offer(ip(), 20000, 3);
+        let (_, codec) = answer(offer.as_bytes(), ip(), 20002, 4).unwrap();
+        assert_eq!(codec.payload_type, 0);
+    }
+}

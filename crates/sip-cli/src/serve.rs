@@ -1,0 +1,1158 @@
+//! `sip serve`: a registrar, a record-routing proxy and an answering user agent in one process,
+//! on one transaction table, driven by the mio runtime.
+//!
+//! Every request the table reports is dispatched once (see [`Inner::on_request`]):
+//!
+//! - **REGISTER** goes (after digest authentication with `--auth`) to the
+//!   [`Registrar`] (RFC 3261 §10.3), which serves any domain;
+//! - **a request to go elsewhere**, one whose Route names a hop beyond us or whose Route names
+//!   us and Request-URI does not (the in-dialog requests of a dialog we record-routed), goes to
+//!   the [`Proxy`] (§16);
+//! - **an out-of-dialog request for an address-of-record with bindings** goes to the proxy,
+//!   which forks to the bindings (§16.5), or with `--redirect` gets a 302 listing them (§8.3);
+//! - **everything else** goes to the user agent core (§8.2), which answers OPTIONS 200 (§11),
+//!   BYE 200 (§15.1.2), CANCEL (§9.2) and INVITE with 180 and then 200 with an SDP answer
+//!   (RFC 3264 §6), or the `--answer` status.
+//!
+//! Other table events are offered to the proxy first, then to the UA core (each hands back what
+//! is not its own). An ACK for a 2xx is the proxy's when it is routed through us, else the UA's.
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasher, Hasher};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant, SystemTime};
+
+use sip_auth::{AuthRole, DigestServer, DigestServerConfig, MemoryStore as Passwords, Reply};
+use sip_message::{HeaderName, Host, Message, MessageBuilder, Method, SipUri, Uri};
+use sip_proxy::{
+    Location as ProxyLocation, Lookup, Proxy, ProxyConfig, ProxyEvent, StaticResolver,
+};
+use sip_registrar::{
+    Aor, LocationService as _, MemoryStore, RedirectConfig, RedirectServer, RegisterContext,
+    Registrar, RegistrarConfig, RegistrarEvent, SameUser,
+};
+use sip_runtime::{ListenAddr, Runtime, RuntimeConfig, Stack, TransportError};
+use sip_transaction::{
+    Event, Output, Target, TransactionConfig, TransactionId, TransactionTable, Transmit, Transport,
+};
+use sip_ua::{Body, CallId, UaConfig, UaCore, UaEvent};
+
+use crate::sdp;
+
+/// Arguments of `sip serve`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ServeArgs {
+    /// A socket to listen on, `udp:IP:PORT` or `tcp:IP:PORT` (repeatable; port 0 picks a free
+    /// port, printed at start-up). Default: udp:127.0.0.1:5060 and tcp:127.0.0.1:5060.
+    #[arg(long = "listen", value_name = "TRANSPORT:IP:PORT")]
+    listen: Vec<ListenAddr>,
+    /// The final status for calls the server answers itself: 200 (default) or 300-699 to
+    /// reject them (e.g. 486).
+    #[arg(long, value_name = "STATUS", default_value_t = 200,
+          value_parser = parse_answer_status)]
+    answer: u16,
+    /// Challenge REGISTER and INVITE with digest authentication; FILE has `user:password`
+    /// lines. Needs --realm.
+    #[arg(long, value_name = "FILE", requires = "realm")]
+    auth: Option<PathBuf>,
+    /// The digest realm for --auth.
+    #[arg(long, value_name = "REALM", requires = "auth")]
+    realm: Option<String>,
+    /// Answer requests for registered users 302 with their bindings instead of proxying.
+    #[arg(long)]
+    redirect: bool,
+    /// Print one stats line every SECONDS (fractions allowed).
+    #[arg(long, value_name = "SECONDS", value_parser = parse_period)]
+    stats: Option<Duration>,
+    /// A domain name this server is (repeatable): Request-URIs and Routes naming it are ours,
+    /// and the proxy looks its users up in the registrar. Our listening addresses always are.
+    #[arg(long, value_name = "NAME")]
+    domain: Vec<String>,
+    /// Print one line per request received and per binding change.
+    #[arg(short, long)]
+    verbose: bool,
+}
+
+fn parse_answer_status(s: &str) -> Result<u16, String> {
+    match s.parse::<u16>() {
+        Ok(200) => Ok(200),
+        Ok(n @ 300..=699) => Ok(n),
+        _ => Err("expected 200, or a status from 300 to 699".to_owned()),
+    }
+}
+
+pub(crate) fn parse_period(s: &str) -> Result<Duration, String> {
+    match s.parse::<f64>() {
+        Ok(secs) if secs.is_finite() && secs > 0.0 && secs < 1e9 => {
+            Ok(Duration::from_secs_f64(secs))
+        }
+        _ => Err("expected a positive number of seconds".to_owned()),
+    }
+}
+
+/// Runs `sip serve` until SIGINT or SIGTERM: exit 0 after a clean shutdown, 2 when the sockets
+/// cannot be bound or the arguments are unusable.
+pub(crate) fn run(args: &ServeArgs) -> ExitCode {
+    let passwords = match &args.auth {
+        Some(path) => match load_passwords(path, args.realm.as_deref().unwrap_or_default()) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                eprintln!("sip: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => None,
+    };
+    let listen = if args.listen.is_empty() {
+        let lo = SocketAddr::from((Ipv4Addr::LOCALHOST, 5060));
+        vec![ListenAddr::udp(lo), ListenAddr::tcp(lo)]
+    } else {
+        args.listen.clone()
+    };
+    let settings = Settings {
+        answer: args.answer,
+        redirect: args.redirect,
+        stats: args.stats,
+        domains: args.domain.clone(),
+        verbose: args.verbose,
+        auth: passwords.map(|p| (args.realm.clone().unwrap_or_default(), p)),
+        seed: os_seed(),
+    };
+    let mut config = RuntimeConfig::new().shutdown_grace(Duration::from_secs(1));
+    for l in &listen {
+        config = config.listen(*l);
+    }
+    let mut runtime = match Runtime::bind(config, ServeStack::new(settings)) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("sip: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(error) = runtime.stack().error.as_deref() {
+        eprintln!("sip: {error}");
+        return ExitCode::from(2);
+    }
+    for l in runtime.local_addrs() {
+        println!("listening on {l}");
+    }
+    let handle = runtime.handle();
+    if let Err(e) = crate::on_signal(&handle) {
+        eprintln!("sip: cannot install the SIGINT/SIGTERM handler: {e}");
+        return ExitCode::from(2);
+    }
+    let started = Instant::now();
+    let mut previous = (started, Snapshot::default());
+    let counters = handle.clone();
+    let result = runtime.run(|event| match event {
+        ServeEvent::Log(line) => println!("{line}"),
+        ServeEvent::Stats(at, now) => {
+            let parse_errors = counters.stats().parse_errors;
+            println!("{}", stats_line("stats", previous, (at, now), parse_errors));
+            previous = (at, now);
+        }
+    });
+    let end = Instant::now();
+    let last = runtime.stack().snapshot();
+    let parse_errors = runtime.stats().parse_errors;
+    println!(
+        "{}",
+        stats_line("final stats", (started, Snapshot::default()), (end, last), parse_errors)
+    );
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sip: the event loop failed: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// A seed for the protocol crates' generators (tags, branches, Call-IDs, nonces), different on
+/// every run: the std hasher's per-process random keys, so no extra dependency.
+pub(crate) fn os_seed() -> u64 {
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_nanos(),
+    );
+    h.write_u32(std::process::id());
+    h.finish()
+}
+
+/// `user:password` lines (blank lines and `#` comments skipped) into a credential store.
+fn load_passwords(path: &std::path::Path, realm: &str) -> Result<Passwords, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mut store = Passwords::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        match line.split_once(':') {
+            Some((user, password)) if !user.is_empty() => {
+                store.add_password(user, realm, password);
+            }
+            _ => return Err(format!("{}:{}: expected user:password", path.display(), n + 1)),
+        }
+    }
+    if store.is_empty() {
+        return Err(format!("{}: no user:password line", path.display()));
+    }
+    Ok(store)
+}
+
+/// One stats line: rates between `from` and `to`, gauges and totals at `to`.
+fn stats_line(
+    label: &str,
+    from: (Instant, Snapshot),
+    to: (Instant, Snapshot),
+    parse_errors: u64,
+) -> String {
+    let secs = to.0.saturating_duration_since(from.0).as_secs_f64().max(1e-3);
+    let rate = |now: u64, then: u64| now.saturating_sub(then) as f64 / secs;
+    let (a, b) = (from.1, to.1);
+    format!(
+        "{label}: {:.1} calls/s, {:.1} transactions/s, {} live transactions, {} dialogs, \
+         {} bindings, {} retransmissions, {} parse errors ({} calls, {} transactions in {secs:.1} s)",
+        rate(b.calls, a.calls),
+        rate(b.transactions, a.transactions),
+        b.live_transactions,
+        b.dialogs,
+        b.bindings,
+        b.retransmissions,
+        parse_errors,
+        b.calls.saturating_sub(a.calls),
+        b.transactions.saturating_sub(a.transactions),
+    )
+}
+
+/// What `sip serve` was asked to be.
+#[derive(Debug)]
+struct Settings {
+    answer: u16,
+    redirect: bool,
+    stats: Option<Duration>,
+    domains: Vec<String>,
+    verbose: bool,
+    auth: Option<(String, Passwords)>,
+    seed: u64,
+}
+
+/// What the stack tells the command.
+#[derive(Debug)]
+pub(crate) enum ServeEvent {
+    /// A line to print.
+    Log(String),
+    /// The counters at this instant (every `--stats` period).
+    Stats(Instant, Snapshot),
+}
+
+/// Counters for the stats line.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Snapshot {
+    /// Initial INVITEs received (answered, proxied, redirected or refused).
+    calls: u64,
+    /// Transactions created.
+    transactions: u64,
+    /// Transactions alive now.
+    live_transactions: usize,
+    /// Dialogs of the user agent now.
+    dialogs: usize,
+    /// Registered bindings now.
+    bindings: usize,
+    /// Messages the transactions sent again.
+    retransmissions: u64,
+}
+
+/// The [`Stack`] of `sip serve`. Its protocol parts need the bound addresses, so they are made
+/// in [`Stack::handle_bound`].
+pub(crate) struct ServeStack {
+    settings: Option<Settings>,
+    inner: Option<Inner>,
+    /// Why the parts could not be made (reported before the loop runs).
+    error: Option<String>,
+}
+
+impl ServeStack {
+    fn new(settings: Settings) -> ServeStack {
+        ServeStack { settings: Some(settings), inner: None, error: None }
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        self.inner.as_ref().map(Inner::snapshot).unwrap_or_default()
+    }
+}
+
+impl Stack for ServeStack {
+    type Command = ();
+    type Event = ServeEvent;
+
+    fn handle_bound(&mut self, local: &[ListenAddr]) {
+        let Some(settings) = self.settings.take() else { return };
+        match Inner::new(settings, local, Instant::now()) {
+            Ok(inner) => self.inner = Some(inner),
+            Err(e) => self.error = Some(e),
+        }
+    }
+
+    fn handle_message(&mut self, now: Instant, message: Message, source: Target, _: SocketAddr) {
+        if let Some(inner) = &mut self.inner {
+            inner.table.handle_message(now, message, source);
+            inner.pump(now);
+        }
+    }
+
+    fn handle_transport_error(&mut self, now: Instant, transmit: &Transmit, _: TransportError) {
+        if let (Some(inner), Some(id)) = (&mut self.inner, transmit.transaction) {
+            // RFC 3261 §17.1.4, §17.2.4: the transaction learns of the failure.
+            inner.table.handle_transport_error(now, id);
+            inner.pump(now);
+        }
+    }
+
+    fn handle_command(&mut self, _: Instant, (): ()) {}
+
+    fn handle_timeout(&mut self, now: Instant) {
+        if let Some(inner) = &mut self.inner {
+            inner.handle_timeout(now);
+        }
+    }
+
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.inner.as_mut()?.transmits.pop_front()
+    }
+
+    fn poll_event(&mut self) -> Option<ServeEvent> {
+        self.inner.as_mut()?.events.pop_front()
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.inner.as_ref()?.poll_timeout()
+    }
+}
+
+/// Where a request goes (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Route {
+    Registrar,
+    Proxy,
+    Redirect,
+    Ua,
+}
+
+/// Digest authentication for `--auth`: a 401 server for the registrar and the UA, a 407 one
+/// for requests the proxy forwards (RFC 3261 §22.1, §22.3).
+struct Auth {
+    uas: DigestServer,
+    proxy: DigestServer,
+    passwords: Passwords,
+}
+
+/// The protocol parts, on one transaction table.
+struct Inner {
+    table: TransactionTable,
+    ua: UaCore,
+    /// The proxy owns the location service, which owns the registrar.
+    proxy: Proxy<Bindings, StaticResolver>,
+    redirect: Option<RedirectServer>,
+    auth: Option<Auth>,
+    media: MediaPorts,
+    /// Our addresses (IP, port) and names (`--domain`, `localhost` for loopback).
+    addrs: Vec<(IpAddr, u16)>,
+    names: Vec<String>,
+    answer: u16,
+    verbose: bool,
+    stats_every: Option<Duration>,
+    next_stats: Option<Instant>,
+    calls: u64,
+    tags: u64,
+    seed: u64,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<ServeEvent>,
+}
+
+impl Inner {
+    fn new(settings: Settings, local: &[ListenAddr], now: Instant) -> Result<Inner, String> {
+        let primary = local
+            .iter()
+            .find(|l| l.transport == Transport::Udp)
+            .or_else(|| local.first())
+            .ok_or("nothing to listen on")?;
+        let primary_ip = usable_ip(primary.addr.ip());
+        let sent_by = SocketAddr::new(primary_ip, primary.addr.port()).to_string();
+        let seed = settings.seed;
+        let table = TransactionTable::new(TransactionConfig::default().rng_seed(seed));
+        let mut ua_config = UaConfig::new("sip", &sent_by).rng_seed(seed ^ 0xa);
+        ua_config.allow.extend([Method::Message, Method::Info]);
+        ua_config.user_agent = Some(concat!("sip-cli/", env!("CARGO_PKG_VERSION")).to_owned());
+        let ua = UaCore::new(ua_config);
+
+        let mut addrs: Vec<(IpAddr, u16)> = Vec::new();
+        for l in local {
+            let ip = usable_ip(l.addr.ip());
+            if !addrs.contains(&(ip, l.addr.port())) {
+                addrs.push((ip, l.addr.port()));
+            }
+        }
+        let mut names: Vec<String> =
+            settings.domains.iter().map(|d| d.to_ascii_lowercase()).collect();
+        if addrs.iter().any(|(ip, _)| ip.is_loopback()) {
+            names.push("localhost".to_owned());
+        }
+        let mut proxy_config =
+            ProxyConfig::new(&format!("sip:{sent_by}")).map_err(|e| e.to_string())?;
+        for (ip, port) in &addrs {
+            let hostport = SocketAddr::new(*ip, *port).to_string();
+            proxy_config = proxy_config.alias(&hostport).map_err(|e| e.to_string())?;
+            for name in &names {
+                proxy_config =
+                    proxy_config.alias(&format!("{name}:{port}")).map_err(|e| e.to_string())?;
+            }
+        }
+        for name in &names {
+            proxy_config = proxy_config.domain(name);
+        }
+        // A test server takes short registrations (sipsak -U asks for 15 s): no 423 (§10.3
+        // step 7) above one second.
+        let registrar_config = RegistrarConfig::default().rng_seed(seed ^ 0x0e9).min_expires(1);
+        let mut registrar = Registrar::new(registrar_config, MemoryStore::new());
+        if settings.auth.is_some() {
+            // §10.3 step 4: an authenticated user manages only its own address-of-record.
+            registrar = registrar.with_authorizer(SameUser);
+        }
+        let mut resolver = StaticResolver::new();
+        resolver.add("localhost", Target::udp(SocketAddr::from((Ipv4Addr::LOCALHOST, 5060))));
+        let ports = addrs.iter().map(|(_, p)| *p).collect();
+        let proxy = Proxy::new(proxy_config, Bindings { registrar, ports }, resolver);
+        let redirect = settings
+            .redirect
+            .then(|| RedirectServer::new(RedirectConfig::default().rng_seed(seed ^ 0x302)));
+        let auth = match settings.auth {
+            Some((realm, passwords)) => {
+                let key = key_bytes(seed);
+                let uas = DigestServer::new(
+                    DigestServerConfig::new(realm.clone(), key.clone()).rng_seed(seed ^ 0x401),
+                    now,
+                )
+                .map_err(|e| format!("--realm: {e}"))?;
+                let proxy = DigestServer::new(
+                    DigestServerConfig::new(realm, key)
+                        .role(AuthRole::Proxy)
+                        .rng_seed(seed ^ 0x407),
+                    now,
+                )
+                .map_err(|e| format!("--realm: {e}"))?;
+                Some(Auth { uas, proxy, passwords })
+            }
+            None => None,
+        };
+        Ok(Inner {
+            table,
+            ua,
+            proxy,
+            redirect,
+            auth,
+            media: MediaPorts::new(primary_ip),
+            addrs,
+            names,
+            answer: settings.answer,
+            verbose: settings.verbose,
+            stats_every: settings.stats,
+            next_stats: settings.stats.map(|p| now + p),
+            calls: 0,
+            tags: 0,
+            seed,
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+        })
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        let t = self.table.stats();
+        Snapshot {
+            calls: self.calls,
+            transactions: t.created,
+            live_transactions: t.live(),
+            dialogs: self.live_dialogs(),
+            bindings: self.proxy.locations().registrar.store().len(),
+            retransmissions: t.retransmissions,
+        }
+    }
+
+    /// Dialogs of the UA not yet terminated (its calls outlive their dialogs while their
+    /// transactions finish).
+    fn live_dialogs(&self) -> usize {
+        self.ua
+            .dialog_calls()
+            .into_iter()
+            .filter_map(|call| self.ua.dialog(call))
+            .filter(|d| d.state() != sip_dialog::DialogState::Terminated)
+            .count()
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        [
+            self.table.poll_timeout(),
+            self.ua.poll_timeout(),
+            self.proxy.poll_timeout(),
+            self.proxy.locations().registrar.poll_timeout(),
+            self.next_stats,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.table.handle_timeout(now);
+        self.pump(now);
+        self.ua.handle_timeout(now, &mut self.table);
+        self.proxy.handle_timeout(now, &mut self.table);
+        self.proxy.locations_mut().registrar.handle_timeout(now);
+        if let (Some(at), Some(every)) = (self.next_stats, self.stats_every) {
+            if at <= now {
+                self.events.push_back(ServeEvent::Stats(now, self.snapshot()));
+                // Skip periods the loop slept through rather than print a burst.
+                let mut next = at + every;
+                while next <= now {
+                    next += every;
+                }
+                self.next_stats = Some(next);
+            }
+        }
+        self.pump(now);
+    }
+
+    /// Moves the table's transmits out and its events to their owners, then the events of the
+    /// UA, proxy and registrar, until all are quiet (the drain contract of STYLE.md §2).
+    fn pump(&mut self, now: Instant) {
+        loop {
+            let mut progressed = false;
+            while let Some(output) = self.table.poll_output() {
+                progressed = true;
+                match output {
+                    Output::Transmit(t) => self.transmits.push_back(t),
+                    Output::Event(event) => self.on_table_event(now, event),
+                }
+            }
+            while let Some(event) = self.ua.poll_event() {
+                progressed = true;
+                self.on_ua_event(now, event);
+            }
+            while let Some(event) = self.proxy.poll_event() {
+                progressed = true;
+                if self.verbose {
+                    self.log_proxy_event(&event);
+                }
+            }
+            while let Some(event) = self.proxy.locations_mut().registrar.poll_event() {
+                progressed = true;
+                if self.verbose {
+                    self.events.push_back(ServeEvent::Log(registrar_line(&event)));
+                }
+            }
+            if !progressed {
+                break;
+            }
+        }
+    }
+
+    fn on_table_event(&mut self, now: Instant, event: Event) {
+        let Some(event) = self.proxy.handle_event(now, &mut self.table, event) else { return };
+        match event {
+            Event::Request { id, request, source } => self.on_request(now, id, request, source),
+            other => {
+                // What neither the proxy nor the UA claims (the Terminated of a transaction
+                // the registrar or a challenge answered, a stray response) needs nothing.
+                let _ = self.ua.handle_event(now, &mut self.table, other);
+            }
+        }
+    }
+
+    fn on_request(&mut self, now: Instant, id: TransactionId, request: Message, source: Target) {
+        let Some(method) = request.method().cloned() else { return };
+        let initial_invite = method == Method::Invite && request.to_tag().is_none();
+        let route = self.route(now, &method, &request);
+        if self.verbose {
+            self.events.push_back(ServeEvent::Log(format!(
+                "{method} {} from {source} -> {route:?}",
+                request.request_uri_str().unwrap_or("?")
+            )));
+        }
+        let mut user = None;
+        if method == Method::Register || initial_invite {
+            match self.authenticate(now, id, &request, route) {
+                Some(who) => user = who,
+                None => return,
+            }
+        }
+        if initial_invite {
+            self.calls += 1;
+        }
+        match route {
+            Route::Registrar => self.register(now, id, &request, source, user),
+            Route::Proxy => self.proxy.handle_request(now, &mut self.table, id, request, source),
+            Route::Redirect => {
+                let location = self.proxy.locations();
+                let reply = self
+                    .redirect
+                    .as_mut()
+                    .and_then(|r| r.handle_request(now, &request, location).ok().flatten());
+                if let Some(reply) = reply {
+                    let _ = self.table.send_response(now, id, reply);
+                }
+            }
+            Route::Ua => {
+                let event = Event::Request { id, request, source };
+                let _ = self.ua.handle_event(now, &mut self.table, event);
+            }
+        }
+    }
+
+    /// The dispatch rule of the module docs.
+    fn route(&self, now: Instant, method: &Method, request: &Message) -> Route {
+        if *method == Method::Register {
+            return Route::Registrar;
+        }
+        if *method == Method::Cancel {
+            // The proxy already took CANCELs for its own INVITEs; the rest are the UA's (§9.2).
+            return Route::Ua;
+        }
+        let ruri = request.request_uri().and_then(Result::ok);
+        let ruri_is_us = match &ruri {
+            Some(Uri::Sip(sip)) => self.names_us(sip),
+            _ => false,
+        };
+        let mut routed_via_us = false;
+        for value in request.values(HeaderName::Route) {
+            let Some(sip) = route_uri(value) else { return Route::Proxy };
+            if self.names_us(&sip) {
+                routed_via_us = true;
+            } else {
+                return Route::Proxy; // a hop beyond us (§16.4 pops ours, forwards to it)
+            }
+        }
+        if routed_via_us && !ruri_is_us {
+            return Route::Proxy; // a request in a dialog we record-routed (§16.12)
+        }
+        if request.to_tag().is_none() {
+            if let Some(Uri::Sip(sip)) = &ruri {
+                if sip.user_raw().is_some() && self.proxy.locations().has_bindings(sip, now) {
+                    return if self.redirect.is_some() { Route::Redirect } else { Route::Proxy };
+                }
+            }
+        }
+        Route::Ua
+    }
+
+    /// Whether `uri` names this server: one of our addresses (or names) and ports.
+    fn names_us(&self, uri: &SipUri<'_>) -> bool {
+        let port = uri.port().unwrap_or(if uri.is_secure() { 5061 } else { 5060 });
+        let ip = match uri.host() {
+            Host::Ipv4(a) => IpAddr::V4(a),
+            Host::Ipv6(a) => IpAddr::V6(a),
+            Host::Domain(d) => {
+                let d = d.trim_end_matches('.');
+                return self.names.iter().any(|n| n.eq_ignore_ascii_case(d))
+                    && self.addrs.iter().any(|(_, p)| *p == port);
+            }
+        };
+        self.addrs.contains(&(ip, port))
+    }
+
+    /// RFC 3261 §22: checks the credentials of a REGISTER or initial INVITE when `--auth` is
+    /// on: `Some` with the authenticated user (`None` without `--auth`) when the request may
+    /// go on; otherwise it answers the challenge (401, or 407 for a request to be proxied) or
+    /// 400 and returns `None`.
+    fn authenticate(
+        &mut self,
+        now: Instant,
+        id: TransactionId,
+        request: &Message,
+        route: Route,
+    ) -> Option<Option<String>> {
+        let tag = self.next_tag();
+        let Some(auth) = &mut self.auth else { return Some(None) };
+        let server = if route == Route::Proxy { &mut auth.proxy } else { &mut auth.uas };
+        let outcome = server.verify(now, request, &auth.passwords);
+        let response = match outcome.reply() {
+            Reply::Proceed => {
+                return Some(outcome.authenticated().map(|a| a.username().to_owned()));
+            }
+            Reply::BadRequest => {
+                MessageBuilder::response_to(request, 400, Some("Bad Request (credentials)"))
+                    .to_tag(&tag)
+            }
+            Reply::Challenge { stale } => {
+                let challenge = server.challenge(now, stale);
+                let mut b =
+                    MessageBuilder::response_to(request, challenge.status(), None).to_tag(&tag);
+                for value in challenge.values() {
+                    b = b.header(challenge.name(), value);
+                }
+                b
+            }
+        };
+        if let Ok(response) = response.build() {
+            let _ = self.table.send_response(now, id, response);
+        }
+        None
+    }
+
+    /// §10.3: the registrar answers through the REGISTER's server transaction.
+    fn register(
+        &mut self,
+        now: Instant,
+        id: TransactionId,
+        request: &Message,
+        source: Target,
+        user: Option<String>,
+    ) {
+        let mut ctx = RegisterContext::new().source(source.to_string());
+        if let Some(user) = user {
+            ctx = ctx.authenticated_user(user);
+        }
+        let registrar = &mut self.proxy.locations_mut().registrar;
+        let response = match registrar.handle_register(now, SystemTime::now(), request, &ctx) {
+            Ok(r) => Some(r),
+            Err(_) => MessageBuilder::response_to(request, 500, None).to_tag("r500").build().ok(),
+        };
+        if let Some(response) = response {
+            let _ = self.table.send_response(now, id, response);
+        }
+    }
+
+    fn on_ua_event(&mut self, now: Instant, event: UaEvent) {
+        match event {
+            UaEvent::IncomingCall { call, request } => self.answer_call(now, call, &request),
+            UaEvent::Reinvite { call, request } => {
+                let port = self.media.port_of(call).unwrap_or(0);
+                match self.sdp_for(&request, port) {
+                    Ok(body) => {
+                        let _ = self.ua.accept_reinvite(now, &mut self.table, call, Some(body));
+                    }
+                    Err(status) => {
+                        let _ = self.ua.reject_reinvite(now, &mut self.table, call, status);
+                    }
+                }
+            }
+            UaEvent::Request { transaction, request, .. } => {
+                // MESSAGE, INFO: accepted and dropped.
+                let _ = request;
+                let _ = self.ua.respond(now, &mut self.table, transaction, 200, &[], None);
+            }
+            UaEvent::Ended { call, reason } => {
+                self.media.release(call);
+                if self.verbose {
+                    self.events.push_back(ServeEvent::Log(format!("{call} ended: {reason:?}")));
+                }
+            }
+            UaEvent::Cancelled { call } | UaEvent::Failed { call, .. } => {
+                self.media.release(call);
+            }
+            UaEvent::Confirmed { call, .. } if self.verbose => {
+                self.events.push_back(ServeEvent::Log(format!("{call} confirmed")));
+            }
+            _ => {}
+        }
+    }
+
+    /// Answers an incoming call as `--answer` says: 180 then 200 with the SDP answer (or an
+    /// offer when the INVITE had none, RFC 3261 §13.3.1.4), 488 for an unacceptable offer, or
+    /// the configured rejection.
+    fn answer_call(&mut self, now: Instant, call: CallId, request: &Message) {
+        if self.answer >= 300 {
+            let _ = self.ua.reject(now, &mut self.table, call, self.answer);
+            return;
+        }
+        let port = self.media.reserve(call);
+        match self.sdp_for(request, port) {
+            Ok(body) => {
+                let rang = self.ua.ring(now, &mut self.table, call, 180, None);
+                let answered =
+                    rang.and_then(|()| self.ua.answer(now, &mut self.table, call, Some(body)));
+                if answered.is_err() {
+                    let _ = self.ua.reject(now, &mut self.table, call, 500);
+                    self.media.release(call);
+                }
+            }
+            Err(status) => {
+                let _ = self.ua.reject(now, &mut self.table, call, status);
+                self.media.release(call);
+            }
+        }
+    }
+
+    /// The SDP answer to `request`'s offer, or an offer when it has no body; the status to
+    /// refuse it with otherwise (488, RFC 3261 §13.3.1.3).
+    fn sdp_for(&mut self, request: &Message, port: u16) -> Result<Body, u16> {
+        self.tags += 1;
+        let session = self.seed.rotate_left(17) ^ self.tags;
+        let session = session & 0x7fff_ffff_ffff_ffff;
+        let ip = self.media.ip;
+        if request.body().is_empty() {
+            return Ok(Body::sdp(sdp::offer(ip, port, session)));
+        }
+        let is_sdp = request
+            .header_str(HeaderName::ContentType)
+            .is_some_and(|t| t.trim().to_ascii_lowercase().starts_with("application/sdp"));
+        if !is_sdp {
+            return Err(415);
+        }
+        match sdp::answer(request.body(), ip, port, session) {
+            Ok((text, _)) => Ok(Body::sdp(text)),
+            Err(_) => Err(488),
+        }
+    }
+
+    fn next_tag(&mut self) -> String {
+        self.tags += 1;
+        format!("{:x}{:x}", self.seed & 0xffff_ffff, self.tags)
+    }
+
+    fn log_proxy_event(&mut self, event: &ProxyEvent) {
+        let line = match event {
+            ProxyEvent::Proxied { targets, .. } => format!("proxied to {targets} target(s)"),
+            ProxyEvent::Answered { status, .. } => format!("proxy answered {status}"),
+            ProxyEvent::LoopDetected { .. } => "proxy: loop detected (482)".to_owned(),
+            ProxyEvent::Finished { status, .. } => format!("proxied request finished: {status}"),
+            _ => return,
+        };
+        self.events.push_back(ServeEvent::Log(line));
+    }
+}
+
+fn registrar_line(event: &RegistrarEvent) -> String {
+    match event {
+        RegistrarEvent::BindingAdded { aor, binding } => format!("bound {aor} -> {}", binding.uri),
+        RegistrarEvent::BindingRefreshed { aor, binding } => {
+            format!("refreshed {aor} -> {}", binding.uri)
+        }
+        RegistrarEvent::BindingRemoved { aor, binding } => {
+            format!("unbound {aor} -> {}", binding.uri)
+        }
+        RegistrarEvent::BindingExpired { aor, binding } => {
+            format!("expired {aor} -> {}", binding.uri)
+        }
+        other => format!("{other:?}"),
+    }
+}
+
+/// The URI inside a Route value (`<sip:...;lr>`, or a bare URI).
+fn route_uri(value: &[u8]) -> Option<SipUri<'_>> {
+    let text = std::str::from_utf8(value).ok()?.trim();
+    let inner = match (text.find('<'), text.find('>')) {
+        (Some(start), Some(end)) if start < end => text.get(start + 1..end)?,
+        _ => text.split(';').next()?,
+    };
+    SipUri::parse(inner).ok()
+}
+
+/// A wildcard listening address is no address a peer can reach: name loopback instead (bind a
+/// specific address for anything else).
+fn usable_ip(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(a) if a.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(a) if a.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        other => other,
+    }
+}
+
+/// 32 key bytes for the nonce HMAC from the run's seed, mixed with fresh random hasher keys.
+fn key_bytes(seed: u64) -> Vec<u8> {
+    (0..4u64)
+        .flat_map(|i| {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u64(seed ^ i);
+            h.finish().to_le_bytes()
+        })
+        .collect()
+}
+
+/// The location service of the proxy and the redirect server: the registrar's bindings, found
+/// also when the Request-URI adds or omits one of our ports (`sip:alice@127.0.0.1:5060` finds
+/// `sip:alice@127.0.0.1`, RFC 3261 §10.3 keeps ports in addresses-of-record).
+pub(crate) struct Bindings {
+    registrar: Registrar<MemoryStore>,
+    ports: Vec<u16>,
+}
+
+impl Bindings {
+    /// The addresses-of-record `uri` may have been registered as.
+    fn candidates(&self, uri: &SipUri<'_>) -> Vec<Aor> {
+        let exact = Aor::from_sip(uri);
+        let mut out = vec![exact.clone()];
+        let scheme = if uri.is_secure() { "sips" } else { "sip" };
+        let user = uri.user_raw().map(|u| format!("{u}@")).unwrap_or_default();
+        let host = uri.host_raw();
+        match uri.port() {
+            Some(p) if self.ports.contains(&p) => {
+                out.extend(Aor::parse(&format!("{scheme}:{user}{host}")).ok());
+            }
+            Some(_) => {}
+            None => {
+                for p in &self.ports {
+                    out.extend(Aor::parse(&format!("{scheme}:{user}{host}:{p}")).ok());
+                }
+            }
+        }
+        out.dedup();
+        out
+    }
+
+    fn live(&self, uri: &SipUri<'_>, now: Instant) -> Vec<sip_registrar::Location> {
+        self.candidates(uri)
+            .iter()
+            .find_map(|aor| self.registrar.lookup(aor, now).ok().filter(|l| !l.is_empty()))
+            .unwrap_or_default()
+    }
+
+    fn has_bindings(&self, uri: &SipUri<'_>, now: Instant) -> bool {
+        !self.live(uri, now).is_empty()
+    }
+}
+
+impl sip_proxy::LocationService for Bindings {
+    fn lookup(&self, request_uri: &Uri<'_>, now: Instant) -> Lookup {
+        let Some(sip) = request_uri.as_sip() else { return Lookup::NotFound };
+        let live = self.live(sip, now);
+        if live.is_empty() {
+            let known =
+                self.candidates(sip).iter().any(|a| self.registrar.is_known(a).unwrap_or(false));
+            return if known { Lookup::Targets(Vec::new()) } else { Lookup::NotFound };
+        }
+        Lookup::Targets(
+            live.into_iter()
+                .map(|l| {
+                    let mut location = ProxyLocation::new(&l.uri);
+                    if let Some(q) = l.q {
+                        location = location.q(q);
+                    }
+                    for hop in &l.path {
+                        location = location.path(hop);
+                    }
+                    location
+                })
+                .collect(),
+        )
+    }
+}
+
+impl sip_registrar::LocationService for Bindings {
+    fn lookup(
+        &self,
+        aor: &Aor,
+        now: Instant,
+    ) -> Result<Vec<sip_registrar::Location>, sip_registrar::StoreError> {
+        let Ok(uri) = SipUri::parse(aor.as_str()) else { return self.registrar.lookup(aor, now) };
+        Ok(self.live(&uri, now))
+    }
+
+    fn is_known(&self, aor: &Aor) -> Result<bool, sip_registrar::StoreError> {
+        let Ok(uri) = SipUri::parse(aor.as_str()) else { return self.registrar.is_known(aor) };
+        Ok(self.candidates(&uri).iter().any(|a| self.registrar.is_known(a).unwrap_or(false)))
+    }
+}
+
+/// RTP ports named in SDP answers: a UDP socket bound per answered call and held until the
+/// call ends, so the port is real and no other call gets it (no media is read or sent).
+struct MediaPorts {
+    ip: IpAddr,
+    held: HashMap<CallId, UdpSocket>,
+    next: u16,
+}
+
+/// The even ports tried for RTP (RFC 3550 §11: RTP on an even port).
+const MEDIA_FIRST: u16 = 20_000;
+const MEDIA_LAST: u16 = 29_998;
+/// Most ports held at once; beyond it, answers name a port without holding it.
+const MEDIA_MAX: usize = 4096;
+
+impl MediaPorts {
+    fn new(ip: IpAddr) -> MediaPorts {
+        MediaPorts { ip, held: HashMap::new(), next: MEDIA_FIRST }
+    }
+
+    /// A port for `call`: its own if it has one, else a newly bound even one.
+    fn reserve(&mut self, call: CallId) -> u16 {
+        if let Some(port) = self.port_of(call) {
+            return port;
+        }
+        for _ in 0..64 {
+            let port = self.next;
+            self.next = if port >= MEDIA_LAST { MEDIA_FIRST } else { port + 2 };
+            if self.held.len() >= MEDIA_MAX {
+                return port;
+            }
+            if let Ok(socket) = UdpSocket::bind((self.ip, port)) {
+                self.held.insert(call, socket);
+                return port;
+            }
+        }
+        self.next
+    }
+
+    fn port_of(&self, call: CallId) -> Option<u16> {
+        self.held.get(&call).and_then(|s| s.local_addr().ok()).map(|a| a.port())
+    }
+
+    fn release(&mut self, call: CallId) {
+        self.held.remove(&call);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inner(settings: Settings) -> Inner {
+        let local = [ListenAddr::udp("127.0.0.1:5999".parse().unwrap())];
+        Inner::new(settings, &local, Instant::now()).unwrap()
+    }
+
+    fn settings() -> Settings {
+        Settings {
+            answer: 200,
+            redirect: false,
+            stats: None,
+            domains: vec!["example.com".into()],
+            verbose: false,
+            auth: None,
+            seed: 1,
+        }
+    }
+
+    fn request(text: &str) -> Message {
+        Message::parse(bytes::Bytes::from(text.replace('\n', "\r\n"))).unwrap()
+    }
+
+    #[test]
+    fn routes_follow_route_headers_bindings_and_method() {
+        let s = inner(settings());
+        let now = Instant::now();
+        let invite = |ruri: &str, route: &str, to_tag: &str| {
+            request(&format!(
+                "INVITE {ruri} SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:6000;branch=z9hG4bK1\n{route}\
+                 To: <sip:x@127.0.0.1>{to_tag}\nFrom: <sip:y@127.0.0.1>;tag=1\nCall-ID: c\n\
+                 CSeq: 1 INVITE\nMax-Forwards: 70\nContent-Length: 0\n\n"
+            ))
+        };
+        let m = Method::Invite;
+        assert_eq!(s.route(now, &m, &invite("sip:bob@127.0.0.1:5999", "", "")), Route::Ua);
+        let beyond = "Route: <sip:127.0.0.1:5999;lr>, <sip:192.0.2.9;lr>\n";
+        assert_eq!(s.route(now, &m, &invite("sip:bob@127.0.0.1:5999", beyond, "")), Route::Proxy);
+        let ours = "Route: <sip:127.0.0.1:5999;lr>\n";
+        let in_dialog = invite("sip:bob@192.0.2.7:5060", ours, ";tag=9");
+        assert_eq!(s.route(now, &m, &in_dialog), Route::Proxy);
+        let to_us = invite("sip:sip@127.0.0.1:5999", ours, ";tag=9");
+        assert_eq!(s.route(now, &m, &to_us), Route::Ua);
+        let named = "Route: <sip:example.com:5999;lr>\n";
+        assert_eq!(s.route(now, &m, &invite("sip:a@192.0.2.7", named, ";tag=2")), Route::Proxy);
+    }
+
+    #[test]
+    fn a_registered_user_is_proxied_or_redirected() {
+        let now = Instant::now();
+        let register = request(
+            "REGISTER sip:127.0.0.1:5999 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:6000;branch=z9hG4bKr\n\
+             To: <sip:alice@127.0.0.1>\nFrom: <sip:alice@127.0.0.1>;tag=1\nCall-ID: r\n\
+             CSeq: 1 REGISTER\nContact: <sip:alice@127.0.0.1:6000>\nMax-Forwards: 70\n\
+             Content-Length: 0\n\n",
+        );
+        let invite = request(
+            "INVITE sip:alice@127.0.0.1:5999 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:6001;branch=z9hG4bK2\n\
+             To: <sip:alice@127.0.0.1>\nFrom: <sip:b@127.0.0.1>;tag=1\nCall-ID: c\n\
+             CSeq: 1 INVITE\nMax-Forwards: 70\nContent-Length: 0\n\n",
+        );
+        for (redirect, expected) in [(false, Route::Proxy), (true, Route::Redirect)] {
+            let mut s = inner(Settings { redirect, ..settings() });
+            assert_eq!(s.route(now, &Method::Invite, &invite), Route::Ua);
+            let ctx = RegisterContext::new();
+            let ok = s
+                .proxy
+                .locations_mut()
+                .registrar
+                .handle_register(now, SystemTime::now(), &register, &ctx)
+                .unwrap();
+            assert_eq!(ok.status(), Some(200));
+            // Registered without a port, called with ours: still found.
+            assert_eq!(s.route(now, &Method::Invite, &invite), expected);
+            assert_eq!(s.snapshot().bindings, 1);
+        }
+    }
+
+    #[test]
+    fn bindings_are_found_with_or_without_our_port() {
+        let b = Bindings {
+            registrar: Registrar::new(RegistrarConfig::default(), MemoryStore::new()),
+            ports: vec![5060],
+        };
+        let with = SipUri::parse("sip:alice@127.0.0.1:5060").unwrap();
+        let names: Vec<String> = b.candidates(&with).iter().map(|a| a.to_string()).collect();
+        assert_eq!(names, ["sip:alice@127.0.0.1:5060", "sip:alice@127.0.0.1"]);
+        let without = SipUri::parse("sip:alice@127.0.0.1").unwrap();
+        let names: Vec<String> = b.candidates(&without).iter().map(|a| a.to_string()).collect();
+        assert_eq!(names, ["sip:alice@127.0.0.1", "sip:alice@127.0.0.1:5060"]);
+        let other = SipUri::parse("sip:alice@127.0.0.1:7000").unwrap();
+        assert_eq!(b.candidates(&other).len(), 1);
+    }
+
+    #[test]
+    fn stats_line_has_rates_gauges_and_totals() {
+        let t0 = Instant::now();
+        let a = Snapshot { calls: 10, transactions: 40, ..Snapshot::default() };
+        let b = Snapshot {
+            calls: 30,
+            transactions: 100,
+            live_transactions: 5,
+            dialogs: 2,
+            bindings: 1,
+            retransmissions: 3,
+        };
+        let line = stats_line("stats", (t0, a), (t0 + Duration::from_secs(2), b), 4);
+        assert_eq!(
+            line,
+            "stats: 10.0 calls/s, 30.0 transactions/s, 5 live transactions, 2 dialogs, 1 bindings, \
+             3 retransmissions, 4 parse errors (20 calls, 60 transactions in 2.0 s)"
+        );
+    }
+
+    #[test]
+    fn media_ports_are_even_held_and_released() {
+        let mut media = MediaPorts::new("127.0.0.1".parse().unwrap());
+        let calls: Vec<CallId> = {
+            // CallIds come from a UA; make two through a core's incoming calls is heavy, so
+            // use the public Display-free path: the ports' uniqueness per call is what matters.
+            let mut ua = sip_ua::UserAgent::new(
+                UaConfig::new("t", "127.0.0.1:5998"),
+                TransactionConfig::default(),
+            );
+            let now = Instant::now();
+            (0..2)
+                .map(|_| ua.invite(now, sip_ua::Invite::to("sip:x@127.0.0.1:5997")).unwrap())
+                .collect()
+        };
+        let p0 = media.reserve(calls[0]);
+        let p1 = media.reserve(calls[1]);
+        assert_eq!(p0 % 2, 0);
+        assert_ne!(p0, p1);
+        assert_eq!(media.reserve(calls[0]), p0, "a call keeps its port");
+        assert!(UdpSocket::bind(("127.0.0.1", p0)).is_err(), "the port is held");
+        media.release(calls[0]);
+        assert_eq!(media.port_of(calls[0]), None);
+    }
+
+    #[test]
+    fn the_answer_status_and_period_parsers_refuse_nonsense() {
+        assert_eq!(parse_answer_status("486"), Ok(486));
+        assert_eq!(parse_answer_status("200"), Ok(200));
+        assert!(parse_answer_status("180").is_err());
+        assert!(parse_answer_status("x").is_err());
+        assert_eq!(parse_period("0.5"), Ok(Duration::from_millis(500)));
+        assert!(parse_period("0").is_err());
+        assert!(parse_period("-1").is_err());
+    }
+}
