@@ -31,7 +31,8 @@ struct Pair {
 
 impl Pair {
     fn new() -> Pair {
-        let alice = UserAgent::new(UaConfig::new("alice", "192.0.2.1:5060"), TransactionConfig::default());
+        let alice =
+            UserAgent::new(UaConfig::new("alice", "192.0.2.1:5060"), TransactionConfig::default());
         let mut config = UaConfig::new("bob", "192.0.2.2:5060");
         config.send_trying = false;
         let bob = UserAgent::new(config, TransactionConfig::default().rng_seed(2));

@@ -99,7 +99,6 @@ pub(crate) struct Keys {
 /// assert!(msg.body().is_empty());
 /// # Ok::<(), sip_message::ParseError>(())
 /// ```
-#[derive(Clone)]
 pub struct Message {
     buf: Bytes,
     /// The range of `buf` that is this message as received, while no edit has touched it and
@@ -110,6 +109,22 @@ pub struct Message {
     headers: SmallVec<[Entry; 16]>,
     body: Slot,
     keys: Keys,
+}
+
+impl Clone for Message {
+    /// A reference-count bump for the buffer and a block copy of the index (the entries are
+    /// `Copy`; a derived clone would copy them one by one).
+    fn clone(&self) -> Self {
+        Message {
+            buf: self.buf.clone(),
+            pristine: self.pristine,
+            owned: self.owned.clone(),
+            start: self.start.clone(),
+            headers: SmallVec::from_slice(&self.headers),
+            body: self.body,
+            keys: self.keys.clone(),
+        }
+    }
 }
 
 /// A header line as the message holds it: its name, its name as written, and its value.

@@ -30,12 +30,17 @@ pub struct TransactionConfig {
     pub(crate) t4: Duration,
     pub(crate) trying_delay: Option<Duration>,
     pub(crate) rng_seed: u64,
+    pub(crate) udp_request_limit: Option<usize>,
 }
 
 /// Smallest accepted timer base: a zero T1 would retransmit in a loop.
 const MIN_BASE: Duration = Duration::from_millis(1);
 /// Largest accepted timer base, so that 64*T1 added to any `Instant` stays representable.
 const MAX_BASE: Duration = Duration::from_secs(3600);
+
+/// RFC 3261 §18.1.1: with the path MTU unknown, requests "larger than 1300 bytes" go over a
+/// congestion-controlled transport.
+pub(crate) const DEFAULT_UDP_REQUEST_LIMIT: usize = 1300;
 
 impl Default for TransactionConfig {
     fn default() -> Self {
@@ -45,6 +50,7 @@ impl Default for TransactionConfig {
             t4: Duration::from_secs(5),
             trying_delay: Some(Duration::from_millis(200)),
             rng_seed: 0,
+            udp_request_limit: Some(DEFAULT_UDP_REQUEST_LIMIT),
         }
     }
 }
@@ -81,11 +87,39 @@ impl TransactionConfig {
     }
 
     /// Seed of the generator that makes branches: the same seed and the same calls give the
-    /// same bytes (default 0).
+    /// same bytes (default 0). It also keys the hash of the table's matching indexes, which
+    /// hold branches chosen by remote peers: in production, seed it from a secret random source
+    /// (the runtime's), so that no peer can predict which branches collide.
     #[must_use]
     pub fn rng_seed(mut self, seed: u64) -> Self {
         self.rng_seed = seed;
         self
+    }
+
+    /// The largest request, in bytes, that a client transaction sends over UDP (RFC 3261
+    /// §18.1.1): a larger one whose target is `Target::Addr(Transport::Udp, addr)` goes to the
+    /// same address over TCP, with its top Via changed to TCP, before the transaction starts
+    /// (so it runs the timers of a reliable transport). Default `Some(1300)`, the RFC's figure
+    /// when the path MTU is unknown; with a known path MTU use MTU − 200 ("within 200 bytes of
+    /// the path MTU"). `None` never switches.
+    ///
+    /// ```
+    /// use sip_transaction::TransactionConfig;
+    ///
+    /// assert_eq!(TransactionConfig::default().udp_request_limit_bytes(), Some(1300));
+    /// let jumbo = TransactionConfig::default().udp_request_limit(Some(9000 - 200));
+    /// assert_eq!(jumbo.udp_request_limit_bytes(), Some(8800));
+    /// ```
+    #[must_use]
+    pub fn udp_request_limit(mut self, limit: Option<usize>) -> Self {
+        self.udp_request_limit = limit;
+        self
+    }
+
+    /// The configured UDP request size limit ([`udp_request_limit`](Self::udp_request_limit)).
+    #[must_use]
+    pub fn udp_request_limit_bytes(&self) -> Option<usize> {
+        self.udp_request_limit
     }
 
     /// The configured T1.

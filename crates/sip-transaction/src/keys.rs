@@ -1,9 +1,14 @@
 //! Matching keys (RFC 3261 §17.1.3, §17.2.3, §8.2.2.2), branches, and the requests the
 //! transaction layer builds itself (ACK for a non-2xx, §17.1.1.3; CANCEL, §9.1).
 
+use std::fmt::{self, Write as _};
+use std::hash::{Hash, Hasher};
+use std::net::{Ipv4Addr, Ipv6Addr};
+
 use bytes::Bytes;
-use rand::Rng;
-use sip_message::{BuildError, HeaderName, Host, Message, MessageBuilder, Method, Via};
+use rand::RngCore;
+use sip_message::{BuildError, HeaderName, Limits, Message, MessageBuilder, Method};
+use smallvec::SmallVec;
 
 /// The magic cookie that opens every RFC 3261 branch (§8.1.1.7).
 pub const BRANCH_COOKIE: &str = "z9hG4bK";
@@ -16,10 +21,14 @@ const ALPHABET: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn
 /// What a UAS core needs to detect a merged request (RFC 3261 §8.2.2.2): From tag, Call-ID and
 /// CSeq. Two requests without a To tag that share it but match different transactions arrived
 /// over different paths; the UAS answers the later one 482 (Loop Detected).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+///
+/// The tag and the Call-ID are ranges of the request's shared buffer (a reference count, no
+/// copy), so a key keeps that buffer alive. Equality and hashing look at the values only.
+#[derive(Clone)]
 pub struct MergeKey {
-    from_tag: Box<str>,
-    call_id: Box<str>,
+    buf: Bytes,
+    from_tag: (u32, u32),
+    call_id: (u32, u32),
     cseq: u32,
     method: Method,
 }
@@ -32,24 +41,39 @@ impl MergeKey {
         if !request.is_request() {
             return None;
         }
-        Some(MergeKey {
-            from_tag: request.from_tag()?.into(),
-            call_id: request.call_id()?.into(),
-            cseq: request.cseq_number()?,
-            method: request.cseq_method()?.clone(),
-        })
+        let (from_tag, call_id) = (request.from_tag()?, request.call_id()?);
+        let cseq = request.cseq_number()?;
+        let method = request.cseq_method()?.clone();
+        let buf = request.buffer();
+        let (buf, from_tag, call_id) = match (range_in(buf, from_tag), range_in(buf, call_id)) {
+            (Some(f), Some(c)) => (buf.clone(), f, c),
+            // An edited message: the values live outside its buffer, so copy them.
+            _ => {
+                let mut copy = Vec::with_capacity(from_tag.len() + call_id.len());
+                copy.extend_from_slice(from_tag.as_bytes());
+                copy.extend_from_slice(call_id.as_bytes());
+                let split = u32::try_from(from_tag.len()).ok()?;
+                let end = u32::try_from(copy.len()).ok()?;
+                (Bytes::from(copy), (0, split), (split, end))
+            }
+        };
+        Some(MergeKey { buf, from_tag, call_id, cseq, method })
+    }
+
+    fn part(&self, (start, end): (u32, u32)) -> &[u8] {
+        self.buf.get(start as usize..end as usize).unwrap_or_default()
     }
 
     /// The From tag.
     #[must_use]
     pub fn from_tag(&self) -> &str {
-        &self.from_tag
+        std::str::from_utf8(self.part(self.from_tag)).unwrap_or_default()
     }
 
     /// The Call-ID.
     #[must_use]
     pub fn call_id(&self) -> &str {
-        &self.call_id
+        std::str::from_utf8(self.part(self.call_id)).unwrap_or_default()
     }
 
     /// The CSeq number.
@@ -65,64 +89,254 @@ impl MergeKey {
     }
 }
 
+impl PartialEq for MergeKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.cseq == other.cseq
+            && self.method == other.method
+            && self.part(self.from_tag) == other.part(other.from_tag)
+            && self.part(self.call_id) == other.part(other.call_id)
+    }
+}
+
+impl Eq for MergeKey {}
+
+impl Hash for MergeKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.part(self.from_tag).hash(state);
+        self.part(self.call_id).hash(state);
+        self.cseq.hash(state);
+        self.method.hash(state);
+    }
+}
+
+impl fmt::Debug for MergeKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MergeKey")
+            .field("from_tag", &self.from_tag())
+            .field("call_id", &self.call_id())
+            .field("cseq", &self.cseq)
+            .field("method", &self.method)
+            .finish()
+    }
+}
+
+/// Where `part` lies in `buf`, if it is a sub-slice of it.
+fn range_in(buf: &Bytes, part: &str) -> Option<(u32, u32)> {
+    span_at(buf, part.as_ptr() as usize, part.len())
+}
+
+/// The range of `buf` that starts at address `at` and is `len` long, if `buf` holds it.
+fn span_at(buf: &[u8], at: usize, len: usize) -> Option<(u32, u32)> {
+    let start = at.checked_sub(buf.as_ptr() as usize)?;
+    let end = start.checked_add(len)?;
+    if end > buf.len() {
+        return None;
+    }
+    Some((u32::try_from(start).ok()?, u32::try_from(end).ok()?))
+}
+
+/// Where `part` occurs in `buf`: at address `hint` when `part` was read from there (no search),
+/// else its first occurrence.
+pub(crate) fn locate(buf: &[u8], hint: usize, part: &[u8]) -> Option<(u32, u32)> {
+    if let Some((start, end)) = span_at(buf, hint, part.len()) {
+        if buf.get(start as usize..end as usize) == Some(part) {
+            return Some((start, end));
+        }
+    }
+    let start = memchr::memmem::find(buf, part)?;
+    span_at(buf, buf.as_ptr() as usize + start, part.len())
+}
+
 /// Whether a branch carries the RFC 3261 magic cookie (§17.2.3).
 pub(crate) fn has_cookie(branch: &str) -> bool {
     branch.starts_with(BRANCH_COOKIE)
 }
 
-/// A fresh branch: the cookie plus random alphanumerics from the seeded generator.
-pub(crate) fn new_branch(rng: &mut impl Rng) -> String {
-    let mut branch = String::with_capacity(BRANCH_COOKIE.len() + BRANCH_RANDOM_LEN);
-    branch.push_str(BRANCH_COOKIE);
-    for _ in 0..BRANCH_RANDOM_LEN {
-        let i = rng.random_range(0..ALPHABET.len());
-        branch.push(char::from(ALPHABET.get(i).copied().unwrap_or(b'0')));
+/// A branch or a canonical sent-by, inline up to 24 bytes (a generated branch is 23, an IPv4
+/// sent-by with port at most 21), so the usual key costs no allocation.
+pub(crate) type KeyBytes = SmallVec<[u8; 24]>;
+
+/// Length of a branch the table generates.
+pub(crate) const BRANCH_LEN: usize = BRANCH_COOKIE.len() + BRANCH_RANDOM_LEN;
+
+/// A fresh branch: the cookie plus random alphanumerics from the seeded generator (eight
+/// base-62 digits from each of two 64-bit draws; the bias of such a digit is below 2^-16).
+pub(crate) fn new_branch_bytes(rng: &mut impl RngCore) -> [u8; BRANCH_LEN] {
+    let mut branch = [0u8; BRANCH_LEN];
+    let (cookie, random) = branch.split_at_mut(BRANCH_COOKIE.len());
+    cookie.copy_from_slice(BRANCH_COOKIE.as_bytes());
+    for half in random.chunks_mut(BRANCH_RANDOM_LEN / 2) {
+        let mut draw = rng.next_u64();
+        for c in half {
+            *c = ALPHABET.get((draw % 62) as usize).copied().unwrap_or(b'0');
+            draw /= 62;
+        }
     }
     branch
 }
 
-/// The top Via sent-by of `message`, canonical for comparison (§17.2.3 rule 2): the typed
-/// [`Via`] view's host (domain in lower case, IP addresses in their standard form) and port as
-/// given. A Via the typed parser refuses falls back to [`sent_by`] on the raw value, so matching
-/// stays as lenient as the message parser.
-pub(crate) fn top_sent_by(message: &Message) -> Option<Box<str>> {
-    match message.typed::<Via<'_>>() {
-        Some(Ok(via)) => {
-            let host = match via.host() {
-                Host::Domain(d) => d.to_ascii_lowercase(),
-                Host::Ipv4(a) => a.to_string(),
-                Host::Ipv6(a) => format!("[{a}]"),
-            };
-            Some(match via.port() {
-                Some(port) => format!("{host}:{port}").into_boxed_str(),
-                None => host.into_boxed_str(),
-            })
-        }
-        Some(Err(_)) => sent_by(message.top_via()?),
-        None => None,
+/// A fresh branch as a `String`.
+pub(crate) fn new_branch(rng: &mut impl RngCore) -> String {
+    new_branch_bytes(rng).iter().map(|&c| char::from(c)).collect()
+}
+
+/// Limits for re-reading bytes the table serialised or received itself: they parsed (or were
+/// written from a parsed message) once, so nothing a parser limit guards against applies.
+fn reread_limits() -> Limits {
+    Limits::default()
+        .max_message_size(usize::MAX)
+        .max_headers(usize::MAX)
+        .max_line_length(usize::MAX)
+        .allow_bare_lf(true)
+}
+
+/// Parses a request the table kept as bytes (the table keeps the serialised request, not its
+/// ~800-byte index).
+pub(crate) fn reparse(bytes: &Bytes) -> Option<Message> {
+    Message::parse_with(bytes.clone(), &reread_limits()).ok()
+}
+
+/// `fmt::Write` into key bytes.
+struct KeyWriter<'a>(&'a mut KeyBytes);
+
+impl fmt::Write for KeyWriter<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
     }
+}
+
+/// The top Via sent-by of `message`, canonical for comparison (§17.2.3 rule 2): host and port
+/// as the typed [`Via`](sip_message::Via) view reads them, a domain in lower case, an IP address
+/// in its standard form, a port as a number. Read straight from the raw value (the typed view
+/// also parses every parameter, about twenty times the work); a host or port that is no valid
+/// address or number is compared as written, in lower case, so matching stays as lenient as
+/// the message parser.
+pub(crate) fn top_sent_by(message: &Message) -> Option<KeyBytes> {
+    // The first Via line as written: `sent_by` stops at the first element's end, so the line
+    // need not be split into its comma-separated values first.
+    sent_by(message.header_lines(HeaderName::Via).next()?).map(canonical_sent_by)
+}
+
+/// Rewrites a lower-case, whitespace-free sent-by with IP addresses and port in standard form;
+/// the usual value (a domain or a plain dotted quad, a port without leading zeros) is returned
+/// as it is, without formatting anything.
+fn canonical_sent_by(raw: KeyBytes) -> KeyBytes {
+    let (host, port) = match raw.strip_prefix(b"[") {
+        Some(rest) => match rest.iter().position(|&c| c == b']') {
+            Some(end) => raw.split_at(end + 2),
+            None => return raw,
+        },
+        None => match raw.iter().rposition(|&c| c == b':') {
+            Some(colon) => raw.split_at(colon),
+            None => (&raw[..], &b""[..]),
+        },
+    };
+    let port_digits = port.strip_prefix(b":");
+    let port_value = port_digits.and_then(|d| u16::try_from(number(d, 5)?).ok());
+    let port_plain = match port_digits {
+        None => true,
+        Some(d) => port_value.is_some() && !(d.len() > 1 && d.first() == Some(&b'0')),
+    };
+    let ipv4 = dotted_quad(host);
+    let ipv4_plain = ipv4.is_none()
+        || host.split(|&c| c == b'.').all(|o| o.len() == 1 || o.first() != Some(&b'0'));
+    let is_ipv6 = host.first() == Some(&b'[');
+    if port_plain && ipv4_plain && !is_ipv6 {
+        return raw;
+    }
+    let mut out = KeyBytes::new();
+    let mut w = KeyWriter(&mut out);
+    // Writing into a vector cannot fail.
+    let _ = match (ipv4, is_ipv6) {
+        (Some(a), _) => write!(w, "{a}"),
+        (None, true) => {
+            let inner = host.get(1..host.len().saturating_sub(1)).unwrap_or_default();
+            match std::str::from_utf8(inner).ok().and_then(|t| t.parse::<Ipv6Addr>().ok()) {
+                Some(a) => write!(w, "[{a}]"),
+                None => {
+                    w.0.extend_from_slice(host);
+                    Ok(())
+                }
+            }
+        }
+        (None, false) => {
+            w.0.extend_from_slice(host);
+            Ok(())
+        }
+    };
+    let _ = match (port_value, port_digits) {
+        (Some(p), _) => write!(w, ":{p}"),
+        (None, Some(_)) => {
+            w.0.extend_from_slice(port);
+            Ok(())
+        }
+        (None, None) => Ok(()),
+    };
+    out
+}
+
+/// The value of 1 to `max` decimal digits.
+fn number(digits: &[u8], max: usize) -> Option<u32> {
+    if digits.is_empty() || digits.len() > max {
+        return None;
+    }
+    digits.iter().try_fold(0u32, |n, &c| c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0')))
+}
+
+/// A dotted quad as RFC 3261's `IPv4address` (one to three digits per octet, leading zeros
+/// allowed, as the message parser reads it).
+fn dotted_quad(host: &[u8]) -> Option<Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut parts = host.split(|&c| c == b'.');
+    for octet in &mut octets {
+        let part = parts.next()?;
+        *octet = u8::try_from(number(part, 3)?).ok()?;
+    }
+    parts.next().is_none().then(|| Ipv4Addr::from(octets))
 }
 
 /// The sent-by of a raw Via value (RFC 3261 §20.42:
 /// `via-parm = sent-protocol LWS sent-by *( SEMI via-params )`), without whitespace and in
 /// lower case so that comparisons ignore the case of the host.
-pub(crate) fn sent_by(via: &[u8]) -> Option<Box<str>> {
-    let head = via.split(|&c| c == b';').next()?;
-    // sent-protocol is `name SLASH version SLASH transport`; the sent-by follows the last slash's
-    // transport token and LWS. IPv6 references (`[::1]:5060`) hold no slash.
+pub(crate) fn sent_by(via: &[u8]) -> Option<KeyBytes> {
+    let (_, rest) = via_transport(via)?;
+    let end = rest.iter().position(|&c| c == b';' || c == b',').unwrap_or(rest.len());
+    let raw = rest.get(..end)?.trim_ascii();
+    let mut sent = KeyBytes::new();
+    if raw.iter().any(u8::is_ascii_whitespace) {
+        sent.extend(raw.iter().copied().filter(|c| !c.is_ascii_whitespace()));
+    } else {
+        sent.extend_from_slice(raw);
+    }
+    sent.make_ascii_lowercase();
+    if sent.is_empty() { None } else { Some(sent) }
+}
+
+/// Splits a raw Via value at its transport token: returns the token's range and what follows
+/// it (LWS, the sent-by, the parameters). `sent-protocol` is `name SLASH version SLASH
+/// transport`; the sent-by follows the last slash's transport token and LWS (IPv6 references,
+/// `[::1]:5060`, hold no slash, and the parameters come after the first `;`).
+fn via_transport(via: &[u8]) -> Option<(std::ops::Range<usize>, &[u8])> {
+    let head_len = via.iter().position(|&c| c == b';' || c == b',').unwrap_or(via.len());
+    let head = via.get(..head_len)?;
     let last_slash = head.iter().rposition(|&c| c == b'/')?;
     let after = head.get(last_slash + 1..)?;
-    let start = after.iter().position(|c| !c.is_ascii_whitespace())?;
-    let after = after.get(start..)?;
-    // Skip the transport token; what follows, without LWS, is the sent-by.
-    let token_end = after.iter().position(u8::is_ascii_whitespace)?;
-    let sent: String = after
-        .get(token_end..)?
-        .iter()
-        .filter(|c| !c.is_ascii_whitespace())
-        .map(|&c| char::from(c.to_ascii_lowercase()))
-        .collect();
-    if sent.is_empty() { None } else { Some(sent.into_boxed_str()) }
+    let start = last_slash + 1 + after.iter().position(|c| !c.is_ascii_whitespace())?;
+    let token_len = head.get(start..)?.iter().position(u8::is_ascii_whitespace)?;
+    let end = start + token_len;
+    Some((start..end, via.get(end..)?))
+}
+
+/// The top Via value with its transport token replaced by `transport` (RFC 3261 §18.1.1: "the
+/// value in the top Via MUST be changed"); `None` when the value has no transport token.
+pub(crate) fn with_via_transport(via: &[u8], transport: &str) -> Option<Vec<u8>> {
+    let (token, rest) = via_transport(via)?;
+    let mut out = Vec::with_capacity(via.len() + transport.len());
+    out.extend_from_slice(via.get(..token.start)?);
+    out.extend_from_slice(transport.as_bytes());
+    out.extend_from_slice(rest);
+    Some(out)
 }
 
 /// What RFC 2543 matching compares (§17.2.3, for branches without the cookie): Request-URI, To
@@ -138,9 +352,6 @@ pub(crate) struct LegacyKey {
     pub(crate) top_via: Bytes,
 }
 
-/// The part of a [`LegacyKey`] the table hashes on.
-pub(crate) type LegacyHash = (Box<str>, u32);
-
 impl LegacyKey {
     pub(crate) fn of(request: &Message) -> Option<LegacyKey> {
         Some(LegacyKey {
@@ -154,8 +365,9 @@ impl LegacyKey {
         })
     }
 
-    pub(crate) fn hash_key(&self) -> LegacyHash {
-        (self.call_id.clone(), self.cseq)
+    /// The part the table's index hashes on: Call-ID and CSeq number.
+    pub(crate) fn hash_key(&self) -> (&str, u32) {
+        (&self.call_id, self.cseq)
     }
 
     /// The fields every legacy match compares: Request-URI, From tag, Call-ID, CSeq number and
@@ -232,22 +444,32 @@ fn build_from_original(
 mod tests {
     use super::*;
 
+    fn text(key: Option<KeyBytes>) -> Option<String> {
+        key.map(|k| String::from_utf8(k.to_vec()).unwrap())
+    }
+
     #[test]
     fn sent_by_is_host_and_port_without_whitespace() {
         // RFC 3261 §20.42: via-parm = sent-protocol LWS sent-by *( SEMI via-params )
         assert_eq!(
-            sent_by(b"SIP/2.0/UDP pc33.Atlanta.com;branch=z9hG4bK1").as_deref(),
+            text(sent_by(b"SIP/2.0/UDP pc33.Atlanta.com;branch=z9hG4bK1")).as_deref(),
             Some("pc33.atlanta.com")
         );
         assert_eq!(
-            sent_by(b"SIP / 2.0 / TCP  10.0.0.1 : 5070 ;rport").as_deref(),
+            text(sent_by(b"SIP / 2.0 / TCP  10.0.0.1 : 5070 ;rport")).as_deref(),
             Some("10.0.0.1:5070")
         );
         assert_eq!(
-            sent_by(b"SIP/2.0/UDP [2001:db8::1]:5060").as_deref(),
+            text(sent_by(b"SIP/2.0/UDP [2001:db8::1]:5060")).as_deref(),
             Some("[2001:db8::1]:5060")
         );
         assert_eq!(sent_by(b"SIP/2.0/UDP"), None);
+        // A whole Via line: the first element's sent-by.
+        assert_eq!(
+            text(sent_by(b"SIP/2.0/UDP a.example.com, SIP/2.0/TCP b.example.com;branch=z9hG4bK2"))
+                .as_deref(),
+            Some("a.example.com")
+        );
         assert_eq!(sent_by(b"garbage"), None);
     }
 
@@ -258,7 +480,7 @@ mod tests {
                 .header(HeaderName::Via, v)
                 .build()
                 .unwrap();
-            top_sent_by(&m)
+            text(top_sent_by(&m))
         };
         assert_eq!(
             via("SIP/2.0/UDP Pc33.Atlanta.COM;branch=z9hG4bK1").as_deref(),
@@ -266,5 +488,92 @@ mod tests {
         );
         assert_eq!(via("SIP/2.0/TCP 10.0.0.1:5070").as_deref(), Some("10.0.0.1:5070"));
         assert_eq!(via("SIP/2.0/UDP [2001:DB8:0::1]:5060").as_deref(), Some("[2001:db8::1]:5060"));
+        assert_eq!(via("SIP/2.0/UDP [::1]").as_deref(), Some("[::1]"));
+        // Leading zeros, as the parser allows them, read as numbers.
+        assert_eq!(via("SIP/2.0/UDP 010.000.002.001:05060").as_deref(), Some("10.0.2.1:5060"));
+        assert_eq!(via("SIP/2.0/UDP 192.0.2.1:0").as_deref(), Some("192.0.2.1:0"));
+        // The usual values are what was written.
+        assert_eq!(via("SIP/2.0/TCP a.example.com.:5061").as_deref(), Some("a.example.com.:5061"));
+        // No address, no number: as written, in lower case.
+        assert_eq!(via("SIP/2.0/UDP 300.1.1.1:99999").as_deref(), Some("300.1.1.1:99999"));
+        assert_eq!(via("SIP/2.0/UDP [zz]:5060").as_deref(), Some("[zz]:5060"));
+        // Each agrees with the typed view where that parses.
+        for v in ["SIP/2.0/UDP Pc33.Atlanta.COM:5060;branch=z9hG4bK1", "SIP/2.0/UDP 010.0.0.1"] {
+            let m = MessageBuilder::request(&Method::Options, "sip:a@b")
+                .header(HeaderName::Via, v)
+                .build()
+                .unwrap();
+            let typed = m.typed::<sip_message::Via<'_>>().unwrap().unwrap();
+            let host = match typed.host() {
+                sip_message::Host::Domain(d) => d.to_ascii_lowercase(),
+                sip_message::Host::Ipv4(a) => a.to_string(),
+                sip_message::Host::Ipv6(a) => format!("[{a}]"),
+            };
+            let expected = match typed.port() {
+                Some(p) => format!("{host}:{p}"),
+                None => host,
+            };
+            assert_eq!(text(top_sent_by(&m)), Some(expected));
+        }
+    }
+
+    #[test]
+    fn via_transport_is_replaced_in_place() {
+        // RFC 3261 §18.1.1: the top Via names the transport actually used.
+        let swap = |v: &[u8]| with_via_transport(v, "TCP").map(|b| String::from_utf8(b).unwrap());
+        assert_eq!(
+            swap(b"SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1").as_deref(),
+            Some("SIP/2.0/TCP 192.0.2.1:5060;branch=z9hG4bK1")
+        );
+        assert_eq!(
+            swap(b"SIP / 2.0 / udp  [2001:db8::1];rport").as_deref(),
+            Some("SIP / 2.0 / TCP  [2001:db8::1];rport")
+        );
+        assert_eq!(swap(b"SIP/2.0/UDP"), None);
+        assert_eq!(swap(b"garbage"), None);
+    }
+
+    #[test]
+    fn generated_branches_are_cookie_and_sixteen_alphanumerics() {
+        use rand::SeedableRng;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let a = new_branch(&mut rng);
+        let b = new_branch(&mut rng);
+        assert_ne!(a, b);
+        for branch in [&a, &b] {
+            assert_eq!(branch.len(), BRANCH_LEN);
+            assert!(branch.starts_with(BRANCH_COOKIE));
+            assert!(branch[BRANCH_COOKIE.len()..].bytes().all(|c| c.is_ascii_alphanumeric()));
+        }
+        let again = new_branch(&mut rand_chacha::ChaCha8Rng::seed_from_u64(3));
+        assert_eq!(again, a, "same seed, same branch");
+    }
+
+    #[test]
+    fn merge_keys_compare_values_not_buffers() {
+        let parsed = |tag: &str| {
+            MessageBuilder::request(&Method::Invite, "sip:b@example.com")
+                .header(HeaderName::Via, "SIP/2.0/UDP a.example.com;branch=z9hG4bK1")
+                .header(HeaderName::From, format!("<sip:a@example.com>;tag={tag}"))
+                .header(HeaderName::CallId, "c1@example.com")
+                .header(HeaderName::CSeq, "4 INVITE")
+                .build()
+                .unwrap()
+        };
+        let (one, two) = (parsed("x1"), parsed("x1"));
+        // An edited message keeps its values outside its buffer: the key copies them.
+        let mut edited = parsed("x1");
+        edited.set(HeaderName::CallId, "c1@example.com").unwrap();
+        let keys = [&one, &two, &edited].map(|m| MergeKey::of(m).unwrap());
+        assert_eq!(keys[0], keys[1]);
+        assert_eq!(keys[0], keys[2]);
+        assert_eq!((keys[2].from_tag(), keys[2].call_id()), ("x1", "c1@example.com"));
+        assert_eq!((keys[2].cseq(), keys[2].method()), (4, &Method::Invite));
+        let hash = |k: &MergeKey| {
+            std::hash::BuildHasher::hash_one(&foldhash::fast::FixedState::with_seed(1), k)
+        };
+        assert_eq!(hash(&keys[0]), hash(&keys[2]));
+        assert_ne!(keys[0], MergeKey::of(&parsed("x2")).unwrap());
+        assert!(format!("{:?}", keys[2]).contains("c1@example.com"));
     }
 }

@@ -26,6 +26,21 @@
 //! ordered queue inside the table, so [`poll_timeout`](TransactionTable::poll_timeout) is a
 //! peek.
 //!
+//! RFC 3261 §18.1.1: a request larger than [`TransactionConfig::udp_request_limit`] (1300 bytes
+//! unless set) for a UDP address goes to the same address over TCP, its top Via changed to say
+//! so, and its transaction runs a reliable transport's timers; [`TransactionTable::target`]
+//! tells where a transaction sends.
+//!
+//! # Memory
+//!
+//! A live transaction costs about 340 bytes (client) to 550 bytes (server) besides its message
+//! buffer (`tests/memory.rs` measures it; docs/PERFORMANCE.md has the figures). The table keeps
+//! each request as its serialised bytes, a reference-count share of the buffer that was sent or
+//! received, plus the keys matching needs; not the parsed [`Message`](sip_message::Message),
+//! whose header index alone is about 800 bytes. [`TransactionTable::request`] parses those
+//! bytes again on first use and keeps the result while the transaction lives: the TU already
+//! has every request in its event, so that call is for the odd look back.
+//!
 //! # The four verbs
 //!
 //! Nothing here does I/O or reads a clock; the caller passes `now` and moves bytes.
@@ -127,6 +142,7 @@ mod event;
 mod keys;
 mod machine;
 mod server;
+mod slab;
 mod table;
 mod target;
 

@@ -9,20 +9,22 @@ use bytes::Bytes;
 use sip_message::Message;
 
 use crate::{
-    Event, Output, Stats, Target, Timer, TransactionConfig, TransactionId, TransactionState,
-    Transmit,
+    Event, Output, ResponseError, Stats, Target, Timer, TransactionConfig, TransactionId,
+    TransactionState, Transmit,
 };
 
-/// What happens to a transaction: one of these per call of a machine's `handle`.
-pub(crate) enum Stimulus {
+/// What happens to a transaction: one of these per call of a machine's `handle`. Messages are
+/// borrowed: a machine that passes one up says so with [`Up`] and the table moves it into the
+/// event, so a received message is never copied on its way to the TU.
+pub(crate) enum Stimulus<'m> {
     /// A response matched this client transaction (§17.1.3).
-    Response(Message),
+    Response(&'m Message),
     /// A retransmission of the request that created this server transaction (§17.2.3).
     Request,
-    /// An ACK matched this INVITE server transaction (§17.2.3).
-    Ack(Message, Target),
+    /// An ACK matched this INVITE server transaction (§17.2.3); the table holds it.
+    Ack,
     /// The TU passes a response to this server transaction.
-    Respond(Message),
+    Respond(&'m Message),
     /// The transport failed to send for this transaction (§17.1.4, §17.2.4).
     TransportError,
     /// One of this transaction's timers fired.
@@ -35,6 +37,25 @@ pub(crate) enum Next {
     Stay,
     Terminate,
 }
+
+/// What the table does with the message of a [`Stimulus`] after the machine's own outputs
+/// (and before [`Event::Terminated`], if the machine ends).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Up {
+    /// Nothing: the message was absorbed or consumed.
+    Nothing,
+    /// [`Event::Provisional`].
+    Provisional,
+    /// [`Event::Final`].
+    Final,
+    /// [`Event::Additional2xx`].
+    Additional2xx,
+    /// [`Event::Ack`] naming this transaction.
+    Ack,
+}
+
+/// A machine's answer to one [`Stimulus`].
+pub(crate) type Step = Result<(Next, Up), ResponseError>;
 
 /// Response classes as §17 uses them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,51 +73,136 @@ pub(crate) fn class(response: &Message) -> Class {
     }
 }
 
-const TIMER_COUNT: usize = 13;
+/// Timers one transaction can have armed at once. No state of Figures 5 to 8 arms more than
+/// two (A and B, E and F, G and H); the third slot is slack.
+const TIMER_SLOTS: usize = 3;
 
-/// One deadline slot per timer letter: a heap entry fires only if its slot still holds its
-/// instant, so re-arming or clearing a slot invalidates older entries lazily.
+/// One armed timer: its deadline (in the queue's ticks) and its arming number, which orders equal
+/// deadlines and names the timer's queue entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Armed {
+    at: u64,
+    seq: u64,
+    timer: Timer,
+}
+
+impl Armed {
+    fn key(&self) -> (u64, u64) {
+        (self.at, self.seq)
+    }
+}
+
+/// The armed timers of one transaction, and which of them the table's queue holds.
+///
+/// The queue holds at most one live entry per transaction, for its earliest timer (by deadline,
+/// then arming order): arming a later timer, as Timer F behind Timer E, costs no queue entry, and
+/// clearing one leaves its entry to be skipped when it surfaces, at which point the next earliest
+/// timer takes its place. So a timer fires exactly when, and in the order, it would from a queue
+/// holding every timer.
 #[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Timers([Option<Instant>; TIMER_COUNT]);
+pub(crate) struct Timers {
+    armed: [Option<Armed>; TIMER_SLOTS],
+    /// The deadline and arming number of this transaction's live queue entry; arming number 0
+    /// for none. The timer it names may have been cleared since.
+    queued: (u64, u64),
+}
 
 impl Timers {
-    pub(crate) fn get(&self, timer: Timer) -> Option<Instant> {
-        self.0.get(timer as usize).copied().flatten()
-    }
-
-    fn set(&mut self, timer: Timer, at: Option<Instant>) {
-        if let Some(slot) = self.0.get_mut(timer as usize) {
-            *slot = at;
+    fn set(&mut self, armed: Armed) {
+        let timer = armed.timer;
+        let slot = match self.armed.iter().position(|s| s.is_some_and(|a| a.timer == timer)) {
+            Some(i) => self.armed.get_mut(i),
+            None => self.armed.iter_mut().find(|s| s.is_none()),
+        };
+        debug_assert!(slot.is_some(), "more than {TIMER_SLOTS} timers armed at once");
+        if let Some(slot) = slot {
+            *slot = Some(armed);
         }
     }
 
-    pub(crate) fn take_if_due(&mut self, timer: Timer, at: Instant) -> bool {
-        match self.0.get_mut(timer as usize) {
-            Some(slot) if *slot == Some(at) => {
+    fn clear(&mut self, timer: Timer) {
+        for slot in &mut self.armed {
+            if slot.is_some_and(|a| a.timer == timer) {
                 *slot = None;
-                true
             }
-            _ => false,
+        }
+    }
+
+    /// The earliest armed timer.
+    fn next(&self) -> Option<Armed> {
+        self.armed.iter().flatten().min_by_key(|a| a.key()).copied()
+    }
+
+    /// The key of the live queue entry, if any.
+    fn queued_key(&self) -> Option<(u64, u64)> {
+        (self.queued.1 != 0).then_some(self.queued)
+    }
+
+    /// Whether the queue entry with arming number `seq` is this transaction's live one.
+    pub(crate) fn is_queued(&self, seq: u64) -> bool {
+        self.queued.1 == seq
+    }
+
+    /// Whether the live queue entry `seq` still names an armed timer (else it is spent: its
+    /// timer was cleared).
+    pub(crate) fn is_current(&self, seq: u64) -> bool {
+        self.is_queued(seq) && self.armed.iter().flatten().any(|a| a.seq == seq)
+    }
+
+    /// The queue entry `seq` surfaced: it is no longer queued, and the timer it names, if still
+    /// armed, is disarmed and returned to fire.
+    pub(crate) fn surface(&mut self, seq: u64) -> Option<Timer> {
+        self.queued = (0, 0);
+        let slot = self.armed.iter_mut().find(|s| s.is_some_and(|a| a.seq == seq))?;
+        slot.take().map(|a| a.timer)
+    }
+
+    /// Queues the earliest armed timer unless an entry at least as early is queued.
+    pub(crate) fn requeue(&mut self, queue: &mut TimerQueue, id: TransactionId) {
+        if let Some(next) = self.next() {
+            if self.queued_key().is_none_or(|q| next.key() < q) {
+                queue.push(next.key(), id);
+                self.queued = next.key();
+            }
         }
     }
 }
 
-/// Every armed timer of every transaction, ordered by deadline, then by arming order so that
-/// equal deadlines fire deterministically.
+/// Every transaction's earliest timer, ordered by deadline, then by arming order so that equal
+/// deadlines fire deterministically. Deadlines are nanoseconds since the first instant the
+/// table was given (its epoch): a queue entry is 24 bytes.
 #[derive(Debug, Default)]
 pub(crate) struct TimerQueue {
-    heap: BinaryHeap<Reverse<(Instant, u64, TransactionId, Timer)>>,
+    heap: BinaryHeap<Reverse<(u64, u64, TransactionId)>>,
     seq: u64,
+    epoch: Option<Instant>,
 }
 
 impl TimerQueue {
-    pub(crate) fn push(&mut self, at: Instant, id: TransactionId, timer: Timer) {
-        self.seq = self.seq.wrapping_add(1);
-        self.heap.push(Reverse((at, self.seq, id, timer)));
+    fn next_seq(&mut self) -> u64 {
+        self.seq = self.seq.wrapping_add(1).max(1);
+        self.seq
     }
 
-    pub(crate) fn peek(&self) -> Option<(Instant, TransactionId, Timer)> {
-        self.heap.peek().map(|Reverse((at, _, id, timer))| (*at, *id, *timer))
+    /// `at` in ticks; the first instant seen becomes the epoch (the table never goes back in
+    /// time, so no later instant is before it).
+    pub(crate) fn ticks(&mut self, at: Instant) -> u64 {
+        let epoch = *self.epoch.get_or_insert(at);
+        nanos(at.saturating_duration_since(epoch))
+    }
+
+    /// Ticks back to an instant.
+    pub(crate) fn instant(&self, ticks: u64) -> Option<Instant> {
+        self.epoch?.checked_add(Duration::from_nanos(ticks))
+    }
+
+    fn push(&mut self, (at, seq): (u64, u64), id: TransactionId) {
+        self.heap.push(Reverse((at, seq, id)));
+    }
+
+    /// The earliest entry: its deadline, arming number and transaction.
+    pub(crate) fn peek(&self) -> Option<(u64, u64, TransactionId)> {
+        self.heap.peek().map(|Reverse(entry)| *entry)
     }
 
     pub(crate) fn pop(&mut self) {
@@ -109,12 +215,82 @@ impl TimerQueue {
     }
 }
 
+/// A duration in nanoseconds, saturating (at 584 years).
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// An output waiting in the [`Outbox`]: small, so that queueing and polling a transmit or a
+/// `Terminated` copies a few dozen bytes, not a whole [`Output`] (which is as large as a
+/// [`Message`], about 850 bytes). Events that carry a message wait, built, in a queue of their
+/// own, in the same order.
+#[derive(Debug)]
+pub(crate) enum Pending {
+    Transmit(Transmit),
+    TimedOut {
+        id: TransactionId,
+        timer: Timer,
+    },
+    TransportFailed {
+        id: TransactionId,
+    },
+    Terminated {
+        id: TransactionId,
+    },
+    /// The next event of `Outbox::events`.
+    Event,
+}
+
+/// The table's output queue, in order.
+#[derive(Debug, Default)]
+pub(crate) struct Outbox {
+    order: VecDeque<Pending>,
+    /// The events that carry a message, for the `Pending::Event`s in `order`.
+    events: VecDeque<Output>,
+}
+
+impl Outbox {
+    pub(crate) fn transmit(&mut self, transmit: Transmit) {
+        self.order.push_back(Pending::Transmit(transmit));
+    }
+
+    /// Queues an output that carries no message.
+    pub(crate) fn push(&mut self, pending: Pending) {
+        self.order.push_back(pending);
+    }
+
+    /// Queues an event that carries a message.
+    #[inline(always)]
+    pub(crate) fn push_event(&mut self, event: Output) {
+        self.events.push_back(event);
+        self.order.push_back(Pending::Event);
+    }
+
+    #[inline]
+    pub(crate) fn pop(&mut self) -> Option<Output> {
+        // Each arm builds its output in place: going through an `Event` local would copy a
+        // whole `Output`.
+        match self.order.pop_front()? {
+            Pending::Transmit(transmit) => Some(Output::Transmit(transmit)),
+            Pending::TimedOut { id, timer } => Some(Output::Event(Event::TimedOut { id, timer })),
+            Pending::TransportFailed { id } => Some(Output::Event(Event::TransportFailed { id })),
+            Pending::Terminated { id } => Some(Output::Event(Event::Terminated { id })),
+            Pending::Event => self.events.pop_front(),
+        }
+    }
+}
+
 /// What a machine acts through while it handles one stimulus.
 pub(crate) struct Ctx<'a> {
-    pub(crate) now: Instant,
+    /// Now, in the timer queue's ticks.
+    pub(crate) now: u64,
     pub(crate) id: TransactionId,
+    /// The transaction's request, serialised: as sent (client) or as received (server).
+    pub(crate) request: &'a Bytes,
+    /// Where the transaction sends: the target (client) or the request's source (server).
+    pub(crate) peer: Target,
     pub(crate) config: &'a TransactionConfig,
-    pub(crate) out: &'a mut VecDeque<Output>,
+    pub(crate) out: &'a mut Outbox,
     pub(crate) queue: &'a mut TimerQueue,
     pub(crate) timers: &'a mut Timers,
     pub(crate) stats: &'a mut Stats,
@@ -125,32 +301,46 @@ impl Ctx<'_> {
     pub(crate) fn arm(&mut self, timer: Timer, after: Duration) {
         // The config caps every base at an hour, so this only fails at the end of time, where
         // a timer that never fires is the honest answer.
-        if let Some(at) = self.now.checked_add(after) {
-            self.timers.set(timer, Some(at));
-            self.queue.push(at, self.id, timer);
+        let at = self.now.saturating_add(nanos(after));
+        let armed = Armed { at, seq: self.queue.next_seq(), timer };
+        self.timers.set(armed);
+        // The queued entry is never later than any armed timer: only an earlier one needs a new
+        // entry.
+        if self.timers.queued_key().is_none_or(|q| armed.key() < q) {
+            self.queue.push(armed.key(), self.id);
+            self.timers.queued = armed.key();
         }
     }
 
-    /// Clears `timer`; its queue entry goes stale.
+    /// Clears `timer`; a queue entry for it is skipped when it surfaces.
     pub(crate) fn disarm(&mut self, timer: Timer) {
-        self.timers.set(timer, None);
+        self.timers.clear(timer);
     }
 
-    pub(crate) fn send(&mut self, target: Target, payload: Bytes) {
-        self.out.push_back(Output::Transmit(Transmit {
-            target,
-            payload,
-            transaction: Some(self.id),
-        }));
+    /// Sends `payload` to the peer.
+    pub(crate) fn send(&mut self, payload: Bytes) {
+        self.out.transmit(Transmit { target: self.peer, payload, transaction: Some(self.id) });
     }
 
-    pub(crate) fn resend(&mut self, target: Target, payload: Bytes) {
+    /// Sends `payload` to the peer again.
+    pub(crate) fn resend(&mut self, payload: Bytes) {
         self.stats.retransmissions += 1;
-        self.send(target, payload);
+        self.send(payload);
     }
 
-    pub(crate) fn event(&mut self, event: Event) {
-        self.out.push_back(Output::Event(event));
+    /// Sends the request (again, if `again`).
+    pub(crate) fn send_request(&mut self, again: bool) {
+        let request = self.request.clone();
+        if again {
+            self.resend(request);
+        } else {
+            self.send(request);
+        }
+    }
+
+    /// Whether the peer's transport is reliable.
+    pub(crate) fn reliable(&self) -> bool {
+        self.peer.is_reliable()
     }
 
     pub(crate) fn absorb(&mut self) {
@@ -159,20 +349,18 @@ impl Ctx<'_> {
 
     pub(crate) fn timed_out(&mut self, timer: Timer) -> Next {
         self.stats.timeouts += 1;
-        let id = self.id;
-        self.event(Event::TimedOut { id, timer });
+        self.out.push(Pending::TimedOut { id: self.id, timer });
         Next::Terminate
     }
 
     pub(crate) fn transport_failed(&mut self) {
-        let id = self.id;
-        self.event(Event::TransportFailed { id });
+        self.out.push(Pending::TransportFailed { id: self.id });
     }
 
     /// Enters a waiting state that lasts `after` on unreliable transports and not at all on
     /// reliable ones (Timers D, I, J, K: "zero seconds for reliable transports").
-    pub(crate) fn linger(&mut self, reliable: bool, timer: Timer, after: Duration) -> Next {
-        if reliable {
+    pub(crate) fn linger(&mut self, timer: Timer, after: Duration) -> Next {
+        if self.reliable() {
             Next::Terminate
         } else {
             self.arm(timer, after);

@@ -1,21 +1,40 @@
 //! [`TransactionTable`]: creates, matches, drives and frees every transaction of one endpoint.
+//!
+//! Memory: a transaction is one slot of a paged slab (an [`Entry`], 280 bytes: the machine, its
+//! armed timers, the serialised request as a shared [`Bytes`], where the branch and method lie in
+//! those bytes, the target), a 4-byte slab index in one matching index, and one 24-byte entry in
+//! the timer queue for its earliest timer. It keeps no parsed [`Message`] (whose index alone is
+//! about 800 bytes): [`TransactionTable::request`] parses the kept bytes on first use and caches
+//! the result in the slot. Server transactions add one boxed [`ServerKeys`] (sent-by, §8.2.2.2
+//! merge key and its index entry, and the RFC 2543 key when there is no cookie).
+//!
+//! Time: matching hashes the branch once (foldhash, keyed per table) and compares bytes; a
+//! received message is matched and handled by reference and moved once, into the event that
+//! carries it; outputs wait in a queue of small items, so a transmit or a `Terminated` never
+//! copies a whole [`Output`].
 
-use std::collections::{HashMap, VecDeque};
+use std::hash::BuildHasher;
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use bytes::Bytes;
-use rand::SeedableRng;
+use foldhash::fast::FixedState;
+use hashbrown::HashTable;
+use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sip_message::{HeaderName, Message, Method};
-use smallvec::SmallVec;
 
 use crate::client::{ClientInvite, ClientNonInvite};
-use crate::keys::{LegacyHash, LegacyKey, build_cancel, has_cookie, new_branch, top_sent_by};
-use crate::machine::{Ctx, Next, Stimulus, TimerQueue, Timers};
+use crate::keys::{
+    BRANCH_LEN, KeyBytes, LegacyKey, build_cancel, has_cookie, locate, new_branch,
+    new_branch_bytes, reparse, top_sent_by, with_via_transport,
+};
+use crate::machine::{Ctx, Next, Outbox, Pending, Step, Stimulus, TimerQueue, Timers, Up as Pass};
 use crate::server::{ServerInvite, ServerNonInvite};
+use crate::slab::Slab;
 use crate::{
     CancelError, Event, MergeKey, Output, ResponseError, SendError, Stats, Target,
-    TransactionConfig, TransactionId, TransactionKind, TransactionState, Transmit,
+    TransactionConfig, TransactionId, TransactionKind, TransactionState, Transmit, Transport,
 };
 
 /// An input to [`TransactionTable::handle`].
@@ -53,40 +72,95 @@ pub enum Input {
 pub struct TransactionTable {
     config: TransactionConfig,
     rng: ChaCha8Rng,
+    /// Keys the matching indexes' hash; drawn from a stream of its own so that branches stay
+    /// what the seed alone makes them.
+    hasher: FixedState,
     now: Option<Instant>,
-    slots: Vec<Slot>,
-    free: Vec<u32>,
+    slots: Slab<Entry>,
     /// Client transactions by branch; the INVITE and its CANCEL share one (§9.1).
-    clients: HashMap<Box<str>, SmallVec<[TransactionId; 2]>>,
+    clients: HashTable<u32>,
     /// Server transactions with an RFC 3261 branch, by branch.
-    servers: HashMap<Box<str>, SmallVec<[TransactionId; 2]>>,
+    servers: HashTable<u32>,
     /// Server transactions created by RFC 2543 requests, by Call-ID and CSeq number.
-    legacy: HashMap<LegacyHash, SmallVec<[TransactionId; 2]>>,
+    legacy: HashTable<u32>,
     /// Server transactions by §8.2.2.2 merge key.
-    merges: HashMap<MergeKey, SmallVec<[TransactionId; 2]>>,
+    merges: HashTable<u32>,
     queue: TimerQueue,
-    out: VecDeque<Output>,
+    out: Outbox,
     stats: Stats,
 }
 
-#[derive(Debug)]
-struct Slot {
-    generation: u32,
-    entry: Option<Entry>,
-}
-
+/// One live transaction.
 #[derive(Debug)]
 struct Entry {
     machine: Machine,
     timers: Timers,
-    branch: Box<str>,
-    method: Method,
-    /// Server transactions with a cookie branch: the top Via sent-by (§17.2.3 rule 2).
-    sent_by: Option<Box<str>>,
-    /// Server transactions from RFC 2543 requests.
-    legacy: Option<LegacyKey>,
-    /// Server transactions: the §8.2.2.2 key, if the request had one.
+    /// The request, serialised: as sent (client; every retransmission is a reference-count
+    /// clone) or as received (server).
+    request: Bytes,
+    /// Target (client) or source (server).
+    peer: Target,
+    /// Where the top Via branch is (empty for an RFC 2543 request without one).
+    branch: Branch,
+    /// Its hash in the matching index it is in (`clients`, `servers` or `legacy`).
+    hash: u64,
+    /// What only server transactions need.
+    server: Option<Box<ServerKeys>>,
+    /// [`TransactionTable::request`]'s parse of `request`, made on first use.
+    parsed: OnceLock<Option<Box<Message>>>,
+}
+
+/// Where an entry's branch is: a range of its request bytes (always, in practice: the bytes are
+/// the request it was read from, or the same request serialised), else a copy.
+#[derive(Debug)]
+enum Branch {
+    In(u32, u32),
+    Copy(Box<[u8]>),
+}
+
+impl Branch {
+    /// The branch of `request` in its bytes, `hint` being the address it was read from.
+    fn of(request: &Bytes, hint: usize, branch: &[u8]) -> Branch {
+        match locate(request, hint, branch) {
+            Some((start, end)) => Branch::In(start, end),
+            None => Branch::Copy(branch.into()),
+        }
+    }
+}
+
+impl Entry {
+    fn branch(&self) -> &[u8] {
+        match &self.branch {
+            Branch::In(start, end) => {
+                self.request.get(*start as usize..*end as usize).unwrap_or_default()
+            }
+            Branch::Copy(branch) => branch,
+        }
+    }
+
+    /// Whether the request's method is `method`: the bytes start with it, then a space (the
+    /// request line; both serialisation and the parser's pristine range begin there).
+    fn method_is(&self, method: &Method) -> bool {
+        let token = method.as_bytes();
+        self.request.get(..token.len()) == Some(token)
+            && self.request.get(token.len()) == Some(&b' ')
+    }
+}
+
+/// Matching state of a server transaction.
+#[derive(Debug)]
+struct ServerKeys {
+    /// With an RFC 3261 branch: the top Via sent-by (§17.2.3 rule 2).
+    sent_by: Option<KeyBytes>,
+    /// Without one: what RFC 2543 matching compares (rare, so boxed).
+    legacy: Option<Box<LegacyKey>>,
+    /// The §8.2.2.2 key, if the request had one, and its hash in `merges`.
     merge: Option<MergeKey>,
+    merge_hash: u64,
+    /// The request's CSeq method, which a response must carry.
+    cseq_method: Method,
+    /// Whether the request had a To tag (then it cannot be a merged request).
+    to_tag: bool,
 }
 
 // Named after RFC 3261's four machines.
@@ -118,16 +192,7 @@ impl Machine {
         }
     }
 
-    fn request(&self) -> &Message {
-        match self {
-            Machine::ClientInvite(m) => m.request(),
-            Machine::ClientNonInvite(m) => m.request(),
-            Machine::ServerInvite(m) => m.request(),
-            Machine::ServerNonInvite(m) => m.request(),
-        }
-    }
-
-    fn handle(&mut self, cx: &mut Ctx<'_>, input: Stimulus) -> Result<Next, ResponseError> {
+    fn handle(&mut self, cx: &mut Ctx<'_>, input: Stimulus<'_>) -> Step {
         match self {
             Machine::ClientInvite(m) => m.handle(cx, input),
             Machine::ClientNonInvite(m) => m.handle(cx, input),
@@ -141,22 +206,51 @@ impl Machine {
 /// the generator repeats itself).
 const BRANCH_ATTEMPTS: usize = 8;
 
+/// The live entry in slot `index`.
+fn live(slots: &Slab<Entry>, index: u32) -> Option<&Entry> {
+    slots.at(index)
+}
+
+/// The id of the transaction in slot `index`.
+fn id_of(slots: &Slab<Entry>, index: u32) -> TransactionId {
+    slots.id_of(index)
+}
+
+/// The hash under which slot `index` sits in its matching index (for rehashing).
+fn index_hash(slots: &Slab<Entry>, index: u32) -> u64 {
+    live(slots, index).map_or(0, |e| e.hash)
+}
+
+/// The hash under which slot `index` sits in `merges` (for rehashing).
+fn merge_hash_of(slots: &Slab<Entry>, index: u32) -> u64 {
+    live(slots, index).and_then(|e| e.server.as_ref()).map_or(0, |s| s.merge_hash)
+}
+
+/// Removes slot `index` from `table`, where it sits under `hash`.
+fn unindex(table: &mut HashTable<u32>, hash: u64, index: u32) {
+    if let Ok(found) = table.find_entry(hash, |&i| i == index) {
+        found.remove();
+    }
+}
+
 impl TransactionTable {
     /// An empty table.
     #[must_use]
     pub fn new(config: TransactionConfig) -> Self {
+        let mut keys = ChaCha8Rng::seed_from_u64(config.rng_seed);
+        keys.set_stream(1);
         Self {
             rng: ChaCha8Rng::seed_from_u64(config.rng_seed),
+            hasher: FixedState::with_seed(keys.next_u64()),
             config,
             now: None,
-            slots: Vec::new(),
-            free: Vec::new(),
-            clients: HashMap::new(),
-            servers: HashMap::new(),
-            legacy: HashMap::new(),
-            merges: HashMap::new(),
+            slots: Slab::default(),
+            clients: HashTable::new(),
+            servers: HashTable::new(),
+            legacy: HashTable::new(),
+            merges: HashTable::new(),
             queue: TimerQueue::default(),
-            out: VecDeque::new(),
+            out: Outbox::default(),
             stats: Stats::default(),
         }
     }
@@ -186,11 +280,45 @@ impl TransactionTable {
     /// [`Event::Request`]. Requests without a Via, CSeq or Call-ID are dropped and counted in
     /// [`Stats::malformed`].
     pub fn handle_message(&mut self, now: Instant, message: Message, source: Target) {
+        self.receive(now, message, source);
+    }
+
+    /// [`handle_message`](Self::handle_message)'s body, inlined into both entry points so that
+    /// a parsed datagram moves straight into the outbox.
+    #[inline(always)]
+    fn receive(&mut self, now: Instant, message: Message, source: Target) {
         let now = self.handle_due(now);
-        if message.is_request() {
-            self.on_request(now, message, source);
+        // The message is matched and handled by reference, then moved once into the event that
+        // carries it, if any (a `Message` is about 800 bytes).
+        let (up, release) = if message.is_request() {
+            self.on_request(now, &message, source)
         } else {
-            self.on_response(now, message, source);
+            self.on_response(now, &message)
+        };
+        // Each event is built where it is queued: an intermediate `Event` would be one more
+        // copy of the message.
+        let out = &mut self.out;
+        match up {
+            Up::Nothing => {}
+            Up::Request(id) => {
+                out.push_event(Output::Event(Event::Request { id, request: message, source }));
+            }
+            Up::Provisional(id) => {
+                out.push_event(Output::Event(Event::Provisional { id, response: message }));
+            }
+            Up::Final(id) => out.push_event(Output::Event(Event::Final { id, response: message })),
+            Up::Additional2xx(id) => {
+                out.push_event(Output::Event(Event::Additional2xx { id, response: message }));
+            }
+            Up::Ack(id) => {
+                out.push_event(Output::Event(Event::Ack { id, request: message, source }));
+            }
+            Up::Stray => {
+                out.push_event(Output::Event(Event::StrayResponse { response: message, source }));
+            }
+        }
+        if let Some(id) = release {
+            self.release(id);
         }
         self.prune();
     }
@@ -200,7 +328,7 @@ impl TransactionTable {
     /// 400 needs the headers the parse could not find, so that is the runtime's choice).
     pub fn handle_datagram(&mut self, now: Instant, payload: Bytes, source: Target) {
         match Message::parse(payload) {
-            Ok(message) => self.handle_message(now, message, source),
+            Ok(message) => self.receive(now, message, source),
             Err(_) => {
                 self.handle_timeout(now);
                 self.stats.malformed += 1;
@@ -231,15 +359,16 @@ impl TransactionTable {
     /// The next thing to do: bytes to send or an event for the TU. Call until `None` after every
     /// input, command and timeout, before reading [`poll_timeout`](Self::poll_timeout).
     #[must_use]
+    #[inline]
     pub fn poll_output(&mut self) -> Option<Output> {
-        self.out.pop_front()
+        self.out.pop()
     }
 
     /// When to call [`handle_timeout`](Self::handle_timeout) next; `None` when no timer is armed.
     /// It changes after every call that takes `now`, so read it afresh after draining.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.queue.peek().map(|(at, _, _)| at)
+        self.queue.peek().and_then(|(at, _, _)| self.queue.instant(at))
     }
 
     // ----- commands ---------------------------------------------------------------------------
@@ -249,6 +378,15 @@ impl TransactionTable {
     /// adds a fresh one (`z9hG4bK` and 16 random characters); a CANCEL built with
     /// [`cancel_request`](Self::cancel_request) keeps its INVITE's. The request is serialised
     /// once; the first [`Transmit`] is queued at once.
+    ///
+    /// RFC 3261 §18.1.1: a request larger than
+    /// [`TransactionConfig::udp_request_limit`] (1300 bytes by default) whose target is
+    /// `Target::Addr(Transport::Udp, addr)` goes to `Target::Addr(Transport::Tcp, addr)`
+    /// instead, its top Via saying TCP, and the transaction runs the timers of a reliable
+    /// transport. If that connection cannot be made the TU hears [`Event::TransportFailed`]
+    /// and may send the request again over UDP with the limit disabled (§18.1.1 asks for that
+    /// retry after an ICMP "protocol not supported" or a TCP reset). A CANCEL goes where its
+    /// INVITE went (§9.1), so it follows an INVITE moved to TCP.
     ///
     /// # Errors
     /// [`SendError`] says what the request lacks; nothing was sent.
@@ -263,7 +401,10 @@ impl TransactionTable {
         if method == Method::Ack {
             return Err(SendError::AckIsNotATransaction);
         }
-        let top_via = request.top_via().ok_or(SendError::MissingVia)?;
+        let given = request.via_branch();
+        if given.is_none() && request.top_via().is_none() {
+            return Err(SendError::MissingVia);
+        }
         let cseq_method = request.cseq_method().ok_or(SendError::MissingCSeq)?;
         if *cseq_method != method {
             return Err(SendError::CSeqMethodMismatch);
@@ -271,45 +412,94 @@ impl TransactionTable {
         if request.call_id().is_none() {
             return Err(SendError::MissingCallId);
         }
-        let branch: Box<str> = match request.via_branch() {
-            Some(b) if has_cookie(b) => b.into(),
+        let hint = given.map_or(0, |b| b.as_ptr() as usize);
+        let branch = match given {
+            Some(b) if has_cookie(b) => KeyBytes::from_slice(b.as_bytes()),
             Some(_) => return Err(SendError::BadBranch),
             None => {
                 let branch = self.fresh_branch();
-                let mut via = Vec::with_capacity(top_via.len() + 9 + branch.len());
+                let top_via = request.top_via().ok_or(SendError::MissingVia)?;
+                let mut via = Vec::with_capacity(top_via.len() + 8 + branch.len());
                 via.extend_from_slice(top_via);
                 via.extend_from_slice(b";branch=");
-                via.extend_from_slice(branch.as_bytes());
+                via.extend_from_slice(&branch);
                 request.pop_front(HeaderName::Via);
                 request.push_front(HeaderName::Via, via).map_err(|_| SendError::BadVia)?;
-                branch.into()
+                KeyBytes::from_slice(&branch)
             }
         };
-        if self.find_client(&branch, &method).is_some() {
+        let hash = self.hasher.hash_one(&branch[..]);
+        if self.find_client(hash, &branch, &method).is_some() {
             return Err(SendError::DuplicateBranch);
         }
-        let bytes = request.to_bytes();
+        let mut target = target;
+        if method == Method::Cancel {
+            // §9.1: "The destination address, port, and transport of the CANCEL MUST be
+            // identical to those used to send the original request": an INVITE this table moved
+            // to TCP (§18.1.1) takes its CANCEL with it.
+            let invite = self.find_client(hash, &branch, &Method::Invite);
+            if let (Some(Target::Addr(Transport::Tcp, to)), Target::Addr(Transport::Udp, given)) =
+                (invite.and_then(|id| self.entry(id)).map(|e| e.peer), target)
+            {
+                if to == given {
+                    target = Target::Addr(Transport::Tcp, to);
+                }
+            }
+        }
+        let (bytes, target) = self.serialise(&mut request, target);
+        let branch = Branch::of(&bytes, hint, &branch);
         let id = self.next_id();
-        let (machine, timers) = self.start(now, id, |cx| {
+        let (machine, timers) = self.start(now, id, &bytes, target, |cx| {
             if method == Method::Invite {
-                Machine::ClientInvite(ClientInvite::start(cx, request, bytes, target))
+                Machine::ClientInvite(ClientInvite::start(cx))
             } else {
-                Machine::ClientNonInvite(ClientNonInvite::start(cx, request, bytes, target))
+                Machine::ClientNonInvite(ClientNonInvite::start(cx))
             }
         });
-        self.alloc(Entry {
+        let kind = machine.kind();
+        let index = self.alloc(Entry {
             machine,
             timers,
-            branch: branch.clone(),
-            method,
-            sent_by: None,
-            legacy: None,
-            merge: None,
+            request: bytes,
+            peer: target,
+            branch,
+            hash,
+            server: None,
+            parsed: OnceLock::new(),
         });
-        self.clients.entry(branch).or_default().push(id);
-        self.count_new(id);
+        let Self { clients, slots, .. } = self;
+        clients.insert_unique(hash, index, |&i| index_hash(slots, i));
+        self.count_new(kind);
         self.prune();
         Ok(id)
+    }
+
+    /// Serialises a request for `target`, applying RFC 3261 §18.1.1: over the UDP size limit, a
+    /// UDP address target becomes the same address over TCP and the top Via says so. A top Via
+    /// without a transport token to change keeps the request on UDP.
+    fn serialise(&self, request: &mut Message, target: Target) -> (Bytes, Target) {
+        let bytes = request.to_bytes();
+        let (Some(limit), Target::Addr(Transport::Udp, addr)) =
+            (self.config.udp_request_limit, target)
+        else {
+            return (bytes, target);
+        };
+        if bytes.len() <= limit {
+            return (bytes, target);
+        }
+        let tcp = Target::Addr(Transport::Tcp, addr);
+        let Some(via) = request.top_via().and_then(|via| with_via_transport(via, "TCP")) else {
+            return (bytes, target);
+        };
+        if request.top_via() == Some(&via[..]) {
+            return (bytes, tcp);
+        }
+        request.pop_front(HeaderName::Via);
+        match request.push_front(HeaderName::Via, via) {
+            Ok(()) => (request.to_bytes(), tcp),
+            // Unreachable: the value is the old one with a token changed. Send as given.
+            Err(_) => (bytes, target),
+        }
     }
 
     /// Passes the TU's response for server transaction `id` to the transport (RFC 3261 §17.2):
@@ -330,28 +520,36 @@ impl TransactionTable {
             return Err(ResponseError::NotAResponse);
         }
         let entry = self.entry(id).ok_or(ResponseError::UnknownTransaction)?;
-        if entry.machine.kind().is_client() {
+        let Some(server) = &entry.server else {
             return Err(ResponseError::NotAServerTransaction);
-        }
-        let request = entry.machine.request();
-        if response.cseq_method() != request.cseq_method()
-            || response.via_branch() != request.via_branch()
+        };
+        if response.cseq_method() != Some(&server.cseq_method)
+            || response.via_branch().unwrap_or_default().as_bytes() != entry.branch()
         {
             return Err(ResponseError::Mismatch);
         }
-        let result = self.dispatch(now, id, Stimulus::Respond(response));
+        let result = self.dispatch(now, id, Stimulus::Respond(&response));
         self.prune();
         result
     }
 
     /// Queues `message` for `target` outside any transaction: an ACK for a 2xx (RFC 3261
-    /// §13.2.2.4) or a stateless response. Its [`Transmit::transaction`] is `None`.
+    /// §13.2.2.4) or a stateless response. Its [`Transmit::transaction`] is `None`. A request
+    /// over the UDP size limit goes over TCP as in [`send_request`](Self::send_request)
+    /// (§18.1.1).
     pub fn send_stateless(&mut self, target: Target, message: &Message) {
-        self.out.push_back(Output::Transmit(Transmit {
-            target,
-            payload: message.to_bytes(),
-            transaction: None,
-        }));
+        let (payload, target) = if message.is_request() {
+            let payload = message.to_bytes();
+            match (self.config.udp_request_limit, target) {
+                (Some(limit), Target::Addr(Transport::Udp, _)) if payload.len() > limit => {
+                    self.serialise(&mut message.clone(), target)
+                }
+                _ => (payload, target),
+            }
+        } else {
+            (message.to_bytes(), target)
+        };
+        self.out.transmit(Transmit { target, payload, transaction: None });
     }
 
     /// Builds the CANCEL for client INVITE `id` (RFC 3261 §9.1): Request-URI, Call-ID, To, From
@@ -362,8 +560,11 @@ impl TransactionTable {
     /// # Errors
     /// [`CancelError::NotAClientInvite`] if `id` is no live client INVITE.
     pub fn cancel_request(&self, id: TransactionId) -> Result<Message, CancelError> {
-        match self.entry(id).map(|e| &e.machine) {
-            Some(Machine::ClientInvite(m)) => Ok(build_cancel(m.request())?),
+        match self.entry(id) {
+            Some(entry @ Entry { machine: Machine::ClientInvite(_), .. }) => {
+                let invite = reparse(&entry.request).ok_or(CancelError::NotAClientInvite)?;
+                Ok(build_cancel(&invite)?)
+            }
             _ => Err(CancelError::NotAClientInvite),
         }
     }
@@ -400,15 +601,18 @@ impl TransactionTable {
         match cancel.via_branch() {
             Some(branch) if has_cookie(branch) => {
                 let sent = top_sent_by(cancel)?;
-                self.find_server(branch, &sent, &Method::Invite)
+                let hash = self.hasher.hash_one(branch.as_bytes());
+                self.find_server(hash, branch.as_bytes(), &sent, &Method::Invite)
             }
             _ => {
                 let key = LegacyKey::of(cancel)?;
-                self.legacy.get(&key.hash_key())?.iter().copied().find(|&id| {
-                    self.entry(id)
-                        .and_then(|e| e.legacy.as_ref())
+                let slots = &self.slots;
+                let found = self.legacy.find(self.hasher.hash_one(key.hash_key()), |&i| {
+                    live(slots, i)
+                        .and_then(|e| e.server.as_ref()?.legacy.as_ref())
                         .is_some_and(|k| k.matches_cancel(&key))
-                })
+                })?;
+                Some(id_of(slots, *found))
             }
         }
     }
@@ -418,24 +622,36 @@ impl TransactionTable {
     /// says answer `id` with 482 (Loop Detected). `None` when there is none.
     #[must_use]
     pub fn find_merged(&self, id: TransactionId) -> Option<TransactionId> {
-        let entry = self.entry(id)?;
-        if entry.machine.request().to_tag().is_some() {
+        let server = self.entry(id)?.server.as_ref()?;
+        if server.to_tag {
             return None;
         }
-        let key = entry.merge.as_ref()?;
-        self.merges.get(key)?.iter().copied().find(|&other| other != id)
+        let key = server.merge.as_ref()?;
+        let slots = &self.slots;
+        self.merges
+            .iter_hash(server.merge_hash)
+            .filter(|&&i| i != id.index)
+            .find(|&&i| live(slots, i).and_then(|e| e.server.as_ref()?.merge.as_ref()) == Some(key))
+            .map(|&i| id_of(slots, i))
     }
 
     /// The §8.2.2.2 merge key of server transaction `id`'s request.
     #[must_use]
     pub fn merge_key(&self, id: TransactionId) -> Option<&MergeKey> {
-        self.entry(id)?.merge.as_ref()
+        self.entry(id)?.server.as_ref()?.merge.as_ref()
     }
 
     /// The request that created transaction `id` (for a client, as sent, branch included).
+    ///
+    /// The table keeps the request's bytes, not its parsed form: the first call for a
+    /// transaction parses them (about as costly as receiving the request) and keeps the result
+    /// for the transaction's life. A server transaction's request is the one the TU received in
+    /// [`Event::Request`], as [`Message::to_bytes`] writes it (a request received without
+    /// Content-Length gains one).
     #[must_use]
     pub fn request(&self, id: TransactionId) -> Option<&Message> {
-        Some(self.entry(id)?.machine.request())
+        let entry = self.entry(id)?;
+        entry.parsed.get_or_init(|| reparse(&entry.request).map(Box::new)).as_deref()
     }
 
     /// The state of transaction `id`; `None` once it terminated.
@@ -454,7 +670,14 @@ impl TransactionTable {
     /// one).
     #[must_use]
     pub fn branch(&self, id: TransactionId) -> Option<&str> {
-        Some(&self.entry(id)?.branch)
+        std::str::from_utf8(self.entry(id)?.branch()).ok()
+    }
+
+    /// Where transaction `id` sends: the target of a client transaction (after RFC 3261
+    /// §18.1.1 may have moved it from UDP to TCP), the source of a server transaction's request.
+    #[must_use]
+    pub fn target(&self, id: TransactionId) -> Option<Target> {
+        Some(self.entry(id)?.peer)
     }
 
     /// Whether transaction `id` is live.
@@ -483,153 +706,212 @@ impl TransactionTable {
 
     // ----- internals --------------------------------------------------------------------------
 
-    /// Moves the clock (never backwards) and fires every due timer; returns the clock.
-    fn handle_due(&mut self, now: Instant) -> Instant {
+    /// Moves the clock (never backwards) and fires every due timer; returns the clock in the
+    /// timer queue's ticks.
+    fn handle_due(&mut self, now: Instant) -> u64 {
         let now = self.now.map_or(now, |last| last.max(now));
         self.now = Some(now);
-        while let Some((at, id, timer)) = self.queue.peek() {
+        let now = self.queue.ticks(now);
+        while let Some((at, seq, id)) = self.queue.peek() {
             if at > now {
                 break;
             }
             self.queue.pop();
-            let armed = self.entry_mut(id).is_some_and(|entry| entry.timers.take_if_due(timer, at));
-            if armed {
+            let Some(entry) = self.slots.get_mut(id) else { continue };
+            if !entry.timers.is_queued(seq) {
+                continue;
+            }
+            if let Some(timer) = entry.timers.surface(seq) {
                 let _ = self.dispatch(now, id, Stimulus::Timer(timer));
             }
+            self.requeue(id);
         }
         now
     }
 
-    /// Drops stale entries from the top of the timer queue so that `poll_timeout` is exact.
-    fn prune(&mut self) {
-        while let Some((at, id, timer)) = self.queue.peek() {
-            if self.entry(id).is_some_and(|e| e.timers.get(timer) == Some(at)) {
-                break;
-            }
-            self.queue.pop();
+    /// Queues transaction `id`'s earliest armed timer if the queue lacks it.
+    fn requeue(&mut self, id: TransactionId) {
+        let Self { slots, queue, .. } = self;
+        if let Some(entry) = slots.get_mut(id) {
+            entry.timers.requeue(queue, id);
         }
     }
 
-    fn on_response(&mut self, now: Instant, response: Message, source: Target) {
+    /// Drops spent entries from the top of the timer queue (their transaction ended, or the
+    /// timer they name was cleared, its successor taking its place) so that `poll_timeout` is
+    /// exact.
+    fn prune(&mut self) {
+        while let Some((_, seq, id)) = self.queue.peek() {
+            let Self { slots, queue, .. } = self;
+            let entry = slots.get_mut(id);
+            if entry.as_ref().is_some_and(|e| e.timers.is_current(seq)) {
+                break;
+            }
+            queue.pop();
+            if let Some(entry) = entry.filter(|e| e.timers.is_queued(seq)) {
+                let _ = entry.timers.surface(seq);
+                entry.timers.requeue(queue, id);
+            }
+        }
+    }
+
+    /// Matches a response (§17.1.3); returns which event carries it, and the transaction to
+    /// free after that event, if it terminated.
+    #[inline(always)]
+    fn on_response(&mut self, now: u64, response: &Message) -> Delivery {
         let found = match (response.via_branch(), response.cseq_method()) {
-            (Some(branch), Some(method)) => self.find_client(branch, method),
+            (Some(branch), Some(method)) => {
+                let branch = branch.as_bytes();
+                self.find_client(self.hasher.hash_one(branch), branch, method)
+            }
             _ => None,
         };
         match found {
-            Some(id) => {
-                let _ = self.dispatch(now, id, Stimulus::Response(response));
-            }
+            Some(id) => self.deliver(now, id, response),
             None => {
                 self.stats.stray_responses += 1;
-                self.out.push_back(Output::Event(Event::StrayResponse { response, source }));
+                (Up::Stray, None)
             }
         }
     }
 
-    fn on_request(&mut self, now: Instant, request: Message, source: Target) {
-        let Some(method) = request.method().cloned() else { return };
+    /// Matches a request (§17.2.3); returns as [`on_response`](Self::on_response).
+    fn on_request(&mut self, now: u64, request: &Message, source: Target) -> Delivery {
+        let Some(method) = request.method().cloned() else { return (Up::Nothing, None) };
         let is_ack = method == Method::Ack;
-        let (Some(_), Some(_), Some(_)) =
-            (request.top_via(), request.cseq_number(), request.call_id())
-        else {
+        let branch = request.via_branch();
+        if (branch.is_none() && request.top_via().is_none())
+            || request.cseq_number().is_none()
+            || request.call_id().is_none()
+        {
             self.stats.malformed += 1;
-            return;
-        };
-        let cookie = request.via_branch().filter(|b| has_cookie(b)).map(Box::<str>::from);
-        let (found, sent, legacy) = match &cookie {
+            return (Up::Nothing, None);
+        }
+        let (found, matching) = match branch.filter(|b| has_cookie(b)) {
             Some(branch) => {
-                let Some(sent) = top_sent_by(&request) else {
+                let Some(sent) = top_sent_by(request) else {
                     self.stats.malformed += 1;
-                    return;
+                    return (Up::Nothing, None);
                 };
                 let wanted = if is_ack { &Method::Invite } else { &method };
-                (self.find_server(branch, &sent, wanted), Some(sent), None)
+                let hash = self.hasher.hash_one(branch.as_bytes());
+                let found = self.find_server(hash, branch.as_bytes(), &sent, wanted);
+                (found, Matching::Branch { hash, sent })
             }
             None => {
-                let Some(key) = LegacyKey::of(&request) else {
+                let Some(key) = LegacyKey::of(request) else {
                     self.stats.malformed += 1;
-                    return;
+                    return (Up::Nothing, None);
                 };
-                (self.find_legacy(&key, is_ack), None, Some(key))
+                let hash = self.hasher.hash_one(key.hash_key());
+                (self.find_legacy(hash, &key, is_ack), Matching::Legacy { hash, key })
             }
         };
         match (found, is_ack) {
-            (Some(id), true) => {
-                let _ = self.dispatch(now, id, Stimulus::Ack(request, source));
-            }
+            (Some(id), true) => self.deliver(now, id, request),
             (Some(id), false) => {
                 let _ = self.dispatch(now, id, Stimulus::Request);
+                (Up::Nothing, None)
             }
             (None, true) => {
                 self.stats.stray_acks += 1;
-                self.out.push_back(Output::Event(Event::Ack { id: None, request, source }));
+                (Up::Ack(None), None)
             }
-            (None, false) => self.create_server(now, request, source, method, cookie, sent, legacy),
+            (None, false) => {
+                let id = self.create_server(now, request, source, method, matching);
+                (Up::Request(id), None)
+            }
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn create_server(
         &mut self,
-        now: Instant,
-        request: Message,
+        now: u64,
+        request: &Message,
         source: Target,
         method: Method,
-        cookie: Option<Box<str>>,
-        sent: Option<Box<str>>,
-        legacy: Option<LegacyKey>,
-    ) {
-        let merge = MergeKey::of(&request);
-        let legacy_hash = legacy.as_ref().map(LegacyKey::hash_key);
+        matching: Matching,
+    ) -> TransactionId {
+        let merge = MergeKey::of(request);
+        let merge_hash = merge.as_ref().map_or(0, |key| self.hasher.hash_one(key));
+        let bytes = request.to_bytes();
+        let given = request.via_branch().unwrap_or_default();
+        let branch = Branch::of(&bytes, given.as_ptr() as usize, given.as_bytes());
+        let cseq_method = request.cseq_method().cloned().unwrap_or_else(|| method.clone());
+        let to_tag = request.to_tag().is_some();
         let id = self.next_id();
-        // The TU hears of the request before anything the transaction does.
-        self.out.push_back(Output::Event(Event::Request { id, request: request.clone(), source }));
-        let (machine, timers) = self.start(now, id, |cx| {
-            if method == Method::Invite {
-                Machine::ServerInvite(ServerInvite::start(cx, request, source))
+        // The TU hears of the request before anything the transaction does (which starts with
+        // no output: at most a timer).
+        let legacy = matches!(matching, Matching::Legacy { .. });
+        let invite = method == Method::Invite;
+        let (machine, timers) = self.start(now, id, &bytes, source, |cx| {
+            if invite {
+                Machine::ServerInvite(ServerInvite::start(cx, legacy))
             } else {
-                Machine::ServerNonInvite(ServerNonInvite::start(request, source))
+                Machine::ServerNonInvite(ServerNonInvite::start())
             }
         });
-        self.alloc(Entry {
+        let kind = machine.kind();
+        let (hash, sent_by, legacy) = match matching {
+            Matching::Branch { hash, sent } => (hash, Some(sent), None),
+            Matching::Legacy { hash, key } => (hash, None, Some(Box::new(key))),
+        };
+        let cookie = sent_by.is_some();
+        let merged = merge.is_some();
+        let server = ServerKeys { sent_by, legacy, merge, merge_hash, cseq_method, to_tag };
+        let index = self.alloc(Entry {
             machine,
             timers,
-            branch: cookie.clone().unwrap_or_default(),
-            method,
-            sent_by: sent,
-            legacy,
-            merge: merge.clone(),
+            request: bytes,
+            peer: source,
+            branch,
+            hash,
+            server: Some(Box::new(server)),
+            parsed: OnceLock::new(),
         });
-        match (cookie, legacy_hash) {
-            (Some(branch), _) => self.servers.entry(branch).or_default().push(id),
-            (None, Some(hash)) => self.legacy.entry(hash).or_default().push(id),
-            (None, None) => {}
+        let Self { servers, legacy, merges, slots, .. } = self;
+        let by_branch = if cookie { servers } else { legacy };
+        by_branch.insert_unique(hash, index, |&i| index_hash(slots, i));
+        if merged {
+            merges.insert_unique(merge_hash, index, |&i| merge_hash_of(slots, i));
         }
-        if let Some(key) = merge {
-            self.merges.entry(key).or_default().push(id);
-        }
-        self.count_new(id);
+        self.count_new(kind);
+        id
     }
 
-    fn find_client(&self, branch: &str, method: &Method) -> Option<TransactionId> {
-        self.clients
-            .get(branch)?
-            .iter()
-            .copied()
-            .find(|&id| self.entry(id).is_some_and(|e| e.method == *method))
+    fn find_client(&self, hash: u64, branch: &[u8], method: &Method) -> Option<TransactionId> {
+        let slots = &self.slots;
+        let found = self.clients.find(hash, |&i| {
+            live(slots, i).is_some_and(|e| e.branch() == branch && e.method_is(method))
+        })?;
+        Some(id_of(slots, *found))
     }
 
-    fn find_server(&self, branch: &str, sent: &str, method: &Method) -> Option<TransactionId> {
-        self.servers.get(branch)?.iter().copied().find(|&id| {
-            self.entry(id)
-                .is_some_and(|e| e.method == *method && e.sent_by.as_deref() == Some(sent))
-        })
+    fn find_server(
+        &self,
+        hash: u64,
+        branch: &[u8],
+        sent: &[u8],
+        method: &Method,
+    ) -> Option<TransactionId> {
+        let slots = &self.slots;
+        let found = self.servers.find(hash, |&i| {
+            live(slots, i).is_some_and(|e| {
+                e.branch() == branch
+                    && e.method_is(method)
+                    && e.server.as_ref().and_then(|s| s.sent_by.as_deref()) == Some(sent)
+            })
+        })?;
+        Some(id_of(slots, *found))
     }
 
-    fn find_legacy(&self, key: &LegacyKey, is_ack: bool) -> Option<TransactionId> {
-        self.legacy.get(&key.hash_key())?.iter().copied().find(|&id| {
-            let Some(entry) = self.entry(id) else { return false };
-            let Some(own) = entry.legacy.as_ref() else { return false };
+    fn find_legacy(&self, hash: u64, key: &LegacyKey, is_ack: bool) -> Option<TransactionId> {
+        let slots = &self.slots;
+        let found = self.legacy.find(hash, |&i| {
+            let Some(entry) = live(slots, i) else { return false };
+            let Some(own) = entry.server.as_ref().and_then(|s| s.legacy.as_ref()) else {
+                return false;
+            };
             if is_ack {
                 let to_tag = match &entry.machine {
                     Machine::ServerInvite(m) => m.final_to_tag(),
@@ -641,150 +923,127 @@ impl TransactionTable {
             } else {
                 own.matches_request(key)
             }
-        })
+        })?;
+        Some(id_of(slots, *found))
     }
 
-    fn fresh_branch(&mut self) -> String {
-        let mut branch = new_branch(&mut self.rng);
+    /// A branch no live client transaction uses.
+    fn fresh_branch(&mut self) -> [u8; BRANCH_LEN] {
+        let mut branch = new_branch_bytes(&mut self.rng);
         for _ in 1..BRANCH_ATTEMPTS {
-            if !self.clients.contains_key(branch.as_str()) {
+            let slots = &self.slots;
+            let taken = self
+                .clients
+                .find(self.hasher.hash_one(&branch[..]), |&i| {
+                    live(slots, i).is_some_and(|e| e.branch() == branch)
+                })
+                .is_some();
+            if !taken {
                 break;
             }
-            branch = new_branch(&mut self.rng);
+            branch = new_branch_bytes(&mut self.rng);
         }
         branch
     }
 
     fn entry(&self, id: TransactionId) -> Option<&Entry> {
-        self.slots.get(id.index as usize).filter(|s| s.generation == id.generation)?.entry.as_ref()
-    }
-
-    fn entry_mut(&mut self, id: TransactionId) -> Option<&mut Entry> {
-        self.slots
-            .get_mut(id.index as usize)
-            .filter(|s| s.generation == id.generation)?
-            .entry
-            .as_mut()
+        self.slots.get(id)
     }
 
     /// The id the next [`alloc`](Self::alloc) returns.
     fn next_id(&self) -> TransactionId {
-        match self.free.last() {
-            Some(&index) => TransactionId {
-                index,
-                generation: self.slots.get(index as usize).map_or(0, |s| s.generation),
-            },
-            None => TransactionId {
-                index: u32::try_from(self.slots.len()).unwrap_or(u32::MAX),
-                generation: 0,
-            },
-        }
+        self.slots.next_id()
     }
 
-    fn alloc(&mut self, entry: Entry) -> TransactionId {
-        if let Some(index) = self.free.pop() {
-            if let Some(slot) = self.slots.get_mut(index as usize) {
-                slot.entry = Some(entry);
-                return TransactionId { index, generation: slot.generation };
-            }
-        }
-        let index = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
-        self.slots.push(Slot { generation: 0, entry: Some(entry) });
-        TransactionId { index, generation: 0 }
+    /// Puts `entry` in the slab; returns its slot's index.
+    #[inline]
+    fn alloc(&mut self, entry: Entry) -> u32 {
+        self.slots.insert(entry)
     }
 
     /// Runs a machine's `start` for the transaction about to get `id`, returning what it built
     /// and the timers it armed.
     fn start<R>(
         &mut self,
-        now: Instant,
+        now: u64,
         id: TransactionId,
+        request: &Bytes,
+        peer: Target,
         f: impl FnOnce(&mut Ctx<'_>) -> R,
     ) -> (R, Timers) {
         let mut timers = Timers::default();
         let Self { out, queue, stats, config, .. } = self;
-        let mut cx = Ctx { now, id, config, out, queue, timers: &mut timers, stats };
+        let mut cx = Ctx { now, id, request, peer, config, out, queue, timers: &mut timers, stats };
         let built = f(&mut cx);
         (built, timers)
     }
 
-    fn count_new(&mut self, id: TransactionId) {
-        if let Some(kind) = self.entry(id).map(|e| e.machine.kind()) {
-            self.stats.created += 1;
-            *self.stats.live_mut(kind) += 1;
-        }
+    fn count_new(&mut self, kind: TransactionKind) {
+        self.stats.created += 1;
+        *self.stats.live_mut(kind) += 1;
     }
 
-    /// Runs `f` with the entry and a context for it.
-    fn with_ctx<R>(
-        &mut self,
-        now: Instant,
-        id: TransactionId,
-        f: impl FnOnce(&mut Entry, &mut Ctx<'_>) -> R,
-    ) -> Option<R> {
+    /// Runs transaction `id`'s machine on `input`.
+    fn step(&mut self, now: u64, id: TransactionId, input: Stimulus<'_>) -> Step {
         let Self { slots, out, queue, stats, config, .. } = self;
-        let entry = slots
-            .get_mut(id.index as usize)
-            .filter(|s| s.generation == id.generation)?
-            .entry
-            .as_mut()?;
-        let mut timers = entry.timers;
-        let mut cx = Ctx { now, id, config, out, queue, timers: &mut timers, stats };
-        let result = f(entry, &mut cx);
-        entry.timers = timers;
-        Some(result)
+        let Some(entry) = slots.get_mut(id) else {
+            return Err(ResponseError::UnknownTransaction);
+        };
+        let Entry { machine, timers, request, peer, .. } = entry;
+        let mut cx = Ctx { now, id, request, peer: *peer, config, out, queue, timers, stats };
+        machine.handle(&mut cx, input)
     }
 
     /// Delivers `input` to transaction `id` and frees it if it terminates.
     fn dispatch(
         &mut self,
-        now: Instant,
+        now: u64,
         id: TransactionId,
-        input: Stimulus,
+        input: Stimulus<'_>,
     ) -> Result<(), ResponseError> {
-        let result = self
-            .with_ctx(now, id, |entry, cx| entry.machine.handle(cx, input))
-            .unwrap_or(Err(ResponseError::UnknownTransaction));
-        match result {
-            Ok(Next::Stay) => Ok(()),
-            Ok(Next::Terminate) => {
-                self.release(id);
-                Ok(())
-            }
-            Err(e) => Err(e),
+        let (next, _) = self.step(now, id, input)?;
+        if next == Next::Terminate {
+            self.release(id);
         }
+        Ok(())
+    }
+
+    /// Delivers a received response (client) or ACK (INVITE server) to transaction `id`: which
+    /// event passes it up, and the transaction to free once that event is queued.
+    #[inline(always)]
+    fn deliver(&mut self, now: u64, id: TransactionId, message: &Message) -> Delivery {
+        let input = if message.is_request() { Stimulus::Ack } else { Stimulus::Response(message) };
+        let Ok((next, up)) = self.step(now, id, input) else { return (Up::Nothing, None) };
+        let up = match up {
+            Pass::Nothing => Up::Nothing,
+            Pass::Provisional => Up::Provisional(id),
+            Pass::Final => Up::Final(id),
+            Pass::Additional2xx => Up::Additional2xx(id),
+            Pass::Ack => Up::Ack(Some(id)),
+        };
+        (up, (next == Next::Terminate).then_some(id))
     }
 
     /// Frees transaction `id`: out of the slab and every index; its queued timers go stale.
     fn release(&mut self, id: TransactionId) {
-        let Some(slot) = self.slots.get_mut(id.index as usize) else { return };
-        if slot.generation != id.generation {
-            return;
-        }
-        let Some(entry) = slot.entry.take() else { return };
-        slot.generation = slot.generation.wrapping_add(1);
-        self.free.push(id.index);
+        let Some(entry) = self.slots.get(id) else { return };
         let kind = entry.machine.kind();
-        let index = if kind.is_client() {
-            Some(&mut self.clients)
-        } else if entry.sent_by.is_some() {
-            Some(&mut self.servers)
-        } else {
-            None
-        };
-        if let Some(index) = index {
-            remove_id(index, &entry.branch, id);
+        match &entry.server {
+            None => unindex(&mut self.clients, entry.hash, id.index),
+            Some(server) => {
+                let by_branch =
+                    if server.sent_by.is_some() { &mut self.servers } else { &mut self.legacy };
+                unindex(by_branch, entry.hash, id.index);
+                if server.merge.is_some() {
+                    unindex(&mut self.merges, server.merge_hash, id.index);
+                }
+            }
         }
-        if let Some(key) = &entry.legacy {
-            remove_id(&mut self.legacy, &key.hash_key(), id);
-        }
-        if let Some(key) = &entry.merge {
-            remove_id(&mut self.merges, key, id);
-        }
+        self.slots.remove(id);
         let live = self.stats.live_mut(kind);
         *live = live.saturating_sub(1);
         self.stats.terminated += 1;
-        self.out.push_back(Output::Event(Event::Terminated { id }));
+        self.out.push(Pending::Terminated { id });
     }
 
     /// Queued timer entries, stale ones included (for tests of the lazy queue).
@@ -794,18 +1053,26 @@ impl TransactionTable {
     }
 }
 
-/// Removes `id` from the list under `key`, and the list when it empties.
-fn remove_id<K, Q>(map: &mut HashMap<K, SmallVec<[TransactionId; 2]>>, key: &Q, id: TransactionId)
-where
-    K: std::borrow::Borrow<Q> + std::hash::Hash + Eq,
-    Q: std::hash::Hash + Eq + ?Sized,
-{
-    if let Some(ids) = map.get_mut(key) {
-        ids.retain(|other| *other != id);
-        if ids.is_empty() {
-            map.remove(key);
-        }
-    }
+/// Which event carries a received message up to the TU.
+enum Up {
+    Nothing,
+    Request(TransactionId),
+    Provisional(TransactionId),
+    Final(TransactionId),
+    Additional2xx(TransactionId),
+    Ack(Option<TransactionId>),
+    Stray,
+}
+
+/// What became of a received message: its event, and a transaction to free after it.
+type Delivery = (Up, Option<TransactionId>);
+
+/// How a new server transaction will be found again.
+enum Matching {
+    /// RFC 3261: by branch (hashed), sent-by and method.
+    Branch { hash: u64, sent: KeyBytes },
+    /// RFC 2543: by the whole key, hashed on Call-ID and CSeq number.
+    Legacy { hash: u64, key: LegacyKey },
 }
 
 impl Default for TransactionTable {
@@ -834,23 +1101,70 @@ mod tests {
     }
 
     #[test]
-    fn cleared_timers_stay_queued_until_they_surface_then_are_dropped() {
-        // One queue with lazy invalidation: a final clears Timers E and F in their slots; their
-        // entries are skipped when they reach the top and never reported by poll_timeout.
+    fn the_queue_holds_each_transaction_s_earliest_timer_only() {
+        // Timer F waits behind Timer E in its slot; a final clears both and arms K, and the
+        // spent E entry is dropped as soon as it surfaces, K taking its place, so poll_timeout
+        // is exact.
         let mut table = TransactionTable::default();
         let t0 = Instant::now();
         let target = Target::udp("192.0.2.2:5060".parse().unwrap());
         let id = table.send_request(t0, options(), target).unwrap();
-        assert_eq!(table.queued_timers(), 2, "E and F");
+        assert_eq!(table.queued_timers(), 1, "E only");
+        assert_eq!(table.poll_timeout(), Some(t0 + Duration::from_millis(500)));
+        // E fires and re-arms at 2*T1; F is still not queued.
+        table.handle_timeout(t0 + Duration::from_millis(500));
+        assert_eq!(table.queued_timers(), 1);
+        assert_eq!(table.poll_timeout(), Some(t0 + Duration::from_millis(1500)));
         let sent = table.request(id).unwrap().clone();
         let ok = MessageBuilder::response_to(&sent, 200, None).build().unwrap();
-        table.handle_message(t0, ok, target);
-        // E (top) went stale and was pruned; F is stale below K.
-        assert_eq!(table.poll_timeout(), Some(t0 + Duration::from_secs(5)));
-        assert_eq!(table.queued_timers(), 2, "K, and the stale F underneath");
-        table.handle_timeout(t0 + Duration::from_secs(5));
+        table.handle_message(t0 + Duration::from_millis(600), ok, target);
+        assert_eq!(table.poll_timeout(), Some(t0 + Duration::from_millis(5600)));
+        assert_eq!(table.queued_timers(), 1, "K; the spent E entry was dropped");
+        table.handle_timeout(t0 + Duration::from_millis(5600));
         assert_eq!((table.queued_timers(), table.poll_timeout()), (0, None));
         assert!(table.is_empty());
+    }
+
+    #[test]
+    fn a_later_timer_behind_a_cleared_one_still_fires_on_time() {
+        // Server INVITE over UDP answered 486: G (T1) and H (64*T1) are armed, only G queued.
+        // No ACK comes: G keeps retransmitting, and H, queued only when G's entries surface,
+        // still fires at exactly 64*T1.
+        let mut table = TransactionTable::default();
+        let t0 = Instant::now();
+        let source = Target::udp("192.0.2.2:5060".parse().unwrap());
+        let invite = MessageBuilder::request(&Method::Invite, "sip:bob@example.com")
+            .header(H::Via, "SIP/2.0/UDP 192.0.2.2;branch=z9hG4bKg1")
+            .header(H::To, "<sip:bob@example.com>")
+            .header(H::From, "<sip:alice@example.com>;tag=1")
+            .header(H::CallId, "g")
+            .header(H::CSeq, "1 INVITE")
+            .build()
+            .unwrap();
+        table.handle_message(t0, invite.clone(), source);
+        let id = match table.poll_output() {
+            Some(crate::Output::Event(crate::Event::Request { id, .. })) => id,
+            other => panic!("{other:?}"),
+        };
+        let busy = MessageBuilder::response_to(&invite, 486, None).to_tag("b").build().unwrap();
+        table.send_response(t0, id, busy).unwrap();
+        while table.poll_output().is_some() {}
+        let mut fired = Vec::new();
+        while let Some(at) = table.poll_timeout() {
+            table.handle_timeout(at);
+            while let Some(output) = table.poll_output() {
+                fired.push((at - t0, output));
+            }
+        }
+        let retransmits = fired.iter().filter(|(_, o)| matches!(o, crate::Output::Transmit(_)));
+        // G at 0.5, 1.5, 3.5, 7.5 s, then every T2 (4 s) up to 31.5 s: 10 retransmissions.
+        assert_eq!(retransmits.count(), 10);
+        let timed_out = fired.iter().find_map(|(at, o)| match o {
+            crate::Output::Event(crate::Event::TimedOut { timer, .. }) => Some((*at, *timer)),
+            _ => None,
+        });
+        assert_eq!(timed_out, Some((Duration::from_secs(32), crate::Timer::H)));
+        assert!(table.is_empty() && table.queued_timers() == 0);
     }
 
     #[test]
