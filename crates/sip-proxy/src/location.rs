@@ -196,8 +196,8 @@ impl Resolver for NoResolver {
 }
 
 /// The canonical form of a URI as a location-service key (RFC 3261 §10.3): for SIP and SIPS,
-/// `scheme:user@host[:port]` with escapes decoded, the scheme and host in lower case and every
-/// parameter and header removed; for tel, `tel:` and the digits without visual separators.
+/// [`sip_registrar::Aor`] (`scheme:user@host[:port]` with escapes decoded, the scheme and host
+/// in lower case and every parameter and header removed); for tel, `tel:` and the digits without visual separators.
 /// `None` for other schemes.
 ///
 /// ```
@@ -212,26 +212,8 @@ impl Resolver for NoResolver {
 #[must_use]
 pub fn canonical_aor(uri: &Uri<'_>) -> Option<String> {
     match uri {
-        Uri::Sip(sip) => {
-            let scheme = if sip.is_secure() { "sips" } else { "sip" };
-            let host = match sip.host() {
-                Host::Domain(d) => d.trim_end_matches('.').to_ascii_lowercase(),
-                other => other.to_string(),
-            };
-            let mut key = String::with_capacity(sip.as_str().len());
-            key.push_str(scheme);
-            key.push(':');
-            if let Some(user) = sip.user() {
-                key.push_str(&user);
-                key.push('@');
-            }
-            key.push_str(&host);
-            if let Some(port) = sip.port() {
-                key.push(':');
-                key.push_str(&port.to_string());
-            }
-            Some(key)
-        }
+        // One canonical form for the whole stack: the registrar's (§10.3 step 5).
+        Uri::Sip(sip) => Some(sip_registrar::Aor::from_sip(sip).as_str().to_owned()),
         Uri::Tel(tel) => {
             let digits: String =
                 tel.number().chars().filter(|c| !matches!(c, '-' | '.' | '(' | ')')).collect();
