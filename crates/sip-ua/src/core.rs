@@ -452,7 +452,7 @@ impl UaCore {
         txns: &mut TransactionTable,
         invite: Invite,
     ) -> Result<CallId, UaError> {
-        if self.calls.len() + self.requests.len() >= self.config.max_calls {
+        if self.at_capacity() {
             return Err(UaError::TooManyCalls);
         }
         let local_tag: Box<str> = self.token(TAG_LEN).into();
@@ -560,7 +560,7 @@ impl UaCore {
         let (txn, _) =
             self.call(call).and_then(|c| c.pending.as_ref()).ok_or(UaError::UnknownCall)?;
         txns.send_response(now, *txn, response)?;
-        self.end_call(call, None);
+        self.end_call(call);
         Ok(())
     }
 
@@ -791,7 +791,7 @@ impl UaCore {
         if matches!(method, Method::Ack | Method::Cancel | Method::Bye | Method::Invite) {
             return Err(UaError::WrongState("this method needs a call"));
         }
-        if self.calls.len() + self.requests.len() >= self.config.max_calls {
+        if self.at_capacity() {
             return Err(UaError::TooManyCalls);
         }
         let tag = self.token(TAG_LEN);
@@ -823,7 +823,7 @@ impl UaCore {
         request: Message,
         target: Target,
     ) -> Result<RequestId, UaError> {
-        if self.calls.len() + self.requests.len() >= self.config.max_calls {
+        if self.at_capacity() {
             return Err(UaError::TooManyCalls);
         }
         self.send_out_request(now, txns, request, target, false)
@@ -844,18 +844,8 @@ impl UaCore {
         body: Option<&Body>,
     ) -> Result<(), UaError> {
         let request = txns.request(transaction).ok_or(UaError::UnknownCall)?.clone();
-        let tag = self.token(TAG_LEN);
-        let mut b = MessageBuilder::response_to(&request, status, None);
-        if status != 100 && request.to_tag().is_none() {
-            b = b.to_tag(&tag);
-        }
-        for (name, value) in headers {
-            b = b.header(*name, value);
-        }
-        if let Some(body) = body {
-            b = b.body(&body.content_type, body.bytes.clone());
-        }
-        txns.send_response(now, transaction, b.build()?)?;
+        let response = self.response_for(&request, status, None, headers, body)?;
+        txns.send_response(now, transaction, response)?;
         Ok(())
     }
 
@@ -1127,7 +1117,7 @@ impl UaCore {
             },
             Event::Additional2xx { id, response } => match self.clients.get(&id).cloned() {
                 Some(Purpose::Invite(call)) => {
-                    self.on_invite_2xx(now, txns, call, &response, false);
+                    self.on_invite_2xx(now, txns, call, &response);
                     None
                 }
                 Some(Purpose::Reinvite(call)) => {
@@ -1263,7 +1253,7 @@ impl UaCore {
         request: Message,
         source: Target,
     ) {
-        if self.calls.len() + self.requests.len() >= self.config.max_calls {
+        if self.at_capacity() {
             let retry = [(H::RetryAfter, "5".to_string())];
             self.reply(
                 now,
@@ -1323,7 +1313,7 @@ impl UaCore {
             }
             return;
         }
-        self.end_call(call, None);
+        self.end_call(call);
         self.events.push_back(UaEvent::Cancelled { call });
     }
 
@@ -1400,7 +1390,7 @@ impl UaCore {
         }
         if self.call(call).is_some_and(|c| c.phase != Phase::Ended) {
             let answered = self.call(call).is_some_and(|c| c.phase != Phase::Incoming);
-            self.end_call(call, None);
+            self.end_call(call);
             self.events.push_back(if answered {
                 UaEvent::Ended { call, reason: EndReason::RemoteBye }
             } else {
@@ -1540,7 +1530,7 @@ impl UaCore {
             Purpose::Invite(call) => {
                 if (200..300).contains(&status) {
                     if let Some(r) = &response {
-                        self.on_invite_2xx(now, txns, call, r, true);
+                        self.on_invite_2xx(now, txns, call, r);
                     }
                     return;
                 }
@@ -1571,7 +1561,7 @@ impl UaCore {
                 let reason =
                     self.call(call).and_then(|c| c.end_reason).unwrap_or(EndReason::LocalBye);
                 if self.call(call).is_some_and(|c| c.phase == Phase::Ending) {
-                    self.end_call(call, None);
+                    self.end_call(call);
                     self.events.push_back(UaEvent::Ended { call, reason });
                 }
             }
@@ -1628,7 +1618,7 @@ impl UaCore {
         {
             return;
         }
-        self.end_call(call, None);
+        self.end_call(call);
         self.events.push_back(UaEvent::Failed { call, status, response });
     }
 
@@ -1638,19 +1628,14 @@ impl UaCore {
         txns: &mut TransactionTable,
         call: CallId,
         response: &Message,
-        first: bool,
     ) {
+        // A retransmission of a 2xx already ACKed: the same ACK again (§13.2.2.4).
+        if self.resend_ack(txns, call, response) {
+            return;
+        }
         let Some(c) = self.call_mut(call) else { return };
         let cseq = response.cseq_number().unwrap_or(0);
         let tag: Box<str> = response.to_tag().unwrap_or_default().into();
-        // A retransmission of a 2xx already ACKed: the same ACK again (§13.2.2.4).
-        if let Some((ack_cseq, bytes, target)) = &c.ack
-            && *ack_cseq == cseq
-            && c.session.as_deref() == Some(&*tag)
-        {
-            txns.send_stateless(*target, bytes);
-            return;
-        }
         let Some(invite) = c.invite.as_deref() else { return };
         let change = c.dialogs.on_response(invite, response);
         if change.is_err() {
@@ -1689,7 +1674,6 @@ impl UaCore {
                 }
             }
         }
-        let _ = first;
     }
 
     fn on_reinvite_final(
@@ -1747,7 +1731,7 @@ impl UaCore {
             }
             408 | 481 => {
                 // §12.2.1.2: the dialog is gone.
-                self.end_call(call, None);
+                self.end_call(call);
                 self.events
                     .push_back(UaEvent::Ended { call, reason: EndReason::DialogLost(status) });
             }
@@ -1776,14 +1760,22 @@ impl UaCore {
     }
 
     /// Re-sends the ACK already sent for `response`'s 2xx, if it is the session's.
-    fn resend_ack(&mut self, txns: &mut TransactionTable, call: CallId, response: &Message) {
+    /// Whether it did.
+    fn resend_ack(
+        &mut self,
+        txns: &mut TransactionTable,
+        call: CallId,
+        response: &Message,
+    ) -> bool {
         if let Some(c) = self.call(call)
             && let Some((cseq, ack, target)) = &c.ack
             && Some(*cseq) == response.cseq_number()
             && c.session.as_deref() == response.to_tag()
         {
             txns.send_stateless(*target, ack);
+            return true;
         }
+        false
     }
 
     fn on_request_final(
@@ -1926,7 +1918,7 @@ impl UaCore {
         if let Some(txn) = c.invite_txn {
             txns.terminate(now, txn);
         }
-        self.end_call(call, None);
+        self.end_call(call);
         self.events.push_back(UaEvent::Failed { call, status: 408, response: None });
     }
 
@@ -2203,15 +2195,7 @@ impl UaCore {
         reason: Option<&str>,
         headers: &[(H, String)],
     ) {
-        let mut b = MessageBuilder::response_to(request, status, reason);
-        if status != 100 && request.to_tag().is_none() {
-            let tag = self.token(TAG_LEN);
-            b = b.to_tag(&tag);
-        }
-        for (name, value) in headers {
-            b = b.header(*name, value);
-        }
-        match b.build() {
+        match self.response_for(request, status, reason, headers, None) {
             Ok(response) => {
                 let _ = txns.send_response(now, id, response);
             }
@@ -2222,6 +2206,30 @@ impl UaCore {
                 }
             }
         }
+    }
+
+    /// A response to a request outside any dialog this core keeps: a fresh To tag for all but
+    /// 100 (§8.2.6.2), then `headers` and `body`.
+    fn response_for(
+        &mut self,
+        request: &Message,
+        status: u16,
+        reason: Option<&str>,
+        headers: &[(H, String)],
+        body: Option<&Body>,
+    ) -> Result<Message, sip_message::BuildError> {
+        let mut b = MessageBuilder::response_to(request, status, reason);
+        if status != 100 && request.to_tag().is_none() {
+            let tag = self.token(TAG_LEN);
+            b = b.to_tag(&tag);
+        }
+        for (name, value) in headers {
+            b = b.header(*name, value);
+        }
+        if let Some(body) = body {
+            b = b.body(&body.content_type, body.bytes.clone());
+        }
+        b.build()
     }
 
     fn capabilities(&self) -> Vec<(H, String)> {
@@ -2467,6 +2475,11 @@ impl UaCore {
         Some((call, idx))
     }
 
+    /// Whether [`UaConfig::max_calls`] calls and requests are live.
+    fn at_capacity(&self) -> bool {
+        self.calls.len() + self.requests.len() >= self.config.max_calls
+    }
+
     fn insert_call(&mut self, call: Call) -> CallId {
         let tag = call.local_tag.clone();
         let (index, generation) = self.calls.insert(call);
@@ -2484,7 +2497,7 @@ impl UaCore {
     }
 
     /// Marks the call over (its dialogs terminated); freed once its transactions end.
-    fn end_call(&mut self, call: CallId, _reason: Option<EndReason>) {
+    fn end_call(&mut self, call: CallId) {
         if let Some(c) = self.call_mut(call) {
             c.phase = Phase::Ended;
             c.pending = None;
