@@ -6,6 +6,7 @@ use std::str::FromStr;
 
 use md5::{Digest, Md5};
 use sha2::{Sha256, Sha512_256};
+use sip_message::grammar::hex_value;
 
 /// The hash function underneath a digest [`Algorithm`]: what `H(data)` computes.
 ///
@@ -272,15 +273,6 @@ pub(crate) fn ct_eq_ignore_ascii_case(a: &[u8], b: &[u8]) -> bool {
         .zip(b)
         .fold(0_u8, |acc, (x, y)| acc | (x.to_ascii_lowercase() ^ y.to_ascii_lowercase()));
     diff == 0
-}
-
-fn hex_value(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    }
 }
 
 fn digest_hex<D: Digest>(parts: &[&[u8]]) -> String {

@@ -79,3 +79,38 @@ mod tests {
         }
     }
 }
+
+/// Small RFC 3261 §25.1 character-class checks other crates need, from the same tables the
+/// parser uses.
+pub mod grammar {
+    use super::{USER, in_class, is_token_str};
+
+    /// Whether `s` is a non-empty `token` (tags, option tags, methods, parameter names).
+    ///
+    /// ```
+    /// assert!(sip_message::grammar::is_token("a6c85cf"));
+    /// assert!(!sip_message::grammar::is_token("a b"));
+    /// ```
+    #[must_use]
+    pub fn is_token(s: &str) -> bool {
+        is_token_str(s.as_bytes())
+    }
+
+    /// Whether `c` may stand unescaped in the user part of a SIP URI (`unreserved /
+    /// user-unreserved`).
+    #[must_use]
+    pub fn is_user_char(c: u8) -> bool {
+        in_class(&USER, c)
+    }
+
+    /// The value of one hexadecimal digit, either case.
+    #[must_use]
+    pub fn hex_value(c: u8) -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            b'A'..=b'F' => Some(c - b'A' + 10),
+            _ => None,
+        }
+    }
+}

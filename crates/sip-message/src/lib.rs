@@ -27,6 +27,7 @@ mod uri;
 mod validate;
 
 pub use builder::{BuildError, MessageBuilder};
+pub use chars::grammar;
 pub use error::{HeaderError, ParseError, ParseErrorKind, UriError};
 pub use framer::{Frame, FrameError, Framer};
 pub use headers::*;

@@ -12,6 +12,7 @@ use std::iter::FusedIterator;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::UriError;
+use crate::chars::grammar::hex_value;
 use crate::chars::{HNVCHAR, PARAMCHAR, PASSWORD, URIC, USER, in_class};
 
 /// Any URI a SIP message can carry: RFC 3261 §25.1
@@ -870,16 +871,6 @@ const MUST_MATCH_PARAMS: [&str; 5] = ["user", "ttl", "method", "maddr", "transpo
 fn escape_at(b: &[u8], i: usize) -> Option<u8> {
     match b.get(i..i.checked_add(3)?)? {
         [b'%', h, l] => Some((hex_value(*h)? << 4) | hex_value(*l)?),
-        _ => None,
-    }
-}
-
-#[inline]
-fn hex_value(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
         _ => None,
     }
 }

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use sip_message::grammar::{hex_value, is_user_char};
 use sip_message::{Host, SipUri, Uri, UriError};
 
 /// An address-of-record in the canonical form of RFC 3261 §10.3 step 5: the key of the
@@ -308,39 +309,6 @@ fn push_canonical_user(out: &mut String, raw: &str) {
 }
 
 const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
-
-fn hex_value(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    }
-}
-
-/// RFC 3261 §25.1: `unreserved / user-unreserved`, the characters a user may hold unescaped.
-fn is_user_char(c: u8) -> bool {
-    c.is_ascii_alphanumeric()
-        || matches!(
-            c,
-            b'-' | b'_'
-                | b'.'
-                | b'!'
-                | b'~'
-                | b'*'
-                | b'\''
-                | b'('
-                | b')'
-                | b'&'
-                | b'='
-                | b'+'
-                | b'$'
-                | b','
-                | b';'
-                | b'?'
-                | b'/'
-        )
-}
 
 #[cfg(test)]
 mod tests {

@@ -20,15 +20,7 @@ impl ToTags {
     }
 }
 
-/// RFC 3261 §25.1 `token`: `1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" /
-/// "~" )`.
-pub(crate) fn is_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes().all(|c| {
-            c.is_ascii_alphanumeric()
-                || matches!(c, b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~')
-        })
-}
+pub(crate) use sip_message::grammar::is_token;
 
 #[cfg(test)]
 mod tests {
