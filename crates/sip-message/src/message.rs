@@ -100,15 +100,15 @@ pub(crate) struct Keys {
 /// # Ok::<(), sip_message::ParseError>(())
 /// ```
 pub struct Message {
-    buf: Bytes,
+    pub(crate) buf: Bytes,
     /// The range of `buf` that is this message as received, while no edit has touched it and
     /// its Content-Length is exact: serialising it is then a copy of those bytes.
     pristine: Option<(u32, u32)>,
     owned: Vec<Bytes>,
     start: StartLine,
-    headers: SmallVec<[Entry; 16]>,
+    pub(crate) headers: SmallVec<[Entry; 16]>,
     body: Slot,
-    keys: Keys,
+    pub(crate) keys: Keys,
 }
 
 impl Clone for Message {
@@ -158,26 +158,37 @@ impl Message {
         crate::parse::parse(buf, limits)
     }
 
-    pub(crate) fn from_parts(
-        buf: Bytes,
-        origin: usize,
-        start: StartLine,
-        headers: SmallVec<[Entry; 16]>,
-        body: Slot,
-        keys: Keys,
-    ) -> Message {
-        // Written back verbatim only if the bytes are what `write_to` would produce: one exact
-        // Content-Length line and the version spelled `SIP/2.0`.
-        let exact_length = keys.content_length == Some(body.end - body.start)
-            && headers.iter().filter(|e| e.name == HeaderName::ContentLength).count() == 1;
-        let version_ok = match &start {
+    /// A message over `buf` with the start line parsed and nothing else yet: the parser
+    /// fills [`headers`](Self::headers) and the keys in place (the index is about 600 bytes;
+    /// building it here saves moving it), then calls [`seal`](Self::seal).
+    #[inline]
+    pub(crate) fn started(buf: Bytes, start: StartLine) -> Message {
+        Message {
+            buf,
+            pristine: None,
+            owned: Vec::new(),
+            start,
+            headers: SmallVec::new(),
+            body: Slot::default(),
+            keys: Keys::default(),
+        }
+    }
+
+    /// Finishes a parsed message: its body, and whether it is written back verbatim, which
+    /// holds only if the bytes are what `write_to` would produce: one exact Content-Length line
+    /// and the version spelled `SIP/2.0`.
+    #[inline]
+    pub(crate) fn seal(&mut self, origin: usize, body: Slot) {
+        self.body = body;
+        let exact_length = self.keys.content_length == Some(body.end - body.start)
+            && self.headers.iter().filter(|e| e.name == HeaderName::ContentLength).count() == 1;
+        let version_ok = match &self.start {
             StartLine::Request { uri, .. } => {
-                buf.get(uri.end as usize..uri.end as usize + 8) == Some(b" SIP/2.0")
+                self.buf.get(uri.end as usize..uri.end as usize + 8) == Some(b" SIP/2.0")
             }
-            StartLine::Response { .. } => buf.get(origin..origin + 7) == Some(b"SIP/2.0"),
+            StartLine::Response { .. } => self.buf.get(origin..origin + 7) == Some(b"SIP/2.0"),
         };
-        let pristine = (exact_length && version_ok).then_some((origin as u32, body.end));
-        Message { buf, pristine, owned: Vec::new(), start, headers, body, keys }
+        self.pristine = (exact_length && version_ok).then_some((origin as u32, body.end));
     }
 
     #[inline]
@@ -292,6 +303,35 @@ impl Message {
     #[inline]
     pub fn call_id(&self) -> Option<&str> {
         self.keys.call_id.and_then(|s| self.slot_str(s))
+    }
+
+    /// [`via_branch`](Self::via_branch) as bytes, without the UTF-8 check (the parser only
+    /// accepts a token there, so the two agree): for matching on the hot path.
+    #[must_use]
+    #[inline]
+    pub fn via_branch_bytes(&self) -> Option<&[u8]> {
+        self.keys.branch.map(|s| self.slot(s))
+    }
+
+    /// [`from_tag`](Self::from_tag) as bytes, without the UTF-8 check (a token).
+    #[must_use]
+    #[inline]
+    pub fn from_tag_bytes(&self) -> Option<&[u8]> {
+        self.keys.from_tag.map(|s| self.slot(s))
+    }
+
+    /// [`to_tag`](Self::to_tag) as bytes, without the UTF-8 check (a token).
+    #[must_use]
+    #[inline]
+    pub fn to_tag_bytes(&self) -> Option<&[u8]> {
+        self.keys.to_tag.map(|s| self.slot(s))
+    }
+
+    /// [`call_id`](Self::call_id) as bytes, without the UTF-8 check (`word ["@" word]`).
+    #[must_use]
+    #[inline]
+    pub fn call_id_bytes(&self) -> Option<&[u8]> {
+        self.keys.call_id.map(|s| self.slot(s))
     }
 
     /// The CSeq sequence number (RFC 3261 §8.1.1.5), if CSeq is present and well-formed.

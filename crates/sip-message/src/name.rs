@@ -25,6 +25,7 @@ macro_rules! header_names {
 
             /// The canonical (long) spelling, e.g. `"Call-ID"`; `""` for [`HeaderName::Other`].
             #[must_use]
+            #[inline]
             pub const fn as_str(self) -> &'static str {
                 match self { $( HeaderName::$variant => $canon, )* HeaderName::Other => "" }
             }
@@ -272,11 +273,44 @@ impl HeaderName {
             _ => &[],
         };
         for &candidate in candidates {
-            if candidate.as_str().as_bytes().eq_ignore_ascii_case(name) {
+            // Nearly every sender writes the canonical case: one block compare settles it, and
+            // the byte-by-byte case fold runs only for the others.
+            let canonical = candidate.as_str().as_bytes();
+            if same_bytes(canonical, name) || canonical.eq_ignore_ascii_case(name) {
                 return candidate;
             }
         }
         H::Other
+    }
+}
+
+/// `a == b` for the short slices header names are, inlined as at most two overlapping word
+/// compares instead of a call to `memcmp`.
+#[inline(always)]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    match a.len() {
+        8..=16 => {
+            match (a.first_chunk::<8>(), a.last_chunk::<8>(), b.first_chunk(), b.last_chunk()) {
+                (Some(a0), Some(a1), Some(b0), Some(b1)) => {
+                    u64::from_ne_bytes(*a0) == u64::from_ne_bytes(*b0)
+                        && u64::from_ne_bytes(*a1) == u64::from_ne_bytes(*b1)
+                }
+                _ => false,
+            }
+        }
+        4..=7 => match (a.first_chunk::<4>(), a.last_chunk::<4>(), b.first_chunk(), b.last_chunk())
+        {
+            (Some(a0), Some(a1), Some(b0), Some(b1)) => {
+                u32::from_ne_bytes(*a0) == u32::from_ne_bytes(*b0)
+                    && u32::from_ne_bytes(*a1) == u32::from_ne_bytes(*b1)
+            }
+            _ => false,
+        },
+        0..=3 => a.iter().zip(b).all(|(x, y)| x == y),
+        _ => a == b,
     }
 }
 
@@ -308,6 +342,31 @@ mod tests {
             if let Some(c) = name.compact() {
                 assert_eq!(HeaderName::from_bytes(&[c]), name);
                 assert_eq!(HeaderName::from_bytes(&[c.to_ascii_uppercase()]), name);
+            }
+        }
+    }
+
+    #[test]
+    fn same_bytes_agrees_with_slice_equality() {
+        let words: [&[u8]; 9] = [
+            b"",
+            b"To",
+            b"Via",
+            b"CSeq",
+            b"Call-ID",
+            b"Contact",
+            b"Max-Forwards",
+            b"Content-Length",
+            b"Proxy-Authorization",
+        ];
+        for a in words {
+            for b in words {
+                assert_eq!(same_bytes(a, b), a == b);
+            }
+            for i in 0..a.len() {
+                let mut c = a.to_vec();
+                c[i] ^= 0x01;
+                assert!(!same_bytes(a, &c));
             }
         }
     }

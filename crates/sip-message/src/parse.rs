@@ -6,7 +6,6 @@
 //! parsers (for the handful of headers they need) or later by a typed parse.
 
 use bytes::Bytes;
-use smallvec::SmallVec;
 
 use crate::chars::{TOKEN, in_class, is_token, is_ws};
 use crate::message::{Entry, Keys, Message, Slot, StartLine};
@@ -21,7 +20,7 @@ struct LineEnd {
 
 /// Finds the end of the line that starts at or before `from`; a header line ends at a CRLF not
 /// followed by SP or HTAB when `fold` is set (RFC 3261 §7.3.1).
-#[inline]
+#[inline(always)]
 fn line_end(b: &[u8], from: usize, fold: bool, limits: &Limits) -> Result<LineEnd, ParseError> {
     let mut at = from;
     loop {
@@ -71,8 +70,10 @@ pub(crate) fn parse(buf: Bytes, limits: &Limits) -> Result<Message, ParseError> 
     let start = parse_start_line(&buf, pos, line.content_end)?;
     pos = line.next;
 
-    let mut headers: SmallVec<[Entry; 16]> = SmallVec::new();
-    let mut keys = Keys::default();
+    let mut message = Message::started(buf, start);
+    let b: &[u8] = &message.buf;
+    let headers = &mut message.headers;
+    let keys = &mut message.keys;
     let body_start = loop {
         match (b.get(pos), b.get(pos + 1)) {
             (Some(b'\r'), Some(b'\n')) => break pos + 2,
@@ -144,14 +145,8 @@ pub(crate) fn parse(buf: Bytes, limits: &Limits) -> Result<Message, ParseError> 
         Some(n) => n as usize,
         None => available,
     };
-    Ok(Message::from_parts(
-        buf,
-        origin,
-        start,
-        headers,
-        Slot::buf(body_start, body_start + body_len),
-        keys,
-    ))
+    message.seal(origin, Slot::buf(body_start, body_start + body_len));
+    Ok(message)
 }
 
 /// `Request-Line = Method SP Request-URI SP SIP-Version CRLF` or
@@ -372,9 +367,11 @@ fn skip_quoted(v: &[u8], mut i: usize) -> Option<usize> {
 }
 
 /// The value of the first `name` parameter in `;`-separated generic params starting at `from`
-/// and ending at a top-level comma or the end: `(start, end)` of the value, trimmed.
+/// and ending at a top-level comma or the end: `(start, end)` of the value, trimmed. `name` is
+/// given in lower case (parameter names compare case-insensitively, RFC 3261 §7.3.1).
 #[inline]
 fn find_param(v: &[u8], mut i: usize, name: &[u8]) -> Option<(usize, usize)> {
+    debug_assert!(name.iter().all(u8::is_ascii_lowercase));
     loop {
         // Find the next ';' (outside quotes), stopping at a ',' that ends this element.
         loop {
@@ -397,7 +394,9 @@ fn find_param(v: &[u8], mut i: usize, name: &[u8]) -> Option<(usize, usize)> {
         while v.get(i).is_some_and(|&c| matches!(c, b' ' | b'\t' | b'\r' | b'\n')) {
             i += 1;
         }
-        if this.eq_ignore_ascii_case(name) {
+        // `this` is a token: a byte whose 0x20 bit set gives a lower-case letter is that letter
+        // in either case, so this is a case-insensitive compare.
+        if this.len() == name.len() && this.iter().zip(name).all(|(&a, &b)| a | 0x20 == b) {
             if v.get(i) != Some(&b'=') {
                 return None;
             }
@@ -428,7 +427,10 @@ fn find_param(v: &[u8], mut i: usize, name: &[u8]) -> Option<(usize, usize)> {
 /// sent-by contain no `;`, so the first `;` starts the parameters.
 #[inline]
 fn top_via_branch(v: &[u8]) -> Option<(usize, usize)> {
-    find_param(v, 0, b"branch")
+    // sent-protocol and sent-by hold neither quotes nor ';', and a ',' first ends the via-parm:
+    // one vectorised search skips the ~30 bytes before the parameters.
+    let at = memchr::memchr2(b';', b',', v)?;
+    find_param(v, at, b"branch")
 }
 
 /// The `tag` parameter of a From or To value (RFC 3261 §20.20, §20.39): parameters follow the
@@ -476,6 +478,18 @@ mod tests {
         let v = b"SIP/2.0/UDP a;Branch=z9hG4bKa;rport";
         let (s, e) = top_via_branch(v).unwrap();
         assert_eq!(&v[s..e], b"z9hG4bKa");
+    }
+
+    #[test]
+    fn a_comma_before_any_parameter_ends_the_top_via() {
+        assert_eq!(top_via_branch(b"SIP/2.0/UDP a, SIP/2.0/UDP b;branch=z9hG4bKb"), None);
+        assert_eq!(top_via_branch(b"SIP/2.0/UDP a"), None);
+        let v = b"SIP/2.0/UDP a ; rport ; BRANCH = z9hG4bKx , SIP/2.0/UDP b";
+        let (s, e) = top_via_branch(v).unwrap();
+        assert_eq!(&v[s..e], b"z9hG4bKx");
+        // A parameter name that only folds to "branch" with non-letters is not it.
+        assert_eq!(top_via_branch(b"SIP/2.0/UDP a;bRAnch_=x"), None);
+        assert_eq!(top_via_branch(b"SIP/2.0/UDP a;br\x01nch=x"), None);
     }
 
     #[test]

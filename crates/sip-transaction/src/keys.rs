@@ -148,8 +148,8 @@ pub(crate) fn locate(buf: &[u8], hint: usize, part: &[u8]) -> Option<(u32, u32)>
 }
 
 /// Whether a branch carries the RFC 3261 magic cookie (§17.2.3).
-pub(crate) fn has_cookie(branch: &str) -> bool {
-    branch.starts_with(BRANCH_COOKIE)
+pub(crate) fn has_cookie(branch: &[u8]) -> bool {
+    branch.starts_with(BRANCH_COOKIE.as_bytes())
 }
 
 /// A branch or a canonical sent-by, inline up to 24 bytes (a generated branch is 23, an IPv4

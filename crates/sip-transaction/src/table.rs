@@ -401,7 +401,7 @@ impl TransactionTable {
         if method == Method::Ack {
             return Err(SendError::AckIsNotATransaction);
         }
-        let given = request.via_branch();
+        let given = request.via_branch_bytes();
         if given.is_none() && request.top_via().is_none() {
             return Err(SendError::MissingVia);
         }
@@ -409,12 +409,12 @@ impl TransactionTable {
         if *cseq_method != method {
             return Err(SendError::CSeqMethodMismatch);
         }
-        if request.call_id().is_none() {
+        if request.call_id_bytes().is_none() {
             return Err(SendError::MissingCallId);
         }
         let hint = given.map_or(0, |b| b.as_ptr() as usize);
         let branch = match given {
-            Some(b) if has_cookie(b) => KeyBytes::from_slice(b.as_bytes()),
+            Some(b) if has_cookie(b) => KeyBytes::from_slice(b),
             Some(_) => return Err(SendError::BadBranch),
             None => {
                 let branch = self.fresh_branch();
@@ -524,7 +524,7 @@ impl TransactionTable {
             return Err(ResponseError::NotAServerTransaction);
         };
         if response.cseq_method() != Some(&server.cseq_method)
-            || response.via_branch().unwrap_or_default().as_bytes() != entry.branch()
+            || response.via_branch_bytes().unwrap_or_default() != entry.branch()
         {
             return Err(ResponseError::Mismatch);
         }
@@ -598,11 +598,11 @@ impl TransactionTable {
         if cancel.method() != Some(&Method::Cancel) {
             return None;
         }
-        match cancel.via_branch() {
+        match cancel.via_branch_bytes() {
             Some(branch) if has_cookie(branch) => {
                 let sent = top_sent_by(cancel)?;
-                let hash = self.hasher.hash_one(branch.as_bytes());
-                self.find_server(hash, branch.as_bytes(), &sent, &Method::Invite)
+                let hash = self.hasher.hash_one(branch);
+                self.find_server(hash, branch, &sent, &Method::Invite)
             }
             _ => {
                 let key = LegacyKey::of(cancel)?;
@@ -759,9 +759,8 @@ impl TransactionTable {
     /// free after that event, if it terminated.
     #[inline(always)]
     fn on_response(&mut self, now: u64, response: &Message) -> Delivery {
-        let found = match (response.via_branch(), response.cseq_method()) {
+        let found = match (response.via_branch_bytes(), response.cseq_method()) {
             (Some(branch), Some(method)) => {
-                let branch = branch.as_bytes();
                 self.find_client(self.hasher.hash_one(branch), branch, method)
             }
             _ => None,
@@ -779,10 +778,10 @@ impl TransactionTable {
     fn on_request(&mut self, now: u64, request: &Message, source: Target) -> Delivery {
         let Some(method) = request.method().cloned() else { return (Up::Nothing, None) };
         let is_ack = method == Method::Ack;
-        let branch = request.via_branch();
+        let branch = request.via_branch_bytes();
         if (branch.is_none() && request.top_via().is_none())
             || request.cseq_number().is_none()
-            || request.call_id().is_none()
+            || request.call_id_bytes().is_none()
         {
             self.stats.malformed += 1;
             return (Up::Nothing, None);
@@ -794,8 +793,8 @@ impl TransactionTable {
                     return (Up::Nothing, None);
                 };
                 let wanted = if is_ack { &Method::Invite } else { &method };
-                let hash = self.hasher.hash_one(branch.as_bytes());
-                let found = self.find_server(hash, branch.as_bytes(), &sent, wanted);
+                let hash = self.hasher.hash_one(branch);
+                let found = self.find_server(hash, branch, &sent, wanted);
                 (found, Matching::Branch { hash, sent })
             }
             None => {
@@ -835,10 +834,10 @@ impl TransactionTable {
         let merge = MergeKey::of(request);
         let merge_hash = merge.as_ref().map_or(0, |key| self.hasher.hash_one(key));
         let bytes = request.to_bytes();
-        let given = request.via_branch().unwrap_or_default();
-        let branch = Branch::of(&bytes, given.as_ptr() as usize, given.as_bytes());
+        let given = request.via_branch_bytes().unwrap_or_default();
+        let branch = Branch::of(&bytes, given.as_ptr() as usize, given);
         let cseq_method = request.cseq_method().cloned().unwrap_or_else(|| method.clone());
-        let to_tag = request.to_tag().is_some();
+        let to_tag = request.to_tag_bytes().is_some();
         let id = self.next_id();
         // The TU hears of the request before anything the transaction does (which starts with
         // no output: at most a timer).
