@@ -16,24 +16,44 @@
 //!
 //! Other table events are offered to the proxy first, then to the UA core (each hands back what
 //! is not its own). An ACK for a 2xx is the proxy's when it is routed through us, else the UA's.
+//!
+//! On a hostile network:
+//!
+//! - **unparsable bytes** that are a request with the headers a response needs get one 400
+//!   (505, 513) whose reason names the problem, statelessly, sent back to their source
+//!   ([`sip_runtime::reject_unparsable`]); everything else is dropped, and the stats line
+//!   accounts for every datagram;
+//! - **load** beyond `--max-transactions` live transactions is shed: a new request outside a
+//!   dialog gets 503 with Retry-After and its transaction is dropped at once (see
+//!   [`Inner::shed`]); ACK, CANCEL, in-dialog requests and retransmissions are still served;
+//! - **`--state FILE`** keeps the bindings: a turn of the event loop that changed one ends
+//!   with an atomic rewrite of FILE, and only then are that turn's REGISTER 200s sent
+//!   ([`Inner::save_if_changed`]); the shutdown does the same, so no binding answered 200 is
+//!   lost to a SIGTERM or a restart;
+//! - TCP connections are bounded by `--max-connections`, `--tcp-idle`,
+//!   `--tcp-message-timeout` and `--max-message-size` (the runtime enforces them).
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hasher};
+use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
 
 use sip_auth::{AuthRole, DigestServer, DigestServerConfig, MemoryStore as Passwords, Reply};
-use sip_message::{HeaderName, Host, Message, MessageBuilder, Method, SipUri, Uri};
+use sip_message::{HeaderName, Host, Limits, Message, MessageBuilder, Method, SipUri, Uri};
 use sip_proxy::{
     Location as ProxyLocation, Lookup, Proxy, ProxyConfig, ProxyEvent, StaticResolver,
 };
 use sip_registrar::{
     Aor, LocationService as _, MemoryStore, RedirectConfig, RedirectServer, RegisterContext,
-    Registrar, RegistrarConfig, RegistrarEvent, SameUser,
+    Registrar, RegistrarConfig, RegistrarEvent, SameUser, Snapshot as RegistrarSnapshot,
 };
-use sip_runtime::{ListenAddr, Runtime, RuntimeConfig, Stack, TransportError};
+use sip_runtime::{
+    ListenAddr, ReceiveError, Runtime, RuntimeConfig, RuntimeStats, Stack, TransportError,
+    reject_unparsable,
+};
 use sip_transaction::{
     Event, Output, Target, TransactionConfig, TransactionId, TransactionTable, Transmit, Transport,
 };
@@ -73,6 +93,46 @@ pub(crate) struct ServeArgs {
     /// Print one line per request received and per binding change.
     #[arg(short, long)]
     verbose: bool,
+    /// Most transactions alive at once. Beyond it, new requests outside a dialog (INVITE,
+    /// REGISTER, OPTIONS, ...) are answered 503 with Retry-After and forgotten at once, while
+    /// ACK, CANCEL, requests in a dialog and retransmissions are still served. A live
+    /// transaction costs about 1-2 KiB, so the default bounds them to a few hundred MiB.
+    #[arg(long, value_name = "N", default_value_t = 100_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    max_transactions: u64,
+    /// The Retry-After (seconds) of the 503 sent when shedding load.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5)]
+    retry_after: u32,
+    /// Keep registrar bindings in FILE: loaded at start (a missing FILE is an empty one) and
+    /// rewritten atomically (a temporary file renamed over it) after every turn of the event
+    /// loop that changed a binding, before the 200s of that turn are sent; so no binding that
+    /// was answered 200 is lost to a restart or a SIGTERM.
+    #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
+    /// Close a TCP connection after SECONDS without a byte in either direction (0: never).
+    #[arg(long, value_name = "SECONDS", default_value = "300", value_parser = parse_idle)]
+    tcp_idle: Duration,
+    /// Close a TCP connection on which one message takes longer than SECONDS to arrive,
+    /// from its first byte to its last (a peer trickling bytes to hold it; 0: never).
+    #[arg(long, value_name = "SECONDS", default_value = "32", value_parser = parse_idle)]
+    tcp_message_timeout: Duration,
+    /// Most TCP connections open at once; one accepted beyond it is closed at once.
+    #[arg(long, value_name = "N", default_value_t = 1024,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    max_connections: u64,
+    /// The largest message accepted, in bytes (start line, headers and body); a larger request
+    /// is answered 513 where it can be, and a TCP connection carrying one is closed.
+    #[arg(long, value_name = "BYTES", default_value_t = 65_535,
+          value_parser = clap::value_parser!(u64).range(256..=16_777_216))]
+    max_message_size: u64,
+}
+
+/// A period, or 0 for none (`Duration::ZERO`).
+fn parse_idle(s: &str) -> Result<Duration, String> {
+    match s.parse::<f64>() {
+        Ok(0.0) => Ok(Duration::ZERO),
+        _ => parse_period(s),
+    }
 }
 
 fn parse_answer_status(s: &str) -> Result<u16, String> {
@@ -105,6 +165,16 @@ pub(crate) fn run(args: &ServeArgs) -> ExitCode {
         },
         None => None,
     };
+    let state = match &args.state {
+        Some(path) => match load_state(path) {
+            Ok(snapshot) => Some((path.clone(), snapshot)),
+            Err(e) => {
+                eprintln!("sip: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => None,
+    };
     let listen = if args.listen.is_empty() {
         let lo = SocketAddr::from((Ipv4Addr::LOCALHOST, 5060));
         vec![ListenAddr::udp(lo), ListenAddr::tcp(lo)]
@@ -119,8 +189,20 @@ pub(crate) fn run(args: &ServeArgs) -> ExitCode {
         verbose: args.verbose,
         auth: passwords.map(|p| (args.realm.clone().unwrap_or_default(), p)),
         seed: os_seed(),
+        max_transactions: usize::try_from(args.max_transactions).unwrap_or(usize::MAX),
+        retry_after: args.retry_after,
+        state,
     };
-    let mut config = RuntimeConfig::new().shutdown_grace(Duration::from_secs(1));
+    let max_message = usize::try_from(args.max_message_size).unwrap_or(65_535);
+    let limits = Limits::default()
+        .max_message_size(max_message)
+        .max_stream_buffer(max_message.saturating_mul(2).max(128 * 1024));
+    let mut config = RuntimeConfig::new()
+        .shutdown_grace(Duration::from_secs(1))
+        .limits(limits)
+        .idle_timeout((!args.tcp_idle.is_zero()).then_some(args.tcp_idle))
+        .message_timeout((!args.tcp_message_timeout.is_zero()).then_some(args.tcp_message_timeout))
+        .max_connections(usize::try_from(args.max_connections).unwrap_or(usize::MAX));
     for l in &listen {
         config = config.listen(*l);
     }
@@ -148,19 +230,20 @@ pub(crate) fn run(args: &ServeArgs) -> ExitCode {
     let counters = handle.clone();
     let result = runtime.run(|event| match event {
         ServeEvent::Log(line) => println!("{line}"),
+        ServeEvent::Error(line) => eprintln!("sip: {line}"),
         ServeEvent::Stats(at, now) => {
-            let parse_errors = counters.stats().parse_errors;
-            println!("{}", stats_line("stats", previous, (at, now), parse_errors));
+            println!("{}", stats_line("stats", previous, (at, now), &counters.stats()));
             previous = (at, now);
         }
     });
     let end = Instant::now();
     let last = runtime.stack().snapshot();
-    let parse_errors = runtime.stats().parse_errors;
-    println!(
-        "{}",
-        stats_line("final stats", (started, Snapshot::default()), (end, last), parse_errors)
-    );
+    let input = runtime.stats();
+    println!("{}", stats_line("final stats", (started, Snapshot::default()), (end, last), &input));
+    if let Some(error) = runtime.stack().inner.as_ref().and_then(|i| i.state_error.as_ref()) {
+        eprintln!("sip: the final state was not saved: {error}");
+        return ExitCode::from(1);
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -168,6 +251,32 @@ pub(crate) fn run(args: &ServeArgs) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Reads a `--state` FILE: a missing one is empty; one that cannot be read or is not a
+/// bindings snapshot is an error. The snapshot is written back at once, so that a FILE that
+/// cannot be written is an error now rather than at the first REGISTER.
+fn load_state(path: &Path) -> Result<RegistrarSnapshot, String> {
+    let snapshot = match std::fs::read_to_string(path) {
+        Ok(text) => RegistrarSnapshot::from_text(&text)
+            .map_err(|e| format!("--state {}: {e}", path.display()))?,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => RegistrarSnapshot::default(),
+        Err(e) => return Err(format!("--state {}: cannot read: {e}", path.display())),
+    };
+    save_state(path, &snapshot.to_text())
+        .map_err(|e| format!("--state {}: cannot write: {e}", path.display()))?;
+    Ok(snapshot)
+}
+
+/// Writes `text` to `path` atomically: into a temporary file beside it, then renamed over it,
+/// so a reader (or a restart) sees the old content or the new, never a part. Not synced to
+/// the disk: a process that is killed loses nothing, a machine that loses power may.
+fn save_state(path: &Path, text: &str) -> io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)
 }
 
 /// A seed for the protocol crates' generators (tags, branches, Call-IDs, nonces), different on
@@ -204,28 +313,41 @@ fn load_passwords(path: &std::path::Path, realm: &str) -> Result<Passwords, Stri
     Ok(store)
 }
 
-/// One stats line: rates between `from` and `to`, gauges and totals at `to`.
+/// One stats line: rates between `from` and `to`, gauges and totals at `to`, then the input
+/// accounting: every datagram is a keep-alive, a parsed message or a parse error; every parse
+/// error (and broken stream) was answered or dropped.
 fn stats_line(
     label: &str,
     from: (Instant, Snapshot),
     to: (Instant, Snapshot),
-    parse_errors: u64,
+    input: &RuntimeStats,
 ) -> String {
     let secs = to.0.saturating_duration_since(from.0).as_secs_f64().max(1e-3);
     let rate = |now: u64, then: u64| now.saturating_sub(then) as f64 / secs;
     let (a, b) = (from.1, to.1);
     format!(
         "{label}: {:.1} calls/s, {:.1} transactions/s, {} live transactions, {} dialogs, \
-         {} bindings, {} retransmissions, {} parse errors ({} calls, {} transactions in {secs:.1} s)",
+         {} bindings, {} retransmissions, {} parse errors ({} calls, {} transactions in {secs:.1} s); \
+         input: {} datagrams ({} keep-alives), {} stream messages, {} parsed, {} unparsable, \
+         {} broken streams: {} answered, {} dropped; {} shed 503",
         rate(b.calls, a.calls),
         rate(b.transactions, a.transactions),
         b.live_transactions,
         b.dialogs,
         b.bindings,
         b.retransmissions,
-        parse_errors,
+        input.parse_errors,
         b.calls.saturating_sub(a.calls),
         b.transactions.saturating_sub(a.transactions),
+        input.datagrams_in,
+        input.datagram_keepalives_in,
+        input.stream_messages_in,
+        input.messages_in,
+        input.parse_errors,
+        input.frame_errors,
+        b.rejected_unparsable,
+        b.dropped_unparsable,
+        b.shed,
     )
 }
 
@@ -239,6 +361,10 @@ struct Settings {
     verbose: bool,
     auth: Option<(String, Passwords)>,
     seed: u64,
+    max_transactions: usize,
+    retry_after: u32,
+    /// `--state`: the file and the bindings read from it.
+    state: Option<(PathBuf, RegistrarSnapshot)>,
 }
 
 /// What the stack tells the command.
@@ -246,6 +372,8 @@ struct Settings {
 pub(crate) enum ServeEvent {
     /// A line to print.
     Log(String),
+    /// A line to print on standard error.
+    Error(String),
     /// The counters at this instant (every `--stats` period).
     Stats(Instant, Snapshot),
 }
@@ -265,6 +393,12 @@ pub(crate) struct Snapshot {
     bindings: usize,
     /// Messages the transactions sent again.
     retransmissions: u64,
+    /// Unparsable requests answered (400, 505, 513).
+    rejected_unparsable: u64,
+    /// Unparsable bytes (and broken streams) that got no answer.
+    dropped_unparsable: u64,
+    /// New requests answered 503 because `--max-transactions` were live.
+    shed: u64,
 }
 
 /// The [`Stack`] of `sip serve`. Its protocol parts need the bound addresses, so they are made
@@ -302,6 +436,56 @@ impl Stack for ServeStack {
         if let Some(inner) = &mut self.inner {
             inner.table.handle_message(now, message, source);
             inner.pump(now);
+        }
+    }
+
+    /// RFC 3261 §8.2, §16.3, §18.3: a request that can be read far enough is answered 400
+    /// (505, 513) naming the problem, statelessly, once; anything else is dropped.
+    fn handle_parse_error(
+        &mut self,
+        now: Instant,
+        error: ReceiveError,
+        payload: bytes::Bytes,
+        source: Target,
+        _: SocketAddr,
+    ) {
+        let Some(inner) = &mut self.inner else { return };
+        let from = match source {
+            Target::Addr(_, addr) => Some(addr),
+            _ => None,
+        };
+        match reject_unparsable(&error, &payload, from) {
+            Some(response) => {
+                inner.rejected_unparsable += 1;
+                if inner.verbose {
+                    inner.events.push_back(ServeEvent::Log(format!(
+                        "{error} from {source}: answered {}",
+                        response.reason().unwrap_or_default()
+                    )));
+                }
+                inner.table.send_stateless(source, &response);
+                inner.pump(now);
+            }
+            None => {
+                inner.dropped_unparsable += 1;
+                if inner.verbose {
+                    inner
+                        .events
+                        .push_back(ServeEvent::Log(format!("{error} from {source}: dropped")));
+                }
+            }
+        }
+    }
+
+    fn handle_turn_end(&mut self, now: Instant) {
+        if let Some(inner) = &mut self.inner {
+            inner.save_if_changed(now);
+        }
+    }
+
+    fn handle_shutdown(&mut self, now: Instant) {
+        if let Some(inner) = &mut self.inner {
+            inner.save_if_changed(now);
         }
     }
 
@@ -372,6 +556,21 @@ struct Inner {
     seed: u64,
     transmits: VecDeque<Transmit>,
     events: VecDeque<ServeEvent>,
+    /// `--max-transactions` and the Retry-After of the 503 beyond it.
+    max_transactions: usize,
+    retry_after: u32,
+    shed: u64,
+    rejected_unparsable: u64,
+    dropped_unparsable: u64,
+    /// `--state`: where the bindings are saved.
+    state_path: Option<PathBuf>,
+    /// A binding changed since the last save.
+    state_dirty: bool,
+    /// REGISTER requests and their responses waiting for the save of this turn (their
+    /// bindings changed).
+    held: Vec<(TransactionId, Message, Message)>,
+    /// Why the last save failed, if it did.
+    state_error: Option<String>,
 }
 
 impl Inner {
@@ -418,7 +617,13 @@ impl Inner {
         // A test server takes short registrations (sipsak -U asks for 15 s): no 423 (§10.3
         // step 7) above one second.
         let registrar_config = RegistrarConfig::default().rng_seed(seed ^ 0x0e9).min_expires(1);
-        let mut registrar = Registrar::new(registrar_config, MemoryStore::new());
+        let mut store = MemoryStore::new();
+        let mut state_path = None;
+        if let Some((path, snapshot)) = &settings.state {
+            store.restore(snapshot, now, SystemTime::now());
+            state_path = Some(path.clone());
+        }
+        let mut registrar = Registrar::new(registrar_config, store);
         if settings.auth.is_some() {
             // §10.3 step 4: an authenticated user manages only its own address-of-record.
             registrar = registrar.with_authorizer(SameUser);
@@ -467,7 +672,59 @@ impl Inner {
             seed,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
+            max_transactions: settings.max_transactions,
+            retry_after: settings.retry_after,
+            shed: 0,
+            rejected_unparsable: 0,
+            dropped_unparsable: 0,
+            state_path,
+            state_dirty: false,
+            held: Vec::new(),
+            state_error: None,
         })
+    }
+
+    /// `--state`: if a binding changed since the last save, writes every binding to the file
+    /// (atomically), then sends the REGISTER responses held for it: the 200s when the file was
+    /// written, 500s when it was not (the client retries; no 200 promises what a restart
+    /// would lose).
+    fn save_if_changed(&mut self, now: Instant) {
+        if !self.state_dirty {
+            return;
+        }
+        self.state_dirty = false;
+        let saved = match &self.state_path {
+            Some(path) => {
+                let store = self.proxy.locations().registrar.store();
+                let text = store.snapshot(now, SystemTime::now()).to_text();
+                save_state(path, &text).map_err(|e| format!("{}: {e}", path.display()))
+            }
+            None => Ok(()),
+        };
+        match &saved {
+            Ok(()) => self.state_error = None,
+            Err(e) => {
+                // Tried again at the end of the next turn, and at the shutdown.
+                self.state_dirty = true;
+                if self.state_error.as_ref() != Some(e) {
+                    self.events.push_back(ServeEvent::Error(format!("cannot save state: {e}")));
+                }
+                self.state_error = Some(e.clone());
+            }
+        }
+        for (id, request, response) in std::mem::take(&mut self.held) {
+            let response = if saved.is_ok() {
+                Some(response)
+            } else {
+                let reason = "Server Internal Error (bindings not saved)";
+                let tag = response.to_tag().unwrap_or("r500");
+                MessageBuilder::response_to(&request, 500, Some(reason)).to_tag(tag).build().ok()
+            };
+            if let Some(response) = response {
+                let _ = self.table.send_response(now, id, response);
+            }
+        }
+        self.pump(now);
     }
 
     fn snapshot(&self) -> Snapshot {
@@ -479,6 +736,9 @@ impl Inner {
             dialogs: self.live_dialogs(),
             bindings: self.proxy.locations().registrar.store().len(),
             retransmissions: t.retransmissions,
+            rejected_unparsable: self.rejected_unparsable,
+            dropped_unparsable: self.dropped_unparsable,
+            shed: self.shed,
         }
     }
 
@@ -575,6 +835,13 @@ impl Inner {
     fn on_request(&mut self, now: Instant, id: TransactionId, request: Message, source: Target) {
         let Some(method) = request.method().cloned() else { return };
         let initial_invite = method == Method::Invite && request.to_tag().is_none();
+        if self.table.stats().live() > self.max_transactions
+            && request.to_tag().is_none()
+            && method != Method::Cancel
+        {
+            self.shed(now, id, &request);
+            return;
+        }
         let route = self.route(now, &method, &request);
         if self.verbose {
             self.events.push_back(ServeEvent::Log(format!(
@@ -610,6 +877,28 @@ impl Inner {
                 let _ = self.ua.handle_event(now, &mut self.table, event);
             }
         }
+    }
+
+    /// Load shedding: a new request beyond `--max-transactions` gets 503 with Retry-After
+    /// (RFC 3261 §21.5.4) and its transaction is forgotten at once, as a stateless server
+    /// would: a retransmission is answered again the same way (a deterministic To tag), the
+    /// ACK for the 503 matches nothing and is dropped. Requests that match live transactions
+    /// never get here (the table absorbs them), nor do ACKs.
+    fn shed(&mut self, now: Instant, id: TransactionId, request: &Message) {
+        self.shed += 1;
+        let tag = format!("shed{:x}", self.seed & 0xffff_ffff);
+        let response = MessageBuilder::response_to(
+            request,
+            503,
+            Some("Service Unavailable (too many transactions)"),
+        )
+        .to_tag(&tag)
+        .header(HeaderName::RetryAfter, self.retry_after.to_string())
+        .build();
+        if let Ok(response) = response {
+            let _ = self.table.send_response(now, id, response);
+        }
+        self.table.terminate(now, id);
     }
 
     /// The dispatch rule of the module docs.
@@ -720,7 +1009,14 @@ impl Inner {
             Ok(r) => Some(r),
             Err(_) => MessageBuilder::response_to(request, 500, None).to_tag("r500").build().ok(),
         };
-        if let Some(response) = response {
+        let Some(response) = response else { return };
+        // A 200 to a REGISTER with a Contact added, refreshed or removed bindings (one without
+        // only fetched them, §10.3 step 6): with --state it waits for the save of this turn.
+        let changed = response.status() == Some(200) && request.has(HeaderName::Contact);
+        if changed && self.state_path.is_some() {
+            self.state_dirty = true;
+            self.held.push((id, request.clone(), response));
+        } else {
             let _ = self.table.send_response(now, id, response);
         }
     }
@@ -976,12 +1272,14 @@ impl MediaPorts {
         MediaPorts { ip, held: HashMap::new(), next: MEDIA_FIRST }
     }
 
-    /// A port for `call`: its own if it has one, else a newly bound even one.
+    /// A port for `call`: its own if it has one, else a newly bound even one. The whole range
+    /// is tried if need be (another process, another `sip serve` say, may hold a long run of
+    /// it); the cursor moves on, so the next call starts past the ports found taken.
     fn reserve(&mut self, call: CallId) -> u16 {
         if let Some(port) = self.port_of(call) {
             return port;
         }
-        for _ in 0..64 {
+        for _ in 0..=(MEDIA_LAST - MEDIA_FIRST) / 2 {
             let port = self.next;
             self.next = if port >= MEDIA_LAST { MEDIA_FIRST } else { port + 2 };
             if self.held.len() >= MEDIA_MAX {
@@ -1022,6 +1320,9 @@ mod tests {
             verbose: false,
             auth: None,
             seed: 1,
+            max_transactions: 100,
+            retry_after: 5,
+            state: None,
         }
     }
 
@@ -1111,12 +1412,24 @@ mod tests {
             dialogs: 2,
             bindings: 1,
             retransmissions: 3,
+            rejected_unparsable: 3,
+            dropped_unparsable: 2,
+            shed: 7,
         };
-        let line = stats_line("stats", (t0, a), (t0 + Duration::from_secs(2), b), 4);
+        let mut input = RuntimeStats::default();
+        input.datagrams_in = 100;
+        input.datagram_keepalives_in = 6;
+        input.stream_messages_in = 10;
+        input.messages_in = 100;
+        input.parse_errors = 4;
+        input.frame_errors = 1;
+        let line = stats_line("stats", (t0, a), (t0 + Duration::from_secs(2), b), &input);
         assert_eq!(
             line,
             "stats: 10.0 calls/s, 30.0 transactions/s, 5 live transactions, 2 dialogs, 1 bindings, \
-             3 retransmissions, 4 parse errors (20 calls, 60 transactions in 2.0 s)"
+             3 retransmissions, 4 parse errors (20 calls, 60 transactions in 2.0 s); \
+             input: 100 datagrams (6 keep-alives), 10 stream messages, 100 parsed, 4 unparsable, \
+             1 broken streams: 3 answered, 2 dropped; 7 shed 503"
         );
     }
 

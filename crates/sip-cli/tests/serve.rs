@@ -2,106 +2,11 @@
 //! processes talking UDP on 127.0.0.1 with ports the OS picks (`--listen udp:127.0.0.1:0`,
 //! read back from the `listening on` lines), ended with SIGTERM.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
-use std::time::{Duration, Instant};
+mod common;
 
-const SIP: &str = env!("CARGO_BIN_EXE_sip");
+use std::process::Command;
 
-/// A running `sip serve` and the lines it prints.
-struct Server {
-    child: Child,
-    port: u16,
-    lines: Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Server {
-    fn start(args: &[&str]) -> Server {
-        let mut child = Command::new(SIP)
-            .arg("serve")
-            .args(["--listen", "udp:127.0.0.1:0", "--listen", "tcp:127.0.0.1:0"])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut server = Server { child, port: 0, lines, seen: Vec::new() };
-        let udp = server.wait_for("listening on udp:127.0.0.1:");
-        server.port = udp.rsplit(':').next().unwrap().parse().unwrap();
-        server
-    }
-
-    /// `sip:127.0.0.1:PORT` with `user@` when given.
-    fn uri(&self, user: &str) -> String {
-        if user.is_empty() {
-            format!("sip:127.0.0.1:{}", self.port)
-        } else {
-            format!("sip:{user}@127.0.0.1:{}", self.port)
-        }
-    }
-
-    /// The first line (from now on) containing `needle`; panics after 10 s.
-    fn wait_for(&mut self, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    if line.contains(needle) {
-                        return line;
-                    }
-                }
-                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
-                    panic!("no line with {needle:?}; saw {:#?}", self.seen)
-                }
-            }
-        }
-    }
-
-    /// SIGTERM, then the exit status and everything printed.
-    fn stop(mut self) -> (i32, Vec<String>) {
-        let pid = self.child.id().to_string();
-        let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        assert!(killed.success());
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(Instant::now() < deadline, "sip serve did not exit on SIGTERM");
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        let mut seen = std::mem::take(&mut self.seen);
-        seen.extend(self.lines.try_iter());
-        (status.code().unwrap_or(-1), seen)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Runs `sip ARGS`: exit status and stdout.
-fn sip(args: &[&str]) -> (i32, String) {
-    let out = Command::new(SIP).args(args).output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    (out.status.code().unwrap_or(-1), stdout)
-}
+use common::*;
 
 #[test]
 fn register_options_and_a_call_then_sigterm_ends_cleanly_with_final_stats() {

@@ -121,6 +121,7 @@ pub struct RuntimeConfig {
     pub(crate) limits: Limits,
     pub(crate) max_connections: usize,
     pub(crate) idle_timeout: Option<Duration>,
+    pub(crate) message_timeout: Option<Duration>,
     pub(crate) connect_timeout: Duration,
     pub(crate) max_send_queue: usize,
     pub(crate) max_udp_queue: usize,
@@ -133,7 +134,7 @@ pub struct RuntimeConfig {
 
 impl Default for RuntimeConfig {
     /// No listen address; default [`Limits`]; 1024 connections; 300 s idle timeout; 32 s
-    /// connect timeout; 1 MiB send queue per connection and per UDP socket; 2 s close linger;
+    /// message timeout; 32 s connect timeout; 1 MiB send queue per connection and per UDP socket; 2 s close linger;
     /// 2 s shutdown grace; responses over UDP routed by their Via (RFC 3261 §18.2.2).
     fn default() -> Self {
         RuntimeConfig {
@@ -141,6 +142,7 @@ impl Default for RuntimeConfig {
             limits: Limits::default(),
             max_connections: 1024,
             idle_timeout: Some(Duration::from_secs(300)),
+            message_timeout: Some(Duration::from_secs(32)),
             connect_timeout: Duration::from_secs(32),
             max_send_queue: 1 << 20,
             max_udp_queue: 1 << 20,
@@ -201,6 +203,18 @@ impl RuntimeConfig {
         self
     }
 
+    /// How long a message may take to arrive on a connection, from its first byte to its
+    /// last; a connection that takes longer is closed (counted in
+    /// [`connections_slow`](crate::RuntimeStats::connections_slow)). The idle timer cannot
+    /// catch a peer that trickles a byte now and then to hold a connection (and its buffer)
+    /// forever; this does. `None` waits forever. Default 32 s (64*T1): a message that needs
+    /// longer is no use to a transaction anyway.
+    #[must_use]
+    pub fn message_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.message_timeout = timeout;
+        self
+    }
+
     /// How long a connection attempt may take before its queued transmits are reported as
     /// failed (default 32 s, 64*T1).
     #[must_use]
@@ -228,7 +242,9 @@ impl RuntimeConfig {
     }
 
     /// How long a connection being closed after a framing error may take to write what is
-    /// queued on it (a 400, say) before it is closed anyway.
+    /// queued on it (a 400, say) before it is closed anyway; and then, its write side shut,
+    /// how long what the peer still sends is read and dropped while waiting for the peer to
+    /// close (a lingering close).
     #[must_use]
     pub fn close_linger(mut self, linger: Duration) -> Self {
         self.close_linger = linger;

@@ -20,6 +20,11 @@ pub(crate) enum ConnState {
     /// No longer read (its stream broke); closed once its queue is written or the linger
     /// timer fires.
     Closing,
+    /// The queue of a closing connection is written and its write side shut: what the peer
+    /// still sends is read and dropped until it closes too or the linger timer fires, so that
+    /// closing with unread data (which resets the connection) cannot destroy the last
+    /// response before the peer reads it.
+    Discarding,
 }
 
 /// Bytes waiting to be written, and the transmit to report if they never are (`None` for the
@@ -38,6 +43,10 @@ pub(crate) struct Connection {
     pub(crate) local: SocketAddr,
     pub(crate) state: ConnState,
     pub(crate) last_activity: Instant,
+    /// When the message now partly buffered began to arrive (`None`: nothing buffered).
+    pub(crate) partial_since: Option<Instant>,
+    /// A message-timeout timer is queued for this connection (at most one is).
+    pub(crate) partial_timer: bool,
     framer: Framer,
     read_buf: BytesMut,
     queue: VecDeque<Pending>,
@@ -68,6 +77,8 @@ impl Connection {
             local,
             state,
             last_activity: now,
+            partial_since: None,
+            partial_timer: false,
             framer: Framer::new(limits),
             read_buf: BytesMut::new(),
             queue: VecDeque::new(),
@@ -138,6 +149,11 @@ impl Connection {
             }
         }
         out
+    }
+
+    /// Bytes received and not yet framed into a message (the start of the next one).
+    pub(crate) fn buffered(&self) -> usize {
+        self.read_buf.len()
     }
 
     /// Empties the send queue, returning the transmits that were not fully written.

@@ -16,7 +16,9 @@
 //!    parsed, a request's top Via stamped (below) and handed to
 //!    [`handle_message`](Stack::handle_message); commands from [`RuntimeHandle`]s go to
 //!    [`handle_command`](Stack::handle_command);
-//! 4. fire due timers, then [`handle_timeout`](Stack::handle_timeout) if the stack is due.
+//! 4. fire due timers, then [`handle_timeout`](Stack::handle_timeout) if the stack is due;
+//! 5. [`handle_turn_end`](Stack::handle_turn_end), where a stack finishes what it batched over
+//!    the turn.
 //!
 //! After every input the runtime drains [`poll_transmit`](Stack::poll_transmit) (writing or
 //! queueing each transmit) and [`poll_event`](Stack::poll_event) (handing each event to the
@@ -56,13 +58,19 @@
 //!   CRLF ping is answered with a single CRLF pong; a pong is passed to
 //!   [`handle_pong`](Stack::handle_pong). A framing error stops reading the connection, goes to
 //!   [`handle_parse_error`](Stack::handle_parse_error) with what was buffered, and the
-//!   connection closes once what the stack sent it in reply (a 400) is written (or after
-//!   [`close_linger`](RuntimeConfig::close_linger)). A frame that does not parse also goes to
+//!   connection closes once what the stack sent it in reply (a 400, see
+//!   [`reject_unparsable`]) is written: its write side is shut and what the peer still sends
+//!   is read and dropped until the peer closes too (a lingering close, so that unread input
+//!   does not reset the connection and destroy the 400 in flight), all within
+//!   [`close_linger`](RuntimeConfig::close_linger). A frame that does not parse also goes to
 //!   `handle_parse_error`, and the connection lives on. A UDP datagram of only CRLFs (or a
 //!   STUN message) is a keep-alive and is dropped silently.
 //! - **Bounds.** At most [`max_connections`](RuntimeConfig::max_connections) connections (one
 //!   accepted beyond it is closed at once); connections idle for
-//!   [`idle_timeout`](RuntimeConfig::idle_timeout) are closed; a send that would block is
+//!   [`idle_timeout`](RuntimeConfig::idle_timeout) are closed, and so are connections on
+//!   which one message takes longer than [`message_timeout`](RuntimeConfig::message_timeout)
+//!   to arrive (a peer trickling bytes to hold a connection); a connection's receive buffer
+//!   never holds more than [`Limits::stream_buffer`](sip_message::Limits::stream_buffer); a send that would block is
 //!   queued, per connection up to [`max_send_queue`](RuntimeConfig::max_send_queue) (beyond
 //!   it the peer is not reading: the connection closes and its queued transmits are reported
 //!   failed) and per UDP socket up to [`max_udp_queue`](RuntimeConfig::max_udp_queue).
@@ -170,6 +178,7 @@
 mod config;
 mod connection;
 mod handle;
+mod reject;
 mod runtime;
 mod stack;
 mod stats;
@@ -178,6 +187,7 @@ mod via;
 
 pub use config::{ListenAddr, ListenAddrError, RuntimeConfig};
 pub use handle::{HandleError, RuntimeHandle};
+pub use reject::reject_unparsable;
 pub use runtime::{BindError, Runtime};
 pub use stack::{ReceiveError, Stack, TransportError};
 pub use stats::RuntimeStats;

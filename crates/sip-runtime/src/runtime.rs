@@ -138,6 +138,8 @@ enum RuntimeTimer {
     Connect(u64),
     /// Close the closing connection even if its queue is not written.
     Linger(u64),
+    /// Close the connection if the message it is receiving began `message_timeout` ago.
+    Partial(u64),
     /// Forget UDP peers not heard from for `udp_peer_memory`.
     SweepPeers,
 }
@@ -328,6 +330,8 @@ impl<S: Stack> Runtime<S> {
                 self.stack.handle_timeout(now);
                 self.drain(now, on_event);
             }
+            self.stack.handle_turn_end(now);
+            self.drain(now, on_event);
             if let Phase::Draining { deadline } = self.phase {
                 if now >= deadline || self.is_flushed() {
                     self.finish();
@@ -605,11 +609,11 @@ impl<S: Stack> Runtime<S> {
     /// non-blocking connect starts and the bytes wait for it.
     fn send_tcp(&mut self, now: Instant, transmit: Transmit, addr: SocketAddr) {
         let addr = canonical(addr);
-        let existing = self
-            .by_remote
-            .get(&addr)
-            .copied()
-            .filter(|f| self.conns.get(f).is_some_and(|c| c.state != ConnState::Closing));
+        let existing = self.by_remote.get(&addr).copied().filter(|f| {
+            self.conns
+                .get(f)
+                .is_some_and(|c| !matches!(c.state, ConnState::Closing | ConnState::Discarding))
+        });
         let flow = match existing {
             Some(flow) => flow,
             None => match self.connect(now, addr) {
@@ -706,7 +710,7 @@ impl<S: Stack> Runtime<S> {
                     SharedStats::add(&self.stats.bytes_out, n as u64);
                 }
                 if conn.state == ConnState::Closing && conn.queued() == 0 {
-                    self.close(now, flow, TransportError::ConnectionClosed);
+                    self.half_close(now, flow);
                     return false;
                 }
                 true
@@ -714,6 +718,46 @@ impl<S: Stack> Runtime<S> {
             Err(_) => {
                 self.close(now, flow, TransportError::ConnectionClosed);
                 false
+            }
+        }
+    }
+
+    /// A closing connection whose queue is written: shut its write side (the peer reads our
+    /// FIN after the last response) and read and drop what still comes until the peer closes
+    /// too or the linger timer fires (a lingering close; closing a socket with unread input
+    /// would reset the connection and could destroy the response in flight).
+    fn half_close(&mut self, now: Instant, flow: u64) {
+        let Some(conn) = self.conns.get_mut(&flow) else { return };
+        if conn.stream.shutdown(std::net::Shutdown::Write).is_err() {
+            return self.close(now, flow, TransportError::ConnectionClosed);
+        }
+        conn.state = ConnState::Discarding;
+        self.arm(now + self.config.close_linger, RuntimeTimer::Linger(flow));
+        self.discard(now, flow);
+    }
+
+    /// Reads and drops what a discarding connection receives; closes it at the peer's end of
+    /// stream or an error.
+    fn discard(&mut self, now: Instant, flow: u64) {
+        let mut budget = READ_BUDGET;
+        loop {
+            let Some(conn) = self.conns.get_mut(&flow) else { return };
+            match (&conn.stream).read(&mut self.scratch) {
+                Ok(0) => return self.close(now, flow, TransportError::ConnectionClosed),
+                Ok(n) => {
+                    SharedStats::add(&self.stats.bytes_in, n as u64);
+                    budget = budget.saturating_sub(n);
+                    if budget == 0 {
+                        // The peer keeps sending: the linger timer bounds how long.
+                        if let Ok(token) = usize::try_from(flow) {
+                            self.again.push(Token(token));
+                        }
+                        return;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return self.close(now, flow, TransportError::ConnectionClosed),
             }
         }
     }
@@ -781,6 +825,7 @@ impl<S: Stack> Runtime<S> {
             let data = self.scratch.get(..n).unwrap_or_default();
             if is_datagram_keepalive(data) {
                 SharedStats::inc(&self.stats.keepalives_in);
+                SharedStats::inc(&self.stats.datagram_keepalives_in);
                 continue;
             }
             let payload = Bytes::copy_from_slice(data);
@@ -900,13 +945,21 @@ impl<S: Stack> Runtime<S> {
         token: Token,
         on_event: OnEvent<'_, S::Event>,
     ) {
+        if self.conns.get(&flow).is_some_and(|c| c.state == ConnState::Discarding) {
+            return self.discard(now, flow);
+        }
         let mut budget = READ_BUDGET;
         loop {
             let Some(conn) = self.conns.get_mut(&flow) else { return };
             if conn.state != ConnState::Open {
                 return;
             }
-            let n = match (&conn.stream).read(&mut self.scratch) {
+            // Never more than the stream buffer may still hold: a connection's buffer stays
+            // within `max_stream_buffer`, and an unterminated header section is found too
+            // large by the framer (MessageTooLarge) rather than by the buffer's size.
+            let room = self.config.limits.stream_buffer().saturating_sub(conn.buffered()).max(1);
+            let chunk = room.min(self.scratch.len());
+            let n = match (&conn.stream).read(self.scratch.get_mut(..chunk).unwrap_or_default()) {
                 Ok(0) => return self.close(now, flow, TransportError::ConnectionClosed),
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -917,11 +970,27 @@ impl<S: Stack> Runtime<S> {
             SharedStats::add(&self.stats.bytes_in, n as u64);
             let framed = conn.frame(self.scratch.get(..n).unwrap_or_default());
             let (remote, local) = (conn.remote, conn.local);
+            // The message timer: started by the first byte of a message, restarted by the
+            // first byte after a complete one.
+            let completed = framed.frames.iter().any(|f| matches!(f, Frame::Message(_)));
+            let started = match (conn.buffered() > 0, completed, conn.partial_since) {
+                (false, _, _) => None,
+                (true, false, Some(since)) => Some(since),
+                (true, _, _) => Some(now),
+            };
+            conn.partial_since = started;
+            if let (Some(since), Some(limit), false) =
+                (started, self.config.message_timeout, conn.partial_timer)
+            {
+                conn.partial_timer = true;
+                self.arm(since + limit, RuntimeTimer::Partial(flow));
+            }
             let source = Target::Flow(Transport::Tcp, FlowId(flow));
             for frame in framed.frames {
                 match frame {
                     Frame::Message(bytes) => {
-                        self.receive(now, bytes, source, remote, local, on_event)
+                        SharedStats::inc(&self.stats.stream_messages_in);
+                        self.receive(now, bytes, source, remote, local, on_event);
                     }
                     // RFC 5626 §4.4.1: a double-CRLF ping is answered with a single CRLF pong.
                     Frame::Ping => {
@@ -954,7 +1023,7 @@ impl<S: Stack> Runtime<S> {
                 );
                 self.drain(now, on_event);
                 if self.conns.get(&flow).is_some_and(|c| c.queued() == 0) {
-                    self.close(now, flow, TransportError::ConnectionClosed);
+                    self.half_close(now, flow);
                 } else {
                     self.arm(now + self.config.close_linger, RuntimeTimer::Linger(flow));
                 }
@@ -976,9 +1045,10 @@ impl<S: Stack> Runtime<S> {
         if self.timers.len() > 64 + 4 * self.conns.len() {
             let conns = &self.conns;
             self.timers.retain(|Reverse((_, t))| match t {
-                RuntimeTimer::Idle(f) | RuntimeTimer::Connect(f) | RuntimeTimer::Linger(f) => {
-                    conns.contains_key(f)
-                }
+                RuntimeTimer::Idle(f)
+                | RuntimeTimer::Connect(f)
+                | RuntimeTimer::Linger(f)
+                | RuntimeTimer::Partial(f) => conns.contains_key(f),
                 RuntimeTimer::SweepPeers => true,
             });
         }
@@ -1012,8 +1082,31 @@ impl<S: Stack> Runtime<S> {
                         self.close(now, flow, TransportError::ConnectTimedOut);
                     }
                 }
+                RuntimeTimer::Partial(flow) => {
+                    let (Some(conn), Some(limit)) =
+                        (self.conns.get_mut(&flow), self.config.message_timeout)
+                    else {
+                        continue;
+                    };
+                    conn.partial_timer = false;
+                    match conn.partial_since {
+                        Some(since) if conn.state == ConnState::Open => {
+                            if since + limit <= now {
+                                SharedStats::inc(&self.stats.connections_slow);
+                                self.close(now, flow, TransportError::ConnectionClosed);
+                            } else {
+                                // A later message is arriving: its own deadline.
+                                conn.partial_timer = true;
+                                self.arm(since + limit, RuntimeTimer::Partial(flow));
+                            }
+                        }
+                        _ => {}
+                    }
+                }
                 RuntimeTimer::Linger(flow) => {
-                    if self.conns.get(&flow).is_some_and(|c| c.state == ConnState::Closing) {
+                    if self.conns.get(&flow).is_some_and(|c| {
+                        matches!(c.state, ConnState::Closing | ConnState::Discarding)
+                    }) {
                         self.close(now, flow, TransportError::ConnectionClosed);
                     }
                 }

@@ -92,6 +92,15 @@ pub trait Stack {
     /// Time passed: fire what is due. Early calls must do nothing.
     fn handle_timeout(&mut self, now: Instant);
 
+    /// Every input of this loop turn was handled (and drained), and the runtime is about to
+    /// wait again. A stack that batches work across the inputs of a turn does it here: one
+    /// disk write for every change of the turn, say, before the responses that depend on it
+    /// are released. What it queues is drained as after any input. Called once per turn,
+    /// during shutdown's grace period too. The default does nothing.
+    fn handle_turn_end(&mut self, now: Instant) {
+        let _ = now;
+    }
+
     /// The runtime is shutting down: nothing more is read. What the stack queues now (a final
     /// response, a BYE) is still written during the
     /// [`shutdown_grace`](crate::RuntimeConfig::shutdown_grace). The default does nothing.

@@ -28,8 +28,15 @@ macro_rules! counters {
 }
 
 counters! {
-    /// UDP datagrams received (keep-alives included).
+    /// UDP datagrams received (keep-alives included). Every one is counted once more in
+    /// exactly one of [`datagram_keepalives_in`](Self::datagram_keepalives_in),
+    /// [`messages_in`](Self::messages_in) and [`parse_errors`](Self::parse_errors).
     datagrams_in,
+    /// UDP datagrams that were keep-alives (CRLF only, or STUN), dropped.
+    datagram_keepalives_in,
+    /// Messages framed on TCP connections (keep-alives not included). Every one is counted
+    /// once more in [`messages_in`](Self::messages_in) or [`parse_errors`](Self::parse_errors).
+    stream_messages_in,
     /// UDP datagrams sent.
     datagrams_out,
     /// Bytes received over UDP and TCP.
@@ -58,6 +65,9 @@ counters! {
     connections_closed,
     /// TCP connections closed by the idle timer.
     connections_reaped,
+    /// TCP connections closed because a message took longer than `message_timeout` to
+    /// arrive.
+    connections_slow,
     /// TCP connection attempts that failed or timed out.
     connect_failures,
     /// TCP connections currently open or connecting (a gauge).

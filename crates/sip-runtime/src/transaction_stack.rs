@@ -32,7 +32,9 @@ pub trait TransactionUser {
     fn handle_command(&mut self, cx: &mut TuContext<'_, Self::Event>, command: Self::Command);
 
     /// Bytes that did not parse or frame (see [`Stack::handle_parse_error`]). The default
-    /// drops them.
+    /// answers a request that can be read far enough with 400 (505, 513) naming the problem,
+    /// once and outside any transaction ([`reject_unparsable`](crate::reject_unparsable),
+    /// RFC 3261 §8.2, §18.3), and drops everything else.
     fn handle_parse_error(
         &mut self,
         cx: &mut TuContext<'_, Self::Event>,
@@ -40,7 +42,13 @@ pub trait TransactionUser {
         payload: Bytes,
         source: Target,
     ) {
-        let _ = (cx, error, payload, source);
+        let from = match source {
+            Target::Addr(_, addr) => Some(addr),
+            Target::Flow(..) => None,
+        };
+        if let Some(response) = crate::reject_unparsable(&error, &payload, from) {
+            cx.table().send_stateless(source, &response);
+        }
     }
 
     /// A transmit failed. The table has already been told (its transaction reports

@@ -86,6 +86,10 @@ fn a_framing_error_is_answered_then_closes_the_connection() {
     let response = read_message(&mut client);
     assert_eq!(response.status(), Some(400));
     assert!(closed_by_peer(&mut client));
+    // A lingering close: the runtime shut its write side and reads on until the peer closes
+    // too (what it sends meanwhile is dropped).
+    write_all(&mut client, b"more bytes nobody reads");
+    drop(client);
     let Seen::Closed(flow, _) = rt.next() else { panic!("expected the close") };
     assert_eq!(flow, flow_of(source));
     assert_eq!(rt.handle.stats().frame_errors, 1);

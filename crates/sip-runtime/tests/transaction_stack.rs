@@ -125,3 +125,27 @@ fn options_over_tcp_is_answered_on_the_same_connection() {
     assert_eq!((c.connections_opened, s.connections_accepted), (1, 1));
     assert_eq!((c.datagrams_out, s.datagrams_out), (0, 0));
 }
+
+/// The default `TransactionUser::handle_parse_error` answers an unparsable request 400 once,
+/// back to its sender (RFC 3261 §8.2, §18.3), and nothing else.
+#[test]
+fn an_unparsable_request_is_answered_400_by_default() {
+    let server = Node::start(5);
+    let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    peer.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+    let me = peer.local_addr().unwrap();
+    let request = format!(
+        "OPTIONS sip:server@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKbad\r\n\
+         To: <sip:server@127.0.0.1>\r\nFrom: <sip:c@127.0.0.1>;tag=1\r\nCall-ID: bad\r\n\
+         CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: -1\r\n\r\n"
+    );
+    peer.send_to(request.as_bytes(), server.udp).unwrap();
+    let response = request.replace("OPTIONS sip:server@127.0.0.1 SIP/2.0", "SIP/2.0 200 OK");
+    peer.send_to(response.as_bytes(), server.udp).unwrap();
+    let mut buf = [0u8; 2048];
+    let (n, _) = peer.recv_from(&mut buf).expect("a 400");
+    let text = String::from_utf8_lossy(&buf[..n]);
+    assert!(text.starts_with("SIP/2.0 400 Bad Request (Bad Content-Length)\r\n"), "{text}");
+    assert!(peer.recv_from(&mut buf).is_err(), "one answer, and none to the response");
+    assert_eq!(server.handle.stats().parse_errors, 2);
+}
