@@ -41,7 +41,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
 
-use sip_auth::{AuthRole, DigestServer, DigestServerConfig, MemoryStore as Passwords, Reply};
+use sip_auth::{Algorithm, AuthRole, DigestServer, DigestServerConfig, MemoryStore as Passwords, Reply};
 use sip_message::{HeaderName, Host, Limits, Message, MessageBuilder, Method, SipUri, Uri};
 use sip_proxy::{
     Location as ProxyLocation, Lookup, Proxy, ProxyConfig, ProxyEvent, StaticResolver,
@@ -80,6 +80,12 @@ pub(crate) struct ServeArgs {
     /// The digest realm for --auth.
     #[arg(long, value_name = "REALM", requires = "auth")]
     realm: Option<String>,
+    /// The digest algorithms to challenge with, most preferred first, one challenge each
+    /// (RFC 8760 §2.4): MD5, SHA-256, SHA-512-256 and their -sess forms. Clients that read
+    /// only the first challenge and know only MD5 (SIPp 3.6, sipsak) need `MD5`.
+    #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = "SHA-256,MD5",
+          value_parser = parse_algorithm, requires = "auth")]
+    auth_algorithms: Vec<Algorithm>,
     /// Answer requests for registered users 302 with their bindings instead of proxying.
     #[arg(long)]
     redirect: bool,
@@ -143,6 +149,12 @@ fn parse_answer_status(s: &str) -> Result<u16, String> {
     }
 }
 
+fn parse_algorithm(s: &str) -> Result<Algorithm, String> {
+    Algorithm::parse(s.trim()).ok_or_else(|| {
+        format!("unknown digest algorithm {s:?} (MD5, SHA-256, SHA-512-256, or one with -sess)")
+    })
+}
+
 pub(crate) fn parse_period(s: &str) -> Result<Duration, String> {
     match s.parse::<f64>() {
         Ok(secs) if secs.is_finite() && secs > 0.0 && secs < 1e9 => {
@@ -188,6 +200,7 @@ pub(crate) fn run(args: &ServeArgs) -> ExitCode {
         domains: args.domain.clone(),
         verbose: args.verbose,
         auth: passwords.map(|p| (args.realm.clone().unwrap_or_default(), p)),
+        auth_algorithms: args.auth_algorithms.clone(),
         seed: os_seed(),
         max_transactions: usize::try_from(args.max_transactions).unwrap_or(usize::MAX),
         retry_after: args.retry_after,
@@ -360,6 +373,8 @@ struct Settings {
     domains: Vec<String>,
     verbose: bool,
     auth: Option<(String, Passwords)>,
+    /// `--auth-algorithms`, most preferred first.
+    auth_algorithms: Vec<Algorithm>,
     seed: u64,
     max_transactions: usize,
     retry_after: u32,
@@ -639,12 +654,15 @@ impl Inner {
             Some((realm, passwords)) => {
                 let key = key_bytes(seed);
                 let uas = DigestServer::new(
-                    DigestServerConfig::new(realm.clone(), key.clone()).rng_seed(seed ^ 0x401),
+                    DigestServerConfig::new(realm.clone(), key.clone())
+                        .algorithms(settings.auth_algorithms.iter().copied())
+                        .rng_seed(seed ^ 0x401),
                     now,
                 )
                 .map_err(|e| format!("--realm: {e}"))?;
                 let proxy = DigestServer::new(
                     DigestServerConfig::new(realm, key)
+                        .algorithms(settings.auth_algorithms.iter().copied())
                         .role(AuthRole::Proxy)
                         .rng_seed(seed ^ 0x407),
                     now,
@@ -1319,6 +1337,7 @@ mod tests {
             domains: vec!["example.com".into()],
             verbose: false,
             auth: None,
+            auth_algorithms: vec![Algorithm::Sha256, Algorithm::Md5],
             seed: 1,
             max_transactions: 100,
             retry_after: 5,
@@ -1467,5 +1486,8 @@ mod tests {
         assert_eq!(parse_period("0.5"), Ok(Duration::from_millis(500)));
         assert!(parse_period("0").is_err());
         assert!(parse_period("-1").is_err());
+        assert_eq!(parse_algorithm("md5"), Ok(Algorithm::Md5));
+        assert_eq!(parse_algorithm("SHA-512-256-sess"), Ok(Algorithm::Sha512_256Sess));
+        assert!(parse_algorithm("SHA-1").unwrap_err().contains("SHA-1"));
     }
 }
