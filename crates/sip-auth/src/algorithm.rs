@@ -7,6 +7,7 @@ use std::str::FromStr;
 use md5::{Digest, Md5};
 use sha2::{Sha256, Sha512_256};
 use sip_message::grammar::hex_value;
+use subtle::ConstantTimeEq;
 
 /// The hash function underneath a digest [`Algorithm`]: what `H(data)` computes.
 ///
@@ -262,17 +263,31 @@ pub(crate) fn from_hex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-/// Compares two byte strings in time that depends only on their lengths, ignoring ASCII case
-/// (hex digests may arrive in upper case from lenient peers).
+/// The longest string [`ct_eq_ignore_ascii_case`] compares: a hex digest of 512 bits (the
+/// longest hash RFC 7616 and RFC 8760 name is SHA-512/256, 64 hex digits), with room to spare.
+const CT_EQ_MAX: usize = 128;
+
+/// Compares two byte strings ignoring ASCII case (hex digests may arrive in upper case from
+/// lenient peers), in time that does not depend on their contents: both sides are lower-cased
+/// into fixed buffers and compared whole with [`subtle::ConstantTimeEq`] (RFC 7616 §5.11
+/// warns against timing leaks in the response comparison). Only the lengths, which are public
+/// (the algorithm fixes the expected one), decide the early `false`; strings longer than
+/// [`CT_EQ_MAX`] are never equal to a digest and are refused the same way.
 pub(crate) fn ct_eq_ignore_ascii_case(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
+    if a.len() != b.len() || a.len() > CT_EQ_MAX {
         return false;
     }
-    let diff = a
-        .iter()
-        .zip(b)
-        .fold(0_u8, |acc, (x, y)| acc | (x.to_ascii_lowercase() ^ y.to_ascii_lowercase()));
-    diff == 0
+    let mut left = [0_u8; CT_EQ_MAX];
+    let mut right = [0_u8; CT_EQ_MAX];
+    // `to_ascii_lowercase` is a mask and an or, no branch on the byte.
+    for (dst, src) in left.iter_mut().zip(a) {
+        *dst = src.to_ascii_lowercase();
+    }
+    for (dst, src) in right.iter_mut().zip(b) {
+        *dst = src.to_ascii_lowercase();
+    }
+    // The whole buffers: the zero padding beyond the (equal) lengths is equal on both sides.
+    bool::from(left[..].ct_eq(&right[..]))
 }
 
 fn digest_hex<D: Digest>(parts: &[&[u8]]) -> String {
@@ -332,5 +347,16 @@ mod tests {
         assert!(ct_eq_ignore_ascii_case(b"abCD", b"ABcd"));
         assert!(!ct_eq_ignore_ascii_case(b"abcd", b"abce"));
         assert!(!ct_eq_ignore_ascii_case(b"abc", b"abcd"));
+        assert!(ct_eq_ignore_ascii_case(b"", b""));
+        // Only ASCII letters fold: other bytes that differ by the case bit stay different.
+        assert!(!ct_eq_ignore_ascii_case(b"@", b"`"));
+        assert!(!ct_eq_ignore_ascii_case(b"[", b"{"));
+        // A full SHA-512/256 hex digest compares; anything longer than the buffers never does.
+        let digest = "53048E2681941EF99B2E29B76B4C7DABE4C2D0C634FC6D46E0E2F13107E7AF23";
+        assert!(ct_eq_ignore_ascii_case(digest.as_bytes(), digest.to_ascii_lowercase().as_bytes()));
+        let long = [b'a'; CT_EQ_MAX + 1];
+        assert!(!ct_eq_ignore_ascii_case(&long, &long));
+        let longest = [b'A'; CT_EQ_MAX];
+        assert!(ct_eq_ignore_ascii_case(&longest, &[b'a'; CT_EQ_MAX]));
     }
 }

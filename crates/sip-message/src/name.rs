@@ -272,16 +272,27 @@ impl HeaderName {
             (19, b'r') => &[H::RequestDisposition],
             _ => &[],
         };
+        // Nearly every sender writes the canonical case: inlined word compares settle it, and
+        // the byte-by-byte case fold runs (out of line) only for the others.
         for &candidate in candidates {
-            // Nearly every sender writes the canonical case: one block compare settles it, and
-            // the byte-by-byte case fold runs only for the others.
-            let canonical = candidate.as_str().as_bytes();
-            if same_bytes(canonical, name) || canonical.eq_ignore_ascii_case(name) {
+            if same_bytes(candidate.as_str().as_bytes(), name) {
                 return candidate;
             }
         }
-        H::Other
+        folded(candidates, name)
     }
+}
+
+/// The candidate `name` equals ignoring ASCII case, or `Other`: the slow path of
+/// [`HeaderName::from_bytes`], kept out of line so the common path stays small.
+#[cold]
+#[inline(never)]
+fn folded(candidates: &[HeaderName], name: &[u8]) -> HeaderName {
+    candidates
+        .iter()
+        .copied()
+        .find(|c| c.as_str().as_bytes().eq_ignore_ascii_case(name))
+        .unwrap_or(HeaderName::Other)
 }
 
 /// `a == b` for the short slices header names are, inlined as at most two overlapping word
