@@ -1272,39 +1272,50 @@ impl sip_registrar::LocationService for Bindings {
 }
 
 /// RTP ports named in SDP answers: a UDP socket bound per answered call and held until the
-/// call ends, so the port is real and no other call gets it (no media is read or sent).
+/// call ends, so the port is real and no other call gets it (no media is read or sent). A
+/// socket freed by an ended call goes to the back of a free queue and is handed to a later
+/// call from the front: steady load costs no socket, bind or close system call per call, and
+/// a port is reused only after every other free one (late RTP for an ended call is unlikely
+/// to reach the next call that uses its port).
 struct MediaPorts {
     ip: IpAddr,
-    held: HashMap<CallId, UdpSocket>,
+    held: HashMap<CallId, (UdpSocket, u16)>,
+    free: VecDeque<(UdpSocket, u16)>,
     next: u16,
 }
 
 /// The even ports tried for RTP (RFC 3550 §11: RTP on an even port).
 const MEDIA_FIRST: u16 = 20_000;
 const MEDIA_LAST: u16 = 29_998;
-/// Most ports held at once; beyond it, answers name a port without holding it.
+/// Most ports held at once (in calls and free); beyond it, answers name a port without
+/// holding it.
 const MEDIA_MAX: usize = 4096;
 
 impl MediaPorts {
     fn new(ip: IpAddr) -> MediaPorts {
-        MediaPorts { ip, held: HashMap::new(), next: MEDIA_FIRST }
+        MediaPorts { ip, held: HashMap::new(), free: VecDeque::new(), next: MEDIA_FIRST }
     }
 
-    /// A port for `call`: its own if it has one, else a newly bound even one. The whole range
-    /// is tried if need be (another process, another `sip serve` say, may hold a long run of
-    /// it); the cursor moves on, so the next call starts past the ports found taken.
+    /// A port for `call`: its own if it has one, else a free socket's, else a newly bound even
+    /// one. The whole range is tried if need be (another process, another `sip serve` say, may
+    /// hold a long run of it); the cursor moves on, so the next call starts past the ports
+    /// found taken.
     fn reserve(&mut self, call: CallId) -> u16 {
         if let Some(port) = self.port_of(call) {
+            return port;
+        }
+        if let Some((socket, port)) = self.free.pop_front() {
+            self.held.insert(call, (socket, port));
             return port;
         }
         for _ in 0..=(MEDIA_LAST - MEDIA_FIRST) / 2 {
             let port = self.next;
             self.next = if port >= MEDIA_LAST { MEDIA_FIRST } else { port + 2 };
-            if self.held.len() >= MEDIA_MAX {
+            if self.held.len() + self.free.len() >= MEDIA_MAX {
                 return port;
             }
             if let Ok(socket) = UdpSocket::bind((self.ip, port)) {
-                self.held.insert(call, socket);
+                self.held.insert(call, (socket, port));
                 return port;
             }
         }
@@ -1312,11 +1323,13 @@ impl MediaPorts {
     }
 
     fn port_of(&self, call: CallId) -> Option<u16> {
-        self.held.get(&call).and_then(|s| s.local_addr().ok()).map(|a| a.port())
+        self.held.get(&call).map(|(_, port)| *port)
     }
 
     fn release(&mut self, call: CallId) {
-        self.held.remove(&call);
+        if let Some(held) = self.held.remove(&call) {
+            self.free.push_back(held);
+        }
     }
 }
 
@@ -1463,7 +1476,7 @@ mod tests {
                 TransactionConfig::default(),
             );
             let now = Instant::now();
-            (0..2)
+            (0..3)
                 .map(|_| ua.invite(now, sip_ua::Invite::to("sip:x@127.0.0.1:5997")).unwrap())
                 .collect()
         };
@@ -1475,6 +1488,11 @@ mod tests {
         assert!(UdpSocket::bind(("127.0.0.1", p0)).is_err(), "the port is held");
         media.release(calls[0]);
         assert_eq!(media.port_of(calls[0]), None);
+        assert!(UdpSocket::bind(("127.0.0.1", p0)).is_err(), "a freed port stays held");
+        // The freed socket serves the next call, without binding another.
+        let p2 = media.reserve(calls[2]);
+        assert_eq!(p2, p0);
+        assert_eq!((media.held.len(), media.free.len()), (2, 0));
     }
 
     #[test]
