@@ -41,7 +41,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
 
-use sip_auth::{Algorithm, AuthRole, DigestServer, DigestServerConfig, MemoryStore as Passwords, Reply};
+use sip_auth::{
+    Algorithm, AuthRole, DigestServer, DigestServerConfig, MemoryStore as Passwords, Reply,
+};
 use sip_message::{HeaderName, Host, Limits, Message, MessageBuilder, Method, SipUri, Uri};
 use sip_proxy::{
     Location as ProxyLocation, Lookup, Proxy, ProxyConfig, ProxyEvent, StaticResolver,
