@@ -103,9 +103,12 @@ pub(crate) struct ServeArgs {
     verbose: bool,
     /// Most transactions alive at once. Beyond it, new requests outside a dialog (INVITE,
     /// REGISTER, OPTIONS, ...) are answered 503 with Retry-After and forgotten at once, while
-    /// ACK, CANCEL, requests in a dialog and retransmissions are still served. A live
-    /// transaction costs about 1-2 KiB, so the default bounds them to a few hundred MiB.
-    #[arg(long, value_name = "N", default_value_t = 100_000,
+    /// ACK, CANCEL, requests in a dialog and retransmissions are still served. Over UDP a
+    /// transaction outlives its final response by 32 s (Timers J and L), so an answered call
+    /// holds two for that long and a proxied one about three: the default keeps ~7,000
+    /// answered or ~5,000 proxied calls per second going, in about 1.2 GiB (some 2.4 KiB per
+    /// live transaction with its messages, measured by benches/load.sh).
+    #[arg(long, value_name = "N", default_value_t = 500_000,
           value_parser = clap::value_parser!(u64).range(1..))]
     max_transactions: u64,
     /// The Retry-After (seconds) of the 503 sent when shedding load.

@@ -130,12 +130,15 @@ pub struct RuntimeConfig {
     pub(crate) route_responses_by_via: bool,
     pub(crate) udp_peer_memory: Duration,
     pub(crate) max_udp_peers: usize,
+    pub(crate) udp_recv_buffer: Option<usize>,
+    pub(crate) udp_send_buffer: Option<usize>,
 }
 
 impl Default for RuntimeConfig {
     /// No listen address; default [`Limits`]; 1024 connections; 300 s idle timeout; 32 s
     /// message timeout; 32 s connect timeout; 1 MiB send queue per connection and per UDP socket; 2 s close linger;
-    /// 2 s shutdown grace; responses over UDP routed by their Via (RFC 3261 §18.2.2).
+    /// 2 s shutdown grace; responses over UDP routed by their Via (RFC 3261 §18.2.2); UDP
+    /// socket buffers of 4 MiB to receive and 1 MiB to send (as far as the OS allows).
     fn default() -> Self {
         RuntimeConfig {
             listen: Vec::new(),
@@ -151,6 +154,8 @@ impl Default for RuntimeConfig {
             route_responses_by_via: true,
             udp_peer_memory: Duration::from_secs(300),
             max_udp_peers: 65_536,
+            udp_recv_buffer: Some(4 << 20),
+            udp_send_buffer: Some(1 << 20),
         }
     }
 }
@@ -230,6 +235,25 @@ impl RuntimeConfig {
     #[must_use]
     pub fn max_send_queue(mut self, bytes: usize) -> Self {
         self.max_send_queue = bytes;
+        self
+    }
+
+    /// The receive buffer to ask the OS for on each UDP socket (`SO_RCVBUF`), or `None` to keep
+    /// the OS default. A burst of datagrams larger than this buffer, arriving while the loop is
+    /// busy, is dropped by the kernel before the stack sees it; the OS default (about 200 KiB
+    /// on Linux) is a few milliseconds of traffic at a few thousand calls per second. The OS
+    /// may grant less (Linux caps it at `net.core.rmem_max`); asking is best effort.
+    #[must_use]
+    pub fn udp_recv_buffer(mut self, bytes: Option<usize>) -> Self {
+        self.udp_recv_buffer = bytes;
+        self
+    }
+
+    /// The send buffer to ask the OS for on each UDP socket (`SO_SNDBUF`), or `None` to keep
+    /// the OS default; best effort as [`udp_recv_buffer`](Self::udp_recv_buffer).
+    #[must_use]
+    pub fn udp_send_buffer(mut self, bytes: Option<usize>) -> Self {
+        self.udp_send_buffer = bytes;
         self
     }
 

@@ -173,7 +173,7 @@ impl<S: Stack> Runtime<S> {
             let fail = |error| BindError { listen: Some(listen), error };
             let bound = match listen.transport {
                 Transport::Udp => {
-                    let mut socket = UdpSocket::bind(listen.addr).map_err(fail)?;
+                    let mut socket = bind_udp(listen.addr, &config).map_err(fail)?;
                     let token = Token(1 + udp.len());
                     poll.registry()
                         .register(&mut socket, token, Interest::READABLE | Interest::WRITABLE)
@@ -1165,9 +1165,43 @@ fn is_datagram_keepalive(data: &[u8]) -> bool {
     crlf_only || stun
 }
 
+/// A non-blocking UDP socket bound to `addr` with the buffer sizes `config` asks for, set
+/// before the bind (best effort: the OS may cap them, and a refusal is not an error).
+fn bind_udp(addr: SocketAddr, config: &RuntimeConfig) -> io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if let Some(bytes) = config.udp_recv_buffer {
+        let _ = socket.set_recv_buffer_size(bytes);
+    }
+    if let Some(bytes) = config.udp_send_buffer {
+        let _ = socket.set_send_buffer_size(bytes);
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    Ok(UdpSocket::from_std(socket.into()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn udp_sockets_ask_for_the_configured_buffers() {
+        let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let size = |config: RuntimeConfig| {
+            let socket = bind_udp(any, &config).unwrap();
+            let socket = socket2::SockRef::from(&socket);
+            (socket.recv_buffer_size().unwrap(), socket.send_buffer_size().unwrap())
+        };
+        let os = size(RuntimeConfig::default().udp_recv_buffer(None).udp_send_buffer(None));
+        let small =
+            size(RuntimeConfig::default().udp_recv_buffer(Some(4096)).udp_send_buffer(Some(4096)));
+        let big = size(RuntimeConfig::default());
+        // Linux doubles what it is asked for and caps it at rmem_max/wmem_max: the asked sizes
+        // move the buffers both ways from the OS default.
+        assert!(small.0 < os.0 && small.1 < os.1, "{small:?} vs {os:?}");
+        assert!(big.0 >= os.0 && big.1 >= os.1, "{big:?} vs {os:?}");
+    }
 
     #[test]
     fn keepalive_datagrams() {
