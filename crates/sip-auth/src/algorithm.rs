@@ -269,10 +269,11 @@ const CT_EQ_MAX: usize = 128;
 
 /// Compares two byte strings ignoring ASCII case (hex digests may arrive in upper case from
 /// lenient peers), in time that does not depend on their contents: both sides are lower-cased
-/// into fixed buffers and compared whole with [`subtle::ConstantTimeEq`] (RFC 7616 §5.11
-/// warns against timing leaks in the response comparison). Only the lengths, which are public
-/// (the algorithm fixes the expected one), decide the early `false`; strings longer than
-/// [`CT_EQ_MAX`] are never equal to a digest and are refused the same way.
+/// into fixed buffers and compared whole with [`subtle::ConstantTimeEq`], so that how long a
+/// wrong `response` or `rspauth` takes to refuse tells nothing about how much of it was right.
+/// Only the lengths, which are public (the algorithm fixes the expected one), decide the
+/// early `false`; strings longer than [`CT_EQ_MAX`] are never equal to a digest and are
+/// refused the same way.
 pub(crate) fn ct_eq_ignore_ascii_case(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() || a.len() > CT_EQ_MAX {
         return false;
