@@ -281,28 +281,28 @@ impl Message {
     #[must_use]
     #[inline]
     pub fn via_branch(&self) -> Option<&str> {
-        self.keys.branch.and_then(|s| self.slot_str(s))
+        self.via_branch_bytes().and_then(|b| std::str::from_utf8(b).ok())
     }
 
     /// The `tag` parameter of From (RFC 3261 §8.1.1.3), if present.
     #[must_use]
     #[inline]
     pub fn from_tag(&self) -> Option<&str> {
-        self.keys.from_tag.and_then(|s| self.slot_str(s))
+        self.from_tag_bytes().and_then(|b| std::str::from_utf8(b).ok())
     }
 
     /// The `tag` parameter of To (RFC 3261 §8.2.6.2), if present.
     #[must_use]
     #[inline]
     pub fn to_tag(&self) -> Option<&str> {
-        self.keys.to_tag.and_then(|s| self.slot_str(s))
+        self.to_tag_bytes().and_then(|b| std::str::from_utf8(b).ok())
     }
 
     /// The Call-ID (RFC 3261 §8.1.1.4), if present and well-formed (`word ["@" word]`).
     #[must_use]
     #[inline]
     pub fn call_id(&self) -> Option<&str> {
-        self.keys.call_id.and_then(|s| self.slot_str(s))
+        self.call_id_bytes().and_then(|b| std::str::from_utf8(b).ok())
     }
 
     /// [`via_branch`](Self::via_branch) as bytes, without the UTF-8 check (the parser only

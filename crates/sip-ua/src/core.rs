@@ -2200,9 +2200,13 @@ impl UaCore {
                 let _ = txns.send_response(now, id, response);
             }
             Err(_) => {
-                // A reason or value that cannot be written: answer with the bare status.
-                if let Ok(plain) = MessageBuilder::response_to(request, status, None).build() {
-                    let _ = txns.send_response(now, id, plain);
+                // No To to tag (a request that failed validation for lacking it), or a value
+                // that cannot be written: the reason alone, else the bare status.
+                let fallback = MessageBuilder::response_to(request, status, reason)
+                    .build()
+                    .or_else(|_| MessageBuilder::response_to(request, status, None).build());
+                if let Ok(response) = fallback {
+                    let _ = txns.send_response(now, id, response);
                 }
             }
         }

@@ -136,6 +136,16 @@ fn invalid_request_gets_400_with_reason() {
     let r = answer(&mut ua, now, Message::parse(bytes::Bytes::from(text)).unwrap());
     assert_eq!(r.status(), Some(400));
     assert!(r.reason().unwrap().contains("CSeq"), "{:?}", r.reason());
+
+    // Without a To there is nothing to tag, but the reason still names the problem.
+    let text = String::from_utf8(request("OPTIONS", &[], None).buffer().to_vec()).unwrap();
+    let without_to: String =
+        text.split_inclusive("\r\n").filter(|l| !l.starts_with("To:")).collect();
+    assert_ne!(without_to, text);
+    let (mut ua, now) = bob();
+    let r = answer(&mut ua, now, Message::parse(bytes::Bytes::from(without_to)).unwrap());
+    assert_eq!(r.status(), Some(400));
+    assert_eq!(r.reason(), Some("Bad Request (Missing To header)"));
 }
 
 // §11.2: OPTIONS answered with Allow, Accept (and Supported when set).
