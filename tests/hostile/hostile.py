@@ -98,12 +98,13 @@ def udp_snmp():
 
 
 STATS_RE = re.compile(
-    r"(?P<label>[a-z ]+): .*?, (?P<live>\d+) live transactions, (?P<dialogs>\d+) dialogs, "
+    r"(?P<label>[a-z ]+): .*?, (?P<live>\d+) live transactions \((?P<pending>\d+) pending\), (?P<dialogs>\d+) dialogs, "
     r"(?P<bindings>\d+) bindings, (?P<retransmissions>\d+) retransmissions, .*"
     r"input: (?P<datagrams>\d+) datagrams \((?P<keepalives>\d+) keep-alives\), "
     r"(?P<stream>\d+) stream messages, (?P<parsed>\d+) parsed, (?P<unparsable>\d+) unparsable, "
     r"(?P<broken>\d+) broken streams: (?P<answered>\d+) answered, (?P<dropped>\d+) dropped; "
-    r"(?P<shed>\d+) shed 503")
+    r"(?P<shed>\d+) shed 503 \((?P<shed_behind>\d+) while behind\), "
+    r"(?P<evicted>\d+) lingering transactions evicted")
 
 
 def parse_stats(line):

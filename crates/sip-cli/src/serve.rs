@@ -23,9 +23,13 @@
 //!   (505, 513) whose reason names the problem, statelessly, sent back to their source
 //!   ([`sip_runtime::reject_unparsable`]); everything else is dropped, and the stats line
 //!   accounts for every datagram;
-//! - **load** beyond `--max-transactions` live transactions is shed: a new request outside a
-//!   dialog gets 503 with Retry-After and its transaction is dropped at once (see
-//!   [`Inner::shed`]); ACK, CANCEL, in-dialog requests and retransmissions are still served;
+//! - **load** is shed: a new request outside a dialog gets 503 with Retry-After and its
+//!   transaction is dropped at once ([`Inner::shed`]) while the event loop is behind its UDP
+//!   input ([`Stack::handle_backlog`]: the CPU is the limit), or when `--max-transactions`
+//!   are live and none of them merely lingers (memory is the limit: transactions that only
+//!   absorb retransmissions after their final response are evicted first, oldest first,
+//!   so a burst does not leave half a minute of refusals behind it). ACK, CANCEL, in-dialog
+//!   requests and retransmissions are still served;
 //! - **`--state FILE`** keeps the bindings: a turn of the event loop that changed one ends
 //!   with an atomic rewrite of FILE, and only then are that turn's REGISTER 200s sent
 //!   ([`Inner::save_if_changed`]); the shutdown does the same, so no binding answered 200 is
@@ -33,7 +37,7 @@
 //! - TCP connections are bounded by `--max-connections`, `--tcp-idle`,
 //!   `--tcp-message-timeout` and `--max-message-size` (the runtime enforces them).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::hash::{BuildHasher, Hasher};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
@@ -101,19 +105,28 @@ pub(crate) struct ServeArgs {
     /// Print one line per request received and per binding change.
     #[arg(short, long)]
     verbose: bool,
-    /// Most transactions alive at once. Beyond it, new requests outside a dialog (INVITE,
-    /// REGISTER, OPTIONS, ...) are answered 503 with Retry-After and forgotten at once, while
-    /// ACK, CANCEL, requests in a dialog and retransmissions are still served. Over UDP a
-    /// transaction outlives its final response by 32 s (Timers J and L), so an answered call
-    /// holds two for that long and a proxied one about three: the default keeps ~7,000
-    /// answered or ~5,000 proxied calls per second going, in about 1.2 GiB (some 2.4 KiB per
-    /// live transaction with its messages, measured by benches/load.sh).
+    /// Most transactions alive at once. At the limit, a new request first evicts the oldest
+    /// transaction that only lingers after its final response to absorb retransmissions (32 s
+    /// over UDP, Timers J and L); when every live one is still working, new requests outside
+    /// a dialog (INVITE, REGISTER, OPTIONS, ...) are answered 503 with Retry-After and
+    /// forgotten at once, while ACK, CANCEL, requests in a dialog and retransmissions are
+    /// still served. An answered call holds two transactions for 32 s and a proxied one about
+    /// three: the default keeps ~7,000 answered or ~5,000 proxied calls per second going
+    /// without eviction, in about 1.2 GiB (some 2.4 KiB per live transaction with its
+    /// messages, measured by benches/load.sh).
     #[arg(long, value_name = "N", default_value_t = 500_000,
           value_parser = clap::value_parser!(u64).range(1..))]
     max_transactions: u64,
-    /// The Retry-After (seconds) of the 503 sent when shedding load.
+    /// The Retry-After (seconds) of the 503 sent when shedding load (at --max-transactions,
+    /// or while the event loop is behind its UDP input).
     #[arg(long, value_name = "SECONDS", default_value_t = 5)]
     retry_after: u32,
+    /// End a call this UA answered with a BYE once it has lasted SECONDS (0: never). RFC
+    /// 3261 has no timer for a call whose BYE never comes (the caller crashed, or lost its
+    /// network); without one, its dialog and media port would be held for as long as the
+    /// process runs.
+    #[arg(long, value_name = "SECONDS", default_value = "10800", value_parser = parse_idle)]
+    max_call_duration: Duration,
     /// Keep registrar bindings in FILE: loaded at start (a missing FILE is an empty one) and
     /// rewritten atomically (a temporary file renamed over it) after every turn of the event
     /// loop that changed a binding, before the 200s of that turn are sent; so no binding that
@@ -209,6 +222,7 @@ pub(crate) fn run(args: &ServeArgs) -> ExitCode {
         seed: os_seed(),
         max_transactions: usize::try_from(args.max_transactions).unwrap_or(usize::MAX),
         retry_after: args.retry_after,
+        max_call_duration: (!args.max_call_duration.is_zero()).then_some(args.max_call_duration),
         state,
     };
     let max_message = usize::try_from(args.max_message_size).unwrap_or(65_535);
@@ -344,13 +358,16 @@ fn stats_line(
     let rate = |now: u64, then: u64| now.saturating_sub(then) as f64 / secs;
     let (a, b) = (from.1, to.1);
     format!(
-        "{label}: {:.1} calls/s, {:.1} transactions/s, {} live transactions, {} dialogs, \
+        "{label}: {:.1} calls/s, {:.1} transactions/s, {} live transactions ({} pending), \
+         {} dialogs, \
          {} bindings, {} retransmissions, {} parse errors ({} calls, {} transactions in {secs:.1} s); \
          input: {} datagrams ({} keep-alives), {} stream messages, {} parsed, {} unparsable, \
-         {} broken streams: {} answered, {} dropped; {} shed 503",
+         {} broken streams: {} answered, {} dropped; {} shed 503 ({} while behind), \
+         {} lingering transactions evicted",
         rate(b.calls, a.calls),
         rate(b.transactions, a.transactions),
         b.live_transactions,
+        b.pending_transactions,
         b.dialogs,
         b.bindings,
         b.retransmissions,
@@ -366,6 +383,8 @@ fn stats_line(
         b.rejected_unparsable,
         b.dropped_unparsable,
         b.shed,
+        b.shed_behind,
+        b.evicted,
     )
 }
 
@@ -383,6 +402,8 @@ struct Settings {
     seed: u64,
     max_transactions: usize,
     retry_after: u32,
+    /// `--max-call-duration`; `None`: calls last until a BYE.
+    max_call_duration: Option<Duration>,
     /// `--state`: the file and the bindings read from it.
     state: Option<(PathBuf, RegistrarSnapshot)>,
 }
@@ -407,6 +428,8 @@ pub(crate) struct Snapshot {
     transactions: u64,
     /// Transactions alive now.
     live_transactions: usize,
+    /// Of those, the ones still working (no final response yet).
+    pending_transactions: usize,
     /// Dialogs of the user agent now.
     dialogs: usize,
     /// Registered bindings now.
@@ -417,8 +440,48 @@ pub(crate) struct Snapshot {
     rejected_unparsable: u64,
     /// Unparsable bytes (and broken streams) that got no answer.
     dropped_unparsable: u64,
-    /// New requests answered 503 because `--max-transactions` were live.
+    /// New requests answered 503 (at `--max-transactions`, or while behind).
     shed: u64,
+    /// Of those, the ones shed because the event loop was behind its input.
+    shed_behind: u64,
+    /// Lingering transactions evicted at `--max-transactions`.
+    evicted: u64,
+}
+
+/// When each answered call reaches `--max-call-duration`: in deadline order, and by call so
+/// that a call that ends sooner leaves nothing behind.
+#[derive(Debug, Default)]
+struct CallDeadlines {
+    by_time: BTreeSet<(Instant, CallId)>,
+    by_call: HashMap<CallId, Instant>,
+}
+
+impl CallDeadlines {
+    fn insert(&mut self, call: CallId, at: Instant) {
+        self.remove(call);
+        self.by_time.insert((at, call));
+        self.by_call.insert(call, at);
+    }
+
+    fn remove(&mut self, call: CallId) {
+        if let Some(at) = self.by_call.remove(&call) {
+            self.by_time.remove(&(at, call));
+        }
+    }
+
+    fn next(&self) -> Option<Instant> {
+        self.by_time.first().map(|(at, _)| *at)
+    }
+
+    /// A call whose deadline is at or before `now`, forgotten.
+    fn pop_due(&mut self, now: Instant) -> Option<CallId> {
+        let (at, call) = *self.by_time.first()?;
+        if at > now {
+            return None;
+        }
+        self.remove(call);
+        Some(call)
+    }
 }
 
 /// The [`Stack`] of `sip serve`. Its protocol parts need the bound addresses, so they are made
@@ -494,6 +557,12 @@ impl Stack for ServeStack {
                         .push_back(ServeEvent::Log(format!("{error} from {source}: dropped")));
                 }
             }
+        }
+    }
+
+    fn handle_backlog(&mut self, _: Instant, behind: bool) {
+        if let Some(inner) = &mut self.inner {
+            inner.behind = behind;
         }
     }
 
@@ -579,7 +648,13 @@ struct Inner {
     /// `--max-transactions` and the Retry-After of the 503 beyond it.
     max_transactions: usize,
     retry_after: u32,
+    /// `--max-call-duration`, and when each answered call still going reaches it.
+    max_call_duration: Option<Duration>,
+    call_deadlines: CallDeadlines,
     shed: u64,
+    shed_behind: u64,
+    /// The event loop is behind its UDP input (the last [`Stack::handle_backlog`]).
+    behind: bool,
     rejected_unparsable: u64,
     dropped_unparsable: u64,
     /// `--state`: where the bindings are saved.
@@ -697,7 +772,11 @@ impl Inner {
             events: VecDeque::new(),
             max_transactions: settings.max_transactions,
             retry_after: settings.retry_after,
+            max_call_duration: settings.max_call_duration,
+            call_deadlines: CallDeadlines::default(),
             shed: 0,
+            shed_behind: 0,
+            behind: false,
             rejected_unparsable: 0,
             dropped_unparsable: 0,
             state_path,
@@ -756,12 +835,15 @@ impl Inner {
             calls: self.calls,
             transactions: t.created,
             live_transactions: t.live(),
+            pending_transactions: t.pending,
             dialogs: self.live_dialogs(),
             bindings: self.proxy.locations().registrar.store().len(),
             retransmissions: t.retransmissions,
             rejected_unparsable: self.rejected_unparsable,
             dropped_unparsable: self.dropped_unparsable,
             shed: self.shed,
+            shed_behind: self.shed_behind,
+            evicted: t.evicted,
         }
     }
 
@@ -783,6 +865,7 @@ impl Inner {
             self.proxy.poll_timeout(),
             self.proxy.locations().registrar.poll_timeout(),
             self.next_stats,
+            self.call_deadlines.next(),
         ]
         .into_iter()
         .flatten()
@@ -793,6 +876,13 @@ impl Inner {
         self.table.handle_timeout(now);
         self.pump(now);
         self.ua.handle_timeout(now, &mut self.table);
+        while let Some(call) = self.call_deadlines.pop_due(now) {
+            if self.ua.hangup(now, &mut self.table, call).is_ok() && self.verbose {
+                self.events.push_back(ServeEvent::Log(format!(
+                    "{call} reached --max-call-duration: hung up"
+                )));
+            }
+        }
         self.proxy.handle_timeout(now, &mut self.table);
         self.proxy.locations_mut().registrar.handle_timeout(now);
         if let (Some(at), Some(every)) = (self.next_stats, self.stats_every) {
@@ -858,12 +948,19 @@ impl Inner {
     fn on_request(&mut self, now: Instant, id: TransactionId, request: Message, source: Target) {
         let Some(method) = request.method().cloned() else { return };
         let initial_invite = method == Method::Invite && request.to_tag().is_none();
-        if self.table.stats().live() > self.max_transactions
-            && request.to_tag().is_none()
-            && method != Method::Cancel
-        {
-            self.shed(now, id, &request);
-            return;
+        if request.to_tag().is_none() && method != Method::Cancel {
+            let live = self.table.stats().live();
+            if self.behind {
+                self.shed_behind += 1;
+                self.shed(now, id, &request);
+                return;
+            }
+            if live > self.max_transactions
+                && self.table.evict_lingering(now, live - self.max_transactions) == 0
+            {
+                self.shed(now, id, &request);
+                return;
+            }
         }
         let route = self.route(now, &method, &request);
         if self.verbose {
@@ -1065,12 +1162,14 @@ impl Inner {
             }
             UaEvent::Ended { call, reason } => {
                 self.media.release(call);
+                self.call_deadlines.remove(call);
                 if self.verbose {
                     self.events.push_back(ServeEvent::Log(format!("{call} ended: {reason:?}")));
                 }
             }
             UaEvent::Cancelled { call } | UaEvent::Failed { call, .. } => {
                 self.media.release(call);
+                self.call_deadlines.remove(call);
             }
             UaEvent::Confirmed { call, .. } if self.verbose => {
                 self.events.push_back(ServeEvent::Log(format!("{call} confirmed")));
@@ -1093,9 +1192,13 @@ impl Inner {
                 let rang = self.ua.ring(now, &mut self.table, call, 180, None);
                 let answered =
                     rang.and_then(|()| self.ua.answer(now, &mut self.table, call, Some(body)));
-                if answered.is_err() {
-                    let _ = self.ua.reject(now, &mut self.table, call, 500);
-                    self.media.release(call);
+                match (answered, self.max_call_duration) {
+                    (Err(_), _) => {
+                        let _ = self.ua.reject(now, &mut self.table, call, 500);
+                        self.media.release(call);
+                    }
+                    (Ok(()), Some(limit)) => self.call_deadlines.insert(call, now + limit),
+                    (Ok(()), None) => {}
                 }
             }
             Err(status) => {
@@ -1359,6 +1462,7 @@ mod tests {
             seed: 1,
             max_transactions: 100,
             retry_after: 5,
+            max_call_duration: None,
             state: None,
         }
     }
@@ -1446,12 +1550,15 @@ mod tests {
             calls: 30,
             transactions: 100,
             live_transactions: 5,
+            pending_transactions: 1,
             dialogs: 2,
             bindings: 1,
             retransmissions: 3,
             rejected_unparsable: 3,
             dropped_unparsable: 2,
             shed: 7,
+            shed_behind: 4,
+            evicted: 9,
         };
         let mut input = RuntimeStats::default();
         input.datagrams_in = 100;
@@ -1463,10 +1570,11 @@ mod tests {
         let line = stats_line("stats", (t0, a), (t0 + Duration::from_secs(2), b), &input);
         assert_eq!(
             line,
-            "stats: 10.0 calls/s, 30.0 transactions/s, 5 live transactions, 2 dialogs, 1 bindings, \
-             3 retransmissions, 4 parse errors (20 calls, 60 transactions in 2.0 s); \
+            "stats: 10.0 calls/s, 30.0 transactions/s, 5 live transactions (1 pending), 2 dialogs, \
+             1 bindings, 3 retransmissions, 4 parse errors (20 calls, 60 transactions in 2.0 s); \
              input: 100 datagrams (6 keep-alives), 10 stream messages, 100 parsed, 4 unparsable, \
-             1 broken streams: 3 answered, 2 dropped; 7 shed 503"
+             1 broken streams: 3 answered, 2 dropped; 7 shed 503 (4 while behind), \
+             9 lingering transactions evicted"
         );
     }
 

@@ -235,27 +235,32 @@ impl WriteIgnoringReset for TcpStream {
     }
 }
 
-/// Issue 8 scenario 2: beyond `--max-transactions`, new INVITEs and REGISTERs get 503 with
-/// Retry-After and leave nothing behind, while the ACKs of live transactions are still
-/// served; once those end, new requests are served again.
+/// Issue 8 scenario 2, at `--max-transactions`: transactions that only linger after their
+/// final response are evicted, oldest first, to admit new requests; when every live one is
+/// still working, new INVITEs and REGISTERs get 503 with Retry-After and leave nothing
+/// behind, while the responses and ACKs of the working ones are still served; once those end,
+/// new requests are served again at once.
 #[test]
-fn load_beyond_max_transactions_is_shed_with_503_and_service_resumes() {
+fn at_max_transactions_lingering_ones_are_evicted_and_then_load_is_shed_with_503() {
     let server = Server::start(&["--max-transactions", "2", "--answer", "486"]);
     let mut c = TcpClient::connect(server.tcp_addr());
-    let invite = |id: &str| {
+    let callee = udp_client(Duration::from_secs(3));
+    let callee_port = callee.local_addr().unwrap().port();
+    let request = |method: &str, user: &str, id: &str| {
         let via = format!("SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bK{id}");
+        let contact = if method == "REGISTER" {
+            format!("<sip:{user}@127.0.0.1:{callee_port}>")
+        } else {
+            "<sip:t@127.0.0.1:9;transport=tcp>".to_owned()
+        };
+        let uri = if method == "REGISTER" {
+            "sip:127.0.0.1".to_owned()
+        } else {
+            format!("sip:{user}@127.0.0.1")
+        };
         format!(
-            "INVITE sip:bob@127.0.0.1 SIP/2.0\r\n{}Contact: <sip:t@127.0.0.1:9;transport=tcp>\r\n\
-             Content-Length: 0\r\n\r\n",
-            headers("INVITE", &via, id)
-        )
-    };
-    let register = |id: &str| {
-        let via = format!("SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bK{id}");
-        format!(
-            "REGISTER sip:127.0.0.1 SIP/2.0\r\n{}Contact: <sip:t@127.0.0.1:9;transport=tcp>\r\n\
-             Content-Length: 0\r\n\r\n",
-            headers("REGISTER", &via, id).replace("sip:bob@", "sip:tester@")
+            "{method} {uri} SIP/2.0\r\n{}Contact: {contact}\r\nContent-Length: 0\r\n\r\n",
+            headers(method, &via, id).replace("sip:bob@", &format!("sip:{user}@"))
         )
     };
     let final_for = |c: &mut TcpClient, id: &str| loop {
@@ -265,51 +270,67 @@ fn load_beyond_max_transactions_is_shed_with_503_and_service_resumes() {
             return r;
         }
     };
-    // Two calls rejected 486 wait for their ACKs (Timer H): two live transactions.
-    c.send(invite("a").as_bytes());
-    let a = final_for(&mut c, "a");
-    assert_eq!(a.status(), Some(486));
-    c.send(invite("b").as_bytes());
-    let b = final_for(&mut c, "b");
-    assert_eq!(b.status(), Some(486));
-    // Beyond the cap: 503 with Retry-After, for INVITE and REGISTER alike.
-    for (request, id) in [(invite("c"), "c"), (register("d"), "d"), (invite("e"), "e")] {
-        c.send(request.as_bytes());
+    let ack = |c: &mut TcpClient, r: &sip_message::Message, id: &str| {
+        let via = format!("SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bK{id}");
+        let ack = format!(
+            "ACK {} SIP/2.0\r\nVia: {via}\r\nFrom: <sip:tester@127.0.0.1>;tag=t{id}\r\n\
+             To: {}\r\nCall-ID: {id}\r\nCSeq: 1 ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+            "sip:x@127.0.0.1",
+            r.header_str(HeaderName::To).unwrap()
+        );
+        c.send(ack.as_bytes());
+    };
+    // The callee registers (over TCP its transaction ends with its 200, Timer J = 0).
+    c.send(request("REGISTER", "callee", "reg").as_bytes());
+    assert_eq!(final_for(&mut c, "reg").status(), Some(200));
+    // Two calls to an unregistered user, answered 486, wait for ACKs nobody sends (Timer H):
+    // two lingering transactions fill the cap.
+    for id in ["a", "b"] {
+        c.send(request("INVITE", "bob", id).as_bytes());
+        assert_eq!(final_for(&mut c, id).status(), Some(486));
+    }
+    // A third is served all the same: the oldest lingering one makes room.
+    c.send(request("INVITE", "bob", "c").as_bytes());
+    assert_eq!(final_for(&mut c, "c").status(), Some(486));
+    // A call to the callee is proxied (its server transaction evicts one more): its server
+    // and client transactions both wait for the callee, who says nothing yet.
+    c.send(request("INVITE", "callee", "p").as_bytes());
+    let proxied = recv_message(&callee).expect("the proxied INVITE");
+    assert_eq!(proxied.call_id(), Some("p"));
+    // The next evicts the last lingering one, and is ACKed (over TCP its transaction ends at
+    // once, Timer I = 0): both live transactions now work.
+    c.send(request("INVITE", "bob", "d").as_bytes());
+    let d = final_for(&mut c, "d");
+    assert_eq!(d.status(), Some(486));
+    ack(&mut c, &d, "d");
+    // Beyond the cap with nothing lingering: 503 with Retry-After, for INVITE and REGISTER.
+    for (method, id) in [("INVITE", "e"), ("REGISTER", "f"), ("INVITE", "i")] {
+        c.send(request(method, "bob", id).as_bytes());
         let r = final_for(&mut c, id);
         assert_eq!(r.status(), Some(503), "{id}");
         assert_eq!(r.header_str(HeaderName::RetryAfter), Some("5"), "{id}");
         assert!(r.to_tag().is_some());
     }
-    // The ACKs of the live transactions are served: over TCP they end at once (Timer I = 0).
-    for (r, id) in [(&a, "a"), (&b, "b")] {
-        let via = format!("SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bK{id}");
-        let ack = format!(
-            "ACK sip:bob@127.0.0.1 SIP/2.0\r\nVia: {via}\r\nFrom: <sip:tester@127.0.0.1>;tag=t{id}\r\n\
-             To: {}\r\nCall-ID: {id}\r\nCSeq: 1 ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
-            r.header_str(HeaderName::To).unwrap()
-        );
-        c.send(ack.as_bytes());
-    }
-    // Service resumes.
-    let deadline = Instant::now() + Duration::from_secs(3);
-    let mut n = 0;
-    let status = loop {
-        n += 1;
-        let id = format!("r{n}");
-        c.send(register(&id).as_bytes());
-        let status = final_for(&mut c, &id).status();
-        if status == Some(200) || Instant::now() > deadline {
-            break status;
-        }
-        sleep(Duration::from_millis(50));
-    };
-    assert_eq!(status, Some(200), "REGISTER served again after the load");
-    c.send(invite("f").as_bytes());
-    assert_eq!(final_for(&mut c, "f").status(), Some(486));
+    // The working call still completes: the callee's 486 reaches the caller, whose ACK ends
+    // the server transaction.
+    let busy = sip_message::MessageBuilder::response_to(&proxied, 486, None)
+        .to_tag("callee")
+        .build()
+        .unwrap();
+    callee.send_to(&busy.to_bytes(), server.udp_addr()).unwrap();
+    let r = final_for(&mut c, "p");
+    assert_eq!(r.status(), Some(486));
+    ack(&mut c, &r, "p");
+    // Service resumes at once: what is left lingers.
+    c.send(request("REGISTER", "tester", "g").as_bytes());
+    assert_eq!(final_for(&mut c, "g").status(), Some(200));
+    c.send(request("INVITE", "bob", "h").as_bytes());
+    assert_eq!(final_for(&mut c, "h").status(), Some(486));
     let (code, lines) = server.stop();
     assert_eq!(code, 0);
     let last = lines.last().unwrap();
-    assert!(stat(last, "shed 503") >= 3, "{last}");
+    assert_eq!(stat(last, "shed 503"), 3, "{last}");
+    assert!(stat(last, "lingering transactions evicted") >= 3, "{last}");
 }
 
 /// Issue 8 scenario 4: connections that never send, or send half a message, are reaped after

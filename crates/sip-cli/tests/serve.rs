@@ -128,3 +128,20 @@ fn nobody_listening_is_a_timeout_and_bad_arguments_are_exit_2() {
     let out = Command::new(SIP).args(["serve", "--answer", "180"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn a_call_that_outlasts_max_call_duration_is_hung_up_by_the_server() {
+    // A caller that never sends BYE (crashed, say) would otherwise hold the dialog for good.
+    let mut server = Server::start(&["--max-call-duration", "0.5", "--stats", "0.2", "-v"]);
+    let started = std::time::Instant::now();
+    let (code, out) = sip(&["call", &server.uri("bob"), "--duration", "20"]);
+    let took = started.elapsed();
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("call ended by the far end"), "{out}");
+    assert!(took.as_secs_f64() >= 0.5 && took.as_secs_f64() < 5.0, "{took:?}");
+    server.wait_for("reached --max-call-duration: hung up");
+    // Its dialog is gone once the BYE is answered.
+    server.wait_for(" 0 dialogs");
+    let (code, _) = server.stop();
+    assert_eq!(code, 0);
+}

@@ -42,7 +42,14 @@ pub(crate) struct Connection {
     pub(crate) remote: SocketAddr,
     pub(crate) local: SocketAddr,
     pub(crate) state: ConnState,
+    /// The last time a SIP message went either way, or, once one has, any byte did: what
+    /// the idle timer measures from.
     pub(crate) last_activity: Instant,
+    /// A SIP message has gone either way on this connection. Until one has, keep-alives and
+    /// stray bytes do not count as activity: a connection that only ever carries CRLF (a
+    /// scanner holding a slot, not an RFC 5626 flow, which starts with a REGISTER) is reaped
+    /// by the idle timer from the time it opened.
+    pub(crate) in_use: bool,
     /// When the message now partly buffered began to arrive (`None`: nothing buffered).
     pub(crate) partial_since: Option<Instant>,
     /// A message-timeout timer is queued for this connection (at most one is).
@@ -77,6 +84,7 @@ impl Connection {
             local,
             state,
             last_activity: now,
+            in_use: false,
             partial_since: None,
             partial_timer: false,
             framer: Framer::new(limits),

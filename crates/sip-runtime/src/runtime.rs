@@ -70,6 +70,8 @@ pub struct Runtime<S: Stack> {
     track_udp_peers: bool,
     /// Sockets whose read budget ran out: served again next turn without waiting.
     again: Vec<Token>,
+    /// Some UDP socket is behind (what the stack was last told by `handle_backlog`).
+    backlog: bool,
     /// Tokens: 0 the waker, then UDP sockets, then listeners, then connections from here on.
     udp_tokens: usize,
     first_flow: usize,
@@ -120,6 +122,8 @@ struct UdpEndpoint {
     /// Datagrams waiting for the socket to become writable, with their destination.
     queue: VecDeque<(SocketAddr, Transmit)>,
     queued: usize,
+    /// The last read of this socket ended on the read budget, not on an empty queue.
+    behind: bool,
 }
 
 #[derive(Debug)]
@@ -184,6 +188,7 @@ impl<S: Stack> Runtime<S> {
                         local: addr,
                         queue: VecDeque::new(),
                         queued: 0,
+                        behind: false,
                     });
                     addr
                 }
@@ -233,6 +238,7 @@ impl<S: Stack> Runtime<S> {
             udp_peers: HashMap::new(),
             track_udp_peers,
             again: Vec::new(),
+            backlog: false,
             udp_tokens,
             first_flow,
             phase: Phase::Running,
@@ -686,6 +692,8 @@ impl<S: Stack> Runtime<S> {
             }
             return;
         };
+        // A message of the stack's (not the runtime's own pong) puts the connection in use.
+        conn.in_use |= transmit.is_some();
         conn.push(bytes, transmit);
         if conn.state != ConnState::Connecting && !self.flush_conn(now, flow) {
             return;
@@ -706,7 +714,9 @@ impl<S: Stack> Runtime<S> {
         match conn.write_queued() {
             Ok(n) => {
                 if n > 0 {
-                    conn.last_activity = now;
+                    if conn.in_use {
+                        conn.last_activity = now;
+                    }
                     SharedStats::add(&self.stats.bytes_out, n as u64);
                 }
                 if conn.state == ConnState::Closing && conn.queued() == 0 {
@@ -798,7 +808,9 @@ impl<S: Stack> Runtime<S> {
             let local = endpoint.local;
             let (n, from) = match endpoint.socket.recv_from(&mut self.scratch) {
                 Ok(got) => got,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    return self.set_behind(now, index, false, on_event);
+                }
                 // Interrupted, or an ICMP error surfacing on an unconnected socket (Windows
                 // reports port unreachable this way): read on.
                 Err(e)
@@ -831,7 +843,31 @@ impl<S: Stack> Runtime<S> {
             let payload = Bytes::copy_from_slice(data);
             self.receive(now, payload, Target::udp(from), from, local, on_event);
         }
+        SharedStats::inc(&self.stats.udp_backlogs);
+        self.set_behind(now, index, true, on_event);
         self.again.push(token);
+    }
+
+    /// Records whether UDP socket `index` is behind, and tells the stack when that changes
+    /// whether any socket is.
+    fn set_behind(
+        &mut self,
+        now: Instant,
+        index: usize,
+        behind: bool,
+        on_event: OnEvent<'_, S::Event>,
+    ) {
+        let Some(endpoint) = self.udp.get_mut(index) else { return };
+        if endpoint.behind == behind {
+            return;
+        }
+        endpoint.behind = behind;
+        let backlog = self.udp.iter().any(|e| e.behind);
+        if backlog != self.backlog {
+            self.backlog = backlog;
+            self.stack.handle_backlog(now, backlog);
+            self.drain(now, on_event);
+        }
     }
 
     /// A datagram or a stream frame: parse, stamp the Via of a request (§18.2.1, RFC 3581),
@@ -966,13 +1002,16 @@ impl<S: Stack> Runtime<S> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => return self.close(now, flow, TransportError::ConnectionClosed),
             };
-            conn.last_activity = now;
             SharedStats::add(&self.stats.bytes_in, n as u64);
             let framed = conn.frame(self.scratch.get(..n).unwrap_or_default());
             let (remote, local) = (conn.remote, conn.local);
             // The message timer: started by the first byte of a message, restarted by the
             // first byte after a complete one.
             let completed = framed.frames.iter().any(|f| matches!(f, Frame::Message(_)));
+            conn.in_use |= completed;
+            if conn.in_use {
+                conn.last_activity = now;
+            }
             let started = match (conn.buffered() > 0, completed, conn.partial_since) {
                 (false, _, _) => None,
                 (true, false, Some(since)) => Some(since),

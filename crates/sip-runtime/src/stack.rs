@@ -92,6 +92,20 @@ pub trait Stack {
     /// Time passed: fire what is due. Early calls must do nothing.
     fn handle_timeout(&mut self, now: Instant);
 
+    /// The loop is behind its UDP input (`true`): a socket still had datagrams queued after
+    /// the turn's read budget (256 datagrams), so what arrives now waits behind what the
+    /// kernel holds, and the socket buffer may overflow. `false` once every socket was read
+    /// empty again. Called on each change.
+    ///
+    /// A stack that sheds load uses it as its overload signal: while behind, it answers new
+    /// requests with a stateless 503 and Retry-After (RFC 3261 §21.5.4), which costs a
+    /// fraction of serving them, so that the work it admitted (ACKs, BYEs, retransmissions
+    /// absorbed by live transactions) finishes instead of being dropped with the rest. The
+    /// default ignores it.
+    fn handle_backlog(&mut self, now: Instant, behind: bool) {
+        let _ = (now, behind);
+    }
+
     /// Every input of this loop turn was handled (and drained), and the runtime is about to
     /// wait again. A stack that batches work across the inputs of a turn does it here: one
     /// disk write for every change of the turn, say, before the responses that depend on it

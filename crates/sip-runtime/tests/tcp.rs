@@ -223,6 +223,52 @@ fn idle_connections_are_reaped() {
 }
 
 #[test]
+fn keepalives_alone_do_not_hold_a_connection_open() {
+    // A connection that has only ever sent CRLF (no RFC 5626 flow starts that way) is reaped
+    // at the idle timeout from when it opened, however often it pings; once a SIP message has
+    // gone over it, pings keep it open (§4.4.1 keep-alives refresh a flow in use).
+    let idle = Duration::from_millis(300);
+    let rt = start(loopback().idle_timeout(Some(idle)), Recorder::answering());
+    let server = rt.addr(Transport::Tcp);
+    let started = Instant::now();
+    let mut scanner = tcp_client(server);
+    let mut flow = tcp_client(server);
+    write_all(&mut flow, options("SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bKka1", "ka1").as_bytes());
+    assert_eq!(read_message(&mut flow).status(), Some(200));
+    // Both ping every 50 ms for three idle periods.
+    let mut scanner_closed_at = None;
+    while started.elapsed() < idle * 3 {
+        if scanner_closed_at.is_none() {
+            use std::io::Write;
+            if scanner.write_all(b"\r\n\r\n").is_err() || closed_or_pong(&mut scanner) {
+                scanner_closed_at = Some(started.elapsed());
+            }
+        }
+        write_all(&mut flow, b"\r\n\r\n");
+        assert_eq!(read_exactly(&mut flow, 2), b"\r\n", "the flow in use stays open");
+        sleep(Duration::from_millis(50));
+    }
+    let closed_at = scanner_closed_at.expect("the CRLF-only connection was reaped");
+    assert!(closed_at >= idle, "not before the idle timeout ({closed_at:?})");
+    assert!(closed_at < idle * 2, "at the idle timeout from its opening ({closed_at:?})");
+    let stats = rt.handle.stats();
+    assert_eq!((stats.connections_reaped, stats.connections_open), (1, 1));
+}
+
+/// Reads the pong of a ping; true when the connection was closed instead.
+fn closed_or_pong(stream: &mut std::net::TcpStream) -> bool {
+    use std::io::Read;
+    let mut pong = [0u8; 2];
+    match stream.read_exact(&mut pong) {
+        Ok(()) => {
+            assert_eq!(&pong, b"\r\n");
+            false
+        }
+        Err(_) => true,
+    }
+}
+
+#[test]
 fn connections_beyond_the_cap_are_closed_at_once() {
     let rt = start(loopback().max_connections(1), Recorder::answering());
     let server = rt.addr(Transport::Tcp);

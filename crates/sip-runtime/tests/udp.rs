@@ -89,6 +89,38 @@ fn crlf_keepalives_are_dropped_silently() {
 }
 
 #[test]
+fn a_backlog_of_datagrams_is_reported_to_the_stack_until_read_empty() {
+    // More datagrams than one turn reads (256) pile up while the stack is busy: the stack
+    // learns the loop is behind, then that it caught up, once each.
+    let rt = start(loopback(), Recorder::default());
+    let peer = udp_peer("127.0.0.1:0");
+    let server = rt.addr(Transport::Udp);
+    rt.send(Cmd::Stall(Duration::from_millis(500)));
+    std::thread::sleep(Duration::from_millis(100)); // the loop is in the stall before anything arrives
+    let count = 600;
+    for i in 0..count {
+        let via = format!("SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKbl{i}");
+        peer.send_to(options(&via, &format!("bl{i}")).as_bytes(), server).unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut messages = 0;
+    while messages < count {
+        match rt.next() {
+            Seen::Message { .. } => messages += 1,
+            Seen::Backlog(behind) => seen.push((behind, messages)),
+            _ => {}
+        }
+    }
+    if !matches!(seen.last(), Some((false, _))) {
+        let Seen::Backlog(false) = rt.next() else { panic!("expected the end of the backlog") };
+        seen.push((false, messages));
+    }
+    assert_eq!(seen.len(), 2, "one change each way: {seen:?}");
+    assert_eq!(seen, [(true, 256), (false, count)], "behind after one budget, then caught up");
+    assert!(rt.handle.stats().udp_backlogs >= 1);
+}
+
+#[test]
 fn garbage_goes_to_the_parse_error_hook() {
     let rt = start(loopback(), Recorder::default());
     let peer = udp_peer("127.0.0.1:0");

@@ -67,6 +67,16 @@ pub enum TransactionState {
     Accepted,
 }
 
+impl TransactionState {
+    /// Whether a transaction in this state has finished its work and only lingers to absorb
+    /// retransmissions (Completed, Confirmed, Accepted): the final response was sent or
+    /// received, and what is left is the wait of Timers D, I, J, K, L or M.
+    #[must_use]
+    pub fn is_lingering(self) -> bool {
+        matches!(self, Self::Completed | Self::Confirmed | Self::Accepted)
+    }
+}
+
 /// The RFC 3261 Appendix A timers (and RFC 6026's L and M), by letter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
@@ -215,6 +225,10 @@ pub struct Stats {
     pub server_invite: usize,
     /// Live server non-INVITE transactions.
     pub server_non_invite: usize,
+    /// Live transactions still doing work: client ones without a final response, server ones
+    /// whose TU has not answered finally (Calling, Trying, Proceeding). The others only absorb
+    /// retransmissions until a timer frees them ([`TransactionState::is_lingering`]).
+    pub pending: usize,
     /// Transactions created so far.
     pub created: u64,
     /// Transactions terminated and freed so far.
@@ -226,6 +240,9 @@ pub struct Stats {
     pub absorbed: u64,
     /// Timers B, F and H that fired.
     pub timeouts: u64,
+    /// Lingering transactions freed before their timer by
+    /// [`evict_lingering`](crate::TransactionTable::evict_lingering).
+    pub evicted: u64,
     /// Transport errors reported for live transactions.
     pub transport_errors: u64,
     /// Responses that matched no client transaction.

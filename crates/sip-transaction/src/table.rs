@@ -13,6 +13,7 @@
 //! carries it; outputs wait in a queue of small items, so a transmit or a `Terminated` never
 //! copies a whole [`Output`].
 
+use std::collections::VecDeque;
 use std::hash::BuildHasher;
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -88,6 +89,10 @@ pub struct TransactionTable {
     queue: TimerQueue,
     out: Outbox,
     stats: Stats,
+    /// Transactions in the order they began to linger (Completed, Confirmed, Accepted), for
+    /// [`evict_lingering`](Self::evict_lingering); ids of freed ones are dropped from the front
+    /// as the clock moves.
+    lingering: VecDeque<TransactionId>,
 }
 
 /// One live transaction.
@@ -252,6 +257,7 @@ impl TransactionTable {
             queue: TimerQueue::default(),
             out: Outbox::default(),
             stats: Stats::default(),
+            lingering: VecDeque::new(),
         }
     }
 
@@ -582,6 +588,33 @@ impl TransactionTable {
         live
     }
 
+    /// Frees up to `count` transactions that only linger (Completed, Confirmed, Accepted:
+    /// [`TransactionState::is_lingering`]) before their timers would, those that began to
+    /// linger first going first, each with [`Event::Terminated`]; returns how many it freed
+    /// (counted in [`Stats::evicted`]).
+    ///
+    /// For a server at its transaction limit: lingering transactions only absorb
+    /// retransmissions for up to 64*T1 after their final response, so refusing new requests
+    /// while they fill the limit turns a burst into half a minute of refusals. Evicting them
+    /// instead costs what their timers protect against: a retransmitted request arriving after
+    /// its transaction was evicted is new again to the TU, a retransmitted final response is
+    /// stray (RFC 3261 §17.1.1.2, §17.2.2), and an INVITE server transaction that was waiting
+    /// for the ACK of a non-2xx stops retransmitting it (§17.2.1).
+    pub fn evict_lingering(&mut self, now: Instant, count: usize) -> usize {
+        self.handle_due(now);
+        let mut evicted = 0;
+        while evicted < count {
+            let Some(id) = self.lingering.pop_front() else { break };
+            if self.entry(id).is_some_and(|e| e.machine.state().is_lingering()) {
+                self.release(id);
+                evicted += 1;
+            }
+        }
+        self.stats.evicted += evicted as u64;
+        self.prune();
+        evicted
+    }
+
     /// A fresh branch (`z9hG4bK` plus 16 characters from the seeded generator), for a TU that
     /// sends requests outside transactions, such as the ACK for a 2xx.
     pub fn new_branch(&mut self) -> String {
@@ -741,6 +774,12 @@ impl TransactionTable {
     /// timer they name was cleared, its successor taking its place) so that `poll_timeout` is
     /// exact.
     fn prune(&mut self) {
+        while let Some(&id) = self.lingering.front() {
+            if self.slots.get(id).is_some() {
+                break;
+            }
+            self.lingering.pop_front();
+        }
         while let Some((_, seq, id)) = self.queue.peek() {
             let Self { slots, queue, .. } = self;
             let entry = slots.get_mut(id);
@@ -979,18 +1018,25 @@ impl TransactionTable {
 
     fn count_new(&mut self, kind: TransactionKind) {
         self.stats.created += 1;
+        self.stats.pending += 1;
         *self.stats.live_mut(kind) += 1;
     }
 
     /// Runs transaction `id`'s machine on `input`.
     fn step(&mut self, now: u64, id: TransactionId, input: Stimulus<'_>) -> Step {
-        let Self { slots, out, queue, stats, config, .. } = self;
+        let Self { slots, out, queue, stats, config, lingering, .. } = self;
         let Some(entry) = slots.get_mut(id) else {
             return Err(ResponseError::UnknownTransaction);
         };
         let Entry { machine, timers, request, peer, .. } = entry;
+        let was_pending = !machine.state().is_lingering();
         let mut cx = Ctx { now, id, request, peer: *peer, config, out, queue, timers, stats };
-        machine.handle(&mut cx, input)
+        let step = machine.handle(&mut cx, input);
+        if was_pending && machine.state().is_lingering() {
+            stats.pending = stats.pending.saturating_sub(1);
+            lingering.push_back(id);
+        }
+        step
     }
 
     /// Delivers `input` to transaction `id` and frees it if it terminates.
@@ -1027,6 +1073,9 @@ impl TransactionTable {
     fn release(&mut self, id: TransactionId) {
         let Some(entry) = self.slots.get(id) else { return };
         let kind = entry.machine.kind();
+        if !entry.machine.state().is_lingering() {
+            self.stats.pending = self.stats.pending.saturating_sub(1);
+        }
         match &entry.server {
             None => unindex(&mut self.clients, entry.hash, id.index),
             Some(server) => {

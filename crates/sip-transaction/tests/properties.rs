@@ -266,6 +266,7 @@ proptest! {
         w.drain();
         w.advance(secs(200));
         prop_assert_eq!(w.table.stats().live(), 0);
+        prop_assert_eq!(w.table.stats().pending, 0);
         prop_assert!(w.table.is_empty() && w.table.poll_timeout().is_none());
         let s = w.table.stats();
         prop_assert_eq!(s.created, s.terminated);

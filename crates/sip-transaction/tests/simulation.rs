@@ -623,6 +623,7 @@ fn ten_thousand_of_each_kind_at_30_percent_loss_end_as_the_rfc_says() {
 
     for (name, stats) in [("uac", report.uac.table.stats()), ("uas", report.uas.table.stats())] {
         assert_eq!(stats.live(), 0, "{name} leaked: {stats:?}");
+        assert_eq!(stats.pending, 0, "{name} pending count: {stats:?}");
         assert_eq!(stats.created, stats.terminated, "{name}: {stats:?}");
         assert_eq!(stats.malformed, 0, "{name}: {stats:?}");
     }

@@ -176,6 +176,62 @@ fn stats_count_live_transactions_per_kind_and_what_happened() {
 }
 
 #[test]
+fn pending_counts_working_transactions_and_eviction_frees_lingering_ones_oldest_first() {
+    let mut run = Run::new();
+    let mut ids = Vec::new();
+    for (i, method) in
+        [Method::Options, Method::Invite, Method::Bye, Method::Info].iter().enumerate()
+    {
+        let req = request(method.clone(), Some(&format!("z9hG4bKev{i}")));
+        let id = match events(&run.receive(req.clone(), udp()))[..] {
+            [Event::Request { id, .. }] => *id,
+            _ => panic!("expected the request"),
+        };
+        ids.push((id, req));
+    }
+    let (client, _) = run.send(request(Method::Options, None), udp());
+    let s = run.table.stats();
+    assert_eq!((s.live(), s.pending), (5, 5), "all five still work");
+    // Finals in the order BYE, OPTIONS, INVITE (a 486: Completed, waiting for the ACK); the
+    // INFO stays without one.
+    for i in [2, 0, 1] {
+        let (id, req) = &ids[i];
+        let status = if i == 1 { 486 } else { 200 };
+        run.respond(*id, reply(req, status)).unwrap();
+    }
+    let s = run.table.stats();
+    assert_eq!((s.live(), s.pending), (5, 2), "three linger: INFO and the client still work");
+    assert!(run.table.state(ids[2].0).unwrap().is_lingering());
+    // Evicting two frees the BYE and the OPTIONS, the first two to linger, with Terminated.
+    assert_eq!(run.table.evict_lingering(run.now(), 2), 2);
+    let terminated: Vec<_> = events(&run.drain())
+        .iter()
+        .filter_map(|e| match e {
+            Event::Terminated { id } => Some(*id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(terminated, vec![ids[2].0, ids[0].0]);
+    assert!(run.table.contains(ids[1].0), "the INVITE is the next");
+    // Asking for more than linger frees only what lingers: working transactions are kept.
+    assert_eq!(run.table.evict_lingering(run.now(), 10), 1);
+    assert!(matches!(events(&run.drain())[..], [Event::Terminated { id }] if *id == ids[1].0));
+    assert!(run.table.contains(ids[3].0) && run.table.contains(client));
+    let s = run.table.stats();
+    assert_eq!((s.live(), s.pending, s.evicted), (2, 2, 3));
+    // A retransmission of an evicted request is new again to the TU.
+    let again = run.receive(ids[0].1.clone(), udp());
+    assert!(matches!(events(&again)[..], [Event::Request { .. }]), "{again:?}");
+    // Timers still free what eviction did not touch, and the counts end at zero.
+    let (id, req) = &ids[3];
+    run.respond(*id, reply(req, 200)).unwrap();
+    run.run_for(secs(70));
+    let s = run.table.stats();
+    assert_eq!((s.live(), s.pending), (1, 1), "the re-received OPTIONS waits for its TU");
+    assert_eq!(run.table.evict_lingering(run.now(), 10), 0);
+}
+
+#[test]
 fn handle_dispatches_every_input() {
     let mut run = Run::new();
     let req = request(Method::Options, Some("z9hG4bKin"));

@@ -30,6 +30,7 @@ pub enum Seen {
     Closed(FlowId, SocketAddr),
     Command(String),
     Timeout(Instant),
+    Backlog(bool),
     Shutdown,
 }
 
@@ -40,6 +41,8 @@ pub enum Cmd {
     SendAll(Vec<Transmit>),
     Note(String),
     SetTimer(Duration),
+    /// Blocks the loop for this long (a stack busy elsewhere), then records a note.
+    Stall(Duration),
 }
 
 /// Records every input as an event; answers OPTIONS with 200 (to the source), a framing error
@@ -131,7 +134,15 @@ impl Stack for Recorder {
             Cmd::SendAll(ts) => self.transmits.extend(ts),
             Cmd::Note(s) => self.saw(now, Seen::Command(s)),
             Cmd::SetTimer(after) => self.timer = Some(now + after),
+            Cmd::Stall(d) => {
+                std::thread::sleep(d);
+                self.saw(now, Seen::Command("stalled".into()));
+            }
         }
+    }
+
+    fn handle_backlog(&mut self, now: Instant, behind: bool) {
+        self.saw(now, Seen::Backlog(behind));
     }
 
     fn handle_timeout(&mut self, now: Instant) {
