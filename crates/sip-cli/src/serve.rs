@@ -448,6 +448,55 @@ pub(crate) struct Snapshot {
     evicted: u64,
 }
 
+/// Loss-based overload control (in the spirit of RFC 7415's default algorithm): while the
+/// event loop is behind its UDP input, the share of new requests admitted falls by a quarter
+/// each loop turn (each of which has read a full budget of datagrams), down to 1 in 50; while
+/// it is not, the share climbs back at 1/20 per 10 ms, so 200 ms without a backlog restore
+/// it fully. The rest are shed with a stateless 503, which costs a fraction of serving them,
+/// so that the calls admitted complete. Admissions are spread evenly (a credit, not a coin
+/// toss).
+#[derive(Debug)]
+struct Admission {
+    share: f64,
+    credit: f64,
+    last: Option<Instant>,
+}
+
+impl Default for Admission {
+    fn default() -> Self {
+        Admission { share: 1.0, credit: 0.0, last: None }
+    }
+}
+
+impl Admission {
+    const FLOOR: f64 = 0.02;
+
+    /// Whether to admit the next new request.
+    fn next(&mut self) -> bool {
+        if self.share >= 1.0 {
+            return true;
+        }
+        self.credit += self.share;
+        if self.credit >= 1.0 {
+            self.credit -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// A loop turn ended at `now`, `behind` or not.
+    fn turn_end(&mut self, now: Instant, behind: bool) {
+        let since = self.last.map_or(Duration::ZERO, |last| now.saturating_duration_since(last));
+        self.last = Some(now);
+        self.share = if behind {
+            (self.share * 0.75).max(Self::FLOOR)
+        } else {
+            (self.share + 5.0 * since.as_secs_f64()).min(1.0)
+        };
+    }
+}
+
 /// When each answered call reaches `--max-call-duration`: in deadline order, and by call so
 /// that a call that ends sooner leaves nothing behind.
 #[derive(Debug, Default)]
@@ -568,6 +617,7 @@ impl Stack for ServeStack {
 
     fn handle_turn_end(&mut self, now: Instant) {
         if let Some(inner) = &mut self.inner {
+            inner.admit.turn_end(now, inner.behind);
             inner.save_if_changed(now);
         }
     }
@@ -655,6 +705,9 @@ struct Inner {
     shed_behind: u64,
     /// The event loop is behind its UDP input (the last [`Stack::handle_backlog`]).
     behind: bool,
+    /// Overload control: the fraction of new requests admitted (1 unless the loop has been
+    /// behind), and the credit that spreads admissions evenly among them.
+    admit: Admission,
     rejected_unparsable: u64,
     dropped_unparsable: u64,
     /// `--state`: where the bindings are saved.
@@ -777,6 +830,7 @@ impl Inner {
             shed: 0,
             shed_behind: 0,
             behind: false,
+            admit: Admission::default(),
             rejected_unparsable: 0,
             dropped_unparsable: 0,
             state_path,
@@ -950,7 +1004,7 @@ impl Inner {
         let initial_invite = method == Method::Invite && request.to_tag().is_none();
         if request.to_tag().is_none() && method != Method::Cancel {
             let live = self.table.stats().live();
-            if self.behind {
+            if !self.admit.next() {
                 self.shed_behind += 1;
                 self.shed(now, id, &request);
                 return;

@@ -42,8 +42,8 @@ pub(crate) struct Connection {
     pub(crate) remote: SocketAddr,
     pub(crate) local: SocketAddr,
     pub(crate) state: ConnState,
-    /// The last time a SIP message went either way, or, once one has, any byte did: what
-    /// the idle timer measures from.
+    /// The last time bytes of a SIP message went either way, or, once a message has, any
+    /// byte did: what the idle timer measures from.
     pub(crate) last_activity: Instant,
     /// A SIP message has gone either way on this connection. Until one has, keep-alives and
     /// stray bytes do not count as activity: a connection that only ever carries CRLF (a
@@ -162,6 +162,12 @@ impl Connection {
     /// Bytes received and not yet framed into a message (the start of the next one).
     pub(crate) fn buffered(&self) -> usize {
         self.read_buf.len()
+    }
+
+    /// Part of a message is buffered, not just CR and LF (the start of a keep-alive, at most
+    /// four bytes, or empty lines before a message).
+    pub(crate) fn partial_message(&self) -> bool {
+        self.read_buf.iter().take(5).any(|b| !matches!(b, b'\r' | b'\n'))
     }
 
     /// Empties the send queue, returning the transmits that were not fully written.

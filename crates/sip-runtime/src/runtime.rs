@@ -1009,7 +1009,9 @@ impl<S: Stack> Runtime<S> {
             // first byte after a complete one.
             let completed = framed.frames.iter().any(|f| matches!(f, Frame::Message(_)));
             conn.in_use |= completed;
-            if conn.in_use {
+            // Keep-alives (and stray CRLF) are activity only on a connection in use; the bytes
+            // of a message always are (the message timer bounds a trickle of them).
+            if conn.in_use || conn.partial_message() {
                 conn.last_activity = now;
             }
             let started = match (conn.buffered() > 0, completed, conn.partial_since) {
