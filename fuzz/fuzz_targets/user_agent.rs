@@ -37,7 +37,7 @@ fuzz_target!(|data: &[u8]| {
     let mut calls: Vec<CallId> = Vec::new();
     let mut sent: Vec<Bytes> = Vec::new();
 
-    let mut drain = |ua: &mut UserAgent, calls: &mut Vec<CallId>, sent: &mut Vec<Bytes>| {
+    let drain = |ua: &mut UserAgent, calls: &mut Vec<CallId>, sent: &mut Vec<Bytes>| {
         while let Some(out) = ua.poll_output() {
             match out {
                 UaOutput::Transmit(t) => {
