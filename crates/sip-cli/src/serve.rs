@@ -735,6 +735,11 @@ impl Inner {
         let mut ua_config = UaConfig::new("sip", &sent_by).rng_seed(seed ^ 0xa);
         ua_config.allow.extend([Method::Message, Method::Info]);
         ua_config.user_agent = Some(concat!("sip-cli/", env!("CARGO_PKG_VERSION")).to_owned());
+        // This UA answers at once (180 and the final in the same turn), so no 100 (Trying):
+        // RFC 3261 §17.2.1 asks for one only from a TU that will not respond within 200 ms,
+        // and the transaction layer still sends it then (a slow --state save, say). One
+        // datagram less per call.
+        ua_config.send_trying = false;
         let ua = UaCore::new(ua_config);
 
         let mut addrs: Vec<(IpAddr, u16)> = Vec::new();
