@@ -175,6 +175,7 @@
 //! assert!(server.verify(now, &third, &store).is_authenticated());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+#![forbid(unsafe_code)]
 #![cfg_attr(
     not(test),
     warn(

@@ -9,6 +9,7 @@
 //! - `sip call URI`, `sip register REGISTRAR --user U` and `sip options URI` do one thing as a
 //!   user agent on an ephemeral port, print every response, and exit 0 on success (see
 //!   `client.rs`).
+#![forbid(unsafe_code)]
 
 use std::io::Read;
 use std::process::ExitCode;

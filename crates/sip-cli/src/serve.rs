@@ -448,11 +448,13 @@ pub(crate) struct Snapshot {
     evicted: u64,
 }
 
-/// Loss-based overload control (in the spirit of RFC 7415's default algorithm): while the
-/// event loop is behind its UDP input, the share of new requests admitted falls by a quarter
-/// each loop turn (each of which has read a full budget of datagrams), down to 1 in 50; while
-/// it is not, the share climbs back at 1/20 per 10 ms, so 200 ms without a backlog restore
-/// it fully. The rest are shed with a stateless 503, which costs a fraction of serving them,
+/// Loss-based overload control (in the spirit of RFC 7415's default algorithm): once the
+/// event loop has been behind its UDP input for 20 ms without a break (behind: a quarter of a
+/// socket's receive buffer is queued after a full read budget, see
+/// [`sip_runtime::RuntimeConfig::backlog_fill`]), the share of new requests admitted
+/// falls by a quarter each loop turn (each of which has read a full budget of datagrams), down
+/// to 1 in 50; while it is not behind, the share climbs back at 1/20 per 10 ms, so 200 ms
+/// without a backlog restore it fully. The rest are shed with a stateless 503, which costs a fraction of serving them,
 /// so that the calls admitted complete. Admissions are spread evenly (a credit, not a coin
 /// toss).
 #[derive(Debug)]
@@ -460,16 +462,20 @@ struct Admission {
     share: f64,
     credit: f64,
     last: Option<Instant>,
+    /// Since when the loop has been behind without a break.
+    behind_since: Option<Instant>,
 }
 
 impl Default for Admission {
     fn default() -> Self {
-        Admission { share: 1.0, credit: 0.0, last: None }
+        Admission { share: 1.0, credit: 0.0, last: None, behind_since: None }
     }
 }
 
 impl Admission {
     const FLOOR: f64 = 0.02;
+    /// How long the loop must stay behind before it sheds.
+    const PATIENCE: Duration = Duration::from_millis(20);
 
     /// Whether to admit the next new request.
     fn next(&mut self) -> bool {
@@ -489,11 +495,15 @@ impl Admission {
     fn turn_end(&mut self, now: Instant, behind: bool) {
         let since = self.last.map_or(Duration::ZERO, |last| now.saturating_duration_since(last));
         self.last = Some(now);
-        self.share = if behind {
-            (self.share * 0.75).max(Self::FLOOR)
-        } else {
-            (self.share + 5.0 * since.as_secs_f64()).min(1.0)
-        };
+        if !behind {
+            self.behind_since = None;
+            self.share = (self.share + 5.0 * since.as_secs_f64()).min(1.0);
+            return;
+        }
+        let behind_since = *self.behind_since.get_or_insert(now);
+        if now.saturating_duration_since(behind_since) >= Self::PATIENCE {
+            self.share = (self.share * 0.75).max(Self::FLOOR);
+        }
     }
 }
 
@@ -1599,6 +1609,38 @@ mod tests {
         assert_eq!(names, ["sip:alice@127.0.0.1", "sip:alice@127.0.0.1:5060"]);
         let other = SipUri::parse("sip:alice@127.0.0.1:7000").unwrap();
         assert_eq!(b.candidates(&other).len(), 1);
+    }
+
+    #[test]
+    fn admission_sheds_only_a_sustained_backlog_and_recovers_in_200_ms() {
+        let t0 = Instant::now();
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        let admitted = |a: &mut Admission, n: usize| (0..n).filter(|_| a.next()).count();
+        let mut a = Admission::default();
+        // Behind for 15 ms, turn after turn: a hiccup, everything admitted.
+        for t in (0..=15).step_by(5) {
+            a.turn_end(ms(t), true);
+        }
+        assert_eq!(admitted(&mut a, 100), 100);
+        // From 20 ms on, each turn behind admits a quarter less, down to 1 in 50.
+        a.turn_end(ms(20), true);
+        assert_eq!(admitted(&mut a, 100), 75);
+        for t in (30..=400).step_by(10) {
+            a.turn_end(ms(t), true);
+        }
+        assert_eq!(admitted(&mut a, 1000), 20);
+        // Caught up: 110 ms later over half is admitted again (0.02 + 5 x 0.11), 210 ms
+        // later everything.
+        a.turn_end(ms(410), false);
+        a.turn_end(ms(510), false);
+        let half = admitted(&mut a, 100);
+        assert!((56..=58).contains(&half), "{half}");
+        a.turn_end(ms(610), false);
+        assert_eq!(admitted(&mut a, 100), 100);
+        // A new backlog waits its 20 ms again.
+        a.turn_end(ms(620), true);
+        a.turn_end(ms(635), true);
+        assert_eq!(admitted(&mut a, 100), 100);
     }
 
     #[test]

@@ -66,6 +66,7 @@
 //! assert_eq!(bob.remote_seq(), Some(2));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+#![forbid(unsafe_code)]
 #![cfg_attr(
     not(test),
     warn(

@@ -1,4 +1,5 @@
 //! Zero-copy SIP (RFC 3261) messages.
+#![forbid(unsafe_code)]
 #![cfg_attr(
     not(test),
     warn(

@@ -119,6 +119,7 @@
 //! assert_eq!(relayed.via_branch(), Some("z9hG4bKalice1"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+#![forbid(unsafe_code)]
 #![cfg_attr(
     not(test),
     warn(

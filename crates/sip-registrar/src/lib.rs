@@ -105,6 +105,7 @@
 //! assert_eq!(registrar.poll_timeout(), None);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+#![forbid(unsafe_code)]
 #![cfg_attr(
     not(test),
     warn(

@@ -131,6 +131,7 @@ pub struct RuntimeConfig {
     pub(crate) udp_peer_memory: Duration,
     pub(crate) max_udp_peers: usize,
     pub(crate) udp_recv_buffer: Option<usize>,
+    pub(crate) backlog_fill: f64,
     pub(crate) udp_send_buffer: Option<usize>,
 }
 
@@ -155,6 +156,7 @@ impl Default for RuntimeConfig {
             udp_peer_memory: Duration::from_secs(300),
             max_udp_peers: 65_536,
             udp_recv_buffer: Some(4 << 20),
+            backlog_fill: 0.25,
             udp_send_buffer: Some(1 << 20),
         }
     }
@@ -246,6 +248,18 @@ impl RuntimeConfig {
     #[must_use]
     pub fn udp_recv_buffer(mut self, bytes: Option<usize>) -> Self {
         self.udp_recv_buffer = bytes;
+        self
+    }
+
+    /// How full a UDP socket's receive buffer must be (a fraction of its size, 0 to 1), when
+    /// a turn's read budget runs out with datagrams still queued, for the loop to count as
+    /// behind its input ([`Stack::handle_backlog`](crate::Stack::handle_backlog)). Default
+    /// 0.25: a burst or a scheduling hiccup that the buffer absorbs is not overload; a queue
+    /// that fills a quarter of it is on its way to kernel drops. Linux measures the fill
+    /// (`SO_MEMINFO`); elsewhere, and with 0, every exhausted read budget counts.
+    #[must_use]
+    pub fn backlog_fill(mut self, fraction: f64) -> Self {
+        self.backlog_fill = if fraction.is_finite() { fraction.clamp(0.0, 1.0) } else { 0.25 };
         self
     }
 

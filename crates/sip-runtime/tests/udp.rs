@@ -91,8 +91,9 @@ fn crlf_keepalives_are_dropped_silently() {
 #[test]
 fn a_backlog_of_datagrams_is_reported_to_the_stack_until_read_empty() {
     // More datagrams than one turn reads (256) pile up while the stack is busy: the stack
-    // learns the loop is behind, then that it caught up, once each.
-    let rt = start(loopback(), Recorder::default());
+    // learns the loop is behind (with a fill threshold of 0, whatever the buffer holds), then
+    // that it caught up, once each.
+    let rt = start(loopback().backlog_fill(0.0), Recorder::default());
     let peer = udp_peer("127.0.0.1:0");
     let server = rt.addr(Transport::Udp);
     rt.send(Cmd::Stall(Duration::from_millis(500)));
@@ -118,6 +119,31 @@ fn a_backlog_of_datagrams_is_reported_to_the_stack_until_read_empty() {
     assert_eq!(seen.len(), 2, "one change each way: {seen:?}");
     assert_eq!(seen, [(true, 256), (false, count)], "behind after one budget, then caught up");
     assert!(rt.handle.stats().udp_backlogs >= 1);
+}
+
+#[test]
+fn a_backlog_that_fills_little_of_the_buffer_is_not_reported() {
+    // The default threshold: 600 small datagrams are a fraction of a 4 MiB buffer, a burst it
+    // absorbs, not overload.
+    let rt = start(loopback(), Recorder::default());
+    let peer = udp_peer("127.0.0.1:0");
+    let server = rt.addr(Transport::Udp);
+    rt.send(Cmd::Stall(Duration::from_millis(300)));
+    std::thread::sleep(Duration::from_millis(100));
+    let count = 600;
+    for i in 0..count {
+        let via = format!("SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKsb{i}");
+        peer.send_to(options(&via, &format!("sb{i}")).as_bytes(), server).unwrap();
+    }
+    let mut messages = 0;
+    while messages < count {
+        match rt.next() {
+            Seen::Message { .. } => messages += 1,
+            Seen::Backlog(behind) => panic!("reported behind={behind} after {messages}"),
+            _ => {}
+        }
+    }
+    assert_eq!(rt.handle.stats().udp_backlogs, 0);
 }
 
 #[test]

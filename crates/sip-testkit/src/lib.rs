@@ -123,6 +123,7 @@
 //! sim.run_for(secs(30));
 //! assert!(sim.parties.0.ponged_at.is_some());
 //! ```
+#![forbid(unsafe_code)]
 
 mod clock;
 mod sim;

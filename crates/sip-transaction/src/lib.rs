@@ -123,6 +123,7 @@
 //! assert!(table.is_empty() && table.poll_timeout().is_none());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+#![forbid(unsafe_code)]
 #![cfg_attr(
     not(test),
     warn(

@@ -94,6 +94,7 @@
 //! assert!(alice.is_idle() && bob.is_idle());
 //! # Ok::<(), sip_ua::UaError>(())
 //! ```
+#![forbid(unsafe_code)]
 #![cfg_attr(
     not(test),
     warn(
