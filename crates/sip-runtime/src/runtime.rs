@@ -1226,6 +1226,39 @@ fn bind_udp(addr: SocketAddr, config: &RuntimeConfig) -> io::Result<UdpSocket> {
     Ok(UdpSocket::from_std(socket.into()))
 }
 
+/// How full `socket`'s receive buffer is, as a fraction of its size (Linux: `SO_MEMINFO`'s
+/// allocated receive memory over the buffer size); `None` where that cannot be read.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn receive_queue_fill(socket: &UdpSocket) -> Option<f64> {
+    use std::os::fd::AsRawFd;
+    let mut info = [0u32; 16];
+    let mut len = libc::socklen_t::try_from(std::mem::size_of_val(&info)).ok()?;
+    // SAFETY: the descriptor is open (borrowed from `socket`), and getsockopt writes at most
+    // `len` bytes to `info`, which is that large, then stores in `len` how many it wrote.
+    let rc = unsafe {
+        libc::getsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_MEMINFO,
+            info.as_mut_ptr().cast(),
+            &mut len,
+        )
+    };
+    let wrote = usize::try_from(len).ok()?;
+    if rc != 0 || wrote < 2 * std::mem::size_of::<u32>() {
+        return None;
+    }
+    let alloc = *info.get(usize::try_from(libc::SK_MEMINFO_RMEM_ALLOC).ok()?)?;
+    let size = *info.get(usize::try_from(libc::SK_MEMINFO_RCVBUF).ok()?)?;
+    (size > 0).then(|| f64::from(alloc) / f64::from(size))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn receive_queue_fill(_: &UdpSocket) -> Option<f64> {
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1271,37 +1304,4 @@ mod tests {
         let v4_local: SocketAddr = "0.0.0.0:5060".parse().unwrap();
         assert_eq!(wire_addr(v4_local, v4), v4);
     }
-}
-
-/// How full `socket`'s receive buffer is, as a fraction of its size (Linux: `SO_MEMINFO`'s
-/// allocated receive memory over the buffer size); `None` where that cannot be read.
-#[cfg(target_os = "linux")]
-#[allow(unsafe_code)]
-fn receive_queue_fill(socket: &UdpSocket) -> Option<f64> {
-    use std::os::fd::AsRawFd;
-    let mut info = [0u32; 16];
-    let mut len = libc::socklen_t::try_from(std::mem::size_of_val(&info)).ok()?;
-    // SAFETY: the descriptor is open (borrowed from `socket`), and getsockopt writes at most
-    // `len` bytes to `info`, which is that large, then stores in `len` how many it wrote.
-    let rc = unsafe {
-        libc::getsockopt(
-            socket.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_MEMINFO,
-            info.as_mut_ptr().cast(),
-            &mut len,
-        )
-    };
-    let wrote = usize::try_from(len).ok()?;
-    if rc != 0 || wrote < 2 * std::mem::size_of::<u32>() {
-        return None;
-    }
-    let alloc = *info.get(usize::try_from(libc::SK_MEMINFO_RMEM_ALLOC).ok()?)?;
-    let size = *info.get(usize::try_from(libc::SK_MEMINFO_RCVBUF).ok()?)?;
-    (size > 0).then(|| f64::from(alloc) / f64::from(size))
-}
-
-#[cfg(not(target_os = "linux"))]
-fn receive_queue_fill(_: &UdpSocket) -> Option<f64> {
-    None
 }
