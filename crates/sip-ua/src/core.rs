@@ -2,6 +2,16 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
+
+use foldhash::fast::FixedState;
+
+/// A map with foldhash's keyed hash: its keys are the UA's own tags and transaction ids, so
+/// speed matters more than SipHash's resistance to chosen keys (the seed is a secret anyway).
+type FastMap<K, V> = HashMap<K, V, FixedState>;
+
+fn hasher(seed: u64) -> FixedState {
+    FixedState::with_seed(seed ^ 0x9e37_79b9_7f4a_7c15)
+}
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -197,16 +207,16 @@ pub struct UaCore {
     rng: ChaCha8Rng,
     calls: Slots<Call>,
     requests: Slots<OutRequest>,
-    by_local_tag: HashMap<Box<str>, CallId>,
-    clients: HashMap<TransactionId, Purpose>,
+    by_local_tag: FastMap<Box<str>, CallId>,
+    clients: FastMap<TransactionId, Purpose>,
     /// INVITE server transactions, initial and re-INVITE, by call.
-    servers: HashMap<TransactionId, CallId>,
+    servers: FastMap<TransactionId, CallId>,
     timers: BinaryHeap<Reverse<(Instant, TimerKind, CallId)>>,
     events: VecDeque<UaEvent>,
     hosts: HashMap<String, Target>,
     auth: Option<Auth>,
     /// In-dialog requests in flight (BYE, re-INVITE), kept to answer a challenge.
-    sent: HashMap<TransactionId, Box<Message>>,
+    sent: FastMap<TransactionId, Box<Message>>,
     regs: Slots<Reg>,
     reg_timers: BinaryHeap<Reverse<(Instant, RegistrationId)>>,
 }
@@ -282,19 +292,20 @@ impl UaCore {
     #[must_use]
     pub fn new(config: UaConfig) -> Self {
         let rng = ChaCha8Rng::seed_from_u64(config.rng_seed);
+        let seed = config.rng_seed;
         UaCore {
             config,
             rng,
             calls: Slots::default(),
             requests: Slots::default(),
-            by_local_tag: HashMap::new(),
-            clients: HashMap::new(),
-            servers: HashMap::new(),
+            by_local_tag: FastMap::with_hasher(hasher(seed)),
+            clients: FastMap::with_hasher(hasher(seed)),
+            servers: FastMap::with_hasher(hasher(seed)),
             timers: BinaryHeap::new(),
             events: VecDeque::new(),
             hosts: HashMap::new(),
             auth: None,
-            sent: HashMap::new(),
+            sent: FastMap::with_hasher(hasher(seed)),
             regs: Slots::default(),
             reg_timers: BinaryHeap::new(),
         }
