@@ -454,21 +454,23 @@ pub(crate) struct Snapshot {
 /// [`sip_runtime::RuntimeConfig::backlog_fill`]), the share of new requests admitted
 /// falls by a quarter each loop turn (each of which has read a full budget of datagrams), down
 /// to 1 in 50; while it is not behind, the share climbs back at 1/20 per 10 ms, so 200 ms
-/// without a backlog restore it fully. The rest are shed with a stateless 503, which costs a fraction of serving them,
-/// so that the calls admitted complete. Admissions are spread evenly (a credit, not a coin
-/// toss).
+/// without a backlog restore it fully. The rest are shed with a stateless 503, which costs a
+/// fraction of serving them, so that the calls admitted complete. Admissions are spread evenly
+/// (a credit, not a coin toss).
 #[derive(Debug)]
 struct Admission {
     share: f64,
     credit: f64,
     last: Option<Instant>,
+    /// The event loop is behind its UDP input (the last [`Stack::handle_backlog`]).
+    behind: bool,
     /// Since when the loop has been behind without a break.
     behind_since: Option<Instant>,
 }
 
 impl Default for Admission {
     fn default() -> Self {
-        Admission { share: 1.0, credit: 0.0, last: None, behind_since: None }
+        Admission { share: 1.0, credit: 0.0, last: None, behind: false, behind_since: None }
     }
 }
 
@@ -491,11 +493,11 @@ impl Admission {
         }
     }
 
-    /// A loop turn ended at `now`, `behind` or not.
-    fn turn_end(&mut self, now: Instant, behind: bool) {
+    /// A loop turn ended at `now`, behind its input or not.
+    fn turn_end(&mut self, now: Instant) {
         let since = self.last.map_or(Duration::ZERO, |last| now.saturating_duration_since(last));
         self.last = Some(now);
-        if !behind {
+        if !self.behind {
             self.behind_since = None;
             self.share = (self.share + 5.0 * since.as_secs_f64()).min(1.0);
             return;
@@ -621,13 +623,13 @@ impl Stack for ServeStack {
 
     fn handle_backlog(&mut self, _: Instant, behind: bool) {
         if let Some(inner) = &mut self.inner {
-            inner.behind = behind;
+            inner.admit.behind = behind;
         }
     }
 
     fn handle_turn_end(&mut self, now: Instant) {
         if let Some(inner) = &mut self.inner {
-            inner.admit.turn_end(now, inner.behind);
+            inner.admit.turn_end(now);
             inner.save_if_changed(now);
         }
     }
@@ -713,10 +715,8 @@ struct Inner {
     call_deadlines: CallDeadlines,
     shed: u64,
     shed_behind: u64,
-    /// The event loop is behind its UDP input (the last [`Stack::handle_backlog`]).
-    behind: bool,
-    /// Overload control: the fraction of new requests admitted (1 unless the loop has been
-    /// behind), and the credit that spreads admissions evenly among them.
+    /// Overload control: whether the loop is behind, the fraction of new requests admitted (1
+    /// unless the loop has been behind), and the credit that spreads admissions evenly.
     admit: Admission,
     rejected_unparsable: u64,
     dropped_unparsable: u64,
@@ -844,7 +844,6 @@ impl Inner {
             call_deadlines: CallDeadlines::default(),
             shed: 0,
             shed_behind: 0,
-            behind: false,
             admit: Admission::default(),
             rejected_unparsable: 0,
             dropped_unparsable: 0,
@@ -1018,12 +1017,12 @@ impl Inner {
         let Some(method) = request.method().cloned() else { return };
         let initial_invite = method == Method::Invite && request.to_tag().is_none();
         if request.to_tag().is_none() && method != Method::Cancel {
-            let live = self.table.stats().live();
             if !self.admit.next() {
                 self.shed_behind += 1;
                 self.shed(now, id, &request);
                 return;
             }
+            let live = self.table.stats().live();
             if live > self.max_transactions
                 && self.table.evict_lingering(now, live - self.max_transactions) == 0
             {
@@ -1616,30 +1615,34 @@ mod tests {
         let t0 = Instant::now();
         let ms = |n: u64| t0 + Duration::from_millis(n);
         let admitted = |a: &mut Admission, n: usize| (0..n).filter(|_| a.next()).count();
+        let turn = |a: &mut Admission, at: Instant, behind: bool| {
+            a.behind = behind;
+            a.turn_end(at);
+        };
         let mut a = Admission::default();
         // Behind for 15 ms, turn after turn: a hiccup, everything admitted.
         for t in (0..=15).step_by(5) {
-            a.turn_end(ms(t), true);
+            turn(&mut a, ms(t), true);
         }
         assert_eq!(admitted(&mut a, 100), 100);
         // From 20 ms on, each turn behind admits a quarter less, down to 1 in 50.
-        a.turn_end(ms(20), true);
+        turn(&mut a, ms(20), true);
         assert_eq!(admitted(&mut a, 100), 75);
         for t in (30..=400).step_by(10) {
-            a.turn_end(ms(t), true);
+            turn(&mut a, ms(t), true);
         }
         assert_eq!(admitted(&mut a, 1000), 20);
         // Caught up: 110 ms later over half is admitted again (0.02 + 5 x 0.11), 210 ms
         // later everything.
-        a.turn_end(ms(410), false);
-        a.turn_end(ms(510), false);
+        turn(&mut a, ms(410), false);
+        turn(&mut a, ms(510), false);
         let half = admitted(&mut a, 100);
         assert!((56..=58).contains(&half), "{half}");
-        a.turn_end(ms(610), false);
+        turn(&mut a, ms(610), false);
         assert_eq!(admitted(&mut a, 100), 100);
         // A new backlog waits its 20 ms again.
-        a.turn_end(ms(620), true);
-        a.turn_end(ms(635), true);
+        turn(&mut a, ms(620), true);
+        turn(&mut a, ms(635), true);
         assert_eq!(admitted(&mut a, 100), 100);
     }
 

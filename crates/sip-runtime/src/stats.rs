@@ -34,8 +34,9 @@ counters! {
     datagrams_in,
     /// UDP datagrams that were keep-alives (CRLF only, or STUN), dropped.
     datagram_keepalives_in,
-    /// Times a UDP socket still had datagrams queued after a turn's read budget: the loop was
-    /// behind its input (see [`Stack::handle_backlog`](crate::Stack::handle_backlog)).
+    /// Times a UDP socket still had datagrams queued after a turn's read budget with its
+    /// receive buffer at least [`backlog_fill`](crate::RuntimeConfig::backlog_fill) full: the
+    /// loop was behind its input (see [`Stack::handle_backlog`](crate::Stack::handle_backlog)).
     udp_backlogs,
     /// Messages framed on TCP connections (keep-alives not included). Every one is counted
     /// once more in [`messages_in`](Self::messages_in) or [`parse_errors`](Self::parse_errors).
