@@ -13,14 +13,14 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use mio::net::{TcpListener, TcpStream, UdpSocket};
 use mio::{Events, Interest, Poll, Token, Waker};
-use sip_message::{Frame, Message, Via};
+use sip_message::{Frame, Message};
 use sip_transaction::{FlowId, Target, Transmit, Transport};
 
 use crate::connection::{ConnState, Connection};
 use crate::handle::Control;
 use crate::stats::SharedStats;
 use crate::via::{
-    looks_like_response, reconnect_destination, stamp_received, udp_response_destination,
+    looks_like_response, reconnect_destination, stamp_received, top_via, udp_response_destination,
 };
 use crate::{
     ListenAddr, ReceiveError, RuntimeConfig, RuntimeHandle, RuntimeStats, Stack, TransportError,
@@ -493,16 +493,13 @@ impl<S: Stack> Runtime<S> {
     /// says, from the socket the request came in on, RFC 3581 §4).
     fn send_udp(&mut self, now: Instant, transmit: Transmit, addr: SocketAddr) {
         let addr = canonical(addr);
-        let response = if looks_like_response(&transmit.payload) {
-            Message::parse_with(transmit.payload.clone(), &self.config.limits).ok()
+        let response = looks_like_response(&transmit.payload);
+        let dest = if response && self.config.route_responses_by_via {
+            udp_response_destination(&transmit.payload, addr)
         } else {
-            None
+            addr
         };
-        let dest = match &response {
-            Some(r) if self.config.route_responses_by_via => udp_response_destination(r, addr),
-            _ => addr,
-        };
-        let Some(index) = self.pick_udp(addr, dest, response.is_some(), &transmit.payload) else {
+        let Some(index) = self.pick_udp(addr, dest, response, &transmit.payload) else {
             return self.fail(now, &transmit, TransportError::NoSocket);
         };
         let Some(endpoint) = self.udp.get_mut(index) else {
@@ -543,6 +540,12 @@ impl<S: Stack> Runtime<S> {
         response: bool,
         payload: &Bytes,
     ) -> Option<usize> {
+        // One socket of the right family (the usual setup): nothing to choose.
+        if let [only] = self.udp.as_slice() {
+            if only.local.is_ipv4() == dest.is_ipv4() {
+                return Some(0);
+            }
+        }
         let family = |v4: bool| -> Vec<usize> {
             self.udp
                 .iter()
@@ -574,8 +577,7 @@ impl<S: Stack> Runtime<S> {
 
     /// The UDP socket whose address the request's top Via sent-by names.
     fn via_socket(&self, payload: &Bytes) -> Option<usize> {
-        let message = Message::parse_with(payload.clone(), &self.config.limits).ok()?;
-        let via = message.typed::<Via<'_>>()?.ok()?;
+        let via = top_via(payload)?.ok()?;
         let ip: IpAddr = match via.host() {
             sip_message::Host::Ipv4(a) => a.into(),
             sip_message::Host::Ipv6(a) => a.into(),

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
 
-use sip_message::{HeaderName, Host, Message, Via};
+use sip_message::{HeaderError, HeaderName, Host, Message, TypedHeader, Via, split_list, trim_lws};
 
 /// The default port for UDP and TCP when a Via sent-by has none (RFC 3261 §18.1.1, §18.2.2).
 const DEFAULT_PORT: u16 = 5060;
@@ -51,8 +51,8 @@ pub(crate) fn stamp_received(message: &mut Message, source: SocketAddr) -> bool 
 /// else the sent-by address with its port or 5060. A name (a `maddr` or sent-by domain) would
 /// need RFC 3263 §5 DNS, which the runtime does not do: `fallback` (the address the request
 /// came from) is used instead, as it is when the Via does not parse.
-pub(crate) fn udp_response_destination(response: &Message, fallback: SocketAddr) -> SocketAddr {
-    let Some(Ok(via)) = response.typed::<Via<'_>>() else { return fallback };
+pub(crate) fn udp_response_destination(response: &[u8], fallback: SocketAddr) -> SocketAddr {
+    let Some(Ok(via)) = top_via(response) else { return fallback };
     let port = via.port().unwrap_or(DEFAULT_PORT);
     if let Some(maddr) = via.maddr() {
         return host_ip(maddr).map_or(fallback, |ip| SocketAddr::new(ip, port));
@@ -72,6 +72,52 @@ pub(crate) fn reconnect_destination(response: &Message) -> Option<SocketAddr> {
     let port = via.port().unwrap_or(DEFAULT_PORT);
     let ip = via.received().map(|ip| ip.to_canonical()).or_else(|| host_ip(via.host()))?;
     Some(SocketAddr::new(ip, port))
+}
+
+/// The top Via of a serialised message, found without indexing the whole message: what the
+/// runtime sends was built or checked by the layers above, and of it the transport needs only
+/// the top Via (§18.2.2 for a response, the sent-by socket for a request). The first value of
+/// the first `Via`/`v` line, folded lines included, as [`Message::typed`] would give it; `None`
+/// when the header block ends without one.
+pub(crate) fn top_via(payload: &[u8]) -> Option<Result<Via<'_>, HeaderError>> {
+    let value = top_via_value(payload)?;
+    Some(match std::str::from_utf8(value) {
+        Ok(text) => Via::parse(text),
+        Err(e) => Err(HeaderError::new(HeaderName::Via, "not valid UTF-8", e.valid_up_to())),
+    })
+}
+
+fn top_via_value(payload: &[u8]) -> Option<&[u8]> {
+    // Past the start line.
+    let mut rest = payload.get(payload.iter().position(|&c| c == b'\n')? + 1..)?;
+    loop {
+        // One logical header line: up to a line feed not followed by whitespace (a fold).
+        let mut end = 0;
+        let line_end = loop {
+            let nl = rest.get(end..)?.iter().position(|&c| c == b'\n').map(|i| i + end);
+            match nl {
+                Some(i) if matches!(rest.get(i + 1), Some(b' ' | b'\t')) => end = i + 1,
+                Some(i) => break i,
+                None => break rest.len(),
+            }
+        };
+        let line = rest.get(..line_end)?;
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            return None;
+        }
+        if let Some(colon) = line.iter().position(|&c| c == b':') {
+            let name = trim_lws(line.get(..colon)?);
+            if HeaderName::from_bytes(name) == HeaderName::Via {
+                // An empty Via line has no element; the next Via line holds the top one.
+                let value = trim_lws(line.get(colon + 1..)?);
+                if !value.is_empty() {
+                    return split_list(value).next();
+                }
+            }
+        }
+        rest = rest.get(line_end + 1..)?;
+    }
 }
 
 /// Whether `payload` starts like a response (`SIP/2.0 `), to skip parsing requests.
@@ -246,6 +292,32 @@ mod tests {
     }
 
     #[test]
+    fn the_top_via_scan_finds_what_the_parser_finds() {
+        let heads = [
+            "Via: SIP/2.0/UDP a.example:5070;branch=z9hG4bK1\r\n",
+            "v: SIP/2.0/UDP b.example;rport, SIP/2.0/TCP c.example\r\n",
+            "VIA :  SIP/2.0/UDP\r\n 192.0.2.1:5062 ;\r\n\tbranch=z9hG4bK2\r\n",
+            "Via:\r\nVia: SIP/2.0/UDP d.example\r\n",
+            "Via: ,SIP/2.0/UDP e.example\r\n",
+            "Via: SIP/2.0/UDP \"x\"\r\n",
+            "X-Via: SIP/2.0/UDP f.example\r\nvia: SIP/2.0/UDP g.example\r\n",
+            "From: <sip:a@b>;tag=1\r\n",
+            "Subject: a: b\r\n\tc\r\nv: SIP/2.0/SCTP h.example;maddr=192.0.2.9\r\n",
+        ];
+        for head in heads {
+            for start in ["SIP/2.0 200 OK\r\n", "OPTIONS sip:a@b SIP/2.0\r\n"] {
+                let text = format!("{start}{head}Content-Length: 0\r\n\r\n");
+                let parsed = Message::parse(Bytes::from(text.clone())).unwrap();
+                let want = parsed.typed::<Via<'_>>().map(|v| v.map(|v| format!("{v:?}")));
+                let got = top_via(text.as_bytes()).map(|v| v.map(|v| format!("{v:?}")));
+                assert_eq!(got, want, "{head:?}");
+            }
+        }
+        assert!(top_via(b"SIP/2.0 200 OK\r\n\r\nVia: SIP/2.0/UDP body\r\n").is_none());
+        assert!(top_via(b"SIP/2.0 200 OK").is_none());
+    }
+
+    #[test]
     fn udp_response_goes_where_the_via_says() {
         // RFC 3261 §18.2.2 bullets 2 to 4, RFC 3581 §4.
         let from = addr("198.51.100.1:33333");
@@ -260,7 +332,11 @@ mod tests {
             ("SIP/2.0/UDP a.example;maddr=mcast.example", "198.51.100.1:33333"),
         ];
         for (via, want) in cases {
-            assert_eq!(udp_response_destination(&response(via), from), addr(want), "{via}");
+            assert_eq!(
+                udp_response_destination(&response(via).to_bytes(), from),
+                addr(want),
+                "{via}"
+            );
         }
     }
 
