@@ -1394,6 +1394,10 @@ impl Bindings {
     }
 
     fn live(&self, uri: &SipUri<'_>, now: Instant) -> Vec<sip_registrar::Location> {
+        // Nobody registered (a plain callee under load): no address-of-record to build.
+        if self.registrar.store().is_empty() {
+            return Vec::new();
+        }
         self.candidates(uri)
             .iter()
             .find_map(|aor| self.registrar.lookup(aor, now).ok().filter(|l| !l.is_empty()))
