@@ -82,7 +82,7 @@ pub(crate) fn answer(
     }
     let mut timing = None;
     let mut has_origin = false;
-    let mut media: Vec<Media<'_>> = Vec::new();
+    let mut media: Vec<Media<'_>> = Vec::with_capacity(2);
     for line in lines {
         let Some((kind, value)) = line.split_once('=') else { return Err(SdpError::Malformed) };
         match (kind, media.last_mut()) {
@@ -111,8 +111,11 @@ pub(crate) fn answer(
         if index == accepted {
             let _ = write!(out, "m=audio {port} {} {}\r\n", m.proto, codec.payload_type);
             let _ = write!(out, "a=rtpmap:{} {}\r\n", codec.payload_type, codec.rtpmap);
-            let fmtp = format!("fmtp:{} ", codec.payload_type);
-            for a in m.attributes.iter().filter(|a| a.starts_with(&fmtp)) {
+            for a in m
+                .attributes
+                .iter()
+                .filter(|a| attribute_for(a, "fmtp:", codec.payload_type).is_some())
+            {
                 let _ = write!(out, "a={a}\r\n");
             }
             let _ = write!(out, "a={}\r\n", answer_direction(&m.attributes));
@@ -139,10 +142,59 @@ pub(crate) fn offer(ip: IpAddr, port: u16, session: u64) -> String {
 /// `v=`, `o=`, `s=`, `c=` and `t=` of a description from `ip`.
 fn header(ip: IpAddr, session: u64, timing: &str) -> String {
     let family = if ip.is_ipv4() { "IP4" } else { "IP6" };
-    format!(
-        "v=0\r\no=- {session} {session} IN {family} {ip}\r\ns=sip serve\r\n\
-         c=IN {family} {ip}\r\nt={timing}\r\n"
-    )
+    // Written piece by piece into one buffer sized for the whole description: this runs once
+    // per answered call, and `format!` would format the address twice and grow the string.
+    let mut address = String::with_capacity(46);
+    let _ = write!(address, "{ip}");
+    let mut session_text = itoa_buf(session);
+    let session_text = session_text.text();
+    let mut out = String::with_capacity(320);
+    for piece in [
+        "v=0\r\no=- ",
+        session_text,
+        " ",
+        session_text,
+        " IN ",
+        family,
+        " ",
+        &address,
+        "\r\ns=sip serve\r\nc=IN ",
+        family,
+        " ",
+        &address,
+        "\r\nt=",
+        timing,
+        "\r\n",
+    ] {
+        out.push_str(piece);
+    }
+    out
+}
+
+/// A decimal rendering of a `u64` on the stack.
+struct Digits {
+    buf: [u8; 20],
+    start: usize,
+}
+
+impl Digits {
+    fn text(&mut self) -> &str {
+        std::str::from_utf8(self.buf.get(self.start..).unwrap_or_default()).unwrap_or("0")
+    }
+}
+
+fn itoa_buf(mut n: u64) -> Digits {
+    let mut d = Digits { buf: [b'0'; 20], start: 20 };
+    loop {
+        d.start -= 1;
+        if let Some(slot) = d.buf.get_mut(d.start) {
+            *slot = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || d.start == 0 {
+            return d;
+        }
+    }
 }
 
 /// `m=<media> <port> <proto> <fmt> ...` (RFC 4566 §5.14).
@@ -168,8 +220,7 @@ fn is_rtp(proto: &str) -> bool {
 fn pick_codec(m: &Media<'_>) -> Option<Codec> {
     m.formats.iter().find_map(|format| {
         let payload_type: u8 = format.parse().ok().filter(|pt| *pt < 128)?;
-        let prefix = format!("rtpmap:{payload_type} ");
-        let rtpmap = m.attributes.iter().find_map(|a| a.strip_prefix(prefix.as_str()));
+        let rtpmap = m.attributes.iter().find_map(|a| attribute_for(a, "rtpmap:", payload_type));
         match rtpmap {
             Some(map) => {
                 let encoding = map.split('/').next().unwrap_or_default().trim();
@@ -185,6 +236,19 @@ fn pick_codec(m: &Media<'_>) -> Option<Codec> {
             }
         }
     })
+}
+
+/// The rest of attribute `a` after `<kind><payload_type> ` (e.g. `rtpmap:0 `), if it is one.
+fn attribute_for<'a>(a: &'a str, kind: &str, payload_type: u8) -> Option<&'a str> {
+    let rest = a.strip_prefix(kind)?;
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let (number, rest) = rest.split_at_checked(digits)?;
+    // The exact decimal rendering: `rtpmap:00` is not payload type 0's.
+    let canonical = number.len() == 1 || !number.starts_with('0');
+    if !canonical || number.parse::<u8>().ok() != Some(payload_type) {
+        return None;
+    }
+    rest.strip_prefix(' ')
 }
 
 /// RFC 3264 §6.1: sendonly is answered recvonly, recvonly sendonly, inactive inactive, and
@@ -211,6 +275,22 @@ mod tests {
 
     fn ip() -> IpAddr {
         "127.0.0.1".parse().unwrap()
+    }
+
+    #[test]
+    fn attributes_are_matched_by_the_exact_payload_type() {
+        assert_eq!(attribute_for("rtpmap:0 PCMU/8000", "rtpmap:", 0), Some("PCMU/8000"));
+        assert_eq!(
+            attribute_for("rtpmap:101 telephone-event/8000", "rtpmap:", 101),
+            Some("telephone-event/8000")
+        );
+        assert_eq!(attribute_for("rtpmap:00 PCMU/8000", "rtpmap:", 0), None);
+        assert_eq!(attribute_for("rtpmap:10 L16/44100", "rtpmap:", 1), None);
+        assert_eq!(attribute_for("rtpmap:0PCMU", "rtpmap:", 0), None);
+        assert_eq!(attribute_for("fmtp:96 mode=30", "rtpmap:", 96), None);
+        assert_eq!(attribute_for("fmtp:96 mode=30", "fmtp:", 96), Some("mode=30"));
+        assert_eq!(itoa_buf(0).text(), "0");
+        assert_eq!(itoa_buf(u64::MAX).text(), "18446744073709551615");
     }
 
     #[test]
