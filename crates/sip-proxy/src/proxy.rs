@@ -317,6 +317,12 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             self.answer(now, txns, id, 420, None, &[(HeaderName::Unsupported, unsupported)]);
             return;
         }
+        // The 100 (Trying) below answers the request as received (the table's copy), not the
+        // one §16.4 and the `received` stamp will have changed: keep it (a cheap clone) rather
+        // than have the table parse its stored bytes again.
+        let invite = method == Method::Invite;
+        let trying =
+            (invite && self.config.send_trying && !self.config.stateless).then(|| request.clone());
         // §16.4.
         let mut request = request;
         self.preprocess_routes(&mut request);
@@ -346,9 +352,10 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             return;
         }
         // §16.2: an immediate 100 (Trying) for an INVITE (§8.2.6.1).
-        let invite = method == Method::Invite;
-        if invite && self.config.send_trying {
-            self.answer_quietly(now, txns, id, 100);
+        if let Some(received) = trying {
+            if let Some(response) = build_answer_to(&received, 100, None, &[]) {
+                let _ = txns.send_response(now, id, response);
+            }
         }
         let secure = request
             .request_uri()
@@ -1349,19 +1356,6 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         }
     }
 
-    /// A response without an event (the 100 Trying).
-    fn answer_quietly(
-        &mut self,
-        now: Instant,
-        txns: &mut TransactionTable,
-        id: TransactionId,
-        status: u16,
-    ) {
-        if let Some(response) = self.build_answer(txns, id, status, None, &[]) {
-            let _ = txns.send_response(now, id, response);
-        }
-    }
-
     /// §11.2: the proxy's own answer to an OPTIONS addressed to it.
     fn answer_options(&mut self, now: Instant, txns: &mut TransactionTable, id: TransactionId) {
         let mut extra =
@@ -1381,22 +1375,19 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         reason: Option<&str>,
         extra: &[(HeaderName, Bytes)],
     ) -> Option<Message> {
-        let request = txns.request(id)?;
-        let mut builder = MessageBuilder::response_to(request, status, reason);
-        if status > 100 {
-            let tag = local_tag(request);
-            builder = builder.to_tag(hex_str(&tag));
-        }
-        for (name, value) in extra {
-            builder = builder.header(*name, value);
-        }
-        builder.build().ok()
+        build_answer_to(txns.request(id)?, status, reason, extra)
     }
 
     // ----- §16.3, §16.4 ------------------------------------------------------------------
 
     /// §16.3 step 4: one of the proxy's own Vias carries the loop part this request hashes to.
     fn has_looped(&self, request: &Message, loop_part: &Hex16) -> bool {
+        // An own branch with this loop part ends in `.` + the 16 digits, verbatim in its Via
+        // line (the typed branch is a slice of the value): without them in any line, no Via
+        // needs its typed parse.
+        if !request.header_lines(HeaderName::Via).any(|line| mentions_loop_part(line, loop_part)) {
+            return false;
+        }
         let wanted = hex_str(loop_part);
         request
             .typed_all::<Via<'_>>()
@@ -1548,6 +1539,32 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             self.timers.pop();
         }
     }
+}
+
+/// The proxy's own response to `request` (§8.2.6): To tag derived from the request (none on a
+/// 100), extra header lines appended.
+fn build_answer_to(
+    request: &Message,
+    status: u16,
+    reason: Option<&str>,
+    extra: &[(HeaderName, Bytes)],
+) -> Option<Message> {
+    let mut builder = MessageBuilder::response_to(request, status, reason);
+    if status > 100 {
+        let tag = local_tag(request);
+        builder = builder.to_tag(hex_str(&tag));
+    }
+    for (name, value) in extra {
+        builder = builder.header(*name, value);
+    }
+    builder.build().ok()
+}
+
+/// Whether `line` holds `.` followed by the loop part `part`, as a branch of ours carrying that
+/// loop part must (`z9hG4bK<unique>.<part>`).
+fn mentions_loop_part(line: &[u8], part: &Hex16) -> bool {
+    line.windows(part.len() + 1)
+        .any(|w| w.split_first().is_some_and(|(dot, rest)| *dot == b'.' && rest == part))
 }
 
 /// Whether `uri` equals (§19.1.4) a target already in the set (§16.5: each URI once).
