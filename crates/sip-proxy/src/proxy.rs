@@ -86,13 +86,20 @@ pub struct Proxy<L, R> {
     timers: BinaryHeap<Reverse<(Instant, ContextId, u16, TimerKind)>>,
     events: VecDeque<ProxyEvent>,
     stats: ProxyStats,
+    /// [`route_is_self`] of the proxy's own SIP and SIPS Record-Route values.
+    own_routes_are_self: (bool, bool),
 }
 
 impl<L: LocationService, R: Resolver> Proxy<L, R> {
     /// A proxy with `config`, finding targets in `locations` and next hops with `resolver`.
     #[must_use]
     pub fn new(config: ProxyConfig, locations: L, resolver: R) -> Self {
+        let own_routes_are_self = (
+            route_is_self(&config, &config.record_route_sip),
+            route_is_self(&config, &config.record_route_sips),
+        );
         Self {
+            own_routes_are_self,
             config,
             locations,
             resolver,
@@ -325,8 +332,8 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             (invite && self.config.send_trying && !self.config.stateless).then(|| request.clone());
         // §16.4.
         let mut request = request;
-        self.preprocess_routes(&mut request);
-        if self.is_for_proxy(&request) && !request.has(HeaderName::Route) {
+        let for_proxy = self.preprocess_routes(&mut request);
+        if for_proxy && !request.has(HeaderName::Route) {
             // The proxy is the final recipient: OPTIONS per §11, nothing else is served here.
             if method == Method::Options {
                 self.answer_options(now, txns, id);
@@ -337,7 +344,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             return;
         }
         // §16.5.
-        let (targets, local) = match self.determine_targets(now, &request) {
+        let (targets, local, secure) = match self.determine_targets(now, &request) {
             Ok(found) => found,
             Err(status) => {
                 self.answer(now, txns, id, status, None, &[]);
@@ -357,11 +364,6 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
                 let _ = txns.send_response(now, id, response);
             }
         }
-        let secure = request
-            .request_uri()
-            .and_then(Result::ok)
-            .and_then(|u| u.as_sip().map(SipUri::is_secure))
-            .unwrap_or(false);
         let count = targets.len();
         let cid = self.alloc(Context::new(id, request, invite, local, secure, loop_part, targets));
         self.servers.insert(id, cid);
@@ -398,12 +400,13 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         }
     }
 
-    /// §16.5: the target set, and whether the Request-URI is one of the proxy's resources.
+    /// §16.5: the target set, whether the Request-URI is one of the proxy's resources, and
+    /// whether it is a SIPS URI.
     fn determine_targets(
         &self,
         now: Instant,
         request: &Message,
-    ) -> Result<(Vec<TargetSlot>, bool), u16> {
+    ) -> Result<(Vec<TargetSlot>, bool, bool), u16> {
         let raw = request.request_uri_str().ok_or(400_u16)?;
         let uri = Uri::parse(raw).map_err(|_| 400_u16)?;
         let predetermined = match &uri {
@@ -416,10 +419,10 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             Uri::Tel(_) => false,
             Uri::Other(_) => return Err(416),
         };
-        if predetermined {
-            return Ok((vec![TargetSlot::new(raw, 1000, false)], false));
-        }
         let secure = uri.as_sip().is_some_and(SipUri::is_secure);
+        if predetermined {
+            return Ok((vec![TargetSlot::new(raw, 1000, false)], false, secure));
+        }
         match self.locations.lookup(&uri, now) {
             Lookup::NotFound => Err(404),
             Lookup::Targets(found) => {
@@ -440,7 +443,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
                     slot.flow = location.flow;
                     targets.push(slot);
                 }
-                if targets.is_empty() { Err(480) } else { Ok((targets, true)) }
+                if targets.is_empty() { Err(480) } else { Ok((targets, true, secure)) }
             }
         }
     }
@@ -482,15 +485,15 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         }
         let loop_part = loop_hash(&ack, true);
         let mut ack = ack;
-        self.preprocess_routes(&mut ack);
-        if self.is_for_proxy(&ack) && !ack.has(HeaderName::Route) {
+        let for_proxy = self.preprocess_routes(&mut ack);
+        if for_proxy && !ack.has(HeaderName::Route) {
             return; // for the proxy itself: nothing to do
         }
         let target = match ack.request_uri_str() {
             Some(uri) if self.config.stateless && ack.to_tag().is_none() => {
                 // Stateless mode: a non-2xx ACK makes the same choice as its INVITE (§16.11).
                 match self.determine_targets(now, &ack) {
-                    Ok((targets, _)) => {
+                    Ok((targets, ..)) => {
                         let best_q = targets.iter().map(|t| t.q).max().unwrap_or(0);
                         match targets.into_iter().find(|t| t.q == best_q) {
                             Some(t) => t,
@@ -1427,36 +1430,60 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
     ///
     /// The proxy cannot see on which local port a request arrived, so a `maddr` naming it is
     /// stripped whatever the URI's port and transport say.
-    fn preprocess_routes(&self, request: &mut Message) {
-        if request.has(HeaderName::Route) && self.is_for_proxy(request) {
+    ///
+    /// Returns [`is_for_proxy`](Self::is_for_proxy) of the request as it leaves (the
+    /// Request-URI is read once unless this changed it).
+    fn preprocess_routes(&self, request: &mut Message) -> bool {
+        let (mut for_proxy, mut stripped) = self.request_uri_facts(request);
+        if for_proxy && request.has(HeaderName::Route) {
             if let Some(uri) = pop_last_route(request) {
                 let _ = request.set_request_uri(uri);
+                (for_proxy, stripped) = self.request_uri_facts(request);
             }
         }
-        let stripped = match request.request_uri() {
-            Some(Ok(Uri::Sip(sip))) => sip.maddr().filter(|m| self.names_proxy(m)).map(|_| {
-                rebuild_sip(&sip, false, true, |n| {
-                    n.eq_ignore_ascii_case("maddr") || n.eq_ignore_ascii_case("transport")
-                })
-            }),
-            _ => None,
-        };
         if let Some(uri) = stripped {
             let _ = request.set_request_uri(uri);
+            for_proxy = self.is_for_proxy(request);
         }
         let mut bound = request.values(HeaderName::Route).count();
         while bound > 0 {
             bound -= 1;
-            let own = request
-                .header(HeaderName::Route)
-                .and_then(route_uri)
-                .and_then(|u| SipUri::parse(u).ok())
-                .is_some_and(|sip| self.config.is_self_uri(&sip));
-            if !own {
+            if !request.header(HeaderName::Route).is_some_and(|v| self.route_is_self(v)) {
                 break;
             }
             request.pop_front(HeaderName::Route);
         }
+        for_proxy
+    }
+
+    /// From one read of the Request-URI: [`is_for_proxy`](Self::is_for_proxy), and the URI
+    /// without `maddr` and `transport` when its `maddr` names the proxy (§16.4).
+    fn request_uri_facts(&self, request: &Message) -> (bool, Option<String>) {
+        match request.request_uri() {
+            Some(Ok(Uri::Sip(sip))) => {
+                let for_proxy = sip.user_raw().is_none() && self.config.is_self_uri(&sip);
+                let stripped = sip.maddr().filter(|m| self.names_proxy(m)).map(|_| {
+                    rebuild_sip(&sip, false, true, |n| {
+                        n.eq_ignore_ascii_case("maddr") || n.eq_ignore_ascii_case("transport")
+                    })
+                });
+                (for_proxy, stripped)
+            }
+            _ => (false, None),
+        }
+    }
+
+    /// Whether a Route value names the proxy (§16.4). The proxy's own Record-Route values,
+    /// which come back as Routes in every dialog it record-routed, are recognised by their
+    /// bytes, with the answer worked out once in [`Proxy::new`].
+    fn route_is_self(&self, value: &[u8]) -> bool {
+        if value == self.config.record_route_sip {
+            return self.own_routes_are_self.0;
+        }
+        if value == self.config.record_route_sips {
+            return self.own_routes_are_self.1;
+        }
+        route_is_self(&self.config, value)
     }
 
     /// Whether a `maddr` value names one of the proxy's hosts (any port).
@@ -1474,11 +1501,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         if self.config.stateless {
             return true;
         }
-        let route_is_ours = ack
-            .header(HeaderName::Route)
-            .and_then(route_uri)
-            .and_then(|u| SipUri::parse(u).ok())
-            .is_some_and(|sip| self.config.is_self_uri(&sip));
+        let route_is_ours = ack.header(HeaderName::Route).is_some_and(|v| self.route_is_self(v));
         if route_is_ours {
             return true;
         }
@@ -1539,6 +1562,11 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             self.timers.pop();
         }
     }
+}
+
+/// Whether the URI of Route value `value` names the proxy `config` describes (§16.4).
+fn route_is_self(config: &ProxyConfig, value: &[u8]) -> bool {
+    route_uri(value).and_then(|u| SipUri::parse(u).ok()).is_some_and(|sip| config.is_self_uri(&sip))
 }
 
 /// The proxy's own response to `request` (§8.2.6): To tag derived from the request (none on a
