@@ -17,9 +17,9 @@ use smallvec::SmallVec;
 use crate::context::{BranchState, CancelState, Candidate, Context, ContextId, TargetSlot, rank};
 use crate::location::{LocationService, Lookup, Resolver};
 use crate::routing::{
-    Hex16, bracketed, branch_from, hex_str, local_tag, loop_hash, loop_part_of, pop_last_route,
-    postprocess_strict_route, rebuild_sip, request_uri_form, route_uri, stamp_received,
-    stateless_branch, via_target,
+    Hex16, bracketed, branch_from, hex_str, local_tag, loop_hash, loop_hash_with, loop_part_of,
+    pop_last_route, postprocess_strict_route, rebuild_sip, replace_top_via, request_uri_form,
+    route_uri, stamped_via, stateless_branch, via_target,
 };
 use crate::{ProxyConfig, ProxyEvent, ProxyStats};
 
@@ -311,8 +311,10 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             }
             return;
         }
-        // §16.3 step 4, with the hash of §16.6 step 8.
-        let loop_part = loop_hash(&request, self.config.stateless);
+        // §16.3 step 4, with the hash of §16.6 step 8. The top Via is parsed once, for the hash
+        // (when it is the only one) and for the `received` stamp below.
+        let top_via = request.typed::<Via<'_>>();
+        let loop_part = loop_hash_with(&request, self.config.stateless, top_via.as_ref());
         if method != Method::Cancel && self.has_looped(&request, &loop_part) {
             self.stats.loops += 1;
             self.events.push_back(ProxyEvent::LoopDetected { server: id });
@@ -330,6 +332,12 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         let invite = method == Method::Invite;
         let trying =
             (invite && self.config.send_trying && !self.config.stateless).then(|| request.clone());
+        // §18.2.1: worked out now from the parsed top Via, which §16.4 does not touch; applied
+        // once targets are found.
+        let stamp = match (top_via, source) {
+            (Some(Ok(via)), Target::Addr(_, addr)) => stamped_via(&via, addr),
+            _ => None,
+        };
         // §16.4.
         let mut request = request;
         let for_proxy = self.preprocess_routes(&mut request);
@@ -351,7 +359,9 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
                 return;
             }
         };
-        stamp_received(&mut request, source);
+        if let Some(via) = stamp {
+            replace_top_via(&mut request, via);
+        }
         if self.config.stateless {
             self.forward_one_stateless(txns, &request, &targets, &loop_part);
             // Nothing of the request is kept (§16.11): the table's server transaction goes too.

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use md5::{Digest, Md5};
-use sip_message::{HeaderName, Host, Message, Route, SipUri, TypedHeader, Uri, Via};
+use sip_message::{HeaderError, HeaderName, Host, Message, Route, SipUri, TypedHeader, Uri, Via};
 use sip_transaction::{BRANCH_COOKIE, Target};
 
 /// Sixteen lowercase hexadecimal digits: 64 bits of an MD5 digest (§16.6 step 8: "MD5,
@@ -56,19 +56,41 @@ fn field(h: &mut Md5, bytes: &[u8]) {
 /// A stateless proxy must give a CANCEL the branch of its INVITE (§16.11), and a CANCEL does
 /// not repeat Proxy-Require or Proxy-Authorization (§9.1), so `for_stateless` leaves them out.
 pub(crate) fn loop_hash(request: &Message, for_stateless: bool) -> Hex16 {
+    loop_hash_with(request, for_stateless, None)
+}
+
+/// [`loop_hash`], given the request's top Via already parsed ([`Message::typed`]), which
+/// serves when it is also the bottom-most one (a request from a UA: one Via).
+pub(crate) fn loop_hash_with(
+    request: &Message,
+    for_stateless: bool,
+    top: Option<&Result<Via<'_>, HeaderError>>,
+) -> Hex16 {
     let mut h = Md5::new();
     field(&mut h, request.to_tag().unwrap_or_default().as_bytes());
     field(&mut h, request.from_tag().unwrap_or_default().as_bytes());
     field(&mut h, request.call_id().unwrap_or_default().as_bytes());
     field(&mut h, request.request_uri_str().unwrap_or_default().as_bytes());
     field(&mut h, &request.cseq_number().unwrap_or_default().to_le_bytes());
-    if let Some(bottom) = request.values(HeaderName::Via).last() {
-        match std::str::from_utf8(bottom).ok().map(Via::parse) {
-            Some(Ok(via)) => {
+    let mut vias = request.values(HeaderName::Via);
+    let first = vias.next();
+    let later = vias.last();
+    if let Some(bottom) = later.or(first) {
+        let fresh;
+        let parsed = match (later, top) {
+            // The only Via: the top one, parsed the same way (`typed` reads the first value).
+            (None, Some(top)) => top.as_ref().ok(),
+            _ => {
+                fresh = std::str::from_utf8(bottom).ok().map(Via::parse);
+                fresh.as_ref().and_then(|r| r.as_ref().ok())
+            }
+        };
+        match parsed {
+            Some(via) => {
                 field(&mut h, via.sent_by().as_bytes());
                 field(&mut h, via.branch().unwrap_or_default().as_bytes());
             }
-            _ => field(&mut h, bottom),
+            None => field(&mut h, bottom),
         }
     }
     for route in request.values(HeaderName::Route) {
@@ -258,48 +280,60 @@ pub(crate) fn postprocess_strict_route(copy: &mut Message) -> bool {
 /// `received` when its sent-by host is not the source address (or is a name), and a valueless
 /// `rport` gets the source port (with `received`, always). Nothing changes for a flow target
 /// or a Via the typed parser refuses.
+#[cfg(test)]
 pub(crate) fn stamp_received(request: &mut Message, source: Target) {
-    let Target::Addr(_, addr) = source else { return };
-    let rebuilt = {
-        let Some(Ok(via)) = request.typed::<Via<'_>>() else { return };
-        let same_host = match via.host() {
-            Host::Ipv4(a) => std::net::IpAddr::V4(a) == addr.ip(),
-            Host::Ipv6(a) => std::net::IpAddr::V6(a) == addr.ip(),
-            Host::Domain(_) => false,
-        };
-        let fill_rport = via.has_rport() && via.rport().is_none();
-        if same_host && !fill_rport {
-            return;
-        }
-        let mut v = String::with_capacity(via.sent_by().len() + 96);
-        let _ = write!(
-            v,
-            "{}/{}/{} {}",
-            via.protocol_name(),
-            via.protocol_version(),
-            via.transport(),
-            via.sent_by()
-        );
-        for (name, value) in via.params() {
-            if name.eq_ignore_ascii_case("received") {
-                continue;
-            }
-            if name.eq_ignore_ascii_case("rport") && value.is_none() {
-                let _ = write!(v, ";rport={}", addr.port());
-                continue;
-            }
-            v.push(';');
-            v.push_str(name);
-            if let Some(value) = value {
-                v.push('=');
-                v.push_str(value);
-            }
-        }
-        let _ = write!(v, ";received={}", addr.ip());
-        v
+    let stamped = match (request.typed::<Via<'_>>(), source) {
+        (Some(Ok(via)), Target::Addr(_, addr)) => stamped_via(&via, addr),
+        _ => None,
     };
+    if let Some(via) = stamped {
+        replace_top_via(request, via);
+    }
+}
+
+/// The top Via `via` of a request received from `addr` as [`stamp_received`] leaves it; `None`
+/// when it stays as it is.
+pub(crate) fn stamped_via(via: &Via<'_>, addr: std::net::SocketAddr) -> Option<String> {
+    let same_host = match via.host() {
+        Host::Ipv4(a) => std::net::IpAddr::V4(a) == addr.ip(),
+        Host::Ipv6(a) => std::net::IpAddr::V6(a) == addr.ip(),
+        Host::Domain(_) => false,
+    };
+    let fill_rport = via.has_rport() && via.rport().is_none();
+    if same_host && !fill_rport {
+        return None;
+    }
+    let mut v = String::with_capacity(via.sent_by().len() + via.params().as_str().len() + 64);
+    v.push_str(via.protocol_name());
+    v.push('/');
+    v.push_str(via.protocol_version());
+    v.push('/');
+    v.push_str(via.transport());
+    v.push(' ');
+    v.push_str(via.sent_by());
+    for (name, value) in via.params() {
+        if name.eq_ignore_ascii_case("received") {
+            continue;
+        }
+        if name.eq_ignore_ascii_case("rport") && value.is_none() {
+            let _ = write!(v, ";rport={}", addr.port());
+            continue;
+        }
+        v.push(';');
+        v.push_str(name);
+        if let Some(value) = value {
+            v.push('=');
+            v.push_str(value);
+        }
+    }
+    let _ = write!(v, ";received={}", addr.ip());
+    Some(v)
+}
+
+/// Replaces the top Via value with `via` (a request keeps its other Vias in order).
+pub(crate) fn replace_top_via(request: &mut Message, via: String) {
     if request.pop_front(HeaderName::Via).is_some() {
-        let _ = request.push_front(HeaderName::Via, rebuilt);
+        let _ = request.push_front(HeaderName::Via, via);
     }
 }
 
@@ -350,6 +384,36 @@ mod tests {
         let mut c = a.clone();
         c.set_request_uri("sip:bob@192.0.2.5").unwrap();
         assert_ne!(loop_hash(&a, false), loop_hash(&c, false));
+    }
+
+    #[test]
+    fn loop_hash_with_the_parsed_top_via_is_the_loop_hash() {
+        // The shared parse of the top Via gives the same hash, for one Via or several, and for
+        // a Via the typed parser refuses (hashed as written).
+        for vias in [
+            &["SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKa;rport"][..],
+            &["SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKa;received=nonsense"],
+            &[
+                "SIP/2.0/UDP 192.0.2.9;branch=z9hG4bKx",
+                "SIP/2.0/TCP client.example.com;branch=z9hG4bKb",
+            ],
+            &[
+                "SIP/2.0/UDP 192.0.2.9;branch=z9hG4bKx, SIP/2.0/UDP [2001:db8::1]:5070;branch=z9hG4bKc",
+            ],
+        ] {
+            let mut m = request("sip:bob@example.com", vias[0]);
+            for via in &vias[1..] {
+                m.push_back(HeaderName::Via, *via).unwrap();
+            }
+            for stateless in [false, true] {
+                let top = m.typed::<Via<'_>>();
+                assert_eq!(loop_hash_with(&m, stateless, top.as_ref()), loop_hash(&m, stateless));
+            }
+        }
+        // The refused Via is hashed as written, not as an empty one.
+        let bad = request("sip:b@h", "SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKa;received=nonsense");
+        let other = request("sip:b@h", "SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKa;received=x");
+        assert_ne!(loop_hash(&bad, false), loop_hash(&other, false));
     }
 
     #[test]
