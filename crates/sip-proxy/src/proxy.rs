@@ -2,6 +2,7 @@
 //! [`TransactionTable`]: validation, route preprocessing, targets, forwarding, response
 //! contexts, CANCEL, Timer C, and the stateless mode of §16.11.
 
+use std::borrow::Cow;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::time::Instant;
@@ -18,7 +19,7 @@ use crate::context::{BranchState, CancelState, Candidate, Context, ContextId, Ta
 use crate::location::{LocationService, Lookup, Resolver};
 use crate::routing::{
     Hex16, bracketed, branch_from, hex_str, local_tag, loop_hash, loop_hash_with, loop_part_of,
-    pop_last_route, postprocess_strict_route, rebuild_sip, replace_top_via, request_uri_form,
+    pop_last_route, postprocess_strict_route, rebuild_sip, replace_top_via, request_uri_form_of,
     route_uri, stamped_via, stateless_branch, via_target,
 };
 use crate::{ProxyConfig, ProxyEvent, ProxyStats};
@@ -1277,8 +1278,10 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         record_route: bool,
     ) -> Option<(Message, SmallVec<[Target; 2]>)> {
         let mut copy = base.clone();
-        // Step 2.
-        let uri = request_uri_form(&target.uri);
+        // Step 2. The target URI is parsed once: it is also the Request-URI whose scheme step 4
+        // reads and, without Route, the next hop of step 7.
+        let target_uri = Uri::parse(&target.uri);
+        let uri = request_uri_form_of(&target.uri, &target_uri);
         if copy.request_uri_str() != Some(&*uri) {
             copy.set_request_uri(Bytes::copy_from_slice(uri.as_bytes())).ok()?;
         }
@@ -1297,14 +1300,37 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
                 copy.push_front(HeaderName::Route, outbound.clone()).ok()?;
             }
         }
-        let strict = postprocess_strict_route(&mut copy);
-        // Step 4, after step 6 so that a SIPS top Route is seen.
-        let is_secure = |uri: Option<&str>| {
-            uri.and_then(|u| SipUri::parse(u).ok()).is_some_and(|s| s.is_secure())
+        // The top Route, read once: strict or not (no `lr`), SIPS or not, the next hop.
+        let mut top_route = copy.header(HeaderName::Route).and_then(route_uri).map(str::to_owned);
+        let mut top_sip = top_route.as_deref().and_then(|u| SipUri::parse(u).ok());
+        // The test postprocess_strict_route makes first; when it passes, the copy may change,
+        // and its Request-URI and top Route are read again.
+        let looked_strict = top_sip.as_ref().is_some_and(|sip| !sip.lr());
+        let strict = looked_strict && postprocess_strict_route(&mut copy);
+        let request_uri_now =
+            if looked_strict { copy.request_uri_str().map(str::to_owned) } else { None };
+        if looked_strict {
+            top_route = copy.header(HeaderName::Route).and_then(route_uri).map(str::to_owned);
+            top_sip = top_route.as_deref().and_then(|u| SipUri::parse(u).ok());
+        }
+        // The Request-URI as the copy now has it, parsed: `uri` unless the strict-route
+        // reformatting replaced it.
+        let reparsed;
+        let request_sip = match (looked_strict, &uri) {
+            (false, Cow::Borrowed(_)) => target_uri.as_ref().ok().and_then(Uri::as_sip),
+            (false, Cow::Owned(owned)) => {
+                reparsed = SipUri::parse(owned).ok();
+                reparsed.as_ref()
+            }
+            (true, _) => {
+                reparsed = request_uri_now.as_deref().and_then(|u| SipUri::parse(u).ok());
+                reparsed.as_ref()
+            }
         };
-        let top_route = copy.header(HeaderName::Route).and_then(route_uri).map(str::to_owned);
+        // Step 4, after step 6 so that a SIPS top Route is seen.
         if record_route && copy.method() != Some(&Method::Register) {
-            let secure = is_secure(copy.request_uri_str()) || is_secure(top_route.as_deref());
+            let secure = request_sip.is_some_and(SipUri::is_secure)
+                || top_sip.as_ref().is_some_and(SipUri::is_secure);
             let rr = if secure {
                 self.config.record_route_sips.clone()
             } else {
@@ -1316,22 +1342,26 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         let hops = match target.flow {
             Some(flow) => SmallVec::from_elem(flow, 1),
             None => {
-                let next = match (strict, top_route.as_deref()) {
-                    (false, Some(route)) => route.to_owned(),
-                    _ => copy.request_uri_str()?.to_owned(),
+                let next = match (strict, top_route.is_some()) {
+                    (false, true) => top_sip.as_ref(),
+                    _ => {
+                        // The Request-URI must be there, as before (it is: the copy is a
+                        // request).
+                        copy.request_uri_str()?;
+                        request_sip
+                    }
                 };
-                self.resolve(&next)
+                next.map(|sip| self.resolve(sip)).unwrap_or_default()
             }
         };
         Some((copy, hops))
     }
 
     /// RFC 3263 without DNS: an IP literal or `maddr` directly, a name through the resolver.
-    fn resolve(&self, uri: &str) -> SmallVec<[Target; 2]> {
-        let Ok(Uri::Sip(sip)) = Uri::parse(uri) else { return SmallVec::new() };
-        match Target::from_uri(&sip) {
+    fn resolve(&self, sip: &SipUri<'_>) -> SmallVec<[Target; 2]> {
+        match Target::from_uri(sip) {
             Some(target) => SmallVec::from_elem(target, 1),
-            None => self.resolver.resolve(&sip).into_iter().collect(),
+            None => self.resolver.resolve(sip).into_iter().collect(),
         }
     }
 

@@ -7,7 +7,9 @@ use std::fmt::Write as _;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use md5::{Digest, Md5};
-use sip_message::{HeaderError, HeaderName, Host, Message, Route, SipUri, TypedHeader, Uri, Via};
+use sip_message::{
+    HeaderError, HeaderName, Host, Message, Route, SipUri, TypedHeader, Uri, UriError, Via,
+};
 use sip_transaction::{BRANCH_COOKIE, Target};
 
 /// Sixteen lowercase hexadecimal digits: 64 bits of an MD5 digest (§16.6 step 8: "MD5,
@@ -206,10 +208,19 @@ pub(crate) fn rebuild_sip(
 
 /// A target URI in the form a Request-URI may take (§16.6 step 2, §19.1.1 table 1): without
 /// headers and without the `method` parameter. Borrows when nothing has to go.
+#[cfg(test)]
 pub(crate) fn request_uri_form(uri: &str) -> Cow<'_, str> {
-    match Uri::parse(uri) {
+    request_uri_form_of(uri, &Uri::parse(uri))
+}
+
+/// [`request_uri_form`] of `uri`, given its parse `parsed`.
+pub(crate) fn request_uri_form_of<'a>(
+    uri: &'a str,
+    parsed: &Result<Uri<'_>, UriError>,
+) -> Cow<'a, str> {
+    match parsed {
         Ok(Uri::Sip(sip)) if sip.has_headers() || sip.method().is_some() => {
-            Cow::Owned(rebuild_sip(&sip, true, false, |n| n.eq_ignore_ascii_case("method")))
+            Cow::Owned(rebuild_sip(sip, true, false, |n| n.eq_ignore_ascii_case("method")))
         }
         _ => Cow::Borrowed(uri),
     }
