@@ -8,6 +8,7 @@ use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::time::Instant;
 
 use bytes::Bytes;
+use foldhash::fast::FixedState;
 use sip_message::{
     Contact, HeaderName, Message, MessageBuilder, Method, ProxyRequire, SipUri, TypedHeader, Uri,
     Via,
@@ -23,6 +24,13 @@ use crate::routing::{
     route_uri, stamped_via, stateless_branch, via_target,
 };
 use crate::{ProxyConfig, ProxyEvent, ProxyStats};
+
+/// A map keyed by [`TransactionId`]: the table's slab index and generation, which no peer
+/// chooses, so foldhash with a fixed seed serves (SipHash's DoS resistance buys nothing here).
+type IdMap<V> = HashMap<TransactionId, V, FixedState>;
+
+/// The fixed foldhash seed of the id maps.
+const ID_MAP_SEED: u64 = 0x5e1d_9a3c_71b4_0f27;
 
 /// Which proxy timer a queue entry is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -82,13 +90,16 @@ pub struct Proxy<L, R> {
     slots: Vec<Slot>,
     free: Vec<u32>,
     live: usize,
-    servers: HashMap<TransactionId, ContextId>,
-    clients: HashMap<TransactionId, ClientRef>,
+    servers: IdMap<ContextId>,
+    clients: IdMap<ClientRef>,
     timers: BinaryHeap<Reverse<(Instant, ContextId, u16, TimerKind)>>,
     events: VecDeque<ProxyEvent>,
     stats: ProxyStats,
     /// [`route_is_self`] of the proxy's own SIP and SIPS Record-Route values.
     own_routes_are_self: (bool, bool),
+    /// The last other Route value [`route_is_self`] was asked about, and its answer (UAs
+    /// configured with this proxy as their outbound proxy send the same one every time).
+    route_memo: Option<(Bytes, bool)>,
 }
 
 impl<L: LocationService, R: Resolver> Proxy<L, R> {
@@ -101,14 +112,15 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         );
         Self {
             own_routes_are_self,
+            route_memo: None,
             config,
             locations,
             resolver,
             slots: Vec::new(),
             free: Vec::new(),
             live: 0,
-            servers: HashMap::new(),
-            clients: HashMap::new(),
+            servers: HashMap::with_hasher(FixedState::with_seed(ID_MAP_SEED)),
+            clients: HashMap::with_hasher(FixedState::with_seed(ID_MAP_SEED)),
             timers: BinaryHeap::new(),
             events: VecDeque::new(),
             stats: ProxyStats::default(),
@@ -1473,7 +1485,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
     ///
     /// Returns [`is_for_proxy`](Self::is_for_proxy) of the request as it leaves (the
     /// Request-URI is read once unless this changed it).
-    fn preprocess_routes(&self, request: &mut Message) -> bool {
+    fn preprocess_routes(&mut self, request: &mut Message) -> bool {
         let (mut for_proxy, mut stripped) = self.request_uri_facts(request);
         if for_proxy && request.has(HeaderName::Route) {
             if let Some(uri) = pop_last_route(request) {
@@ -1516,14 +1528,21 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
     /// Whether a Route value names the proxy (§16.4). The proxy's own Record-Route values,
     /// which come back as Routes in every dialog it record-routed, are recognised by their
     /// bytes, with the answer worked out once in [`Proxy::new`].
-    fn route_is_self(&self, value: &[u8]) -> bool {
+    fn route_is_self(&mut self, value: &[u8]) -> bool {
         if value == self.config.record_route_sip {
             return self.own_routes_are_self.0;
         }
         if value == self.config.record_route_sips {
             return self.own_routes_are_self.1;
         }
-        route_is_self(&self.config, value)
+        match &self.route_memo {
+            Some((seen, answer)) if seen == value => *answer,
+            _ => {
+                let answer = route_is_self(&self.config, value);
+                self.route_memo = Some((Bytes::copy_from_slice(value), answer));
+                answer
+            }
+        }
     }
 
     /// Whether a `maddr` value names one of the proxy's hosts (any port).
@@ -1537,7 +1556,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
 
     /// An ACK matching no transaction is the proxy's to forward unless it is addressed to this
     /// host itself (a co-located UA's dialog) without a Route naming the proxy.
-    fn owns_ack(&self, ack: &Message) -> bool {
+    fn owns_ack(&mut self, ack: &Message) -> bool {
         if self.config.stateless {
             return true;
         }
@@ -1637,6 +1656,9 @@ fn mentions_loop_part(line: &[u8], part: &Hex16) -> bool {
 
 /// Whether `uri` equals (§19.1.4) a target already in the set (§16.5: each URI once).
 fn contains_uri(targets: &[TargetSlot], uri: &str) -> bool {
+    if targets.is_empty() {
+        return false; // nothing to compare with: no parse needed
+    }
     let Ok(new) = Uri::parse(uri) else { return false };
     targets.iter().any(|t| Uri::parse(&t.uri).is_ok_and(|old| old == new))
 }
