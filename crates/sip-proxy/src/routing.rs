@@ -356,9 +356,16 @@ pub(crate) fn stamped_via(via: &Via<'_>, addr: std::net::SocketAddr) -> Option<S
     Some(v)
 }
 
-/// Replaces the top Via value with `via` (a request keeps its other Vias in order).
+/// Replaces the top Via value with `via`, moved to the top of the header (a request keeps its
+/// other Vias in order).
 pub(crate) fn replace_top_via(request: &mut Message, via: String) {
-    if request.pop_front(HeaderName::Via).is_some() {
+    // A lone Via value on the first line (a request straight from a UA): one `set` leaves
+    // the same header as popping it and pushing the new one, with one edit instead of two.
+    let lone_first = request.lines().next().is_some_and(|l| l.name == HeaderName::Via)
+        && request.values(HeaderName::Via).nth(1).is_none();
+    if lone_first {
+        let _ = request.set(HeaderName::Via, via);
+    } else if request.pop_front(HeaderName::Via).is_some() {
         let _ = request.push_front(HeaderName::Via, via);
     }
 }
@@ -440,6 +447,37 @@ mod tests {
         let bad = request("sip:b@h", "SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKa;received=nonsense");
         let other = request("sip:b@h", "SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKa;received=x");
         assert_ne!(loop_hash(&bad, false), loop_hash(&other, false));
+    }
+
+    #[test]
+    fn replacing_the_top_via_gives_the_bytes_of_pop_and_push() {
+        let new = "SIP/2.0/UDP 192.0.2.1:5060;rport=5060;branch=z9hG4bKa;received=192.0.2.1";
+        let mut cases = Vec::new();
+        // One Via, first: the `set` path.
+        cases.push(request("sip:b@h", "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKa;rport"));
+        // One Via, not first.
+        let mut m = request("sip:b@h", "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKa;rport");
+        m.pop_front(HeaderName::Via).unwrap();
+        m.push_back(HeaderName::Via, "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKa;rport").unwrap();
+        cases.push(m);
+        // Two values on the first line; two lines.
+        let mut m = request("sip:b@h", "SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKa, SIP/2.0/TCP h2");
+        cases.push(m.clone());
+        m.push_back(HeaderName::Via, "SIP/2.0/UDP h3;branch=z9hG4bKc").unwrap();
+        cases.push(m);
+        // Compact name on the wire.
+        let raw = "INVITE sip:b@h SIP/2.0\r\nv: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKa\r\n\
+                   Max-Forwards: 70\r\nTo: <sip:b@h>\r\nFrom: <sip:a@h>;tag=1\r\n\
+                   Call-ID: c\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
+        cases.push(Message::parse(Bytes::from(raw)).unwrap());
+        for case in cases {
+            let mut fast = case.clone();
+            replace_top_via(&mut fast, new.to_owned());
+            let mut slow = case.clone();
+            slow.pop_front(HeaderName::Via).unwrap();
+            slow.push_front(HeaderName::Via, new).unwrap();
+            assert_eq!(fast.to_bytes(), slow.to_bytes());
+        }
     }
 
     #[test]
