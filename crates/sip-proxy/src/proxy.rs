@@ -11,7 +11,7 @@ use bytes::Bytes;
 use foldhash::fast::FixedState;
 use sip_message::{
     Contact, HeaderName, Message, MessageBuilder, Method, ProxyRequire, SipUri, TypedHeader, Uri,
-    Via,
+    UriError, Via,
 };
 use sip_transaction::{Event, Target, TransactionId, TransactionTable};
 use smallvec::SmallVec;
@@ -353,7 +353,11 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         };
         // §16.4.
         let mut request = request;
-        let for_proxy = self.preprocess_routes(&mut request);
+        // The Request-URI is parsed once from a copy, for §16.4 and (unless §16.4 changed it)
+        // §16.5.
+        let received_uri = request.request_uri_str().map(str::to_owned);
+        let parsed_uri = received_uri.as_deref().map(Uri::parse);
+        let (for_proxy, uri_kept) = self.preprocess_routes(&mut request, parsed_uri.as_ref());
         if for_proxy && !request.has(HeaderName::Route) {
             // The proxy is the final recipient: OPTIONS per §11, nothing else is served here.
             if method == Method::Options {
@@ -365,7 +369,8 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             return;
         }
         // §16.5.
-        let (targets, local, secure) = match self.determine_targets(now, &request) {
+        let known_uri = if uri_kept { parsed_uri.as_ref() } else { None };
+        let (targets, local, secure) = match self.determine_targets(now, &request, known_uri) {
             Ok(found) => found,
             Err(status) => {
                 self.answer(now, txns, id, status, None, &[]);
@@ -424,15 +429,24 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
     }
 
     /// §16.5: the target set, whether the Request-URI is one of the proxy's resources, and
-    /// whether it is a SIPS URI.
+    /// whether it is a SIPS URI. `known` is the Request-URI already parsed, if the caller has
+    /// it.
     fn determine_targets(
         &self,
         now: Instant,
         request: &Message,
+        known: Option<&Result<Uri<'_>, UriError>>,
     ) -> Result<(Vec<TargetSlot>, bool, bool), u16> {
         let raw = request.request_uri_str().ok_or(400_u16)?;
-        let uri = Uri::parse(raw).map_err(|_| 400_u16)?;
-        let predetermined = match &uri {
+        let fresh;
+        let uri = match known {
+            Some(known) => known.as_ref().map_err(|_| 400_u16)?,
+            None => {
+                fresh = Uri::parse(raw).map_err(|_| 400_u16)?;
+                &fresh
+            }
+        };
+        let predetermined = match uri {
             // An in-dialog request (To tag) is loose-routed on its Request-URI (§16.12).
             Uri::Sip(sip) => {
                 sip.maddr().is_some()
@@ -446,7 +460,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         if predetermined {
             return Ok((vec![TargetSlot::new(raw, 1000, false)], false, secure));
         }
-        match self.locations.lookup(&uri, now) {
+        match self.locations.lookup(uri, now) {
             Lookup::NotFound => Err(404),
             Lookup::Targets(found) => {
                 let mut targets: Vec<TargetSlot> = Vec::with_capacity(found.len());
@@ -508,14 +522,16 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         }
         let loop_part = loop_hash(&ack, true);
         let mut ack = ack;
-        let for_proxy = self.preprocess_routes(&mut ack);
+        let received_uri = ack.request_uri_str().map(str::to_owned);
+        let parsed_uri = received_uri.as_deref().map(Uri::parse);
+        let (for_proxy, _) = self.preprocess_routes(&mut ack, parsed_uri.as_ref());
         if for_proxy && !ack.has(HeaderName::Route) {
             return; // for the proxy itself: nothing to do
         }
         let target = match ack.request_uri_str() {
             Some(uri) if self.config.stateless && ack.to_tag().is_none() => {
                 // Stateless mode: a non-2xx ACK makes the same choice as its INVITE (§16.11).
-                match self.determine_targets(now, &ack) {
+                match self.determine_targets(now, &ack, None) {
                     Ok((targets, ..)) => {
                         let best_q = targets.iter().map(|t| t.q).max().unwrap_or(0);
                         match targets.into_iter().find(|t| t.q == best_q) {
@@ -1485,16 +1501,26 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
     ///
     /// Returns [`is_for_proxy`](Self::is_for_proxy) of the request as it leaves (the
     /// Request-URI is read once unless this changed it).
-    fn preprocess_routes(&mut self, request: &mut Message) -> bool {
-        let (mut for_proxy, mut stripped) = self.request_uri_facts(request);
+    ///
+    /// `uri` is the request's Request-URI, parsed (from a copy, so that the caller can keep
+    /// the parse); the second answer is whether it is still the request's.
+    fn preprocess_routes(
+        &mut self,
+        request: &mut Message,
+        uri: Option<&Result<Uri<'_>, UriError>>,
+    ) -> (bool, bool) {
+        let (mut for_proxy, mut stripped) = self.request_uri_facts(uri);
+        let mut kept = true;
         if for_proxy && request.has(HeaderName::Route) {
             if let Some(uri) = pop_last_route(request) {
                 let _ = request.set_request_uri(uri);
-                (for_proxy, stripped) = self.request_uri_facts(request);
+                kept = false;
+                (for_proxy, stripped) = self.request_uri_facts(request.request_uri().as_ref());
             }
         }
         if let Some(uri) = stripped {
             let _ = request.set_request_uri(uri);
+            kept = false;
             for_proxy = self.is_for_proxy(request);
         }
         let mut bound = request.values(HeaderName::Route).count();
@@ -1505,17 +1531,17 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             }
             request.pop_front(HeaderName::Route);
         }
-        for_proxy
+        (for_proxy, kept)
     }
 
     /// From one read of the Request-URI: [`is_for_proxy`](Self::is_for_proxy), and the URI
     /// without `maddr` and `transport` when its `maddr` names the proxy (§16.4).
-    fn request_uri_facts(&self, request: &Message) -> (bool, Option<String>) {
-        match request.request_uri() {
+    fn request_uri_facts(&self, uri: Option<&Result<Uri<'_>, UriError>>) -> (bool, Option<String>) {
+        match uri {
             Some(Ok(Uri::Sip(sip))) => {
                 let for_proxy = sip.user_raw().is_none() && self.config.is_self_uri(&sip);
                 let stripped = sip.maddr().filter(|m| self.names_proxy(m)).map(|_| {
-                    rebuild_sip(&sip, false, true, |n| {
+                    rebuild_sip(sip, false, true, |n| {
                         n.eq_ignore_ascii_case("maddr") || n.eq_ignore_ascii_case("transport")
                     })
                 });
