@@ -342,7 +342,8 @@ pub(crate) fn stamped_via(via: &Via<'_>, addr: std::net::SocketAddr) -> Option<S
             continue;
         }
         if name.eq_ignore_ascii_case("rport") && value.is_none() {
-            let _ = write!(v, ";rport={}", addr.port());
+            v.push_str(";rport=");
+            push_decimal(&mut v, u32::from(addr.port()));
             continue;
         }
         v.push(';');
@@ -352,8 +353,42 @@ pub(crate) fn stamped_via(via: &Via<'_>, addr: std::net::SocketAddr) -> Option<S
             v.push_str(value);
         }
     }
-    let _ = write!(v, ";received={}", addr.ip());
+    v.push_str(";received=");
+    match addr.ip() {
+        // Dotted decimal, as Ipv4Addr's Display writes it, without the formatting machinery.
+        std::net::IpAddr::V4(a) => {
+            for (i, octet) in a.octets().into_iter().enumerate() {
+                if i > 0 {
+                    v.push('.');
+                }
+                push_decimal(&mut v, u32::from(octet));
+            }
+        }
+        std::net::IpAddr::V6(a) => {
+            let _ = write!(v, "{a}");
+        }
+    }
     Some(v)
+}
+
+/// Appends `n` in decimal, without leading zeros.
+fn push_decimal(out: &mut String, n: u32) {
+    let mut digits = [0_u8; 10];
+    let mut at = digits.len();
+    let mut n = n;
+    loop {
+        at -= 1;
+        if let Some(d) = digits.get_mut(at) {
+            *d = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || at == 0 {
+            break;
+        }
+    }
+    for &d in digits.get(at..).unwrap_or_default() {
+        out.push(char::from(d));
+    }
 }
 
 /// Replaces the top Via value with `via`, moved to the top of the header (a request keeps its
@@ -478,6 +513,29 @@ mod tests {
             slow.push_front(HeaderName::Via, new).unwrap();
             assert_eq!(fast.to_bytes(), slow.to_bytes());
         }
+    }
+
+    #[test]
+    fn decimal_and_dotted_quad_as_display_writes_them() {
+        for n in [0_u32, 7, 10, 99, 255, 5060, 65535, u32::MAX] {
+            let mut s = String::new();
+            push_decimal(&mut s, n);
+            assert_eq!(s, n.to_string());
+        }
+        for (ip, port) in [("0.0.0.0", 0_u16), ("10.0.0.255", 9), ("192.0.2.7", 65535)] {
+            let addr = std::net::SocketAddr::new(ip.parse().unwrap(), port);
+            let via = Via::parse("SIP/2.0/UDP host.example.com;rport;branch=z9hG4bKa").unwrap();
+            let stamped = stamped_via(&via, addr).unwrap();
+            let want =
+                format!("SIP/2.0/UDP host.example.com;rport={port};branch=z9hG4bKa;received={ip}");
+            assert_eq!(stamped, want);
+        }
+        let v6: std::net::SocketAddr = "[2001:db8::7]:5062".parse().unwrap();
+        let via = Via::parse("SIP/2.0/UDP [2001:db8::1];branch=z9hG4bKa").unwrap();
+        assert_eq!(
+            stamped_via(&via, v6).unwrap(),
+            "SIP/2.0/UDP [2001:db8::1];branch=z9hG4bKa;received=2001:db8::7"
+        );
     }
 
     #[test]
