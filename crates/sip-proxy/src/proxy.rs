@@ -1539,7 +1539,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
     fn request_uri_facts(&self, uri: Option<&Result<Uri<'_>, UriError>>) -> (bool, Option<String>) {
         match uri {
             Some(Ok(Uri::Sip(sip))) => {
-                let for_proxy = sip.user_raw().is_none() && self.config.is_self_uri(&sip);
+                let for_proxy = sip.user_raw().is_none() && self.config.is_self_uri(sip);
                 let stripped = sip.maddr().filter(|m| self.names_proxy(m)).map(|_| {
                     rebuild_sip(sip, false, true, |n| {
                         n.eq_ignore_ascii_case("maddr") || n.eq_ignore_ascii_case("transport")
