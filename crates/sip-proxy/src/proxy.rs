@@ -16,7 +16,9 @@ use sip_message::{
 use sip_transaction::{Event, Target, TransactionId, TransactionTable};
 use smallvec::SmallVec;
 
-use crate::context::{BranchState, CancelState, Candidate, Context, ContextId, TargetSlot, rank};
+use crate::context::{
+    BranchState, CancelState, Candidate, Context, ContextId, TargetSlot, UriFacts, rank,
+};
 use crate::location::{LocationService, Lookup, Resolver};
 use crate::routing::{
     Hex16, bracketed, branch_from, hex_str, local_tag, loop_hash, loop_hash_with, loop_part_of,
@@ -458,7 +460,9 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         };
         let secure = uri.as_sip().is_some_and(SipUri::is_secure);
         if predetermined {
-            return Ok((vec![TargetSlot::new(raw, 1000, false)], false, secure));
+            let mut slot = TargetSlot::new(raw, 1000, false);
+            slot.facts = Some(UriFacts::of(&Ok(*uri)));
+            return Ok((vec![slot], false, secure));
         }
         match self.locations.lookup(uri, now) {
             Lookup::NotFound => Err(404),
@@ -468,7 +472,8 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
                     if targets.len() >= self.config.max_targets {
                         break;
                     }
-                    let acceptable = match Uri::parse(&location.uri) {
+                    let parsed = Uri::parse(&location.uri);
+                    let acceptable = match &parsed {
                         Ok(Uri::Sip(sip)) => !secure || sip.is_secure(),
                         Ok(Uri::Tel(_) | Uri::Other(_)) | Err(_) => false,
                     };
@@ -476,6 +481,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
                         continue;
                     }
                     let mut slot = TargetSlot::new(&location.uri, location.q.thousandths(), true);
+                    slot.facts = Some(UriFacts::of(&parsed));
                     slot.path = location.path.into_iter().map(String::into_boxed_str).collect();
                     slot.flow = location.flow;
                     targets.push(slot);
@@ -524,7 +530,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         let mut ack = ack;
         let received_uri = ack.request_uri_str().map(str::to_owned);
         let parsed_uri = received_uri.as_deref().map(Uri::parse);
-        let (for_proxy, _) = self.preprocess_routes(&mut ack, parsed_uri.as_ref());
+        let (for_proxy, uri_kept) = self.preprocess_routes(&mut ack, parsed_uri.as_ref());
         if for_proxy && !ack.has(HeaderName::Route) {
             return; // for the proxy itself: nothing to do
         }
@@ -542,7 +548,13 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
                     Err(_) => TargetSlot::new(uri, 1000, false),
                 }
             }
-            Some(uri) => TargetSlot::new(uri, 1000, false),
+            Some(uri) => {
+                let mut slot = TargetSlot::new(uri, 1000, false);
+                if uri_kept {
+                    slot.facts = parsed_uri.as_ref().map(UriFacts::of);
+                }
+                slot
+            }
             None => return,
         };
         let Some((mut copy, hops)) = self.build_copy(&ack, &target, false) else { return };
@@ -1308,8 +1320,17 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         let mut copy = base.clone();
         // Step 2. The target URI is parsed once: it is also the Request-URI whose scheme step 4
         // reads and, without Route, the next hop of step 7.
-        let target_uri = Uri::parse(&target.uri);
-        let uri = request_uri_form_of(&target.uri, &target_uri);
+        // Facts the target's maker already read serve unless the URI needs rewriting or a
+        // resolver lookup (which wants the parsed URI).
+        let facts = target.facts.filter(|f| match f {
+            UriFacts::NotSip => true,
+            UriFacts::Sip { direct, rebuild, .. } => direct.is_some() && !rebuild,
+        });
+        let target_uri = if facts.is_none() { Some(Uri::parse(&target.uri)) } else { None };
+        let uri = match &target_uri {
+            Some(parsed) => request_uri_form_of(&target.uri, parsed),
+            None => Cow::Borrowed(&*target.uri),
+        };
         if copy.request_uri_str() != Some(&*uri) {
             copy.set_request_uri(Bytes::copy_from_slice(uri.as_bytes())).ok()?;
         }
@@ -1344,21 +1365,23 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         // The Request-URI as the copy now has it, parsed: `uri` unless the strict-route
         // reformatting replaced it.
         let reparsed;
-        let request_sip = match (looked_strict, &uri) {
-            (false, Cow::Borrowed(_)) => target_uri.as_ref().ok().and_then(Uri::as_sip),
-            (false, Cow::Owned(owned)) => {
+        let request_sip = match (looked_strict, &uri, facts) {
+            (false, Cow::Borrowed(_), Some(facts)) => RequestUri::Known(facts),
+            (false, Cow::Borrowed(_), None) => RequestUri::Parsed(
+                target_uri.as_ref().and_then(|p| p.as_ref().ok()).and_then(Uri::as_sip),
+            ),
+            (false, Cow::Owned(owned), _) => {
                 reparsed = SipUri::parse(owned).ok();
-                reparsed.as_ref()
+                RequestUri::Parsed(reparsed.as_ref())
             }
-            (true, _) => {
+            (true, ..) => {
                 reparsed = request_uri_now.as_deref().and_then(|u| SipUri::parse(u).ok());
-                reparsed.as_ref()
+                RequestUri::Parsed(reparsed.as_ref())
             }
         };
         // Step 4, after step 6 so that a SIPS top Route is seen.
         if record_route && copy.method() != Some(&Method::Register) {
-            let secure = request_sip.is_some_and(SipUri::is_secure)
-                || top_sip.as_ref().is_some_and(SipUri::is_secure);
+            let secure = request_sip.is_secure() || top_sip.as_ref().is_some_and(SipUri::is_secure);
             let rr = if secure {
                 self.config.record_route_sips.clone()
             } else {
@@ -1371,7 +1394,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             Some(flow) => SmallVec::from_elem(flow, 1),
             None => {
                 let next = match (strict, top_route.is_some()) {
-                    (false, true) => top_sip.as_ref(),
+                    (false, true) => RequestUri::Parsed(top_sip.as_ref()),
                     _ => {
                         // The Request-URI must be there, as before (it is: the copy is a
                         // request).
@@ -1379,7 +1402,13 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
                         request_sip
                     }
                 };
-                next.map(|sip| self.resolve(sip)).unwrap_or_default()
+                match next {
+                    RequestUri::Parsed(Some(sip)) => self.resolve(sip),
+                    RequestUri::Known(UriFacts::Sip { direct: Some(hop), .. }) => {
+                        SmallVec::from_elem(hop, 1)
+                    }
+                    RequestUri::Parsed(None) | RequestUri::Known(_) => SmallVec::new(),
+                }
             }
         };
         Some((copy, hops))
@@ -1680,6 +1709,23 @@ fn mentions_loop_part(line: &[u8], part: &Hex16) -> bool {
         .any(|w| w.split_first().is_some_and(|(dot, rest)| *dot == b'.' && rest == part))
 }
 
+/// A URI as `build_copy` reads it: parsed, or the facts of an earlier parse.
+#[derive(Clone, Copy)]
+enum RequestUri<'a> {
+    Parsed(Option<&'a SipUri<'a>>),
+    Known(UriFacts),
+}
+
+impl RequestUri<'_> {
+    fn is_secure(self) -> bool {
+        match self {
+            RequestUri::Parsed(sip) => sip.is_some_and(SipUri::is_secure),
+            RequestUri::Known(UriFacts::Sip { secure, .. }) => secure,
+            RequestUri::Known(UriFacts::NotSip) => false,
+        }
+    }
+}
+
 /// Whether `uri` equals (§19.1.4) a target already in the set (§16.5: each URI once).
 fn contains_uri(targets: &[TargetSlot], uri: &str) -> bool {
     if targets.is_empty() {
@@ -1687,4 +1733,60 @@ fn contains_uri(targets: &[TargetSlot], uri: &str) -> bool {
     }
     let Ok(new) = Uri::parse(uri) else { return false };
     targets.iter().any(|t| Uri::parse(&t.uri).is_ok_and(|old| old == new))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{StaticLocations, StaticResolver};
+
+    #[test]
+    fn a_target_with_facts_builds_the_copy_a_parsed_one_builds() {
+        // §16.6 steps 2-7 from the facts of an earlier parse, or from parsing the target here:
+        // the same copy and the same next hops.
+        let mut resolver = StaticResolver::new();
+        resolver.add("bob.example.com", Target::udp("192.0.2.44:5060".parse().unwrap()));
+        let config = ProxyConfig::new("sip:192.0.2.10:5060").unwrap().domain("example.com");
+        let proxy = Proxy::new(config, StaticLocations::new(), resolver);
+        let base = MessageBuilder::request(&Method::Invite, "sip:bob@example.com")
+            .header(HeaderName::Via, "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKa")
+            .header(HeaderName::MaxForwards, "70")
+            .header(HeaderName::To, "<sip:bob@example.com>")
+            .header(HeaderName::From, "<sip:alice@example.com>;tag=a")
+            .header(HeaderName::CallId, "c1")
+            .header(HeaderName::CSeq, "1 INVITE")
+            .build()
+            .unwrap();
+        let mut routed = base.clone();
+        routed.push_front(HeaderName::Route, "<sip:192.0.2.30;lr>").unwrap();
+        let mut strict = base.clone();
+        strict.push_front(HeaderName::Route, "<sip:192.0.2.31>").unwrap();
+        for uri in [
+            "sip:bob@192.0.2.20:5060",
+            "sips:bob@192.0.2.20",
+            "sip:bob@192.0.2.20;transport=tcp",
+            "sip:bob@bob.example.com;maddr=192.0.2.21",
+            "sip:bob@bob.example.com",
+            "sip:bob@unknown.example.com",
+            "sip:bob@192.0.2.20;method=INVITE?subject=x",
+            "sip:[2001:db8::2]:5070",
+            "tel:+15551234",
+            "mailto:bob@example.com",
+            "sip:",
+        ] {
+            for request in [&base, &routed, &strict] {
+                for record_route in [false, true] {
+                    let plain = TargetSlot::new(uri, 1000, true);
+                    let mut known = TargetSlot::new(uri, 1000, true);
+                    known.facts = Some(UriFacts::of(&Uri::parse(uri)));
+                    let a = proxy.build_copy(request, &plain, record_route);
+                    let b = proxy.build_copy(request, &known, record_route);
+                    let show = |r: &Option<(Message, SmallVec<[Target; 2]>)>| {
+                        r.as_ref().map(|(m, hops)| (m.to_bytes(), hops.to_vec()))
+                    };
+                    assert_eq!(show(&a), show(&b), "{uri}");
+                }
+            }
+        }
+    }
 }
