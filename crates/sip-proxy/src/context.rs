@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use bytes::Bytes;
-use sip_message::{HeaderName, Message};
+use sip_message::{HeaderName, Message, Uri, UriError};
 use sip_transaction::{Target, TransactionId};
 use smallvec::SmallVec;
 
@@ -29,6 +29,37 @@ pub(crate) struct TargetSlot {
     /// From the location service or a 3xx (a resource of the proxy's): no outbound proxy.
     pub(crate) from_location: bool,
     pub(crate) started: bool,
+    /// What §16.6 reads of `uri`, when whoever made the slot had it parsed already.
+    pub(crate) facts: Option<UriFacts>,
+}
+
+/// What §16.6 steps 2, 4 and 7 read of a target URI, from one parse of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum UriFacts {
+    /// Not a SIP or SIPS URI (or no URI at all): no next hop.
+    NotSip,
+    /// A SIP or SIPS URI.
+    Sip {
+        /// SIPS.
+        secure: bool,
+        /// [`Target::from_uri`]: an IP literal or `maddr` names the next hop itself.
+        direct: Option<Target>,
+        /// It has headers or a `method` parameter, which a Request-URI may not (§19.1.1).
+        rebuild: bool,
+    },
+}
+
+impl UriFacts {
+    pub(crate) fn of(uri: &Result<Uri<'_>, UriError>) -> UriFacts {
+        match uri {
+            Ok(Uri::Sip(sip)) => UriFacts::Sip {
+                secure: sip.is_secure(),
+                direct: Target::from_uri(sip),
+                rebuild: sip.has_headers() || sip.method().is_some(),
+            },
+            _ => UriFacts::NotSip,
+        }
+    }
 }
 
 impl TargetSlot {
@@ -40,6 +71,7 @@ impl TargetSlot {
             flow: None,
             from_location,
             started: false,
+            facts: None,
         }
     }
 }

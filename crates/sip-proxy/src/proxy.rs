@@ -2,26 +2,37 @@
 //! [`TransactionTable`]: validation, route preprocessing, targets, forwarding, response
 //! contexts, CANCEL, Timer C, and the stateless mode of §16.11.
 
+use std::borrow::Cow;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::time::Instant;
 
 use bytes::Bytes;
+use foldhash::fast::FixedState;
 use sip_message::{
     Contact, HeaderName, Message, MessageBuilder, Method, ProxyRequire, SipUri, TypedHeader, Uri,
-    Via,
+    UriError, Via,
 };
 use sip_transaction::{Event, Target, TransactionId, TransactionTable};
 use smallvec::SmallVec;
 
-use crate::context::{BranchState, CancelState, Candidate, Context, ContextId, TargetSlot, rank};
+use crate::context::{
+    BranchState, CancelState, Candidate, Context, ContextId, TargetSlot, UriFacts, rank,
+};
 use crate::location::{LocationService, Lookup, Resolver};
 use crate::routing::{
-    Hex16, bracketed, branch_from, hex_str, local_tag, loop_hash, loop_part_of, pop_last_route,
-    postprocess_strict_route, rebuild_sip, request_uri_form, route_uri, stamp_received,
-    stateless_branch, via_target,
+    Hex16, bracketed, branch_from, hex_str, local_tag, loop_hash, loop_hash_with, loop_part_of,
+    pop_last_route, postprocess_strict_route, rebuild_sip, replace_top_via, request_uri_form_of,
+    route_uri, stamped_via, stateless_branch, via_target,
 };
 use crate::{ProxyConfig, ProxyEvent, ProxyStats};
+
+/// A map keyed by [`TransactionId`]: the table's slab index and generation, which no peer
+/// chooses, so foldhash with a fixed seed serves (SipHash's DoS resistance buys nothing here).
+type IdMap<V> = HashMap<TransactionId, V, FixedState>;
+
+/// The fixed foldhash seed of the id maps.
+const ID_MAP_SEED: u64 = 0x5e1d_9a3c_71b4_0f27;
 
 /// Which proxy timer a queue entry is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -81,26 +92,37 @@ pub struct Proxy<L, R> {
     slots: Vec<Slot>,
     free: Vec<u32>,
     live: usize,
-    servers: HashMap<TransactionId, ContextId>,
-    clients: HashMap<TransactionId, ClientRef>,
+    servers: IdMap<ContextId>,
+    clients: IdMap<ClientRef>,
     timers: BinaryHeap<Reverse<(Instant, ContextId, u16, TimerKind)>>,
     events: VecDeque<ProxyEvent>,
     stats: ProxyStats,
+    /// [`route_is_self`] of the proxy's own SIP and SIPS Record-Route values.
+    own_routes_are_self: (bool, bool),
+    /// The last other Route value [`route_is_self`] was asked about, and its answer (UAs
+    /// configured with this proxy as their outbound proxy send the same one every time).
+    route_memo: Option<(Bytes, bool)>,
 }
 
 impl<L: LocationService, R: Resolver> Proxy<L, R> {
     /// A proxy with `config`, finding targets in `locations` and next hops with `resolver`.
     #[must_use]
     pub fn new(config: ProxyConfig, locations: L, resolver: R) -> Self {
+        let own_routes_are_self = (
+            route_is_self(&config, &config.record_route_sip),
+            route_is_self(&config, &config.record_route_sips),
+        );
         Self {
+            own_routes_are_self,
+            route_memo: None,
             config,
             locations,
             resolver,
             slots: Vec::new(),
             free: Vec::new(),
             live: 0,
-            servers: HashMap::new(),
-            clients: HashMap::new(),
+            servers: HashMap::with_hasher(FixedState::with_seed(ID_MAP_SEED)),
+            clients: HashMap::with_hasher(FixedState::with_seed(ID_MAP_SEED)),
             timers: BinaryHeap::new(),
             events: VecDeque::new(),
             stats: ProxyStats::default(),
@@ -304,8 +326,10 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             }
             return;
         }
-        // §16.3 step 4, with the hash of §16.6 step 8.
-        let loop_part = loop_hash(&request, self.config.stateless);
+        // §16.3 step 4, with the hash of §16.6 step 8. The top Via is parsed once, for the hash
+        // (when it is the only one) and for the `received` stamp below.
+        let top_via = request.typed::<Via<'_>>();
+        let loop_part = loop_hash_with(&request, self.config.stateless, top_via.as_ref());
         if method != Method::Cancel && self.has_looped(&request, &loop_part) {
             self.stats.loops += 1;
             self.events.push_back(ProxyEvent::LoopDetected { server: id });
@@ -317,10 +341,26 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             self.answer(now, txns, id, 420, None, &[(HeaderName::Unsupported, unsupported)]);
             return;
         }
+        // The 100 (Trying) below answers the request as received (the table's copy), not the
+        // one §16.4 and the `received` stamp will have changed: keep it (a cheap clone) rather
+        // than have the table parse its stored bytes again.
+        let invite = method == Method::Invite;
+        let trying =
+            (invite && self.config.send_trying && !self.config.stateless).then(|| request.clone());
+        // §18.2.1: worked out now from the parsed top Via, which §16.4 does not touch; applied
+        // once targets are found.
+        let stamp = match (top_via, source) {
+            (Some(Ok(via)), Target::Addr(_, addr)) => stamped_via(&via, addr),
+            _ => None,
+        };
         // §16.4.
         let mut request = request;
-        self.preprocess_routes(&mut request);
-        if self.is_for_proxy(&request) && !request.has(HeaderName::Route) {
+        // The Request-URI is parsed once from a copy, for §16.4 and (unless §16.4 changed it)
+        // §16.5.
+        let received_uri = request.request_uri_str().map(str::to_owned);
+        let parsed_uri = received_uri.as_deref().map(Uri::parse);
+        let (for_proxy, uri_kept) = self.preprocess_routes(&mut request, parsed_uri.as_ref());
+        if for_proxy && !request.has(HeaderName::Route) {
             // The proxy is the final recipient: OPTIONS per §11, nothing else is served here.
             if method == Method::Options {
                 self.answer_options(now, txns, id);
@@ -331,14 +371,17 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             return;
         }
         // §16.5.
-        let (targets, local) = match self.determine_targets(now, &request) {
+        let known_uri = if uri_kept { parsed_uri.as_ref() } else { None };
+        let (targets, local, secure) = match self.determine_targets(now, &request, known_uri) {
             Ok(found) => found,
             Err(status) => {
                 self.answer(now, txns, id, status, None, &[]);
                 return;
             }
         };
-        stamp_received(&mut request, source);
+        if let Some(via) = stamp {
+            replace_top_via(&mut request, via);
+        }
         if self.config.stateless {
             self.forward_one_stateless(txns, &request, &targets, &loop_part);
             // Nothing of the request is kept (§16.11): the table's server transaction goes too.
@@ -346,15 +389,11 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             return;
         }
         // §16.2: an immediate 100 (Trying) for an INVITE (§8.2.6.1).
-        let invite = method == Method::Invite;
-        if invite && self.config.send_trying {
-            self.answer_quietly(now, txns, id, 100);
+        if let Some(received) = trying {
+            if let Some(response) = build_answer_to(&received, 100, None, &[]) {
+                let _ = txns.send_response(now, id, response);
+            }
         }
-        let secure = request
-            .request_uri()
-            .and_then(Result::ok)
-            .and_then(|u| u.as_sip().map(SipUri::is_secure))
-            .unwrap_or(false);
         let count = targets.len();
         let cid = self.alloc(Context::new(id, request, invite, local, secure, loop_part, targets));
         self.servers.insert(id, cid);
@@ -391,15 +430,25 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         }
     }
 
-    /// §16.5: the target set, and whether the Request-URI is one of the proxy's resources.
+    /// §16.5: the target set, whether the Request-URI is one of the proxy's resources, and
+    /// whether it is a SIPS URI. `known` is the Request-URI already parsed, if the caller has
+    /// it.
     fn determine_targets(
         &self,
         now: Instant,
         request: &Message,
-    ) -> Result<(Vec<TargetSlot>, bool), u16> {
+        known: Option<&Result<Uri<'_>, UriError>>,
+    ) -> Result<(Vec<TargetSlot>, bool, bool), u16> {
         let raw = request.request_uri_str().ok_or(400_u16)?;
-        let uri = Uri::parse(raw).map_err(|_| 400_u16)?;
-        let predetermined = match &uri {
+        let fresh;
+        let uri = match known {
+            Some(known) => known.as_ref().map_err(|_| 400_u16)?,
+            None => {
+                fresh = Uri::parse(raw).map_err(|_| 400_u16)?;
+                &fresh
+            }
+        };
+        let predetermined = match uri {
             // An in-dialog request (To tag) is loose-routed on its Request-URI (§16.12).
             Uri::Sip(sip) => {
                 sip.maddr().is_some()
@@ -409,11 +458,13 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             Uri::Tel(_) => false,
             Uri::Other(_) => return Err(416),
         };
-        if predetermined {
-            return Ok((vec![TargetSlot::new(raw, 1000, false)], false));
-        }
         let secure = uri.as_sip().is_some_and(SipUri::is_secure);
-        match self.locations.lookup(&uri, now) {
+        if predetermined {
+            let mut slot = TargetSlot::new(raw, 1000, false);
+            slot.facts = Some(UriFacts::of(&Ok(*uri)));
+            return Ok((vec![slot], false, secure));
+        }
+        match self.locations.lookup(uri, now) {
             Lookup::NotFound => Err(404),
             Lookup::Targets(found) => {
                 let mut targets: Vec<TargetSlot> = Vec::with_capacity(found.len());
@@ -421,7 +472,8 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
                     if targets.len() >= self.config.max_targets {
                         break;
                     }
-                    let acceptable = match Uri::parse(&location.uri) {
+                    let parsed = Uri::parse(&location.uri);
+                    let acceptable = match &parsed {
                         Ok(Uri::Sip(sip)) => !secure || sip.is_secure(),
                         Ok(Uri::Tel(_) | Uri::Other(_)) | Err(_) => false,
                     };
@@ -429,11 +481,12 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
                         continue;
                     }
                     let mut slot = TargetSlot::new(&location.uri, location.q.thousandths(), true);
+                    slot.facts = Some(UriFacts::of(&parsed));
                     slot.path = location.path.into_iter().map(String::into_boxed_str).collect();
                     slot.flow = location.flow;
                     targets.push(slot);
                 }
-                if targets.is_empty() { Err(480) } else { Ok((targets, true)) }
+                if targets.is_empty() { Err(480) } else { Ok((targets, true, secure)) }
             }
         }
     }
@@ -475,15 +528,17 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         }
         let loop_part = loop_hash(&ack, true);
         let mut ack = ack;
-        self.preprocess_routes(&mut ack);
-        if self.is_for_proxy(&ack) && !ack.has(HeaderName::Route) {
+        let received_uri = ack.request_uri_str().map(str::to_owned);
+        let parsed_uri = received_uri.as_deref().map(Uri::parse);
+        let (for_proxy, uri_kept) = self.preprocess_routes(&mut ack, parsed_uri.as_ref());
+        if for_proxy && !ack.has(HeaderName::Route) {
             return; // for the proxy itself: nothing to do
         }
         let target = match ack.request_uri_str() {
             Some(uri) if self.config.stateless && ack.to_tag().is_none() => {
                 // Stateless mode: a non-2xx ACK makes the same choice as its INVITE (§16.11).
-                match self.determine_targets(now, &ack) {
-                    Ok((targets, _)) => {
+                match self.determine_targets(now, &ack, None) {
+                    Ok((targets, ..)) => {
                         let best_q = targets.iter().map(|t| t.q).max().unwrap_or(0);
                         match targets.into_iter().find(|t| t.q == best_q) {
                             Some(t) => t,
@@ -493,7 +548,13 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
                     Err(_) => TargetSlot::new(uri, 1000, false),
                 }
             }
-            Some(uri) => TargetSlot::new(uri, 1000, false),
+            Some(uri) => {
+                let mut slot = TargetSlot::new(uri, 1000, false);
+                if uri_kept {
+                    slot.facts = parsed_uri.as_ref().map(UriFacts::of);
+                }
+                slot
+            }
             None => return,
         };
         let Some((mut copy, hops)) = self.build_copy(&ack, &target, false) else { return };
@@ -1257,8 +1318,19 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         record_route: bool,
     ) -> Option<(Message, SmallVec<[Target; 2]>)> {
         let mut copy = base.clone();
-        // Step 2.
-        let uri = request_uri_form(&target.uri);
+        // Step 2. The target URI is parsed once: it is also the Request-URI whose scheme step 4
+        // reads and, without Route, the next hop of step 7.
+        // Facts the target's maker already read serve unless the URI needs rewriting or a
+        // resolver lookup (which wants the parsed URI).
+        let facts = target.facts.filter(|f| match f {
+            UriFacts::NotSip => true,
+            UriFacts::Sip { direct, rebuild, .. } => direct.is_some() && !rebuild,
+        });
+        let target_uri = if facts.is_none() { Some(Uri::parse(&target.uri)) } else { None };
+        let uri = match &target_uri {
+            Some(parsed) => request_uri_form_of(&target.uri, parsed),
+            None => Cow::Borrowed(&*target.uri),
+        };
         if copy.request_uri_str() != Some(&*uri) {
             copy.set_request_uri(Bytes::copy_from_slice(uri.as_bytes())).ok()?;
         }
@@ -1277,14 +1349,39 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
                 copy.push_front(HeaderName::Route, outbound.clone()).ok()?;
             }
         }
-        let strict = postprocess_strict_route(&mut copy);
-        // Step 4, after step 6 so that a SIPS top Route is seen.
-        let is_secure = |uri: Option<&str>| {
-            uri.and_then(|u| SipUri::parse(u).ok()).is_some_and(|s| s.is_secure())
+        // The top Route, read once: strict or not (no `lr`), SIPS or not, the next hop.
+        let mut top_route = copy.header(HeaderName::Route).and_then(route_uri).map(str::to_owned);
+        let mut top_sip = top_route.as_deref().and_then(|u| SipUri::parse(u).ok());
+        // The test postprocess_strict_route makes first; when it passes, the copy may change,
+        // and its Request-URI and top Route are read again.
+        let looked_strict = top_sip.as_ref().is_some_and(|sip| !sip.lr());
+        let strict = looked_strict && postprocess_strict_route(&mut copy);
+        let request_uri_now =
+            if looked_strict { copy.request_uri_str().map(str::to_owned) } else { None };
+        if looked_strict {
+            top_route = copy.header(HeaderName::Route).and_then(route_uri).map(str::to_owned);
+            top_sip = top_route.as_deref().and_then(|u| SipUri::parse(u).ok());
+        }
+        // The Request-URI as the copy now has it, parsed: `uri` unless the strict-route
+        // reformatting replaced it.
+        let reparsed;
+        let request_sip = match (looked_strict, &uri, facts) {
+            (false, Cow::Borrowed(_), Some(facts)) => RequestUri::Known(facts),
+            (false, Cow::Borrowed(_), None) => RequestUri::Parsed(
+                target_uri.as_ref().and_then(|p| p.as_ref().ok()).and_then(Uri::as_sip),
+            ),
+            (false, Cow::Owned(owned), _) => {
+                reparsed = SipUri::parse(owned).ok();
+                RequestUri::Parsed(reparsed.as_ref())
+            }
+            (true, ..) => {
+                reparsed = request_uri_now.as_deref().and_then(|u| SipUri::parse(u).ok());
+                RequestUri::Parsed(reparsed.as_ref())
+            }
         };
-        let top_route = copy.header(HeaderName::Route).and_then(route_uri).map(str::to_owned);
+        // Step 4, after step 6 so that a SIPS top Route is seen.
         if record_route && copy.method() != Some(&Method::Register) {
-            let secure = is_secure(copy.request_uri_str()) || is_secure(top_route.as_deref());
+            let secure = request_sip.is_secure() || top_sip.as_ref().is_some_and(SipUri::is_secure);
             let rr = if secure {
                 self.config.record_route_sips.clone()
             } else {
@@ -1296,22 +1393,32 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         let hops = match target.flow {
             Some(flow) => SmallVec::from_elem(flow, 1),
             None => {
-                let next = match (strict, top_route.as_deref()) {
-                    (false, Some(route)) => route.to_owned(),
-                    _ => copy.request_uri_str()?.to_owned(),
+                let next = match (strict, top_route.is_some()) {
+                    (false, true) => RequestUri::Parsed(top_sip.as_ref()),
+                    _ => {
+                        // The Request-URI must be there, as before (it is: the copy is a
+                        // request).
+                        copy.request_uri_str()?;
+                        request_sip
+                    }
                 };
-                self.resolve(&next)
+                match next {
+                    RequestUri::Parsed(Some(sip)) => self.resolve(sip),
+                    RequestUri::Known(UriFacts::Sip { direct: Some(hop), .. }) => {
+                        SmallVec::from_elem(hop, 1)
+                    }
+                    RequestUri::Parsed(None) | RequestUri::Known(_) => SmallVec::new(),
+                }
             }
         };
         Some((copy, hops))
     }
 
     /// RFC 3263 without DNS: an IP literal or `maddr` directly, a name through the resolver.
-    fn resolve(&self, uri: &str) -> SmallVec<[Target; 2]> {
-        let Ok(Uri::Sip(sip)) = Uri::parse(uri) else { return SmallVec::new() };
-        match Target::from_uri(&sip) {
+    fn resolve(&self, sip: &SipUri<'_>) -> SmallVec<[Target; 2]> {
+        match Target::from_uri(sip) {
             Some(target) => SmallVec::from_elem(target, 1),
-            None => self.resolver.resolve(&sip).into_iter().collect(),
+            None => self.resolver.resolve(sip).into_iter().collect(),
         }
     }
 
@@ -1349,19 +1456,6 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         }
     }
 
-    /// A response without an event (the 100 Trying).
-    fn answer_quietly(
-        &mut self,
-        now: Instant,
-        txns: &mut TransactionTable,
-        id: TransactionId,
-        status: u16,
-    ) {
-        if let Some(response) = self.build_answer(txns, id, status, None, &[]) {
-            let _ = txns.send_response(now, id, response);
-        }
-    }
-
     /// §11.2: the proxy's own answer to an OPTIONS addressed to it.
     fn answer_options(&mut self, now: Instant, txns: &mut TransactionTable, id: TransactionId) {
         let mut extra =
@@ -1381,22 +1475,19 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         reason: Option<&str>,
         extra: &[(HeaderName, Bytes)],
     ) -> Option<Message> {
-        let request = txns.request(id)?;
-        let mut builder = MessageBuilder::response_to(request, status, reason);
-        if status > 100 {
-            let tag = local_tag(request);
-            builder = builder.to_tag(hex_str(&tag));
-        }
-        for (name, value) in extra {
-            builder = builder.header(*name, value);
-        }
-        builder.build().ok()
+        build_answer_to(txns.request(id)?, status, reason, extra)
     }
 
     // ----- §16.3, §16.4 ------------------------------------------------------------------
 
     /// §16.3 step 4: one of the proxy's own Vias carries the loop part this request hashes to.
     fn has_looped(&self, request: &Message, loop_part: &Hex16) -> bool {
+        // An own branch with this loop part ends in `.` + the 16 digits, verbatim in its Via
+        // line (the typed branch is a slice of the value): without them in any line, no Via
+        // needs its typed parse.
+        if !request.header_lines(HeaderName::Via).any(|line| mentions_loop_part(line, loop_part)) {
+            return false;
+        }
         let wanted = hex_str(loop_part);
         request
             .typed_all::<Via<'_>>()
@@ -1436,35 +1527,76 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
     ///
     /// The proxy cannot see on which local port a request arrived, so a `maddr` naming it is
     /// stripped whatever the URI's port and transport say.
-    fn preprocess_routes(&self, request: &mut Message) {
-        if request.has(HeaderName::Route) && self.is_for_proxy(request) {
+    ///
+    /// Returns [`is_for_proxy`](Self::is_for_proxy) of the request as it leaves (the
+    /// Request-URI is read once unless this changed it).
+    ///
+    /// `uri` is the request's Request-URI, parsed (from a copy, so that the caller can keep
+    /// the parse); the second answer is whether it is still the request's.
+    fn preprocess_routes(
+        &mut self,
+        request: &mut Message,
+        uri: Option<&Result<Uri<'_>, UriError>>,
+    ) -> (bool, bool) {
+        let (mut for_proxy, mut stripped) = self.request_uri_facts(uri);
+        let mut kept = true;
+        if for_proxy && request.has(HeaderName::Route) {
             if let Some(uri) = pop_last_route(request) {
                 let _ = request.set_request_uri(uri);
+                kept = false;
+                (for_proxy, stripped) = self.request_uri_facts(request.request_uri().as_ref());
             }
         }
-        let stripped = match request.request_uri() {
-            Some(Ok(Uri::Sip(sip))) => sip.maddr().filter(|m| self.names_proxy(m)).map(|_| {
-                rebuild_sip(&sip, false, true, |n| {
-                    n.eq_ignore_ascii_case("maddr") || n.eq_ignore_ascii_case("transport")
-                })
-            }),
-            _ => None,
-        };
         if let Some(uri) = stripped {
             let _ = request.set_request_uri(uri);
+            kept = false;
+            for_proxy = self.is_for_proxy(request);
         }
         let mut bound = request.values(HeaderName::Route).count();
         while bound > 0 {
             bound -= 1;
-            let own = request
-                .header(HeaderName::Route)
-                .and_then(route_uri)
-                .and_then(|u| SipUri::parse(u).ok())
-                .is_some_and(|sip| self.config.is_self_uri(&sip));
-            if !own {
+            if !request.header(HeaderName::Route).is_some_and(|v| self.route_is_self(v)) {
                 break;
             }
             request.pop_front(HeaderName::Route);
+        }
+        (for_proxy, kept)
+    }
+
+    /// From one read of the Request-URI: [`is_for_proxy`](Self::is_for_proxy), and the URI
+    /// without `maddr` and `transport` when its `maddr` names the proxy (§16.4).
+    fn request_uri_facts(&self, uri: Option<&Result<Uri<'_>, UriError>>) -> (bool, Option<String>) {
+        match uri {
+            Some(Ok(Uri::Sip(sip))) => {
+                let for_proxy = sip.user_raw().is_none() && self.config.is_self_uri(sip);
+                let stripped = sip.maddr().filter(|m| self.names_proxy(m)).map(|_| {
+                    rebuild_sip(sip, false, true, |n| {
+                        n.eq_ignore_ascii_case("maddr") || n.eq_ignore_ascii_case("transport")
+                    })
+                });
+                (for_proxy, stripped)
+            }
+            _ => (false, None),
+        }
+    }
+
+    /// Whether a Route value names the proxy (§16.4). The proxy's own Record-Route values,
+    /// which come back as Routes in every dialog it record-routed, are recognised by their
+    /// bytes, with the answer worked out once in [`Proxy::new`].
+    fn route_is_self(&mut self, value: &[u8]) -> bool {
+        if value == self.config.record_route_sip {
+            return self.own_routes_are_self.0;
+        }
+        if value == self.config.record_route_sips {
+            return self.own_routes_are_self.1;
+        }
+        match &self.route_memo {
+            Some((seen, answer)) if seen == value => *answer,
+            _ => {
+                let answer = route_is_self(&self.config, value);
+                self.route_memo = Some((Bytes::copy_from_slice(value), answer));
+                answer
+            }
         }
     }
 
@@ -1479,15 +1611,11 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
 
     /// An ACK matching no transaction is the proxy's to forward unless it is addressed to this
     /// host itself (a co-located UA's dialog) without a Route naming the proxy.
-    fn owns_ack(&self, ack: &Message) -> bool {
+    fn owns_ack(&mut self, ack: &Message) -> bool {
         if self.config.stateless {
             return true;
         }
-        let route_is_ours = ack
-            .header(HeaderName::Route)
-            .and_then(route_uri)
-            .and_then(|u| SipUri::parse(u).ok())
-            .is_some_and(|sip| self.config.is_self_uri(&sip));
+        let route_is_ours = ack.header(HeaderName::Route).is_some_and(|v| self.route_is_self(v));
         if route_is_ours {
             return true;
         }
@@ -1550,8 +1678,115 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
     }
 }
 
+/// Whether the URI of Route value `value` names the proxy `config` describes (§16.4).
+fn route_is_self(config: &ProxyConfig, value: &[u8]) -> bool {
+    route_uri(value).and_then(|u| SipUri::parse(u).ok()).is_some_and(|sip| config.is_self_uri(&sip))
+}
+
+/// The proxy's own response to `request` (§8.2.6): To tag derived from the request (none on a
+/// 100), extra header lines appended.
+fn build_answer_to(
+    request: &Message,
+    status: u16,
+    reason: Option<&str>,
+    extra: &[(HeaderName, Bytes)],
+) -> Option<Message> {
+    let mut builder = MessageBuilder::response_to(request, status, reason);
+    if status > 100 {
+        let tag = local_tag(request);
+        builder = builder.to_tag(hex_str(&tag));
+    }
+    for (name, value) in extra {
+        builder = builder.header(*name, value);
+    }
+    builder.build().ok()
+}
+
+/// Whether `line` holds `.` followed by the loop part `part`, as a branch of ours carrying that
+/// loop part must (`z9hG4bK<unique>.<part>`).
+fn mentions_loop_part(line: &[u8], part: &Hex16) -> bool {
+    line.windows(part.len() + 1)
+        .any(|w| w.split_first().is_some_and(|(dot, rest)| *dot == b'.' && rest == part))
+}
+
+/// A URI as `build_copy` reads it: parsed, or the facts of an earlier parse.
+#[derive(Clone, Copy)]
+enum RequestUri<'a> {
+    Parsed(Option<&'a SipUri<'a>>),
+    Known(UriFacts),
+}
+
+impl RequestUri<'_> {
+    fn is_secure(self) -> bool {
+        match self {
+            RequestUri::Parsed(sip) => sip.is_some_and(SipUri::is_secure),
+            RequestUri::Known(UriFacts::Sip { secure, .. }) => secure,
+            RequestUri::Known(UriFacts::NotSip) => false,
+        }
+    }
+}
+
 /// Whether `uri` equals (§19.1.4) a target already in the set (§16.5: each URI once).
 fn contains_uri(targets: &[TargetSlot], uri: &str) -> bool {
+    if targets.is_empty() {
+        return false; // nothing to compare with: no parse needed
+    }
     let Ok(new) = Uri::parse(uri) else { return false };
     targets.iter().any(|t| Uri::parse(&t.uri).is_ok_and(|old| old == new))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{StaticLocations, StaticResolver};
+
+    #[test]
+    fn a_target_with_facts_builds_the_copy_a_parsed_one_builds() {
+        // §16.6 steps 2-7 from the facts of an earlier parse, or from parsing the target here:
+        // the same copy and the same next hops.
+        let mut resolver = StaticResolver::new();
+        resolver.add("bob.example.com", Target::udp("192.0.2.44:5060".parse().unwrap()));
+        let config = ProxyConfig::new("sip:192.0.2.10:5060").unwrap().domain("example.com");
+        let proxy = Proxy::new(config, StaticLocations::new(), resolver);
+        let base = MessageBuilder::request(&Method::Invite, "sip:bob@example.com")
+            .header(HeaderName::Via, "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKa")
+            .header(HeaderName::MaxForwards, "70")
+            .header(HeaderName::To, "<sip:bob@example.com>")
+            .header(HeaderName::From, "<sip:alice@example.com>;tag=a")
+            .header(HeaderName::CallId, "c1")
+            .header(HeaderName::CSeq, "1 INVITE")
+            .build()
+            .unwrap();
+        let mut routed = base.clone();
+        routed.push_front(HeaderName::Route, "<sip:192.0.2.30;lr>").unwrap();
+        let mut strict = base.clone();
+        strict.push_front(HeaderName::Route, "<sip:192.0.2.31>").unwrap();
+        for uri in [
+            "sip:bob@192.0.2.20:5060",
+            "sips:bob@192.0.2.20",
+            "sip:bob@192.0.2.20;transport=tcp",
+            "sip:bob@bob.example.com;maddr=192.0.2.21",
+            "sip:bob@bob.example.com",
+            "sip:bob@unknown.example.com",
+            "sip:bob@192.0.2.20;method=INVITE?subject=x",
+            "sip:[2001:db8::2]:5070",
+            "tel:+15551234",
+            "mailto:bob@example.com",
+            "sip:",
+        ] {
+            for request in [&base, &routed, &strict] {
+                for record_route in [false, true] {
+                    let plain = TargetSlot::new(uri, 1000, true);
+                    let mut known = TargetSlot::new(uri, 1000, true);
+                    known.facts = Some(UriFacts::of(&Uri::parse(uri)));
+                    let a = proxy.build_copy(request, &plain, record_route);
+                    let b = proxy.build_copy(request, &known, record_route);
+                    let show = |r: &Option<(Message, SmallVec<[Target; 2]>)>| {
+                        r.as_ref().map(|(m, hops)| (m.to_bytes(), hops.to_vec()))
+                    };
+                    assert_eq!(show(&a), show(&b), "{uri}");
+                }
+            }
+        }
+    }
 }
