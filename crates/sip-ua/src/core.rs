@@ -219,6 +219,71 @@ pub struct UaCore {
     sent: FastMap<TransactionId, Box<Message>>,
     regs: Slots<Reg>,
     reg_timers: BinaryHeap<Reverse<(Instant, RegistrationId)>>,
+    /// Header values that depend only on the configuration, written once.
+    consts: Consts,
+    /// Recently resolved IP-literal URIs (whose target depends on nothing but the URI).
+    resolved: ResolveCache,
+}
+
+/// Header values [`UaConfig`] fixes, written once at [`UaCore::new`] (the configuration cannot
+/// change afterwards: [`UaCore::config`] lends it read-only).
+#[derive(Debug)]
+struct Consts {
+    /// `Allow` (§20.5).
+    allow: Box<str>,
+    /// `Supported` (§20.37); empty when nothing is supported.
+    supported: Box<str>,
+    /// `Contact`: `<contact>`.
+    contact: Box<str>,
+    /// The host part of our Call-IDs (§8.1.1.4).
+    call_id_host: Box<str>,
+}
+
+impl Consts {
+    fn of(config: &UaConfig) -> Self {
+        Consts {
+            allow: config.allow_value().into(),
+            supported: config.supported_value().into(),
+            contact: concat(&["<", &config.contact, ">"]).into(),
+            call_id_host: config.sent_by.split(':').next().unwrap_or("sip").into(),
+        }
+    }
+}
+
+/// How many resolved URIs [`ResolveCache`] keeps.
+const RESOLVE_CACHE: usize = 4;
+
+/// The last few URIs [`Target::from_uri`] resolved: such a URI names an IP address, so its
+/// target is a function of its text alone (no [`UaCore::add_host`] entry is consulted) and
+/// can be remembered. Saves parsing the same peer URI for every request of a call.
+#[derive(Debug, Default)]
+struct ResolveCache {
+    entries: Vec<(Box<str>, Target)>,
+    next: usize,
+}
+
+impl ResolveCache {
+    fn get(&self, uri: &str) -> Option<Target> {
+        self.entries.iter().find(|(u, _)| **u == *uri).map(|(_, t)| *t)
+    }
+
+    fn put(&mut self, uri: &str, target: Target) {
+        if self.entries.len() < RESOLVE_CACHE {
+            self.entries.push((uri.into(), target));
+        } else if let Some(slot) = self.entries.get_mut(self.next) {
+            *slot = (uri.into(), target);
+            self.next = (self.next + 1) % RESOLVE_CACHE;
+        }
+    }
+}
+
+/// The pieces joined, in a string allocated once at the right size.
+fn concat(parts: &[&str]) -> String {
+    let mut out = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for p in parts {
+        out.push_str(p);
+    }
+    out
 }
 
 /// The digest client and where its credentials come from.
@@ -294,6 +359,8 @@ impl UaCore {
         let rng = ChaCha8Rng::seed_from_u64(config.rng_seed);
         let seed = config.rng_seed;
         UaCore {
+            consts: Consts::of(&config),
+            resolved: ResolveCache::default(),
             config,
             rng,
             calls: Slots::default(),
@@ -468,13 +535,17 @@ impl UaCore {
         }
         let local_tag: Box<str> = self.token(TAG_LEN).into();
         let call_id: Box<str> = self.new_call_id().into();
-        let to = invite.to.clone().unwrap_or_else(|| format!("<{}>", invite.uri));
-        let from = invite.from.clone().unwrap_or_else(|| self.config.from.clone());
+        let to = match &invite.to {
+            Some(to) => to.clone(),
+            None => concat(&["<", &invite.uri, ">"]),
+        };
+        let from = invite.from.as_deref().unwrap_or(&self.config.from);
+        let from = concat(&[from, ";tag=", &local_tag]);
         let (request, target) = self.out_of_dialog(
             &Method::Invite,
             &invite.uri,
             &to,
-            &format!("{from};tag={local_tag}"),
+            &from,
             &call_id,
             1,
             invite.body.as_ref(),
@@ -807,11 +878,11 @@ impl UaCore {
         }
         let tag = self.token(TAG_LEN);
         let call_id = self.new_call_id();
-        let from = format!("{};tag={tag}", self.config.from);
+        let from = concat(&[&self.config.from, ";tag=", &tag]);
         let (request, target) = self.out_of_dialog(
             method,
             uri,
-            &format!("<{uri}>"),
+            &concat(&["<", uri, ">"]),
             &from,
             &call_id,
             1,
@@ -866,23 +937,16 @@ impl UaCore {
     /// # Errors
     /// [`UaError::BadUri`] or [`UaError::Unresolvable`].
     pub fn resolve(&self, uri: &str) -> Result<Target, UaError> {
-        let sip = SipUri::parse(uri).map_err(|_| UaError::BadUri(uri.to_string()))?;
-        if let Some(t) = Target::from_uri(&sip) {
-            return Ok(t);
-        }
-        let host = sip.host_raw().to_ascii_lowercase();
-        let mut target =
-            *self.hosts.get(&host).ok_or_else(|| UaError::Unresolvable(uri.to_string()))?;
-        if let (Target::Addr(transport, mut addr), Some(port)) = (target, sip.port()) {
-            addr.set_port(port);
-            target = Target::Addr(transport, addr);
-        }
-        if let Some(t) = sip.transport().and_then(sip_transaction::Transport::from_token)
-            && let Target::Addr(_, addr) = target
-        {
-            target = Target::Addr(t, addr);
-        }
-        Ok(target)
+        resolve_in(&self.hosts, uri).map(|(target, _)| target)
+    }
+
+    /// The index of the dialog with remote tag `tag` in `call` and where its next request goes.
+    fn dialog_target(&mut self, call: CallId, tag: &str) -> Result<(usize, Target), UaError> {
+        let Self { calls, hosts, resolved, .. } = self;
+        let c = calls.get(call.index, call.generation).ok_or(UaError::UnknownCall)?;
+        let idx = c.dialogs.position(tag).ok_or(UaError::WrongState("no such dialog"))?;
+        let dialog = c.dialogs.get(idx).ok_or(UaError::UnknownCall)?;
+        Ok((idx, resolve_cached(hosts, resolved, dialog.next_hop())?))
     }
 
     // ===== commands: registration =================================================================
@@ -1213,7 +1277,7 @@ impl UaCore {
         }
         let Some(method) = request.method().cloned() else { return };
         if !self.config.allow.contains(&method) {
-            let allow = [(H::Allow, self.config.allow_value())];
+            let allow = [(H::Allow, self.consts.allow.to_string())];
             self.reply(now, txns, id, &request, 405, None, &allow);
             return;
         }
@@ -1963,19 +2027,22 @@ impl UaCore {
         body: Option<&Body>,
         remember: bool,
     ) -> Result<(), UaError> {
-        let via_host = self.config.sent_by.clone();
         let branch = txns.new_branch();
-        let contact = self.config.contact.clone();
-        let c = self.call_mut(call).ok_or(UaError::UnknownCall)?;
-        let idx = c.dialogs.position(remote_tag).ok_or(UaError::WrongState("no such dialog"))?;
+        let (idx, target) = self.dialog_target(call, remote_tag)?;
+        let via = concat(&[
+            "SIP/2.0/",
+            target.transport().as_str(),
+            " ",
+            &self.config.sent_by,
+            ";branch=",
+            &branch,
+            ";rport",
+        ]);
+        let Self { calls, consts, .. } = self;
+        let c = calls.get_mut(call.index, call.generation).ok_or(UaError::UnknownCall)?;
         let dialog = c.dialogs.get_mut(idx).ok_or(UaError::UnknownCall)?;
-        let next_hop = dialog.request_target().next_hop().to_string();
-        let target = self.resolve(&next_hop)?;
-        let c = self.call_mut(call).ok_or(UaError::UnknownCall)?;
-        let dialog = c.dialogs.get_mut(idx).ok_or(UaError::UnknownCall)?;
-        let via = format!("SIP/2.0/{} {via_host};branch={branch};rport", target.transport());
-        let (mut b, _) = dialog.request(&Method::Ack, &via, Some(cseq));
-        b = b.header(H::Contact, format!("<{contact}>"));
+        let mut b = dialog.request_builder(&Method::Ack, &via, Some(cseq));
+        b = b.header(H::Contact, &*consts.contact);
         if let Some(body) = body {
             b = b.body(&body.content_type, body.bytes.clone());
         }
@@ -2068,23 +2135,15 @@ impl UaCore {
         body: Option<&Body>,
         auth: Option<&[AuthHeader]>,
     ) -> Result<TransactionId, UaError> {
-        let sent_by = self.config.sent_by.clone();
-        let contact = self.config.contact.clone();
-        let allow = self.config.allow_value();
-        let c = self.call(call).ok_or(UaError::UnknownCall)?;
-        let idx = c.dialogs.position(tag).ok_or(UaError::WrongState("no such dialog"))?;
-        let next_hop = c
-            .dialogs
-            .get(idx)
-            .map(|d| d.request_target().next_hop().to_string())
-            .ok_or(UaError::UnknownCall)?;
-        let target = self.resolve(&next_hop)?;
-        let c = self.call_mut(call).ok_or(UaError::UnknownCall)?;
+        let (idx, target) = self.dialog_target(call, tag)?;
+        let via =
+            concat(&["SIP/2.0/", target.transport().as_str(), " ", &self.config.sent_by, ";rport"]);
+        let Self { calls, consts, .. } = self;
+        let c = calls.get_mut(call.index, call.generation).ok_or(UaError::UnknownCall)?;
         let dialog = c.dialogs.get_mut(idx).ok_or(UaError::UnknownCall)?;
-        let via = format!("SIP/2.0/{} {sent_by};rport", target.transport());
-        let (mut b, _) = dialog.request(method, &via, None);
+        let mut b = dialog.request_builder(method, &via, None);
         if *method == Method::Invite {
-            b = b.header(H::Contact, format!("<{contact}>")).header(H::Allow, allow);
+            b = b.header(H::Contact, &*consts.contact).header(H::Allow, &*consts.allow);
         }
         if let Some(body) = body {
             b = b.body(&body.content_type, body.bytes.clone());
@@ -2164,21 +2223,20 @@ impl UaCore {
         status: u16,
         body: Option<&Body>,
     ) -> Result<Message, UaError> {
-        let contact = format!("<{}>", self.config.contact);
-        let allow = self.config.allow_value();
-        let supported = self.config.supported_value();
-        let c = self.call_mut(call).ok_or(UaError::UnknownCall)?;
+        let Self { calls, consts, .. } = self;
+        let (contact, allow, supported) = (&*consts.contact, &*consts.allow, &*consts.supported);
+        let c = calls.get_mut(call.index, call.generation).ok_or(UaError::UnknownCall)?;
         let (_, request) = c.pending.as_ref().ok_or(UaError::WrongState("nothing to answer"))?;
         let mut b = MessageBuilder::response_to(request, status, None).to_tag(&c.local_tag);
         if (101..300).contains(&status) {
             for rr in request.header_lines(H::RecordRoute) {
                 b = b.header(H::RecordRoute, rr);
             }
-            b = b.header(H::Contact, &contact);
+            b = b.header(H::Contact, contact);
             if status >= 200 {
-                b = b.header(H::Allow, &allow);
+                b = b.header(H::Allow, allow);
                 if !supported.is_empty() {
-                    b = b.header(H::Supported, &supported);
+                    b = b.header(H::Supported, supported);
                 }
             }
             if c.dialogs.is_empty() && !c.pending_is_reinvite {
@@ -2248,11 +2306,12 @@ impl UaCore {
     }
 
     fn capabilities(&self) -> Vec<(H, String)> {
-        let mut headers =
-            vec![(H::Allow, self.config.allow_value()), (H::Accept, self.config.accept_value())];
-        let supported = self.config.supported_value();
-        if !supported.is_empty() {
-            headers.push((H::Supported, supported));
+        let mut headers = vec![
+            (H::Allow, self.consts.allow.to_string()),
+            (H::Accept, self.config.accept_value()),
+        ];
+        if !self.consts.supported.is_empty() {
+            headers.push((H::Supported, self.consts.supported.to_string()));
         }
         headers
     }
@@ -2271,10 +2330,15 @@ impl UaCore {
         require: &[String],
         headers: &[(H, String)],
     ) -> Result<(Message, Target), UaError> {
-        SipUri::parse(uri).map_err(|_| UaError::BadUri(uri.to_string()))?;
-        let next_hop = self.config.outbound_proxy.clone().unwrap_or_else(|| uri.to_string());
-        let target = self.resolve(&next_hop)?;
-        let via = format!("SIP/2.0/{} {};rport", target.transport(), self.config.sent_by);
+        // A URI the cache holds was parsed when it was put there.
+        if self.resolved.get(uri).is_none() {
+            SipUri::parse(uri).map_err(|_| UaError::BadUri(uri.to_string()))?;
+        }
+        let Self { config, resolved, hosts, .. } = self;
+        let next_hop = config.outbound_proxy.as_deref().unwrap_or(uri);
+        let target = resolve_cached(hosts, resolved, next_hop)?;
+        let via =
+            concat(&["SIP/2.0/", target.transport().as_str(), " ", &self.config.sent_by, ";rport"]);
         let mut b =
             MessageBuilder::request(method, uri).header(H::Via, via).header(H::MaxForwards, "70");
         if let Some(proxy) = &self.config.outbound_proxy {
@@ -2286,13 +2350,12 @@ impl UaCore {
             .header(H::CallId, call_id)
             .header(H::CSeq, format!("{cseq} {method}"));
         if *method != Method::Register {
-            b = b.header(H::Contact, format!("<{}>", self.config.contact));
+            b = b.header(H::Contact, &*self.consts.contact);
         }
         if *method == Method::Invite {
-            b = b.header(H::Allow, self.config.allow_value());
-            let supported = self.config.supported_value();
-            if !supported.is_empty() {
-                b = b.header(H::Supported, supported);
+            b = b.header(H::Allow, &*self.consts.allow);
+            if !self.consts.supported.is_empty() {
+                b = b.header(H::Supported, &*self.consts.supported);
             }
         }
         if !require.is_empty() {
@@ -2569,8 +2632,11 @@ impl UaCore {
 
     fn new_call_id(&mut self) -> String {
         // §8.1.1.4: globally unique over space and time; the host part names this UA.
-        let host = self.config.sent_by.split(':').next().unwrap_or("sip").to_string();
-        format!("{}@{host}", self.token(CALL_ID_LEN))
+        let mut id = self.token(CALL_ID_LEN);
+        id.reserve_exact(1 + self.consts.call_id_host.len());
+        id.push('@');
+        id.push_str(&self.consts.call_id_host);
+        id
     }
 }
 
@@ -2655,4 +2721,76 @@ fn strip_branch(request: &mut Message) -> bool {
         .collect();
     request.pop_front(H::Via);
     request.push_front(H::Via, Bytes::from(kept.join(";"))).is_ok()
+}
+
+/// Resolves `uri` (a SIP URI): an IP host directly ([`Target::from_uri`]), a name through
+/// `hosts`. Also says whether the target came from the URI alone (so it may be cached).
+fn resolve_in(hosts: &HashMap<String, Target>, uri: &str) -> Result<(Target, bool), UaError> {
+    let sip = SipUri::parse(uri).map_err(|_| UaError::BadUri(uri.to_string()))?;
+    if let Some(t) = Target::from_uri(&sip) {
+        return Ok((t, true));
+    }
+    let host = sip.host_raw().to_ascii_lowercase();
+    let mut target = *hosts.get(&host).ok_or_else(|| UaError::Unresolvable(uri.to_string()))?;
+    if let (Target::Addr(transport, mut addr), Some(port)) = (target, sip.port()) {
+        addr.set_port(port);
+        target = Target::Addr(transport, addr);
+    }
+    if let Some(t) = sip.transport().and_then(sip_transaction::Transport::from_token)
+        && let Target::Addr(_, addr) = target
+    {
+        target = Target::Addr(t, addr);
+    }
+    Ok((target, false))
+}
+
+/// [`resolve_in`] through `cache`: an IP-literal URI resolved before is not parsed again.
+fn resolve_cached(
+    hosts: &HashMap<String, Target>,
+    cache: &mut ResolveCache,
+    uri: &str,
+) -> Result<Target, UaError> {
+    if let Some(target) = cache.get(uri) {
+        return Ok(target);
+    }
+    let (target, literal) = resolve_in(hosts, uri)?;
+    if literal {
+        cache.put(uri, target);
+    }
+    Ok(target)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_resolve_cache_holds_ip_literals_only_and_agrees_with_resolve() {
+        let mut hosts = HashMap::new();
+        let mut cache = ResolveCache::default();
+        let ip = "sip:bob@192.0.2.2:5062;transport=tcp";
+        let direct = resolve_in(&hosts, ip).unwrap().0;
+        assert_eq!(resolve_cached(&hosts, &mut cache, ip).unwrap(), direct);
+        assert_eq!(cache.get(ip), Some(direct));
+        // A name depends on the hosts table, so it is never remembered.
+        let name = "sip:bob@biloxi.example.com";
+        assert!(resolve_cached(&hosts, &mut cache, name).is_err());
+        let a = Target::udp("192.0.2.7:5060".parse().unwrap());
+        hosts.insert("biloxi.example.com".to_string(), a);
+        assert_eq!(resolve_cached(&hosts, &mut cache, name).unwrap(), a);
+        assert_eq!(cache.get(name), None);
+        let b = Target::udp("192.0.2.8:5060".parse().unwrap());
+        hosts.insert("biloxi.example.com".to_string(), b);
+        assert_eq!(resolve_cached(&hosts, &mut cache, name).unwrap(), b);
+        // Bad URIs are errors every time.
+        assert!(matches!(resolve_cached(&hosts, &mut cache, "nope"), Err(UaError::BadUri(_))));
+        // The cache is bounded: the oldest entries make way.
+        for i in 0..10 {
+            let uri = format!("sip:192.0.2.{i}");
+            let t = resolve_cached(&hosts, &mut cache, &uri).unwrap();
+            assert_eq!(t, resolve_in(&hosts, &uri).unwrap().0);
+            assert_eq!(cache.get(&uri), Some(t));
+        }
+        assert_eq!(cache.entries.len(), RESOLVE_CACHE);
+    }
 }
