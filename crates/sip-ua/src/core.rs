@@ -23,7 +23,7 @@ use sip_message::{
     ContentType, HeaderName as H, Message, MessageBuilder, Method, Require, SipUri, Unsupported,
     Uri,
 };
-use sip_transaction::{Event, ResponseError, Target, TransactionId, TransactionTable};
+use sip_transaction::{DrawnBranch, Event, ResponseError, Target, TransactionId, TransactionTable};
 
 use crate::config::{Body, UaConfig};
 use crate::event::{CallId, EndReason, RegistrationId, RequestId, UaError, UaEvent};
@@ -541,7 +541,8 @@ impl UaCore {
         };
         let from = invite.from.as_deref().unwrap_or(&self.config.from);
         let from = concat(&[from, ";tag=", &local_tag]);
-        let (request, target) = self.out_of_dialog(
+        let (request, target, branch) = self.out_of_dialog(
+            txns,
             &Method::Invite,
             &invite.uri,
             &to,
@@ -552,7 +553,9 @@ impl UaCore {
             &invite.require,
             &invite.headers,
         )?;
-        let txn = txns.send_request(now, request.clone(), target)?;
+        let txn = txns
+            .send_request(now, request.clone(), target)
+            .inspect_err(|_| txns.return_branch(branch))?;
         let mut call = Call::new(sip_dialog::Role::Uac, Phase::Calling, call_id, local_tag.clone());
         call.invite = Some(Box::new(request));
         call.invite_txn = Some(txn);
@@ -879,7 +882,8 @@ impl UaCore {
         let tag = self.token(TAG_LEN);
         let call_id = self.new_call_id();
         let from = concat(&[&self.config.from, ";tag=", &tag]);
-        let (request, target) = self.out_of_dialog(
+        let (request, target, branch) = self.out_of_dialog(
+            txns,
             method,
             uri,
             &concat(&["<", uri, ">"]),
@@ -891,6 +895,7 @@ impl UaCore {
             headers,
         )?;
         self.send_out_request(now, txns, request, target, false)
+            .inspect_err(|_| txns.return_branch(branch))
     }
 
     /// Sends `request` as built by the caller (for a REGISTER client, say) to `target`, as an
@@ -2136,11 +2141,19 @@ impl UaCore {
         auth: Option<&[AuthHeader]>,
     ) -> Result<TransactionId, UaError> {
         let (idx, target) = self.dialog_target(call, tag)?;
-        let via =
-            concat(&["SIP/2.0/", target.transport().as_str(), " ", &self.config.sent_by, ";rport"]);
         let Self { calls, consts, .. } = self;
         let c = calls.get_mut(call.index, call.generation).ok_or(UaError::UnknownCall)?;
         let dialog = c.dialogs.get_mut(idx).ok_or(UaError::UnknownCall)?;
+        // The branch the transaction layer would append (see `TransactionTable::draw_branch`).
+        let branch = txns.draw_branch();
+        let via = concat(&[
+            "SIP/2.0/",
+            target.transport().as_str(),
+            " ",
+            &self.config.sent_by,
+            ";rport;branch=",
+            branch.as_str(),
+        ]);
         let mut b = dialog.request_builder(method, &via, None);
         if *method == Method::Invite {
             b = b.header(H::Contact, &*consts.contact).header(H::Allow, &*consts.allow);
@@ -2148,12 +2161,21 @@ impl UaCore {
         if let Some(body) = body {
             b = b.body(&body.content_type, body.bytes.clone());
         }
-        let mut request = b.build()?;
-        if let Some(headers) = auth {
-            AuthHeader::apply_all(headers, &mut request)
-                .map_err(|_| UaError::WrongState("credentials do not fit the request"))?;
-        }
-        let txn = txns.send_request(now, request.clone(), target)?;
+        let sent = b.build().map_err(UaError::from).and_then(|mut request| {
+            if let Some(headers) = auth {
+                AuthHeader::apply_all(headers, &mut request)
+                    .map_err(|_| UaError::WrongState("credentials do not fit the request"))?;
+            }
+            Ok((txns.send_request(now, request.clone(), target)?, request))
+        });
+        let (txn, request) = match sent {
+            Ok(sent) => sent,
+            Err(e) => {
+                // Not sent: the generator goes back as if the branch had not been drawn.
+                txns.return_branch(branch);
+                return Err(e);
+            }
+        };
         if self.auth.is_some() {
             self.sent.insert(txn, Box::new(request));
         }
@@ -2320,6 +2342,7 @@ impl UaCore {
     #[allow(clippy::too_many_arguments)]
     fn out_of_dialog(
         &mut self,
+        txns: &mut TransactionTable,
         method: &Method,
         uri: &str,
         to: &str,
@@ -2329,7 +2352,7 @@ impl UaCore {
         body: Option<&Body>,
         require: &[String],
         headers: &[(H, String)],
-    ) -> Result<(Message, Target), UaError> {
+    ) -> Result<(Message, Target, DrawnBranch), UaError> {
         // A URI the cache holds was parsed when it was put there.
         if self.resolved.get(uri).is_none() {
             SipUri::parse(uri).map_err(|_| UaError::BadUri(uri.to_string()))?;
@@ -2337,8 +2360,17 @@ impl UaCore {
         let Self { config, resolved, hosts, .. } = self;
         let next_hop = config.outbound_proxy.as_deref().unwrap_or(uri);
         let target = resolve_cached(hosts, resolved, next_hop)?;
-        let via =
-            concat(&["SIP/2.0/", target.transport().as_str(), " ", &self.config.sent_by, ";rport"]);
+        // The branch the transaction layer would append to this Via, written here so that the
+        // request goes out as built (see `TransactionTable::draw_branch`).
+        let branch = txns.draw_branch();
+        let via = concat(&[
+            "SIP/2.0/",
+            target.transport().as_str(),
+            " ",
+            &self.config.sent_by,
+            ";rport;branch=",
+            branch.as_str(),
+        ]);
         let mut b =
             MessageBuilder::request(method, uri).header(H::Via, via).header(H::MaxForwards, "70");
         if let Some(proxy) = &self.config.outbound_proxy {
@@ -2370,7 +2402,13 @@ impl UaCore {
         if let Some(body) = body {
             b = b.body(&body.content_type, body.bytes.clone());
         }
-        Ok((b.build()?, target))
+        match b.build() {
+            Ok(request) => Ok((request, target, branch)),
+            Err(e) => {
+                txns.return_branch(branch);
+                Err(e.into())
+            }
+        }
     }
 
     fn send_out_request(
