@@ -303,7 +303,7 @@ impl Dialog {
         if !(101..=299).contains(&status) || self.state == DialogState::Terminated {
             return Ok(());
         }
-        let target = contact_uri(response)?;
+        let target = self.new_contact_uri(response)?;
         if status >= 200 && self.state == DialogState::Early && self.role == Role::Uac {
             let mut routes = record_routes(response)?;
             routes.reverse();
@@ -315,6 +315,24 @@ impl Dialog {
             self.remote_target = target.into();
         }
         Ok(())
+    }
+
+    /// [`contact_uri`] of `msg`, or `None` when its first Contact is exactly `<remote target>`:
+    /// the URI the dialog already has (checked when it became the target), so nothing to parse
+    /// or change. Usual for the 2xx after a 1xx, or a re-INVITE, from the same peer.
+    fn new_contact_uri(&self, msg: &Message) -> Result<Option<String>, DialogError> {
+        let target = self.remote_target.as_bytes();
+        let unchanged = !target.is_empty()
+            && !target
+                .iter()
+                .any(|c| matches!(c, b'<' | b'>' | b',' | b'"') || c.is_ascii_whitespace())
+            && msg.header_lines(H::Contact).next().is_some_and(|line| {
+                line.len() == target.len() + 2
+                    && line.first() == Some(&b'<')
+                    && line.last() == Some(&b'>')
+                    && line.get(1..line.len() - 1) == Some(target)
+            });
+        if unchanged { Ok(None) } else { contact_uri(msg) }
     }
 
     /// UAS: this side sent a 2xx to the request that created the dialog early.
@@ -344,7 +362,7 @@ impl Dialog {
         {
             return Err(DialogError::CSeqOutOfOrder { received: cseq, last });
         }
-        let target = if is_target_refresh(method) { contact_uri(request)? } else { None };
+        let target = if is_target_refresh(method) { self.new_contact_uri(request)? } else { None };
         self.remote_seq = Some(cseq);
         if let Some(target) = target {
             self.remote_target = target.into();
@@ -629,5 +647,47 @@ mod tests {
             request_uri_form("sip:p1.example.com;method=INVITE;maddr=1.2.3.4?x=y"),
             "sip:p1.example.com;maddr=1.2.3.4"
         );
+    }
+
+    fn invite(contact: &str) -> Message {
+        MessageBuilder::request(&Method::Invite, "sip:bob@biloxi.example.com")
+            .header(H::Via, "SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bKnashds8")
+            .header(H::To, "Bob <sip:bob@biloxi.example.com>")
+            .header(H::From, "<sip:alice@atlanta.example.com>;tag=1928301774")
+            .header(H::CallId, "a84b4c76e66710")
+            .header(H::CSeq, "314159 INVITE")
+            .header(H::Contact, contact)
+            .build()
+            .unwrap()
+    }
+
+    proptest::proptest! {
+        // Skipping the parse of a Contact that is exactly `<remote target>` changes nothing:
+        // whenever the shortcut says "unchanged", the full parse gives that same target.
+        #[test]
+        fn an_unchanged_contact_is_what_the_parse_would_give(
+            first in proptest::sample::select(vec![
+                "<sip:bob@192.0.2.4>", "sip:bob@192.0.2.4", "<sip:bob@192.0.2.4;ob>;q=0.5",
+                "<mailto:bob@example.com>", "<tel:+1-201-555-0123>", "Bob <sips:b@x.example>",
+            ]),
+            second in proptest::sample::select(vec![
+                "<sip:bob@192.0.2.4>", "<sip:bob@192.0.2.4> ", "<sip:bob@192.0.2.4>;x",
+                "<sip:bob@192.0.2.4>, <sip:c@d>", "<sip:bob@192.0.2.4;ob>", "<mailto:bob@example.com>",
+                "<tel:+1-201-555-0123>", "*", "<sip:bob@192.0.2.5>", "<>", "<sips:b@x.example>",
+                "<sip:bob@192.0.2.4", "sip:bob@192.0.2.4>",
+            ]),
+        ) {
+            let Ok(d) = Dialog::uas(&invite(first), "t", 200) else { return Ok(()) };
+            let Ok(msg) = MessageBuilder::response_to(&invite(first), 200, None)
+                .to_tag("t")
+                .header(H::Contact, second)
+                .build() else { return Ok(()) };
+            let fast = d.new_contact_uri(&msg);
+            let full = contact_uri(&msg);
+            match fast {
+                Ok(None) => proptest::prop_assert_eq!(full, Ok(Some(d.remote_target().to_string()))),
+                other => proptest::prop_assert_eq!(other, full),
+            }
+        }
     }
 }

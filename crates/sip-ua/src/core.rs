@@ -1286,7 +1286,9 @@ impl UaCore {
             self.reply(now, txns, id, &request, 405, None, &allow);
             return;
         }
-        if !request.request_uri().is_some_and(|u| matches!(u, Ok(Uri::Sip(_) | Uri::Tel(_)))) {
+        // validate() has parsed the Request-URI and answered 416 to a scheme other than sip,
+        // sips or tel, so the scheme alone tells a SIP or tel URI here (no second parse).
+        if !request.request_uri_str().is_some_and(is_sip_or_tel) {
             self.reply(now, txns, id, &request, 416, None, &[]);
             return;
         }
@@ -2759,6 +2761,13 @@ fn strip_branch(request: &mut Message) -> bool {
         .collect();
     request.pop_front(H::Via);
     request.push_front(H::Via, Bytes::from(kept.join(";"))).is_ok()
+}
+
+/// Whether `uri` has the scheme of a SIP, SIPS or tel URI (RFC 3261 §19.1, RFC 3966).
+fn is_sip_or_tel(uri: &str) -> bool {
+    uri.split_once(':').is_some_and(|(scheme, _)| {
+        ["sip", "sips", "tel"].iter().any(|s| scheme.eq_ignore_ascii_case(s))
+    })
 }
 
 /// Resolves `uri` (a SIP URI): an IP host directly ([`Target::from_uri`]), a name through
