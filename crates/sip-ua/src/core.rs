@@ -1197,7 +1197,7 @@ impl UaCore {
             },
             Event::Additional2xx { id, response } => match self.clients.get(&id).cloned() {
                 Some(Purpose::Invite(call)) => {
-                    self.on_invite_2xx(now, txns, call, &response);
+                    self.on_invite_2xx(now, txns, call, response);
                     None
                 }
                 Some(Purpose::Reinvite(call)) => {
@@ -1246,11 +1246,7 @@ impl UaCore {
                 }
             }
             Event::Ack { id, request, source } => {
-                if self.on_ack(now, txns, &request) {
-                    None
-                } else {
-                    Some(Event::Ack { id, request, source })
-                }
+                self.on_ack(now, txns, request).map(|request| Event::Ack { id, request, source })
             }
             Event::StrayResponse { response, source } => {
                 if self.on_stray(now, txns, &response) {
@@ -1531,15 +1527,21 @@ impl UaCore {
         self.events.push_back(UaEvent::Reinvite { call, request });
     }
 
-    fn on_ack(&mut self, now: Instant, txns: &mut TransactionTable, ack: &Message) -> bool {
-        let Some((call, idx)) = self.find_dialog(ack, ack.to_tag(), ack.from_tag()) else {
-            return false;
+    /// Takes an ACK for a 2xx of this core's; hands it back when it is not one.
+    fn on_ack(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        ack: Message,
+    ) -> Option<Message> {
+        let Some((call, idx)) = self.find_dialog(&ack, ack.to_tag(), ack.from_tag()) else {
+            return Some(ack);
         };
         let cseq = ack.cseq_number();
-        let Some(c) = self.call_mut(call) else { return false };
+        let Some(c) = self.call_mut(call) else { return Some(ack) };
         let matches = c.ok.as_ref().is_some_and(|(_, n, _)| Some(*n) == cseq);
         if !matches {
-            return true; // a retransmitted or late ACK: absorbed
+            return None; // a retransmitted or late ACK: absorbed
         }
         c.ok = None;
         c.retx_at = None;
@@ -1550,12 +1552,12 @@ impl UaCore {
         if c.phase == Phase::Answered {
             c.phase = Phase::Established;
             let bye = c.bye_pending;
-            self.events.push_back(UaEvent::Confirmed { call, ack: ack.clone() });
+            self.events.push_back(UaEvent::Confirmed { call, ack });
             if bye {
                 let _ = self.send_bye(now, txns, call, EndReason::LocalBye);
             }
         }
-        true
+        None
     }
 
     // ----- UAC: responses -------------------------------------------------------------------------
@@ -1611,7 +1613,7 @@ impl UaCore {
         match purpose {
             Purpose::Invite(call) => {
                 if (200..300).contains(&status) {
-                    if let Some(r) = &response {
+                    if let Some(r) = response {
                         self.on_invite_2xx(now, txns, call, r);
                     }
                     return;
@@ -1709,17 +1711,17 @@ impl UaCore {
         now: Instant,
         txns: &mut TransactionTable,
         call: CallId,
-        response: &Message,
+        response: Message,
     ) {
         // A retransmission of a 2xx already ACKed: the same ACK again (§13.2.2.4).
-        if self.resend_ack(txns, call, response) {
+        if self.resend_ack(txns, call, &response) {
             return;
         }
         let Some(c) = self.call_mut(call) else { return };
         let cseq = response.cseq_number().unwrap_or(0);
         let tag: Box<str> = response.to_tag().unwrap_or_default().into();
         let Some(invite) = c.invite.as_deref() else { return };
-        let change = c.dialogs.on_response(invite, response);
+        let change = c.dialogs.on_response(invite, &response);
         if change.is_err() {
             return;
         }
@@ -1744,7 +1746,7 @@ impl UaCore {
                 } else if let Some(c) = self.call_mut(call) {
                     c.phase = Phase::AwaitingAckBody;
                 }
-                self.events.push_back(UaEvent::Answered { call, response: response.clone() });
+                self.events.push_back(UaEvent::Answered { call, response });
                 if cancelled {
                     if let Some(c) = self.call_mut(call) {
                         c.cancel = CancelState::Sent;
