@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use smallvec::SmallVec;
+
 use sip_message::{
     Contact, From, HeaderName as H, Message, MessageBuilder, Method, RecordRoute, SipUri, To,
     TypedHeader, Uri,
@@ -111,14 +113,20 @@ pub struct Dialog {
     local_seq: Option<u32>,
     /// Remote CSeq: the last number received, `None` while empty.
     remote_seq: Option<u32>,
-    /// The local URI as a name-addr (From of requests we send), without tag.
-    local_uri: Box<str>,
-    /// The remote URI as a name-addr (To of requests we send), without tag.
-    remote_uri: Box<str>,
+    /// The From value of requests we send: the local URI as a name-addr, then `;tag=` and the
+    /// local tag (none when the tag is empty). The name-addr is its first `local_len` bytes.
+    local_addr: Box<str>,
+    local_len: usize,
+    /// The To value of requests we send: the remote URI as a name-addr and the remote tag, the
+    /// name-addr being the first `remote_len` bytes.
+    remote_addr: Box<str>,
+    remote_len: usize,
     /// The remote target: the peer's Contact URI.
     remote_target: Box<str>,
     /// The route set: Record-Route values in the order requests must carry them.
     route_set: Vec<Box<str>>,
+    /// Whether the first route is a loose router (`lr`), computed when the route set is set.
+    first_loose: bool,
     secure: bool,
 }
 
@@ -147,6 +155,8 @@ impl Dialog {
         let mut route_set = record_routes(response)?;
         route_set.reverse();
         let remote_target = contact_uri(response)?.unwrap_or_default();
+        let (local_addr, local_len) = name_addr_of::<From<'_>>(request, local_tag)?;
+        let (remote_addr, remote_len) = name_addr_of::<To<'_>>(request, remote_tag)?;
         Ok(Dialog {
             id: DialogId {
                 call_id: call_id.into(),
@@ -157,9 +167,12 @@ impl Dialog {
             state,
             local_seq: Some(local_seq),
             remote_seq: None,
-            local_uri: name_addr_of::<From<'_>>(request)?,
-            remote_uri: name_addr_of::<To<'_>>(request)?,
+            local_addr,
+            local_len,
+            remote_addr,
+            remote_len,
             remote_target: remote_target.into(),
+            first_loose: first_is_loose(&route_set),
             route_set,
             secure: request_is_sips(request),
         })
@@ -187,20 +200,28 @@ impl Dialog {
         }
         let call_id = request.call_id().ok_or(DialogError::Missing(H::CallId))?;
         let remote_seq = request.cseq_number().ok_or(DialogError::Missing(H::CSeq))?;
+        let remote_tag = request.from_tag().unwrap_or_default();
+        let (local_addr, local_len) = name_addr_of::<To<'_>>(request, local_tag)?;
+        let (remote_addr, remote_len) = name_addr_of::<From<'_>>(request, remote_tag)?;
+        let remote_target = contact_uri(request)?.unwrap_or_default();
+        let route_set = record_routes(request)?;
         Ok(Dialog {
             id: DialogId {
                 call_id: call_id.into(),
                 local_tag: local_tag.into(),
-                remote_tag: request.from_tag().unwrap_or_default().into(),
+                remote_tag: remote_tag.into(),
             },
             role: Role::Uas,
             state,
             local_seq: None,
             remote_seq: Some(remote_seq),
-            local_uri: name_addr_of::<To<'_>>(request)?,
-            remote_uri: name_addr_of::<From<'_>>(request)?,
-            remote_target: contact_uri(request)?.unwrap_or_default().into(),
-            route_set: record_routes(request)?,
+            local_addr,
+            local_len,
+            remote_addr,
+            remote_len,
+            remote_target: remote_target.into(),
+            first_loose: first_is_loose(&route_set),
+            route_set,
             secure: request_is_sips(request),
         })
     }
@@ -238,13 +259,13 @@ impl Dialog {
     /// The local URI (name-addr, no tag).
     #[must_use]
     pub fn local_uri(&self) -> &str {
-        &self.local_uri
+        self.local_addr.get(..self.local_len).unwrap_or(&self.local_addr)
     }
 
     /// The remote URI (name-addr, no tag).
     #[must_use]
     pub fn remote_uri(&self) -> &str {
-        &self.remote_uri
+        self.remote_addr.get(..self.remote_len).unwrap_or(&self.remote_addr)
     }
 
     /// The remote target: where requests inside the dialog are addressed.
@@ -282,10 +303,11 @@ impl Dialog {
         if !(101..=299).contains(&status) || self.state == DialogState::Terminated {
             return Ok(());
         }
-        let target = contact_uri(response)?;
+        let target = self.new_contact_uri(response)?;
         if status >= 200 && self.state == DialogState::Early && self.role == Role::Uac {
             let mut routes = record_routes(response)?;
             routes.reverse();
+            self.first_loose = first_is_loose(&routes);
             self.route_set = routes;
             self.state = DialogState::Confirmed;
         }
@@ -293,6 +315,24 @@ impl Dialog {
             self.remote_target = target.into();
         }
         Ok(())
+    }
+
+    /// [`contact_uri`] of `msg`, or `None` when its first Contact is exactly `<remote target>`:
+    /// the URI the dialog already has (checked when it became the target), so nothing to parse
+    /// or change. Usual for the 2xx after a 1xx, or a re-INVITE, from the same peer.
+    fn new_contact_uri(&self, msg: &Message) -> Result<Option<String>, DialogError> {
+        let target = self.remote_target.as_bytes();
+        let unchanged = !target.is_empty()
+            && !target
+                .iter()
+                .any(|c| matches!(c, b'<' | b'>' | b',' | b'"') || c.is_ascii_whitespace())
+            && msg.header_lines(H::Contact).next().is_some_and(|line| {
+                line.len() == target.len() + 2
+                    && line.first() == Some(&b'<')
+                    && line.last() == Some(&b'>')
+                    && line.get(1..line.len() - 1) == Some(target)
+            });
+        if unchanged { Ok(None) } else { contact_uri(msg) }
     }
 
     /// UAS: this side sent a 2xx to the request that created the dialog early.
@@ -322,7 +362,7 @@ impl Dialog {
         {
             return Err(DialogError::CSeqOutOfOrder { received: cseq, last });
         }
-        let target = if is_target_refresh(method) { contact_uri(request)? } else { None };
+        let target = if is_target_refresh(method) { self.new_contact_uri(request)? } else { None };
         self.remote_seq = Some(cseq);
         if let Some(target) = target {
             self.remote_target = target.into();
@@ -344,8 +384,7 @@ impl Dialog {
             };
         };
         let first_uri = addr_uri(first);
-        let loose = SipUri::parse(first_uri).map(|u| u.lr()).unwrap_or(false);
-        if loose {
+        if self.first_loose {
             RequestTarget {
                 request_uri: self.remote_target.to_string(),
                 routes: self.route_set.iter().map(|r| r.to_string()).collect(),
@@ -372,10 +411,7 @@ impl Dialog {
         via: &str,
         cseq: Option<u32>,
     ) -> (MessageBuilder, RequestTarget) {
-        let number = match (method, cseq) {
-            (Method::Ack | Method::Cancel, Some(n)) => n,
-            _ => self.next_local_seq(),
-        };
+        let number = self.request_seq(method, cseq);
         let target = self.request_target();
         let mut b = MessageBuilder::request(method, &target.request_uri)
             .header(H::Via, via)
@@ -383,12 +419,61 @@ impl Dialog {
         for route in &target.routes {
             b = b.header(H::Route, route);
         }
-        b = b
-            .header(H::To, with_tag(&self.remote_uri, &self.id.remote_tag))
-            .header(H::From, with_tag(&self.local_uri, &self.id.local_tag))
+        (self.finish_request(b, method, number), target)
+    }
+
+    /// [`Dialog::request`] without the [`RequestTarget`]: the same builder, written without
+    /// copying the target's strings. Send the request to [`Dialog::next_hop`].
+    #[must_use]
+    pub fn request_builder(
+        &mut self,
+        method: &Method,
+        via: &str,
+        cseq: Option<u32>,
+    ) -> MessageBuilder {
+        if !self.route_set.is_empty() && !self.first_loose {
+            // A strict router first (rare): the Request-URI and Routes are rewritten.
+            return self.request(method, via, cseq).0;
+        }
+        let number = self.request_seq(method, cseq);
+        let mut b = MessageBuilder::request(method, &self.remote_target)
+            .header(H::Via, via)
+            .header(H::MaxForwards, "70");
+        for route in &self.route_set {
+            b = b.header(H::Route, &**route);
+        }
+        self.finish_request(b, method, number)
+    }
+
+    /// Where the next request in this dialog goes first: the same URI as
+    /// [`RequestTarget::next_hop`] of [`Dialog::request_target`], without building the target.
+    #[must_use]
+    pub fn next_hop(&self) -> &str {
+        match (self.route_set.first(), self.first_loose) {
+            (None, _) => &self.remote_target,
+            (Some(first), true) => addr_uri(first),
+            // Strict: the Routes are the rest of the route set, then `<remote target>`.
+            (Some(_), false) => match self.route_set.get(1) {
+                Some(second) => addr_uri(second),
+                None => &self.remote_target,
+            },
+        }
+    }
+
+    /// The CSeq number of the next request of `method` (§12.2.1.1).
+    fn request_seq(&mut self, method: &Method, cseq: Option<u32>) -> u32 {
+        match (method, cseq) {
+            (Method::Ack | Method::Cancel, Some(n)) => n,
+            _ => self.next_local_seq(),
+        }
+    }
+
+    /// To, From, Call-ID and CSeq after the Routes.
+    fn finish_request(&self, b: MessageBuilder, method: &Method, number: u32) -> MessageBuilder {
+        b.header(H::To, &*self.remote_addr)
+            .header(H::From, &*self.local_addr)
             .header(H::CallId, &*self.id.call_id)
-            .header(H::CSeq, format!("{number} {method}"));
-        (b, target)
+            .header(H::CSeq, cseq_value(number, method))
     }
 
     /// Takes the next local CSeq number (§12.2.1.1: one more than the last; a UAS that has
@@ -405,8 +490,8 @@ impl Dialog {
         self.id.call_id.len()
             + self.id.local_tag.len()
             + self.id.remote_tag.len()
-            + self.local_uri.len()
-            + self.remote_uri.len()
+            + self.local_addr.len()
+            + self.remote_addr.len()
             + self.remote_target.len()
             + self.route_set.capacity() * std::mem::size_of::<Box<str>>()
             + self.route_set.iter().map(|r| r.len()).sum::<usize>()
@@ -419,9 +504,31 @@ pub fn is_target_refresh(method: &Method) -> bool {
     matches!(method, Method::Invite | Method::Update | Method::Subscribe | Method::Notify)
 }
 
-/// `addr` with `;tag=tag` appended, or unchanged for an empty tag.
-fn with_tag(addr: &str, tag: &str) -> String {
-    if tag.is_empty() { addr.to_string() } else { format!("{addr};tag={tag}") }
+/// A CSeq value, `number SP method` (RFC 3261 §20.16), written without `format!`.
+fn cseq_value(number: u32, method: &Method) -> SmallVec<[u8; 32]> {
+    let mut out = SmallVec::new();
+    let mut digits = [0u8; 10];
+    let mut i = digits.len();
+    let mut n = number;
+    loop {
+        i -= 1;
+        if let Some(d) = digits.get_mut(i) {
+            *d = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || i == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(digits.get(i..).unwrap_or_default());
+    out.push(b' ');
+    out.extend_from_slice(method.as_bytes());
+    out
+}
+
+/// Whether the first of `routes` is a loose router (its URI has `lr`, RFC 3261 §19.1.1).
+fn first_is_loose(routes: &[Box<str>]) -> bool {
+    routes.first().is_some_and(|r| SipUri::parse(addr_uri(r)).map(|u| u.lr()).unwrap_or(false))
 }
 
 /// The URI inside a name-addr (`<...>`), or the value itself.
@@ -452,19 +559,35 @@ fn request_is_sips(request: &Message) -> bool {
     request.request_uri_str().is_some_and(|u| u.len() >= 5 && u[..5].eq_ignore_ascii_case("sips:"))
 }
 
-/// The name-addr of the first `H` header (display name and `<uri>`), without its parameters.
-fn name_addr_of<'a, T>(msg: &'a Message) -> Result<Box<str>, DialogError>
+/// The name-addr of the first `H` header (display name and `<uri>`), without its parameters,
+/// then `;tag=tag` unless `tag` is empty: the value and the length of the name-addr in it.
+fn name_addr_of<'a, T>(msg: &'a Message, tag: &str) -> Result<(Box<str>, usize), DialogError>
 where
     T: TypedHeader<'a> + AddressLike<'a>,
 {
     let header =
         msg.typed::<T>().ok_or(DialogError::Missing(T::NAME))?.map_err(DialogError::Header)?;
     let uri = header.uri_text();
-    Ok(match header.display_raw() {
-        Some(d) if !d.is_empty() => format!("{d} <{uri}>"),
-        _ => format!("<{uri}>"),
+    let display = header.display_raw().filter(|d| !d.is_empty());
+    let mut out = String::with_capacity(
+        display.map_or(0, |d| d.len() + 1)
+            + uri.len()
+            + 2
+            + if tag.is_empty() { 0 } else { 5 + tag.len() },
+    );
+    if let Some(d) = display {
+        out.push_str(d);
+        out.push(' ');
     }
-    .into())
+    out.push('<');
+    out.push_str(uri);
+    out.push('>');
+    let len = out.len();
+    if !tag.is_empty() {
+        out.push_str(";tag=");
+        out.push_str(tag);
+    }
+    Ok((out.into_boxed_str(), len))
 }
 
 /// From and To seen alike.
@@ -524,5 +647,47 @@ mod tests {
             request_uri_form("sip:p1.example.com;method=INVITE;maddr=1.2.3.4?x=y"),
             "sip:p1.example.com;maddr=1.2.3.4"
         );
+    }
+
+    fn invite(contact: &str) -> Message {
+        MessageBuilder::request(&Method::Invite, "sip:bob@biloxi.example.com")
+            .header(H::Via, "SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bKnashds8")
+            .header(H::To, "Bob <sip:bob@biloxi.example.com>")
+            .header(H::From, "<sip:alice@atlanta.example.com>;tag=1928301774")
+            .header(H::CallId, "a84b4c76e66710")
+            .header(H::CSeq, "314159 INVITE")
+            .header(H::Contact, contact)
+            .build()
+            .unwrap()
+    }
+
+    proptest::proptest! {
+        // Skipping the parse of a Contact that is exactly `<remote target>` changes nothing:
+        // whenever the shortcut says "unchanged", the full parse gives that same target.
+        #[test]
+        fn an_unchanged_contact_is_what_the_parse_would_give(
+            first in proptest::sample::select(vec![
+                "<sip:bob@192.0.2.4>", "sip:bob@192.0.2.4", "<sip:bob@192.0.2.4;ob>;q=0.5",
+                "<mailto:bob@example.com>", "<tel:+1-201-555-0123>", "Bob <sips:b@x.example>",
+            ]),
+            second in proptest::sample::select(vec![
+                "<sip:bob@192.0.2.4>", "<sip:bob@192.0.2.4> ", "<sip:bob@192.0.2.4>;x",
+                "<sip:bob@192.0.2.4>, <sip:c@d>", "<sip:bob@192.0.2.4;ob>", "<mailto:bob@example.com>",
+                "<tel:+1-201-555-0123>", "*", "<sip:bob@192.0.2.5>", "<>", "<sips:b@x.example>",
+                "<sip:bob@192.0.2.4", "sip:bob@192.0.2.4>",
+            ]),
+        ) {
+            let Ok(d) = Dialog::uas(&invite(first), "t", 200) else { return Ok(()) };
+            let Ok(msg) = MessageBuilder::response_to(&invite(first), 200, None)
+                .to_tag("t")
+                .header(H::Contact, second)
+                .build() else { return Ok(()) };
+            let fast = d.new_contact_uri(&msg);
+            let full = contact_uri(&msg);
+            match fast {
+                Ok(None) => proptest::prop_assert_eq!(full, Ok(Some(d.remote_target().to_string()))),
+                other => proptest::prop_assert_eq!(other, full),
+            }
+        }
     }
 }

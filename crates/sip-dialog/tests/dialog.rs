@@ -270,4 +270,50 @@ proptest! {
             }
         }
     }
+
+    // `request_builder` writes the same request as `request`, and `next_hop` names the same
+    // URI as `request_target().next_hop()`, for any route set (loose, strict, one or more
+    // routes, none), contact and method, on both sides of the dialog.
+    #[test]
+    fn request_builder_and_next_hop_match_request_and_request_target(
+        routes in proptest::collection::vec(
+            prop_oneof![
+                Just("<sip:p1.example.com;lr>"),
+                Just("<sip:p2.example.com>"),
+                Just("<sip:p3.example.com;lr;method=INVITE?x=y>"),
+                Just("Proxy <sip:192.0.2.9:5070;transport=tcp;lr>;x=1"),
+                Just("<sips:p4.example.com;maddr=192.0.2.1>"),
+            ],
+            0..4,
+        ),
+        contact in prop_oneof![
+            Just(None),
+            Just(Some("<sip:bob@192.0.2.4>")),
+            Just(Some("sip:bob@192.0.2.4:5062;transport=tcp")),
+            Just(Some("\"Bob\" <sips:bob@biloxi.example.com;ob>;expires=60")),
+        ],
+        uas in any::<bool>(),
+        method in prop_oneof![Just(Method::Bye), Just(Method::Ack), Just(Method::Invite),
+            Just(Method::Cancel), Just(Method::Info)],
+        cseq in proptest::option::of(0u32..=u32::MAX),
+    ) {
+        let inv = invite(&routes);
+        let ok = response(&inv, 200, Some("a6c85cf"), &routes, contact);
+        let mut d = if uas {
+            Dialog::uas(&inv, "a6c85cf", 200).unwrap()
+        } else {
+            Dialog::uac(&inv, &ok).unwrap()
+        };
+        let mut e = d.clone();
+        let target = d.request_target();
+        prop_assert_eq!(d.next_hop(), target.next_hop());
+        let via = "SIP/2.0/UDP pc33.atlanta.example.com;rport";
+        // Without a remote target (no Contact) neither builds: the same error.
+        let old = d.request(&method, via, cseq).0.build().map(|m| m.buffer().clone());
+        let new = e.request_builder(&method, via, cseq).build().map(|m| m.buffer().clone());
+        prop_assert_eq!(old, new);
+        prop_assert_eq!(d.local_seq(), e.local_seq());
+        prop_assert_eq!(d.local_uri(), e.local_uri());
+        prop_assert_eq!(d.remote_uri(), e.remote_uri());
+    }
 }

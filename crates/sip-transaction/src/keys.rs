@@ -301,7 +301,7 @@ fn dotted_quad(host: &[u8]) -> Option<Ipv4Addr> {
 /// lower case so that comparisons ignore the case of the host.
 pub(crate) fn sent_by(via: &[u8]) -> Option<KeyBytes> {
     let (_, rest) = via_transport(via)?;
-    let end = rest.iter().position(|&c| c == b';' || c == b',').unwrap_or(rest.len());
+    let end = memchr::memchr2(b';', b',', rest).unwrap_or(rest.len());
     let raw = rest.get(..end)?.trim_ascii();
     let mut sent = KeyBytes::new();
     if raw.iter().any(u8::is_ascii_whitespace) {
@@ -318,7 +318,7 @@ pub(crate) fn sent_by(via: &[u8]) -> Option<KeyBytes> {
 /// transport`; the sent-by follows the last slash's transport token and LWS (IPv6 references,
 /// `[::1]:5060`, hold no slash, and the parameters come after the first `;`).
 fn via_transport(via: &[u8]) -> Option<(std::ops::Range<usize>, &[u8])> {
-    let head_len = via.iter().position(|&c| c == b';' || c == b',').unwrap_or(via.len());
+    let head_len = memchr::memchr2(b';', b',', via).unwrap_or(via.len());
     let head = via.get(..head_len)?;
     let last_slash = head.iter().rposition(|&c| c == b'/')?;
     let after = head.get(last_slash + 1..)?;

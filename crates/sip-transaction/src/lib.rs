@@ -153,5 +153,5 @@ pub use event::{
     Event, Output, Stats, Timer, TransactionId, TransactionKind, TransactionState, Transmit,
 };
 pub use keys::{BRANCH_COOKIE, MergeKey};
-pub use table::{Input, TransactionTable};
+pub use table::{DrawnBranch, Input, TransactionTable};
 pub use target::{FlowId, Target, Transport};

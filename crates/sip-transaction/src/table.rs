@@ -38,6 +38,23 @@ use crate::{
     TransactionConfig, TransactionId, TransactionKind, TransactionState, Transmit, Transport,
 };
 
+/// A branch from [`TransactionTable::draw_branch`]: `z9hG4bK` and 16 alphanumerics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DrawnBranch {
+    bytes: [u8; BRANCH_LEN],
+    /// The generator's position before the draw.
+    mark: u128,
+}
+
+impl DrawnBranch {
+    /// The branch.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        // Always ASCII: the cookie and base-62 digits.
+        std::str::from_utf8(&self.bytes).unwrap_or_default()
+    }
+}
+
 /// An input to [`TransactionTable::handle`].
 // A `Message` is an inline index (~800 bytes); inputs are moved once, so no box.
 #[allow(clippy::large_enum_variant)]
@@ -619,6 +636,27 @@ impl TransactionTable {
     /// sends requests outside transactions, such as the ACK for a 2xx.
     pub fn new_branch(&mut self) -> String {
         new_branch(&mut self.rng)
+    }
+
+    /// The branch [`send_request`](Self::send_request) would add to a request without one,
+    /// drawn now, so that the TU can write it into the request's top Via itself: the table
+    /// then sends the request's bytes as built instead of editing the Via and serialising the
+    /// request again. The draws from the seeded generator are the same as `send_request`'s
+    /// (a branch no live client transaction uses), so a simulation sends the same bytes either
+    /// way, provided the Via ends where `send_request` would append `;branch=`.
+    ///
+    /// A request that is not sent after all (it failed to build) should give the branch back
+    /// with [`return_branch`](Self::return_branch) before anything else uses the table, which
+    /// leaves the generator as if it had never been drawn.
+    pub fn draw_branch(&mut self) -> DrawnBranch {
+        let mark = self.rng.get_word_pos();
+        DrawnBranch { bytes: self.fresh_branch(), mark }
+    }
+
+    /// Undoes [`draw_branch`](Self::draw_branch): the generator goes back to where it was
+    /// before that draw. Call it before any other use of the table.
+    pub fn return_branch(&mut self, branch: DrawnBranch) {
+        self.rng.set_word_pos(branch.mark);
     }
 
     // ----- queries ----------------------------------------------------------------------------

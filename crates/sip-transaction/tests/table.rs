@@ -302,3 +302,33 @@ fn poll_timeout_is_none_when_idle_and_exact_after_cancellations() {
     run.receive(reply(&run.sent(id), 200), udp());
     assert_eq!(run.table.poll_timeout(), Some(t0 + secs(32)), "Timer M only");
 }
+
+#[test]
+fn a_drawn_branch_sends_the_same_bytes_and_leaves_the_generator_where_send_request_would() {
+    // Run A lets the table add the branch; run B draws it first and writes it into the Via
+    // itself (as a TU that builds its requests does). Same seed: same bytes on the wire, and
+    // the generator goes on alike (the next branches agree too).
+    let seed = TransactionConfig::default().rng_seed(7);
+    let mut a = Run::with(seed.clone());
+    let mut b = Run::with(seed);
+    for method in [Method::Invite, Method::Options, Method::Bye] {
+        let (_, out_a) = a.send(request(method.clone(), None), udp());
+        let drawn = b.table.draw_branch();
+        assert!(drawn.as_str().starts_with(BRANCH_COOKIE) && drawn.as_str().len() == 23);
+        let (id_b, out_b) = b.send(request(method, Some(drawn.as_str())), udp());
+        assert_eq!(b.table.branch(id_b), Some(drawn.as_str()));
+        let (ta, tb) = (transmits(&out_a), transmits(&out_b));
+        assert_eq!(ta.len(), 1);
+        assert_eq!(ta[0].payload, tb[0].payload);
+    }
+    // A branch given back leaves no trace: the next draw is the same branch again, and the
+    // table's next own branch is the one run A gets.
+    let first = b.table.draw_branch();
+    b.table.return_branch(first);
+    let again = b.table.draw_branch();
+    assert_eq!(first.as_str(), again.as_str());
+    b.table.return_branch(again);
+    let (id_a, _) = a.send(request(Method::Options, None), udp());
+    let (id_b, _) = b.send(request(Method::Options, None), udp());
+    assert_eq!(a.table.branch(id_a), b.table.branch(id_b));
+}

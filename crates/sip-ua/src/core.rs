@@ -23,7 +23,7 @@ use sip_message::{
     ContentType, HeaderName as H, Message, MessageBuilder, Method, Require, SipUri, Unsupported,
     Uri,
 };
-use sip_transaction::{Event, ResponseError, Target, TransactionId, TransactionTable};
+use sip_transaction::{DrawnBranch, Event, ResponseError, Target, TransactionId, TransactionTable};
 
 use crate::config::{Body, UaConfig};
 use crate::event::{CallId, EndReason, RegistrationId, RequestId, UaError, UaEvent};
@@ -219,6 +219,71 @@ pub struct UaCore {
     sent: FastMap<TransactionId, Box<Message>>,
     regs: Slots<Reg>,
     reg_timers: BinaryHeap<Reverse<(Instant, RegistrationId)>>,
+    /// Header values that depend only on the configuration, written once.
+    consts: Consts,
+    /// Recently resolved IP-literal URIs (whose target depends on nothing but the URI).
+    resolved: ResolveCache,
+}
+
+/// Header values [`UaConfig`] fixes, written once at [`UaCore::new`] (the configuration cannot
+/// change afterwards: [`UaCore::config`] lends it read-only).
+#[derive(Debug)]
+struct Consts {
+    /// `Allow` (§20.5).
+    allow: Box<str>,
+    /// `Supported` (§20.37); empty when nothing is supported.
+    supported: Box<str>,
+    /// `Contact`: `<contact>`.
+    contact: Box<str>,
+    /// The host part of our Call-IDs (§8.1.1.4).
+    call_id_host: Box<str>,
+}
+
+impl Consts {
+    fn of(config: &UaConfig) -> Self {
+        Consts {
+            allow: config.allow_value().into(),
+            supported: config.supported_value().into(),
+            contact: concat(&["<", &config.contact, ">"]).into(),
+            call_id_host: config.sent_by.split(':').next().unwrap_or("sip").into(),
+        }
+    }
+}
+
+/// How many resolved URIs [`ResolveCache`] keeps.
+const RESOLVE_CACHE: usize = 4;
+
+/// The last few URIs [`Target::from_uri`] resolved: such a URI names an IP address, so its
+/// target is a function of its text alone (no [`UaCore::add_host`] entry is consulted) and
+/// can be remembered. Saves parsing the same peer URI for every request of a call.
+#[derive(Debug, Default)]
+struct ResolveCache {
+    entries: Vec<(Box<str>, Target)>,
+    next: usize,
+}
+
+impl ResolveCache {
+    fn get(&self, uri: &str) -> Option<Target> {
+        self.entries.iter().find(|(u, _)| **u == *uri).map(|(_, t)| *t)
+    }
+
+    fn put(&mut self, uri: &str, target: Target) {
+        if self.entries.len() < RESOLVE_CACHE {
+            self.entries.push((uri.into(), target));
+        } else if let Some(slot) = self.entries.get_mut(self.next) {
+            *slot = (uri.into(), target);
+            self.next = (self.next + 1) % RESOLVE_CACHE;
+        }
+    }
+}
+
+/// The pieces joined, in a string allocated once at the right size.
+fn concat(parts: &[&str]) -> String {
+    let mut out = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for p in parts {
+        out.push_str(p);
+    }
+    out
 }
 
 /// The digest client and where its credentials come from.
@@ -294,6 +359,8 @@ impl UaCore {
         let rng = ChaCha8Rng::seed_from_u64(config.rng_seed);
         let seed = config.rng_seed;
         UaCore {
+            consts: Consts::of(&config),
+            resolved: ResolveCache::default(),
             config,
             rng,
             calls: Slots::default(),
@@ -468,20 +535,27 @@ impl UaCore {
         }
         let local_tag: Box<str> = self.token(TAG_LEN).into();
         let call_id: Box<str> = self.new_call_id().into();
-        let to = invite.to.clone().unwrap_or_else(|| format!("<{}>", invite.uri));
-        let from = invite.from.clone().unwrap_or_else(|| self.config.from.clone());
-        let (request, target) = self.out_of_dialog(
+        let to = match &invite.to {
+            Some(to) => to.clone(),
+            None => concat(&["<", &invite.uri, ">"]),
+        };
+        let from = invite.from.as_deref().unwrap_or(&self.config.from);
+        let from = concat(&[from, ";tag=", &local_tag]);
+        let (request, target, branch) = self.out_of_dialog(
+            txns,
             &Method::Invite,
             &invite.uri,
             &to,
-            &format!("{from};tag={local_tag}"),
+            &from,
             &call_id,
             1,
             invite.body.as_ref(),
             &invite.require,
             &invite.headers,
         )?;
-        let txn = txns.send_request(now, request.clone(), target)?;
+        let txn = txns
+            .send_request(now, request.clone(), target)
+            .inspect_err(|_| txns.return_branch(branch))?;
         let mut call = Call::new(sip_dialog::Role::Uac, Phase::Calling, call_id, local_tag.clone());
         call.invite = Some(Box::new(request));
         call.invite_txn = Some(txn);
@@ -807,11 +881,12 @@ impl UaCore {
         }
         let tag = self.token(TAG_LEN);
         let call_id = self.new_call_id();
-        let from = format!("{};tag={tag}", self.config.from);
-        let (request, target) = self.out_of_dialog(
+        let from = concat(&[&self.config.from, ";tag=", &tag]);
+        let (request, target, branch) = self.out_of_dialog(
+            txns,
             method,
             uri,
-            &format!("<{uri}>"),
+            &concat(&["<", uri, ">"]),
             &from,
             &call_id,
             1,
@@ -820,6 +895,7 @@ impl UaCore {
             headers,
         )?;
         self.send_out_request(now, txns, request, target, false)
+            .inspect_err(|_| txns.return_branch(branch))
     }
 
     /// Sends `request` as built by the caller (for a REGISTER client, say) to `target`, as an
@@ -866,23 +942,16 @@ impl UaCore {
     /// # Errors
     /// [`UaError::BadUri`] or [`UaError::Unresolvable`].
     pub fn resolve(&self, uri: &str) -> Result<Target, UaError> {
-        let sip = SipUri::parse(uri).map_err(|_| UaError::BadUri(uri.to_string()))?;
-        if let Some(t) = Target::from_uri(&sip) {
-            return Ok(t);
-        }
-        let host = sip.host_raw().to_ascii_lowercase();
-        let mut target =
-            *self.hosts.get(&host).ok_or_else(|| UaError::Unresolvable(uri.to_string()))?;
-        if let (Target::Addr(transport, mut addr), Some(port)) = (target, sip.port()) {
-            addr.set_port(port);
-            target = Target::Addr(transport, addr);
-        }
-        if let Some(t) = sip.transport().and_then(sip_transaction::Transport::from_token)
-            && let Target::Addr(_, addr) = target
-        {
-            target = Target::Addr(t, addr);
-        }
-        Ok(target)
+        resolve_in(&self.hosts, uri).map(|(target, _)| target)
+    }
+
+    /// The index of the dialog with remote tag `tag` in `call` and where its next request goes.
+    fn dialog_target(&mut self, call: CallId, tag: &str) -> Result<(usize, Target), UaError> {
+        let Self { calls, hosts, resolved, .. } = self;
+        let c = calls.get(call.index, call.generation).ok_or(UaError::UnknownCall)?;
+        let idx = c.dialogs.position(tag).ok_or(UaError::WrongState("no such dialog"))?;
+        let dialog = c.dialogs.get(idx).ok_or(UaError::UnknownCall)?;
+        Ok((idx, resolve_cached(hosts, resolved, dialog.next_hop())?))
     }
 
     // ===== commands: registration =================================================================
@@ -1128,7 +1197,7 @@ impl UaCore {
             },
             Event::Additional2xx { id, response } => match self.clients.get(&id).cloned() {
                 Some(Purpose::Invite(call)) => {
-                    self.on_invite_2xx(now, txns, call, &response);
+                    self.on_invite_2xx(now, txns, call, response);
                     None
                 }
                 Some(Purpose::Reinvite(call)) => {
@@ -1177,11 +1246,7 @@ impl UaCore {
                 }
             }
             Event::Ack { id, request, source } => {
-                if self.on_ack(now, txns, &request) {
-                    None
-                } else {
-                    Some(Event::Ack { id, request, source })
-                }
+                self.on_ack(now, txns, request).map(|request| Event::Ack { id, request, source })
             }
             Event::StrayResponse { response, source } => {
                 if self.on_stray(now, txns, &response) {
@@ -1213,11 +1278,13 @@ impl UaCore {
         }
         let Some(method) = request.method().cloned() else { return };
         if !self.config.allow.contains(&method) {
-            let allow = [(H::Allow, self.config.allow_value())];
+            let allow = [(H::Allow, self.consts.allow.to_string())];
             self.reply(now, txns, id, &request, 405, None, &allow);
             return;
         }
-        if !request.request_uri().is_some_and(|u| matches!(u, Ok(Uri::Sip(_) | Uri::Tel(_)))) {
+        // validate() has parsed the Request-URI and answered 416 to a scheme other than sip,
+        // sips or tel, so the scheme alone tells a SIP or tel URI here (no second parse).
+        if !request.request_uri_str().is_some_and(is_sip_or_tel) {
             self.reply(now, txns, id, &request, 416, None, &[]);
             return;
         }
@@ -1460,15 +1527,21 @@ impl UaCore {
         self.events.push_back(UaEvent::Reinvite { call, request });
     }
 
-    fn on_ack(&mut self, now: Instant, txns: &mut TransactionTable, ack: &Message) -> bool {
-        let Some((call, idx)) = self.find_dialog(ack, ack.to_tag(), ack.from_tag()) else {
-            return false;
+    /// Takes an ACK for a 2xx of this core's; hands it back when it is not one.
+    fn on_ack(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        ack: Message,
+    ) -> Option<Message> {
+        let Some((call, idx)) = self.find_dialog(&ack, ack.to_tag(), ack.from_tag()) else {
+            return Some(ack);
         };
         let cseq = ack.cseq_number();
-        let Some(c) = self.call_mut(call) else { return false };
+        let Some(c) = self.call_mut(call) else { return Some(ack) };
         let matches = c.ok.as_ref().is_some_and(|(_, n, _)| Some(*n) == cseq);
         if !matches {
-            return true; // a retransmitted or late ACK: absorbed
+            return None; // a retransmitted or late ACK: absorbed
         }
         c.ok = None;
         c.retx_at = None;
@@ -1479,12 +1552,12 @@ impl UaCore {
         if c.phase == Phase::Answered {
             c.phase = Phase::Established;
             let bye = c.bye_pending;
-            self.events.push_back(UaEvent::Confirmed { call, ack: ack.clone() });
+            self.events.push_back(UaEvent::Confirmed { call, ack });
             if bye {
                 let _ = self.send_bye(now, txns, call, EndReason::LocalBye);
             }
         }
-        true
+        None
     }
 
     // ----- UAC: responses -------------------------------------------------------------------------
@@ -1540,7 +1613,7 @@ impl UaCore {
         match purpose {
             Purpose::Invite(call) => {
                 if (200..300).contains(&status) {
-                    if let Some(r) = &response {
+                    if let Some(r) = response {
                         self.on_invite_2xx(now, txns, call, r);
                     }
                     return;
@@ -1638,17 +1711,17 @@ impl UaCore {
         now: Instant,
         txns: &mut TransactionTable,
         call: CallId,
-        response: &Message,
+        response: Message,
     ) {
         // A retransmission of a 2xx already ACKed: the same ACK again (§13.2.2.4).
-        if self.resend_ack(txns, call, response) {
+        if self.resend_ack(txns, call, &response) {
             return;
         }
         let Some(c) = self.call_mut(call) else { return };
         let cseq = response.cseq_number().unwrap_or(0);
         let tag: Box<str> = response.to_tag().unwrap_or_default().into();
         let Some(invite) = c.invite.as_deref() else { return };
-        let change = c.dialogs.on_response(invite, response);
+        let change = c.dialogs.on_response(invite, &response);
         if change.is_err() {
             return;
         }
@@ -1673,7 +1746,7 @@ impl UaCore {
                 } else if let Some(c) = self.call_mut(call) {
                     c.phase = Phase::AwaitingAckBody;
                 }
-                self.events.push_back(UaEvent::Answered { call, response: response.clone() });
+                self.events.push_back(UaEvent::Answered { call, response });
                 if cancelled {
                     if let Some(c) = self.call_mut(call) {
                         c.cancel = CancelState::Sent;
@@ -1963,19 +2036,22 @@ impl UaCore {
         body: Option<&Body>,
         remember: bool,
     ) -> Result<(), UaError> {
-        let via_host = self.config.sent_by.clone();
         let branch = txns.new_branch();
-        let contact = self.config.contact.clone();
-        let c = self.call_mut(call).ok_or(UaError::UnknownCall)?;
-        let idx = c.dialogs.position(remote_tag).ok_or(UaError::WrongState("no such dialog"))?;
+        let (idx, target) = self.dialog_target(call, remote_tag)?;
+        let via = concat(&[
+            "SIP/2.0/",
+            target.transport().as_str(),
+            " ",
+            &self.config.sent_by,
+            ";branch=",
+            &branch,
+            ";rport",
+        ]);
+        let Self { calls, consts, .. } = self;
+        let c = calls.get_mut(call.index, call.generation).ok_or(UaError::UnknownCall)?;
         let dialog = c.dialogs.get_mut(idx).ok_or(UaError::UnknownCall)?;
-        let next_hop = dialog.request_target().next_hop().to_string();
-        let target = self.resolve(&next_hop)?;
-        let c = self.call_mut(call).ok_or(UaError::UnknownCall)?;
-        let dialog = c.dialogs.get_mut(idx).ok_or(UaError::UnknownCall)?;
-        let via = format!("SIP/2.0/{} {via_host};branch={branch};rport", target.transport());
-        let (mut b, _) = dialog.request(&Method::Ack, &via, Some(cseq));
-        b = b.header(H::Contact, format!("<{contact}>"));
+        let mut b = dialog.request_builder(&Method::Ack, &via, Some(cseq));
+        b = b.header(H::Contact, &*consts.contact);
         if let Some(body) = body {
             b = b.body(&body.content_type, body.bytes.clone());
         }
@@ -2068,33 +2144,42 @@ impl UaCore {
         body: Option<&Body>,
         auth: Option<&[AuthHeader]>,
     ) -> Result<TransactionId, UaError> {
-        let sent_by = self.config.sent_by.clone();
-        let contact = self.config.contact.clone();
-        let allow = self.config.allow_value();
-        let c = self.call(call).ok_or(UaError::UnknownCall)?;
-        let idx = c.dialogs.position(tag).ok_or(UaError::WrongState("no such dialog"))?;
-        let next_hop = c
-            .dialogs
-            .get(idx)
-            .map(|d| d.request_target().next_hop().to_string())
-            .ok_or(UaError::UnknownCall)?;
-        let target = self.resolve(&next_hop)?;
-        let c = self.call_mut(call).ok_or(UaError::UnknownCall)?;
+        let (idx, target) = self.dialog_target(call, tag)?;
+        let Self { calls, consts, .. } = self;
+        let c = calls.get_mut(call.index, call.generation).ok_or(UaError::UnknownCall)?;
         let dialog = c.dialogs.get_mut(idx).ok_or(UaError::UnknownCall)?;
-        let via = format!("SIP/2.0/{} {sent_by};rport", target.transport());
-        let (mut b, _) = dialog.request(method, &via, None);
+        // The branch the transaction layer would append (see `TransactionTable::draw_branch`).
+        let branch = txns.draw_branch();
+        let via = concat(&[
+            "SIP/2.0/",
+            target.transport().as_str(),
+            " ",
+            &self.config.sent_by,
+            ";rport;branch=",
+            branch.as_str(),
+        ]);
+        let mut b = dialog.request_builder(method, &via, None);
         if *method == Method::Invite {
-            b = b.header(H::Contact, format!("<{contact}>")).header(H::Allow, allow);
+            b = b.header(H::Contact, &*consts.contact).header(H::Allow, &*consts.allow);
         }
         if let Some(body) = body {
             b = b.body(&body.content_type, body.bytes.clone());
         }
-        let mut request = b.build()?;
-        if let Some(headers) = auth {
-            AuthHeader::apply_all(headers, &mut request)
-                .map_err(|_| UaError::WrongState("credentials do not fit the request"))?;
-        }
-        let txn = txns.send_request(now, request.clone(), target)?;
+        let sent = b.build().map_err(UaError::from).and_then(|mut request| {
+            if let Some(headers) = auth {
+                AuthHeader::apply_all(headers, &mut request)
+                    .map_err(|_| UaError::WrongState("credentials do not fit the request"))?;
+            }
+            Ok((txns.send_request(now, request.clone(), target)?, request))
+        });
+        let (txn, request) = match sent {
+            Ok(sent) => sent,
+            Err(e) => {
+                // Not sent: the generator goes back as if the branch had not been drawn.
+                txns.return_branch(branch);
+                return Err(e);
+            }
+        };
         if self.auth.is_some() {
             self.sent.insert(txn, Box::new(request));
         }
@@ -2164,21 +2249,20 @@ impl UaCore {
         status: u16,
         body: Option<&Body>,
     ) -> Result<Message, UaError> {
-        let contact = format!("<{}>", self.config.contact);
-        let allow = self.config.allow_value();
-        let supported = self.config.supported_value();
-        let c = self.call_mut(call).ok_or(UaError::UnknownCall)?;
+        let Self { calls, consts, .. } = self;
+        let (contact, allow, supported) = (&*consts.contact, &*consts.allow, &*consts.supported);
+        let c = calls.get_mut(call.index, call.generation).ok_or(UaError::UnknownCall)?;
         let (_, request) = c.pending.as_ref().ok_or(UaError::WrongState("nothing to answer"))?;
         let mut b = MessageBuilder::response_to(request, status, None).to_tag(&c.local_tag);
         if (101..300).contains(&status) {
             for rr in request.header_lines(H::RecordRoute) {
                 b = b.header(H::RecordRoute, rr);
             }
-            b = b.header(H::Contact, &contact);
+            b = b.header(H::Contact, contact);
             if status >= 200 {
-                b = b.header(H::Allow, &allow);
+                b = b.header(H::Allow, allow);
                 if !supported.is_empty() {
-                    b = b.header(H::Supported, &supported);
+                    b = b.header(H::Supported, supported);
                 }
             }
             if c.dialogs.is_empty() && !c.pending_is_reinvite {
@@ -2248,11 +2332,12 @@ impl UaCore {
     }
 
     fn capabilities(&self) -> Vec<(H, String)> {
-        let mut headers =
-            vec![(H::Allow, self.config.allow_value()), (H::Accept, self.config.accept_value())];
-        let supported = self.config.supported_value();
-        if !supported.is_empty() {
-            headers.push((H::Supported, supported));
+        let mut headers = vec![
+            (H::Allow, self.consts.allow.to_string()),
+            (H::Accept, self.config.accept_value()),
+        ];
+        if !self.consts.supported.is_empty() {
+            headers.push((H::Supported, self.consts.supported.to_string()));
         }
         headers
     }
@@ -2261,6 +2346,7 @@ impl UaCore {
     #[allow(clippy::too_many_arguments)]
     fn out_of_dialog(
         &mut self,
+        txns: &mut TransactionTable,
         method: &Method,
         uri: &str,
         to: &str,
@@ -2270,11 +2356,25 @@ impl UaCore {
         body: Option<&Body>,
         require: &[String],
         headers: &[(H, String)],
-    ) -> Result<(Message, Target), UaError> {
-        SipUri::parse(uri).map_err(|_| UaError::BadUri(uri.to_string()))?;
-        let next_hop = self.config.outbound_proxy.clone().unwrap_or_else(|| uri.to_string());
-        let target = self.resolve(&next_hop)?;
-        let via = format!("SIP/2.0/{} {};rport", target.transport(), self.config.sent_by);
+    ) -> Result<(Message, Target, DrawnBranch), UaError> {
+        // A URI the cache holds was parsed when it was put there.
+        if self.resolved.get(uri).is_none() {
+            SipUri::parse(uri).map_err(|_| UaError::BadUri(uri.to_string()))?;
+        }
+        let Self { config, resolved, hosts, .. } = self;
+        let next_hop = config.outbound_proxy.as_deref().unwrap_or(uri);
+        let target = resolve_cached(hosts, resolved, next_hop)?;
+        // The branch the transaction layer would append to this Via, written here so that the
+        // request goes out as built (see `TransactionTable::draw_branch`).
+        let branch = txns.draw_branch();
+        let via = concat(&[
+            "SIP/2.0/",
+            target.transport().as_str(),
+            " ",
+            &self.config.sent_by,
+            ";rport;branch=",
+            branch.as_str(),
+        ]);
         let mut b =
             MessageBuilder::request(method, uri).header(H::Via, via).header(H::MaxForwards, "70");
         if let Some(proxy) = &self.config.outbound_proxy {
@@ -2286,13 +2386,12 @@ impl UaCore {
             .header(H::CallId, call_id)
             .header(H::CSeq, format!("{cseq} {method}"));
         if *method != Method::Register {
-            b = b.header(H::Contact, format!("<{}>", self.config.contact));
+            b = b.header(H::Contact, &*self.consts.contact);
         }
         if *method == Method::Invite {
-            b = b.header(H::Allow, self.config.allow_value());
-            let supported = self.config.supported_value();
-            if !supported.is_empty() {
-                b = b.header(H::Supported, supported);
+            b = b.header(H::Allow, &*self.consts.allow);
+            if !self.consts.supported.is_empty() {
+                b = b.header(H::Supported, &*self.consts.supported);
             }
         }
         if !require.is_empty() {
@@ -2307,7 +2406,13 @@ impl UaCore {
         if let Some(body) = body {
             b = b.body(&body.content_type, body.bytes.clone());
         }
-        Ok((b.build()?, target))
+        match b.build() {
+            Ok(request) => Ok((request, target, branch)),
+            Err(e) => {
+                txns.return_branch(branch);
+                Err(e.into())
+            }
+        }
     }
 
     fn send_out_request(
@@ -2569,8 +2674,11 @@ impl UaCore {
 
     fn new_call_id(&mut self) -> String {
         // §8.1.1.4: globally unique over space and time; the host part names this UA.
-        let host = self.config.sent_by.split(':').next().unwrap_or("sip").to_string();
-        format!("{}@{host}", self.token(CALL_ID_LEN))
+        let mut id = self.token(CALL_ID_LEN);
+        id.reserve_exact(1 + self.consts.call_id_host.len());
+        id.push('@');
+        id.push_str(&self.consts.call_id_host);
+        id
     }
 }
 
@@ -2655,4 +2763,83 @@ fn strip_branch(request: &mut Message) -> bool {
         .collect();
     request.pop_front(H::Via);
     request.push_front(H::Via, Bytes::from(kept.join(";"))).is_ok()
+}
+
+/// Whether `uri` has the scheme of a SIP, SIPS or tel URI (RFC 3261 §19.1, RFC 3966).
+fn is_sip_or_tel(uri: &str) -> bool {
+    uri.split_once(':').is_some_and(|(scheme, _)| {
+        ["sip", "sips", "tel"].iter().any(|s| scheme.eq_ignore_ascii_case(s))
+    })
+}
+
+/// Resolves `uri` (a SIP URI): an IP host directly ([`Target::from_uri`]), a name through
+/// `hosts`. Also says whether the target came from the URI alone (so it may be cached).
+fn resolve_in(hosts: &HashMap<String, Target>, uri: &str) -> Result<(Target, bool), UaError> {
+    let sip = SipUri::parse(uri).map_err(|_| UaError::BadUri(uri.to_string()))?;
+    if let Some(t) = Target::from_uri(&sip) {
+        return Ok((t, true));
+    }
+    let host = sip.host_raw().to_ascii_lowercase();
+    let mut target = *hosts.get(&host).ok_or_else(|| UaError::Unresolvable(uri.to_string()))?;
+    if let (Target::Addr(transport, mut addr), Some(port)) = (target, sip.port()) {
+        addr.set_port(port);
+        target = Target::Addr(transport, addr);
+    }
+    if let Some(t) = sip.transport().and_then(sip_transaction::Transport::from_token)
+        && let Target::Addr(_, addr) = target
+    {
+        target = Target::Addr(t, addr);
+    }
+    Ok((target, false))
+}
+
+/// [`resolve_in`] through `cache`: an IP-literal URI resolved before is not parsed again.
+fn resolve_cached(
+    hosts: &HashMap<String, Target>,
+    cache: &mut ResolveCache,
+    uri: &str,
+) -> Result<Target, UaError> {
+    if let Some(target) = cache.get(uri) {
+        return Ok(target);
+    }
+    let (target, literal) = resolve_in(hosts, uri)?;
+    if literal {
+        cache.put(uri, target);
+    }
+    Ok(target)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_resolve_cache_holds_ip_literals_only_and_agrees_with_resolve() {
+        let mut hosts = HashMap::new();
+        let mut cache = ResolveCache::default();
+        let ip = "sip:bob@192.0.2.2:5062;transport=tcp";
+        let direct = resolve_in(&hosts, ip).unwrap().0;
+        assert_eq!(resolve_cached(&hosts, &mut cache, ip).unwrap(), direct);
+        assert_eq!(cache.get(ip), Some(direct));
+        // A name depends on the hosts table, so it is never remembered.
+        let name = "sip:bob@biloxi.example.com";
+        assert!(resolve_cached(&hosts, &mut cache, name).is_err());
+        let a = Target::udp("192.0.2.7:5060".parse().unwrap());
+        hosts.insert("biloxi.example.com".to_string(), a);
+        assert_eq!(resolve_cached(&hosts, &mut cache, name).unwrap(), a);
+        assert_eq!(cache.get(name), None);
+        let b = Target::udp("192.0.2.8:5060".parse().unwrap());
+        hosts.insert("biloxi.example.com".to_string(), b);
+        assert_eq!(resolve_cached(&hosts, &mut cache, name).unwrap(), b);
+        // Bad URIs are errors every time.
+        assert!(matches!(resolve_cached(&hosts, &mut cache, "nope"), Err(UaError::BadUri(_))));
+        // The cache is bounded: the oldest entries make way.
+        for i in 0..10 {
+            let uri = format!("sip:192.0.2.{i}");
+            let t = resolve_cached(&hosts, &mut cache, &uri).unwrap();
+            assert_eq!(t, resolve_in(&hosts, &uri).unwrap().0);
+            assert_eq!(cache.get(&uri), Some(t));
+        }
+        assert_eq!(cache.entries.len(), RESOLVE_CACHE);
+    }
 }
