@@ -1007,35 +1007,68 @@ pub(crate) fn classify_host(text: &str) -> Option<Host<'_>> {
 
 /// `IPv4address = 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT`, each part at most 255.
 pub(crate) fn parse_ipv4(text: &str) -> Option<Ipv4Addr> {
+    // One pass over the bytes (this runs for every IPv4 host of every URI and Via).
+    let b = text.as_bytes();
     let mut octets = [0u8; 4];
-    let mut parts = text.split('.');
-    for octet in &mut octets {
-        let part = parts.next()?;
-        if part.is_empty() || part.len() > 3 || !part.bytes().all(|c| c.is_ascii_digit()) {
+    let mut i = 0;
+    for (k, octet) in octets.iter_mut().enumerate() {
+        if k > 0 {
+            if b.get(i) != Some(&b'.') {
+                return None;
+            }
+            i += 1;
+        }
+        let start = i;
+        let mut n: u16 = 0;
+        while let Some(&c) = b.get(i) {
+            if !c.is_ascii_digit() {
+                break;
+            }
+            if i - start == 3 {
+                return None;
+            }
+            n = n * 10 + u16::from(c - b'0');
+            i += 1;
+        }
+        if i == start {
             return None;
         }
-        *octet = part.parse().ok()?;
+        *octet = u8::try_from(n).ok()?;
     }
-    parts.next().is_none().then(|| Ipv4Addr::from(octets))
+    (i == b.len()).then(|| Ipv4Addr::from(octets))
 }
 
 /// `hostname = *( domainlabel "." ) toplabel [ "." ]`, with the toplabel allowed to start
 /// with a digit but not to be all digits (see [`Host`]).
+///
+/// Each label is `domainlabel = alphanum / alphanum *( alphanum / "-" ) alphanum`; one pass
+/// over the bytes.
 fn is_hostname(text: &str) -> bool {
-    let body = text.strip_suffix('.').unwrap_or(text);
-    let mut labels = body.split('.');
-    let top_ok = labels
-        .next_back()
-        .is_some_and(|top| is_label(top) && !top.bytes().all(|c| c.is_ascii_digit()));
-    top_ok && labels.all(is_label)
-}
-
-/// `domainlabel = alphanum / alphanum *( alphanum / "-" ) alphanum`
-fn is_label(label: &str) -> bool {
-    let b = label.as_bytes();
-    b.first().is_some_and(u8::is_ascii_alphanumeric)
-        && b.last().is_some_and(u8::is_ascii_alphanumeric)
-        && b.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'-')
+    let b = text.as_bytes();
+    let body = b.strip_suffix(b".").unwrap_or(b);
+    // State of the label being read: whether it is still empty, its last byte, and whether
+    // it is all digits so far.
+    let mut empty = true;
+    let mut last = 0_u8;
+    let mut digits = true;
+    for &c in body {
+        if c == b'.' {
+            if empty || last == b'-' {
+                return false;
+            }
+            empty = true;
+            digits = true;
+        } else if c.is_ascii_alphanumeric() {
+            empty = false;
+            digits &= c.is_ascii_digit();
+        } else if c == b'-' && !empty {
+            digits = false;
+        } else {
+            return false;
+        }
+        last = c;
+    }
+    !empty && last != b'-' && !digits
 }
 
 /// `port = 1*DIGIT` starting at `i`, at most 65535; returns the port and where it ends.
@@ -1947,6 +1980,97 @@ mod tests {
         #[test]
         fn decode_escapes_never_panics(s in "[a-z%0-9A-F\u{e9}]{0,20}") {
             let _ = decode_escapes(&s);
+        }
+    }
+}
+
+/// The byte-level host checks compared with the `str::split` versions they replaced.
+#[cfg(test)]
+mod host_reference {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn parse_ipv4_reference(text: &str) -> Option<Ipv4Addr> {
+        let mut octets = [0u8; 4];
+        let mut parts = text.split('.');
+        for octet in &mut octets {
+            let part = parts.next()?;
+            if part.is_empty() || part.len() > 3 || !part.bytes().all(|c| c.is_ascii_digit()) {
+                return None;
+            }
+            *octet = part.parse().ok()?;
+        }
+        parts.next().is_none().then(|| Ipv4Addr::from(octets))
+    }
+
+    fn is_hostname_reference(text: &str) -> bool {
+        fn is_label(label: &str) -> bool {
+            let b = label.as_bytes();
+            b.first().is_some_and(u8::is_ascii_alphanumeric)
+                && b.last().is_some_and(u8::is_ascii_alphanumeric)
+                && b.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'-')
+        }
+        let body = text.strip_suffix('.').unwrap_or(text);
+        let mut labels = body.split('.');
+        let top_ok = labels
+            .next_back()
+            .is_some_and(|top| is_label(top) && !top.bytes().all(|c| c.is_ascii_digit()));
+        top_ok && labels.all(is_label)
+    }
+
+    #[test]
+    fn edge_cases_agree() {
+        for s in [
+            "",
+            ".",
+            "..",
+            "1.2.3.4",
+            "255.255.255.255",
+            "256.1.1.1",
+            "1.2.3",
+            "1.2.3.4.",
+            "01.002.0003.4",
+            "000.0.0.0",
+            "1..2.3",
+            "a.b",
+            "a-.b",
+            "-a.b",
+            "a.-b",
+            "a.b-",
+            "a.b.",
+            "a..b",
+            "1.2.3.4a",
+            "1a",
+            "12",
+            "a.1",
+            "1-2",
+            "x-1",
+            "9.com",
+            "é.com",
+            "1.2.3.é",
+        ] {
+            assert_eq!(parse_ipv4(s), parse_ipv4_reference(s), "{s:?}");
+            assert_eq!(is_hostname(s), is_hostname_reference(s), "{s:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn parse_ipv4_matches_the_reference(s in "[0-9.]{0,18}|[0-9.a\\-\u{e9}]{0,12}") {
+            prop_assert_eq!(parse_ipv4(&s), parse_ipv4_reference(&s));
+        }
+
+        #[test]
+        fn is_hostname_matches_the_reference(s in "[a-c0-2.\\-\u{e9}_]{0,14}") {
+            prop_assert_eq!(is_hostname(&s), is_hostname_reference(&s));
+            prop_assert_eq!(classify_host(&s), {
+                if s.bytes().all(|c| c.is_ascii_digit() || c == b'.') {
+                    parse_ipv4_reference(&s).map(Host::Ipv4)
+                } else {
+                    is_hostname_reference(&s).then_some(Host::Domain(&s))
+                }
+            });
         }
     }
 }
