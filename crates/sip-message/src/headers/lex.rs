@@ -84,25 +84,30 @@ impl<'a> Cursor<'a> {
     }
 
     /// The byte under the cursor.
+    #[inline]
     pub(crate) fn peek(&self) -> Option<u8> {
         self.byte(self.pos)
     }
 
+    #[inline]
     fn byte(&self, at: usize) -> Option<u8> {
         self.src.as_bytes().get(at).copied()
     }
 
     /// Whether the whole value has been consumed.
+    #[inline]
     pub(crate) fn at_end(&self) -> bool {
         self.pos >= self.src.len()
     }
 
     /// The text from `start` up to the cursor.
+    #[inline]
     pub(crate) fn since(&self, start: usize) -> &'a str {
         self.slice(start, self.pos)
     }
 
     /// The text between two positions earlier returned by [`Cursor::pos`].
+    #[inline]
     pub(crate) fn slice(&self, from: usize, to: usize) -> &'a str {
         self.src.get(from..to).unwrap_or("")
     }
@@ -125,7 +130,12 @@ impl<'a> Cursor<'a> {
 
     /// Length of the linear whitespace at `at`: `LWS = [*WSP CRLF] 1*WSP`, repeated. A bare LF
     /// followed by whitespace also counts as a fold (for messages read with bare-LF lenience).
+    #[inline]
     fn lws_len(&self, at: usize) -> usize {
+        // Fast path: most separators are not surrounded by whitespace.
+        if !matches!(self.byte(at), Some(b' ' | b'\t' | b'\r' | b'\n')) {
+            return 0;
+        }
         let mut i = at;
         loop {
             match (self.byte(i), self.byte(i + 1), self.byte(i + 2)) {
@@ -138,6 +148,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// Skips `SWS` (optional linear whitespace); says whether there was any.
+    #[inline]
     pub(crate) fn skip_sws(&mut self) -> bool {
         let n = self.lws_len(self.pos);
         self.pos += n;
@@ -150,6 +161,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// Consumes `c` if it is the next byte.
+    #[inline]
     pub(crate) fn eat(&mut self, c: u8) -> bool {
         let hit = self.peek() == Some(c);
         if hit {

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use crate::{HeaderError, HeaderName, Host, TypedHeader};
 
 use super::lex::{Cursor, parse_host, parse_ip};
-use super::params::{Params, checked, digits_value, token_value, with_params};
+use super::params::{ParamList, Params, checked, digits_value, token_value, with_params};
 
 /// One `Via` value: a hop the request took, where responses go back.
 ///
@@ -189,7 +189,7 @@ fn sent_protocol_and_by<'a>(cur: &mut Cursor<'a>) -> Result<ViaHead<'a>, HeaderE
 }
 
 /// Checks and converts `branch`, `received`, `rport`, `maddr` and `ttl`.
-fn known_params<'a>(params: &Params<'a>) -> Result<ViaKnown<'a>, &'static str> {
+fn known_params<'a>(params: &ParamList<'a>) -> Result<ViaKnown<'a>, &'static str> {
     let rport = |v: Option<&str>| match v {
         None => Some(None),
         Some(v) => digits_value::<u16>(v).map(Some),
