@@ -939,11 +939,24 @@ fn scheme_end(b: &[u8]) -> Result<usize, UriError> {
 /// first `@` after a run of user, password, `:` and `%` characters. `@` cannot appear
 /// unescaped in a userinfo, and a host cannot contain one, so this is the only reading.
 fn find_userinfo_end(b: &[u8], start: usize) -> Option<usize> {
-    let end = scan_plain(b, start, |c| {
-        in_class(&USER, c) || in_class(&PASSWORD, c) || c == b':' || c == b'%'
-    });
+    let end = scan_plain(b, start, |c| in_class(&USERINFO, c));
     (b.get(end) == Some(&b'@')).then_some(end)
 }
+
+/// The bytes a userinfo is made of: `USER`, `PASSWORD`, `:` and `%` in one table.
+static USERINFO: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        // Runs at compile time only: every index is below 256.
+        #[allow(clippy::indexing_slicing)]
+        {
+            t[i] = USER[i] || PASSWORD[i] || i == b':' as usize || i == b'%' as usize;
+        }
+        i += 1;
+    }
+    t
+};
 
 /// `userinfo = ( user / telephone-subscriber ) [ ":" password ] "@"` between `start` and the
 /// `@` at `at`.
@@ -981,17 +994,31 @@ fn parse_host(s: &str, i: usize) -> Result<(Host<'_>, usize), UriError> {
             .map_err(|_| UriError::new("bad IPv6 address", i + 1))?;
         return Ok((Host::Ipv6(addr), close + 1));
     }
-    let end = scan_plain(b, i, |c| c.is_ascii_alphanumeric() || c == b'-' || c == b'.');
+    // One scan finds the end and whether the text is only digits and dots (an IPv4 address
+    // or nothing: see `classify_host`).
+    let mut end = i;
+    let mut dotted_digits = true;
+    while let Some(&c) = b.get(end) {
+        if c.is_ascii_alphabetic() || c == b'-' {
+            dotted_digits = false;
+        } else if !(c.is_ascii_digit() || c == b'.') {
+            break;
+        }
+        end += 1;
+    }
     let text = slice(s, i, end)?;
     if text.is_empty() {
         return Err(err_at(b, i, "empty host"));
     }
-    match classify_host(text) {
-        Some(host) => Ok((host, end)),
-        None if text.bytes().all(|c| c.is_ascii_digit() || c == b'.') => {
-            Err(UriError::new("bad IPv4 address", i))
+    if dotted_digits {
+        match parse_ipv4(text) {
+            Some(addr) => Ok((Host::Ipv4(addr), end)),
+            None => Err(UriError::new("bad IPv4 address", i)),
         }
-        None => Err(UriError::new("bad host name", i)),
+    } else if is_hostname(text) {
+        Ok((Host::Domain(text), end))
+    } else {
+        Err(UriError::new("bad host name", i))
     }
 }
 
@@ -2055,7 +2082,39 @@ mod host_reference {
         }
     }
 
+    fn parse_host_reference(s: &str, i: usize) -> Result<(Host<'_>, usize), UriError> {
+        let b = s.as_bytes();
+        if b.get(i) == Some(&b'[') {
+            return parse_host(s, i);
+        }
+        let end = scan_plain(b, i, |c| c.is_ascii_alphanumeric() || c == b'-' || c == b'.');
+        let text = slice(s, i, end)?;
+        if text.is_empty() {
+            return Err(err_at(b, i, "empty host"));
+        }
+        match classify_host(text) {
+            Some(host) => Ok((host, end)),
+            None if text.bytes().all(|c| c.is_ascii_digit() || c == b'.') => {
+                Err(UriError::new("bad IPv4 address", i))
+            }
+            None => Err(UriError::new("bad host name", i)),
+        }
+    }
+
+    #[test]
+    fn userinfo_table_is_the_union_of_its_classes() {
+        for c in 0..=255_u8 {
+            let old = in_class(&USER, c) || in_class(&PASSWORD, c) || c == b':' || c == b'%';
+            assert_eq!(in_class(&USERINFO, c), old, "{c}");
+        }
+    }
+
     proptest! {
+        #[test]
+        fn parse_host_matches_the_reference(s in "[a-c0-2.\\-:; @\u{e9}]{0,14}", i in 0_usize..3) {
+            prop_assert_eq!(parse_host(&s, i), parse_host_reference(&s, i));
+        }
+
         #[test]
         fn parse_ipv4_matches_the_reference(s in "[0-9.]{0,18}|[0-9.a\\-\u{e9}]{0,12}") {
             prop_assert_eq!(parse_ipv4(&s), parse_ipv4_reference(&s));

@@ -190,20 +190,23 @@ impl<'a> Cursor<'a> {
     }
 
     /// The longest run of bytes in `table` (an ASCII class); may be empty.
+    #[inline]
     pub(crate) fn take_class(&mut self, table: &[bool; 256]) -> &'a str {
         self.take_while(|c| in_class(table, c))
     }
 
     /// The longest run of ASCII bytes satisfying `f` (a non-ASCII byte always ends the run).
+    #[inline]
     pub(crate) fn take_while(&mut self, f: impl Fn(u8) -> bool) -> &'a str {
         let start = self.pos;
-        while self.peek().is_some_and(|c| c.is_ascii() && f(c)) {
-            self.pos += 1;
-        }
+        let rest = self.src.as_bytes().get(start..).unwrap_or_default();
+        let n = rest.iter().position(|&c| !(c.is_ascii() && f(c))).unwrap_or(rest.len());
+        self.pos = start + n;
         self.since(start)
     }
 
     /// `token`, if one starts here.
+    #[inline]
     pub(crate) fn token(&mut self) -> Option<&'a str> {
         Some(self.take_class(&TOKEN)).filter(|t| !t.is_empty())
     }

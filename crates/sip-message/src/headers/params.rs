@@ -380,7 +380,7 @@ fn param<'a>(
         }
         _ => {
             let value = cur.take_while(|c| in_class(&TOKEN, c) || c == b':');
-            let bad_colon = value.contains(':')
+            let bad_colon = value.bytes().any(|c| c == b':')
                 && (syntax == ValueSyntax::Auth || value.parse::<Ipv6Addr>().is_err());
             if value.is_empty() {
                 Err(cur.err("expected parameter value"))
