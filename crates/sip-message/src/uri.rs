@@ -1025,6 +1025,7 @@ fn parse_host(s: &str, i: usize) -> Result<(Host<'_>, usize), UriError> {
 /// `hostname / IPv4address` from text of alphanumerics, `-` and `.` (see [`Host`] for the
 /// rules): digits and dots must form an IPv4 address, anything else a hostname. Shared with
 /// the typed headers (Via sent-by, maddr).
+#[cfg(test)]
 pub(crate) fn classify_host(text: &str) -> Option<Host<'_>> {
     if text.bytes().all(|c| c.is_ascii_digit() || c == b'.') {
         return parse_ipv4(text).map(Host::Ipv4);
@@ -1070,7 +1071,7 @@ pub(crate) fn parse_ipv4(text: &str) -> Option<Ipv4Addr> {
 ///
 /// Each label is `domainlabel = alphanum / alphanum *( alphanum / "-" ) alphanum`; one pass
 /// over the bytes.
-fn is_hostname(text: &str) -> bool {
+pub(crate) fn is_hostname(text: &str) -> bool {
     let b = text.as_bytes();
     let body = b.strip_suffix(b".").unwrap_or(b);
     // State of the label being read: whether it is still empty, its last byte, and whether

@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv6Addr};
 
 pub(crate) use crate::chars::in_class;
 use crate::chars::{TOKEN, is_ws};
-use crate::uri::{classify_host, parse_ipv4};
+use crate::uri::{is_hostname, parse_ipv4};
 use crate::{HeaderError, HeaderName, Host, Method};
 
 /// Decodes a value that may be a `quoted-string` (RFC 3261 §25.1): strips the surrounding
@@ -192,7 +192,13 @@ impl<'a> Cursor<'a> {
     /// The longest run of bytes in `table` (an ASCII class); may be empty.
     #[inline]
     pub(crate) fn take_class(&mut self, table: &[bool; 256]) -> &'a str {
-        self.take_while(|c| in_class(table, c))
+        // The classes are ASCII-only, so one table lookup per byte decides (no separate
+        // `is_ascii` test as in `take_while`).
+        let start = self.pos;
+        let rest = self.src.as_bytes().get(start..).unwrap_or_default();
+        let n = rest.iter().position(|&c| !in_class(table, c)).unwrap_or(rest.len());
+        self.pos = start + n;
+        self.since(start)
     }
 
     /// The longest run of ASCII bytes satisfying `f` (a non-ASCII byte always ends the run).
@@ -342,8 +348,27 @@ impl<'a> Cursor<'a> {
                 .map(Host::Ipv6)
                 .map_err(|_| self.err_at("invalid IPv6 address", start));
         }
-        self.take_while(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'.');
-        classify_host(self.since(start)).ok_or_else(|| self.err_at("invalid host", start))
+        // One scan finds the end and whether the text is only digits and dots, which decides
+        // between IPv4address and hostname as `classify_host` does.
+        let rest = self.src.as_bytes().get(start..).unwrap_or_default();
+        let mut dotted_digits = true;
+        let mut n = 0;
+        while let Some(&c) = rest.get(n) {
+            if c.is_ascii_alphabetic() || c == b'-' {
+                dotted_digits = false;
+            } else if !(c.is_ascii_digit() || c == b'.') {
+                break;
+            }
+            n += 1;
+        }
+        self.pos = start + n;
+        let text = self.since(start);
+        let host = if dotted_digits {
+            parse_ipv4(text).map(Host::Ipv4)
+        } else {
+            is_hostname(text).then_some(Host::Domain(text))
+        };
+        host.ok_or_else(|| self.err_at("invalid host", start))
     }
 
     /// `port = 1*DIGIT`, at most 65535.
@@ -400,6 +425,33 @@ mod tests {
 
     fn cur(s: &str) -> Cursor<'_> {
         Cursor::new(s, HeaderName::Other)
+    }
+
+    /// `Cursor::host` for a hostname or IPv4 address as it was: scan, then classify.
+    fn host_reference(s: &str) -> (Result<Host<'_>, HeaderError>, usize) {
+        let mut c = cur(s);
+        let start = c.pos();
+        c.take_while(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'.');
+        let host = crate::uri::classify_host(c.since(start))
+            .ok_or_else(|| c.err_at("invalid host", start));
+        (host, c.pos())
+    }
+
+    #[test]
+    fn classes_read_by_take_class_are_ascii_only() {
+        // `take_class` relies on it to skip the `is_ascii` test of `take_while`.
+        for table in [&TOKEN, &crate::chars::WORD, &super::super::params::TOKEN_OR_COLON] {
+            assert!((0x80..=0xFF_u8).all(|c| !in_class(table, c)));
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn host_matches_the_reference(s in "[a-c0-3.\\-:; \u{e9}]{0,14}") {
+            let mut c = cur(&s);
+            let host = c.host();
+            proptest::prop_assert_eq!((host, c.pos()), host_reference(&s));
+        }
     }
 
     #[test]
