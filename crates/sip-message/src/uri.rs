@@ -58,6 +58,10 @@ impl<'a> Uri<'a> {
     /// # Errors
     /// A [`UriError`] saying what did not match and at which byte.
     pub fn parse(s: &'a str) -> Result<Uri<'a>, UriError> {
+        // The common case, which the scheme checks below would send to `SipUri::parse`.
+        if s.as_bytes().starts_with(b"sip:") {
+            return SipUri::parse(s).map(Uri::Sip);
+        }
         let colon = scheme_end(s.as_bytes())?;
         let scheme = s.get(..colon).unwrap_or_default();
         if scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips") {

@@ -160,6 +160,17 @@ impl<'a> Cursor<'a> {
         if self.skip_sws() { Ok(()) } else { Err(self.err(what)) }
     }
 
+    /// Consumes `prefix` if the value continues with exactly these bytes; returns its text.
+    pub(crate) fn take_prefix(&mut self, prefix: &str) -> Option<&'a str> {
+        let start = self.pos;
+        let rest = self.src.as_bytes().get(start..)?;
+        if !rest.starts_with(prefix.as_bytes()) {
+            return None;
+        }
+        self.pos = start + prefix.len();
+        Some(self.since(start))
+    }
+
     /// Consumes `c` if it is the next byte.
     #[inline]
     pub(crate) fn eat(&mut self, c: u8) -> bool {

@@ -176,10 +176,20 @@ type ViaKnown<'a> =
 
 /// `sent-protocol LWS sent-by`
 fn sent_protocol_and_by<'a>(cur: &mut Cursor<'a>) -> Result<ViaHead<'a>, HeaderError> {
-    let name = cur.expect_token("expected protocol name")?;
-    cur.expect_sep(b'/', "expected '/' after protocol name")?;
-    let version = cur.expect_token("expected protocol version")?;
-    cur.expect_sep(b'/', "expected '/' after protocol version")?;
+    let (name, version) = match cur.take_prefix("SIP/2.0/") {
+        // What the general path below reads from this prefix: two tokens, two separators.
+        Some(prefix) => {
+            cur.skip_sws();
+            (prefix.get(..3).unwrap_or("SIP"), prefix.get(4..7).unwrap_or("2.0"))
+        }
+        None => {
+            let name = cur.expect_token("expected protocol name")?;
+            cur.expect_sep(b'/', "expected '/' after protocol name")?;
+            let version = cur.expect_token("expected protocol version")?;
+            cur.expect_sep(b'/', "expected '/' after protocol version")?;
+            (name, version)
+        }
+    };
     let transport = cur.expect_token("expected transport")?;
     cur.lws("expected whitespace before sent-by")?;
     let start = cur.pos();
@@ -359,7 +369,35 @@ mod tests {
         ))
     }
 
+    /// `sent_protocol_and_by` as it was, without the `SIP/2.0/` shortcut.
+    fn head_reference<'a>(cur: &mut Cursor<'a>) -> Result<ViaHead<'a>, HeaderError> {
+        let name = cur.expect_token("expected protocol name")?;
+        cur.expect_sep(b'/', "expected '/' after protocol name")?;
+        let version = cur.expect_token("expected protocol version")?;
+        cur.expect_sep(b'/', "expected '/' after protocol version")?;
+        let transport = cur.expect_token("expected transport")?;
+        cur.lws("expected whitespace before sent-by")?;
+        let start = cur.pos();
+        let host = cur.host()?;
+        let port = if cur.sep(b':') { Some(cur.port()?) } else { None };
+        Ok((name, version, transport, cur.since(start), host, port))
+    }
+
     proptest::proptest! {
+        #[test]
+        fn sent_protocol_matches_the_reference(
+            s in "(SIP|sip|SIP )?(/2\\.0|/2\\.1|/)?(/| /|/\r\n )?(UDP|tcp)?( |\t|\r\n )?[a.1:5 ;]{0,8}",
+        ) {
+            let (mut a, mut b) = (Cursor::new(&s, HeaderName::Via), Cursor::new(&s, HeaderName::Via));
+            let (x, y) = (sent_protocol_and_by(&mut a), head_reference(&mut b));
+            if let (Ok(x), Ok(y)) = (&x, &y) {
+                proptest::prop_assert_eq!(x.0.as_ptr(), y.0.as_ptr());
+                proptest::prop_assert_eq!(x.1.as_ptr(), y.1.as_ptr());
+            }
+            proptest::prop_assert_eq!(x, y);
+            proptest::prop_assert_eq!(a.pos(), b.pos());
+        }
+
         #[test]
         fn known_params_match_the_reference(
             items in proptest::collection::vec((
