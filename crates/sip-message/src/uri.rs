@@ -998,32 +998,113 @@ fn parse_host(s: &str, i: usize) -> Result<(Host<'_>, usize), UriError> {
             .map_err(|_| UriError::new("bad IPv6 address", i + 1))?;
         return Ok((Host::Ipv6(addr), close + 1));
     }
-    // One scan finds the end and whether the text is only digits and dots (an IPv4 address
-    // or nothing: see `classify_host`).
-    let mut end = i;
-    let mut dotted_digits = true;
-    while let Some(&c) = b.get(end) {
-        if c.is_ascii_alphabetic() || c == b'-' {
-            dotted_digits = false;
-        } else if !(c.is_ascii_digit() || c == b'.') {
-            break;
-        }
-        end += 1;
-    }
+    let scan = scan_host(b, i);
+    let end = scan.end;
     let text = slice(s, i, end)?;
     if text.is_empty() {
         return Err(err_at(b, i, "empty host"));
     }
-    if dotted_digits {
+    if scan.dotted_digits {
         match parse_ipv4(text) {
             Some(addr) => Ok((Host::Ipv4(addr), end)),
             None => Err(UriError::new("bad IPv4 address", i)),
         }
-    } else if is_hostname(text) {
+    } else if scan.hostname {
         Ok((Host::Domain(text), end))
     } else {
         Err(UriError::new("bad host name", i))
     }
+}
+
+/// What [`scan_host`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct HostScan {
+    /// Where the run of alphanumerics, `-` and `.` ends.
+    pub(crate) end: usize,
+    /// Whether the run is only digits and dots (then it is an IPv4 address or nothing).
+    pub(crate) dotted_digits: bool,
+    /// Whether the run is a `hostname` ([`is_hostname`]).
+    pub(crate) hostname: bool,
+}
+
+/// Byte classes of a host: 0 ends it.
+const H_END: u8 = 0;
+const H_DIGIT: u8 = 1;
+const H_ALPHA: u8 = 2;
+const H_DASH: u8 = 3;
+const H_DOT: u8 = 4;
+
+static HOST_CLASS: [u8; 256] = {
+    let mut t = [H_END; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        // Runs at compile time only: every index is below 256.
+        #[allow(clippy::indexing_slicing)]
+        {
+            t[i] = if c.is_ascii_digit() {
+                H_DIGIT
+            } else if c.is_ascii_alphabetic() {
+                H_ALPHA
+            } else if c == b'-' {
+                H_DASH
+            } else if c == b'.' {
+                H_DOT
+            } else {
+                H_END
+            };
+        }
+        i += 1;
+    }
+    t
+};
+
+/// Scans the run of alphanumerics, `-` and `.` from `i` that a hostname or IPv4 address is
+/// made of, deciding on the way whether it is a `hostname` (the rules of [`is_hostname`]) and
+/// whether it is only digits and dots: one pass, one table lookup per byte.
+pub(crate) fn scan_host(b: &[u8], i: usize) -> HostScan {
+    let mut end = i;
+    let mut dotted_digits = true;
+    // Hostname state: every label so far is well-formed; the current label is empty / all
+    // digits; the class of the last byte; whether the label before the last dot was all digits.
+    let mut labels_ok = true;
+    let mut empty = true;
+    let mut digits = true;
+    let mut last = H_END;
+    let mut digits_before_dot = false;
+    while let Some(&c) = b.get(end) {
+        let class = HOST_CLASS.get(usize::from(c)).copied().unwrap_or(H_END);
+        match class {
+            H_DIGIT => empty = false,
+            H_ALPHA => {
+                dotted_digits = false;
+                empty = false;
+                digits = false;
+            }
+            H_DASH => {
+                dotted_digits = false;
+                labels_ok &= !empty;
+                digits = false;
+            }
+            H_DOT => {
+                labels_ok &= !empty && last != H_DASH;
+                digits_before_dot = digits;
+                empty = true;
+                digits = true;
+            }
+            _ => break,
+        }
+        last = class;
+        end += 1;
+    }
+    // `hostname = *( domainlabel "." ) toplabel [ "." ]`: after a final dot the top label is
+    // the one before it (already checked when the dot was read).
+    let hostname = if last == H_DOT {
+        labels_ok && !digits_before_dot
+    } else {
+        labels_ok && !empty && last != H_DASH && !digits
+    };
+    HostScan { end, dotted_digits, hostname }
 }
 
 /// `hostname / IPv4address` from text of alphanumerics, `-` and `.` (see [`Host`] for the
@@ -1075,7 +1156,7 @@ pub(crate) fn parse_ipv4(text: &str) -> Option<Ipv4Addr> {
 ///
 /// Each label is `domainlabel = alphanum / alphanum *( alphanum / "-" ) alphanum`; one pass
 /// over the bytes.
-pub(crate) fn is_hostname(text: &str) -> bool {
+fn is_hostname(text: &str) -> bool {
     let b = text.as_bytes();
     let body = b.strip_suffix(b".").unwrap_or(b);
     // State of the label being read: whether it is still empty, its last byte, and whether
@@ -2115,6 +2196,21 @@ mod host_reference {
     }
 
     proptest! {
+        #[test]
+        fn scan_host_matches_the_reference(s in "[a-c0-2.\\-:;@\u{e9}]{0,14}", i in 0_usize..3) {
+            let b = s.as_bytes();
+            let end = scan_plain(b, i, |c| c.is_ascii_alphanumeric() || c == b'-' || c == b'.');
+            let text = s.get(i..end).unwrap_or_default();
+            let expected = HostScan {
+                end,
+                dotted_digits: text.bytes().all(|c| c.is_ascii_digit() || c == b'.'),
+                hostname: is_hostname_reference(text),
+            };
+            if s.is_char_boundary(i.min(s.len())) {
+                prop_assert_eq!(scan_host(b, i), expected);
+            }
+        }
+
         #[test]
         fn parse_host_matches_the_reference(s in "[a-c0-2.\\-:; @\u{e9}]{0,14}", i in 0_usize..3) {
             prop_assert_eq!(parse_host(&s, i), parse_host_reference(&s, i));

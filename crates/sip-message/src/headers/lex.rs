@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv6Addr};
 
 pub(crate) use crate::chars::in_class;
 use crate::chars::{TOKEN, is_ws};
-use crate::uri::{is_hostname, parse_ipv4};
+use crate::uri::{parse_ipv4, scan_host};
 use crate::{HeaderError, HeaderName, Host, Method};
 
 /// Decodes a value that may be a `quoted-string` (RFC 3261 §25.1): strips the surrounding
@@ -359,25 +359,13 @@ impl<'a> Cursor<'a> {
                 .map(Host::Ipv6)
                 .map_err(|_| self.err_at("invalid IPv6 address", start));
         }
-        // One scan finds the end and whether the text is only digits and dots, which decides
-        // between IPv4address and hostname as `classify_host` does.
-        let rest = self.src.as_bytes().get(start..).unwrap_or_default();
-        let mut dotted_digits = true;
-        let mut n = 0;
-        while let Some(&c) = rest.get(n) {
-            if c.is_ascii_alphabetic() || c == b'-' {
-                dotted_digits = false;
-            } else if !(c.is_ascii_digit() || c == b'.') {
-                break;
-            }
-            n += 1;
-        }
-        self.pos = start + n;
+        let scan = scan_host(self.src.as_bytes(), start);
+        self.pos = scan.end;
         let text = self.since(start);
-        let host = if dotted_digits {
+        let host = if scan.dotted_digits {
             parse_ipv4(text).map(Host::Ipv4)
         } else {
-            is_hostname(text).then_some(Host::Domain(text))
+            scan.hostname.then_some(Host::Domain(text))
         };
         host.ok_or_else(|| self.err_at("invalid host", start))
     }
