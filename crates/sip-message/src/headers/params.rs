@@ -390,9 +390,16 @@ fn param<'a>(
             Ok((name, Some(cur.since(start))))
         }
         _ => {
-            let value = cur.take_class(&TOKEN_OR_COLON);
-            let bad_colon = value.bytes().any(|c| c == b':')
-                && (syntax == ValueSyntax::Auth || value.parse::<Ipv6Addr>().is_err());
+            // A run of token characters and colons, read as a token run that, if it stops at
+            // a colon, goes on over colons too: one pass that also tells whether there is one.
+            cur.take_class(&TOKEN);
+            let colon = cur.peek() == Some(b':');
+            if colon {
+                cur.take_class(&TOKEN_OR_COLON);
+            }
+            let value = cur.since(start);
+            let bad_colon =
+                colon && (syntax == ValueSyntax::Auth || value.parse::<Ipv6Addr>().is_err());
             if value.is_empty() {
                 Err(cur.err("expected parameter value"))
             } else if bad_colon {
