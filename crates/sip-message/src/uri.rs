@@ -58,6 +58,10 @@ impl<'a> Uri<'a> {
     /// # Errors
     /// A [`UriError`] saying what did not match and at which byte.
     pub fn parse(s: &'a str) -> Result<Uri<'a>, UriError> {
+        // The common case, which the scheme checks below would send to `SipUri::parse`.
+        if s.as_bytes().starts_with(b"sip:") {
+            return SipUri::parse(s).map(Uri::Sip);
+        }
         let colon = scheme_end(s.as_bytes())?;
         let scheme = s.get(..colon).unwrap_or_default();
         if scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips") {
@@ -939,11 +943,24 @@ fn scheme_end(b: &[u8]) -> Result<usize, UriError> {
 /// first `@` after a run of user, password, `:` and `%` characters. `@` cannot appear
 /// unescaped in a userinfo, and a host cannot contain one, so this is the only reading.
 fn find_userinfo_end(b: &[u8], start: usize) -> Option<usize> {
-    let end = scan_plain(b, start, |c| {
-        in_class(&USER, c) || in_class(&PASSWORD, c) || c == b':' || c == b'%'
-    });
+    let end = scan_plain(b, start, |c| in_class(&USERINFO, c));
     (b.get(end) == Some(&b'@')).then_some(end)
 }
+
+/// The bytes a userinfo is made of: `USER`, `PASSWORD`, `:` and `%` in one table.
+static USERINFO: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        // Runs at compile time only: every index is below 256.
+        #[allow(clippy::indexing_slicing)]
+        {
+            t[i] = USER[i] || PASSWORD[i] || i == b':' as usize || i == b'%' as usize;
+        }
+        i += 1;
+    }
+    t
+};
 
 /// `userinfo = ( user / telephone-subscriber ) [ ":" password ] "@"` between `start` and the
 /// `@` at `at`.
@@ -981,23 +998,119 @@ fn parse_host(s: &str, i: usize) -> Result<(Host<'_>, usize), UriError> {
             .map_err(|_| UriError::new("bad IPv6 address", i + 1))?;
         return Ok((Host::Ipv6(addr), close + 1));
     }
-    let end = scan_plain(b, i, |c| c.is_ascii_alphanumeric() || c == b'-' || c == b'.');
+    let scan = scan_host(b, i);
+    let end = scan.end;
     let text = slice(s, i, end)?;
     if text.is_empty() {
         return Err(err_at(b, i, "empty host"));
     }
-    match classify_host(text) {
-        Some(host) => Ok((host, end)),
-        None if text.bytes().all(|c| c.is_ascii_digit() || c == b'.') => {
-            Err(UriError::new("bad IPv4 address", i))
+    if scan.dotted_digits {
+        match parse_ipv4(text) {
+            Some(addr) => Ok((Host::Ipv4(addr), end)),
+            None => Err(UriError::new("bad IPv4 address", i)),
         }
-        None => Err(UriError::new("bad host name", i)),
+    } else if scan.hostname {
+        Ok((Host::Domain(text), end))
+    } else {
+        Err(UriError::new("bad host name", i))
     }
+}
+
+/// What [`scan_host`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct HostScan {
+    /// Where the run of alphanumerics, `-` and `.` ends.
+    pub(crate) end: usize,
+    /// Whether the run is only digits and dots (then it is an IPv4 address or nothing).
+    pub(crate) dotted_digits: bool,
+    /// Whether the run is a `hostname` ([`is_hostname`]).
+    pub(crate) hostname: bool,
+}
+
+/// Byte classes of a host: 0 ends it.
+const H_END: u8 = 0;
+const H_DIGIT: u8 = 1;
+const H_ALPHA: u8 = 2;
+const H_DASH: u8 = 3;
+const H_DOT: u8 = 4;
+
+static HOST_CLASS: [u8; 256] = {
+    let mut t = [H_END; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        // Runs at compile time only: every index is below 256.
+        #[allow(clippy::indexing_slicing)]
+        {
+            t[i] = if c.is_ascii_digit() {
+                H_DIGIT
+            } else if c.is_ascii_alphabetic() {
+                H_ALPHA
+            } else if c == b'-' {
+                H_DASH
+            } else if c == b'.' {
+                H_DOT
+            } else {
+                H_END
+            };
+        }
+        i += 1;
+    }
+    t
+};
+
+/// Scans the run of alphanumerics, `-` and `.` from `i` that a hostname or IPv4 address is
+/// made of, deciding on the way whether it is a `hostname` (the rules of [`is_hostname`]) and
+/// whether it is only digits and dots: one pass, one table lookup per byte.
+pub(crate) fn scan_host(b: &[u8], i: usize) -> HostScan {
+    let mut end = i;
+    let mut dotted_digits = true;
+    // Hostname state: every label so far is well-formed; the current label is empty / all
+    // digits; the class of the last byte; whether the label before the last dot was all digits.
+    let mut labels_ok = true;
+    let mut empty = true;
+    let mut digits = true;
+    let mut last = H_END;
+    let mut digits_before_dot = false;
+    while let Some(&c) = b.get(end) {
+        let class = HOST_CLASS.get(usize::from(c)).copied().unwrap_or(H_END);
+        match class {
+            H_DIGIT => empty = false,
+            H_ALPHA => {
+                dotted_digits = false;
+                empty = false;
+                digits = false;
+            }
+            H_DASH => {
+                dotted_digits = false;
+                labels_ok &= !empty;
+                digits = false;
+            }
+            H_DOT => {
+                labels_ok &= !empty && last != H_DASH;
+                digits_before_dot = digits;
+                empty = true;
+                digits = true;
+            }
+            _ => break,
+        }
+        last = class;
+        end += 1;
+    }
+    // `hostname = *( domainlabel "." ) toplabel [ "." ]`: after a final dot the top label is
+    // the one before it (already checked when the dot was read).
+    let hostname = if last == H_DOT {
+        labels_ok && !digits_before_dot
+    } else {
+        labels_ok && !empty && last != H_DASH && !digits
+    };
+    HostScan { end, dotted_digits, hostname }
 }
 
 /// `hostname / IPv4address` from text of alphanumerics, `-` and `.` (see [`Host`] for the
 /// rules): digits and dots must form an IPv4 address, anything else a hostname. Shared with
 /// the typed headers (Via sent-by, maddr).
+#[cfg(test)]
 pub(crate) fn classify_host(text: &str) -> Option<Host<'_>> {
     if text.bytes().all(|c| c.is_ascii_digit() || c == b'.') {
         return parse_ipv4(text).map(Host::Ipv4);
@@ -1007,35 +1120,68 @@ pub(crate) fn classify_host(text: &str) -> Option<Host<'_>> {
 
 /// `IPv4address = 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT`, each part at most 255.
 pub(crate) fn parse_ipv4(text: &str) -> Option<Ipv4Addr> {
+    // One pass over the bytes (this runs for every IPv4 host of every URI and Via).
+    let b = text.as_bytes();
     let mut octets = [0u8; 4];
-    let mut parts = text.split('.');
-    for octet in &mut octets {
-        let part = parts.next()?;
-        if part.is_empty() || part.len() > 3 || !part.bytes().all(|c| c.is_ascii_digit()) {
+    let mut i = 0;
+    for (k, octet) in octets.iter_mut().enumerate() {
+        if k > 0 {
+            if b.get(i) != Some(&b'.') {
+                return None;
+            }
+            i += 1;
+        }
+        let start = i;
+        let mut n: u16 = 0;
+        while let Some(&c) = b.get(i) {
+            if !c.is_ascii_digit() {
+                break;
+            }
+            if i - start == 3 {
+                return None;
+            }
+            n = n * 10 + u16::from(c - b'0');
+            i += 1;
+        }
+        if i == start {
             return None;
         }
-        *octet = part.parse().ok()?;
+        *octet = u8::try_from(n).ok()?;
     }
-    parts.next().is_none().then(|| Ipv4Addr::from(octets))
+    (i == b.len()).then(|| Ipv4Addr::from(octets))
 }
 
 /// `hostname = *( domainlabel "." ) toplabel [ "." ]`, with the toplabel allowed to start
 /// with a digit but not to be all digits (see [`Host`]).
+///
+/// Each label is `domainlabel = alphanum / alphanum *( alphanum / "-" ) alphanum`; one pass
+/// over the bytes.
 fn is_hostname(text: &str) -> bool {
-    let body = text.strip_suffix('.').unwrap_or(text);
-    let mut labels = body.split('.');
-    let top_ok = labels
-        .next_back()
-        .is_some_and(|top| is_label(top) && !top.bytes().all(|c| c.is_ascii_digit()));
-    top_ok && labels.all(is_label)
-}
-
-/// `domainlabel = alphanum / alphanum *( alphanum / "-" ) alphanum`
-fn is_label(label: &str) -> bool {
-    let b = label.as_bytes();
-    b.first().is_some_and(u8::is_ascii_alphanumeric)
-        && b.last().is_some_and(u8::is_ascii_alphanumeric)
-        && b.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'-')
+    let b = text.as_bytes();
+    let body = b.strip_suffix(b".").unwrap_or(b);
+    // State of the label being read: whether it is still empty, its last byte, and whether
+    // it is all digits so far.
+    let mut empty = true;
+    let mut last = 0_u8;
+    let mut digits = true;
+    for &c in body {
+        if c == b'.' {
+            if empty || last == b'-' {
+                return false;
+            }
+            empty = true;
+            digits = true;
+        } else if c.is_ascii_alphanumeric() {
+            empty = false;
+            digits &= c.is_ascii_digit();
+        } else if c == b'-' && !empty {
+            digits = false;
+        } else {
+            return false;
+        }
+        last = c;
+    }
+    !empty && last != b'-' && !digits
 }
 
 /// `port = 1*DIGIT` starting at `i`, at most 65535; returns the port and where it ends.
@@ -1947,6 +2093,144 @@ mod tests {
         #[test]
         fn decode_escapes_never_panics(s in "[a-z%0-9A-F\u{e9}]{0,20}") {
             let _ = decode_escapes(&s);
+        }
+    }
+}
+
+/// The byte-level host checks compared with the `str::split` versions they replaced.
+#[cfg(test)]
+mod host_reference {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn parse_ipv4_reference(text: &str) -> Option<Ipv4Addr> {
+        let mut octets = [0u8; 4];
+        let mut parts = text.split('.');
+        for octet in &mut octets {
+            let part = parts.next()?;
+            if part.is_empty() || part.len() > 3 || !part.bytes().all(|c| c.is_ascii_digit()) {
+                return None;
+            }
+            *octet = part.parse().ok()?;
+        }
+        parts.next().is_none().then(|| Ipv4Addr::from(octets))
+    }
+
+    fn is_hostname_reference(text: &str) -> bool {
+        fn is_label(label: &str) -> bool {
+            let b = label.as_bytes();
+            b.first().is_some_and(u8::is_ascii_alphanumeric)
+                && b.last().is_some_and(u8::is_ascii_alphanumeric)
+                && b.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'-')
+        }
+        let body = text.strip_suffix('.').unwrap_or(text);
+        let mut labels = body.split('.');
+        let top_ok = labels
+            .next_back()
+            .is_some_and(|top| is_label(top) && !top.bytes().all(|c| c.is_ascii_digit()));
+        top_ok && labels.all(is_label)
+    }
+
+    #[test]
+    fn edge_cases_agree() {
+        for s in [
+            "",
+            ".",
+            "..",
+            "1.2.3.4",
+            "255.255.255.255",
+            "256.1.1.1",
+            "1.2.3",
+            "1.2.3.4.",
+            "01.002.0003.4",
+            "000.0.0.0",
+            "1..2.3",
+            "a.b",
+            "a-.b",
+            "-a.b",
+            "a.-b",
+            "a.b-",
+            "a.b.",
+            "a..b",
+            "1.2.3.4a",
+            "1a",
+            "12",
+            "a.1",
+            "1-2",
+            "x-1",
+            "9.com",
+            "é.com",
+            "1.2.3.é",
+        ] {
+            assert_eq!(parse_ipv4(s), parse_ipv4_reference(s), "{s:?}");
+            assert_eq!(is_hostname(s), is_hostname_reference(s), "{s:?}");
+        }
+    }
+
+    fn parse_host_reference(s: &str, i: usize) -> Result<(Host<'_>, usize), UriError> {
+        let b = s.as_bytes();
+        if b.get(i) == Some(&b'[') {
+            return parse_host(s, i);
+        }
+        let end = scan_plain(b, i, |c| c.is_ascii_alphanumeric() || c == b'-' || c == b'.');
+        let text = slice(s, i, end)?;
+        if text.is_empty() {
+            return Err(err_at(b, i, "empty host"));
+        }
+        match classify_host(text) {
+            Some(host) => Ok((host, end)),
+            None if text.bytes().all(|c| c.is_ascii_digit() || c == b'.') => {
+                Err(UriError::new("bad IPv4 address", i))
+            }
+            None => Err(UriError::new("bad host name", i)),
+        }
+    }
+
+    #[test]
+    fn userinfo_table_is_the_union_of_its_classes() {
+        for c in 0..=255_u8 {
+            let old = in_class(&USER, c) || in_class(&PASSWORD, c) || c == b':' || c == b'%';
+            assert_eq!(in_class(&USERINFO, c), old, "{c}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn scan_host_matches_the_reference(s in "[a-c0-2.\\-:;@\u{e9}]{0,14}", i in 0_usize..3) {
+            let b = s.as_bytes();
+            let end = scan_plain(b, i, |c| c.is_ascii_alphanumeric() || c == b'-' || c == b'.');
+            let text = s.get(i..end).unwrap_or_default();
+            let expected = HostScan {
+                end,
+                dotted_digits: text.bytes().all(|c| c.is_ascii_digit() || c == b'.'),
+                hostname: is_hostname_reference(text),
+            };
+            if s.is_char_boundary(i.min(s.len())) {
+                prop_assert_eq!(scan_host(b, i), expected);
+            }
+        }
+
+        #[test]
+        fn parse_host_matches_the_reference(s in "[a-c0-2.\\-:; @\u{e9}]{0,14}", i in 0_usize..3) {
+            prop_assert_eq!(parse_host(&s, i), parse_host_reference(&s, i));
+        }
+
+        #[test]
+        fn parse_ipv4_matches_the_reference(s in "[0-9.]{0,18}|[0-9.a\\-\u{e9}]{0,12}") {
+            prop_assert_eq!(parse_ipv4(&s), parse_ipv4_reference(&s));
+        }
+
+        #[test]
+        fn is_hostname_matches_the_reference(s in "[a-c0-2.\\-\u{e9}_]{0,14}") {
+            prop_assert_eq!(is_hostname(&s), is_hostname_reference(&s));
+            prop_assert_eq!(classify_host(&s), {
+                if s.bytes().all(|c| c.is_ascii_digit() || c == b'.') {
+                    parse_ipv4_reference(&s).map(Host::Ipv4)
+                } else {
+                    is_hostname_reference(&s).then_some(Host::Domain(&s))
+                }
+            });
         }
     }
 }

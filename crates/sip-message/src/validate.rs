@@ -166,9 +166,13 @@ impl Message {
                 return bad(Problem::Multiple(name));
             }
         }
+        let section = HeaderSection::of(self);
         for line in self.lines() {
-            check_header(line.name, line.value)
-                .map_err(|e| Rejection { status: 400, problem: Problem::Malformed(e) })?;
+            let checked = match section.text_of(line.value) {
+                Some(text) => check_header_str(line.name, text),
+                None => check_header(line.name, line.value),
+            };
+            checked.map_err(|e| Rejection { status: 400, problem: Problem::Malformed(e) })?;
         }
         let (Some(method), Some(uri)) = (self.method(), self.request_uri_str()) else {
             return Ok(());
@@ -198,6 +202,89 @@ fn scheme_of(uri: &str) -> &str {
     uri.split_once(':').map_or(uri, |(s, _)| s)
 }
 
+/// The part of the message buffer that holds the header values, checked as UTF-8 once so that
+/// each value can be cut from it instead of being checked on its own.
+struct HeaderSection<'m> {
+    /// Address of the first byte of `text` in the buffer.
+    base: usize,
+    /// The bytes from the first value to the end of the last one, if they are UTF-8.
+    text: Option<&'m str>,
+}
+
+impl<'m> HeaderSection<'m> {
+    fn of(msg: &'m Message) -> Self {
+        let buf: &[u8] = &msg.buf;
+        let origin = buf.as_ptr() as usize;
+        // Values added by edits live outside the buffer and are left out of the range.
+        let (mut start, mut end) = (usize::MAX, 0);
+        for line in msg.lines() {
+            let offset = (line.value.as_ptr() as usize).wrapping_sub(origin);
+            if offset <= buf.len() && line.value.len() <= buf.len() - offset {
+                start = start.min(offset);
+                end = end.max(offset + line.value.len());
+            }
+        }
+        let text = buf.get(start..end).and_then(|b| std::str::from_utf8(b).ok());
+        HeaderSection { base: origin.wrapping_add(start), text }
+    }
+
+    /// `value` as text if it lies inside the checked section on character boundaries; `None`
+    /// otherwise (the caller then checks it on its own).
+    fn text_of(&self, value: &[u8]) -> Option<&'m str> {
+        let text = self.text?;
+        let offset = (value.as_ptr() as usize).wrapping_sub(self.base);
+        text.get(offset..offset.checked_add(value.len())?)
+    }
+}
+
+/// [`check_header`] for a value known to be UTF-8 text.
+fn check_header_str(name: HeaderName, value: &str) -> Result<(), HeaderError> {
+    struct Check;
+    impl crate::typed::StrVisitor for Check {
+        type Output = Result<(), HeaderError>;
+
+        fn visit<'a, H: TypedHeader<'a> + fmt::Debug>(&mut self, text: &'a str) -> Self::Output {
+            check_text::<H>(text)
+        }
+    }
+    match name {
+        HeaderName::UserAgent
+        | HeaderName::Server
+        | HeaderName::Subject
+        | HeaderName::Organization => Ok(()),
+        _ => crate::typed::visit_typed_str(name, value, &mut Check).unwrap_or(Ok(())),
+    }
+}
+
+/// Parses one header value, given as text, with `H`: the whole value, or each element of a
+/// list header.
+fn check_text<'a, H: TypedHeader<'a>>(text: &'a str) -> Result<(), HeaderError> {
+    if !H::NAME.is_list() {
+        return H::parse(text).map(drop);
+    }
+    // `Allow = "Allow" HCOLON [Method *(COMMA Method)]`, and likewise Accept, Supported,
+    // Accept-Encoding and Accept-Language: these may be empty (RFC 3261 §25.1).
+    if text.trim().is_empty() && EMPTY_LIST_OK.contains(&H::NAME) {
+        return Ok(());
+    }
+    let value = text.as_bytes();
+    for piece in crate::split_list(value) {
+        // The pieces are cut at ASCII bytes (commas and whitespace) of a value that is valid
+        // UTF-8, so each is valid UTF-8 too: take it from `text` rather than checking it again.
+        let offset = (piece.as_ptr() as usize).wrapping_sub(value.as_ptr() as usize);
+        let piece = match text.get(offset..offset.wrapping_add(piece.len())) {
+            Some(piece) => piece,
+            None => std::str::from_utf8(piece)
+                .map_err(|e| HeaderError::new(H::NAME, "not valid UTF-8", e.valid_up_to()))?,
+        };
+        if piece.is_empty() {
+            return Err(HeaderError::new(H::NAME, "empty list element", 0));
+        }
+        H::parse(piece)?;
+    }
+    Ok(())
+}
+
 /// Parses every value of a header the stack interprets with its typed parser. Free-text
 /// headers (User-Agent, Server, Subject, Organization) are not grounds for a rejection.
 fn check_header(name: HeaderName, value: &[u8]) -> Result<(), HeaderError> {
@@ -208,23 +295,7 @@ fn check_header(name: HeaderName, value: &[u8]) -> Result<(), HeaderError> {
         fn visit<'a, H: TypedHeader<'a> + fmt::Debug>(&mut self, value: &'a [u8]) -> Self::Output {
             let text = std::str::from_utf8(value)
                 .map_err(|e| HeaderError::new(H::NAME, "not valid UTF-8", e.valid_up_to()))?;
-            if !H::NAME.is_list() {
-                return H::parse(text).map(drop);
-            }
-            // `Allow = "Allow" HCOLON [Method *(COMMA Method)]`, and likewise Accept, Supported,
-            // Accept-Encoding and Accept-Language: these may be empty (RFC 3261 §25.1).
-            if text.trim().is_empty() && EMPTY_LIST_OK.contains(&H::NAME) {
-                return Ok(());
-            }
-            for piece in crate::split_list(value) {
-                let piece = std::str::from_utf8(piece)
-                    .map_err(|e| HeaderError::new(H::NAME, "not valid UTF-8", e.valid_up_to()))?;
-                if piece.is_empty() {
-                    return Err(HeaderError::new(H::NAME, "empty list element", 0));
-                }
-                H::parse(piece)?;
-            }
-            Ok(())
+            check_text::<H>(text)
         }
     }
     match name {
@@ -233,5 +304,80 @@ fn check_header(name: HeaderName, value: &[u8]) -> Result<(), HeaderError> {
         | HeaderName::Subject
         | HeaderName::Organization => Ok(()),
         _ => crate::visit_typed(name, value, &mut Check).unwrap_or(Ok(())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// The header loop of `validate` as it was: every value checked on its own.
+    fn headers_reference(msg: &Message) -> Result<(), HeaderError> {
+        msg.lines().try_for_each(|line| check_header(line.name, line.value))
+    }
+
+    fn headers_now(msg: &Message) -> Result<(), HeaderError> {
+        let section = HeaderSection::of(msg);
+        msg.lines().try_for_each(|line| match section.text_of(line.value) {
+            Some(text) => check_header_str(line.name, text),
+            None => check_header(line.name, line.value),
+        })
+    }
+
+    const VALUES: [&[u8]; 14] = [
+        b"Via: SIP/2.0/UDP h;branch=z9hG4bK1",
+        b"Via: SIP/2.0/UDP h;branch=z9hG4bK1, SIP/2.0/TCP \xc3\xa9x",
+        b"Via: SIP/2.0/UDP h\xff;branch=1",
+        b"Contact: \"\xc3\xa9\" <sip:a@b>",
+        b"Contact: \"\xff\" <sip:a@b>",
+        b"Contact: <sip:a@b>, ,<sip:c@d>",
+        b"Subject: \xff\xfe",
+        b"Subject: caf\xc3\xa9",
+        b"Allow: ",
+        b"Supported: timer, \xff",
+        b"X-Thing: \xe9",
+        b"Max-Forwards: 70",
+        b"Route: <sip:p;lr>,<sip:\xc3\xa9>",
+        b"Expires: 3x",
+    ];
+
+    fn message(lines: &[usize]) -> Message {
+        let mut raw = b"OPTIONS sip:a@b SIP/2.0\r\n".to_vec();
+        for &i in lines {
+            raw.extend_from_slice(VALUES.get(i).copied().unwrap_or_default());
+            raw.extend_from_slice(b"\r\n");
+        }
+        raw.extend_from_slice(b"\r\n");
+        Message::parse(Bytes::from(raw)).unwrap()
+    }
+
+    #[test]
+    fn a_bad_byte_anywhere_falls_back_to_checking_each_value() {
+        // A Subject that is not UTF-8 is no ground for rejection, and must not hide a later
+        // malformed header or turn a good one into a rejection.
+        let ok = message(&[6, 0, 3]);
+        assert_eq!(headers_now(&ok), Ok(()));
+        let bad = message(&[6, 0, 4]);
+        assert_eq!(headers_now(&bad), headers_reference(&bad));
+        assert!(headers_now(&bad).is_err());
+    }
+
+    #[test]
+    fn edited_values_outside_the_buffer_are_checked_too() {
+        let mut msg = message(&[0, 3]);
+        msg.push_front(HeaderName::Via, Bytes::from_static(b"SIP/2.0/UDP x;branch=")).unwrap();
+        assert!(headers_now(&msg).is_err());
+        assert_eq!(headers_now(&msg), headers_reference(&msg));
+    }
+
+    proptest! {
+        #[test]
+        fn header_checks_match_the_reference(lines in proptest::collection::vec(0..VALUES.len(), 0..6)) {
+            let msg = message(&lines);
+            prop_assert_eq!(headers_now(&msg), headers_reference(&msg));
+        }
     }
 }

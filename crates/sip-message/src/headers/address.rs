@@ -7,7 +7,9 @@ use crate::{HeaderError, HeaderName, TypedHeader, Uri};
 
 use super::lex::strip_pair;
 use super::name_addr::{Form, NameAddr, parse_name_addr};
-use super::params::{Params, Q, checked, delta_value, q_value, token_value, with_params};
+use super::params::{
+    ParamList, Params, Q, checked, delta_value, q_value, token_value, with_params,
+};
 
 /// Defines a header type made of an address and its parameters, with the accessors they all
 /// share and its [`TypedHeader`] impl; `$check` validates the parameters the header defines.
@@ -317,23 +319,23 @@ fn parse_address<'a>(
     value: &'a str,
     name: HeaderName,
     form: Form,
-    check: impl FnOnce(&Params<'a>) -> Result<(), &'static str>,
+    check: impl FnOnce(&ParamList<'a>) -> Result<(), &'static str>,
 ) -> Result<(NameAddr<'a>, Params<'a>), HeaderError> {
     let (addr, params, ()) = with_params(value, name, |cur| parse_name_addr(cur, form), check)?;
     Ok((addr, params))
 }
 
 /// `tag-param = "tag" EQUAL token` (RFC 3261 §25.1).
-fn check_tag(params: &Params<'_>) -> Result<(), &'static str> {
+fn check_tag(params: &ParamList<'_>) -> Result<(), &'static str> {
     checked(params, "tag", "tag is not a token", token_value).map(drop)
 }
 
 /// `"cid" EQUAL sip-clean-msg-id`, a quoted string (RFC 3892 §3).
-fn check_cid(params: &Params<'_>) -> Result<(), &'static str> {
+fn check_cid(params: &ParamList<'_>) -> Result<(), &'static str> {
     checked(params, "cid", "cid is not a quoted string", |v| v.and_then(strip_quotes)).map(drop)
 }
 
-fn no_check(_: &Params<'_>) -> Result<(), &'static str> {
+fn no_check(_: &ParamList<'_>) -> Result<(), &'static str> {
     Ok(())
 }
 

@@ -3,7 +3,9 @@
 
 use crate::{HeaderError, HeaderName, TypedHeader};
 
-use super::params::{Params, checked, delta_value, token_params, token_value, with_params};
+use super::params::{
+    ParamList, Params, checked, delta_value, token_params, token_value, with_params,
+};
 use super::tokens::call_id;
 
 /// `Event` (RFC 6665 §8.2.1): the event package a SUBSCRIBE or NOTIFY is about.
@@ -241,7 +243,7 @@ impl<'a> TypedHeader<'a> for Replaces<'a> {
     const NAME: HeaderName = HeaderName::Replaces;
 
     fn parse(value: &'a str) -> Result<Self, HeaderError> {
-        let tags = |params: &Params<'a>| {
+        let tags = |params: &ParamList<'a>| {
             let tag = |name: &str, what: &'static str| {
                 let mut values = params.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name));
                 match (values.next(), values.next()) {

@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv6Addr};
 
 pub(crate) use crate::chars::in_class;
 use crate::chars::{TOKEN, is_ws};
-use crate::uri::{classify_host, parse_ipv4};
+use crate::uri::{parse_ipv4, scan_host};
 use crate::{HeaderError, HeaderName, Host, Method};
 
 /// Decodes a value that may be a `quoted-string` (RFC 3261 §25.1): strips the surrounding
@@ -84,25 +84,30 @@ impl<'a> Cursor<'a> {
     }
 
     /// The byte under the cursor.
+    #[inline]
     pub(crate) fn peek(&self) -> Option<u8> {
         self.byte(self.pos)
     }
 
+    #[inline]
     fn byte(&self, at: usize) -> Option<u8> {
         self.src.as_bytes().get(at).copied()
     }
 
     /// Whether the whole value has been consumed.
+    #[inline]
     pub(crate) fn at_end(&self) -> bool {
         self.pos >= self.src.len()
     }
 
     /// The text from `start` up to the cursor.
+    #[inline]
     pub(crate) fn since(&self, start: usize) -> &'a str {
         self.slice(start, self.pos)
     }
 
     /// The text between two positions earlier returned by [`Cursor::pos`].
+    #[inline]
     pub(crate) fn slice(&self, from: usize, to: usize) -> &'a str {
         self.src.get(from..to).unwrap_or("")
     }
@@ -125,7 +130,12 @@ impl<'a> Cursor<'a> {
 
     /// Length of the linear whitespace at `at`: `LWS = [*WSP CRLF] 1*WSP`, repeated. A bare LF
     /// followed by whitespace also counts as a fold (for messages read with bare-LF lenience).
+    #[inline]
     fn lws_len(&self, at: usize) -> usize {
+        // Fast path: most separators are not surrounded by whitespace.
+        if !matches!(self.byte(at), Some(b' ' | b'\t' | b'\r' | b'\n')) {
+            return 0;
+        }
         let mut i = at;
         loop {
             match (self.byte(i), self.byte(i + 1), self.byte(i + 2)) {
@@ -138,6 +148,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// Skips `SWS` (optional linear whitespace); says whether there was any.
+    #[inline]
     pub(crate) fn skip_sws(&mut self) -> bool {
         let n = self.lws_len(self.pos);
         self.pos += n;
@@ -149,7 +160,19 @@ impl<'a> Cursor<'a> {
         if self.skip_sws() { Ok(()) } else { Err(self.err(what)) }
     }
 
+    /// Consumes `prefix` if the value continues with exactly these bytes; returns its text.
+    pub(crate) fn take_prefix(&mut self, prefix: &str) -> Option<&'a str> {
+        let start = self.pos;
+        let rest = self.src.as_bytes().get(start..)?;
+        if !rest.starts_with(prefix.as_bytes()) {
+            return None;
+        }
+        self.pos = start + prefix.len();
+        Some(self.since(start))
+    }
+
     /// Consumes `c` if it is the next byte.
+    #[inline]
     pub(crate) fn eat(&mut self, c: u8) -> bool {
         let hit = self.peek() == Some(c);
         if hit {
@@ -178,20 +201,29 @@ impl<'a> Cursor<'a> {
     }
 
     /// The longest run of bytes in `table` (an ASCII class); may be empty.
+    #[inline]
     pub(crate) fn take_class(&mut self, table: &[bool; 256]) -> &'a str {
-        self.take_while(|c| in_class(table, c))
+        // The classes are ASCII-only, so one table lookup per byte decides (no separate
+        // `is_ascii` test as in `take_while`).
+        let start = self.pos;
+        let rest = self.src.as_bytes().get(start..).unwrap_or_default();
+        let n = rest.iter().position(|&c| !in_class(table, c)).unwrap_or(rest.len());
+        self.pos = start + n;
+        self.since(start)
     }
 
     /// The longest run of ASCII bytes satisfying `f` (a non-ASCII byte always ends the run).
+    #[inline]
     pub(crate) fn take_while(&mut self, f: impl Fn(u8) -> bool) -> &'a str {
         let start = self.pos;
-        while self.peek().is_some_and(|c| c.is_ascii() && f(c)) {
-            self.pos += 1;
-        }
+        let rest = self.src.as_bytes().get(start..).unwrap_or_default();
+        let n = rest.iter().position(|&c| !(c.is_ascii() && f(c))).unwrap_or(rest.len());
+        self.pos = start + n;
         self.since(start)
     }
 
     /// `token`, if one starts here.
+    #[inline]
     pub(crate) fn token(&mut self) -> Option<&'a str> {
         Some(self.take_class(&TOKEN)).filter(|t| !t.is_empty())
     }
@@ -327,8 +359,15 @@ impl<'a> Cursor<'a> {
                 .map(Host::Ipv6)
                 .map_err(|_| self.err_at("invalid IPv6 address", start));
         }
-        self.take_while(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'.');
-        classify_host(self.since(start)).ok_or_else(|| self.err_at("invalid host", start))
+        let scan = scan_host(self.src.as_bytes(), start);
+        self.pos = scan.end;
+        let text = self.since(start);
+        let host = if scan.dotted_digits {
+            parse_ipv4(text).map(Host::Ipv4)
+        } else {
+            scan.hostname.then_some(Host::Domain(text))
+        };
+        host.ok_or_else(|| self.err_at("invalid host", start))
     }
 
     /// `port = 1*DIGIT`, at most 65535.
@@ -385,6 +424,33 @@ mod tests {
 
     fn cur(s: &str) -> Cursor<'_> {
         Cursor::new(s, HeaderName::Other)
+    }
+
+    /// `Cursor::host` for a hostname or IPv4 address as it was: scan, then classify.
+    fn host_reference(s: &str) -> (Result<Host<'_>, HeaderError>, usize) {
+        let mut c = cur(s);
+        let start = c.pos();
+        c.take_while(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'.');
+        let host = crate::uri::classify_host(c.since(start))
+            .ok_or_else(|| c.err_at("invalid host", start));
+        (host, c.pos())
+    }
+
+    #[test]
+    fn classes_read_by_take_class_are_ascii_only() {
+        // `take_class` relies on it to skip the `is_ascii` test of `take_while`.
+        for table in [&TOKEN, &crate::chars::WORD, &super::super::params::TOKEN_OR_COLON] {
+            assert!((0x80..=0xFF_u8).all(|c| !in_class(table, c)));
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn host_matches_the_reference(s in "[a-c0-3.\\-:; \u{e9}]{0,14}") {
+            let mut c = cur(&s);
+            let host = c.host();
+            proptest::prop_assert_eq!((host, c.pos()), host_reference(&s));
+        }
     }
 
     #[test]

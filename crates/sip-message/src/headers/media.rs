@@ -6,7 +6,9 @@ use std::borrow::Cow;
 use crate::{HeaderError, HeaderName, TypedHeader};
 
 use super::lex::Cursor;
-use super::params::{Params, Q, checked, q_value, token_params, token_value, with_params};
+use super::params::{
+    ParamList, Params, Q, checked, q_value, token_params, token_value, with_params,
+};
 
 /// `Content-Type` (RFC 3261 §20.15): the media type of the body.
 ///
@@ -118,7 +120,7 @@ impl<'a> TypedHeader<'a> for ContentType<'a> {
     const NAME: HeaderName = HeaderName::ContentType;
 
     fn parse(value: &'a str) -> Result<Self, HeaderError> {
-        let check = |params: &Params<'_>| {
+        let check = |params: &ParamList<'_>| {
             if params.iter().any(|(_, v)| v.is_none()) {
                 Err("media type parameter without value")
             } else {
@@ -135,7 +137,7 @@ impl<'a> TypedHeader<'a> for Accept<'a> {
     const NAME: HeaderName = HeaderName::Accept;
 
     fn parse(value: &'a str) -> Result<Self, HeaderError> {
-        let check = |params: &Params<'a>| checked(params, "q", "invalid q parameter", q_value);
+        let check = |params: &ParamList<'a>| checked(params, "q", "invalid q parameter", q_value);
         let ((mime_type, subtype), params, _) =
             with_params(value, HeaderName::Accept, |cur| media(cur, true), check)?;
         Ok(Accept { mime_type, subtype, params })
@@ -197,7 +199,7 @@ impl<'a> TypedHeader<'a> for ContentDisposition<'a> {
     const NAME: HeaderName = HeaderName::ContentDisposition;
 
     fn parse(value: &'a str) -> Result<Self, HeaderError> {
-        let check = |params: &Params<'a>| {
+        let check = |params: &ParamList<'a>| {
             checked(params, "handling", "handling is not a token", token_value).map(drop)
         };
         let (disposition, params) = token_params(

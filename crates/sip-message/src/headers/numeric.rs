@@ -9,7 +9,7 @@
 use crate::{HeaderError, HeaderName, Method, TypedHeader};
 
 use super::lex::{Cursor, method_of};
-use super::params::{Params, checked, delta_value, with_params};
+use super::params::{ParamList, Params, checked, delta_value, with_params};
 
 /// Largest CSeq sequence number plus one: "MUST be less than 2**31" (RFC 3261 §8.1.1.5).
 const SEQ_LIMIT: u32 = 1 << 31;
@@ -439,7 +439,7 @@ fn delta_params<'a>(
     value: &'a str,
     name: HeaderName,
     comment: bool,
-    check: impl FnOnce(&Params<'a>) -> Result<(), &'static str>,
+    check: impl FnOnce(&ParamList<'a>) -> Result<(), &'static str>,
 ) -> Result<(u32, Option<&'a str>, Params<'a>), HeaderError> {
     let head = |cur: &mut Cursor<'a>| {
         let seconds = cur.delta_seconds()?;

@@ -217,17 +217,66 @@ enum ValueSyntax {
     Auth,
 }
 
+/// How many parameters a [`ParamList`] keeps; a value with more is looked up by re-reading
+/// its text.
+const INLINE_PARAMS: usize = 8;
+
+/// The parameters of one value as [`with_params`] read them, handed to its `check`: looking a
+/// parameter up searches this list instead of lexing the text again. Answers exactly as
+/// [`Params::get`] and [`Params::iter`] on the same text.
+#[derive(Clone, Debug)]
+pub(crate) struct ParamList<'a> {
+    params: Params<'a>,
+    items: [(&'a str, Option<&'a str>); INLINE_PARAMS],
+    /// How many parameters there are; above [`INLINE_PARAMS`] only `params` is consulted.
+    len: usize,
+}
+
+impl<'a> ParamList<'a> {
+    /// The listed parameters, or `None` when there were too many to keep.
+    fn inline(&self) -> Option<&[(&'a str, Option<&'a str>)]> {
+        self.items.get(..self.len)
+    }
+
+    /// As [`Params::get`].
+    pub(crate) fn get(&self, name: &str) -> Option<Option<&'a str>> {
+        match self.inline() {
+            Some(items) => items.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|p| p.1),
+            None => self.params.get(name),
+        }
+    }
+
+    /// As [`Params::iter`].
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&'a str, Option<&'a str>)> + '_ {
+        let inline = self.inline();
+        let reread = inline.is_none().then(|| self.params.iter());
+        inline.into_iter().flatten().copied().chain(reread.into_iter().flatten())
+    }
+}
+
 /// `*( SEMI generic-param )`; the cursor stops after the last parameter.
+#[cfg(test)]
 pub(crate) fn parse_params<'a>(cur: &mut Cursor<'a>) -> Result<Params<'a>, HeaderError> {
+    parse_param_list(cur).map(|list| list.params)
+}
+
+/// `*( SEMI generic-param )`, keeping each parameter read; the cursor stops after the last.
+fn parse_param_list<'a>(cur: &mut Cursor<'a>) -> Result<ParamList<'a>, HeaderError> {
     let before = cur.pos();
     cur.skip_sws();
     let start = cur.pos();
     cur.reset(before);
+    let mut items = [("", None); INLINE_PARAMS];
+    let mut len = 0;
     while cur.sep(b';') {
-        param(cur, ValueSyntax::Generic)?;
+        let item = param(cur, ValueSyntax::Generic)?;
+        if let Some(slot) = items.get_mut(len) {
+            *slot = item;
+        }
+        len += 1;
     }
     let raw = if cur.pos() > start { cur.since(start) } else { "" };
-    Ok(Params { raw, sep: b';' })
+    Ok(ParamList { params: Params { raw, sep: b';' }, items, len })
 }
 
 /// `auth-param *(COMMA auth-param)` (RFC 3261 §25.1, RFC 7616 §3.3–§3.5); at least one.
@@ -247,15 +296,15 @@ pub(crate) fn with_params<'a, T, U>(
     value: &'a str,
     name: HeaderName,
     head: impl FnOnce(&mut Cursor<'a>) -> Result<T, HeaderError>,
-    check: impl FnOnce(&Params<'a>) -> Result<U, &'static str>,
+    check: impl FnOnce(&ParamList<'a>) -> Result<U, &'static str>,
 ) -> Result<(T, Params<'a>, U), HeaderError> {
     let mut cur = Cursor::new(value, name);
     let head = head(&mut cur)?;
     let params_start = cur.pos();
-    let params = parse_params(&mut cur)?;
+    let list = parse_param_list(&mut cur)?;
     cur.finish()?;
-    let known = check(&params).map_err(|what| cur.err_at(what, params_start))?;
-    Ok((head, params, known))
+    let known = check(&list).map_err(|what| cur.err_at(what, params_start))?;
+    Ok((head, list.params, known))
 }
 
 /// `token *( SEMI generic-param )` as the whole value, the token accepted by `valid` and the
@@ -265,7 +314,7 @@ pub(crate) fn token_params<'a>(
     name: HeaderName,
     what: &'static str,
     valid: impl Fn(&str) -> bool,
-    check: impl FnOnce(&Params<'a>) -> Result<(), &'static str>,
+    check: impl FnOnce(&ParamList<'a>) -> Result<(), &'static str>,
 ) -> Result<(&'a str, Params<'a>), HeaderError> {
     let head = |cur: &mut Cursor<'a>| {
         let token = cur.expect_token(what)?;
@@ -279,7 +328,7 @@ pub(crate) fn token_params<'a>(
 /// present; a value `conv` refuses is the error `what` (so that a typed header is only built
 /// from parameters that match their grammar).
 pub(crate) fn checked<'a, T>(
-    params: &Params<'a>,
+    params: &ParamList<'a>,
     name: &str,
     what: &'static str,
     conv: impl Fn(Option<&'a str>) -> Option<T>,
@@ -310,6 +359,17 @@ pub(crate) fn token_value(value: Option<&str>) -> Option<&str> {
     value.filter(|v| v.bytes().all(|c| in_class(&TOKEN, c)))
 }
 
+/// `token` characters and `:` (a bare IPv6 address as a parameter value), in one table.
+pub(crate) static TOKEN_OR_COLON: [bool; 256] = {
+    let mut t = TOKEN;
+    // Runs at compile time only: the index is in range.
+    #[allow(clippy::indexing_slicing)]
+    {
+        t[b':' as usize] = true;
+    }
+    t
+};
+
 /// One `name [= value]` at the cursor.
 fn param<'a>(
     cur: &mut Cursor<'a>,
@@ -330,9 +390,16 @@ fn param<'a>(
             Ok((name, Some(cur.since(start))))
         }
         _ => {
-            let value = cur.take_while(|c| in_class(&TOKEN, c) || c == b':');
-            let bad_colon = value.contains(':')
-                && (syntax == ValueSyntax::Auth || value.parse::<Ipv6Addr>().is_err());
+            // A run of token characters and colons, read as a token run that, if it stops at
+            // a colon, goes on over colons too: one pass that also tells whether there is one.
+            cur.take_class(&TOKEN);
+            let colon = cur.peek() == Some(b':');
+            if colon {
+                cur.take_class(&TOKEN_OR_COLON);
+            }
+            let value = cur.since(start);
+            let bad_colon =
+                colon && (syntax == ValueSyntax::Auth || value.parse::<Ipv6Addr>().is_err());
             if value.is_empty() {
                 Err(cur.err("expected parameter value"))
             } else if bad_colon {
@@ -383,6 +450,50 @@ mod tests {
         assert_eq!(p.get("received"), Some(Some("2001:db8::2")));
     }
 
+    /// `param` as it was, with a second pass to look for `:` in the value.
+    fn param_reference<'a>(
+        cur: &mut Cursor<'a>,
+        syntax: ValueSyntax,
+    ) -> Result<(&'a str, Option<&'a str>), HeaderError> {
+        let name = cur.expect_token("expected parameter name")?;
+        if !cur.sep(b'=') {
+            return match syntax {
+                ValueSyntax::Generic => Ok((name, None)),
+                ValueSyntax::Auth => Err(cur.err("expected '=' after parameter name")),
+            };
+        }
+        let start = cur.pos();
+        match (cur.peek(), syntax) {
+            (Some(b'"'), _) => cur.quoted_string().map(|v| (name, Some(v))),
+            (Some(b'['), ValueSyntax::Generic) => {
+                cur.host()?;
+                Ok((name, Some(cur.since(start))))
+            }
+            _ => {
+                let value = cur.take_while(|c| in_class(&TOKEN, c) || c == b':');
+                let bad_colon = value.contains(':')
+                    && (syntax == ValueSyntax::Auth || value.parse::<Ipv6Addr>().is_err());
+                if value.is_empty() {
+                    Err(cur.err("expected parameter value"))
+                } else if bad_colon {
+                    Err(cur.err_at("invalid parameter value", start))
+                } else {
+                    Ok((name, Some(value)))
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn param_matches_the_reference(s in "[ab:=1f; \"\\[\\]]{0,14}", auth in proptest::bool::ANY) {
+            let syntax = if auth { ValueSyntax::Auth } else { ValueSyntax::Generic };
+            let (mut a, mut b) = (Cursor::new(&s, HeaderName::Other), Cursor::new(&s, HeaderName::Other));
+            proptest::prop_assert_eq!(param(&mut a, syntax), param_reference(&mut b, syntax));
+            proptest::prop_assert_eq!(a.pos(), b.pos());
+        }
+    }
+
     #[test]
     fn empty_parameters_and_values_are_rejected() {
         // RFC 4475 §3.1.2.1 badinv01: ";;,;" is not a parameter list.
@@ -410,6 +521,46 @@ mod tests {
         assert_eq!(p.get("realm"), Some(Some("\"a, b\"")));
         assert_eq!(p.get("nc"), Some(Some("00000001")));
         assert!(parse_auth_params(&mut Cursor::new("flag", HeaderName::Other)).is_err());
+    }
+
+    fn list(s: &str) -> Result<ParamList<'_>, HeaderError> {
+        parse_param_list(&mut Cursor::new(s, HeaderName::Other))
+    }
+
+    #[test]
+    fn param_list_answers_as_params_within_and_beyond_its_capacity() {
+        let few = ";a=1;B;c=\"x\";a=2";
+        let many = ";p0;p1=1;p2;p3;p4;p5;p6;p7;p8=8;P1=9";
+        for s in [few, many, ""] {
+            let l = list(s).unwrap();
+            assert_eq!(l.params.as_str(), s);
+            assert_eq!(l.iter().collect::<Vec<_>>(), l.params.iter().collect::<Vec<_>>());
+            for name in ["a", "b", "C", "p1", "p8", "zz"] {
+                assert_eq!(l.get(name), l.params.get(name), "{s} {name}");
+            }
+        }
+        assert_eq!(list(many).unwrap().get("p8"), Some(Some("8")));
+        assert_eq!(list(many).unwrap().iter().count(), 10);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn param_list_matches_params(
+            items in proptest::collection::vec(("[a-cA-C]{1,2}", proptest::option::of("[a-z0-9]{1,3}|\"[a ;]{0,3}\"")), 0..12),
+            query in "[a-cA-C]{1,2}",
+        ) {
+            let text: String = items
+                .iter()
+                .map(|(n, v)| match v {
+                    Some(v) => format!(" ; {n} = {v}"),
+                    None => format!(";{n}"),
+                })
+                .collect();
+            let l = list(&text).unwrap();
+            proptest::prop_assert_eq!(l.get(&query), l.params.get(&query));
+            proptest::prop_assert_eq!(l.iter().collect::<Vec<_>>(), l.params.iter().collect::<Vec<_>>());
+            proptest::prop_assert_eq!(l.iter().count(), items.len());
+        }
     }
 
     #[test]

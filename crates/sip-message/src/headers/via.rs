@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use crate::{HeaderError, HeaderName, Host, TypedHeader};
 
 use super::lex::{Cursor, parse_host, parse_ip};
-use super::params::{Params, checked, digits_value, token_value, with_params};
+use super::params::{ParamList, Params, digits_value, token_value, with_params};
 
 /// One `Via` value: a hop the request took, where responses go back.
 ///
@@ -176,10 +176,20 @@ type ViaKnown<'a> =
 
 /// `sent-protocol LWS sent-by`
 fn sent_protocol_and_by<'a>(cur: &mut Cursor<'a>) -> Result<ViaHead<'a>, HeaderError> {
-    let name = cur.expect_token("expected protocol name")?;
-    cur.expect_sep(b'/', "expected '/' after protocol name")?;
-    let version = cur.expect_token("expected protocol version")?;
-    cur.expect_sep(b'/', "expected '/' after protocol version")?;
+    let (name, version) = match cur.take_prefix("SIP/2.0/") {
+        // What the general path below reads from this prefix: two tokens, two separators.
+        Some(prefix) => {
+            cur.skip_sws();
+            (prefix.get(..3).unwrap_or("SIP"), prefix.get(4..7).unwrap_or("2.0"))
+        }
+        None => {
+            let name = cur.expect_token("expected protocol name")?;
+            cur.expect_sep(b'/', "expected '/' after protocol name")?;
+            let version = cur.expect_token("expected protocol version")?;
+            cur.expect_sep(b'/', "expected '/' after protocol version")?;
+            (name, version)
+        }
+    };
     let transport = cur.expect_token("expected transport")?;
     cur.lws("expected whitespace before sent-by")?;
     let start = cur.pos();
@@ -189,19 +199,48 @@ fn sent_protocol_and_by<'a>(cur: &mut Cursor<'a>) -> Result<ViaHead<'a>, HeaderE
 }
 
 /// Checks and converts `branch`, `received`, `rport`, `maddr` and `ttl`.
-fn known_params<'a>(params: &Params<'a>) -> Result<ViaKnown<'a>, &'static str> {
+fn known_params<'a>(params: &ParamList<'a>) -> Result<ViaKnown<'a>, &'static str> {
     let rport = |v: Option<&str>| match v {
         None => Some(None),
         Some(v) => digits_value::<u16>(v).map(Some),
     };
     let ttl = |v: Option<&str>| v.filter(|v| v.len() <= 3).and_then(digits_value::<u8>);
+    // One pass finds the first of each known parameter (as five `ParamList::get` would);
+    // they are then checked in a fixed order, so the first error is the same.
+    let [mut branch, mut received, mut rport_value, mut maddr, mut ttl_value] = [None; 5];
+    for (name, value) in params.iter() {
+        let slot = match name.len() {
+            6 if name.eq_ignore_ascii_case("branch") => &mut branch,
+            8 if name.eq_ignore_ascii_case("received") => &mut received,
+            5 if name.eq_ignore_ascii_case("rport") => &mut rport_value,
+            5 if name.eq_ignore_ascii_case("maddr") => &mut maddr,
+            3 if name.eq_ignore_ascii_case("ttl") => &mut ttl_value,
+            _ => continue,
+        };
+        if slot.is_none() {
+            *slot = Some(value);
+        }
+    }
     Ok((
-        checked(params, "branch", "branch is not a token", token_value)?,
-        checked(params, "received", "received is not an IP address", |v| v.and_then(parse_ip))?,
-        checked(params, "rport", "invalid rport", rport)?,
-        checked(params, "maddr", "maddr is not a host", |v| v.and_then(parse_host))?,
-        checked(params, "ttl", "ttl is not 0 to 255", ttl)?,
+        convert(branch, "branch is not a token", token_value)?,
+        convert(received, "received is not an IP address", |v| v.and_then(parse_ip))?,
+        convert(rport_value, "invalid rport", rport)?,
+        convert(maddr, "maddr is not a host", |v| v.and_then(parse_host))?,
+        convert(ttl_value, "ttl is not 0 to 255", ttl)?,
     ))
+}
+
+/// [`checked`](super::params::checked) for a parameter already looked up: `found` is `None`
+/// when absent.
+fn convert<'a, T>(
+    found: Option<Option<&'a str>>,
+    what: &'static str,
+    conv: impl Fn(Option<&'a str>) -> Option<T>,
+) -> Result<Option<T>, &'static str> {
+    match found {
+        None => Ok(None),
+        Some(value) => conv(value).map(Some).ok_or(what),
+    }
 }
 
 #[cfg(test)]
@@ -311,6 +350,77 @@ mod tests {
         assert!(Via::parse("SIP/2.0/UDP 1.2.3.4;branch=").is_err());
         assert!(Via::parse("SIP/2.0/UDP 83.70.206.42:5060port").is_err());
         assert!(Via::parse("SIP/2.0/UDP 1.2.3.4:99999").is_err());
+    }
+
+    /// `known_params` as it was: one `checked` lookup per parameter.
+    fn known_reference<'a>(params: &ParamList<'a>) -> Result<ViaKnown<'a>, &'static str> {
+        use crate::headers::params::checked;
+        let rport = |v: Option<&str>| match v {
+            None => Some(None),
+            Some(v) => digits_value::<u16>(v).map(Some),
+        };
+        let ttl = |v: Option<&str>| v.filter(|v| v.len() <= 3).and_then(digits_value::<u8>);
+        Ok((
+            checked(params, "branch", "branch is not a token", token_value)?,
+            checked(params, "received", "received is not an IP address", |v| v.and_then(parse_ip))?,
+            checked(params, "rport", "invalid rport", rport)?,
+            checked(params, "maddr", "maddr is not a host", |v| v.and_then(parse_host))?,
+            checked(params, "ttl", "ttl is not 0 to 255", ttl)?,
+        ))
+    }
+
+    /// `sent_protocol_and_by` as it was, without the `SIP/2.0/` shortcut.
+    fn head_reference<'a>(cur: &mut Cursor<'a>) -> Result<ViaHead<'a>, HeaderError> {
+        let name = cur.expect_token("expected protocol name")?;
+        cur.expect_sep(b'/', "expected '/' after protocol name")?;
+        let version = cur.expect_token("expected protocol version")?;
+        cur.expect_sep(b'/', "expected '/' after protocol version")?;
+        let transport = cur.expect_token("expected transport")?;
+        cur.lws("expected whitespace before sent-by")?;
+        let start = cur.pos();
+        let host = cur.host()?;
+        let port = if cur.sep(b':') { Some(cur.port()?) } else { None };
+        Ok((name, version, transport, cur.since(start), host, port))
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn sent_protocol_matches_the_reference(
+            s in "(SIP|sip|SIP )?(/2\\.0|/2\\.1|/)?(/| /|/\r\n )?(UDP|tcp)?( |\t|\r\n )?[a.1:5 ;]{0,8}",
+        ) {
+            let (mut a, mut b) = (Cursor::new(&s, HeaderName::Via), Cursor::new(&s, HeaderName::Via));
+            let (x, y) = (sent_protocol_and_by(&mut a), head_reference(&mut b));
+            if let (Ok(x), Ok(y)) = (&x, &y) {
+                proptest::prop_assert_eq!(x.0.as_ptr(), y.0.as_ptr());
+                proptest::prop_assert_eq!(x.1.as_ptr(), y.1.as_ptr());
+            }
+            proptest::prop_assert_eq!(x, y);
+            proptest::prop_assert_eq!(a.pos(), b.pos());
+        }
+
+        #[test]
+        fn known_params_match_the_reference(
+            items in proptest::collection::vec((
+                "branch|BRANCH|received|rport|RPort|maddr|ttl|x|branc|ttls",
+                proptest::option::of("z9hG4bK1|1\\.2\\.3\\.4|300|12|a\\.b|\\[::1\\]|::1|\"q\""),
+            ), 0..10),
+        ) {
+            let text: String = items
+                .iter()
+                .map(|(n, v)| v.as_ref().map_or(format!(";{n}"), |v| format!(";{n}={v}")))
+                .collect();
+            let value = format!("SIP/2.0/UDP h{text}");
+            let mut new = None;
+            let mut old = None;
+            let parsed =
+                super::super::params::with_params(&value, HeaderName::Via, sent_protocol_and_by, |p| {
+                    new = Some(known_params(p));
+                    old = Some(known_reference(p));
+                    Ok(())
+                });
+            proptest::prop_assert!(parsed.is_ok() && new.is_some());
+            proptest::prop_assert_eq!(new, old);
+        }
     }
 
     #[test]
