@@ -3,12 +3,15 @@
 use std::fmt;
 
 use bytes::{BufMut, Bytes, BytesMut};
+use smallvec::SmallVec;
 
-use crate::message::itoa_u32;
-use crate::{HeaderName, Limits, Message, Method, ParseError, canonical_reason};
+use crate::message::{Entry, Keys, itoa_u32};
+use crate::parse::{RawLine, body_slot, index_header, parse_start_line};
+use crate::{HeaderName, Limits, Message, Method, ParseError, ParseErrorKind, canonical_reason};
 
-/// Writes a new request or response straight into one `BytesMut`, then indexes it, so a built
-/// message is exactly what a received one would be and `Content-Length` is always right.
+/// Writes a new request or response straight into one `BytesMut`, indexing each line as it
+/// writes it, so a built message is exactly what parsing its bytes would give (the same index,
+/// the same eager keys, the same errors) and `Content-Length` is always right.
 ///
 /// ```
 /// use sip_message::{HeaderName as H, MessageBuilder, Method};
@@ -37,6 +40,24 @@ pub struct MessageBuilder {
     /// The request's To value, written before the next header so `to_tag` can extend it.
     pending_to: Option<(Bytes, bool)>,
     limits: Limits,
+    index: Index,
+}
+
+/// What the parser would record for the bytes written so far (RFC 3261 §7).
+#[derive(Debug, Default)]
+struct Index {
+    /// End of the start line (the index of its CR).
+    start_end: usize,
+    headers: SmallVec<[Entry; 16]>,
+    keys: Keys,
+    /// The first error the parser's key extraction gave, with the index of its header line.
+    first_error: Option<(usize, ParseError)>,
+    /// The longest header line, for [`Limits::line_length`].
+    longest_line: usize,
+    /// A value with a line break (a folded line copied from a request) or an extension
+    /// method was written: the bytes are indexed by parsing them, whose rules for folding and
+    /// for method tokens then apply as they are.
+    reparse: bool,
 }
 
 /// Why a message could not be built.
@@ -96,6 +117,7 @@ impl MessageBuilder {
             error: None,
             pending_to: None,
             limits: Limits::default(),
+            index: Index::default(),
         }
     }
 
@@ -106,10 +128,13 @@ impl MessageBuilder {
         if uri.is_empty() || uri.bytes().any(|c| c <= b' ' || c == 0x7f) {
             b.error = Some(BuildError::BadRequestUri);
         }
+        b.index.reparse = matches!(method, Method::Extension(_));
         b.buf.put_slice(method.as_bytes());
         b.buf.put_u8(b' ');
         b.buf.put_slice(uri.as_bytes());
-        b.buf.put_slice(b" SIP/2.0\r\n");
+        b.buf.put_slice(b" SIP/2.0");
+        b.index.start_end = b.buf.len();
+        b.buf.put_slice(b"\r\n");
         b
     }
 
@@ -130,6 +155,7 @@ impl MessageBuilder {
         b.buf.put_slice(digits.as_bytes_mut());
         b.buf.put_u8(b' ');
         b.buf.put_slice(reason.as_bytes());
+        b.index.start_end = b.buf.len();
         b.buf.put_slice(b"\r\n");
         b
     }
@@ -165,11 +191,40 @@ impl MessageBuilder {
         }
     }
 
+    /// Writes a value taken from a parsed message, which may hold folded line breaks.
     fn raw_line(&mut self, name: HeaderName, value: &[u8]) {
-        self.buf.put_slice(name.as_str().as_bytes());
-        self.buf.put_slice(b": ");
+        if memchr::memchr2(b'\r', b'\n', value).is_some() {
+            self.index.reparse = true;
+        }
+        self.line(name, name.line_prefix(), name.as_str().len(), value);
+    }
+
+    /// Writes `head [": "] value CRLF` and indexes the line as the parser would. `head` is the
+    /// name as written (`name_len` bytes), or that and `": "` already (a
+    /// [`HeaderName::line_prefix`], one copy instead of two).
+    #[inline]
+    fn line(&mut self, name: HeaderName, head: &[u8], name_len: usize, value: &[u8]) {
+        let name_start = self.buf.len();
+        self.buf.reserve(head.len() + value.len() + 4);
+        self.buf.put_slice(head);
+        if head.len() == name_len {
+            self.buf.put_slice(b": ");
+        }
+        let value_from = self.buf.len();
         self.buf.put_slice(value);
+        let content_end = self.buf.len();
         self.buf.put_slice(b"\r\n");
+        let index = &mut self.index;
+        if index.reparse {
+            return;
+        }
+        index.longest_line = index.longest_line.max(content_end - name_start);
+        let raw =
+            RawLine { name, name_start, name_end: name_start + name_len, value_from, content_end };
+        let at = index.headers.len();
+        if let Err(e) = index_header(&mut index.headers, &mut index.keys, &self.buf, raw) {
+            index.first_error.get_or_insert((at, e));
+        }
     }
 
     /// Adds `;tag=TAG` to the To header copied by [`MessageBuilder::response_to`] unless the
@@ -200,11 +255,11 @@ impl MessageBuilder {
         let value = value.as_ref();
         if name == HeaderName::Other {
             self.error = Some(BuildError::BadName);
-        } else if value.iter().any(|&c| c == b'\r' || c == b'\n' || c == 0) {
+        } else if breaks_line(value) {
             self.error = Some(BuildError::BadValue(name));
         } else if name != HeaderName::ContentLength {
             self.flush_to();
-            self.raw_line(name, value);
+            self.line(name, name.line_prefix(), name.as_str().len(), value);
         }
         self
     }
@@ -215,18 +270,17 @@ impl MessageBuilder {
         let value = value.as_ref();
         if !crate::chars::is_token_str(name.as_bytes()) {
             self.error = Some(BuildError::BadName);
-        } else if value.iter().any(|&c| c == b'\r' || c == b'\n' || c == 0) {
+        } else if breaks_line(value) {
             self.error = Some(BuildError::BadValue(HeaderName::Other));
-        } else if HeaderName::from_bytes(name.as_bytes()) != HeaderName::ContentLength {
-            self.flush_to();
-            self.buf.put_slice(name.as_bytes());
-            self.buf.put_slice(b": ");
-            self.buf.put_slice(value);
-            self.buf.put_slice(b"\r\n");
+        } else {
+            let known = HeaderName::from_bytes(name.as_bytes());
+            if known != HeaderName::ContentLength {
+                self.flush_to();
+                self.line(known, name.as_bytes(), name.len(), value);
+            }
         }
         self
     }
-
     /// Sets the body and its Content-Type (Content-Length is written by [`build`](Self::build)).
     #[must_use]
     pub fn body(self, content_type: &str, body: impl Into<Bytes>) -> Self {
@@ -254,11 +308,62 @@ impl MessageBuilder {
         self.flush_to();
         let body = self.body.take().unwrap_or_default();
         self.buf.reserve(24 + body.len());
-        self.buf.put_slice(b"Content-Length: ");
         let mut digits = itoa_u32(body.len() as u32);
-        self.buf.put_slice(digits.as_bytes_mut());
-        self.buf.put_slice(b"\r\n\r\n");
+        let name = HeaderName::ContentLength;
+        self.line(name, name.line_prefix(), name.as_str().len(), digits.as_bytes_mut());
+        self.buf.put_slice(b"\r\n");
+        let body_start = self.buf.len();
         self.buf.put_slice(&body);
-        Ok(Message::parse_with(self.buf.freeze(), &self.limits)?)
+        let buf = self.buf.freeze();
+        let limits = &self.limits;
+        let index = self.index;
+        if index.reparse {
+            return Ok(Message::parse_with(buf, limits)?);
+        }
+        // The checks of the parser, in its order (RFC 3261 §7, §18.3).
+        if buf.len() > limits.message_size() {
+            return Err(parse_error(ParseErrorKind::MessageTooLarge, limits.message_size()));
+        }
+        if index.start_end > limits.line_length() {
+            return Err(parse_error(ParseErrorKind::LineTooLong, 0));
+        }
+        let start = parse_start_line(&buf, 0, index.start_end)?;
+        if index.headers.len() > limits.headers()
+            || index.longest_line > limits.line_length()
+            || index.first_error.is_some()
+        {
+            first_line_error(&index, limits)?;
+        }
+        let body = body_slot(&index.keys, buf.len(), body_start)?;
+        Ok(Message::indexed(buf, start, index.headers, index.keys, body))
     }
+}
+
+fn parse_error(kind: ParseErrorKind, offset: usize) -> BuildError {
+    BuildError::Parse(ParseError::new(kind, offset))
+}
+
+/// The first error the parser meets in the header lines: too many lines, a line too long, or a
+/// key it could not extract, checked line by line in that order.
+fn first_line_error(index: &Index, limits: &Limits) -> Result<(), BuildError> {
+    for (i, e) in index.headers.iter().enumerate() {
+        let line_start = e.name_text.start();
+        if i >= limits.headers() {
+            return Err(parse_error(ParseErrorKind::TooManyHeaders, line_start));
+        }
+        if e.line_end as usize - line_start > limits.line_length() {
+            return Err(parse_error(ParseErrorKind::LineTooLong, line_start));
+        }
+        match index.first_error {
+            Some((at, error)) if at == i => return Err(BuildError::Parse(error)),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Whether a value holds CR, LF or NUL, which would inject a header line.
+#[inline]
+fn breaks_line(value: &[u8]) -> bool {
+    memchr::memchr3(b'\r', b'\n', 0, value).is_some()
 }

@@ -23,6 +23,12 @@ impl Slot {
         Slot { src: 0, start: start as u32, end: end as u32 }
     }
 
+    /// Where the range starts.
+    #[inline]
+    pub(crate) const fn start(self) -> usize {
+        self.start as usize
+    }
+
     /// The same range shifted by `offset` bytes and narrowed to `len`.
     #[inline]
     fn sub(self, offset: usize, len: usize) -> Slot {
@@ -172,6 +178,23 @@ impl Message {
             body: Slot::default(),
             keys: Keys::default(),
         }
+    }
+
+    /// A message indexed as it was written (by [`MessageBuilder`](crate::MessageBuilder)):
+    /// the same index and keys the parser would build over `buf`, which starts with the start
+    /// line.
+    #[inline]
+    pub(crate) fn indexed(
+        buf: Bytes,
+        start: StartLine,
+        headers: SmallVec<[Entry; 16]>,
+        keys: Keys,
+        body: Slot,
+    ) -> Message {
+        let mut message =
+            Message { buf, pristine: None, owned: Vec::new(), start, headers, body, keys };
+        message.seal(0, body);
+        message
     }
 
     /// Finishes a parsed message: its body, and whether it is written back verbatim, which

@@ -30,6 +30,17 @@ macro_rules! header_names {
                 match self { $( HeaderName::$variant => $canon, )* HeaderName::Other => "" }
             }
 
+            /// The canonical spelling followed by `": "`, the start of a header line as the
+            /// builder writes it (one copy instead of two); `b""` for [`HeaderName::Other`].
+            #[must_use]
+            #[inline]
+            pub(crate) const fn line_prefix(self) -> &'static [u8] {
+                match self {
+                    $( HeaderName::$variant => concat!($canon, ": ").as_bytes(), )*
+                    HeaderName::Other => b"",
+                }
+            }
+
             /// The compact form (RFC 3261 §7.3.3 and extensions), if the name has one.
             #[must_use]
             pub const fn compact(self) -> Option<u8> {

@@ -6,6 +6,7 @@
 //! parsers (for the handful of headers they need) or later by a typed parse.
 
 use bytes::Bytes;
+use smallvec::SmallVec;
 
 use crate::chars::{TOKEN, in_class, is_token, is_ws};
 use crate::message::{Entry, Keys, Message, Slot, StartLine};
@@ -110,34 +111,72 @@ pub(crate) fn parse(buf: Bytes, limits: &Limits) -> Result<Message, ParseError> 
         if line.content_end - name_start > limits.line_length() {
             return Err(ParseError::new(K::LineTooLong, name_start));
         }
-        // Trim SWS around the value (folded whitespace included).
-        let mut v_start = i;
-        while b.get(v_start).is_some_and(|&c| matches!(c, b' ' | b'\t' | b'\r' | b'\n'))
-            && v_start < line.content_end
-        {
-            v_start += 1;
-        }
-        let mut v_end = line.content_end;
-        while v_end > v_start && b.get(v_end - 1).is_some_and(|&c| is_ws(c)) {
-            v_end -= 1;
-        }
         let name = HeaderName::from_bytes(b.get(name_start..name_end).unwrap_or_default());
-        let entry = Entry {
-            name,
-            name_text: Slot::buf(name_start, name_end),
-            value: Slot::buf(v_start, v_end),
-            line_end: line.content_end as u32,
-        };
-        let index = headers.len();
-        headers.push(entry);
-        let value = b.get(v_start..v_end).unwrap_or_default();
-        keys.observe(name, index, value, v_start).map_err(|k| ParseError::new(k, v_start))?;
+        index_header(
+            headers,
+            keys,
+            b,
+            RawLine { name, name_start, name_end, value_from: i, content_end: line.content_end },
+        )?;
         pos = line.next;
     };
 
-    // RFC 3261 §18.3: a datagram's body is Content-Length bytes; extra bytes are discarded,
-    // fewer is an error; without Content-Length the body is the rest of the datagram.
-    let available = b.len() - body_start;
+    let body = body_slot(keys, b.len(), body_start)?;
+    message.seal(origin, body);
+    Ok(message)
+}
+
+/// One header line located in the buffer: where its name is, where its value may start (just
+/// after the colon) and where its content ends (the CR of its final CRLF).
+pub(crate) struct RawLine {
+    pub(crate) name: HeaderName,
+    pub(crate) name_start: usize,
+    pub(crate) name_end: usize,
+    pub(crate) value_from: usize,
+    pub(crate) content_end: usize,
+}
+
+/// Indexes one header line: trims SWS around the value (folded whitespace included, RFC 3261
+/// §7.3.1), pushes its [`Entry`] and observes its eager keys. Shared by the parser and
+/// [`MessageBuilder`](crate::MessageBuilder), which indexes the lines as it writes them.
+///
+/// # Errors
+/// A framing error from [`Keys::observe`], at the value's offset. The entry is pushed first.
+#[inline(always)]
+pub(crate) fn index_header(
+    headers: &mut SmallVec<[Entry; 16]>,
+    keys: &mut Keys,
+    b: &[u8],
+    line: RawLine,
+) -> Result<(), ParseError> {
+    let mut v_start = line.value_from;
+    while v_start < line.content_end
+        && b.get(v_start).is_some_and(|&c| matches!(c, b' ' | b'\t' | b'\r' | b'\n'))
+    {
+        v_start += 1;
+    }
+    let mut v_end = line.content_end;
+    while v_end > v_start && b.get(v_end - 1).is_some_and(|&c| is_ws(c)) {
+        v_end -= 1;
+    }
+    let index = headers.len();
+    headers.push(Entry {
+        name: line.name,
+        name_text: Slot::buf(line.name_start, line.name_end),
+        value: Slot::buf(v_start, v_end),
+        line_end: line.content_end as u32,
+    });
+    let value = b.get(v_start..v_end).unwrap_or_default();
+    keys.observe(line.name, index, value, v_start).map_err(|k| ParseError::new(k, v_start))
+}
+
+/// The body of a message whose headers end at `body_start` in a buffer of `len` bytes.
+///
+/// RFC 3261 §18.3: a datagram's body is Content-Length bytes; extra bytes are discarded, fewer
+/// is an error; without Content-Length the body is the rest of the datagram.
+#[inline]
+pub(crate) fn body_slot(keys: &Keys, len: usize, body_start: usize) -> Result<Slot, ParseError> {
+    let available = len - body_start;
     let body_len = match keys.content_length {
         Some(n) if n as usize > available => {
             return Err(ParseError::new(K::BodyTruncated, body_start));
@@ -145,13 +184,16 @@ pub(crate) fn parse(buf: Bytes, limits: &Limits) -> Result<Message, ParseError> 
         Some(n) => n as usize,
         None => available,
     };
-    message.seal(origin, Slot::buf(body_start, body_start + body_len));
-    Ok(message)
+    Ok(Slot::buf(body_start, body_start + body_len))
 }
 
 /// `Request-Line = Method SP Request-URI SP SIP-Version CRLF` or
 /// `Status-Line = SIP-Version SP Status-Code SP Reason-Phrase CRLF` (RFC 3261 §7.1, §7.2).
-fn parse_start_line(buf: &Bytes, start: usize, end: usize) -> Result<StartLine, ParseError> {
+pub(crate) fn parse_start_line(
+    buf: &Bytes,
+    start: usize,
+    end: usize,
+) -> Result<StartLine, ParseError> {
     let line = buf.get(start..end).unwrap_or_default();
     if line.len() >= 4 && line.get(..4).is_some_and(|p| p.eq_ignore_ascii_case(b"SIP/")) {
         return parse_status_line(start, line);
