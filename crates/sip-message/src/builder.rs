@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use smallvec::SmallVec;
 
 use crate::message::{Entry, Keys, itoa_u32};
@@ -33,7 +33,12 @@ use crate::{HeaderName, Limits, Message, Method, ParseError, ParseErrorKind, can
 /// # Ok::<(), sip_message::BuildError>(())
 /// ```
 #[derive(Debug)]
-pub struct MessageBuilder {
+pub struct MessageBuilder(Box<State>);
+
+/// The builder's state, boxed so that the builder moves as one pointer through its by-value
+/// methods (the header index alone is about 600 bytes).
+#[derive(Debug)]
+struct State {
     buf: BytesMut,
     body: Option<Bytes>,
     error: Option<BuildError>,
@@ -111,14 +116,14 @@ impl From<ParseError> for BuildError {
 
 impl MessageBuilder {
     fn with_capacity(capacity: usize) -> Self {
-        MessageBuilder {
+        MessageBuilder(Box::new(State {
             buf: BytesMut::with_capacity(capacity),
             body: None,
             error: None,
             pending_to: None,
             limits: Limits::default(),
             index: Index::default(),
-        }
+        }))
     }
 
     /// Starts a request line: `Method SP Request-URI SP SIP/2.0` (RFC 3261 §7.1).
@@ -126,15 +131,15 @@ impl MessageBuilder {
     pub fn request(method: &Method, uri: &str) -> Self {
         let mut b = Self::with_capacity(512);
         if uri.is_empty() || uri.bytes().any(|c| c <= b' ' || c == 0x7f) {
-            b.error = Some(BuildError::BadRequestUri);
+            b.0.error = Some(BuildError::BadRequestUri);
         }
-        b.index.reparse = matches!(method, Method::Extension(_));
-        b.buf.put_slice(method.as_bytes());
-        b.buf.put_u8(b' ');
-        b.buf.put_slice(uri.as_bytes());
-        b.buf.put_slice(b" SIP/2.0");
-        b.index.start_end = b.buf.len();
-        b.buf.put_slice(b"\r\n");
+        b.0.index.reparse = matches!(method, Method::Extension(_));
+        b.0.buf.extend_from_slice(method.as_bytes());
+        b.0.buf.extend_from_slice(b" ");
+        b.0.buf.extend_from_slice(uri.as_bytes());
+        b.0.buf.extend_from_slice(b" SIP/2.0");
+        b.0.index.start_end = b.0.buf.len();
+        b.0.buf.extend_from_slice(b"\r\n");
         b
     }
 
@@ -144,19 +149,19 @@ impl MessageBuilder {
     pub fn response(status: u16, reason: Option<&str>) -> Self {
         let mut b = Self::with_capacity(512);
         if !(100..=699).contains(&status) {
-            b.error = Some(BuildError::BadStatus);
+            b.0.error = Some(BuildError::BadStatus);
         }
         let reason = reason.unwrap_or(canonical_reason(status));
         if reason.bytes().any(|c| (c < 0x20 && c != b'\t') || c == 0x7f) {
-            b.error = Some(BuildError::BadReason);
+            b.0.error = Some(BuildError::BadReason);
         }
-        b.buf.put_slice(b"SIP/2.0 ");
+        b.0.buf.extend_from_slice(b"SIP/2.0 ");
         let mut digits = itoa_u32(u32::from(status));
-        b.buf.put_slice(digits.as_bytes_mut());
-        b.buf.put_u8(b' ');
-        b.buf.put_slice(reason.as_bytes());
-        b.index.start_end = b.buf.len();
-        b.buf.put_slice(b"\r\n");
+        b.0.buf.extend_from_slice(digits.as_bytes_mut());
+        b.0.buf.extend_from_slice(b" ");
+        b.0.buf.extend_from_slice(reason.as_bytes());
+        b.0.index.start_end = b.0.buf.len();
+        b.0.buf.extend_from_slice(b"\r\n");
         b
     }
 
@@ -167,7 +172,7 @@ impl MessageBuilder {
     #[must_use]
     pub fn response_to(request: &Message, status: u16, reason: Option<&str>) -> Self {
         let mut b = Self::response(status, reason);
-        b.buf.reserve(request.buffer().len());
+        b.0.buf.reserve(request.buffer().len());
         for line in request.lines() {
             let copy = match line.name {
                 HeaderName::Via | HeaderName::From | HeaderName::CallId | HeaderName::CSeq => true,
@@ -177,14 +182,129 @@ impl MessageBuilder {
                 _ => false,
             };
             if copy {
-                b.raw_line(line.name, line.value);
+                b.0.raw_line(line.name, line.value);
             }
         }
-        b.pending_to =
+        b.0.pending_to =
             request.header_bytes(HeaderName::To).map(|to| (to, request.to_tag().is_some()));
         b
     }
 
+    /// Adds `;tag=TAG` to the To header copied by [`MessageBuilder::response_to`] unless the
+    /// request's To already had a tag (RFC 3261 §8.2.6.2, §12.1.1).
+    #[must_use]
+    pub fn to_tag(mut self, tag: &str) -> Self {
+        match &mut self.0.pending_to {
+            Some((_, true)) => {}
+            Some((to, has_tag)) => {
+                if !crate::chars::is_token_str(tag.as_bytes()) {
+                    self.0.error = Some(BuildError::BadValue(HeaderName::To));
+                }
+                let mut with_tag = BytesMut::with_capacity(to.len() + 5 + tag.len());
+                with_tag.extend_from_slice(to);
+                with_tag.extend_from_slice(b";tag=");
+                with_tag.extend_from_slice(tag.as_bytes());
+                *to = with_tag.freeze();
+                *has_tag = true;
+            }
+            None => self.0.error = Some(BuildError::ToTagTooLate),
+        }
+        self
+    }
+
+    /// Adds a header line `Name: value`.
+    #[must_use]
+    pub fn header(mut self, name: HeaderName, value: impl AsRef<[u8]>) -> Self {
+        let value = value.as_ref();
+        if name == HeaderName::Other {
+            self.0.error = Some(BuildError::BadName);
+        } else if breaks_line(value) {
+            self.0.error = Some(BuildError::BadValue(name));
+        } else if name != HeaderName::ContentLength {
+            self.0.flush_to();
+            self.0.line(name, name.line_prefix(), name.as_str().len(), value);
+        }
+        self
+    }
+
+    /// Adds a header line with any name (e.g. `X-Custom`).
+    #[must_use]
+    pub fn header_named(mut self, name: &str, value: impl AsRef<[u8]>) -> Self {
+        let value = value.as_ref();
+        if !crate::chars::is_token_str(name.as_bytes()) {
+            self.0.error = Some(BuildError::BadName);
+        } else if breaks_line(value) {
+            self.0.error = Some(BuildError::BadValue(HeaderName::Other));
+        } else {
+            let known = HeaderName::from_bytes(name.as_bytes());
+            if known != HeaderName::ContentLength {
+                self.0.flush_to();
+                self.0.line(known, name.as_bytes(), name.len(), value);
+            }
+        }
+        self
+    }
+    /// Sets the body and its Content-Type (Content-Length is written by [`build`](Self::build)).
+    #[must_use]
+    pub fn body(self, content_type: &str, body: impl Into<Bytes>) -> Self {
+        let mut b = self.header(HeaderName::ContentType, content_type);
+        b.0.body = Some(body.into());
+        b
+    }
+
+    /// Parses the result with these limits instead of the defaults.
+    #[must_use]
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.0.limits = limits;
+        self
+    }
+
+    /// Writes Content-Length and the body, and indexes the message.
+    ///
+    /// # Errors
+    /// The first [`BuildError`] met while building, or [`BuildError::Parse`] if the written
+    /// bytes do not form a message within the limits.
+    pub fn build(mut self) -> Result<Message, BuildError> {
+        let state = &mut *self.0;
+        if let Some(e) = state.error {
+            return Err(e);
+        }
+        state.flush_to();
+        let body = state.body.take().unwrap_or_default();
+        state.buf.reserve(24 + body.len());
+        let mut digits = itoa_u32(body.len() as u32);
+        let name = HeaderName::ContentLength;
+        state.line(name, name.line_prefix(), name.as_str().len(), digits.as_bytes_mut());
+        state.buf.extend_from_slice(b"\r\n");
+        let body_start = state.buf.len();
+        state.buf.extend_from_slice(&body);
+        let buf = std::mem::take(&mut state.buf).freeze();
+        let limits = &state.limits;
+        let index = &mut state.index;
+        if index.reparse {
+            return Ok(Message::parse_with(buf, limits)?);
+        }
+        // The checks of the parser, in its order (RFC 3261 §7, §18.3).
+        if buf.len() > limits.message_size() {
+            return Err(parse_error(ParseErrorKind::MessageTooLarge, limits.message_size()));
+        }
+        if index.start_end > limits.line_length() {
+            return Err(parse_error(ParseErrorKind::LineTooLong, 0));
+        }
+        let start = parse_start_line(&buf, 0, index.start_end)?;
+        if index.headers.len() > limits.headers()
+            || index.longest_line > limits.line_length()
+            || index.first_error.is_some()
+        {
+            first_line_error(index, limits)?;
+        }
+        let body = body_slot(&index.keys, buf.len(), body_start)?;
+        let keys = std::mem::take(&mut index.keys);
+        Ok(Message::indexed(buf, start, std::mem::take(&mut index.headers), keys, body))
+    }
+}
+
+impl State {
     fn flush_to(&mut self) {
         if let Some((to, _)) = self.pending_to.take() {
             self.raw_line(HeaderName::To, &to);
@@ -206,14 +326,14 @@ impl MessageBuilder {
     fn line(&mut self, name: HeaderName, head: &[u8], name_len: usize, value: &[u8]) {
         let name_start = self.buf.len();
         self.buf.reserve(head.len() + value.len() + 4);
-        self.buf.put_slice(head);
+        self.buf.extend_from_slice(head);
         if head.len() == name_len {
-            self.buf.put_slice(b": ");
+            self.buf.extend_from_slice(b": ");
         }
         let value_from = self.buf.len();
-        self.buf.put_slice(value);
+        self.buf.extend_from_slice(value);
         let content_end = self.buf.len();
-        self.buf.put_slice(b"\r\n");
+        self.buf.extend_from_slice(b"\r\n");
         let index = &mut self.index;
         if index.reparse {
             return;
@@ -225,117 +345,6 @@ impl MessageBuilder {
         if let Err(e) = index_header(&mut index.headers, &mut index.keys, &self.buf, raw) {
             index.first_error.get_or_insert((at, e));
         }
-    }
-
-    /// Adds `;tag=TAG` to the To header copied by [`MessageBuilder::response_to`] unless the
-    /// request's To already had a tag (RFC 3261 §8.2.6.2, §12.1.1).
-    #[must_use]
-    pub fn to_tag(mut self, tag: &str) -> Self {
-        match &mut self.pending_to {
-            Some((_, true)) => {}
-            Some((to, has_tag)) => {
-                if !crate::chars::is_token_str(tag.as_bytes()) {
-                    self.error = Some(BuildError::BadValue(HeaderName::To));
-                }
-                let mut with_tag = BytesMut::with_capacity(to.len() + 5 + tag.len());
-                with_tag.put_slice(to);
-                with_tag.put_slice(b";tag=");
-                with_tag.put_slice(tag.as_bytes());
-                *to = with_tag.freeze();
-                *has_tag = true;
-            }
-            None => self.error = Some(BuildError::ToTagTooLate),
-        }
-        self
-    }
-
-    /// Adds a header line `Name: value`.
-    #[must_use]
-    pub fn header(mut self, name: HeaderName, value: impl AsRef<[u8]>) -> Self {
-        let value = value.as_ref();
-        if name == HeaderName::Other {
-            self.error = Some(BuildError::BadName);
-        } else if breaks_line(value) {
-            self.error = Some(BuildError::BadValue(name));
-        } else if name != HeaderName::ContentLength {
-            self.flush_to();
-            self.line(name, name.line_prefix(), name.as_str().len(), value);
-        }
-        self
-    }
-
-    /// Adds a header line with any name (e.g. `X-Custom`).
-    #[must_use]
-    pub fn header_named(mut self, name: &str, value: impl AsRef<[u8]>) -> Self {
-        let value = value.as_ref();
-        if !crate::chars::is_token_str(name.as_bytes()) {
-            self.error = Some(BuildError::BadName);
-        } else if breaks_line(value) {
-            self.error = Some(BuildError::BadValue(HeaderName::Other));
-        } else {
-            let known = HeaderName::from_bytes(name.as_bytes());
-            if known != HeaderName::ContentLength {
-                self.flush_to();
-                self.line(known, name.as_bytes(), name.len(), value);
-            }
-        }
-        self
-    }
-    /// Sets the body and its Content-Type (Content-Length is written by [`build`](Self::build)).
-    #[must_use]
-    pub fn body(self, content_type: &str, body: impl Into<Bytes>) -> Self {
-        let mut b = self.header(HeaderName::ContentType, content_type);
-        b.body = Some(body.into());
-        b
-    }
-
-    /// Parses the result with these limits instead of the defaults.
-    #[must_use]
-    pub fn limits(mut self, limits: Limits) -> Self {
-        self.limits = limits;
-        self
-    }
-
-    /// Writes Content-Length and the body, and indexes the message.
-    ///
-    /// # Errors
-    /// The first [`BuildError`] met while building, or [`BuildError::Parse`] if the written
-    /// bytes do not form a message within the limits.
-    pub fn build(mut self) -> Result<Message, BuildError> {
-        if let Some(e) = self.error {
-            return Err(e);
-        }
-        self.flush_to();
-        let body = self.body.take().unwrap_or_default();
-        self.buf.reserve(24 + body.len());
-        let mut digits = itoa_u32(body.len() as u32);
-        let name = HeaderName::ContentLength;
-        self.line(name, name.line_prefix(), name.as_str().len(), digits.as_bytes_mut());
-        self.buf.put_slice(b"\r\n");
-        let body_start = self.buf.len();
-        self.buf.put_slice(&body);
-        let buf = self.buf.freeze();
-        let limits = &self.limits;
-        let index = self.index;
-        if index.reparse {
-            return Ok(Message::parse_with(buf, limits)?);
-        }
-        // The checks of the parser, in its order (RFC 3261 §7, §18.3).
-        if buf.len() > limits.message_size() {
-            return Err(parse_error(ParseErrorKind::MessageTooLarge, limits.message_size()));
-        }
-        if index.start_end > limits.line_length() {
-            return Err(parse_error(ParseErrorKind::LineTooLong, 0));
-        }
-        let start = parse_start_line(&buf, 0, index.start_end)?;
-        if index.headers.len() > limits.headers()
-            || index.longest_line > limits.line_length()
-            || index.first_error.is_some()
-        {
-            first_line_error(&index, limits)?;
-        }
-        let body = body_slot(&index.keys, buf.len(), body_start)?;
-        Ok(Message::indexed(buf, start, index.headers, index.keys, body))
     }
 }
 

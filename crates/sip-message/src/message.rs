@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use smallvec::SmallVec;
 
 use crate::typed::split_list;
@@ -787,24 +787,24 @@ impl Message {
     /// body's length (written once, where the first Content-Length was, or added at the end).
     pub fn write_to(&self, out: &mut BytesMut) {
         if let Some((start, end)) = self.pristine {
-            out.put_slice(self.buf.get(start as usize..end as usize).unwrap_or_default());
+            out.extend_from_slice(self.buf.get(start as usize..end as usize).unwrap_or_default());
             return;
         }
         out.reserve(self.serialized_len_hint());
         match &self.start {
             StartLine::Request { method, uri } => {
-                out.put_slice(method.as_bytes());
-                out.put_u8(b' ');
-                out.put_slice(self.slot(*uri));
-                out.put_slice(b" SIP/2.0\r\n");
+                out.extend_from_slice(method.as_bytes());
+                out.extend_from_slice(b" ");
+                out.extend_from_slice(self.slot(*uri));
+                out.extend_from_slice(b" SIP/2.0\r\n");
             }
             StartLine::Response { code, reason } => {
-                out.put_slice(b"SIP/2.0 ");
+                out.extend_from_slice(b"SIP/2.0 ");
                 let mut digits = itoa_u32(u32::from(*code));
-                out.put_slice(digits.as_bytes_mut());
-                out.put_u8(b' ');
-                out.put_slice(self.slot(*reason));
-                out.put_slice(b"\r\n");
+                out.extend_from_slice(digits.as_bytes_mut());
+                out.extend_from_slice(b" ");
+                out.extend_from_slice(self.slot(*reason));
+                out.extend_from_slice(b"\r\n");
             }
         }
         let body = self.body();
@@ -824,12 +824,12 @@ impl Message {
                 }
             }
             if e.line_end != 0 && e.name_text.src == 0 && e.value.src == 0 {
-                out.put_slice(
+                out.extend_from_slice(
                     self.buf
                         .get(e.name_text.start as usize..e.line_end as usize)
                         .unwrap_or_default(),
                 );
-                out.put_slice(b"\r\n");
+                out.extend_from_slice(b"\r\n");
             } else {
                 write_line(out, self.slot(e.name_text), e.name, value);
             }
@@ -837,8 +837,8 @@ impl Message {
         if !wrote_length {
             write_line(out, b"", HeaderName::ContentLength, body_len);
         }
-        out.put_slice(b"\r\n");
-        out.put_slice(body);
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(body);
     }
 
     /// The serialised message as one buffer. A message that was parsed and never edited is
@@ -857,13 +857,13 @@ impl Message {
 /// Writes `name: value\r\n`, using the name as written when there is one.
 fn write_line(out: &mut BytesMut, name_text: &[u8], name: HeaderName, value: &[u8]) {
     if name_text.is_empty() {
-        out.put_slice(name.as_str().as_bytes());
+        out.extend_from_slice(name.as_str().as_bytes());
     } else {
-        out.put_slice(name_text);
+        out.extend_from_slice(name_text);
     }
-    out.put_slice(b": ");
-    out.put_slice(value);
-    out.put_slice(b"\r\n");
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
 }
 
 /// Rejects values that would inject a line break (or a NUL, which no SIP header carries raw).
