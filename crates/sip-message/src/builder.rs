@@ -5,8 +5,8 @@ use std::fmt;
 use bytes::{Bytes, BytesMut};
 use smallvec::SmallVec;
 
-use crate::message::{Entry, Keys, itoa_u32};
-use crate::parse::{RawLine, body_slot, index_header, parse_start_line};
+use crate::message::{Entry, Keys, Slot, StartLine, itoa_u32};
+use crate::parse::{RawLine, body_slot, check_request_uri, index_header};
 use crate::{HeaderName, Limits, Message, Method, ParseError, ParseErrorKind, canonical_reason};
 
 /// Writes a new request or response straight into one `BytesMut`, indexing each line as it
@@ -53,6 +53,11 @@ struct State {
 struct Index {
     /// End of the start line (the index of its CR).
     start_end: usize,
+    /// The start line as the parser would record it (`None` until written, or for an
+    /// extension method, which is left to the parser's token rules).
+    start: Option<StartLine>,
+    /// Where the Request-URI's structure is wrong, as the parser reports it.
+    uri_error: Option<usize>,
     headers: SmallVec<[Entry; 16]>,
     keys: Keys,
     /// The first error the parser's key extraction gave, with the index of its header line.
@@ -133,7 +138,12 @@ impl MessageBuilder {
         if uri.is_empty() || uri.bytes().any(|c| c <= b' ' || c == 0x7f) {
             b.0.error = Some(BuildError::BadRequestUri);
         }
-        b.0.index.reparse = matches!(method, Method::Extension(_));
+        let index = &mut b.0.index;
+        index.reparse = matches!(method, Method::Extension(_));
+        let uri_start = method.as_bytes().len() + 1;
+        let uri_slot = Slot::buf(uri_start, uri_start + uri.len());
+        index.start = Some(StartLine::Request { method: method.clone(), uri: uri_slot });
+        index.uri_error = check_request_uri(uri.as_bytes()).err().map(|off| uri_start + off);
         b.0.buf.extend_from_slice(method.as_bytes());
         b.0.buf.extend_from_slice(b" ");
         b.0.buf.extend_from_slice(uri.as_bytes());
@@ -159,8 +169,13 @@ impl MessageBuilder {
         let mut digits = itoa_u32(u32::from(status));
         b.0.buf.extend_from_slice(digits.as_bytes_mut());
         b.0.buf.extend_from_slice(b" ");
+        let reason_start = b.0.buf.len();
         b.0.buf.extend_from_slice(reason.as_bytes());
         b.0.index.start_end = b.0.buf.len();
+        // RFC 3261 §7.2: the parser's checks of the Status-Line hold by construction (a code
+        // of three digits in range, a reason without controls, UTF-8 as a `str` is).
+        let reason = Slot::buf(reason_start, b.0.buf.len());
+        b.0.index.start = Some(StartLine::Response { code: status, reason });
         b.0.buf.extend_from_slice(b"\r\n");
         b
     }
@@ -291,7 +306,12 @@ impl MessageBuilder {
         if index.start_end > limits.line_length() {
             return Err(parse_error(ParseErrorKind::LineTooLong, 0));
         }
-        let start = parse_start_line(&buf, 0, index.start_end)?;
+        if let Some(at) = index.uri_error {
+            return Err(parse_error(ParseErrorKind::RequestUri, at));
+        }
+        let Some(start) = index.start.take() else {
+            return Ok(Message::parse_with(buf, limits)?);
+        };
         if index.headers.len() > limits.headers()
             || index.longest_line > limits.line_length()
             || index.first_error.is_some()

@@ -87,11 +87,8 @@ pub(crate) fn parse(buf: Bytes, limits: &Limits) -> Result<Message, ParseError> 
         }
         // header-name: token; then *(SP / HTAB) ":" (HCOLON).
         let name_start = pos;
-        let mut i = pos;
-        while b.get(i).is_some_and(|&c| is_token(c)) {
-            i += 1;
-        }
-        let name_end = i;
+        let name_end = token_end(b, pos);
+        let mut i = name_end;
         if name_end == name_start {
             return Err(ParseError::new(
                 if b.get(i).is_some_and(|&c| is_ws(c)) { K::HeaderName } else { K::MissingColon },
@@ -272,7 +269,7 @@ fn check_version(v: &[u8], at: usize) -> Result<(), ParseError> {
 /// A structural check of the Request-URI: `scheme ":" 1*(no whitespace, no controls, no `<>`)`
 /// (RFC 3261 §25.1 `Request-URI = SIP-URI / SIPS-URI / absoluteURI`). The full URI grammar is
 /// applied by [`Message::validate`]. Returns the offending offset.
-fn check_request_uri(uri: &[u8]) -> Result<(), usize> {
+pub(crate) fn check_request_uri(uri: &[u8]) -> Result<(), usize> {
     match uri.first() {
         Some(c) if c.is_ascii_alphabetic() => {}
         _ => return Err(0),
@@ -405,6 +402,15 @@ fn skip_quoted(v: &[u8], mut i: usize) -> Option<usize> {
             b'\\' => i += 2,
             _ => i += 1,
         }
+    }
+}
+
+/// The end of the run of token characters starting at `i` (`i` itself if there is none).
+#[inline(always)]
+fn token_end(v: &[u8], i: usize) -> usize {
+    match v.get(i..) {
+        Some(rest) => i + rest.iter().position(|&c| !is_token(c)).unwrap_or(rest.len()),
+        None => i,
     }
 }
 
