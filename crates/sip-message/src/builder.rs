@@ -3,9 +3,8 @@
 use std::fmt;
 
 use bytes::{Bytes, BytesMut};
-use smallvec::SmallVec;
 
-use crate::message::{Entry, Keys, Slot, StartLine, itoa_u32};
+use crate::message::{HEADERS_CAPACITY, Headers, Keys, Slot, StartLine, itoa_u32};
 use crate::parse::{RawLine, body_slot, check_request_uri, index_header};
 use crate::{HeaderName, Limits, Message, Method, ParseError, ParseErrorKind, canonical_reason};
 
@@ -58,7 +57,7 @@ struct Index {
     start: Option<StartLine>,
     /// Where the Request-URI's structure is wrong, as the parser reports it.
     uri_error: Option<usize>,
-    headers: SmallVec<[Entry; 16]>,
+    headers: Headers,
     keys: Keys,
     /// The first error the parser's key extraction gave, with the index of its header line.
     first_error: Option<(usize, ParseError)>,
@@ -127,7 +126,7 @@ impl MessageBuilder {
             error: None,
             pending_to: None,
             limits: Limits::default(),
-            index: Index::default(),
+            index: Index { headers: Headers::with_capacity(HEADERS_CAPACITY), ..Index::default() },
         }))
     }
 

@@ -3,7 +3,6 @@
 use std::fmt;
 
 use bytes::{Bytes, BytesMut};
-use smallvec::SmallVec;
 
 use crate::typed::split_list;
 use crate::{HeaderError, HeaderName, Limits, Method, ParseError, TypedHeader};
@@ -49,6 +48,14 @@ pub(crate) struct Entry {
     /// an untouched line is written back byte for byte.
     pub(crate) line_end: u32,
 }
+
+/// The header index of a message. On the heap, so that a [`Message`] is small to move between
+/// layers (it is moved several times on its way through a stack); one allocation sized for a
+/// typical message.
+pub(crate) type Headers = Vec<Entry>;
+
+/// The capacity a message's header index starts with: the lines of a typical request.
+pub(crate) const HEADERS_CAPACITY: usize = 16;
 
 /// The start line (RFC 3261 §7.1, §7.2).
 #[derive(Clone, Debug)]
@@ -112,7 +119,7 @@ pub struct Message {
     pristine: Option<(u32, u32)>,
     owned: Vec<Bytes>,
     start: StartLine,
-    pub(crate) headers: SmallVec<[Entry; 16]>,
+    pub(crate) headers: Headers,
     body: Slot,
     pub(crate) keys: Keys,
 }
@@ -126,7 +133,7 @@ impl Clone for Message {
             pristine: self.pristine,
             owned: self.owned.clone(),
             start: self.start.clone(),
-            headers: SmallVec::from_slice(&self.headers),
+            headers: self.headers.clone(),
             body: self.body,
             keys: self.keys.clone(),
         }
@@ -165,8 +172,8 @@ impl Message {
     }
 
     /// A message over `buf` with the start line parsed and nothing else yet: the parser
-    /// fills [`headers`](Self::headers) and the keys in place (the index is about 600 bytes;
-    /// building it here saves moving it), then calls [`seal`](Self::seal).
+    /// fills [`headers`](Self::headers) and the keys in place, then calls
+    /// [`seal`](Self::seal).
     #[inline]
     pub(crate) fn started(buf: Bytes, start: StartLine) -> Message {
         Message {
@@ -174,7 +181,7 @@ impl Message {
             pristine: None,
             owned: Vec::new(),
             start,
-            headers: SmallVec::new(),
+            headers: Headers::with_capacity(HEADERS_CAPACITY),
             body: Slot::default(),
             keys: Keys::default(),
         }
@@ -187,7 +194,7 @@ impl Message {
     pub(crate) fn indexed(
         buf: Bytes,
         start: StartLine,
-        headers: SmallVec<[Entry; 16]>,
+        headers: Headers,
         keys: Keys,
         body: Slot,
     ) -> Message {

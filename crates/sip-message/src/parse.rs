@@ -6,10 +6,9 @@
 //! parsers (for the handful of headers they need) or later by a typed parse.
 
 use bytes::Bytes;
-use smallvec::SmallVec;
 
 use crate::chars::{TOKEN, in_class, is_token, is_ws};
-use crate::message::{Entry, Keys, Message, Slot, StartLine};
+use crate::message::{Entry, Headers, Keys, Message, Slot, StartLine};
 use crate::{HeaderName, Limits, Method, ParseError, ParseErrorKind as K};
 
 /// Where a line ends: `content_end` is the index of its CR (or bare LF), `next` the first byte
@@ -141,7 +140,7 @@ pub(crate) struct RawLine {
 /// A framing error from [`Keys::observe`], at the value's offset. The entry is pushed first.
 #[inline(always)]
 pub(crate) fn index_header(
-    headers: &mut SmallVec<[Entry; 16]>,
+    headers: &mut Headers,
     keys: &mut Keys,
     b: &[u8],
     line: RawLine,
