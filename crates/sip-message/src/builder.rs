@@ -156,7 +156,12 @@ impl MessageBuilder {
     /// reason defaults to [`canonical_reason`].
     #[must_use]
     pub fn response(status: u16, reason: Option<&str>) -> Self {
-        let mut b = Self::with_capacity(512);
+        Self::response_with_capacity(status, reason, 512)
+    }
+
+    /// [`MessageBuilder::response`] into a buffer of `capacity` bytes.
+    fn response_with_capacity(status: u16, reason: Option<&str>, capacity: usize) -> Self {
+        let mut b = Self::with_capacity(capacity);
         if !(100..=699).contains(&status) {
             b.0.error = Some(BuildError::BadStatus);
         }
@@ -185,8 +190,9 @@ impl MessageBuilder {
     /// needs one, §8.2.6.2).
     #[must_use]
     pub fn response_to(request: &Message, status: u16, reason: Option<&str>) -> Self {
-        let mut b = Self::response(status, reason);
-        b.0.buf.reserve(request.buffer().len());
+        // Room for the copied lines, a tag, Content-Length and what the caller adds, in one
+        // allocation (growing a buffer copies it).
+        let mut b = Self::response_with_capacity(status, reason, request.buffer().len() + 256);
         for line in request.lines() {
             let copy = match line.name {
                 HeaderName::Via | HeaderName::From | HeaderName::CallId | HeaderName::CSeq => true,

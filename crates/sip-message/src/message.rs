@@ -80,6 +80,8 @@ pub(crate) struct Keys {
     pub(crate) max_forwards: Option<u8>,
     pub(crate) max_forwards_seen: bool,
     pub(crate) content_length: Option<u32>,
+    /// How many Content-Length lines agreed on `content_length` (saturating).
+    pub(crate) content_length_lines: u8,
 }
 
 /// A SIP request or response (RFC 3261 §7): the received buffer and an index of spans into it.
@@ -211,7 +213,7 @@ impl Message {
     pub(crate) fn seal(&mut self, origin: usize, body: Slot) {
         self.body = body;
         let exact_length = self.keys.content_length == Some(body.end - body.start)
-            && self.headers.iter().filter(|e| e.name == HeaderName::ContentLength).count() == 1;
+            && self.keys.content_length_lines == 1;
         let version_ok = match &self.start {
             StartLine::Request { uri, .. } => {
                 self.buf.get(uri.end as usize..uri.end as usize + 8) == Some(b" SIP/2.0")

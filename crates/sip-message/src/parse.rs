@@ -339,6 +339,7 @@ impl Keys {
                     Some(prev) if prev != n => return Err(K::ConflictingContentLength),
                     _ => self.content_length = Some(n),
                 }
+                self.content_length_lines = self.content_length_lines.saturating_add(1);
             }
             _ => {}
         }
