@@ -30,7 +30,7 @@ impl Slot {
 
     /// The same range shifted by `offset` bytes and narrowed to `len`.
     #[inline]
-    fn sub(self, offset: usize, len: usize) -> Slot {
+    pub(crate) fn sub(self, offset: usize, len: usize) -> Slot {
         let start = self.start.saturating_add(offset as u32);
         Slot { src: self.src, start, end: start.saturating_add(len as u32).min(self.end) }
     }
@@ -66,7 +66,7 @@ pub(crate) enum StartLine {
 
 /// The headers the transaction and dialog layers need on every message, parsed once while the
 /// message is indexed (ARCHITECTURE.md, "Messages and memory").
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct Keys {
     pub(crate) via: Option<u16>,
     pub(crate) branch: Option<Slot>,
@@ -570,7 +570,7 @@ impl Message {
         }
         let entry = self.new_entry(name, value);
         self.headers.insert(0, entry);
-        self.reindex();
+        self.rekey(name);
         Ok(())
     }
 
@@ -584,8 +584,9 @@ impl Message {
         value: impl Into<Bytes>,
     ) -> Result<(), EditError> {
         let entry = self.named_entry(name, value.into())?;
+        let changed = entry.name;
         self.headers.insert(0, entry);
-        self.reindex();
+        self.rekey(changed);
         Ok(())
     }
 
@@ -604,7 +605,7 @@ impl Message {
         }
         let entry = self.new_entry(name, value);
         self.headers.push(entry);
-        self.reindex();
+        self.rekey(name);
         Ok(())
     }
 
@@ -618,8 +619,9 @@ impl Message {
         value: impl Into<Bytes>,
     ) -> Result<(), EditError> {
         let entry = self.named_entry(name, value.into())?;
+        let changed = entry.name;
         self.headers.push(entry);
-        self.reindex();
+        self.rekey(changed);
         Ok(())
     }
 
@@ -662,7 +664,7 @@ impl Message {
                 self.headers.remove(index);
             }
         }
-        self.reindex();
+        self.rekey(name);
         Some(popped)
     }
 
@@ -672,7 +674,7 @@ impl Message {
         self.headers.retain(|e| e.name != name);
         let removed = before - self.headers.len();
         if removed > 0 {
-            self.reindex();
+            self.rekey(name);
         }
         removed
     }
@@ -695,7 +697,7 @@ impl Message {
             }
             None => self.headers.push(entry),
         }
-        self.reindex();
+        self.rekey(name);
         Ok(())
     }
 
@@ -753,34 +755,62 @@ impl Message {
         }
         let body = body.into();
         self.body = self.own(body);
-        self.reindex();
+        self.rekey(HeaderName::Other);
         Ok(())
     }
 
-    /// Recomputes the eager keys after an edit.
+    /// Recomputes the eager keys from scratch.
+    #[cfg(test)]
     fn reindex(&mut self) {
         self.pristine = None;
         let mut keys = Keys::default();
         for (i, e) in self.headers.iter().enumerate() {
-            let value = self.slot(e.value);
             // An edit may have introduced a bad Content-Length; serialisation rewrites it
             // anyway, so such an error is not kept here.
-            let _ = keys.observe(e.name, i, value, 0);
+            let _ = keys.observe(e.name, i, self.slot(e.value), e.value);
         }
-        // Keys observed offsets relative to each value: rebase them onto the value slots.
-        let rebase = |slot: Option<Slot>, index: Option<u16>| -> Option<Slot> {
-            let base = self.headers.get(index? as usize)?.value;
-            let s = slot?;
-            Some(base.sub(s.start as usize, (s.end - s.start) as usize))
-        };
-        keys.branch = rebase(keys.branch, keys.via);
-        keys.from_tag = rebase(keys.from_tag, keys.from);
-        keys.to_tag = rebase(keys.to_tag, keys.to);
-        let call_id_index =
-            self.headers.iter().position(|e| e.name == HeaderName::CallId).map(|i| i as u16);
-        keys.call_id = rebase(keys.call_id, call_id_index);
         keys.content_length = Some(self.body().len() as u32);
         self.keys = keys;
+    }
+
+    /// Recomputes the eager keys after an edit that added, removed or changed lines of
+    /// `changed` only (RFC 3261 §16.6 and §16.7 edits touch one header each). Each key depends
+    /// on the lines of its own name alone (the first Via, the first From, ...), so the lines of
+    /// `changed` are observed afresh, the other keys keep their values, and the line positions,
+    /// which shift with any insertion or removal, are found again.
+    fn rekey(&mut self, changed: HeaderName) {
+        self.pristine = None;
+        let body_len = self.body().len() as u32;
+        let mut fresh = Keys::default();
+        let (mut via, mut from, mut to) = (None, None, None);
+        for (i, e) in self.headers.iter().enumerate() {
+            match e.name {
+                HeaderName::Via => via = via.or(Some(i as u16)),
+                HeaderName::From => from = from.or(Some(i as u16)),
+                HeaderName::To => to = to.or(Some(i as u16)),
+                _ => {}
+            }
+            if e.name == changed {
+                // A bad Content-Length is rewritten on serialisation: not an error here.
+                let _ = fresh.observe(e.name, i, self.slot(e.value), e.value);
+            }
+        }
+        let keys = &mut self.keys;
+        match changed {
+            HeaderName::Via => keys.branch = fresh.branch,
+            HeaderName::From => keys.from_tag = fresh.from_tag,
+            HeaderName::To => keys.to_tag = fresh.to_tag,
+            HeaderName::CallId => keys.call_id = fresh.call_id,
+            HeaderName::CSeq => (keys.cseq, keys.cseq_seen) = (fresh.cseq, fresh.cseq_seen),
+            HeaderName::MaxForwards => {
+                (keys.max_forwards, keys.max_forwards_seen) =
+                    (fresh.max_forwards, fresh.max_forwards_seen);
+            }
+            HeaderName::ContentLength => keys.content_length_lines = fresh.content_length_lines,
+            _ => {}
+        }
+        (keys.via, keys.from, keys.to) = (via, from, to);
+        keys.content_length = Some(body_len);
     }
 
     // ----- serialisation ------------------------------------------------------------------
@@ -1013,5 +1043,122 @@ impl fmt::Display for Message {
     /// The serialised message, lossily decoded as UTF-8 (for people and tests).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&String::from_utf8_lossy(&self.to_bytes()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// One edit of the kinds a proxy and a UA make.
+    #[derive(Clone, Debug)]
+    enum Edit {
+        PushFront(HeaderName, &'static str),
+        PushBack(HeaderName, &'static str),
+        PushFrontNamed(&'static str, &'static str),
+        PushBackNamed(&'static str, &'static str),
+        PopFront(HeaderName),
+        RemoveAll(HeaderName),
+        Set(HeaderName, &'static str),
+        DecrementMaxForwards,
+        SetBody(&'static str),
+    }
+
+    fn edit() -> impl Strategy<Value = Edit> {
+        let name = prop::sample::select(vec![
+            HeaderName::Via,
+            HeaderName::From,
+            HeaderName::To,
+            HeaderName::CallId,
+            HeaderName::CSeq,
+            HeaderName::MaxForwards,
+            HeaderName::ContentLength,
+            HeaderName::Route,
+            HeaderName::Other,
+        ]);
+        let value = prop::sample::select(vec![
+            "SIP/2.0/UDP p.example.com;branch=z9hG4bKp1",
+            "SIP/2.0/UDP q ; BRANCH = z9hG4bKq , SIP/2.0/UDP r;branch=z9hG4bKr",
+            "<sip:a@b>;tag=t1",
+            "\"x;tag=no\" <sip:a@b;tag=no>",
+            "call-1@host",
+            "bad call id",
+            "7 INVITE",
+            "7INVITE",
+            "69",
+            "300",
+            "12",
+            "",
+        ]);
+        let named = prop::sample::select(vec!["v", "f", "t", "i", "X-A", "max-forwards", "l"]);
+        prop_oneof![
+            (name.clone(), value.clone()).prop_map(|(n, v)| Edit::PushFront(n, v)),
+            (name.clone(), value.clone()).prop_map(|(n, v)| Edit::PushBack(n, v)),
+            (named.clone(), value.clone()).prop_map(|(n, v)| Edit::PushFrontNamed(n, v)),
+            (named, value.clone()).prop_map(|(n, v)| Edit::PushBackNamed(n, v)),
+            name.clone().prop_map(Edit::PopFront),
+            name.clone().prop_map(Edit::RemoveAll),
+            (name, value).prop_map(|(n, v)| Edit::Set(n, v)),
+            Just(Edit::DecrementMaxForwards),
+            prop::sample::select(vec!["", "v=0\r\n"]).prop_map(Edit::SetBody),
+        ]
+    }
+
+    const BASE: &[u8] = b"INVITE sip:b@c SIP/2.0\r\n\
+        Via: SIP/2.0/UDP a.example.com;branch=z9hG4bKa\r\n\
+        Route: <sip:p@q;lr>\r\n\
+        From: <sip:a@b>;tag=f\r\n\
+        To: <sip:b@c>\r\n\
+        Call-ID: x bad\r\n\
+        Call-ID: good@host\r\n\
+        CSeq: 1 INVITE\r\n\
+        Max-Forwards: 70\r\n\
+        Content-Length: 0\r\n\r\n";
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Re-observing only the edited header's lines gives the keys a full re-observation
+        /// of every line gives.
+        #[test]
+        fn rekey_after_each_edit_equals_a_full_reindex(
+            edits in prop::collection::vec(edit(), 1..12)
+        ) {
+            let mut m = Message::parse(Bytes::from_static(BASE)).unwrap();
+            for e in edits {
+                let _ = match e {
+                    Edit::PushFront(n, v) => m.push_front(n, v),
+                    Edit::PushBack(n, v) => m.push_back(n, v),
+                    Edit::PushFrontNamed(n, v) => m.push_front_named(n, v),
+                    Edit::PushBackNamed(n, v) => m.push_back_named(n, v),
+                    Edit::PopFront(n) => {
+                        m.pop_front(n);
+                        Ok(())
+                    }
+                    Edit::RemoveAll(n) => {
+                        m.remove_all(n);
+                        Ok(())
+                    }
+                    Edit::Set(n, v) => m.set(n, v),
+                    Edit::DecrementMaxForwards => m.decrement_max_forwards().map(drop),
+                    Edit::SetBody(b) => m.set_body(Some("application/sdp"), b),
+                };
+                let mut full = m.clone();
+                full.reindex();
+                prop_assert_eq!(&m.keys, &full.keys);
+                // And the keys are what parsing the serialised message finds.
+                let again = Message::parse(m.to_bytes()).unwrap();
+                prop_assert_eq!(m.via_branch(), again.via_branch());
+                prop_assert_eq!(m.from_tag(), again.from_tag());
+                prop_assert_eq!(m.to_tag(), again.to_tag());
+                prop_assert_eq!(m.call_id(), again.call_id());
+                prop_assert_eq!(m.cseq_number(), again.cseq_number());
+                prop_assert_eq!(m.cseq_method(), again.cseq_method());
+                prop_assert_eq!(m.max_forwards(), again.max_forwards());
+                prop_assert_eq!(m.from_header(), again.from_header());
+                prop_assert_eq!(m.to_header(), again.to_header());
+            }
+        }
     }
 }

@@ -156,14 +156,15 @@ pub(crate) fn index_header(
         v_end -= 1;
     }
     let index = headers.len();
+    let slot = Slot::buf(v_start, v_end);
     headers.push(Entry {
         name: line.name,
         name_text: Slot::buf(line.name_start, line.name_end),
-        value: Slot::buf(v_start, v_end),
+        value: slot,
         line_end: line.content_end as u32,
     });
     let value = b.get(v_start..v_end).unwrap_or_default();
-    keys.observe(line.name, index, value, v_start).map_err(|k| ParseError::new(k, v_start))
+    keys.observe(line.name, index, value, slot).map_err(|k| ParseError::new(k, v_start))
 }
 
 /// The body of a message whose headers end at `body_start` in a buffer of `len` bytes.
@@ -304,23 +305,25 @@ impl Keys {
         name: HeaderName,
         index: usize,
         value: &[u8],
-        offset: usize,
+        base: Slot,
     ) -> Result<(), K> {
+        // The key spans found in `value`, as slots of the buffer `value` lies in.
+        let at = |(s, e): (usize, usize)| base.sub(s, e - s);
         match name {
             HeaderName::Via if self.via.is_none() => {
                 self.via = Some(index as u16);
-                self.branch = top_via_branch(value).map(|(s, e)| Slot::buf(offset + s, offset + e));
+                self.branch = top_via_branch(value).map(at);
             }
             HeaderName::From if self.from.is_none() => {
                 self.from = Some(index as u16);
-                self.from_tag = tag_param(value).map(|(s, e)| Slot::buf(offset + s, offset + e));
+                self.from_tag = tag_param(value).map(at);
             }
             HeaderName::To if self.to.is_none() => {
                 self.to = Some(index as u16);
-                self.to_tag = tag_param(value).map(|(s, e)| Slot::buf(offset + s, offset + e));
+                self.to_tag = tag_param(value).map(at);
             }
             HeaderName::CallId if self.call_id.is_none() && is_call_id(value) => {
-                self.call_id = Some(Slot::buf(offset, offset + value.len()));
+                self.call_id = Some(base);
             }
             HeaderName::CSeq if !self.cseq_seen => {
                 self.cseq_seen = true;
