@@ -58,8 +58,10 @@ pub(crate) struct Entry {
 /// against the transaction table: kept inline until that test accounts for it.
 pub(crate) type Headers = SmallVec<[Entry; HEADERS_CAPACITY]>;
 
-/// The capacity a message's header index starts with: the lines of a typical request.
-pub(crate) const HEADERS_CAPACITY: usize = 16;
+/// Header lines held inline: a typical request or response (a proxied INVITE may spill to the
+/// heap). By callgrind, 12 beats 16 (less to move per message) and 10 (more spills) over the
+/// calls and proxy benches together.
+pub(crate) const HEADERS_CAPACITY: usize = 12;
 
 /// The start line (RFC 3261 §7.1, §7.2).
 #[derive(Clone, Debug)]
