@@ -2,13 +2,15 @@
 
 use std::fmt;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 
-use crate::message::itoa_u32;
-use crate::{HeaderName, Limits, Message, Method, ParseError, canonical_reason};
+use crate::message::{HEADERS_CAPACITY, Headers, Keys, Slot, StartLine, itoa_u32};
+use crate::parse::{RawLine, body_slot, check_request_uri, index_header};
+use crate::{HeaderName, Limits, Message, Method, ParseError, ParseErrorKind, canonical_reason};
 
-/// Writes a new request or response straight into one `BytesMut`, then indexes it, so a built
-/// message is exactly what a received one would be and `Content-Length` is always right.
+/// Writes a new request or response straight into one `BytesMut`, indexing each line as it
+/// writes it, so a built message is exactly what parsing its bytes would give (the same index,
+/// the same eager keys, the same errors) and `Content-Length` is always right.
 ///
 /// ```
 /// use sip_message::{HeaderName as H, MessageBuilder, Method};
@@ -30,13 +32,41 @@ use crate::{HeaderName, Limits, Message, Method, ParseError, canonical_reason};
 /// # Ok::<(), sip_message::BuildError>(())
 /// ```
 #[derive(Debug)]
-pub struct MessageBuilder {
+pub struct MessageBuilder(Box<State>);
+
+/// The builder's state, boxed so that the builder moves as one pointer through its by-value
+/// methods (the header index alone is about 600 bytes).
+#[derive(Debug)]
+struct State {
     buf: BytesMut,
     body: Option<Bytes>,
     error: Option<BuildError>,
     /// The request's To value, written before the next header so `to_tag` can extend it.
     pending_to: Option<(Bytes, bool)>,
     limits: Limits,
+    index: Index,
+}
+
+/// What the parser would record for the bytes written so far (RFC 3261 §7).
+#[derive(Debug, Default)]
+struct Index {
+    /// End of the start line (the index of its CR).
+    start_end: usize,
+    /// The start line as the parser would record it (`None` until written, or for an
+    /// extension method, which is left to the parser's token rules).
+    start: Option<StartLine>,
+    /// Where the Request-URI's structure is wrong, as the parser reports it.
+    uri_error: Option<usize>,
+    headers: Headers,
+    keys: Keys,
+    /// The first error the parser's key extraction gave, with the index of its header line.
+    first_error: Option<(usize, ParseError)>,
+    /// The longest header line, for [`Limits::line_length`].
+    longest_line: usize,
+    /// A value with a line break (a folded line copied from a request) or an extension
+    /// method was written: the bytes are indexed by parsing them, whose rules for folding and
+    /// for method tokens then apply as they are.
+    reparse: bool,
 }
 
 /// Why a message could not be built.
@@ -90,13 +120,14 @@ impl From<ParseError> for BuildError {
 
 impl MessageBuilder {
     fn with_capacity(capacity: usize) -> Self {
-        MessageBuilder {
+        MessageBuilder(Box::new(State {
             buf: BytesMut::with_capacity(capacity),
             body: None,
             error: None,
             pending_to: None,
             limits: Limits::default(),
-        }
+            index: Index { headers: Headers::with_capacity(HEADERS_CAPACITY), ..Index::default() },
+        }))
     }
 
     /// Starts a request line: `Method SP Request-URI SP SIP/2.0` (RFC 3261 §7.1).
@@ -104,12 +135,20 @@ impl MessageBuilder {
     pub fn request(method: &Method, uri: &str) -> Self {
         let mut b = Self::with_capacity(512);
         if uri.is_empty() || uri.bytes().any(|c| c <= b' ' || c == 0x7f) {
-            b.error = Some(BuildError::BadRequestUri);
+            b.0.error = Some(BuildError::BadRequestUri);
         }
-        b.buf.put_slice(method.as_bytes());
-        b.buf.put_u8(b' ');
-        b.buf.put_slice(uri.as_bytes());
-        b.buf.put_slice(b" SIP/2.0\r\n");
+        let index = &mut b.0.index;
+        index.reparse = matches!(method, Method::Extension(_));
+        let uri_start = method.as_bytes().len() + 1;
+        let uri_slot = Slot::buf(uri_start, uri_start + uri.len());
+        index.start = Some(StartLine::Request { method: method.clone(), uri: uri_slot });
+        index.uri_error = check_request_uri(uri.as_bytes()).err().map(|off| uri_start + off);
+        b.0.buf.extend_from_slice(method.as_bytes());
+        b.0.buf.extend_from_slice(b" ");
+        b.0.buf.extend_from_slice(uri.as_bytes());
+        b.0.buf.extend_from_slice(b" SIP/2.0");
+        b.0.index.start_end = b.0.buf.len();
+        b.0.buf.extend_from_slice(b"\r\n");
         b
     }
 
@@ -117,20 +156,31 @@ impl MessageBuilder {
     /// reason defaults to [`canonical_reason`].
     #[must_use]
     pub fn response(status: u16, reason: Option<&str>) -> Self {
-        let mut b = Self::with_capacity(512);
+        Self::response_with_capacity(status, reason, 512)
+    }
+
+    /// [`MessageBuilder::response`] into a buffer of `capacity` bytes.
+    fn response_with_capacity(status: u16, reason: Option<&str>, capacity: usize) -> Self {
+        let mut b = Self::with_capacity(capacity);
         if !(100..=699).contains(&status) {
-            b.error = Some(BuildError::BadStatus);
+            b.0.error = Some(BuildError::BadStatus);
         }
         let reason = reason.unwrap_or(canonical_reason(status));
         if reason.bytes().any(|c| (c < 0x20 && c != b'\t') || c == 0x7f) {
-            b.error = Some(BuildError::BadReason);
+            b.0.error = Some(BuildError::BadReason);
         }
-        b.buf.put_slice(b"SIP/2.0 ");
+        b.0.buf.extend_from_slice(b"SIP/2.0 ");
         let mut digits = itoa_u32(u32::from(status));
-        b.buf.put_slice(digits.as_bytes_mut());
-        b.buf.put_u8(b' ');
-        b.buf.put_slice(reason.as_bytes());
-        b.buf.put_slice(b"\r\n");
+        b.0.buf.extend_from_slice(digits.as_bytes_mut());
+        b.0.buf.extend_from_slice(b" ");
+        let reason_start = b.0.buf.len();
+        b.0.buf.extend_from_slice(reason.as_bytes());
+        b.0.index.start_end = b.0.buf.len();
+        // RFC 3261 §7.2: the parser's checks of the Status-Line hold by construction (a code
+        // of three digits in range, a reason without controls, UTF-8 as a `str` is).
+        let reason = Slot::buf(reason_start, b.0.buf.len());
+        b.0.index.start = Some(StartLine::Response { code: status, reason });
+        b.0.buf.extend_from_slice(b"\r\n");
         b
     }
 
@@ -140,8 +190,9 @@ impl MessageBuilder {
     /// needs one, §8.2.6.2).
     #[must_use]
     pub fn response_to(request: &Message, status: u16, reason: Option<&str>) -> Self {
-        let mut b = Self::response(status, reason);
-        b.buf.reserve(request.buffer().len());
+        // Room for the copied lines, a tag, Content-Length and what the caller adds, in one
+        // allocation (growing a buffer copies it).
+        let mut b = Self::response_with_capacity(status, reason, request.buffer().len() + 256);
         for line in request.lines() {
             let copy = match line.name {
                 HeaderName::Via | HeaderName::From | HeaderName::CallId | HeaderName::CSeq => true,
@@ -151,45 +202,32 @@ impl MessageBuilder {
                 _ => false,
             };
             if copy {
-                b.raw_line(line.name, line.value);
+                b.0.raw_line(line.name, line.value);
             }
         }
-        b.pending_to =
+        b.0.pending_to =
             request.header_bytes(HeaderName::To).map(|to| (to, request.to_tag().is_some()));
         b
-    }
-
-    fn flush_to(&mut self) {
-        if let Some((to, _)) = self.pending_to.take() {
-            self.raw_line(HeaderName::To, &to);
-        }
-    }
-
-    fn raw_line(&mut self, name: HeaderName, value: &[u8]) {
-        self.buf.put_slice(name.as_str().as_bytes());
-        self.buf.put_slice(b": ");
-        self.buf.put_slice(value);
-        self.buf.put_slice(b"\r\n");
     }
 
     /// Adds `;tag=TAG` to the To header copied by [`MessageBuilder::response_to`] unless the
     /// request's To already had a tag (RFC 3261 §8.2.6.2, §12.1.1).
     #[must_use]
     pub fn to_tag(mut self, tag: &str) -> Self {
-        match &mut self.pending_to {
+        match &mut self.0.pending_to {
             Some((_, true)) => {}
             Some((to, has_tag)) => {
                 if !crate::chars::is_token_str(tag.as_bytes()) {
-                    self.error = Some(BuildError::BadValue(HeaderName::To));
+                    self.0.error = Some(BuildError::BadValue(HeaderName::To));
                 }
                 let mut with_tag = BytesMut::with_capacity(to.len() + 5 + tag.len());
-                with_tag.put_slice(to);
-                with_tag.put_slice(b";tag=");
-                with_tag.put_slice(tag.as_bytes());
+                with_tag.extend_from_slice(to);
+                with_tag.extend_from_slice(b";tag=");
+                with_tag.extend_from_slice(tag.as_bytes());
                 *to = with_tag.freeze();
                 *has_tag = true;
             }
-            None => self.error = Some(BuildError::ToTagTooLate),
+            None => self.0.error = Some(BuildError::ToTagTooLate),
         }
         self
     }
@@ -199,12 +237,12 @@ impl MessageBuilder {
     pub fn header(mut self, name: HeaderName, value: impl AsRef<[u8]>) -> Self {
         let value = value.as_ref();
         if name == HeaderName::Other {
-            self.error = Some(BuildError::BadName);
-        } else if value.iter().any(|&c| c == b'\r' || c == b'\n' || c == 0) {
-            self.error = Some(BuildError::BadValue(name));
+            self.0.error = Some(BuildError::BadName);
+        } else if breaks_line(value) {
+            self.0.error = Some(BuildError::BadValue(name));
         } else if name != HeaderName::ContentLength {
-            self.flush_to();
-            self.raw_line(name, value);
+            self.0.flush_to();
+            self.0.line(name, name.line_prefix(), name.as_str().len(), value);
         }
         self
     }
@@ -214,31 +252,30 @@ impl MessageBuilder {
     pub fn header_named(mut self, name: &str, value: impl AsRef<[u8]>) -> Self {
         let value = value.as_ref();
         if !crate::chars::is_token_str(name.as_bytes()) {
-            self.error = Some(BuildError::BadName);
-        } else if value.iter().any(|&c| c == b'\r' || c == b'\n' || c == 0) {
-            self.error = Some(BuildError::BadValue(HeaderName::Other));
-        } else if HeaderName::from_bytes(name.as_bytes()) != HeaderName::ContentLength {
-            self.flush_to();
-            self.buf.put_slice(name.as_bytes());
-            self.buf.put_slice(b": ");
-            self.buf.put_slice(value);
-            self.buf.put_slice(b"\r\n");
+            self.0.error = Some(BuildError::BadName);
+        } else if breaks_line(value) {
+            self.0.error = Some(BuildError::BadValue(HeaderName::Other));
+        } else {
+            let known = HeaderName::from_bytes(name.as_bytes());
+            if known != HeaderName::ContentLength {
+                self.0.flush_to();
+                self.0.line(known, name.as_bytes(), name.len(), value);
+            }
         }
         self
     }
-
     /// Sets the body and its Content-Type (Content-Length is written by [`build`](Self::build)).
     #[must_use]
     pub fn body(self, content_type: &str, body: impl Into<Bytes>) -> Self {
         let mut b = self.header(HeaderName::ContentType, content_type);
-        b.body = Some(body.into());
+        b.0.body = Some(body.into());
         b
     }
 
     /// Parses the result with these limits instead of the defaults.
     #[must_use]
     pub fn limits(mut self, limits: Limits) -> Self {
-        self.limits = limits;
+        self.0.limits = limits;
         self
     }
 
@@ -248,17 +285,119 @@ impl MessageBuilder {
     /// The first [`BuildError`] met while building, or [`BuildError::Parse`] if the written
     /// bytes do not form a message within the limits.
     pub fn build(mut self) -> Result<Message, BuildError> {
-        if let Some(e) = self.error {
+        let state = &mut *self.0;
+        if let Some(e) = state.error {
             return Err(e);
         }
-        self.flush_to();
-        let body = self.body.take().unwrap_or_default();
-        self.buf.reserve(24 + body.len());
-        self.buf.put_slice(b"Content-Length: ");
+        state.flush_to();
+        let body = state.body.take().unwrap_or_default();
+        state.buf.reserve(24 + body.len());
         let mut digits = itoa_u32(body.len() as u32);
-        self.buf.put_slice(digits.as_bytes_mut());
-        self.buf.put_slice(b"\r\n\r\n");
-        self.buf.put_slice(&body);
-        Ok(Message::parse_with(self.buf.freeze(), &self.limits)?)
+        let name = HeaderName::ContentLength;
+        state.line(name, name.line_prefix(), name.as_str().len(), digits.as_bytes_mut());
+        state.buf.extend_from_slice(b"\r\n");
+        let body_start = state.buf.len();
+        state.buf.extend_from_slice(&body);
+        let buf = std::mem::take(&mut state.buf).freeze();
+        let limits = &state.limits;
+        let index = &mut state.index;
+        if index.reparse {
+            return Ok(Message::parse_with(buf, limits)?);
+        }
+        // The checks of the parser, in its order (RFC 3261 §7, §18.3).
+        if buf.len() > limits.message_size() {
+            return Err(parse_error(ParseErrorKind::MessageTooLarge, limits.message_size()));
+        }
+        if index.start_end > limits.line_length() {
+            return Err(parse_error(ParseErrorKind::LineTooLong, 0));
+        }
+        if let Some(at) = index.uri_error {
+            return Err(parse_error(ParseErrorKind::RequestUri, at));
+        }
+        let Some(start) = index.start.take() else {
+            return Ok(Message::parse_with(buf, limits)?);
+        };
+        if index.headers.len() > limits.headers()
+            || index.longest_line > limits.line_length()
+            || index.first_error.is_some()
+        {
+            first_line_error(index, limits)?;
+        }
+        let body = body_slot(&index.keys, buf.len(), body_start)?;
+        let keys = std::mem::take(&mut index.keys);
+        Ok(Message::indexed(buf, start, std::mem::take(&mut index.headers), keys, body))
     }
+}
+
+impl State {
+    fn flush_to(&mut self) {
+        if let Some((to, _)) = self.pending_to.take() {
+            self.raw_line(HeaderName::To, &to);
+        }
+    }
+
+    /// Writes a value taken from a parsed message, which may hold folded line breaks.
+    fn raw_line(&mut self, name: HeaderName, value: &[u8]) {
+        if memchr::memchr2(b'\r', b'\n', value).is_some() {
+            self.index.reparse = true;
+        }
+        self.line(name, name.line_prefix(), name.as_str().len(), value);
+    }
+
+    /// Writes `head [": "] value CRLF` and indexes the line as the parser would. `head` is the
+    /// name as written (`name_len` bytes), or that and `": "` already (a
+    /// [`HeaderName::line_prefix`], one copy instead of two).
+    #[inline]
+    fn line(&mut self, name: HeaderName, head: &[u8], name_len: usize, value: &[u8]) {
+        let name_start = self.buf.len();
+        self.buf.reserve(head.len() + value.len() + 4);
+        self.buf.extend_from_slice(head);
+        if head.len() == name_len {
+            self.buf.extend_from_slice(b": ");
+        }
+        let value_from = self.buf.len();
+        self.buf.extend_from_slice(value);
+        let content_end = self.buf.len();
+        self.buf.extend_from_slice(b"\r\n");
+        let index = &mut self.index;
+        if index.reparse {
+            return;
+        }
+        index.longest_line = index.longest_line.max(content_end - name_start);
+        let raw =
+            RawLine { name, name_start, name_end: name_start + name_len, value_from, content_end };
+        let at = index.headers.len();
+        if let Err(e) = index_header(&mut index.headers, &mut index.keys, &self.buf, raw) {
+            index.first_error.get_or_insert((at, e));
+        }
+    }
+}
+
+fn parse_error(kind: ParseErrorKind, offset: usize) -> BuildError {
+    BuildError::Parse(ParseError::new(kind, offset))
+}
+
+/// The first error the parser meets in the header lines: too many lines, a line too long, or a
+/// key it could not extract, checked line by line in that order.
+fn first_line_error(index: &Index, limits: &Limits) -> Result<(), BuildError> {
+    for (i, e) in index.headers.iter().enumerate() {
+        let line_start = e.name_text.start();
+        if i >= limits.headers() {
+            return Err(parse_error(ParseErrorKind::TooManyHeaders, line_start));
+        }
+        if e.line_end as usize - line_start > limits.line_length() {
+            return Err(parse_error(ParseErrorKind::LineTooLong, line_start));
+        }
+        match index.first_error {
+            Some((at, error)) if at == i => return Err(BuildError::Parse(error)),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Whether a value holds CR, LF or NUL, which would inject a header line.
+#[inline]
+fn breaks_line(value: &[u8]) -> bool {
+    memchr::memchr3(b'\r', b'\n', 0, value).is_some()
 }

@@ -30,6 +30,17 @@ macro_rules! header_names {
                 match self { $( HeaderName::$variant => $canon, )* HeaderName::Other => "" }
             }
 
+            /// The canonical spelling followed by `": "`, the start of a header line as the
+            /// builder writes it (one copy instead of two); `b""` for [`HeaderName::Other`].
+            #[must_use]
+            #[inline]
+            pub(crate) const fn line_prefix(self) -> &'static [u8] {
+                match self {
+                    $( HeaderName::$variant => concat!($canon, ": ").as_bytes(), )*
+                    HeaderName::Other => b"",
+                }
+            }
+
             /// The compact form (RFC 3261 §7.3.3 and extensions), if the name has one.
             #[must_use]
             pub const fn compact(self) -> Option<u8> {
@@ -184,113 +195,117 @@ impl HeaderName {
     /// ```
     #[must_use]
     pub fn from_bytes(name: &[u8]) -> HeaderName {
-        use HeaderName as H;
-        if let [c] = name {
-            return match c.to_ascii_lowercase() {
-                b'a' => H::AcceptContact,
-                b'b' => H::ReferredBy,
-                b'c' => H::ContentType,
-                b'd' => H::RequestDisposition,
-                b'e' => H::ContentEncoding,
-                b'f' => H::From,
-                b'i' => H::CallId,
-                b'j' => H::RejectContact,
-                b'k' => H::Supported,
-                b'l' => H::ContentLength,
-                b'm' => H::Contact,
-                b'o' => H::Event,
-                b'r' => H::ReferTo,
-                b's' => H::Subject,
-                b't' => H::To,
-                b'u' => H::AllowEvents,
-                b'v' => H::Via,
-                b'x' => H::SessionExpires,
-                b'y' => H::Identity,
-                _ => H::Other,
-            };
+        // One table lookup by length and first letter (either case) gives at most three
+        // candidates; nearly every sender writes the canonical case, which inlined word
+        // compares settle, and the byte-by-byte case fold runs (out of line) only for others.
+        let (&first, len) = match name.first() {
+            Some(first) => (first, name.len()),
+            None => return HeaderName::Other,
+        };
+        if len == 1 {
+            return COMPACT.get(usize::from(first)).map_or(HeaderName::Other, |&k| by_index(k));
         }
-        // Dispatch on length and first letter, then one case-insensitive compare: at most a
-        // handful of candidates per bucket, so this is a few instructions per header.
-        let first = match name.first() {
-            Some(c) => c.to_ascii_lowercase(),
-            None => return H::Other,
-        };
-        let candidates: &[HeaderName] = match (name.len(), first) {
-            (2, b't') => &[H::To],
-            (3, b'v') => &[H::Via],
-            (4, b'c') => &[H::CSeq],
-            (4, b'd') => &[H::Date],
-            (4, b'f') => &[H::From],
-            (4, b'p') => &[H::Path],
-            (4, b'r') => &[H::RAck, H::RSeq],
-            (5, b'a') => &[H::Allow],
-            (5, b'e') => &[H::Event],
-            (5, b'r') => &[H::Route],
-            (6, b'a') => &[H::Accept],
-            (6, b'm') => &[H::MinSe],
-            (6, b'r') => &[H::Reason],
-            (6, b's') => &[H::Server],
-            (7, b'c') => &[H::CallId, H::Contact],
-            (7, b'e') => &[H::Expires],
-            (7, b'r') => &[H::Require],
-            (7, b's') => &[H::Subject],
-            (7, b'w') => &[H::Warning],
-            (8, b'i') => &[H::Identity, H::Priority],
-            (8, b'p') => &[H::Priority],
-            (8, b'r') => &[H::ReferTo, H::Replaces, H::ReplyTo],
-            (9, b'c') => &[H::CallInfo],
-            (9, b's') => &[H::Supported, H::Timestamp],
-            (9, b't') => &[H::Timestamp],
-            (10, b'a') => &[H::AlertInfo],
-            (10, b'e') => &[H::ErrorInfo],
-            (10, b'u') => &[H::UserAgent],
-            (11, b'i') => &[H::InReplyTo],
-            (11, b'm') => &[H::MinExpires],
-            (11, b'r') => &[H::ReferredBy, H::RetryAfter],
-            (11, b'u') => &[H::Unsupported],
-            (12, b'a') => &[H::AllowEvents],
-            (12, b'c') => &[H::ContentType],
-            (12, b'h') => &[H::HistoryInfo],
-            (12, b'm') => &[H::MaxForwards, H::MimeVersion],
-            (12, b'o') => &[H::Organization],
-            (12, b'r') => &[H::RecordRoute],
-            (13, b'a') => &[H::Authorization],
-            (13, b'p') => &[H::ProxyRequire],
-            (13, b's') => &[H::ServiceRoute],
-            (14, b'a') => &[H::AcceptContact],
-            (14, b'c') => &[H::ContentLength],
-            (14, b'r') => &[H::RejectContact],
-            (15, b'a') => &[H::AcceptEncoding, H::AcceptLanguage],
-            (15, b's') => &[H::SessionExpires],
-            (16, b'c') => &[H::ContentEncoding, H::ContentLanguage],
-            (16, b'w') => &[H::WwwAuthenticate],
-            (18, b'p') => &[H::ProxyAuthenticate],
-            (18, b's') => &[H::SubscriptionState],
-            (19, b'a') => &[H::AuthenticationInfo],
-            (19, b'c') => &[H::ContentDisposition],
-            (19, b'p') => &[H::ProxyAuthorization],
-            (19, b'r') => &[H::RequestDisposition],
-            _ => &[],
-        };
-        // Nearly every sender writes the canonical case: inlined word compares settle it, and
-        // the byte-by-byte case fold runs (out of line) only for the others.
-        for &candidate in candidates {
-            if same_bytes(candidate.as_str().as_bytes(), name) {
-                return candidate;
+        let bucket = BUCKETS.get(bucket_of(len, first)).copied().unwrap_or_default();
+        for k in bucket {
+            let Some(i) = usize::from(k).checked_sub(1) else { break };
+            if same_bytes(CANONICAL.get(i).copied().unwrap_or_default(), name) {
+                return HeaderName::ALL.get(i).copied().unwrap_or(HeaderName::Other);
             }
         }
-        folded(candidates, name)
+        folded(bucket, name)
     }
+}
+
+/// Longest known name (`Proxy-Authorization` and friends, 19 bytes).
+const MAX_NAME: usize = 19;
+
+/// The bucket of a name of `len` bytes starting with `first`: letters fold to 1..=26 in either
+/// case. Other bytes land in some bucket too, where no candidate equals them.
+#[inline]
+const fn bucket_of(len: usize, first: u8) -> usize {
+    len * 32 + (first & 0x1f) as usize
+}
+
+/// `HeaderName::ALL[k - 1]`, or `Other` for 0.
+#[inline]
+fn by_index(k: u8) -> HeaderName {
+    match (k as usize).checked_sub(1) {
+        Some(i) => HeaderName::ALL.get(i).copied().unwrap_or(HeaderName::Other),
+        None => HeaderName::Other,
+    }
+}
+
+/// For each compact form (either case), 1 + the index of its name in [`HeaderName::ALL`].
+static COMPACT: [u8; 256] = compact_table();
+
+/// For each [`bucket_of`], up to three candidates as 1 + their index in [`HeaderName::ALL`]
+/// (0 ends the list). Every bucket of the known names holds at most three (checked by the
+/// round-trip test below: a name that did not fit would not be recognised).
+static BUCKETS: [[u8; 3]; (MAX_NAME + 1) * 32] = bucket_table();
+
+/// The canonical spelling of each name of [`HeaderName::ALL`], by index (a load, where
+/// [`HeaderName::as_str`] is a jump table).
+static CANONICAL: [&[u8]; HeaderName::ALL.len()] = canonical_table();
+
+// Runs at compile time only: every index is in range by construction.
+#[allow(clippy::indexing_slicing)]
+const fn canonical_table() -> [&'static [u8]; HeaderName::ALL.len()] {
+    const EMPTY: &[u8] = b"";
+    let mut t = [EMPTY; HeaderName::ALL.len()];
+    let mut i = 0;
+    while i < HeaderName::ALL.len() {
+        t[i] = HeaderName::ALL[i].as_str().as_bytes();
+        i += 1;
+    }
+    t
+}
+
+// Runs at compile time only: every index is in range by construction.
+#[allow(clippy::indexing_slicing)]
+const fn compact_table() -> [u8; 256] {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < HeaderName::ALL.len() {
+        if let Some(c) = HeaderName::ALL[i].compact() {
+            t[c.to_ascii_lowercase() as usize] = i as u8 + 1;
+            t[c.to_ascii_uppercase() as usize] = i as u8 + 1;
+        }
+        i += 1;
+    }
+    t
+}
+
+// Runs at compile time only: every index is in range by construction.
+#[allow(clippy::indexing_slicing)]
+const fn bucket_table() -> [[u8; 3]; (MAX_NAME + 1) * 32] {
+    let mut t = [[0u8; 3]; (MAX_NAME + 1) * 32];
+    let mut i = 0;
+    while i < HeaderName::ALL.len() {
+        let name = HeaderName::ALL[i].as_str().as_bytes();
+        if name.len() > 1 && name.len() <= MAX_NAME {
+            let b = bucket_of(name.len(), name[0]);
+            let mut j = 0;
+            while j < 3 && t[b][j] != 0 {
+                j += 1;
+            }
+            if j < 3 {
+                t[b][j] = i as u8 + 1;
+            }
+        }
+        i += 1;
+    }
+    t
 }
 
 /// The candidate `name` equals ignoring ASCII case, or `Other`: the slow path of
 /// [`HeaderName::from_bytes`], kept out of line so the common path stays small.
 #[cold]
 #[inline(never)]
-fn folded(candidates: &[HeaderName], name: &[u8]) -> HeaderName {
-    candidates
-        .iter()
-        .copied()
+fn folded(bucket: [u8; 3], name: &[u8]) -> HeaderName {
+    bucket
+        .into_iter()
+        .map(by_index)
+        .take_while(|&c| c != HeaderName::Other)
         .find(|c| c.as_str().as_bytes().eq_ignore_ascii_case(name))
         .unwrap_or(HeaderName::Other)
 }
@@ -303,6 +318,20 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
         return false;
     }
     match a.len() {
+        17..=24 => {
+            match (
+                a.first_chunk::<16>(),
+                a.last_chunk::<8>(),
+                b.first_chunk::<16>(),
+                b.last_chunk::<8>(),
+            ) {
+                (Some(a0), Some(a1), Some(b0), Some(b1)) => {
+                    u128::from_ne_bytes(*a0) == u128::from_ne_bytes(*b0)
+                        && u64::from_ne_bytes(*a1) == u64::from_ne_bytes(*b1)
+                }
+                _ => false,
+            }
+        }
         8..=16 => {
             match (a.first_chunk::<8>(), a.last_chunk::<8>(), b.first_chunk(), b.last_chunk()) {
                 (Some(a0), Some(a1), Some(b0), Some(b1)) => {
@@ -320,7 +349,15 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
             }
             _ => false,
         },
-        0..=3 => a.iter().zip(b).all(|(x, y)| x == y),
+        2..=3 => match (a.first_chunk::<2>(), a.last_chunk::<2>(), b.first_chunk(), b.last_chunk())
+        {
+            (Some(a0), Some(a1), Some(b0), Some(b1)) => {
+                u16::from_ne_bytes(*a0) == u16::from_ne_bytes(*b0)
+                    && u16::from_ne_bytes(*a1) == u16::from_ne_bytes(*b1)
+            }
+            _ => false,
+        },
+        0..=1 => a.first() == b.first(),
         _ => a == b,
     }
 }
@@ -359,8 +396,12 @@ mod tests {
 
     #[test]
     fn same_bytes_agrees_with_slice_equality() {
-        let words: [&[u8]; 9] = [
+        let words: [&[u8]; 13] = [
             b"",
+            b"v",
+            b"X-Twenty-Four-Bytes-Long",
+            b"X-Twenty-Five-Bytes-Long!",
+            b"Subscription-State",
             b"To",
             b"Via",
             b"CSeq",
@@ -379,6 +420,39 @@ mod tests {
                 c[i] ^= 0x01;
                 assert!(!same_bytes(a, &c));
             }
+        }
+    }
+
+    /// The definition: a compact form or a long name, ignoring ASCII case.
+    fn reference(name: &[u8]) -> HeaderName {
+        HeaderName::ALL
+            .iter()
+            .copied()
+            .find(|n| {
+                n.as_str().as_bytes().eq_ignore_ascii_case(name)
+                    || (name.len() == 1
+                        && n.compact().is_some_and(|c| c.eq_ignore_ascii_case(&name[0])))
+            })
+            .unwrap_or(HeaderName::Other)
+    }
+
+    #[test]
+    fn the_table_lookup_agrees_with_the_definition() {
+        for &name in HeaderName::ALL {
+            let text = name.as_str().as_bytes();
+            for i in 0..text.len() {
+                // Every name with one byte changed, in every position.
+                for c in [b'-', b'a', b'Z', b'0', b'@', text[i] ^ 0x20, text[i] ^ 0x01] {
+                    let mut t = text.to_vec();
+                    t[i] = c;
+                    assert_eq!(HeaderName::from_bytes(&t), reference(&t), "{t:?}");
+                }
+                assert_eq!(HeaderName::from_bytes(&text[..i]), reference(&text[..i]));
+            }
+        }
+        for c in 0..=255u8 {
+            assert_eq!(HeaderName::from_bytes(&[c]), reference(&[c]));
+            assert_eq!(HeaderName::from_bytes(&[c, b'o']), reference(&[c, b'o']));
         }
     }
 

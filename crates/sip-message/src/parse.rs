@@ -8,7 +8,7 @@
 use bytes::Bytes;
 
 use crate::chars::{TOKEN, in_class, is_token, is_ws};
-use crate::message::{Entry, Keys, Message, Slot, StartLine};
+use crate::message::{Entry, Headers, Keys, Message, Slot, StartLine};
 use crate::{HeaderName, Limits, Method, ParseError, ParseErrorKind as K};
 
 /// Where a line ends: `content_end` is the index of its CR (or bare LF), `next` the first byte
@@ -86,11 +86,8 @@ pub(crate) fn parse(buf: Bytes, limits: &Limits) -> Result<Message, ParseError> 
         }
         // header-name: token; then *(SP / HTAB) ":" (HCOLON).
         let name_start = pos;
-        let mut i = pos;
-        while b.get(i).is_some_and(|&c| is_token(c)) {
-            i += 1;
-        }
-        let name_end = i;
+        let name_end = token_end(b, pos);
+        let mut i = name_end;
         if name_end == name_start {
             return Err(ParseError::new(
                 if b.get(i).is_some_and(|&c| is_ws(c)) { K::HeaderName } else { K::MissingColon },
@@ -110,34 +107,73 @@ pub(crate) fn parse(buf: Bytes, limits: &Limits) -> Result<Message, ParseError> 
         if line.content_end - name_start > limits.line_length() {
             return Err(ParseError::new(K::LineTooLong, name_start));
         }
-        // Trim SWS around the value (folded whitespace included).
-        let mut v_start = i;
-        while b.get(v_start).is_some_and(|&c| matches!(c, b' ' | b'\t' | b'\r' | b'\n'))
-            && v_start < line.content_end
-        {
-            v_start += 1;
-        }
-        let mut v_end = line.content_end;
-        while v_end > v_start && b.get(v_end - 1).is_some_and(|&c| is_ws(c)) {
-            v_end -= 1;
-        }
         let name = HeaderName::from_bytes(b.get(name_start..name_end).unwrap_or_default());
-        let entry = Entry {
-            name,
-            name_text: Slot::buf(name_start, name_end),
-            value: Slot::buf(v_start, v_end),
-            line_end: line.content_end as u32,
-        };
-        let index = headers.len();
-        headers.push(entry);
-        let value = b.get(v_start..v_end).unwrap_or_default();
-        keys.observe(name, index, value, v_start).map_err(|k| ParseError::new(k, v_start))?;
+        index_header(
+            headers,
+            keys,
+            b,
+            RawLine { name, name_start, name_end, value_from: i, content_end: line.content_end },
+        )?;
         pos = line.next;
     };
 
-    // RFC 3261 §18.3: a datagram's body is Content-Length bytes; extra bytes are discarded,
-    // fewer is an error; without Content-Length the body is the rest of the datagram.
-    let available = b.len() - body_start;
+    let body = body_slot(keys, b.len(), body_start)?;
+    message.seal(origin, body);
+    Ok(message)
+}
+
+/// One header line located in the buffer: where its name is, where its value may start (just
+/// after the colon) and where its content ends (the CR of its final CRLF).
+pub(crate) struct RawLine {
+    pub(crate) name: HeaderName,
+    pub(crate) name_start: usize,
+    pub(crate) name_end: usize,
+    pub(crate) value_from: usize,
+    pub(crate) content_end: usize,
+}
+
+/// Indexes one header line: trims SWS around the value (folded whitespace included, RFC 3261
+/// §7.3.1), pushes its [`Entry`] and observes its eager keys. Shared by the parser and
+/// [`MessageBuilder`](crate::MessageBuilder), which indexes the lines as it writes them.
+///
+/// # Errors
+/// A framing error from [`Keys::observe`], at the value's offset. The entry is pushed first.
+#[inline(always)]
+pub(crate) fn index_header(
+    headers: &mut Headers,
+    keys: &mut Keys,
+    b: &[u8],
+    line: RawLine,
+) -> Result<(), ParseError> {
+    let mut v_start = line.value_from;
+    while v_start < line.content_end
+        && b.get(v_start).is_some_and(|&c| matches!(c, b' ' | b'\t' | b'\r' | b'\n'))
+    {
+        v_start += 1;
+    }
+    let mut v_end = line.content_end;
+    while v_end > v_start && b.get(v_end - 1).is_some_and(|&c| is_ws(c)) {
+        v_end -= 1;
+    }
+    let index = headers.len();
+    let slot = Slot::buf(v_start, v_end);
+    headers.push(Entry {
+        name: line.name,
+        name_text: Slot::buf(line.name_start, line.name_end),
+        value: slot,
+        line_end: line.content_end as u32,
+    });
+    let value = b.get(v_start..v_end).unwrap_or_default();
+    keys.observe(line.name, index, value, slot).map_err(|k| ParseError::new(k, v_start))
+}
+
+/// The body of a message whose headers end at `body_start` in a buffer of `len` bytes.
+///
+/// RFC 3261 §18.3: a datagram's body is Content-Length bytes; extra bytes are discarded, fewer
+/// is an error; without Content-Length the body is the rest of the datagram.
+#[inline]
+pub(crate) fn body_slot(keys: &Keys, len: usize, body_start: usize) -> Result<Slot, ParseError> {
+    let available = len - body_start;
     let body_len = match keys.content_length {
         Some(n) if n as usize > available => {
             return Err(ParseError::new(K::BodyTruncated, body_start));
@@ -145,13 +181,16 @@ pub(crate) fn parse(buf: Bytes, limits: &Limits) -> Result<Message, ParseError> 
         Some(n) => n as usize,
         None => available,
     };
-    message.seal(origin, Slot::buf(body_start, body_start + body_len));
-    Ok(message)
+    Ok(Slot::buf(body_start, body_start + body_len))
 }
 
 /// `Request-Line = Method SP Request-URI SP SIP-Version CRLF` or
 /// `Status-Line = SIP-Version SP Status-Code SP Reason-Phrase CRLF` (RFC 3261 §7.1, §7.2).
-fn parse_start_line(buf: &Bytes, start: usize, end: usize) -> Result<StartLine, ParseError> {
+pub(crate) fn parse_start_line(
+    buf: &Bytes,
+    start: usize,
+    end: usize,
+) -> Result<StartLine, ParseError> {
     let line = buf.get(start..end).unwrap_or_default();
     if line.len() >= 4 && line.get(..4).is_some_and(|p| p.eq_ignore_ascii_case(b"SIP/")) {
         return parse_status_line(start, line);
@@ -230,7 +269,7 @@ fn check_version(v: &[u8], at: usize) -> Result<(), ParseError> {
 /// A structural check of the Request-URI: `scheme ":" 1*(no whitespace, no controls, no `<>`)`
 /// (RFC 3261 §25.1 `Request-URI = SIP-URI / SIPS-URI / absoluteURI`). The full URI grammar is
 /// applied by [`Message::validate`]. Returns the offending offset.
-fn check_request_uri(uri: &[u8]) -> Result<(), usize> {
+pub(crate) fn check_request_uri(uri: &[u8]) -> Result<(), usize> {
     match uri.first() {
         Some(c) if c.is_ascii_alphabetic() => {}
         _ => return Err(0),
@@ -266,23 +305,25 @@ impl Keys {
         name: HeaderName,
         index: usize,
         value: &[u8],
-        offset: usize,
+        base: Slot,
     ) -> Result<(), K> {
+        // The key spans found in `value`, as slots of the buffer `value` lies in.
+        let at = |(s, e): (usize, usize)| base.sub(s, e - s);
         match name {
             HeaderName::Via if self.via.is_none() => {
                 self.via = Some(index as u16);
-                self.branch = top_via_branch(value).map(|(s, e)| Slot::buf(offset + s, offset + e));
+                self.branch = top_via_branch(value).map(at);
             }
             HeaderName::From if self.from.is_none() => {
                 self.from = Some(index as u16);
-                self.from_tag = tag_param(value).map(|(s, e)| Slot::buf(offset + s, offset + e));
+                self.from_tag = tag_param(value).map(at);
             }
             HeaderName::To if self.to.is_none() => {
                 self.to = Some(index as u16);
-                self.to_tag = tag_param(value).map(|(s, e)| Slot::buf(offset + s, offset + e));
+                self.to_tag = tag_param(value).map(at);
             }
             HeaderName::CallId if self.call_id.is_none() && is_call_id(value) => {
-                self.call_id = Some(Slot::buf(offset, offset + value.len()));
+                self.call_id = Some(base);
             }
             HeaderName::CSeq if !self.cseq_seen => {
                 self.cseq_seen = true;
@@ -301,6 +342,7 @@ impl Keys {
                     Some(prev) if prev != n => return Err(K::ConflictingContentLength),
                     _ => self.content_length = Some(n),
                 }
+                self.content_length_lines = self.content_length_lines.saturating_add(1);
             }
             _ => {}
         }
@@ -363,6 +405,15 @@ fn skip_quoted(v: &[u8], mut i: usize) -> Option<usize> {
             b'\\' => i += 2,
             _ => i += 1,
         }
+    }
+}
+
+/// The end of the run of token characters starting at `i` (`i` itself if there is none).
+#[inline(always)]
+fn token_end(v: &[u8], i: usize) -> usize {
+    match v.get(i..) {
+        Some(rest) => i + rest.iter().position(|&c| !is_token(c)).unwrap_or(rest.len()),
+        None => i,
     }
 }
 
