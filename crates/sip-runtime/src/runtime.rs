@@ -20,7 +20,7 @@ use crate::connection::{ConnState, Connection};
 use crate::handle::Control;
 use crate::stats::SharedStats;
 use crate::via::{
-    looks_like_response, reconnect_destination, stamp_received, top_via, udp_response_destination,
+    ResponseRoutes, looks_like_response, reconnect_destination, stamp_received, top_via,
 };
 use crate::{
     ListenAddr, ReceiveError, RuntimeConfig, RuntimeHandle, RuntimeStats, Stack, TransportError,
@@ -64,6 +64,9 @@ pub struct Runtime<S: Stack> {
     waker: Arc<Waker>,
     stats: Arc<SharedStats>,
     scratch: Vec<u8>,
+    /// Where recent responses' top Vias lead (§18.2.2), so a transaction's responses parse
+    /// their shared Via once.
+    response_routes: ResponseRoutes,
     /// RFC 3581 §4: the UDP socket that last heard from each address, so that a response leaves
     /// from the socket its request arrived on. Kept only when a family has several sockets.
     udp_peers: HashMap<SocketAddr, (usize, Instant)>,
@@ -235,6 +238,7 @@ impl<S: Stack> Runtime<S> {
             waker: Arc::new(waker),
             stats: Arc::new(SharedStats::default()),
             scratch: vec![0; MAX_DATAGRAM],
+            response_routes: ResponseRoutes::default(),
             udp_peers: HashMap::new(),
             track_udp_peers,
             again: Vec::new(),
@@ -495,7 +499,7 @@ impl<S: Stack> Runtime<S> {
         let addr = canonical(addr);
         let response = looks_like_response(&transmit.payload);
         let dest = if response && self.config.route_responses_by_via {
-            udp_response_destination(&transmit.payload, addr)
+            self.response_routes.destination(&transmit.payload, addr)
         } else {
             addr
         };

@@ -2,7 +2,7 @@
 //! §18.2.1, RFC 3581 §4) and finding where a response goes (§18.2.2).
 
 use std::fmt::Write as _;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use sip_message::{HeaderError, HeaderName, Host, Message, TypedHeader, Via, split_list, trim_lws};
 
@@ -20,6 +20,18 @@ pub(crate) fn stamp_received(message: &mut Message, source: SocketAddr) -> bool 
     if !message.is_request() {
         return false;
     }
+    if let (IpAddr::V4(v4), Some(raw)) =
+        (source.ip().to_canonical(), message.header(HeaderName::Via))
+    {
+        if untouched_v4(raw, v4) {
+            return false;
+        }
+    }
+    stamp_typed(message, source)
+}
+
+/// [`stamp_received`] by the typed parse of the top Via.
+fn stamp_typed(message: &mut Message, source: SocketAddr) -> bool {
     let source_ip = source.ip().to_canonical();
     let value = {
         let Some(Ok(via)) = message.typed::<Via<'_>>() else { return false };
@@ -45,22 +57,159 @@ pub(crate) fn stamp_received(message: &mut Message, source: SocketAddr) -> bool 
     message.push_front(HeaderName::Via, value).is_ok()
 }
 
+/// Whether a top Via value certainly needs no stamp from an IPv4 `source`, seen without the
+/// typed parse: its sent-by host is `source` written as a dotted quad (after `SIP/2.0/`, an
+/// alphanumeric transport and one space; then `:`, `;` or the end) and no parameter in it is
+/// named `rport` (no `;` is followed, after whitespace, by those letters). Such a value, if it
+/// parses at all, has a host equal to the source and no `rport`, which [`stamp_received`]
+/// leaves alone (as it leaves a value that does not parse); anything else is decided by the
+/// typed parse.
+fn untouched_v4(raw: &[u8], source: Ipv4Addr) -> bool {
+    let Some((host, rest)) = simple_head(raw) else { return false };
+    if host != source || !matches!(rest.first(), None | Some(b':' | b';')) {
+        return false;
+    }
+    !memchr::memchr_iter(b';', raw).any(|at| {
+        let after = raw.get(at + 1..).unwrap_or_default();
+        let name = after.get(after.iter().take_while(|c| c.is_ascii_whitespace()).count()..);
+        name.and_then(|n| n.get(..5)).is_some_and(|n| n.eq_ignore_ascii_case(b"rport"))
+    })
+}
+
+/// `SIP/2.0/`, an alphanumeric transport, one space and a dotted-quad IPv4 address spelled
+/// the one way it prints (one to three digits, no leading zero): the address and what follows.
+fn simple_head(raw: &[u8]) -> Option<(Ipv4Addr, &[u8])> {
+    let rest = raw.strip_prefix(b"SIP/2.0/")?;
+    let transport = rest.iter().take_while(|c| c.is_ascii_alphanumeric()).count();
+    if transport == 0 {
+        return None;
+    }
+    let mut at = rest.get(transport..)?.strip_prefix(b" ")?;
+    let mut octets = [0u8; 4];
+    for (i, octet) in octets.iter_mut().enumerate() {
+        if i > 0 {
+            at = at.strip_prefix(b".")?;
+        }
+        let (value, rest) = small_number(at, 3)?;
+        *octet = u8::try_from(value).ok()?;
+        at = rest;
+    }
+    Some((Ipv4Addr::from(octets), at))
+}
+
+/// One to `max` digits without a leading zero (a lone `0` aside), and what follows.
+fn small_number(at: &[u8], max: usize) -> Option<(u32, &[u8])> {
+    let digits = at.iter().take(max + 1).take_while(|c| c.is_ascii_digit()).count();
+    let text = at.get(..digits)?;
+    if digits == 0 || digits > max || (digits > 1 && text.first() == Some(&b'0')) {
+        return None;
+    }
+    let value = text.iter().fold(0u32, |n, c| n * 10 + u32::from(c - b'0'));
+    Some((value, at.get(digits..)?))
+}
+
+/// [`via_destination`] without the typed parse, for the plain value most user agents send:
+/// `SIP/2.0/<transport> <IPv4>[:<port>]` then only `;name=value` parameters, each name of
+/// letters, digits and `-` and none of `received`, `rport`, `maddr` and `ttl`, each value a
+/// run of token characters. The typed parse accepts every such value, and sends its response
+/// to the sent-by address and port (5060 if none); `None` for any other value.
+fn plain_destination(value: &[u8]) -> Option<SocketAddr> {
+    let (ip, mut rest) = simple_head(value)?;
+    let mut port = DEFAULT_PORT;
+    if let Some(after) = rest.strip_prefix(b":") {
+        let (number, after) = small_number(after, 5)?;
+        port = u16::try_from(number).ok()?;
+        rest = after;
+    }
+    while let Some(param) = rest.strip_prefix(b";") {
+        let name_len =
+            param.iter().take_while(|c| c.is_ascii_alphanumeric() || **c == b'-').count();
+        let name = param.get(..name_len)?;
+        if name.is_empty()
+            || [&b"received"[..], b"rport", b"maddr", b"ttl"]
+                .iter()
+                .any(|k| name.eq_ignore_ascii_case(k))
+        {
+            return None;
+        }
+        let after = param.get(name_len..)?.strip_prefix(b"=")?;
+        let value_len = after
+            .iter()
+            .take_while(|c| c.is_ascii_alphanumeric() || b"-._!%*+~".contains(c))
+            .count();
+        if value_len == 0 {
+            return None;
+        }
+        rest = after.get(value_len..)?;
+    }
+    rest.is_empty().then_some(SocketAddr::new(IpAddr::V4(ip), port))
+}
+
+/// [`via_destination`] of a serialised response's top Via, or `fallback`.
+#[cfg(test)]
+pub(crate) fn udp_response_destination(response: &[u8], fallback: SocketAddr) -> SocketAddr {
+    top_via_value(response).and_then(via_destination).unwrap_or(fallback)
+}
+
 /// RFC 3261 §18.2.2 for an unreliable unicast transport, with RFC 3581 §4's step: where a
 /// response goes according to its top Via. `maddr` (an IP address) with the sent-by port or
 /// 5060; else `received` with `rport` if it has a value, else with the sent-by port or 5060;
 /// else the sent-by address with its port or 5060. A name (a `maddr` or sent-by domain) would
 /// need RFC 3263 §5 DNS, which the runtime does not do: `fallback` (the address the request
-/// came from) is used instead, as it is when the Via does not parse.
-pub(crate) fn udp_response_destination(response: &[u8], fallback: SocketAddr) -> SocketAddr {
-    let Some(Ok(via)) = top_via(response) else { return fallback };
+/// came from) is used instead (`None` here), as it is when the Via does not parse.
+fn via_destination(value: &[u8]) -> Option<SocketAddr> {
+    let via = Via::parse(std::str::from_utf8(value).ok()?).ok()?;
     let port = via.port().unwrap_or(DEFAULT_PORT);
     if let Some(maddr) = via.maddr() {
-        return host_ip(maddr).map_or(fallback, |ip| SocketAddr::new(ip, port));
+        return host_ip(maddr).map(|ip| SocketAddr::new(ip, port));
     }
     if let Some(received) = via.received() {
-        return SocketAddr::new(received.to_canonical(), via.rport().unwrap_or(port));
+        return Some(SocketAddr::new(received.to_canonical(), via.rport().unwrap_or(port)));
     }
-    host_ip(via.host()).map_or(fallback, |ip| SocketAddr::new(ip, port))
+    host_ip(via.host()).map(|ip| SocketAddr::new(ip, port))
+}
+
+/// How many top Via values [`ResponseRoutes`] remembers.
+const ROUTES_KEPT: usize = 8;
+/// The longest top Via value [`ResponseRoutes`] remembers, so that it holds a few KiB at most.
+const ROUTE_KEPT_MAX: usize = 512;
+
+/// [`via_destination`] with a memory of the last few top Via values and where they
+/// lead: the responses of one transaction (a 180 and a 200, a 2xx sent again) carry the same
+/// top Via, which is then parsed once. The destination is a function of the value's bytes
+/// alone (the fallback aside, which is applied on every call), so a remembered answer is the
+/// answer. The buffers are reused: nothing is allocated once the ring is full.
+#[derive(Debug, Default)]
+pub(crate) struct ResponseRoutes {
+    /// Values and their destinations (`None`: the fallback), oldest overwritten first.
+    kept: Vec<(Vec<u8>, Option<SocketAddr>)>,
+    next: usize,
+}
+
+impl ResponseRoutes {
+    /// Where `response` goes over UDP (see [`via_destination`]); `fallback` where that is
+    /// the request's source.
+    pub(crate) fn destination(&mut self, response: &[u8], fallback: SocketAddr) -> SocketAddr {
+        let Some(value) = top_via_value(response) else { return fallback };
+        if let Some(dest) = plain_destination(value) {
+            return dest;
+        }
+        if let Some((_, dest)) = self.kept.iter().find(|(v, _)| v.as_slice() == value) {
+            return dest.unwrap_or(fallback);
+        }
+        let dest = via_destination(value);
+        if value.len() > ROUTE_KEPT_MAX {
+            // Not worth holding on to (every response of a transaction is that large).
+        } else if self.kept.len() < ROUTES_KEPT {
+            self.kept.push((value.to_vec(), dest));
+        } else if let Some(slot) = self.kept.get_mut(self.next) {
+            slot.0.clear();
+            slot.0.extend_from_slice(value);
+            slot.1 = dest;
+            self.next = (self.next + 1) % ROUTES_KEPT;
+        }
+        dest.unwrap_or(fallback)
+    }
 }
 
 /// RFC 3261 §18.2.2 for a reliable transport whose connection closed: "open a connection to
@@ -89,12 +238,12 @@ pub(crate) fn top_via(payload: &[u8]) -> Option<Result<Via<'_>, HeaderError>> {
 
 fn top_via_value(payload: &[u8]) -> Option<&[u8]> {
     // Past the start line.
-    let mut rest = payload.get(payload.iter().position(|&c| c == b'\n')? + 1..)?;
+    let mut rest = payload.get(memchr::memchr(b'\n', payload)? + 1..)?;
     loop {
         // One logical header line: up to a line feed not followed by whitespace (a fold).
         let mut end = 0;
         let line_end = loop {
-            let nl = rest.get(end..)?.iter().position(|&c| c == b'\n').map(|i| i + end);
+            let nl = memchr::memchr(b'\n', rest.get(end..)?).map(|i| i + end);
             match nl {
                 Some(i) if matches!(rest.get(i + 1), Some(b' ' | b'\t')) => end = i + 1,
                 Some(i) => break i,
@@ -106,7 +255,7 @@ fn top_via_value(payload: &[u8]) -> Option<&[u8]> {
         if line.is_empty() {
             return None;
         }
-        if let Some(colon) = line.iter().position(|&c| c == b':') {
+        if let Some(colon) = memchr::memchr(b':', line) {
             let name = trim_lws(line.get(..colon)?);
             if HeaderName::from_bytes(name) == HeaderName::Via {
                 // An empty Via line has no element; the next Via line holds the top one.
@@ -338,6 +487,142 @@ mod tests {
                 "{via}"
             );
         }
+    }
+
+    #[test]
+    fn the_remembered_destinations_are_the_parsed_ones() {
+        let vias = [
+            "SIP/2.0/UDP a.example:5070;received=192.0.2.4",
+            "SIP/2.0/UDP a.example;received=192.0.2.4",
+            "SIP/2.0/UDP a.example:5070;rport=9988;received=192.0.2.4",
+            "SIP/2.0/UDP a.example:5070;maddr=239.1.1.1;received=192.0.2.4",
+            "SIP/2.0/UDP 192.0.2.7:5080",
+            "SIP/2.0/UDP 192.0.2.7:5080;branch=z9hG4bK1",
+            "SIP/2.0/UDP 192.0.2.7:5080;branch=z9hG4bK2",
+            "SIP/2.0/UDP [2001:db8::7]",
+            "SIP/2.0/UDP a.example:5080",
+            "SIP/2.0/UDP a.example;maddr=mcast.example",
+            "SIP/2.0/UDP 192.0.2.7:5080;branch=z9hG4bK1;;",
+            "SIP/2.0/UDP 192.0.2.7:99999",
+        ];
+        let mut routes = ResponseRoutes::default();
+        let fallbacks = [addr("198.51.100.1:33333"), addr("198.51.100.2:4444")];
+        // Each value again and again, more of them than are remembered, in shifting orders.
+        for round in 0..5 {
+            for (i, via) in vias.iter().enumerate() {
+                for k in 0..=(i + round) % 3 {
+                    let bytes = response(via).to_bytes();
+                    let from = fallbacks[(i + k + round) % 2];
+                    assert_eq!(
+                        routes.destination(&bytes, from),
+                        udp_response_destination(&bytes, from),
+                        "{via} round {round}"
+                    );
+                }
+            }
+        }
+        assert_eq!(routes.kept.len(), ROUTES_KEPT);
+        let no_via = b"SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n";
+        assert_eq!(routes.destination(no_via, fallbacks[0]), fallbacks[0]);
+    }
+
+    #[test]
+    fn the_plain_destination_is_the_parsed_one() {
+        let heads = ["SIP/2.0/UDP ", "SIP/2.0/TCP ", "SIP/2.0/UDP  ", "SIP/2.0/ UDP ", "SIP/2.0/ "];
+        let hosts = ["192.0.2.4", "192.0.2.04", "192.0.2.256", "192.0.2", "a.example", "[::1]"];
+        let ports = ["", ":5060", ":65535", ":65536", ":05060", ":", ":x", " :5060"];
+        let params = [
+            "",
+            ";branch=z9hG4bK-1-0",
+            ";branch=z9hG4bK1;x-y=a.b_c!%*+~",
+            ";branch=",
+            ";branch",
+            ";branch=a/b",
+            ";received=192.0.2.9",
+            ";RPORT=5",
+            ";rport",
+            ";maddr=192.0.2.9",
+            ";TTL=5",
+            ";ttl=999",
+            ";;",
+            ";branch=z9hG4bK1;",
+            " ;branch=z9hG4bK1",
+            ";branch=\"x\"",
+            ";branch=z9hG4bK1 ",
+        ];
+        let mut plain = 0;
+        for head in heads {
+            for host in hosts {
+                for port in ports {
+                    for param in params {
+                        let via = format!("{head}{host}{port}{param}");
+                        if let Some(dest) = plain_destination(via.as_bytes()) {
+                            plain += 1;
+                            assert_eq!(via_destination(via.as_bytes()), Some(dest), "{via}");
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(plain, 18, "2 heads, 1 host, 3 ports, 3 parameter lists");
+    }
+
+    #[test]
+    fn the_quick_look_agrees_with_the_typed_stamp() {
+        let heads =
+            ["SIP/2.0/UDP ", "SIP/2.0/TCP ", "SIP/2.0/UDP  ", "SIP / 2.0/UDP ", "sip/2.0/UDP "];
+        let hosts = [
+            "192.0.2.4",
+            "192.0.2.40",
+            "192.0.2.04",
+            "192.0.2.4.5",
+            "192.0.2",
+            "192.0.2.4x",
+            "a.example",
+            "[2001:db8::1]",
+            "0.0.0.0",
+        ];
+        let ports = ["", ":5060", ":99999", ":x"];
+        let params = [
+            "",
+            ";branch=z9hG4bK1",
+            ";rport",
+            ";RPORT=5",
+            ";branch=z9hG4bK1;rPort",
+            ";received=192.0.2.4",
+            ";received=10.0.0.1",
+            ";maddr=192.0.2.9",
+            ";;",
+            " ;branch=z9hG4bK1",
+            ";x=\"rport\"",
+        ];
+        let sources = ["192.0.2.4:5060", "192.0.2.40:1", "[::ffff:192.0.2.4]:5", "[2001:db8::1]:9"];
+        let mut quick = 0;
+        for head in heads {
+            for host in hosts {
+                for port in ports {
+                    for param in params {
+                        let via = format!("{head}{host}{port}{param}");
+                        for source in sources {
+                            let source = addr(source);
+                            let mut fast = request(&via);
+                            let mut typed = fast.clone();
+                            let raw = fast.header(HeaderName::Via).unwrap().to_vec();
+                            if let IpAddr::V4(v4) = source.ip().to_canonical() {
+                                quick += usize::from(untouched_v4(&raw, v4));
+                            }
+                            assert_eq!(
+                                stamp_received(&mut fast, source),
+                                stamp_typed(&mut typed, source),
+                                "{via} from {source}"
+                            );
+                            assert_eq!(fast.to_bytes(), typed.to_bytes(), "{via} from {source}");
+                        }
+                    }
+                }
+            }
+        }
+        assert!(quick > 100, "{quick}");
     }
 
     #[test]
