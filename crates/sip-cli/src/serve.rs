@@ -37,6 +37,7 @@
 //! - TCP connections are bounded by `--max-connections`, `--tcp-idle`,
 //!   `--tcp-message-timeout` and `--max-message-size` (the runtime enforces them).
 
+use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::hash::{BuildHasher, Hasher};
 use std::io;
@@ -794,7 +795,7 @@ impl Inner {
         let mut resolver = StaticResolver::new();
         resolver.add("localhost", Target::udp(SocketAddr::from((Ipv4Addr::LOCALHOST, 5060))));
         let ports = addrs.iter().map(|(_, p)| *p).collect();
-        let proxy = Proxy::new(proxy_config, Bindings { registrar, ports }, resolver);
+        let proxy = Proxy::new(proxy_config, Bindings::new(registrar, ports), resolver);
         let redirect = settings
             .redirect
             .then(|| RedirectServer::new(RedirectConfig::default().rng_seed(seed ^ 0x302)));
@@ -1014,6 +1015,12 @@ impl Inner {
     }
 
     fn on_request(&mut self, now: Instant, id: TransactionId, request: Message, source: Target) {
+        self.dispatch(now, id, request, source);
+        // What `route` looked up served this request only.
+        self.proxy.locations().forget_prefetch();
+    }
+
+    fn dispatch(&mut self, now: Instant, id: TransactionId, request: Message, source: Target) {
         let Some(method) = request.method().cloned() else { return };
         let initial_invite = method == Method::Invite && request.to_tag().is_none();
         if request.to_tag().is_none() && method != Method::Cancel {
@@ -1098,11 +1105,6 @@ impl Inner {
             // The proxy already took CANCELs for its own INVITEs; the rest are the UA's (§9.2).
             return Route::Ua;
         }
-        let ruri = request.request_uri().and_then(Result::ok);
-        let ruri_is_us = match &ruri {
-            Some(Uri::Sip(sip)) => self.names_us(sip),
-            _ => false,
-        };
         let mut routed_via_us = false;
         for value in request.values(HeaderName::Route) {
             let Some(sip) = route_uri(value) else { return Route::Proxy };
@@ -1112,12 +1114,23 @@ impl Inner {
                 return Route::Proxy; // a hop beyond us (§16.4 pops ours, forwards to it)
             }
         }
+        // The Request-URI is parsed only when the answer depends on it: with a Route naming us,
+        // or for a request outside a dialog while anyone is registered.
+        let lookup = request.to_tag().is_none() && self.proxy.locations().any_bindings();
+        if !routed_via_us && !lookup {
+            return Route::Ua;
+        }
+        let ruri = request.request_uri().and_then(Result::ok);
+        let ruri_is_us = match &ruri {
+            Some(Uri::Sip(sip)) => self.names_us(sip),
+            _ => false,
+        };
         if routed_via_us && !ruri_is_us {
             return Route::Proxy; // a request in a dialog we record-routed (§16.12)
         }
-        if request.to_tag().is_none() {
+        if lookup {
             if let Some(Uri::Sip(sip)) = &ruri {
-                if sip.user_raw().is_some() && self.proxy.locations().has_bindings(sip, now) {
+                if sip.user_raw().is_some() && self.proxy.locations().prefetch(sip, now) {
                     return if self.redirect.is_some() { Route::Redirect } else { Route::Proxy };
                 }
             }
@@ -1368,9 +1381,66 @@ fn key_bytes(seed: u64) -> Vec<u8> {
 pub(crate) struct Bindings {
     registrar: Registrar<MemoryStore>,
     ports: Vec<u16>,
+    /// The live bindings `Inner::route` found for a Request-URI (its text) at an instant, for
+    /// the proxy's lookup of the same request moments later: nothing changes the bindings in
+    /// between, and `Inner::on_request` forgets them once the request is dispatched.
+    prefetched: RefCell<Option<(String, Instant, Vec<sip_registrar::Location>)>>,
+    /// [`candidates`](Self::candidates) by Request-URI text (a function of the text and our
+    /// ports): a user called again and again is not turned into addresses-of-record each time.
+    /// At most [`AORS_KEPT`] URIs; a full table starts over.
+    aors: RefCell<HashMap<Box<str>, Vec<Aor>>>,
 }
 
+/// How many Request-URIs [`Bindings`] keeps the addresses-of-record of.
+const AORS_KEPT: usize = 4096;
+
 impl Bindings {
+    fn new(registrar: Registrar<MemoryStore>, ports: Vec<u16>) -> Bindings {
+        Bindings {
+            registrar,
+            ports,
+            prefetched: RefCell::new(None),
+            aors: RefCell::new(HashMap::new()),
+        }
+    }
+
+    /// Whether anyone is registered at all.
+    fn any_bindings(&self) -> bool {
+        !self.registrar.store().is_empty()
+    }
+
+    /// Whether `uri` has live bindings, keeping what was found for the proxy's lookup.
+    fn prefetch(&self, uri: &SipUri<'_>, now: Instant) -> bool {
+        let live = self.live(uri, now);
+        let found = !live.is_empty();
+        if let Ok(mut slot) = self.prefetched.try_borrow_mut() {
+            *slot = Some((uri.as_str().to_owned(), now, live));
+        }
+        found
+    }
+
+    fn forget_prefetch(&self) {
+        if let Ok(mut slot) = self.prefetched.try_borrow_mut() {
+            *slot = None;
+        }
+    }
+
+    /// What [`prefetch`](Self::prefetch) found for `uri` at `now`, taken.
+    fn take_prefetched(
+        &self,
+        uri: &SipUri<'_>,
+        now: Instant,
+    ) -> Option<Vec<sip_registrar::Location>> {
+        let mut slot = self.prefetched.try_borrow_mut().ok()?;
+        match slot.take() {
+            Some((text, at, live)) if at == now && text == uri.as_str() => Some(live),
+            other => {
+                *slot = other;
+                None
+            }
+        }
+    }
+
     /// The addresses-of-record `uri` may have been registered as.
     fn candidates(&self, uri: &SipUri<'_>) -> Vec<Aor> {
         let exact = Aor::from_sip(uri);
@@ -1398,21 +1468,24 @@ impl Bindings {
         if self.registrar.store().is_empty() {
             return Vec::new();
         }
-        self.candidates(uri)
-            .iter()
-            .find_map(|aor| self.registrar.lookup(aor, now).ok().filter(|l| !l.is_empty()))
-            .unwrap_or_default()
-    }
-
-    fn has_bindings(&self, uri: &SipUri<'_>, now: Instant) -> bool {
-        !self.live(uri, now).is_empty()
+        let found = |aor: &Aor| self.registrar.lookup(aor, now).ok().filter(|l| !l.is_empty());
+        let Ok(mut known) = self.aors.try_borrow_mut() else {
+            return self.candidates(uri).iter().find_map(found).unwrap_or_default();
+        };
+        if !known.contains_key(uri.as_str()) {
+            if known.len() >= AORS_KEPT {
+                known.clear();
+            }
+            known.insert(uri.as_str().into(), self.candidates(uri));
+        }
+        known.get(uri.as_str()).and_then(|aors| aors.iter().find_map(found)).unwrap_or_default()
     }
 }
 
 impl sip_proxy::LocationService for Bindings {
     fn lookup(&self, request_uri: &Uri<'_>, now: Instant) -> Lookup {
         let Some(sip) = request_uri.as_sip() else { return Lookup::NotFound };
-        let live = self.live(sip, now);
+        let live = self.take_prefetched(sip, now).unwrap_or_else(|| self.live(sip, now));
         if live.is_empty() {
             let known =
                 self.candidates(sip).iter().any(|a| self.registrar.is_known(a).unwrap_or(false));
@@ -1599,11 +1672,61 @@ mod tests {
     }
 
     #[test]
-    fn bindings_are_found_with_or_without_our_port() {
-        let b = Bindings {
-            registrar: Registrar::new(RegistrarConfig::default(), MemoryStore::new()),
-            ports: vec![5060],
+    fn remembered_addresses_of_record_and_prefetches_give_the_fresh_answers() {
+        let now = Instant::now();
+        let register = request(
+            "REGISTER sip:127.0.0.1:5999 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:6000;branch=z9hG4bKr\n\
+             To: <sip:alice@127.0.0.1>\nFrom: <sip:alice@127.0.0.1>;tag=1\nCall-ID: r\n\
+             CSeq: 1 REGISTER\nContact: <sip:alice@127.0.0.1:6000>\nMax-Forwards: 70\n\
+             Content-Length: 0\n\n",
+        );
+        let mut s = inner(settings());
+        let ctx = RegisterContext::new();
+        let registrar = &mut s.proxy.locations_mut().registrar;
+        registrar.handle_register(now, SystemTime::now(), &register, &ctx).unwrap();
+        let b = s.proxy.locations();
+        let uris = |live: Vec<sip_registrar::Location>| -> Vec<String> {
+            live.into_iter().map(|l| l.uri).collect()
         };
+        let fresh = |uri: &SipUri<'_>| {
+            let found = |aor: &Aor| b.registrar.lookup(aor, now).ok().filter(|l| !l.is_empty());
+            uris(b.candidates(uri).iter().find_map(found).unwrap_or_default())
+        };
+        let texts = [
+            "sip:alice@127.0.0.1:5999",
+            "sip:alice@127.0.0.1",
+            "sip:alice@127.0.0.1:7000",
+            "sip:bob@127.0.0.1:5999",
+        ];
+        let mut hits = 0;
+        for _ in 0..3 {
+            for text in texts {
+                let uri = SipUri::parse(text).unwrap();
+                let live = uris(b.live(&uri, now));
+                hits += usize::from(!live.is_empty());
+                assert_eq!(live, fresh(&uri), "{text}");
+            }
+        }
+        assert_eq!(hits, 6);
+        assert_eq!(b.aors.borrow().len(), texts.len());
+        // A prefetch serves the same URI at the same instant, once.
+        let alice = SipUri::parse(texts[0]).unwrap();
+        assert!(b.prefetch(&alice, now));
+        assert!(b.take_prefetched(&SipUri::parse(texts[1]).unwrap(), now).is_none());
+        assert!(b.take_prefetched(&alice, now + Duration::from_millis(1)).is_none());
+        assert_eq!(b.take_prefetched(&alice, now).map(uris), Some(fresh(&alice)));
+        assert!(b.take_prefetched(&alice, now).is_none());
+        assert!(b.prefetch(&alice, now));
+        b.forget_prefetch();
+        assert!(b.take_prefetched(&alice, now).is_none());
+    }
+
+    #[test]
+    fn bindings_are_found_with_or_without_our_port() {
+        let b = Bindings::new(
+            Registrar::new(RegistrarConfig::default(), MemoryStore::new()),
+            vec![5060],
+        );
         let with = SipUri::parse("sip:alice@127.0.0.1:5060").unwrap();
         let names: Vec<String> = b.candidates(&with).iter().map(|a| a.to_string()).collect();
         assert_eq!(names, ["sip:alice@127.0.0.1:5060", "sip:alice@127.0.0.1"]);
