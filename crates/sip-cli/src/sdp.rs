@@ -69,12 +69,97 @@ struct Media<'a> {
 /// # Errors
 /// [`SdpError::Malformed`] for a body that is not SDP, [`SdpError::NoCommonCodec`] when no
 /// audio stream can be accepted.
+#[cfg(test)]
 pub(crate) fn answer(
     offer: &[u8],
     ip: IpAddr,
     port: u16,
     session: u64,
 ) -> Result<(String, Codec), SdpError> {
+    let (plan, codec) = plan(offer)?;
+    Ok((plan.render(&Address::of(ip), port, session), codec))
+}
+
+/// An answer to one offer but for its address, port and session id: the `t=` value, the text
+/// from the end of `t=` to the accepted `m=audio ` (rejected streams before it), the text from
+/// its port on.
+#[derive(Clone, Debug)]
+struct Plan {
+    timing: String,
+    head: String,
+    tail: String,
+}
+
+impl Plan {
+    fn render(&self, address: &Address, port: u16, session: u64) -> String {
+        let mut out = header_at(address, session, &self.timing);
+        out.push_str(&self.head);
+        out.push_str(itoa_buf(u64::from(port)).text());
+        out.push_str(&self.tail);
+        out
+    }
+}
+
+/// An address as `header` writes it: its family and its text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Address {
+    ip: IpAddr,
+    text: String,
+}
+
+impl Address {
+    fn of(ip: IpAddr) -> Address {
+        let mut text = String::with_capacity(46);
+        let _ = write!(text, "{ip}");
+        Address { ip, text }
+    }
+}
+
+/// Answers offers (RFC 3264 §6) as `answer` does, for a run of calls: the last offer's answer is kept apart from its port and
+/// session id, so an offer like the last one (a load generator sends the same one every call)
+/// is answered without being read again. The answer is a function of the offer's bytes, the
+/// address, the port and the session id, so the text is the same.
+#[derive(Debug, Default)]
+pub(crate) struct Answerer {
+    last: Option<(Vec<u8>, Plan)>,
+    address: Option<Address>,
+}
+
+impl Answerer {
+    /// The answer to `offer`: `ip` is the address to receive media on (`c=`), `port` the
+    /// reserved RTP port, `session` the `o=` session id.
+    ///
+    /// # Errors
+    /// [`SdpError::Malformed`] for a body that is not SDP, [`SdpError::NoCommonCodec`] when no
+    /// audio stream can be accepted.
+    pub(crate) fn answer(
+        &mut self,
+        offer: &[u8],
+        ip: IpAddr,
+        port: u16,
+        session: u64,
+    ) -> Result<String, SdpError> {
+        let address = match &mut self.address {
+            Some(address) if address.ip == ip => address,
+            slot => slot.insert(Address::of(ip)),
+        };
+        if let Some((last, plan)) = &self.last {
+            if last.as_slice() == offer {
+                return Ok(plan.render(address, port, session));
+            }
+        }
+        let (plan, _) = plan(offer)?;
+        let text = plan.render(address, port, session);
+        // Offers that are not small are not worth keeping.
+        if offer.len() <= 4096 {
+            self.last = Some((offer.to_vec(), plan));
+        }
+        Ok(text)
+    }
+}
+
+/// The [`Plan`] of `offer`'s answer, and the codec it accepts.
+fn plan(offer: &[u8]) -> Result<(Plan, Codec), SdpError> {
     let text = std::str::from_utf8(offer).map_err(|_| SdpError::Malformed)?;
     let mut lines = text.lines().map(str::trim_end).filter(|l| !l.is_empty());
     if lines.next() != Some("v=0") {
@@ -106,10 +191,14 @@ pub(crate) fn answer(
         }
     }
     let Some((accepted, codec)) = chosen else { return Err(SdpError::NoCommonCodec) };
-    let mut out = header(ip, session, timing.unwrap_or("0 0"));
+    let mut head = String::new();
+    let mut tail = String::new();
     for (index, m) in media.iter().enumerate() {
+        let out = if index <= accepted { &mut head } else { &mut tail };
         if index == accepted {
-            let _ = write!(out, "m=audio {port} {} {}\r\n", m.proto, codec.payload_type);
+            out.push_str("m=audio ");
+            let out = &mut tail;
+            let _ = write!(out, " {} {}\r\n", m.proto, codec.payload_type);
             let _ = write!(out, "a=rtpmap:{} {}\r\n", codec.payload_type, codec.rtpmap);
             for a in m
                 .attributes
@@ -126,7 +215,7 @@ pub(crate) fn answer(
             let _ = write!(out, "m={} 0 {} {format}\r\n", m.kind, m.proto);
         }
     }
-    Ok((out, codec))
+    Ok((Plan { timing: timing.unwrap_or("0 0").to_owned(), head, tail }, codec))
 }
 
 /// An offer (RFC 3264 §5) of PCMU and PCMA on `port`, for an INVITE that carried none.
@@ -141,11 +230,15 @@ pub(crate) fn offer(ip: IpAddr, port: u16, session: u64) -> String {
 
 /// `v=`, `o=`, `s=`, `c=` and `t=` of a description from `ip`.
 fn header(ip: IpAddr, session: u64, timing: &str) -> String {
-    let family = if ip.is_ipv4() { "IP4" } else { "IP6" };
+    header_at(&Address::of(ip), session, timing)
+}
+
+/// [`header`] with the address already written.
+fn header_at(address: &Address, session: u64, timing: &str) -> String {
+    let family = if address.ip.is_ipv4() { "IP4" } else { "IP6" };
+    let address = &address.text;
     // Written piece by piece into one buffer sized for the whole description: this runs once
     // per answered call, and `format!` would format the address twice and grow the string.
-    let mut address = String::with_capacity(46);
-    let _ = write!(address, "{ip}");
     let mut session_text = itoa_buf(session);
     let session_text = session_text.text();
     let mut out = String::with_capacity(320);
@@ -157,11 +250,11 @@ fn header(ip: IpAddr, session: u64, timing: &str) -> String {
         " IN ",
         family,
         " ",
-        &address,
+        address,
         "\r\ns=sip serve\r\nc=IN ",
         family,
         " ",
-        &address,
+        address,
         "\r\nt=",
         timing,
         "\r\n",
@@ -371,6 +464,98 @@ mod tests {
             answer(b"v=0\r\ns=-\r\nm=audio 1 RTP/AVP 0\r\n", ip(), 1, 1),
             Err(SdpError::Malformed)
         );
+    }
+
+    /// The answer as it was written before plans were kept: one pass into one string.
+    fn reference_answer(
+        offer: &[u8],
+        ip: IpAddr,
+        port: u16,
+        session: u64,
+    ) -> Result<String, SdpError> {
+        let text = std::str::from_utf8(offer).map_err(|_| SdpError::Malformed)?;
+        let mut lines = text.lines().map(str::trim_end).filter(|l| !l.is_empty());
+        if lines.next() != Some("v=0") {
+            return Err(SdpError::Malformed);
+        }
+        let (mut timing, mut has_origin, mut media) = (None, false, Vec::<Media<'_>>::new());
+        for line in lines {
+            let Some((kind, value)) = line.split_once('=') else {
+                return Err(SdpError::Malformed);
+            };
+            match (kind, media.last_mut()) {
+                ("m", _) => media.push(parse_media(value)?),
+                ("a", Some(m)) => m.attributes.push(value),
+                ("o", None) => has_origin = true,
+                ("t", None) if timing.is_none() => timing = Some(value),
+                _ => {}
+            }
+        }
+        if !has_origin {
+            return Err(SdpError::Malformed);
+        }
+        let chosen = media.iter().enumerate().find_map(|(index, m)| {
+            (m.kind == "audio" && m.port != "0" && is_rtp(m.proto))
+                .then(|| pick_codec(m).map(|codec| (index, codec)))
+                .flatten()
+        });
+        let Some((accepted, codec)) = chosen else { return Err(SdpError::NoCommonCodec) };
+        let mut out = header(ip, session, timing.unwrap_or("0 0"));
+        for (index, m) in media.iter().enumerate() {
+            if index == accepted {
+                let _ = write!(out, "m=audio {port} {} {}\r\n", m.proto, codec.payload_type);
+                let _ = write!(out, "a=rtpmap:{} {}\r\n", codec.payload_type, codec.rtpmap);
+                for a in m
+                    .attributes
+                    .iter()
+                    .filter(|a| attribute_for(a, "fmtp:", codec.payload_type).is_some())
+                {
+                    let _ = write!(out, "a={a}\r\n");
+                }
+                let _ = write!(out, "a={}\r\n", answer_direction(&m.attributes));
+            } else {
+                let format = m.formats.first().copied().unwrap_or("0");
+                let _ = write!(out, "m={} 0 {} {format}\r\n", m.kind, m.proto);
+            }
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn kept_answers_are_the_answers_written_in_one_pass() {
+        let offers: [&[u8]; 9] = [
+            SIPP_OFFER.as_bytes(),
+            b"v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nt=0 0\r\n\
+              m=audio 4000 RTP/AVP 120 8 0\r\na=rtpmap:120 opus/48000/2\r\n\
+              a=fmtp:120 useinbandfec=1\r\na=fmtp:8 x=1\r\n",
+            b"v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nt=0 0\r\n\
+              m=video 5000 RTP/AVP 31\r\nm=audio 4000 RTP/AVP 0\r\na=sendonly\r\n\
+              m=audio 4002 RTP/AVP 8\r\nm=text 4004 RTP/AVP 98\r\n",
+            b"v=0\r\no=- 1 1 IN IP6 ::1\r\ns=-\r\nt=3034423619 0\r\nm=audio 4000 RTP/AVP 0\r\n",
+            b"v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nm=audio 4000 RTP/AVP 96 8\r\n\
+              a=rtpmap:96 AMR/8000\r\na=inactive\r\n",
+            b"v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nt=0 0\r\nm=video 5000 RTP/AVP 31\r\n",
+            b"v=0\r\nm=audio x RTP/AVP 0\r\n",
+            b"\xff",
+            b"v=0\r\ns=-\r\nm=audio 1 RTP/AVP 0\r\n",
+        ];
+        let ips: [IpAddr; 2] = [ip(), "2001:db8::1".parse().unwrap()];
+        let mut answerer = Answerer::default();
+        let mut kept = 0;
+        for round in 0..3u16 {
+            for (i, offer) in offers.iter().enumerate() {
+                for again in 0..2u16 {
+                    let (ip, port) =
+                        (ips[(i + usize::from(round)) % 2], 20000 + 2 * (round + again));
+                    let session = u64::from(round) << 40 | i as u64;
+                    let want = reference_answer(offer, ip, port, session);
+                    kept += usize::from(again == 1 && want.is_ok());
+                    assert_eq!(answerer.answer(offer, ip, port, session), want, "offer {i}");
+                    assert_eq!(answer(offer, ip, port, session).map(|(t, _)| t), want);
+                }
+            }
+        }
+        assert_eq!(kept, 15);
     }
 
     #[test]

@@ -696,6 +696,8 @@ struct Inner {
     redirect: Option<RedirectServer>,
     auth: Option<Auth>,
     media: MediaPorts,
+    /// SDP answers, the last offer's kept.
+    answers: sdp::Answerer,
     /// Our addresses (IP, port) and names (`--domain`, `localhost` for loopback).
     addrs: Vec<(IpAddr, u16)>,
     names: Vec<String>,
@@ -828,6 +830,7 @@ impl Inner {
             redirect,
             auth,
             media: MediaPorts::new(primary_ip),
+            answers: sdp::Answerer::default(),
             addrs,
             names,
             answer: settings.answer,
@@ -1305,8 +1308,8 @@ impl Inner {
         if !is_sdp {
             return Err(415);
         }
-        match sdp::answer(request.body(), ip, port, session) {
-            Ok((text, _)) => Ok(Body::sdp(text)),
+        match self.answers.answer(request.body(), ip, port, session) {
+            Ok(text) => Ok(Body::sdp(text)),
             Err(_) => Err(488),
         }
     }
