@@ -99,12 +99,21 @@ fn simple_head(raw: &[u8]) -> Option<(Ipv4Addr, &[u8])> {
 
 /// One to `max` digits without a leading zero (a lone `0` aside), and what follows.
 fn small_number(at: &[u8], max: usize) -> Option<(u32, &[u8])> {
-    let digits = at.iter().take(max + 1).take_while(|c| c.is_ascii_digit()).count();
-    let text = at.get(..digits)?;
-    if digits == 0 || digits > max || (digits > 1 && text.first() == Some(&b'0')) {
+    let (mut value, mut digits) = (0u32, 0usize);
+    for &c in at {
+        if !c.is_ascii_digit() {
+            break;
+        }
+        // One digit too many, or a digit after a leading zero.
+        if digits == max || (digits == 1 && value == 0) {
+            return None;
+        }
+        value = value * 10 + u32::from(c - b'0');
+        digits += 1;
+    }
+    if digits == 0 {
         return None;
     }
-    let value = text.iter().fold(0u32, |n, c| n * 10 + u32::from(c - b'0'));
     Some((value, at.get(digits..)?))
 }
 
@@ -125,17 +134,23 @@ fn plain_destination(value: &[u8]) -> Option<SocketAddr> {
         let name_len =
             param.iter().take_while(|c| c.is_ascii_alphanumeric() || **c == b'-').count();
         let name = param.get(..name_len)?;
-        if name.is_empty()
-            || [&b"received"[..], b"rport", b"maddr", b"ttl"]
-                .iter()
-                .any(|k| name.eq_ignore_ascii_case(k))
-        {
+        let known = match name_len {
+            0 => return None,
+            3 => name.eq_ignore_ascii_case(b"ttl"),
+            5 => name.eq_ignore_ascii_case(b"rport") || name.eq_ignore_ascii_case(b"maddr"),
+            8 => name.eq_ignore_ascii_case(b"received"),
+            _ => false,
+        };
+        if known {
             return None;
         }
         let after = param.get(name_len..)?.strip_prefix(b"=")?;
         let value_len = after
             .iter()
-            .take_while(|c| c.is_ascii_alphanumeric() || b"-._!%*+~".contains(c))
+            .take_while(|&&c| {
+                c.is_ascii_alphanumeric()
+                    || matches!(c, b'-' | b'.' | b'_' | b'!' | b'%' | b'*' | b'+' | b'~')
+            })
             .count();
         if value_len == 0 {
             return None;
@@ -529,7 +544,21 @@ mod tests {
     #[test]
     fn the_plain_destination_is_the_parsed_one() {
         let heads = ["SIP/2.0/UDP ", "SIP/2.0/TCP ", "SIP/2.0/UDP  ", "SIP/2.0/ UDP ", "SIP/2.0/ "];
-        let hosts = ["192.0.2.4", "192.0.2.04", "192.0.2.256", "192.0.2", "a.example", "[::1]"];
+        let hosts = [
+            "192.0.2.4",
+            "192.0.2.04",
+            "192.0.2.256",
+            "192.0.2",
+            "a.example",
+            "[::1]",
+            "0.0.0.0",
+            "255.255.255.255",
+            "00.1.1.1",
+            "1.2.3.4.",
+            "1.2.3.4.5",
+            "1..2.3",
+            "1234.1.1.1",
+        ];
         let ports = ["", ":5060", ":65535", ":65536", ":05060", ":", ":x", " :5060"];
         let params = [
             "",
@@ -564,7 +593,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(plain, 18, "2 heads, 1 host, 3 ports, 3 parameter lists");
+        assert_eq!(plain, 54, "2 heads, 3 hosts, 3 ports, 3 parameter lists");
     }
 
     #[test]
