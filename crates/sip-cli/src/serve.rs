@@ -1301,9 +1301,7 @@ impl Inner {
         if request.body().is_empty() {
             return Ok(Body::sdp(sdp::offer(ip, port, session)));
         }
-        let is_sdp = request
-            .header_str(HeaderName::ContentType)
-            .is_some_and(|t| t.trim().to_ascii_lowercase().starts_with("application/sdp"));
+        let is_sdp = request.header_str(HeaderName::ContentType).is_some_and(is_sdp_type);
         if !is_sdp {
             return Err(415);
         }
@@ -1344,6 +1342,13 @@ fn registrar_line(event: &RegistrarEvent) -> String {
         }
         other => format!("{other:?}"),
     }
+}
+
+/// Whether a Content-Type value starts (after whitespace, in any case) with
+/// `application/sdp`; compared in place, not lowercased into a new string.
+fn is_sdp_type(value: &str) -> bool {
+    let value = value.trim().as_bytes();
+    value.get(..15).is_some_and(|p| p.eq_ignore_ascii_case(b"application/sdp"))
 }
 
 /// The URI inside a Route value (`<sip:...;lr>`, or a bare URI).
@@ -1721,6 +1726,23 @@ mod tests {
         assert!(b.prefetch(&alice, now));
         b.forget_prefetch();
         assert!(b.take_prefetched(&alice, now).is_none());
+    }
+
+    #[test]
+    fn sdp_content_types_are_recognised_as_by_lowercasing() {
+        for value in [
+            "application/sdp",
+            " Application/SDP ; charset=x",
+            "APPLICATION/SDPx",
+            "application/sd",
+            "text/plain",
+            "",
+            "applicätion/sdp",
+            "\tapplication/sdp",
+        ] {
+            let lowered = value.trim().to_ascii_lowercase().starts_with("application/sdp");
+            assert_eq!(is_sdp_type(value), lowered, "{value:?}");
+        }
     }
 
     #[test]
