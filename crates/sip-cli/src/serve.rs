@@ -1005,7 +1005,12 @@ impl Inner {
     }
 
     fn on_table_event(&mut self, now: Instant, event: Event) {
-        let Some(event) = self.proxy.handle_event(now, &mut self.table, event) else { return };
+        let event = if self.proxy.passes_through(&event) {
+            event
+        } else {
+            let Some(event) = self.proxy.handle_event(now, &mut self.table, event) else { return };
+            event
+        };
         match event {
             Event::Request { id, request, source } => self.on_request(now, id, request, source),
             other => {

@@ -202,6 +202,21 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         rest
     }
 
+    /// Whether [`handle_event`](Self::handle_event) would hand `event` straight back and change
+    /// nothing: no request is being proxied (no server or client transaction of the proxy, no
+    /// timer armed) and `event` is none the proxy claims by its content alone (an ACK, a
+    /// stray response, a CANCEL). A dispatcher that sees `true` may skip the call (a server
+    /// that mostly answers calls itself moves each event once instead of three times).
+    #[must_use]
+    pub fn passes_through(&self, event: &Event) -> bool {
+        let idle = self.servers.is_empty() && self.clients.is_empty() && self.timers.is_empty();
+        idle && match event {
+            Event::Request { request, .. } => request.method() != Some(&Method::Cancel),
+            Event::Ack { .. } | Event::StrayResponse { .. } => false,
+            _ => true,
+        }
+    }
+
     /// Time passed: fires Timer C and CANCEL guards due at `now` (§16.8, §9.1). Early calls do
     /// nothing. Then drain the table.
     pub fn handle_timeout(&mut self, now: Instant, txns: &mut TransactionTable) {

@@ -129,3 +129,68 @@ fn record_route_is_sips_for_a_sips_target_or_top_route() {
     let forwarded = &out.last().unwrap().1;
     assert_eq!(forwarded.header_str(H::RecordRoute), Some(&*format!("<sip:{PROXY};lr>")));
 }
+
+#[test]
+fn an_idle_proxy_passes_events_through_untouched() {
+    use sip_proxy::Proxy;
+    use sip_transaction::{Event, Output as TxOutput, TransactionTable};
+
+    let mut locations = StaticLocations::new();
+    locations.add("sip:bob@example.com", Location::new("sip:bob@192.0.2.20:5060"));
+    let config = ProxyConfig::new(&format!("sip:{PROXY}")).unwrap().domain("example.com");
+    let mut proxy = Proxy::new(config, locations, StaticResolver::new());
+    let mut table = TransactionTable::new(TransactionConfig::default());
+    let now = Instant::now();
+    let feed = |table: &mut TransactionTable, m: Message| {
+        table.handle_message(now, m, alice());
+        let mut events = Vec::new();
+        while let Some(output) = table.poll_output() {
+            if let TxOutput::Event(e) = output {
+                events.push(e);
+            }
+        }
+        events
+    };
+    let bye = MessageBuilder::request(&Method::Bye, "sip:bob@192.0.2.20")
+        .header(H::Via, "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKbye")
+        .header(H::MaxForwards, "70")
+        .header(H::To, "<sip:bob@example.com>;tag=b1")
+        .header(H::From, "<sip:alice@example.com>;tag=a1")
+        .header(H::CallId, "p1")
+        .header(H::CSeq, "2 BYE")
+        .build()
+        .unwrap();
+    let mut events = feed(&mut table, invite("sip:bob@example.com", "p1", &[]));
+    events.extend(feed(&mut table, bye));
+    assert_eq!(events.len(), 2);
+    let stats = format!("{:?}", proxy.stats());
+    for event in events {
+        assert!(proxy.passes_through(&event), "{event:?}");
+        let before = format!("{event:?}");
+        let back = proxy.handle_event(now, &mut table, event).expect("handed back");
+        assert_eq!(format!("{back:?}"), before);
+        assert_eq!(proxy.poll_timeout(), None);
+    }
+    assert_eq!(format!("{:?}", proxy.stats()), stats);
+
+    // A CANCEL is the proxy's to look at, idle or not.
+    let mut invite2 = feed(&mut table, invite("sip:bob@example.com", "p2", &[]));
+    let cancel = MessageBuilder::request(&Method::Cancel, "sip:bob@example.com")
+        .header(H::Via, "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKp2;rport")
+        .header(H::MaxForwards, "70")
+        .header(H::To, "<sip:bob@example.com>")
+        .header(H::From, "<sip:alice@example.com>;tag=a1")
+        .header(H::CallId, "p2")
+        .header(H::CSeq, "1 CANCEL")
+        .build()
+        .unwrap();
+    let cancels = feed(&mut table, cancel);
+    assert!(!cancels.is_empty());
+    assert!(cancels.iter().all(|e| !proxy.passes_through(e)));
+    // Once it proxies a request, every event goes to it.
+    let Some(Event::Request { id, request, source }) = invite2.pop() else { panic!() };
+    proxy.handle_request(now, &mut table, id, request, source);
+    let more = feed(&mut table, invite("sip:bob@example.com", "p3", &[]));
+    assert!(more.iter().all(|e| !proxy.passes_through(e)));
+    assert!(!more.is_empty());
+}
