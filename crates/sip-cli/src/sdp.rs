@@ -91,6 +91,7 @@ struct Plan {
 }
 
 impl Plan {
+    #[cfg(test)]
     fn render(&self, address: &Address, port: u16, session: u64) -> String {
         let mut out = header_at(address, session, &self.timing);
         out.push_str(&self.head);
@@ -115,14 +116,41 @@ impl Address {
     }
 }
 
-/// Answers offers (RFC 3264 §6) as `answer` does, for a run of calls: the last offer's answer is kept apart from its port and
-/// session id, so an offer like the last one (a load generator sends the same one every call)
-/// is answered without being read again. The answer is a function of the offer's bytes, the
-/// address, the port and the session id, so the text is the same.
+/// Answers offers (RFC 3264 §6) as `answer` does, for a run of calls: the last answer is
+/// kept written out but for its session id and port, so an offer like the last one (a load
+/// generator sends the same one every call) from the same address is answered without being
+/// read again, by copying three pieces around the two numbers. The answer is a function of the
+/// offer's bytes, the address, the port and the session id, so the text is the same.
 #[derive(Debug, Default)]
 pub(crate) struct Answerer {
-    last: Option<(Vec<u8>, Plan)>,
-    address: Option<Address>,
+    last: Option<Kept>,
+}
+
+/// The last answer: everything after the `o=` session id and version up to the port of the
+/// accepted stream, and everything after that port.
+#[derive(Debug)]
+struct Kept {
+    offer: Vec<u8>,
+    ip: IpAddr,
+    middle: String,
+    tail: String,
+}
+
+impl Kept {
+    fn render(&self, port: u16, session: u64) -> String {
+        let mut session_text = itoa_buf(session);
+        let session_text = session_text.text();
+        let mut port_text = itoa_buf(u64::from(port));
+        let port_text = port_text.text();
+        let mut out = String::with_capacity(
+            12 + 2 * session_text.len() + self.middle.len() + port_text.len() + self.tail.len(),
+        );
+        for piece in ["v=0\r\no=- ", session_text, " ", session_text, &self.middle, port_text] {
+            out.push_str(piece);
+        }
+        out.push_str(&self.tail);
+        out
+    }
 }
 
 impl Answerer {
@@ -139,20 +167,37 @@ impl Answerer {
         port: u16,
         session: u64,
     ) -> Result<String, SdpError> {
-        let address = match &mut self.address {
-            Some(address) if address.ip == ip => address,
-            slot => slot.insert(Address::of(ip)),
-        };
-        if let Some((last, plan)) = &self.last {
-            if last.as_slice() == offer {
-                return Ok(plan.render(address, port, session));
+        if let Some(kept) = &self.last {
+            if kept.ip == ip && kept.offer.as_slice() == offer {
+                return Ok(kept.render(port, session));
             }
         }
         let (plan, _) = plan(offer)?;
-        let text = plan.render(address, port, session);
+        // What `header` writes after the two session numbers, then the plan's head.
+        let address = Address::of(ip);
+        let family = if ip.is_ipv4() { "IP4" } else { "IP6" };
+        let mut middle = String::with_capacity(64 + 2 * address.text.len() + plan.head.len());
+        for piece in [
+            " IN ",
+            family,
+            " ",
+            &address.text,
+            "\r\ns=sip serve\r\nc=IN ",
+            family,
+            " ",
+            &address.text,
+            "\r\nt=",
+            &plan.timing,
+            "\r\n",
+            &plan.head,
+        ] {
+            middle.push_str(piece);
+        }
+        let kept = Kept { offer: offer.to_vec(), ip, middle, tail: plan.tail };
+        let text = kept.render(port, session);
         // Offers that are not small are not worth keeping.
         if offer.len() <= 4096 {
-            self.last = Some((offer.to_vec(), plan));
+            self.last = Some(kept);
         }
         Ok(text)
     }
