@@ -139,6 +139,25 @@ impl Dialog {
     /// # Errors
     /// A missing Call-ID, From tag or CSeq, or an unparsable From, To, Contact or Record-Route.
     pub fn uac(request: &Message, response: &Message) -> Result<Dialog, DialogError> {
+        Dialog::uac_inner(request, response, false)
+    }
+
+    /// [`Dialog::uac`] for a `request` whose From and To values are known to parse (it passed
+    /// [`Message::validate`], or its sender checked them): a From or To of the usual form
+    /// `<uri>;params` is read from its text instead of being parsed again. The result is the
+    /// one [`Dialog::uac`] gives for such a request.
+    ///
+    /// # Errors
+    /// As [`Dialog::uac`].
+    pub fn uac_checked(request: &Message, response: &Message) -> Result<Dialog, DialogError> {
+        Dialog::uac_inner(request, response, true)
+    }
+
+    fn uac_inner(
+        request: &Message,
+        response: &Message,
+        checked: bool,
+    ) -> Result<Dialog, DialogError> {
         let status = response.status().ok_or(DialogError::NotAResponse)?;
         let state = match status {
             101..=199 => DialogState::Early,
@@ -154,9 +173,9 @@ impl Dialog {
         let local_seq = request.cseq_number().ok_or(DialogError::Missing(H::CSeq))?;
         let mut route_set = record_routes(response)?;
         route_set.reverse();
-        let remote_target = contact_uri(response)?.unwrap_or_default();
-        let (local_addr, local_len) = name_addr_of::<From<'_>>(request, local_tag)?;
-        let (remote_addr, remote_len) = name_addr_of::<To<'_>>(request, remote_tag)?;
+        let remote_target = contact_uri(response, false)?.unwrap_or_default();
+        let (local_addr, local_len) = name_addr_of::<From<'_>>(request, local_tag, checked)?;
+        let (remote_addr, remote_len) = name_addr_of::<To<'_>>(request, remote_tag, checked)?;
         Ok(Dialog {
             id: DialogId {
                 call_id: call_id.into(),
@@ -190,6 +209,30 @@ impl Dialog {
     /// A missing Call-ID or CSeq, a status that creates no dialog, or an unparsable From, To,
     /// Contact or Record-Route.
     pub fn uas(request: &Message, local_tag: &str, status: u16) -> Result<Dialog, DialogError> {
+        Dialog::uas_inner(request, local_tag, status, false)
+    }
+
+    /// [`Dialog::uas`] for a `request` that passed [`Message::validate`] (which parsed its
+    /// From, To and Contact): a From, To or first Contact of the usual form `<uri>;params` is
+    /// read from its text instead of being parsed again. The result is the one
+    /// [`Dialog::uas`] gives for such a request.
+    ///
+    /// # Errors
+    /// As [`Dialog::uas`].
+    pub fn uas_checked(
+        request: &Message,
+        local_tag: &str,
+        status: u16,
+    ) -> Result<Dialog, DialogError> {
+        Dialog::uas_inner(request, local_tag, status, true)
+    }
+
+    fn uas_inner(
+        request: &Message,
+        local_tag: &str,
+        status: u16,
+        checked: bool,
+    ) -> Result<Dialog, DialogError> {
         let state = match status {
             101..=199 => DialogState::Early,
             200..=299 => DialogState::Confirmed,
@@ -201,9 +244,9 @@ impl Dialog {
         let call_id = request.call_id().ok_or(DialogError::Missing(H::CallId))?;
         let remote_seq = request.cseq_number().ok_or(DialogError::Missing(H::CSeq))?;
         let remote_tag = request.from_tag().unwrap_or_default();
-        let (local_addr, local_len) = name_addr_of::<To<'_>>(request, local_tag)?;
-        let (remote_addr, remote_len) = name_addr_of::<From<'_>>(request, remote_tag)?;
-        let remote_target = contact_uri(request)?.unwrap_or_default();
+        let (local_addr, local_len) = name_addr_of::<To<'_>>(request, local_tag, checked)?;
+        let (remote_addr, remote_len) = name_addr_of::<From<'_>>(request, remote_tag, checked)?;
+        let remote_target = contact_uri(request, checked)?.unwrap_or_default();
         let route_set = record_routes(request)?;
         Ok(Dialog {
             id: DialogId {
@@ -332,7 +375,7 @@ impl Dialog {
                     && line.last() == Some(&b'>')
                     && line.get(1..line.len() - 1) == Some(target)
             });
-        if unchanged { Ok(None) } else { contact_uri(msg) }
+        if unchanged { Ok(None) } else { contact_uri(msg, false) }
     }
 
     /// UAS: this side sent a 2xx to the request that created the dialog early.
@@ -561,14 +604,26 @@ fn request_is_sips(request: &Message) -> bool {
 
 /// The name-addr of the first `H` header (display name and `<uri>`), without its parameters,
 /// then `;tag=tag` unless `tag` is empty: the value and the length of the name-addr in it.
-fn name_addr_of<'a, T>(msg: &'a Message, tag: &str) -> Result<(Box<str>, usize), DialogError>
+///
+/// `checked`: the header is known to parse (see [`bracketed_uri`]).
+fn name_addr_of<'a, T>(
+    msg: &'a Message,
+    tag: &str,
+    checked: bool,
+) -> Result<(Box<str>, usize), DialogError>
 where
     T: TypedHeader<'a> + AddressLike<'a>,
 {
-    let header =
-        msg.typed::<T>().ok_or(DialogError::Missing(T::NAME))?.map_err(DialogError::Header)?;
-    let uri = header.uri_text();
-    let display = header.display_raw().filter(|d| !d.is_empty());
+    let (uri, display) = match bracketed_uri(msg, T::NAME).filter(|_| checked) {
+        Some(uri) => (uri, None),
+        None => {
+            let header = msg
+                .typed::<T>()
+                .ok_or(DialogError::Missing(T::NAME))?
+                .map_err(DialogError::Header)?;
+            (header.uri_text(), header.display_raw().filter(|d| !d.is_empty()))
+        }
+    };
     let mut out = String::with_capacity(
         display.map_or(0, |d| d.len() + 1)
             + uri.len()
@@ -614,8 +669,24 @@ impl<'a> AddressLike<'a> for To<'a> {
     }
 }
 
+/// The URI of the first `name` value when that value is `<uri>` followed by anything: the
+/// text up to the first `>`. For a value known to parse as a name-addr header (From, To,
+/// Contact, ...) this is exactly the parsed URI text, with no display name: the name-addr
+/// parser takes the URI as the run up to `>` and refuses whitespace in it (RFC 3261 §20.10).
+fn bracketed_uri(msg: &Message, name: H) -> Option<&str> {
+    let value = msg.values(name).next()?;
+    let rest = value.strip_prefix(b"<")?;
+    let end = rest.iter().position(|&c| c == b'>')?;
+    std::str::from_utf8(rest.get(..end)?).ok()
+}
+
 /// The URI of the first Contact, checked to be a URI; `None` when there is no Contact.
-fn contact_uri(msg: &Message) -> Result<Option<String>, DialogError> {
+/// `checked`: the Contact is known to parse (see [`bracketed_uri`]).
+fn contact_uri(msg: &Message, checked: bool) -> Result<Option<String>, DialogError> {
+    // A bracketed Contact that parsed has a URI of one of the three kinds accepted below.
+    if checked && let Some(uri) = bracketed_uri(msg, H::Contact) {
+        return Ok(Some(uri.to_string()));
+    }
     let Some(contact) = msg.typed::<Contact<'_>>() else { return Ok(None) };
     let contact = contact.map_err(DialogError::Header)?;
     match (contact.uri_str(), contact.uri()) {
@@ -661,6 +732,64 @@ mod tests {
             .unwrap()
     }
 
+    fn request_with(from: &str, to: &str, contact: &str) -> Option<Message> {
+        MessageBuilder::request(&Method::Invite, "sip:bob@biloxi.example.com")
+            .header(H::Via, "SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bKnashds8")
+            .header(H::MaxForwards, "70")
+            .header(H::To, to)
+            .header(H::From, from)
+            .header(H::CallId, "a84b4c76e66710")
+            .header(H::CSeq, "314159 INVITE")
+            .header(H::Contact, contact)
+            .build()
+            .ok()
+    }
+
+    const ADDRS: [&str; 12] = [
+        "<sip:bob@192.0.2.4>",
+        "<sip:bob@192.0.2.4>;tag=abc",
+        "Bob <sip:bob@192.0.2.4>;tag=abc",
+        "\"Bob B\" <sips:bob@x.example;transport=tcp>;tag=a;x=y",
+        "sip:bob@192.0.2.4;tag=abc",
+        "<tel:+1-201-555-0123>",
+        "<mailto:bob@example.com>;tag=q",
+        "<sip:bob@192.0.2.4 >",
+        "<sip:bob@[::1]:5060;lr>;tag=z",
+        "<sip:bob@>",
+        "Bob<sip:b@c>",
+        "<sip:a@b>;tag=x, <sip:c@d>",
+    ];
+
+    // For a request that passed validate(), reading From, To and Contact from their text gives
+    // the dialog the typed parses give, on both sides: every combination of the forms above.
+    #[test]
+    fn checked_dialogs_are_the_parsed_ones() {
+        let mut valid = 0;
+        for from in ADDRS {
+            for to in ADDRS {
+                for contact in ADDRS {
+                    let Some(request) = request_with(from, to, contact) else { continue };
+                    if request.validate().is_err() {
+                        continue;
+                    }
+                    valid += 1;
+                    let parsed = format!("{:?}", Dialog::uas(&request, "t1", 180));
+                    let checked = format!("{:?}", Dialog::uas_checked(&request, "t1", 180));
+                    assert_eq!(parsed, checked, "{from} / {to} / {contact}");
+                    let response = MessageBuilder::response_to(&request, 200, None)
+                        .to_tag("t2")
+                        .header(H::Contact, "<sip:bob@192.0.2.4>")
+                        .build()
+                        .unwrap();
+                    let parsed = format!("{:?}", Dialog::uac(&request, &response));
+                    let checked = format!("{:?}", Dialog::uac_checked(&request, &response));
+                    assert_eq!(parsed, checked, "{from} / {to} / {contact}");
+                }
+            }
+        }
+        assert!(valid > 300, "{valid} valid combinations");
+    }
+
     proptest::proptest! {
         // Skipping the parse of a Contact that is exactly `<remote target>` changes nothing:
         // whenever the shortcut says "unchanged", the full parse gives that same target.
@@ -683,7 +812,7 @@ mod tests {
                 .header(H::Contact, second)
                 .build() else { return Ok(()) };
             let fast = d.new_contact_uri(&msg);
-            let full = contact_uri(&msg);
+            let full = contact_uri(&msg, false);
             match fast {
                 Ok(None) => proptest::prop_assert_eq!(full, Ok(Some(d.remote_target().to_string()))),
                 other => proptest::prop_assert_eq!(other, full),

@@ -52,6 +52,9 @@ struct Call {
     // ----- UAC -----
     /// The INVITE as last sent (for dialogs, redirects and retries); dropped once answered.
     invite: Option<Box<Message>>,
+    /// Whether the INVITE's From and To are known to parse ([`AddrMemo`]); a resent INVITE
+    /// keeps both.
+    invite_checked: bool,
     invite_txn: Option<TransactionId>,
     invite_target: Option<Target>,
     offer_in_invite: bool,
@@ -221,6 +224,7 @@ pub struct UaCore {
     reg_timers: BinaryHeap<Reverse<(Instant, RegistrationId)>>,
     /// Header values that depend only on the configuration, written once.
     consts: Consts,
+    addrs: AddrMemo,
     /// Recently resolved IP-literal URIs (whose target depends on nothing but the URI).
     resolved: ResolveCache,
 }
@@ -247,6 +251,53 @@ impl Consts {
             contact: concat(&["<", &config.contact, ">"]).into(),
             call_id_host: config.sent_by.split(':').next().unwrap_or("sip").into(),
         }
+    }
+}
+
+/// The To and the From (without its tag) of the last INVITE this UA sent whose From and To
+/// parsed: the UAC's dialog then reads their name-addrs from the text
+/// ([`DialogSet::on_response_checked`]) instead of parsing them once more per call. Most
+/// calls of a UA share one From and often one To.
+#[derive(Debug, Default)]
+struct AddrMemo {
+    to: Option<Box<[u8]>>,
+    from_base: Option<Box<[u8]>>,
+}
+
+impl AddrMemo {
+    /// Whether `request`'s To and From (whose tag is `tag`) parse: looked up, or parsed and
+    /// remembered. Whether `base;tag=T` parses does not depend on which token `T` is, so a
+    /// From is known by its text before the tag.
+    fn check(&mut self, request: &Message, tag: &str) -> bool {
+        let (Some(to), Some(from)) =
+            (request.header_lines(H::To).next(), request.header_lines(H::From).next())
+        else {
+            return false;
+        };
+        if request.header_lines(H::To).nth(1).is_some()
+            || request.header_lines(H::From).nth(1).is_some()
+            || tag.is_empty()
+            || !tag.bytes().all(|c| c.is_ascii_alphanumeric())
+        {
+            return false;
+        }
+        let Some(base) = from.strip_suffix(tag.as_bytes()).and_then(|f| f.strip_suffix(b";tag="))
+        else {
+            return false;
+        };
+        if self.to.as_deref() != Some(to) {
+            if !matches!(request.typed::<sip_message::To<'_>>(), Some(Ok(_))) {
+                return false;
+            }
+            self.to = Some(to.into());
+        }
+        if self.from_base.as_deref() != Some(base) {
+            if !matches!(request.typed::<sip_message::From<'_>>(), Some(Ok(_))) {
+                return false;
+            }
+            self.from_base = Some(base.into());
+        }
+        true
     }
 }
 
@@ -360,6 +411,7 @@ impl UaCore {
         let seed = config.rng_seed;
         UaCore {
             consts: Consts::of(&config),
+            addrs: AddrMemo::default(),
             resolved: ResolveCache::default(),
             config,
             rng,
@@ -557,6 +609,7 @@ impl UaCore {
             .send_request(now, request.clone(), target)
             .inspect_err(|_| txns.return_branch(branch))?;
         let mut call = Call::new(sip_dialog::Role::Uac, Phase::Calling, call_id, local_tag.clone());
+        call.invite_checked = self.addrs.check(&request, &local_tag);
         call.invite = Some(Box::new(request));
         call.invite_txn = Some(txn);
         call.invite_target = Some(target);
@@ -1578,7 +1631,7 @@ impl UaCore {
                 if status > 100 && response.to_tag().is_some() {
                     let Some(invite) = c.invite.as_deref() else { return };
                     if let Ok(DialogChange::Created(_) | DialogChange::Updated(_)) =
-                        c.dialogs.on_response(invite, &response)
+                        on_invite_response(&mut c.dialogs, invite, c.invite_checked, &response)
                     {
                         self.events.push_back(UaEvent::Progress { call, response });
                     }
@@ -1668,7 +1721,7 @@ impl UaCore {
             return;
         }
         if let (Some(invite), Some(r)) = (c.invite.as_deref(), &response) {
-            let _ = c.dialogs.on_response(invite, r);
+            let _ = on_invite_response(&mut c.dialogs, invite, c.invite_checked, r);
         }
         c.dialogs.prune();
         let cancelled = c.cancel != CancelState::None;
@@ -1721,7 +1774,7 @@ impl UaCore {
         let cseq = response.cseq_number().unwrap_or(0);
         let tag: Box<str> = response.to_tag().unwrap_or_default().into();
         let Some(invite) = c.invite.as_deref() else { return };
-        let change = c.dialogs.on_response(invite, &response);
+        let change = on_invite_response(&mut c.dialogs, invite, c.invite_checked, &response);
         if change.is_err() {
             return;
         }
@@ -2266,7 +2319,8 @@ impl UaCore {
                 }
             }
             if c.dialogs.is_empty() && !c.pending_is_reinvite {
-                let dialog = Dialog::uas(request, &c.local_tag, status)
+                // The request passed `validate` in `on_request`.
+                let dialog = Dialog::uas_checked(request, &c.local_tag, status)
                     .map_err(|_| UaError::WrongState("request cannot make a dialog"))?;
                 c.session = Some(dialog.id().remote_tag.clone());
                 c.dialogs = DialogSet::from_dialog(dialog);
@@ -2693,6 +2747,7 @@ impl Call {
             session: None,
             txns: 0,
             invite: None,
+            invite_checked: false,
             invite_txn: None,
             invite_target: None,
             offer_in_invite: false,
@@ -2719,6 +2774,21 @@ impl Call {
             bye_pending: false,
             end_reason: None,
         }
+    }
+}
+
+/// [`DialogSet::on_response`] for a response to the call's INVITE; `checked`: its From and To
+/// are known to parse ([`AddrMemo`]).
+fn on_invite_response(
+    dialogs: &mut DialogSet,
+    invite: &Message,
+    checked: bool,
+    response: &Message,
+) -> Result<DialogChange, sip_dialog::DialogError> {
+    if checked {
+        dialogs.on_response_checked(invite, response)
+    } else {
+        dialogs.on_response(invite, response)
     }
 }
 
@@ -2812,6 +2882,53 @@ fn resolve_cached(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn invite_with(to: &str, from: &str) -> Option<Message> {
+        MessageBuilder::request(&Method::Invite, "sip:bob@192.0.2.2")
+            .header(H::Via, "SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1")
+            .header(H::To, to)
+            .header(H::From, from)
+            .header(H::CallId, "c1")
+            .header(H::CSeq, "1 INVITE")
+            .build()
+            .ok()
+    }
+
+    #[test]
+    fn the_address_memo_says_what_the_typed_parses_say() {
+        let forms = [
+            "<sip:bob@192.0.2.2>",
+            "Bob <sip:bob@192.0.2.2;transport=tcp>",
+            "sip:bob@192.0.2.2",
+            "<sip:bob@192.0.2.2",
+            "<sip:bob@>",
+            "<sip:a@b>;",
+            "\"Bob <sip:b@c>",
+        ];
+        for to in forms {
+            for base in forms {
+                for tag in ["Ab3xYz09Qr", "k2", ""] {
+                    let from =
+                        if tag.is_empty() { base.to_string() } else { format!("{base};tag={tag}") };
+                    let Some(request) = invite_with(to, &from) else { continue };
+                    let parses = matches!(request.typed::<sip_message::To<'_>>(), Some(Ok(_)))
+                        && matches!(request.typed::<sip_message::From<'_>>(), Some(Ok(_)));
+                    let mut memo = AddrMemo::default();
+                    let first = memo.check(&request, tag);
+                    // Checked only when both parse (an empty tag is never checked) ...
+                    assert!(!first || parses, "{to} / {from}");
+                    assert_eq!(first, parses && !tag.is_empty(), "{to} / {from}");
+                    // ... and the memo answers alike for the same base with another tag.
+                    if let Some(again) = invite_with(to, &format!("{base};tag=Zz9")) {
+                        let parses_again =
+                            matches!(again.typed::<sip_message::From<'_>>(), Some(Ok(_)))
+                                && matches!(again.typed::<sip_message::To<'_>>(), Some(Ok(_)));
+                        assert_eq!(memo.check(&again, "Zz9"), parses_again, "{to} / {base}");
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn the_resolve_cache_holds_ip_literals_only_and_agrees_with_resolve() {
