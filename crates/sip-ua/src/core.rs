@@ -2717,19 +2717,26 @@ impl UaCore {
     }
 
     fn token(&mut self, len: usize) -> String {
+        let mut out = String::with_capacity(len);
+        self.push_token(&mut out, len);
+        out
+    }
+
+    /// Appends `len` random base-62 characters to `out` (one draw each, in order).
+    fn push_token(&mut self, out: &mut String, len: usize) {
         const ALPHABET: &[u8; 62] =
             b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-        (0..len)
-            .map(|_| {
-                char::from(ALPHABET.get(self.rng.random_range(0..62usize)).copied().unwrap_or(b'0'))
-            })
-            .collect()
+        for _ in 0..len {
+            out.push(char::from(
+                ALPHABET.get(self.rng.random_range(0..62usize)).copied().unwrap_or(b'0'),
+            ));
+        }
     }
 
     fn new_call_id(&mut self) -> String {
         // §8.1.1.4: globally unique over space and time; the host part names this UA.
-        let mut id = self.token(CALL_ID_LEN);
-        id.reserve_exact(1 + self.consts.call_id_host.len());
+        let mut id = String::with_capacity(CALL_ID_LEN + 1 + self.consts.call_id_host.len());
+        self.push_token(&mut id, CALL_ID_LEN);
         id.push('@');
         id.push_str(&self.consts.call_id_host);
         id
