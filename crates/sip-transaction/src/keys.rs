@@ -177,7 +177,8 @@ pub(crate) fn new_branch_bytes(rng: &mut impl RngCore) -> [u8; BRANCH_LEN] {
 
 /// A fresh branch as a `String`.
 pub(crate) fn new_branch(rng: &mut impl RngCore) -> String {
-    new_branch_bytes(rng).iter().map(|&c| char::from(c)).collect()
+    // The bytes are ASCII, so the conversion cannot fail; it is one check, not a char loop.
+    String::from_utf8(new_branch_bytes(rng).to_vec()).unwrap_or_default()
 }
 
 /// Limits for re-reading bytes the table serialised or received itself: they parsed (or were

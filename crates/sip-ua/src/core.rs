@@ -328,6 +328,28 @@ impl ResolveCache {
     }
 }
 
+/// A CSeq value, `number SP method` (RFC 3261 §20.16), written without `format!`.
+fn cseq_value(number: u32, method: &Method) -> smallvec::SmallVec<[u8; 32]> {
+    let mut digits = [0u8; 10];
+    let mut i = digits.len();
+    let mut n = number;
+    loop {
+        i -= 1;
+        if let Some(d) = digits.get_mut(i) {
+            *d = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || i == 0 {
+            break;
+        }
+    }
+    let mut out = smallvec::SmallVec::new();
+    out.extend_from_slice(digits.get(i..).unwrap_or_default());
+    out.push(b' ');
+    out.extend_from_slice(method.as_bytes());
+    out
+}
+
 /// The pieces joined, in a string allocated once at the right size.
 fn concat(parts: &[&str]) -> String {
     let mut out = String::with_capacity(parts.iter().map(|p| p.len()).sum());
@@ -2432,13 +2454,13 @@ impl UaCore {
         let mut b =
             MessageBuilder::request(method, uri).header(H::Via, via).header(H::MaxForwards, "70");
         if let Some(proxy) = &self.config.outbound_proxy {
-            b = b.header(H::Route, format!("<{proxy};lr>"));
+            b = b.header(H::Route, concat(&["<", proxy, ";lr>"]));
         }
         b = b
             .header(H::To, to)
             .header(H::From, from)
             .header(H::CallId, call_id)
-            .header(H::CSeq, format!("{cseq} {method}"));
+            .header(H::CSeq, cseq_value(cseq, method));
         if *method != Method::Register {
             b = b.header(H::Contact, &*self.consts.contact);
         }
@@ -2619,18 +2641,27 @@ impl UaCore {
         (!unknown.is_empty()).then(|| unknown.join(", "))
     }
 
+    /// Whether the body of `request` (which passed `validate`) has a type this UA accepts
+    /// (§8.2.3).
     fn body_acceptable(&self, request: &Message) -> bool {
         if request.body().is_empty() {
             return true;
         }
-        match request.typed::<ContentType<'_>>() {
-            Some(Ok(ct)) => self.config.accept.iter().any(|a| {
-                let mut parts = a.splitn(2, '/');
-                let (t, s) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
-                ct.is(t, s) || (s == "*" && ct.mime_type().eq_ignore_ascii_case(t))
-            }),
-            _ => false,
-        }
+        let (mime_type, subtype) = match plain_media_type(request) {
+            Some(pair) => pair,
+            None => match request.typed::<ContentType<'_>>() {
+                Some(Ok(ct)) => (ct.mime_type(), ct.subtype()),
+                _ => return false,
+            },
+        };
+        self.config.accept.iter().any(|a| {
+            let mut parts = a.splitn(2, '/');
+            let (t, s) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
+            // `ContentType::is(t, s)`, then a `type/*` range.
+            let part = |ours: &str, theirs: &str| ours == "*" || ours.eq_ignore_ascii_case(theirs);
+            (part(mime_type, t) && part(subtype, s))
+                || (s == "*" && mime_type.eq_ignore_ascii_case(t))
+        })
     }
 
     /// The call and dialog index a message names by (local tag, remote tag).
@@ -2784,6 +2815,21 @@ impl Call {
     }
 }
 
+/// The type and subtype of a Content-Type known to parse (the request passed `validate`)
+/// written plainly as `type/subtype` (letters, digits, `.`, `+`, `-`): then they are the text
+/// either side of the slash, as the typed parse reads them (RFC 3261 §20.15). `None` for any
+/// other form (parameters, whitespace, ...), which the typed parser reads.
+fn plain_media_type(request: &Message) -> Option<(&str, &str)> {
+    let value = request.header_lines(H::ContentType).next()?;
+    let plain = |c: &u8| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'+' | b'-');
+    let slash = value.iter().position(|&c| c == b'/')?;
+    let (t, s) = (value.get(..slash)?, value.get(slash + 1..)?);
+    if t.is_empty() || s.is_empty() || !t.iter().all(plain) || !s.iter().all(plain) {
+        return None;
+    }
+    Some((std::str::from_utf8(t).ok()?, std::str::from_utf8(s).ok()?))
+}
+
 /// [`DialogSet::on_response`] for a response to the call's INVITE; `checked`: its From and To
 /// are known to parse ([`AddrMemo`]).
 fn on_invite_response(
@@ -2899,6 +2945,53 @@ mod tests {
             .header(H::CSeq, "1 INVITE")
             .build()
             .ok()
+    }
+
+    #[test]
+    fn cseq_values_are_what_format_writes() {
+        for n in [0, 1, 9, 10, 314_159, 2_147_483_647, u32::MAX] {
+            for m in [Method::Invite, Method::Register, Method::from_bytes(b"FOO-bar").unwrap()] {
+                assert_eq!(&cseq_value(n, &m)[..], format!("{n} {m}").as_bytes());
+            }
+        }
+    }
+
+    #[test]
+    fn a_plain_media_type_is_what_the_typed_parse_reads() {
+        for value in [
+            "application/sdp",
+            "Application/SDP",
+            "application/vnd.3gpp.ims+xml",
+            "text/plain-x",
+            "application / sdp",
+            "application/sdp;charset=utf-8",
+            "application/sdp ",
+            "multipart/mixed;boundary=x",
+            "application",
+            "/sdp",
+            "application/",
+            "a/b/c",
+            "*/*",
+        ] {
+            let Ok(request) = MessageBuilder::request(&Method::Invite, "sip:bob@192.0.2.2")
+                .header(H::Via, "SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1")
+                .header(H::ContentType, value)
+                .build()
+            else {
+                continue;
+            };
+            let typed = request.typed::<ContentType<'_>>();
+            match plain_media_type(&request) {
+                // Taken only from a value that parses, and read as the parse reads it.
+                Some(pair) => {
+                    let ct = typed.unwrap().unwrap();
+                    assert_eq!(pair, (ct.mime_type(), ct.subtype()), "{value}");
+                }
+                None => {
+                    assert!(value.contains([' ', ';']) || !matches!(typed, Some(Ok(_))), "{value}")
+                }
+            }
+        }
     }
 
     #[test]
