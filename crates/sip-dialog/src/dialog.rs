@@ -171,7 +171,7 @@ impl Dialog {
             return Err(DialogError::MissingTag(H::To));
         }
         let local_seq = request.cseq_number().ok_or(DialogError::Missing(H::CSeq))?;
-        let mut route_set = record_routes(response)?;
+        let mut route_set = record_routes(response, false)?;
         route_set.reverse();
         let remote_target = contact_uri(response, false)?.unwrap_or_default();
         let (local_addr, local_len) = name_addr_of::<From<'_>>(request, local_tag, checked)?;
@@ -247,7 +247,7 @@ impl Dialog {
         let (local_addr, local_len) = name_addr_of::<To<'_>>(request, local_tag, checked)?;
         let (remote_addr, remote_len) = name_addr_of::<From<'_>>(request, remote_tag, checked)?;
         let remote_target = contact_uri(request, checked)?.unwrap_or_default();
-        let route_set = record_routes(request)?;
+        let route_set = record_routes(request, checked)?;
         Ok(Dialog {
             id: DialogId {
                 call_id: call_id.into(),
@@ -348,7 +348,7 @@ impl Dialog {
         }
         let target = self.new_contact_uri(response)?;
         if status >= 200 && self.state == DialogState::Early && self.role == Role::Uac {
-            let mut routes = record_routes(response)?;
+            let mut routes = record_routes(response, false)?;
             routes.reverse();
             self.first_loose = first_is_loose(&routes);
             self.route_set = routes;
@@ -695,13 +695,36 @@ fn contact_uri(msg: &Message, checked: bool) -> Result<Option<String>, DialogErr
     }
 }
 
-/// Every Record-Route value, as `<uri>;params`, in message order.
-fn record_routes(msg: &Message) -> Result<Vec<Box<str>>, DialogError> {
+/// Every Record-Route value, as `<uri>;params`, in message order. `checked`: the message
+/// passed [`Message::validate`], so every value parses; one written exactly `<uri>` (its
+/// only `>` last) is then its own result and is taken as it is.
+fn record_routes(msg: &Message, checked: bool) -> Result<Vec<Box<str>>, DialogError> {
+    if !msg.has(H::RecordRoute) {
+        return Ok(Vec::new());
+    }
+    if checked {
+        let plain = |v: &[u8]| {
+            v.first() == Some(&b'<') && v.iter().position(|&c| c == b'>') == Some(v.len() - 1)
+        };
+        if msg.values(H::RecordRoute).all(plain)
+            && let Some(routes) = msg
+                .values(H::RecordRoute)
+                .map(|v| std::str::from_utf8(v).ok().map(Into::into))
+                .collect::<Option<Vec<Box<str>>>>()
+        {
+            return Ok(routes);
+        }
+    }
     msg.typed_all::<RecordRoute<'_>>()
         .map(|rr| {
             let rr = rr.map_err(DialogError::Header)?;
-            let params = rr.params().as_str();
-            Ok(format!("<{}>{}", rr.uri_str(), params.trim()).into())
+            let (uri, params) = (rr.uri_str(), rr.params().as_str().trim());
+            let mut out = String::with_capacity(uri.len() + 2 + params.len());
+            out.push('<');
+            out.push_str(uri);
+            out.push('>');
+            out.push_str(params);
+            Ok(out.into())
         })
         .collect()
 }
@@ -733,8 +756,20 @@ mod tests {
     }
 
     fn request_with(from: &str, to: &str, contact: &str) -> Option<Message> {
-        MessageBuilder::request(&Method::Invite, "sip:bob@biloxi.example.com")
-            .header(H::Via, "SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bKnashds8")
+        request_with_routes(from, to, contact, &[])
+    }
+
+    fn request_with_routes(
+        from: &str,
+        to: &str,
+        contact: &str,
+        routes: &[&str],
+    ) -> Option<Message> {
+        let mut b = MessageBuilder::request(&Method::Invite, "sip:bob@biloxi.example.com");
+        for r in routes {
+            b = b.header(H::RecordRoute, r);
+        }
+        b.header(H::Via, "SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bKnashds8")
             .header(H::MaxForwards, "70")
             .header(H::To, to)
             .header(H::From, from)
@@ -788,6 +823,44 @@ mod tests {
             }
         }
         assert!(valid > 300, "{valid} valid combinations");
+    }
+
+    // The same for Record-Route: a validated request's plain `<uri>` values are taken as they
+    // are, anything else is parsed, and the route set is the one the typed parse gives.
+    #[test]
+    fn checked_route_sets_are_the_parsed_ones() {
+        let forms = [
+            "<sip:p1.example.com;lr>",
+            "<sip:p1.example.com;lr>;x=y",
+            "<sip:p1.example.com;lr> ",
+            "P1 <sip:p1.example.com;lr>",
+            "<sip:p1.example.com;lr>, <sip:p2.example.com>",
+            "<sip:p1.example.com>,<sip:p2.example.com;lr>;a",
+            "sip:p1.example.com;lr",
+            "<sip:p1.example.com;lr",
+            "<sip:p1 .example.com>",
+            "<sip:[::1];lr>",
+        ];
+        let mut valid = 0;
+        for a in forms {
+            for b in forms {
+                for routes in [&[a][..], &[a, b][..]] {
+                    let Some(request) =
+                        request_with_routes("<sip:a@b>;tag=1", "<sip:b@c>", "<sip:b@c>", routes)
+                    else {
+                        continue;
+                    };
+                    if request.validate().is_err() {
+                        continue;
+                    }
+                    valid += 1;
+                    let parsed = format!("{:?}", Dialog::uas(&request, "t1", 200));
+                    let checked = format!("{:?}", Dialog::uas_checked(&request, "t1", 200));
+                    assert_eq!(parsed, checked, "{routes:?}");
+                }
+            }
+        }
+        assert!(valid > 50, "{valid} valid combinations");
     }
 
     proptest::proptest! {
