@@ -348,10 +348,12 @@ impl Dialog {
         }
         let target = self.new_contact_uri(response)?;
         if status >= 200 && self.state == DialogState::Early && self.role == Role::Uac {
-            let mut routes = record_routes(response, false)?;
-            routes.reverse();
-            self.first_loose = first_is_loose(&routes);
-            self.route_set = routes;
+            if !self.same_route_set(response) {
+                let mut routes = record_routes(response, false)?;
+                routes.reverse();
+                self.first_loose = first_is_loose(&routes);
+                self.route_set = routes;
+            }
             self.state = DialogState::Confirmed;
         }
         if let Some(target) = target {
@@ -376,6 +378,29 @@ impl Dialog {
                     && line.get(1..line.len() - 1) == Some(target)
             });
         if unchanged { Ok(None) } else { contact_uri(msg, false) }
+    }
+
+    /// Whether the Record-Route values of `msg`, in reverse, are exactly the route set, each
+    /// written `<uri>` (its only `>` last): the route set the parse would give is then the one
+    /// the dialog has. Such an entry was made from a parsed value with that URI and no
+    /// parameters, so the same text parses again to the same entry. Usual for the 2xx after
+    /// a 1xx through the same proxies.
+    fn same_route_set(&self, msg: &Message) -> bool {
+        let mut values = msg.values(H::RecordRoute);
+        let mut ours = self.route_set.iter().rev();
+        loop {
+            match (values.next(), ours.next()) {
+                (None, None) => return true,
+                (Some(v), Some(r)) => {
+                    let plain = v.first() == Some(&b'<')
+                        && v.iter().position(|&c| c == b'>') == Some(v.len() - 1);
+                    if !plain || v != r.as_bytes() {
+                        return false;
+                    }
+                }
+                _ => return false,
+            }
+        }
     }
 
     /// UAS: this side sent a 2xx to the request that created the dialog early.
@@ -823,6 +848,56 @@ mod tests {
             }
         }
         assert!(valid > 300, "{valid} valid combinations");
+    }
+
+    // A UAC dialog confirmed by a 2xx ends with the route set and loose-router flag that the
+    // 2xx's Record-Route parse gives, whether or not the shortcut for an unchanged set is taken.
+    #[test]
+    fn a_confirmed_route_set_is_the_parsed_one() {
+        let forms: [&[&str]; 8] = [
+            &[],
+            &["<sip:p1.example.com;lr>"],
+            &["<sip:p1.example.com;lr>;x=y"],
+            &["<sip:p2.example.com;lr>", "<sip:p1.example.com;lr>"],
+            &["<sip:p2.example.com;lr>, <sip:p1.example.com;lr>"],
+            &["<sip:p1.example.com>"],
+            &["P1 <sip:p1.example.com;lr>"],
+            &["<sip:p1 .example.com>"],
+        ];
+        let request = request_with("<sip:a@b>;tag=1", "<sip:b@c>", "<sip:a@b>").unwrap();
+        let response = |status: u16, routes: &[&str]| {
+            let mut b = MessageBuilder::response_to(&request, status, None)
+                .to_tag("t2")
+                .header(H::Contact, "<sip:b@c>");
+            for r in routes {
+                b = b.header(H::RecordRoute, r);
+            }
+            b.build().unwrap()
+        };
+        let mut shortcuts = 0;
+        for early in forms {
+            for ok in forms {
+                let Ok(mut d) = Dialog::uac(&request, &response(180, early)) else { continue };
+                let ok = response(200, ok);
+                if d.same_route_set(&ok) {
+                    shortcuts += 1;
+                }
+                let expected = record_routes(&ok, false).map(|mut r| {
+                    r.reverse();
+                    (first_is_loose(&r), r)
+                });
+                match (d.on_response(&ok), expected) {
+                    (Ok(()), Ok((loose, routes))) => {
+                        assert_eq!(d.route_set, routes);
+                        assert_eq!(d.first_loose, loose);
+                        assert_eq!(d.state(), DialogState::Confirmed);
+                    }
+                    (Err(_), Err(_)) => {}
+                    (got, want) => panic!("{got:?} / {want:?}"),
+                }
+            }
+        }
+        assert!(shortcuts >= 4, "{shortcuts}");
     }
 
     // The same for Record-Route: a validated request's plain `<uri>` values are taken as they
