@@ -139,6 +139,25 @@ impl Dialog {
     /// # Errors
     /// A missing Call-ID, From tag or CSeq, or an unparsable From, To, Contact or Record-Route.
     pub fn uac(request: &Message, response: &Message) -> Result<Dialog, DialogError> {
+        Dialog::uac_inner(request, response, false)
+    }
+
+    /// [`Dialog::uac`] for a `request` whose From and To values are known to parse (it passed
+    /// [`Message::validate`], or its sender checked them): a From or To of the usual form
+    /// `<uri>;params` is read from its text instead of being parsed again. The result is the
+    /// one [`Dialog::uac`] gives for such a request.
+    ///
+    /// # Errors
+    /// As [`Dialog::uac`].
+    pub fn uac_checked(request: &Message, response: &Message) -> Result<Dialog, DialogError> {
+        Dialog::uac_inner(request, response, true)
+    }
+
+    fn uac_inner(
+        request: &Message,
+        response: &Message,
+        checked: bool,
+    ) -> Result<Dialog, DialogError> {
         let status = response.status().ok_or(DialogError::NotAResponse)?;
         let state = match status {
             101..=199 => DialogState::Early,
@@ -152,11 +171,11 @@ impl Dialog {
             return Err(DialogError::MissingTag(H::To));
         }
         let local_seq = request.cseq_number().ok_or(DialogError::Missing(H::CSeq))?;
-        let mut route_set = record_routes(response)?;
+        let mut route_set = record_routes(response, false)?;
         route_set.reverse();
-        let remote_target = contact_uri(response)?.unwrap_or_default();
-        let (local_addr, local_len) = name_addr_of::<From<'_>>(request, local_tag)?;
-        let (remote_addr, remote_len) = name_addr_of::<To<'_>>(request, remote_tag)?;
+        let remote_target = contact_uri(response, false)?.unwrap_or_default();
+        let (local_addr, local_len) = name_addr_of::<From<'_>>(request, local_tag, checked)?;
+        let (remote_addr, remote_len) = name_addr_of::<To<'_>>(request, remote_tag, checked)?;
         Ok(Dialog {
             id: DialogId {
                 call_id: call_id.into(),
@@ -190,6 +209,30 @@ impl Dialog {
     /// A missing Call-ID or CSeq, a status that creates no dialog, or an unparsable From, To,
     /// Contact or Record-Route.
     pub fn uas(request: &Message, local_tag: &str, status: u16) -> Result<Dialog, DialogError> {
+        Dialog::uas_inner(request, local_tag, status, false)
+    }
+
+    /// [`Dialog::uas`] for a `request` that passed [`Message::validate`] (which parsed its
+    /// From, To and Contact): a From, To or first Contact of the usual form `<uri>;params` is
+    /// read from its text instead of being parsed again. The result is the one
+    /// [`Dialog::uas`] gives for such a request.
+    ///
+    /// # Errors
+    /// As [`Dialog::uas`].
+    pub fn uas_checked(
+        request: &Message,
+        local_tag: &str,
+        status: u16,
+    ) -> Result<Dialog, DialogError> {
+        Dialog::uas_inner(request, local_tag, status, true)
+    }
+
+    fn uas_inner(
+        request: &Message,
+        local_tag: &str,
+        status: u16,
+        checked: bool,
+    ) -> Result<Dialog, DialogError> {
         let state = match status {
             101..=199 => DialogState::Early,
             200..=299 => DialogState::Confirmed,
@@ -201,10 +244,10 @@ impl Dialog {
         let call_id = request.call_id().ok_or(DialogError::Missing(H::CallId))?;
         let remote_seq = request.cseq_number().ok_or(DialogError::Missing(H::CSeq))?;
         let remote_tag = request.from_tag().unwrap_or_default();
-        let (local_addr, local_len) = name_addr_of::<To<'_>>(request, local_tag)?;
-        let (remote_addr, remote_len) = name_addr_of::<From<'_>>(request, remote_tag)?;
-        let remote_target = contact_uri(request)?.unwrap_or_default();
-        let route_set = record_routes(request)?;
+        let (local_addr, local_len) = name_addr_of::<To<'_>>(request, local_tag, checked)?;
+        let (remote_addr, remote_len) = name_addr_of::<From<'_>>(request, remote_tag, checked)?;
+        let remote_target = contact_uri(request, checked)?.unwrap_or_default();
+        let route_set = record_routes(request, checked)?;
         Ok(Dialog {
             id: DialogId {
                 call_id: call_id.into(),
@@ -305,10 +348,12 @@ impl Dialog {
         }
         let target = self.new_contact_uri(response)?;
         if status >= 200 && self.state == DialogState::Early && self.role == Role::Uac {
-            let mut routes = record_routes(response)?;
-            routes.reverse();
-            self.first_loose = first_is_loose(&routes);
-            self.route_set = routes;
+            if !self.same_route_set(response) {
+                let mut routes = record_routes(response, false)?;
+                routes.reverse();
+                self.first_loose = first_is_loose(&routes);
+                self.route_set = routes;
+            }
             self.state = DialogState::Confirmed;
         }
         if let Some(target) = target {
@@ -332,7 +377,30 @@ impl Dialog {
                     && line.last() == Some(&b'>')
                     && line.get(1..line.len() - 1) == Some(target)
             });
-        if unchanged { Ok(None) } else { contact_uri(msg) }
+        if unchanged { Ok(None) } else { contact_uri(msg, false) }
+    }
+
+    /// Whether the Record-Route values of `msg`, in reverse, are exactly the route set, each
+    /// written `<uri>` (its only `>` last): the route set the parse would give is then the one
+    /// the dialog has. Such an entry was made from a parsed value with that URI and no
+    /// parameters, so the same text parses again to the same entry. Usual for the 2xx after
+    /// a 1xx through the same proxies.
+    fn same_route_set(&self, msg: &Message) -> bool {
+        let mut values = msg.values(H::RecordRoute);
+        let mut ours = self.route_set.iter().rev();
+        loop {
+            match (values.next(), ours.next()) {
+                (None, None) => return true,
+                (Some(v), Some(r)) => {
+                    let plain = v.first() == Some(&b'<')
+                        && v.iter().position(|&c| c == b'>') == Some(v.len() - 1);
+                    if !plain || v != r.as_bytes() {
+                        return false;
+                    }
+                }
+                _ => return false,
+            }
+        }
     }
 
     /// UAS: this side sent a 2xx to the request that created the dialog early.
@@ -561,14 +629,26 @@ fn request_is_sips(request: &Message) -> bool {
 
 /// The name-addr of the first `H` header (display name and `<uri>`), without its parameters,
 /// then `;tag=tag` unless `tag` is empty: the value and the length of the name-addr in it.
-fn name_addr_of<'a, T>(msg: &'a Message, tag: &str) -> Result<(Box<str>, usize), DialogError>
+///
+/// `checked`: the header is known to parse (see [`bracketed_uri`]).
+fn name_addr_of<'a, T>(
+    msg: &'a Message,
+    tag: &str,
+    checked: bool,
+) -> Result<(Box<str>, usize), DialogError>
 where
     T: TypedHeader<'a> + AddressLike<'a>,
 {
-    let header =
-        msg.typed::<T>().ok_or(DialogError::Missing(T::NAME))?.map_err(DialogError::Header)?;
-    let uri = header.uri_text();
-    let display = header.display_raw().filter(|d| !d.is_empty());
+    let (uri, display) = match bracketed_uri(msg, T::NAME).filter(|_| checked) {
+        Some(uri) => (uri, None),
+        None => {
+            let header = msg
+                .typed::<T>()
+                .ok_or(DialogError::Missing(T::NAME))?
+                .map_err(DialogError::Header)?;
+            (header.uri_text(), header.display_raw().filter(|d| !d.is_empty()))
+        }
+    };
     let mut out = String::with_capacity(
         display.map_or(0, |d| d.len() + 1)
             + uri.len()
@@ -614,8 +694,24 @@ impl<'a> AddressLike<'a> for To<'a> {
     }
 }
 
+/// The URI of the first `name` value when that value is `<uri>` followed by anything: the
+/// text up to the first `>`. For a value known to parse as a name-addr header (From, To,
+/// Contact, ...) this is exactly the parsed URI text, with no display name: the name-addr
+/// parser takes the URI as the run up to `>` and refuses whitespace in it (RFC 3261 §20.10).
+fn bracketed_uri(msg: &Message, name: H) -> Option<&str> {
+    let value = msg.values(name).next()?;
+    let rest = value.strip_prefix(b"<")?;
+    let end = rest.iter().position(|&c| c == b'>')?;
+    std::str::from_utf8(rest.get(..end)?).ok()
+}
+
 /// The URI of the first Contact, checked to be a URI; `None` when there is no Contact.
-fn contact_uri(msg: &Message) -> Result<Option<String>, DialogError> {
+/// `checked`: the Contact is known to parse (see [`bracketed_uri`]).
+fn contact_uri(msg: &Message, checked: bool) -> Result<Option<String>, DialogError> {
+    // A bracketed Contact that parsed has a URI of one of the three kinds accepted below.
+    if checked && let Some(uri) = bracketed_uri(msg, H::Contact) {
+        return Ok(Some(uri.to_string()));
+    }
     let Some(contact) = msg.typed::<Contact<'_>>() else { return Ok(None) };
     let contact = contact.map_err(DialogError::Header)?;
     match (contact.uri_str(), contact.uri()) {
@@ -624,13 +720,36 @@ fn contact_uri(msg: &Message) -> Result<Option<String>, DialogError> {
     }
 }
 
-/// Every Record-Route value, as `<uri>;params`, in message order.
-fn record_routes(msg: &Message) -> Result<Vec<Box<str>>, DialogError> {
+/// Every Record-Route value, as `<uri>;params`, in message order. `checked`: the message
+/// passed [`Message::validate`], so every value parses; one written exactly `<uri>` (its
+/// only `>` last) is then its own result and is taken as it is.
+fn record_routes(msg: &Message, checked: bool) -> Result<Vec<Box<str>>, DialogError> {
+    if !msg.has(H::RecordRoute) {
+        return Ok(Vec::new());
+    }
+    if checked {
+        let plain = |v: &[u8]| {
+            v.first() == Some(&b'<') && v.iter().position(|&c| c == b'>') == Some(v.len() - 1)
+        };
+        if msg.values(H::RecordRoute).all(plain)
+            && let Some(routes) = msg
+                .values(H::RecordRoute)
+                .map(|v| std::str::from_utf8(v).ok().map(Into::into))
+                .collect::<Option<Vec<Box<str>>>>()
+        {
+            return Ok(routes);
+        }
+    }
     msg.typed_all::<RecordRoute<'_>>()
         .map(|rr| {
             let rr = rr.map_err(DialogError::Header)?;
-            let params = rr.params().as_str();
-            Ok(format!("<{}>{}", rr.uri_str(), params.trim()).into())
+            let (uri, params) = (rr.uri_str(), rr.params().as_str().trim());
+            let mut out = String::with_capacity(uri.len() + 2 + params.len());
+            out.push('<');
+            out.push_str(uri);
+            out.push('>');
+            out.push_str(params);
+            Ok(out.into())
         })
         .collect()
 }
@@ -661,6 +780,164 @@ mod tests {
             .unwrap()
     }
 
+    fn request_with(from: &str, to: &str, contact: &str) -> Option<Message> {
+        request_with_routes(from, to, contact, &[])
+    }
+
+    fn request_with_routes(
+        from: &str,
+        to: &str,
+        contact: &str,
+        routes: &[&str],
+    ) -> Option<Message> {
+        let mut b = MessageBuilder::request(&Method::Invite, "sip:bob@biloxi.example.com");
+        for r in routes {
+            b = b.header(H::RecordRoute, r);
+        }
+        b.header(H::Via, "SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bKnashds8")
+            .header(H::MaxForwards, "70")
+            .header(H::To, to)
+            .header(H::From, from)
+            .header(H::CallId, "a84b4c76e66710")
+            .header(H::CSeq, "314159 INVITE")
+            .header(H::Contact, contact)
+            .build()
+            .ok()
+    }
+
+    const ADDRS: [&str; 12] = [
+        "<sip:bob@192.0.2.4>",
+        "<sip:bob@192.0.2.4>;tag=abc",
+        "Bob <sip:bob@192.0.2.4>;tag=abc",
+        "\"Bob B\" <sips:bob@x.example;transport=tcp>;tag=a;x=y",
+        "sip:bob@192.0.2.4;tag=abc",
+        "<tel:+1-201-555-0123>",
+        "<mailto:bob@example.com>;tag=q",
+        "<sip:bob@192.0.2.4 >",
+        "<sip:bob@[::1]:5060;lr>;tag=z",
+        "<sip:bob@>",
+        "Bob<sip:b@c>",
+        "<sip:a@b>;tag=x, <sip:c@d>",
+    ];
+
+    // For a request that passed validate(), reading From, To and Contact from their text gives
+    // the dialog the typed parses give, on both sides: every combination of the forms above.
+    #[test]
+    fn checked_dialogs_are_the_parsed_ones() {
+        let mut valid = 0;
+        for from in ADDRS {
+            for to in ADDRS {
+                for contact in ADDRS {
+                    let Some(request) = request_with(from, to, contact) else { continue };
+                    if request.validate().is_err() {
+                        continue;
+                    }
+                    valid += 1;
+                    let parsed = format!("{:?}", Dialog::uas(&request, "t1", 180));
+                    let checked = format!("{:?}", Dialog::uas_checked(&request, "t1", 180));
+                    assert_eq!(parsed, checked, "{from} / {to} / {contact}");
+                    let response = MessageBuilder::response_to(&request, 200, None)
+                        .to_tag("t2")
+                        .header(H::Contact, "<sip:bob@192.0.2.4>")
+                        .build()
+                        .unwrap();
+                    let parsed = format!("{:?}", Dialog::uac(&request, &response));
+                    let checked = format!("{:?}", Dialog::uac_checked(&request, &response));
+                    assert_eq!(parsed, checked, "{from} / {to} / {contact}");
+                }
+            }
+        }
+        assert!(valid > 300, "{valid} valid combinations");
+    }
+
+    // A UAC dialog confirmed by a 2xx ends with the route set and loose-router flag that the
+    // 2xx's Record-Route parse gives, whether or not the shortcut for an unchanged set is taken.
+    #[test]
+    fn a_confirmed_route_set_is_the_parsed_one() {
+        let forms: [&[&str]; 8] = [
+            &[],
+            &["<sip:p1.example.com;lr>"],
+            &["<sip:p1.example.com;lr>;x=y"],
+            &["<sip:p2.example.com;lr>", "<sip:p1.example.com;lr>"],
+            &["<sip:p2.example.com;lr>, <sip:p1.example.com;lr>"],
+            &["<sip:p1.example.com>"],
+            &["P1 <sip:p1.example.com;lr>"],
+            &["<sip:p1 .example.com>"],
+        ];
+        let request = request_with("<sip:a@b>;tag=1", "<sip:b@c>", "<sip:a@b>").unwrap();
+        let response = |status: u16, routes: &[&str]| {
+            let mut b = MessageBuilder::response_to(&request, status, None)
+                .to_tag("t2")
+                .header(H::Contact, "<sip:b@c>");
+            for r in routes {
+                b = b.header(H::RecordRoute, r);
+            }
+            b.build().unwrap()
+        };
+        let mut shortcuts = 0;
+        for early in forms {
+            for ok in forms {
+                let Ok(mut d) = Dialog::uac(&request, &response(180, early)) else { continue };
+                let ok = response(200, ok);
+                if d.same_route_set(&ok) {
+                    shortcuts += 1;
+                }
+                let expected = record_routes(&ok, false).map(|mut r| {
+                    r.reverse();
+                    (first_is_loose(&r), r)
+                });
+                match (d.on_response(&ok), expected) {
+                    (Ok(()), Ok((loose, routes))) => {
+                        assert_eq!(d.route_set, routes);
+                        assert_eq!(d.first_loose, loose);
+                        assert_eq!(d.state(), DialogState::Confirmed);
+                    }
+                    (Err(_), Err(_)) => {}
+                    (got, want) => panic!("{got:?} / {want:?}"),
+                }
+            }
+        }
+        assert!(shortcuts >= 4, "{shortcuts}");
+    }
+
+    // The same for Record-Route: a validated request's plain `<uri>` values are taken as they
+    // are, anything else is parsed, and the route set is the one the typed parse gives.
+    #[test]
+    fn checked_route_sets_are_the_parsed_ones() {
+        let forms = [
+            "<sip:p1.example.com;lr>",
+            "<sip:p1.example.com;lr>;x=y",
+            "<sip:p1.example.com;lr> ",
+            "P1 <sip:p1.example.com;lr>",
+            "<sip:p1.example.com;lr>, <sip:p2.example.com>",
+            "<sip:p1.example.com>,<sip:p2.example.com;lr>;a",
+            "sip:p1.example.com;lr",
+            "<sip:p1.example.com;lr",
+            "<sip:p1 .example.com>",
+            "<sip:[::1];lr>",
+        ];
+        let mut valid = 0;
+        for a in forms {
+            for b in forms {
+                for routes in [&[a][..], &[a, b][..]] {
+                    let Some(request) =
+                        request_with_routes("<sip:a@b>;tag=1", "<sip:b@c>", "<sip:b@c>", routes)
+                    else {
+                        continue;
+                    };
+                    if request.validate().is_err() {
+                        continue;
+                    }
+                    valid += 1;
+                    let parsed = format!("{:?}", Dialog::uas(&request, "t1", 200));
+                    let checked = format!("{:?}", Dialog::uas_checked(&request, "t1", 200));
+                    assert_eq!(parsed, checked, "{routes:?}");
+                }
+            }
+        }
+        assert!(valid > 50, "{valid} valid combinations");
+    }
+
     proptest::proptest! {
         // Skipping the parse of a Contact that is exactly `<remote target>` changes nothing:
         // whenever the shortcut says "unchanged", the full parse gives that same target.
@@ -683,7 +960,7 @@ mod tests {
                 .header(H::Contact, second)
                 .build() else { return Ok(()) };
             let fast = d.new_contact_uri(&msg);
-            let full = contact_uri(&msg);
+            let full = contact_uri(&msg, false);
             match fast {
                 Ok(None) => proptest::prop_assert_eq!(full, Ok(Some(d.remote_target().to_string()))),
                 other => proptest::prop_assert_eq!(other, full),

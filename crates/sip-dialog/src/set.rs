@@ -48,6 +48,29 @@ impl DialogSet {
         request: &Message,
         response: &Message,
     ) -> Result<DialogChange, DialogError> {
+        self.on_response_inner(request, response, false)
+    }
+
+    /// [`DialogSet::on_response`] for a `request` whose From and To are known to parse: a
+    /// new dialog is made with [`Dialog::uac_checked`]. The result is the one
+    /// [`DialogSet::on_response`] gives.
+    ///
+    /// # Errors
+    /// As [`DialogSet::on_response`].
+    pub fn on_response_checked(
+        &mut self,
+        request: &Message,
+        response: &Message,
+    ) -> Result<DialogChange, DialogError> {
+        self.on_response_inner(request, response, true)
+    }
+
+    fn on_response_inner(
+        &mut self,
+        request: &Message,
+        response: &Message,
+        checked: bool,
+    ) -> Result<DialogChange, DialogError> {
         let status = response.status().ok_or(DialogError::NotAResponse)?;
         match status {
             101..=299 => {}
@@ -77,7 +100,12 @@ impl DialogSet {
                 })
             }
             None => {
-                self.dialogs.push(Dialog::uac(request, response)?);
+                let dialog = if checked {
+                    Dialog::uac_checked(request, response)?
+                } else {
+                    Dialog::uac(request, response)?
+                };
+                self.dialogs.push(dialog);
                 Ok(DialogChange::Created(self.dialogs.len() - 1))
             }
         }

@@ -52,6 +52,9 @@ struct Call {
     // ----- UAC -----
     /// The INVITE as last sent (for dialogs, redirects and retries); dropped once answered.
     invite: Option<Box<Message>>,
+    /// Whether the INVITE's From and To are known to parse ([`AddrMemo`]); a resent INVITE
+    /// keeps both.
+    invite_checked: bool,
     invite_txn: Option<TransactionId>,
     invite_target: Option<Target>,
     offer_in_invite: bool,
@@ -221,6 +224,7 @@ pub struct UaCore {
     reg_timers: BinaryHeap<Reverse<(Instant, RegistrationId)>>,
     /// Header values that depend only on the configuration, written once.
     consts: Consts,
+    addrs: AddrMemo,
     /// Recently resolved IP-literal URIs (whose target depends on nothing but the URI).
     resolved: ResolveCache,
 }
@@ -250,6 +254,53 @@ impl Consts {
     }
 }
 
+/// The To and the From (without its tag) of the last INVITE this UA sent whose From and To
+/// parsed: the UAC's dialog then reads their name-addrs from the text
+/// ([`DialogSet::on_response_checked`]) instead of parsing them once more per call. Most
+/// calls of a UA share one From and often one To.
+#[derive(Debug, Default)]
+struct AddrMemo {
+    to: Option<Box<[u8]>>,
+    from_base: Option<Box<[u8]>>,
+}
+
+impl AddrMemo {
+    /// Whether `request`'s To and From (whose tag is `tag`) parse: looked up, or parsed and
+    /// remembered. Whether `base;tag=T` parses does not depend on which token `T` is, so a
+    /// From is known by its text before the tag.
+    fn check(&mut self, request: &Message, tag: &str) -> bool {
+        let (Some(to), Some(from)) =
+            (request.header_lines(H::To).next(), request.header_lines(H::From).next())
+        else {
+            return false;
+        };
+        if request.header_lines(H::To).nth(1).is_some()
+            || request.header_lines(H::From).nth(1).is_some()
+            || tag.is_empty()
+            || !tag.bytes().all(|c| c.is_ascii_alphanumeric())
+        {
+            return false;
+        }
+        let Some(base) = from.strip_suffix(tag.as_bytes()).and_then(|f| f.strip_suffix(b";tag="))
+        else {
+            return false;
+        };
+        if self.to.as_deref() != Some(to) {
+            if !matches!(request.typed::<sip_message::To<'_>>(), Some(Ok(_))) {
+                return false;
+            }
+            self.to = Some(to.into());
+        }
+        if self.from_base.as_deref() != Some(base) {
+            if !matches!(request.typed::<sip_message::From<'_>>(), Some(Ok(_))) {
+                return false;
+            }
+            self.from_base = Some(base.into());
+        }
+        true
+    }
+}
+
 /// How many resolved URIs [`ResolveCache`] keeps.
 const RESOLVE_CACHE: usize = 4;
 
@@ -275,6 +326,28 @@ impl ResolveCache {
             self.next = (self.next + 1) % RESOLVE_CACHE;
         }
     }
+}
+
+/// A CSeq value, `number SP method` (RFC 3261 §20.16), written without `format!`.
+fn cseq_value(number: u32, method: &Method) -> smallvec::SmallVec<[u8; 32]> {
+    let mut digits = [0u8; 10];
+    let mut i = digits.len();
+    let mut n = number;
+    loop {
+        i -= 1;
+        if let Some(d) = digits.get_mut(i) {
+            *d = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || i == 0 {
+            break;
+        }
+    }
+    let mut out = smallvec::SmallVec::new();
+    out.extend_from_slice(digits.get(i..).unwrap_or_default());
+    out.push(b' ');
+    out.extend_from_slice(method.as_bytes());
+    out
 }
 
 /// The pieces joined, in a string allocated once at the right size.
@@ -360,6 +433,7 @@ impl UaCore {
         let seed = config.rng_seed;
         UaCore {
             consts: Consts::of(&config),
+            addrs: AddrMemo::default(),
             resolved: ResolveCache::default(),
             config,
             rng,
@@ -557,6 +631,7 @@ impl UaCore {
             .send_request(now, request.clone(), target)
             .inspect_err(|_| txns.return_branch(branch))?;
         let mut call = Call::new(sip_dialog::Role::Uac, Phase::Calling, call_id, local_tag.clone());
+        call.invite_checked = self.addrs.check(&request, &local_tag);
         call.invite = Some(Box::new(request));
         call.invite_txn = Some(txn);
         call.invite_target = Some(target);
@@ -1578,7 +1653,7 @@ impl UaCore {
                 if status > 100 && response.to_tag().is_some() {
                     let Some(invite) = c.invite.as_deref() else { return };
                     if let Ok(DialogChange::Created(_) | DialogChange::Updated(_)) =
-                        c.dialogs.on_response(invite, &response)
+                        on_invite_response(&mut c.dialogs, invite, c.invite_checked, &response)
                     {
                         self.events.push_back(UaEvent::Progress { call, response });
                     }
@@ -1668,7 +1743,7 @@ impl UaCore {
             return;
         }
         if let (Some(invite), Some(r)) = (c.invite.as_deref(), &response) {
-            let _ = c.dialogs.on_response(invite, r);
+            let _ = on_invite_response(&mut c.dialogs, invite, c.invite_checked, r);
         }
         c.dialogs.prune();
         let cancelled = c.cancel != CancelState::None;
@@ -1721,7 +1796,7 @@ impl UaCore {
         let cseq = response.cseq_number().unwrap_or(0);
         let tag: Box<str> = response.to_tag().unwrap_or_default().into();
         let Some(invite) = c.invite.as_deref() else { return };
-        let change = c.dialogs.on_response(invite, &response);
+        let change = on_invite_response(&mut c.dialogs, invite, c.invite_checked, &response);
         if change.is_err() {
             return;
         }
@@ -2266,7 +2341,8 @@ impl UaCore {
                 }
             }
             if c.dialogs.is_empty() && !c.pending_is_reinvite {
-                let dialog = Dialog::uas(request, &c.local_tag, status)
+                // The request passed `validate` in `on_request`.
+                let dialog = Dialog::uas_checked(request, &c.local_tag, status)
                     .map_err(|_| UaError::WrongState("request cannot make a dialog"))?;
                 c.session = Some(dialog.id().remote_tag.clone());
                 c.dialogs = DialogSet::from_dialog(dialog);
@@ -2378,13 +2454,13 @@ impl UaCore {
         let mut b =
             MessageBuilder::request(method, uri).header(H::Via, via).header(H::MaxForwards, "70");
         if let Some(proxy) = &self.config.outbound_proxy {
-            b = b.header(H::Route, format!("<{proxy};lr>"));
+            b = b.header(H::Route, concat(&["<", proxy, ";lr>"]));
         }
         b = b
             .header(H::To, to)
             .header(H::From, from)
             .header(H::CallId, call_id)
-            .header(H::CSeq, format!("{cseq} {method}"));
+            .header(H::CSeq, cseq_value(cseq, method));
         if *method != Method::Register {
             b = b.header(H::Contact, &*self.consts.contact);
         }
@@ -2565,18 +2641,27 @@ impl UaCore {
         (!unknown.is_empty()).then(|| unknown.join(", "))
     }
 
+    /// Whether the body of `request` (which passed `validate`) has a type this UA accepts
+    /// (§8.2.3).
     fn body_acceptable(&self, request: &Message) -> bool {
         if request.body().is_empty() {
             return true;
         }
-        match request.typed::<ContentType<'_>>() {
-            Some(Ok(ct)) => self.config.accept.iter().any(|a| {
-                let mut parts = a.splitn(2, '/');
-                let (t, s) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
-                ct.is(t, s) || (s == "*" && ct.mime_type().eq_ignore_ascii_case(t))
-            }),
-            _ => false,
-        }
+        let (mime_type, subtype) = match plain_media_type(request) {
+            Some(pair) => pair,
+            None => match request.typed::<ContentType<'_>>() {
+                Some(Ok(ct)) => (ct.mime_type(), ct.subtype()),
+                _ => return false,
+            },
+        };
+        self.config.accept.iter().any(|a| {
+            let mut parts = a.splitn(2, '/');
+            let (t, s) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
+            // `ContentType::is(t, s)`, then a `type/*` range.
+            let part = |ours: &str, theirs: &str| ours == "*" || ours.eq_ignore_ascii_case(theirs);
+            (part(mime_type, t) && part(subtype, s))
+                || (s == "*" && mime_type.eq_ignore_ascii_case(t))
+        })
     }
 
     /// The call and dialog index a message names by (local tag, remote tag).
@@ -2663,19 +2748,26 @@ impl UaCore {
     }
 
     fn token(&mut self, len: usize) -> String {
+        let mut out = String::with_capacity(len);
+        self.push_token(&mut out, len);
+        out
+    }
+
+    /// Appends `len` random base-62 characters to `out` (one draw each, in order).
+    fn push_token(&mut self, out: &mut String, len: usize) {
         const ALPHABET: &[u8; 62] =
             b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-        (0..len)
-            .map(|_| {
-                char::from(ALPHABET.get(self.rng.random_range(0..62usize)).copied().unwrap_or(b'0'))
-            })
-            .collect()
+        for _ in 0..len {
+            out.push(char::from(
+                ALPHABET.get(self.rng.random_range(0..62usize)).copied().unwrap_or(b'0'),
+            ));
+        }
     }
 
     fn new_call_id(&mut self) -> String {
         // §8.1.1.4: globally unique over space and time; the host part names this UA.
-        let mut id = self.token(CALL_ID_LEN);
-        id.reserve_exact(1 + self.consts.call_id_host.len());
+        let mut id = String::with_capacity(CALL_ID_LEN + 1 + self.consts.call_id_host.len());
+        self.push_token(&mut id, CALL_ID_LEN);
         id.push('@');
         id.push_str(&self.consts.call_id_host);
         id
@@ -2693,6 +2785,7 @@ impl Call {
             session: None,
             txns: 0,
             invite: None,
+            invite_checked: false,
             invite_txn: None,
             invite_target: None,
             offer_in_invite: false,
@@ -2719,6 +2812,36 @@ impl Call {
             bye_pending: false,
             end_reason: None,
         }
+    }
+}
+
+/// The type and subtype of a Content-Type known to parse (the request passed `validate`)
+/// written plainly as `type/subtype` (letters, digits, `.`, `+`, `-`): then they are the text
+/// either side of the slash, as the typed parse reads them (RFC 3261 §20.15). `None` for any
+/// other form (parameters, whitespace, ...), which the typed parser reads.
+fn plain_media_type(request: &Message) -> Option<(&str, &str)> {
+    let value = request.header_lines(H::ContentType).next()?;
+    let plain = |c: &u8| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'+' | b'-');
+    let slash = value.iter().position(|&c| c == b'/')?;
+    let (t, s) = (value.get(..slash)?, value.get(slash + 1..)?);
+    if t.is_empty() || s.is_empty() || !t.iter().all(plain) || !s.iter().all(plain) {
+        return None;
+    }
+    Some((std::str::from_utf8(t).ok()?, std::str::from_utf8(s).ok()?))
+}
+
+/// [`DialogSet::on_response`] for a response to the call's INVITE; `checked`: its From and To
+/// are known to parse ([`AddrMemo`]).
+fn on_invite_response(
+    dialogs: &mut DialogSet,
+    invite: &Message,
+    checked: bool,
+    response: &Message,
+) -> Result<DialogChange, sip_dialog::DialogError> {
+    if checked {
+        dialogs.on_response_checked(invite, response)
+    } else {
+        dialogs.on_response(invite, response)
     }
 }
 
@@ -2812,6 +2935,100 @@ fn resolve_cached(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn invite_with(to: &str, from: &str) -> Option<Message> {
+        MessageBuilder::request(&Method::Invite, "sip:bob@192.0.2.2")
+            .header(H::Via, "SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1")
+            .header(H::To, to)
+            .header(H::From, from)
+            .header(H::CallId, "c1")
+            .header(H::CSeq, "1 INVITE")
+            .build()
+            .ok()
+    }
+
+    #[test]
+    fn cseq_values_are_what_format_writes() {
+        for n in [0, 1, 9, 10, 314_159, 2_147_483_647, u32::MAX] {
+            for m in [Method::Invite, Method::Register, Method::from_bytes(b"FOO-bar").unwrap()] {
+                assert_eq!(&cseq_value(n, &m)[..], format!("{n} {m}").as_bytes());
+            }
+        }
+    }
+
+    #[test]
+    fn a_plain_media_type_is_what_the_typed_parse_reads() {
+        for value in [
+            "application/sdp",
+            "Application/SDP",
+            "application/vnd.3gpp.ims+xml",
+            "text/plain-x",
+            "application / sdp",
+            "application/sdp;charset=utf-8",
+            "application/sdp ",
+            "multipart/mixed;boundary=x",
+            "application",
+            "/sdp",
+            "application/",
+            "a/b/c",
+            "*/*",
+        ] {
+            let Ok(request) = MessageBuilder::request(&Method::Invite, "sip:bob@192.0.2.2")
+                .header(H::Via, "SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1")
+                .header(H::ContentType, value)
+                .build()
+            else {
+                continue;
+            };
+            let typed = request.typed::<ContentType<'_>>();
+            match plain_media_type(&request) {
+                // Taken only from a value that parses, and read as the parse reads it.
+                Some(pair) => {
+                    let ct = typed.unwrap().unwrap();
+                    assert_eq!(pair, (ct.mime_type(), ct.subtype()), "{value}");
+                }
+                None => {
+                    assert!(value.contains([' ', ';']) || !matches!(typed, Some(Ok(_))), "{value}")
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_address_memo_says_what_the_typed_parses_say() {
+        let forms = [
+            "<sip:bob@192.0.2.2>",
+            "Bob <sip:bob@192.0.2.2;transport=tcp>",
+            "sip:bob@192.0.2.2",
+            "<sip:bob@192.0.2.2",
+            "<sip:bob@>",
+            "<sip:a@b>;",
+            "\"Bob <sip:b@c>",
+        ];
+        for to in forms {
+            for base in forms {
+                for tag in ["Ab3xYz09Qr", "k2", ""] {
+                    let from =
+                        if tag.is_empty() { base.to_string() } else { format!("{base};tag={tag}") };
+                    let Some(request) = invite_with(to, &from) else { continue };
+                    let parses = matches!(request.typed::<sip_message::To<'_>>(), Some(Ok(_)))
+                        && matches!(request.typed::<sip_message::From<'_>>(), Some(Ok(_)));
+                    let mut memo = AddrMemo::default();
+                    let first = memo.check(&request, tag);
+                    // Checked only when both parse (an empty tag is never checked) ...
+                    assert!(!first || parses, "{to} / {from}");
+                    assert_eq!(first, parses && !tag.is_empty(), "{to} / {from}");
+                    // ... and the memo answers alike for the same base with another tag.
+                    if let Some(again) = invite_with(to, &format!("{base};tag=Zz9")) {
+                        let parses_again =
+                            matches!(again.typed::<sip_message::From<'_>>(), Some(Ok(_)))
+                                && matches!(again.typed::<sip_message::To<'_>>(), Some(Ok(_)));
+                        assert_eq!(memo.check(&again, "Zz9"), parses_again, "{to} / {base}");
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn the_resolve_cache_holds_ip_literals_only_and_agrees_with_resolve() {
