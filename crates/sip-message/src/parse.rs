@@ -417,6 +417,16 @@ fn token_end(v: &[u8], i: usize) -> usize {
     }
 }
 
+/// The index of the first byte at or after `i` that is not linear whitespace (SP, HTAB and
+/// the CR/LF of a fold).
+#[inline(always)]
+fn skip_lws(v: &[u8], mut i: usize) -> usize {
+    while v.get(i).is_some_and(|&c| matches!(c, b' ' | b'\t' | b'\r' | b'\n')) {
+        i += 1;
+    }
+    i
+}
+
 /// The value of the first `name` parameter in `;`-separated generic params starting at `from`
 /// and ending at a top-level comma or the end: `(start, end)` of the value, trimmed. `name` is
 /// given in lower case (parameter names compare case-insensitively, RFC 3261 §7.3.1).
@@ -433,44 +443,31 @@ fn find_param(v: &[u8], mut i: usize, name: &[u8]) -> Option<(usize, usize)> {
                 _ => i += 1,
             }
         }
-        i += 1;
-        while v.get(i).is_some_and(|&c| matches!(c, b' ' | b'\t' | b'\r' | b'\n')) {
-            i += 1;
+        i = skip_lws(v, i + 1);
+        // The parameter is `name` when the bytes here are `name` in either case (a byte whose
+        // 0x20 bit set gives a lower-case letter is that letter in either case, and a token
+        // character) and no token character follows. Otherwise the search goes on from here:
+        // a token holds no ';', ',' or '"', so skipping it byte by byte is the same.
+        let is_name = v
+            .get(i..i + name.len())
+            .is_some_and(|this| this.iter().zip(name).all(|(&a, &b)| a | 0x20 == b))
+            && !v.get(i + name.len()).is_some_and(|&c| is_token(c));
+        if !is_name {
+            continue;
         }
-        let n_start = i;
-        while v.get(i).is_some_and(|&c| in_class(&TOKEN, c)) {
-            i += 1;
+        i = skip_lws(v, i + name.len());
+        if v.get(i) != Some(&b'=') {
+            return None;
         }
-        let this = v.get(n_start..i)?;
-        while v.get(i).is_some_and(|&c| matches!(c, b' ' | b'\t' | b'\r' | b'\n')) {
-            i += 1;
-        }
-        // `this` is a token: a byte whose 0x20 bit set gives a lower-case letter is that letter
-        // in either case, so this is a case-insensitive compare.
-        if this.len() == name.len() && this.iter().zip(name).all(|(&a, &b)| a | 0x20 == b) {
-            if v.get(i) != Some(&b'=') {
-                return None;
-            }
-            i += 1;
-            while v.get(i).is_some_and(|&c| matches!(c, b' ' | b'\t' | b'\r' | b'\n')) {
-                i += 1;
-            }
-            let s = i;
-            while v.get(i).is_some_and(|&c| in_class(&TOKEN, c)) {
-                i += 1;
-            }
-            let e = i;
-            // The token must end the parameter: a value like `z9hG4bKa/b` is malformed, and a
-            // truncated key would match the wrong transaction.
-            while v.get(i).is_some_and(|&c| matches!(c, b' ' | b'\t' | b'\r' | b'\n')) {
-                i += 1;
-            }
-            return match v.get(i) {
-                _ if e == s => None,
-                None | Some(b';' | b',') => Some((s, e)),
-                Some(_) => None,
-            };
-        }
+        let s = skip_lws(v, i + 1);
+        let e = token_end(v, s);
+        // The token must end the parameter: a value like `z9hG4bKa/b` is malformed, and a
+        // truncated key would match the wrong transaction.
+        return match v.get(skip_lws(v, e)) {
+            _ if e == s => None,
+            None | Some(b';' | b',') => Some((s, e)),
+            Some(_) => None,
+        };
     }
 }
 
@@ -506,7 +503,105 @@ fn tag_param(v: &[u8]) -> Option<(usize, usize)> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    /// The value of the first `name` parameter in `;`-separated generic params starting at `from`
+    /// and ending at a top-level comma or the end: `(start, end)` of the value, trimmed. `name` is
+    /// given in lower case (parameter names compare case-insensitively, RFC 3261 §7.3.1).
+    fn find_param_reference(v: &[u8], mut i: usize, name: &[u8]) -> Option<(usize, usize)> {
+        debug_assert!(name.iter().all(u8::is_ascii_lowercase));
+        loop {
+            // Find the next ';' (outside quotes), stopping at a ',' that ends this element.
+            loop {
+                match v.get(i)? {
+                    b';' => break,
+                    b',' => return None,
+                    b'"' => i = skip_quoted(v, i)?,
+                    _ => i += 1,
+                }
+            }
+            i += 1;
+            while v.get(i).is_some_and(|&c| matches!(c, b' ' | b'\t' | b'\r' | b'\n')) {
+                i += 1;
+            }
+            let n_start = i;
+            while v.get(i).is_some_and(|&c| in_class(&TOKEN, c)) {
+                i += 1;
+            }
+            let this = v.get(n_start..i)?;
+            while v.get(i).is_some_and(|&c| matches!(c, b' ' | b'\t' | b'\r' | b'\n')) {
+                i += 1;
+            }
+            // `this` is a token: a byte whose 0x20 bit set gives a lower-case letter is that letter
+            // in either case, so this is a case-insensitive compare.
+            if this.len() == name.len() && this.iter().zip(name).all(|(&a, &b)| a | 0x20 == b) {
+                if v.get(i) != Some(&b'=') {
+                    return None;
+                }
+                i += 1;
+                while v.get(i).is_some_and(|&c| matches!(c, b' ' | b'\t' | b'\r' | b'\n')) {
+                    i += 1;
+                }
+                let s = i;
+                while v.get(i).is_some_and(|&c| in_class(&TOKEN, c)) {
+                    i += 1;
+                }
+                let e = i;
+                // The token must end the parameter: a value like `z9hG4bKa/b` is malformed, and a
+                // truncated key would match the wrong transaction.
+                while v.get(i).is_some_and(|&c| matches!(c, b' ' | b'\t' | b'\r' | b'\n')) {
+                    i += 1;
+                }
+                return match v.get(i) {
+                    _ if e == s => None,
+                    None | Some(b';' | b',') => Some((s, e)),
+                    Some(_) => None,
+                };
+            }
+        }
+    }
+
+    /// Values built from the pieces that matter to the parameter search.
+    fn param_soup() -> impl Strategy<Value = Vec<u8>> {
+        let pieces: Vec<&'static [u8]> = vec![
+            b";",
+            b",",
+            b"\"",
+            b"\\",
+            b"=",
+            b" ",
+            b"\t",
+            b"\r\n ",
+            b"tag",
+            b"TaG",
+            b"branch",
+            b"BRANCH",
+            b"bran",
+            b"tags",
+            b"z9hG4bK",
+            b"x",
+            b"-",
+            b"/",
+            b"<",
+            b">",
+            b"@",
+            b"\x01",
+            b"\xc3\xa9",
+        ];
+        proptest::collection::vec(proptest::sample::select(pieces), 0..16).prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn find_param_matches_the_reference(v in param_soup(), from in 0usize..8) {
+            for name in [&b"tag"[..], b"branch"] {
+                prop_assert_eq!(find_param(&v, from, name), find_param_reference(&v, from, name));
+            }
+        }
+    }
 
     #[test]
     fn tag_after_name_addr_ignores_uri_params() {
