@@ -4,7 +4,8 @@ use std::fmt;
 
 use bytes::{Bytes, BytesMut};
 
-use crate::message::{HEADERS_CAPACITY, Headers, Keys, Slot, StartLine, itoa_u32};
+use crate::chars::is_ws;
+use crate::message::{Entry, HEADERS_CAPACITY, Headers, Keys, Slot, StartLine, itoa_u32};
 use crate::parse::{RawLine, body_slot, check_request_uri, index_header};
 use crate::{HeaderName, Limits, Message, Method, ParseError, ParseErrorKind, canonical_reason};
 
@@ -193,8 +194,8 @@ impl MessageBuilder {
         // Room for the copied lines, a tag, Content-Length and what the caller adds, in one
         // allocation (growing a buffer copies it).
         let mut b = Self::response_with_capacity(status, reason, request.buffer().len() + 256);
-        for line in request.lines() {
-            let copy = match line.name {
+        for e in &request.headers {
+            let copy = match e.name {
                 HeaderName::Via | HeaderName::From | HeaderName::CallId | HeaderName::CSeq => true,
                 HeaderName::Timestamp => status == 100,
                 // Held in `pending_to` so that to_tag() may still add a tag.
@@ -202,7 +203,7 @@ impl MessageBuilder {
                 _ => false,
             };
             if copy {
-                b.0.raw_line(line.name, line.value);
+                b.0.copied_line(request, e);
             }
         }
         b.0.pending_to =
@@ -344,11 +345,60 @@ impl State {
         self.line(name, name.line_prefix(), name.as_str().len(), value);
     }
 
-    /// Writes `head [": "] value CRLF` and indexes the line as the parser would. `head` is the
-    /// name as written (`name_len` bytes), or that and `": "` already (a
-    /// [`HeaderName::line_prefix`], one copy instead of two).
+    /// Writes the line `e` of `request` as [`raw_line`](Self::raw_line) does, and carries
+    /// its eager keys over from the request instead of observing the value again: the
+    /// request's keys are what observing its lines gives (the parser and every edit keep them
+    /// so), the lines of each key header are copied all and in order, so the line a key came
+    /// from in the request is the line it comes from in the response, at the same place in
+    /// the same bytes.
+    fn copied_line(&mut self, request: &Message, e: &Entry) {
+        let value = request.slot(e.value);
+        let trimmed =
+            !value.first().is_some_and(|&c| is_ws(c)) && !value.last().is_some_and(|&c| is_ws(c));
+        if !trimmed || self.index.reparse || memchr::memchr2(b'\r', b'\n', value).is_some() {
+            self.raw_line(e.name, value);
+            return;
+        }
+        let name = e.name;
+        let (name_start, value_from, content_end) =
+            self.write(name.line_prefix(), name.as_str().len(), value);
+        let index = &mut self.index;
+        index.longest_line = index.longest_line.max(content_end - name_start);
+        let at = index.headers.len();
+        let slot = Slot::buf(value_from, content_end);
+        index.headers.push(Entry {
+            name,
+            name_text: Slot::buf(name_start, name_start + name.as_str().len()),
+            value: slot,
+            line_end: content_end as u32,
+        });
+        let from = &request.keys;
+        let keys = &mut index.keys;
+        let carry = |k: Option<Slot>| k.and_then(|k| k.rebase(e.value, slot));
+        match name {
+            HeaderName::Via if keys.via.is_none() => {
+                keys.via = Some(at as u16);
+                keys.branch = carry(from.branch);
+            }
+            HeaderName::From if keys.from.is_none() => {
+                keys.from = Some(at as u16);
+                keys.from_tag = carry(from.from_tag);
+            }
+            HeaderName::CallId if keys.call_id.is_none() && from.call_id == Some(e.value) => {
+                keys.call_id = Some(slot);
+            }
+            HeaderName::CSeq if !keys.cseq_seen => {
+                keys.cseq_seen = true;
+                keys.cseq.clone_from(&from.cseq);
+            }
+            _ => {}
+        }
+    }
+
+    /// Writes `head [": "] value CRLF`; returns where the line starts, where its value starts
+    /// and where its content ends (the CR).
     #[inline]
-    fn line(&mut self, name: HeaderName, head: &[u8], name_len: usize, value: &[u8]) {
+    fn write(&mut self, head: &[u8], name_len: usize, value: &[u8]) -> (usize, usize, usize) {
         let name_start = self.buf.len();
         self.buf.reserve(head.len() + value.len() + 4);
         self.buf.extend_from_slice(head);
@@ -359,6 +409,15 @@ impl State {
         self.buf.extend_from_slice(value);
         let content_end = self.buf.len();
         self.buf.extend_from_slice(b"\r\n");
+        (name_start, value_from, content_end)
+    }
+
+    /// Writes `head [": "] value CRLF` and indexes the line as the parser would. `head` is the
+    /// name as written (`name_len` bytes), or that and `": "` already (a
+    /// [`HeaderName::line_prefix`], one copy instead of two).
+    #[inline]
+    fn line(&mut self, name: HeaderName, head: &[u8], name_len: usize, value: &[u8]) {
+        let (name_start, value_from, content_end) = self.write(head, name_len, value);
         let index = &mut self.index;
         if index.reparse {
             return;

@@ -229,6 +229,18 @@ const REQUESTS: &[&str] = &[
      From: sip:a@b;tag=x y\r\n\
      Call-ID: a b\r\n\
      CSeq: 2147483648 MESSAGE\r\n\r\n",
+    // Key headers twice, the first Call-ID malformed (the first well-formed one counts), the
+    // first From without a tag and the first CSeq malformed (the first line counts).
+    "INFO sip:x@y SIP/2.0\r\n\
+     Call-ID: bad id\r\n\
+     From: <sip:a@b>\r\n\
+     Via: SIP/2.0/UDP h;rport;branch=z9hG4bK1\r\n\
+     CSeq: x INFO\r\n\
+     Call-ID: good@id\r\n\
+     From: <sip:c@d>;tag=2\r\n\
+     To: <sip:x@y>;tag\r\n\
+     Via: SIP/2.0/UDP g;branch=z9hG4bK2\r\n\
+     CSeq: 3 INFO\r\n\r\n",
 ];
 
 fn name() -> impl Strategy<Value = H> {
@@ -371,6 +383,40 @@ fn responses_to_every_request_equal_their_parse() {
                     &[Op::Body("application/sdp".to_owned(), b"v=0\r\n".to_vec())],
                     Some(lf),
                 );
+            }
+        }
+    }
+}
+
+/// The keys a response carries over from its request are those of the request's lines after
+/// edits too: the built response equals the parse of its bytes.
+#[test]
+fn responses_to_edited_requests_equal_their_parse() {
+    for request in REQUESTS {
+        let Some(request) = parse_request(request) else { continue };
+        let mut edits: Vec<Message> = Vec::new();
+        let mut m = request.clone();
+        m.push_front(H::Via, "SIP/2.0/UDP p.example.com;branch=z9hG4bKp").unwrap();
+        edits.push(m.clone());
+        m.set(H::From, " <sip:e@f>;tag=edited ").unwrap();
+        edits.push(m.clone());
+        m.set(H::CallId, "edited@id").unwrap();
+        m.set(H::CSeq, "9 INFO").unwrap();
+        edits.push(m.clone());
+        let mut m = request.clone();
+        m.pop_front(H::Via);
+        m.remove_all(H::CallId);
+        edits.push(m);
+        for edited in &edits {
+            for tag in [None, Some("t1")] {
+                let mut b = MessageBuilder::response_to(edited, 200, None);
+                if let Some(tag) = tag {
+                    b = b.to_tag(tag);
+                }
+                let lf = Limits::default().allow_bare_lf(true);
+                let Ok(built) = b.limits(lf).build() else { continue };
+                let parsed = Message::parse_with(built.buffer().clone(), &lf).unwrap();
+                assert_same(&built, &parsed);
             }
         }
     }
