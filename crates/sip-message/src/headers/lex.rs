@@ -94,6 +94,12 @@ impl<'a> Cursor<'a> {
         self.src.as_bytes().get(at).copied()
     }
 
+    /// The whole value as bytes.
+    #[inline]
+    pub(crate) fn bytes(&self) -> &'a [u8] {
+        self.src.as_bytes()
+    }
+
     /// Whether the whole value has been consumed.
     #[inline]
     pub(crate) fn at_end(&self) -> bool {
