@@ -7,7 +7,7 @@
 
 use bytes::Bytes;
 
-use crate::chars::{TOKEN, in_class, is_token, is_ws};
+use crate::chars::{in_class, is_token, is_ws};
 use crate::message::{Entry, Headers, Keys, Message, Slot, StartLine};
 use crate::{HeaderName, Limits, Method, ParseError, ParseErrorKind as K};
 
@@ -506,6 +506,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::chars::TOKEN;
 
     /// The value of the first `name` parameter in `;`-separated generic params starting at `from`
     /// and ending at a top-level comma or the end: `(start, end)` of the value, trimmed. `name` is

@@ -469,3 +469,37 @@ fn a_built_message_is_written_back_verbatim() {
     assert_eq!(out.freeze(), m.buffer().clone());
     assert_eq!(m.to_bytes(), m.buffer().clone());
 }
+
+/// `to_tag` adds one tag, right after the copied lines; a second call adds nothing, a call
+/// after another header (or on a builder not made by `response_to`) is refused.
+#[test]
+fn to_tag_adds_one_tag_right_after_the_copied_lines() {
+    let request = parse_request(REQUESTS[0]).unwrap();
+    let built = MessageBuilder::response_to(&request, 180, None)
+        .to_tag("t1")
+        .to_tag("t2")
+        .header(H::Contact, "<sip:b@c>")
+        .build()
+        .unwrap();
+    assert_eq!(built.to_tag(), Some("t1"));
+    assert_eq!(built.to_header(), Some(&b"Bob <sip:bob@biloxi.example.com>;tag=t1"[..]));
+    let parsed = Message::parse(built.buffer().clone()).unwrap();
+    assert_same(&built, &parsed);
+    let names: Vec<H> = built.lines().map(|l| l.name).collect();
+    assert_eq!(names.iter().position(|&n| n == H::To), Some(names.len() - 3));
+
+    let late = MessageBuilder::response_to(&request, 180, None)
+        .header(H::Contact, "<sip:b@c>")
+        .to_tag("t1")
+        .build();
+    assert_eq!(late.unwrap_err(), BuildError::ToTagTooLate);
+    let not_a_response = MessageBuilder::request(&Method::Invite, "sip:a@b").to_tag("t").build();
+    assert_eq!(not_a_response.unwrap_err(), BuildError::ToTagTooLate);
+    let bad = MessageBuilder::response_to(&request, 180, None).to_tag("a b").build();
+    assert_eq!(bad.unwrap_err(), BuildError::BadValue(H::To));
+
+    // A To that already has a tag keeps it.
+    let tagged = parse_request(REQUESTS[1]).unwrap();
+    let built = MessageBuilder::response_to(&tagged, 200, None).to_tag("t1").build().unwrap();
+    assert_eq!(built.to_tag(), Some("abc"));
+}
