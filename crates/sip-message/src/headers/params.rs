@@ -378,6 +378,7 @@ pub(crate) fn parse_auth_params<'a>(cur: &mut Cursor<'a>) -> Result<Params<'a>, 
 /// Parses a whole value of the shape `head *( SEMI generic-param )`: `head` reads what comes
 /// before the parameters, then `check` validates (and may convert) the parameters the header
 /// gives a meaning to; an error from `check` points at the parameters.
+#[inline]
 pub(crate) fn with_params<'a, T, U>(
     value: &'a str,
     name: HeaderName,
