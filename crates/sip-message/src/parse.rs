@@ -383,15 +383,22 @@ pub(crate) fn parse_cseq(v: &[u8]) -> Option<(u32, Method)> {
     Some((number, method))
 }
 
-/// `callid = word [ "@" word ]` (RFC 3261 §25.1).
+/// `callid = word [ "@" word ]` (RFC 3261 §25.1), in one pass: `@` is no `word` character,
+/// so the value is word characters with at most one `@`, neither first nor last.
 #[inline]
 fn is_call_id(v: &[u8]) -> bool {
-    let word = |w: &[u8]| !w.is_empty() && w.iter().all(|&c| in_class(&crate::chars::WORD, c));
-    match memchr::memchr(b'@', v) {
-        Some(at) => {
-            word(v.get(..at).unwrap_or_default()) && word(v.get(at + 1..).unwrap_or_default())
+    let mut at = None;
+    for (i, &c) in v.iter().enumerate() {
+        if !in_class(&crate::chars::WORD, c) {
+            if c != b'@' || at.is_some() {
+                return false;
+            }
+            at = Some(i);
         }
-        None => word(v),
+    }
+    match at {
+        Some(at) => at > 0 && at + 1 < v.len(),
+        None => !v.is_empty(),
     }
 }
 
@@ -561,6 +568,27 @@ mod tests {
                     Some(_) => None,
                 };
             }
+        }
+    }
+
+    /// `callid = word [ "@" word ]` (RFC 3261 §25.1).
+    fn is_call_id_reference(v: &[u8]) -> bool {
+        let word = |w: &[u8]| !w.is_empty() && w.iter().all(|&c| in_class(&crate::chars::WORD, c));
+        match memchr::memchr(b'@', v) {
+            Some(at) => {
+                word(v.get(..at).unwrap_or_default()) && word(v.get(at + 1..).unwrap_or_default())
+            }
+            None => word(v),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn is_call_id_matches_the_reference(
+            v in proptest::collection::vec(proptest::sample::select(b"a1@.<\" /{}-x\xc3".to_vec()), 0..8)
+        ) {
+            prop_assert_eq!(is_call_id(&v), is_call_id_reference(&v));
         }
     }
 
