@@ -266,6 +266,23 @@ fn check_version(v: &[u8], at: usize) -> Result<(), ParseError> {
     Err(ParseError::new(if well_formed { K::Version } else { K::StartLine }, at))
 }
 
+/// What the structural check of the Request-URI refuses: whitespace, controls, DEL, `<`, `>`
+/// and `"`.
+static NOT_IN_REQUEST_URI: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        // Runs at compile time only: every index is below 256.
+        #[allow(clippy::indexing_slicing)]
+        {
+            t[i] = c <= b' ' || c == 0x7f || c == b'<' || c == b'>' || c == b'"';
+        }
+        i += 1;
+    }
+    t
+};
+
 /// A structural check of the Request-URI: `scheme ":" 1*(no whitespace, no controls, no `<>`)`
 /// (RFC 3261 §25.1 `Request-URI = SIP-URI / SIPS-URI / absoluteURI`). The full URI grammar is
 /// applied by [`Message::validate`]. Returns the offending offset.
@@ -287,7 +304,7 @@ pub(crate) fn check_request_uri(uri: &[u8]) -> Result<(), usize> {
     if i + 1 >= uri.len() {
         return Err(i);
     }
-    match uri.iter().position(|&c| c <= b' ' || c == 0x7f || c == b'<' || c == b'>' || c == b'"') {
+    match uri.iter().position(|&c| in_class(&NOT_IN_REQUEST_URI, c)) {
         Some(bad) => Err(bad),
         None => Ok(()),
     }
@@ -681,6 +698,15 @@ mod tests {
         assert_eq!(parse_cseq(b"36893488147419103232 INVITE"), None);
         assert_eq!(parse_cseq(b"1INVITE"), None);
         assert_eq!(parse_cseq(b"1 INV ITE"), None);
+    }
+
+    #[test]
+    fn request_uri_refuses_exactly_whitespace_controls_and_delimiters() {
+        for c in 0..=255u8 {
+            let bad = c <= b' ' || c == 0x7f || c == b'<' || c == b'>' || c == b'"';
+            let uri = [b's', b':', b'a', c];
+            assert_eq!(check_request_uri(&uri).is_err(), bad, "{c}");
+        }
     }
 
     #[test]
