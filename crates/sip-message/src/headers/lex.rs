@@ -445,7 +445,13 @@ mod tests {
     #[test]
     fn classes_read_by_take_class_are_ascii_only() {
         // `take_class` relies on it to skip the `is_ascii` test of `take_while`.
-        for table in [&TOKEN, &crate::chars::WORD, &super::super::params::TOKEN_OR_COLON] {
+        for table in [
+            &TOKEN,
+            &crate::chars::WORD,
+            &super::super::params::TOKEN_OR_COLON,
+            &super::super::name_addr::URI_IN_BRACKETS,
+            &super::super::name_addr::URI_OF_ADDR_SPEC,
+        ] {
             assert!((0x80..=0xFF_u8).all(|c| !in_class(table, c)));
         }
     }
