@@ -316,7 +316,7 @@ impl Keys {
     /// Only the first occurrence of each key header is used; whether a single-value header
     /// occurs twice is a semantic question answered by [`Message::validate`]. Errors returned
     /// here are framing errors (Content-Length), fatal to the message.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn observe(
         &mut self,
         name: HeaderName,
