@@ -454,7 +454,7 @@ fn skip_lws(v: &[u8], mut i: usize) -> usize {
 /// The value of the first `name` parameter in `;`-separated generic params starting at `from`
 /// and ending at a top-level comma or the end: `(start, end)` of the value, trimmed. `name` is
 /// given in lower case (parameter names compare case-insensitively, RFC 3261 §7.3.1).
-#[inline]
+#[inline(always)]
 fn find_param(v: &[u8], mut i: usize, name: &[u8]) -> Option<(usize, usize)> {
     debug_assert!(name.iter().all(u8::is_ascii_lowercase));
     loop {
