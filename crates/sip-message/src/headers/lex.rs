@@ -162,6 +162,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// `LWS`: at least one whitespace character, or a fold.
+    #[inline]
     pub(crate) fn lws(&mut self, what: &'static str) -> Result<(), HeaderError> {
         if self.skip_sws() { Ok(()) } else { Err(self.err(what)) }
     }
@@ -189,6 +190,7 @@ impl<'a> Cursor<'a> {
 
     /// `SWS c SWS`: a separator such as `SEMI`, `EQUAL`, `SLASH`, `COLON` or `COMMA`. On a miss
     /// the cursor does not move.
+    #[inline]
     pub(crate) fn sep(&mut self, c: u8) -> bool {
         let start = self.pos;
         self.skip_sws();
@@ -235,6 +237,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// A required `token`.
+    #[inline]
     pub(crate) fn expect_token(&mut self, what: &'static str) -> Result<&'a str, HeaderError> {
         self.token().ok_or_else(|| self.err(what))
     }
