@@ -4,7 +4,8 @@ use std::fmt;
 
 use bytes::{Bytes, BytesMut};
 
-use crate::message::{HEADERS_CAPACITY, Headers, Keys, Slot, StartLine, itoa_u32};
+use crate::chars::is_ws;
+use crate::message::{Entry, HEADERS_CAPACITY, Headers, Keys, Slot, StartLine, itoa_u32};
 use crate::parse::{RawLine, body_slot, check_request_uri, index_header};
 use crate::{HeaderName, Limits, Message, Method, ParseError, ParseErrorKind, canonical_reason};
 
@@ -43,6 +44,9 @@ struct State {
     error: Option<BuildError>,
     /// The request's To value, written before the next header so `to_tag` can extend it.
     pending_to: Option<(Bytes, bool)>,
+    /// The last line written is the To line [`MessageBuilder::to_tag`] wrote with its tag
+    /// (another `to_tag` then does nothing, as for a To that had a tag).
+    to_tagged: bool,
     limits: Limits,
     index: Index,
 }
@@ -125,6 +129,7 @@ impl MessageBuilder {
             body: None,
             error: None,
             pending_to: None,
+            to_tagged: false,
             limits: Limits::default(),
             index: Index { headers: Headers::with_capacity(HEADERS_CAPACITY), ..Index::default() },
         }))
@@ -193,8 +198,8 @@ impl MessageBuilder {
         // Room for the copied lines, a tag, Content-Length and what the caller adds, in one
         // allocation (growing a buffer copies it).
         let mut b = Self::response_with_capacity(status, reason, request.buffer().len() + 256);
-        for line in request.lines() {
-            let copy = match line.name {
+        for e in &request.headers {
+            let copy = match e.name {
                 HeaderName::Via | HeaderName::From | HeaderName::CallId | HeaderName::CSeq => true,
                 HeaderName::Timestamp => status == 100,
                 // Held in `pending_to` so that to_tag() may still add a tag.
@@ -202,7 +207,7 @@ impl MessageBuilder {
                 _ => false,
             };
             if copy {
-                b.0.raw_line(line.name, line.value);
+                b.0.copied_line(request, e);
             }
         }
         b.0.pending_to =
@@ -214,20 +219,20 @@ impl MessageBuilder {
     /// request's To already had a tag (RFC 3261 §8.2.6.2, §12.1.1).
     #[must_use]
     pub fn to_tag(mut self, tag: &str) -> Self {
-        match &mut self.0.pending_to {
-            Some((_, true)) => {}
-            Some((to, has_tag)) => {
+        let state = &mut *self.0;
+        match state.pending_to.take() {
+            Some((to, true)) => state.pending_to = Some((to, true)),
+            Some((to, false)) => {
                 if !crate::chars::is_token_str(tag.as_bytes()) {
-                    self.0.error = Some(BuildError::BadValue(HeaderName::To));
+                    state.error = Some(BuildError::BadValue(HeaderName::To));
                 }
-                let mut with_tag = BytesMut::with_capacity(to.len() + 5 + tag.len());
-                with_tag.extend_from_slice(to);
-                with_tag.extend_from_slice(b";tag=");
-                with_tag.extend_from_slice(tag.as_bytes());
-                *to = with_tag.freeze();
-                *has_tag = true;
+                // The To line is the next line in any case (every other line flushes it
+                // first): written now, with its tag, it needs no copy of the value.
+                state.tagged_to_line(&to, tag.as_bytes());
+                state.to_tagged = true;
             }
-            None => self.0.error = Some(BuildError::ToTagTooLate),
+            None if state.to_tagged => {}
+            None => state.error = Some(BuildError::ToTagTooLate),
         }
         self
     }
@@ -331,6 +336,7 @@ impl MessageBuilder {
 
 impl State {
     fn flush_to(&mut self) {
+        self.to_tagged = false;
         if let Some((to, _)) = self.pending_to.take() {
             self.raw_line(HeaderName::To, &to);
         }
@@ -344,11 +350,85 @@ impl State {
         self.line(name, name.line_prefix(), name.as_str().len(), value);
     }
 
-    /// Writes `head [": "] value CRLF` and indexes the line as the parser would. `head` is the
-    /// name as written (`name_len` bytes), or that and `": "` already (a
-    /// [`HeaderName::line_prefix`], one copy instead of two).
-    #[inline]
-    fn line(&mut self, name: HeaderName, head: &[u8], name_len: usize, value: &[u8]) {
+    /// Writes `To: to;tag=TAG` as [`raw_line`](Self::raw_line) writes `To: to` with the tag
+    /// appended.
+    fn tagged_to_line(&mut self, to: &[u8], tag: &[u8]) {
+        if memchr::memchr2(b'\r', b'\n', to).is_some()
+            || memchr::memchr2(b'\r', b'\n', tag).is_some()
+        {
+            self.index.reparse = true;
+        }
+        let name = HeaderName::To;
+        let head = name.line_prefix();
+        let name_start = self.buf.len();
+        self.buf.reserve(head.len() + to.len() + 5 + tag.len() + 6);
+        self.buf.extend_from_slice(head);
+        if head.len() == name.as_str().len() {
+            self.buf.extend_from_slice(b": ");
+        }
+        let value_from = self.buf.len();
+        self.buf.extend_from_slice(to);
+        self.buf.extend_from_slice(b";tag=");
+        self.buf.extend_from_slice(tag);
+        let content_end = self.buf.len();
+        self.buf.extend_from_slice(b"\r\n");
+        self.index_line(name, name_start, value_from, content_end);
+    }
+
+    /// Writes the line `e` of `request` as [`raw_line`](Self::raw_line) does, and carries
+    /// its eager keys over from the request instead of observing the value again: the
+    /// request's keys are what observing its lines gives (the parser and every edit keep them
+    /// so), the lines of each key header are copied all and in order, so the line a key came
+    /// from in the request is the line it comes from in the response, at the same place in
+    /// the same bytes.
+    fn copied_line(&mut self, request: &Message, e: &Entry) {
+        let value = request.slot(e.value);
+        let trimmed =
+            !value.first().is_some_and(|&c| is_ws(c)) && !value.last().is_some_and(|&c| is_ws(c));
+        if !trimmed || self.index.reparse || memchr::memchr2(b'\r', b'\n', value).is_some() {
+            self.raw_line(e.name, value);
+            return;
+        }
+        let name = e.name;
+        let (name_start, value_from, content_end) =
+            self.write(name.line_prefix(), name.as_str().len(), value);
+        let index = &mut self.index;
+        index.longest_line = index.longest_line.max(content_end - name_start);
+        let at = index.headers.len();
+        let slot = Slot::buf(value_from, content_end);
+        index.headers.push(Entry {
+            name,
+            name_text: Slot::buf(name_start, name_start + name.as_str().len()),
+            value: slot,
+            line_end: content_end as u32,
+        });
+        let from = &request.keys;
+        let keys = &mut index.keys;
+        let carry = |k: Option<Slot>| k.and_then(|k| k.rebase(e.value, slot));
+        match name {
+            HeaderName::Via if keys.via.is_none() => {
+                keys.via = Some(at as u16);
+                keys.branch = carry(from.branch);
+            }
+            HeaderName::From if keys.from.is_none() => {
+                keys.from = Some(at as u16);
+                keys.from_tag = carry(from.from_tag);
+            }
+            HeaderName::CallId if keys.call_id.is_none() && from.call_id == Some(e.value) => {
+                keys.call_id = Some(slot);
+            }
+            HeaderName::CSeq if !keys.cseq_seen => {
+                keys.cseq_seen = true;
+                keys.cseq.clone_from(&from.cseq);
+            }
+            _ => {}
+        }
+    }
+
+    /// Writes `head [": "] value CRLF`; returns where the line starts, where its value starts
+    /// and where its content ends (the CR).
+    #[inline(always)]
+    fn write(&mut self, head: &[u8], name_len: usize, value: &[u8]) -> (usize, usize, usize) {
         let name_start = self.buf.len();
         self.buf.reserve(head.len() + value.len() + 4);
         self.buf.extend_from_slice(head);
@@ -359,13 +439,40 @@ impl State {
         self.buf.extend_from_slice(value);
         let content_end = self.buf.len();
         self.buf.extend_from_slice(b"\r\n");
+        (name_start, value_from, content_end)
+    }
+
+    /// Writes `head [": "] value CRLF` and indexes the line as the parser would. `head` is the
+    /// name as written (`name_len` bytes), or that and `": "` already (a
+    /// [`HeaderName::line_prefix`], one copy instead of two).
+    #[inline]
+    fn line(&mut self, name: HeaderName, head: &[u8], name_len: usize, value: &[u8]) {
+        let (name_start, value_from, content_end) = self.write(head, name_len, value);
+        self.index_line_named(name, name_start, name_start + name_len, value_from, content_end);
+    }
+
+    /// Indexes the line of a known header just written (its name as [`HeaderName::as_str`]).
+    #[inline]
+    fn index_line(&mut self, name: HeaderName, start: usize, value_from: usize, end: usize) {
+        self.index_line_named(name, start, start + name.as_str().len(), value_from, end);
+    }
+
+    /// Indexes the line just written from `name_start` to `content_end` as the parser would.
+    #[inline(always)]
+    fn index_line_named(
+        &mut self,
+        name: HeaderName,
+        name_start: usize,
+        name_end: usize,
+        value_from: usize,
+        content_end: usize,
+    ) {
         let index = &mut self.index;
         if index.reparse {
             return;
         }
         index.longest_line = index.longest_line.max(content_end - name_start);
-        let raw =
-            RawLine { name, name_start, name_end: name_start + name_len, value_from, content_end };
+        let raw = RawLine { name, name_start, name_end, value_from, content_end };
         let at = index.headers.len();
         if let Err(e) = index_header(&mut index.headers, &mut index.keys, &self.buf, raw) {
             index.first_error.get_or_insert((at, e));

@@ -28,6 +28,14 @@ impl Slot {
         self.start as usize
     }
 
+    /// `self`, a range inside `within`, moved to the same place inside `to` (a copy of
+    /// `within`'s bytes); `None` when `self` does not lie inside `within`.
+    #[inline]
+    pub(crate) fn rebase(self, within: Slot, to: Slot) -> Option<Slot> {
+        (self.src == within.src && within.start <= self.start && self.end <= within.end)
+            .then(|| to.sub((self.start - within.start) as usize, (self.end - self.start) as usize))
+    }
+
     /// The same range shifted by `offset` bytes and narrowed to `len`.
     #[inline]
     pub(crate) fn sub(self, offset: usize, len: usize) -> Slot {

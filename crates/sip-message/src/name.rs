@@ -194,6 +194,7 @@ impl HeaderName {
     /// assert_eq!(HeaderName::from_bytes(b"X-Custom"), HeaderName::Other);
     /// ```
     #[must_use]
+    #[inline]
     pub fn from_bytes(name: &[u8]) -> HeaderName {
         // One table lookup by length and first letter (either case) gives at most three
         // candidates; nearly every sender writes the canonical case, which inlined word

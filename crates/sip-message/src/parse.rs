@@ -7,7 +7,7 @@
 
 use bytes::Bytes;
 
-use crate::chars::{TOKEN, in_class, is_token, is_ws};
+use crate::chars::{in_class, is_token, is_ws};
 use crate::message::{Entry, Headers, Keys, Message, Slot, StartLine};
 use crate::{HeaderName, Limits, Method, ParseError, ParseErrorKind as K};
 
@@ -266,6 +266,23 @@ fn check_version(v: &[u8], at: usize) -> Result<(), ParseError> {
     Err(ParseError::new(if well_formed { K::Version } else { K::StartLine }, at))
 }
 
+/// What the structural check of the Request-URI refuses: whitespace, controls, DEL, `<`, `>`
+/// and `"`.
+static NOT_IN_REQUEST_URI: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        // Runs at compile time only: every index is below 256.
+        #[allow(clippy::indexing_slicing)]
+        {
+            t[i] = c <= b' ' || c == 0x7f || c == b'<' || c == b'>' || c == b'"';
+        }
+        i += 1;
+    }
+    t
+};
+
 /// A structural check of the Request-URI: `scheme ":" 1*(no whitespace, no controls, no `<>`)`
 /// (RFC 3261 §25.1 `Request-URI = SIP-URI / SIPS-URI / absoluteURI`). The full URI grammar is
 /// applied by [`Message::validate`]. Returns the offending offset.
@@ -287,7 +304,7 @@ pub(crate) fn check_request_uri(uri: &[u8]) -> Result<(), usize> {
     if i + 1 >= uri.len() {
         return Err(i);
     }
-    match uri.iter().position(|&c| c <= b' ' || c == 0x7f || c == b'<' || c == b'>' || c == b'"') {
+    match uri.iter().position(|&c| in_class(&NOT_IN_REQUEST_URI, c)) {
         Some(bad) => Err(bad),
         None => Ok(()),
     }
@@ -299,7 +316,7 @@ impl Keys {
     /// Only the first occurrence of each key header is used; whether a single-value header
     /// occurs twice is a semantic question answered by [`Message::validate`]. Errors returned
     /// here are framing errors (Content-Length), fatal to the message.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn observe(
         &mut self,
         name: HeaderName,
@@ -383,15 +400,22 @@ pub(crate) fn parse_cseq(v: &[u8]) -> Option<(u32, Method)> {
     Some((number, method))
 }
 
-/// `callid = word [ "@" word ]` (RFC 3261 §25.1).
+/// `callid = word [ "@" word ]` (RFC 3261 §25.1), in one pass: `@` is no `word` character,
+/// so the value is word characters with at most one `@`, neither first nor last.
 #[inline]
 fn is_call_id(v: &[u8]) -> bool {
-    let word = |w: &[u8]| !w.is_empty() && w.iter().all(|&c| in_class(&crate::chars::WORD, c));
-    match memchr::memchr(b'@', v) {
-        Some(at) => {
-            word(v.get(..at).unwrap_or_default()) && word(v.get(at + 1..).unwrap_or_default())
+    let mut at = None;
+    for (i, &c) in v.iter().enumerate() {
+        if !in_class(&crate::chars::WORD, c) {
+            if c != b'@' || at.is_some() {
+                return false;
+            }
+            at = Some(i);
         }
-        None => word(v),
+    }
+    match at {
+        Some(at) => at > 0 && at + 1 < v.len(),
+        None => !v.is_empty(),
     }
 }
 
@@ -417,10 +441,20 @@ fn token_end(v: &[u8], i: usize) -> usize {
     }
 }
 
+/// The index of the first byte at or after `i` that is not linear whitespace (SP, HTAB and
+/// the CR/LF of a fold).
+#[inline(always)]
+fn skip_lws(v: &[u8], mut i: usize) -> usize {
+    while v.get(i).is_some_and(|&c| matches!(c, b' ' | b'\t' | b'\r' | b'\n')) {
+        i += 1;
+    }
+    i
+}
+
 /// The value of the first `name` parameter in `;`-separated generic params starting at `from`
 /// and ending at a top-level comma or the end: `(start, end)` of the value, trimmed. `name` is
 /// given in lower case (parameter names compare case-insensitively, RFC 3261 §7.3.1).
-#[inline]
+#[inline(always)]
 fn find_param(v: &[u8], mut i: usize, name: &[u8]) -> Option<(usize, usize)> {
     debug_assert!(name.iter().all(u8::is_ascii_lowercase));
     loop {
@@ -433,44 +467,31 @@ fn find_param(v: &[u8], mut i: usize, name: &[u8]) -> Option<(usize, usize)> {
                 _ => i += 1,
             }
         }
-        i += 1;
-        while v.get(i).is_some_and(|&c| matches!(c, b' ' | b'\t' | b'\r' | b'\n')) {
-            i += 1;
+        i = skip_lws(v, i + 1);
+        // The parameter is `name` when the bytes here are `name` in either case (a byte whose
+        // 0x20 bit set gives a lower-case letter is that letter in either case, and a token
+        // character) and no token character follows. Otherwise the search goes on from here:
+        // a token holds no ';', ',' or '"', so skipping it byte by byte is the same.
+        let is_name = v
+            .get(i..i + name.len())
+            .is_some_and(|this| this.iter().zip(name).all(|(&a, &b)| a | 0x20 == b))
+            && !v.get(i + name.len()).is_some_and(|&c| is_token(c));
+        if !is_name {
+            continue;
         }
-        let n_start = i;
-        while v.get(i).is_some_and(|&c| in_class(&TOKEN, c)) {
-            i += 1;
+        i = skip_lws(v, i + name.len());
+        if v.get(i) != Some(&b'=') {
+            return None;
         }
-        let this = v.get(n_start..i)?;
-        while v.get(i).is_some_and(|&c| matches!(c, b' ' | b'\t' | b'\r' | b'\n')) {
-            i += 1;
-        }
-        // `this` is a token: a byte whose 0x20 bit set gives a lower-case letter is that letter
-        // in either case, so this is a case-insensitive compare.
-        if this.len() == name.len() && this.iter().zip(name).all(|(&a, &b)| a | 0x20 == b) {
-            if v.get(i) != Some(&b'=') {
-                return None;
-            }
-            i += 1;
-            while v.get(i).is_some_and(|&c| matches!(c, b' ' | b'\t' | b'\r' | b'\n')) {
-                i += 1;
-            }
-            let s = i;
-            while v.get(i).is_some_and(|&c| in_class(&TOKEN, c)) {
-                i += 1;
-            }
-            let e = i;
-            // The token must end the parameter: a value like `z9hG4bKa/b` is malformed, and a
-            // truncated key would match the wrong transaction.
-            while v.get(i).is_some_and(|&c| matches!(c, b' ' | b'\t' | b'\r' | b'\n')) {
-                i += 1;
-            }
-            return match v.get(i) {
-                _ if e == s => None,
-                None | Some(b';' | b',') => Some((s, e)),
-                Some(_) => None,
-            };
-        }
+        let s = skip_lws(v, i + 1);
+        let e = token_end(v, s);
+        // The token must end the parameter: a value like `z9hG4bKa/b` is malformed, and a
+        // truncated key would match the wrong transaction.
+        return match v.get(skip_lws(v, e)) {
+            _ if e == s => None,
+            None | Some(b';' | b',') => Some((s, e)),
+            Some(_) => None,
+        };
     }
 }
 
@@ -506,7 +527,127 @@ fn tag_param(v: &[u8]) -> Option<(usize, usize)> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+    use crate::chars::TOKEN;
+
+    /// The value of the first `name` parameter in `;`-separated generic params starting at `from`
+    /// and ending at a top-level comma or the end: `(start, end)` of the value, trimmed. `name` is
+    /// given in lower case (parameter names compare case-insensitively, RFC 3261 §7.3.1).
+    fn find_param_reference(v: &[u8], mut i: usize, name: &[u8]) -> Option<(usize, usize)> {
+        debug_assert!(name.iter().all(u8::is_ascii_lowercase));
+        loop {
+            // Find the next ';' (outside quotes), stopping at a ',' that ends this element.
+            loop {
+                match v.get(i)? {
+                    b';' => break,
+                    b',' => return None,
+                    b'"' => i = skip_quoted(v, i)?,
+                    _ => i += 1,
+                }
+            }
+            i += 1;
+            while v.get(i).is_some_and(|&c| matches!(c, b' ' | b'\t' | b'\r' | b'\n')) {
+                i += 1;
+            }
+            let n_start = i;
+            while v.get(i).is_some_and(|&c| in_class(&TOKEN, c)) {
+                i += 1;
+            }
+            let this = v.get(n_start..i)?;
+            while v.get(i).is_some_and(|&c| matches!(c, b' ' | b'\t' | b'\r' | b'\n')) {
+                i += 1;
+            }
+            // `this` is a token: a byte whose 0x20 bit set gives a lower-case letter is that letter
+            // in either case, so this is a case-insensitive compare.
+            if this.len() == name.len() && this.iter().zip(name).all(|(&a, &b)| a | 0x20 == b) {
+                if v.get(i) != Some(&b'=') {
+                    return None;
+                }
+                i += 1;
+                while v.get(i).is_some_and(|&c| matches!(c, b' ' | b'\t' | b'\r' | b'\n')) {
+                    i += 1;
+                }
+                let s = i;
+                while v.get(i).is_some_and(|&c| in_class(&TOKEN, c)) {
+                    i += 1;
+                }
+                let e = i;
+                // The token must end the parameter: a value like `z9hG4bKa/b` is malformed, and a
+                // truncated key would match the wrong transaction.
+                while v.get(i).is_some_and(|&c| matches!(c, b' ' | b'\t' | b'\r' | b'\n')) {
+                    i += 1;
+                }
+                return match v.get(i) {
+                    _ if e == s => None,
+                    None | Some(b';' | b',') => Some((s, e)),
+                    Some(_) => None,
+                };
+            }
+        }
+    }
+
+    /// `callid = word [ "@" word ]` (RFC 3261 §25.1).
+    fn is_call_id_reference(v: &[u8]) -> bool {
+        let word = |w: &[u8]| !w.is_empty() && w.iter().all(|&c| in_class(&crate::chars::WORD, c));
+        match memchr::memchr(b'@', v) {
+            Some(at) => {
+                word(v.get(..at).unwrap_or_default()) && word(v.get(at + 1..).unwrap_or_default())
+            }
+            None => word(v),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn is_call_id_matches_the_reference(
+            v in proptest::collection::vec(proptest::sample::select(b"a1@.<\" /{}-x\xc3".to_vec()), 0..8)
+        ) {
+            prop_assert_eq!(is_call_id(&v), is_call_id_reference(&v));
+        }
+    }
+
+    /// Values built from the pieces that matter to the parameter search.
+    fn param_soup() -> impl Strategy<Value = Vec<u8>> {
+        let pieces: Vec<&'static [u8]> = vec![
+            b";",
+            b",",
+            b"\"",
+            b"\\",
+            b"=",
+            b" ",
+            b"\t",
+            b"\r\n ",
+            b"tag",
+            b"TaG",
+            b"branch",
+            b"BRANCH",
+            b"bran",
+            b"tags",
+            b"z9hG4bK",
+            b"x",
+            b"-",
+            b"/",
+            b"<",
+            b">",
+            b"@",
+            b"\x01",
+            b"\xc3\xa9",
+        ];
+        proptest::collection::vec(proptest::sample::select(pieces), 0..16).prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn find_param_matches_the_reference(v in param_soup(), from in 0usize..8) {
+            for name in [&b"tag"[..], b"branch"] {
+                prop_assert_eq!(find_param(&v, from, name), find_param_reference(&v, from, name));
+            }
+        }
+    }
 
     #[test]
     fn tag_after_name_addr_ignores_uri_params() {
@@ -557,6 +698,15 @@ mod tests {
         assert_eq!(parse_cseq(b"36893488147419103232 INVITE"), None);
         assert_eq!(parse_cseq(b"1INVITE"), None);
         assert_eq!(parse_cseq(b"1 INV ITE"), None);
+    }
+
+    #[test]
+    fn request_uri_refuses_exactly_whitespace_controls_and_delimiters() {
+        for c in 0..=255u8 {
+            let bad = c <= b' ' || c == 0x7f || c == b'<' || c == b'>' || c == b'"';
+            let uri = [b's', b':', b'a', c];
+            assert_eq!(check_request_uri(&uri).is_err(), bad, "{c}");
+        }
     }
 
     #[test]

@@ -229,6 +229,18 @@ const REQUESTS: &[&str] = &[
      From: sip:a@b;tag=x y\r\n\
      Call-ID: a b\r\n\
      CSeq: 2147483648 MESSAGE\r\n\r\n",
+    // Key headers twice, the first Call-ID malformed (the first well-formed one counts), the
+    // first From without a tag and the first CSeq malformed (the first line counts).
+    "INFO sip:x@y SIP/2.0\r\n\
+     Call-ID: bad id\r\n\
+     From: <sip:a@b>\r\n\
+     Via: SIP/2.0/UDP h;rport;branch=z9hG4bK1\r\n\
+     CSeq: x INFO\r\n\
+     Call-ID: good@id\r\n\
+     From: <sip:c@d>;tag=2\r\n\
+     To: <sip:x@y>;tag\r\n\
+     Via: SIP/2.0/UDP g;branch=z9hG4bK2\r\n\
+     CSeq: 3 INFO\r\n\r\n",
 ];
 
 fn name() -> impl Strategy<Value = H> {
@@ -376,6 +388,40 @@ fn responses_to_every_request_equal_their_parse() {
     }
 }
 
+/// The keys a response carries over from its request are those of the request's lines after
+/// edits too: the built response equals the parse of its bytes.
+#[test]
+fn responses_to_edited_requests_equal_their_parse() {
+    for request in REQUESTS {
+        let Some(request) = parse_request(request) else { continue };
+        let mut edits: Vec<Message> = Vec::new();
+        let mut m = request.clone();
+        m.push_front(H::Via, "SIP/2.0/UDP p.example.com;branch=z9hG4bKp").unwrap();
+        edits.push(m.clone());
+        m.set(H::From, " <sip:e@f>;tag=edited ").unwrap();
+        edits.push(m.clone());
+        m.set(H::CallId, "edited@id").unwrap();
+        m.set(H::CSeq, "9 INFO").unwrap();
+        edits.push(m.clone());
+        let mut m = request.clone();
+        m.pop_front(H::Via);
+        m.remove_all(H::CallId);
+        edits.push(m);
+        for edited in &edits {
+            for tag in [None, Some("t1")] {
+                let mut b = MessageBuilder::response_to(edited, 200, None);
+                if let Some(tag) = tag {
+                    b = b.to_tag(tag);
+                }
+                let lf = Limits::default().allow_bare_lf(true);
+                let Ok(built) = b.limits(lf).build() else { continue };
+                let parsed = Message::parse_with(built.buffer().clone(), &lf).unwrap();
+                assert_same(&built, &parsed);
+            }
+        }
+    }
+}
+
 #[test]
 fn limit_errors_are_the_parsers() {
     let start = Start::Request(Method::Invite, "sip:bob@biloxi.example.com".to_owned());
@@ -422,4 +468,38 @@ fn a_built_message_is_written_back_verbatim() {
     m.write_to(&mut out);
     assert_eq!(out.freeze(), m.buffer().clone());
     assert_eq!(m.to_bytes(), m.buffer().clone());
+}
+
+/// `to_tag` adds one tag, right after the copied lines; a second call adds nothing, a call
+/// after another header (or on a builder not made by `response_to`) is refused.
+#[test]
+fn to_tag_adds_one_tag_right_after_the_copied_lines() {
+    let request = parse_request(REQUESTS[0]).unwrap();
+    let built = MessageBuilder::response_to(&request, 180, None)
+        .to_tag("t1")
+        .to_tag("t2")
+        .header(H::Contact, "<sip:b@c>")
+        .build()
+        .unwrap();
+    assert_eq!(built.to_tag(), Some("t1"));
+    assert_eq!(built.to_header(), Some(&b"Bob <sip:bob@biloxi.example.com>;tag=t1"[..]));
+    let parsed = Message::parse(built.buffer().clone()).unwrap();
+    assert_same(&built, &parsed);
+    let names: Vec<H> = built.lines().map(|l| l.name).collect();
+    assert_eq!(names.iter().position(|&n| n == H::To), Some(names.len() - 3));
+
+    let late = MessageBuilder::response_to(&request, 180, None)
+        .header(H::Contact, "<sip:b@c>")
+        .to_tag("t1")
+        .build();
+    assert_eq!(late.unwrap_err(), BuildError::ToTagTooLate);
+    let not_a_response = MessageBuilder::request(&Method::Invite, "sip:a@b").to_tag("t").build();
+    assert_eq!(not_a_response.unwrap_err(), BuildError::ToTagTooLate);
+    let bad = MessageBuilder::response_to(&request, 180, None).to_tag("a b").build();
+    assert_eq!(bad.unwrap_err(), BuildError::BadValue(H::To));
+
+    // A To that already has a tag keeps it.
+    let tagged = parse_request(REQUESTS[1]).unwrap();
+    let built = MessageBuilder::response_to(&tagged, 200, None).to_tag("t1").build().unwrap();
+    assert_eq!(built.to_tag(), Some("abc"));
 }

@@ -94,6 +94,12 @@ impl<'a> Cursor<'a> {
         self.src.as_bytes().get(at).copied()
     }
 
+    /// The whole value as bytes.
+    #[inline]
+    pub(crate) fn bytes(&self) -> &'a [u8] {
+        self.src.as_bytes()
+    }
+
     /// Whether the whole value has been consumed.
     #[inline]
     pub(crate) fn at_end(&self) -> bool {
@@ -156,6 +162,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// `LWS`: at least one whitespace character, or a fold.
+    #[inline]
     pub(crate) fn lws(&mut self, what: &'static str) -> Result<(), HeaderError> {
         if self.skip_sws() { Ok(()) } else { Err(self.err(what)) }
     }
@@ -183,6 +190,7 @@ impl<'a> Cursor<'a> {
 
     /// `SWS c SWS`: a separator such as `SEMI`, `EQUAL`, `SLASH`, `COLON` or `COMMA`. On a miss
     /// the cursor does not move.
+    #[inline]
     pub(crate) fn sep(&mut self, c: u8) -> bool {
         let start = self.pos;
         self.skip_sws();
@@ -229,6 +237,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// A required `token`.
+    #[inline]
     pub(crate) fn expect_token(&mut self, what: &'static str) -> Result<&'a str, HeaderError> {
         self.token().ok_or_else(|| self.err(what))
     }
@@ -439,7 +448,13 @@ mod tests {
     #[test]
     fn classes_read_by_take_class_are_ascii_only() {
         // `take_class` relies on it to skip the `is_ascii` test of `take_while`.
-        for table in [&TOKEN, &crate::chars::WORD, &super::super::params::TOKEN_OR_COLON] {
+        for table in [
+            &TOKEN,
+            &crate::chars::WORD,
+            &super::super::params::TOKEN_OR_COLON,
+            &super::super::name_addr::URI_IN_BRACKETS,
+            &super::super::name_addr::URI_OF_ADDR_SPEC,
+        ] {
             assert!((0x80..=0xFF_u8).all(|c| !in_class(table, c)));
         }
     }

@@ -84,6 +84,32 @@ pub(crate) enum Form {
     Either,
 }
 
+/// ASCII bytes but those in `stops`, as a table for [`Cursor::take_class`].
+// Runs at compile time only: every index is below 256.
+#[allow(clippy::indexing_slicing)]
+const fn ascii_but(stops: &[u8]) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 128 {
+        t[i] = true;
+        i += 1;
+    }
+    let mut j = 0;
+    while j < stops.len() {
+        t[stops[j] as usize] = false;
+        j += 1;
+    }
+    t
+}
+
+/// What a URI inside `<>` may hold here: ASCII up to `>` or whitespace (RFC 4475 §3.1.2.14;
+/// a non-ASCII byte ends it too, and is then refused as no `>`).
+pub(crate) static URI_IN_BRACKETS: [bool; 256] = ascii_but(b"> \t\r\n");
+
+/// What the URI of an addr-spec may hold here: ASCII up to `;` or whitespace (RFC 3261
+/// §20.10).
+pub(crate) static URI_OF_ADDR_SPEC: [bool; 256] = ascii_but(b"; \t\r\n");
+
 /// Parses `name-addr` or, if `form` allows, `addr-spec` at the cursor; stops after `>` or
 /// after the URI of an addr-spec.
 pub(crate) fn parse_name_addr<'a>(
@@ -124,7 +150,7 @@ pub(crate) fn parse_name_addr<'a>(
     };
     cur.eat(b'<');
     let uri_start = cur.pos();
-    let uri_str = cur.take_while(|c| !matches!(c, b'>' | b' ' | b'\t' | b'\r' | b'\n'));
+    let uri_str = cur.take_class(&URI_IN_BRACKETS);
     match cur.peek() {
         Some(b'>') => {}
         Some(b' ' | b'\t' | b'\r' | b'\n') => return Err(cur.err("whitespace inside <>")),
@@ -138,7 +164,7 @@ pub(crate) fn parse_name_addr<'a>(
 /// `addr-spec` outside `<>`: the URI runs to the first `;` or whitespace.
 fn addr_spec<'a>(cur: &mut Cursor<'a>) -> Result<NameAddr<'a>, HeaderError> {
     let start = cur.pos();
-    let uri_str = cur.take_while(|c| !matches!(c, b';' | b' ' | b'\t' | b'\r' | b'\n'));
+    let uri_str = cur.take_class(&URI_OF_ADDR_SPEC);
     if let Some(i) = uri_str.find(['?', ',']) {
         let what = match uri_str.get(..i) {
             Some(before) if before.contains(':') => "'?' or ',' in a URI outside <>",
@@ -167,6 +193,16 @@ mod tests {
 
     fn either(s: &str) -> Result<(NameAddr<'_>, &str), HeaderError> {
         parse(s, Form::Either)
+    }
+
+    #[test]
+    fn uri_tables_are_the_old_stop_sets() {
+        for c in 0..=255u8 {
+            let in_brackets = c.is_ascii() && !matches!(c, b'>' | b' ' | b'\t' | b'\r' | b'\n');
+            let addr_spec = c.is_ascii() && !matches!(c, b';' | b' ' | b'\t' | b'\r' | b'\n');
+            assert_eq!(URI_IN_BRACKETS[usize::from(c)], in_brackets, "{c}");
+            assert_eq!(URI_OF_ADDR_SPEC[usize::from(c)], addr_spec, "{c}");
+        }
     }
 
     #[test]
