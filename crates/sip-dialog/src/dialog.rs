@@ -572,8 +572,16 @@ pub fn is_target_refresh(method: &Method) -> bool {
     matches!(method, Method::Invite | Method::Update | Method::Subscribe | Method::Notify)
 }
 
-/// A CSeq value, `number SP method` (RFC 3261 §20.16), written without `format!`.
-fn cseq_value(number: u32, method: &Method) -> SmallVec<[u8; 32]> {
+/// A CSeq value, `number SP method` (RFC 3261 §20.16), written without `format!` (a user
+/// agent writes one into every request it builds).
+///
+/// ```
+/// use sip_dialog::cseq_value;
+/// use sip_message::Method;
+/// assert_eq!(&cseq_value(314159, &Method::Invite)[..], b"314159 INVITE");
+/// ```
+#[must_use]
+pub fn cseq_value(number: u32, method: &Method) -> SmallVec<[u8; 32]> {
     let mut out = SmallVec::new();
     let mut digits = [0u8; 10];
     let mut i = digits.len();

@@ -83,6 +83,8 @@ mod dialog;
 mod error;
 mod set;
 
-pub use dialog::{Dialog, DialogId, DialogState, RequestTarget, Role, is_target_refresh};
+pub use dialog::{
+    Dialog, DialogId, DialogState, RequestTarget, Role, cseq_value, is_target_refresh,
+};
 pub use error::DialogError;
 pub use set::{DialogChange, DialogSet};

@@ -18,7 +18,7 @@ use bytes::Bytes;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sip_auth::{AuthFailure, AuthHeader, ClientConfig, CredentialProvider, Decision, DigestClient};
-use sip_dialog::{Dialog, DialogChange, DialogSet, DialogState};
+use sip_dialog::{Dialog, DialogChange, DialogSet, DialogState, cseq_value};
 use sip_message::{
     ContentType, HeaderName as H, Message, MessageBuilder, Method, Require, SipUri, Unsupported,
     Uri,
@@ -328,26 +328,10 @@ impl ResolveCache {
     }
 }
 
-/// A CSeq value, `number SP method` (RFC 3261 §20.16), written without `format!`.
-fn cseq_value(number: u32, method: &Method) -> smallvec::SmallVec<[u8; 32]> {
-    let mut digits = [0u8; 10];
-    let mut i = digits.len();
-    let mut n = number;
-    loop {
-        i -= 1;
-        if let Some(d) = digits.get_mut(i) {
-            *d = b'0' + (n % 10) as u8;
-        }
-        n /= 10;
-        if n == 0 || i == 0 {
-            break;
-        }
-    }
-    let mut out = smallvec::SmallVec::new();
-    out.extend_from_slice(digits.get(i..).unwrap_or_default());
-    out.push(b' ');
-    out.extend_from_slice(method.as_bytes());
-    out
+/// The Via this UA puts on a request it sends: `SIP/2.0/<transport> <sent-by>;rport;branch=`
+/// (RFC 3261 §8.1.1.7, RFC 3581 §3), exactly what the transaction layer would append.
+fn via_value(transport: sip_transaction::Transport, sent_by: &str, branch: &str) -> String {
+    concat(&["SIP/2.0/", transport.as_str(), " ", sent_by, ";rport;branch=", branch])
 }
 
 /// The pieces joined, in a string allocated once at the right size.
@@ -2225,14 +2209,7 @@ impl UaCore {
         let dialog = c.dialogs.get_mut(idx).ok_or(UaError::UnknownCall)?;
         // The branch the transaction layer would append (see `TransactionTable::draw_branch`).
         let branch = txns.draw_branch();
-        let via = concat(&[
-            "SIP/2.0/",
-            target.transport().as_str(),
-            " ",
-            &self.config.sent_by,
-            ";rport;branch=",
-            branch.as_str(),
-        ]);
+        let via = via_value(target.transport(), &self.config.sent_by, branch.as_str());
         let mut b = dialog.request_builder(method, &via, None);
         if *method == Method::Invite {
             b = b.header(H::Contact, &*consts.contact).header(H::Allow, &*consts.allow);
@@ -2443,14 +2420,7 @@ impl UaCore {
         // The branch the transaction layer would append to this Via, written here so that the
         // request goes out as built (see `TransactionTable::draw_branch`).
         let branch = txns.draw_branch();
-        let via = concat(&[
-            "SIP/2.0/",
-            target.transport().as_str(),
-            " ",
-            &self.config.sent_by,
-            ";rport;branch=",
-            branch.as_str(),
-        ]);
+        let via = via_value(target.transport(), &self.config.sent_by, branch.as_str());
         let mut b =
             MessageBuilder::request(method, uri).header(H::Via, via).header(H::MaxForwards, "70");
         if let Some(proxy) = &self.config.outbound_proxy {
