@@ -10,6 +10,8 @@
 use std::fmt::{self, Write as _};
 use std::net::IpAddr;
 
+use sip_message::Decimal;
+
 /// Encodings the answerer accepts (RFC 3551 names), in no particular order: a payload type
 /// is usable when its `rtpmap` names one of these, or, without `rtpmap`, when it is one of the
 /// static payload types of RFC 3551 Table 4 listed in [`STATIC`].
@@ -95,7 +97,7 @@ impl Plan {
     fn render(&self, address: &Address, port: u16, session: u64) -> String {
         let mut out = header_at(address, session, &self.timing);
         out.push_str(&self.head);
-        out.push_str(itoa_buf(u64::from(port)).text());
+        out.push_str(Decimal::new(u64::from(port)).as_str());
         out.push_str(&self.tail);
         out
     }
@@ -138,10 +140,10 @@ struct Kept {
 
 impl Kept {
     fn render(&self, port: u16, session: u64) -> String {
-        let mut session_text = itoa_buf(session);
-        let session_text = session_text.text();
-        let mut port_text = itoa_buf(u64::from(port));
-        let port_text = port_text.text();
+        let session_text = Decimal::new(session);
+        let session_text = session_text.as_str();
+        let port_text = Decimal::new(u64::from(port));
+        let port_text = port_text.as_str();
         let mut out = String::with_capacity(
             12 + 2 * session_text.len() + self.middle.len() + port_text.len() + self.tail.len(),
         );
@@ -284,8 +286,8 @@ fn header_at(address: &Address, session: u64, timing: &str) -> String {
     let address = &address.text;
     // Written piece by piece into one buffer sized for the whole description: this runs once
     // per answered call, and `format!` would format the address twice and grow the string.
-    let mut session_text = itoa_buf(session);
-    let session_text = session_text.text();
+    let session_text = Decimal::new(session);
+    let session_text = session_text.as_str();
     let mut out = String::with_capacity(320);
     for piece in [
         "v=0\r\no=- ",
@@ -307,32 +309,6 @@ fn header_at(address: &Address, session: u64, timing: &str) -> String {
         out.push_str(piece);
     }
     out
-}
-
-/// A decimal rendering of a `u64` on the stack.
-struct Digits {
-    buf: [u8; 20],
-    start: usize,
-}
-
-impl Digits {
-    fn text(&mut self) -> &str {
-        std::str::from_utf8(self.buf.get(self.start..).unwrap_or_default()).unwrap_or("0")
-    }
-}
-
-fn itoa_buf(mut n: u64) -> Digits {
-    let mut d = Digits { buf: [b'0'; 20], start: 20 };
-    loop {
-        d.start -= 1;
-        if let Some(slot) = d.buf.get_mut(d.start) {
-            *slot = b'0' + (n % 10) as u8;
-        }
-        n /= 10;
-        if n == 0 || d.start == 0 {
-            return d;
-        }
-    }
 }
 
 /// `m=<media> <port> <proto> <fmt> ...` (RFC 4566 §5.14).
@@ -427,8 +403,6 @@ mod tests {
         assert_eq!(attribute_for("rtpmap:0PCMU", "rtpmap:", 0), None);
         assert_eq!(attribute_for("fmtp:96 mode=30", "rtpmap:", 96), None);
         assert_eq!(attribute_for("fmtp:96 mode=30", "fmtp:", 96), Some("mode=30"));
-        assert_eq!(itoa_buf(0).text(), "0");
-        assert_eq!(itoa_buf(u64::MAX).text(), "18446744073709551615");
     }
 
     #[test]

@@ -583,20 +583,7 @@ pub fn is_target_refresh(method: &Method) -> bool {
 #[must_use]
 pub fn cseq_value(number: u32, method: &Method) -> SmallVec<[u8; 32]> {
     let mut out = SmallVec::new();
-    let mut digits = [0u8; 10];
-    let mut i = digits.len();
-    let mut n = number;
-    loop {
-        i -= 1;
-        if let Some(d) = digits.get_mut(i) {
-            *d = b'0' + (n % 10) as u8;
-        }
-        n /= 10;
-        if n == 0 || i == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(digits.get(i..).unwrap_or_default());
+    out.extend_from_slice(sip_message::Decimal::new(u64::from(number)).as_bytes());
     out.push(b' ');
     out.extend_from_slice(method.as_bytes());
     out

@@ -5,9 +5,11 @@ use std::fmt;
 use bytes::{Bytes, BytesMut};
 
 use crate::chars::is_ws;
-use crate::message::{Entry, HEADERS_CAPACITY, Headers, Keys, Slot, StartLine, itoa_u32};
+use crate::message::{Entry, HEADERS_CAPACITY, Headers, Keys, Slot, StartLine};
 use crate::parse::{RawLine, body_slot, check_request_uri, index_header};
-use crate::{HeaderName, Limits, Message, Method, ParseError, ParseErrorKind, canonical_reason};
+use crate::{
+    Decimal, HeaderName, Limits, Message, Method, ParseError, ParseErrorKind, canonical_reason,
+};
 
 /// Writes a new request or response straight into one `BytesMut`, indexing each line as it
 /// writes it, so a built message is exactly what parsing its bytes would give (the same index,
@@ -175,8 +177,8 @@ impl MessageBuilder {
             b.0.error = Some(BuildError::BadReason);
         }
         b.0.buf.extend_from_slice(b"SIP/2.0 ");
-        let mut digits = itoa_u32(u32::from(status));
-        b.0.buf.extend_from_slice(digits.as_bytes_mut());
+        let digits = Decimal::new(u64::from(status));
+        b.0.buf.extend_from_slice(digits.as_bytes());
         b.0.buf.extend_from_slice(b" ");
         let reason_start = b.0.buf.len();
         b.0.buf.extend_from_slice(reason.as_bytes());
@@ -297,9 +299,9 @@ impl MessageBuilder {
         state.flush_to();
         let body = state.body.take().unwrap_or_default();
         state.buf.reserve(24 + body.len());
-        let mut digits = itoa_u32(body.len() as u32);
+        let digits = Decimal::new(body.len() as u64);
         let name = HeaderName::ContentLength;
-        state.line(name, name.line_prefix(), name.as_str().len(), digits.as_bytes_mut());
+        state.line(name, name.line_prefix(), name.as_str().len(), digits.as_bytes());
         state.buf.extend_from_slice(b"\r\n");
         let body_start = state.buf.len();
         state.buf.extend_from_slice(&body);

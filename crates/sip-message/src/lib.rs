@@ -14,6 +14,7 @@
 
 mod builder;
 mod chars;
+mod decimal;
 mod error;
 mod framer;
 mod headers;
@@ -29,6 +30,7 @@ mod validate;
 
 pub use builder::{BuildError, MessageBuilder};
 pub use chars::grammar;
+pub use decimal::Decimal;
 pub use error::{HeaderError, ParseError, ParseErrorKind, UriError};
 pub use framer::{Frame, FrameError, Framer};
 pub use headers::*;

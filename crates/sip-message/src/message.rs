@@ -5,7 +5,7 @@ use std::fmt;
 use bytes::{Bytes, BytesMut};
 
 use crate::typed::split_list;
-use crate::{HeaderError, HeaderName, Limits, Method, ParseError, TypedHeader};
+use crate::{Decimal, HeaderError, HeaderName, Limits, Method, ParseError, TypedHeader};
 
 /// A range of bytes in the message buffer (`src == 0`) or in one of its owned pieces
 /// (`src == k` is `owned[k - 1]`), which edits add without touching the original buffer.
@@ -744,8 +744,8 @@ impl Message {
             (true, None) => return Err(EditError::BadValue),
         };
         let next = current.checked_sub(1).ok_or(EditError::MaxForwardsExhausted)?;
-        let mut digits = itoa_u32(u32::from(next));
-        self.set(HeaderName::MaxForwards, Bytes::copy_from_slice(digits.as_bytes_mut()))?;
+        let digits = Decimal::new(u64::from(next));
+        self.set(HeaderName::MaxForwards, Bytes::copy_from_slice(digits.as_bytes()))?;
         Ok(next)
     }
 
@@ -848,16 +848,16 @@ impl Message {
             }
             StartLine::Response { code, reason } => {
                 out.extend_from_slice(b"SIP/2.0 ");
-                let mut digits = itoa_u32(u32::from(*code));
-                out.extend_from_slice(digits.as_bytes_mut());
+                let digits = Decimal::new(u64::from(*code));
+                out.extend_from_slice(digits.as_bytes());
                 out.extend_from_slice(b" ");
                 out.extend_from_slice(self.slot(*reason));
                 out.extend_from_slice(b"\r\n");
             }
         }
         let body = self.body();
-        let mut body_len = itoa_u32(body.len() as u32);
-        let body_len = body_len.as_bytes_mut();
+        let body_len = Decimal::new(body.len() as u64);
+        let body_len = body_len.as_bytes();
         let mut wrote_length = false;
         for e in &self.headers {
             let value = self.slot(e.value);
@@ -920,34 +920,6 @@ fn checked_value(value: Bytes) -> Result<Bytes, EditError> {
         return Err(EditError::BadValue);
     }
     Ok(value)
-}
-
-/// Decimal digits of a `u32` without allocating.
-pub(crate) struct Digits {
-    buf: [u8; 10],
-    start: usize,
-}
-
-impl Digits {
-    pub(crate) fn as_bytes_mut(&mut self) -> &[u8] {
-        self.buf.get(self.start..).unwrap_or_default()
-    }
-}
-
-pub(crate) fn itoa_u32(mut n: u32) -> Digits {
-    let mut buf = [0u8; 10];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        if let Some(slot) = buf.get_mut(i) {
-            *slot = b'0' + (n % 10) as u8;
-        }
-        n /= 10;
-        if n == 0 || i == 0 {
-            break;
-        }
-    }
-    Digits { buf, start: i }
 }
 
 /// Why an edit was refused. The message is left unchanged.

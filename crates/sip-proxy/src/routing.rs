@@ -396,22 +396,7 @@ pub(crate) fn stamped_via(via: &Via<'_>, addr: std::net::SocketAddr) -> Option<S
 
 /// Appends `n` in decimal, without leading zeros.
 fn push_decimal(out: &mut String, n: u32) {
-    let mut digits = [0_u8; 10];
-    let mut at = digits.len();
-    let mut n = n;
-    loop {
-        at -= 1;
-        if let Some(d) = digits.get_mut(at) {
-            *d = b'0' + (n % 10) as u8;
-        }
-        n /= 10;
-        if n == 0 || at == 0 {
-            break;
-        }
-    }
-    for &d in digits.get(at..).unwrap_or_default() {
-        out.push(char::from(d));
-    }
+    out.push_str(sip_message::Decimal::new(u64::from(n)).as_str());
 }
 
 /// Replaces the top Via value with `via`, moved to the top of the header (a request keeps its
