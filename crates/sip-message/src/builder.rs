@@ -38,7 +38,7 @@ use crate::{
 pub struct MessageBuilder(Box<State>);
 
 /// The builder's state, boxed so that the builder moves as one pointer through its by-value
-/// methods (the header index alone is about 600 bytes).
+/// methods (its index and keys are a few hundred bytes).
 #[derive(Debug)]
 struct State {
     buf: BytesMut,

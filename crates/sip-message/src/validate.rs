@@ -114,6 +114,10 @@ const EMPTY_LIST_OK: [HeaderName; 5] = [
     HeaderName::Supported,
 ];
 
+/// Free-text headers: not grounds for a rejection, however they are written.
+const FREE_TEXT: [HeaderName; 4] =
+    [HeaderName::UserAgent, HeaderName::Server, HeaderName::Subject, HeaderName::Organization];
+
 /// Request-URI schemes a SIP element handles by default.
 const SCHEMES: [&str; 3] = ["sip", "sips", "tel"];
 
@@ -247,13 +251,10 @@ fn check_header_str(name: HeaderName, value: &str) -> Result<(), HeaderError> {
             check_text::<H>(text)
         }
     }
-    match name {
-        HeaderName::UserAgent
-        | HeaderName::Server
-        | HeaderName::Subject
-        | HeaderName::Organization => Ok(()),
-        _ => crate::typed::visit_typed_str(name, value, &mut Check).unwrap_or(Ok(())),
+    if FREE_TEXT.contains(&name) {
+        return Ok(());
     }
+    crate::typed::visit_typed_str(name, value, &mut Check).unwrap_or(Ok(()))
 }
 
 /// Parses one header value, given as text, with `H`: the whole value, or each element of a
@@ -298,13 +299,10 @@ fn check_header(name: HeaderName, value: &[u8]) -> Result<(), HeaderError> {
             check_text::<H>(text)
         }
     }
-    match name {
-        HeaderName::UserAgent
-        | HeaderName::Server
-        | HeaderName::Subject
-        | HeaderName::Organization => Ok(()),
-        _ => crate::visit_typed(name, value, &mut Check).unwrap_or(Ok(())),
+    if FREE_TEXT.contains(&name) {
+        return Ok(());
     }
+    crate::visit_typed(name, value, &mut Check).unwrap_or(Ok(()))
 }
 
 #[cfg(test)]

@@ -201,7 +201,7 @@ fn reread_limits() -> Limits {
 }
 
 /// Parses a request the table kept as bytes (the table keeps the serialised request, not its
-/// ~800-byte index).
+/// parsed index and keys).
 pub(crate) fn reparse(bytes: &Bytes) -> Option<Message> {
     Message::parse_with(bytes.clone(), &reread_limits()).ok()
 }

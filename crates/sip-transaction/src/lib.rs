@@ -37,7 +37,7 @@
 //! buffer (`tests/memory.rs` measures it; docs/PERFORMANCE.md has the figures). The table keeps
 //! each request as its serialised bytes, a reference-count share of the buffer that was sent or
 //! received, plus the keys matching needs; not the parsed [`Message`](sip_message::Message),
-//! whose header index alone is about 800 bytes. [`TransactionTable::request`] parses those
+//! whose index and keys take several hundred bytes more. [`TransactionTable::request`] parses those
 //! bytes again on first use and keeps the result while the transaction lives: the TU already
 //! has every request in its event, so that call is for the odd look back.
 //!

@@ -3,8 +3,8 @@
 //! Memory: a transaction is one slot of a paged slab (an [`Entry`], 280 bytes: the machine, its
 //! armed timers, the serialised request as a shared [`Bytes`], where the branch and method lie in
 //! those bytes, the target), a 4-byte slab index in one matching index, and one 24-byte entry in
-//! the timer queue for its earliest timer. It keeps no parsed [`Message`] (whose index alone is
-//! about 800 bytes): [`TransactionTable::request`] parses the kept bytes on first use and caches
+//! the timer queue for its earliest timer. It keeps no parsed [`Message`] (its index and keys
+//! would add several hundred bytes): [`TransactionTable::request`] parses the kept bytes on first use and caches
 //! the result in the slot. Server transactions add one boxed [`ServerKeys`] (sent-by, §8.2.2.2
 //! merge key and its index entry, and the RFC 2543 key when there is no cookie).
 //!
@@ -56,7 +56,7 @@ impl DrawnBranch {
 }
 
 /// An input to [`TransactionTable::handle`].
-// A `Message` is an inline index (~800 bytes); inputs are moved once, so no box.
+// A `Message` is 304 bytes; inputs are moved once, so no box.
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 #[non_exhaustive]
@@ -312,7 +312,7 @@ impl TransactionTable {
     fn receive(&mut self, now: Instant, message: Message, source: Target) {
         let now = self.handle_due(now);
         // The message is matched and handled by reference, then moved once into the event that
-        // carries it, if any (a `Message` is about 800 bytes).
+        // carries it, if any (a `Message` is 304 bytes).
         let (up, release) = if message.is_request() {
             self.on_request(now, &message, source)
         } else {
