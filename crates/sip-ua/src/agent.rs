@@ -40,8 +40,23 @@ pub enum UaOutput {
 pub struct UserAgent {
     table: TransactionTable,
     core: UaCore,
-    out: VecDeque<UaOutput>,
+    /// Transmits not yet handed out, in order.
+    transmits: VecDeque<Transmit>,
+    /// What [`poll_output`](Self::poll_output) hands out next, in order: the next of
+    /// `transmits`, or the next event of the core's queue. Events stay in the core's queue
+    /// until then (a `UaEvent` is some 350 bytes: it is moved once, not through a second
+    /// queue).
+    order: VecDeque<Next>,
+    /// How many of the core's queued events `order` already names.
+    marked: usize,
     unclaimed: u64,
+}
+
+/// Which queue the next output comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Next {
+    Transmit,
+    Event,
 }
 
 impl UserAgent {
@@ -51,7 +66,9 @@ impl UserAgent {
         UserAgent {
             table: TransactionTable::new(transactions),
             core: UaCore::new(config),
-            out: VecDeque::new(),
+            transmits: VecDeque::new(),
+            order: VecDeque::new(),
+            marked: 0,
             unclaimed: 0,
         }
     }
@@ -114,7 +131,21 @@ impl UserAgent {
 
     /// The next transmit or event.
     pub fn poll_output(&mut self) -> Option<UaOutput> {
-        self.out.pop_front()
+        loop {
+            match self.order.pop_front()? {
+                Next::Transmit => {
+                    if let Some(t) = self.transmits.pop_front() {
+                        return Some(UaOutput::Transmit(t));
+                    }
+                }
+                Next::Event => {
+                    self.marked = self.marked.saturating_sub(1);
+                    if let Some(event) = self.core.poll_event() {
+                        return Some(UaOutput::Event(event));
+                    }
+                }
+            }
+        }
     }
 
     /// The earliest time [`handle_timeout`](Self::handle_timeout) is due.
@@ -131,20 +162,28 @@ impl UserAgent {
     fn pump(&mut self, now: Instant) {
         while let Some(output) = self.table.poll_output() {
             match output {
-                Output::Transmit(t) => self.out.push_back(UaOutput::Transmit(t)),
+                Output::Transmit(t) => {
+                    self.transmits.push_back(t);
+                    self.order.push_back(Next::Transmit);
+                }
                 Output::Event(event) => {
                     if self.core.handle_event(now, &mut self.table, event).is_some() {
                         self.unclaimed += 1;
                     }
                 }
             }
-            while let Some(event) = self.core.poll_event() {
-                self.out.push_back(UaOutput::Event(event));
-            }
+            self.mark_events();
         }
-        while let Some(event) = self.core.poll_event() {
-            self.out.push_back(UaOutput::Event(event));
+        self.mark_events();
+    }
+
+    /// Queues a turn for each event the core queued since the last call.
+    fn mark_events(&mut self) {
+        let queued = self.core.queued_events();
+        for _ in self.marked..queued {
+            self.order.push_back(Next::Event);
         }
+        self.marked = queued;
     }
 
     fn done<T>(&mut self, now: Instant, result: T) -> T {

@@ -529,6 +529,11 @@ impl UaCore {
         self.events.pop_front()
     }
 
+    /// How many events [`poll_event`](Self::poll_event) has waiting.
+    pub(crate) fn queued_events(&self) -> usize {
+        self.events.len()
+    }
+
     /// When [`handle_timeout`](Self::handle_timeout) is next due.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
