@@ -113,16 +113,17 @@ pub struct Dialog {
     local_seq: Option<u32>,
     /// Remote CSeq: the last number received, `None` while empty.
     remote_seq: Option<u32>,
-    /// The From value of requests we send: the local URI as a name-addr, then `;tag=` and the
-    /// local tag (none when the tag is empty). The name-addr is its first `local_len` bytes.
-    local_addr: Box<str>,
+    /// Three strings in one allocation: the From value of requests we send (the local URI as
+    /// a name-addr, then `;tag=` and the local tag, none when the tag is empty), bytes
+    /// `..local_end`; the To value (the remote URI as a name-addr and the remote tag), bytes
+    /// `local_end..remote_end`; and the remote target (the peer's Contact URI), the rest.
+    text: Box<str>,
+    local_end: usize,
+    remote_end: usize,
+    /// The length of the local name-addr (the From value without its tag).
     local_len: usize,
-    /// The To value of requests we send: the remote URI as a name-addr and the remote tag, the
-    /// name-addr being the first `remote_len` bytes.
-    remote_addr: Box<str>,
+    /// The length of the remote name-addr (the To value without its tag).
     remote_len: usize,
-    /// The remote target: the peer's Contact URI.
-    remote_target: Box<str>,
     /// The route set: Record-Route values in the order requests must carry them.
     route_set: Vec<Box<str>>,
     /// Whether the first route is a loose router (`lr`), computed when the route set is set.
@@ -174,8 +175,9 @@ impl Dialog {
         let mut route_set = record_routes(response, false)?;
         route_set.reverse();
         let remote_target = contact_uri(response, false)?.unwrap_or_default();
-        let (local_addr, local_len) = name_addr_of::<From<'_>>(request, local_tag, checked)?;
-        let (remote_addr, remote_len) = name_addr_of::<To<'_>>(request, remote_tag, checked)?;
+        let local = name_addr_of::<From<'_>>(request, checked)?;
+        let remote = name_addr_of::<To<'_>>(request, checked)?;
+        let text = DialogText::new(local, local_tag, remote, remote_tag, remote_target);
         Ok(Dialog {
             id: DialogId {
                 call_id: call_id.into(),
@@ -186,11 +188,11 @@ impl Dialog {
             state,
             local_seq: Some(local_seq),
             remote_seq: None,
-            local_addr,
-            local_len,
-            remote_addr,
-            remote_len,
-            remote_target: remote_target.into(),
+            text: text.text,
+            local_end: text.local_end,
+            remote_end: text.remote_end,
+            local_len: text.local_len,
+            remote_len: text.remote_len,
             first_loose: first_is_loose(&route_set),
             route_set,
             secure: request_is_sips(request),
@@ -244,9 +246,10 @@ impl Dialog {
         let call_id = request.call_id().ok_or(DialogError::Missing(H::CallId))?;
         let remote_seq = request.cseq_number().ok_or(DialogError::Missing(H::CSeq))?;
         let remote_tag = request.from_tag().unwrap_or_default();
-        let (local_addr, local_len) = name_addr_of::<To<'_>>(request, local_tag, checked)?;
-        let (remote_addr, remote_len) = name_addr_of::<From<'_>>(request, remote_tag, checked)?;
+        let local = name_addr_of::<To<'_>>(request, checked)?;
+        let remote = name_addr_of::<From<'_>>(request, checked)?;
         let remote_target = contact_uri(request, checked)?.unwrap_or_default();
+        let text = DialogText::new(local, local_tag, remote, remote_tag, remote_target);
         let route_set = record_routes(request, checked)?;
         Ok(Dialog {
             id: DialogId {
@@ -258,11 +261,11 @@ impl Dialog {
             state,
             local_seq: None,
             remote_seq: Some(remote_seq),
-            local_addr,
-            local_len,
-            remote_addr,
-            remote_len,
-            remote_target: remote_target.into(),
+            text: text.text,
+            local_end: text.local_end,
+            remote_end: text.remote_end,
+            local_len: text.local_len,
+            remote_len: text.remote_len,
             first_loose: first_is_loose(&route_set),
             route_set,
             secure: request_is_sips(request),
@@ -302,19 +305,40 @@ impl Dialog {
     /// The local URI (name-addr, no tag).
     #[must_use]
     pub fn local_uri(&self) -> &str {
-        self.local_addr.get(..self.local_len).unwrap_or(&self.local_addr)
+        let addr = self.local_addr();
+        addr.get(..self.local_len).unwrap_or(addr)
     }
 
     /// The remote URI (name-addr, no tag).
     #[must_use]
     pub fn remote_uri(&self) -> &str {
-        self.remote_addr.get(..self.remote_len).unwrap_or(&self.remote_addr)
+        let addr = self.remote_addr();
+        addr.get(..self.remote_len).unwrap_or(addr)
     }
 
     /// The remote target: where requests inside the dialog are addressed.
     #[must_use]
     pub fn remote_target(&self) -> &str {
-        &self.remote_target
+        self.text.get(self.remote_end..).unwrap_or_default()
+    }
+
+    /// The From value of the requests this side sends: local name-addr and tag.
+    fn local_addr(&self) -> &str {
+        self.text.get(..self.local_end).unwrap_or_default()
+    }
+
+    /// The To value of the requests this side sends: remote name-addr and tag.
+    fn remote_addr(&self) -> &str {
+        self.text.get(self.local_end..self.remote_end).unwrap_or_default()
+    }
+
+    /// Replaces the remote target (a target refresh, §12.2).
+    fn set_remote_target(&mut self, target: &str) {
+        let kept = self.text.get(..self.remote_end).unwrap_or_default();
+        let mut text = String::with_capacity(kept.len() + target.len());
+        text.push_str(kept);
+        text.push_str(target);
+        self.text = text.into_boxed_str();
     }
 
     /// The route set, in the order requests carry it.
@@ -357,7 +381,7 @@ impl Dialog {
             self.state = DialogState::Confirmed;
         }
         if let Some(target) = target {
-            self.remote_target = target.into();
+            self.set_remote_target(target);
         }
         Ok(())
     }
@@ -365,8 +389,8 @@ impl Dialog {
     /// [`contact_uri`] of `msg`, or `None` when its first Contact is exactly `<remote target>`:
     /// the URI the dialog already has (checked when it became the target), so nothing to parse
     /// or change. Usual for the 2xx after a 1xx, or a re-INVITE, from the same peer.
-    fn new_contact_uri(&self, msg: &Message) -> Result<Option<String>, DialogError> {
-        let target = self.remote_target.as_bytes();
+    fn new_contact_uri<'m>(&self, msg: &'m Message) -> Result<Option<&'m str>, DialogError> {
+        let target = self.remote_target().as_bytes();
         let unchanged = !target.is_empty()
             && !target
                 .iter()
@@ -433,7 +457,7 @@ impl Dialog {
         let target = if is_target_refresh(method) { self.new_contact_uri(request)? } else { None };
         self.remote_seq = Some(cseq);
         if let Some(target) = target {
-            self.remote_target = target.into();
+            self.set_remote_target(target);
         }
         Ok(())
     }
@@ -447,20 +471,20 @@ impl Dialog {
     pub fn request_target(&self) -> RequestTarget {
         let Some(first) = self.route_set.first() else {
             return RequestTarget {
-                request_uri: self.remote_target.to_string(),
+                request_uri: self.remote_target().to_string(),
                 routes: Vec::new(),
             };
         };
         let first_uri = addr_uri(first);
         if self.first_loose {
             RequestTarget {
-                request_uri: self.remote_target.to_string(),
+                request_uri: self.remote_target().to_string(),
                 routes: self.route_set.iter().map(|r| r.to_string()).collect(),
             }
         } else {
             let mut routes: Vec<String> =
                 self.route_set.iter().skip(1).map(|r| r.to_string()).collect();
-            routes.push(format!("<{}>", self.remote_target));
+            routes.push(format!("<{}>", self.remote_target()));
             RequestTarget { request_uri: request_uri_form(first_uri), routes }
         }
     }
@@ -504,7 +528,7 @@ impl Dialog {
             return self.request(method, via, cseq).0;
         }
         let number = self.request_seq(method, cseq);
-        let mut b = MessageBuilder::request(method, &self.remote_target)
+        let mut b = MessageBuilder::request(method, self.remote_target())
             .header(H::Via, via)
             .header(H::MaxForwards, "70");
         for route in &self.route_set {
@@ -518,12 +542,12 @@ impl Dialog {
     #[must_use]
     pub fn next_hop(&self) -> &str {
         match (self.route_set.first(), self.first_loose) {
-            (None, _) => &self.remote_target,
+            (None, _) => self.remote_target(),
             (Some(first), true) => addr_uri(first),
             // Strict: the Routes are the rest of the route set, then `<remote target>`.
             (Some(_), false) => match self.route_set.get(1) {
                 Some(second) => addr_uri(second),
-                None => &self.remote_target,
+                None => self.remote_target(),
             },
         }
     }
@@ -538,8 +562,8 @@ impl Dialog {
 
     /// To, From, Call-ID and CSeq after the Routes.
     fn finish_request(&self, b: MessageBuilder, method: &Method, number: u32) -> MessageBuilder {
-        b.header(H::To, &*self.remote_addr)
-            .header(H::From, &*self.local_addr)
+        b.header(H::To, self.remote_addr())
+            .header(H::From, self.local_addr())
             .header(H::CallId, &*self.id.call_id)
             .header(H::CSeq, cseq_value(number, method))
     }
@@ -558,9 +582,7 @@ impl Dialog {
         self.id.call_id.len()
             + self.id.local_tag.len()
             + self.id.remote_tag.len()
-            + self.local_addr.len()
-            + self.remote_addr.len()
-            + self.remote_target.len()
+            + self.text.len()
             + self.route_set.capacity() * std::mem::size_of::<Box<str>>()
             + self.route_set.iter().map(|r| r.len()).sum::<usize>()
     }
@@ -622,47 +644,90 @@ fn request_is_sips(request: &Message) -> bool {
     request.request_uri_str().is_some_and(|u| u.len() >= 5 && u[..5].eq_ignore_ascii_case("sips:"))
 }
 
-/// The name-addr of the first `H` header (display name and `<uri>`), without its parameters,
-/// then `;tag=tag` unless `tag` is empty: the value and the length of the name-addr in it.
+/// The display name (if any) and URI of the first `T` header's name-addr, without its
+/// parameters.
 ///
 /// `checked`: the header is known to parse (see [`bracketed_uri`]).
-fn name_addr_of<'a, T>(
-    msg: &'a Message,
-    tag: &str,
-    checked: bool,
-) -> Result<(Box<str>, usize), DialogError>
+fn name_addr_of<'a, T>(msg: &'a Message, checked: bool) -> Result<AddrParts<'a>, DialogError>
 where
     T: TypedHeader<'a> + AddressLike<'a>,
 {
-    let (uri, display) = match bracketed_uri(msg, T::NAME).filter(|_| checked) {
-        Some(uri) => (uri, None),
-        None => {
-            let header = msg
-                .typed::<T>()
-                .ok_or(DialogError::Missing(T::NAME))?
-                .map_err(DialogError::Header)?;
-            (header.uri_text(), header.display_raw().filter(|d| !d.is_empty()))
+    if let Some(uri) = bracketed_uri(msg, T::NAME).filter(|_| checked) {
+        return Ok(AddrParts { display: None, uri });
+    }
+    let header =
+        msg.typed::<T>().ok_or(DialogError::Missing(T::NAME))?.map_err(DialogError::Header)?;
+    Ok(AddrParts {
+        display: header.display_raw().filter(|d| !d.is_empty()),
+        uri: header.uri_text(),
+    })
+}
+
+/// A name-addr's display name and URI.
+#[derive(Clone, Copy)]
+struct AddrParts<'a> {
+    display: Option<&'a str>,
+    uri: &'a str,
+}
+
+impl AddrParts<'_> {
+    /// The length of the name-addr (`display <uri>`).
+    fn len(&self) -> usize {
+        self.display.map_or(0, |d| d.len() + 1) + self.uri.len() + 2
+    }
+
+    /// The length of the value with `;tag=tag` (none when `tag` is empty).
+    fn len_with(&self, tag: &str) -> usize {
+        self.len() + if tag.is_empty() { 0 } else { 5 + tag.len() }
+    }
+
+    /// Appends `display <uri>` and `;tag=tag` (none when `tag` is empty).
+    fn push(&self, out: &mut String, tag: &str) {
+        if let Some(d) = self.display {
+            out.push_str(d);
+            out.push(' ');
         }
-    };
-    let mut out = String::with_capacity(
-        display.map_or(0, |d| d.len() + 1)
-            + uri.len()
-            + 2
-            + if tag.is_empty() { 0 } else { 5 + tag.len() },
-    );
-    if let Some(d) = display {
-        out.push_str(d);
-        out.push(' ');
+        out.push('<');
+        out.push_str(self.uri);
+        out.push('>');
+        if !tag.is_empty() {
+            out.push_str(";tag=");
+            out.push_str(tag);
+        }
     }
-    out.push('<');
-    out.push_str(uri);
-    out.push('>');
-    let len = out.len();
-    if !tag.is_empty() {
-        out.push_str(";tag=");
-        out.push_str(tag);
+}
+
+/// The [`Dialog`]'s text (local and remote address, remote target) in one allocation.
+struct DialogText {
+    text: Box<str>,
+    local_end: usize,
+    remote_end: usize,
+    local_len: usize,
+    remote_len: usize,
+}
+
+impl DialogText {
+    fn new(
+        local: AddrParts<'_>,
+        local_tag: &str,
+        remote: AddrParts<'_>,
+        remote_tag: &str,
+        remote_target: &str,
+    ) -> Self {
+        let local_end = local.len_with(local_tag);
+        let remote_end = local_end + remote.len_with(remote_tag);
+        let mut text = String::with_capacity(remote_end + remote_target.len());
+        local.push(&mut text, local_tag);
+        remote.push(&mut text, remote_tag);
+        text.push_str(remote_target);
+        DialogText {
+            text: text.into_boxed_str(),
+            local_end,
+            remote_end,
+            local_len: local.len(),
+            remote_len: remote.len(),
+        }
     }
-    Ok((out.into_boxed_str(), len))
 }
 
 /// From and To seen alike.
@@ -702,15 +767,15 @@ fn bracketed_uri(msg: &Message, name: H) -> Option<&str> {
 
 /// The URI of the first Contact, checked to be a URI; `None` when there is no Contact.
 /// `checked`: the Contact is known to parse (see [`bracketed_uri`]).
-fn contact_uri(msg: &Message, checked: bool) -> Result<Option<String>, DialogError> {
+fn contact_uri(msg: &Message, checked: bool) -> Result<Option<&str>, DialogError> {
     // A bracketed Contact that parsed has a URI of one of the three kinds accepted below.
     if checked && let Some(uri) = bracketed_uri(msg, H::Contact) {
-        return Ok(Some(uri.to_string()));
+        return Ok(Some(uri));
     }
     let Some(contact) = msg.typed::<Contact<'_>>() else { return Ok(None) };
     let contact = contact.map_err(DialogError::Header)?;
     match (contact.uri_str(), contact.uri()) {
-        (Some(s), Some(Uri::Sip(_) | Uri::Other(_) | Uri::Tel(_))) => Ok(Some(s.to_string())),
+        (Some(s), Some(Uri::Sip(_) | Uri::Other(_) | Uri::Tel(_))) => Ok(Some(s)),
         _ => Err(DialogError::BadContact),
     }
 }
@@ -933,6 +998,36 @@ mod tests {
         assert!(valid > 50, "{valid} valid combinations");
     }
 
+    // The three strings kept in one buffer stay apart through a target refresh.
+    #[test]
+    fn a_target_refresh_keeps_the_addresses() {
+        let request = invite("<sip:alice@192.0.2.1>");
+        let mut d = Dialog::uas(&request, "t1", 200).unwrap();
+        let (local, remote) = (d.local_uri().to_string(), d.remote_uri().to_string());
+        assert_eq!(local, "Bob <sip:bob@biloxi.example.com>");
+        assert_eq!(remote, "<sip:alice@atlanta.example.com>");
+        assert_eq!(d.remote_target(), "sip:alice@192.0.2.1");
+        let reinvite = MessageBuilder::request(&Method::Invite, "sip:bob@192.0.2.2")
+            .header(H::Via, "SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK2")
+            .header(H::To, "Bob <sip:bob@biloxi.example.com>;tag=t1")
+            .header(H::From, "<sip:alice@atlanta.example.com>;tag=1928301774")
+            .header(H::CallId, "a84b4c76e66710")
+            .header(H::CSeq, "314160 INVITE")
+            .header(H::Contact, "<sip:alice@192.0.2.99:5070;transport=tcp>")
+            .build()
+            .unwrap();
+        d.receive_request(&reinvite).unwrap();
+        assert_eq!(d.remote_target(), "sip:alice@192.0.2.99:5070;transport=tcp");
+        assert_eq!((d.local_uri(), d.remote_uri()), (&*local, &*remote));
+        assert_eq!(d.local_addr(), "Bob <sip:bob@biloxi.example.com>;tag=t1");
+        assert_eq!(d.remote_addr(), "<sip:alice@atlanta.example.com>;tag=1928301774");
+        let b = d.request_builder(&Method::Bye, "SIP/2.0/UDP 192.0.2.2;branch=z9hG4bK3", None);
+        let bye = b.build().unwrap();
+        assert_eq!(bye.request_uri_str(), Some("sip:alice@192.0.2.99:5070;transport=tcp"));
+        assert_eq!(bye.header_str(H::To), Some("<sip:alice@atlanta.example.com>;tag=1928301774"));
+        assert_eq!(bye.header_str(H::From), Some("Bob <sip:bob@biloxi.example.com>;tag=t1"));
+    }
+
     proptest::proptest! {
         // Skipping the parse of a Contact that is exactly `<remote target>` changes nothing:
         // whenever the shortcut says "unchanged", the full parse gives that same target.
@@ -957,7 +1052,7 @@ mod tests {
             let fast = d.new_contact_uri(&msg);
             let full = contact_uri(&msg, false);
             match fast {
-                Ok(None) => proptest::prop_assert_eq!(full, Ok(Some(d.remote_target().to_string()))),
+                Ok(None) => proptest::prop_assert_eq!(full, Ok(Some(d.remote_target()))),
                 other => proptest::prop_assert_eq!(other, full),
             }
         }

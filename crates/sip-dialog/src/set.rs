@@ -1,6 +1,7 @@
 //! The dialogs one INVITE creates when a proxy forks it (RFC 3261 §12.1.2, §13.2.2.4).
 
 use sip_message::Message;
+use smallvec::SmallVec;
 
 use crate::{Dialog, DialogError, DialogState};
 
@@ -22,7 +23,9 @@ pub enum DialogChange {
 /// dialog). A non-2xx final ends all the early ones (§13.2.2.3).
 #[derive(Clone, Debug, Default)]
 pub struct DialogSet {
-    dialogs: Vec<Dialog>,
+    /// One dialog inline: an INVITE that is not forked (the usual case) makes one, and a UAS
+    /// has only one; the set then costs no allocation of its own.
+    dialogs: SmallVec<[Dialog; 1]>,
 }
 
 impl DialogSet {
@@ -35,7 +38,9 @@ impl DialogSet {
     /// A set holding `dialog` (a UAS's one dialog).
     #[must_use]
     pub fn from_dialog(dialog: Dialog) -> Self {
-        DialogSet { dialogs: vec![dialog] }
+        let mut dialogs = SmallVec::new();
+        dialogs.push(dialog);
+        DialogSet { dialogs }
     }
 
     /// UAC: feeds a response to `request`. A 1xx with a To tag or a 2xx finds the dialog with
@@ -148,6 +153,15 @@ impl DialogSet {
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.dialogs.is_empty()
+    }
+
+    /// Heap bytes the set holds besides its own struct: dialogs beyond the one kept inline,
+    /// and each dialog's [`Dialog::heap_bytes`] (for memory accounting).
+    #[must_use]
+    pub fn heap_bytes(&self) -> usize {
+        let spilled = if self.dialogs.spilled() { self.dialogs.capacity() } else { 0 };
+        spilled * std::mem::size_of::<Dialog>()
+            + self.dialogs.iter().map(Dialog::heap_bytes).sum::<usize>()
     }
 
     /// Drops terminated dialogs.

@@ -24,6 +24,7 @@ use sip_message::{
     Uri,
 };
 use sip_transaction::{DrawnBranch, Event, ResponseError, Target, TransactionId, TransactionTable};
+use smallvec::SmallVec;
 
 use crate::config::{Body, UaConfig};
 use crate::event::{CallId, EndReason, RegistrationId, RequestId, UaError, UaEvent};
@@ -41,11 +42,11 @@ struct Call {
     role: sip_dialog::Role,
     phase: Phase,
     call_id: Box<str>,
-    local_tag: Box<str>,
+    local_tag: Tag,
     /// UAC: the dialogs the INVITE created (one per fork); UAS: the one dialog.
     dialogs: DialogSet,
     /// The remote tag of the dialog the session lives in.
-    session: Option<Box<str>>,
+    session: Option<Tag>,
     /// Live transactions that point at this call; it is freed at zero once ended.
     txns: u16,
 
@@ -66,7 +67,8 @@ struct Call {
     /// each retransmission of that 2xx (§13.2.2.4).
     ack: Option<(u32, Box<Message>, Target)>,
     redirects: u8,
-    tried: Vec<Box<str>>,
+    /// The URIs tried (the first is the INVITE's own; more after redirects).
+    tried: SmallVec<[Box<str>; 1]>,
     targets: Vec<(u16, Box<str>)>,
     retried_420: bool,
 
@@ -210,7 +212,7 @@ pub struct UaCore {
     rng: ChaCha8Rng,
     calls: Slots<Call>,
     requests: Slots<OutRequest>,
-    by_local_tag: FastMap<Box<str>, CallId>,
+    by_local_tag: FastMap<Tag, CallId>,
     clients: FastMap<TransactionId, Purpose>,
     /// INVITE server transactions, initial and re-INVITE, by call.
     servers: FastMap<TransactionId, CallId>,
@@ -227,6 +229,61 @@ pub struct UaCore {
     addrs: AddrMemo,
     /// Recently resolved IP-literal URIs (whose target depends on nothing but the URI).
     resolved: ResolveCache,
+    /// A buffer for the Via of a request being built, kept to write the next one without
+    /// allocating.
+    via_buf: String,
+    /// The same for the From and To of a new out-of-dialog request.
+    from_buf: String,
+    to_buf: String,
+}
+
+/// A tag, kept inline when it is short (this UA's own, and most peers', are): storing,
+/// copying and looking one up allocates nothing.
+#[derive(Clone, Default, PartialEq, Eq)]
+struct Tag(SmallVec<[u8; 24]>);
+
+impl Tag {
+    fn new(tag: &str) -> Self {
+        Tag(SmallVec::from_slice(tag.as_bytes()))
+    }
+
+    fn as_str(&self) -> &str {
+        // Always made from a `str`.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+
+    /// Heap bytes held (none when inline).
+    fn heap_bytes(&self) -> usize {
+        if self.0.spilled() { self.0.capacity() } else { 0 }
+    }
+}
+
+impl std::hash::Hash for Tag {
+    fn hash<S: std::hash::Hasher>(&self, state: &mut S) {
+        // As the `[u8]` it borrows as, so that a `&[u8]` finds it in a map.
+        self.0.as_slice().hash(state);
+    }
+}
+
+impl std::borrow::Borrow<[u8]> for Tag {
+    fn borrow(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Tag {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+/// `buf` cleared and filled with the pieces.
+fn fill<'b>(buf: &'b mut String, parts: &[&str]) -> &'b str {
+    buf.clear();
+    for p in parts {
+        buf.push_str(p);
+    }
+    buf
 }
 
 /// Header values [`UaConfig`] fixes, written once at [`UaCore::new`] (the configuration cannot
@@ -330,8 +387,14 @@ impl ResolveCache {
 
 /// The Via this UA puts on a request it sends: `SIP/2.0/<transport> <sent-by>;rport;branch=`
 /// (RFC 3261 §8.1.1.7, RFC 3581 §3), exactly what the transaction layer would append.
-fn via_value(transport: sip_transaction::Transport, sent_by: &str, branch: &str) -> String {
-    concat(&["SIP/2.0/", transport.as_str(), " ", sent_by, ";rport;branch=", branch])
+/// Written into `buf`, which is returned.
+fn via_value<'b>(
+    buf: &'b mut String,
+    transport: sip_transaction::Transport,
+    sent_by: &str,
+    branch: &str,
+) -> &'b str {
+    fill(buf, &["SIP/2.0/", transport.as_str(), " ", sent_by, ";rport;branch=", branch])
 }
 
 /// The pieces joined, in a string allocated once at the right size.
@@ -419,6 +482,9 @@ impl UaCore {
             consts: Consts::of(&config),
             addrs: AddrMemo::default(),
             resolved: ResolveCache::default(),
+            via_buf: String::new(),
+            from_buf: String::new(),
+            to_buf: String::new(),
             config,
             rng,
             calls: Slots::default(),
@@ -491,16 +557,16 @@ impl UaCore {
     pub fn call_bytes(&self, call: CallId) -> Option<usize> {
         let c = self.call(call)?;
         let message = std::mem::size_of::<Message>();
-        let dialogs: usize =
-            c.dialogs.iter().map(|d| std::mem::size_of::<Dialog>() + d.heap_bytes()).sum();
+        let tried = if c.tried.spilled() { c.tried.capacity() } else { 0 };
         Some(
             std::mem::size_of::<Call>()
                 + c.call_id.len()
-                + 2 * c.local_tag.len()
-                + std::mem::size_of::<(Box<str>, CallId)>()
-                + c.session.as_ref().map_or(0, |s| s.len())
-                + dialogs
-                + c.tried.iter().map(|t| t.len() + std::mem::size_of::<Box<str>>()).sum::<usize>()
+                + 2 * c.local_tag.heap_bytes()
+                + std::mem::size_of::<(Tag, CallId)>()
+                + c.session.as_ref().map_or(0, Tag::heap_bytes)
+                + c.dialogs.heap_bytes()
+                + tried * std::mem::size_of::<Box<str>>()
+                + c.tried.iter().map(|t| t.len()).sum::<usize>()
                 + usize::from(c.invite.is_some()) * message
                 + usize::from(c.ack.is_some()) * message
                 + usize::from(c.pending.is_some()) * message
@@ -519,7 +585,7 @@ impl UaCore {
     pub fn dialog(&self, call: CallId) -> Option<&Dialog> {
         let c = self.call(call)?;
         match &c.session {
-            Some(tag) => c.dialogs.position(tag).and_then(|i| c.dialogs.get(i)),
+            Some(tag) => c.dialogs.position(tag.as_str()).and_then(|i| c.dialogs.get(i)),
             None => c.dialogs.get(0),
         }
     }
@@ -596,31 +662,36 @@ impl UaCore {
         if self.at_capacity() {
             return Err(UaError::TooManyCalls);
         }
-        let local_tag: Box<str> = self.token(TAG_LEN).into();
+        let local_tag = self.tag();
         let call_id: Box<str> = self.new_call_id().into();
+        let mut to_buf = std::mem::take(&mut self.to_buf);
+        let mut from_buf = std::mem::take(&mut self.from_buf);
         let to = match &invite.to {
-            Some(to) => to.clone(),
-            None => concat(&["<", &invite.uri, ">"]),
+            Some(to) => to.as_str(),
+            None => fill(&mut to_buf, &["<", &invite.uri, ">"]),
         };
         let from = invite.from.as_deref().unwrap_or(&self.config.from);
-        let from = concat(&[from, ";tag=", &local_tag]);
-        let (request, target, branch) = self.out_of_dialog(
+        let from = fill(&mut from_buf, &[from, ";tag=", local_tag.as_str()]);
+        let built = self.out_of_dialog(
             txns,
             &Method::Invite,
             &invite.uri,
-            &to,
-            &from,
+            to,
+            from,
             &call_id,
             1,
             invite.body.as_ref(),
             &invite.require,
             &invite.headers,
-        )?;
+        );
+        self.to_buf = to_buf;
+        self.from_buf = from_buf;
+        let (request, target, branch) = built?;
         let txn = txns
             .send_request(now, request.clone(), target)
             .inspect_err(|_| txns.return_branch(branch))?;
-        let mut call = Call::new(sip_dialog::Role::Uac, Phase::Calling, call_id, local_tag.clone());
-        call.invite_checked = self.addrs.check(&request, &local_tag);
+        let mut call = Call::new(sip_dialog::Role::Uac, Phase::Calling, call_id, local_tag);
+        call.invite_checked = self.addrs.check(&request, call.local_tag.as_str());
         call.invite = Some(Box::new(request));
         call.invite_txn = Some(txn);
         call.invite_target = Some(target);
@@ -759,7 +830,7 @@ impl UaCore {
         }
         let cseq = c.invite.as_ref().and_then(|i| i.cseq_number()).unwrap_or(1);
         let tag = c.session.clone().ok_or(UaError::WrongState("no session dialog"))?;
-        self.send_ack(now, txns, call, &tag, cseq, body.as_ref(), true)?;
+        self.send_ack(now, txns, call, tag.as_str(), cseq, body.as_ref(), true)?;
         let cancelled = self.call(call).is_some_and(|c| c.cancel == CancelState::Sent);
         if let Some(c) = self.call_mut(call) {
             c.phase = Phase::Established;
@@ -798,7 +869,7 @@ impl UaCore {
                     .dialogs
                     .iter()
                     .find(|d| d.state() == DialogState::Early)
-                    .map(|d| d.id().remote_tag.clone())
+                    .map(|d| Tag::new(&d.id().remote_tag))
                 else {
                     return Err(UaError::WrongState("no early dialog yet: use cancel"));
                 };
@@ -899,7 +970,8 @@ impl UaCore {
         let (txn, request) = c.pending.take().ok_or(UaError::WrongState("no re-INVITE"))?;
         c.pending_is_reinvite = false;
         let tag = c.local_tag.clone();
-        let response = MessageBuilder::response_to(&request, status, None).to_tag(&tag).build()?;
+        let response =
+            MessageBuilder::response_to(&request, status, None).to_tag(tag.as_str()).build()?;
         txns.send_response(now, txn, response)?;
         Ok(())
     }
@@ -943,21 +1015,17 @@ impl UaCore {
         if self.at_capacity() {
             return Err(UaError::TooManyCalls);
         }
-        let tag = self.token(TAG_LEN);
+        let tag = self.tag();
         let call_id = self.new_call_id();
-        let from = concat(&[&self.config.from, ";tag=", &tag]);
-        let (request, target, branch) = self.out_of_dialog(
-            txns,
-            method,
-            uri,
-            &concat(&["<", uri, ">"]),
-            &from,
-            &call_id,
-            1,
-            body,
-            &[],
-            headers,
-        )?;
+        let mut to_buf = std::mem::take(&mut self.to_buf);
+        let mut from_buf = std::mem::take(&mut self.from_buf);
+        let from = fill(&mut from_buf, &[&self.config.from, ";tag=", tag.as_str()]);
+        let to = fill(&mut to_buf, &["<", uri, ">"]);
+        let built =
+            self.out_of_dialog(txns, method, uri, to, from, &call_id, 1, body, &[], headers);
+        self.to_buf = to_buf;
+        self.from_buf = from_buf;
+        let (request, target, branch) = built?;
         self.send_out_request(now, txns, request, target, false)
             .inspect_err(|_| txns.return_branch(branch))
     }
@@ -1413,7 +1481,7 @@ impl UaCore {
         {
             let _ = txns.send_response(now, id, trying);
         }
-        let local_tag: Box<str> = self.token(TAG_LEN).into();
+        let local_tag = self.tag();
         let call_id: Box<str> = request.call_id().unwrap_or_default().into();
         let mut call = Call::new(sip_dialog::Role::Uas, Phase::Incoming, call_id, local_tag);
         call.pending = Some((id, Box::new(request.clone())));
@@ -1523,9 +1591,9 @@ impl UaCore {
         }
         let fork_only = self.call(call).is_some_and(|c| {
             c.role == sip_dialog::Role::Uac
-                && c.session
-                    .as_deref()
-                    .is_some_and(|s| c.dialogs.get(idx).is_some_and(|d| &*d.id().remote_tag != s))
+                && c.session.as_ref().is_some_and(|s| {
+                    c.dialogs.get(idx).is_some_and(|d| *d.id().remote_tag != *s.as_str())
+                })
         });
         if fork_only {
             return;
@@ -1693,7 +1761,7 @@ impl UaCore {
                         now,
                         txns,
                         call,
-                        &tag,
+                        tag.as_str(),
                         &Method::Bye,
                         None,
                         Some(&headers),
@@ -1783,17 +1851,17 @@ impl UaCore {
         }
         let Some(c) = self.call_mut(call) else { return };
         let cseq = response.cseq_number().unwrap_or(0);
-        let tag: Box<str> = response.to_tag().unwrap_or_default().into();
+        let tag = Tag::new(response.to_tag().unwrap_or_default());
         let Some(invite) = c.invite.as_deref() else { return };
         let change = on_invite_response(&mut c.dialogs, invite, c.invite_checked, &response);
         if change.is_err() {
             return;
         }
         match &c.session {
-            Some(session) if **session != *tag => {
+            Some(session) if *session != tag => {
                 // §13.2.2.4: another fork's 2xx: ACK it, then BYE that dialog.
-                let _ = self.send_ack(now, txns, call, &tag, cseq, None, false);
-                self.send_fork_bye(now, txns, call, &tag);
+                let _ = self.send_ack(now, txns, call, tag.as_str(), cseq, None, false);
+                self.send_fork_bye(now, txns, call, tag.as_str());
             }
             Some(_) => {
                 // The session's 2xx before our ACK went out (delayed offer): nothing to resend.
@@ -1803,7 +1871,7 @@ impl UaCore {
                 let offer_in_invite = c.offer_in_invite;
                 let cancelled = c.cancel != CancelState::None;
                 if offer_in_invite {
-                    let _ = self.send_ack(now, txns, call, &tag, cseq, None, true);
+                    let _ = self.send_ack(now, txns, call, tag.as_str(), cseq, None, true);
                     if let Some(c) = self.call_mut(call) {
                         c.phase = Phase::Established;
                     }
@@ -1845,15 +1913,16 @@ impl UaCore {
         let Some(c) = self.call_mut(call) else { return };
         c.reinvite_txn = None;
         let Some(tag) = c.session.clone() else { return };
+        let tag = tag.as_str();
         if (200..300).contains(&status) {
             if let Some(r) = &response {
-                if let Some(idx) = c.dialogs.position(&tag)
+                if let Some(idx) = c.dialogs.position(tag)
                     && let Some(d) = c.dialogs.get_mut(idx)
                 {
                     let _ = d.on_response(r);
                 }
                 let cseq = r.cseq_number().unwrap_or(0);
-                let _ = self.send_ack(now, txns, call, &tag, cseq, None, true);
+                let _ = self.send_ack(now, txns, call, tag, cseq, None, true);
             }
             self.events.push_back(UaEvent::ReinviteResult { call, status, response });
             return;
@@ -1918,7 +1987,7 @@ impl UaCore {
         if let Some(c) = self.call(call)
             && let Some((cseq, ack, target)) = &c.ack
             && Some(*cseq) == response.cseq_number()
-            && c.session.as_deref() == response.to_tag()
+            && c.session.as_ref().map(Tag::as_str) == response.to_tag()
         {
             txns.send_stateless(*target, ack);
             return true;
@@ -2100,21 +2169,25 @@ impl UaCore {
         body: Option<&Body>,
         remember: bool,
     ) -> Result<(), UaError> {
-        let branch = txns.new_branch();
+        // A branch as `TransactionTable::new_branch` draws it, without allocating.
+        let branch = txns.draw_branch();
         let (idx, target) = self.dialog_target(call, remote_tag)?;
-        let via = concat(&[
-            "SIP/2.0/",
-            target.transport().as_str(),
-            " ",
-            &self.config.sent_by,
-            ";branch=",
-            &branch,
-            ";rport",
-        ]);
-        let Self { calls, consts, .. } = self;
+        let Self { calls, consts, via_buf, config, .. } = self;
+        let via = fill(
+            via_buf,
+            &[
+                "SIP/2.0/",
+                target.transport().as_str(),
+                " ",
+                &config.sent_by,
+                ";branch=",
+                branch.as_str(),
+                ";rport",
+            ],
+        );
         let c = calls.get_mut(call.index, call.generation).ok_or(UaError::UnknownCall)?;
         let dialog = c.dialogs.get_mut(idx).ok_or(UaError::UnknownCall)?;
-        let mut b = dialog.request_builder(&Method::Ack, &via, Some(cseq));
+        let mut b = dialog.request_builder(&Method::Ack, via, Some(cseq));
         b = b.header(H::Contact, &*consts.contact);
         if let Some(body) = body {
             b = b.body(&body.content_type, body.bytes.clone());
@@ -2137,10 +2210,10 @@ impl UaCore {
         let tag = self
             .call(call)
             .and_then(|c| {
-                c.session.clone().or_else(|| c.dialogs.get(0).map(|d| d.id().remote_tag.clone()))
+                c.session.clone().or_else(|| c.dialogs.get(0).map(|d| Tag::new(&d.id().remote_tag)))
             })
             .ok_or(UaError::WrongState("no dialog"))?;
-        let txn = self.send_in_dialog(now, txns, call, &tag, &Method::Bye, None, None)?;
+        let txn = self.send_in_dialog(now, txns, call, tag.as_str(), &Method::Bye, None, None)?;
         self.clients.insert(txn, Purpose::Bye(call));
         if let Some(c) = self.call_mut(call) {
             c.txns += 1;
@@ -2185,8 +2258,15 @@ impl UaCore {
             .call(call)
             .and_then(|c| c.session.clone())
             .ok_or(UaError::WrongState("no dialog"))?;
-        let txn =
-            self.send_in_dialog(now, txns, call, &tag, &Method::Invite, body.as_ref(), auth)?;
+        let txn = self.send_in_dialog(
+            now,
+            txns,
+            call,
+            tag.as_str(),
+            &Method::Invite,
+            body.as_ref(),
+            auth,
+        )?;
         self.clients.insert(txn, Purpose::Reinvite(call));
         if let Some(c) = self.call_mut(call) {
             c.txns += 1;
@@ -2209,25 +2289,28 @@ impl UaCore {
         auth: Option<&[AuthHeader]>,
     ) -> Result<TransactionId, UaError> {
         let (idx, target) = self.dialog_target(call, tag)?;
-        let Self { calls, consts, .. } = self;
+        let Self { calls, consts, via_buf, config, .. } = self;
         let c = calls.get_mut(call.index, call.generation).ok_or(UaError::UnknownCall)?;
         let dialog = c.dialogs.get_mut(idx).ok_or(UaError::UnknownCall)?;
         // The branch the transaction layer would append (see `TransactionTable::draw_branch`).
         let branch = txns.draw_branch();
-        let via = via_value(target.transport(), &self.config.sent_by, branch.as_str());
-        let mut b = dialog.request_builder(method, &via, None);
+        let via = via_value(via_buf, target.transport(), &config.sent_by, branch.as_str());
+        let mut b = dialog.request_builder(method, via, None);
         if *method == Method::Invite {
             b = b.header(H::Contact, &*consts.contact).header(H::Allow, &*consts.allow);
         }
         if let Some(body) = body {
             b = b.body(&body.content_type, body.bytes.clone());
         }
+        // The request is kept (to answer a challenge) only with credentials to answer it.
+        let keep = self.auth.is_some();
         let sent = b.build().map_err(UaError::from).and_then(|mut request| {
             if let Some(headers) = auth {
                 AuthHeader::apply_all(headers, &mut request)
                     .map_err(|_| UaError::WrongState("credentials do not fit the request"))?;
             }
-            Ok((txns.send_request(now, request.clone(), target)?, request))
+            let kept = keep.then(|| request.clone());
+            Ok((txns.send_request(now, request, target)?, kept))
         });
         let (txn, request) = match sent {
             Ok(sent) => sent,
@@ -2237,7 +2320,7 @@ impl UaCore {
                 return Err(e);
             }
         };
-        if self.auth.is_some() {
+        if let Some(request) = request {
             self.sent.insert(txn, Box::new(request));
         }
         Ok(txn)
@@ -2310,7 +2393,7 @@ impl UaCore {
         let (contact, allow, supported) = (&*consts.contact, &*consts.allow, &*consts.supported);
         let c = calls.get_mut(call.index, call.generation).ok_or(UaError::UnknownCall)?;
         let (_, request) = c.pending.as_ref().ok_or(UaError::WrongState("nothing to answer"))?;
-        let mut b = MessageBuilder::response_to(request, status, None).to_tag(&c.local_tag);
+        let mut b = MessageBuilder::response_to(request, status, None).to_tag(c.local_tag.as_str());
         if (101..300).contains(&status) {
             for rr in request.header_lines(H::RecordRoute) {
                 b = b.header(H::RecordRoute, rr);
@@ -2324,9 +2407,9 @@ impl UaCore {
             }
             if c.dialogs.is_empty() && !c.pending_is_reinvite {
                 // The request passed `validate` in `on_request`.
-                let dialog = Dialog::uas_checked(request, &c.local_tag, status)
+                let dialog = Dialog::uas_checked(request, c.local_tag.as_str(), status)
                     .map_err(|_| UaError::WrongState("request cannot make a dialog"))?;
-                c.session = Some(dialog.id().remote_tag.clone());
+                c.session = Some(Tag::new(&dialog.id().remote_tag));
                 c.dialogs = DialogSet::from_dialog(dialog);
             }
         }
@@ -2377,8 +2460,8 @@ impl UaCore {
     ) -> Result<Message, sip_message::BuildError> {
         let mut b = MessageBuilder::response_to(request, status, reason);
         if status != 100 && request.to_tag().is_none() {
-            let tag = self.token(TAG_LEN);
-            b = b.to_tag(&tag);
+            let tag = self.tag();
+            b = b.to_tag(tag.as_str());
         }
         for (name, value) in headers {
             b = b.header(*name, value);
@@ -2425,7 +2508,8 @@ impl UaCore {
         // The branch the transaction layer would append to this Via, written here so that the
         // request goes out as built (see `TransactionTable::draw_branch`).
         let branch = txns.draw_branch();
-        let via = via_value(target.transport(), &self.config.sent_by, branch.as_str());
+        let via =
+            via_value(&mut self.via_buf, target.transport(), &config.sent_by, branch.as_str());
         let mut b =
             MessageBuilder::request(method, uri).header(H::Via, via).header(H::MaxForwards, "70");
         if let Some(proxy) = &self.config.outbound_proxy {
@@ -2646,7 +2730,7 @@ impl UaCore {
         local_tag: Option<&str>,
         remote_tag: Option<&str>,
     ) -> Option<(CallId, usize)> {
-        let call = *self.by_local_tag.get(local_tag?)?;
+        let call = *self.by_local_tag.get(local_tag?.as_bytes())?;
         let c = self.call(call)?;
         if Some(&*c.call_id) != msg.call_id() {
             return None;
@@ -2716,10 +2800,19 @@ impl UaCore {
     fn maybe_free(&mut self, call: CallId) {
         if self.call(call).is_some_and(|c| c.phase == Phase::Ended && c.txns == 0)
             && let Some(c) = self.calls.remove(call.index, call.generation)
-            && self.by_local_tag.get(&c.local_tag) == Some(&call)
+            && self.by_local_tag.get(c.local_tag.0.as_slice()) == Some(&call)
         {
-            self.by_local_tag.remove(&c.local_tag);
+            self.by_local_tag.remove(c.local_tag.0.as_slice());
         }
+    }
+
+    /// A new local tag (§19.3).
+    fn tag(&mut self) -> Tag {
+        let mut tag = Tag::default();
+        for _ in 0..TAG_LEN {
+            tag.0.push(self.token_char());
+        }
+        tag
     }
 
     fn token(&mut self, len: usize) -> String {
@@ -2730,13 +2823,16 @@ impl UaCore {
 
     /// Appends `len` random base-62 characters to `out` (one draw each, in order).
     fn push_token(&mut self, out: &mut String, len: usize) {
+        for _ in 0..len {
+            out.push(char::from(self.token_char()));
+        }
+    }
+
+    /// One random base-62 character (one draw).
+    fn token_char(&mut self) -> u8 {
         const ALPHABET: &[u8; 62] =
             b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-        for _ in 0..len {
-            out.push(char::from(
-                ALPHABET.get(self.rng.random_range(0..62usize)).copied().unwrap_or(b'0'),
-            ));
-        }
+        ALPHABET.get(self.rng.random_range(0..62usize)).copied().unwrap_or(b'0')
     }
 
     fn new_call_id(&mut self) -> String {
@@ -2750,7 +2846,7 @@ impl UaCore {
 }
 
 impl Call {
-    fn new(role: sip_dialog::Role, phase: Phase, call_id: Box<str>, local_tag: Box<str>) -> Self {
+    fn new(role: sip_dialog::Role, phase: Phase, call_id: Box<str>, local_tag: Tag) -> Self {
         Call {
             role,
             phase,
@@ -2770,7 +2866,7 @@ impl Call {
             invite_deadline: None,
             ack: None,
             redirects: 0,
-            tried: Vec::new(),
+            tried: SmallVec::new(),
             targets: Vec::new(),
             retried_420: false,
             pending: None,
@@ -2920,6 +3016,24 @@ mod tests {
             .header(H::CSeq, "1 INVITE")
             .build()
             .ok()
+    }
+
+    // A tag is found in the map by the bytes of a received tag, inline or not.
+    #[test]
+    fn tags_are_found_by_their_bytes() {
+        let mut map: FastMap<Tag, u32> = FastMap::with_hasher(hasher(7));
+        let long = "a".repeat(40);
+        for (i, t) in ["Ab3xYz09Qr", "", "x", long.as_str()].into_iter().enumerate() {
+            let tag = Tag::new(t);
+            assert_eq!(tag.as_str(), t);
+            assert_eq!(tag.heap_bytes() > 0, t.len() > 24);
+            map.insert(tag, i as u32);
+        }
+        for (i, t) in ["Ab3xYz09Qr", "", "x", long.as_str()].into_iter().enumerate() {
+            assert_eq!(map.get(t.as_bytes()), Some(&(i as u32)));
+        }
+        assert_eq!(map.get(&b"Ab3xYz09Qs"[..]), None);
+        assert_eq!(format!("{:?}", Tag::new("ab")), "\"ab\"");
     }
 
     #[test]
