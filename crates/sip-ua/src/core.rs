@@ -15,7 +15,7 @@ fn hasher(seed: u64) -> FixedState {
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use rand::{Rng, SeedableRng};
+use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sip_auth::{AuthFailure, AuthHeader, ClientConfig, CredentialProvider, Decision, DigestClient};
 use sip_dialog::{Dialog, DialogChange, DialogSet, DialogState, cseq_value};
@@ -2832,7 +2832,7 @@ impl UaCore {
     fn token_char(&mut self) -> u8 {
         const ALPHABET: &[u8; 62] =
             b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-        ALPHABET.get(self.rng.random_range(0..62usize)).copied().unwrap_or(b'0')
+        ALPHABET.get(base62_index(&mut self.rng)).copied().unwrap_or(b'0')
     }
 
     fn new_call_id(&mut self) -> String {
@@ -2843,6 +2843,24 @@ impl UaCore {
         id.push_str(&self.consts.call_id_host);
         id
     }
+}
+
+/// A number below 62, drawn exactly as `rng.random_range(0..62usize)` draws it (rand 0.9 takes
+/// a range that fits `u32` to `UniformInt::<u32>::sample_single_inclusive`: Canon's method,
+/// one 32-bit word times 62, and a second word only when the low half falls in the last 62
+/// values below 2^32), without the generic sampler around it: the same values from the same
+/// generator, so a seeded UA writes the same tags and Call-IDs.
+fn base62_index(rng: &mut impl RngCore) -> usize {
+    const RANGE: u32 = 62;
+    let m = u64::from(rng.next_u32()) * u64::from(RANGE);
+    let (mut hi, lo) = ((m >> 32) as u32, m as u32);
+    if lo > RANGE.wrapping_neg() {
+        let next = ((u64::from(rng.next_u32()) * u64::from(RANGE)) >> 32) as u32;
+        if lo.checked_add(next).is_none() {
+            hi += 1;
+        }
+    }
+    hi as usize
 }
 
 impl Call {
@@ -3016,6 +3034,63 @@ mod tests {
             .header(H::CSeq, "1 INVITE")
             .build()
             .ok()
+    }
+
+    /// Hands out the given words, then counts up.
+    struct Words(Vec<u32>, u32);
+
+    impl RngCore for Words {
+        fn next_u32(&mut self) -> u32 {
+            if self.0.is_empty() {
+                self.1 = self.1.wrapping_add(0x9e37_79b9);
+                self.1
+            } else {
+                self.0.remove(0)
+            }
+        }
+        fn next_u64(&mut self) -> u64 {
+            u64::from(self.next_u32()) | (u64::from(self.next_u32()) << 32)
+        }
+        fn fill_bytes(&mut self, dest: &mut [u8]) {
+            for b in dest {
+                *b = self.next_u32() as u8;
+            }
+        }
+    }
+
+    // The base-62 draw gives what `random_range(0..62usize)` gives, word for word: over the
+    // seeded generator, and over words that take the rare second draw (a low half in the last
+    // 62 values below 2^32, with and without the carry).
+    #[test]
+    fn base62_draws_are_random_range_draws() {
+        for seed in [0, 1, 2, 0x5eed, u64::MAX] {
+            let mut a = ChaCha8Rng::seed_from_u64(seed);
+            let mut b = ChaCha8Rng::seed_from_u64(seed);
+            for _ in 0..20_000 {
+                assert_eq!(base62_index(&mut a), b.random_range(0..62usize));
+            }
+            assert_eq!(a.next_u64(), b.next_u64());
+        }
+        // x * 62 with a low half above 2^32 - 62: x = ceil(k * 2^32 / 62) - 1 for some k.
+        let mut rare = Vec::new();
+        for k in 1..62u64 {
+            let x = ((k << 32) / 62) as u32;
+            for x in [x.wrapping_sub(1), x, x.wrapping_add(1)] {
+                let lo = (u64::from(x) * 62) as u32;
+                if lo > 62u32.wrapping_neg() {
+                    rare.push(x);
+                }
+            }
+        }
+        assert!(!rare.is_empty());
+        for &x in &rare {
+            for second in [0, 1, u32::MAX / 62, u32::MAX / 2, u32::MAX - 1, u32::MAX] {
+                let mut a = Words(vec![x, second, 7], 0);
+                let mut b = Words(vec![x, second, 7], 0);
+                assert_eq!(base62_index(&mut a), b.random_range(0..62usize), "{x} {second}");
+                assert_eq!(a.next_u32(), b.next_u32());
+            }
+        }
     }
 
     // A tag is found in the map by the bytes of a received tag, inline or not.
