@@ -140,7 +140,7 @@ impl Dialog {
     /// # Errors
     /// A missing Call-ID, From tag or CSeq, or an unparsable From, To, Contact or Record-Route.
     pub fn uac(request: &Message, response: &Message) -> Result<Dialog, DialogError> {
-        Dialog::uac_inner(request, response, false)
+        Dialog::uac_inner(request, response, Known::default())
     }
 
     /// [`Dialog::uac`] for a `request` whose From and To values are known to parse (it passed
@@ -151,14 +151,29 @@ impl Dialog {
     /// # Errors
     /// As [`Dialog::uac`].
     pub fn uac_checked(request: &Message, response: &Message) -> Result<Dialog, DialogError> {
-        Dialog::uac_inner(request, response, true)
+        Dialog::uac_inner(request, response, Known { request_addrs: true, response_contact: false })
+    }
+
+    /// [`Dialog::uac`] for a `request` and `response` of which the caller knows what
+    /// `known` says: the parses whose results are known are skipped. The result is the one
+    /// [`Dialog::uac`] gives.
+    ///
+    /// # Errors
+    /// As [`Dialog::uac`].
+    pub fn uac_known(
+        request: &Message,
+        response: &Message,
+        known: Known,
+    ) -> Result<Dialog, DialogError> {
+        Dialog::uac_inner(request, response, known)
     }
 
     fn uac_inner(
         request: &Message,
         response: &Message,
-        checked: bool,
+        known: Known,
     ) -> Result<Dialog, DialogError> {
+        let checked = known.request_addrs;
         let status = response.status().ok_or(DialogError::NotAResponse)?;
         let state = match status {
             101..=199 => DialogState::Early,
@@ -174,7 +189,7 @@ impl Dialog {
         let local_seq = request.cseq_number().ok_or(DialogError::Missing(H::CSeq))?;
         let mut route_set = record_routes(response, false)?;
         route_set.reverse();
-        let remote_target = contact_uri(response, false)?.unwrap_or_default();
+        let remote_target = contact_uri(response, known.response_contact)?.unwrap_or_default();
         let local = name_addr_of::<From<'_>>(request, checked)?;
         let remote = name_addr_of::<To<'_>>(request, checked)?;
         let text = DialogText::new(local, local_tag, remote, remote_tag, remote_target);
@@ -588,6 +603,27 @@ impl Dialog {
     }
 }
 
+/// What the caller of [`Dialog::uac_known`] knows of the request and the response, so that
+/// the parses whose results are known are skipped.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Known {
+    /// The request's From and To parse (it passed [`Message::validate`], or its sender
+    /// checked them): as for [`Dialog::uac_checked`].
+    pub request_addrs: bool,
+    /// The response's first Contact value is `<uri>` with anything after it, and
+    /// [`contact_target`] gives that `uri` (the caller saw the same Contact line parse).
+    pub response_contact: bool,
+}
+
+/// The remote target a dialog takes from `msg` (RFC 3261 §12.1.1, §12.1.2): the URI of its
+/// first Contact, which must parse as a URI; `None` without a Contact.
+///
+/// # Errors
+/// An unparsable Contact, or one without a URI (`*`).
+pub fn contact_target(msg: &Message) -> Result<Option<&str>, DialogError> {
+    contact_uri(msg, false)
+}
+
 /// Whether `method` refreshes the remote target (RFC 3261 §12.2, RFC 3311, RFC 6665).
 #[must_use]
 pub fn is_target_refresh(method: &Method) -> bool {
@@ -908,6 +944,37 @@ mod tests {
             }
         }
         assert!(valid > 300, "{valid} valid combinations");
+    }
+
+    // A response Contact known to read as its bracketed text (what `contact_target` gives)
+    // makes the dialog the parse makes, for every Contact form.
+    #[test]
+    fn a_known_contact_gives_the_parsed_dialog() {
+        let request = request_with("<sip:a@b>;tag=1", "<sip:b@c>", "<sip:a@b>").unwrap();
+        let mut known = 0;
+        for contact in ADDRS.iter().chain(&["*", "<sip:b@c>;q=0.5, <sip:d@e>", "<>", "<sip:b@c"]) {
+            let Ok(response) = MessageBuilder::response_to(&request, 180, None)
+                .to_tag("t2")
+                .header(H::Contact, contact)
+                .build()
+            else {
+                continue;
+            };
+            let line = response.header_lines(H::Contact).next().unwrap();
+            let text = line
+                .strip_prefix(b"<")
+                .and_then(|r| r.iter().position(|&c| c == b'>').and_then(|e| r.get(..e)));
+            let target = contact_target(&response);
+            let full = format!("{:?}", Dialog::uac(&request, &response));
+            if matches!((&target, text), (Ok(Some(uri)), Some(t)) if uri.as_bytes() == t) {
+                known += 1;
+                let k = Known { request_addrs: false, response_contact: true };
+                assert_eq!(format!("{:?}", Dialog::uac_known(&request, &response, k)), full);
+            }
+            let k = Known { request_addrs: true, response_contact: false };
+            assert_eq!(format!("{:?}", Dialog::uac_known(&request, &response, k)), full);
+        }
+        assert!(known >= 5, "{known}");
     }
 
     // A UAC dialog confirmed by a 2xx ends with the route set and loose-router flag that the

@@ -84,7 +84,8 @@ mod error;
 mod set;
 
 pub use dialog::{
-    Dialog, DialogId, DialogState, RequestTarget, Role, cseq_value, is_target_refresh,
+    Dialog, DialogId, DialogState, Known, RequestTarget, Role, contact_target, cseq_value,
+    is_target_refresh,
 };
 pub use error::DialogError;
 pub use set::{DialogChange, DialogSet};

@@ -3,7 +3,7 @@
 use sip_message::Message;
 use smallvec::SmallVec;
 
-use crate::{Dialog, DialogError, DialogState};
+use crate::{Dialog, DialogError, DialogState, Known};
 
 /// What a response did to a [`DialogSet`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,7 +53,7 @@ impl DialogSet {
         request: &Message,
         response: &Message,
     ) -> Result<DialogChange, DialogError> {
-        self.on_response_inner(request, response, false)
+        self.on_response_inner(request, response, Known::default())
     }
 
     /// [`DialogSet::on_response`] for a `request` whose From and To are known to parse: a
@@ -67,14 +67,33 @@ impl DialogSet {
         request: &Message,
         response: &Message,
     ) -> Result<DialogChange, DialogError> {
-        self.on_response_inner(request, response, true)
+        self.on_response_inner(
+            request,
+            response,
+            Known { request_addrs: true, response_contact: false },
+        )
+    }
+
+    /// [`DialogSet::on_response`] for a `request` and `response` of which the caller knows
+    /// what `known` says: a new dialog is made with [`Dialog::uac_known`]. The result is the
+    /// one [`DialogSet::on_response`] gives.
+    ///
+    /// # Errors
+    /// As [`DialogSet::on_response`].
+    pub fn on_response_known(
+        &mut self,
+        request: &Message,
+        response: &Message,
+        known: Known,
+    ) -> Result<DialogChange, DialogError> {
+        self.on_response_inner(request, response, known)
     }
 
     fn on_response_inner(
         &mut self,
         request: &Message,
         response: &Message,
-        checked: bool,
+        known: Known,
     ) -> Result<DialogChange, DialogError> {
         let status = response.status().ok_or(DialogError::NotAResponse)?;
         match status {
@@ -89,11 +108,12 @@ impl DialogSet {
             }
             _ => return Ok(DialogChange::None),
         }
-        let tag = response.to_tag().unwrap_or_default();
+        // The tag is a token: its bytes are its text.
+        let tag = response.to_tag_bytes().unwrap_or_default();
         if status < 200 && tag.is_empty() {
             return Ok(DialogChange::None);
         }
-        match self.position(tag) {
+        match self.position_bytes(tag) {
             Some(i) => {
                 let dialog = self.dialogs.get_mut(i).ok_or(DialogError::NoSuchDialog)?;
                 let before = dialog.state();
@@ -105,11 +125,7 @@ impl DialogSet {
                 })
             }
             None => {
-                let dialog = if checked {
-                    Dialog::uac_checked(request, response)?
-                } else {
-                    Dialog::uac(request, response)?
-                };
+                let dialog = Dialog::uac_known(request, response, known)?;
                 self.dialogs.push(dialog);
                 Ok(DialogChange::Created(self.dialogs.len() - 1))
             }
@@ -119,7 +135,14 @@ impl DialogSet {
     /// The index of the dialog whose remote tag is `tag`.
     #[must_use]
     pub fn position(&self, remote_tag: &str) -> Option<usize> {
-        self.dialogs.iter().position(|d| &*d.id().remote_tag == remote_tag)
+        self.position_bytes(remote_tag.as_bytes())
+    }
+
+    /// [`DialogSet::position`] for a tag given as bytes (as
+    /// [`Message::to_tag_bytes`] gives it).
+    #[must_use]
+    pub fn position_bytes(&self, remote_tag: &[u8]) -> Option<usize> {
+        self.dialogs.iter().position(|d| d.id().remote_tag.as_bytes() == remote_tag)
     }
 
     /// The dialog at `index`.

@@ -18,7 +18,7 @@ use bytes::Bytes;
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sip_auth::{AuthFailure, AuthHeader, ClientConfig, CredentialProvider, Decision, DigestClient};
-use sip_dialog::{Dialog, DialogChange, DialogSet, DialogState, cseq_value};
+use sip_dialog::{Dialog, DialogChange, DialogSet, DialogState, Known, cseq_value};
 use sip_message::{
     ContentType, HeaderName as H, Message, MessageBuilder, Method, Require, SipUri, Unsupported,
     Uri,
@@ -227,6 +227,7 @@ pub struct UaCore {
     /// Header values that depend only on the configuration, written once.
     consts: Consts,
     addrs: AddrMemo,
+    contacts: ContactMemo,
     /// Recently resolved IP-literal URIs (whose target depends on nothing but the URI).
     resolved: ResolveCache,
     /// A buffer for the Via of a request being built, kept to write the next one without
@@ -358,6 +359,38 @@ impl AddrMemo {
     }
 }
 
+/// The first Contact line of the last response to an INVITE whose Contact
+/// [`sip_dialog::contact_target`] read as the text between its `<` and first `>`: a response
+/// with the same line gives the same target, which the UAC's dialog then reads from the text
+/// ([`Known::response_contact`]) instead of parsing the Contact once more per call. A peer
+/// answers every call with the same Contact.
+#[derive(Debug, Default)]
+struct ContactMemo {
+    line: Option<Box<[u8]>>,
+}
+
+impl ContactMemo {
+    /// Whether `response`'s first Contact line is known to be `<uri>...` with `uri` its
+    /// parsed target: looked up, or parsed and remembered.
+    fn check(&mut self, response: &Message) -> bool {
+        let Some(line) = response.header_lines(H::Contact).next() else { return false };
+        if self.line.as_deref() == Some(line) {
+            return true;
+        }
+        let bracketed = line
+            .strip_prefix(b"<")
+            .and_then(|rest| rest.iter().position(|&c| c == b'>').and_then(|end| rest.get(..end)));
+        let known = match (sip_dialog::contact_target(response), bracketed) {
+            (Ok(Some(uri)), Some(text)) => uri.as_bytes() == text,
+            _ => false,
+        };
+        if known {
+            self.line = Some(line.into());
+        }
+        known
+    }
+}
+
 /// How many resolved URIs [`ResolveCache`] keeps.
 const RESOLVE_CACHE: usize = 4;
 
@@ -481,6 +514,7 @@ impl UaCore {
         UaCore {
             consts: Consts::of(&config),
             addrs: AddrMemo::default(),
+            contacts: ContactMemo::default(),
             resolved: ResolveCache::default(),
             via_buf: String::new(),
             from_buf: String::new(),
@@ -1424,7 +1458,7 @@ impl UaCore {
             self.on_cancel(now, txns, id, &request);
             return;
         }
-        if request.to_tag().is_some() {
+        if request.to_tag_bytes().is_some() {
             self.on_in_dialog(now, txns, id, request, source);
             return;
         }
@@ -1536,7 +1570,8 @@ impl UaCore {
         source: Target,
     ) {
         // §12.2.2: find the dialog; 481 if none.
-        let Some((call, idx)) = self.find_dialog(&request, request.to_tag(), request.from_tag())
+        let Some((call, idx)) =
+            self.find_dialog(&request, request.to_tag_bytes(), request.from_tag_bytes())
         else {
             self.reply(now, txns, id, &request, 481, None, &[]);
             return;
@@ -1666,7 +1701,8 @@ impl UaCore {
         txns: &mut TransactionTable,
         ack: Message,
     ) -> Option<Message> {
-        let Some((call, idx)) = self.find_dialog(&ack, ack.to_tag(), ack.from_tag()) else {
+        let Some((call, idx)) = self.find_dialog(&ack, ack.to_tag_bytes(), ack.from_tag_bytes())
+        else {
             return Some(ack);
         };
         let cseq = ack.cseq_number();
@@ -1703,14 +1739,16 @@ impl UaCore {
     ) {
         match purpose {
             Purpose::Invite(call) => {
-                let Some(c) = self.call_mut(call) else { return };
+                let Self { calls, contacts, .. } = self;
+                let Some(c) = calls.get_mut(call.index, call.generation) else { return };
                 c.provisional_seen = true;
                 let send_cancel = c.cancel == CancelState::Pending;
                 let status = response.status().unwrap_or(100);
-                if status > 100 && response.to_tag().is_some() {
+                if status > 100 && response.to_tag_bytes().is_some() {
                     let Some(invite) = c.invite.as_deref() else { return };
+                    let checked = c.invite_checked;
                     if let Ok(DialogChange::Created(_) | DialogChange::Updated(_)) =
-                        on_invite_response(&mut c.dialogs, invite, c.invite_checked, &response)
+                        on_invite_response(&mut c.dialogs, invite, checked, contacts, &response)
                     {
                         self.events.push_back(UaEvent::Progress { call, response });
                     }
@@ -1795,12 +1833,13 @@ impl UaCore {
         status: u16,
         response: Option<Message>,
     ) {
-        let Some(c) = self.call_mut(call) else { return };
+        let Self { calls, contacts, .. } = self;
+        let Some(c) = calls.get_mut(call.index, call.generation) else { return };
         if c.phase != Phase::Calling {
             return;
         }
         if let (Some(invite), Some(r)) = (c.invite.as_deref(), &response) {
-            let _ = on_invite_response(&mut c.dialogs, invite, c.invite_checked, r);
+            let _ = on_invite_response(&mut c.dialogs, invite, c.invite_checked, contacts, r);
         }
         c.dialogs.prune();
         let cancelled = c.cancel != CancelState::None;
@@ -1849,11 +1888,13 @@ impl UaCore {
         if self.resend_ack(txns, call, &response) {
             return;
         }
-        let Some(c) = self.call_mut(call) else { return };
+        let Self { calls, contacts, .. } = self;
+        let Some(c) = calls.get_mut(call.index, call.generation) else { return };
         let cseq = response.cseq_number().unwrap_or(0);
         let tag = Tag::new(response.to_tag().unwrap_or_default());
         let Some(invite) = c.invite.as_deref() else { return };
-        let change = on_invite_response(&mut c.dialogs, invite, c.invite_checked, &response);
+        let checked = c.invite_checked;
+        let change = on_invite_response(&mut c.dialogs, invite, checked, contacts, &response);
         if change.is_err() {
             return;
         }
@@ -1968,7 +2009,8 @@ impl UaCore {
         {
             return false;
         }
-        let Some((call, _)) = self.find_dialog(response, response.from_tag(), response.to_tag())
+        let Some((call, _)) =
+            self.find_dialog(response, response.from_tag_bytes(), response.to_tag_bytes())
         else {
             return false;
         };
@@ -2724,18 +2766,21 @@ impl UaCore {
     }
 
     /// The call and dialog index a message names by (local tag, remote tag).
+    ///
+    /// The tags and the Call-ID are compared as bytes: the parser takes only tokens there
+    /// (`Message::to_tag_bytes`), so they are their text.
     fn find_dialog(
         &self,
         msg: &Message,
-        local_tag: Option<&str>,
-        remote_tag: Option<&str>,
+        local_tag: Option<&[u8]>,
+        remote_tag: Option<&[u8]>,
     ) -> Option<(CallId, usize)> {
-        let call = *self.by_local_tag.get(local_tag?.as_bytes())?;
+        let call = *self.by_local_tag.get(local_tag?)?;
         let c = self.call(call)?;
-        if Some(&*c.call_id) != msg.call_id() {
+        if Some(c.call_id.as_bytes()) != msg.call_id_bytes() {
             return None;
         }
-        let idx = c.dialogs.position(remote_tag.unwrap_or_default())?;
+        let idx = c.dialogs.position_bytes(remote_tag.unwrap_or_default())?;
         Some((call, idx))
     }
 
@@ -2925,13 +2970,15 @@ fn on_invite_response(
     dialogs: &mut DialogSet,
     invite: &Message,
     checked: bool,
+    contacts: &mut ContactMemo,
     response: &Message,
 ) -> Result<DialogChange, sip_dialog::DialogError> {
-    if checked {
-        dialogs.on_response_checked(invite, response)
-    } else {
-        dialogs.on_response(invite, response)
-    }
+    // Only a response that may create a dialog has its Contact looked at.
+    let creates = response.status().is_some_and(|s| (101..300).contains(&s))
+        && dialogs.position_bytes(response.to_tag_bytes().unwrap_or_default()).is_none();
+    let known =
+        Known { request_addrs: checked, response_contact: creates && contacts.check(response) };
+    dialogs.on_response_known(invite, response, known)
 }
 
 /// The expiry the registrar granted our `contact` (§10.2.4): the matching Contact's `expires`,
@@ -3090,6 +3137,40 @@ mod tests {
                 assert_eq!(base62_index(&mut a), b.random_range(0..62usize), "{x} {second}");
                 assert_eq!(a.next_u32(), b.next_u32());
             }
+        }
+    }
+
+    // The Contact memo says "known" only for a line whose parsed target is its bracketed
+    // text, and says it again for the same line in another response.
+    #[test]
+    fn the_contact_memo_says_what_the_parse_says() {
+        let forms = [
+            "<sip:bob@192.0.2.2:5060>",
+            "<sip:bob@192.0.2.2>;expires=60",
+            "Bob <sip:bob@192.0.2.2>",
+            "sip:bob@192.0.2.2",
+            "*",
+            "<sip:bob@192.0.2.2",
+            "<mailto:bob@example.com>",
+            "<sip:b@c>, <sip:d@e>",
+            "<>",
+        ];
+        let request = invite_with("<sip:bob@192.0.2.2>", "<sip:a@b>;tag=x").unwrap();
+        let mut memo = ContactMemo::default();
+        for contact in forms {
+            let Ok(response) = MessageBuilder::response_to(&request, 200, None)
+                .to_tag("y")
+                .header(H::Contact, contact)
+                .build()
+            else {
+                continue;
+            };
+            let known = memo.check(&response);
+            let target = sip_dialog::contact_target(&response);
+            let bracketed = contact.strip_prefix('<').and_then(|r| r.split('>').next());
+            let same = matches!((target, bracketed), (Ok(Some(t)), Some(b)) if t == b);
+            assert_eq!(known, same, "{contact}");
+            assert_eq!(memo.check(&response), same, "{contact}");
         }
     }
 
