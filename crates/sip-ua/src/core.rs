@@ -299,7 +299,12 @@ struct Consts {
     contact: Box<str>,
     /// The host part of our Call-IDs (§8.1.1.4).
     call_id_host: Box<str>,
+    /// [`UaConfig::accept`] split at the first `/`: (type, subtype), each empty if missing.
+    accept: Vec<MediaRange>,
 }
+
+/// A media type and subtype as bytes (either may be `*`).
+type MediaRange = (Box<[u8]>, Box<[u8]>);
 
 impl Consts {
     fn of(config: &UaConfig) -> Self {
@@ -308,6 +313,16 @@ impl Consts {
             supported: config.supported_value().into(),
             contact: concat(&["<", &config.contact, ">"]).into(),
             call_id_host: config.sent_by.split(':').next().unwrap_or("sip").into(),
+            accept: config
+                .accept
+                .iter()
+                .map(|a| {
+                    let mut parts = a.splitn(2, '/');
+                    let (t, s) =
+                        (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
+                    (t.as_bytes().into(), s.as_bytes().into())
+                })
+                .collect(),
         }
     }
 }
@@ -2733,6 +2748,9 @@ impl UaCore {
     // ----- bookkeeping ------------------------------------------------------------------------
 
     fn unsupported_requires(&self, request: &Message) -> Option<String> {
+        if !request.has(H::Require) {
+            return None;
+        }
         let unknown: Vec<&str> = request
             .typed_all::<Require<'_>>()
             .flatten()
@@ -2748,20 +2766,25 @@ impl UaCore {
         if request.body().is_empty() {
             return true;
         }
+        let typed;
         let (mime_type, subtype) = match plain_media_type(request) {
             Some(pair) => pair,
             None => match request.typed::<ContentType<'_>>() {
-                Some(Ok(ct)) => (ct.mime_type(), ct.subtype()),
+                Some(Ok(ct)) => {
+                    typed = ct;
+                    (typed.mime_type().as_bytes(), typed.subtype().as_bytes())
+                }
                 _ => return false,
             },
         };
-        self.config.accept.iter().any(|a| {
-            let mut parts = a.splitn(2, '/');
-            let (t, s) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
+        // `UaConfig::accept`, split once at `UaCore::new`.
+        self.consts.accept.iter().any(|(t, s)| {
+            let (t, s) = (&**t, &**s);
             // `ContentType::is(t, s)`, then a `type/*` range.
-            let part = |ours: &str, theirs: &str| ours == "*" || ours.eq_ignore_ascii_case(theirs);
+            let part =
+                |ours: &[u8], theirs: &[u8]| ours == b"*" || ours.eq_ignore_ascii_case(theirs);
             (part(mime_type, t) && part(subtype, s))
-                || (s == "*" && mime_type.eq_ignore_ascii_case(t))
+                || (s == b"*" && mime_type.eq_ignore_ascii_case(t))
         })
     }
 
@@ -2853,11 +2876,11 @@ impl UaCore {
 
     /// A new local tag (§19.3).
     fn tag(&mut self) -> Tag {
-        let mut tag = Tag::default();
-        for _ in 0..TAG_LEN {
-            tag.0.push(self.token_char());
+        let mut tag = [0u8; TAG_LEN];
+        for c in &mut tag {
+            *c = self.token_char();
         }
-        tag
+        Tag(SmallVec::from_slice(&tag))
     }
 
     fn token(&mut self, len: usize) -> String {
@@ -2953,7 +2976,7 @@ impl Call {
 /// written plainly as `type/subtype` (letters, digits, `.`, `+`, `-`): then they are the text
 /// either side of the slash, as the typed parse reads them (RFC 3261 §20.15). `None` for any
 /// other form (parameters, whitespace, ...), which the typed parser reads.
-fn plain_media_type(request: &Message) -> Option<(&str, &str)> {
+fn plain_media_type(request: &Message) -> Option<(&[u8], &[u8])> {
     let value = request.header_lines(H::ContentType).next()?;
     let plain = |c: &u8| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'+' | b'-');
     let slash = value.iter().position(|&c| c == b'/')?;
@@ -2961,7 +2984,8 @@ fn plain_media_type(request: &Message) -> Option<(&str, &str)> {
     if t.is_empty() || s.is_empty() || !t.iter().all(plain) || !s.iter().all(plain) {
         return None;
     }
-    Some((std::str::from_utf8(t).ok()?, std::str::from_utf8(s).ok()?))
+    // ASCII only (checked above): the bytes are the text.
+    Some((t, s))
 }
 
 /// [`DialogSet::on_response`] for a response to the call's INVITE; `checked`: its From and To
@@ -3174,6 +3198,58 @@ mod tests {
         }
     }
 
+    // The body check with the Accept list split once says what the string comparison of
+    // every entry said.
+    #[test]
+    fn body_acceptance_is_the_string_comparison() {
+        let old = |accept: &[String], mime_type: &str, subtype: &str| {
+            accept.iter().any(|a| {
+                let mut parts = a.splitn(2, '/');
+                let (t, s) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
+                let part =
+                    |ours: &str, theirs: &str| ours == "*" || ours.eq_ignore_ascii_case(theirs);
+                (part(mime_type, t) && part(subtype, s))
+                    || (s == "*" && mime_type.eq_ignore_ascii_case(t))
+            })
+        };
+        let lists: [&[&str]; 5] = [
+            &["application/sdp"],
+            &["application/*"],
+            &["*/*", "text/plain"],
+            &["application", "text/html"],
+            &[],
+        ];
+        let types = [
+            "application/sdp",
+            "Application/SDP",
+            "application/sdp;charset=utf-8",
+            "text/plain",
+            "text/html ; level=1",
+            "application/pidf+xml",
+            "image/png",
+        ];
+        let mut checked = 0;
+        for list in lists {
+            let mut config = UaConfig::new("bob", "192.0.2.2:5060");
+            config.accept = list.iter().map(|a| a.to_string()).collect();
+            let core = UaCore::new(config.clone());
+            for ct in types {
+                let Ok(request) = MessageBuilder::request(&Method::Message, "sip:bob@192.0.2.2")
+                    .header(H::Via, "SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1")
+                    .body(ct, "x")
+                    .build()
+                else {
+                    continue;
+                };
+                let Some(Ok(parsed)) = request.typed::<ContentType<'_>>() else { continue };
+                let want = old(&config.accept, parsed.mime_type(), parsed.subtype());
+                assert_eq!(core.body_acceptable(&request), want, "{list:?} {ct}");
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 35);
+    }
+
     // A tag is found in the map by the bytes of a received tag, inline or not.
     #[test]
     fn tags_are_found_by_their_bytes() {
@@ -3230,7 +3306,8 @@ mod tests {
                 // Taken only from a value that parses, and read as the parse reads it.
                 Some(pair) => {
                     let ct = typed.unwrap().unwrap();
-                    assert_eq!(pair, (ct.mime_type(), ct.subtype()), "{value}");
+                    let ct = (ct.mime_type().as_bytes(), ct.subtype().as_bytes());
+                    assert_eq!(pair, ct, "{value}");
                 }
                 None => {
                     assert!(value.contains([' ', ';']) || !matches!(typed, Some(Ok(_))), "{value}")
