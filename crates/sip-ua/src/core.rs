@@ -65,7 +65,9 @@ struct Call {
     invite_deadline: Option<Instant>,
     /// The ACK sent for the last 2xx to an INVITE (its CSeq, bytes and target), re-sent for
     /// each retransmission of that 2xx (§13.2.2.4).
-    ack: Option<(u32, Box<Message>, Target)>,
+    /// The ACK is kept as its bytes (a built message is written as it was built), parsed
+    /// again only for a retransmitted 2xx.
+    ack: Option<(u32, Bytes, Target)>,
     redirects: u8,
     /// The URIs tried (the first is the INVITE's own; more after redirects).
     tried: SmallVec<[Box<str>; 1]>,
@@ -76,8 +78,9 @@ struct Call {
     /// The INVITE being answered (initial or re-INVITE) and its server transaction.
     pending: Option<(TransactionId, Box<Message>)>,
     source: Option<Target>,
-    /// The 2xx waiting for its ACK: the transaction, the CSeq, and the response.
-    ok: Option<(TransactionId, u32, Box<Message>)>,
+    /// The 2xx waiting for its ACK: the transaction, the CSeq, and the response's bytes
+    /// (parsed again only to retransmit it: usually the ACK comes first).
+    ok: Option<(TransactionId, u32, Bytes)>,
     retx_at: Option<Instant>,
     retx_interval: Duration,
     retx_deadline: Option<Instant>,
@@ -617,9 +620,7 @@ impl UaCore {
                 + tried * std::mem::size_of::<Box<str>>()
                 + c.tried.iter().map(|t| t.len()).sum::<usize>()
                 + usize::from(c.invite.is_some()) * message
-                + usize::from(c.ack.is_some()) * message
-                + usize::from(c.pending.is_some()) * message
-                + usize::from(c.ok.is_some()) * message,
+                + usize::from(c.pending.is_some()) * message,
         )
     }
 
@@ -2046,7 +2047,10 @@ impl UaCore {
             && Some(*cseq) == response.cseq_number()
             && c.session.as_ref().map(Tag::as_str) == response.to_tag()
         {
-            txns.send_stateless(*target, ack);
+            // Our own ACK as built: it parses as it did then.
+            if let Ok(ack) = Message::parse(ack.clone()) {
+                txns.send_stateless(*target, &ack);
+            }
             return true;
         }
         false
@@ -2137,9 +2141,12 @@ impl UaCore {
             let _ = self.send_bye(now, txns, call, EndReason::NoAck);
             return;
         }
-        let (txn, ok) = (*txn, (**ok).clone());
-        if let Err(ResponseError::UnknownTransaction | ResponseError::AlreadyFinal(_)) =
-            txns.send_response(now, txn, ok.clone())
+        // Our own 2xx as built (within the default limits the builder checked): it parses as
+        // it did then, and is written back byte for byte.
+        let (txn, ok) = (*txn, Message::parse(ok.clone()));
+        if let Ok(ok) = ok
+            && let Err(ResponseError::UnknownTransaction | ResponseError::AlreadyFinal(_)) =
+                txns.send_response(now, txn, ok.clone())
             && let Some(source) = c.source
         {
             txns.send_stateless(source, &ok);
@@ -2252,7 +2259,7 @@ impl UaCore {
         let ack = b.build()?;
         txns.send_stateless(target, &ack);
         if remember {
-            c.ack = Some((cseq, Box::new(ack), target));
+            c.ack = Some((cseq, ack.to_bytes(), target));
         }
         Ok(())
     }
@@ -2423,11 +2430,12 @@ impl UaCore {
         let c = self.call_mut(call).ok_or(UaError::UnknownCall)?;
         let (txn, _) = c.pending.take().ok_or(UaError::WrongState("nothing to answer"))?;
         c.pending_is_reinvite = false;
-        if let Err(e) = txns.send_response(now, txn, response.clone()) {
+        let cseq = response.cseq_number().unwrap_or(0);
+        let bytes = response.to_bytes();
+        if let Err(e) = txns.send_response(now, txn, response) {
             return Err(e.into());
         }
-        let cseq = response.cseq_number().unwrap_or(0);
-        c.ok = Some((txn, cseq, Box::new(response)));
+        c.ok = Some((txn, cseq, bytes));
         c.retx_interval = t1;
         c.retx_at = Some(now + t1);
         c.retx_deadline = Some(now + t1 * 64);
@@ -2866,12 +2874,17 @@ impl UaCore {
     }
 
     fn maybe_free(&mut self, call: CallId) {
-        if self.call(call).is_some_and(|c| c.phase == Phase::Ended && c.txns == 0)
-            && let Some(c) = self.calls.remove(call.index, call.generation)
-            && self.by_local_tag.get(c.local_tag.0.as_slice()) == Some(&call)
-        {
-            self.by_local_tag.remove(c.local_tag.0.as_slice());
+        let Self { calls, by_local_tag, .. } = self;
+        let Some(c) = calls.get(call.index, call.generation) else { return };
+        if c.phase != Phase::Ended || c.txns != 0 {
+            return;
         }
+        let tag = c.local_tag.0.as_slice();
+        if by_local_tag.get(tag) == Some(&call) {
+            by_local_tag.remove(tag);
+        }
+        // Dropped in place (a call is some 700 bytes: not worth moving out to drop).
+        calls.discard(call.index, call.generation);
     }
 
     /// A new local tag (§19.3).

@@ -56,6 +56,23 @@ impl<T> Slots<T> {
         Some(value)
     }
 
+    /// [`remove`](Self::remove), dropping the value where it is instead of moving it out.
+    /// Whether there was one.
+    pub(crate) fn discard(&mut self, index: u32, generation: u32) -> bool {
+        let Some(slot) =
+            self.entries.get_mut(index as usize).filter(|s| s.generation == generation)
+        else {
+            return false;
+        };
+        if slot.value.is_none() {
+            return false;
+        }
+        slot.value = None;
+        self.free.push(index);
+        self.len -= 1;
+        true
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.len
     }

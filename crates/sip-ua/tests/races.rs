@@ -144,6 +144,7 @@ fn lost_ack_is_recovered_by_the_2xx_retransmission() {
     assert_eq!(summaries(&sim), ["INVITE", "100/INVITE", "200/INVITE", "ACK", "200/INVITE", "ACK"]);
     let log = sim.wire.log();
     assert_eq!(log[3].payload, log[5].payload, "the same ACK again");
+    assert_eq!(log[2].payload, log[4].payload, "the same 200 again");
     assert_eq!(log[4].at - log[2].at, ms(500));
     assert_eq!(sim.parties.1.event_names(), ["IncomingCall", "Confirmed"]);
 }
@@ -167,6 +168,9 @@ fn no_ack_ends_the_session_with_bye_at_64_t1() {
         .map(|s| s.at)
         .collect();
     let gaps: Vec<u128> = oks.windows(2).map(|w| (w[1] - w[0]).as_millis()).collect();
+    let first = sim.wire.log().iter().find(|s| summary(&s.payload) == "200/INVITE").unwrap();
+    let same = sim.wire.log().iter().filter(|s| s.payload == first.payload).count();
+    assert_eq!(same, oks.len(), "every retransmission is the first 200 byte for byte");
     assert_eq!(gaps[..5], [500, 1000, 2000, 4000, 4000]);
     assert!(gaps[5..].iter().all(|g| *g == 4000));
     let bye = sim.wire.log().iter().find(|s| summary(&s.payload) == "BYE").unwrap();
