@@ -41,6 +41,7 @@ const CALL_ID_LEN: usize = 20;
 struct Call {
     role: sip_dialog::Role,
     phase: Phase,
+    /// The Call-ID (UAC; empty for a UAS, whose dialog holds the INVITE's).
     call_id: Box<str>,
     local_tag: Tag,
     /// UAC: the dialogs the INVITE created (one per fork); UAS: the one dialog.
@@ -1532,8 +1533,8 @@ impl UaCore {
             let _ = txns.send_response(now, id, trying);
         }
         let local_tag = self.tag();
-        let call_id: Box<str> = request.call_id().unwrap_or_default().into();
-        let mut call = Call::new(sip_dialog::Role::Uas, Phase::Incoming, call_id, local_tag);
+        // The Call-ID is the dialog's (made from this INVITE when answered): not kept twice.
+        let mut call = Call::new(sip_dialog::Role::Uas, Phase::Incoming, Box::default(), local_tag);
         call.pending = Some((id, Box::new(request.clone())));
         call.source = Some(source);
         call.txns = 1;
@@ -2808,10 +2809,15 @@ impl UaCore {
     ) -> Option<(CallId, usize)> {
         let call = *self.by_local_tag.get(local_tag?)?;
         let c = self.call(call)?;
-        if Some(c.call_id.as_bytes()) != msg.call_id_bytes() {
+        let idx = c.dialogs.position_bytes(remote_tag.unwrap_or_default())?;
+        // A UAS keeps its Call-ID in its dialog only (made from the same INVITE).
+        let call_id = match c.role {
+            sip_dialog::Role::Uac => &c.call_id,
+            sip_dialog::Role::Uas => &c.dialogs.get(idx)?.id().call_id,
+        };
+        if Some(call_id.as_bytes()) != msg.call_id_bytes() {
             return None;
         }
-        let idx = c.dialogs.position_bytes(remote_tag.unwrap_or_default())?;
         Some((call, idx))
     }
 

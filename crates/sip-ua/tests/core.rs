@@ -206,6 +206,14 @@ fn to_tags_and_cseq_order() {
     let r = answer(&mut ua, now + ms(10), Message::parse(bytes::Bytes::from(text)).unwrap());
     assert_eq!(r.status(), Some(500));
     assert!(r.reason().unwrap().contains("CSeq"));
+    // §12.2.2: the tags of the dialog with another Call-ID name no dialog.
+    let text = String::from_utf8(request("BYE", &[], None).buffer().to_vec())
+        .unwrap()
+        .replace(&format!("To: <sip:bob@{BOB}>"), &format!("To: <sip:bob@{BOB}>;tag={tag}"))
+        .replace(&format!("Call-ID: c1@{PEER}"), &format!("Call-ID: c2@{PEER}"))
+        .replace("CSeq: 1 BYE", "CSeq: 5 BYE");
+    let r = answer(&mut ua, now + ms(20), Message::parse(bytes::Bytes::from(text)).unwrap());
+    assert_eq!(r.status(), Some(481));
 }
 
 fn alice() -> (UserAgent, Instant) {
