@@ -688,7 +688,8 @@ fn name_addr_of<'a, T>(msg: &'a Message, checked: bool) -> Result<AddrParts<'a>,
 where
     T: TypedHeader<'a> + AddressLike<'a>,
 {
-    if let Some(uri) = bracketed_uri(msg, T::NAME).filter(|_| checked) {
+    // From and To hold one value: the first line is it (no list splitting).
+    if checked && let Some(uri) = msg.header_lines(T::NAME).next().and_then(bracketed) {
         return Ok(AddrParts { display: None, uri });
     }
     let header =
@@ -795,7 +796,11 @@ impl<'a> AddressLike<'a> for To<'a> {
 /// Contact, ...) this is exactly the parsed URI text, with no display name: the name-addr
 /// parser takes the URI as the run up to `>` and refuses whitespace in it (RFC 3261 §20.10).
 fn bracketed_uri(msg: &Message, name: H) -> Option<&str> {
-    let value = msg.values(name).next()?;
+    bracketed(msg.values(name).next()?)
+}
+
+/// The text between a leading `<` and the first `>` of `value`.
+fn bracketed(value: &[u8]) -> Option<&str> {
     let rest = value.strip_prefix(b"<")?;
     let end = rest.iter().position(|&c| c == b'>')?;
     std::str::from_utf8(rest.get(..end)?).ok()
@@ -901,7 +906,7 @@ mod tests {
             .ok()
     }
 
-    const ADDRS: [&str; 12] = [
+    const ADDRS: [&str; 14] = [
         "<sip:bob@192.0.2.4>",
         "<sip:bob@192.0.2.4>;tag=abc",
         "Bob <sip:bob@192.0.2.4>;tag=abc",
@@ -914,6 +919,8 @@ mod tests {
         "<sip:bob@>",
         "Bob<sip:b@c>",
         "<sip:a@b>;tag=x, <sip:c@d>",
+        "<sip:b,c@d>;tag=e",
+        "<sip:b@d;x=\">\">;tag=e",
     ];
 
     // For a request that passed validate(), reading From, To and Contact from their text gives
