@@ -257,6 +257,10 @@ impl Tag {
         std::str::from_utf8(&self.0).unwrap_or_default()
     }
 
+    fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
     /// Heap bytes held (none when inline).
     fn heap_bytes(&self) -> usize {
         if self.0.spilled() { self.0.capacity() } else { 0 }
@@ -714,6 +718,7 @@ impl UaCore {
             return Err(UaError::TooManyCalls);
         }
         let local_tag = self.tag();
+        let tag = local_tag.as_str();
         let call_id: Box<str> = self.new_call_id().into();
         let mut to_buf = std::mem::take(&mut self.to_buf);
         let mut from_buf = std::mem::take(&mut self.from_buf);
@@ -722,7 +727,7 @@ impl UaCore {
             None => fill(&mut to_buf, &["<", &invite.uri, ">"]),
         };
         let from = invite.from.as_deref().unwrap_or(&self.config.from);
-        let from = fill(&mut from_buf, &[from, ";tag=", local_tag.as_str()]);
+        let from = fill(&mut from_buf, &[from, ";tag=", tag]);
         let built = self.out_of_dialog(
             txns,
             &Method::Invite,
@@ -741,8 +746,9 @@ impl UaCore {
         let txn = txns
             .send_request(now, request.clone(), target)
             .inspect_err(|_| txns.return_branch(branch))?;
+        let invite_checked = self.addrs.check(&request, tag);
         let mut call = Call::new(sip_dialog::Role::Uac, Phase::Calling, call_id, local_tag);
-        call.invite_checked = self.addrs.check(&request, call.local_tag.as_str());
+        call.invite_checked = invite_checked;
         call.invite = Some(Box::new(request));
         call.invite_txn = Some(txn);
         call.invite_target = Some(target);
@@ -881,7 +887,7 @@ impl UaCore {
         }
         let cseq = c.invite.as_ref().and_then(|i| i.cseq_number()).unwrap_or(1);
         let tag = c.session.clone().ok_or(UaError::WrongState("no session dialog"))?;
-        self.send_ack(now, txns, call, tag.as_str(), cseq, body.as_ref(), true)?;
+        self.send_ack(now, txns, call, tag.as_bytes(), cseq, body.as_ref(), true)?;
         let cancelled = self.call(call).is_some_and(|c| c.cancel == CancelState::Sent);
         if let Some(c) = self.call_mut(call) {
             c.phase = Phase::Established;
@@ -1129,10 +1135,10 @@ impl UaCore {
     }
 
     /// The index of the dialog with remote tag `tag` in `call` and where its next request goes.
-    fn dialog_target(&mut self, call: CallId, tag: &str) -> Result<(usize, Target), UaError> {
+    fn dialog_target(&mut self, call: CallId, tag: &[u8]) -> Result<(usize, Target), UaError> {
         let Self { calls, hosts, resolved, .. } = self;
         let c = calls.get(call.index, call.generation).ok_or(UaError::UnknownCall)?;
-        let idx = c.dialogs.position(tag).ok_or(UaError::WrongState("no such dialog"))?;
+        let idx = c.dialogs.position_bytes(tag).ok_or(UaError::WrongState("no such dialog"))?;
         let dialog = c.dialogs.get(idx).ok_or(UaError::UnknownCall)?;
         Ok((idx, resolve_cached(hosts, resolved, dialog.next_hop())?))
     }
@@ -1407,7 +1413,9 @@ impl UaCore {
                 None => Some(Event::TransportFailed { id }),
             },
             Event::Terminated { id } => {
-                self.sent.remove(&id);
+                if !self.sent.is_empty() {
+                    self.sent.remove(&id);
+                }
                 let call = match self.clients.remove(&id) {
                     Some(Purpose::Request(req)) => {
                         self.finish_request(req, id);
@@ -1816,7 +1824,7 @@ impl UaCore {
                         now,
                         txns,
                         call,
-                        tag.as_str(),
+                        tag.as_bytes(),
                         &Method::Bye,
                         None,
                         Some(&headers),
@@ -1918,7 +1926,7 @@ impl UaCore {
         match &c.session {
             Some(session) if *session != tag => {
                 // §13.2.2.4: another fork's 2xx: ACK it, then BYE that dialog.
-                let _ = self.send_ack(now, txns, call, tag.as_str(), cseq, None, false);
+                let _ = self.send_ack(now, txns, call, tag.as_bytes(), cseq, None, false);
                 self.send_fork_bye(now, txns, call, tag.as_str());
             }
             Some(_) => {
@@ -1929,7 +1937,7 @@ impl UaCore {
                 let offer_in_invite = c.offer_in_invite;
                 let cancelled = c.cancel != CancelState::None;
                 if offer_in_invite {
-                    let _ = self.send_ack(now, txns, call, tag.as_str(), cseq, None, true);
+                    let _ = self.send_ack(now, txns, call, tag.as_bytes(), cseq, None, true);
                     if let Some(c) = self.call_mut(call) {
                         c.phase = Phase::Established;
                     }
@@ -1980,7 +1988,7 @@ impl UaCore {
                     let _ = d.on_response(r);
                 }
                 let cseq = r.cseq_number().unwrap_or(0);
-                let _ = self.send_ack(now, txns, call, tag, cseq, None, true);
+                let _ = self.send_ack(now, txns, call, tag.as_bytes(), cseq, None, true);
             }
             self.events.push_back(UaEvent::ReinviteResult { call, status, response });
             return;
@@ -2229,7 +2237,7 @@ impl UaCore {
         _now: Instant,
         txns: &mut TransactionTable,
         call: CallId,
-        remote_tag: &str,
+        remote_tag: &[u8],
         cseq: u32,
         body: Option<&Body>,
         remember: bool,
@@ -2278,7 +2286,7 @@ impl UaCore {
                 c.session.clone().or_else(|| c.dialogs.get(0).map(|d| Tag::new(&d.id().remote_tag)))
             })
             .ok_or(UaError::WrongState("no dialog"))?;
-        let txn = self.send_in_dialog(now, txns, call, tag.as_str(), &Method::Bye, None, None)?;
+        let txn = self.send_in_dialog(now, txns, call, tag.as_bytes(), &Method::Bye, None, None)?;
         self.clients.insert(txn, Purpose::Bye(call));
         if let Some(c) = self.call_mut(call) {
             c.txns += 1;
@@ -2298,7 +2306,9 @@ impl UaCore {
         call: CallId,
         tag: &str,
     ) {
-        if let Ok(txn) = self.send_in_dialog(now, txns, call, tag, &Method::Bye, None, None) {
+        if let Ok(txn) =
+            self.send_in_dialog(now, txns, call, tag.as_bytes(), &Method::Bye, None, None)
+        {
             self.clients.insert(txn, Purpose::ForkBye(call));
             if let Some(c) = self.call_mut(call) {
                 c.txns += 1;
@@ -2327,7 +2337,7 @@ impl UaCore {
             now,
             txns,
             call,
-            tag.as_str(),
+            tag.as_bytes(),
             &Method::Invite,
             body.as_ref(),
             auth,
@@ -2348,7 +2358,7 @@ impl UaCore {
         now: Instant,
         txns: &mut TransactionTable,
         call: CallId,
-        tag: &str,
+        tag: &[u8],
         method: &Method,
         body: Option<&Body>,
         auth: Option<&[AuthHeader]>,
@@ -2459,7 +2469,8 @@ impl UaCore {
         let (contact, allow, supported) = (&*consts.contact, &*consts.allow, &*consts.supported);
         let c = calls.get_mut(call.index, call.generation).ok_or(UaError::UnknownCall)?;
         let (_, request) = c.pending.as_ref().ok_or(UaError::WrongState("nothing to answer"))?;
-        let mut b = MessageBuilder::response_to(request, status, None).to_tag(c.local_tag.as_str());
+        let local_tag = c.local_tag.as_str();
+        let mut b = MessageBuilder::response_to(request, status, None).to_tag(local_tag);
         if (101..300).contains(&status) {
             for rr in request.header_lines(H::RecordRoute) {
                 b = b.header(H::RecordRoute, rr);
@@ -2473,7 +2484,7 @@ impl UaCore {
             }
             if c.dialogs.is_empty() && !c.pending_is_reinvite {
                 // The request passed `validate` in `on_request`.
-                let dialog = Dialog::uas_checked(request, c.local_tag.as_str(), status)
+                let dialog = Dialog::uas_checked(request, local_tag, status)
                     .map_err(|_| UaError::WrongState("request cannot make a dialog"))?;
                 c.session = Some(Tag::new(&dialog.id().remote_tag));
                 c.dialogs = DialogSet::from_dialog(dialog);
