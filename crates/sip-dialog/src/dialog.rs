@@ -688,9 +688,17 @@ fn name_addr_of<'a, T>(msg: &'a Message, checked: bool) -> Result<AddrParts<'a>,
 where
     T: TypedHeader<'a> + AddressLike<'a>,
 {
-    // From and To hold one value: the first line is it (no list splitting).
-    if checked && let Some(uri) = msg.header_lines(T::NAME).next().and_then(bracketed) {
-        return Ok(AddrParts { display: None, uri });
+    // From and To hold one value: the first line is it (no list splitting), which the
+    // message indexes when it is parsed or built.
+    if checked {
+        let line = match T::NAME {
+            H::From => msg.from_header(),
+            H::To => msg.to_header(),
+            name => msg.header_lines(name).next(),
+        };
+        if let Some(uri) = line.and_then(bracketed) {
+            return Ok(AddrParts { display: None, uri });
+        }
     }
     let header =
         msg.typed::<T>().ok_or(DialogError::Missing(T::NAME))?.map_err(DialogError::Header)?;
