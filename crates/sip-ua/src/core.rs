@@ -41,8 +41,9 @@ const CALL_ID_LEN: usize = 20;
 struct Call {
     role: sip_dialog::Role,
     phase: Phase,
-    /// The Call-ID (UAC; empty for a UAS, whose dialog holds the INVITE's).
-    call_id: Box<str>,
+    /// The Call-ID (UAC; empty for a UAS, whose dialog holds the INVITE's), inline when it
+    /// fits (this UA's are 21 bytes and the host).
+    call_id: SmallVec<[u8; 48]>,
     local_tag: Tag,
     /// UAC: the dialogs the INVITE created (one per fork); UAS: the one dialog.
     dialogs: DialogSet,
@@ -240,6 +241,8 @@ pub struct UaCore {
     /// The same for the From and To of a new out-of-dialog request.
     from_buf: String,
     to_buf: String,
+    /// The same for the Call-ID of a new call.
+    call_id_buf: String,
 }
 
 /// A tag, kept inline when it is short (this UA's own, and most peers', are): storing,
@@ -542,6 +545,7 @@ impl UaCore {
             via_buf: String::new(),
             from_buf: String::new(),
             to_buf: String::new(),
+            call_id_buf: String::new(),
             config,
             rng,
             calls: Slots::default(),
@@ -617,7 +621,7 @@ impl UaCore {
         let tried = if c.tried.spilled() { c.tried.capacity() } else { 0 };
         Some(
             std::mem::size_of::<Call>()
-                + c.call_id.len()
+                + if c.call_id.spilled() { c.call_id.capacity() } else { 0 }
                 + 2 * c.local_tag.heap_bytes()
                 + std::mem::size_of::<(Tag, CallId)>()
                 + c.session.as_ref().map_or(0, Tag::heap_bytes)
@@ -719,7 +723,9 @@ impl UaCore {
         }
         let local_tag = self.tag();
         let tag = local_tag.as_str();
-        let call_id: Box<str> = self.new_call_id().into();
+        let mut call_id = std::mem::take(&mut self.call_id_buf);
+        call_id.clear();
+        self.push_call_id(&mut call_id);
         let mut to_buf = std::mem::take(&mut self.to_buf);
         let mut from_buf = std::mem::take(&mut self.from_buf);
         let to = match &invite.to {
@@ -742,12 +748,14 @@ impl UaCore {
         );
         self.to_buf = to_buf;
         self.from_buf = from_buf;
+        let kept = SmallVec::from_slice(call_id.as_bytes());
+        self.call_id_buf = call_id;
         let (request, target, branch) = built?;
         let txn = txns
             .send_request(now, request.clone(), target)
             .inspect_err(|_| txns.return_branch(branch))?;
         let invite_checked = self.addrs.check(&request, tag);
-        let mut call = Call::new(sip_dialog::Role::Uac, Phase::Calling, call_id, local_tag);
+        let mut call = Call::new(sip_dialog::Role::Uac, Phase::Calling, kept, local_tag);
         call.invite_checked = invite_checked;
         call.invite = Some(Box::new(request));
         call.invite_txn = Some(txn);
@@ -1542,7 +1550,8 @@ impl UaCore {
         }
         let local_tag = self.tag();
         // The Call-ID is the dialog's (made from this INVITE when answered): not kept twice.
-        let mut call = Call::new(sip_dialog::Role::Uas, Phase::Incoming, Box::default(), local_tag);
+        let mut call =
+            Call::new(sip_dialog::Role::Uas, Phase::Incoming, SmallVec::new(), local_tag);
         call.pending = Some((id, Box::new(request.clone())));
         call.source = Some(source);
         call.txns = 1;
@@ -2823,10 +2832,10 @@ impl UaCore {
         let idx = c.dialogs.position_bytes(remote_tag.unwrap_or_default())?;
         // A UAS keeps its Call-ID in its dialog only (made from the same INVITE).
         let call_id = match c.role {
-            sip_dialog::Role::Uac => &c.call_id,
-            sip_dialog::Role::Uas => &c.dialogs.get(idx)?.id().call_id,
+            sip_dialog::Role::Uac => c.call_id.as_slice(),
+            sip_dialog::Role::Uas => c.dialogs.get(idx)?.id().call_id.as_bytes(),
         };
-        if Some(call_id.as_bytes()) != msg.call_id_bytes() {
+        if Some(call_id) != msg.call_id_bytes() {
             return None;
         }
         Some((call, idx))
@@ -2934,12 +2943,17 @@ impl UaCore {
     }
 
     fn new_call_id(&mut self) -> String {
-        // §8.1.1.4: globally unique over space and time; the host part names this UA.
         let mut id = String::with_capacity(CALL_ID_LEN + 1 + self.consts.call_id_host.len());
-        self.push_token(&mut id, CALL_ID_LEN);
-        id.push('@');
-        id.push_str(&self.consts.call_id_host);
+        self.push_call_id(&mut id);
         id
+    }
+
+    /// Appends a new Call-ID to `out`.
+    fn push_call_id(&mut self, out: &mut String) {
+        // §8.1.1.4: globally unique over space and time; the host part names this UA.
+        self.push_token(out, CALL_ID_LEN);
+        out.push('@');
+        out.push_str(&self.consts.call_id_host);
     }
 }
 
@@ -2962,7 +2976,12 @@ fn base62_index(rng: &mut impl RngCore) -> usize {
 }
 
 impl Call {
-    fn new(role: sip_dialog::Role, phase: Phase, call_id: Box<str>, local_tag: Tag) -> Self {
+    fn new(
+        role: sip_dialog::Role,
+        phase: Phase,
+        call_id: SmallVec<[u8; 48]>,
+        local_tag: Tag,
+    ) -> Self {
         Call {
             role,
             phase,
