@@ -1925,7 +1925,8 @@ impl UaCore {
         let Self { calls, contacts, .. } = self;
         let Some(c) = calls.get_mut(call.index, call.generation) else { return };
         let cseq = response.cseq_number().unwrap_or(0);
-        let tag = Tag::new(response.to_tag().unwrap_or_default());
+        // A token (the parser takes nothing else there): its bytes are its text.
+        let tag = Tag(SmallVec::from_slice(response.to_tag_bytes().unwrap_or_default()));
         let Some(invite) = c.invite.as_deref() else { return };
         let checked = c.invite_checked;
         let change = on_invite_response(&mut c.dialogs, invite, checked, contacts, &response);
@@ -2063,7 +2064,7 @@ impl UaCore {
         if let Some(c) = self.call(call)
             && let Some((cseq, ack, target)) = &c.ack
             && Some(*cseq) == response.cseq_number()
-            && c.session.as_ref().map(Tag::as_str) == response.to_tag()
+            && c.session.as_ref().map(Tag::as_bytes) == response.to_tag_bytes()
         {
             // Our own ACK as built: it parses as it did then.
             if let Ok(ack) = Message::parse(ack.clone()) {
@@ -2545,7 +2546,7 @@ impl UaCore {
         body: Option<&Body>,
     ) -> Result<Message, sip_message::BuildError> {
         let mut b = MessageBuilder::response_to(request, status, reason);
-        if status != 100 && request.to_tag().is_none() {
+        if status != 100 && request.to_tag_bytes().is_none() {
             let tag = self.tag();
             b = b.to_tag(tag.as_str());
         }
