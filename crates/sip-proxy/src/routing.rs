@@ -6,30 +6,23 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use md5::{Digest, Md5};
 use sip_message::{
     HeaderError, HeaderName, Host, Message, Route, SipUri, TypedHeader, Uri, UriError, Via,
 };
 use sip_transaction::{BRANCH_COOKIE, Target};
 
-/// Sixteen lowercase hexadecimal digits: 64 bits of an MD5 digest (§16.6 step 8: "MD5,
-/// expressed in hexadecimal, is a reasonable choice").
+/// Sixteen lowercase hexadecimal digits: the 64 bits of a [`Fields`] digest (§16.6 step 8:
+/// the branch's loop-detection part may be any hash of the fields, "MD5, expressed in
+/// hexadecimal, is a reasonable choice").
 pub(crate) type Hex16 = [u8; 16];
 
-fn hex16(digest: &[u8]) -> Hex16 {
+fn hex16(digest: u64) -> Hex16 {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = [b'0'; 16];
-    for (i, byte) in digest.iter().take(8).enumerate() {
-        if let (Some(hi), Some(lo)) = (
-            DIGITS.get(usize::from(byte >> 4)).copied(),
-            DIGITS.get(usize::from(byte & 0x0f)).copied(),
-        ) {
-            if let Some(slot) = out.get_mut(2 * i) {
-                *slot = hi;
-            }
-            if let Some(slot) = out.get_mut(2 * i + 1) {
-                *slot = lo;
-            }
+    for (i, slot) in out.iter_mut().enumerate() {
+        let nibble = (digest >> (60 - 4 * i)) & 0x0f;
+        if let Some(&digit) = DIGITS.get(nibble as usize) {
+            *slot = digit;
         }
     }
     out
@@ -39,49 +32,75 @@ pub(crate) fn hex_str(hex: &Hex16) -> &str {
     std::str::from_utf8(hex).unwrap_or("0000000000000000")
 }
 
-/// The input of one MD5 digest, gathered in a buffer that goes to the digest when full (a few
-/// large `update`s instead of two small ones per field; the digest of the concatenation is
-/// the same however it is cut).
+/// The constants of [`Fields`] (those of wyhash: odd, with balanced bits).
+const K: [u64; 4] =
+    [0xa076_1d64_78bd_642f, 0xe703_7ed1_a0b4_28db, 0x8ebc_6af0_9c88_c6e3, 0x5899_65cc_7537_4cc3];
+
+/// The 128-bit product of `a` and `b`, its halves folded together.
+#[inline]
+fn fold(a: u64, b: u64) -> u64 {
+    let product = u128::from(a) * u128::from(b);
+    (product as u64) ^ ((product >> 64) as u64)
+}
+
+/// A 64-bit multiply-fold digest of a sequence of length-prefixed fields (wyhash's mixing, 16
+/// bytes per multiplication), defined here so that it is the same on every platform and with
+/// every version of the dependencies: the branches a proxy writes stay comparable across its
+/// restarts and among the instances of a cluster.
+///
+/// It is not collision-resistant, and need not be: the loop part only has to differ between
+/// requests the proxy would process differently (§16.6 step 8), and anyone able to forge a
+/// colliding request can as well forge the Via it would be compared with. (MD5, used before,
+/// cost ten times as much and resists collisions no better.)
 struct Fields {
-    md5: Md5,
-    buf: [u8; 320],
-    len: usize,
+    acc: u64,
 }
 
 impl Fields {
-    fn new() -> Fields {
-        Fields { md5: Md5::new(), buf: [0; 320], len: 0 }
+    /// A digest for one purpose: `domain` keeps the digests of different uses apart.
+    fn new(domain: u64) -> Fields {
+        Fields { acc: fold(domain ^ K[0], K[1]) }
     }
 
-    fn push(&mut self, bytes: &[u8]) {
-        let end = self.len + bytes.len();
-        if let Some(room) = self.buf.get_mut(self.len..end) {
-            room.copy_from_slice(bytes);
-            self.len = end;
-            return;
+    /// Feeds one field, its length first, so that adjacent fields cannot run into each other
+    /// (and the zero padding of its last block is unambiguous).
+    fn field(&mut self, bytes: &[u8]) {
+        self.acc = fold(self.acc ^ K[0], (bytes.len() as u64) ^ K[1]);
+        let mut blocks = bytes.chunks_exact(16);
+        for block in &mut blocks {
+            let mut word = [0_u8; 16];
+            word.copy_from_slice(block);
+            self.block(u128::from_le_bytes(word));
         }
-        self.md5.update(self.buf.get(..self.len).unwrap_or_default());
-        self.len = 0;
-        match self.buf.get_mut(..bytes.len()) {
-            Some(room) => {
-                room.copy_from_slice(bytes);
-                self.len = bytes.len();
+        let tail = blocks.remainder();
+        if !tail.is_empty() {
+            let mut last = [0_u8; 16];
+            if let Some(room) = last.get_mut(..tail.len()) {
+                room.copy_from_slice(tail);
             }
-            None => self.md5.update(bytes),
+            self.block(u128::from_le_bytes(last));
         }
     }
 
-    fn finish(mut self) -> Hex16 {
-        self.md5.update(self.buf.get(..self.len).unwrap_or_default());
-        hex16(&self.md5.finalize())
+    #[inline]
+    fn block(&mut self, block: u128) {
+        self.acc = fold((block as u64) ^ K[2], ((block >> 64) as u64) ^ self.acc ^ K[3]);
+    }
+
+    fn finish(self) -> Hex16 {
+        hex16(fold(fold(self.acc ^ K[3], K[2]) ^ K[1], K[0]))
     }
 }
 
-/// Feeds one field, length-prefixed so that adjacent fields cannot run into each other.
+/// Feeds one field (see [`Fields::field`]).
 fn field(h: &mut Fields, bytes: &[u8]) {
-    h.push(&(bytes.len() as u64).to_le_bytes());
-    h.push(bytes);
+    h.field(bytes);
 }
+
+/// The [`Fields`] domains: the loop part, the unique part of a stateless branch, a local tag.
+const LOOP: u64 = 1;
+const STATELESS: u64 = 2;
+const LOCAL_TAG: u64 = 3;
 
 /// The loop-detection part of the branch (RFC 3261 §16.6 step 8): a hash of everything that
 /// affects how the request is processed: To tag, From tag, Call-ID, the Request-URI as
@@ -106,10 +125,10 @@ pub(crate) fn loop_hash_with(
     for_stateless: bool,
     top: Option<&Result<Via<'_>, HeaderError>>,
 ) -> Hex16 {
-    let mut h = Fields::new();
-    field(&mut h, request.to_tag().unwrap_or_default().as_bytes());
-    field(&mut h, request.from_tag().unwrap_or_default().as_bytes());
-    field(&mut h, request.call_id().unwrap_or_default().as_bytes());
+    let mut h = Fields::new(LOOP);
+    field(&mut h, request.to_tag_bytes().unwrap_or_default());
+    field(&mut h, request.from_tag_bytes().unwrap_or_default());
+    field(&mut h, request.call_id_bytes().unwrap_or_default());
     field(&mut h, request.request_uri_str().unwrap_or_default().as_bytes());
     field(&mut h, &request.cseq_number().unwrap_or_default().to_le_bytes());
     let mut vias = request.values(HeaderName::Via);
@@ -152,7 +171,7 @@ pub(crate) fn loop_hash_with(
 /// hashes the received branch when it has the cookie, else the top Via, To and From tags,
 /// Call-ID, CSeq number and Request-URI; its loop part is [`loop_hash`] for stateless use.
 pub(crate) fn stateless_branch(request: &Message, loop_part: &Hex16) -> String {
-    let mut h = Fields::new();
+    let mut h = Fields::new(STATELESS);
     match request.via_branch() {
         Some(branch) if branch.starts_with(BRANCH_COOKIE) => {
             field(&mut h, branch.as_bytes());
@@ -160,9 +179,9 @@ pub(crate) fn stateless_branch(request: &Message, loop_part: &Hex16) -> String {
         }
         _ => {
             field(&mut h, request.top_via().unwrap_or_default());
-            field(&mut h, request.to_tag().unwrap_or_default().as_bytes());
-            field(&mut h, request.from_tag().unwrap_or_default().as_bytes());
-            field(&mut h, request.call_id().unwrap_or_default().as_bytes());
+            field(&mut h, request.to_tag_bytes().unwrap_or_default());
+            field(&mut h, request.from_tag_bytes().unwrap_or_default());
+            field(&mut h, request.call_id_bytes().unwrap_or_default());
             field(&mut h, &request.cseq_number().unwrap_or_default().to_le_bytes());
             field(&mut h, request.request_uri_str().unwrap_or_default().as_bytes());
         }
@@ -194,10 +213,9 @@ pub(crate) fn loop_part_of(branch: &str) -> Option<&str> {
 /// A To tag for responses the proxy generates itself: derived from the request (Call-ID,
 /// From tag, CSeq, top Via), so a retransmission of the request gets the same one.
 pub(crate) fn local_tag(request: &Message) -> Hex16 {
-    let mut h = Fields::new();
-    field(&mut h, b"sip-proxy to-tag");
-    field(&mut h, request.call_id().unwrap_or_default().as_bytes());
-    field(&mut h, request.from_tag().unwrap_or_default().as_bytes());
+    let mut h = Fields::new(LOCAL_TAG);
+    field(&mut h, request.call_id_bytes().unwrap_or_default());
+    field(&mut h, request.from_tag_bytes().unwrap_or_default());
     field(&mut h, &request.cseq_number().unwrap_or_default().to_le_bytes());
     field(&mut h, request.top_via().unwrap_or_default());
     h.finish()
@@ -547,35 +565,54 @@ mod tests {
     }
 
     #[test]
-    fn gathered_fields_digest_as_the_streamed_ones() {
-        // One update over the gathered fields gives the digest of the field-by-field updates
-        // the loop hash was first written with (branches stay byte-identical across versions).
+    fn the_loop_hash_digests_the_named_fields_and_is_pinned() {
+        // The loop part is the digest of the fields, in order; its value is pinned so that a
+        // change of the digest (which changes every branch on the wire) is deliberate.
         let m = request("sip:bob@example.com", "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKa");
-        let mut streamed = Md5::new();
-        let mut put = |bytes: &[u8]| {
-            streamed.update((bytes.len() as u64).to_le_bytes());
-            streamed.update(bytes);
-        };
-        put(b"");
-        put(b"a");
-        put(b"c1");
-        put(b"sip:bob@example.com");
-        put(&1_u32.to_le_bytes());
-        put(b"192.0.2.1:5060");
-        put(b"z9hG4bKa");
-        assert_eq!(loop_hash(&m, false), hex16(&streamed.finalize()));
-        // Fields that overflow the buffer, one by one or together, and one larger than it.
-        for sizes in [&[1000_usize][..], &[300, 300, 5], &[312, 0, 1], &[319, 320, 321, 2]] {
-            let mut gathered = Fields::new();
-            let mut streamed = Md5::new();
-            for (i, &n) in sizes.iter().enumerate() {
-                let bytes: Vec<u8> = (0..n).map(|k| (k * 7 + i) as u8).collect();
-                field(&mut gathered, &bytes);
-                streamed.update((n as u64).to_le_bytes());
-                streamed.update(&bytes);
-            }
-            assert_eq!(gathered.finish(), hex16(&streamed.finalize()), "{sizes:?}");
+        let mut h = Fields::new(LOOP);
+        for f in [&b""[..], b"a", b"c1", b"sip:bob@example.com", &1_u32.to_le_bytes()] {
+            field(&mut h, f);
         }
+        field(&mut h, b"192.0.2.1:5060");
+        field(&mut h, b"z9hG4bKa");
+        let digest = h.finish();
+        assert_eq!(loop_hash(&m, false), digest);
+        assert_eq!(hex_str(&digest), "64543a7bdf7aa202");
+    }
+
+    #[test]
+    fn every_byte_and_every_field_boundary_moves_the_digest() {
+        let digest = |fields: &[&[u8]]| {
+            let mut h = Fields::new(LOOP);
+            for f in fields {
+                field(&mut h, f);
+            }
+            h.finish()
+        };
+        // Where one field ends and the next begins, and trailing zeros (the padding).
+        assert_ne!(digest(&[b"ab", b"c"]), digest(&[b"a", b"bc"]));
+        assert_ne!(digest(&[b"a"]), digest(&[b"a\0"]));
+        assert_ne!(digest(&[b""]), digest(&[]));
+        assert_ne!(digest(&[b"", b""]), digest(&[b""]));
+        // Any bit of any byte, for lengths around the 16-byte blocks.
+        let mut seen = std::collections::HashSet::new();
+        for len in 0..50_usize {
+            let base: Vec<u8> = (0..len).map(|k| (k * 7) as u8).collect();
+            assert!(seen.insert(digest(&[&base])), "len {len}");
+            for at in 0..len {
+                for bit in 0..8 {
+                    let mut flipped = base.clone();
+                    flipped[at] ^= 1 << bit;
+                    assert!(seen.insert(digest(&[&flipped])), "len {len} byte {at} bit {bit}");
+                }
+            }
+        }
+        // The domains keep the uses apart.
+        let mut a = Fields::new(LOOP);
+        let mut b = Fields::new(STATELESS);
+        field(&mut a, b"x");
+        field(&mut b, b"x");
+        assert_ne!(a.finish(), b.finish());
     }
 
     #[test]
