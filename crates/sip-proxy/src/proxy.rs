@@ -23,7 +23,7 @@ use crate::location::{LocationService, Lookup, Resolver};
 use crate::routing::{
     Hex16, bracketed, branch_from, hex_str, local_tag, loop_hash, loop_hash_with, loop_part_of,
     pop_last_route, postprocess_strict_route, rebuild_sip, replace_top_via, request_uri_form_of,
-    route_uri, stamped_via, stateless_branch, via_target,
+    route_uri, stamped_via, stateless_branch, stateless_branch_without_loop_part, via_target,
 };
 use crate::{ProxyConfig, ProxyEvent, ProxyStats};
 
@@ -531,6 +531,11 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
     }
 
     /// An ACK for a 2xx (or, in stateless mode, any ACK) goes on statelessly (§16.11 branch).
+    ///
+    /// A stateful proxy gives it a branch without the loop part of §16.6 step 8: an ACK is
+    /// never checked for a loop (§16.3 step 4 would answer 482, and an ACK gets no response;
+    /// one that loops runs out of Max-Forwards), so the digest would be read by no one. In
+    /// stateless mode a non-2xx ACK must carry its INVITE's branch, loop part included.
     fn forward_ack(
         &mut self,
         now: Instant,
@@ -541,7 +546,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         if ack.max_forwards() == Some(0) || ack.validate().is_err() {
             return;
         }
-        let loop_part = loop_hash(&ack, true);
+        let loop_part = self.config.stateless.then(|| loop_hash(&ack, true));
         let mut ack = ack;
         let received_uri = ack.request_uri_str().map(str::to_owned);
         let parsed_uri = received_uri.as_deref().map(Uri::parse);
@@ -574,7 +579,10 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         };
         let Some((mut copy, hops)) = self.build_copy(&ack, &target, false) else { return };
         let Some(&hop) = hops.first() else { return };
-        let branch = stateless_branch(&ack, &loop_part);
+        let branch = match &loop_part {
+            Some(loop_part) => stateless_branch(&ack, loop_part),
+            None => stateless_branch_without_loop_part(&ack),
+        };
         if copy.push_front(HeaderName::Via, self.via_value(hop, &branch)).is_ok() {
             txns.send_stateless(hop, &copy);
             self.stats.forwarded += 1;

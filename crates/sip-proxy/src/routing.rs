@@ -171,6 +171,21 @@ pub(crate) fn loop_hash_with(
 /// hashes the received branch when it has the cookie, else the top Via, To and From tags,
 /// Call-ID, CSeq number and Request-URI; its loop part is [`loop_hash`] for stateless use.
 pub(crate) fn stateless_branch(request: &Message, loop_part: &Hex16) -> String {
+    branch_from(hex_str(&stateless_unique(request)), loop_part)
+}
+
+/// [`stateless_branch`] without the loop part: `z9hG4bK` + the unique part, for a request
+/// that is never checked for a loop (an ACK for a 2xx forwarded by a stateful proxy).
+pub(crate) fn stateless_branch_without_loop_part(request: &Message) -> String {
+    let unique = stateless_unique(request);
+    let mut branch = String::with_capacity(BRANCH_COOKIE.len() + unique.len());
+    branch.push_str(BRANCH_COOKIE);
+    branch.push_str(hex_str(&unique));
+    branch
+}
+
+/// The unique part of [`stateless_branch`].
+fn stateless_unique(request: &Message) -> Hex16 {
     let mut h = Fields::new(STATELESS);
     match request.via_branch() {
         Some(branch) if branch.starts_with(BRANCH_COOKIE) => {
@@ -188,8 +203,7 @@ pub(crate) fn stateless_branch(request: &Message, loop_part: &Hex16) -> String {
     }
     // ACKs and CANCELs share their INVITE's branch hop by hop, but each is a distinct message:
     // the method goes into no part of the branch (§16.6 step 8).
-    let unique = h.finish();
-    branch_from(hex_str(&unique), loop_part)
+    h.finish()
 }
 
 /// `z9hG4bK` + `unique` + `.` + the loop part.
@@ -624,6 +638,12 @@ mod tests {
         assert_eq!(stateless_branch(&a, &l), stateless_branch(&a.clone(), &l));
         assert_ne!(stateless_branch(&a, &l), stateless_branch(&b, &l));
         assert_eq!(loop_part_of(&stateless_branch(&a, &l)), Some(hex_str(&l)));
+        // Without the loop part: the same unique part, the same stability.
+        let plain = stateless_branch_without_loop_part(&a);
+        assert_eq!(plain, stateless_branch_without_loop_part(&a.clone()));
+        assert_ne!(plain, stateless_branch_without_loop_part(&b));
+        assert_eq!(format!("{plain}.{}", hex_str(&l)), stateless_branch(&a, &l));
+        assert_eq!(loop_part_of(&plain), None);
     }
 
     #[test]
