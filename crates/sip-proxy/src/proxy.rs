@@ -13,7 +13,7 @@ use sip_message::{
     Contact, HeaderName, Message, MessageBuilder, Method, ProxyRequire, SipUri, TypedHeader, Uri,
     UriError, Via,
 };
-use sip_transaction::{Event, Target, TransactionId, TransactionTable};
+use sip_transaction::{BRANCH_COOKIE, Event, Target, TransactionId, TransactionTable};
 use smallvec::SmallVec;
 
 use crate::context::{
@@ -21,9 +21,9 @@ use crate::context::{
 };
 use crate::location::{LocationService, Lookup, Resolver};
 use crate::routing::{
-    Hex16, bracketed, branch_from, hex_str, local_tag, loop_hash, loop_hash_with, loop_part_of,
-    pop_last_route, postprocess_strict_route, rebuild_sip, replace_top_via, request_uri_form_of,
-    route_uri, stamped_via, stateless_branch, stateless_branch_without_loop_part, via_target,
+    Hex16, bracketed, hex_str, local_tag, loop_hash, loop_hash_with, loop_part_of, pop_last_route,
+    postprocess_strict_route, rebuild_sip, replace_top_via, request_uri_form_of, route_uri,
+    stamped_via, stateless_unique, via_target,
 };
 use crate::{ProxyConfig, ProxyEvent, ProxyStats};
 
@@ -398,7 +398,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             replace_top_via(&mut request, via);
         }
         if self.config.stateless {
-            self.forward_one_stateless(txns, &request, &targets, &loop_part);
+            self.forward_one_stateless(txns, request, &targets, &loop_part);
             // Nothing of the request is kept (§16.11): the table's server transaction goes too.
             txns.terminate(now, id);
             return;
@@ -511,19 +511,20 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
     fn forward_one_stateless(
         &mut self,
         txns: &mut TransactionTable,
-        request: &Message,
+        request: Message,
         targets: &[TargetSlot],
         loop_part: &Hex16,
     ) {
         let best_q = targets.iter().map(|t| t.q).max().unwrap_or(0);
         let Some(target) = targets.iter().find(|t| t.q == best_q) else { return };
-        let Some((mut copy, hops)) = self.build_copy(request, target, self.config.record_route)
+        let unique = stateless_unique(&request);
+        let Some((mut copy, hops)) = self.build_copy_of(request, target, self.config.record_route)
         else {
             return;
         };
         let Some(&hop) = hops.first() else { return };
-        let branch = stateless_branch(request, loop_part);
-        if copy.push_front(HeaderName::Via, self.via_value(hop, &branch)).is_ok() {
+        let via = self.via_value(hop, hex_str(&unique), Some(loop_part));
+        if copy.push_front(HeaderName::Via, via).is_ok() {
             txns.send_stateless(hop, &copy);
             self.stats.forwarded += 1;
             self.stats.forwarded_stateless += 1;
@@ -577,13 +578,11 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             }
             None => return,
         };
-        let Some((mut copy, hops)) = self.build_copy(&ack, &target, false) else { return };
+        let unique = stateless_unique(&ack);
+        let Some((mut copy, hops)) = self.build_copy_of(ack, &target, false) else { return };
         let Some(&hop) = hops.first() else { return };
-        let branch = match &loop_part {
-            Some(loop_part) => stateless_branch(&ack, loop_part),
-            None => stateless_branch_without_loop_part(&ack),
-        };
-        if copy.push_front(HeaderName::Via, self.via_value(hop, &branch)).is_ok() {
+        let via = self.via_value(hop, hex_str(&unique), loop_part.as_ref());
+        if copy.push_front(HeaderName::Via, via).is_ok() {
             txns.send_stateless(hop, &copy);
             self.stats.forwarded += 1;
             self.stats.forwarded_stateless += 1;
@@ -1092,8 +1091,8 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         let Some((loop_part, invite)) = self.context(cid).map(|c| (c.loop_part, c.invite)) else {
             return false;
         };
-        let branch = branch_from(&txns.new_branch(), &loop_part);
-        if copy.push_front(HeaderName::Via, self.via_value(hop, &branch)).is_err() {
+        let via = self.via_value(hop, &txns.new_branch(), Some(&loop_part));
+        if copy.push_front(HeaderName::Via, via).is_err() {
             return false;
         }
         let Ok(client) = txns.send_request(now, copy, hop) else { return false };
@@ -1340,7 +1339,17 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         target: &TargetSlot,
         record_route: bool,
     ) -> Option<(Message, SmallVec<[Target; 2]>)> {
-        let mut copy = base.clone();
+        self.build_copy_of(base.clone(), target, record_route)
+    }
+
+    /// [`build_copy`](Self::build_copy) turning `copy` itself into the copy (a request that
+    /// is forwarded once and then dropped needs no clone).
+    fn build_copy_of(
+        &self,
+        mut copy: Message,
+        target: &TargetSlot,
+        record_route: bool,
+    ) -> Option<(Message, SmallVec<[Target; 2]>)> {
         // Step 2. The target URI is parsed once: it is also the Request-URI whose scheme step 4
         // reads and, without Route, the next hop of step 7.
         // Facts the target's maker already read serve unless the URI needs rewriting or a
@@ -1445,15 +1454,27 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         }
     }
 
-    fn via_value(&self, hop: Target, branch: &str) -> String {
+    /// Our Via (§16.6 step 8): `SIP/2.0/<transport> <sent-by>;branch=` and the branch, the
+    /// magic cookie (unless `unique` starts with it), `unique`, and `.` + the loop part when
+    /// there is one. Written at its exact length (a `Bytes` made from it needs no second
+    /// allocation).
+    fn via_value(&self, hop: Target, unique: &str, loop_part: Option<&Hex16>) -> String {
         let transport = hop.transport().as_str();
-        let mut via = String::with_capacity(12 + self.config.sent_by.len() + branch.len() + 8);
+        let cookie = if unique.starts_with(BRANCH_COOKIE) { "" } else { BRANCH_COOKIE };
+        let tail = loop_part.map_or(0, |l| l.len() + 1);
+        let len = 8 + transport.len() + 1 + self.config.sent_by.len() + 8;
+        let mut via = String::with_capacity(len + cookie.len() + unique.len() + tail);
         via.push_str("SIP/2.0/");
         via.push_str(transport);
         via.push(' ');
         via.push_str(&self.config.sent_by);
         via.push_str(";branch=");
-        via.push_str(branch);
+        via.push_str(cookie);
+        via.push_str(unique);
+        if let Some(loop_part) = loop_part {
+            via.push('.');
+            via.push_str(hex_str(loop_part));
+        }
         via
     }
 
@@ -1728,8 +1749,14 @@ fn build_answer_to(
 /// Whether `line` holds `.` followed by the loop part `part`, as a branch of ours carrying that
 /// loop part must (`z9hG4bK<unique>.<part>`).
 fn mentions_loop_part(line: &[u8], part: &Hex16) -> bool {
-    line.windows(part.len() + 1)
-        .any(|w| w.split_first().is_some_and(|(dot, rest)| *dot == b'.' && rest == part))
+    let mut rest = line;
+    while let Some(dot) = rest.iter().position(|&c| c == b'.') {
+        rest = rest.get(dot + 1..).unwrap_or_default();
+        if rest.starts_with(part) {
+            return true;
+        }
+    }
+    false
 }
 
 /// A URI as `build_copy` reads it: parsed, or the facts of an earlier parse.
@@ -1762,6 +1789,56 @@ fn contains_uri(targets: &[TargetSlot], uri: &str) -> bool {
 mod tests {
     use super::*;
     use crate::{StaticLocations, StaticResolver};
+
+    #[test]
+    fn our_via_carries_the_branch_the_routing_helpers_spell() {
+        // §16.6 step 8 and §16.11: the Via written in one pass holds the branch of
+        // branch_from / stateless_branch / stateless_branch_without_loop_part.
+        use crate::routing::{branch_from, stateless_branch, stateless_branch_without_loop_part};
+        let config = ProxyConfig::new("sip:192.0.2.10:5060").unwrap();
+        let proxy = Proxy::new(config, StaticLocations::new(), StaticResolver::new());
+        let request = MessageBuilder::request(&Method::Invite, "sip:bob@example.com")
+            .header(HeaderName::Via, "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKa")
+            .header(HeaderName::To, "<sip:bob@example.com>")
+            .header(HeaderName::From, "<sip:alice@example.com>;tag=a")
+            .header(HeaderName::CallId, "c1")
+            .header(HeaderName::CSeq, "1 INVITE")
+            .build()
+            .unwrap();
+        let loop_part = loop_hash(&request, true);
+        for hop in [
+            Target::udp("192.0.2.44:5060".parse().unwrap()),
+            Target::tcp("192.0.2.44:5060".parse().unwrap()),
+        ] {
+            let head = format!("SIP/2.0/{} 192.0.2.10:5060;branch=", hop.transport().as_str());
+            for unique in ["z9hG4bKabc", "abc"] {
+                let via = proxy.via_value(hop, unique, Some(&loop_part));
+                assert_eq!(via, format!("{head}{}", branch_from(unique, &loop_part)));
+                assert_eq!(via.len(), via.capacity());
+            }
+            let unique = stateless_unique(&request);
+            let via = proxy.via_value(hop, hex_str(&unique), Some(&loop_part));
+            assert_eq!(via, format!("{head}{}", stateless_branch(&request, &loop_part)));
+            let via = proxy.via_value(hop, hex_str(&unique), None);
+            assert_eq!(via, format!("{head}{}", stateless_branch_without_loop_part(&request)));
+        }
+    }
+
+    #[test]
+    fn the_loop_part_is_found_after_any_dot() {
+        let part: Hex16 = *b"0123456789abcdef";
+        for (line, found) in [
+            (&b"SIP/2.0/UDP 192.0.2.10;branch=z9hG4bKx.0123456789abcdef"[..], true),
+            (b"SIP/2.0/UDP h;branch=z9hG4bKx.0123456789abcdef;received=192.0.2.1", true),
+            (b"SIP/2.0/UDP h;branch=z9hG4bKx.0123456789abcde", false),
+            (b"SIP/2.0/UDP h;branch=z9hG4bKx0123456789abcdef", false),
+            (b"..0123456789abcdef", true),
+            (b".", false),
+            (b"", false),
+        ] {
+            assert_eq!(mentions_loop_part(line, &part), found, "{}", String::from_utf8_lossy(line));
+        }
+    }
 
     #[test]
     fn a_target_with_facts_builds_the_copy_a_parsed_one_builds() {
