@@ -386,7 +386,10 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             return;
         }
         // §16.5.
-        let known_uri = if uri_kept { parsed_uri.as_ref() } else { None };
+        let known_uri = match (uri_kept, received_uri.as_deref(), parsed_uri.as_ref()) {
+            (true, Some(raw), Some(parsed)) => Some((raw, parsed)),
+            _ => None,
+        };
         let (targets, local, secure) = match self.determine_targets(now, &request, known_uri) {
             Ok(found) => found,
             Err(status) => {
@@ -446,21 +449,21 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
     }
 
     /// §16.5: the target set, whether the Request-URI is one of the proxy's resources, and
-    /// whether it is a SIPS URI. `known` is the Request-URI already parsed, if the caller has
-    /// it.
+    /// whether it is a SIPS URI. `known` is the Request-URI as written and parsed, if the
+    /// caller has it.
     fn determine_targets(
         &self,
         now: Instant,
         request: &Message,
-        known: Option<&Result<Uri<'_>, UriError>>,
+        known: Option<(&str, &Result<Uri<'_>, UriError>)>,
     ) -> Result<(Vec<TargetSlot>, bool, bool), u16> {
-        let raw = request.request_uri_str().ok_or(400_u16)?;
         let fresh;
-        let uri = match known {
-            Some(known) => known.as_ref().map_err(|_| 400_u16)?,
+        let (raw, uri) = match known {
+            Some((raw, known)) => (raw, known.as_ref().map_err(|_| 400_u16)?),
             None => {
+                let raw = request.request_uri_str().ok_or(400_u16)?;
                 fresh = Uri::parse(raw).map_err(|_| 400_u16)?;
-                &fresh
+                (raw, &fresh)
             }
         };
         let predetermined = match uri {
@@ -1428,9 +1431,10 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
                 let next = match (strict, top_route.is_some()) {
                     (false, true) => RequestUri::Parsed(top_sip.as_ref()),
                     _ => {
-                        // The Request-URI must be there, as before (it is: the copy is a
-                        // request).
-                        copy.request_uri_str()?;
+                        // The copy is a request (its Request-URI was written from a `str`).
+                        if !copy.is_request() {
+                            return None;
+                        }
                         request_sip
                     }
                 };
