@@ -10,6 +10,7 @@ use sip_message::{
     HeaderError, HeaderName, Host, Message, Route, SipUri, TypedHeader, Uri, UriError, Via,
 };
 use sip_transaction::{BRANCH_COOKIE, Target};
+use smallvec::SmallVec;
 
 /// Sixteen lowercase hexadecimal digits: the 64 bits of a [`Fields`] digest (§16.6 step 8:
 /// the branch's loop-detection part may be any hash of the fields, "MD5, expressed in
@@ -381,6 +382,12 @@ pub(crate) fn stamp_received(request: &mut Message, source: Target) {
 /// The top Via `via` of a request received from `addr` as [`stamp_received`] leaves it; `None`
 /// when it stays as it is.
 pub(crate) fn stamped_via(via: &Via<'_>, addr: std::net::SocketAddr) -> Option<String> {
+    stamped_via_with(via, addr, true)
+}
+
+/// [`stamped_via`]; `split` allows reading the parameters by splitting their text at `;` and
+/// `=` when that reads them as the parameter lexer does (the result is the same either way).
+fn stamped_via_with(via: &Via<'_>, addr: std::net::SocketAddr, split: bool) -> Option<String> {
     let same_host = match via.host() {
         Host::Ipv4(a) => std::net::IpAddr::V4(a) == addr.ip(),
         Host::Ipv6(a) => std::net::IpAddr::V6(a) == addr.ip(),
@@ -390,7 +397,40 @@ pub(crate) fn stamped_via(via: &Via<'_>, addr: std::net::SocketAddr) -> Option<S
     if same_host && !fill_rport {
         return None;
     }
-    let mut v = String::with_capacity(via.sent_by().len() + via.params().as_str().len() + 64);
+    let port = sip_message::Decimal::new(u64::from(addr.port()));
+    let port = port.as_str();
+    // The `received` address: dotted decimal as Ipv4Addr's Display writes it (without the
+    // formatting machinery), or as Ipv6Addr's Display writes it.
+    let (v4, v6) = match addr.ip() {
+        std::net::IpAddr::V4(a) => (Some(a.octets()), None),
+        std::net::IpAddr::V6(a) => (None, Some(a.to_string())),
+    };
+    let ip_len = match (&v4, &v6) {
+        (Some(octets), _) => octets.iter().map(|&o| octet_len(o)).sum::<usize>() + 3,
+        (None, Some(text)) => text.len(),
+        (None, None) => 0,
+    };
+    let raw = via.params().as_str();
+    let pieces = if split { plain_params(raw) } else { None };
+    let head_len = via.protocol_name().len()
+        + via.protocol_version().len()
+        + via.transport().len()
+        + via.sent_by().len()
+        + 3;
+    // Exact for split parameters (a `Bytes` made from the value then needs no second
+    // allocation), a bound otherwise.
+    let params_len = match &pieces {
+        Some(pieces) => pieces
+            .iter()
+            .map(|p| match p.param(raw) {
+                (name, _) if name.eq_ignore_ascii_case("received") => 0,
+                (name, None) if name.eq_ignore_ascii_case("rport") => 7 + port.len(),
+                _ => 1 + p.end - p.start,
+            })
+            .sum(),
+        None => raw.len() + 6 + port.len(),
+    };
+    let mut v = String::with_capacity(head_len + params_len + 10 + ip_len);
     v.push_str(via.protocol_name());
     v.push('/');
     v.push_str(via.protocol_version());
@@ -398,43 +438,125 @@ pub(crate) fn stamped_via(via: &Via<'_>, addr: std::net::SocketAddr) -> Option<S
     v.push_str(via.transport());
     v.push(' ');
     v.push_str(via.sent_by());
-    for (name, value) in via.params() {
+    let mut push_param = |name: &str, value: Option<&str>, piece: Option<&str>| {
         if name.eq_ignore_ascii_case("received") {
-            continue;
+            return;
         }
         if name.eq_ignore_ascii_case("rport") && value.is_none() {
             v.push_str(";rport=");
-            push_decimal(&mut v, u32::from(addr.port()));
-            continue;
+            v.push_str(port);
+            return;
         }
         v.push(';');
-        v.push_str(name);
-        if let Some(value) = value {
-            v.push('=');
-            v.push_str(value);
+        match piece {
+            Some(piece) => v.push_str(piece),
+            None => {
+                v.push_str(name);
+                if let Some(value) = value {
+                    v.push('=');
+                    v.push_str(value);
+                }
+            }
+        }
+    };
+    match &pieces {
+        Some(pieces) => {
+            for p in pieces {
+                let (name, value) = p.param(raw);
+                push_param(name, value, raw.get(p.start..p.end));
+            }
+        }
+        None => {
+            for (name, value) in via.params() {
+                push_param(name, value, None);
+            }
         }
     }
     v.push_str(";received=");
-    match addr.ip() {
-        // Dotted decimal, as Ipv4Addr's Display writes it, without the formatting machinery.
-        std::net::IpAddr::V4(a) => {
-            for (i, octet) in a.octets().into_iter().enumerate() {
+    match (v4, &v6) {
+        (Some(octets), _) => {
+            for (i, octet) in octets.into_iter().enumerate() {
                 if i > 0 {
                     v.push('.');
                 }
-                push_decimal(&mut v, u32::from(octet));
+                push_octet(&mut v, octet);
             }
         }
-        std::net::IpAddr::V6(a) => {
-            let _ = write!(v, "{a}");
-        }
+        (None, Some(text)) => v.push_str(text),
+        (None, None) => {}
     }
     Some(v)
 }
 
-/// Appends `n` in decimal, without leading zeros.
-fn push_decimal(out: &mut String, n: u32) {
-    out.push_str(sip_message::Decimal::new(u64::from(n)).as_str());
+/// How many digits [`push_octet`] writes.
+fn octet_len(octet: u8) -> usize {
+    1 + usize::from(octet >= 10) + usize::from(octet >= 100)
+}
+
+/// Appends `octet` in decimal, without leading zeros.
+fn push_octet(out: &mut String, octet: u8) {
+    if octet >= 100 {
+        out.push(char::from(b'0' + octet / 100));
+    }
+    if octet >= 10 {
+        out.push(char::from(b'0' + octet / 10 % 10));
+    }
+    out.push(char::from(b'0' + octet % 10));
+}
+
+/// One parameter of a [`plain_params`] list: its text is `start..end` of the list, its name
+/// `start..name_end` (a value follows `=` when `name_end < end`).
+#[derive(Clone, Copy)]
+struct Piece {
+    start: usize,
+    name_end: usize,
+    end: usize,
+}
+
+impl Piece {
+    /// `(name, value)` as the parameter lexer gives them.
+    fn param(self, raw: &str) -> (&str, Option<&str>) {
+        let name = raw.get(self.start..self.name_end).unwrap_or_default();
+        let value = (self.name_end < self.end).then(|| raw.get(self.name_end + 1..self.end));
+        (name, value.map(Option::unwrap_or_default))
+    }
+}
+
+/// The parameters of a list as written (`raw` starts at its first `;`), split at each `;` and
+/// at the first `=` after it, when that reads the list exactly as the parameter lexer does: no
+/// whitespace, no quoted string, no empty name or value.
+fn plain_params(raw: &str) -> Option<SmallVec<[Piece; 6]>> {
+    let bytes = raw.as_bytes();
+    if bytes.first() != Some(&b';') {
+        return None;
+    }
+    let mut pieces = SmallVec::new();
+    let mut start = 1;
+    let mut name_end = None;
+    let mut close = |start: usize, name_end: Option<usize>, end: usize| {
+        let name_end = name_end.unwrap_or(end);
+        let ok = start < name_end && (name_end == end || name_end + 1 < end);
+        pieces.push(Piece { start, name_end, end });
+        ok
+    };
+    for (i, &c) in bytes.iter().enumerate().skip(1) {
+        match c {
+            b';' => {
+                if !close(start, name_end, i) {
+                    return None;
+                }
+                start = i + 1;
+                name_end = None;
+            }
+            b'=' if name_end.is_none() => name_end = Some(i),
+            b' ' | b'\t' | b'\r' | b'\n' | b'"' => return None,
+            _ => {}
+        }
+    }
+    if !close(start, name_end, bytes.len()) {
+        return None;
+    }
+    Some(pieces)
 }
 
 /// Replaces the top Via value with `via`, moved to the top of the header (a request keeps its
@@ -563,11 +685,6 @@ mod tests {
 
     #[test]
     fn decimal_and_dotted_quad_as_display_writes_them() {
-        for n in [0_u32, 7, 10, 99, 255, 5060, 65535, u32::MAX] {
-            let mut s = String::new();
-            push_decimal(&mut s, n);
-            assert_eq!(s, n.to_string());
-        }
         for (ip, port) in [("0.0.0.0", 0_u16), ("10.0.0.255", 9), ("192.0.2.7", 65535)] {
             let addr = std::net::SocketAddr::new(ip.parse().unwrap(), port);
             let via = Via::parse("SIP/2.0/UDP host.example.com;rport;branch=z9hG4bKa").unwrap();
@@ -582,6 +699,52 @@ mod tests {
             stamped_via(&via, v6).unwrap(),
             "SIP/2.0/UDP [2001:db8::1];branch=z9hG4bKa;received=2001:db8::7"
         );
+    }
+
+    #[test]
+    fn split_parameters_stamp_as_the_lexed_ones() {
+        // RFC 3261 §18.2.1, RFC 3581 §4: reading the parameters by splitting their text gives
+        // the Via the parameter lexer gives, at its exact length; text the split would misread
+        // (whitespace, quoted strings) goes the lexer's way.
+        let sources: Vec<std::net::SocketAddr> = [
+            "192.0.2.7:5090",
+            "10.0.0.1:5060",
+            "100.20.3.255:1",
+            "0.0.0.0:0",
+            "[2001:db8::7]:5062",
+        ]
+        .iter()
+        .map(|a| a.parse().unwrap())
+        .collect();
+        let mut split_used = 0;
+        for via in [
+            "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKa;rport",
+            "SIP/2.0/UDP 192.0.2.7:5090;branch=z9hG4bKa;rport",
+            "SIP/2.0/UDP client.example.com;rport;branch=z9hG4bKa",
+            "SIP/2.0/TCP client.example.com:5070;branch=z9hG4bKa;received=192.0.2.99",
+            "SIP/2.0/UDP h;RPORT;Received=192.0.2.99;BRANCH=z9hG4bKa;ttl=3;maddr=224.0.1.75",
+            "SIP/2.0/UDP h;rport=5060;branch=z9hG4bKa;x;y=1;received=192.0.2.1;z",
+            "SIP/2.0/UDP h;branch=z9hG4bKa;rport;rport",
+            "SIP/2.0/UDP [2001:db8::1]:5070;branch=z9hG4bKa;maddr=[2001:db8::9]",
+            "SIP/2.0/UDP h;branch=z9hG4bKa;x=\"a;b=c\";rport",
+            "SIP/2.0/UDP h ; branch = z9hG4bKa ; rport",
+            "SIP / 2.0 / UDP h:5060;branch=z9hG4bKa;rport",
+            "SIP/2.0/UDP h",
+        ] {
+            let parsed = Via::parse(via).unwrap();
+            for &addr in &sources {
+                let split = stamped_via_with(&parsed, addr, true);
+                let lexed = stamped_via_with(&parsed, addr, false);
+                assert_eq!(split, lexed, "{via} from {addr}");
+                if let Some(split) = split {
+                    if plain_params(parsed.params().as_str()).is_some() {
+                        split_used += 1;
+                        assert_eq!(split.len(), split.capacity(), "{via} from {addr}");
+                    }
+                }
+            }
+        }
+        assert!(split_used >= 15, "{split_used}");
     }
 
     #[test]
