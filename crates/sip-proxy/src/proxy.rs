@@ -1753,14 +1753,8 @@ fn build_answer_to(
 /// Whether `line` holds `.` followed by the loop part `part`, as a branch of ours carrying that
 /// loop part must (`z9hG4bK<unique>.<part>`).
 fn mentions_loop_part(line: &[u8], part: &Hex16) -> bool {
-    let mut rest = line;
-    while let Some(dot) = rest.iter().position(|&c| c == b'.') {
-        rest = rest.get(dot + 1..).unwrap_or_default();
-        if rest.starts_with(part) {
-            return true;
-        }
-    }
-    false
+    line.windows(part.len() + 1)
+        .any(|w| w.split_first().is_some_and(|(dot, rest)| *dot == b'.' && rest == part))
 }
 
 /// A URI as `build_copy` reads it: parsed, or the facts of an earlier parse.
