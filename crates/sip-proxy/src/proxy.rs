@@ -390,7 +390,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             (true, Some(raw), Some(parsed)) => Some((raw, parsed)),
             _ => None,
         };
-        let (targets, local, secure) = match self.determine_targets(now, &request, known_uri) {
+        let (targets, local, secure) = match self.determine_targets(now, &request, known_uri, true) {
             Ok(found) => found,
             Err(status) => {
                 self.answer(now, txns, id, status, None, &[]);
@@ -450,12 +450,15 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
 
     /// §16.5: the target set, whether the Request-URI is one of the proxy's resources, and
     /// whether it is a SIPS URI. `known` is the Request-URI as written and parsed, if the
-    /// caller has it.
+    /// caller has it. With `tag_is_dialog`, a request with a To tag is taken to be inside a
+    /// dialog and goes to its Request-URI (§16.12); the stateless ACK path clears it, since a
+    /// non-2xx ACK carries a To tag too.
     fn determine_targets(
         &self,
         now: Instant,
         request: &Message,
         known: Option<(&str, &Result<Uri<'_>, UriError>)>,
+        tag_is_dialog: bool,
     ) -> Result<(Vec<TargetSlot>, bool, bool), u16> {
         let fresh;
         let (raw, uri) = match known {
@@ -470,7 +473,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             // An in-dialog request (To tag) is loose-routed on its Request-URI (§16.12).
             Uri::Sip(sip) => {
                 sip.maddr().is_some()
-                    || request.to_tag().is_some()
+                    || (tag_is_dialog && request.to_tag().is_some())
                     || !self.config.is_local_domain(sip.host())
             }
             Uri::Tel(_) => false,
@@ -559,9 +562,13 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             return; // for the proxy itself: nothing to do
         }
         let target = match ack.request_uri_str() {
-            Some(uri) if self.config.stateless && ack.to_tag().is_none() => {
-                // Stateless mode: a non-2xx ACK makes the same choice as its INVITE (§16.11).
-                match self.determine_targets(now, &ack, None) {
+            // Stateless mode: an ACK with no Route left is routed as §16.5 routes any request,
+            // so a non-2xx ACK makes the same choice as its INVITE (§16.11) and reaches the
+            // server transaction that sent the final response. It carries the To tag of that
+            // response, so the tag cannot tell it from a 2xx ACK; one whose Request-URI the
+            // location service does not know (a 2xx ACK to a Contact) goes to that URI.
+            Some(uri) if self.config.stateless && !ack.has(HeaderName::Route) => {
+                match self.determine_targets(now, &ack, None, false) {
                     Ok((targets, ..)) => {
                         let best_q = targets.iter().map(|t| t.q).max().unwrap_or(0);
                         match targets.into_iter().find(|t| t.q == best_q) {

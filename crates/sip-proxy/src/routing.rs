@@ -113,8 +113,9 @@ const LOCAL_TAG: u64 = 3;
 /// same. The bottom-most Via's sent-by and branch (the originating client's) are used
 /// instead: invariant along the loop and different for every client transaction.
 ///
-/// A stateless proxy must give a CANCEL the branch of its INVITE (§16.11), and a CANCEL does
-/// not repeat Proxy-Require or Proxy-Authorization (§9.1), so `for_stateless` leaves them out.
+/// A stateless proxy must give a CANCEL and a non-2xx ACK the branch of their INVITE (§16.11).
+/// A CANCEL does not repeat Proxy-Require or Proxy-Authorization (§9.1) and a non-2xx ACK adds
+/// the response's To tag, so `for_stateless` leaves those three out.
 pub(crate) fn loop_hash(request: &Message, for_stateless: bool) -> Hex16 {
     loop_hash_with(request, for_stateless, None)
 }
@@ -127,7 +128,11 @@ pub(crate) fn loop_hash_with(
     top: Option<&Result<Via<'_>, HeaderError>>,
 ) -> Hex16 {
     let mut h = Fields::new(LOOP);
-    field(&mut h, request.to_tag_bytes().unwrap_or_default());
+    // A non-2xx ACK carries the To tag of the response it acknowledges, its INVITE none; in
+    // stateless mode the two must share a branch (§16.11), so the tag is left out there. The
+    // originating client's Via branch, hashed below, already tells transactions apart.
+    let to_tag = if for_stateless { None } else { request.to_tag_bytes() };
+    field(&mut h, to_tag.unwrap_or_default());
     field(&mut h, request.from_tag_bytes().unwrap_or_default());
     field(&mut h, request.call_id_bytes().unwrap_or_default());
     field(&mut h, request.request_uri_str().unwrap_or_default().as_bytes());
