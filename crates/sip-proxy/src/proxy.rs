@@ -390,7 +390,8 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             (true, Some(raw), Some(parsed)) => Some((raw, parsed)),
             _ => None,
         };
-        let (targets, local, secure) = match self.determine_targets(now, &request, known_uri, true) {
+        let (targets, local, secure) = match self.determine_targets(now, &request, known_uri, true)
+        {
             Ok(found) => found,
             Err(status) => {
                 self.answer(now, txns, id, status, None, &[]);

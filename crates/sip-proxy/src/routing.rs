@@ -11,6 +11,7 @@ use sip_message::{
 };
 use sip_transaction::{BRANCH_COOKIE, Target};
 use smallvec::SmallVec;
+use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 /// Sixteen lowercase hexadecimal digits: the 64 bits of a [`Fields`] digest (§16.6 step 8:
 /// the branch's loop-detection part may be any hash of the fields, "MD5, expressed in
@@ -33,63 +34,62 @@ pub(crate) fn hex_str(hex: &Hex16) -> &str {
     std::str::from_utf8(hex).unwrap_or("0000000000000000")
 }
 
-/// The constants of [`Fields`] (those of wyhash: odd, with balanced bits).
-const K: [u64; 4] =
-    [0xa076_1d64_78bd_642f, 0xe703_7ed1_a0b4_28db, 0x8ebc_6af0_9c88_c6e3, 0x5899_65cc_7537_4cc3];
-
-/// The 128-bit product of `a` and `b`, its halves folded together.
-#[inline]
-fn fold(a: u64, b: u64) -> u64 {
-    let product = u128::from(a) * u128::from(b);
-    (product as u64) ^ ((product >> 64) as u64)
-}
-
-/// A 64-bit multiply-fold digest of a sequence of length-prefixed fields (wyhash's mixing, 16
-/// bytes per multiplication), defined here so that it is the same on every platform and with
-/// every version of the dependencies: the branches a proxy writes stay comparable across its
-/// restarts and among the instances of a cluster.
+/// A 64-bit digest of a sequence of length-prefixed fields: XXH3 (a specified, stable
+/// algorithm) over the fields gathered on the stack, so that it is the same on every platform
+/// and with every version of the dependencies: the branches a proxy writes stay comparable
+/// across its restarts and among the instances of a cluster.
 ///
 /// It is not collision-resistant, and need not be: the loop part only has to differ between
 /// requests the proxy would process differently (§16.6 step 8), and anyone able to forge a
 /// colliding request can as well forge the Via it would be compared with. (MD5, used before,
-/// cost ten times as much and resists collisions no better.)
+/// cost ten times as much.)
 struct Fields {
-    acc: u64,
+    /// Which use the digest is for (the XXH3 seed), keeping different uses apart.
+    domain: u64,
+    /// The fields so far, on the stack while they fit ([`FIELDS_INLINE`] bytes covers the
+    /// fields of an ordinary request), else in `spill`.
+    inline: [u8; FIELDS_INLINE],
+    len: usize,
+    spill: Vec<u8>,
 }
+
+/// How many bytes of fields [`Fields`] keeps on the stack.
+const FIELDS_INLINE: usize = 512;
 
 impl Fields {
     /// A digest for one purpose: `domain` keeps the digests of different uses apart.
     fn new(domain: u64) -> Fields {
-        Fields { acc: fold(domain ^ K[0], K[1]) }
+        Fields { domain, inline: [0; FIELDS_INLINE], len: 0, spill: Vec::new() }
     }
 
-    /// Feeds one field, its length first, so that adjacent fields cannot run into each other
-    /// (and the zero padding of its last block is unambiguous).
+    /// Feeds one field, its length first, so that adjacent fields cannot run into each other.
     fn field(&mut self, bytes: &[u8]) {
-        self.acc = fold(self.acc ^ K[0], (bytes.len() as u64) ^ K[1]);
-        let mut blocks = bytes.chunks_exact(16);
-        for block in &mut blocks {
-            let mut word = [0_u8; 16];
-            word.copy_from_slice(block);
-            self.block(u128::from_le_bytes(word));
-        }
-        let tail = blocks.remainder();
-        if !tail.is_empty() {
-            let mut last = [0_u8; 16];
-            if let Some(room) = last.get_mut(..tail.len()) {
-                room.copy_from_slice(tail);
-            }
-            self.block(u128::from_le_bytes(last));
-        }
+        self.push(&(bytes.len() as u64).to_le_bytes());
+        self.push(bytes);
     }
 
-    #[inline]
-    fn block(&mut self, block: u128) {
-        self.acc = fold((block as u64) ^ K[2], ((block >> 64) as u64) ^ self.acc ^ K[3]);
+    fn push(&mut self, bytes: &[u8]) {
+        let end = self.len + bytes.len();
+        match self.inline.get_mut(self.len..end) {
+            Some(room) if self.spill.is_empty() => {
+                room.copy_from_slice(bytes);
+                self.len = end;
+            }
+            _ => {
+                if self.spill.is_empty() {
+                    self.spill.extend_from_slice(self.inline.get(..self.len).unwrap_or_default());
+                }
+                self.spill.extend_from_slice(bytes);
+            }
+        }
     }
 
     fn finish(self) -> Hex16 {
-        hex16(fold(fold(self.acc ^ K[3], K[2]) ^ K[1], K[0]))
+        let input = match self.spill.is_empty() {
+            true => self.inline.get(..self.len).unwrap_or_default(),
+            false => &self.spill,
+        };
+        hex16(xxh3_64_with_seed(input, self.domain))
     }
 }
 
@@ -765,7 +765,23 @@ mod tests {
         field(&mut h, b"z9hG4bKa");
         let digest = h.finish();
         assert_eq!(loop_hash(&m, false), digest);
-        assert_eq!(hex_str(&digest), "64543a7bdf7aa202");
+        assert_eq!(hex_str(&digest), "c24334f1482b0e71");
+    }
+
+    #[test]
+    fn fields_past_the_inline_buffer_digest_their_whole_input() {
+        // The stack buffer and its spill give the digest of the same length-prefixed input.
+        for sizes in [&[10_usize, 20][..], &[500, 3], &[504], &[505], &[300, 300, 300], &[2000]] {
+            let mut h = Fields::new(STATELESS);
+            let mut input = Vec::new();
+            for (k, &n) in sizes.iter().enumerate() {
+                let f: Vec<u8> = (0..n).map(|i| (i + k) as u8).collect();
+                field(&mut h, &f);
+                input.extend_from_slice(&(n as u64).to_le_bytes());
+                input.extend_from_slice(&f);
+            }
+            assert_eq!(h.finish(), hex16(xxh3_64_with_seed(&input, STATELESS)), "{sizes:?}");
+        }
     }
 
     #[test]
