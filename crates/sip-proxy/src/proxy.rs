@@ -13,7 +13,7 @@ use sip_message::{
     Contact, HeaderName, Message, MessageBuilder, Method, ProxyRequire, SipUri, TypedHeader, Uri,
     UriError, Via,
 };
-use sip_transaction::{Event, Target, TransactionId, TransactionTable};
+use sip_transaction::{BRANCH_COOKIE, Event, Target, TransactionId, TransactionTable};
 use smallvec::SmallVec;
 
 use crate::context::{
@@ -21,9 +21,9 @@ use crate::context::{
 };
 use crate::location::{LocationService, Lookup, Resolver};
 use crate::routing::{
-    Hex16, bracketed, branch_from, hex_str, local_tag, loop_hash, loop_hash_with, loop_part_of,
-    pop_last_route, postprocess_strict_route, rebuild_sip, replace_top_via, request_uri_form_of,
-    route_uri, stamped_via, stateless_branch, via_target,
+    Hex16, bracketed, hex_str, local_tag, loop_hash, loop_hash_with, loop_part_of, pop_last_route,
+    postprocess_strict_route, rebuild_sip, replace_top_via, request_uri_form_of, route_uri,
+    stamped_via, stateless_unique, via_target,
 };
 use crate::{ProxyConfig, ProxyEvent, ProxyStats};
 
@@ -386,8 +386,12 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             return;
         }
         // §16.5.
-        let known_uri = if uri_kept { parsed_uri.as_ref() } else { None };
-        let (targets, local, secure) = match self.determine_targets(now, &request, known_uri) {
+        let known_uri = match (uri_kept, received_uri.as_deref(), parsed_uri.as_ref()) {
+            (true, Some(raw), Some(parsed)) => Some((raw, parsed)),
+            _ => None,
+        };
+        let (targets, local, secure) = match self.determine_targets(now, &request, known_uri, true)
+        {
             Ok(found) => found,
             Err(status) => {
                 self.answer(now, txns, id, status, None, &[]);
@@ -398,7 +402,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             replace_top_via(&mut request, via);
         }
         if self.config.stateless {
-            self.forward_one_stateless(txns, &request, &targets, &loop_part);
+            self.forward_one_stateless(txns, request, &targets, &loop_part);
             // Nothing of the request is kept (§16.11): the table's server transaction goes too.
             txns.terminate(now, id);
             return;
@@ -446,28 +450,31 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
     }
 
     /// §16.5: the target set, whether the Request-URI is one of the proxy's resources, and
-    /// whether it is a SIPS URI. `known` is the Request-URI already parsed, if the caller has
-    /// it.
+    /// whether it is a SIPS URI. `known` is the Request-URI as written and parsed, if the
+    /// caller has it. With `tag_is_dialog`, a request with a To tag is taken to be inside a
+    /// dialog and goes to its Request-URI (§16.12); the stateless ACK path clears it, since a
+    /// non-2xx ACK carries a To tag too.
     fn determine_targets(
         &self,
         now: Instant,
         request: &Message,
-        known: Option<&Result<Uri<'_>, UriError>>,
+        known: Option<(&str, &Result<Uri<'_>, UriError>)>,
+        tag_is_dialog: bool,
     ) -> Result<(Vec<TargetSlot>, bool, bool), u16> {
-        let raw = request.request_uri_str().ok_or(400_u16)?;
         let fresh;
-        let uri = match known {
-            Some(known) => known.as_ref().map_err(|_| 400_u16)?,
+        let (raw, uri) = match known {
+            Some((raw, known)) => (raw, known.as_ref().map_err(|_| 400_u16)?),
             None => {
+                let raw = request.request_uri_str().ok_or(400_u16)?;
                 fresh = Uri::parse(raw).map_err(|_| 400_u16)?;
-                &fresh
+                (raw, &fresh)
             }
         };
         let predetermined = match uri {
             // An in-dialog request (To tag) is loose-routed on its Request-URI (§16.12).
             Uri::Sip(sip) => {
                 sip.maddr().is_some()
-                    || request.to_tag().is_some()
+                    || (tag_is_dialog && request.to_tag().is_some())
                     || !self.config.is_local_domain(sip.host())
             }
             Uri::Tel(_) => false,
@@ -511,19 +518,20 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
     fn forward_one_stateless(
         &mut self,
         txns: &mut TransactionTable,
-        request: &Message,
+        request: Message,
         targets: &[TargetSlot],
         loop_part: &Hex16,
     ) {
         let best_q = targets.iter().map(|t| t.q).max().unwrap_or(0);
         let Some(target) = targets.iter().find(|t| t.q == best_q) else { return };
-        let Some((mut copy, hops)) = self.build_copy(request, target, self.config.record_route)
+        let unique = stateless_unique(&request);
+        let Some((mut copy, hops)) = self.build_copy_of(request, target, self.config.record_route)
         else {
             return;
         };
         let Some(&hop) = hops.first() else { return };
-        let branch = stateless_branch(request, loop_part);
-        if copy.push_front(HeaderName::Via, self.via_value(hop, &branch)).is_ok() {
+        let via = self.via_value(hop, hex_str(&unique), Some(loop_part));
+        if copy.push_front(HeaderName::Via, via).is_ok() {
             txns.send_stateless(hop, &copy);
             self.stats.forwarded += 1;
             self.stats.forwarded_stateless += 1;
@@ -531,6 +539,11 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
     }
 
     /// An ACK for a 2xx (or, in stateless mode, any ACK) goes on statelessly (§16.11 branch).
+    ///
+    /// A stateful proxy gives it a branch without the loop part of §16.6 step 8: an ACK is
+    /// never checked for a loop (§16.3 step 4 would answer 482, and an ACK gets no response;
+    /// one that loops runs out of Max-Forwards), so the digest would be read by no one. In
+    /// stateless mode a non-2xx ACK must carry its INVITE's branch, loop part included.
     fn forward_ack(
         &mut self,
         now: Instant,
@@ -541,7 +554,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         if ack.max_forwards() == Some(0) || ack.validate().is_err() {
             return;
         }
-        let loop_part = loop_hash(&ack, true);
+        let loop_part = self.config.stateless.then(|| loop_hash(&ack, true));
         let mut ack = ack;
         let received_uri = ack.request_uri_str().map(str::to_owned);
         let parsed_uri = received_uri.as_deref().map(Uri::parse);
@@ -550,9 +563,13 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             return; // for the proxy itself: nothing to do
         }
         let target = match ack.request_uri_str() {
-            Some(uri) if self.config.stateless && ack.to_tag().is_none() => {
-                // Stateless mode: a non-2xx ACK makes the same choice as its INVITE (§16.11).
-                match self.determine_targets(now, &ack, None) {
+            // Stateless mode: an ACK with no Route left is routed as §16.5 routes any request,
+            // so a non-2xx ACK makes the same choice as its INVITE (§16.11) and reaches the
+            // server transaction that sent the final response. It carries the To tag of that
+            // response, so the tag cannot tell it from a 2xx ACK; one whose Request-URI the
+            // location service does not know (a 2xx ACK to a Contact) goes to that URI.
+            Some(uri) if self.config.stateless && !ack.has(HeaderName::Route) => {
+                match self.determine_targets(now, &ack, None, false) {
                     Ok((targets, ..)) => {
                         let best_q = targets.iter().map(|t| t.q).max().unwrap_or(0);
                         match targets.into_iter().find(|t| t.q == best_q) {
@@ -572,10 +589,11 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             }
             None => return,
         };
-        let Some((mut copy, hops)) = self.build_copy(&ack, &target, false) else { return };
+        let unique = stateless_unique(&ack);
+        let Some((mut copy, hops)) = self.build_copy_of(ack, &target, false) else { return };
         let Some(&hop) = hops.first() else { return };
-        let branch = stateless_branch(&ack, &loop_part);
-        if copy.push_front(HeaderName::Via, self.via_value(hop, &branch)).is_ok() {
+        let via = self.via_value(hop, hex_str(&unique), loop_part.as_ref());
+        if copy.push_front(HeaderName::Via, via).is_ok() {
             txns.send_stateless(hop, &copy);
             self.stats.forwarded += 1;
             self.stats.forwarded_stateless += 1;
@@ -1084,8 +1102,8 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         let Some((loop_part, invite)) = self.context(cid).map(|c| (c.loop_part, c.invite)) else {
             return false;
         };
-        let branch = branch_from(&txns.new_branch(), &loop_part);
-        if copy.push_front(HeaderName::Via, self.via_value(hop, &branch)).is_err() {
+        let via = self.via_value(hop, &txns.new_branch(), Some(&loop_part));
+        if copy.push_front(HeaderName::Via, via).is_err() {
             return false;
         }
         let Ok(client) = txns.send_request(now, copy, hop) else { return false };
@@ -1332,7 +1350,17 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         target: &TargetSlot,
         record_route: bool,
     ) -> Option<(Message, SmallVec<[Target; 2]>)> {
-        let mut copy = base.clone();
+        self.build_copy_of(base.clone(), target, record_route)
+    }
+
+    /// [`build_copy`](Self::build_copy) turning `copy` itself into the copy (a request that
+    /// is forwarded once and then dropped needs no clone).
+    fn build_copy_of(
+        &self,
+        mut copy: Message,
+        target: &TargetSlot,
+        record_route: bool,
+    ) -> Option<(Message, SmallVec<[Target; 2]>)> {
         // Step 2. The target URI is parsed once: it is also the Request-URI whose scheme step 4
         // reads and, without Route, the next hop of step 7.
         // Facts the target's maker already read serve unless the URI needs rewriting or a
@@ -1411,9 +1439,10 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
                 let next = match (strict, top_route.is_some()) {
                     (false, true) => RequestUri::Parsed(top_sip.as_ref()),
                     _ => {
-                        // The Request-URI must be there, as before (it is: the copy is a
-                        // request).
-                        copy.request_uri_str()?;
+                        // The copy is a request (its Request-URI was written from a `str`).
+                        if !copy.is_request() {
+                            return None;
+                        }
                         request_sip
                     }
                 };
@@ -1437,15 +1466,27 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         }
     }
 
-    fn via_value(&self, hop: Target, branch: &str) -> String {
+    /// Our Via (§16.6 step 8): `SIP/2.0/<transport> <sent-by>;branch=` and the branch, the
+    /// magic cookie (unless `unique` starts with it), `unique`, and `.` + the loop part when
+    /// there is one. Written at its exact length (a `Bytes` made from it needs no second
+    /// allocation).
+    fn via_value(&self, hop: Target, unique: &str, loop_part: Option<&Hex16>) -> String {
         let transport = hop.transport().as_str();
-        let mut via = String::with_capacity(12 + self.config.sent_by.len() + branch.len() + 8);
+        let cookie = if unique.starts_with(BRANCH_COOKIE) { "" } else { BRANCH_COOKIE };
+        let tail = loop_part.map_or(0, |l| l.len() + 1);
+        let len = 8 + transport.len() + 1 + self.config.sent_by.len() + 8;
+        let mut via = String::with_capacity(len + cookie.len() + unique.len() + tail);
         via.push_str("SIP/2.0/");
         via.push_str(transport);
         via.push(' ');
         via.push_str(&self.config.sent_by);
         via.push_str(";branch=");
-        via.push_str(branch);
+        via.push_str(cookie);
+        via.push_str(unique);
+        if let Some(loop_part) = loop_part {
+            via.push('.');
+            via.push_str(hex_str(loop_part));
+        }
         via
     }
 
@@ -1754,6 +1795,56 @@ fn contains_uri(targets: &[TargetSlot], uri: &str) -> bool {
 mod tests {
     use super::*;
     use crate::{StaticLocations, StaticResolver};
+
+    #[test]
+    fn our_via_carries_the_branch_the_routing_helpers_spell() {
+        // §16.6 step 8 and §16.11: the Via written in one pass holds the branch of
+        // branch_from / stateless_branch / stateless_branch_without_loop_part.
+        use crate::routing::{branch_from, stateless_branch, stateless_branch_without_loop_part};
+        let config = ProxyConfig::new("sip:192.0.2.10:5060").unwrap();
+        let proxy = Proxy::new(config, StaticLocations::new(), StaticResolver::new());
+        let request = MessageBuilder::request(&Method::Invite, "sip:bob@example.com")
+            .header(HeaderName::Via, "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKa")
+            .header(HeaderName::To, "<sip:bob@example.com>")
+            .header(HeaderName::From, "<sip:alice@example.com>;tag=a")
+            .header(HeaderName::CallId, "c1")
+            .header(HeaderName::CSeq, "1 INVITE")
+            .build()
+            .unwrap();
+        let loop_part = loop_hash(&request, true);
+        for hop in [
+            Target::udp("192.0.2.44:5060".parse().unwrap()),
+            Target::tcp("192.0.2.44:5060".parse().unwrap()),
+        ] {
+            let head = format!("SIP/2.0/{} 192.0.2.10:5060;branch=", hop.transport().as_str());
+            for unique in ["z9hG4bKabc", "abc"] {
+                let via = proxy.via_value(hop, unique, Some(&loop_part));
+                assert_eq!(via, format!("{head}{}", branch_from(unique, &loop_part)));
+                assert_eq!(via.len(), via.capacity());
+            }
+            let unique = stateless_unique(&request);
+            let via = proxy.via_value(hop, hex_str(&unique), Some(&loop_part));
+            assert_eq!(via, format!("{head}{}", stateless_branch(&request, &loop_part)));
+            let via = proxy.via_value(hop, hex_str(&unique), None);
+            assert_eq!(via, format!("{head}{}", stateless_branch_without_loop_part(&request)));
+        }
+    }
+
+    #[test]
+    fn the_loop_part_is_found_after_any_dot() {
+        let part: Hex16 = *b"0123456789abcdef";
+        for (line, found) in [
+            (&b"SIP/2.0/UDP 192.0.2.10;branch=z9hG4bKx.0123456789abcdef"[..], true),
+            (b"SIP/2.0/UDP h;branch=z9hG4bKx.0123456789abcdef;received=192.0.2.1", true),
+            (b"SIP/2.0/UDP h;branch=z9hG4bKx.0123456789abcde", false),
+            (b"SIP/2.0/UDP h;branch=z9hG4bKx0123456789abcdef", false),
+            (b"..0123456789abcdef", true),
+            (b".", false),
+            (b"", false),
+        ] {
+            assert_eq!(mentions_loop_part(line, &part), found, "{}", String::from_utf8_lossy(line));
+        }
+    }
 
     #[test]
     fn a_target_with_facts_builds_the_copy_a_parsed_one_builds() {

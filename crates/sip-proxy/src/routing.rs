@@ -6,30 +6,25 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use md5::{Digest, Md5};
 use sip_message::{
     HeaderError, HeaderName, Host, Message, Route, SipUri, TypedHeader, Uri, UriError, Via,
 };
 use sip_transaction::{BRANCH_COOKIE, Target};
+use smallvec::SmallVec;
+use xxhash_rust::xxh3::xxh3_64_with_seed;
 
-/// Sixteen lowercase hexadecimal digits: 64 bits of an MD5 digest (§16.6 step 8: "MD5,
-/// expressed in hexadecimal, is a reasonable choice").
+/// Sixteen lowercase hexadecimal digits: the 64 bits of a [`Fields`] digest (§16.6 step 8:
+/// the branch's loop-detection part may be any hash of the fields, "MD5, expressed in
+/// hexadecimal, is a reasonable choice").
 pub(crate) type Hex16 = [u8; 16];
 
-fn hex16(digest: &[u8]) -> Hex16 {
+fn hex16(digest: u64) -> Hex16 {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = [b'0'; 16];
-    for (i, byte) in digest.iter().take(8).enumerate() {
-        if let (Some(hi), Some(lo)) = (
-            DIGITS.get(usize::from(byte >> 4)).copied(),
-            DIGITS.get(usize::from(byte & 0x0f)).copied(),
-        ) {
-            if let Some(slot) = out.get_mut(2 * i) {
-                *slot = hi;
-            }
-            if let Some(slot) = out.get_mut(2 * i + 1) {
-                *slot = lo;
-            }
+    for (i, slot) in out.iter_mut().enumerate() {
+        let nibble = (digest >> (60 - 4 * i)) & 0x0f;
+        if let Some(&digit) = DIGITS.get(nibble as usize) {
+            *slot = digit;
         }
     }
     out
@@ -39,49 +34,74 @@ pub(crate) fn hex_str(hex: &Hex16) -> &str {
     std::str::from_utf8(hex).unwrap_or("0000000000000000")
 }
 
-/// The input of one MD5 digest, gathered in a buffer that goes to the digest when full (a few
-/// large `update`s instead of two small ones per field; the digest of the concatenation is
-/// the same however it is cut).
+/// A 64-bit digest of a sequence of length-prefixed fields: XXH3 (a specified, stable
+/// algorithm) over the fields gathered on the stack, so that it is the same on every platform
+/// and with every version of the dependencies: the branches a proxy writes stay comparable
+/// across its restarts and among the instances of a cluster.
+///
+/// It is not collision-resistant, and need not be: the loop part only has to differ between
+/// requests the proxy would process differently (§16.6 step 8), and anyone able to forge a
+/// colliding request can as well forge the Via it would be compared with. (MD5, used before,
+/// cost ten times as much.)
 struct Fields {
-    md5: Md5,
-    buf: [u8; 320],
+    /// Which use the digest is for (the XXH3 seed), keeping different uses apart.
+    domain: u64,
+    /// The fields so far, on the stack while they fit ([`FIELDS_INLINE`] bytes covers the
+    /// fields of an ordinary request), else in `spill`.
+    inline: [u8; FIELDS_INLINE],
     len: usize,
+    spill: Vec<u8>,
 }
 
+/// How many bytes of fields [`Fields`] keeps on the stack.
+const FIELDS_INLINE: usize = 512;
+
 impl Fields {
-    fn new() -> Fields {
-        Fields { md5: Md5::new(), buf: [0; 320], len: 0 }
+    /// A digest for one purpose: `domain` keeps the digests of different uses apart.
+    fn new(domain: u64) -> Fields {
+        Fields { domain, inline: [0; FIELDS_INLINE], len: 0, spill: Vec::new() }
+    }
+
+    /// Feeds one field, its length first, so that adjacent fields cannot run into each other.
+    fn field(&mut self, bytes: &[u8]) {
+        self.push(&(bytes.len() as u64).to_le_bytes());
+        self.push(bytes);
     }
 
     fn push(&mut self, bytes: &[u8]) {
         let end = self.len + bytes.len();
-        if let Some(room) = self.buf.get_mut(self.len..end) {
-            room.copy_from_slice(bytes);
-            self.len = end;
-            return;
-        }
-        self.md5.update(self.buf.get(..self.len).unwrap_or_default());
-        self.len = 0;
-        match self.buf.get_mut(..bytes.len()) {
-            Some(room) => {
+        match self.inline.get_mut(self.len..end) {
+            Some(room) if self.spill.is_empty() => {
                 room.copy_from_slice(bytes);
-                self.len = bytes.len();
+                self.len = end;
             }
-            None => self.md5.update(bytes),
+            _ => {
+                if self.spill.is_empty() {
+                    self.spill.extend_from_slice(self.inline.get(..self.len).unwrap_or_default());
+                }
+                self.spill.extend_from_slice(bytes);
+            }
         }
     }
 
-    fn finish(mut self) -> Hex16 {
-        self.md5.update(self.buf.get(..self.len).unwrap_or_default());
-        hex16(&self.md5.finalize())
+    fn finish(self) -> Hex16 {
+        let input = match self.spill.is_empty() {
+            true => self.inline.get(..self.len).unwrap_or_default(),
+            false => &self.spill,
+        };
+        hex16(xxh3_64_with_seed(input, self.domain))
     }
 }
 
-/// Feeds one field, length-prefixed so that adjacent fields cannot run into each other.
+/// Feeds one field (see [`Fields::field`]).
 fn field(h: &mut Fields, bytes: &[u8]) {
-    h.push(&(bytes.len() as u64).to_le_bytes());
-    h.push(bytes);
+    h.field(bytes);
 }
+
+/// The [`Fields`] domains: the loop part, the unique part of a stateless branch, a local tag.
+const LOOP: u64 = 1;
+const STATELESS: u64 = 2;
+const LOCAL_TAG: u64 = 3;
 
 /// The loop-detection part of the branch (RFC 3261 §16.6 step 8): a hash of everything that
 /// affects how the request is processed: To tag, From tag, Call-ID, the Request-URI as
@@ -93,8 +113,9 @@ fn field(h: &mut Fields, bytes: &[u8]) {
 /// same. The bottom-most Via's sent-by and branch (the originating client's) are used
 /// instead: invariant along the loop and different for every client transaction.
 ///
-/// A stateless proxy must give a CANCEL the branch of its INVITE (§16.11), and a CANCEL does
-/// not repeat Proxy-Require or Proxy-Authorization (§9.1), so `for_stateless` leaves them out.
+/// A stateless proxy must give a CANCEL and a non-2xx ACK the branch of their INVITE (§16.11).
+/// A CANCEL does not repeat Proxy-Require or Proxy-Authorization (§9.1) and a non-2xx ACK adds
+/// the response's To tag, so `for_stateless` leaves those three out.
 pub(crate) fn loop_hash(request: &Message, for_stateless: bool) -> Hex16 {
     loop_hash_with(request, for_stateless, None)
 }
@@ -106,10 +127,14 @@ pub(crate) fn loop_hash_with(
     for_stateless: bool,
     top: Option<&Result<Via<'_>, HeaderError>>,
 ) -> Hex16 {
-    let mut h = Fields::new();
-    field(&mut h, request.to_tag().unwrap_or_default().as_bytes());
-    field(&mut h, request.from_tag().unwrap_or_default().as_bytes());
-    field(&mut h, request.call_id().unwrap_or_default().as_bytes());
+    let mut h = Fields::new(LOOP);
+    // A non-2xx ACK carries the To tag of the response it acknowledges, its INVITE none; in
+    // stateless mode the two must share a branch (§16.11), so the tag is left out there. The
+    // originating client's Via branch, hashed below, already tells transactions apart.
+    let to_tag = if for_stateless { None } else { request.to_tag_bytes() };
+    field(&mut h, to_tag.unwrap_or_default());
+    field(&mut h, request.from_tag_bytes().unwrap_or_default());
+    field(&mut h, request.call_id_bytes().unwrap_or_default());
     field(&mut h, request.request_uri_str().unwrap_or_default().as_bytes());
     field(&mut h, &request.cseq_number().unwrap_or_default().to_le_bytes());
     let mut vias = request.values(HeaderName::Via);
@@ -151,8 +176,28 @@ pub(crate) fn loop_hash_with(
 /// retransmission, for its CANCEL, and (stateless mode) for a non-2xx ACK. Its unique part
 /// hashes the received branch when it has the cookie, else the top Via, To and From tags,
 /// Call-ID, CSeq number and Request-URI; its loop part is [`loop_hash`] for stateless use.
+///
+/// The proxy writes it straight into its Via ([`stateless_unique`] and `Proxy::via_value`);
+/// this is the reference the tests hold that to.
+#[cfg(test)]
 pub(crate) fn stateless_branch(request: &Message, loop_part: &Hex16) -> String {
-    let mut h = Fields::new();
+    branch_from(hex_str(&stateless_unique(request)), loop_part)
+}
+
+/// [`stateless_branch`] without the loop part: `z9hG4bK` + the unique part, for a request
+/// that is never checked for a loop (an ACK for a 2xx forwarded by a stateful proxy).
+#[cfg(test)]
+pub(crate) fn stateless_branch_without_loop_part(request: &Message) -> String {
+    let unique = stateless_unique(request);
+    let mut branch = String::with_capacity(BRANCH_COOKIE.len() + unique.len());
+    branch.push_str(BRANCH_COOKIE);
+    branch.push_str(hex_str(&unique));
+    branch
+}
+
+/// The unique part of [`stateless_branch`].
+pub(crate) fn stateless_unique(request: &Message) -> Hex16 {
+    let mut h = Fields::new(STATELESS);
     match request.via_branch() {
         Some(branch) if branch.starts_with(BRANCH_COOKIE) => {
             field(&mut h, branch.as_bytes());
@@ -160,20 +205,20 @@ pub(crate) fn stateless_branch(request: &Message, loop_part: &Hex16) -> String {
         }
         _ => {
             field(&mut h, request.top_via().unwrap_or_default());
-            field(&mut h, request.to_tag().unwrap_or_default().as_bytes());
-            field(&mut h, request.from_tag().unwrap_or_default().as_bytes());
-            field(&mut h, request.call_id().unwrap_or_default().as_bytes());
+            field(&mut h, request.to_tag_bytes().unwrap_or_default());
+            field(&mut h, request.from_tag_bytes().unwrap_or_default());
+            field(&mut h, request.call_id_bytes().unwrap_or_default());
             field(&mut h, &request.cseq_number().unwrap_or_default().to_le_bytes());
             field(&mut h, request.request_uri_str().unwrap_or_default().as_bytes());
         }
     }
     // ACKs and CANCELs share their INVITE's branch hop by hop, but each is a distinct message:
     // the method goes into no part of the branch (§16.6 step 8).
-    let unique = h.finish();
-    branch_from(hex_str(&unique), loop_part)
+    h.finish()
 }
 
 /// `z9hG4bK` + `unique` + `.` + the loop part.
+#[cfg(test)]
 pub(crate) fn branch_from(unique: &str, loop_part: &Hex16) -> String {
     let mut branch = String::with_capacity(BRANCH_COOKIE.len() + unique.len() + 17);
     branch.push_str(unique);
@@ -194,10 +239,9 @@ pub(crate) fn loop_part_of(branch: &str) -> Option<&str> {
 /// A To tag for responses the proxy generates itself: derived from the request (Call-ID,
 /// From tag, CSeq, top Via), so a retransmission of the request gets the same one.
 pub(crate) fn local_tag(request: &Message) -> Hex16 {
-    let mut h = Fields::new();
-    field(&mut h, b"sip-proxy to-tag");
-    field(&mut h, request.call_id().unwrap_or_default().as_bytes());
-    field(&mut h, request.from_tag().unwrap_or_default().as_bytes());
+    let mut h = Fields::new(LOCAL_TAG);
+    field(&mut h, request.call_id_bytes().unwrap_or_default());
+    field(&mut h, request.from_tag_bytes().unwrap_or_default());
     field(&mut h, &request.cseq_number().unwrap_or_default().to_le_bytes());
     field(&mut h, request.top_via().unwrap_or_default());
     h.finish()
@@ -343,6 +387,12 @@ pub(crate) fn stamp_received(request: &mut Message, source: Target) {
 /// The top Via `via` of a request received from `addr` as [`stamp_received`] leaves it; `None`
 /// when it stays as it is.
 pub(crate) fn stamped_via(via: &Via<'_>, addr: std::net::SocketAddr) -> Option<String> {
+    stamped_via_with(via, addr, true)
+}
+
+/// [`stamped_via`]; `split` allows reading the parameters by splitting their text at `;` and
+/// `=` when that reads them as the parameter lexer does (the result is the same either way).
+fn stamped_via_with(via: &Via<'_>, addr: std::net::SocketAddr, split: bool) -> Option<String> {
     let same_host = match via.host() {
         Host::Ipv4(a) => std::net::IpAddr::V4(a) == addr.ip(),
         Host::Ipv6(a) => std::net::IpAddr::V6(a) == addr.ip(),
@@ -352,7 +402,40 @@ pub(crate) fn stamped_via(via: &Via<'_>, addr: std::net::SocketAddr) -> Option<S
     if same_host && !fill_rport {
         return None;
     }
-    let mut v = String::with_capacity(via.sent_by().len() + via.params().as_str().len() + 64);
+    let port = sip_message::Decimal::new(u64::from(addr.port()));
+    let port = port.as_str();
+    // The `received` address: dotted decimal as Ipv4Addr's Display writes it (without the
+    // formatting machinery), or as Ipv6Addr's Display writes it.
+    let (v4, v6) = match addr.ip() {
+        std::net::IpAddr::V4(a) => (Some(a.octets()), None),
+        std::net::IpAddr::V6(a) => (None, Some(a.to_string())),
+    };
+    let ip_len = match (&v4, &v6) {
+        (Some(octets), _) => octets.iter().map(|&o| octet_len(o)).sum::<usize>() + 3,
+        (None, Some(text)) => text.len(),
+        (None, None) => 0,
+    };
+    let raw = via.params().as_str();
+    let pieces = if split { plain_params(raw) } else { None };
+    let head_len = via.protocol_name().len()
+        + via.protocol_version().len()
+        + via.transport().len()
+        + via.sent_by().len()
+        + 3;
+    // Exact for split parameters (a `Bytes` made from the value then needs no second
+    // allocation), a bound otherwise.
+    let params_len = match &pieces {
+        Some(pieces) => pieces
+            .iter()
+            .map(|p| match p.param(raw) {
+                (name, _) if name.eq_ignore_ascii_case("received") => 0,
+                (name, None) if name.eq_ignore_ascii_case("rport") => 7 + port.len(),
+                _ => 1 + p.end - p.start,
+            })
+            .sum(),
+        None => raw.len() + 6 + port.len(),
+    };
+    let mut v = String::with_capacity(head_len + params_len + 10 + ip_len);
     v.push_str(via.protocol_name());
     v.push('/');
     v.push_str(via.protocol_version());
@@ -360,43 +443,125 @@ pub(crate) fn stamped_via(via: &Via<'_>, addr: std::net::SocketAddr) -> Option<S
     v.push_str(via.transport());
     v.push(' ');
     v.push_str(via.sent_by());
-    for (name, value) in via.params() {
+    let mut push_param = |name: &str, value: Option<&str>, piece: Option<&str>| {
         if name.eq_ignore_ascii_case("received") {
-            continue;
+            return;
         }
         if name.eq_ignore_ascii_case("rport") && value.is_none() {
             v.push_str(";rport=");
-            push_decimal(&mut v, u32::from(addr.port()));
-            continue;
+            v.push_str(port);
+            return;
         }
         v.push(';');
-        v.push_str(name);
-        if let Some(value) = value {
-            v.push('=');
-            v.push_str(value);
+        match piece {
+            Some(piece) => v.push_str(piece),
+            None => {
+                v.push_str(name);
+                if let Some(value) = value {
+                    v.push('=');
+                    v.push_str(value);
+                }
+            }
+        }
+    };
+    match &pieces {
+        Some(pieces) => {
+            for p in pieces {
+                let (name, value) = p.param(raw);
+                push_param(name, value, raw.get(p.start..p.end));
+            }
+        }
+        None => {
+            for (name, value) in via.params() {
+                push_param(name, value, None);
+            }
         }
     }
     v.push_str(";received=");
-    match addr.ip() {
-        // Dotted decimal, as Ipv4Addr's Display writes it, without the formatting machinery.
-        std::net::IpAddr::V4(a) => {
-            for (i, octet) in a.octets().into_iter().enumerate() {
+    match (v4, &v6) {
+        (Some(octets), _) => {
+            for (i, octet) in octets.into_iter().enumerate() {
                 if i > 0 {
                     v.push('.');
                 }
-                push_decimal(&mut v, u32::from(octet));
+                push_octet(&mut v, octet);
             }
         }
-        std::net::IpAddr::V6(a) => {
-            let _ = write!(v, "{a}");
-        }
+        (None, Some(text)) => v.push_str(text),
+        (None, None) => {}
     }
     Some(v)
 }
 
-/// Appends `n` in decimal, without leading zeros.
-fn push_decimal(out: &mut String, n: u32) {
-    out.push_str(sip_message::Decimal::new(u64::from(n)).as_str());
+/// How many digits [`push_octet`] writes.
+fn octet_len(octet: u8) -> usize {
+    1 + usize::from(octet >= 10) + usize::from(octet >= 100)
+}
+
+/// Appends `octet` in decimal, without leading zeros.
+fn push_octet(out: &mut String, octet: u8) {
+    if octet >= 100 {
+        out.push(char::from(b'0' + octet / 100));
+    }
+    if octet >= 10 {
+        out.push(char::from(b'0' + octet / 10 % 10));
+    }
+    out.push(char::from(b'0' + octet % 10));
+}
+
+/// One parameter of a [`plain_params`] list: its text is `start..end` of the list, its name
+/// `start..name_end` (a value follows `=` when `name_end < end`).
+#[derive(Clone, Copy)]
+struct Piece {
+    start: usize,
+    name_end: usize,
+    end: usize,
+}
+
+impl Piece {
+    /// `(name, value)` as the parameter lexer gives them.
+    fn param(self, raw: &str) -> (&str, Option<&str>) {
+        let name = raw.get(self.start..self.name_end).unwrap_or_default();
+        let value = (self.name_end < self.end).then(|| raw.get(self.name_end + 1..self.end));
+        (name, value.map(Option::unwrap_or_default))
+    }
+}
+
+/// The parameters of a list as written (`raw` starts at its first `;`), split at each `;` and
+/// at the first `=` after it, when that reads the list exactly as the parameter lexer does: no
+/// whitespace, no quoted string, no empty name or value.
+fn plain_params(raw: &str) -> Option<SmallVec<[Piece; 6]>> {
+    let bytes = raw.as_bytes();
+    if bytes.first() != Some(&b';') {
+        return None;
+    }
+    let mut pieces = SmallVec::new();
+    let mut start = 1;
+    let mut name_end = None;
+    let mut close = |start: usize, name_end: Option<usize>, end: usize| {
+        let name_end = name_end.unwrap_or(end);
+        let ok = start < name_end && (name_end == end || name_end + 1 < end);
+        pieces.push(Piece { start, name_end, end });
+        ok
+    };
+    for (i, &c) in bytes.iter().enumerate().skip(1) {
+        match c {
+            b';' => {
+                if !close(start, name_end, i) {
+                    return None;
+                }
+                start = i + 1;
+                name_end = None;
+            }
+            b'=' if name_end.is_none() => name_end = Some(i),
+            b' ' | b'\t' | b'\r' | b'\n' | b'"' => return None,
+            _ => {}
+        }
+    }
+    if !close(start, name_end, bytes.len()) {
+        return None;
+    }
+    Some(pieces)
 }
 
 /// Replaces the top Via value with `via`, moved to the top of the header (a request keeps its
@@ -525,11 +690,6 @@ mod tests {
 
     #[test]
     fn decimal_and_dotted_quad_as_display_writes_them() {
-        for n in [0_u32, 7, 10, 99, 255, 5060, 65535, u32::MAX] {
-            let mut s = String::new();
-            push_decimal(&mut s, n);
-            assert_eq!(s, n.to_string());
-        }
         for (ip, port) in [("0.0.0.0", 0_u16), ("10.0.0.255", 9), ("192.0.2.7", 65535)] {
             let addr = std::net::SocketAddr::new(ip.parse().unwrap(), port);
             let via = Via::parse("SIP/2.0/UDP host.example.com;rport;branch=z9hG4bKa").unwrap();
@@ -547,35 +707,116 @@ mod tests {
     }
 
     #[test]
-    fn gathered_fields_digest_as_the_streamed_ones() {
-        // One update over the gathered fields gives the digest of the field-by-field updates
-        // the loop hash was first written with (branches stay byte-identical across versions).
-        let m = request("sip:bob@example.com", "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKa");
-        let mut streamed = Md5::new();
-        let mut put = |bytes: &[u8]| {
-            streamed.update((bytes.len() as u64).to_le_bytes());
-            streamed.update(bytes);
-        };
-        put(b"");
-        put(b"a");
-        put(b"c1");
-        put(b"sip:bob@example.com");
-        put(&1_u32.to_le_bytes());
-        put(b"192.0.2.1:5060");
-        put(b"z9hG4bKa");
-        assert_eq!(loop_hash(&m, false), hex16(&streamed.finalize()));
-        // Fields that overflow the buffer, one by one or together, and one larger than it.
-        for sizes in [&[1000_usize][..], &[300, 300, 5], &[312, 0, 1], &[319, 320, 321, 2]] {
-            let mut gathered = Fields::new();
-            let mut streamed = Md5::new();
-            for (i, &n) in sizes.iter().enumerate() {
-                let bytes: Vec<u8> = (0..n).map(|k| (k * 7 + i) as u8).collect();
-                field(&mut gathered, &bytes);
-                streamed.update((n as u64).to_le_bytes());
-                streamed.update(&bytes);
+    fn split_parameters_stamp_as_the_lexed_ones() {
+        // RFC 3261 §18.2.1, RFC 3581 §4: reading the parameters by splitting their text gives
+        // the Via the parameter lexer gives, at its exact length; text the split would misread
+        // (whitespace, quoted strings) goes the lexer's way.
+        let sources: Vec<std::net::SocketAddr> = [
+            "192.0.2.7:5090",
+            "10.0.0.1:5060",
+            "100.20.3.255:1",
+            "0.0.0.0:0",
+            "[2001:db8::7]:5062",
+        ]
+        .iter()
+        .map(|a| a.parse().unwrap())
+        .collect();
+        let mut split_used = 0;
+        for via in [
+            "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKa;rport",
+            "SIP/2.0/UDP 192.0.2.7:5090;branch=z9hG4bKa;rport",
+            "SIP/2.0/UDP client.example.com;rport;branch=z9hG4bKa",
+            "SIP/2.0/TCP client.example.com:5070;branch=z9hG4bKa;received=192.0.2.99",
+            "SIP/2.0/UDP h;RPORT;Received=192.0.2.99;BRANCH=z9hG4bKa;ttl=3;maddr=224.0.1.75",
+            "SIP/2.0/UDP h;rport=5060;branch=z9hG4bKa;x;y=1;received=192.0.2.1;z",
+            "SIP/2.0/UDP h;branch=z9hG4bKa;rport;rport",
+            "SIP/2.0/UDP [2001:db8::1]:5070;branch=z9hG4bKa;maddr=[2001:db8::9]",
+            "SIP/2.0/UDP h;branch=z9hG4bKa;x=\"a;b=c\";rport",
+            "SIP/2.0/UDP h ; branch = z9hG4bKa ; rport",
+            "SIP / 2.0 / UDP h:5060;branch=z9hG4bKa;rport",
+            "SIP/2.0/UDP h",
+        ] {
+            let parsed = Via::parse(via).unwrap();
+            for &addr in &sources {
+                let split = stamped_via_with(&parsed, addr, true);
+                let lexed = stamped_via_with(&parsed, addr, false);
+                assert_eq!(split, lexed, "{via} from {addr}");
+                if let Some(split) = split {
+                    if plain_params(parsed.params().as_str()).is_some() {
+                        split_used += 1;
+                        assert_eq!(split.len(), split.capacity(), "{via} from {addr}");
+                    }
+                }
             }
-            assert_eq!(gathered.finish(), hex16(&streamed.finalize()), "{sizes:?}");
         }
+        assert!(split_used >= 15, "{split_used}");
+    }
+
+    #[test]
+    fn the_loop_hash_digests_the_named_fields_and_is_pinned() {
+        // The loop part is the digest of the fields, in order; its value is pinned so that a
+        // change of the digest (which changes every branch on the wire) is deliberate.
+        let m = request("sip:bob@example.com", "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKa");
+        let mut h = Fields::new(LOOP);
+        for f in [&b""[..], b"a", b"c1", b"sip:bob@example.com", &1_u32.to_le_bytes()] {
+            field(&mut h, f);
+        }
+        field(&mut h, b"192.0.2.1:5060");
+        field(&mut h, b"z9hG4bKa");
+        let digest = h.finish();
+        assert_eq!(loop_hash(&m, false), digest);
+        assert_eq!(hex_str(&digest), "c24334f1482b0e71");
+    }
+
+    #[test]
+    fn fields_past_the_inline_buffer_digest_their_whole_input() {
+        // The stack buffer and its spill give the digest of the same length-prefixed input.
+        for sizes in [&[10_usize, 20][..], &[500, 3], &[504], &[505], &[300, 300, 300], &[2000]] {
+            let mut h = Fields::new(STATELESS);
+            let mut input = Vec::new();
+            for (k, &n) in sizes.iter().enumerate() {
+                let f: Vec<u8> = (0..n).map(|i| (i + k) as u8).collect();
+                field(&mut h, &f);
+                input.extend_from_slice(&(n as u64).to_le_bytes());
+                input.extend_from_slice(&f);
+            }
+            assert_eq!(h.finish(), hex16(xxh3_64_with_seed(&input, STATELESS)), "{sizes:?}");
+        }
+    }
+
+    #[test]
+    fn every_byte_and_every_field_boundary_moves_the_digest() {
+        let digest = |fields: &[&[u8]]| {
+            let mut h = Fields::new(LOOP);
+            for f in fields {
+                field(&mut h, f);
+            }
+            h.finish()
+        };
+        // Where one field ends and the next begins, and trailing zeros (the padding).
+        assert_ne!(digest(&[b"ab", b"c"]), digest(&[b"a", b"bc"]));
+        assert_ne!(digest(&[b"a"]), digest(&[b"a\0"]));
+        assert_ne!(digest(&[b""]), digest(&[]));
+        assert_ne!(digest(&[b"", b""]), digest(&[b""]));
+        // Any bit of any byte, for lengths around the 16-byte blocks.
+        let mut seen = std::collections::HashSet::new();
+        for len in 0..50_usize {
+            let base: Vec<u8> = (0..len).map(|k| (k * 7) as u8).collect();
+            assert!(seen.insert(digest(&[&base])), "len {len}");
+            for at in 0..len {
+                for bit in 0..8 {
+                    let mut flipped = base.clone();
+                    flipped[at] ^= 1 << bit;
+                    assert!(seen.insert(digest(&[&flipped])), "len {len} byte {at} bit {bit}");
+                }
+            }
+        }
+        // The domains keep the uses apart.
+        let mut a = Fields::new(LOOP);
+        let mut b = Fields::new(STATELESS);
+        field(&mut a, b"x");
+        field(&mut b, b"x");
+        assert_ne!(a.finish(), b.finish());
     }
 
     #[test]
@@ -587,6 +828,12 @@ mod tests {
         assert_eq!(stateless_branch(&a, &l), stateless_branch(&a.clone(), &l));
         assert_ne!(stateless_branch(&a, &l), stateless_branch(&b, &l));
         assert_eq!(loop_part_of(&stateless_branch(&a, &l)), Some(hex_str(&l)));
+        // Without the loop part: the same unique part, the same stability.
+        let plain = stateless_branch_without_loop_part(&a);
+        assert_eq!(plain, stateless_branch_without_loop_part(&a.clone()));
+        assert_ne!(plain, stateless_branch_without_loop_part(&b));
+        assert_eq!(format!("{plain}.{}", hex_str(&l)), stateless_branch(&a, &l));
+        assert_eq!(loop_part_of(&plain), None);
     }
 
     #[test]

@@ -90,6 +90,14 @@ fn rfc3665_3_2_session_through_two_proxies() {
     assert_eq!(summary(&acks), [format!("ACK sip:bob@{BOB}")]);
     assert!(!acks[0].has(H::Route));
     assert_eq!(vias(&acks[0]).len(), 3);
+    // A stateful proxy's branch for a 2xx ACK has no loop part (no one checks an ACK for a
+    // loop); its INVITE's has one (`z9hG4bK<unique>.<loop part>`).
+    let ack_branch = acks[0].via_branch().unwrap();
+    let hex = ack_branch.strip_prefix("z9hG4bK").unwrap();
+    assert!(hex.len() == 16 && hex.bytes().all(|c| c.is_ascii_hexdigit()), "{ack_branch}");
+    let invites = sent(&sim, P2, BOB).into_iter().filter(|m| m.method() == Some(&Method::Invite));
+    let invite_branch = invites.map(|m| m.via_branch().unwrap().to_owned()).next().unwrap();
+    assert!(invite_branch.contains('.'), "{invite_branch}");
     assert_eq!(sim.parties.3.received_methods(), ["INVITE", "ACK"]);
 
     // F18-F23: Bob hangs up along his route set (the Record-Route in order).

@@ -253,6 +253,14 @@ fn stateless_mode_forwards_with_a_stable_branch_and_relays_responses_by_via() {
     assert!(invites.iter().all(|m| m.via_branch() == Some(branch)));
     let cancel = forwarded.iter().find(|m| m.method() == Some(&Method::Cancel)).unwrap();
     assert_eq!(cancel.via_branch(), Some(branch));
+    // The ACK for Bob's 487 is routed like its INVITE (the location service, not its
+    // Request-URI) and carries the INVITE's branch, so Bob's INVITE server transaction gets it
+    // and stops retransmitting the 487 (RFC 3261 §17.2.1).
+    let acks: Vec<_> = forwarded.iter().filter(|m| m.method() == Some(&Method::Ack)).collect();
+    assert_eq!(acks.len(), 1, "one 487, one ACK reaching Bob");
+    assert!(acks.iter().all(|m| m.via_branch() == Some(branch)));
+    let finals = sent(&sim, BOB, P1).iter().filter(|m| m.status() == Some(487)).count();
+    assert_eq!(finals, 1, "Bob's 487 is not retransmitted");
     // No 100 from a stateless proxy; everything Alice got was relayed from Bob.
     assert!(!sent(&sim, P1, ALICE).iter().any(|m| m.status() == Some(100)));
     assert!(sim.parties.1.is_idle());
