@@ -20,8 +20,11 @@ pub(crate) fn stamp_received(message: &mut Message, source: SocketAddr) -> bool 
     if !message.is_request() {
         return false;
     }
+    // The whole first Via line: `untouched_v4` stops at a `,` after the host (then the typed
+    // path decides), and an `rport` it sees in a later value only sends it there too; so it is
+    // true of the line only when it is of the line's first value, without splitting the line.
     if let (IpAddr::V4(v4), Some(raw)) =
-        (source.ip().to_canonical(), message.header(HeaderName::Via))
+        (source.ip().to_canonical(), message.header_lines(HeaderName::Via).next())
     {
         if untouched_v4(raw, v4) {
             return false;
@@ -310,7 +313,8 @@ fn top_via_line(payload: &[u8]) -> Option<&[u8]> {
 
 /// Whether `payload` starts like a response (`SIP/2.0 `), to skip parsing requests.
 pub(crate) fn looks_like_response(payload: &[u8]) -> bool {
-    payload.get(..8).is_some_and(|p| p.eq_ignore_ascii_case(b"SIP/2.0 "))
+    // The exact spelling (one 8-byte comparison) before the case-blind one.
+    payload.get(..8).is_some_and(|p| p == b"SIP/2.0 " || p.eq_ignore_ascii_case(b"SIP/2.0 "))
 }
 
 fn host_ip(host: Host<'_>) -> Option<IpAddr> {
@@ -653,6 +657,10 @@ mod tests {
             ";;",
             " ;branch=z9hG4bK1",
             ";x=\"rport\"",
+            ", SIP/2.0/UDP 192.0.2.9;rport",
+            ";branch=z9hG4bK1, SIP/2.0/UDP 192.0.2.9",
+            ";branch=z9hG4bK1,SIP/2.0/UDP 192.0.2.4",
+            ";x=\"a,b\";branch=z9hG4bK1",
         ];
         let sources = ["192.0.2.4:5060", "192.0.2.40:1", "[::ffff:192.0.2.4]:5", "[2001:db8::1]:9"];
         let mut quick = 0;
@@ -700,5 +708,7 @@ mod tests {
         assert!(looks_like_response(b"SIP/2.0 200 OK\r\n"));
         assert!(!looks_like_response(b"OPTIONS sip:a SIP/2.0\r\n"));
         assert!(!looks_like_response(b"SIP/2"));
+        assert!(looks_like_response(b"sip/2.0 200 OK\r\n"));
+        assert!(!looks_like_response(b"SIP/2.0/UDP"));
     }
 }
