@@ -218,6 +218,9 @@ pub(crate) struct TimerQueue {
     busy: u16,
     seq: u64,
     epoch: Option<Instant>,
+    /// The last instant converted by [`ticks`](Self::ticks) and its ticks: a driver passes
+    /// one `now` to every call of a turn, so the conversion is mostly a lookup.
+    last: Option<(Instant, u64)>,
 }
 
 impl TimerQueue {
@@ -229,8 +232,15 @@ impl TimerQueue {
     /// `at` in ticks; the first instant seen becomes the epoch (the table never goes back in
     /// time, so no later instant is before it).
     pub(crate) fn ticks(&mut self, at: Instant) -> u64 {
+        if let Some((last, ticks)) = self.last {
+            if last == at {
+                return ticks;
+            }
+        }
         let epoch = *self.epoch.get_or_insert(at);
-        nanos(at.saturating_duration_since(epoch))
+        let ticks = nanos(at.saturating_duration_since(epoch));
+        self.last = Some((at, ticks));
+        ticks
     }
 
     /// Ticks back to an instant.
