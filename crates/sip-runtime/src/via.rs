@@ -20,8 +20,11 @@ pub(crate) fn stamp_received(message: &mut Message, source: SocketAddr) -> bool 
     if !message.is_request() {
         return false;
     }
+    // The whole first Via line: `untouched_v4` stops at a `,` after the host (then the typed
+    // path decides), and an `rport` it sees in a later value only sends it there too; so it is
+    // true of the line only when it is of the line's first value, without splitting the line.
     if let (IpAddr::V4(v4), Some(raw)) =
-        (source.ip().to_canonical(), message.header(HeaderName::Via))
+        (source.ip().to_canonical(), message.header_lines(HeaderName::Via).next())
     {
         if untouched_v4(raw, v4) {
             return false;
@@ -117,11 +120,29 @@ fn small_number(at: &[u8], max: usize) -> Option<(u32, &[u8])> {
     Some((value, at.get(digits..)?))
 }
 
+/// The bytes a [`plain_destination`] parameter value is made of: letters, digits and
+/// `-._!%*+~` (token characters but for the backquote and the apostrophe).
+// In bounds by construction: `c` runs below 256.
+#[allow(clippy::indexing_slicing)]
+const PLAIN_VALUE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        table[c] = b.is_ascii_alphanumeric()
+            || matches!(b, b'-' | b'.' | b'_' | b'!' | b'%' | b'*' | b'+' | b'~');
+        c += 1;
+    }
+    table
+};
+
 /// [`via_destination`] without the typed parse, for the plain value most user agents send:
 /// `SIP/2.0/<transport> <IPv4>[:<port>]` then only `;name=value` parameters, each name of
 /// letters, digits and `-` and none of `received`, `rport`, `maddr` and `ttl`, each value a
 /// run of token characters. The typed parse accepts every such value, and sends its response
-/// to the sent-by address and port (5060 if none); `None` for any other value.
+/// to the sent-by address and port (5060 if none); `None` for any other value. The value may
+/// be followed by `,` and more values (a whole Via line): none of the characters above is a
+/// comma, quote or angle bracket, so the line's first value is exactly what was read.
 fn plain_destination(value: &[u8]) -> Option<SocketAddr> {
     let (ip, mut rest) = simple_head(value)?;
     let mut port = DEFAULT_PORT;
@@ -145,19 +166,14 @@ fn plain_destination(value: &[u8]) -> Option<SocketAddr> {
             return None;
         }
         let after = param.get(name_len..)?.strip_prefix(b"=")?;
-        let value_len = after
-            .iter()
-            .take_while(|&&c| {
-                c.is_ascii_alphanumeric()
-                    || matches!(c, b'-' | b'.' | b'_' | b'!' | b'%' | b'*' | b'+' | b'~')
-            })
-            .count();
+        let value_len =
+            after.iter().take_while(|&&c| PLAIN_VALUE.get(usize::from(c)) == Some(&true)).count();
         if value_len == 0 {
             return None;
         }
         rest = after.get(value_len..)?;
     }
-    rest.is_empty().then_some(SocketAddr::new(IpAddr::V4(ip), port))
+    matches!(rest.first(), None | Some(b',')).then_some(SocketAddr::new(IpAddr::V4(ip), port))
 }
 
 /// [`via_destination`] of a serialised response's top Via, or `fallback`.
@@ -205,10 +221,13 @@ impl ResponseRoutes {
     /// Where `response` goes over UDP (see [`via_destination`]); `fallback` where that is
     /// the request's source.
     pub(crate) fn destination(&mut self, response: &[u8], fallback: SocketAddr) -> SocketAddr {
-        let Some(value) = top_via_value(response) else { return fallback };
-        if let Some(dest) = plain_destination(value) {
+        let Some(line) = top_via_line(response) else { return fallback };
+        // The plain parse stops at the end of the first value (a `,` or the line's end), so the
+        // line need not be split first: split, its first value would be the same bytes.
+        if let Some(dest) = plain_destination(line) {
             return dest;
         }
+        let Some(value) = split_list(line).next() else { return fallback };
         if let Some((_, dest)) = self.kept.iter().find(|(v, _)| v.as_slice() == value) {
             return dest.unwrap_or(fallback);
         }
@@ -252,6 +271,12 @@ pub(crate) fn top_via(payload: &[u8]) -> Option<Result<Via<'_>, HeaderError>> {
 }
 
 fn top_via_value(payload: &[u8]) -> Option<&[u8]> {
+    split_list(top_via_line(payload)?).next()
+}
+
+/// The value of the first `Via`/`v` line that has one (folded lines included, LWS trimmed):
+/// [`top_via_value`] before splitting it at its commas.
+fn top_via_line(payload: &[u8]) -> Option<&[u8]> {
     // Past the start line.
     let mut rest = payload.get(memchr::memchr(b'\n', payload)? + 1..)?;
     loop {
@@ -270,13 +295,15 @@ fn top_via_value(payload: &[u8]) -> Option<&[u8]> {
         if line.is_empty() {
             return None;
         }
-        if let Some(colon) = memchr::memchr(b':', line) {
+        // The usual spelling first (it is how this stack writes the header).
+        let colon = if line.starts_with(b"Via:") { Some(3) } else { memchr::memchr(b':', line) };
+        if let Some(colon) = colon {
             let name = trim_lws(line.get(..colon)?);
-            if HeaderName::from_bytes(name) == HeaderName::Via {
+            if colon == 3 && name == b"Via" || HeaderName::from_bytes(name) == HeaderName::Via {
                 // An empty Via line has no element; the next Via line holds the top one.
                 let value = trim_lws(line.get(colon + 1..)?);
                 if !value.is_empty() {
-                    return split_list(value).next();
+                    return Some(value);
                 }
             }
         }
@@ -286,7 +313,8 @@ fn top_via_value(payload: &[u8]) -> Option<&[u8]> {
 
 /// Whether `payload` starts like a response (`SIP/2.0 `), to skip parsing requests.
 pub(crate) fn looks_like_response(payload: &[u8]) -> bool {
-    payload.get(..8).is_some_and(|p| p.eq_ignore_ascii_case(b"SIP/2.0 "))
+    // The exact spelling (one 8-byte comparison) before the case-blind one.
+    payload.get(..8).is_some_and(|p| p == b"SIP/2.0 " || p.eq_ignore_ascii_case(b"SIP/2.0 "))
 }
 
 fn host_ip(host: Host<'_>) -> Option<IpAddr> {
@@ -519,6 +547,11 @@ mod tests {
             "SIP/2.0/UDP a.example;maddr=mcast.example",
             "SIP/2.0/UDP 192.0.2.7:5080;branch=z9hG4bK1;;",
             "SIP/2.0/UDP 192.0.2.7:99999",
+            "SIP/2.0/UDP 192.0.2.7:5080;branch=z9hG4bK3, SIP/2.0/UDP 192.0.2.8",
+            "SIP/2.0/UDP 192.0.2.7:5080;branch=z9hG4bK4,SIP/2.0/UDP 192.0.2.8",
+            "SIP/2.0/UDP 192.0.2.7:5080;branch=z9hG4bK5 , SIP/2.0/UDP 192.0.2.8",
+            "SIP/2.0/UDP a.example;received=192.0.2.4, SIP/2.0/UDP 192.0.2.8",
+            "SIP/2.0/UDP 192.0.2.7:5080;x=\"a,b\", SIP/2.0/UDP 192.0.2.8",
         ];
         let mut routes = ResponseRoutes::default();
         let fallbacks = [addr("198.51.100.1:33333"), addr("198.51.100.2:4444")];
@@ -624,6 +657,10 @@ mod tests {
             ";;",
             " ;branch=z9hG4bK1",
             ";x=\"rport\"",
+            ", SIP/2.0/UDP 192.0.2.9;rport",
+            ";branch=z9hG4bK1, SIP/2.0/UDP 192.0.2.9",
+            ";branch=z9hG4bK1,SIP/2.0/UDP 192.0.2.4",
+            ";x=\"a,b\";branch=z9hG4bK1",
         ];
         let sources = ["192.0.2.4:5060", "192.0.2.40:1", "[::ffff:192.0.2.4]:5", "[2001:db8::1]:9"];
         let mut quick = 0;
@@ -671,5 +708,7 @@ mod tests {
         assert!(looks_like_response(b"SIP/2.0 200 OK\r\n"));
         assert!(!looks_like_response(b"OPTIONS sip:a SIP/2.0\r\n"));
         assert!(!looks_like_response(b"SIP/2"));
+        assert!(looks_like_response(b"sip/2.0 200 OK\r\n"));
+        assert!(!looks_like_response(b"SIP/2.0/UDP"));
     }
 }

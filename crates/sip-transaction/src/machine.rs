@@ -161,21 +161,66 @@ impl Timers {
     pub(crate) fn requeue(&mut self, queue: &mut TimerQueue, id: TransactionId) {
         if let Some(next) = self.next() {
             if self.queued_key().is_none_or(|q| next.key() < q) {
-                queue.push(next.key(), id);
+                queue.push(next.key(), id, next.timer);
                 self.queued = next.key();
             }
         }
     }
 }
 
+/// One queue entry: deadline (ticks), arming number, transaction.
+type QueueEntry = (u64, u64, TransactionId);
+
+/// Lanes of the [`TimerQueue`]: one per [`Timer`] (and, with the heap, at most 16 sources).
+const LANES: usize = 13;
+
+/// The lane of `timer`.
+fn lane(timer: Timer) -> usize {
+    match timer {
+        Timer::A => 0,
+        Timer::B => 1,
+        Timer::D => 2,
+        Timer::E => 3,
+        Timer::F => 4,
+        Timer::G => 5,
+        Timer::H => 6,
+        Timer::I => 7,
+        Timer::J => 8,
+        Timer::K => 9,
+        Timer::L => 10,
+        Timer::M => 11,
+        Timer::Trying => 12,
+    }
+}
+
 /// Every transaction's earliest timer, ordered by deadline, then by arming order so that equal
 /// deadlines fire deterministically. Deadlines are nanoseconds since the first instant the
 /// table was given (its epoch): a queue entry is 24 bytes.
+///
+/// Most timers run a fixed time from when they are armed (B, D, F, H, I, J, K, L, M and the
+/// 100 (Trying) delay; Timers J, L and M keep tens of thousands of lingering transactions under
+/// load), so the entries of one timer are almost always pushed in deadline order. Each timer
+/// has a lane, a FIFO that takes an entry when it is not earlier than the lane's last one, so
+/// that pushing and popping it costs O(1) and touches memory in order; the rare entry that would
+/// break a lane's order (a retransmission timer, or one queued late behind an earlier timer of
+/// its transaction) goes to a heap. The earliest entry is the least of the lanes' fronts and the
+/// heap's top, so the order is exactly that of one heap holding every entry.
 #[derive(Debug, Default)]
 pub(crate) struct TimerQueue {
-    heap: BinaryHeap<Reverse<(u64, u64, TransactionId)>>,
+    /// Per timer, entries in (deadline, arming number) order.
+    lanes: [VecDeque<QueueEntry>; LANES],
+    /// Entries that fit no lane's order.
+    heap: BinaryHeap<Reverse<QueueEntry>>,
+    /// Where the earliest entry is: a lane, or `LANES` for the heap; `None` when empty.
+    first: Option<usize>,
+    /// Bit `i` set when lane `i` (or for `LANES`, the heap) holds entries: a pop compares the
+    /// fronts of these only.
+    busy: u16,
     seq: u64,
     epoch: Option<Instant>,
+    /// The last instant converted by [`ticks`](Self::ticks) and its ticks: a driver passes
+    /// one `now` to every call of a turn, so the conversion is mostly a lookup.
+    last: Option<(Instant, u64)>,
 }
 
 impl TimerQueue {
@@ -187,8 +232,15 @@ impl TimerQueue {
     /// `at` in ticks; the first instant seen becomes the epoch (the table never goes back in
     /// time, so no later instant is before it).
     pub(crate) fn ticks(&mut self, at: Instant) -> u64 {
+        if let Some((last, ticks)) = self.last {
+            if last == at {
+                return ticks;
+            }
+        }
         let epoch = *self.epoch.get_or_insert(at);
-        nanos(at.saturating_duration_since(epoch))
+        let ticks = nanos(at.saturating_duration_since(epoch));
+        self.last = Some((at, ticks));
+        ticks
     }
 
     /// Ticks back to an instant.
@@ -196,22 +248,71 @@ impl TimerQueue {
         self.epoch?.checked_add(Duration::from_nanos(ticks))
     }
 
-    fn push(&mut self, (at, seq): (u64, u64), id: TransactionId) {
-        self.heap.push(Reverse((at, seq, id)));
+    fn push(&mut self, (at, seq): (u64, u64), id: TransactionId, timer: Timer) {
+        let entry = (at, seq, id);
+        let lane = lane(timer);
+        let source = match self.lanes.get_mut(lane) {
+            Some(fifo) if fifo.back().is_none_or(|last| *last <= entry) => {
+                fifo.push_back(entry);
+                lane
+            }
+            _ => {
+                self.heap.push(Reverse(entry));
+                LANES
+            }
+        };
+        self.busy |= 1 << source;
+        if self.first.and_then(|first| self.front(first)).is_none_or(|first| entry < first) {
+            self.first = Some(source);
+        }
+    }
+
+    /// The front of lane `source`, or the heap's top for `LANES`.
+    fn front(&self, source: usize) -> Option<QueueEntry> {
+        match self.lanes.get(source) {
+            Some(fifo) => fifo.front().copied(),
+            None => self.heap.peek().map(|Reverse(entry)| *entry),
+        }
     }
 
     /// The earliest entry: its deadline, arming number and transaction.
-    pub(crate) fn peek(&self) -> Option<(u64, u64, TransactionId)> {
-        self.heap.peek().map(|Reverse(entry)| *entry)
+    pub(crate) fn peek(&self) -> Option<QueueEntry> {
+        self.front(self.first?)
     }
 
+    /// Drops the earliest entry.
     pub(crate) fn pop(&mut self) {
-        self.heap.pop();
+        let Some(first) = self.first else { return };
+        let empty = match self.lanes.get_mut(first) {
+            Some(fifo) => {
+                fifo.pop_front();
+                fifo.is_empty()
+            }
+            None => {
+                self.heap.pop();
+                self.heap.is_empty()
+            }
+        };
+        if empty {
+            self.busy &= !(1 << first);
+        }
+        let mut best: Option<(QueueEntry, usize)> = None;
+        let mut busy = self.busy;
+        while busy != 0 {
+            let source = busy.trailing_zeros() as usize;
+            busy &= busy - 1;
+            if let Some(front) = self.front(source) {
+                if best.is_none_or(|(least, _)| front < least) {
+                    best = Some((front, source));
+                }
+            }
+        }
+        self.first = best.map(|(_, source)| source);
     }
 
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.heap.len()
+        self.heap.len() + self.lanes.iter().map(VecDeque::len).sum::<usize>()
     }
 }
 
@@ -307,7 +408,7 @@ impl Ctx<'_> {
         // The queued entry is never later than any armed timer: only an earlier one needs a new
         // entry.
         if self.timers.queued_key().is_none_or(|q| armed.key() < q) {
-            self.queue.push(armed.key(), self.id);
+            self.queue.push(armed.key(), self.id, timer);
             self.timers.queued = armed.key();
         }
     }
@@ -384,6 +485,75 @@ impl From<NonInviteState> for TransactionState {
             NonInviteState::Trying => TransactionState::Trying,
             NonInviteState::Proceeding => TransactionState::Proceeding,
             NonInviteState::Completed => TransactionState::Completed,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const TIMERS: [Timer; LANES] = [
+        Timer::A,
+        Timer::B,
+        Timer::D,
+        Timer::E,
+        Timer::F,
+        Timer::G,
+        Timer::H,
+        Timer::I,
+        Timer::J,
+        Timer::K,
+        Timer::L,
+        Timer::M,
+        Timer::Trying,
+    ];
+
+    #[test]
+    fn every_timer_has_its_own_lane() {
+        let mut lanes: Vec<usize> = TIMERS.iter().map(|&t| lane(t)).collect();
+        lanes.sort_unstable();
+        assert_eq!(lanes, (0..LANES).collect::<Vec<_>>());
+    }
+
+    proptest! {
+        /// The lanes and the heap give out entries in exactly the order one heap holding every
+        /// entry does, whatever order they are pushed in (in lane order, or out of it).
+        #[test]
+        fn lanes_pop_in_the_order_of_a_single_heap(
+            ops in proptest::collection::vec(
+                (any::<bool>(), 0..LANES, 0u64..40, any::<bool>(), 0u32..50),
+                0..300,
+            )
+        ) {
+            let mut queue = TimerQueue::default();
+            let mut reference = BinaryHeap::new();
+            let mut now = 0u64;
+            for (push, timer, delta, fixed, index) in ops {
+                if push {
+                    let timer = TIMERS[timer];
+                    // Fixed-duration pushes keep their lane's order; the others need not.
+                    let at = if fixed { now + 20 } else { now + delta };
+                    let seq = queue.next_seq();
+                    let id = TransactionId { index, generation: 0 };
+                    queue.push((at, seq), id, timer);
+                    reference.push(Reverse((at, seq, id)));
+                    now += delta % 3;
+                } else {
+                    prop_assert_eq!(queue.peek(), reference.peek().map(|Reverse(e)| *e));
+                    queue.pop();
+                    reference.pop();
+                }
+                prop_assert_eq!(queue.peek(), reference.peek().map(|Reverse(e)| *e));
+                prop_assert_eq!(queue.len(), reference.len());
+            }
+            while let Some(Reverse(entry)) = reference.pop() {
+                prop_assert_eq!(queue.peek(), Some(entry));
+                queue.pop();
+            }
+            prop_assert_eq!(queue.peek(), None);
         }
     }
 }

@@ -77,6 +77,12 @@ impl<T> Slab<T> {
                 if index as usize / PAGE >= self.pages.len() {
                     let page = (0..PAGE).map(|_| Slot { generation: 0, value: None }).collect();
                     self.pages.push(page);
+                    // Room for every slot on the free list, reserved as the slab grows (4 bytes
+                    // a slot): freeing them all after a burst, as the lingering timers do,
+                    // then never reallocates the list (a realloc of a large block makes glibc
+                    // consolidate every small chunk freed so far, cold).
+                    let slots = self.pages.len() * PAGE;
+                    self.free.reserve(slots.saturating_sub(self.free.len()));
                 }
                 self.used = self.used.saturating_add(1);
                 index
@@ -131,5 +137,6 @@ mod tests {
         slab.insert(7);
         assert_eq!((slab.get(last), slab.get(again)), (None, Some(&7)));
         assert_eq!(slab.pages.len(), 3, "a freed slot is reused before a new page");
+        assert!(slab.free.capacity() >= 3 * PAGE, "the free list has room for every slot");
     }
 }

@@ -716,7 +716,8 @@ impl TransactionTable {
     ///
     /// The table keeps the request's bytes, not its parsed form: the first call for a
     /// transaction parses them (about as costly as receiving the request) and keeps the result
-    /// for the transaction's life. A server transaction's request is the one the TU received in
+    /// until the transaction begins to linger ([`TransactionState::is_lingering`]; a call after
+    /// that parses them again). A server transaction's request is the one the TU received in
     /// [`Event::Request`], as [`Message::to_bytes`] writes it (a request received without
     /// Content-Length gains one).
     #[must_use]
@@ -1066,13 +1067,17 @@ impl TransactionTable {
         let Some(entry) = slots.get_mut(id) else {
             return Err(ResponseError::UnknownTransaction);
         };
-        let Entry { machine, timers, request, peer, .. } = entry;
+        let Entry { machine, timers, request, peer, parsed, .. } = entry;
         let was_pending = !machine.state().is_lingering();
         let mut cx = Ctx { now, id, request, peer: *peer, config, out, queue, timers, stats };
         let step = machine.handle(&mut cx, input);
         if was_pending && machine.state().is_lingering() {
             stats.pending = stats.pending.saturating_sub(1);
             lingering.push_back(id);
+            // The cached parse, if the TU asked for one, is dropped now, while its memory is
+            // still in cache, rather than when the lingering timer frees the transaction (up to
+            // 64*T1 later, cold); `request` parses the kept bytes again if asked.
+            drop(parsed.take());
         }
         step
     }
@@ -1251,6 +1256,42 @@ mod tests {
         });
         assert_eq!(timed_out, Some((Duration::from_secs(32), crate::Timer::H)));
         assert!(table.is_empty() && table.queued_timers() == 0);
+    }
+
+    #[test]
+    fn the_request_is_still_given_once_the_transaction_lingers() {
+        // The cached parse is dropped on entering Completed; the request is parsed again.
+        let mut table = TransactionTable::default();
+        let t0 = Instant::now();
+        let source = Target::udp("192.0.2.2:5060".parse().unwrap());
+        let request = MessageBuilder::request(&Method::Options, "sip:bob@example.com")
+            .header(H::Via, "SIP/2.0/UDP 192.0.2.2;branch=z9hG4bKlinger")
+            .header(H::To, "<sip:bob@example.com>")
+            .header(H::From, "<sip:alice@example.com>;tag=1")
+            .header(H::CallId, "l")
+            .header(H::CSeq, "1 OPTIONS")
+            .build()
+            .unwrap();
+        table.handle_message(t0, request.clone(), source);
+        let id = match table.poll_output() {
+            Some(crate::Output::Event(crate::Event::Request { id, .. })) => id,
+            other => panic!("{other:?}"),
+        };
+        let before = table.request(id).unwrap().to_bytes();
+        assert!(table.entry(id).unwrap().parsed.get().is_some());
+        let ok = MessageBuilder::response_to(&request, 200, None).to_tag("t").build().unwrap();
+        table.send_response(t0, id, ok).unwrap();
+        assert_eq!(table.state(id), Some(TransactionState::Completed));
+        assert!(table.entry(id).unwrap().parsed.get().is_none(), "dropped on lingering");
+        assert_eq!(table.request(id).unwrap().to_bytes(), before);
+        // The client side: K's Completed keeps the request too.
+        let sent = table.send_request(t0, options(), source).unwrap();
+        let request = table.request(sent).unwrap().clone();
+        let ok = MessageBuilder::response_to(&request, 200, None).build().unwrap();
+        table.handle_message(t0, ok, source);
+        assert_eq!(table.state(sent), Some(TransactionState::Completed));
+        assert!(table.entry(sent).unwrap().parsed.get().is_none());
+        assert_eq!(table.request(sent).unwrap().to_bytes(), request.to_bytes());
     }
 
     #[test]
