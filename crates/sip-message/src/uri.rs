@@ -1027,15 +1027,14 @@ pub(crate) struct HostScan {
     pub(crate) hostname: bool,
 }
 
-/// Byte classes of a host: 0 ends it.
-const H_END: u8 = 0;
+/// Byte classes of a host, as bits: 0 ends it.
 const H_DIGIT: u8 = 1;
 const H_ALPHA: u8 = 2;
-const H_DASH: u8 = 3;
-const H_DOT: u8 = 4;
+const H_DASH: u8 = 4;
+const H_DOT: u8 = 8;
 
 static HOST_CLASS: [u8; 256] = {
-    let mut t = [H_END; 256];
+    let mut t = [0; 256];
     let mut i = 0;
     while i < 256 {
         let c = i as u8;
@@ -1051,7 +1050,7 @@ static HOST_CLASS: [u8; 256] = {
             } else if c == b'.' {
                 H_DOT
             } else {
-                H_END
+                0
             };
         }
         i += 1;
@@ -1060,51 +1059,28 @@ static HOST_CLASS: [u8; 256] = {
 };
 
 /// Scans the run of alphanumerics, `-` and `.` from `i` that a hostname or IPv4 address is
-/// made of, deciding on the way whether it is a `hostname` (the rules of [`is_hostname`]) and
-/// whether it is only digits and dots: one pass, one table lookup per byte.
+/// made of, and says whether it is only digits and dots (then it is an IPv4 address or
+/// nothing, and never a `hostname`: its top label would be all digits) or else whether it is
+/// a `hostname` ([`is_hostname`]). One tight pass finds the run and the classes in it; only a
+/// run with a letter or a dash, a domain name, is read again for its labels.
 pub(crate) fn scan_host(b: &[u8], i: usize) -> HostScan {
-    let mut end = i;
-    let mut dotted_digits = true;
-    // Hostname state: every label so far is well-formed; the current label is empty / all
-    // digits; the class of the last byte; whether the label before the last dot was all digits.
-    let mut labels_ok = true;
-    let mut empty = true;
-    let mut digits = true;
-    let mut last = H_END;
-    let mut digits_before_dot = false;
-    while let Some(&c) = b.get(end) {
-        let class = HOST_CLASS.get(usize::from(c)).copied().unwrap_or(H_END);
-        match class {
-            H_DIGIT => empty = false,
-            H_ALPHA => {
-                dotted_digits = false;
-                empty = false;
-                digits = false;
-            }
-            H_DASH => {
-                dotted_digits = false;
-                labels_ok &= !empty;
-                digits = false;
-            }
-            H_DOT => {
-                labels_ok &= !empty && last != H_DASH;
-                digits_before_dot = digits;
-                empty = true;
-                digits = true;
-            }
-            _ => break,
+    let rest = b.get(i..).unwrap_or_default();
+    let mut seen = 0;
+    let mut n = 0;
+    for &c in rest {
+        let class = HOST_CLASS.get(usize::from(c)).copied().unwrap_or(0);
+        if class == 0 {
+            break;
         }
-        last = class;
-        end += 1;
+        seen |= class;
+        n += 1;
     }
-    // `hostname = *( domainlabel "." ) toplabel [ "." ]`: after a final dot the top label is
-    // the one before it (already checked when the dot was read).
-    let hostname = if last == H_DOT {
-        labels_ok && !digits_before_dot
-    } else {
-        labels_ok && !empty && last != H_DASH && !digits
-    };
-    HostScan { end, dotted_digits, hostname }
+    let end = i + n;
+    if seen & (H_ALPHA | H_DASH) == 0 {
+        return HostScan { end, dotted_digits: true, hostname: false };
+    }
+    let run = rest.get(..n).unwrap_or_default();
+    HostScan { end, dotted_digits: false, hostname: is_hostname_bytes(run) }
 }
 
 /// `hostname / IPv4address` from text of alphanumerics, `-` and `.` (see [`Host`] for the
@@ -1120,35 +1096,30 @@ pub(crate) fn classify_host(text: &str) -> Option<Host<'_>> {
 
 /// `IPv4address = 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT`, each part at most 255.
 pub(crate) fn parse_ipv4(text: &str) -> Option<Ipv4Addr> {
-    // One pass over the bytes (this runs for every IPv4 host of every URI and Via).
-    let b = text.as_bytes();
-    let mut octets = [0u8; 4];
-    let mut i = 0;
-    for (k, octet) in octets.iter_mut().enumerate() {
-        if k > 0 {
-            if b.get(i) != Some(&b'.') {
-                return None;
-            }
-            i += 1;
-        }
-        let start = i;
-        let mut n: u16 = 0;
-        while let Some(&c) = b.get(i) {
-            if !c.is_ascii_digit() {
-                break;
-            }
-            if i - start == 3 {
-                return None;
-            }
-            n = n * 10 + u16::from(c - b'0');
-            i += 1;
-        }
-        if i == start {
+    // Octet by octet off the front of the bytes, no index arithmetic (this runs for every
+    // IPv4 host of every URI and Via).
+    let (a, rest) = ipv4_octet(text.as_bytes())?;
+    let (b, rest) = ipv4_octet(rest.strip_prefix(b".")?)?;
+    let (c, rest) = ipv4_octet(rest.strip_prefix(b".")?)?;
+    let (d, rest) = ipv4_octet(rest.strip_prefix(b".")?)?;
+    rest.is_empty().then(|| Ipv4Addr::new(a, b, c, d))
+}
+
+/// `1*3DIGIT` at most 255 at the front of `b`, not followed by a fourth digit; the octet
+/// and the bytes after it.
+#[inline(always)]
+fn ipv4_octet(b: &[u8]) -> Option<(u8, &[u8])> {
+    let digit = |c: Option<&u8>| c.map(|c| c.wrapping_sub(b'0')).filter(|&d| d < 10);
+    let mut n = u16::from(digit(b.first())?);
+    let mut len = 1;
+    while let Some(d) = digit(b.get(len)) {
+        if len == 3 {
             return None;
         }
-        *octet = u8::try_from(n).ok()?;
+        n = n * 10 + u16::from(d);
+        len += 1;
     }
-    (i == b.len()).then(|| Ipv4Addr::from(octets))
+    Some((u8::try_from(n).ok()?, b.get(len..).unwrap_or_default()))
 }
 
 /// `hostname = *( domainlabel "." ) toplabel [ "." ]`, with the toplabel allowed to start
@@ -1157,7 +1128,11 @@ pub(crate) fn parse_ipv4(text: &str) -> Option<Ipv4Addr> {
 /// Each label is `domainlabel = alphanum / alphanum *( alphanum / "-" ) alphanum`; one pass
 /// over the bytes.
 fn is_hostname(text: &str) -> bool {
-    let b = text.as_bytes();
+    is_hostname_bytes(text.as_bytes())
+}
+
+/// [`is_hostname`] on bytes.
+fn is_hostname_bytes(b: &[u8]) -> bool {
     let body = b.strip_suffix(b".").unwrap_or(b);
     // State of the label being read: whether it is still empty, its last byte, and whether
     // it is all digits so far.
