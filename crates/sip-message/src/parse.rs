@@ -7,7 +7,7 @@
 
 use bytes::Bytes;
 
-use crate::chars::{in_class, is_token, is_ws};
+use crate::chars::{TOKEN, in_class, is_token, is_ws, run_len};
 use crate::message::{Entry, Headers, Keys, Message, Slot, StartLine};
 use crate::{HeaderName, Limits, Method, ParseError, ParseErrorKind as K};
 
@@ -404,18 +404,13 @@ pub(crate) fn parse_cseq(v: &[u8]) -> Option<(u32, Method)> {
 /// so the value is word characters with at most one `@`, neither first nor last.
 #[inline]
 fn is_call_id(v: &[u8]) -> bool {
-    let mut at = None;
-    for (i, &c) in v.iter().enumerate() {
-        if !in_class(&crate::chars::WORD, c) {
-            if c != b'@' || at.is_some() {
-                return false;
-            }
-            at = Some(i);
+    let word = run_len(&crate::chars::WORD, v);
+    match v.get(word..) {
+        Some([]) => word > 0,
+        Some([b'@', host @ ..]) => {
+            word > 0 && !host.is_empty() && run_len(&crate::chars::WORD, host) == host.len()
         }
-    }
-    match at {
-        Some(at) => at > 0 && at + 1 < v.len(),
-        None => !v.is_empty(),
+        _ => false,
     }
 }
 
@@ -437,6 +432,15 @@ fn skip_quoted(v: &[u8], mut i: usize) -> Option<usize> {
 fn token_end(v: &[u8], i: usize) -> usize {
     match v.get(i..) {
         Some(rest) => i + rest.iter().position(|&c| !is_token(c)).unwrap_or(rest.len()),
+        None => i,
+    }
+}
+
+/// [`token_end`] for a parameter value, which may run to tens of bytes (a branch, a tag).
+#[inline(always)]
+fn value_token_end(v: &[u8], i: usize) -> usize {
+    match v.get(i..) {
+        Some(rest) => i + run_len(&TOKEN, rest),
         None => i,
     }
 }
@@ -484,7 +488,7 @@ fn find_param(v: &[u8], mut i: usize, name: &[u8]) -> Option<(usize, usize)> {
             return None;
         }
         let s = skip_lws(v, i + 1);
-        let e = token_end(v, s);
+        let e = value_token_end(v, s);
         // The token must end the parameter: a value like `z9hG4bKa/b` is malformed, and a
         // truncated key would match the wrong transaction.
         return match v.get(skip_lws(v, e)) {

@@ -150,7 +150,7 @@ pub(crate) fn parse_name_addr<'a>(
     };
     cur.eat(b'<');
     let uri_start = cur.pos();
-    let uri_str = cur.take_class(&URI_IN_BRACKETS);
+    let uri_str = cur.take_long_class(&URI_IN_BRACKETS);
     match cur.peek() {
         Some(b'>') => {}
         Some(b' ' | b'\t' | b'\r' | b'\n') => return Err(cur.err("whitespace inside <>")),

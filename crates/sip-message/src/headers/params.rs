@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::net::Ipv6Addr;
 
-use crate::chars::TOKEN;
+use crate::chars::{TOKEN, run_len};
 use crate::{HeaderError, HeaderName};
 
 use super::lex::{Cursor, in_class, unquote};
@@ -300,6 +300,8 @@ fn plain_param_list<'a>(cur: &mut Cursor<'a>, list: &mut ParamList<'a>) -> bool 
         let rest = b.get(i..).unwrap_or_default();
         i + rest.iter().position(|&c| !in_class(&TOKEN, c)).unwrap_or(rest.len())
     };
+    // Values may run to tens of bytes (a branch, a tag).
+    let value_end = |i: usize| -> usize { i + run_len(&TOKEN, b.get(i..).unwrap_or_default()) };
     // Bytes after which the general path could read on (SWS, then a separator or a value).
     let unsure = |c: Option<&u8>| matches!(c, Some(b' ' | b'\t' | b'\r' | b'\n'));
     let start = cur.pos();
@@ -321,7 +323,7 @@ fn plain_param_list<'a>(cur: &mut Cursor<'a>, list: &mut ParamList<'a>) -> bool 
         let value = match b.get(i) {
             Some(b'=') => {
                 let value_start = i + 1;
-                i = token_end(value_start);
+                i = value_end(value_start);
                 if i == value_start || b.get(i) == Some(&b':') {
                     return false;
                 }
@@ -444,7 +446,7 @@ pub(crate) fn digits_value<T: std::str::FromStr>(value: &str) -> Option<T> {
 
 /// A parameter value that must be a `token` (not a quoted-string or host).
 pub(crate) fn token_value(value: Option<&str>) -> Option<&str> {
-    value.filter(|v| v.bytes().all(|c| in_class(&TOKEN, c)))
+    value.filter(|v| run_len(&TOKEN, v.as_bytes()) == v.len())
 }
 
 /// `token` characters and `:` (a bare IPv6 address as a parameter value), in one table.
