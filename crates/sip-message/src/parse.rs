@@ -519,8 +519,16 @@ fn tag_param(v: &[u8]) -> Option<(usize, usize)> {
         match c {
             b'"' => i = skip_quoted(v, i)?,
             b'<' => {
-                let close = memchr::memchr(b'>', v.get(i..)?)?;
-                return find_param(v, i + close, b"tag");
+                let close = i + memchr::memchr(b'>', v.get(i..)?)?;
+                // The common shape: nothing after `>` but `;tag=` and the tag, which is what
+                // `find_param` finds there too.
+                if let Some(tag) = v.get(close + 1..).and_then(|p| p.strip_prefix(b";tag=")) {
+                    let n = run_len(&TOKEN, tag);
+                    if n > 0 && n == tag.len() {
+                        return Some((v.len() - n, v.len()));
+                    }
+                }
+                return find_param(v, close, b"tag");
             }
             b';' => return find_param(v, i, b"tag"),
             _ => i += 1,
@@ -643,6 +651,23 @@ mod tests {
         proptest::collection::vec(proptest::sample::select(pieces), 0..16).prop_map(|v| v.concat())
     }
 
+    /// `tag_param` before its fast path for a value ending in `;tag=token`.
+    fn tag_param_reference(v: &[u8]) -> Option<(usize, usize)> {
+        let mut i = 0;
+        while let Some(&c) = v.get(i) {
+            match c {
+                b'"' => i = skip_quoted(v, i)?,
+                b'<' => {
+                    let close = memchr::memchr(b'>', v.get(i..)?)?;
+                    return find_param(v, i + close, b"tag");
+                }
+                b';' => return find_param(v, i, b"tag"),
+                _ => i += 1,
+            }
+        }
+        None
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2000))]
         #[test]
@@ -650,6 +675,15 @@ mod tests {
             for name in [&b"tag"[..], b"branch"] {
                 prop_assert_eq!(find_param(&v, from, name), find_param_reference(&v, from, name));
             }
+        }
+
+        #[test]
+        fn tag_param_matches_the_reference(v in param_soup()) {
+            prop_assert_eq!(tag_param(&v), tag_param_reference(&v));
+            // The shapes the fast path takes, with the soup as the tag.
+            let mut addr = b"<sip:a@b>;tag=".to_vec();
+            addr.extend_from_slice(&v);
+            prop_assert_eq!(tag_param(&addr), tag_param_reference(&addr));
         }
     }
 
