@@ -165,10 +165,9 @@ impl fmt::Display for Uri<'_> {
 ///   and case-sensitive (the per-header rules of §20 are not applied).
 ///
 /// The relation is not transitive (§19.1.4), so there is no `Eq`.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub struct SipUri<'a> {
     raw: &'a str,
-    scheme: &'a str,
     secure: bool,
     user: Option<&'a str>,
     password: Option<&'a str>,
@@ -274,7 +273,8 @@ impl<'a> SipUri<'a> {
         if i != b.len() {
             return Err(err_at(b, i, "unexpected character in SIP URI"));
         }
-        Ok(SipUri { raw: s, scheme, secure, user, password, host_raw, host, port, params, headers })
+        debug_assert_eq!(scheme.len(), if secure { 4 } else { 3 });
+        Ok(SipUri { raw: s, secure, user, password, host_raw, host, port, params, headers })
     }
 
     /// The whole URI as written.
@@ -286,7 +286,9 @@ impl<'a> SipUri<'a> {
     /// The scheme as written (`sip`, `SIP`, `sips`, ...), without the colon.
     #[must_use]
     pub fn scheme(&self) -> &'a str {
-        self.scheme
+        // `raw` starts with `sip:` or `sips:` in some case (checked by `parse`); the scheme is
+        // not kept as a field of its own, which keeps the struct (moved on every parse) small.
+        self.raw.get(..if self.secure { 4 } else { 3 }).unwrap_or_default()
     }
 
     /// Whether this is a SIPS URI (RFC 3261 §19.1.2: TLS on every hop).
@@ -430,6 +432,24 @@ impl<'a> SipUri<'a> {
     #[must_use]
     pub fn has_headers(&self) -> bool {
         !self.headers.is_empty()
+    }
+}
+
+impl fmt::Debug for SipUri<'_> {
+    /// As a derived `Debug` of all the parts, the scheme included.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SipUri")
+            .field("raw", &self.raw)
+            .field("scheme", &self.scheme())
+            .field("secure", &self.secure)
+            .field("user", &self.user)
+            .field("password", &self.password)
+            .field("host_raw", &self.host_raw)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("params", &self.params)
+            .field("headers", &self.headers)
+            .finish()
     }
 }
 
@@ -1311,6 +1331,21 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+
+    #[test]
+    fn the_scheme_is_cut_from_the_raw_text_and_debug_shows_it_as_before() {
+        let uri = SipUri::parse("SIPS:alice@atlanta.com:5061;transport=tcp?x=y").unwrap();
+        assert_eq!(uri.scheme(), "SIPS");
+        assert!(uri.is_secure());
+        assert_eq!(SipUri::parse("sIp:b").unwrap().scheme(), "sIp");
+        assert_eq!(
+            format!("{uri:?}"),
+            "SipUri { raw: \"SIPS:alice@atlanta.com:5061;transport=tcp?x=y\", scheme: \"SIPS\", \
+             secure: true, user: Some(\"alice\"), password: None, host_raw: \"atlanta.com\", \
+             host: Domain(\"atlanta.com\"), port: Some(5061), params: \"transport=tcp\", \
+             headers: \"x=y\" }"
+        );
+    }
 
     #[test]
     fn a_uri_with_a_repeated_parameter_equals_itself() {
