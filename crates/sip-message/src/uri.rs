@@ -169,8 +169,9 @@ impl fmt::Display for Uri<'_> {
 pub struct SipUri<'a> {
     raw: &'a str,
     secure: bool,
-    user: Option<&'a str>,
-    password: Option<&'a str>,
+    /// The userinfo without its `@`: the user, then `:` and the password if there is one
+    /// (the user holds no raw `:`, so the first one ends it).
+    userinfo: Option<&'a str>,
     host_raw: &'a str,
     host: Host<'a>,
     port: Option<u16>,
@@ -214,12 +215,12 @@ impl<'a> SipUri<'a> {
         };
         let scheme = slice(s, 0, start - 1)?;
 
-        let (user, password, host_start) = match find_userinfo_end(b, start) {
+        let (userinfo, host_start) = match find_userinfo_end(b, start) {
             Some(at) => {
-                let (user, password) = parse_userinfo(s, start, at)?;
-                (Some(user), password, at + 1)
+                parse_userinfo(s, start, at)?;
+                (Some(slice(s, start, at)?), at + 1)
             }
-            None => (None, None, start),
+            None => (None, start),
         };
 
         let (host, host_end) = parse_host(s, host_start)?;
@@ -274,7 +275,7 @@ impl<'a> SipUri<'a> {
             return Err(err_at(b, i, "unexpected character in SIP URI"));
         }
         debug_assert_eq!(scheme.len(), if secure { 4 } else { 3 });
-        Ok(SipUri { raw: s, secure, user, password, host_raw, host, port, params, headers })
+        Ok(SipUri { raw: s, secure, userinfo, host_raw, host, port, params, headers })
     }
 
     /// The whole URI as written.
@@ -300,7 +301,7 @@ impl<'a> SipUri<'a> {
     /// The user part as written, escapes kept; `None` when there is no userinfo.
     #[must_use]
     pub fn user_raw(&self) -> Option<&'a str> {
-        self.user
+        self.userinfo.map(|u| u.split_once(':').map_or(u, |(user, _)| user))
     }
 
     /// The user part with `%HH` escapes decoded (see [`decode_escapes`]): borrowed when there is
@@ -308,14 +309,14 @@ impl<'a> SipUri<'a> {
     /// [`SipUri::user_raw`] when that matters.
     #[must_use]
     pub fn user(&self) -> Option<Cow<'a, str>> {
-        self.user.map(decode_escapes)
+        self.user_raw().map(decode_escapes)
     }
 
     /// The password as written (possibly empty, as in `sip:alice:@host`); `None` when there is
     /// none. RFC 3261 §19.1.1 advises against passwords in URIs.
     #[must_use]
     pub fn password_raw(&self) -> Option<&'a str> {
-        self.password
+        self.userinfo.and_then(|u| u.split_once(':')).map(|(_, password)| password)
     }
 
     /// The host, with an IP address parsed.
@@ -442,8 +443,8 @@ impl fmt::Debug for SipUri<'_> {
             .field("raw", &self.raw)
             .field("scheme", &self.scheme())
             .field("secure", &self.secure)
-            .field("user", &self.user)
-            .field("password", &self.password)
+            .field("user", &self.user_raw())
+            .field("password", &self.password_raw())
             .field("host_raw", &self.host_raw)
             .field("host", &self.host)
             .field("port", &self.port)
@@ -457,8 +458,8 @@ impl PartialEq for SipUri<'_> {
     /// RFC 3261 §19.1.4; see [`SipUri`].
     fn eq(&self, other: &Self) -> bool {
         self.secure == other.secure
-            && option_eq(self.user, other.user, eq_decoded)
-            && option_eq(self.password, other.password, eq_decoded)
+            && option_eq(self.user_raw(), other.user_raw(), eq_decoded)
+            && option_eq(self.password_raw(), other.password_raw(), eq_decoded)
             && self.host == other.host
             && self.port == other.port
             && sip_params_eq(self, other)
