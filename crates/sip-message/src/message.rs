@@ -36,6 +36,12 @@ impl Slot {
             .then(|| to.sub((self.start - within.start) as usize, (self.end - self.start) as usize))
     }
 
+    /// `(start, end)` of the range if it lies in the message buffer (not in an owned piece).
+    #[inline]
+    pub(crate) const fn in_buf(self) -> Option<(usize, usize)> {
+        if self.src == 0 { Some((self.start as usize, self.end as usize)) } else { None }
+    }
+
     /// The same range shifted by `offset` bytes and narrowed to `len`.
     #[inline]
     pub(crate) fn sub(self, offset: usize, len: usize) -> Slot {

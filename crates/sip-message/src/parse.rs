@@ -7,7 +7,7 @@
 
 use bytes::Bytes;
 
-use crate::chars::{in_class, is_token, is_ws};
+use crate::chars::{TOKEN, in_class, is_token, is_ws, run_len};
 use crate::message::{Entry, Headers, Keys, Message, Slot, StartLine};
 use crate::{HeaderName, Limits, Method, ParseError, ParseErrorKind as K};
 
@@ -404,18 +404,13 @@ pub(crate) fn parse_cseq(v: &[u8]) -> Option<(u32, Method)> {
 /// so the value is word characters with at most one `@`, neither first nor last.
 #[inline]
 fn is_call_id(v: &[u8]) -> bool {
-    let mut at = None;
-    for (i, &c) in v.iter().enumerate() {
-        if !in_class(&crate::chars::WORD, c) {
-            if c != b'@' || at.is_some() {
-                return false;
-            }
-            at = Some(i);
+    let word = run_len(&crate::chars::WORD, v);
+    match v.get(word..) {
+        Some([]) => word > 0,
+        Some([b'@', host @ ..]) => {
+            word > 0 && !host.is_empty() && run_len(&crate::chars::WORD, host) == host.len()
         }
-    }
-    match at {
-        Some(at) => at > 0 && at + 1 < v.len(),
-        None => !v.is_empty(),
+        _ => false,
     }
 }
 
@@ -437,6 +432,15 @@ fn skip_quoted(v: &[u8], mut i: usize) -> Option<usize> {
 fn token_end(v: &[u8], i: usize) -> usize {
     match v.get(i..) {
         Some(rest) => i + rest.iter().position(|&c| !is_token(c)).unwrap_or(rest.len()),
+        None => i,
+    }
+}
+
+/// [`token_end`] for a parameter value, which may run to tens of bytes (a branch, a tag).
+#[inline(always)]
+fn value_token_end(v: &[u8], i: usize) -> usize {
+    match v.get(i..) {
+        Some(rest) => i + run_len(&TOKEN, rest),
         None => i,
     }
 }
@@ -484,7 +488,7 @@ fn find_param(v: &[u8], mut i: usize, name: &[u8]) -> Option<(usize, usize)> {
             return None;
         }
         let s = skip_lws(v, i + 1);
-        let e = token_end(v, s);
+        let e = value_token_end(v, s);
         // The token must end the parameter: a value like `z9hG4bKa/b` is malformed, and a
         // truncated key would match the wrong transaction.
         return match v.get(skip_lws(v, e)) {
@@ -515,8 +519,16 @@ fn tag_param(v: &[u8]) -> Option<(usize, usize)> {
         match c {
             b'"' => i = skip_quoted(v, i)?,
             b'<' => {
-                let close = memchr::memchr(b'>', v.get(i..)?)?;
-                return find_param(v, i + close, b"tag");
+                let close = i + memchr::memchr(b'>', v.get(i..)?)?;
+                // The common shape: nothing after `>` but `;tag=` and the tag, which is what
+                // `find_param` finds there too.
+                if let Some(tag) = v.get(close + 1..).and_then(|p| p.strip_prefix(b";tag=")) {
+                    let n = run_len(&TOKEN, tag);
+                    if n > 0 && n == tag.len() {
+                        return Some((v.len() - n, v.len()));
+                    }
+                }
+                return find_param(v, close, b"tag");
             }
             b';' => return find_param(v, i, b"tag"),
             _ => i += 1,
@@ -639,6 +651,23 @@ mod tests {
         proptest::collection::vec(proptest::sample::select(pieces), 0..16).prop_map(|v| v.concat())
     }
 
+    /// `tag_param` before its fast path for a value ending in `;tag=token`.
+    fn tag_param_reference(v: &[u8]) -> Option<(usize, usize)> {
+        let mut i = 0;
+        while let Some(&c) = v.get(i) {
+            match c {
+                b'"' => i = skip_quoted(v, i)?,
+                b'<' => {
+                    let close = memchr::memchr(b'>', v.get(i..)?)?;
+                    return find_param(v, i + close, b"tag");
+                }
+                b';' => return find_param(v, i, b"tag"),
+                _ => i += 1,
+            }
+        }
+        None
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2000))]
         #[test]
@@ -646,6 +675,15 @@ mod tests {
             for name in [&b"tag"[..], b"branch"] {
                 prop_assert_eq!(find_param(&v, from, name), find_param_reference(&v, from, name));
             }
+        }
+
+        #[test]
+        fn tag_param_matches_the_reference(v in param_soup()) {
+            prop_assert_eq!(tag_param(&v), tag_param_reference(&v));
+            // The shapes the fast path takes, with the soup as the tag.
+            let mut addr = b"<sip:a@b>;tag=".to_vec();
+            addr.extend_from_slice(&v);
+            prop_assert_eq!(tag_param(&addr), tag_param_reference(&addr));
         }
     }
 

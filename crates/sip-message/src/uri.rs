@@ -165,13 +165,13 @@ impl fmt::Display for Uri<'_> {
 ///   and case-sensitive (the per-header rules of §20 are not applied).
 ///
 /// The relation is not transitive (§19.1.4), so there is no `Eq`.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub struct SipUri<'a> {
     raw: &'a str,
-    scheme: &'a str,
     secure: bool,
-    user: Option<&'a str>,
-    password: Option<&'a str>,
+    /// The userinfo without its `@`: the user, then `:` and the password if there is one
+    /// (the user holds no raw `:`, so the first one ends it).
+    userinfo: Option<&'a str>,
     host_raw: &'a str,
     host: Host<'a>,
     port: Option<u16>,
@@ -215,12 +215,12 @@ impl<'a> SipUri<'a> {
         };
         let scheme = slice(s, 0, start - 1)?;
 
-        let (user, password, host_start) = match find_userinfo_end(b, start) {
+        let (userinfo, host_start) = match find_userinfo_end(b, start) {
             Some(at) => {
-                let (user, password) = parse_userinfo(s, start, at)?;
-                (Some(user), password, at + 1)
+                parse_userinfo(s, start, at)?;
+                (Some(slice(s, start, at)?), at + 1)
             }
-            None => (None, None, start),
+            None => (None, start),
         };
 
         let (host, host_end) = parse_host(s, host_start)?;
@@ -274,7 +274,8 @@ impl<'a> SipUri<'a> {
         if i != b.len() {
             return Err(err_at(b, i, "unexpected character in SIP URI"));
         }
-        Ok(SipUri { raw: s, scheme, secure, user, password, host_raw, host, port, params, headers })
+        debug_assert_eq!(scheme.len(), if secure { 4 } else { 3 });
+        Ok(SipUri { raw: s, secure, userinfo, host_raw, host, port, params, headers })
     }
 
     /// The whole URI as written.
@@ -286,7 +287,9 @@ impl<'a> SipUri<'a> {
     /// The scheme as written (`sip`, `SIP`, `sips`, ...), without the colon.
     #[must_use]
     pub fn scheme(&self) -> &'a str {
-        self.scheme
+        // `raw` starts with `sip:` or `sips:` in some case (checked by `parse`); the scheme is
+        // not kept as a field of its own, which keeps the struct (moved on every parse) small.
+        self.raw.get(..if self.secure { 4 } else { 3 }).unwrap_or_default()
     }
 
     /// Whether this is a SIPS URI (RFC 3261 §19.1.2: TLS on every hop).
@@ -298,7 +301,7 @@ impl<'a> SipUri<'a> {
     /// The user part as written, escapes kept; `None` when there is no userinfo.
     #[must_use]
     pub fn user_raw(&self) -> Option<&'a str> {
-        self.user
+        self.userinfo.map(|u| u.split_once(':').map_or(u, |(user, _)| user))
     }
 
     /// The user part with `%HH` escapes decoded (see [`decode_escapes`]): borrowed when there is
@@ -306,14 +309,14 @@ impl<'a> SipUri<'a> {
     /// [`SipUri::user_raw`] when that matters.
     #[must_use]
     pub fn user(&self) -> Option<Cow<'a, str>> {
-        self.user.map(decode_escapes)
+        self.user_raw().map(decode_escapes)
     }
 
     /// The password as written (possibly empty, as in `sip:alice:@host`); `None` when there is
     /// none. RFC 3261 §19.1.1 advises against passwords in URIs.
     #[must_use]
     pub fn password_raw(&self) -> Option<&'a str> {
-        self.password
+        self.userinfo.and_then(|u| u.split_once(':')).map(|(_, password)| password)
     }
 
     /// The host, with an IP address parsed.
@@ -433,12 +436,30 @@ impl<'a> SipUri<'a> {
     }
 }
 
+impl fmt::Debug for SipUri<'_> {
+    /// As a derived `Debug` of all the parts, the scheme included.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SipUri")
+            .field("raw", &self.raw)
+            .field("scheme", &self.scheme())
+            .field("secure", &self.secure)
+            .field("user", &self.user_raw())
+            .field("password", &self.password_raw())
+            .field("host_raw", &self.host_raw)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("params", &self.params)
+            .field("headers", &self.headers)
+            .finish()
+    }
+}
+
 impl PartialEq for SipUri<'_> {
     /// RFC 3261 §19.1.4; see [`SipUri`].
     fn eq(&self, other: &Self) -> bool {
         self.secure == other.secure
-            && option_eq(self.user, other.user, eq_decoded)
-            && option_eq(self.password, other.password, eq_decoded)
+            && option_eq(self.user_raw(), other.user_raw(), eq_decoded)
+            && option_eq(self.password_raw(), other.password_raw(), eq_decoded)
             && self.host == other.host
             && self.port == other.port
             && sip_params_eq(self, other)
@@ -1027,15 +1048,14 @@ pub(crate) struct HostScan {
     pub(crate) hostname: bool,
 }
 
-/// Byte classes of a host: 0 ends it.
-const H_END: u8 = 0;
+/// Byte classes of a host, as bits: 0 ends it.
 const H_DIGIT: u8 = 1;
 const H_ALPHA: u8 = 2;
-const H_DASH: u8 = 3;
-const H_DOT: u8 = 4;
+const H_DASH: u8 = 4;
+const H_DOT: u8 = 8;
 
 static HOST_CLASS: [u8; 256] = {
-    let mut t = [H_END; 256];
+    let mut t = [0; 256];
     let mut i = 0;
     while i < 256 {
         let c = i as u8;
@@ -1051,7 +1071,7 @@ static HOST_CLASS: [u8; 256] = {
             } else if c == b'.' {
                 H_DOT
             } else {
-                H_END
+                0
             };
         }
         i += 1;
@@ -1060,51 +1080,28 @@ static HOST_CLASS: [u8; 256] = {
 };
 
 /// Scans the run of alphanumerics, `-` and `.` from `i` that a hostname or IPv4 address is
-/// made of, deciding on the way whether it is a `hostname` (the rules of [`is_hostname`]) and
-/// whether it is only digits and dots: one pass, one table lookup per byte.
+/// made of, and says whether it is only digits and dots (then it is an IPv4 address or
+/// nothing, and never a `hostname`: its top label would be all digits) or else whether it is
+/// a `hostname` ([`is_hostname`]). One tight pass finds the run and the classes in it; only a
+/// run with a letter or a dash, a domain name, is read again for its labels.
 pub(crate) fn scan_host(b: &[u8], i: usize) -> HostScan {
-    let mut end = i;
-    let mut dotted_digits = true;
-    // Hostname state: every label so far is well-formed; the current label is empty / all
-    // digits; the class of the last byte; whether the label before the last dot was all digits.
-    let mut labels_ok = true;
-    let mut empty = true;
-    let mut digits = true;
-    let mut last = H_END;
-    let mut digits_before_dot = false;
-    while let Some(&c) = b.get(end) {
-        let class = HOST_CLASS.get(usize::from(c)).copied().unwrap_or(H_END);
-        match class {
-            H_DIGIT => empty = false,
-            H_ALPHA => {
-                dotted_digits = false;
-                empty = false;
-                digits = false;
-            }
-            H_DASH => {
-                dotted_digits = false;
-                labels_ok &= !empty;
-                digits = false;
-            }
-            H_DOT => {
-                labels_ok &= !empty && last != H_DASH;
-                digits_before_dot = digits;
-                empty = true;
-                digits = true;
-            }
-            _ => break,
+    let rest = b.get(i..).unwrap_or_default();
+    let mut seen = 0;
+    let mut n = 0;
+    for &c in rest {
+        let class = HOST_CLASS.get(usize::from(c)).copied().unwrap_or(0);
+        if class == 0 {
+            break;
         }
-        last = class;
-        end += 1;
+        seen |= class;
+        n += 1;
     }
-    // `hostname = *( domainlabel "." ) toplabel [ "." ]`: after a final dot the top label is
-    // the one before it (already checked when the dot was read).
-    let hostname = if last == H_DOT {
-        labels_ok && !digits_before_dot
-    } else {
-        labels_ok && !empty && last != H_DASH && !digits
-    };
-    HostScan { end, dotted_digits, hostname }
+    let end = i + n;
+    if seen & (H_ALPHA | H_DASH) == 0 {
+        return HostScan { end, dotted_digits: true, hostname: false };
+    }
+    let run = rest.get(..n).unwrap_or_default();
+    HostScan { end, dotted_digits: false, hostname: is_hostname_bytes(run) }
 }
 
 /// `hostname / IPv4address` from text of alphanumerics, `-` and `.` (see [`Host`] for the
@@ -1120,35 +1117,30 @@ pub(crate) fn classify_host(text: &str) -> Option<Host<'_>> {
 
 /// `IPv4address = 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT`, each part at most 255.
 pub(crate) fn parse_ipv4(text: &str) -> Option<Ipv4Addr> {
-    // One pass over the bytes (this runs for every IPv4 host of every URI and Via).
-    let b = text.as_bytes();
-    let mut octets = [0u8; 4];
-    let mut i = 0;
-    for (k, octet) in octets.iter_mut().enumerate() {
-        if k > 0 {
-            if b.get(i) != Some(&b'.') {
-                return None;
-            }
-            i += 1;
-        }
-        let start = i;
-        let mut n: u16 = 0;
-        while let Some(&c) = b.get(i) {
-            if !c.is_ascii_digit() {
-                break;
-            }
-            if i - start == 3 {
-                return None;
-            }
-            n = n * 10 + u16::from(c - b'0');
-            i += 1;
-        }
-        if i == start {
+    // Octet by octet off the front of the bytes, no index arithmetic (this runs for every
+    // IPv4 host of every URI and Via).
+    let (a, rest) = ipv4_octet(text.as_bytes())?;
+    let (b, rest) = ipv4_octet(rest.strip_prefix(b".")?)?;
+    let (c, rest) = ipv4_octet(rest.strip_prefix(b".")?)?;
+    let (d, rest) = ipv4_octet(rest.strip_prefix(b".")?)?;
+    rest.is_empty().then(|| Ipv4Addr::new(a, b, c, d))
+}
+
+/// `1*3DIGIT` at most 255 at the front of `b`, not followed by a fourth digit; the octet
+/// and the bytes after it.
+#[inline(always)]
+fn ipv4_octet(b: &[u8]) -> Option<(u8, &[u8])> {
+    let digit = |c: Option<&u8>| c.map(|c| c.wrapping_sub(b'0')).filter(|&d| d < 10);
+    let mut n = u16::from(digit(b.first())?);
+    let mut len = 1;
+    while let Some(d) = digit(b.get(len)) {
+        if len == 3 {
             return None;
         }
-        *octet = u8::try_from(n).ok()?;
+        n = n * 10 + u16::from(d);
+        len += 1;
     }
-    (i == b.len()).then(|| Ipv4Addr::from(octets))
+    Some((u8::try_from(n).ok()?, b.get(len..).unwrap_or_default()))
 }
 
 /// `hostname = *( domainlabel "." ) toplabel [ "." ]`, with the toplabel allowed to start
@@ -1157,7 +1149,11 @@ pub(crate) fn parse_ipv4(text: &str) -> Option<Ipv4Addr> {
 /// Each label is `domainlabel = alphanum / alphanum *( alphanum / "-" ) alphanum`; one pass
 /// over the bytes.
 fn is_hostname(text: &str) -> bool {
-    let b = text.as_bytes();
+    is_hostname_bytes(text.as_bytes())
+}
+
+/// [`is_hostname`] on bytes.
+fn is_hostname_bytes(b: &[u8]) -> bool {
     let body = b.strip_suffix(b".").unwrap_or(b);
     // State of the label being read: whether it is still empty, its last byte, and whether
     // it is all digits so far.
@@ -1336,6 +1332,21 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+
+    #[test]
+    fn the_scheme_is_cut_from_the_raw_text_and_debug_shows_it_as_before() {
+        let uri = SipUri::parse("SIPS:alice@atlanta.com:5061;transport=tcp?x=y").unwrap();
+        assert_eq!(uri.scheme(), "SIPS");
+        assert!(uri.is_secure());
+        assert_eq!(SipUri::parse("sIp:b").unwrap().scheme(), "sIp");
+        assert_eq!(
+            format!("{uri:?}"),
+            "SipUri { raw: \"SIPS:alice@atlanta.com:5061;transport=tcp?x=y\", scheme: \"SIPS\", \
+             secure: true, user: Some(\"alice\"), password: None, host_raw: \"atlanta.com\", \
+             host: Domain(\"atlanta.com\"), port: Some(5061), params: \"transport=tcp\", \
+             headers: \"x=y\" }"
+        );
+    }
 
     #[test]
     fn a_uri_with_a_repeated_parameter_equals_itself() {

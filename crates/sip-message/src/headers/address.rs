@@ -7,9 +7,7 @@ use crate::{HeaderError, HeaderName, TypedHeader, Uri};
 
 use super::lex::strip_pair;
 use super::name_addr::{Form, NameAddr, parse_name_addr};
-use super::params::{
-    ParamList, Params, Q, checked, delta_value, q_value, token_value, with_params,
-};
+use super::params::{ParamList, Params, Q, checked, delta_value, q_value, with_params};
 
 /// Defines a header type made of an address and its parameters, with the accessors they all
 /// share and its [`TypedHeader`] impl; `$check` validates the parameters the header defines.
@@ -327,7 +325,7 @@ fn parse_address<'a>(
 
 /// `tag-param = "tag" EQUAL token` (RFC 3261 §25.1).
 fn check_tag(params: &ParamList<'_>) -> Result<(), &'static str> {
-    checked(params, "tag", "tag is not a token", token_value).map(drop)
+    checked(params, "tag", "tag is not a token", |v| params.token_of(v)).map(drop)
 }
 
 /// `"cid" EQUAL sip-clean-msg-id`, a quoted string (RFC 3892 §3).

@@ -33,12 +33,25 @@ use super::lex::{Cursor, decode, unquote};
 /// assert!(addr.is_bracketed());
 /// # Ok::<(), sip_message::HeaderError>(())
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct NameAddr<'a> {
     display: Option<&'a str>,
+    /// The URI; its text ([`Uri::as_str`]) is the URI as written, which is what
+    /// [`NameAddr::uri_str`] answers (not kept twice: every address parse moves this struct).
     uri: Uri<'a>,
-    uri_str: &'a str,
     bracketed: bool,
+}
+
+impl std::fmt::Debug for NameAddr<'_> {
+    /// As a derived `Debug` of the parts, the URI text included.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NameAddr")
+            .field("display", &self.display)
+            .field("uri", &self.uri)
+            .field("uri_str", &self.uri_str())
+            .field("bracketed", &self.bracketed)
+            .finish()
+    }
 }
 
 impl<'a> NameAddr<'a> {
@@ -65,7 +78,7 @@ impl<'a> NameAddr<'a> {
     /// The URI as it appears on the wire, without the angle brackets.
     #[must_use]
     pub fn uri_str(&self) -> &'a str {
-        self.uri_str
+        self.uri.as_str()
     }
 
     /// Whether the URI was enclosed in `<>` (the `name-addr` form).
@@ -150,7 +163,7 @@ pub(crate) fn parse_name_addr<'a>(
     };
     cur.eat(b'<');
     let uri_start = cur.pos();
-    let uri_str = cur.take_class(&URI_IN_BRACKETS);
+    let uri_str = cur.take_long_class(&URI_IN_BRACKETS);
     match cur.peek() {
         Some(b'>') => {}
         Some(b' ' | b'\t' | b'\r' | b'\n') => return Err(cur.err("whitespace inside <>")),
@@ -158,7 +171,8 @@ pub(crate) fn parse_name_addr<'a>(
     }
     let uri = parse_uri(cur, uri_str, uri_start)?;
     cur.eat(b'>');
-    Ok(NameAddr { display, uri, uri_str, bracketed: true })
+    debug_assert_eq!(uri.as_str(), uri_str);
+    Ok(NameAddr { display, uri, bracketed: true })
 }
 
 /// `addr-spec` outside `<>`: the URI runs to the first `;` or whitespace.
@@ -173,7 +187,8 @@ fn addr_spec<'a>(cur: &mut Cursor<'a>) -> Result<NameAddr<'a>, HeaderError> {
         return Err(cur.err_at(what, start + i));
     }
     let uri = parse_uri(cur, uri_str, start)?;
-    Ok(NameAddr { display: None, uri, uri_str, bracketed: false })
+    debug_assert_eq!(uri.as_str(), uri_str);
+    Ok(NameAddr { display: None, uri, bracketed: false })
 }
 
 fn parse_uri<'a>(cur: &Cursor<'a>, s: &'a str, start: usize) -> Result<Uri<'a>, HeaderError> {
@@ -193,6 +208,25 @@ mod tests {
 
     fn either(s: &str) -> Result<(NameAddr<'_>, &str), HeaderError> {
         parse(s, Form::Either)
+    }
+
+    #[test]
+    fn uri_str_is_the_uri_text_and_debug_shows_it_as_before() {
+        for (value, uri) in [
+            ("\"A\" <sip:a@b;lr>;tag=1", "sip:a@b;lr"),
+            ("tel:+1-201-555-0123;tag=x", "tel:+1-201-555-0123"),
+            ("<http://www.example.com>", "http://www.example.com"),
+        ] {
+            let (addr, _) = either(value).unwrap();
+            assert_eq!(addr.uri_str(), uri);
+            assert_eq!(addr.uri().as_str(), uri);
+        }
+        let (addr, _) = either("<tel:+1>").unwrap();
+        assert_eq!(
+            format!("{addr:?}"),
+            "NameAddr { display: None, uri: Tel(TelUri { raw: \"tel:+1\", scheme: \"tel\", \
+             number: \"+1\", params: \"\" }), uri_str: \"tel:+1\", bracketed: true }"
+        );
     }
 
     #[test]

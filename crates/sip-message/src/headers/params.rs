@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::net::Ipv6Addr;
 
-use crate::chars::TOKEN;
+use crate::chars::{TOKEN, run_len};
 use crate::{HeaderError, HeaderName};
 
 use super::lex::{Cursor, in_class, unquote};
@@ -230,11 +230,14 @@ pub(crate) struct ParamList<'a> {
     items: [(&'a str, Option<&'a str>); INLINE_PARAMS],
     /// How many parameters there are; above [`INLINE_PARAMS`] only `params` is consulted.
     len: usize,
+    /// Whether every value is known to be a `token` (the list was read by the plain path,
+    /// whose values are token runs).
+    tokens: bool,
 }
 
 impl<'a> ParamList<'a> {
     /// The listed parameters, or `None` when there were too many to keep.
-    fn inline(&self) -> Option<&[(&'a str, Option<&'a str>)]> {
+    pub(crate) fn inline(&self) -> Option<&[(&'a str, Option<&'a str>)]> {
         self.items.get(..self.len)
     }
 
@@ -244,6 +247,13 @@ impl<'a> ParamList<'a> {
             Some(items) => items.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|p| p.1),
             None => self.params.get(name),
         }
+    }
+
+    /// [`token_value`] of a value of this list, without reading it again when every value
+    /// is known to be a token.
+    #[inline]
+    pub(crate) fn token_of(&self, value: Option<&'a str>) -> Option<&'a str> {
+        if self.tokens { value } else { token_value(value) }
     }
 
     /// As [`Params::iter`].
@@ -276,6 +286,7 @@ impl ParamList<'_> {
             params: Params { raw: "", sep: b';' },
             items: [("", None); INLINE_PARAMS],
             len: 0,
+            tokens: false,
         }
     }
 }
@@ -300,6 +311,8 @@ fn plain_param_list<'a>(cur: &mut Cursor<'a>, list: &mut ParamList<'a>) -> bool 
         let rest = b.get(i..).unwrap_or_default();
         i + rest.iter().position(|&c| !in_class(&TOKEN, c)).unwrap_or(rest.len())
     };
+    // Values may run to tens of bytes (a branch, a tag).
+    let value_end = |i: usize| -> usize { i + run_len(&TOKEN, b.get(i..).unwrap_or_default()) };
     // Bytes after which the general path could read on (SWS, then a separator or a value).
     let unsure = |c: Option<&u8>| matches!(c, Some(b' ' | b'\t' | b'\r' | b'\n'));
     let start = cur.pos();
@@ -321,7 +334,7 @@ fn plain_param_list<'a>(cur: &mut Cursor<'a>, list: &mut ParamList<'a>) -> bool 
         let value = match b.get(i) {
             Some(b'=') => {
                 let value_start = i + 1;
-                i = token_end(value_start);
+                i = value_end(value_start);
                 if i == value_start || b.get(i) == Some(&b':') {
                     return false;
                 }
@@ -339,6 +352,7 @@ fn plain_param_list<'a>(cur: &mut Cursor<'a>, list: &mut ParamList<'a>) -> bool 
     cur.reset(i);
     list.params = Params { raw, sep: b';' };
     list.len = len;
+    list.tokens = true;
     true
 }
 
@@ -362,6 +376,7 @@ fn parse_param_list_general<'a>(
     let raw = if cur.pos() > start { cur.since(start) } else { "" };
     list.params = Params { raw, sep: b';' };
     list.len = len;
+    list.tokens = false;
     Ok(())
 }
 
@@ -444,7 +459,7 @@ pub(crate) fn digits_value<T: std::str::FromStr>(value: &str) -> Option<T> {
 
 /// A parameter value that must be a `token` (not a quoted-string or host).
 pub(crate) fn token_value(value: Option<&str>) -> Option<&str> {
-    value.filter(|v| v.bytes().all(|c| in_class(&TOKEN, c)))
+    value.filter(|v| run_len(&TOKEN, v.as_bytes()) == v.len())
 }
 
 /// `token` characters and `:` (a bare IPv6 address as a parameter value), in one table.
@@ -585,7 +600,13 @@ mod tests {
             plain.reset(from);
             let mut list = ParamList::empty();
             if plain_param_list(&mut plain, &mut list) {
+                // Every value the plain path keeps is a token: `token_of` may skip the check.
+                prop_assert!(list.tokens);
+                for (_, value) in list.iter() {
+                    prop_assert_eq!(list.token_of(value), token_value(value));
+                }
                 let expected = expected.expect("the plain path accepted an error");
+                prop_assert!(!expected.tokens);
                 prop_assert_eq!(plain.pos(), general.pos());
                 prop_assert_eq!(list.params, expected.params);
                 prop_assert_eq!(list.len, expected.len);

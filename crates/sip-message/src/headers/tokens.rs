@@ -166,10 +166,10 @@ impl<'a> TypedHeader<'a> for Priority<'a> {
 /// `callid = word [ "@" word ]` at the cursor (also the start of a Replaces value).
 pub(crate) fn call_id<'a>(cur: &mut Cursor<'a>) -> Result<&'a str, HeaderError> {
     let start = cur.pos();
-    if cur.take_class(&WORD).is_empty() {
+    if cur.take_long_class(&WORD).is_empty() {
         return Err(cur.err("expected Call-ID"));
     }
-    if cur.eat(b'@') && cur.take_class(&WORD).is_empty() {
+    if cur.eat(b'@') && cur.take_long_class(&WORD).is_empty() {
         return Err(cur.err("expected word after '@'"));
     }
     Ok(cur.since(start))

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use crate::{HeaderError, HeaderName, Host, TypedHeader};
 
 use super::lex::{Cursor, parse_host, parse_ip};
-use super::params::{ParamList, Params, digits_value, token_value, with_params};
+use super::params::{ParamList, Params, digits_value, with_params};
 
 /// One `Via` value: a hop the request took, where responses go back.
 ///
@@ -208,21 +208,25 @@ fn known_params<'a>(params: &ParamList<'a>) -> Result<ViaKnown<'a>, &'static str
     // One pass finds the first of each known parameter (as five `ParamList::get` would);
     // they are then checked in a fixed order, so the first error is the same.
     let [mut branch, mut received, mut rport_value, mut maddr, mut ttl_value] = [None; 5];
-    for (name, value) in params.iter() {
+    let mut find = |name: &'a str, value: Option<&'a str>| {
         let slot = match name.len() {
             6 if name.eq_ignore_ascii_case("branch") => &mut branch,
             8 if name.eq_ignore_ascii_case("received") => &mut received,
             5 if name.eq_ignore_ascii_case("rport") => &mut rport_value,
             5 if name.eq_ignore_ascii_case("maddr") => &mut maddr,
             3 if name.eq_ignore_ascii_case("ttl") => &mut ttl_value,
-            _ => continue,
+            _ => return,
         };
         if slot.is_none() {
             *slot = Some(value);
         }
+    };
+    match params.inline() {
+        Some(items) => items.iter().for_each(|&(name, value)| find(name, value)),
+        None => params.iter().for_each(|(name, value)| find(name, value)),
     }
     Ok((
-        convert(branch, "branch is not a token", token_value)?,
+        convert(branch, "branch is not a token", |v| params.token_of(v))?,
         convert(received, "received is not an IP address", |v| v.and_then(parse_ip))?,
         convert(rport_value, "invalid rport", rport)?,
         convert(maddr, "maddr is not a host", |v| v.and_then(parse_host))?,
@@ -248,6 +252,7 @@ mod tests {
     use std::net::Ipv4Addr;
 
     use super::*;
+    use crate::headers::params::token_value;
 
     #[test]
     fn parses_a_plain_value() {
