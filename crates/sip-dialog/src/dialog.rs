@@ -12,51 +12,136 @@ use sip_message::{
 use crate::error::DialogError;
 
 /// A dialog's identity (RFC 3261 §12): Call-ID, local tag and remote tag, seen from this side.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+///
+/// The three strings are kept in one allocation; read them with [`DialogId::call_id`],
+/// [`DialogId::local_tag`] and [`DialogId::remote_tag`]. Ids compare, hash and order as the
+/// triple `(call_id, local_tag, remote_tag)`.
+#[derive(Clone)]
 pub struct DialogId {
-    /// The Call-ID.
-    pub call_id: Box<str>,
-    /// The tag this side put in From (UAC) or To (UAS).
-    pub local_tag: Box<str>,
-    /// The peer's tag; empty for an RFC 2543 peer that sent none (§12.1.2).
-    pub remote_tag: Box<str>,
+    /// `call_id`, `local_tag` and `remote_tag` one after the other.
+    text: Box<str>,
+    /// The end of the Call-ID in `text`.
+    call_id_end: usize,
+    /// The end of the local tag in `text`.
+    local_end: usize,
 }
 
 impl DialogId {
+    /// The id made of a Call-ID, a local tag and a remote tag (empty for an RFC 2543 peer
+    /// that sent none, §12.1.2).
+    #[must_use]
+    pub fn new(call_id: &str, local_tag: &str, remote_tag: &str) -> DialogId {
+        let mut text = String::with_capacity(call_id.len() + local_tag.len() + remote_tag.len());
+        text.push_str(call_id);
+        text.push_str(local_tag);
+        text.push_str(remote_tag);
+        DialogId {
+            text: text.into_boxed_str(),
+            call_id_end: call_id.len(),
+            local_end: call_id.len() + local_tag.len(),
+        }
+    }
+
     /// The id a UAS sees on a request received inside a dialog (§12.2.2): Call-ID, the To tag
     /// as the local tag and the From tag as the remote tag. `None` without a Call-ID or a To tag.
     #[must_use]
     pub fn of_incoming_request(request: &Message) -> Option<DialogId> {
-        Some(DialogId {
-            call_id: request.call_id()?.into(),
-            local_tag: request.to_tag()?.into(),
-            remote_tag: request.from_tag().unwrap_or_default().into(),
-        })
+        Some(DialogId::new(
+            request.call_id()?,
+            request.to_tag()?,
+            request.from_tag().unwrap_or_default(),
+        ))
     }
 
     /// The id a UAC sees on a response to its own request (§12.1.2): Call-ID, the From tag as
     /// the local tag and the To tag as the remote tag (empty when absent).
     #[must_use]
     pub fn of_response(response: &Message) -> Option<DialogId> {
-        Some(DialogId {
-            call_id: response.call_id()?.into(),
-            local_tag: response.from_tag()?.into(),
-            remote_tag: response.to_tag().unwrap_or_default().into(),
-        })
+        Some(DialogId::new(
+            response.call_id()?,
+            response.from_tag()?,
+            response.to_tag().unwrap_or_default(),
+        ))
+    }
+
+    /// The Call-ID.
+    #[must_use]
+    pub fn call_id(&self) -> &str {
+        self.text.get(..self.call_id_end).unwrap_or_default()
+    }
+
+    /// The tag this side put in From (UAC) or To (UAS).
+    #[must_use]
+    pub fn local_tag(&self) -> &str {
+        self.text.get(self.call_id_end..self.local_end).unwrap_or_default()
+    }
+
+    /// The peer's tag; empty for an RFC 2543 peer that sent none (§12.1.2).
+    #[must_use]
+    pub fn remote_tag(&self) -> &str {
+        self.text.get(self.local_end..).unwrap_or_default()
+    }
+
+    /// The three parts, in order.
+    fn parts(&self) -> (&str, &str, &str) {
+        (self.call_id(), self.local_tag(), self.remote_tag())
     }
 
     /// Whether this id is the one `(call_id, local_tag, remote_tag)` names, without allocating.
     #[must_use]
     pub fn is(&self, call_id: &str, local_tag: &str, remote_tag: &str) -> bool {
-        &*self.call_id == call_id
-            && &*self.local_tag == local_tag
-            && &*self.remote_tag == remote_tag
+        self.parts() == (call_id, local_tag, remote_tag)
+    }
+
+    /// Heap bytes the id holds besides its own struct.
+    fn heap_bytes(&self) -> usize {
+        self.text.len()
+    }
+}
+
+impl PartialEq for DialogId {
+    fn eq(&self, other: &Self) -> bool {
+        // The same text cut at the same places: the same three strings.
+        self.call_id_end == other.call_id_end
+            && self.local_end == other.local_end
+            && self.text == other.text
+    }
+}
+
+impl Eq for DialogId {}
+
+impl std::hash::Hash for DialogId {
+    fn hash<S: std::hash::Hasher>(&self, state: &mut S) {
+        self.parts().hash(state);
+    }
+}
+
+impl PartialOrd for DialogId {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for DialogId {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.parts().cmp(&other.parts())
+    }
+}
+
+impl fmt::Debug for DialogId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DialogId")
+            .field("call_id", &self.call_id())
+            .field("local_tag", &self.local_tag())
+            .field("remote_tag", &self.remote_tag())
+            .finish()
     }
 }
 
 impl fmt::Display for DialogId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{};local={};remote={}", self.call_id, self.local_tag, self.remote_tag)
+        let (call_id, local, remote) = self.parts();
+        write!(f, "{call_id};local={local};remote={remote}")
     }
 }
 
@@ -194,11 +279,7 @@ impl Dialog {
         let remote = name_addr_of::<To<'_>>(request, checked)?;
         let text = DialogText::new(local, local_tag, remote, remote_tag, remote_target);
         Ok(Dialog {
-            id: DialogId {
-                call_id: call_id.into(),
-                local_tag: local_tag.into(),
-                remote_tag: remote_tag.into(),
-            },
+            id: DialogId::new(call_id, local_tag, remote_tag),
             role: Role::Uac,
             state,
             local_seq: Some(local_seq),
@@ -267,11 +348,7 @@ impl Dialog {
         let text = DialogText::new(local, local_tag, remote, remote_tag, remote_target);
         let route_set = record_routes(request, checked)?;
         Ok(Dialog {
-            id: DialogId {
-                call_id: call_id.into(),
-                local_tag: local_tag.into(),
-                remote_tag: remote_tag.into(),
-            },
+            id: DialogId::new(call_id, local_tag, remote_tag),
             role: Role::Uas,
             state,
             local_seq: None,
@@ -579,7 +656,7 @@ impl Dialog {
     fn finish_request(&self, b: MessageBuilder, method: &Method, number: u32) -> MessageBuilder {
         b.header(H::To, self.remote_addr())
             .header(H::From, self.local_addr())
-            .header(H::CallId, &*self.id.call_id)
+            .header(H::CallId, self.id.call_id())
             .header(H::CSeq, cseq_value(number, method))
     }
 
@@ -594,9 +671,7 @@ impl Dialog {
     /// Heap bytes this dialog holds besides the struct itself (for memory accounting).
     #[must_use]
     pub fn heap_bytes(&self) -> usize {
-        self.id.call_id.len()
-            + self.id.local_tag.len()
-            + self.id.remote_tag.len()
+        self.id.heap_bytes()
             + self.text.len()
             + self.route_set.capacity() * std::mem::size_of::<Box<str>>()
             + self.route_set.iter().map(|r| r.len()).sum::<usize>()
@@ -1111,6 +1186,41 @@ mod tests {
     }
 
     proptest::proptest! {
+        // An id kept as one string gives back its three parts, and compares, orders and
+        // hashes as the triple of strings it was made of (as the three-field struct did).
+        #[test]
+        fn an_id_is_its_triple(
+            a in proptest::collection::vec(("[ab]{0,2}", "[ab]{0,2}", "[ab]{0,2}"), 2),
+        ) {
+            use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+            let ids: Vec<DialogId> = a.iter().map(|(c, l, r)| DialogId::new(c, l, r)).collect();
+            let hash = |x: &dyn Fn(&mut DefaultHasher)| {
+                let mut h = BuildHasherDefault::<DefaultHasher>::default().build_hasher();
+                x(&mut h);
+                std::hash::Hasher::finish(&h)
+            };
+            for (id, (c, l, r)) in ids.iter().zip(&a) {
+                proptest::prop_assert_eq!((id.call_id(), id.local_tag(), id.remote_tag()), (&**c, &**l, &**r));
+                proptest::prop_assert!(id.is(c, l, r));
+                let triple = (c.clone().into_boxed_str(), l.clone().into_boxed_str(), r.clone().into_boxed_str());
+                proptest::prop_assert_eq!(
+                    hash(&|h| std::hash::Hash::hash(id, h)),
+                    hash(&|h| {
+                        std::hash::Hash::hash(&triple.0, h);
+                        std::hash::Hash::hash(&triple.1, h);
+                        std::hash::Hash::hash(&triple.2, h);
+                    })
+                );
+                proptest::prop_assert_eq!(
+                    format!("{id:?}"),
+                    format!("DialogId {{ call_id: {c:?}, local_tag: {l:?}, remote_tag: {r:?} }}")
+                );
+            }
+            let (x, y) = (&ids[0], &ids[1]);
+            proptest::prop_assert_eq!(x == y, a[0] == a[1]);
+            proptest::prop_assert_eq!(x.cmp(y), a[0].cmp(&a[1]));
+        }
+
         // Skipping the parse of a Contact that is exactly `<remote target>` changes nothing:
         // whenever the shortcut says "unchanged", the full parse gives that same target.
         #[test]

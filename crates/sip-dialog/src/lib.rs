@@ -51,7 +51,7 @@
 //!     .build()?;
 //! let mut alice = Dialog::uac(&invite, &ok)?;
 //! assert_eq!(alice.state(), DialogState::Confirmed);
-//! assert_eq!(alice.id().remote_tag.as_ref(), "8321234356");
+//! assert_eq!(alice.id().remote_tag(), "8321234356");
 //!
 //! // Alice hangs up: the BYE goes to Bob's Contact through the proxy (loose routing).
 //! let (builder, target) = alice.request(&Method::Bye, "SIP/2.0/UDP client.atlanta.example.com", None);

@@ -142,7 +142,7 @@ impl DialogSet {
     /// [`Message::to_tag_bytes`] gives it).
     #[must_use]
     pub fn position_bytes(&self, remote_tag: &[u8]) -> Option<usize> {
-        self.dialogs.iter().position(|d| d.id().remote_tag.as_bytes() == remote_tag)
+        self.dialogs.iter().position(|d| d.id().remote_tag().as_bytes() == remote_tag)
     }
 
     /// The dialog at `index`.

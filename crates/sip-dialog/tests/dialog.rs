@@ -200,7 +200,7 @@ fn forked_provisionals_make_a_dialog_set() {
     assert_eq!(states, [DialogState::Terminated, DialogState::Confirmed, DialogState::Terminated]);
     set.prune();
     assert_eq!(set.len(), 1);
-    assert_eq!(set.get(0).unwrap().id().remote_tag.as_ref(), "f2");
+    assert_eq!(set.get(0).unwrap().id().remote_tag(), "f2");
 }
 
 #[test]
@@ -229,7 +229,7 @@ fn errors_are_typed() {
     assert!(Dialog::uac(&inv, &star).is_err());
     // RFC 2543 peer: a 2xx without a To tag makes a dialog with an empty remote tag.
     let old = response(&inv, 200, None, &[], Some("<sip:b@x>"));
-    assert_eq!(Dialog::uac(&inv, &old).unwrap().id().remote_tag.as_ref(), "");
+    assert_eq!(Dialog::uac(&inv, &old).unwrap().id().remote_tag(), "");
 }
 
 #[test]

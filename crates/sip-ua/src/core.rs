@@ -934,7 +934,7 @@ impl UaCore {
                     .dialogs
                     .iter()
                     .find(|d| d.state() == DialogState::Early)
-                    .map(|d| Tag::new(&d.id().remote_tag))
+                    .map(|d| Tag::new(d.id().remote_tag()))
                 else {
                     return Err(UaError::WrongState("no early dialog yet: use cancel"));
                 };
@@ -1661,7 +1661,7 @@ impl UaCore {
         let fork_only = self.call(call).is_some_and(|c| {
             c.role == sip_dialog::Role::Uac
                 && c.session.as_ref().is_some_and(|s| {
-                    c.dialogs.get(idx).is_some_and(|d| *d.id().remote_tag != *s.as_str())
+                    c.dialogs.get(idx).is_some_and(|d| d.id().remote_tag() != s.as_str())
                 })
         });
         if fork_only {
@@ -2293,7 +2293,9 @@ impl UaCore {
         let tag = self
             .call(call)
             .and_then(|c| {
-                c.session.clone().or_else(|| c.dialogs.get(0).map(|d| Tag::new(&d.id().remote_tag)))
+                c.session
+                    .clone()
+                    .or_else(|| c.dialogs.get(0).map(|d| Tag::new(d.id().remote_tag())))
             })
             .ok_or(UaError::WrongState("no dialog"))?;
         let txn = self.send_in_dialog(now, txns, call, tag.as_bytes(), &Method::Bye, None, None)?;
@@ -2496,7 +2498,7 @@ impl UaCore {
                 // The request passed `validate` in `on_request`.
                 let dialog = Dialog::uas_checked(request, local_tag, status)
                     .map_err(|_| UaError::WrongState("request cannot make a dialog"))?;
-                c.session = Some(Tag::new(&dialog.id().remote_tag));
+                c.session = Some(Tag::new(dialog.id().remote_tag()));
                 c.dialogs = DialogSet::from_dialog(dialog);
             }
         }
@@ -2834,7 +2836,7 @@ impl UaCore {
         // A UAS keeps its Call-ID in its dialog only (made from the same INVITE).
         let call_id = match c.role {
             sip_dialog::Role::Uac => c.call_id.as_slice(),
-            sip_dialog::Role::Uas => c.dialogs.get(idx)?.id().call_id.as_bytes(),
+            sip_dialog::Role::Uas => c.dialogs.get(idx)?.id().call_id().as_bytes(),
         };
         if Some(call_id) != msg.call_id_bytes() {
             return None;
