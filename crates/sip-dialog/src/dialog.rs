@@ -16,14 +16,16 @@ use crate::error::DialogError;
 /// The three strings are kept in one allocation; read them with [`DialogId::call_id`],
 /// [`DialogId::local_tag`] and [`DialogId::remote_tag`]. Ids compare, hash and order as the
 /// triple `(call_id, local_tag, remote_tag)`.
-#[derive(Clone)]
 pub struct DialogId {
-    /// `call_id`, `local_tag` and `remote_tag` one after the other.
+    /// `call_id`, `local_tag` and `remote_tag` one after the other, then (for the id a
+    /// [`Dialog`] holds) the dialog's own text, so that a dialog makes one allocation.
     text: Box<str>,
     /// The end of the Call-ID in `text`.
     call_id_end: usize,
     /// The end of the local tag in `text`.
     local_end: usize,
+    /// The end of the remote tag in `text`: the rest is not part of the id.
+    end: usize,
 }
 
 impl DialogId {
@@ -31,15 +33,48 @@ impl DialogId {
     /// that sent none, §12.1.2).
     #[must_use]
     pub fn new(call_id: &str, local_tag: &str, remote_tag: &str) -> DialogId {
-        let mut text = String::with_capacity(call_id.len() + local_tag.len() + remote_tag.len());
+        DialogId::with_tail(call_id, local_tag, remote_tag, 0, |_| {})
+    }
+
+    /// The id followed in its text by `tail_len` bytes that `tail` writes.
+    fn with_tail(
+        call_id: &str,
+        local_tag: &str,
+        remote_tag: &str,
+        tail_len: usize,
+        tail: impl FnOnce(&mut String),
+    ) -> DialogId {
+        let end = call_id.len() + local_tag.len() + remote_tag.len();
+        let mut text = String::with_capacity(end + tail_len);
         text.push_str(call_id);
         text.push_str(local_tag);
         text.push_str(remote_tag);
+        tail(&mut text);
         DialogId {
             text: text.into_boxed_str(),
             call_id_end: call_id.len(),
             local_end: call_id.len() + local_tag.len(),
+            end,
         }
+    }
+
+    /// The text after the id (a dialog's own).
+    fn tail(&self) -> &str {
+        self.text.get(self.end..).unwrap_or_default()
+    }
+
+    /// Keeps the first `keep` bytes of the tail and appends `extra` to them.
+    fn set_tail(&mut self, keep: usize, extra: &str) {
+        let kept = self.text.get(..self.end + keep).unwrap_or_default();
+        let mut text = String::with_capacity(kept.len() + extra.len());
+        text.push_str(kept);
+        text.push_str(extra);
+        self.text = text.into_boxed_str();
+    }
+
+    /// The same id and tail, in a new allocation.
+    fn clone_whole(&self) -> DialogId {
+        DialogId { text: self.text.clone(), ..*self }
     }
 
     /// The id a UAS sees on a request received inside a dialog (§12.2.2): Call-ID, the To tag
@@ -79,7 +114,7 @@ impl DialogId {
     /// The peer's tag; empty for an RFC 2543 peer that sent none (§12.1.2).
     #[must_use]
     pub fn remote_tag(&self) -> &str {
-        self.text.get(self.local_end..).unwrap_or_default()
+        self.text.get(self.local_end..self.end).unwrap_or_default()
     }
 
     /// The three parts, in order.
@@ -93,9 +128,26 @@ impl DialogId {
         self.parts() == (call_id, local_tag, remote_tag)
     }
 
-    /// Heap bytes the id holds besides its own struct.
+    /// Heap bytes the id holds besides its own struct (with a dialog's text after it).
     fn heap_bytes(&self) -> usize {
         self.text.len()
+    }
+
+    /// The id's own text: the three strings one after the other.
+    fn id_text(&self) -> &str {
+        self.text.get(..self.end).unwrap_or_default()
+    }
+}
+
+impl Clone for DialogId {
+    /// The id alone (without a dialog's text after it).
+    fn clone(&self) -> Self {
+        DialogId {
+            text: self.id_text().into(),
+            call_id_end: self.call_id_end,
+            local_end: self.local_end,
+            end: self.end,
+        }
     }
 }
 
@@ -104,7 +156,7 @@ impl PartialEq for DialogId {
         // The same text cut at the same places: the same three strings.
         self.call_id_end == other.call_id_end
             && self.local_end == other.local_end
-            && self.text == other.text
+            && self.id_text() == other.id_text()
     }
 }
 
@@ -189,8 +241,8 @@ impl RequestTarget {
 /// It is a plain value: it sends nothing and keeps no clock. The user agent core creates one
 /// from the request and response that establish it ([`Dialog::uac`], [`Dialog::uas`]), builds
 /// requests with [`Dialog::request`] and checks received ones with [`Dialog::receive_request`].
-#[derive(Clone, Debug)]
 pub struct Dialog {
+    /// The id, with the dialog's text after it in the same allocation (see `local_end`).
     id: DialogId,
     role: Role,
     state: DialogState,
@@ -198,11 +250,11 @@ pub struct Dialog {
     local_seq: Option<u32>,
     /// Remote CSeq: the last number received, `None` while empty.
     remote_seq: Option<u32>,
-    /// Three strings in one allocation: the From value of requests we send (the local URI as
-    /// a name-addr, then `;tag=` and the local tag, none when the tag is empty), bytes
-    /// `..local_end`; the To value (the remote URI as a name-addr and the remote tag), bytes
-    /// `local_end..remote_end`; and the remote target (the peer's Contact URI), the rest.
-    text: Box<str>,
+    /// Three strings after the id in its text: the From value of requests we send (the local
+    /// URI as a name-addr, then `;tag=` and the local tag, none when the tag is empty), bytes
+    /// `..local_end` of that tail; the To value (the remote URI as a name-addr and the remote
+    /// tag), bytes `local_end..remote_end`; and the remote target (the peer's Contact URI), the
+    /// rest.
     local_end: usize,
     remote_end: usize,
     /// The length of the local name-addr (the From value without its tag).
@@ -214,6 +266,45 @@ pub struct Dialog {
     /// Whether the first route is a loose router (`lr`), computed when the route set is set.
     first_loose: bool,
     secure: bool,
+}
+
+impl Clone for Dialog {
+    fn clone(&self) -> Self {
+        Dialog {
+            id: self.id.clone_whole(),
+            role: self.role,
+            state: self.state,
+            local_seq: self.local_seq,
+            remote_seq: self.remote_seq,
+            local_end: self.local_end,
+            remote_end: self.remote_end,
+            local_len: self.local_len,
+            remote_len: self.remote_len,
+            route_set: self.route_set.clone(),
+            first_loose: self.first_loose,
+            secure: self.secure,
+        }
+    }
+}
+
+impl fmt::Debug for Dialog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Dialog")
+            .field("id", &self.id)
+            .field("role", &self.role)
+            .field("state", &self.state)
+            .field("local_seq", &self.local_seq)
+            .field("remote_seq", &self.remote_seq)
+            .field("text", &self.id.tail())
+            .field("local_end", &self.local_end)
+            .field("remote_end", &self.remote_end)
+            .field("local_len", &self.local_len)
+            .field("remote_len", &self.remote_len)
+            .field("route_set", &self.route_set)
+            .field("first_loose", &self.first_loose)
+            .field("secure", &self.secure)
+            .finish()
+    }
 }
 
 impl Dialog {
@@ -278,13 +369,13 @@ impl Dialog {
         let local = name_addr_of::<From<'_>>(request, checked)?;
         let remote = name_addr_of::<To<'_>>(request, checked)?;
         let text = DialogText::new(local, local_tag, remote, remote_tag, remote_target);
+        let id = text.id(call_id, local_tag, remote_tag);
         Ok(Dialog {
-            id: DialogId::new(call_id, local_tag, remote_tag),
+            id,
             role: Role::Uac,
             state,
             local_seq: Some(local_seq),
             remote_seq: None,
-            text: text.text,
             local_end: text.local_end,
             remote_end: text.remote_end,
             local_len: text.local_len,
@@ -346,14 +437,14 @@ impl Dialog {
         let remote = name_addr_of::<From<'_>>(request, checked)?;
         let remote_target = contact_uri(request, checked)?.unwrap_or_default();
         let text = DialogText::new(local, local_tag, remote, remote_tag, remote_target);
+        let id = text.id(call_id, local_tag, remote_tag);
         let route_set = record_routes(request, checked)?;
         Ok(Dialog {
-            id: DialogId::new(call_id, local_tag, remote_tag),
+            id,
             role: Role::Uas,
             state,
             local_seq: None,
             remote_seq: Some(remote_seq),
-            text: text.text,
             local_end: text.local_end,
             remote_end: text.remote_end,
             local_len: text.local_len,
@@ -411,26 +502,22 @@ impl Dialog {
     /// The remote target: where requests inside the dialog are addressed.
     #[must_use]
     pub fn remote_target(&self) -> &str {
-        self.text.get(self.remote_end..).unwrap_or_default()
+        self.id.tail().get(self.remote_end..).unwrap_or_default()
     }
 
     /// The From value of the requests this side sends: local name-addr and tag.
     fn local_addr(&self) -> &str {
-        self.text.get(..self.local_end).unwrap_or_default()
+        self.id.tail().get(..self.local_end).unwrap_or_default()
     }
 
     /// The To value of the requests this side sends: remote name-addr and tag.
     fn remote_addr(&self) -> &str {
-        self.text.get(self.local_end..self.remote_end).unwrap_or_default()
+        self.id.tail().get(self.local_end..self.remote_end).unwrap_or_default()
     }
 
     /// Replaces the remote target (a target refresh, §12.2).
     fn set_remote_target(&mut self, target: &str) {
-        let kept = self.text.get(..self.remote_end).unwrap_or_default();
-        let mut text = String::with_capacity(kept.len() + target.len());
-        text.push_str(kept);
-        text.push_str(target);
-        self.text = text.into_boxed_str();
+        self.id.set_tail(self.remote_end, target);
     }
 
     /// The route set, in the order requests carry it.
@@ -672,7 +759,6 @@ impl Dialog {
     #[must_use]
     pub fn heap_bytes(&self) -> usize {
         self.id.heap_bytes()
-            + self.text.len()
             + self.route_set.capacity() * std::mem::size_of::<Box<str>>()
             + self.route_set.iter().map(|r| r.len()).sum::<usize>()
     }
@@ -817,36 +903,46 @@ impl AddrParts<'_> {
     }
 }
 
-/// The [`Dialog`]'s text (local and remote address, remote target) in one allocation.
-struct DialogText {
-    text: Box<str>,
+/// The [`Dialog`]'s text (local and remote address, remote target), written after its id.
+struct DialogText<'a> {
+    local: AddrParts<'a>,
+    remote: AddrParts<'a>,
+    remote_target: &'a str,
     local_end: usize,
     remote_end: usize,
     local_len: usize,
     remote_len: usize,
 }
 
-impl DialogText {
+impl<'a> DialogText<'a> {
     fn new(
-        local: AddrParts<'_>,
+        local: AddrParts<'a>,
         local_tag: &str,
-        remote: AddrParts<'_>,
+        remote: AddrParts<'a>,
         remote_tag: &str,
-        remote_target: &str,
+        remote_target: &'a str,
     ) -> Self {
         let local_end = local.len_with(local_tag);
         let remote_end = local_end + remote.len_with(remote_tag);
-        let mut text = String::with_capacity(remote_end + remote_target.len());
-        local.push(&mut text, local_tag);
-        remote.push(&mut text, remote_tag);
-        text.push_str(remote_target);
         DialogText {
-            text: text.into_boxed_str(),
+            local,
+            remote,
+            remote_target,
             local_end,
             remote_end,
             local_len: local.len(),
             remote_len: remote.len(),
         }
+    }
+
+    /// The dialog's id with this text after it, in one allocation.
+    fn id(&self, call_id: &str, local_tag: &str, remote_tag: &str) -> DialogId {
+        let len = self.remote_end + self.remote_target.len();
+        DialogId::with_tail(call_id, local_tag, remote_tag, len, |text| {
+            self.local.push(text, local_tag);
+            self.remote.push(text, remote_tag);
+            text.push_str(self.remote_target);
+        })
     }
 }
 
@@ -1173,8 +1269,19 @@ mod tests {
             .header(H::Contact, "<sip:alice@192.0.2.99:5070;transport=tcp>")
             .build()
             .unwrap();
+        let id = d.id().clone();
+        assert_eq!(id.heap_bytes(), "a84b4c76e66710t11928301774".len());
         d.receive_request(&reinvite).unwrap();
         assert_eq!(d.remote_target(), "sip:alice@192.0.2.99:5070;transport=tcp");
+        // The id kept before the text after it changed is still the dialog's id.
+        assert_eq!(d.id(), &id);
+        assert_eq!(
+            (id.call_id(), id.local_tag(), id.remote_tag()),
+            ("a84b4c76e66710", "t1", "1928301774")
+        );
+        let copy = d.clone();
+        assert_eq!(format!("{copy:?}"), format!("{d:?}"));
+        assert_eq!(copy.remote_target(), d.remote_target());
         assert_eq!((d.local_uri(), d.remote_uri()), (&*local, &*remote));
         assert_eq!(d.local_addr(), "Bob <sip:bob@biloxi.example.com>;tag=t1");
         assert_eq!(d.remote_addr(), "<sip:alice@atlanta.example.com>;tag=1928301774");

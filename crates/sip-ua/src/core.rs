@@ -2849,6 +2849,7 @@ impl UaCore {
         self.calls.len() + self.requests.len() >= self.config.max_calls
     }
 
+    #[inline]
     fn insert_call(&mut self, call: Call) -> CallId {
         let tag = call.local_tag.clone();
         let (index, generation) = self.calls.insert(call);
@@ -2979,6 +2980,7 @@ fn base62_index(rng: &mut impl RngCore) -> usize {
 }
 
 impl Call {
+    #[inline]
     fn new(
         role: sip_dialog::Role,
         phase: Phase,

@@ -21,6 +21,7 @@ impl<T> Default for Slots<T> {
 }
 
 impl<T> Slots<T> {
+    #[inline]
     pub(crate) fn insert(&mut self, value: T) -> (u32, u32) {
         self.len += 1;
         if let Some(index) = self.free.pop()
