@@ -63,18 +63,14 @@ struct Call {
     offer_in_invite: bool,
     provisional_seen: bool,
     cancel: CancelState,
-    cancel_deadline: Option<Instant>,
     invite_deadline: Option<Instant>,
     /// The ACK sent for the last 2xx to an INVITE (its CSeq, bytes and target), re-sent for
     /// each retransmission of that 2xx (§13.2.2.4).
     /// The ACK is kept as its bytes (a built message is written as it was built), parsed
     /// again only for a retransmitted 2xx.
     ack: Option<(u32, Bytes, Target)>,
-    redirects: u8,
     /// The URIs tried (the first is the INVITE's own; more after redirects).
     tried: SmallVec<[Box<str>; 1]>,
-    targets: Vec<(u16, Box<str>)>,
-    retried_420: bool,
 
     // ----- UAS -----
     /// The INVITE being answered (initial or re-INVITE) and its server transaction.
@@ -91,11 +87,29 @@ struct Call {
 
     // ----- in the dialog -----
     reinvite_txn: Option<TransactionId>,
-    glare_at: Option<Instant>,
-    glare_body: Option<Option<Body>>,
     bye_txn: Option<TransactionId>,
     bye_pending: bool,
     end_reason: Option<EndReason>,
+    /// State few calls need (redirects, a 420 retry, a CANCEL's deadline, a re-INVITE's
+    /// body and glare retry), boxed when first needed so that every call is smaller.
+    rare: Option<Box<Rare>>,
+}
+
+/// The parts of a [`Call`] that few calls use.
+#[derive(Debug, Default)]
+struct Rare {
+    /// UAC: redirects followed so far.
+    redirects: u8,
+    /// UAC: Contacts of 3xx responses still to try, highest q first.
+    targets: Vec<(u16, Box<str>)>,
+    /// UAC: whether the INVITE was already retried without what a 420 named.
+    retried_420: bool,
+    /// UAC: when to give the INVITE up after a CANCEL got no final response (§9.1).
+    cancel_deadline: Option<Instant>,
+    /// When to retry a re-INVITE refused with 491 (§14.1).
+    glare_at: Option<Instant>,
+    /// The body of the re-INVITE in flight or waiting for its glare retry.
+    glare_body: Option<Option<Body>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -629,7 +643,12 @@ impl UaCore {
                 + tried * std::mem::size_of::<Box<str>>()
                 + c.tried.iter().map(|t| t.len()).sum::<usize>()
                 + usize::from(c.invite.is_some()) * message
-                + usize::from(c.pending.is_some()) * message,
+                + usize::from(c.pending.is_some()) * message
+                + c.rare.as_ref().map_or(0, |r| {
+                    std::mem::size_of::<Rare>()
+                        + r.targets.capacity() * std::mem::size_of::<(u16, Box<str>)>()
+                        + r.targets.iter().map(|(_, t)| t.len()).sum::<usize>()
+                }),
         )
     }
 
@@ -987,7 +1006,10 @@ impl UaCore {
         if c.phase != Phase::Established {
             return Err(UaError::WrongState("re-INVITE needs an established call"));
         }
-        if c.reinvite_txn.is_some() || c.pending.is_some() || c.ok.is_some() || c.glare_at.is_some()
+        if c.reinvite_txn.is_some()
+            || c.pending.is_some()
+            || c.ok.is_some()
+            || c.glare_at().is_some()
         {
             return Err(UaError::InviteInProgress);
         }
@@ -1978,7 +2000,7 @@ impl UaCore {
     ) {
         let txn = self.call(call).and_then(|c| c.reinvite_txn);
         if let Some(headers) = self.in_dialog_challenge(txn, status, response.as_ref()) {
-            let body = self.call_mut(call).and_then(|c| c.glare_body.take()).flatten();
+            let body = self.call_mut(call).and_then(Call::take_glare_body);
             if let Some(c) = self.call_mut(call) {
                 c.reinvite_txn = None;
             }
@@ -2015,9 +2037,10 @@ impl UaCore {
                 };
                 let at = now + Duration::from_millis(ticks * 10);
                 if let Some(c) = self.call_mut(call) {
-                    c.glare_at = Some(at);
-                    if c.glare_body.is_none() {
-                        c.glare_body = Some(None);
+                    let rare = c.rare_mut();
+                    rare.glare_at = Some(at);
+                    if rare.glare_body.is_none() {
+                        rare.glare_body = Some(None);
                     }
                 }
                 self.timers.push(Reverse((at, TimerKind::Glare, call)));
@@ -2029,8 +2052,8 @@ impl UaCore {
                     .push_back(UaEvent::Ended { call, reason: EndReason::DialogLost(status) });
             }
             _ => {
-                if let Some(c) = self.call_mut(call) {
-                    c.glare_body = None;
+                if let Some(rare) = self.call_mut(call).and_then(|c| c.rare.as_mut()) {
+                    rare.glare_body = None;
                 }
                 self.events.push_back(UaEvent::ReinviteResult { call, status, response });
             }
@@ -2185,16 +2208,18 @@ impl UaCore {
         at: Instant,
     ) {
         let Some(c) = self.call_mut(call) else { return };
-        if c.glare_at != Some(at) {
+        if c.glare_at() != Some(at) {
             return;
         }
-        c.glare_at = None;
-        let body = c.glare_body.take().flatten();
+        let rare = c.rare_mut();
+        rare.glare_at = None;
+        let body = rare.glare_body.take().flatten();
         if c.phase != Phase::Established || c.pending.is_some() || c.ok.is_some() {
             // The peer's INVITE is in progress: try again later.
             let later = now + Duration::from_millis(500);
-            c.glare_at = Some(later);
-            c.glare_body = Some(body);
+            let rare = c.rare_mut();
+            rare.glare_at = Some(later);
+            rare.glare_body = Some(body);
             self.timers.push(Reverse((later, TimerKind::Glare, call)));
             return;
         }
@@ -2211,7 +2236,8 @@ impl UaCore {
         at: Instant,
     ) {
         let Some(c) = self.call(call) else { return };
-        if c.cancel_deadline != Some(at) || c.phase != Phase::Calling {
+        if c.rare.as_ref().and_then(|r| r.cancel_deadline) != Some(at) || c.phase != Phase::Calling
+        {
             return;
         }
         // §9.1: no final response 64*T1 after the CANCEL: give the INVITE up.
@@ -2235,7 +2261,7 @@ impl UaCore {
             let deadline = now + self.config.cancel_timeout.unwrap_or(txns.config().timer_b());
             if let Some(c) = self.call_mut(call) {
                 c.txns += 1;
-                c.cancel_deadline = Some(deadline);
+                c.rare_mut().cancel_deadline = Some(deadline);
             }
             self.timers.push(Reverse((deadline, TimerKind::CancelGiveUp, call)));
         }
@@ -2358,7 +2384,7 @@ impl UaCore {
         if let Some(c) = self.call_mut(call) {
             c.txns += 1;
             c.reinvite_txn = Some(txn);
-            c.glare_body = Some(body);
+            c.rare_mut().glare_body = Some(body);
         }
         Ok(())
     }
@@ -2666,28 +2692,32 @@ impl UaCore {
                 continue;
             };
             let q = contact.q().map_or(1000, |q| q.thousandths());
+            let targets = c.rare.as_ref().map_or(&[][..], |r| &r.targets[..]);
             let seen = c
                 .tried
                 .iter()
-                .chain(c.targets.iter().map(|(_, u)| u))
+                .chain(targets.iter().map(|(_, u)| u))
                 .any(|t| matches!((Uri::parse(t), Uri::parse(uri)), (Ok(a), Ok(b)) if a == b));
             if !seen {
-                c.targets.push((q, uri.into()));
+                c.rare_mut().targets.push((q, uri.into()));
             }
         }
         // Highest q first; equal q keep their order (§8.1.3.4 with §16.6's q ordering).
-        c.targets.sort_by_key(|(q, _)| Reverse(*q));
+        if let Some(rare) = c.rare.as_mut() {
+            rare.targets.sort_by_key(|(q, _)| Reverse(*q));
+        }
     }
 
     fn try_next_target(&mut self, now: Instant, txns: &mut TransactionTable, call: CallId) -> bool {
         let max = self.config.max_redirects;
         loop {
             let Some(c) = self.call_mut(call) else { return false };
-            if c.redirects >= max || c.targets.is_empty() {
+            let Some(rare) = c.rare.as_mut() else { return false };
+            if rare.redirects >= max || rare.targets.is_empty() {
                 return false;
             }
-            let (_, uri) = c.targets.remove(0);
-            c.redirects += 1;
+            let (_, uri) = rare.targets.remove(0);
+            rare.redirects += 1;
             c.tried.push(uri.clone());
             if self.resend_invite(now, txns, call, Some(&uri), None, None) {
                 return true;
@@ -2708,10 +2738,10 @@ impl UaCore {
             .map(|u| u.as_str().to_ascii_lowercase())
             .collect();
         let Some(c) = self.call_mut(call) else { return false };
-        if c.retried_420 || unsupported.is_empty() {
+        if c.rare.as_ref().is_some_and(|r| r.retried_420) || unsupported.is_empty() {
             return false;
         }
-        c.retried_420 = true;
+        c.rare_mut().retried_420 = true;
         let Some(invite) = c.invite.as_deref() else { return false };
         let kept: Vec<String> = invite
             .typed_all::<Require<'_>>()
@@ -2873,7 +2903,9 @@ impl UaCore {
             c.pending = None;
             c.ok = None;
             c.retx_at = None;
-            c.glare_at = None;
+            if let Some(rare) = c.rare.as_mut() {
+                rare.glare_at = None;
+            }
             c.invite = None;
             for i in 0..c.dialogs.len() {
                 if let Some(d) = c.dialogs.get_mut(i) {
@@ -3002,13 +3034,9 @@ impl Call {
             offer_in_invite: false,
             provisional_seen: false,
             cancel: CancelState::None,
-            cancel_deadline: None,
             invite_deadline: None,
             ack: None,
-            redirects: 0,
             tried: SmallVec::new(),
-            targets: Vec::new(),
-            retried_420: false,
             pending: None,
             source: None,
             ok: None,
@@ -3017,12 +3045,26 @@ impl Call {
             retx_deadline: None,
             pending_is_reinvite: false,
             reinvite_txn: None,
-            glare_at: None,
-            glare_body: None,
             bye_txn: None,
             bye_pending: false,
             end_reason: None,
+            rare: None,
         }
+    }
+
+    /// The rarely used state, made on first use.
+    fn rare_mut(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_with(Box::default)
+    }
+
+    /// When a glare retry is due, if one is.
+    fn glare_at(&self) -> Option<Instant> {
+        self.rare.as_ref().and_then(|r| r.glare_at)
+    }
+
+    /// Takes the body kept for a re-INVITE retry.
+    fn take_glare_body(&mut self) -> Option<Body> {
+        self.rare.as_mut().and_then(|r| r.glare_body.take()).flatten()
     }
 }
 
