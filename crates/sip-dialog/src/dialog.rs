@@ -975,6 +975,12 @@ impl<'a> AddressLike<'a> for To<'a> {
 /// Contact, ...) this is exactly the parsed URI text, with no display name: the name-addr
 /// parser takes the URI as the run up to `>` and refuses whitespace in it (RFC 3261 §20.10).
 fn bracketed_uri(msg: &Message, name: H) -> Option<&str> {
+    let line = msg.header_lines(name).next()?;
+    if line.first() == Some(&b'<') {
+        // The first value of a line that opens with `<` runs at least to the first `>` (a
+        // list splits only at a comma outside `<>`): its bracketed text is the line's.
+        return bracketed(line);
+    }
     bracketed(msg.values(name).next()?)
 }
 
@@ -1293,6 +1299,23 @@ mod tests {
     }
 
     proptest::proptest! {
+        // Reading the bracketed URI off the first line gives what the first list value gives.
+        #[test]
+        fn the_bracketed_line_is_the_bracketed_first_value(
+            value in "[<>,\"; a:]{0,12}",
+            second in proptest::option::of("[<>,\"a]{0,4}"),
+        ) {
+            let mut b = MessageBuilder::request(&Method::Invite, "sip:b@c")
+                .header(H::Via, "SIP/2.0/UDP h;branch=z9hG4bK1")
+                .header(H::Contact, &value);
+            if let Some(second) = &second {
+                b = b.header(H::Contact, second);
+            }
+            let Ok(msg) = b.build() else { return Ok(()) };
+            let by_values = msg.values(H::Contact).next().and_then(bracketed);
+            proptest::prop_assert_eq!(bracketed_uri(&msg, H::Contact), by_values);
+        }
+
         // An id kept as one string gives back its three parts, and compares, orders and
         // hashes as the triple of strings it was made of (as the three-field struct did).
         #[test]

@@ -2843,8 +2843,10 @@ impl UaCore {
         self.consts.accept.iter().any(|(t, s)| {
             let (t, s) = (&**t, &**s);
             // `ContentType::is(t, s)`, then a `type/*` range.
-            let part =
-                |ours: &[u8], theirs: &[u8]| ours == b"*" || ours.eq_ignore_ascii_case(theirs);
+            // The same bytes (the usual case) are equal without folding case.
+            let part = |ours: &[u8], theirs: &[u8]| {
+                ours == theirs || ours == b"*" || ours.eq_ignore_ascii_case(theirs)
+            };
             (part(mime_type, t) && part(subtype, s))
                 || (s == b"*" && mime_type.eq_ignore_ascii_case(t))
         })
