@@ -349,6 +349,59 @@ impl Dialog {
         response: &Message,
         known: Known,
     ) -> Result<Dialog, DialogError> {
+        match Dialog::uac_fast(request, response, known) {
+            Some(dialog) => Ok(dialog),
+            None => Dialog::uac_full(request, response, known),
+        }
+    }
+
+    /// [`Dialog::uac_full`] with the pieces of text taken as bytes and the dialog's text
+    /// checked as UTF-8 once, instead of each piece on its own. `None` for anything out of
+    /// the usual (an error, a piece that is not UTF-8): [`Dialog::uac_full`] then gives the
+    /// error, or the dialog this would have made.
+    fn uac_fast(request: &Message, response: &Message, known: Known) -> Option<Dialog> {
+        let status = response.status()?;
+        let state = match status {
+            101..=199 => DialogState::Early,
+            200..=299 => DialogState::Confirmed,
+            _ => return None,
+        };
+        let call_id = response.call_id_bytes()?;
+        let local_tag = request.from_tag_bytes()?;
+        let remote_tag = response.to_tag_bytes().unwrap_or_default();
+        if status < 200 && remote_tag.is_empty() {
+            return None;
+        }
+        let local_seq = request.cseq_number()?;
+        let mut route_set = record_routes(response, false).ok()?;
+        route_set.reverse();
+        let remote_target = contact_bytes(response, known.response_contact)?.unwrap_or_default();
+        let local = addr_bytes::<From<'_>>(request, known.request_addrs)?;
+        let remote = addr_bytes::<To<'_>>(request, known.request_addrs)?;
+        let ids = [call_id, local_tag, remote_tag];
+        let (id, text) = DialogText::bytes(ids, local, remote, remote_target)?;
+        Some(Dialog {
+            id,
+            role: Role::Uac,
+            state,
+            local_seq: Some(local_seq),
+            remote_seq: None,
+            local_end: text.local_end,
+            remote_end: text.remote_end,
+            local_len: text.local_len,
+            remote_len: text.remote_len,
+            first_loose: first_is_loose(&route_set),
+            route_set,
+            secure: request_is_sips(request),
+        })
+    }
+
+    /// The UAC dialog, each piece of text read as text.
+    fn uac_full(
+        request: &Message,
+        response: &Message,
+        known: Known,
+    ) -> Result<Dialog, DialogError> {
         let checked = known.request_addrs;
         let status = response.status().ok_or(DialogError::NotAResponse)?;
         let state = match status {
@@ -417,6 +470,54 @@ impl Dialog {
     }
 
     fn uas_inner(
+        request: &Message,
+        local_tag: &str,
+        status: u16,
+        checked: bool,
+    ) -> Result<Dialog, DialogError> {
+        match Dialog::uas_fast(request, local_tag, status, checked) {
+            Some(dialog) => Ok(dialog),
+            None => Dialog::uas_full(request, local_tag, status, checked),
+        }
+    }
+
+    /// [`Dialog::uas_full`] as [`Dialog::uac_fast`] is [`Dialog::uac_full`].
+    fn uas_fast(request: &Message, local_tag: &str, status: u16, checked: bool) -> Option<Dialog> {
+        let state = match status {
+            101..=199 => DialogState::Early,
+            200..=299 => DialogState::Confirmed,
+            _ => return None,
+        };
+        if local_tag.is_empty() {
+            return None;
+        }
+        let call_id = request.call_id_bytes()?;
+        let remote_seq = request.cseq_number()?;
+        let remote_tag = request.from_tag_bytes().unwrap_or_default();
+        let local = addr_bytes::<To<'_>>(request, checked)?;
+        let remote = addr_bytes::<From<'_>>(request, checked)?;
+        let remote_target = contact_bytes(request, checked)?.unwrap_or_default();
+        let route_set = record_routes(request, checked).ok()?;
+        let ids = [call_id, local_tag.as_bytes(), remote_tag];
+        let (id, text) = DialogText::bytes(ids, local, remote, remote_target)?;
+        Some(Dialog {
+            id,
+            role: Role::Uas,
+            state,
+            local_seq: None,
+            remote_seq: Some(remote_seq),
+            local_end: text.local_end,
+            remote_end: text.remote_end,
+            local_len: text.local_len,
+            remote_len: text.remote_len,
+            first_loose: first_is_loose(&route_set),
+            route_set,
+            secure: request_is_sips(request),
+        })
+    }
+
+    /// The UAS dialog, each piece of text read as text.
+    fn uas_full(
         request: &Message,
         local_tag: &str,
         status: u16,
@@ -869,11 +970,76 @@ where
     })
 }
 
-/// A name-addr's display name and URI.
-#[derive(Clone, Copy)]
-struct AddrParts<'a> {
-    display: Option<&'a str>,
-    uri: &'a str,
+/// [`name_addr_of`] as bytes: a checked header's bracketed URI is not checked as UTF-8 (the
+/// dialog's text is, as a whole). `None` where [`name_addr_of`] fails.
+fn addr_bytes<'a, T>(msg: &'a Message, checked: bool) -> Option<AddrParts<'a, [u8]>>
+where
+    T: TypedHeader<'a> + AddressLike<'a>,
+{
+    if checked {
+        let line = match T::NAME {
+            H::From => msg.from_header(),
+            H::To => msg.to_header(),
+            name => msg.header_lines(name).next(),
+        };
+        if let Some(uri) = line.and_then(bracketed_bytes) {
+            return Some(AddrParts { display: None, uri });
+        }
+    }
+    let header = msg.typed::<T>()?.ok()?;
+    Some(AddrParts {
+        display: header.display_raw().filter(|d| !d.is_empty()).map(str::as_bytes),
+        uri: header.uri_text().as_bytes(),
+    })
+}
+
+/// [`contact_uri`] as bytes (see [`addr_bytes`]); `None` where it fails.
+fn contact_bytes(msg: &Message, checked: bool) -> Option<Option<&[u8]>> {
+    if checked && let Some(uri) = bracketed_uri_bytes(msg, H::Contact) {
+        return Some(Some(uri));
+    }
+    contact_uri(msg, false).ok().map(|uri| uri.map(str::as_bytes))
+}
+
+/// A name-addr's display name and URI, as text (`str`) or bytes (`[u8]`).
+struct AddrParts<'a, S: ?Sized = str> {
+    display: Option<&'a S>,
+    uri: &'a S,
+}
+
+impl<S: ?Sized> Clone for AddrParts<'_, S> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<S: ?Sized> Copy for AddrParts<'_, S> {}
+
+impl AddrParts<'_, [u8]> {
+    /// The length of the name-addr (`display <uri>`).
+    fn len(&self) -> usize {
+        self.display.map_or(0, |d| d.len() + 1) + self.uri.len() + 2
+    }
+
+    /// The length of the value with `;tag=tag` (none when `tag` is empty).
+    fn len_with(&self, tag: &[u8]) -> usize {
+        self.len() + if tag.is_empty() { 0 } else { 5 + tag.len() }
+    }
+
+    /// Appends `display <uri>` and `;tag=tag` (none when `tag` is empty).
+    fn push(&self, out: &mut Vec<u8>, tag: &[u8]) {
+        if let Some(d) = self.display {
+            out.extend_from_slice(d);
+            out.push(b' ');
+        }
+        out.push(b'<');
+        out.extend_from_slice(self.uri);
+        out.push(b'>');
+        if !tag.is_empty() {
+            out.extend_from_slice(b";tag=");
+            out.extend_from_slice(tag);
+        }
+    }
 }
 
 impl AddrParts<'_> {
@@ -935,6 +1101,46 @@ impl<'a> DialogText<'a> {
         }
     }
 
+    /// The id `[call_id, local_tag, remote_tag]` with the text of `local`, `remote` and
+    /// `remote_target` after it, and where that text's parts end, as [`DialogText::new`] and
+    /// [`DialogText::id`] make them from the same pieces as text; `None` when the whole is
+    /// not UTF-8.
+    fn bytes(
+        [call_id, local_tag, remote_tag]: [&[u8]; 3],
+        local: AddrParts<'_, [u8]>,
+        remote: AddrParts<'_, [u8]>,
+        remote_target: &[u8],
+    ) -> Option<(DialogId, DialogText<'static>)> {
+        let local_end = local.len_with(local_tag);
+        let remote_end = local_end + remote.len_with(remote_tag);
+        let end = call_id.len() + local_tag.len() + remote_tag.len();
+        let mut text = Vec::with_capacity(end + remote_end + remote_target.len());
+        text.extend_from_slice(call_id);
+        text.extend_from_slice(local_tag);
+        text.extend_from_slice(remote_tag);
+        local.push(&mut text, local_tag);
+        remote.push(&mut text, remote_tag);
+        text.extend_from_slice(remote_target);
+        let text = String::from_utf8(text).ok()?.into_boxed_str();
+        let id = DialogId {
+            text,
+            call_id_end: call_id.len(),
+            local_end: call_id.len() + local_tag.len(),
+            end,
+        };
+        let empty = AddrParts { display: None, uri: "" };
+        let parts = DialogText {
+            local: empty,
+            remote: empty,
+            remote_target: "",
+            local_end,
+            remote_end,
+            local_len: local.len(),
+            remote_len: remote.len(),
+        };
+        Some((id, parts))
+    }
+
     /// The dialog's id with this text after it, in one allocation.
     fn id(&self, call_id: &str, local_tag: &str, remote_tag: &str) -> DialogId {
         let len = self.remote_end + self.remote_target.len();
@@ -986,9 +1192,23 @@ fn bracketed_uri(msg: &Message, name: H) -> Option<&str> {
 
 /// The text between a leading `<` and the first `>` of `value`.
 fn bracketed(value: &[u8]) -> Option<&str> {
+    std::str::from_utf8(bracketed_bytes(value)?).ok()
+}
+
+/// The bytes between a leading `<` and the first `>` of `value`.
+fn bracketed_bytes(value: &[u8]) -> Option<&[u8]> {
     let rest = value.strip_prefix(b"<")?;
     let end = rest.iter().position(|&c| c == b'>')?;
-    std::str::from_utf8(rest.get(..end)?).ok()
+    rest.get(..end)
+}
+
+/// [`bracketed_uri`] as bytes.
+fn bracketed_uri_bytes(msg: &Message, name: H) -> Option<&[u8]> {
+    let line = msg.header_lines(name).next()?;
+    if line.first() == Some(&b'<') {
+        return bracketed_bytes(line);
+    }
+    bracketed_bytes(msg.values(name).next()?)
 }
 
 /// The URI of the first Contact, checked to be a URI; `None` when there is no Contact.
@@ -1136,6 +1356,62 @@ mod tests {
             }
         }
         assert!(valid > 300, "{valid} valid combinations");
+    }
+
+    // The dialogs made from bytes are the ones made piece by piece from text, for every
+    // combination of the forms above, on both sides, checked or not; and the bytes path
+    // declines only what the text path refuses.
+    #[test]
+    fn the_byte_path_makes_the_text_path_dialogs() {
+        let mut fast = 0;
+        for from in ADDRS {
+            for to in ADDRS {
+                for contact in ADDRS {
+                    let Some(request) = request_with(from, to, contact) else { continue };
+                    for checked in [false, true] {
+                        if checked && request.validate().is_err() {
+                            continue;
+                        }
+                        let full = Dialog::uas_full(&request, "t1", 180, checked);
+                        match Dialog::uas_fast(&request, "t1", 180, checked) {
+                            Some(d) => {
+                                fast += 1;
+                                let full = full.as_ref().map(|d| format!("{d:?}"));
+                                assert_eq!(Ok(format!("{d:?}")), full, "{from}/{to}/{contact}");
+                            }
+                            None => assert!(full.is_err(), "{from} / {to} / {contact}"),
+                        }
+                        let Ok(response) = MessageBuilder::response_to(&request, 200, None)
+                            .to_tag("t2")
+                            .header(H::Contact, contact)
+                            .build()
+                        else {
+                            continue;
+                        };
+                        for response_contact in [false, true] {
+                            let known = Known { request_addrs: checked, response_contact };
+                            if response_contact
+                                && !matches!(
+                                    (contact_target(&response), bracketed_uri(&response, H::Contact)),
+                                    (Ok(Some(a)), Some(b)) if a == b
+                                )
+                            {
+                                continue;
+                            }
+                            let full = Dialog::uac_full(&request, &response, known);
+                            match Dialog::uac_fast(&request, &response, known) {
+                                Some(d) => {
+                                    let full = full.as_ref().map(|d| format!("{d:?}"));
+                                    assert_eq!(Ok(format!("{d:?}")), full, "{from}/{to}/{contact}");
+                                }
+                                None => assert!(full.is_err(), "{from} / {to} / {contact}"),
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(fast > 300, "{fast}");
     }
 
     // A response Contact known to read as its bracketed text (what `contact_target` gives)
