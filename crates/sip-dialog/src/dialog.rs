@@ -1198,7 +1198,7 @@ fn bracketed(value: &[u8]) -> Option<&str> {
 /// The bytes between a leading `<` and the first `>` of `value`.
 fn bracketed_bytes(value: &[u8]) -> Option<&[u8]> {
     let rest = value.strip_prefix(b"<")?;
-    let end = rest.iter().position(|&c| c == b'>')?;
+    let end = memchr::memchr(b'>', rest)?;
     rest.get(..end)
 }
 
