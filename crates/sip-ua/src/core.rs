@@ -2507,7 +2507,12 @@ impl UaCore {
         let (contact, allow, supported) = (&*consts.contact, &*consts.allow, &*consts.supported);
         let c = calls.get_mut(call.index, call.generation).ok_or(UaError::UnknownCall)?;
         let (_, request) = c.pending.as_ref().ok_or(UaError::WrongState("nothing to answer"))?;
-        let local_tag = c.local_tag.as_str();
+        // The dialog's local tag is the call's (as text without a UTF-8 check); the first
+        // response makes the dialog.
+        let local_tag = match c.dialogs.get(0) {
+            Some(d) => d.id().local_tag(),
+            None => c.local_tag.as_str(),
+        };
         let mut b = MessageBuilder::response_to(request, status, None).to_tag(local_tag);
         if (101..300).contains(&status) {
             for rr in request.header_lines(H::RecordRoute) {
