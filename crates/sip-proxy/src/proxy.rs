@@ -10,8 +10,8 @@ use std::time::Instant;
 use bytes::Bytes;
 use foldhash::fast::FixedState;
 use sip_message::{
-    Contact, HeaderName, Message, MessageBuilder, Method, ProxyRequire, SipUri, TypedHeader, Uri,
-    UriError, Via,
+    Contact, Decimal, HeaderName, Message, MessageBuilder, Method, ProxyRequire, SipUri,
+    TypedHeader, Uri, UriError, Via,
 };
 use sip_transaction::{BRANCH_COOKIE, Event, Target, TransactionId, TransactionTable};
 use smallvec::SmallVec;
@@ -525,13 +525,13 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         let best_q = targets.iter().map(|t| t.q).max().unwrap_or(0);
         let Some(target) = targets.iter().find(|t| t.q == best_q) else { return };
         let unique = stateless_unique(&request);
-        let Some((mut copy, hops)) = self.build_copy_of(request, target, self.config.record_route)
+        let Some((copy, hops)) = self.build_copy_of(request, target, self.config.record_route)
         else {
             return;
         };
         let Some(&hop) = hops.first() else { return };
         let via = self.via_value(hop, hex_str(&unique), Some(loop_part));
-        if copy.push_front(HeaderName::Via, via).is_ok() {
+        if let Some(copy) = copy.finish(via.as_bytes()) {
             txns.send_stateless(hop, &copy);
             self.stats.forwarded += 1;
             self.stats.forwarded_stateless += 1;
@@ -590,10 +590,10 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             None => return,
         };
         let unique = stateless_unique(&ack);
-        let Some((mut copy, hops)) = self.build_copy_of(ack, &target, false) else { return };
+        let Some((copy, hops)) = self.build_copy_of(ack, &target, false) else { return };
         let Some(&hop) = hops.first() else { return };
         let via = self.via_value(hop, hex_str(&unique), loop_part.as_ref());
-        if copy.push_front(HeaderName::Via, via).is_ok() {
+        if let Some(copy) = copy.finish(via.as_bytes()) {
             txns.send_stateless(hop, &copy);
             self.stats.forwarded += 1;
             self.stats.forwarded_stateless += 1;
@@ -1096,16 +1096,14 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         txns: &mut TransactionTable,
         cid: ContextId,
         bi: u16,
-        mut copy: Message,
+        copy: ForwardCopy,
         hop: Target,
     ) -> bool {
         let Some((loop_part, invite)) = self.context(cid).map(|c| (c.loop_part, c.invite)) else {
             return false;
         };
         let via = self.via_value(hop, &txns.new_branch(), Some(&loop_part));
-        if copy.push_front(HeaderName::Via, via).is_err() {
-            return false;
-        }
+        let Some(copy) = copy.finish(via.as_bytes()) else { return false };
         let Ok(client) = txns.send_request(now, copy, hop) else { return false };
         self.stats.forwarded += 1;
         self.clients.insert(client, ClientRef { context: cid, branch: bi, role: Role::Request });
@@ -1349,18 +1347,22 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         base: &Message,
         target: &TargetSlot,
         record_route: bool,
-    ) -> Option<(Message, SmallVec<[Target; 2]>)> {
+    ) -> Option<(ForwardCopy, SmallVec<[Target; 2]>)> {
         self.build_copy_of(base.clone(), target, record_route)
     }
 
     /// [`build_copy`](Self::build_copy) turning `copy` itself into the copy (a request that
     /// is forwarded once and then dropped needs no clone).
+    ///
+    /// Unless Routes are pushed or a strict route reformats the copy (which read the copy as
+    /// they change it), nothing is edited here: the copy is written in one pass once its Via
+    /// is known ([`ForwardCopy::finish`]), the same bytes the edits would give.
     fn build_copy_of(
         &self,
         mut copy: Message,
         target: &TargetSlot,
         record_route: bool,
-    ) -> Option<(Message, SmallVec<[Target; 2]>)> {
+    ) -> Option<(ForwardCopy, SmallVec<[Target; 2]>)> {
         // Step 2. The target URI is parsed once: it is also the Request-URI whose scheme step 4
         // reads and, without Route, the next hop of step 7.
         // Facts the target's maker already read serve unless the URI needs rewriting or a
@@ -1374,21 +1376,34 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             Some(parsed) => request_uri_form_of(&target.uri, parsed),
             None => Cow::Borrowed(&*target.uri),
         };
-        if copy.request_uri_str() != Some(&*uri) {
-            copy.set_request_uri(Bytes::copy_from_slice(uri.as_bytes())).ok()?;
-        }
-        // Step 3.
-        if copy.has(HeaderName::MaxForwards) {
-            copy.decrement_max_forwards().ok()?;
+        let new_uri = copy.request_uri_str() != Some(&*uri);
+        // Step 3 (a malformed Max-Forwards, or one at 0, is not forwarded).
+        let max_forwards = if copy.has(HeaderName::MaxForwards) {
+            copy.max_forwards()?.checked_sub(1)?
         } else {
-            copy.set(HeaderName::MaxForwards, self.config.max_forwards.to_string()).ok()?;
-        }
+            self.config.max_forwards
+        };
+        // Steps 2 and 3 as edits, for a copy that is edited further.
+        let edit = |copy: &mut Message| -> Option<()> {
+            if new_uri {
+                copy.set_request_uri(Bytes::copy_from_slice(uri.as_bytes())).ok()?;
+            }
+            let digits = Decimal::new(u64::from(max_forwards));
+            copy.set(HeaderName::MaxForwards, Bytes::copy_from_slice(digits.as_bytes())).ok()
+        };
         // Step 6: Routes the policy mandates, ahead of existing ones.
-        for path in target.path.iter().rev() {
-            copy.push_front(HeaderName::Route, bracketed(path)).ok()?;
-        }
-        if !target.from_location && target.flow.is_none() {
-            if let Some(outbound) = &self.config.outbound_proxy {
+        let outbound = match &self.config.outbound_proxy {
+            Some(outbound) if !target.from_location && target.flow.is_none() => Some(outbound),
+            _ => None,
+        };
+        let mut edited = false;
+        if !target.path.is_empty() || outbound.is_some() {
+            edit(&mut copy)?;
+            edited = true;
+            for path in target.path.iter().rev() {
+                copy.push_front(HeaderName::Route, bracketed(path)).ok()?;
+            }
+            if let Some(outbound) = outbound {
                 copy.push_front(HeaderName::Route, outbound.clone()).ok()?;
             }
         }
@@ -1398,6 +1413,10 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         // The test postprocess_strict_route makes first; when it passes, the copy may change,
         // and its Request-URI and top Route are read again.
         let looked_strict = top_sip.as_ref().is_some_and(|sip| !sip.lr());
+        if looked_strict && !edited {
+            edit(&mut copy)?;
+            edited = true;
+        }
         let strict = looked_strict && postprocess_strict_route(&mut copy);
         let request_uri_now =
             if looked_strict { copy.request_uri_str().map(str::to_owned) } else { None };
@@ -1423,6 +1442,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             }
         };
         // Step 4, after step 6 so that a SIPS top Route is seen.
+        let mut rr_line = None;
         if record_route && copy.method() != Some(&Method::Register) {
             let secure = request_sip.is_secure() || top_sip.as_ref().is_some_and(SipUri::is_secure);
             let rr = if secure {
@@ -1430,7 +1450,11 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             } else {
                 self.config.record_route_sip.clone()
             };
-            copy.push_front(HeaderName::RecordRoute, rr).ok()?;
+            if edited {
+                copy.push_front(HeaderName::RecordRoute, rr).ok()?;
+            } else {
+                rr_line = Some(rr);
+            }
         }
         // Step 7.
         let hops = match target.flow {
@@ -1454,6 +1478,12 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
                     RequestUri::Parsed(None) | RequestUri::Known(_) => SmallVec::new(),
                 }
             }
+        };
+        let copy = if edited {
+            ForwardCopy::Edited(copy)
+        } else {
+            let uri = new_uri.then(|| uri.into_owned());
+            ForwardCopy::Planned { base: copy, uri, max_forwards, record_route: rr_line }
         };
         Some((copy, hops))
     }
@@ -1765,6 +1795,78 @@ fn mentions_loop_part(line: &[u8], part: &Hex16) -> bool {
         .any(|w| w.split_first().is_some_and(|(dot, rest)| *dot == b'.' && rest == part))
 }
 
+/// The copy of a request for one target (§16.6 steps 1-7), made into the request sent once
+/// its Via (step 8) is known.
+enum ForwardCopy {
+    /// A copy edited already (Routes pushed, or a strict route reformatted).
+    Edited(Message),
+    /// The request itself and what steps 2-4 change in it, written in one pass.
+    Planned {
+        /// The request as the copies start from it.
+        base: Message,
+        /// The new Request-URI (step 2), when it differs.
+        uri: Option<String>,
+        /// Max-Forwards (step 3).
+        max_forwards: u8,
+        /// The Record-Route value (step 4).
+        record_route: Option<Bytes>,
+    },
+}
+
+impl ForwardCopy {
+    /// The request with `via` on top (§16.6 step 8); `None` if a value cannot be written.
+    fn finish(self, via: &[u8]) -> Option<Message> {
+        match self {
+            ForwardCopy::Edited(mut copy) => {
+                copy.push_front(HeaderName::Via, Bytes::copy_from_slice(via)).ok()?;
+                Some(copy)
+            }
+            ForwardCopy::Planned { base, uri, max_forwards, record_route } => {
+                let via = (HeaderName::Via, via);
+                let mut front = [via, via];
+                let lines = match &record_route {
+                    Some(rr) => {
+                        front[1] = (HeaderName::RecordRoute, &rr[..]);
+                        &front[..]
+                    }
+                    None => &front[..1],
+                };
+                let copy = base.forwarded(uri.as_deref(), lines, Some(max_forwards)).ok()?;
+                // The same bytes as the edits of §16.6 steps 2-4 and 8 give (checked in every
+                // debug build: the unit and flow tests of this crate and its dependents).
+                debug_assert_eq!(
+                    Some(copy.to_bytes()),
+                    ForwardCopy::by_edits(base, uri, max_forwards, record_route, via)
+                        .map(|m| m.to_bytes())
+                );
+                Some(copy)
+            }
+        }
+    }
+}
+
+impl ForwardCopy {
+    /// [`ForwardCopy::Planned`] made by successive edits, as before the one-pass copy (what
+    /// debug builds check the one-pass copy against).
+    fn by_edits(
+        mut copy: Message,
+        uri: Option<String>,
+        max_forwards: u8,
+        record_route: Option<Bytes>,
+        via: (HeaderName, &[u8]),
+    ) -> Option<Message> {
+        if let Some(uri) = uri {
+            copy.set_request_uri(uri).ok()?;
+        }
+        copy.set(HeaderName::MaxForwards, max_forwards.to_string()).ok()?;
+        if let Some(rr) = record_route {
+            copy.push_front(HeaderName::RecordRoute, rr).ok()?;
+        }
+        copy.push_front(via.0, Bytes::copy_from_slice(via.1)).ok()?;
+        Some(copy)
+    }
+}
+
 /// A URI as `build_copy` reads it: parsed, or the facts of an earlier parse.
 #[derive(Clone, Copy)]
 enum RequestUri<'a> {
@@ -1887,10 +1989,13 @@ mod tests {
                     known.facts = Some(UriFacts::of(&Uri::parse(uri)));
                     let a = proxy.build_copy(request, &plain, record_route);
                     let b = proxy.build_copy(request, &known, record_route);
-                    let show = |r: &Option<(Message, SmallVec<[Target; 2]>)>| {
-                        r.as_ref().map(|(m, hops)| (m.to_bytes(), hops.to_vec()))
+                    let show = |r: Option<(ForwardCopy, SmallVec<[Target; 2]>)>| {
+                        r.map(|(m, hops)| {
+                            let via = b"SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKx";
+                            (m.finish(via).map(|m| m.to_bytes()), hops.to_vec())
+                        })
                     };
-                    assert_eq!(show(&a), show(&b), "{uri}");
+                    assert_eq!(show(a), show(b), "{uri}");
                 }
             }
         }
