@@ -992,6 +992,15 @@ impl Message {
         let body_len = Decimal::new(body.len() as u64);
         let body_len = body_len.as_bytes();
         let mut wrote_length = false;
+        // Untouched lines that follow each other in the buffer, CRLF included, are copied as
+        // one run (an edit usually leaves most lines so).
+        let mut run = (0, 0);
+        let flush = |out: &mut BytesMut, run: &mut (usize, usize)| {
+            if run.0 < run.1 {
+                out.extend_from_slice(self.buf.get(run.0..run.1).unwrap_or_default());
+            }
+            *run = (0, 0);
+        };
         for e in &self.headers {
             let value = self.slot(e.value);
             if e.name == HeaderName::ContentLength {
@@ -1000,21 +1009,30 @@ impl Message {
                 }
                 wrote_length = true;
                 if value != body_len {
+                    flush(out, &mut run);
                     write_line(out, self.slot(e.name_text), HeaderName::ContentLength, body_len);
                     continue;
                 }
             }
             if e.line_end != 0 && e.name_text.src == 0 && e.value.src == 0 {
-                out.extend_from_slice(
-                    self.buf
-                        .get(e.name_text.start as usize..e.line_end as usize)
-                        .unwrap_or_default(),
-                );
+                let (start, end) = (e.name_text.start as usize, e.line_end as usize);
+                if self.buf.get(end..end + 2) == Some(b"\r\n") {
+                    if run.1 != start || run.0 == run.1 {
+                        flush(out, &mut run);
+                        run.0 = start;
+                    }
+                    run.1 = end + 2;
+                    continue;
+                }
+                flush(out, &mut run);
+                out.extend_from_slice(self.buf.get(start..end).unwrap_or_default());
                 out.extend_from_slice(b"\r\n");
             } else {
+                flush(out, &mut run);
                 write_line(out, self.slot(e.name_text), e.name, value);
             }
         }
+        flush(out, &mut run);
         if !wrote_length {
             write_line(out, b"", HeaderName::ContentLength, body_len);
         }
