@@ -531,7 +531,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         };
         let Some(&hop) = hops.first() else { return };
         let via = self.via_value(hop, hex_str(&unique), Some(loop_part));
-        if let Some(copy) = copy.finish(via.as_bytes()) {
+        if let Some(copy) = copy.finish(&via) {
             txns.send_stateless(hop, &copy);
             self.stats.forwarded += 1;
             self.stats.forwarded_stateless += 1;
@@ -593,7 +593,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         let Some((copy, hops)) = self.build_copy_of(ack, &target, false) else { return };
         let Some(&hop) = hops.first() else { return };
         let via = self.via_value(hop, hex_str(&unique), loop_part.as_ref());
-        if let Some(copy) = copy.finish(via.as_bytes()) {
+        if let Some(copy) = copy.finish(&via) {
             txns.send_stateless(hop, &copy);
             self.stats.forwarded += 1;
             self.stats.forwarded_stateless += 1;
@@ -1102,8 +1102,12 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         let Some((loop_part, invite)) = self.context(cid).map(|c| (c.loop_part, c.invite)) else {
             return false;
         };
-        let via = self.via_value(hop, &txns.new_branch(), Some(&loop_part));
-        let Some(copy) = copy.finish(via.as_bytes()) else { return false };
+        let branch = txns.draw_branch();
+        let via = self.via_value(hop, branch.as_str(), Some(&loop_part));
+        let Some(copy) = copy.finish(&via) else {
+            txns.return_branch(branch);
+            return false;
+        };
         let Ok(client) = txns.send_request(now, copy, hop) else { return false };
         self.stats.forwarded += 1;
         self.clients.insert(client, ClientRef { context: cid, branch: bi, role: Role::Request });
@@ -1498,24 +1502,21 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
 
     /// Our Via (§16.6 step 8): `SIP/2.0/<transport> <sent-by>;branch=` and the branch, the
     /// magic cookie (unless `unique` starts with it), `unique`, and `.` + the loop part when
-    /// there is one. Written at its exact length (a `Bytes` made from it needs no second
-    /// allocation).
-    fn via_value(&self, hop: Target, unique: &str, loop_part: Option<&Hex16>) -> String {
+    /// there is one. Written on the stack (it is copied into the forwarded request).
+    fn via_value(&self, hop: Target, unique: &str, loop_part: Option<&Hex16>) -> ViaText {
         let transport = hop.transport().as_str();
         let cookie = if unique.starts_with(BRANCH_COOKIE) { "" } else { BRANCH_COOKIE };
-        let tail = loop_part.map_or(0, |l| l.len() + 1);
-        let len = 8 + transport.len() + 1 + self.config.sent_by.len() + 8;
-        let mut via = String::with_capacity(len + cookie.len() + unique.len() + tail);
-        via.push_str("SIP/2.0/");
-        via.push_str(transport);
-        via.push(' ');
-        via.push_str(&self.config.sent_by);
-        via.push_str(";branch=");
-        via.push_str(cookie);
-        via.push_str(unique);
+        let mut via = ViaText::new();
+        via.extend_from_slice(b"SIP/2.0/");
+        via.extend_from_slice(transport.as_bytes());
+        via.push(b' ');
+        via.extend_from_slice(self.config.sent_by.as_bytes());
+        via.extend_from_slice(b";branch=");
+        via.extend_from_slice(cookie.as_bytes());
+        via.extend_from_slice(unique.as_bytes());
         if let Some(loop_part) = loop_part {
-            via.push('.');
-            via.push_str(hex_str(loop_part));
+            via.push(b'.');
+            via.extend_from_slice(loop_part);
         }
         via
     }
@@ -1795,6 +1796,9 @@ fn mentions_loop_part(line: &[u8], part: &Hex16) -> bool {
         .any(|w| w.split_first().is_some_and(|(dot, rest)| *dot == b'.' && rest == part))
 }
 
+/// The proxy's Via value, built on the stack (it fits unless the sent-by is very long).
+type ViaText = SmallVec<[u8; 128]>;
+
 /// The copy of a request for one target (§16.6 steps 1-7), made into the request sent once
 /// its Via (step 8) is known.
 enum ForwardCopy {
@@ -1921,14 +1925,17 @@ mod tests {
             let head = format!("SIP/2.0/{} 192.0.2.10:5060;branch=", hop.transport().as_str());
             for unique in ["z9hG4bKabc", "abc"] {
                 let via = proxy.via_value(hop, unique, Some(&loop_part));
-                assert_eq!(via, format!("{head}{}", branch_from(unique, &loop_part)));
-                assert_eq!(via.len(), via.capacity());
+                let expected = format!("{head}{}", branch_from(unique, &loop_part));
+                assert_eq!(&via[..], expected.as_bytes());
+                assert!(!via.spilled());
             }
             let unique = stateless_unique(&request);
             let via = proxy.via_value(hop, hex_str(&unique), Some(&loop_part));
-            assert_eq!(via, format!("{head}{}", stateless_branch(&request, &loop_part)));
+            let expected = format!("{head}{}", stateless_branch(&request, &loop_part));
+            assert_eq!(&via[..], expected.as_bytes());
             let via = proxy.via_value(hop, hex_str(&unique), None);
-            assert_eq!(via, format!("{head}{}", stateless_branch_without_loop_part(&request)));
+            let expected = format!("{head}{}", stateless_branch_without_loop_part(&request));
+            assert_eq!(&via[..], expected.as_bytes());
         }
     }
 
