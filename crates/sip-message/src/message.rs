@@ -678,6 +678,8 @@ impl Message {
             }
             None => {
                 self.headers.remove(index);
+                self.rekey_removed(name, index);
+                return Some(popped);
             }
         }
         self.rekey(name);
@@ -952,6 +954,54 @@ impl Message {
             _ => {}
         }
         (keys.via, keys.from, keys.to) = (via, from, to);
+        keys.content_length = Some(body_len);
+    }
+
+    /// [`rekey`](Self::rekey) after the removal of one line of `changed`, the `at`-th: the
+    /// lines after it moved up by one, and the key of `changed` is observed afresh only when
+    /// it came from that line (it then comes from the next line of its name, if any). Keys
+    /// that depend on more than the first line of their name are recomputed by `rekey`.
+    fn rekey_removed(&mut self, changed: HeaderName, at: usize) {
+        let slot = match changed {
+            HeaderName::Via => self.keys.via,
+            HeaderName::From => self.keys.from,
+            HeaderName::To => self.keys.to,
+            HeaderName::CallId
+            | HeaderName::CSeq
+            | HeaderName::MaxForwards
+            | HeaderName::ContentLength => {
+                self.rekey(changed);
+                return;
+            }
+            _ => None,
+        };
+        self.pristine = None;
+        let mut fresh = Keys::default();
+        if slot == Some(at as u16) {
+            let next = self.headers.iter().enumerate().skip(at).find(|(_, e)| e.name == changed);
+            if let Some((i, e)) = next {
+                // A bad Content-Length is rewritten on serialisation: not an error here.
+                let _ = fresh.observe(e.name, i, self.slot(e.value), e.value);
+            }
+        }
+        let body_len = self.body().len() as u32;
+        let keys = &mut self.keys;
+        let moved = |k: &mut Option<u16>| {
+            if let Some(i) = k.as_mut().filter(|i| usize::from(**i) > at) {
+                *i -= 1;
+            }
+        };
+        moved(&mut keys.via);
+        moved(&mut keys.from);
+        moved(&mut keys.to);
+        if slot == Some(at as u16) {
+            match changed {
+                HeaderName::Via => (keys.via, keys.branch) = (fresh.via, fresh.branch),
+                HeaderName::From => (keys.from, keys.from_tag) = (fresh.from, fresh.from_tag),
+                HeaderName::To => (keys.to, keys.to_tag) = (fresh.to, fresh.to_tag),
+                _ => {}
+            }
+        }
         keys.content_length = Some(body_len);
     }
 
