@@ -708,12 +708,21 @@ impl Message {
             return Err(EditError::UnnamedHeader);
         }
         let entry = self.new_entry(name, value);
-        match self.headers.iter().position(|e| e.name == name) {
-            Some(i) => {
+        let mut lines = self.headers.iter().enumerate().filter(|(_, e)| e.name == name);
+        match (lines.next().map(|(i, _)| i), lines.next().is_some()) {
+            (Some(i), false) => {
+                // The only line: replaced in place, the other lines stay where they were.
+                if let Some(e) = self.headers.get_mut(i) {
+                    *e = entry;
+                }
+                self.rekey_replaced(name, i);
+                return Ok(());
+            }
+            (Some(i), true) => {
                 self.headers.retain(|e| e.name != name);
                 self.headers.insert(i.min(self.headers.len()), entry);
             }
-            None => self.headers.push(entry),
+            (None, _) => self.headers.push(entry),
         }
         self.rekey(name);
         Ok(())
@@ -1001,6 +1010,37 @@ impl Message {
                 HeaderName::To => (keys.to, keys.to_tag) = (fresh.to, fresh.to_tag),
                 _ => {}
             }
+        }
+        keys.content_length = Some(body_len);
+    }
+
+    /// [`rekey`](Self::rekey) after line `at`, the only line of `changed`, got a new value:
+    /// no line moved, and the key of `changed` comes from that line alone. Keys that depend
+    /// on more than the first line of their name are recomputed by `rekey`.
+    fn rekey_replaced(&mut self, changed: HeaderName, at: usize) {
+        if matches!(
+            changed,
+            HeaderName::CallId
+                | HeaderName::CSeq
+                | HeaderName::MaxForwards
+                | HeaderName::ContentLength
+        ) {
+            self.rekey(changed);
+            return;
+        }
+        self.pristine = None;
+        let mut fresh = Keys::default();
+        if let Some(e) = self.headers.get(at) {
+            // Not a Content-Length line: no error to ignore.
+            let _ = fresh.observe(e.name, at, self.slot(e.value), e.value);
+        }
+        let body_len = self.body().len() as u32;
+        let keys = &mut self.keys;
+        match changed {
+            HeaderName::Via => (keys.via, keys.branch) = (fresh.via, fresh.branch),
+            HeaderName::From => (keys.from, keys.from_tag) = (fresh.from, fresh.from_tag),
+            HeaderName::To => (keys.to, keys.to_tag) = (fresh.to, fresh.to_tag),
+            _ => {}
         }
         keys.content_length = Some(body_len);
     }
