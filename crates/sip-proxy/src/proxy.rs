@@ -525,7 +525,8 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         let best_q = targets.iter().map(|t| t.q).max().unwrap_or(0);
         let Some(target) = targets.iter().find(|t| t.q == best_q) else { return };
         let unique = stateless_unique(&request);
-        let Some((copy, hops)) = self.build_copy_of(request, target, self.config.record_route)
+        let Some((copy, hops)) =
+            self.build_copy_of(Cow::Owned(request), target, self.config.record_route)
         else {
             return;
         };
@@ -590,7 +591,9 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             None => return,
         };
         let unique = stateless_unique(&ack);
-        let Some((copy, hops)) = self.build_copy_of(ack, &target, false) else { return };
+        let Some((copy, hops)) = self.build_copy_of(Cow::Owned(ack), &target, false) else {
+            return;
+        };
         let Some(&hop) = hops.first() else { return };
         let via = self.via_value(hop, hex_str(&unique), loop_part.as_ref());
         if let Some(copy) = copy.finish(&via) {
@@ -1027,10 +1030,18 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         cid: ContextId,
         ti: usize,
     ) {
+        // The copy is written from the context's request as it is borrowed (no clone), with
+        // its Via and branch, before the branch is recorded (which draws nothing).
         let built = {
             let Some(ctx) = self.context(cid) else { return };
             let Some(target) = ctx.targets.get(ti) else { return };
-            self.build_copy(&ctx.request, target, self.config.record_route)
+            self.build_copy(&ctx.request, target, self.config.record_route).map(|(copy, hops)| {
+                let first = hops.first().copied();
+                let sent = first.and_then(|hop| {
+                    self.forward_copy(txns, copy, hop, &ctx.loop_part).map(|m| (m, hop))
+                });
+                (first.is_some(), sent, hops)
+            })
         };
         let Some(ctx) = self.context_mut(cid) else { return };
         if let Some(target) = ctx.targets.get_mut(ti) {
@@ -1038,22 +1049,23 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         }
         let Ok(bi) = u16::try_from(ctx.branches.len()) else { return };
         ctx.branches.push(crate::context::Branch::new(u16::try_from(ti).unwrap_or(u16::MAX)));
-        let Some((copy, hops)) = built else {
+        let Some((resolved, sent, hops)) = built else {
             self.finish_branch(cid, bi, 503, None);
             return;
         };
-        let mut hops = hops.into_iter();
-        let Some(first) = hops.next() else {
+        if !resolved {
             // Unresolvable (§16.9 via RFC 3263 §4.3): as if the branch had received a 503.
             self.finish_branch(cid, bi, 503, None);
             return;
-        };
-        if let Some(branch) = self.branch_mut(cid, bi) {
-            branch.failover = hops.collect();
         }
-        if !self.send_attempt(now, txns, cid, bi, copy, first)
-            && !self.retry_branch(now, txns, cid, bi)
-        {
+        if let Some(branch) = self.branch_mut(cid, bi) {
+            branch.failover = hops.into_iter().skip(1).collect();
+        }
+        let sent = match sent {
+            Some((copy, hop)) => self.send_attempt(now, txns, cid, bi, copy, hop),
+            None => false,
+        };
+        if !sent && !self.retry_branch(now, txns, cid, bi) {
             self.finish_branch(cid, bi, 503, None);
         }
     }
@@ -1078,36 +1090,51 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
                 let ti = usize::from(branch.target);
                 let Some(ctx) = self.context(cid) else { return false };
                 let Some(target) = ctx.targets.get(ti) else { return false };
-                self.build_copy(&ctx.request, target, self.config.record_route)
-                    .map(|(copy, _)| (copy, hop))
+                let Some((copy, _)) =
+                    self.build_copy(&ctx.request, target, self.config.record_route)
+                else {
+                    return false;
+                };
+                (self.forward_copy(txns, copy, hop, &ctx.loop_part), hop)
             };
-            let Some((copy, hop)) = next else { return false };
+            let (Some(copy), hop) = next else { continue };
             if self.send_attempt(now, txns, cid, bi, copy, hop) {
                 return true;
             }
         }
     }
 
-    /// §16.6 steps 8-11: our Via with a fresh branch (random part from the table's seeded
-    /// generator, loop part of the context), a new client transaction, Timer C.
+    /// §16.6 step 8: `copy` with our Via on top, its branch fresh (random part from the
+    /// table's seeded generator) with the context's `loop_part`; `None` (the branch given back)
+    /// if it cannot be written.
+    fn forward_copy(
+        &self,
+        txns: &mut TransactionTable,
+        copy: ForwardCopy<'_>,
+        hop: Target,
+        loop_part: &Hex16,
+    ) -> Option<Message> {
+        let branch = txns.draw_branch();
+        let via = self.via_value(hop, branch.as_str(), Some(loop_part));
+        let copy = copy.finish(&via);
+        if copy.is_none() {
+            txns.return_branch(branch);
+        }
+        copy
+    }
+
+    /// §16.6 steps 9-11 for `copy` (with our Via, [`forward_copy`](Self::forward_copy)): a
+    /// new client transaction, Timer C.
     fn send_attempt(
         &mut self,
         now: Instant,
         txns: &mut TransactionTable,
         cid: ContextId,
         bi: u16,
-        copy: ForwardCopy,
+        copy: Message,
         hop: Target,
     ) -> bool {
-        let Some((loop_part, invite)) = self.context(cid).map(|c| (c.loop_part, c.invite)) else {
-            return false;
-        };
-        let branch = txns.draw_branch();
-        let via = self.via_value(hop, branch.as_str(), Some(&loop_part));
-        let Some(copy) = copy.finish(&via) else {
-            txns.return_branch(branch);
-            return false;
-        };
+        let Some(invite) = self.context(cid).map(|c| c.invite) else { return false };
         let Ok(client) = txns.send_request(now, copy, hop) else { return false };
         self.stats.forwarded += 1;
         self.clients.insert(client, ClientRef { context: cid, branch: bi, role: Role::Request });
@@ -1346,27 +1373,27 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
 
     /// §16.6 steps 1-7 for `target`: the copy (Request-URI, Max-Forwards, Path and outbound
     /// Routes, strict-route reformatting, Record-Route) and the next-hop addresses in order.
-    fn build_copy(
+    fn build_copy<'a>(
         &self,
-        base: &Message,
+        base: &'a Message,
         target: &TargetSlot,
         record_route: bool,
-    ) -> Option<(ForwardCopy, SmallVec<[Target; 2]>)> {
-        self.build_copy_of(base.clone(), target, record_route)
+    ) -> Option<(ForwardCopy<'a>, SmallVec<[Target; 2]>)> {
+        self.build_copy_of(Cow::Borrowed(base), target, record_route)
     }
 
-    /// [`build_copy`](Self::build_copy) turning `copy` itself into the copy (a request that
-    /// is forwarded once and then dropped needs no clone).
+    /// [`build_copy`](Self::build_copy) of a request borrowed or owned (a request that is
+    /// forwarded once and then dropped is edited, when it is, without a clone).
     ///
     /// Unless Routes are pushed or a strict route reformats the copy (which read the copy as
     /// they change it), nothing is edited here: the copy is written in one pass once its Via
     /// is known ([`ForwardCopy::finish`]), the same bytes the edits would give.
-    fn build_copy_of(
+    fn build_copy_of<'a>(
         &self,
-        mut copy: Message,
+        mut copy: Cow<'a, Message>,
         target: &TargetSlot,
         record_route: bool,
-    ) -> Option<(ForwardCopy, SmallVec<[Target; 2]>)> {
+    ) -> Option<(ForwardCopy<'a>, SmallVec<[Target; 2]>)> {
         // Step 2. The target URI is parsed once: it is also the Request-URI whose scheme step 4
         // reads and, without Route, the next hop of step 7.
         // Facts the target's maker already read serve unless the URI needs rewriting or a
@@ -1402,7 +1429,8 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         };
         let mut edited = false;
         if !target.path.is_empty() || outbound.is_some() {
-            edit(&mut copy)?;
+            let copy = copy.to_mut();
+            edit(copy)?;
             edited = true;
             for path in target.path.iter().rev() {
                 copy.push_front(HeaderName::Route, bracketed(path)).ok()?;
@@ -1418,10 +1446,10 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         // and its Request-URI and top Route are read again.
         let looked_strict = top_sip.as_ref().is_some_and(|sip| !sip.lr());
         if looked_strict && !edited {
-            edit(&mut copy)?;
+            edit(copy.to_mut())?;
             edited = true;
         }
-        let strict = looked_strict && postprocess_strict_route(&mut copy);
+        let strict = looked_strict && postprocess_strict_route(copy.to_mut());
         let request_uri_now =
             if looked_strict { copy.request_uri_str().map(str::to_owned) } else { None };
         if looked_strict {
@@ -1455,7 +1483,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
                 self.config.record_route_sip.clone()
             };
             if edited {
-                copy.push_front(HeaderName::RecordRoute, rr).ok()?;
+                copy.to_mut().push_front(HeaderName::RecordRoute, rr).ok()?;
             } else {
                 rr_line = Some(rr);
             }
@@ -1484,7 +1512,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             }
         };
         let copy = if edited {
-            ForwardCopy::Edited(copy)
+            ForwardCopy::Edited(copy.into_owned())
         } else {
             let uri = new_uri.then(|| uri.into_owned());
             ForwardCopy::Planned { base: copy, uri, max_forwards, record_route: rr_line }
@@ -1801,13 +1829,14 @@ type ViaText = SmallVec<[u8; 128]>;
 
 /// The copy of a request for one target (§16.6 steps 1-7), made into the request sent once
 /// its Via (step 8) is known.
-enum ForwardCopy {
+enum ForwardCopy<'a> {
     /// A copy edited already (Routes pushed, or a strict route reformatted).
     Edited(Message),
     /// The request itself and what steps 2-4 change in it, written in one pass.
     Planned {
-        /// The request as the copies start from it.
-        base: Message,
+        /// The request as the copies start from it (the context's, borrowed, for a stateful
+        /// branch: no clone).
+        base: Cow<'a, Message>,
         /// The new Request-URI (step 2), when it differs.
         uri: Option<String>,
         /// Max-Forwards (step 3).
@@ -1817,7 +1846,7 @@ enum ForwardCopy {
     },
 }
 
-impl ForwardCopy {
+impl ForwardCopy<'_> {
     /// The request with `via` on top (§16.6 step 8); `None` if a value cannot be written.
     fn finish(self, via: &[u8]) -> Option<Message> {
         match self {
@@ -1840,7 +1869,7 @@ impl ForwardCopy {
                 // debug build: the unit and flow tests of this crate and its dependents).
                 debug_assert_eq!(
                     Some(copy.to_bytes()),
-                    ForwardCopy::by_edits(base, uri, max_forwards, record_route, via)
+                    ForwardCopy::by_edits(base.into_owned(), uri, max_forwards, record_route, via)
                         .map(|m| m.to_bytes())
                 );
                 Some(copy)
@@ -1849,7 +1878,7 @@ impl ForwardCopy {
     }
 }
 
-impl ForwardCopy {
+impl ForwardCopy<'_> {
     /// [`ForwardCopy::Planned`] made by successive edits, as before the one-pass copy (what
     /// debug builds check the one-pass copy against).
     fn by_edits(
