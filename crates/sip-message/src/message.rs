@@ -299,6 +299,17 @@ impl Message {
         }
     }
 
+    /// The Request-URI as written, as a `Bytes` sharing the buffer (no copy), for a caller
+    /// that keeps it while it edits the message; `None` for a response. Unlike
+    /// [`request_uri_str`](Self::request_uri_str) it is not checked for UTF-8.
+    #[must_use]
+    pub fn request_uri_bytes(&self) -> Option<Bytes> {
+        match &self.start {
+            StartLine::Request { uri, .. } => Some(self.slot_bytes(*uri)),
+            StartLine::Response { .. } => None,
+        }
+    }
+
     /// The Request-URI, parsed; `None` for a response.
     #[must_use]
     pub fn request_uri(&self) -> Option<Result<crate::Uri<'_>, crate::UriError>> {
@@ -1579,5 +1590,15 @@ mod tests {
         );
         let response = Message::parse(Bytes::from_static(b"SIP/2.0 200 OK\r\n\r\n")).unwrap();
         assert_eq!(response.forwarded(None, &[], None), Err(EditError::NotARequest));
+    }
+
+    #[test]
+    fn request_uri_bytes_follows_the_request_uri() {
+        let mut m = Message::parse(Bytes::from_static(BASE)).unwrap();
+        assert_eq!(m.request_uri_bytes().as_deref(), Some(&b"sip:b@c"[..]));
+        m.set_request_uri("sip:x@192.0.2.9").unwrap();
+        assert_eq!(m.request_uri_bytes().as_deref(), Some(&b"sip:x@192.0.2.9"[..]));
+        let response = Message::parse(Bytes::from_static(b"SIP/2.0 200 OK\r\n\r\n")).unwrap();
+        assert_eq!(response.request_uri_bytes(), None);
     }
 }

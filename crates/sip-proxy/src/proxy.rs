@@ -372,8 +372,9 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         let mut request = request;
         // The Request-URI is parsed once from a copy, for §16.4 and (unless §16.4 changed it)
         // §16.5.
-        let received_uri = request.request_uri_str().map(str::to_owned);
-        let parsed_uri = received_uri.as_deref().map(Uri::parse);
+        let received_uri = request.request_uri_bytes();
+        let received_uri = received_uri.as_deref().and_then(|u| std::str::from_utf8(u).ok());
+        let parsed_uri = received_uri.map(Uri::parse);
         let (for_proxy, uri_kept) = self.preprocess_routes(&mut request, parsed_uri.as_ref());
         if for_proxy && !request.has(HeaderName::Route) {
             // The proxy is the final recipient: OPTIONS per §11, nothing else is served here.
@@ -386,7 +387,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             return;
         }
         // §16.5.
-        let known_uri = match (uri_kept, received_uri.as_deref(), parsed_uri.as_ref()) {
+        let known_uri = match (uri_kept, received_uri, parsed_uri.as_ref()) {
             (true, Some(raw), Some(parsed)) => Some((raw, parsed)),
             _ => None,
         };
@@ -557,8 +558,9 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         }
         let loop_part = self.config.stateless.then(|| loop_hash(&ack, true));
         let mut ack = ack;
-        let received_uri = ack.request_uri_str().map(str::to_owned);
-        let parsed_uri = received_uri.as_deref().map(Uri::parse);
+        let received_uri = ack.request_uri_bytes();
+        let received_uri = received_uri.as_deref().and_then(|u| std::str::from_utf8(u).ok());
+        let parsed_uri = received_uri.map(Uri::parse);
         let (for_proxy, uri_kept) = self.preprocess_routes(&mut ack, parsed_uri.as_ref());
         if for_proxy && !ack.has(HeaderName::Route) {
             return; // for the proxy itself: nothing to do
