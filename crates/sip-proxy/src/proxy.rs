@@ -102,7 +102,14 @@ pub struct Proxy<L, R> {
     /// The last other Route value [`route_is_self`] was asked about, and its answer (UAs
     /// configured with this proxy as their outbound proxy send the same one every time).
     route_memo: Option<(Bytes, bool)>,
+    /// What §16.5 and §16.6 read of each location URI met, from its one parse (the location
+    /// service answers with the same bindings call after call); emptied when it reaches
+    /// [`LOCATION_FACTS_LIMIT`] entries.
+    location_facts: HashMap<Box<str>, UriFacts, FixedState>,
 }
+
+/// The most location URIs whose facts the proxy keeps.
+const LOCATION_FACTS_LIMIT: usize = 4096;
 
 impl<L: LocationService, R: Resolver> Proxy<L, R> {
     /// A proxy with `config`, finding targets in `locations` and next hops with `resolver`.
@@ -115,6 +122,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         Self {
             own_routes_are_self,
             route_memo: None,
+            location_facts: HashMap::default(),
             config,
             locations,
             resolver,
@@ -456,7 +464,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
     /// dialog and goes to its Request-URI (§16.12); the stateless ACK path clears it, since a
     /// non-2xx ACK carries a To tag too.
     fn determine_targets(
-        &self,
+        &mut self,
         now: Instant,
         request: &Message,
         known: Option<(&str, &Result<Uri<'_>, UriError>)>,
@@ -495,16 +503,27 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
                     if targets.len() >= self.config.max_targets {
                         break;
                     }
-                    let parsed = Uri::parse(&location.uri);
-                    let acceptable = match &parsed {
-                        Ok(Uri::Sip(sip)) => !secure || sip.is_secure(),
-                        Ok(Uri::Tel(_) | Uri::Other(_)) | Err(_) => false,
+                    let facts = match self.location_facts.get(&*location.uri) {
+                        Some(facts) => *facts,
+                        None => {
+                            let facts = UriFacts::of(&Uri::parse(&location.uri));
+                            if self.location_facts.len() >= LOCATION_FACTS_LIMIT {
+                                self.location_facts.clear();
+                            }
+                            self.location_facts.insert(location.uri.as_str().into(), facts);
+                            facts
+                        }
+                    };
+                    // A SIP or SIPS URI; SIPS only when the Request-URI is SIPS (§16.5).
+                    let acceptable = match facts {
+                        UriFacts::Sip { secure: sips, .. } => !secure || sips,
+                        UriFacts::NotSip => false,
                     };
                     if !acceptable || contains_uri(&targets, &location.uri) {
                         continue;
                     }
                     let mut slot = TargetSlot::new(&location.uri, location.q.thousandths(), true);
-                    slot.facts = Some(UriFacts::of(&parsed));
+                    slot.facts = Some(facts);
                     slot.path = location.path.into_iter().map(String::into_boxed_str).collect();
                     slot.flow = location.flow;
                     targets.push(slot);
@@ -1983,6 +2002,44 @@ mod tests {
             (b"", false),
         ] {
             assert_eq!(mentions_loop_part(line, &part), found, "{}", String::from_utf8_lossy(line));
+        }
+    }
+
+    #[test]
+    fn remembered_location_facts_choose_the_targets_a_fresh_parse_chooses() {
+        // §16.5: SIP and SIPS bindings only, SIPS alone for a SIPS Request-URI; the second
+        // lookup of each binding reads the facts the first one kept.
+        let mut locations = StaticLocations::new();
+        for aor in ["sip:bob@example.com", "sips:bob@example.com"] {
+            for uri in ["sip:bob@192.0.2.20", "tel:+15551234", "sips:bob@192.0.2.21", "sip:"] {
+                locations.add(aor, crate::Location::new(uri));
+            }
+        }
+        let config = ProxyConfig::new("sip:192.0.2.10:5060").unwrap().domain("example.com");
+        let mut proxy = Proxy::new(config, locations, StaticResolver::new());
+        let now = Instant::now();
+        for (uri, expected) in [
+            ("sip:bob@example.com", &["sip:bob@192.0.2.20", "sips:bob@192.0.2.21"][..]),
+            ("sips:bob@example.com", &["sips:bob@192.0.2.21"][..]),
+        ] {
+            let request = MessageBuilder::request(&Method::Invite, uri)
+                .header(HeaderName::Via, "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKa")
+                .header(HeaderName::To, "<sip:bob@example.com>")
+                .header(HeaderName::From, "<sip:alice@example.com>;tag=a")
+                .header(HeaderName::CallId, "c1")
+                .header(HeaderName::CSeq, "1 INVITE")
+                .build()
+                .unwrap();
+            for _ in 0..2 {
+                let (targets, local, _) =
+                    proxy.determine_targets(now, &request, None, true).unwrap();
+                assert!(local);
+                let uris: Vec<&str> = targets.iter().map(|t| &*t.uri).collect();
+                assert_eq!(uris, expected);
+                for t in &targets {
+                    assert_eq!(t.facts, Some(UriFacts::of(&Uri::parse(&t.uri))));
+                }
+            }
         }
     }
 
