@@ -4,6 +4,7 @@ use std::fmt;
 
 use bytes::{Bytes, BytesMut};
 
+use crate::parse::{RawLine, index_header};
 use crate::typed::split_list;
 use crate::{Decimal, HeaderError, HeaderName, Limits, Method, ParseError, TypedHeader};
 
@@ -294,6 +295,17 @@ impl Message {
     pub fn request_uri_str(&self) -> Option<&str> {
         match &self.start {
             StartLine::Request { uri, .. } => self.slot_str(*uri),
+            StartLine::Response { .. } => None,
+        }
+    }
+
+    /// The Request-URI as written, as a `Bytes` sharing the buffer (no copy), for a caller
+    /// that keeps it while it edits the message; `None` for a response. Unlike
+    /// [`request_uri_str`](Self::request_uri_str) it is not checked for UTF-8.
+    #[must_use]
+    pub fn request_uri_bytes(&self) -> Option<Bytes> {
+        match &self.start {
+            StartLine::Request { uri, .. } => Some(self.slot_bytes(*uri)),
             StartLine::Response { .. } => None,
         }
     }
@@ -677,6 +689,8 @@ impl Message {
             }
             None => {
                 self.headers.remove(index);
+                self.rekey_removed(name, index);
+                return Some(popped);
             }
         }
         self.rekey(name);
@@ -705,12 +719,21 @@ impl Message {
             return Err(EditError::UnnamedHeader);
         }
         let entry = self.new_entry(name, value);
-        match self.headers.iter().position(|e| e.name == name) {
-            Some(i) => {
+        let mut lines = self.headers.iter().enumerate().filter(|(_, e)| e.name == name);
+        match (lines.next().map(|(i, _)| i), lines.next().is_some()) {
+            (Some(i), false) => {
+                // The only line: replaced in place, the other lines stay where they were.
+                if let Some(e) = self.headers.get_mut(i) {
+                    *e = entry;
+                }
+                self.rekey_replaced(name, i);
+                return Ok(());
+            }
+            (Some(i), true) => {
                 self.headers.retain(|e| e.name != name);
                 self.headers.insert(i.min(self.headers.len()), entry);
             }
-            None => self.headers.push(entry),
+            (None, _) => self.headers.push(entry),
         }
         self.rekey(name);
         Ok(())
@@ -774,6 +797,132 @@ impl Message {
         Ok(())
     }
 
+    /// A copy of this request made for forwarding (RFC 3261 §16.6) in one pass: the start line
+    /// with `request_uri` (or the present one), the `front` lines above all others (the first
+    /// one on top: a proxy's Via, its Record-Route, §16.6 steps 4 and 8), and every present line
+    /// below them as it is, except that `max_forwards`, when given, replaces every Max-Forwards
+    /// line with one line holding it (at the place of the first, or at the end if there was
+    /// none, §16.6 step 3). Content-Length is written as [`Message::write_to`] writes it.
+    ///
+    /// The result is what the same edits ([`Message::set_request_uri`],
+    /// [`Message::set`] of Max-Forwards, [`Message::push_front`] of the `front` lines from the
+    /// last to the first) would give, written into one new buffer: the same bytes on the wire,
+    /// and a message that is sent as it is (no line-by-line serialisation), whose lines are
+    /// indexed as parsing those bytes would index them. Untouched lines are copied with their
+    /// eager keys (top Via branch, tags, Call-ID, CSeq) instead of being parsed again.
+    ///
+    /// ```
+    /// # use bytes::Bytes;
+    /// use sip_message::{HeaderName as H, Message};
+    /// # let msg = Message::parse(Bytes::from_static(b"BYE sip:b@example.com SIP/2.0\r\n\
+    /// #     Via: SIP/2.0/UDP a.example.com;branch=z9hG4bK1\r\nMax-Forwards: 70\r\n\
+    /// #     CSeq: 7 BYE\r\nContent-Length: 0\r\n\r\n"))?;
+    /// let via = b"SIP/2.0/UDP p.example.com;branch=z9hG4bKp1";
+    /// let copy = msg.forwarded(Some("sip:b@192.0.2.4"), &[(H::Via, &via[..])], Some(69))?;
+    /// assert_eq!(copy.via_branch(), Some("z9hG4bKp1"));
+    /// assert_eq!(copy.max_forwards(), Some(69));
+    /// assert_eq!(copy.request_uri_str(), Some("sip:b@192.0.2.4"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`EditError::NotARequest`] on a response; [`EditError::BadValue`] if `request_uri` is
+    /// empty or holds whitespace or control characters, or a `front` value holds CR, LF or
+    /// NUL; [`EditError::UnnamedHeader`] for a `front` line named [`HeaderName::Other`].
+    pub fn forwarded(
+        &self,
+        request_uri: Option<&str>,
+        front: &[(HeaderName, &[u8])],
+        max_forwards: Option<u8>,
+    ) -> Result<Message, EditError> {
+        let StartLine::Request { method, uri } = &self.start else {
+            return Err(EditError::NotARequest);
+        };
+        let uri_bytes = match request_uri {
+            Some(u) if u.is_empty() || u.bytes().any(|c| c <= b' ' || c == 0x7f) => {
+                return Err(EditError::BadValue);
+            }
+            Some(u) => u.as_bytes(),
+            None => self.slot(*uri),
+        };
+        let mut front_len = 0;
+        for (name, value) in front {
+            if breaks_line(value) {
+                return Err(EditError::BadValue);
+            }
+            if *name == HeaderName::Other {
+                return Err(EditError::UnnamedHeader);
+            }
+            front_len += name.as_str().len() + value.len() + 4;
+        }
+        let body = self.body();
+        let mut buf = BytesMut::with_capacity(
+            self.serialized_len_hint() + uri_bytes.len() + front_len + body.len(),
+        );
+        buf.extend_from_slice(method.as_bytes());
+        buf.extend_from_slice(b" ");
+        let uri_start = buf.len();
+        buf.extend_from_slice(uri_bytes);
+        let uri_slot = Slot::buf(uri_start, buf.len());
+        buf.extend_from_slice(b" SIP/2.0\r\n");
+        let mut out = Indexing {
+            buf,
+            headers: Headers::with_capacity(self.headers.len() + front.len() + 1),
+            keys: Keys::default(),
+        };
+        for &(name, value) in front {
+            out.line(name, b"", value);
+        }
+        let body_len = Decimal::new(body.len() as u64);
+        let body_len = body_len.as_bytes();
+        let mf_digits = max_forwards.map(|n| Decimal::new(u64::from(n)));
+        let (mut wrote_length, mut wrote_mf) = (false, false);
+        for (old, e) in self.headers.iter().enumerate() {
+            let value = self.slot(e.value);
+            match e.name {
+                HeaderName::MaxForwards if mf_digits.is_some() => {
+                    if let (false, Some(digits)) = (wrote_mf, &mf_digits) {
+                        out.line(HeaderName::MaxForwards, b"", digits.as_bytes());
+                    }
+                    wrote_mf = true;
+                    continue;
+                }
+                HeaderName::ContentLength => {
+                    if wrote_length {
+                        continue;
+                    }
+                    wrote_length = true;
+                    if value != body_len {
+                        out.line(HeaderName::ContentLength, self.slot(e.name_text), body_len);
+                        continue;
+                    }
+                }
+                _ => {}
+            }
+            if e.line_end != 0 && e.name_text.src == 0 && e.value.src == 0 {
+                out.copy_line(self, old, e);
+            } else {
+                out.line(e.name, self.slot(e.name_text), value);
+            }
+        }
+        if let (false, Some(digits)) = (wrote_mf, &mf_digits) {
+            out.line(HeaderName::MaxForwards, b"", digits.as_bytes());
+        }
+        if !wrote_length {
+            out.line(HeaderName::ContentLength, b"", body_len);
+        }
+        let Indexing { mut buf, headers, mut keys } = out;
+        // The one Content-Length line now written holds the body's length.
+        keys.content_length = Some(body.len() as u32);
+        keys.content_length_lines = 1;
+        buf.extend_from_slice(b"\r\n");
+        let body_start = buf.len();
+        buf.extend_from_slice(body);
+        let body = Slot::buf(body_start, buf.len());
+        let start = StartLine::Request { method: method.clone(), uri: uri_slot };
+        Ok(Message::indexed(buf.freeze(), start, headers, keys, body))
+    }
+
     /// Recomputes the eager keys from scratch.
     #[cfg(test)]
     fn reindex(&mut self) {
@@ -828,6 +977,85 @@ impl Message {
         keys.content_length = Some(body_len);
     }
 
+    /// [`rekey`](Self::rekey) after the removal of one line of `changed`, the `at`-th: the
+    /// lines after it moved up by one, and the key of `changed` is observed afresh only when
+    /// it came from that line (it then comes from the next line of its name, if any). Keys
+    /// that depend on more than the first line of their name are recomputed by `rekey`.
+    fn rekey_removed(&mut self, changed: HeaderName, at: usize) {
+        let slot = match changed {
+            HeaderName::Via => self.keys.via,
+            HeaderName::From => self.keys.from,
+            HeaderName::To => self.keys.to,
+            HeaderName::CallId
+            | HeaderName::CSeq
+            | HeaderName::MaxForwards
+            | HeaderName::ContentLength => {
+                self.rekey(changed);
+                return;
+            }
+            _ => None,
+        };
+        self.pristine = None;
+        let mut fresh = Keys::default();
+        if slot == Some(at as u16) {
+            let next = self.headers.iter().enumerate().skip(at).find(|(_, e)| e.name == changed);
+            if let Some((i, e)) = next {
+                // A bad Content-Length is rewritten on serialisation: not an error here.
+                let _ = fresh.observe(e.name, i, self.slot(e.value), e.value);
+            }
+        }
+        let body_len = self.body().len() as u32;
+        let keys = &mut self.keys;
+        let moved = |k: &mut Option<u16>| {
+            if let Some(i) = k.as_mut().filter(|i| usize::from(**i) > at) {
+                *i -= 1;
+            }
+        };
+        moved(&mut keys.via);
+        moved(&mut keys.from);
+        moved(&mut keys.to);
+        if slot == Some(at as u16) {
+            match changed {
+                HeaderName::Via => (keys.via, keys.branch) = (fresh.via, fresh.branch),
+                HeaderName::From => (keys.from, keys.from_tag) = (fresh.from, fresh.from_tag),
+                HeaderName::To => (keys.to, keys.to_tag) = (fresh.to, fresh.to_tag),
+                _ => {}
+            }
+        }
+        keys.content_length = Some(body_len);
+    }
+
+    /// [`rekey`](Self::rekey) after line `at`, the only line of `changed`, got a new value:
+    /// no line moved, and the key of `changed` comes from that line alone. Keys that depend
+    /// on more than the first line of their name are recomputed by `rekey`.
+    fn rekey_replaced(&mut self, changed: HeaderName, at: usize) {
+        if matches!(
+            changed,
+            HeaderName::CallId
+                | HeaderName::CSeq
+                | HeaderName::MaxForwards
+                | HeaderName::ContentLength
+        ) {
+            self.rekey(changed);
+            return;
+        }
+        self.pristine = None;
+        let mut fresh = Keys::default();
+        if let Some(e) = self.headers.get(at) {
+            // Not a Content-Length line: no error to ignore.
+            let _ = fresh.observe(e.name, at, self.slot(e.value), e.value);
+        }
+        let body_len = self.body().len() as u32;
+        let keys = &mut self.keys;
+        match changed {
+            HeaderName::Via => (keys.via, keys.branch) = (fresh.via, fresh.branch),
+            HeaderName::From => (keys.from, keys.from_tag) = (fresh.from, fresh.from_tag),
+            HeaderName::To => (keys.to, keys.to_tag) = (fresh.to, fresh.to_tag),
+            _ => {}
+        }
+        keys.content_length = Some(body_len);
+    }
+
     // ----- serialisation ------------------------------------------------------------------
 
     /// Bytes the serialised message will need at most (a capacity hint).
@@ -865,6 +1093,15 @@ impl Message {
         let body_len = Decimal::new(body.len() as u64);
         let body_len = body_len.as_bytes();
         let mut wrote_length = false;
+        // Untouched lines that follow each other in the buffer, CRLF included, are copied as
+        // one run (an edit usually leaves most lines so).
+        let mut run = (0, 0);
+        let flush = |out: &mut BytesMut, run: &mut (usize, usize)| {
+            if run.0 < run.1 {
+                out.extend_from_slice(self.buf.get(run.0..run.1).unwrap_or_default());
+            }
+            *run = (0, 0);
+        };
         for e in &self.headers {
             let value = self.slot(e.value);
             if e.name == HeaderName::ContentLength {
@@ -873,21 +1110,30 @@ impl Message {
                 }
                 wrote_length = true;
                 if value != body_len {
+                    flush(out, &mut run);
                     write_line(out, self.slot(e.name_text), HeaderName::ContentLength, body_len);
                     continue;
                 }
             }
             if e.line_end != 0 && e.name_text.src == 0 && e.value.src == 0 {
-                out.extend_from_slice(
-                    self.buf
-                        .get(e.name_text.start as usize..e.line_end as usize)
-                        .unwrap_or_default(),
-                );
+                let (start, end) = (e.name_text.start as usize, e.line_end as usize);
+                if self.buf.get(end..end + 2) == Some(b"\r\n") {
+                    if run.1 != start || run.0 == run.1 {
+                        flush(out, &mut run);
+                        run.0 = start;
+                    }
+                    run.1 = end + 2;
+                    continue;
+                }
+                flush(out, &mut run);
+                out.extend_from_slice(self.buf.get(start..end).unwrap_or_default());
                 out.extend_from_slice(b"\r\n");
             } else {
+                flush(out, &mut run);
                 write_line(out, self.slot(e.name_text), e.name, value);
             }
         }
+        flush(out, &mut run);
         if !wrote_length {
             write_line(out, b"", HeaderName::ContentLength, body_len);
         }
@@ -908,6 +1154,87 @@ impl Message {
     }
 }
 
+/// A message being written line by line by [`Message::forwarded`], indexed as it is written.
+struct Indexing {
+    buf: BytesMut,
+    headers: Headers,
+    keys: Keys,
+}
+
+impl Indexing {
+    /// Writes `name_text: value` (the canonical name when `name_text` is empty), as
+    /// [`Message::write_to`] writes an edited line, and indexes it as the parser would.
+    fn line(&mut self, name: HeaderName, name_text: &[u8], value: &[u8]) {
+        let name_start = self.buf.len();
+        let name_text = if name_text.is_empty() { name.as_str().as_bytes() } else { name_text };
+        self.buf.reserve(name_text.len() + value.len() + 4);
+        self.buf.extend_from_slice(name_text);
+        let name_end = self.buf.len();
+        self.buf.extend_from_slice(b": ");
+        let value_from = self.buf.len();
+        self.buf.extend_from_slice(value);
+        let content_end = self.buf.len();
+        self.buf.extend_from_slice(b"\r\n");
+        let raw = RawLine { name, name_start, name_end, value_from, content_end };
+        // A value the parser would refuse (a bad Content-Length an edit put there) is written
+        // as the edits would write it; its key stays unset, as after the edit.
+        let _ = index_header(&mut self.headers, &mut self.keys, &self.buf, raw);
+    }
+
+    /// Copies line `e` (number `old`) of `from`, untouched since parsing, byte for byte, and
+    /// carries its eager keys over instead of observing its value again: `from`'s keys are
+    /// what observing its lines gives, and a key line of `from` that is the first of its kind
+    /// here too (every earlier line of its name was copied before it) gives the same key.
+    fn copy_line(&mut self, from: &Message, old: usize, e: &Entry) {
+        let line_start = e.name_text.start();
+        let raw = from.buf.get(line_start..e.line_end as usize).unwrap_or_default();
+        let name_start = self.buf.len();
+        self.buf.reserve(raw.len() + 2);
+        self.buf.extend_from_slice(raw);
+        self.buf.extend_from_slice(b"\r\n");
+        let shift = |s: Slot| {
+            let start = name_start + (s.start as usize - line_start);
+            Slot::buf(start, start + (s.end - s.start) as usize)
+        };
+        let value = shift(e.value);
+        let at = self.headers.len();
+        self.headers.push(Entry {
+            name: e.name,
+            name_text: shift(e.name_text),
+            value,
+            line_end: (name_start + (e.line_end as usize - line_start)) as u32,
+        });
+        let keys = &mut self.keys;
+        let mine = Some(old as u16);
+        let carry = |k: Option<Slot>| k.and_then(|k| k.rebase(e.value, value));
+        match e.name {
+            HeaderName::Via if keys.via.is_none() && from.keys.via == mine => {
+                keys.via = Some(at as u16);
+                keys.branch = carry(from.keys.branch);
+            }
+            HeaderName::From if keys.from.is_none() && from.keys.from == mine => {
+                keys.from = Some(at as u16);
+                keys.from_tag = carry(from.keys.from_tag);
+            }
+            HeaderName::To if keys.to.is_none() && from.keys.to == mine => {
+                keys.to = Some(at as u16);
+                keys.to_tag = carry(from.keys.to_tag);
+            }
+            HeaderName::CallId if keys.call_id.is_none() && from.keys.call_id == Some(e.value) => {
+                keys.call_id = Some(value);
+            }
+            HeaderName::CSeq if !keys.cseq_seen && from.keys.cseq_seen => {
+                keys.cseq_seen = true;
+                keys.cseq.clone_from(&from.keys.cseq);
+            }
+            name => {
+                let bytes = self.buf.get(value.start as usize..value.end as usize);
+                let _ = keys.observe(name, at, bytes.unwrap_or_default(), value);
+            }
+        }
+    }
+}
+
 /// Writes `name: value\r\n`, using the name as written when there is one.
 fn write_line(out: &mut BytesMut, name_text: &[u8], name: HeaderName, value: &[u8]) {
     if name_text.is_empty() {
@@ -922,10 +1249,16 @@ fn write_line(out: &mut BytesMut, name_text: &[u8], name: HeaderName, value: &[u
 
 /// Rejects values that would inject a line break (or a NUL, which no SIP header carries raw).
 fn checked_value(value: Bytes) -> Result<Bytes, EditError> {
-    if value.iter().any(|&c| c == b'\r' || c == b'\n' || c == 0) {
+    if breaks_line(&value) {
         return Err(EditError::BadValue);
     }
     Ok(value)
+}
+
+/// Whether a value holds CR, LF or NUL.
+#[inline]
+fn breaks_line(value: &[u8]) -> bool {
+    memchr::memchr3(b'\r', b'\n', 0, value).is_some()
 }
 
 /// Why an edit was refused. The message is left unchanged.
@@ -1147,5 +1480,125 @@ mod tests {
                 prop_assert_eq!(m.to_header(), again.to_header());
             }
         }
+    }
+
+    /// Bases for [`forwarded_equals_the_edits`]: compact names, odd spacing, a folded line, a
+    /// Content-Length in the middle, two Max-Forwards, none.
+    const FORWARD_BASES: &[&[u8]] = &[
+        BASE,
+        b"BYE sip:b@c SIP/2.0\r\n\
+          v:  SIP/2.0/UDP a.example.com;branch=z9hG4bKa , SIP/2.0/TCP b;branch=z9hG4bKb\r\n\
+          Max-Forwards: 7\r\n\
+          l: 5\r\n\
+          f: <sip:a@b>;tag=f\r\n\
+          Subject: one,\r\n two\r\n\
+          t: <sip:b@c>;tag=t\r\n\
+          i: call@host\r\n\
+          Max-Forwards: 9\r\n\
+          CSeq: 2 BYE\r\n\r\nv=0\r\n",
+        b"OPTIONS sip:b@c SIP/2.0\r\n\
+          Via: SIP/2.0/UDP a.example.com;branch=z9hG4bKa\r\n\
+          From: <sip:a@b>;tag=f\r\n\
+          To: <sip:b@c>\r\n\
+          Call-ID: c@h\r\n\
+          CSeq: 3 OPTIONS\r\n\
+          X-A: x\r\n\r\n",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// `forwarded` writes the bytes the successive edits serialise to, indexed as parsing
+        /// them indexes them, whatever edits came before.
+        #[test]
+        fn forwarded_equals_the_edits(
+            base in 0..FORWARD_BASES.len(),
+            edits in prop::collection::vec(edit(), 0..6),
+            uri in prop::option::of(prop::sample::select(vec!["sip:x@192.0.2.9", "sip:b@c"])),
+            front in prop::collection::vec(
+                (
+                    prop::sample::select(vec![
+                        HeaderName::Via,
+                        HeaderName::RecordRoute,
+                        HeaderName::Route,
+                        HeaderName::CSeq,
+                        HeaderName::MaxForwards,
+                    ]),
+                    prop::sample::select(vec![
+                        "SIP/2.0/UDP p.example.com;branch=z9hG4bKp1.2",
+                        "<sip:p.example.com;lr>",
+                        " 8 BYE ",
+                        "12",
+                    ]),
+                ),
+                0..3,
+            ),
+            max_forwards in prop::option::of(0u8..=255),
+        ) {
+            let mut m = Message::parse(Bytes::copy_from_slice(FORWARD_BASES[base])).unwrap();
+            for e in edits {
+                let _ = match e {
+                    Edit::PushFront(n, v) => m.push_front(n, v),
+                    Edit::PushBack(n, v) => m.push_back(n, v),
+                    Edit::PushFrontNamed(n, v) => m.push_front_named(n, v),
+                    Edit::PushBackNamed(n, v) => m.push_back_named(n, v),
+                    Edit::PopFront(n) => m.pop_front(n).map(drop).ok_or(EditError::BadValue),
+                    Edit::RemoveAll(n) => {
+                        m.remove_all(n);
+                        Ok(())
+                    }
+                    Edit::Set(n, v) => m.set(n, v),
+                    Edit::DecrementMaxForwards => m.decrement_max_forwards().map(drop),
+                    Edit::SetBody(b) => m.set_body(Some("application/sdp"), b),
+                };
+            }
+            let lines: Vec<(HeaderName, &[u8])> =
+                front.iter().map(|(n, v)| (*n, v.as_bytes())).collect();
+            let copy = m.forwarded(uri, &lines, max_forwards).unwrap();
+            let mut edited = m.clone();
+            if let Some(uri) = uri {
+                edited.set_request_uri(uri).unwrap();
+            }
+            if let Some(n) = max_forwards {
+                edited.set(HeaderName::MaxForwards, n.to_string()).unwrap();
+            }
+            for (n, v) in front.iter().rev() {
+                edited.push_front(*n, *v).unwrap();
+            }
+            let bytes = edited.to_bytes();
+            prop_assert_eq!(&copy.to_bytes(), &bytes);
+            prop_assert!(copy.pristine.is_some());
+            if let Ok(parsed) = Message::parse(bytes) {
+                prop_assert_eq!(&copy.keys, &parsed.keys);
+                prop_assert_eq!(copy.lines().collect::<Vec<_>>(), parsed.lines().collect::<Vec<_>>());
+                prop_assert_eq!(copy.body(), parsed.body());
+                prop_assert_eq!(copy.request_uri_str(), parsed.request_uri_str());
+            }
+        }
+    }
+
+    #[test]
+    fn forwarded_refuses_what_the_edits_refuse() {
+        let m = Message::parse(Bytes::from_static(BASE)).unwrap();
+        assert_eq!(m.forwarded(Some("sip:a b"), &[], None), Err(EditError::BadValue));
+        assert_eq!(m.forwarded(Some(""), &[], None), Err(EditError::BadValue));
+        let bad: &[u8] = b"x\r\nInjected: 1";
+        assert_eq!(m.forwarded(None, &[(HeaderName::Via, bad)], None), Err(EditError::BadValue));
+        assert_eq!(
+            m.forwarded(None, &[(HeaderName::Other, &b"x"[..])], None),
+            Err(EditError::UnnamedHeader)
+        );
+        let response = Message::parse(Bytes::from_static(b"SIP/2.0 200 OK\r\n\r\n")).unwrap();
+        assert_eq!(response.forwarded(None, &[], None), Err(EditError::NotARequest));
+    }
+
+    #[test]
+    fn request_uri_bytes_follows_the_request_uri() {
+        let mut m = Message::parse(Bytes::from_static(BASE)).unwrap();
+        assert_eq!(m.request_uri_bytes().as_deref(), Some(&b"sip:b@c"[..]));
+        m.set_request_uri("sip:x@192.0.2.9").unwrap();
+        assert_eq!(m.request_uri_bytes().as_deref(), Some(&b"sip:x@192.0.2.9"[..]));
+        let response = Message::parse(Bytes::from_static(b"SIP/2.0 200 OK\r\n\r\n")).unwrap();
+        assert_eq!(response.request_uri_bytes(), None);
     }
 }

@@ -10,8 +10,8 @@ use std::time::Instant;
 use bytes::Bytes;
 use foldhash::fast::FixedState;
 use sip_message::{
-    Contact, HeaderName, Message, MessageBuilder, Method, ProxyRequire, SipUri, TypedHeader, Uri,
-    UriError, Via,
+    Contact, Decimal, HeaderName, Message, MessageBuilder, Method, ProxyRequire, SipUri,
+    TypedHeader, Uri, UriError, Via,
 };
 use sip_transaction::{BRANCH_COOKIE, Event, Target, TransactionId, TransactionTable};
 use smallvec::SmallVec;
@@ -102,7 +102,14 @@ pub struct Proxy<L, R> {
     /// The last other Route value [`route_is_self`] was asked about, and its answer (UAs
     /// configured with this proxy as their outbound proxy send the same one every time).
     route_memo: Option<(Bytes, bool)>,
+    /// What §16.5 and §16.6 read of each location URI met, from its one parse (the location
+    /// service answers with the same bindings call after call); emptied when it reaches
+    /// [`LOCATION_FACTS_LIMIT`] entries.
+    location_facts: HashMap<Box<str>, UriFacts, FixedState>,
 }
+
+/// The most location URIs whose facts the proxy keeps.
+const LOCATION_FACTS_LIMIT: usize = 4096;
 
 impl<L: LocationService, R: Resolver> Proxy<L, R> {
     /// A proxy with `config`, finding targets in `locations` and next hops with `resolver`.
@@ -115,6 +122,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         Self {
             own_routes_are_self,
             route_memo: None,
+            location_facts: HashMap::default(),
             config,
             locations,
             resolver,
@@ -372,8 +380,9 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         let mut request = request;
         // The Request-URI is parsed once from a copy, for §16.4 and (unless §16.4 changed it)
         // §16.5.
-        let received_uri = request.request_uri_str().map(str::to_owned);
-        let parsed_uri = received_uri.as_deref().map(Uri::parse);
+        let received_uri = request.request_uri_bytes();
+        let received_uri = received_uri.as_deref().and_then(|u| std::str::from_utf8(u).ok());
+        let parsed_uri = received_uri.map(Uri::parse);
         let (for_proxy, uri_kept) = self.preprocess_routes(&mut request, parsed_uri.as_ref());
         if for_proxy && !request.has(HeaderName::Route) {
             // The proxy is the final recipient: OPTIONS per §11, nothing else is served here.
@@ -386,7 +395,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             return;
         }
         // §16.5.
-        let known_uri = match (uri_kept, received_uri.as_deref(), parsed_uri.as_ref()) {
+        let known_uri = match (uri_kept, received_uri, parsed_uri.as_ref()) {
             (true, Some(raw), Some(parsed)) => Some((raw, parsed)),
             _ => None,
         };
@@ -455,7 +464,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
     /// dialog and goes to its Request-URI (§16.12); the stateless ACK path clears it, since a
     /// non-2xx ACK carries a To tag too.
     fn determine_targets(
-        &self,
+        &mut self,
         now: Instant,
         request: &Message,
         known: Option<(&str, &Result<Uri<'_>, UriError>)>,
@@ -494,16 +503,27 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
                     if targets.len() >= self.config.max_targets {
                         break;
                     }
-                    let parsed = Uri::parse(&location.uri);
-                    let acceptable = match &parsed {
-                        Ok(Uri::Sip(sip)) => !secure || sip.is_secure(),
-                        Ok(Uri::Tel(_) | Uri::Other(_)) | Err(_) => false,
+                    let facts = match self.location_facts.get(&*location.uri) {
+                        Some(facts) => *facts,
+                        None => {
+                            let facts = UriFacts::of(&Uri::parse(&location.uri));
+                            if self.location_facts.len() >= LOCATION_FACTS_LIMIT {
+                                self.location_facts.clear();
+                            }
+                            self.location_facts.insert(location.uri.as_str().into(), facts);
+                            facts
+                        }
+                    };
+                    // A SIP or SIPS URI; SIPS only when the Request-URI is SIPS (§16.5).
+                    let acceptable = match facts {
+                        UriFacts::Sip { secure: sips, .. } => !secure || sips,
+                        UriFacts::NotSip => false,
                     };
                     if !acceptable || contains_uri(&targets, &location.uri) {
                         continue;
                     }
                     let mut slot = TargetSlot::new(&location.uri, location.q.thousandths(), true);
-                    slot.facts = Some(UriFacts::of(&parsed));
+                    slot.facts = Some(facts);
                     slot.path = location.path.into_iter().map(String::into_boxed_str).collect();
                     slot.flow = location.flow;
                     targets.push(slot);
@@ -525,13 +545,14 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         let best_q = targets.iter().map(|t| t.q).max().unwrap_or(0);
         let Some(target) = targets.iter().find(|t| t.q == best_q) else { return };
         let unique = stateless_unique(&request);
-        let Some((mut copy, hops)) = self.build_copy_of(request, target, self.config.record_route)
+        let Some((copy, hops)) =
+            self.build_copy_of(Cow::Owned(request), target, self.config.record_route)
         else {
             return;
         };
         let Some(&hop) = hops.first() else { return };
         let via = self.via_value(hop, hex_str(&unique), Some(loop_part));
-        if copy.push_front(HeaderName::Via, via).is_ok() {
+        if let Some(copy) = copy.finish(&via) {
             txns.send_stateless(hop, &copy);
             self.stats.forwarded += 1;
             self.stats.forwarded_stateless += 1;
@@ -556,8 +577,9 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         }
         let loop_part = self.config.stateless.then(|| loop_hash(&ack, true));
         let mut ack = ack;
-        let received_uri = ack.request_uri_str().map(str::to_owned);
-        let parsed_uri = received_uri.as_deref().map(Uri::parse);
+        let received_uri = ack.request_uri_bytes();
+        let received_uri = received_uri.as_deref().and_then(|u| std::str::from_utf8(u).ok());
+        let parsed_uri = received_uri.map(Uri::parse);
         let (for_proxy, uri_kept) = self.preprocess_routes(&mut ack, parsed_uri.as_ref());
         if for_proxy && !ack.has(HeaderName::Route) {
             return; // for the proxy itself: nothing to do
@@ -590,10 +612,12 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             None => return,
         };
         let unique = stateless_unique(&ack);
-        let Some((mut copy, hops)) = self.build_copy_of(ack, &target, false) else { return };
+        let Some((copy, hops)) = self.build_copy_of(Cow::Owned(ack), &target, false) else {
+            return;
+        };
         let Some(&hop) = hops.first() else { return };
         let via = self.via_value(hop, hex_str(&unique), loop_part.as_ref());
-        if copy.push_front(HeaderName::Via, via).is_ok() {
+        if let Some(copy) = copy.finish(&via) {
             txns.send_stateless(hop, &copy);
             self.stats.forwarded += 1;
             self.stats.forwarded_stateless += 1;
@@ -1027,10 +1051,18 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         cid: ContextId,
         ti: usize,
     ) {
+        // The copy is written from the context's request as it is borrowed (no clone), with
+        // its Via and branch, before the branch is recorded (which draws nothing).
         let built = {
             let Some(ctx) = self.context(cid) else { return };
             let Some(target) = ctx.targets.get(ti) else { return };
-            self.build_copy(&ctx.request, target, self.config.record_route)
+            self.build_copy(&ctx.request, target, self.config.record_route).map(|(copy, hops)| {
+                let first = hops.first().copied();
+                let sent = first.and_then(|hop| {
+                    self.forward_copy(txns, copy, hop, &ctx.loop_part).map(|m| (m, hop))
+                });
+                (first.is_some(), sent, hops)
+            })
         };
         let Some(ctx) = self.context_mut(cid) else { return };
         if let Some(target) = ctx.targets.get_mut(ti) {
@@ -1038,22 +1070,23 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         }
         let Ok(bi) = u16::try_from(ctx.branches.len()) else { return };
         ctx.branches.push(crate::context::Branch::new(u16::try_from(ti).unwrap_or(u16::MAX)));
-        let Some((copy, hops)) = built else {
+        let Some((resolved, sent, hops)) = built else {
             self.finish_branch(cid, bi, 503, None);
             return;
         };
-        let mut hops = hops.into_iter();
-        let Some(first) = hops.next() else {
+        if !resolved {
             // Unresolvable (§16.9 via RFC 3263 §4.3): as if the branch had received a 503.
             self.finish_branch(cid, bi, 503, None);
             return;
-        };
-        if let Some(branch) = self.branch_mut(cid, bi) {
-            branch.failover = hops.collect();
         }
-        if !self.send_attempt(now, txns, cid, bi, copy, first)
-            && !self.retry_branch(now, txns, cid, bi)
-        {
+        if let Some(branch) = self.branch_mut(cid, bi) {
+            branch.failover = hops.into_iter().skip(1).collect();
+        }
+        let sent = match sent {
+            Some((copy, hop)) => self.send_attempt(now, txns, cid, bi, copy, hop),
+            None => false,
+        };
+        if !sent && !self.retry_branch(now, txns, cid, bi) {
             self.finish_branch(cid, bi, 503, None);
         }
     }
@@ -1078,34 +1111,51 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
                 let ti = usize::from(branch.target);
                 let Some(ctx) = self.context(cid) else { return false };
                 let Some(target) = ctx.targets.get(ti) else { return false };
-                self.build_copy(&ctx.request, target, self.config.record_route)
-                    .map(|(copy, _)| (copy, hop))
+                let Some((copy, _)) =
+                    self.build_copy(&ctx.request, target, self.config.record_route)
+                else {
+                    return false;
+                };
+                (self.forward_copy(txns, copy, hop, &ctx.loop_part), hop)
             };
-            let Some((copy, hop)) = next else { return false };
+            let (Some(copy), hop) = next else { continue };
             if self.send_attempt(now, txns, cid, bi, copy, hop) {
                 return true;
             }
         }
     }
 
-    /// §16.6 steps 8-11: our Via with a fresh branch (random part from the table's seeded
-    /// generator, loop part of the context), a new client transaction, Timer C.
+    /// §16.6 step 8: `copy` with our Via on top, its branch fresh (random part from the
+    /// table's seeded generator) with the context's `loop_part`; `None` (the branch given back)
+    /// if it cannot be written.
+    fn forward_copy(
+        &self,
+        txns: &mut TransactionTable,
+        copy: ForwardCopy<'_>,
+        hop: Target,
+        loop_part: &Hex16,
+    ) -> Option<Message> {
+        let branch = txns.draw_branch();
+        let via = self.via_value(hop, branch.as_str(), Some(loop_part));
+        let copy = copy.finish(&via);
+        if copy.is_none() {
+            txns.return_branch(branch);
+        }
+        copy
+    }
+
+    /// §16.6 steps 9-11 for `copy` (with our Via, [`forward_copy`](Self::forward_copy)): a
+    /// new client transaction, Timer C.
     fn send_attempt(
         &mut self,
         now: Instant,
         txns: &mut TransactionTable,
         cid: ContextId,
         bi: u16,
-        mut copy: Message,
+        copy: Message,
         hop: Target,
     ) -> bool {
-        let Some((loop_part, invite)) = self.context(cid).map(|c| (c.loop_part, c.invite)) else {
-            return false;
-        };
-        let via = self.via_value(hop, &txns.new_branch(), Some(&loop_part));
-        if copy.push_front(HeaderName::Via, via).is_err() {
-            return false;
-        }
+        let Some(invite) = self.context(cid).map(|c| c.invite) else { return false };
         let Ok(client) = txns.send_request(now, copy, hop) else { return false };
         self.stats.forwarded += 1;
         self.clients.insert(client, ClientRef { context: cid, branch: bi, role: Role::Request });
@@ -1344,23 +1394,27 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
 
     /// §16.6 steps 1-7 for `target`: the copy (Request-URI, Max-Forwards, Path and outbound
     /// Routes, strict-route reformatting, Record-Route) and the next-hop addresses in order.
-    fn build_copy(
+    fn build_copy<'a>(
         &self,
-        base: &Message,
+        base: &'a Message,
         target: &TargetSlot,
         record_route: bool,
-    ) -> Option<(Message, SmallVec<[Target; 2]>)> {
-        self.build_copy_of(base.clone(), target, record_route)
+    ) -> Option<(ForwardCopy<'a>, SmallVec<[Target; 2]>)> {
+        self.build_copy_of(Cow::Borrowed(base), target, record_route)
     }
 
-    /// [`build_copy`](Self::build_copy) turning `copy` itself into the copy (a request that
-    /// is forwarded once and then dropped needs no clone).
-    fn build_copy_of(
+    /// [`build_copy`](Self::build_copy) of a request borrowed or owned (a request that is
+    /// forwarded once and then dropped is edited, when it is, without a clone).
+    ///
+    /// Unless Routes are pushed or a strict route reformats the copy (which read the copy as
+    /// they change it), nothing is edited here: the copy is written in one pass once its Via
+    /// is known ([`ForwardCopy::finish`]), the same bytes the edits would give.
+    fn build_copy_of<'a>(
         &self,
-        mut copy: Message,
+        mut copy: Cow<'a, Message>,
         target: &TargetSlot,
         record_route: bool,
-    ) -> Option<(Message, SmallVec<[Target; 2]>)> {
+    ) -> Option<(ForwardCopy<'a>, SmallVec<[Target; 2]>)> {
         // Step 2. The target URI is parsed once: it is also the Request-URI whose scheme step 4
         // reads and, without Route, the next hop of step 7.
         // Facts the target's maker already read serve unless the URI needs rewriting or a
@@ -1374,21 +1428,35 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             Some(parsed) => request_uri_form_of(&target.uri, parsed),
             None => Cow::Borrowed(&*target.uri),
         };
-        if copy.request_uri_str() != Some(&*uri) {
-            copy.set_request_uri(Bytes::copy_from_slice(uri.as_bytes())).ok()?;
-        }
-        // Step 3.
-        if copy.has(HeaderName::MaxForwards) {
-            copy.decrement_max_forwards().ok()?;
+        let new_uri = copy.request_uri_str() != Some(&*uri);
+        // Step 3 (a malformed Max-Forwards, or one at 0, is not forwarded).
+        let max_forwards = if copy.has(HeaderName::MaxForwards) {
+            copy.max_forwards()?.checked_sub(1)?
         } else {
-            copy.set(HeaderName::MaxForwards, self.config.max_forwards.to_string()).ok()?;
-        }
+            self.config.max_forwards
+        };
+        // Steps 2 and 3 as edits, for a copy that is edited further.
+        let edit = |copy: &mut Message| -> Option<()> {
+            if new_uri {
+                copy.set_request_uri(Bytes::copy_from_slice(uri.as_bytes())).ok()?;
+            }
+            let digits = Decimal::new(u64::from(max_forwards));
+            copy.set(HeaderName::MaxForwards, Bytes::copy_from_slice(digits.as_bytes())).ok()
+        };
         // Step 6: Routes the policy mandates, ahead of existing ones.
-        for path in target.path.iter().rev() {
-            copy.push_front(HeaderName::Route, bracketed(path)).ok()?;
-        }
-        if !target.from_location && target.flow.is_none() {
-            if let Some(outbound) = &self.config.outbound_proxy {
+        let outbound = match &self.config.outbound_proxy {
+            Some(outbound) if !target.from_location && target.flow.is_none() => Some(outbound),
+            _ => None,
+        };
+        let mut edited = false;
+        if !target.path.is_empty() || outbound.is_some() {
+            let copy = copy.to_mut();
+            edit(copy)?;
+            edited = true;
+            for path in target.path.iter().rev() {
+                copy.push_front(HeaderName::Route, bracketed(path)).ok()?;
+            }
+            if let Some(outbound) = outbound {
                 copy.push_front(HeaderName::Route, outbound.clone()).ok()?;
             }
         }
@@ -1398,7 +1466,11 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         // The test postprocess_strict_route makes first; when it passes, the copy may change,
         // and its Request-URI and top Route are read again.
         let looked_strict = top_sip.as_ref().is_some_and(|sip| !sip.lr());
-        let strict = looked_strict && postprocess_strict_route(&mut copy);
+        if looked_strict && !edited {
+            edit(copy.to_mut())?;
+            edited = true;
+        }
+        let strict = looked_strict && postprocess_strict_route(copy.to_mut());
         let request_uri_now =
             if looked_strict { copy.request_uri_str().map(str::to_owned) } else { None };
         if looked_strict {
@@ -1423,6 +1495,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             }
         };
         // Step 4, after step 6 so that a SIPS top Route is seen.
+        let mut rr_line = None;
         if record_route && copy.method() != Some(&Method::Register) {
             let secure = request_sip.is_secure() || top_sip.as_ref().is_some_and(SipUri::is_secure);
             let rr = if secure {
@@ -1430,7 +1503,11 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             } else {
                 self.config.record_route_sip.clone()
             };
-            copy.push_front(HeaderName::RecordRoute, rr).ok()?;
+            if edited {
+                copy.to_mut().push_front(HeaderName::RecordRoute, rr).ok()?;
+            } else {
+                rr_line = Some(rr);
+            }
         }
         // Step 7.
         let hops = match target.flow {
@@ -1455,6 +1532,12 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
                 }
             }
         };
+        let copy = if edited {
+            ForwardCopy::Edited(copy.into_owned())
+        } else {
+            let uri = new_uri.then(|| uri.into_owned());
+            ForwardCopy::Planned { base: copy, uri, max_forwards, record_route: rr_line }
+        };
         Some((copy, hops))
     }
 
@@ -1468,24 +1551,21 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
 
     /// Our Via (§16.6 step 8): `SIP/2.0/<transport> <sent-by>;branch=` and the branch, the
     /// magic cookie (unless `unique` starts with it), `unique`, and `.` + the loop part when
-    /// there is one. Written at its exact length (a `Bytes` made from it needs no second
-    /// allocation).
-    fn via_value(&self, hop: Target, unique: &str, loop_part: Option<&Hex16>) -> String {
+    /// there is one. Written on the stack (it is copied into the forwarded request).
+    fn via_value(&self, hop: Target, unique: &str, loop_part: Option<&Hex16>) -> ViaText {
         let transport = hop.transport().as_str();
         let cookie = if unique.starts_with(BRANCH_COOKIE) { "" } else { BRANCH_COOKIE };
-        let tail = loop_part.map_or(0, |l| l.len() + 1);
-        let len = 8 + transport.len() + 1 + self.config.sent_by.len() + 8;
-        let mut via = String::with_capacity(len + cookie.len() + unique.len() + tail);
-        via.push_str("SIP/2.0/");
-        via.push_str(transport);
-        via.push(' ');
-        via.push_str(&self.config.sent_by);
-        via.push_str(";branch=");
-        via.push_str(cookie);
-        via.push_str(unique);
+        let mut via = ViaText::new();
+        via.extend_from_slice(b"SIP/2.0/");
+        via.extend_from_slice(transport.as_bytes());
+        via.push(b' ');
+        via.extend_from_slice(self.config.sent_by.as_bytes());
+        via.extend_from_slice(b";branch=");
+        via.extend_from_slice(cookie.as_bytes());
+        via.extend_from_slice(unique.as_bytes());
         if let Some(loop_part) = loop_part {
-            via.push('.');
-            via.push_str(hex_str(loop_part));
+            via.push(b'.');
+            via.extend_from_slice(loop_part);
         }
         via
     }
@@ -1765,6 +1845,82 @@ fn mentions_loop_part(line: &[u8], part: &Hex16) -> bool {
         .any(|w| w.split_first().is_some_and(|(dot, rest)| *dot == b'.' && rest == part))
 }
 
+/// The proxy's Via value, built on the stack (it fits unless the sent-by is very long).
+type ViaText = SmallVec<[u8; 128]>;
+
+/// The copy of a request for one target (§16.6 steps 1-7), made into the request sent once
+/// its Via (step 8) is known.
+enum ForwardCopy<'a> {
+    /// A copy edited already (Routes pushed, or a strict route reformatted).
+    Edited(Message),
+    /// The request itself and what steps 2-4 change in it, written in one pass.
+    Planned {
+        /// The request as the copies start from it (the context's, borrowed, for a stateful
+        /// branch: no clone).
+        base: Cow<'a, Message>,
+        /// The new Request-URI (step 2), when it differs.
+        uri: Option<String>,
+        /// Max-Forwards (step 3).
+        max_forwards: u8,
+        /// The Record-Route value (step 4).
+        record_route: Option<Bytes>,
+    },
+}
+
+impl ForwardCopy<'_> {
+    /// The request with `via` on top (§16.6 step 8); `None` if a value cannot be written.
+    fn finish(self, via: &[u8]) -> Option<Message> {
+        match self {
+            ForwardCopy::Edited(mut copy) => {
+                copy.push_front(HeaderName::Via, Bytes::copy_from_slice(via)).ok()?;
+                Some(copy)
+            }
+            ForwardCopy::Planned { base, uri, max_forwards, record_route } => {
+                let via = (HeaderName::Via, via);
+                let mut front = [via, via];
+                let lines = match &record_route {
+                    Some(rr) => {
+                        front[1] = (HeaderName::RecordRoute, &rr[..]);
+                        &front[..]
+                    }
+                    None => &front[..1],
+                };
+                let copy = base.forwarded(uri.as_deref(), lines, Some(max_forwards)).ok()?;
+                // The same bytes as the edits of §16.6 steps 2-4 and 8 give (checked in every
+                // debug build: the unit and flow tests of this crate and its dependents).
+                debug_assert_eq!(
+                    Some(copy.to_bytes()),
+                    ForwardCopy::by_edits(base.into_owned(), uri, max_forwards, record_route, via)
+                        .map(|m| m.to_bytes())
+                );
+                Some(copy)
+            }
+        }
+    }
+}
+
+impl ForwardCopy<'_> {
+    /// [`ForwardCopy::Planned`] made by successive edits, as before the one-pass copy (what
+    /// debug builds check the one-pass copy against).
+    fn by_edits(
+        mut copy: Message,
+        uri: Option<String>,
+        max_forwards: u8,
+        record_route: Option<Bytes>,
+        via: (HeaderName, &[u8]),
+    ) -> Option<Message> {
+        if let Some(uri) = uri {
+            copy.set_request_uri(uri).ok()?;
+        }
+        copy.set(HeaderName::MaxForwards, max_forwards.to_string()).ok()?;
+        if let Some(rr) = record_route {
+            copy.push_front(HeaderName::RecordRoute, rr).ok()?;
+        }
+        copy.push_front(via.0, Bytes::copy_from_slice(via.1)).ok()?;
+        Some(copy)
+    }
+}
+
 /// A URI as `build_copy` reads it: parsed, or the facts of an earlier parse.
 #[derive(Clone, Copy)]
 enum RequestUri<'a> {
@@ -1819,14 +1975,17 @@ mod tests {
             let head = format!("SIP/2.0/{} 192.0.2.10:5060;branch=", hop.transport().as_str());
             for unique in ["z9hG4bKabc", "abc"] {
                 let via = proxy.via_value(hop, unique, Some(&loop_part));
-                assert_eq!(via, format!("{head}{}", branch_from(unique, &loop_part)));
-                assert_eq!(via.len(), via.capacity());
+                let expected = format!("{head}{}", branch_from(unique, &loop_part));
+                assert_eq!(&via[..], expected.as_bytes());
+                assert!(!via.spilled());
             }
             let unique = stateless_unique(&request);
             let via = proxy.via_value(hop, hex_str(&unique), Some(&loop_part));
-            assert_eq!(via, format!("{head}{}", stateless_branch(&request, &loop_part)));
+            let expected = format!("{head}{}", stateless_branch(&request, &loop_part));
+            assert_eq!(&via[..], expected.as_bytes());
             let via = proxy.via_value(hop, hex_str(&unique), None);
-            assert_eq!(via, format!("{head}{}", stateless_branch_without_loop_part(&request)));
+            let expected = format!("{head}{}", stateless_branch_without_loop_part(&request));
+            assert_eq!(&via[..], expected.as_bytes());
         }
     }
 
@@ -1843,6 +2002,44 @@ mod tests {
             (b"", false),
         ] {
             assert_eq!(mentions_loop_part(line, &part), found, "{}", String::from_utf8_lossy(line));
+        }
+    }
+
+    #[test]
+    fn remembered_location_facts_choose_the_targets_a_fresh_parse_chooses() {
+        // §16.5: SIP and SIPS bindings only, SIPS alone for a SIPS Request-URI; the second
+        // lookup of each binding reads the facts the first one kept.
+        let mut locations = StaticLocations::new();
+        for aor in ["sip:bob@example.com", "sips:bob@example.com"] {
+            for uri in ["sip:bob@192.0.2.20", "tel:+15551234", "sips:bob@192.0.2.21", "sip:"] {
+                locations.add(aor, crate::Location::new(uri));
+            }
+        }
+        let config = ProxyConfig::new("sip:192.0.2.10:5060").unwrap().domain("example.com");
+        let mut proxy = Proxy::new(config, locations, StaticResolver::new());
+        let now = Instant::now();
+        for (uri, expected) in [
+            ("sip:bob@example.com", &["sip:bob@192.0.2.20", "sips:bob@192.0.2.21"][..]),
+            ("sips:bob@example.com", &["sips:bob@192.0.2.21"][..]),
+        ] {
+            let request = MessageBuilder::request(&Method::Invite, uri)
+                .header(HeaderName::Via, "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKa")
+                .header(HeaderName::To, "<sip:bob@example.com>")
+                .header(HeaderName::From, "<sip:alice@example.com>;tag=a")
+                .header(HeaderName::CallId, "c1")
+                .header(HeaderName::CSeq, "1 INVITE")
+                .build()
+                .unwrap();
+            for _ in 0..2 {
+                let (targets, local, _) =
+                    proxy.determine_targets(now, &request, None, true).unwrap();
+                assert!(local);
+                let uris: Vec<&str> = targets.iter().map(|t| &*t.uri).collect();
+                assert_eq!(uris, expected);
+                for t in &targets {
+                    assert_eq!(t.facts, Some(UriFacts::of(&Uri::parse(&t.uri))));
+                }
+            }
         }
     }
 
@@ -1887,10 +2084,13 @@ mod tests {
                     known.facts = Some(UriFacts::of(&Uri::parse(uri)));
                     let a = proxy.build_copy(request, &plain, record_route);
                     let b = proxy.build_copy(request, &known, record_route);
-                    let show = |r: &Option<(Message, SmallVec<[Target; 2]>)>| {
-                        r.as_ref().map(|(m, hops)| (m.to_bytes(), hops.to_vec()))
+                    let show = |r: Option<(ForwardCopy, SmallVec<[Target; 2]>)>| {
+                        r.map(|(m, hops)| {
+                            let via = b"SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKx";
+                            (m.finish(via).map(|m| m.to_bytes()), hops.to_vec())
+                        })
                     };
-                    assert_eq!(show(&a), show(&b), "{uri}");
+                    assert_eq!(show(a), show(b), "{uri}");
                 }
             }
         }
