@@ -236,39 +236,11 @@ impl<'a> SipUri<'a> {
         };
 
         let params_start = i;
-        while b.get(i) == Some(&b';') {
-            let name_start = i + 1;
-            i = scan(b, name_start, |c| in_class(&PARAMCHAR, c))?;
-            if i == name_start {
-                return Err(err_at(b, name_start, "empty parameter name"));
-            }
-            if b.get(i) == Some(&b'=') {
-                let value_start = i + 1;
-                i = scan(b, value_start, |c| in_class(&PARAMCHAR, c))?;
-                if i == value_start {
-                    return Err(err_at(b, value_start, "empty parameter value"));
-                }
-            }
-        }
+        i = uri_params_end(b, i)?;
         let params = if i > params_start { slice(s, params_start + 1, i)? } else { "" };
 
         let headers_start = i;
-        if b.get(i) == Some(&b'?') {
-            loop {
-                let name_start = i + 1;
-                i = scan(b, name_start, |c| in_class(&HNVCHAR, c))?;
-                if i == name_start {
-                    return Err(err_at(b, name_start, "empty header name"));
-                }
-                if b.get(i) != Some(&b'=') {
-                    return Err(err_at(b, i, "expected '=' in URI header"));
-                }
-                i = scan(b, i + 1, |c| in_class(&HNVCHAR, c))?;
-                if b.get(i) != Some(&b'&') {
-                    break;
-                }
-            }
-        }
+        i = uri_headers_end(b, i)?;
         let headers = if i > headers_start { slice(s, headers_start + 1, i)? } else { "" };
 
         if i != b.len() {
@@ -1035,6 +1007,89 @@ fn parse_host(s: &str, i: usize) -> Result<(Host<'_>, usize), UriError> {
     } else {
         Err(UriError::new("bad host name", i))
     }
+}
+
+/// Whether [`Uri::parse`] accepts `s`: for a SIP or SIPS URI, the grammar of
+/// [`SipUri::parse`] walked without building the URI (for
+/// [`Message::validate`](crate::Message::validate), which throws it away); for any other
+/// scheme, [`Uri::parse`] itself.
+pub(crate) fn is_valid_uri(s: &str) -> bool {
+    let b = s.as_bytes();
+    // `Uri::parse` hands exactly these to `SipUri::parse` (its scheme test is
+    // case-insensitive), which then starts after the colon.
+    let start = if starts_with_ignore_case(b, b"sip:") {
+        4
+    } else if starts_with_ignore_case(b, b"sips:") {
+        5
+    } else {
+        return Uri::parse(s).is_ok();
+    };
+    let host_start = match find_userinfo_end(b, start) {
+        Some(at) => {
+            if parse_userinfo(s, start, at).is_err() {
+                return false;
+            }
+            at + 1
+        }
+        None => start,
+    };
+    let Ok((_, mut i)) = parse_host(s, host_start) else {
+        return false;
+    };
+    if b.get(i) == Some(&b':') {
+        match parse_port(b, i + 1) {
+            Ok((_, end)) => i = end,
+            Err(_) => return false,
+        }
+    }
+    let end = uri_params_end(b, i).and_then(|i| uri_headers_end(b, i));
+    // `SipUri::parse` also cuts slices at these positions, which are all ASCII boundaries
+    // (each follows an ASCII byte or ends a run of ASCII bytes), so cutting cannot fail.
+    end == Ok(b.len())
+}
+
+/// `uri-parameters = *( ";" uri-parameter )` from `i` (RFC 3261 §25.1), each
+/// `pname [ "=" pvalue ]` with non-empty name and value; returns where they end.
+#[inline]
+fn uri_params_end(b: &[u8], mut i: usize) -> Result<usize, UriError> {
+    while b.get(i) == Some(&b';') {
+        let name_start = i + 1;
+        i = scan(b, name_start, |c| in_class(&PARAMCHAR, c))?;
+        if i == name_start {
+            return Err(err_at(b, name_start, "empty parameter name"));
+        }
+        if b.get(i) == Some(&b'=') {
+            let value_start = i + 1;
+            i = scan(b, value_start, |c| in_class(&PARAMCHAR, c))?;
+            if i == value_start {
+                return Err(err_at(b, value_start, "empty parameter value"));
+            }
+        }
+    }
+    Ok(i)
+}
+
+/// `headers = "?" header *( "&" header )` from `i`, if there is a `?` (RFC 3261 §25.1);
+/// returns where they end.
+#[inline]
+fn uri_headers_end(b: &[u8], mut i: usize) -> Result<usize, UriError> {
+    if b.get(i) == Some(&b'?') {
+        loop {
+            let name_start = i + 1;
+            i = scan(b, name_start, |c| in_class(&HNVCHAR, c))?;
+            if i == name_start {
+                return Err(err_at(b, name_start, "empty header name"));
+            }
+            if b.get(i) != Some(&b'=') {
+                return Err(err_at(b, i, "expected '=' in URI header"));
+            }
+            i = scan(b, i + 1, |c| in_class(&HNVCHAR, c))?;
+            if b.get(i) != Some(&b'&') {
+                break;
+            }
+        }
+    }
+    Ok(i)
 }
 
 /// What [`scan_host`] found.
