@@ -210,6 +210,12 @@ impl Message {
         if self.cseq_method() != Some(method) {
             return bad(Problem::CSeqMethodMismatch);
         }
+        // A SIP or SIPS URI, judged as `Uri::parse` would judge it without building it: its
+        // scheme is one of `SCHEMES`, so only its headers can be wrong. Anything else (a bad
+        // URI, another scheme) goes the long way below.
+        if let crate::uri::SipCheck::Valid { headers } = crate::uri::check_sip_uri(uri) {
+            return if headers { bad(Problem::RequestUriHeaders) } else { Ok(()) };
+        }
         let uri = Uri::parse(uri).map_err(|e| Rejection {
             status: if SCHEMES.iter().any(|s| scheme_of(uri).eq_ignore_ascii_case(s)) {
                 400

@@ -217,7 +217,7 @@ fn known_params<'a>(params: &ParamList<'a>) -> Result<ViaKnown<'a>, &'static str
 /// which throws the typed header away).
 pub(crate) fn via_is_valid(value: &str) -> bool {
     let mut cur = Cursor::new(value, HeaderName::Via);
-    if sent_protocol_and_by(&mut cur).is_err() {
+    if !sent_protocol_and_by_ok(&mut cur) {
         return false;
     }
     let mut first = ViaFirst::default();
@@ -226,6 +226,17 @@ pub(crate) fn via_is_valid(value: &str) -> bool {
         None => first = ViaFirst::default(),
     });
     read && first.convert(token_value).is_ok()
+}
+
+/// Whether [`sent_protocol_and_by`] would accept what is at the cursor, read by the same
+/// steps without converting the host or port; the cursor then stands where it would.
+fn sent_protocol_and_by_ok(cur: &mut Cursor<'_>) -> bool {
+    if cur.take_prefix("SIP/2.0/").is_some() {
+        cur.skip_sws();
+    } else if !(cur.token().is_some() && cur.sep(b'/') && cur.token().is_some() && cur.sep(b'/')) {
+        return false;
+    }
+    cur.token().is_some() && cur.skip_sws() && cur.host_ok() && (!cur.sep(b':') || cur.port_ok())
 }
 
 /// The first `branch`, `received`, `rport`, `maddr` and `ttl` of a Via's parameters: `None`
