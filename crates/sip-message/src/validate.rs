@@ -306,6 +306,18 @@ fn quick_accepts(name: HeaderName, value: &str) -> bool {
         | HeaderName::ReplyTo
         | HeaderName::ReferTo
         | HeaderName::ReferredBy => crate::headers::address_is_valid,
+        HeaderName::Allow
+        | HeaderName::Supported
+        | HeaderName::Require
+        | HeaderName::ProxyRequire
+        | HeaderName::Unsupported
+        | HeaderName::ContentEncoding
+            if name.is_list() =>
+        {
+            // As `check_text`: an empty value is good where the grammar allows it.
+            return is_token_list(value)
+                || (EMPTY_LIST_OK.contains(&name) && value.trim().is_empty());
+        }
         _ => return false,
     };
     if !name.is_list() {
@@ -319,6 +331,27 @@ fn quick_accepts(name: HeaderName, value: &str) -> bool {
             .get(offset..offset.wrapping_add(piece.len()))
             .is_some_and(|piece| !piece.is_empty() && one(piece, name))
     })
+}
+
+/// Whether `value` is one or more tokens separated by commas, with linear whitespace
+/// characters around them: what `check_text` accepts for a list of `token`s (Allow,
+/// Supported, Require, ...), which it splits at the commas (there are no quotes or brackets to
+/// honour) and trims, leaving each element one token. `false` for an empty value or element,
+/// which `check_text` judges (some of these headers may be empty).
+fn is_token_list(value: &str) -> bool {
+    use crate::chars::{TOKEN, in_class};
+    // 0: before an element's token; 1: in it; 2: after it (only whitespace or a comma next).
+    let mut state = 0_u8;
+    for &c in value.as_bytes() {
+        state = match (c, state) {
+            (b' ' | b'\t' | b'\r' | b'\n', 0) => 0,
+            (b' ' | b'\t' | b'\r' | b'\n', _) => 2,
+            (b',', 1 | 2) => 0,
+            (c, 0 | 1) if in_class(&TOKEN, c) => 1,
+            _ => return false,
+        };
+    }
+    state != 0
 }
 
 /// Parses one header value, given as text, with `H`: the whole value, or each element of a
@@ -607,7 +640,13 @@ mod tests {
     }
 
     /// The headers `quick_accepts` covers.
-    const QUICK: [HeaderName; 12] = [
+    const QUICK: [HeaderName; 18] = [
+        HeaderName::Allow,
+        HeaderName::Supported,
+        HeaderName::Require,
+        HeaderName::ProxyRequire,
+        HeaderName::Unsupported,
+        HeaderName::ContentEncoding,
         HeaderName::Via,
         HeaderName::From,
         HeaderName::To,
@@ -674,6 +713,11 @@ mod tests {
                 "<sip:a@b>;q=1.5",
                 "<sip:a@b>;expires=x;q=0.5",
                 "<sip:a@b>;cid=x",
+                "INVITE, ACK, CANCEL, BYE, OPTIONS",
+                "timer,100rel , path",
+                " gzip ",
+                "a,,b",
+                "",
             ]
             .iter()
             .map(|s| s.to_string())
