@@ -1041,7 +1041,8 @@ pub(crate) fn check_sip_uri(s: &str) -> SipCheck {
     let b = s.as_bytes();
     // `Uri::parse` hands exactly these to `SipUri::parse` (its scheme test is
     // case-insensitive), which then starts after the colon.
-    let start = if starts_with_ignore_case(b, b"sip:") {
+    // The common spelling first, then any case.
+    let start = if b.starts_with(b"sip:") || starts_with_ignore_case(b, b"sip:") {
         4
     } else if starts_with_ignore_case(b, b"sips:") {
         5

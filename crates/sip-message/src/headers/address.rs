@@ -377,9 +377,13 @@ pub(crate) fn address_is_valid(value: &str, name: HeaderName) -> bool {
         None => first = [None; 2],
     });
     let [a, b] = first;
-    read && match known {
+    let Some(tokens) = read else {
+        return false;
+    };
+    match known {
         Known::None => true,
-        Known::Tag => a.is_none_or(|v| token_value(v).is_some()),
+        // Values read by the plain path are tokens already (as `ParamList::token_of` knows).
+        Known::Tag => a.is_none_or(|v| if tokens { v.is_some() } else { token_value(v).is_some() }),
         Known::QExpires => {
             a.is_none_or(|v| q_value(v).is_some()) && b.is_none_or(|v| delta_value(v).is_some())
         }

@@ -414,21 +414,22 @@ fn general_params<'a>(
 /// `*( SEMI generic-param ) SWS` to the end of the value, read as [`with_params`] reads it
 /// but without keeping anything: each parameter is handed to `item` (after an `item(None)`
 /// that says to forget what it was given before, when the fast path gives way to the general
-/// one). Whether the parameters and the end of the value match the grammar; the checks
-/// `with_params` leaves to its `check` are the caller's.
+/// one). `None` if the parameters or the end of the value do not match the grammar; else
+/// whether every value is known to be a `token` (as [`ParamList::token_of`] knows it). The
+/// checks `with_params` leaves to its `check` are the caller's.
 #[inline]
 pub(crate) fn check_params_to_end<'a>(
     cur: &mut Cursor<'a>,
     mut item: impl FnMut(Option<(&'a str, Option<&'a str>)>),
-) -> bool {
+) -> Option<bool> {
+    let mut tokens = true;
     if plain_params(cur, |_, name, value| item(Some((name, value)))).is_none() {
         item(None);
-        if general_params(cur, |_, name, value| item(Some((name, value)))).is_err() {
-            return false;
-        }
+        general_params(cur, |_, name, value| item(Some((name, value)))).ok()?;
+        tokens = false;
     }
     cur.skip_sws();
-    cur.at_end()
+    cur.at_end().then_some(tokens)
 }
 
 /// `auth-param *(COMMA auth-param)` (RFC 3261 §25.1, RFC 7616 §3.3–§3.5); at least one.

@@ -225,7 +225,8 @@ pub(crate) fn via_is_valid(value: &str) -> bool {
         Some((name, value)) => first.see(name, value),
         None => first = ViaFirst::default(),
     });
-    read && first.convert(token_value).is_ok()
+    // Values read by the plain path are tokens already (as `ParamList::token_of` knows).
+    read.is_some_and(|tokens| first.convert(|v| if tokens { v } else { token_value(v) }).is_ok())
 }
 
 /// Whether [`sent_protocol_and_by`] would accept what is at the cursor, read by the same
