@@ -306,6 +306,15 @@ fn quick_accepts(name: HeaderName, value: &str) -> bool {
         | HeaderName::ReplyTo
         | HeaderName::ReferTo
         | HeaderName::ReferredBy => crate::headers::address_is_valid,
+        HeaderName::CSeq
+        | HeaderName::MaxForwards
+        | HeaderName::ContentLength
+        | HeaderName::Expires
+        | HeaderName::MinExpires
+            if !name.is_list() =>
+        {
+            return crate::headers::number_is_valid(value, name);
+        }
         HeaderName::Allow
         | HeaderName::Supported
         | HeaderName::Require
@@ -640,7 +649,12 @@ mod tests {
     }
 
     /// The headers `quick_accepts` covers.
-    const QUICK: [HeaderName; 18] = [
+    const QUICK: [HeaderName; 23] = [
+        HeaderName::CSeq,
+        HeaderName::MaxForwards,
+        HeaderName::ContentLength,
+        HeaderName::Expires,
+        HeaderName::MinExpires,
         HeaderName::Allow,
         HeaderName::Supported,
         HeaderName::Require,
@@ -714,6 +728,17 @@ mod tests {
                 "<sip:a@b>;expires=x;q=0.5",
                 "<sip:a@b>;cid=x",
                 "INVITE, ACK, CANCEL, BYE, OPTIONS",
+                "1 INVITE",
+                "0000000000000000000000068",
+                "2147483647 X",
+                "2147483648 BYE",
+                "4294967295",
+                "4294967296",
+                "18446744073709551616",
+                "255",
+                "256",
+                "12 \r\n INVITE \r\n ",
+                "1\r\nINVITE",
                 "timer,100rel , path",
                 " gzip ",
                 "a,,b",

@@ -404,6 +404,21 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// Whether `1*DIGIT` is here with a value below `limit` (at most 2^32), as
+    /// [`Cursor::number`] reads it and a range check then bounds it; the cursor then stands
+    /// after the digits.
+    #[inline]
+    pub(crate) fn digits_below(&mut self, limit: u64) -> bool {
+        let start = self.pos;
+        let mut value: u64 = 0;
+        while let Some(c @ b'0'..=b'9') = self.peek() {
+            // Saturates where `number` would overflow and fail: at or above `limit` alike.
+            value = value.saturating_mul(10).saturating_add(u64::from(c - b'0'));
+            self.pos += 1;
+        }
+        self.pos > start && value < limit
+    }
+
     /// Whether [`Cursor::port`] would accept the port here; the cursor then stands where it
     /// would leave it.
     #[inline]
