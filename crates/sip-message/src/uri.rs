@@ -1103,31 +1103,24 @@ pub(crate) fn host_end(s: &str, i: usize) -> Option<usize> {
     ok.then_some(scan.end)
 }
 
-/// Whether [`parse_ipv4`] accepts `b`: four parts of one to three digits, each at most 255,
-/// joined by dots; one pass, no conversion.
+/// Whether [`parse_ipv4`] accepts `b`, a run of digits and dots (what [`scan_host`] calls
+/// `dotted_digits`): four parts of one to three digits joined by dots, each at most 255. A
+/// three-digit part is compared as text with `255`, which for digits of the same length is
+/// the numeric order; nothing is converted.
 pub(crate) fn is_ipv4(b: &[u8]) -> bool {
-    let (mut dots, mut digits, mut value) = (0_usize, 0_u8, 0_u16);
-    for &c in b {
-        if c == b'.' {
-            if digits == 0 {
-                return false;
-            }
-            dots += 1;
-            digits = 0;
-            value = 0;
-        } else {
-            let d = c.wrapping_sub(b'0');
-            if d > 9 || digits == 3 {
-                return false;
-            }
-            value = value * 10 + u16::from(d);
-            if value > 255 {
-                return false;
-            }
-            digits += 1;
+    let mut parts = 0;
+    for part in b.split(|&c| c == b'.') {
+        parts += 1;
+        let ok = match *part {
+            [_] | [_, _] => true,
+            [x, y, z] => [x, y, z] <= *b"255",
+            _ => false,
+        };
+        if !ok || parts > 4 {
+            return false;
         }
     }
-    dots == 3 && digits > 0
+    parts == 4
 }
 
 /// `uri-parameters = *( ";" uri-parameter )` from `i` (RFC 3261 §25.1), each
@@ -1587,7 +1580,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn is_ipv4_matches_parse_ipv4(s in "[0-9.]{0,17}|[0-9]{1,4}(\\.[0-9a]{0,4}){0,5}") {
+        fn is_ipv4_matches_parse_ipv4(s in "[0-9.]{0,17}|[0-9]{1,4}(\\.[0-9]{0,4}){0,5}") {
             prop_assert_eq!(is_ipv4(s.as_bytes()), parse_ipv4(&s).is_some(), "{:?}", s);
         }
 
