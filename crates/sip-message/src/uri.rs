@@ -236,39 +236,11 @@ impl<'a> SipUri<'a> {
         };
 
         let params_start = i;
-        while b.get(i) == Some(&b';') {
-            let name_start = i + 1;
-            i = scan(b, name_start, |c| in_class(&PARAMCHAR, c))?;
-            if i == name_start {
-                return Err(err_at(b, name_start, "empty parameter name"));
-            }
-            if b.get(i) == Some(&b'=') {
-                let value_start = i + 1;
-                i = scan(b, value_start, |c| in_class(&PARAMCHAR, c))?;
-                if i == value_start {
-                    return Err(err_at(b, value_start, "empty parameter value"));
-                }
-            }
-        }
+        i = uri_params_end(b, i)?;
         let params = if i > params_start { slice(s, params_start + 1, i)? } else { "" };
 
         let headers_start = i;
-        if b.get(i) == Some(&b'?') {
-            loop {
-                let name_start = i + 1;
-                i = scan(b, name_start, |c| in_class(&HNVCHAR, c))?;
-                if i == name_start {
-                    return Err(err_at(b, name_start, "empty header name"));
-                }
-                if b.get(i) != Some(&b'=') {
-                    return Err(err_at(b, i, "expected '=' in URI header"));
-                }
-                i = scan(b, i + 1, |c| in_class(&HNVCHAR, c))?;
-                if b.get(i) != Some(&b'&') {
-                    break;
-                }
-            }
-        }
+        i = uri_headers_end(b, i)?;
         let headers = if i > headers_start { slice(s, headers_start + 1, i)? } else { "" };
 
         if i != b.len() {
@@ -1037,6 +1009,164 @@ fn parse_host(s: &str, i: usize) -> Result<(Host<'_>, usize), UriError> {
     }
 }
 
+/// Whether [`Uri::parse`] accepts `s`: for a SIP or SIPS URI, the grammar of
+/// [`SipUri::parse`] walked without building the URI (for
+/// [`Message::validate`](crate::Message::validate), which throws it away); for any other
+/// scheme, [`Uri::parse`] itself.
+pub(crate) fn is_valid_uri(s: &str) -> bool {
+    match check_sip_uri(s) {
+        SipCheck::NotSip => Uri::parse(s).is_ok(),
+        SipCheck::Invalid => false,
+        SipCheck::Valid { .. } => true,
+    }
+}
+
+/// What [`check_sip_uri`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SipCheck {
+    /// The scheme is not `sip` or `sips`: [`Uri::parse`] does not read it as a [`SipUri`].
+    NotSip,
+    /// [`SipUri::parse`] refuses it.
+    Invalid,
+    /// [`SipUri::parse`] accepts it; `headers` is what [`SipUri::has_headers`] answers.
+    Valid {
+        /// Whether the URI carries headers.
+        headers: bool,
+    },
+}
+
+/// The verdict of [`Uri::parse`] on a SIP or SIPS URI, by the grammar of [`SipUri::parse`]
+/// walked without building the URI.
+pub(crate) fn check_sip_uri(s: &str) -> SipCheck {
+    let b = s.as_bytes();
+    // `Uri::parse` hands exactly these to `SipUri::parse` (its scheme test is
+    // case-insensitive), which then starts after the colon.
+    // The common spelling first, then any case.
+    let start = if b.starts_with(b"sip:") || starts_with_ignore_case(b, b"sip:") {
+        4
+    } else if starts_with_ignore_case(b, b"sips:") {
+        5
+    } else {
+        return SipCheck::NotSip;
+    };
+    // `find_userinfo_end`'s run, noting whether it is all `user` characters: a userinfo of
+    // those alone is what `parse_userinfo` accepts without reading it again (a user without
+    // escapes or password).
+    let rest = b.get(start..).unwrap_or_default();
+    let (mut run, mut plain) = (0, true);
+    for &c in rest {
+        if !in_class(&USERINFO, c) {
+            break;
+        }
+        plain &= in_class(&USER, c);
+        run += 1;
+    }
+    let host_start = if rest.get(run) == Some(&b'@') {
+        let at = start + run;
+        if !(plain && run > 0) && parse_userinfo(s, start, at).is_err() {
+            return SipCheck::Invalid;
+        }
+        at + 1
+    } else {
+        start
+    };
+    let Some(mut i) = host_end(s, host_start) else {
+        return SipCheck::Invalid;
+    };
+    if b.get(i) == Some(&b':') {
+        match parse_port(b, i + 1) {
+            Ok((_, end)) => i = end,
+            Err(_) => return SipCheck::Invalid,
+        }
+    }
+    let Ok(params_end) = uri_params_end(b, i) else {
+        return SipCheck::Invalid;
+    };
+    // `SipUri::parse` also cuts slices at these positions, which are all ASCII boundaries
+    // (each follows an ASCII byte or ends a run of ASCII bytes), so cutting cannot fail.
+    match uri_headers_end(b, params_end) {
+        Ok(end) if end == b.len() => SipCheck::Valid { headers: end > params_end },
+        _ => SipCheck::Invalid,
+    }
+}
+
+/// Where the host [`parse_host`] would read at `i` ends, if it would accept it: the same
+/// grammar, with the IPv4 address checked ([`is_ipv4`]) rather than converted.
+pub(crate) fn host_end(s: &str, i: usize) -> Option<usize> {
+    let b = s.as_bytes();
+    if b.get(i) == Some(&b'[') {
+        return parse_host(s, i).ok().map(|(_, end)| end);
+    }
+    let scan = scan_host(b, i);
+    let text = b.get(i..scan.end).unwrap_or_default();
+    let ok = !text.is_empty() && if scan.dotted_digits { is_ipv4(text) } else { scan.hostname };
+    ok.then_some(scan.end)
+}
+
+/// Whether [`parse_ipv4`] accepts `b`, a run of digits and dots (what [`scan_host`] calls
+/// `dotted_digits`): four parts of one to three digits joined by dots, each at most 255. A
+/// three-digit part is compared as text with `255`, which for digits of the same length is
+/// the numeric order; nothing is converted.
+pub(crate) fn is_ipv4(b: &[u8]) -> bool {
+    let mut parts = 0;
+    for part in b.split(|&c| c == b'.') {
+        parts += 1;
+        let ok = match *part {
+            [_] | [_, _] => true,
+            [x, y, z] => [x, y, z] <= *b"255",
+            _ => false,
+        };
+        if !ok || parts > 4 {
+            return false;
+        }
+    }
+    parts == 4
+}
+
+/// `uri-parameters = *( ";" uri-parameter )` from `i` (RFC 3261 §25.1), each
+/// `pname [ "=" pvalue ]` with non-empty name and value; returns where they end.
+#[inline]
+fn uri_params_end(b: &[u8], mut i: usize) -> Result<usize, UriError> {
+    while b.get(i) == Some(&b';') {
+        let name_start = i + 1;
+        i = scan(b, name_start, |c| in_class(&PARAMCHAR, c))?;
+        if i == name_start {
+            return Err(err_at(b, name_start, "empty parameter name"));
+        }
+        if b.get(i) == Some(&b'=') {
+            let value_start = i + 1;
+            i = scan(b, value_start, |c| in_class(&PARAMCHAR, c))?;
+            if i == value_start {
+                return Err(err_at(b, value_start, "empty parameter value"));
+            }
+        }
+    }
+    Ok(i)
+}
+
+/// `headers = "?" header *( "&" header )` from `i`, if there is a `?` (RFC 3261 §25.1);
+/// returns where they end.
+#[inline]
+fn uri_headers_end(b: &[u8], mut i: usize) -> Result<usize, UriError> {
+    if b.get(i) == Some(&b'?') {
+        loop {
+            let name_start = i + 1;
+            i = scan(b, name_start, |c| in_class(&HNVCHAR, c))?;
+            if i == name_start {
+                return Err(err_at(b, name_start, "empty header name"));
+            }
+            if b.get(i) != Some(&b'=') {
+                return Err(err_at(b, i, "expected '=' in URI header"));
+            }
+            i = scan(b, i + 1, |c| in_class(&HNVCHAR, c))?;
+            if b.get(i) != Some(&b'&') {
+                break;
+            }
+        }
+    }
+    Ok(i)
+}
+
 /// What [`scan_host`] found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct HostScan {
@@ -1446,6 +1576,35 @@ mod tests {
         let u = sip("sip:bob@[::ffff:192.0.2.1]");
         assert!(matches!(u.host(), Host::Ipv6(_)));
         assert_eq!(u.user_raw(), Some("bob"));
+    }
+
+    proptest! {
+        #[test]
+        fn is_ipv4_matches_parse_ipv4(s in "[0-9.]{0,17}|[0-9]{1,4}(\\.[0-9]{0,4}){0,5}") {
+            prop_assert_eq!(is_ipv4(s.as_bytes()), parse_ipv4(&s).is_some(), "{:?}", s);
+        }
+
+        #[test]
+        fn host_end_matches_parse_host(s in "[a-c0-3.\\-:;\\[\\] \u{e9}]{0,16}", at in 0usize..3) {
+            let at = at.min(s.len());
+            if s.is_char_boundary(at) {
+                let want = parse_host(&s, at).ok().map(|(_, end)| end);
+                prop_assert_eq!(host_end(&s, at), want, "{:?}", s);
+            }
+        }
+
+        #[test]
+        fn check_sip_uri_matches_sip_uri_parse(
+            s in "(sips?|SIP|Sips|tel):[a-z0-9%:;?&=@.\\[\\]-]{0,24}",
+        ) {
+            let want = match Uri::parse(&s) {
+                Ok(Uri::Sip(u)) => SipCheck::Valid { headers: u.has_headers() },
+                Ok(_) => SipCheck::NotSip,
+                Err(_) if s.starts_with("tel:") => SipCheck::NotSip,
+                Err(_) => SipCheck::Invalid,
+            };
+            prop_assert_eq!(check_sip_uri(&s), want, "{:?}", s);
+        }
     }
 
     #[test]

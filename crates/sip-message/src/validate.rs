@@ -210,6 +210,12 @@ impl Message {
         if self.cseq_method() != Some(method) {
             return bad(Problem::CSeqMethodMismatch);
         }
+        // A SIP or SIPS URI, judged as `Uri::parse` would judge it without building it: its
+        // scheme is one of `SCHEMES`, so only its headers can be wrong. Anything else (a bad
+        // URI, another scheme) goes the long way below.
+        if let crate::uri::SipCheck::Valid { headers } = crate::uri::check_sip_uri(uri) {
+            return if headers { bad(Problem::RequestUriHeaders) } else { Ok(()) };
+        }
         let uri = Uri::parse(uri).map_err(|e| Rejection {
             status: if SCHEMES.iter().any(|s| scheme_of(uri).eq_ignore_ascii_case(s)) {
                 400
@@ -274,10 +280,87 @@ fn check_header_str(name: HeaderName, value: &str) -> Result<(), HeaderError> {
             check_text::<H>(text)
         }
     }
-    if FREE_TEXT.contains(&name) {
+    if FREE_TEXT.contains(&name) || quick_accepts(name, value) {
         return Ok(());
     }
     crate::typed::visit_typed_str(name, value, &mut Check).unwrap_or(Ok(()))
+}
+
+/// Whether [`check_text`] is certain to accept `value` for `name`, found by check-only walks of
+/// the same grammars ([`via_is_valid`](crate::headers::via_is_valid),
+/// [`address_is_valid`](crate::headers::address_is_valid)) that build no typed header:
+/// `false` when a value does not match, and for the headers they do not cover. Only a `true`
+/// is taken as an answer; on `false` the typed parsers run and give the verdict and the error,
+/// so the rejection is always the one they give.
+fn quick_accepts(name: HeaderName, value: &str) -> bool {
+    let one: fn(&str, HeaderName) -> bool = match name {
+        HeaderName::Via => |v, _| crate::headers::via_is_valid(v),
+        HeaderName::From
+        | HeaderName::To
+        | HeaderName::Contact
+        | HeaderName::Route
+        | HeaderName::RecordRoute
+        | HeaderName::Path
+        | HeaderName::ServiceRoute
+        | HeaderName::HistoryInfo
+        | HeaderName::ReplyTo
+        | HeaderName::ReferTo
+        | HeaderName::ReferredBy => crate::headers::address_is_valid,
+        HeaderName::CSeq
+        | HeaderName::MaxForwards
+        | HeaderName::ContentLength
+        | HeaderName::Expires
+        | HeaderName::MinExpires
+            if !name.is_list() =>
+        {
+            return crate::headers::number_is_valid(value, name);
+        }
+        HeaderName::Allow
+        | HeaderName::Supported
+        | HeaderName::Require
+        | HeaderName::ProxyRequire
+        | HeaderName::Unsupported
+        | HeaderName::ContentEncoding
+            if name.is_list() =>
+        {
+            // As `check_text`: an empty value is good where the grammar allows it.
+            return is_token_list(value)
+                || (EMPTY_LIST_OK.contains(&name) && value.trim().is_empty());
+        }
+        _ => return false,
+    };
+    if !name.is_list() {
+        return one(value, name);
+    }
+    // Each element as `check_text` cuts it (none of these headers may be empty).
+    let bytes = value.as_bytes();
+    crate::split_list(bytes).all(|piece| {
+        let offset = (piece.as_ptr() as usize).wrapping_sub(bytes.as_ptr() as usize);
+        value
+            .get(offset..offset.wrapping_add(piece.len()))
+            .is_some_and(|piece| !piece.is_empty() && one(piece, name))
+    })
+}
+
+/// Whether `value` is one or more tokens separated by commas, with linear whitespace
+/// characters around them: what `check_text` accepts for a list of `token`s (Allow,
+/// Supported, Require, ...), which it splits at the commas (there are no quotes or brackets to
+/// honour) and trims, leaving each element one token. `false` for an empty value or element,
+/// which `check_text` judges (some of these headers may be empty).
+fn is_token_list(value: &str) -> bool {
+    use crate::chars::{TOKEN, in_class};
+    // 0: before an element's token; 1: in it; 2: after it (only whitespace or a comma next).
+    let mut state = 0_u8;
+    for &c in value.as_bytes() {
+        state = match (c, state) {
+            (b' ' | b'\t' | b'\r' | b'\n', 0) => 0,
+            (b' ' | b'\t' | b'\r' | b'\n', _) => 2,
+            (b',', 1 | 2) => 0,
+            (c, 0 | 1) if in_class(&TOKEN, c) => 1,
+            _ => return false,
+        };
+    }
+    state != 0
 }
 
 /// Parses one header value, given as text, with `H`: the whole value, or each element of a
@@ -562,6 +645,263 @@ mod tests {
                 }
             }
             prop_assert_eq!(msg.validate(), validate_reference(&msg));
+        }
+    }
+
+    /// The headers `quick_accepts` covers.
+    const QUICK: [HeaderName; 23] = [
+        HeaderName::CSeq,
+        HeaderName::MaxForwards,
+        HeaderName::ContentLength,
+        HeaderName::Expires,
+        HeaderName::MinExpires,
+        HeaderName::Allow,
+        HeaderName::Supported,
+        HeaderName::Require,
+        HeaderName::ProxyRequire,
+        HeaderName::Unsupported,
+        HeaderName::ContentEncoding,
+        HeaderName::Via,
+        HeaderName::From,
+        HeaderName::To,
+        HeaderName::Contact,
+        HeaderName::Route,
+        HeaderName::RecordRoute,
+        HeaderName::Path,
+        HeaderName::ServiceRoute,
+        HeaderName::HistoryInfo,
+        HeaderName::ReplyTo,
+        HeaderName::ReferTo,
+        HeaderName::ReferredBy,
+    ];
+
+    /// `check_header_str` without the check-only walks: the typed parsers alone.
+    fn typed_only(name: HeaderName, value: &str) -> Result<(), HeaderError> {
+        struct Check;
+        impl crate::typed::StrVisitor for Check {
+            type Output = Result<(), HeaderError>;
+
+            fn visit<'a, H: TypedHeader<'a> + fmt::Debug>(
+                &mut self,
+                text: &'a str,
+            ) -> Self::Output {
+                check_text::<H>(text)
+            }
+        }
+        if FREE_TEXT.contains(&name) {
+            return Ok(());
+        }
+        crate::typed::visit_typed_str(name, value, &mut Check).unwrap_or(Ok(()))
+    }
+
+    /// Values of the covered headers: every one in the interop corpus (RFC 4475 torture
+    /// tests and real-world captures, valid and invalid), and a few awkward ones by hand.
+    fn seeds() -> &'static [String] {
+        static SEEDS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+        SEEDS.get_or_init(|| {
+            let mut out: Vec<String> = [
+                "SIP/2.0/UDP [2001:db8::9:1]:5060;received=[2001:db8::9:255];branch=z9hG4bKas3",
+                "SIP/2.0/UDP [2001:db8::9:1];received=2001:db8::9:255;maddr=[::1];ttl=16",
+                "SIP  /   2.0\r\n  /UDP\r\n    192.0.2.2;branch=390skdjuw;rport=5060;x=\"a;b\"",
+                "SIP/2.0/TCP h.example.com:5061;rport;branch=z9hG4bK1, SIP/2.0/UDP h2",
+                "\"J Rosenberg \\\\\\\"\"       <sip:jdrosen@example.com>\r\n  ;\r\n  tag = 98asjd8",
+                "\"Quoted string \\\"\\\"\" <sip:jdrosen@example.com> ; newparam =\r\n newvalue ;\
+                 \r\n  secondparam ; q = 0.33;expires=60",
+                "sip:vivekg@chair-dnrc.example.com ;   tag    = 1918181833n",
+                "Bob<sip:bob@[::1]:5060;transport=tcp?subject=x&y=z>;tag=a",
+                "<sips:user;par=u%40example.net:pw@example.com;lr;maddr=1.2.3.4>;cid=\"a@b\"",
+                "<tel:+1-201-555-0123>, <mailto:a@b>, <http://x/y?z>",
+                "*",
+                "<sip:192.0.2.10:5060;lr>,<sip:p2.example.com;lr>",
+                // Known parameters with values their headers refuse, the first or a later one.
+                "SIP/2.0/UDP h;branch",
+                "SIP/2.0/UDP h;branch=\"z9hG4bK1\"",
+                "SIP/2.0/UDP h;received=a.example.com",
+                "SIP/2.0/UDP h;rport=70000;branch=z9hG4bK1",
+                "SIP/2.0/UDP h;ttl=0016",
+                "SIP/2.0/UDP h;maddr=\"x\"",
+                "SIP/2.0/UDP h;branch=z9hG4bK1;branch",
+                "<sip:a@b>;tag",
+                "<sip:a@b>;tag=\"x\"",
+                "sip:a@b;tag=1;TAG=\"x\"",
+                "<sip:a@b>;q=1.5",
+                "<sip:a@b>;expires=x;q=0.5",
+                "<sip:a@b>;cid=x",
+                "INVITE, ACK, CANCEL, BYE, OPTIONS",
+                "1 INVITE",
+                "0000000000000000000000068",
+                "2147483647 X",
+                "2147483648 BYE",
+                "4294967295",
+                "4294967296",
+                "18446744073709551616",
+                "255",
+                "256",
+                "12 \r\n INVITE \r\n ",
+                "1\r\nINVITE",
+                "timer,100rel , path",
+                " gzip ",
+                "a,,b",
+                "",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+            let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop");
+            for sub in ["valid", "invalid"] {
+                let Ok(entries) = std::fs::read_dir(format!("{dir}/{sub}")) else { continue };
+                for entry in entries.flatten() {
+                    let Ok(raw) = std::fs::read(entry.path()) else { continue };
+                    let Ok(msg) = Message::parse(Bytes::from(raw)) else { continue };
+                    for line in msg.lines() {
+                        if let (true, Ok(v)) =
+                            (QUICK.contains(&line.name), std::str::from_utf8(line.value))
+                        {
+                            out.push(v.to_string());
+                        }
+                    }
+                }
+            }
+            out
+        })
+    }
+
+    #[test]
+    fn the_corpus_gives_seeds_and_the_walks_take_its_good_values() {
+        let seeds = seeds();
+        assert!(seeds.len() > 300, "{}", seeds.len());
+        // Every seed is judged as the typed parsers judge it, and most are good values that
+        // the walks accept without falling back.
+        let mut accepted = 0;
+        for v in seeds {
+            for name in QUICK {
+                let quick = quick_accepts(name, v);
+                assert_eq!(quick, typed_only(name, v).is_ok(), "{name} {v:?}");
+                accepted += usize::from(quick);
+            }
+        }
+        assert!(accepted > 400, "{accepted}");
+    }
+
+    /// One edit of a value: a byte the grammars turn on, or a piece of syntax, put in or
+    /// over a byte, or a byte removed.
+    fn mutate(v: &str, edits: &[(usize, u8, u8)]) -> Option<String> {
+        const BYTES: &[u8] = b";,:@<>\"=/ \t\\[]?%.&*+-_~'()!`0a9Zz";
+        const PIECES: [&str; 28] = [
+            "\r\n ",
+            "\n\t",
+            "\r\n",
+            "::",
+            "[::1]",
+            "[2001:db8::1]",
+            ";lr",
+            ";tag=",
+            "=",
+            "\"\\\"",
+            "\u{e9}",
+            "%4",
+            "%41",
+            "sips:",
+            ",",
+            " ;  x = \"y\" ",
+            ";branch",
+            ";branch=\"b\"",
+            ";received=a.b",
+            ";received=[::2]",
+            ";rport=70000",
+            ";rport",
+            ";ttl=256",
+            ";maddr=x..y",
+            ";q=1.5",
+            ";expires=9999999999",
+            ";cid=\"c@d\"",
+            ";tag",
+        ];
+        let mut b = v.as_bytes().to_vec();
+        for &(at, what, how) in edits {
+            let at = at % (b.len() + 1);
+            let insert: Vec<u8> = if what < 128 {
+                vec![BYTES.get(usize::from(what) % BYTES.len()).copied().unwrap_or(b';')]
+            } else {
+                let piece = PIECES.get(usize::from(what) % PIECES.len()).copied().unwrap_or("");
+                piece.as_bytes().to_vec()
+            };
+            match how % 3 {
+                0 => {
+                    b.splice(at..at, insert);
+                }
+                1 if at < b.len() => {
+                    b.splice(at..at + 1, insert);
+                }
+                _ if at < b.len() => {
+                    b.remove(at);
+                }
+                _ => b.extend(insert),
+            }
+        }
+        String::from_utf8(b).ok()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1500))]
+        #[test]
+        fn quick_walks_judge_mutated_values_as_the_typed_parsers(
+            seed in any::<usize>(),
+            name in 0..QUICK.len(),
+            edits in proptest::collection::vec((any::<usize>(), any::<u8>(), any::<u8>()), 0..4),
+        ) {
+            let seeds = seeds();
+            let v = seeds.get(seed % seeds.len()).cloned().unwrap_or_default();
+            let name = QUICK.get(name).copied().unwrap_or(HeaderName::Via);
+            if let Some(v) = mutate(&v, &edits) {
+                let typed = typed_only(name, &v);
+                prop_assert_eq!(quick_accepts(name, &v), typed.is_ok(), "{} {:?}", name, v);
+                prop_assert_eq!(check_header_str(name, &v), typed);
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+        #[test]
+        fn quick_walks_judge_arbitrary_values_as_the_typed_parsers(
+            v in "[ -~\t\r\n\u{e9}]{0,40}",
+            name in 0..QUICK.len(),
+        ) {
+            let name = QUICK.get(name).copied().unwrap_or(HeaderName::Via);
+            let typed = typed_only(name, &v);
+            prop_assert_eq!(quick_accepts(name, &v), typed.is_ok(), "{} {:?}", name, v);
+            prop_assert_eq!(check_header_str(name, &v), typed);
+        }
+
+        #[test]
+        fn quick_walks_judge_header_like_values_as_the_typed_parsers(
+            v in concat!(
+                "(SIP ?/ ?2\\.0 ?/ ?UDP |\"[a\\\\\"]*\" ?|<sips?:([a-z%0-9]+(:[a-z]*)?@)?",
+                "([a-z0-9.-]+|\\[[0-9a-f:.]+\\])(:[0-9]{1,6})?(;[a-z]+(=[a-z0-9:]*)?)*",
+                "(\\?[a-z]+=[a-z]*)?>|[a-z0-9]+|[0-9.]{1,12}",
+                "|[;,=:/@<>()\\[\\]? ]|;branch=|;tag=|;received=|;rport|;q=|;expires=|;ttl=",
+                "|;maddr=|\r\n |\\\\){0,14}",
+            ),
+            name in 0..QUICK.len(),
+        ) {
+            let name = QUICK.get(name).copied().unwrap_or(HeaderName::Via);
+            let typed = typed_only(name, &v);
+            prop_assert_eq!(quick_accepts(name, &v), typed.is_ok(), "{} {:?}", name, v);
+            prop_assert_eq!(check_header_str(name, &v), typed);
+        }
+
+        #[test]
+        fn uri_check_matches_uri_parse(
+            scheme in proptest::sample::select(vec!["sip:", "sips:", "SIP:", "sIpS:", "tel:", "x:", ""]),
+            pieces in proptest::collection::vec(proptest::sample::select(vec![
+                "alice", "b%41", "%4", "%zz", "@", ":", "5060", "70000", "1.2.3.4", "256.1.1.1",
+                "1.2.3", "[::1]", "[::1", "[x]", "example.com", "a..b", "-a", "a-", ";", "=",
+                "lr", "?", "&", "h=v", "+1-201", "\u{e9}", " ", ">", ",", "$", "/",
+            ]), 0..8),
+        ) {
+            let v = format!("{scheme}{}", pieces.concat());
+            prop_assert_eq!(crate::uri::is_valid_uri(&v), Uri::parse(&v).is_ok(), "{:?}", v);
         }
     }
 }

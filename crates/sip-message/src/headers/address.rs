@@ -5,9 +5,12 @@ use std::borrow::Cow;
 
 use crate::{HeaderError, HeaderName, TypedHeader, Uri};
 
-use super::lex::strip_pair;
-use super::name_addr::{Form, NameAddr, parse_name_addr};
-use super::params::{ParamList, Params, Q, checked, delta_value, q_value, with_params};
+use super::lex::{Cursor, strip_pair};
+use super::name_addr::{Form, NameAddr, check_name_addr, parse_name_addr};
+use super::params::{
+    ParamList, Params, Q, check_params_to_end, checked, delta_value, q_value, token_value,
+    with_params,
+};
 
 /// Defines a header type made of an address and its parameters, with the accessors they all
 /// share and its [`TypedHeader`] impl; `$check` validates the parameters the header defines.
@@ -321,6 +324,71 @@ fn parse_address<'a>(
 ) -> Result<(NameAddr<'a>, Params<'a>), HeaderError> {
     let (addr, params, ()) = with_params(value, name, |cur| parse_name_addr(cur, form), check)?;
     Ok((addr, params))
+}
+
+/// Whether the typed parser of `name`, an address header (From, To, Contact, Route,
+/// Record-Route, Path, Service-Route, History-Info, Reply-To, Refer-To, Referred-By), accepts
+/// `value`: the same grammar and parameter checks, without building the header (for
+/// [`Message::validate`](crate::Message::validate), which throws it away). `false` for any
+/// other header.
+pub(crate) fn address_is_valid(value: &str, name: HeaderName) -> bool {
+    /// The parameters each header checks, as its `$check` does: the first one named so.
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    enum Known {
+        None,
+        Tag,
+        QExpires,
+        Cid,
+    }
+    let (form, known) = match name {
+        HeaderName::From | HeaderName::To => (Form::Either, Known::Tag),
+        HeaderName::Contact if value == "*" => return true,
+        HeaderName::Contact => (Form::Either, Known::QExpires),
+        HeaderName::Route
+        | HeaderName::RecordRoute
+        | HeaderName::HistoryInfo
+        | HeaderName::Path
+        | HeaderName::ServiceRoute => (Form::NameAddr, Known::None),
+        HeaderName::ReplyTo | HeaderName::ReferTo => (Form::Either, Known::None),
+        HeaderName::ReferredBy => (Form::Either, Known::Cid),
+        _ => return false,
+    };
+    let mut cur = Cursor::new(value, name);
+    if !check_name_addr(&mut cur, form) {
+        return false;
+    }
+    let (a, b) = match known {
+        Known::None => ("", ""),
+        Known::Tag => ("tag", ""),
+        Known::QExpires => ("q", "expires"),
+        Known::Cid => ("cid", ""),
+    };
+    // The first value of the parameters named `a` and `b`.
+    let mut first: [Option<Option<&str>>; 2] = [None; 2];
+    let read = check_params_to_end(&mut cur, |item| match item {
+        Some((n, v)) if known != Known::None => {
+            for (slot, want) in first.iter_mut().zip([a, b]) {
+                if slot.is_none() && !want.is_empty() && n.eq_ignore_ascii_case(want) {
+                    *slot = Some(v);
+                }
+            }
+        }
+        Some(_) => {}
+        None => first = [None; 2],
+    });
+    let [a, b] = first;
+    let Some(tokens) = read else {
+        return false;
+    };
+    match known {
+        Known::None => true,
+        // Values read by the plain path are tokens already (as `ParamList::token_of` knows).
+        Known::Tag => a.is_none_or(|v| if tokens { v.is_some() } else { token_value(v).is_some() }),
+        Known::QExpires => {
+            a.is_none_or(|v| q_value(v).is_some()) && b.is_none_or(|v| delta_value(v).is_some())
+        }
+        Known::Cid => a.is_none_or(|v| v.and_then(strip_quotes).is_some()),
+    }
 }
 
 /// `tag-param = "tag" EQUAL token` (RFC 3261 §25.1).

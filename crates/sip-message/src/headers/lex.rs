@@ -388,6 +388,51 @@ impl<'a> Cursor<'a> {
         host.ok_or_else(|| self.err_at("invalid host", start))
     }
 
+    /// Whether [`Cursor::host`] would accept the host here; the cursor then stands where it
+    /// would leave it. Nothing is converted (an IPv4 address is only checked).
+    #[inline]
+    pub(crate) fn host_ok(&mut self) -> bool {
+        if self.peek() == Some(b'[') {
+            return self.host().is_ok();
+        }
+        match crate::uri::host_end(self.src, self.pos) {
+            Some(end) => {
+                self.pos = end;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether `1*DIGIT` is here with a value below `limit` (at most 2^32), as
+    /// [`Cursor::number`] reads it and a range check then bounds it; the cursor then stands
+    /// after the digits.
+    #[inline]
+    pub(crate) fn digits_below(&mut self, limit: u64) -> bool {
+        let start = self.pos;
+        let mut value: u64 = 0;
+        while let Some(c @ b'0'..=b'9') = self.peek() {
+            // Saturates where `number` would overflow and fail: at or above `limit` alike.
+            value = value.saturating_mul(10).saturating_add(u64::from(c - b'0'));
+            self.pos += 1;
+        }
+        self.pos > start && value < limit
+    }
+
+    /// Whether [`Cursor::port`] would accept the port here; the cursor then stands where it
+    /// would leave it.
+    #[inline]
+    pub(crate) fn port_ok(&mut self) -> bool {
+        let start = self.pos;
+        let mut value: u32 = 0;
+        while let Some(c @ b'0'..=b'9') = self.peek() {
+            // Held below 2^20 (anything above 65535 is refused alike), so it cannot overflow.
+            value = (value * 10 + u32::from(c - b'0')).min(1 << 20);
+            self.pos += 1;
+        }
+        self.pos > start && value <= u32::from(u16::MAX)
+    }
+
     /// `port = 1*DIGIT`, at most 65535.
     pub(crate) fn port(&mut self) -> Result<u16, HeaderError> {
         self.number("expected port")
@@ -465,6 +510,26 @@ mod tests {
             &super::super::name_addr::URI_OF_ADDR_SPEC,
         ] {
             assert!((0x80..=0xFF_u8).all(|c| !in_class(table, c)));
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn host_ok_and_port_ok_match_host_and_port(
+            s in "[a-c0-3.\\-:;\\[\\] \u{e9}]{0,14}|[0-9]{0,8}x?",
+        ) {
+            let (mut a, mut b) = (cur(&s), cur(&s));
+            let ok = a.host().is_ok();
+            proptest::prop_assert_eq!(b.host_ok(), ok);
+            if ok {
+                proptest::prop_assert_eq!(a.pos(), b.pos());
+            }
+            let (mut a, mut b) = (cur(&s), cur(&s));
+            let ok = a.port().is_ok();
+            proptest::prop_assert_eq!(b.port_ok(), ok);
+            if ok {
+                proptest::prop_assert_eq!(a.pos(), b.pos());
+            }
         }
     }
 

@@ -117,6 +117,10 @@ pub use tokens::{
 };
 pub use via::Via;
 
+pub(crate) use address::address_is_valid;
+pub(crate) use numeric::number_is_valid;
+pub(crate) use via::via_is_valid;
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;

@@ -129,6 +129,34 @@ pub(crate) fn parse_name_addr<'a>(
     cur: &mut Cursor<'a>,
     form: Form,
 ) -> Result<NameAddr<'a>, HeaderError> {
+    let parts = scan_name_addr(cur, form)?;
+    let uri =
+        Uri::parse(parts.uri).map_err(|e| cur.err_at(e.what(), parts.uri_start + e.offset()))?;
+    debug_assert_eq!(uri.as_str(), parts.uri);
+    Ok(NameAddr { display: parts.display, uri, bracketed: parts.bracketed })
+}
+
+/// Whether `name-addr` or, if `form` allows, `addr-spec` is at the cursor, as
+/// [`parse_name_addr`] would find it (the URI checked by the same grammar, without being
+/// built); the cursor stops where that parser stops.
+pub(crate) fn check_name_addr(cur: &mut Cursor<'_>, form: Form) -> bool {
+    scan_name_addr(cur, form).is_ok_and(|parts| crate::uri::is_valid_uri(parts.uri))
+}
+
+/// What [`scan_name_addr`] found: everything of a [`NameAddr`] but the parsed URI.
+struct Parts<'a> {
+    display: Option<&'a str>,
+    /// The URI text, without `<>`.
+    uri: &'a str,
+    /// Where the URI text starts in the value (for the offset of a URI error).
+    uri_start: usize,
+    bracketed: bool,
+}
+
+/// The lexical part of [`parse_name_addr`]: display name, brackets and the extent of the URI,
+/// whose grammar is left to the caller. Stops after `>` or after the URI of an addr-spec.
+#[inline]
+fn scan_name_addr<'a>(cur: &mut Cursor<'a>, form: Form) -> Result<Parts<'a>, HeaderError> {
     cur.skip_sws();
     let start = cur.pos();
     let display = match cur.peek() {
@@ -163,36 +191,28 @@ pub(crate) fn parse_name_addr<'a>(
     };
     cur.eat(b'<');
     let uri_start = cur.pos();
-    let uri_str = cur.take_long_class(&URI_IN_BRACKETS);
+    let uri = cur.take_long_class(&URI_IN_BRACKETS);
     match cur.peek() {
         Some(b'>') => {}
         Some(b' ' | b'\t' | b'\r' | b'\n') => return Err(cur.err("whitespace inside <>")),
         _ => return Err(cur.err("expected '>'")),
     }
-    let uri = parse_uri(cur, uri_str, uri_start)?;
     cur.eat(b'>');
-    debug_assert_eq!(uri.as_str(), uri_str);
-    Ok(NameAddr { display, uri, bracketed: true })
+    Ok(Parts { display, uri, uri_start, bracketed: true })
 }
 
 /// `addr-spec` outside `<>`: the URI runs to the first `;` or whitespace.
-fn addr_spec<'a>(cur: &mut Cursor<'a>) -> Result<NameAddr<'a>, HeaderError> {
+fn addr_spec<'a>(cur: &mut Cursor<'a>) -> Result<Parts<'a>, HeaderError> {
     let start = cur.pos();
-    let uri_str = cur.take_class(&URI_OF_ADDR_SPEC);
-    if let Some(i) = uri_str.find(['?', ',']) {
-        let what = match uri_str.get(..i) {
+    let uri = cur.take_class(&URI_OF_ADDR_SPEC);
+    if let Some(i) = uri.find(['?', ',']) {
+        let what = match uri.get(..i) {
             Some(before) if before.contains(':') => "'?' or ',' in a URI outside <>",
             _ => "display name with separators must be quoted",
         };
         return Err(cur.err_at(what, start + i));
     }
-    let uri = parse_uri(cur, uri_str, start)?;
-    debug_assert_eq!(uri.as_str(), uri_str);
-    Ok(NameAddr { display: None, uri, bracketed: false })
-}
-
-fn parse_uri<'a>(cur: &Cursor<'a>, s: &'a str, start: usize) -> Result<Uri<'a>, HeaderError> {
-    Uri::parse(s).map_err(|e| cur.err_at(e.what(), start + e.offset()))
+    Ok(Parts { display: None, uri, uri_start: start, bracketed: false })
 }
 
 #[cfg(test)]

@@ -473,6 +473,28 @@ fn cseq<'a>(cur: &mut Cursor<'a>) -> Result<CSeq<'a>, HeaderError> {
     Ok(CSeq { number, method })
 }
 
+/// Whether the typed parser of `name` accepts `value`, for CSeq and the number headers whose
+/// range is all of their integer type (Max-Forwards, Content-Length, Expires, Min-Expires):
+/// the same grammar, read without building the header (for
+/// [`Message::validate`](crate::Message::validate)). `false` for any other header.
+pub(crate) fn number_is_valid(value: &str, name: HeaderName) -> bool {
+    let limit: u64 = match name {
+        HeaderName::MaxForwards => u64::from(u8::MAX) + 1,
+        HeaderName::ContentLength | HeaderName::Expires | HeaderName::MinExpires => 1 << 32,
+        HeaderName::CSeq => {
+            // `seq_number LWS token`, then the end.
+            let mut cur = Cursor::new(value, name);
+            return cur.digits_below(u64::from(SEQ_LIMIT))
+                && cur.skip_sws()
+                && cur.token().is_some()
+                && cur.finish().is_ok();
+        }
+        _ => return false,
+    };
+    let mut cur = Cursor::new(value, name);
+    cur.digits_below(limit) && cur.finish().is_ok()
+}
+
 /// `*(DIGIT) [ "." *(DIGIT) ]`, possibly empty.
 fn decimal<'a>(cur: &mut Cursor<'a>) -> &'a str {
     let start = cur.pos();

@@ -298,14 +298,35 @@ fn read_param_list<'a>(cur: &mut Cursor<'a>, list: &mut ParamList<'a>) -> Result
     if plain_param_list(cur, list) { Ok(()) } else { parse_param_list_general(cur, list) }
 }
 
-/// [`read_param_list`] for the common shape `;name=token;name...` with no whitespace, quoted
-/// string, IPv6 reference or colon anywhere in it: each parameter is then a token run, maybe
-/// `=` and a token run, read straight off the bytes. `false` (the cursor untouched, `list`
-/// to be filled again) as soon as anything else shows up, and always before an error, which
-/// the general path then finds and reports: on the inputs it accepts, this gives what the
-/// general path gives.
+/// [`plain_params`] into `list`.
 #[inline]
 fn plain_param_list<'a>(cur: &mut Cursor<'a>, list: &mut ParamList<'a>) -> bool {
+    let items = &mut list.items;
+    let Some((raw, len)) = plain_params(cur, |k, name, value| {
+        if let Some(slot) = items.get_mut(k) {
+            *slot = (name, value);
+        }
+    }) else {
+        return false;
+    };
+    list.params = Params { raw, sep: b';' };
+    list.len = len;
+    list.tokens = true;
+    true
+}
+
+/// [`read_param_list`] for the common shape `;name=token;name...` with no whitespace, quoted
+/// string, IPv6 reference or colon anywhere in it: each parameter is then a token run, maybe
+/// `=` and a token run, read straight off the bytes and handed to `item` with its index.
+/// `None` (the cursor untouched; what `item` was given is to be forgotten) as soon as
+/// anything else shows up, and always before an error, which the general path
+/// ([`general_params`]) then finds and reports: on the inputs it accepts, this gives what the
+/// general path gives. `Some` holds the parameters' text and how many there are.
+#[inline]
+fn plain_params<'a>(
+    cur: &mut Cursor<'a>,
+    mut item: impl FnMut(usize, &'a str, Option<&'a str>),
+) -> Option<(&'a str, usize)> {
     let b = cur.bytes();
     let token_end = |i: usize| -> usize {
         let rest = b.get(i..).unwrap_or_default();
@@ -321,13 +342,13 @@ fn plain_param_list<'a>(cur: &mut Cursor<'a>, list: &mut ParamList<'a>) -> bool 
     loop {
         match b.get(i) {
             Some(b';') => {}
-            c if unsure(c) => return false,
+            c if unsure(c) => return None,
             _ => break,
         }
         let name_start = i + 1;
         let name_end = token_end(name_start);
         if name_end == name_start {
-            return false;
+            return None;
         }
         let name = cur.slice(name_start, name_end);
         i = name_end;
@@ -336,48 +357,79 @@ fn plain_param_list<'a>(cur: &mut Cursor<'a>, list: &mut ParamList<'a>) -> bool 
                 let value_start = i + 1;
                 i = value_end(value_start);
                 if i == value_start || b.get(i) == Some(&b':') {
-                    return false;
+                    return None;
                 }
                 Some(cur.slice(value_start, i))
             }
-            c if unsure(c) => return false,
+            c if unsure(c) => return None,
             _ => None,
         };
-        if let Some(slot) = list.items.get_mut(len) {
-            *slot = (name, value);
-        }
+        item(len, name, value);
         len += 1;
     }
     let raw = if i > start { cur.slice(start, i) } else { "" };
     cur.reset(i);
-    list.params = Params { raw, sep: b';' };
-    list.len = len;
-    list.tokens = true;
-    true
+    Some((raw, len))
 }
 
-/// [`read_param_list`] for any input, with the lexer's separators (SWS around `;` and `=`).
+/// [`general_params`] into `list`.
 fn parse_param_list_general<'a>(
     cur: &mut Cursor<'a>,
     list: &mut ParamList<'a>,
 ) -> Result<(), HeaderError> {
+    let items = &mut list.items;
+    let (raw, len) = general_params(cur, |k, name, value| {
+        if let Some(slot) = items.get_mut(k) {
+            *slot = (name, value);
+        }
+    })?;
+    list.params = Params { raw, sep: b';' };
+    list.len = len;
+    list.tokens = false;
+    Ok(())
+}
+
+/// `*( SEMI generic-param )` for any input, with the lexer's separators (SWS around `;` and
+/// `=`): each parameter handed to `item` with its index; the parameters' text and how many
+/// there are.
+#[inline]
+fn general_params<'a>(
+    cur: &mut Cursor<'a>,
+    mut item: impl FnMut(usize, &'a str, Option<&'a str>),
+) -> Result<(&'a str, usize), HeaderError> {
     let before = cur.pos();
     cur.skip_sws();
     let start = cur.pos();
     cur.reset(before);
     let mut len = 0;
     while cur.sep(b';') {
-        let item = param(cur, ValueSyntax::Generic)?;
-        if let Some(slot) = list.items.get_mut(len) {
-            *slot = item;
-        }
+        let (name, value) = param(cur, ValueSyntax::Generic)?;
+        item(len, name, value);
         len += 1;
     }
     let raw = if cur.pos() > start { cur.since(start) } else { "" };
-    list.params = Params { raw, sep: b';' };
-    list.len = len;
-    list.tokens = false;
-    Ok(())
+    Ok((raw, len))
+}
+
+/// `*( SEMI generic-param ) SWS` to the end of the value, read as [`with_params`] reads it
+/// but without keeping anything: each parameter is handed to `item` (after an `item(None)`
+/// that says to forget what it was given before, when the fast path gives way to the general
+/// one). `None` if the parameters or the end of the value do not match the grammar; else
+/// whether every value is known to be a `token` (as [`ParamList::token_of`] knows it). The
+/// checks `with_params` leaves to its `check` are the caller's.
+#[inline]
+pub(crate) fn check_params_to_end<'a>(
+    cur: &mut Cursor<'a>,
+    mut item: impl FnMut(Option<(&'a str, Option<&'a str>)>),
+) -> Option<bool> {
+    let mut tokens = true;
+    if plain_params(cur, |_, name, value| item(Some((name, value)))).is_none() {
+        item(None);
+        general_params(cur, |_, name, value| item(Some((name, value)))).ok()?;
+        tokens = false;
+    }
+    cur.skip_sws();
+    cur.at_end().then_some(tokens)
 }
 
 /// `auth-param *(COMMA auth-param)` (RFC 3261 §25.1, RFC 7616 §3.3–§3.5); at least one.

@@ -5,7 +5,9 @@ use std::net::IpAddr;
 use crate::{HeaderError, HeaderName, Host, TypedHeader};
 
 use super::lex::{Cursor, parse_host, parse_ip};
-use super::params::{ParamList, Params, digits_value, with_params};
+use super::params::{
+    ParamList, Params, check_params_to_end, digits_value, token_value, with_params,
+};
 
 /// One `Via` value: a hop the request took, where responses go back.
 ///
@@ -200,38 +202,92 @@ fn sent_protocol_and_by<'a>(cur: &mut Cursor<'a>) -> Result<ViaHead<'a>, HeaderE
 
 /// Checks and converts `branch`, `received`, `rport`, `maddr` and `ttl`.
 fn known_params<'a>(params: &ParamList<'a>) -> Result<ViaKnown<'a>, &'static str> {
-    let rport = |v: Option<&str>| match v {
-        None => Some(None),
-        Some(v) => digits_value::<u16>(v).map(Some),
-    };
-    let ttl = |v: Option<&str>| v.filter(|v| v.len() <= 3).and_then(digits_value::<u8>);
     // One pass finds the first of each known parameter (as five `ParamList::get` would);
     // they are then checked in a fixed order, so the first error is the same.
-    let [mut branch, mut received, mut rport_value, mut maddr, mut ttl_value] = [None; 5];
-    let mut find = |name: &'a str, value: Option<&'a str>| {
+    let mut first = ViaFirst::default();
+    match params.inline() {
+        Some(items) => items.iter().for_each(|&(name, value)| first.see(name, value)),
+        None => params.iter().for_each(|(name, value)| first.see(name, value)),
+    }
+    first.convert(|v| params.token_of(v))
+}
+
+/// Whether [`Via::parse`] accepts `value`, found by the same grammar without building the
+/// [`Via`] or keeping its parameters (for [`Message::validate`](crate::Message::validate),
+/// which throws the typed header away).
+pub(crate) fn via_is_valid(value: &str) -> bool {
+    let mut cur = Cursor::new(value, HeaderName::Via);
+    if !sent_protocol_and_by_ok(&mut cur) {
+        return false;
+    }
+    let mut first = ViaFirst::default();
+    let read = check_params_to_end(&mut cur, |item| match item {
+        Some((name, value)) => first.see(name, value),
+        None => first = ViaFirst::default(),
+    });
+    // Values read by the plain path are tokens already (as `ParamList::token_of` knows).
+    read.is_some_and(|tokens| first.convert(|v| if tokens { v } else { token_value(v) }).is_ok())
+}
+
+/// Whether [`sent_protocol_and_by`] would accept what is at the cursor, read by the same
+/// steps without converting the host or port; the cursor then stands where it would.
+fn sent_protocol_and_by_ok(cur: &mut Cursor<'_>) -> bool {
+    if cur.take_prefix("SIP/2.0/").is_some() {
+        cur.skip_sws();
+    } else if !(cur.token().is_some() && cur.sep(b'/') && cur.token().is_some() && cur.sep(b'/')) {
+        return false;
+    }
+    cur.token().is_some() && cur.skip_sws() && cur.host_ok() && (!cur.sep(b':') || cur.port_ok())
+}
+
+/// The first `branch`, `received`, `rport`, `maddr` and `ttl` of a Via's parameters: `None`
+/// when absent, `Some(None)` when present without a value.
+#[derive(Default)]
+struct ViaFirst<'a> {
+    branch: Option<Option<&'a str>>,
+    received: Option<Option<&'a str>>,
+    rport: Option<Option<&'a str>>,
+    maddr: Option<Option<&'a str>>,
+    ttl: Option<Option<&'a str>>,
+}
+
+impl<'a> ViaFirst<'a> {
+    /// Notes the parameter `name` if it is a known one not seen before.
+    #[inline]
+    fn see(&mut self, name: &'a str, value: Option<&'a str>) {
         let slot = match name.len() {
-            6 if name.eq_ignore_ascii_case("branch") => &mut branch,
-            8 if name.eq_ignore_ascii_case("received") => &mut received,
-            5 if name.eq_ignore_ascii_case("rport") => &mut rport_value,
-            5 if name.eq_ignore_ascii_case("maddr") => &mut maddr,
-            3 if name.eq_ignore_ascii_case("ttl") => &mut ttl_value,
+            6 if name.eq_ignore_ascii_case("branch") => &mut self.branch,
+            8 if name.eq_ignore_ascii_case("received") => &mut self.received,
+            5 if name.eq_ignore_ascii_case("rport") => &mut self.rport,
+            5 if name.eq_ignore_ascii_case("maddr") => &mut self.maddr,
+            3 if name.eq_ignore_ascii_case("ttl") => &mut self.ttl,
             _ => return,
         };
         if slot.is_none() {
             *slot = Some(value);
         }
-    };
-    match params.inline() {
-        Some(items) => items.iter().for_each(|&(name, value)| find(name, value)),
-        None => params.iter().for_each(|(name, value)| find(name, value)),
     }
-    Ok((
-        convert(branch, "branch is not a token", |v| params.token_of(v))?,
-        convert(received, "received is not an IP address", |v| v.and_then(parse_ip))?,
-        convert(rport_value, "invalid rport", rport)?,
-        convert(maddr, "maddr is not a host", |v| v.and_then(parse_host))?,
-        convert(ttl_value, "ttl is not 0 to 255", ttl)?,
-    ))
+
+    /// Checks and converts the parameters found, in a fixed order (so the first error is
+    /// always the same); `token` is [`token_value`] or what answers as it does.
+    #[inline]
+    fn convert(
+        self,
+        token: impl Fn(Option<&'a str>) -> Option<&'a str>,
+    ) -> Result<ViaKnown<'a>, &'static str> {
+        let rport = |v: Option<&str>| match v {
+            None => Some(None),
+            Some(v) => digits_value::<u16>(v).map(Some),
+        };
+        let ttl = |v: Option<&str>| v.filter(|v| v.len() <= 3).and_then(digits_value::<u8>);
+        Ok((
+            convert(self.branch, "branch is not a token", token)?,
+            convert(self.received, "received is not an IP address", |v| v.and_then(parse_ip))?,
+            convert(self.rport, "invalid rport", rport)?,
+            convert(self.maddr, "maddr is not a host", |v| v.and_then(parse_host))?,
+            convert(self.ttl, "ttl is not 0 to 255", ttl)?,
+        ))
+    }
 }
 
 /// [`checked`](super::params::checked) for a parameter already looked up: `found` is `None`
