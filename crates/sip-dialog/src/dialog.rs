@@ -380,12 +380,34 @@ impl Dialog {
         let remote = addr_bytes::<To<'_>>(request, known.request_addrs)?;
         let ids = [call_id, local_tag, remote_tag];
         let (id, text) = DialogText::bytes(ids, local, remote, remote_target)?;
-        Some(Dialog {
+        Some(Dialog::assemble(
             id,
-            role: Role::Uac,
+            &text,
+            Role::Uac,
             state,
-            local_seq: Some(local_seq),
-            remote_seq: None,
+            (Some(local_seq), None),
+            route_set,
+            request,
+        ))
+    }
+
+    /// A dialog from its id, where its text's parts end, and the rest of its state (the
+    /// UAC and UAS constructors, fast and full, all end here).
+    fn assemble(
+        id: DialogId,
+        text: &DialogText<'_>,
+        role: Role,
+        state: DialogState,
+        (local_seq, remote_seq): (Option<u32>, Option<u32>),
+        route_set: Vec<Box<str>>,
+        request: &Message,
+    ) -> Dialog {
+        Dialog {
+            id,
+            role,
+            state,
+            local_seq,
+            remote_seq,
             local_end: text.local_end,
             remote_end: text.remote_end,
             local_len: text.local_len,
@@ -393,7 +415,7 @@ impl Dialog {
             first_loose: first_is_loose(&route_set),
             route_set,
             secure: request_is_sips(request),
-        })
+        }
     }
 
     /// The UAC dialog, each piece of text read as text.
@@ -423,20 +445,15 @@ impl Dialog {
         let remote = name_addr_of::<To<'_>>(request, checked)?;
         let text = DialogText::new(local, local_tag, remote, remote_tag, remote_target);
         let id = text.id(call_id, local_tag, remote_tag);
-        Ok(Dialog {
+        Ok(Dialog::assemble(
             id,
-            role: Role::Uac,
+            &text,
+            Role::Uac,
             state,
-            local_seq: Some(local_seq),
-            remote_seq: None,
-            local_end: text.local_end,
-            remote_end: text.remote_end,
-            local_len: text.local_len,
-            remote_len: text.remote_len,
-            first_loose: first_is_loose(&route_set),
+            (Some(local_seq), None),
             route_set,
-            secure: request_is_sips(request),
-        })
+            request,
+        ))
     }
 
     /// The UAS side of a dialog created by answering `request` with a response of `status`
@@ -500,20 +517,15 @@ impl Dialog {
         let route_set = record_routes(request, checked).ok()?;
         let ids = [call_id, local_tag.as_bytes(), remote_tag];
         let (id, text) = DialogText::bytes(ids, local, remote, remote_target)?;
-        Some(Dialog {
+        Some(Dialog::assemble(
             id,
-            role: Role::Uas,
+            &text,
+            Role::Uas,
             state,
-            local_seq: None,
-            remote_seq: Some(remote_seq),
-            local_end: text.local_end,
-            remote_end: text.remote_end,
-            local_len: text.local_len,
-            remote_len: text.remote_len,
-            first_loose: first_is_loose(&route_set),
+            (None, Some(remote_seq)),
             route_set,
-            secure: request_is_sips(request),
-        })
+            request,
+        ))
     }
 
     /// The UAS dialog, each piece of text read as text.
@@ -540,20 +552,15 @@ impl Dialog {
         let text = DialogText::new(local, local_tag, remote, remote_tag, remote_target);
         let id = text.id(call_id, local_tag, remote_tag);
         let route_set = record_routes(request, checked)?;
-        Ok(Dialog {
+        Ok(Dialog::assemble(
             id,
-            role: Role::Uas,
+            &text,
+            Role::Uas,
             state,
-            local_seq: None,
-            remote_seq: Some(remote_seq),
-            local_end: text.local_end,
-            remote_end: text.remote_end,
-            local_len: text.local_len,
-            remote_len: text.remote_len,
-            first_loose: first_is_loose(&route_set),
+            (None, Some(remote_seq)),
             route_set,
-            secure: request_is_sips(request),
-        })
+            request,
+        ))
     }
 
     /// The dialog id.
