@@ -952,20 +952,23 @@ fn request_is_sips(request: &Message) -> bool {
 /// The display name (if any) and URI of the first `T` header's name-addr, without its
 /// parameters.
 ///
+/// The first line of header `name`: From and To hold one value, which the message indexes
+/// when it is parsed or built (no search, no list splitting).
+fn first_line(msg: &Message, name: H) -> Option<&[u8]> {
+    match name {
+        H::From => msg.from_header(),
+        H::To => msg.to_header(),
+        name => msg.header_lines(name).next(),
+    }
+}
+
 /// `checked`: the header is known to parse (see [`bracketed_uri`]).
 fn name_addr_of<'a, T>(msg: &'a Message, checked: bool) -> Result<AddrParts<'a>, DialogError>
 where
     T: TypedHeader<'a> + AddressLike<'a>,
 {
-    // From and To hold one value: the first line is it (no list splitting), which the
-    // message indexes when it is parsed or built.
     if checked {
-        let line = match T::NAME {
-            H::From => msg.from_header(),
-            H::To => msg.to_header(),
-            name => msg.header_lines(name).next(),
-        };
-        if let Some(uri) = line.and_then(bracketed) {
+        if let Some(uri) = first_line(msg, T::NAME).and_then(bracketed) {
             return Ok(AddrParts { display: None, uri });
         }
     }
@@ -984,12 +987,7 @@ where
     T: TypedHeader<'a> + AddressLike<'a>,
 {
     if checked {
-        let line = match T::NAME {
-            H::From => msg.from_header(),
-            H::To => msg.to_header(),
-            name => msg.header_lines(name).next(),
-        };
-        if let Some(uri) = line.and_then(bracketed_bytes) {
+        if let Some(uri) = first_line(msg, T::NAME).and_then(bracketed_bytes) {
             return Some(AddrParts { display: None, uri });
         }
     }

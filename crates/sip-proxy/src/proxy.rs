@@ -1950,6 +1950,7 @@ fn contains_uri(targets: &[TargetSlot], uri: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::routing::tests::request as test_invite;
     use crate::{StaticLocations, StaticResolver};
 
     #[test]
@@ -1959,14 +1960,8 @@ mod tests {
         use crate::routing::{branch_from, stateless_branch, stateless_branch_without_loop_part};
         let config = ProxyConfig::new("sip:192.0.2.10:5060").unwrap();
         let proxy = Proxy::new(config, StaticLocations::new(), StaticResolver::new());
-        let request = MessageBuilder::request(&Method::Invite, "sip:bob@example.com")
-            .header(HeaderName::Via, "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKa")
-            .header(HeaderName::To, "<sip:bob@example.com>")
-            .header(HeaderName::From, "<sip:alice@example.com>;tag=a")
-            .header(HeaderName::CallId, "c1")
-            .header(HeaderName::CSeq, "1 INVITE")
-            .build()
-            .unwrap();
+        let request =
+            test_invite("sip:bob@example.com", "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKa");
         let loop_part = loop_hash(&request, true);
         for hop in [
             Target::udp("192.0.2.44:5060".parse().unwrap()),
@@ -2022,14 +2017,7 @@ mod tests {
             ("sip:bob@example.com", &["sip:bob@192.0.2.20", "sips:bob@192.0.2.21"][..]),
             ("sips:bob@example.com", &["sips:bob@192.0.2.21"][..]),
         ] {
-            let request = MessageBuilder::request(&Method::Invite, uri)
-                .header(HeaderName::Via, "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKa")
-                .header(HeaderName::To, "<sip:bob@example.com>")
-                .header(HeaderName::From, "<sip:alice@example.com>;tag=a")
-                .header(HeaderName::CallId, "c1")
-                .header(HeaderName::CSeq, "1 INVITE")
-                .build()
-                .unwrap();
+            let request = test_invite(uri, "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKa");
             for _ in 0..2 {
                 let (targets, local, _) =
                     proxy.determine_targets(now, &request, None, true).unwrap();
@@ -2051,15 +2039,7 @@ mod tests {
         resolver.add("bob.example.com", Target::udp("192.0.2.44:5060".parse().unwrap()));
         let config = ProxyConfig::new("sip:192.0.2.10:5060").unwrap().domain("example.com");
         let proxy = Proxy::new(config, StaticLocations::new(), resolver);
-        let base = MessageBuilder::request(&Method::Invite, "sip:bob@example.com")
-            .header(HeaderName::Via, "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKa")
-            .header(HeaderName::MaxForwards, "70")
-            .header(HeaderName::To, "<sip:bob@example.com>")
-            .header(HeaderName::From, "<sip:alice@example.com>;tag=a")
-            .header(HeaderName::CallId, "c1")
-            .header(HeaderName::CSeq, "1 INVITE")
-            .build()
-            .unwrap();
+        let base = test_invite("sip:bob@example.com", "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKa");
         let mut routed = base.clone();
         routed.push_front(HeaderName::Route, "<sip:192.0.2.30;lr>").unwrap();
         let mut strict = base.clone();

@@ -596,13 +596,14 @@ pub(crate) fn via_target(via: &Via<'_>) -> Option<Target> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use sip_message::MessageBuilder;
     use sip_message::Method;
 
     use super::*;
 
-    fn request(uri: &str, via: &str) -> Message {
+    /// An INVITE from Alice to `uri` with top Via `via` (also for the proxy's tests).
+    pub(crate) fn request(uri: &str, via: &str) -> Message {
         MessageBuilder::request(&Method::Invite, uri)
             .header(HeaderName::Via, via)
             .header(HeaderName::MaxForwards, "70")
