@@ -100,6 +100,19 @@ pub(crate) struct Keys {
     pub(crate) content_length_lines: u8,
 }
 
+impl Keys {
+    /// Takes from `fresh` (the keys observed on one line of `changed`) the key of that one
+    /// header: Via with its branch, From or To with its tag. Other names have no line key.
+    fn adopt_line_key(&mut self, changed: HeaderName, fresh: &Keys) {
+        match changed {
+            HeaderName::Via => (self.via, self.branch) = (fresh.via, fresh.branch),
+            HeaderName::From => (self.from, self.from_tag) = (fresh.from, fresh.from_tag),
+            HeaderName::To => (self.to, self.to_tag) = (fresh.to, fresh.to_tag),
+            _ => {}
+        }
+    }
+}
+
 /// A SIP request or response (RFC 3261 §7): the received buffer and an index of spans into it.
 ///
 /// Parsing copies nothing: header values, the Request-URI and the body are ranges of the one
@@ -1015,12 +1028,7 @@ impl Message {
         moved(&mut keys.from);
         moved(&mut keys.to);
         if slot == Some(at as u16) {
-            match changed {
-                HeaderName::Via => (keys.via, keys.branch) = (fresh.via, fresh.branch),
-                HeaderName::From => (keys.from, keys.from_tag) = (fresh.from, fresh.from_tag),
-                HeaderName::To => (keys.to, keys.to_tag) = (fresh.to, fresh.to_tag),
-                _ => {}
-            }
+            keys.adopt_line_key(changed, &fresh);
         }
         keys.content_length = Some(body_len);
     }
@@ -1046,14 +1054,8 @@ impl Message {
             let _ = fresh.observe(e.name, at, self.slot(e.value), e.value);
         }
         let body_len = self.body().len() as u32;
-        let keys = &mut self.keys;
-        match changed {
-            HeaderName::Via => (keys.via, keys.branch) = (fresh.via, fresh.branch),
-            HeaderName::From => (keys.from, keys.from_tag) = (fresh.from, fresh.from_tag),
-            HeaderName::To => (keys.to, keys.to_tag) = (fresh.to, fresh.to_tag),
-            _ => {}
-        }
-        keys.content_length = Some(body_len);
+        self.keys.adopt_line_key(changed, &fresh);
+        self.keys.content_length = Some(body_len);
     }
 
     // ----- serialisation ------------------------------------------------------------------
