@@ -17,8 +17,8 @@
 #            memory) as the proxy.
 # Per rate: calls ok / failed, retransmissions (SIPp's "Retrans" columns, sent and received, of the
 # uac and of the SIPp uas), CPU seconds of the measured process group (utime+stime summed over
-# every process in it, from /proc/PID/stat) per 1,000 successful calls, the cores it used over the
-# run, and its peak RSS (VmHWM, summed over the group's processes) and PSS at the end of the run.
+# every process in it, from /proc/PID/stat) per 1,000 successful calls and the kernel's (stime)
+# share of it, the cores it used over the run, and its peak RSS (VmHWM, summed over the group's processes) and PSS at the end of the run.
 # A rate is "clean" when every call succeeded, nothing was retransmitted and SIPp reached at least
 # 90 % of the target rate. The summary gives the highest clean rate per callee / proxy.
 #
@@ -136,12 +136,12 @@ say() { printf '%s\n' "$*" | tee -a "$SUMMARY"; }
 
 # ---- /proc helpers ---------------------------------------------------------------------------
 
-# utime+stime (clock ticks) summed over every live process of group $1
+# "utime+stime stime" (clock ticks) summed over every live process of group $1
 pg_ticks() {
     cat /proc/[0-9]*/stat 2>/dev/null | awk -v pg="$1" '{
         s = $0; sub(/^.*\) /, "", s); split(s, a, " ")
-        if (a[3] == pg) t += a[12] + a[13]
-    } END { print t + 0 }'
+        if (a[3] == pg) { t += a[12] + a[13]; k += a[13] }
+    } END { print t + 0, k + 0 }'
 }
 
 # "VmHWM_kB PSS_kB NPROC" summed over group $1, leaving out the `timeout` wrapper itself
@@ -348,13 +348,14 @@ run_one() {
     fi
 
     la0=$(loadavg)
-    t0=$(pg_ticks "$measured"); w0=$(now)
+    local t0 k0 t1 k1
+    read -r t0 k0 < <(pg_ticks "$measured"); w0=$(now)
     sipp_uac "$d" "$tr" "$rate" "$target_port" "${uac_args[@]}"
     local wl
     wl=$(now)
     sleep "$SETTLE"
     [[ $who == sip ]] && drain "$d/serve.log"
-    t1=$(pg_ticks "$measured"); w1=$(now)
+    read -r t1 k1 < <(pg_ticks "$measured"); w1=$(now)
     la1=$(loadavg)
     local mem drops_srv drops_uac
     mem=$(pg_mem "$measured")
@@ -387,9 +388,12 @@ run_one() {
         srtx=${srtx:--}
     fi
     rc=$(cat "$d/uac_rc" 2>/dev/null)
-    local cpu_s per1k cores hwm pss nproc uac_per1k clean
+    local cpu_s per1k cores hwm pss nproc uac_per1k clean sys_share
     read -r hwm pss nproc <<<"$mem"
     cpu_s=$(awk -v a="$t0" -v b="$t1" -v hz="$HZ" 'BEGIN { printf "%.2f", (b - a) / hz }')
+    # the kernel's share of that CPU (stime / (utime + stime))
+    sys_share=$(awk -v a="$t0" -v b="$t1" -v c="$k0" -v d="$k1" \
+        'BEGIN { if (b > a) printf "%.0f%%", (d - c) / (b - a) * 100; else print "-" }')
     per1k=$(awk -v c="$cpu_s" -v k="$ok" 'BEGIN { if (k > 0) printf "%.3f", c / k * 1000; else print "-" }')
     cores=$(awk -v c="$cpu_s" -v a="$w0" -v b="$wl" 'BEGIN { printf "%.2f", c / (b - a) }')
     uac_per1k=$(tail -1 "$d/uac_time" 2>/dev/null |
@@ -411,7 +415,7 @@ run_one() {
         echo "uac_retrans=$urtx uac_timeouts=$utmo uac_unexpected=$uunx"
         echo "uas_retrans=$artx uas_timeouts=$atmo uas_unexpected=$aunx uas_acks=$uas_acks serve_retrans=$srtx"
         echo "udp_rcvbuf_drops: target_port=$drops_srv uac_port=$drops_uac uas_port=$drops_uas"
-        echo "ticks=$t0..$t1 hz=$HZ cpu_s=$cpu_s window_s=$(awk -v a="$w0" -v b="$w1" 'BEGIN{printf "%.2f", b-a}') load_s=$(awk -v a="$w0" -v b="$wl" 'BEGIN{printf "%.2f", b-a}') cores=$cores cpu_s_per_1000=$per1k"
+        echo "ticks=$t0..$t1 hz=$HZ cpu_s=$cpu_s window_s=$(awk -v a="$w0" -v b="$w1" 'BEGIN{printf "%.2f", b-a}') load_s=$(awk -v a="$w0" -v b="$wl" 'BEGIN{printf "%.2f", b-a}') cores=$cores cpu_s_per_1000=$per1k sys_ticks=$k0..$k1 sys_share=$sys_share"
         echo "vmhwm_kb_sum=$hwm pss_kb_sum=$pss processes=$nproc"
         echo "uac_time(e U S maxrss_kB)=$(cat "$d/uac_time" 2>/dev/null | tail -1) uac_cpu_s_per_1000=$uac_per1k"
         echo "loadavg_before=$la0 loadavg_after=$la1 clean=$clean"
@@ -419,7 +423,7 @@ run_one() {
     local row
     row=$(printf '%7s %8.0f %7s %7s %6s %7s %9s %7s %6s %9s %8s %8s  %s' "$rate" "$achieved" "$ok" "$lost" \
         "$rtx" "$srtx" "$drops_srv/$((drops_uac + drops_uas))" "$cpu_s" "$cores" "$per1k" "$(awk -v k="$hwm" 'BEGIN{printf "%.1f", k/1024}')" \
-        "$(awk -v k="$pss" 'BEGIN{printf "%.1f", k/1024}')" "$clean  (load $la1, uac $uac_per1k)")
+        "$(awk -v k="$pss" 'BEGIN{printf "%.1f", k/1024}')" "$clean  (load $la1, uac $uac_per1k, kernel $sys_share)")
     say "$row"
     ROWS+=("$rate $ok $lost $rtx $per1k $hwm $clean $achieved")
     [[ $lost -gt $((n / 20)) ]] && BAD=$((BAD + 1)) || BAD=0
@@ -440,7 +444,9 @@ legend() {
     say "  processes from the start of the load until they were idle (SETTLE, and for sip serve until"
     say "  its transactions drained); cores = cpu s / seconds of load; s/1k = CPU s per 1000 successful"
     say "  calls; RSS = peak RSS MB (VmHWM, summed over the processes); PSS = proportional set size MB"
-    say "  at the end; clean = no lost call, no retransmission, >= 90 % of the target rate reached."
+    say "  at the end; clean = no lost call, no retransmission, >= 90 % of the target rate reached;"
+    say "  in brackets: load average, SIPp uac's CPU s per 1000 calls, kernel = the system-time share"
+    say "  of the measured CPU (stime / (utime + stime))."
 }
 
 # series LABEL MODE WHO TRANSPORT RATES...
