@@ -364,12 +364,13 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             self.answer(now, txns, id, 420, None, &[(HeaderName::Unsupported, unsupported)]);
             return;
         }
-        // The 100 (Trying) below answers the request as received (the table's copy), not the
-        // one §16.4 and the `received` stamp will have changed: keep it (a cheap clone) rather
-        // than have the table parse its stored bytes again.
+        // The 100 (Trying) below answers the request as received, not the one §16.4 and the
+        // `received` stamp will have changed: it is built now, from the request as it is (no
+        // clone kept, no parse of the table's stored bytes), and sent once targets are found.
         let invite = method == Method::Invite;
-        let trying =
-            (invite && self.config.send_trying && !self.config.stateless).then(|| request.clone());
+        let trying = (invite && self.config.send_trying && !self.config.stateless)
+            .then(|| build_answer_to(&request, 100, None, &[]))
+            .flatten();
         // §18.2.1: worked out now from the parsed top Via, which §16.4 does not touch; applied
         // once targets are found.
         let stamp = match (top_via, source) {
@@ -417,10 +418,8 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             return;
         }
         // §16.2: an immediate 100 (Trying) for an INVITE (§8.2.6.1).
-        if let Some(received) = trying {
-            if let Some(response) = build_answer_to(&received, 100, None, &[]) {
-                let _ = txns.send_response(now, id, response);
-            }
+        if let Some(response) = trying {
+            let _ = txns.send_response(now, id, response);
         }
         let count = targets.len();
         let cid = self.alloc(Context::new(id, request, invite, local, secure, loop_part, targets));
