@@ -521,7 +521,11 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
                     if !acceptable || contains_uri(&targets, &location.uri) {
                         continue;
                     }
-                    let mut slot = TargetSlot::new(&location.uri, location.q.thousandths(), true);
+                    let mut slot = TargetSlot::new_owned(
+                        location.uri.into_boxed_str(),
+                        location.q.thousandths(),
+                        true,
+                    );
                     slot.facts = Some(facts);
                     slot.path = location.path.into_iter().map(String::into_boxed_str).collect();
                     slot.flow = location.flow;
