@@ -661,12 +661,12 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
                 }
                 None => Some(Event::Final { id, response }),
             },
-            Event::Additional2xx { id, response } => match self.clients.get(&id).copied() {
+            Event::Additional2xx { id, mut response } => match self.clients.get(&id).copied() {
                 Some(client) => {
                     // RFC 6026 §7.2, §16.7 step 5: every 2xx goes upstream, while the server
                     // transaction lives (RFC 6026 §8.3: otherwise it is discarded).
                     if client.role == Role::Request {
-                        self.relay(now, txns, client.context, response);
+                        self.relay(now, txns, client.context, &mut response);
                     }
                     None
                 }
@@ -736,7 +736,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         txns: &mut TransactionTable,
         id: TransactionId,
         client: ClientRef,
-        response: Message,
+        mut response: Message,
     ) {
         if client.role == Role::Cancel {
             return;
@@ -770,7 +770,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         }
         // §16.7 step 5: every provisional but 100, until a final was sent.
         if status > 100 && !final_sent {
-            self.relay(now, txns, cid, response);
+            self.relay(now, txns, cid, &mut response);
         }
     }
 
@@ -780,7 +780,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         txns: &mut TransactionTable,
         id: TransactionId,
         client: ClientRef,
-        response: Message,
+        mut response: Message,
     ) {
         let (cid, bi) = (client.context, client.branch);
         if client.role == Role::Cancel {
@@ -802,7 +802,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
                 let first = !ctx.final_sent;
                 let (server, server_live) = (ctx.server, ctx.server_live);
                 if first || invite {
-                    let relayed = self.relay(now, txns, cid, response);
+                    let relayed = self.relay(now, txns, cid, &mut response);
                     if relayed || !server_live {
                         if let Some(ctx) = self.context_mut(cid) {
                             ctx.final_sent = true;
@@ -1358,7 +1358,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         now: Instant,
         txns: &mut TransactionTable,
         cid: ContextId,
-        mut response: Message,
+        response: &mut Message,
     ) -> bool {
         let Some((server, live)) = self.context(cid).map(|c| (c.server, c.server_live)) else {
             return false;
@@ -1367,7 +1367,8 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         if !live || !response.has(HeaderName::Via) {
             return false;
         }
-        let sent = txns.send_response(now, server, response).is_ok();
+        // Borrowed, not moved: a `Message` is a few hundred bytes.
+        let sent = txns.send_response_ref(now, server, response).is_ok();
         if sent {
             self.stats.responses += 1;
         }

@@ -532,11 +532,27 @@ impl TransactionTable {
     ///
     /// # Errors
     /// [`ResponseError`] says why the response does not belong; nothing was sent.
+    #[inline]
     pub fn send_response(
         &mut self,
         now: Instant,
         id: TransactionId,
         response: Message,
+    ) -> Result<(), ResponseError> {
+        self.send_response_ref(now, id, &response)
+    }
+
+    /// [`send_response`](Self::send_response) of a response the caller keeps: the table only
+    /// reads it (it sends the response's serialised bytes), so a TU that relays or stores
+    /// responses need not move one in.
+    ///
+    /// # Errors
+    /// As [`send_response`](Self::send_response).
+    pub fn send_response_ref(
+        &mut self,
+        now: Instant,
+        id: TransactionId,
+        response: &Message,
     ) -> Result<(), ResponseError> {
         let now = self.handle_due(now);
         if response.is_request() {
@@ -551,7 +567,7 @@ impl TransactionTable {
         {
             return Err(ResponseError::Mismatch);
         }
-        let result = self.dispatch(now, id, Stimulus::Respond(&response));
+        let result = self.dispatch(now, id, Stimulus::Respond(response));
         self.prune();
         result
     }
