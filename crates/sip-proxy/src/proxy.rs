@@ -186,11 +186,11 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         &mut self,
         now: Instant,
         txns: &mut TransactionTable,
-        ack: Message,
+        mut ack: Message,
         source: Target,
     ) {
         self.stats.requests += 1;
-        self.forward_ack(now, txns, ack, source);
+        self.forward_ack(now, txns, &mut ack, source);
         self.prune();
     }
 
@@ -205,9 +205,10 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         txns: &mut TransactionTable,
         event: Event,
     ) -> Option<Event> {
-        let rest = self.on_event(now, txns, event);
-        self.prune();
-        rest
+        // Pruned inside, where the event was consumed: the handed-back event then goes straight
+        // into the return value instead of being held across the prune (a copy of a whole
+        // `Event` per call).
+        self.on_event(now, txns, event)
     }
 
     /// Whether [`handle_event`](Self::handle_event) would hand `event` straight back and change
@@ -318,7 +319,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         now: Instant,
         txns: &mut TransactionTable,
         id: TransactionId,
-        request: Message,
+        mut request: Message,
         source: Target,
     ) {
         let Some(method) = request.method().cloned() else { return };
@@ -326,7 +327,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             return; // already proxied
         }
         if method == Method::Ack {
-            self.forward_ack(now, txns, request, source);
+            self.forward_ack(now, txns, &mut request, source);
             return;
         }
         if method == Method::Cancel && !self.config.stateless {
@@ -378,7 +379,6 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             _ => None,
         };
         // §16.4.
-        let mut request = request;
         // The Request-URI is parsed once from a copy, for §16.4 and (unless §16.4 changed it)
         // §16.5.
         let received_uri = request.request_uri_bytes();
@@ -572,18 +572,17 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         &mut self,
         now: Instant,
         txns: &mut TransactionTable,
-        ack: Message,
+        ack: &mut Message,
         _source: Target,
     ) {
         if ack.max_forwards() == Some(0) || ack.validate().is_err() {
             return;
         }
-        let loop_part = self.config.stateless.then(|| loop_hash(&ack, true));
-        let mut ack = ack;
+        let loop_part = self.config.stateless.then(|| loop_hash(ack, true));
         let received_uri = ack.request_uri_bytes();
         let received_uri = received_uri.as_deref().and_then(|u| std::str::from_utf8(u).ok());
         let parsed_uri = received_uri.map(Uri::parse);
-        let (for_proxy, uri_kept) = self.preprocess_routes(&mut ack, parsed_uri.as_ref());
+        let (for_proxy, uri_kept) = self.preprocess_routes(ack, parsed_uri.as_ref());
         if for_proxy && !ack.has(HeaderName::Route) {
             return; // for the proxy itself: nothing to do
         }
@@ -594,7 +593,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             // response, so the tag cannot tell it from a 2xx ACK; one whose Request-URI the
             // location service does not know (a 2xx ACK to a Contact) goes to that URI.
             Some(uri) if self.config.stateless && !ack.has(HeaderName::Route) => {
-                match self.determine_targets(now, &ack, None, false) {
+                match self.determine_targets(now, ack, None, false) {
                     Ok((targets, ..)) => {
                         let best_q = targets.iter().map(|t| t.q).max().unwrap_or(0);
                         match targets.into_iter().find(|t| t.q == best_q) {
@@ -614,8 +613,10 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             }
             None => return,
         };
-        let unique = stateless_unique(&ack);
-        let Some((copy, hops)) = self.build_copy_of(Cow::Owned(ack), &target, false) else {
+        let unique = stateless_unique(ack);
+        // Borrowed: only a copy that needs edits beyond the one-pass write (pushed Routes, a
+        // strict route) clones it.
+        let Some((copy, hops)) = self.build_copy_of(Cow::Borrowed(&*ack), &target, false) else {
             return;
         };
         let Some(&hop) = hops.first() else { return };
@@ -628,6 +629,14 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
     }
 
     // ----- events -------------------------------------------------------------------------
+
+    /// The return of [`on_event`](Self::on_event) for an event the proxy consumed: the proxy
+    /// changed, so its timer queue is pruned. An event handed back changed nothing (the queue's
+    /// top is still live, every entry point having pruned), so it needs no prune.
+    fn consumed(&mut self) -> Option<Event> {
+        self.prune();
+        None
+    }
 
     fn on_event(
         &mut self,
@@ -642,7 +651,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
                     if invite.is_some_and(|i| self.servers.contains_key(&i)) {
                         self.stats.requests += 1;
                         self.on_cancel(now, txns, id, invite);
-                        return None;
+                        return self.consumed();
                     }
                 }
                 Some(Event::Request { id, request, source })
@@ -650,14 +659,14 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             Event::Provisional { id, response } => match self.clients.get(&id).copied() {
                 Some(client) => {
                     self.on_provisional(now, txns, id, client, response);
-                    None
+                    self.consumed()
                 }
                 None => Some(Event::Provisional { id, response }),
             },
             Event::Final { id, response } => match self.clients.get(&id).copied() {
                 Some(client) => {
                     self.on_final(now, txns, id, client, response);
-                    None
+                    self.consumed()
                 }
                 None => Some(Event::Final { id, response }),
             },
@@ -668,26 +677,26 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
                     if client.role == Role::Request {
                         self.relay(now, txns, client.context, &mut response);
                     }
-                    None
+                    self.consumed()
                 }
                 None => Some(Event::Additional2xx { id, response }),
             },
-            Event::Ack { id, request, source } => {
+            Event::Ack { id, mut request, source } => {
                 let ours = match id {
                     Some(server) => self.servers.contains_key(&server),
                     None => self.owns_ack(&request),
                 };
                 if ours {
                     self.stats.requests += 1;
-                    self.forward_ack(now, txns, request, source);
-                    None
+                    self.forward_ack(now, txns, &mut request, source);
+                    self.consumed()
                 } else {
                     Some(Event::Ack { id, request, source })
                 }
             }
             Event::StrayResponse { response, source } => {
                 if self.on_stray(txns, &response) {
-                    None
+                    self.consumed()
                 } else {
                     Some(Event::StrayResponse { response, source })
                 }
@@ -695,9 +704,9 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             Event::TimedOut { id, timer } => {
                 if let Some(client) = self.clients.get(&id).copied() {
                     self.on_client_failure(now, txns, id, client, Failure::Timeout);
-                    None
+                    self.consumed()
                 } else if self.servers.contains_key(&id) {
-                    None // Timer H: the ACK never came; nothing to do (§16.7 step 9)
+                    self.consumed() // Timer H: the ACK never came; nothing to do (§16.7 step 9)
                 } else {
                     Some(Event::TimedOut { id, timer })
                 }
@@ -705,9 +714,9 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             Event::TransportFailed { id } => {
                 if let Some(client) = self.clients.get(&id).copied() {
                     self.on_client_failure(now, txns, id, client, Failure::Transport);
-                    None
+                    self.consumed()
                 } else if self.servers.contains_key(&id) {
-                    None // §16.9: the response is dropped; branches go on
+                    self.consumed() // §16.9: the response is dropped; branches go on
                 } else {
                     Some(Event::TransportFailed { id })
                 }
@@ -715,13 +724,13 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             Event::Terminated { id } => {
                 if let Some(client) = self.clients.remove(&id) {
                     self.on_client_terminated(now, txns, id, client);
-                    None
+                    self.consumed()
                 } else if let Some(cid) = self.servers.get(&id).copied() {
                     if let Some(ctx) = self.context_mut(cid) {
                         ctx.server_live = false;
                     }
                     self.maybe_free(cid);
-                    None
+                    self.consumed()
                 } else {
                     Some(Event::Terminated { id })
                 }
