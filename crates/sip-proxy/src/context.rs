@@ -177,6 +177,7 @@ pub(crate) struct Context {
 }
 
 impl Context {
+    #[inline]
     pub(crate) fn new(
         server: TransactionId,
         request: Message,

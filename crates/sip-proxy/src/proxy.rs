@@ -1064,14 +1064,16 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         ti: usize,
     ) {
         // The copy is written from the context's request as it is borrowed (no clone), with
-        // its Via and branch, before the branch is recorded (which draws nothing).
+        // its Via and branch, and handed to the table there (not moved out first), before the
+        // branch is recorded (which draws nothing and tells the table nothing).
         let built = {
             let Some(ctx) = self.context(cid) else { return };
             let Some(target) = ctx.targets.get(ti) else { return };
             self.build_copy(&ctx.request, target, self.config.record_route).map(|(copy, hops)| {
                 let first = hops.first().copied();
                 let sent = first.and_then(|hop| {
-                    self.forward_copy(txns, copy, hop, &ctx.loop_part).map(|m| (m, hop))
+                    let copy = self.forward_copy(txns, copy, hop, &ctx.loop_part)?;
+                    Some((txns.send_request(now, copy, hop).ok(), hop))
                 });
                 (first.is_some(), sent, hops)
             })
@@ -1095,8 +1097,11 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             branch.failover = hops.into_iter().skip(1).collect();
         }
         let sent = match sent {
-            Some((copy, hop)) => self.send_attempt(now, txns, cid, bi, copy, hop),
-            None => false,
+            Some((Some(client), hop)) => {
+                self.attempt_sent(now, cid, bi, client, hop);
+                true
+            }
+            Some((None, _)) | None => false,
         };
         if !sent && !self.retry_branch(now, txns, cid, bi) {
             self.finish_branch(cid, bi, 503, None);
@@ -1167,8 +1172,25 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         copy: Message,
         hop: Target,
     ) -> bool {
-        let Some(invite) = self.context(cid).map(|c| c.invite) else { return false };
+        if self.context(cid).is_none() {
+            return false;
+        }
         let Ok(client) = txns.send_request(now, copy, hop) else { return false };
+        self.attempt_sent(now, cid, bi, client, hop);
+        true
+    }
+
+    /// The bookkeeping of [`send_attempt`](Self::send_attempt) once client transaction
+    /// `client` carries branch `bi`'s copy to `hop`: the client map, the branch, Timer C.
+    fn attempt_sent(
+        &mut self,
+        now: Instant,
+        cid: ContextId,
+        bi: u16,
+        client: TransactionId,
+        hop: Target,
+    ) {
+        let invite = self.context(cid).is_some_and(|c| c.invite);
         self.stats.forwarded += 1;
         self.clients.insert(client, ClientRef { context: cid, branch: bi, role: Role::Request });
         let timer_c = invite.then(|| now + self.config.timer_c);
@@ -1182,7 +1204,6 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         if let Some(at) = timer_c {
             self.timers.push(Reverse((at, cid, bi, TimerKind::C)));
         }
-        true
     }
 
     /// Ends branch `bi` with `status` (received, or synthesised when `response` is `None`) and
@@ -1776,6 +1797,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
 
     // ----- slab -----------------------------------------------------------------------------
 
+    #[inline]
     fn alloc(&mut self, context: Context) -> ContextId {
         self.live += 1;
         if let Some(index) = self.free.pop() {
