@@ -84,7 +84,8 @@ impl Fields {
         }
     }
 
-    fn finish(self) -> Hex16 {
+    /// The digest. Borrowed: moving the fields in would copy the whole inline buffer.
+    fn finish(&self) -> Hex16 {
         let input = match self.spill.is_empty() {
             true => self.inline.get(..self.len).unwrap_or_default(),
             false => &self.spill,
@@ -94,6 +95,7 @@ impl Fields {
 }
 
 /// Feeds one field (see [`Fields::field`]).
+#[inline]
 fn field(h: &mut Fields, bytes: &[u8]) {
     h.field(bytes);
 }
