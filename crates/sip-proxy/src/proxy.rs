@@ -554,7 +554,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             return;
         };
         let Some(&hop) = hops.first() else { return };
-        let via = self.via_value(hop, hex_str(&unique), Some(loop_part));
+        let via = self.via_value(hop, &unique, Some(loop_part));
         if let Some(copy) = copy.finish(&via) {
             txns.send_stateless(hop, &copy);
             self.stats.forwarded += 1;
@@ -620,7 +620,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             return;
         };
         let Some(&hop) = hops.first() else { return };
-        let via = self.via_value(hop, hex_str(&unique), loop_part.as_ref());
+        let via = self.via_value(hop, &unique, loop_part.as_ref());
         if let Some(copy) = copy.finish(&via) {
             txns.send_stateless(hop, &copy);
             self.stats.forwarded += 1;
@@ -1153,7 +1153,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         loop_part: &Hex16,
     ) -> Option<Message> {
         let branch = txns.draw_branch();
-        let via = self.via_value(hop, branch.as_str(), Some(loop_part));
+        let via = self.via_value(hop, branch.as_bytes(), Some(loop_part));
         let copy = copy.finish(&via);
         if copy.is_none() {
             txns.return_branch(branch);
@@ -1586,9 +1586,9 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
     /// Our Via (§16.6 step 8): `SIP/2.0/<transport> <sent-by>;branch=` and the branch, the
     /// magic cookie (unless `unique` starts with it), `unique`, and `.` + the loop part when
     /// there is one. Written on the stack (it is copied into the forwarded request).
-    fn via_value(&self, hop: Target, unique: &str, loop_part: Option<&Hex16>) -> ViaText {
+    fn via_value(&self, hop: Target, unique: &[u8], loop_part: Option<&Hex16>) -> ViaText {
         let transport = hop.transport().as_str();
-        let cookie = if unique.starts_with(BRANCH_COOKIE) { "" } else { BRANCH_COOKIE };
+        let cookie = if unique.starts_with(BRANCH_COOKIE.as_bytes()) { "" } else { BRANCH_COOKIE };
         let mut via = ViaText::new();
         via.extend_from_slice(b"SIP/2.0/");
         via.extend_from_slice(transport.as_bytes());
@@ -1596,7 +1596,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         via.extend_from_slice(self.config.sent_by.as_bytes());
         via.extend_from_slice(b";branch=");
         via.extend_from_slice(cookie.as_bytes());
-        via.extend_from_slice(unique.as_bytes());
+        via.extend_from_slice(unique);
         if let Some(loop_part) = loop_part {
             via.push(b'.');
             via.extend_from_slice(loop_part);
@@ -2004,16 +2004,16 @@ mod tests {
         ] {
             let head = format!("SIP/2.0/{} 192.0.2.10:5060;branch=", hop.transport().as_str());
             for unique in ["z9hG4bKabc", "abc"] {
-                let via = proxy.via_value(hop, unique, Some(&loop_part));
+                let via = proxy.via_value(hop, unique.as_bytes(), Some(&loop_part));
                 let expected = format!("{head}{}", branch_from(unique, &loop_part));
                 assert_eq!(&via[..], expected.as_bytes());
                 assert!(!via.spilled());
             }
             let unique = stateless_unique(&request);
-            let via = proxy.via_value(hop, hex_str(&unique), Some(&loop_part));
+            let via = proxy.via_value(hop, &unique, Some(&loop_part));
             let expected = format!("{head}{}", stateless_branch(&request, &loop_part));
             assert_eq!(&via[..], expected.as_bytes());
-            let via = proxy.via_value(hop, hex_str(&unique), None);
+            let via = proxy.via_value(hop, &unique, None);
             let expected = format!("{head}{}", stateless_branch_without_loop_part(&request));
             assert_eq!(&via[..], expected.as_bytes());
         }

@@ -53,6 +53,13 @@ impl DrawnBranch {
         // Always ASCII: the cookie and base-62 digits.
         std::str::from_utf8(&self.bytes).unwrap_or_default()
     }
+
+    /// The branch's bytes (ASCII: [`as_str`](Self::as_str) without the UTF-8 check), for a TU
+    /// that writes it into a header value.
+    #[must_use]
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
 }
 
 /// An input to [`TransactionTable::handle`].
