@@ -21,9 +21,9 @@ use crate::context::{
 };
 use crate::location::{LocationService, Lookup, Resolver};
 use crate::routing::{
-    Hex16, bracketed, hex_str, local_tag, loop_hash, loop_hash_with, loop_part_of, pop_last_route,
-    postprocess_strict_route, rebuild_sip, replace_top_via, request_uri_form_of, route_uri,
-    stamped_via, stateless_unique, via_target,
+    Hex16, TopVia, bracketed, hex_str, local_tag, loop_hash, loop_hash_with, loop_part_of,
+    pop_last_route, postprocess_strict_route, rebuild_sip, replace_top_via, request_uri_form_of,
+    route_uri, stateless_unique, via_target,
 };
 use crate::{ProxyConfig, ProxyEvent, ProxyStats};
 
@@ -352,8 +352,8 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         }
         // §16.3 step 4, with the hash of §16.6 step 8. The top Via is parsed once, for the hash
         // (when it is the only one) and for the `received` stamp below.
-        let top_via = request.typed::<Via<'_>>();
-        let loop_part = loop_hash_with(&request, self.config.stateless, top_via.as_ref());
+        let top_via = TopVia::of(&request);
+        let loop_part = loop_hash_with(&request, self.config.stateless, Some(&top_via));
         if method != Method::Cancel && self.has_looped(&request, &loop_part) {
             self.stats.loops += 1;
             self.events.push_back(ProxyEvent::LoopDetected { server: id });
@@ -374,8 +374,8 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             .flatten();
         // §18.2.1: worked out now from the parsed top Via, which §16.4 does not touch; applied
         // once targets are found.
-        let stamp = match (top_via, source) {
-            (Some(Ok(via)), Target::Addr(_, addr)) => stamped_via(&via, addr),
+        let stamp = match source {
+            Target::Addr(_, addr) => top_via.stamped(addr),
             _ => None,
         };
         // §16.4.
