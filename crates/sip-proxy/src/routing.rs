@@ -285,6 +285,8 @@ fn plain_via_params(params: &str) -> Option<(Option<&str>, bool)> {
 }
 
 /// [`is_token_char`] of every byte.
+// Evaluated at compile time: an index out of range would fail the build, not panic.
+#[allow(clippy::indexing_slicing)]
 const TOKEN_CHARS: [bool; 256] = {
     let mut table = [false; 256];
     let mut c = 0;
