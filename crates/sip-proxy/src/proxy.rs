@@ -1672,6 +1672,9 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
 
     /// §16.3 step 5: the Proxy-Require option tags the proxy does not support, comma-joined.
     fn unsupported(&self, request: &Message) -> Option<Bytes> {
+        if !request.has(HeaderName::ProxyRequire) {
+            return None; // the usual case: one scan of the names, no value split
+        }
         let mut out = String::new();
         for tag in request.typed_all::<ProxyRequire<'_>>().filter_map(Result::ok) {
             if !self.config.supports(tag.as_str()) {
