@@ -482,7 +482,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             // An in-dialog request (To tag) is loose-routed on its Request-URI (§16.12).
             Uri::Sip(sip) => {
                 sip.maddr().is_some()
-                    || (tag_is_dialog && request.to_tag().is_some())
+                    || (tag_is_dialog && request.to_tag_bytes().is_some())
                     || !self.config.is_local_domain(sip.host())
             }
             Uri::Tel(_) => false,

@@ -383,9 +383,10 @@ pub(crate) fn stateless_branch_without_loop_part(request: &Message) -> String {
 /// The unique part of [`stateless_branch`].
 pub(crate) fn stateless_unique(request: &Message) -> Hex16 {
     let mut h = Fields::new(STATELESS);
-    match request.via_branch() {
-        Some(branch) if branch.starts_with(BRANCH_COOKIE) => {
-            field(&mut h, branch.as_bytes());
+    // As bytes: the parser keeps only a token branch, so the UTF-8 check could not fail.
+    match request.via_branch_bytes() {
+        Some(branch) if branch.starts_with(BRANCH_COOKIE.as_bytes()) => {
+            field(&mut h, branch);
             field(&mut h, request.top_via().unwrap_or_default());
         }
         _ => {
