@@ -64,8 +64,13 @@ impl UriFacts {
 
 impl TargetSlot {
     pub(crate) fn new(uri: &str, q: u16, from_location: bool) -> TargetSlot {
+        TargetSlot::new_owned(uri.into(), q, from_location)
+    }
+
+    /// [`new`](Self::new) for a URI already owned (a location's, moved rather than copied).
+    pub(crate) fn new_owned(uri: Box<str>, q: u16, from_location: bool) -> TargetSlot {
         TargetSlot {
-            uri: uri.into(),
+            uri,
             q,
             path: Vec::new(),
             flow: None,
@@ -172,6 +177,7 @@ pub(crate) struct Context {
 }
 
 impl Context {
+    #[inline]
     pub(crate) fn new(
         server: TransactionId,
         request: Message,

@@ -140,7 +140,13 @@ impl StaticLocations {
 
 impl LocationService for StaticLocations {
     fn lookup(&self, request_uri: &Uri<'_>, _now: Instant) -> Lookup {
-        match canonical_aor(request_uri).and_then(|key| self.bindings.get(&key)) {
+        // A SIP AOR is looked up by the registrar's canonical text as it is built (the key
+        // `canonical_aor` would copy it into).
+        let found = match request_uri {
+            Uri::Sip(sip) => self.bindings.get(sip_registrar::Aor::from_sip(sip).as_str()),
+            other => canonical_aor(other).and_then(|key| self.bindings.get(&key)),
+        };
+        match found {
             Some(targets) => Lookup::Targets(targets.clone()),
             None => Lookup::NotFound,
         }

@@ -84,7 +84,8 @@ impl Fields {
         }
     }
 
-    fn finish(self) -> Hex16 {
+    /// The digest. Borrowed: moving the fields in would copy the whole inline buffer.
+    fn finish(&self) -> Hex16 {
         let input = match self.spill.is_empty() {
             true => self.inline.get(..self.len).unwrap_or_default(),
             false => &self.spill,
@@ -94,6 +95,7 @@ impl Fields {
 }
 
 /// Feeds one field (see [`Fields::field`]).
+#[inline]
 fn field(h: &mut Fields, bytes: &[u8]) {
     h.field(bytes);
 }
@@ -120,12 +122,195 @@ pub(crate) fn loop_hash(request: &Message, for_stateless: bool) -> Hex16 {
     loop_hash_with(request, for_stateless, None)
 }
 
+/// A request's top Via value as §16.3 step 4 (the loop hash) and §18.2.1 (the `received`
+/// stamp) read it: by [`plain_via`] when it has the form nearly every user agent writes,
+/// else by the typed parser ([`Message::typed`]).
+pub(crate) enum TopVia<'a> {
+    Plain(PlainVia<'a>),
+    Typed(Option<Result<Via<'a>, HeaderError>>),
+}
+
+impl<'a> TopVia<'a> {
+    /// The top Via of `request`.
+    pub(crate) fn of(request: &'a Message) -> TopVia<'a> {
+        // The first line rather than its first value: a line of several values holds a comma,
+        // which no plain Via does, so both give the same plain Via or none.
+        let line = request.header_lines(HeaderName::Via).next();
+        let plain = line.and_then(|v| std::str::from_utf8(v).ok());
+        match plain.and_then(plain_via) {
+            Some(plain) => TopVia::Plain(plain),
+            None => TopVia::Typed(request.typed::<Via<'_>>()),
+        }
+    }
+
+    /// Its sent-by and branch (empty when absent) if it parses, as the typed [`Via`] gives
+    /// them.
+    fn sent_by_and_branch(&self) -> Option<(&'a str, &'a str)> {
+        match self {
+            TopVia::Plain(via) => Some((via.sent_by, via.branch.unwrap_or_default())),
+            TopVia::Typed(Some(Ok(via))) => Some((via.sent_by(), via.branch().unwrap_or_default())),
+            TopVia::Typed(_) => None,
+        }
+    }
+
+    /// [`stamped_via`] of it for a request received from `addr`.
+    pub(crate) fn stamped(&self, addr: std::net::SocketAddr) -> Option<String> {
+        match self {
+            TopVia::Plain(via) => stamp(&StampHead::of_plain(via), addr, true, None),
+            TopVia::Typed(Some(Ok(via))) => stamped_via(via, addr),
+            TopVia::Typed(_) => None,
+        }
+    }
+}
+
+/// A Via value of the form `SIP/2.0/<transport> <a.b.c.d>[:<port>]` followed by parameters
+/// `;name[=value]` of token characters only, none of them `received`, `maddr` or `ttl`, no
+/// `rport` with a value, `branch` at most once and with a value: a value [`Via::parse`]
+/// accepts, read here as it reads it (sent-by as written, the host a dotted quad without
+/// leading zeros, the parameters' text) at a fraction of the cost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PlainVia<'a> {
+    pub(crate) transport: &'a str,
+    pub(crate) sent_by: &'a str,
+    pub(crate) host: std::net::Ipv4Addr,
+    /// From the first `;` to the end (empty without parameters), as `Via::params().as_str()`.
+    pub(crate) params: &'a str,
+    pub(crate) branch: Option<&'a str>,
+    /// Whether a valueless `rport` is present.
+    pub(crate) has_rport: bool,
+}
+
+/// `value` as a [`PlainVia`]; `None` for any other form (the typed parser decides those).
+/// One pass over the bytes, no searching.
+pub(crate) fn plain_via(value: &str) -> Option<PlainVia<'_>> {
+    let rest = value.strip_prefix("SIP/2.0/")?;
+    let transport_len = rest.bytes().take_while(u8::is_ascii_alphanumeric).count();
+    if transport_len == 0 {
+        return None;
+    }
+    let (transport, rest) = rest.split_at_checked(transport_len)?;
+    let sent_by_and_params = rest.strip_prefix(' ')?;
+    let (host, sent_by_len) = plain_sent_by(sent_by_and_params.as_bytes())?;
+    let (sent_by, params) = sent_by_and_params.split_at_checked(sent_by_len)?;
+    let (branch, has_rport) = plain_via_params(params)?;
+    Some(PlainVia { transport, sent_by, host, params, branch, has_rport })
+}
+
+/// A sent-by at the start of `bytes`: a dotted quad without leading zeros (octets at most
+/// 255), then optionally `:` and a port of one to five digits without a leading zero, at most
+/// 65535; then the end or `;`. The address and the sent-by's length.
+fn plain_sent_by(bytes: &[u8]) -> Option<(std::net::Ipv4Addr, usize)> {
+    let mut octets = [0u8; 4];
+    let (mut dot, mut value, mut digits) = (0usize, 0u32, 0u32);
+    let mut end = bytes.len();
+    for (i, &c) in bytes.iter().enumerate() {
+        match c {
+            b'0'..=b'9' if digits < 3 && !(digits == 1 && value == 0) => {
+                value = value * 10 + u32::from(c - b'0');
+                digits += 1;
+            }
+            b'.' if digits > 0 && dot < 3 => {
+                *octets.get_mut(dot)? = u8::try_from(value).ok()?;
+                (dot, value, digits) = (dot + 1, 0, 0);
+            }
+            b':' | b';' => {
+                end = i;
+                break;
+            }
+            _ => return None,
+        }
+    }
+    if dot != 3 || digits == 0 {
+        return None;
+    }
+    *octets.get_mut(3)? = u8::try_from(value).ok()?;
+    let host = std::net::Ipv4Addr::from(octets);
+    match bytes.get(end..)? {
+        [] | [b';', ..] => Some((host, end)),
+        [b':', port @ ..] => {
+            let digits = port.iter().take_while(|c| c.is_ascii_digit()).count();
+            let (number, after) = port.split_at_checked(digits)?;
+            let plain = matches!(number, [b'1'..=b'9', ..]) && digits <= 5;
+            let value = number.iter().fold(0u32, |n, &c| n * 10 + u32::from(c - b'0'));
+            if !plain || value > u32::from(u16::MAX) || !matches!(after, [] | [b';', ..]) {
+                return None;
+            }
+            Some((host, end + 1 + digits))
+        }
+        _ => None,
+    }
+}
+
+/// The parameters of a [`PlainVia`] (`params` empty or from its first `;`): each `name` or
+/// `name=value` of token characters, none `received`, `maddr` or `ttl`, `rport` without a
+/// value, `branch` once with one. Its branch, and whether `rport` is present.
+fn plain_via_params(params: &str) -> Option<(Option<&str>, bool)> {
+    let (mut branch, mut has_rport) = (None, false);
+    let Some(list) = params.strip_prefix(';') else {
+        return params.is_empty().then_some((branch, has_rport));
+    };
+    // Split as bytes (a `str` split by a `char` searches with more setup per piece).
+    let mut start = 0;
+    for bytes in list.as_bytes().split(|&c| c == b';') {
+        let param = list.get(start..start + bytes.len())?;
+        start += bytes.len() + 1;
+        let (name, value) = match bytes.iter().position(|&c| c == b'=') {
+            Some(eq) => (param.get(..eq)?, Some(param.get(eq + 1..)?)),
+            None => (param, None),
+        };
+        let token = |t: &str| !t.is_empty() && t.bytes().all(is_token_char);
+        if !token(name) || value.is_some_and(|v| !token(v)) {
+            return None;
+        }
+        match name.len() {
+            6 if name.eq_ignore_ascii_case("branch") => {
+                if branch.is_some() || value.is_none() {
+                    return None;
+                }
+                branch = value;
+            }
+            5 if name.eq_ignore_ascii_case("rport") => {
+                if value.is_some() {
+                    return None;
+                }
+                has_rport = true;
+            }
+            8 if name.eq_ignore_ascii_case("received") => return None,
+            5 if name.eq_ignore_ascii_case("maddr") => return None,
+            3 if name.eq_ignore_ascii_case("ttl") => return None,
+            _ => {}
+        }
+    }
+    Some((branch, has_rport))
+}
+
+/// [`is_token_char`] of every byte.
+// Evaluated at compile time: an index out of range would fail the build, not panic.
+#[allow(clippy::indexing_slicing)]
+const TOKEN_CHARS: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        table[c] = b.is_ascii_alphanumeric()
+            || matches!(b, b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~');
+        c += 1;
+    }
+    table
+};
+
+/// RFC 3261 §25.1 `token` characters.
+#[inline]
+fn is_token_char(c: u8) -> bool {
+    TOKEN_CHARS.get(usize::from(c)).copied().unwrap_or(false)
+}
+
 /// [`loop_hash`], given the request's top Via already parsed ([`Message::typed`]), which
 /// serves when it is also the bottom-most one (a request from a UA: one Via).
 pub(crate) fn loop_hash_with(
     request: &Message,
     for_stateless: bool,
-    top: Option<&Result<Via<'_>, HeaderError>>,
+    top: Option<&TopVia<'_>>,
 ) -> Hex16 {
     let mut h = Fields::new(LOOP);
     // A non-2xx ACK carries the To tag of the response it acknowledges, its INVITE none; in
@@ -141,19 +326,19 @@ pub(crate) fn loop_hash_with(
     let first = vias.next();
     let later = vias.last();
     if let Some(bottom) = later.or(first) {
-        let fresh;
         let parsed = match (later, top) {
-            // The only Via: the top one, parsed the same way (`typed` reads the first value).
-            (None, Some(top)) => top.as_ref().ok(),
-            _ => {
-                fresh = std::str::from_utf8(bottom).ok().map(Via::parse);
-                fresh.as_ref().and_then(|r| r.as_ref().ok())
-            }
+            // The only Via: the top one, read the same way (`typed` reads the first value).
+            (None, Some(top)) => top.sent_by_and_branch(),
+            _ => std::str::from_utf8(bottom)
+                .ok()
+                .map(Via::parse)
+                .and_then(Result::ok)
+                .map(|via| (via.sent_by(), via.branch().unwrap_or_default())),
         };
         match parsed {
-            Some(via) => {
-                field(&mut h, via.sent_by().as_bytes());
-                field(&mut h, via.branch().unwrap_or_default().as_bytes());
+            Some((sent_by, branch)) => {
+                field(&mut h, sent_by.as_bytes());
+                field(&mut h, branch.as_bytes());
             }
             None => field(&mut h, bottom),
         }
@@ -198,9 +383,10 @@ pub(crate) fn stateless_branch_without_loop_part(request: &Message) -> String {
 /// The unique part of [`stateless_branch`].
 pub(crate) fn stateless_unique(request: &Message) -> Hex16 {
     let mut h = Fields::new(STATELESS);
-    match request.via_branch() {
-        Some(branch) if branch.starts_with(BRANCH_COOKIE) => {
-            field(&mut h, branch.as_bytes());
+    // As bytes: the parser keeps only a token branch, so the UTF-8 check could not fail.
+    match request.via_branch_bytes() {
+        Some(branch) if branch.starts_with(BRANCH_COOKIE.as_bytes()) => {
+            field(&mut h, branch);
             field(&mut h, request.top_via().unwrap_or_default());
         }
         _ => {
@@ -393,12 +579,63 @@ pub(crate) fn stamped_via(via: &Via<'_>, addr: std::net::SocketAddr) -> Option<S
 /// [`stamped_via`]; `split` allows reading the parameters by splitting their text at `;` and
 /// `=` when that reads them as the parameter lexer does (the result is the same either way).
 fn stamped_via_with(via: &Via<'_>, addr: std::net::SocketAddr, split: bool) -> Option<String> {
-    let same_host = match via.host() {
+    stamp(&StampHead::of_typed(via), addr, split, Some(via))
+}
+
+/// What [`stamp`] reads of a Via.
+struct StampHead<'a> {
+    protocol_name: &'a str,
+    protocol_version: &'a str,
+    transport: &'a str,
+    sent_by: &'a str,
+    host: Host<'a>,
+    /// A valueless `rport` to fill in.
+    fill_rport: bool,
+    /// The parameters' text, from the first `;`.
+    params: &'a str,
+}
+
+impl<'a> StampHead<'a> {
+    fn of_typed(via: &Via<'a>) -> StampHead<'a> {
+        StampHead {
+            protocol_name: via.protocol_name(),
+            protocol_version: via.protocol_version(),
+            transport: via.transport(),
+            sent_by: via.sent_by(),
+            host: via.host(),
+            fill_rport: via.has_rport() && via.rport().is_none(),
+            params: via.params().as_str(),
+        }
+    }
+
+    /// A [`PlainVia`] as the typed parser reads it (`SIP/2.0`, the host a dotted quad).
+    fn of_plain(via: &PlainVia<'a>) -> StampHead<'a> {
+        StampHead {
+            protocol_name: "SIP",
+            protocol_version: "2.0",
+            transport: via.transport,
+            sent_by: via.sent_by,
+            host: Host::Ipv4(via.host),
+            fill_rport: via.has_rport,
+            params: via.params,
+        }
+    }
+}
+
+/// [`stamped_via_with`] of a Via read as `via` says; the parameters are split from their
+/// text (`split`, and [`plain_params`] reads them), else read from `typed` (none without it).
+fn stamp(
+    via: &StampHead<'_>,
+    addr: std::net::SocketAddr,
+    split: bool,
+    typed: Option<&Via<'_>>,
+) -> Option<String> {
+    let same_host = match via.host {
         Host::Ipv4(a) => std::net::IpAddr::V4(a) == addr.ip(),
         Host::Ipv6(a) => std::net::IpAddr::V6(a) == addr.ip(),
         Host::Domain(_) => false,
     };
-    let fill_rport = via.has_rport() && via.rport().is_none();
+    let fill_rport = via.fill_rport;
     if same_host && !fill_rport {
         return None;
     }
@@ -415,12 +652,12 @@ fn stamped_via_with(via: &Via<'_>, addr: std::net::SocketAddr, split: bool) -> O
         (None, Some(text)) => text.len(),
         (None, None) => 0,
     };
-    let raw = via.params().as_str();
+    let raw = via.params;
     let pieces = if split { plain_params(raw) } else { None };
-    let head_len = via.protocol_name().len()
-        + via.protocol_version().len()
-        + via.transport().len()
-        + via.sent_by().len()
+    let head_len = via.protocol_name.len()
+        + via.protocol_version.len()
+        + via.transport.len()
+        + via.sent_by.len()
         + 3;
     // Exact for split parameters (a `Bytes` made from the value then needs no second
     // allocation), a bound otherwise.
@@ -436,13 +673,13 @@ fn stamped_via_with(via: &Via<'_>, addr: std::net::SocketAddr, split: bool) -> O
         None => raw.len() + 6 + port.len(),
     };
     let mut v = String::with_capacity(head_len + params_len + 10 + ip_len);
-    v.push_str(via.protocol_name());
+    v.push_str(via.protocol_name);
     v.push('/');
-    v.push_str(via.protocol_version());
+    v.push_str(via.protocol_version);
     v.push('/');
-    v.push_str(via.transport());
+    v.push_str(via.transport);
     v.push(' ');
-    v.push_str(via.sent_by());
+    v.push_str(via.sent_by);
     let mut push_param = |name: &str, value: Option<&str>, piece: Option<&str>| {
         if name.eq_ignore_ascii_case("received") {
             return;
@@ -472,7 +709,7 @@ fn stamped_via_with(via: &Via<'_>, addr: std::net::SocketAddr, split: bool) -> O
             }
         }
         None => {
-            for (name, value) in via.params() {
+            for (name, value) in typed.iter().flat_map(|typed| typed.params()) {
                 push_param(name, value, None);
             }
         }
@@ -648,8 +885,10 @@ pub(crate) mod tests {
                 m.push_back(HeaderName::Via, *via).unwrap();
             }
             for stateless in [false, true] {
-                let top = m.typed::<Via<'_>>();
-                assert_eq!(loop_hash_with(&m, stateless, top.as_ref()), loop_hash(&m, stateless));
+                let top = TopVia::Typed(m.typed::<Via<'_>>());
+                assert_eq!(loop_hash_with(&m, stateless, Some(&top)), loop_hash(&m, stateless));
+                let top = TopVia::of(&m);
+                assert_eq!(loop_hash_with(&m, stateless, Some(&top)), loop_hash(&m, stateless));
             }
         }
         // The refused Via is hashed as written, not as an empty one.
@@ -880,5 +1119,111 @@ pub(crate) mod tests {
         let mut same = request("sip:b@h", "SIP/2.0/UDP 192.0.2.7:5090;branch=z9hG4bKa");
         stamp_received(&mut same, Target::udp("192.0.2.7:5090".parse().unwrap()));
         assert_eq!(same.top_via(), Some(&b"SIP/2.0/UDP 192.0.2.7:5090;branch=z9hG4bKa"[..]));
+    }
+
+    /// What the typed parser reads of `value`, in [`PlainVia`]'s terms (`None` if it refuses).
+    fn typed_view(value: &str) -> Option<(String, String, Host<'_>, String, Option<String>, bool)> {
+        let via = Via::parse(value).ok()?;
+        let fill = via.has_rport() && via.rport().is_none();
+        Some((
+            format!("{}/{}/{}", via.protocol_name(), via.protocol_version(), via.transport()),
+            via.sent_by().to_owned(),
+            via.host(),
+            via.params().as_str().to_owned(),
+            via.branch().map(str::to_owned),
+            fill,
+        ))
+    }
+
+    /// Checks the plain reading of `value`, when there is one, against the typed parser's, and
+    /// the loop hash and `received` stamp made from either; returns whether it was plain.
+    fn check_plain(value: &str) -> bool {
+        let Some(plain) = plain_via(value) else { return false };
+        let typed = typed_view(value).expect("a plain Via parses");
+        assert_eq!(typed.0, format!("SIP/2.0/{}", plain.transport), "{value}");
+        assert_eq!(typed.1, plain.sent_by, "{value}");
+        assert_eq!(typed.2, Host::Ipv4(plain.host), "{value}");
+        assert_eq!(typed.3, plain.params, "{value}");
+        assert_eq!(typed.4.as_deref(), plain.branch, "{value}");
+        assert_eq!(typed.5, plain.has_rport, "{value}");
+        assert!(plain.params.is_empty() || plain_params(plain.params).is_some(), "{value}");
+        let parsed = Via::parse(value).unwrap();
+        for source in
+            ["192.0.2.1:5060", "192.0.2.1:5070", "198.51.100.9:5060", "[2001:db8::9]:5062"]
+        {
+            let addr: std::net::SocketAddr = source.parse().unwrap();
+            let fast = TopVia::Plain(plain).stamped(addr);
+            assert_eq!(fast, stamped_via(&parsed, addr), "{value} from {source}");
+        }
+        let m = request("sip:bob@example.com", value);
+        let top = TopVia::of(&m);
+        assert!(matches!(top, TopVia::Plain(_)), "{value}");
+        for stateless in [false, true] {
+            assert_eq!(loop_hash_with(&m, stateless, Some(&top)), loop_hash(&m, stateless));
+        }
+        true
+    }
+
+    #[test]
+    fn the_vias_user_agents_write_read_plain_as_the_typed_parser_reads_them() {
+        for value in [
+            "SIP/2.0/UDP 192.0.2.1:5060;rport;branch=z9hG4bKYNytaa59n1CPEofz",
+            "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKmX0Bfms0MtTkt5Zd;rport",
+            "SIP/2.0/TCP 10.0.0.1;branch=z9hG4bK776asdhds",
+            "SIP/2.0/UDP 0.0.0.0:1",
+            "SIP/2.0/UDP 255.255.255.255:65535;x;y=z;Branch=A.b-c_d!e%f*g+h`i'j~k",
+            "SIP/2.0/WSS 203.0.113.5:443;RPORT;branch=z9hG4bKx;alias",
+        ] {
+            assert!(check_plain(value), "{value} is plain");
+        }
+        for value in [
+            "SIP/2.0/UDP host.example.com;branch=z9hG4bKa",
+            "SIP/2.0/UDP [2001:db8::1];branch=z9hG4bKa",
+            "SIP/2.0/UDP 192.0.2.1:5060;received=192.0.2.9;branch=z9hG4bKa",
+            "SIP/2.0/UDP 192.0.2.1;rport=5060;branch=z9hG4bKa",
+            "SIP/2.0/UDP 192.0.2.1;maddr=224.0.0.1;ttl=1",
+            "SIP/2.0/UDP 192.0.2.1;branch",
+            "SIP/2.0/UDP 192.0.2.1;branch=a;branch=b",
+            "SIP/2.0/UDP 192.0.2.01;branch=a",
+            "SIP/2.0/UDP 192.0.2.256;branch=a",
+            "SIP/2.0/UDP 192.0.2.1:05060;branch=a",
+            "SIP/2.0/UDP 192.0.2.1:65536",
+            "SIP/2.0/UDP 192.0.2.1 ;branch=a",
+            "SIP/2.0/UDP 192.0.2.1;branch=\"a\"",
+            "SIP/2.0/UDP 192.0.2.1;;branch=a",
+            "SIP/2.0/UDP 192.0.2.1;x=",
+            "SIP/2.0/UDP  192.0.2.1",
+            "sip/2.0/UDP 192.0.2.1",
+            "SIP/2.0/UDP 1.2.3",
+            "SIP/2.0/UDP 1.2.3.4.5",
+        ] {
+            assert!(!check_plain(value), "{value} is left to the typed parser");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        /// Any Via made of the usual pieces and some unusual ones: where the plain reading
+        /// applies, it agrees with the typed parser on every field, stamp and hash.
+        #[test]
+        fn a_plain_via_reads_as_the_typed_parser_reads_it(
+            transport in proptest::sample::select(vec!["UDP", "TCP", "tls", "WS", "X-1", ""]),
+            sep in proptest::sample::select(vec![" ", "  ", "\t", ""]),
+            octets in proptest::collection::vec(
+                proptest::sample::select(vec!["0", "1", "00", "01", "9", "10", "99", "100",
+                    "255", "256", "999", "1000", "a"]), 3..6),
+            port in proptest::sample::select(vec!["", ":5060", ":0", ":1", ":05060", ":65535",
+                ":65536", ":123456", ":", ":x"]),
+            params in proptest::collection::vec(proptest::sample::select(vec![
+                ";branch=z9hG4bK1", ";branch=x.Y-z", ";branch", ";branch=", ";rport", ";RPORT",
+                ";rport=5060", ";received=192.0.2.9", ";received=x", ";maddr=h", ";ttl=1",
+                ";x", ";x=y", ";a=b=c", ";", ";q=\"s\"", " ;x", "; x", ";x y", ";é", ",",
+                ";lr", ";%41=~'`"]), 0..4),
+        ) {
+            let value = format!("SIP/2.0/{transport}{sep}{}{port}{}", octets.join("."),
+                params.concat());
+            check_plain(&value);
+        }
     }
 }

@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 use bytes::Bytes;
-use sip_message::Message;
+use sip_message::{Message, Method};
 use sip_transaction::{
     Event, Input, Target, TransactionConfig, TransactionId, TransactionTable, Transmit,
 };
@@ -128,6 +128,13 @@ impl<L: LocationService, R: Resolver> StandaloneProxy<L, R> {
         while let Some(output) = self.txns.poll_output() {
             match output {
                 sip_transaction::Output::Transmit(t) => self.out.push_back(Output::Transmit(t)),
+                // A new request other than a CANCEL is one `handle_event` hands straight back:
+                // it goes to `handle_request` at once, moved once less.
+                sip_transaction::Output::Event(Event::Request { id, request, source })
+                    if request.method() != Some(&Method::Cancel) =>
+                {
+                    self.proxy.handle_request(now, &mut self.txns, id, request, source);
+                }
                 sip_transaction::Output::Event(event) => {
                     if let Some(Event::Request { id, request, source }) =
                         self.proxy.handle_event(now, &mut self.txns, event)

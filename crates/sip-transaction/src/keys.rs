@@ -41,7 +41,9 @@ impl MergeKey {
         if !request.is_request() {
             return None;
         }
-        let (from_tag, call_id) = (request.from_tag()?, request.call_id()?);
+        // As bytes: the parser keeps only a token tag and a `word ["@" word]` Call-ID, so
+        // the UTF-8 checks of `from_tag` and `call_id` could not fail.
+        let (from_tag, call_id) = (request.from_tag_bytes()?, request.call_id_bytes()?);
         let cseq = request.cseq_number()?;
         let method = request.cseq_method()?.clone();
         let buf = request.buffer();
@@ -50,8 +52,8 @@ impl MergeKey {
             // An edited message: the values live outside its buffer, so copy them.
             _ => {
                 let mut copy = Vec::with_capacity(from_tag.len() + call_id.len());
-                copy.extend_from_slice(from_tag.as_bytes());
-                copy.extend_from_slice(call_id.as_bytes());
+                copy.extend_from_slice(from_tag);
+                copy.extend_from_slice(call_id);
                 let split = u32::try_from(from_tag.len()).ok()?;
                 let end = u32::try_from(copy.len()).ok()?;
                 (Bytes::from(copy), (0, split), (split, end))
@@ -121,7 +123,7 @@ impl fmt::Debug for MergeKey {
 }
 
 /// Where `part` lies in `buf`, if it is a sub-slice of it.
-fn range_in(buf: &Bytes, part: &str) -> Option<(u32, u32)> {
+fn range_in(buf: &Bytes, part: &[u8]) -> Option<(u32, u32)> {
     span_at(buf, part.as_ptr() as usize, part.len())
 }
 

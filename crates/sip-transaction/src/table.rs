@@ -53,6 +53,13 @@ impl DrawnBranch {
         // Always ASCII: the cookie and base-62 digits.
         std::str::from_utf8(&self.bytes).unwrap_or_default()
     }
+
+    /// The branch's bytes (ASCII: [`as_str`](Self::as_str) without the UTF-8 check), for a TU
+    /// that writes it into a header value.
+    #[must_use]
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
 }
 
 /// An input to [`TransactionTable::handle`].
@@ -532,11 +539,27 @@ impl TransactionTable {
     ///
     /// # Errors
     /// [`ResponseError`] says why the response does not belong; nothing was sent.
+    #[inline]
     pub fn send_response(
         &mut self,
         now: Instant,
         id: TransactionId,
         response: Message,
+    ) -> Result<(), ResponseError> {
+        self.send_response_ref(now, id, &response)
+    }
+
+    /// [`send_response`](Self::send_response) of a response the caller keeps: the table only
+    /// reads it (it sends the response's serialised bytes), so a TU that relays or stores
+    /// responses need not move one in.
+    ///
+    /// # Errors
+    /// As [`send_response`](Self::send_response).
+    pub fn send_response_ref(
+        &mut self,
+        now: Instant,
+        id: TransactionId,
+        response: &Message,
     ) -> Result<(), ResponseError> {
         let now = self.handle_due(now);
         if response.is_request() {
@@ -551,7 +574,7 @@ impl TransactionTable {
         {
             return Err(ResponseError::Mismatch);
         }
-        let result = self.dispatch(now, id, Stimulus::Respond(&response));
+        let result = self.dispatch(now, id, Stimulus::Respond(response));
         self.prune();
         result
     }
