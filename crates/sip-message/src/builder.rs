@@ -271,6 +271,52 @@ impl MessageBuilder {
         }
         self
     }
+    /// Adds the lines of `block`, as [`header`](Self::header) would add them one by one: the
+    /// same bytes, index and errors, written as one copy with the block's index entries moved
+    /// into place instead of each line being checked and indexed again.
+    #[must_use]
+    pub fn headers(mut self, block: &HeaderBlock) -> Self {
+        if block.keyed || block.error.is_some() {
+            // Lines whose keys depend on the lines before them, or a line refused: one by one,
+            // for the same keys and the same error.
+            for (name, value) in &block.lines {
+                self = self.header(*name, value);
+            }
+            return self;
+        }
+        if block.entries.is_empty() {
+            // Only Content-Length lines, which `header` ignores without flushing the To.
+            return self;
+        }
+        let state = &mut *self.0;
+        state.flush_to();
+        let base = state.buf.len();
+        state.buf.extend_from_slice(&block.bytes);
+        let index = &mut state.index;
+        if index.reparse {
+            return self;
+        }
+        index.longest_line = index.longest_line.max(block.longest_line);
+        let shift = |s: Slot| match s.in_buf() {
+            Some((start, end)) => Slot::buf(base + start, base + end),
+            None => s,
+        };
+        index.headers.extend(block.entries.iter().map(|e| Entry {
+            name: e.name,
+            name_text: shift(e.name_text),
+            value: shift(e.value),
+            line_end: (base + e.line_end as usize) as u32,
+        }));
+        // RFC 3261 §8.1.1.6: the first Max-Forwards line gives the key.
+        if let Some(max_forwards) = block.max_forwards
+            && !index.keys.max_forwards_seen
+        {
+            index.keys.max_forwards_seen = true;
+            index.keys.max_forwards = max_forwards;
+        }
+        self
+    }
+
     /// Sets the body and its Content-Type (Content-Length is written by [`build`](Self::build)).
     #[must_use]
     pub fn body(self, content_type: &str, body: impl Into<Bytes>) -> Self {
@@ -333,6 +379,84 @@ impl MessageBuilder {
         let body = body_slot(&index.keys, buf.len(), body_start)?;
         let keys = std::mem::take(&mut index.keys);
         Ok(Message::indexed(buf, start, std::mem::take(&mut index.headers), keys, body))
+    }
+}
+
+/// Header lines fixed once and added to many messages with [`MessageBuilder::headers`] (a user
+/// agent's Contact, Allow, Supported, Max-Forwards...): written and indexed when the block is
+/// made, so that adding them is one copy of the bytes and of the index entries.
+///
+/// ```
+/// use sip_message::{HeaderBlock, HeaderName as H, MessageBuilder, Method};
+///
+/// let block = HeaderBlock::new(&[(H::MaxForwards, "70"), (H::Allow, "INVITE, ACK, BYE")]);
+/// let options = MessageBuilder::request(&Method::Options, "sip:bob@biloxi.example.com")
+///     .header(H::Via, "SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bK776asdhds")
+///     .headers(&block)
+///     .build()?;
+/// assert_eq!(options.max_forwards(), Some(70));
+/// assert_eq!(options.header_lines(H::Allow).next(), Some(&b"INVITE, ACK, BYE"[..]));
+/// # Ok::<(), sip_message::BuildError>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct HeaderBlock {
+    /// The lines as given, for the paths that add them one by one.
+    lines: Vec<(HeaderName, Box<[u8]>)>,
+    /// The lines as [`MessageBuilder::header`] writes them.
+    bytes: Box<[u8]>,
+    /// Their index entries, with slots counted from the start of `bytes`.
+    entries: Box<[Entry]>,
+    /// The longest line.
+    longest_line: usize,
+    /// The Max-Forwards key of the first Max-Forwards line, if there is one.
+    max_forwards: Option<Option<u8>>,
+    /// The error adding the lines gives.
+    error: Option<BuildError>,
+    /// A line names a header whose key depends on the lines before it (Via, From, To,
+    /// Call-ID, CSeq: only the first line of each gives the key).
+    keyed: bool,
+}
+
+impl HeaderBlock {
+    /// The lines `name: value`, in order, checked as [`MessageBuilder::header`] checks them
+    /// (a bad line makes the builder it is added to fail as that would).
+    #[must_use]
+    pub fn new<V: AsRef<[u8]>>(lines: &[(HeaderName, V)]) -> Self {
+        let mut b = MessageBuilder::with_capacity(
+            lines.iter().map(|(n, v)| n.as_str().len() + v.as_ref().len() + 4).sum(),
+        );
+        for (name, value) in lines {
+            b = b.header(*name, value);
+        }
+        let state = *b.0;
+        HeaderBlock {
+            lines: lines.iter().map(|(n, v)| (*n, v.as_ref().into())).collect(),
+            bytes: state.buf.as_ref().into(),
+            entries: state.index.headers.into_boxed_slice(),
+            longest_line: state.index.longest_line,
+            max_forwards: state
+                .index
+                .keys
+                .max_forwards_seen
+                .then_some(state.index.keys.max_forwards),
+            error: state.error,
+            keyed: lines.iter().any(|(n, _)| {
+                matches!(
+                    n,
+                    HeaderName::Via
+                        | HeaderName::From
+                        | HeaderName::To
+                        | HeaderName::CallId
+                        | HeaderName::CSeq
+                )
+            }),
+        }
+    }
+
+    /// The lines as they are written, `Name: value CRLF` each.
+    #[must_use]
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
     }
 }
 
