@@ -853,7 +853,7 @@ impl Dialog {
         b.header(H::To, self.remote_addr())
             .header(H::From, self.local_addr())
             .header(H::CallId, self.id.call_id())
-            .header(H::CSeq, cseq_value(number, method))
+            .cseq(number, method)
     }
 
     /// Takes the next local CSeq number (§12.2.1.1: one more than the last; a UAS that has

@@ -140,7 +140,15 @@ impl MessageBuilder {
     /// Starts a request line: `Method SP Request-URI SP SIP/2.0` (RFC 3261 §7.1).
     #[must_use]
     pub fn request(method: &Method, uri: &str) -> Self {
-        let mut b = Self::with_capacity(512);
+        Self::request_with_capacity(method, uri, 512)
+    }
+
+    /// [`MessageBuilder::request`] into a buffer of `capacity` bytes, for a caller that knows
+    /// the request will be larger than the default (a body): the buffer then never grows, which
+    /// would copy it.
+    #[must_use]
+    pub fn request_with_capacity(method: &Method, uri: &str, capacity: usize) -> Self {
+        let mut b = Self::with_capacity(capacity);
         if uri.is_empty() || uri.bytes().any(|c| c <= b' ' || c == 0x7f) {
             b.0.error = Some(BuildError::BadRequestUri);
         }
@@ -250,6 +258,58 @@ impl MessageBuilder {
         } else if name != HeaderName::ContentLength {
             self.0.flush_to();
             self.0.line(name, name.line_prefix(), name.as_str().len(), value);
+        }
+        self
+    }
+
+    /// Adds `CSeq: number method` (RFC 3261 §20.16) as [`header`](Self::header) adds that
+    /// line, with the CSeq key taken from the arguments instead of parsed back from the value.
+    #[must_use]
+    pub fn cseq(mut self, number: u32, method: &Method) -> Self {
+        let digits = Decimal::new(u64::from(number));
+        if number > CSEQ_MAX || matches!(method, Method::Extension(_)) {
+            // The parser's rules for these are its own (a number out of range, any token).
+            let mut value =
+                Vec::with_capacity(digits.as_bytes().len() + 1 + method.as_bytes().len());
+            value.extend_from_slice(digits.as_bytes());
+            value.push(b' ');
+            value.extend_from_slice(method.as_bytes());
+            return self.header(HeaderName::CSeq, value);
+        }
+        let state = &mut *self.0;
+        state.flush_to();
+        let name = HeaderName::CSeq;
+        let (head, name_len) = (name.line_prefix(), name.as_str().len());
+        let (digits, method_bytes) = (digits.as_bytes(), method.as_bytes());
+        let name_start = state.buf.len();
+        state.buf.reserve(head.len() + 2 + digits.len() + 1 + method_bytes.len() + 2);
+        state.buf.extend_from_slice(head);
+        if head.len() == name_len {
+            state.buf.extend_from_slice(b": ");
+        }
+        let value_from = state.buf.len();
+        state.buf.extend_from_slice(digits);
+        state.buf.extend_from_slice(b" ");
+        state.buf.extend_from_slice(method_bytes);
+        let content_end = state.buf.len();
+        state.buf.extend_from_slice(b"\r\n");
+        let index = &mut state.index;
+        if index.reparse {
+            return self;
+        }
+        // What indexing the line gives: the value has no white space to trim, and
+        // `parse_cseq` reads back `number` (in range) and `method` (a known method).
+        index.longest_line = index.longest_line.max(content_end - name_start);
+        index.headers.push(Entry {
+            name,
+            name_text: Slot::buf(name_start, name_start + name_len),
+            value: Slot::buf(value_from, content_end),
+            line_end: content_end as u32,
+        });
+        let keys = &mut index.keys;
+        if !keys.cseq_seen {
+            keys.cseq_seen = true;
+            keys.cseq = Some((number, method.clone()));
         }
         self
     }
@@ -628,6 +688,9 @@ fn first_line_error(index: &Index, limits: &Limits) -> Result<(), BuildError> {
     }
     Ok(())
 }
+
+/// The largest CSeq number (RFC 3261 §8.1.1.5: less than 2**31).
+const CSEQ_MAX: u32 = 0x7fff_ffff;
 
 /// Whether a value holds CR, LF or NUL, which would inject a header line.
 #[inline]

@@ -148,3 +148,39 @@ fn a_block_written_twice_is_two_copies() {
         .unwrap_err();
     assert_eq!(e, BuildError::BadValue(H::Allow));
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// `cseq` is `header(CSeq, "number method")`, for any number and method, before or after
+    /// other CSeq lines and a pending To.
+    #[test]
+    fn cseq_is_the_header_it_writes(
+        kind in 0u8..3,
+        number in prop_oneof![0u32..1000, Just(0x7fff_ffff), Just(0x8000_0000), any::<u32>()],
+        method in prop_oneof![
+            Just(Method::Invite),
+            Just(Method::Ack),
+            Just(Method::Bye),
+            Just(Method::Register),
+            Just(Method::Publish),
+            Just(Method::from_bytes(b"FOO-bar").unwrap()),
+        ],
+        before in prop::collection::vec((name(), value()), 0..3),
+        after in prop::collection::vec((name(), value()), 0..3),
+    ) {
+        let mut one = start(kind);
+        let mut two = start(kind);
+        for (n, v) in &before {
+            one = one.header(*n, v);
+            two = two.header(*n, v);
+        }
+        one = one.cseq(number, &method);
+        two = two.header(H::CSeq, format!("{number} {method}"));
+        for (n, v) in &after {
+            one = one.header(*n, v);
+            two = two.header(*n, v);
+        }
+        assert_same(one.build(), two.build());
+    }
+}

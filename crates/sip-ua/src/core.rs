@@ -18,7 +18,7 @@ use bytes::Bytes;
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sip_auth::{AuthFailure, AuthHeader, ClientConfig, CredentialProvider, Decision, DigestClient};
-use sip_dialog::{Dialog, DialogChange, DialogSet, DialogState, Known, cseq_value};
+use sip_dialog::{Dialog, DialogChange, DialogSet, DialogState, Known};
 use sip_message::{
     ContentType, HeaderBlock, HeaderName as H, Message, MessageBuilder, Method, Require, SipUri,
     Unsupported, Uri,
@@ -2640,17 +2640,15 @@ impl UaCore {
         let branch = txns.draw_branch();
         let via =
             via_value(&mut self.via_buf, target.transport(), &config.sent_by, branch.as_str());
-        let mut b = MessageBuilder::request(method, uri)
+        // Room for the body too: a buffer that grows is copied.
+        let capacity = 512 + body.map_or(0, |b| b.bytes.len());
+        let mut b = MessageBuilder::request_with_capacity(method, uri, capacity)
             .header(H::Via, via)
             .headers(&self.consts.max_forwards_line);
         if let Some(proxy) = &self.config.outbound_proxy {
             b = b.header(H::Route, concat(&["<", proxy, ";lr>"]));
         }
-        b = b
-            .header(H::To, to)
-            .header(H::From, from)
-            .header(H::CallId, call_id)
-            .header(H::CSeq, cseq_value(cseq, method));
+        b = b.header(H::To, to).header(H::From, from).header(H::CallId, call_id).cseq(cseq, method);
         // Contact but for a REGISTER (whose Contact is the binding), and for an INVITE Allow
         // and Supported.
         if *method == Method::Invite {
@@ -3207,6 +3205,7 @@ fn resolve_cached(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sip_dialog::cseq_value;
 
     fn invite_with(to: &str, from: &str) -> Option<Message> {
         MessageBuilder::request(&Method::Invite, "sip:bob@192.0.2.2")
