@@ -44,13 +44,27 @@ struct State {
     buf: BytesMut,
     body: Option<Bytes>,
     error: Option<BuildError>,
-    /// The request's To value, written before the next header so `to_tag` can extend it.
-    pending_to: Option<(Bytes, bool)>,
+    /// The To line [`MessageBuilder::response_to`] wrote last, not indexed yet, so that
+    /// `to_tag` can still extend it.
+    pending_to: Option<PendingTo>,
     /// The last line written is the To line [`MessageBuilder::to_tag`] wrote with its tag
     /// (another `to_tag` then does nothing, as for a To that had a tag).
     to_tagged: bool,
     limits: Limits,
     index: Index,
+}
+
+/// A To line written at the end of the buffer and not indexed yet.
+#[derive(Clone, Copy, Debug)]
+struct PendingTo {
+    /// Where the line starts.
+    start: usize,
+    /// Where its value starts.
+    value_from: usize,
+    /// Where its content ends (the CR).
+    content_end: usize,
+    /// The request's To had a tag: `to_tag` adds none.
+    tagged: bool,
 }
 
 /// What the parser would record for the bytes written so far (RFC 3261 §7).
@@ -208,20 +222,25 @@ impl MessageBuilder {
         // Room for the copied lines, a tag, Content-Length and what the caller adds, in one
         // allocation (growing a buffer copies it).
         let mut b = Self::response_with_capacity(status, reason, request.buffer().len() + 256);
+        let mut to = None;
         for e in &request.headers {
             let copy = match e.name {
                 HeaderName::Via | HeaderName::From | HeaderName::CallId | HeaderName::CSeq => true,
                 HeaderName::Timestamp => status == 100,
-                // Held in `pending_to` so that to_tag() may still add a tag.
-                HeaderName::To => continue,
+                // The first To line is written last, so that to_tag() may still add a tag.
+                HeaderName::To => {
+                    to = to.or(Some(e.value));
+                    continue;
+                }
                 _ => false,
             };
             if copy {
                 b.0.copied_line(request, e);
             }
         }
-        b.0.pending_to =
-            request.header_bytes(HeaderName::To).map(|to| (to, request.to_tag().is_some()));
+        if let Some(to) = to {
+            b.0.pending_to_line(request.slot(to), request.to_tag().is_some());
+        }
         b
     }
 
@@ -231,14 +250,21 @@ impl MessageBuilder {
     pub fn to_tag(mut self, tag: &str) -> Self {
         let state = &mut *self.0;
         match state.pending_to.take() {
-            Some((to, true)) => state.pending_to = Some((to, true)),
-            Some((to, false)) => {
+            Some(to) if to.tagged => state.pending_to = Some(to),
+            Some(to) => {
                 if !crate::chars::is_token_str(tag.as_bytes()) {
+                    // The build fails with this error whatever else the bytes hold.
                     state.error = Some(BuildError::BadValue(HeaderName::To));
                 }
-                // The To line is the next line in any case (every other line flushes it
-                // first): written now, with its tag, it needs no copy of the value.
-                state.tagged_to_line(&to, tag.as_bytes());
+                // The To line is the last line written (every other line indexes it first):
+                // the tag goes at the end of its value.
+                state.buf.truncate(to.content_end);
+                state.buf.reserve(5 + tag.len() + 2);
+                state.buf.extend_from_slice(b";tag=");
+                state.buf.extend_from_slice(tag.as_bytes());
+                let content_end = state.buf.len();
+                state.buf.extend_from_slice(b"\r\n");
+                state.index_line(HeaderName::To, to.start, to.value_from, content_end);
                 state.to_tagged = true;
             }
             None if state.to_tagged => {}
@@ -521,11 +547,24 @@ impl HeaderBlock {
 }
 
 impl State {
+    /// Indexes the To line [`MessageBuilder::response_to`] left pending.
     fn flush_to(&mut self) {
         self.to_tagged = false;
-        if let Some((to, _)) = self.pending_to.take() {
-            self.raw_line(HeaderName::To, &to);
+        if let Some(to) = self.pending_to.take() {
+            self.index_line(HeaderName::To, to.start, to.value_from, to.content_end);
         }
+    }
+
+    /// Writes `To: value` as [`raw_line`](Self::raw_line) does, leaving it to be indexed by
+    /// [`flush_to`](Self::flush_to) or extended with a tag by [`MessageBuilder::to_tag`].
+    fn pending_to_line(&mut self, value: &[u8], tagged: bool) {
+        if memchr::memchr2(b'\r', b'\n', value).is_some() {
+            self.index.reparse = true;
+        }
+        let name = HeaderName::To;
+        let (start, value_from, content_end) =
+            self.write(name.line_prefix(), name.as_str().len(), value);
+        self.pending_to = Some(PendingTo { start, value_from, content_end, tagged });
     }
 
     /// Writes a value taken from a parsed message, which may hold folded line breaks.
@@ -534,31 +573,6 @@ impl State {
             self.index.reparse = true;
         }
         self.line(name, name.line_prefix(), name.as_str().len(), value);
-    }
-
-    /// Writes `To: to;tag=TAG` as [`raw_line`](Self::raw_line) writes `To: to` with the tag
-    /// appended.
-    fn tagged_to_line(&mut self, to: &[u8], tag: &[u8]) {
-        if memchr::memchr2(b'\r', b'\n', to).is_some()
-            || memchr::memchr2(b'\r', b'\n', tag).is_some()
-        {
-            self.index.reparse = true;
-        }
-        let name = HeaderName::To;
-        let head = name.line_prefix();
-        let name_start = self.buf.len();
-        self.buf.reserve(head.len() + to.len() + 5 + tag.len() + 6);
-        self.buf.extend_from_slice(head);
-        if head.len() == name.as_str().len() {
-            self.buf.extend_from_slice(b": ");
-        }
-        let value_from = self.buf.len();
-        self.buf.extend_from_slice(to);
-        self.buf.extend_from_slice(b";tag=");
-        self.buf.extend_from_slice(tag);
-        let content_end = self.buf.len();
-        self.buf.extend_from_slice(b"\r\n");
-        self.index_line(name, name_start, value_from, content_end);
     }
 
     /// Writes the line `e` of `request` as [`raw_line`](Self::raw_line) does, and carries
