@@ -433,7 +433,26 @@ impl MessageBuilder {
         state.buf.reserve(24 + body.len());
         let digits = Decimal::new(body.len() as u64);
         let name = HeaderName::ContentLength;
-        state.line(name, name.line_prefix(), name.as_str().len(), digits.as_bytes());
+        match u32::try_from(body.len()) {
+            // The only Content-Length line (`header` writes none): its key is the body's
+            // length, as parsing the digits back gives (RFC 3261 §20.14).
+            Ok(n) if !state.index.reparse && state.index.keys.content_length.is_none() => {
+                let (head, name_len) = (name.line_prefix(), name.as_str().len());
+                let (name_start, value_from, content_end) =
+                    state.write(head, name_len, digits.as_bytes());
+                let index = &mut state.index;
+                index.longest_line = index.longest_line.max(content_end - name_start);
+                index.headers.push(Entry {
+                    name,
+                    name_text: Slot::buf(name_start, name_start + name_len),
+                    value: Slot::buf(value_from, content_end),
+                    line_end: content_end as u32,
+                });
+                index.keys.content_length = Some(n);
+                index.keys.content_length_lines = index.keys.content_length_lines.saturating_add(1);
+            }
+            _ => state.line(name, name.line_prefix(), name.as_str().len(), digits.as_bytes()),
+        }
         state.buf.extend_from_slice(b"\r\n");
         let body_start = state.buf.len();
         state.buf.extend_from_slice(&body);
