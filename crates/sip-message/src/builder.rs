@@ -726,7 +726,55 @@ fn first_line_error(index: &Index, limits: &Limits) -> Result<(), BuildError> {
 const CSEQ_MAX: u32 = 0x7fff_ffff;
 
 /// Whether a value holds CR, LF or NUL, which would inject a header line.
+///
+/// All three are below 14, which few value bytes are (a TAB is): eight bytes at a time are
+/// checked for any byte below 14, and only a value that has one is searched for the three.
 #[inline]
 fn breaks_line(value: &[u8]) -> bool {
-    memchr::memchr3(b'\r', b'\n', 0, value).is_some()
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    // Nonzero exactly when a byte of `w` is below 14 (for a bound up to 128 the borrow
+    // of the subtraction starts only at such a byte).
+    let below_14 = |w: u64| w.wrapping_sub(ONES * 14) & !w & HIGH;
+    let chunks = value.chunks_exact(8);
+    let tail = chunks.remainder();
+    let mut low = tail.iter().fold(0u8, |acc, &c| acc | u8::from(c < 14));
+    for chunk in chunks {
+        let word = <[u8; 8]>::try_from(chunk).map_or(0, u64::from_ne_bytes);
+        low |= u8::from(below_14(word) != 0);
+    }
+    low != 0 && memchr::memchr3(b'\r', b'\n', 0, value).is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::breaks_line;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+
+        /// The word-at-a-time check finds CR, LF and NUL wherever memchr does.
+        #[test]
+        fn breaks_line_is_the_search_for_the_three(
+            v in prop::collection::vec(
+                prop_oneof![any::<u8>(), 0u8..16, Just(b'\r'), Just(b'\n'), Just(0u8)],
+                0..80,
+            ),
+            clean in prop::collection::vec(32u8..127, 0..40),
+        ) {
+            prop_assert_eq!(breaks_line(&v), memchr::memchr3(b'\r', b'\n', 0, &v).is_some());
+            let mut w = clean.clone();
+            w.extend_from_slice(&v);
+            prop_assert_eq!(breaks_line(&w), memchr::memchr3(b'\r', b'\n', 0, &w).is_some());
+            for at in 0..=clean.len() {
+                for c in [b'\r', b'\n', 0, b'\t', 13, 14] {
+                    let mut u = clean.clone();
+                    u.insert(at, c);
+                    prop_assert_eq!(breaks_line(&u), matches!(c, b'\r' | b'\n' | 0));
+                }
+            }
+        }
+    }
 }
