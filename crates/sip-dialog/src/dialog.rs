@@ -1,12 +1,13 @@
 //! One dialog: RFC 3261 §12.
 
 use std::fmt;
+use std::sync::LazyLock;
 
 use smallvec::SmallVec;
 
 use sip_message::{
-    Contact, From, HeaderName as H, Message, MessageBuilder, Method, RecordRoute, SipUri, To,
-    TypedHeader, Uri,
+    Contact, From, HeaderBlock, HeaderName as H, Message, MessageBuilder, Method, RecordRoute,
+    SipUri, To, TypedHeader, Uri,
 };
 
 use crate::error::DialogError;
@@ -794,7 +795,7 @@ impl Dialog {
         let target = self.request_target();
         let mut b = MessageBuilder::request(method, &target.request_uri)
             .header(H::Via, via)
-            .header(H::MaxForwards, "70");
+            .headers(&MAX_FORWARDS);
         for route in &target.routes {
             b = b.header(H::Route, route);
         }
@@ -817,7 +818,7 @@ impl Dialog {
         let number = self.request_seq(method, cseq);
         let mut b = MessageBuilder::request(method, self.remote_target())
             .header(H::Via, via)
-            .header(H::MaxForwards, "70");
+            .headers(&MAX_FORWARDS);
         for route in &self.route_set {
             b = b.header(H::Route, &**route);
         }
@@ -852,7 +853,7 @@ impl Dialog {
         b.header(H::To, self.remote_addr())
             .header(H::From, self.local_addr())
             .header(H::CallId, self.id.call_id())
-            .header(H::CSeq, cseq_value(number, method))
+            .cseq(number, method)
     }
 
     /// Takes the next local CSeq number (§12.2.1.1: one more than the last; a UAS that has
@@ -892,6 +893,10 @@ pub struct Known {
 pub fn contact_target(msg: &Message) -> Result<Option<&str>, DialogError> {
     contact_uri(msg, false)
 }
+
+/// `Max-Forwards: 70` (RFC 3261 §8.1.1.6), written and indexed once.
+static MAX_FORWARDS: LazyLock<HeaderBlock> =
+    LazyLock::new(|| HeaderBlock::new(&[(H::MaxForwards, "70")]));
 
 /// Whether `method` refreshes the remote target (RFC 3261 §12.2, RFC 3311, RFC 6665).
 #[must_use]

@@ -44,13 +44,27 @@ struct State {
     buf: BytesMut,
     body: Option<Bytes>,
     error: Option<BuildError>,
-    /// The request's To value, written before the next header so `to_tag` can extend it.
-    pending_to: Option<(Bytes, bool)>,
+    /// The To line [`MessageBuilder::response_to`] wrote last, not indexed yet, so that
+    /// `to_tag` can still extend it.
+    pending_to: Option<PendingTo>,
     /// The last line written is the To line [`MessageBuilder::to_tag`] wrote with its tag
     /// (another `to_tag` then does nothing, as for a To that had a tag).
     to_tagged: bool,
     limits: Limits,
     index: Index,
+}
+
+/// A To line written at the end of the buffer and not indexed yet.
+#[derive(Clone, Copy, Debug)]
+struct PendingTo {
+    /// Where the line starts.
+    start: usize,
+    /// Where its value starts.
+    value_from: usize,
+    /// Where its content ends (the CR).
+    content_end: usize,
+    /// The request's To had a tag: `to_tag` adds none.
+    tagged: bool,
 }
 
 /// What the parser would record for the bytes written so far (RFC 3261 §7).
@@ -140,7 +154,15 @@ impl MessageBuilder {
     /// Starts a request line: `Method SP Request-URI SP SIP/2.0` (RFC 3261 §7.1).
     #[must_use]
     pub fn request(method: &Method, uri: &str) -> Self {
-        let mut b = Self::with_capacity(512);
+        Self::request_with_capacity(method, uri, 512)
+    }
+
+    /// [`MessageBuilder::request`] into a buffer of `capacity` bytes, for a caller that knows
+    /// the request will be larger than the default (a body): the buffer then never grows, which
+    /// would copy it.
+    #[must_use]
+    pub fn request_with_capacity(method: &Method, uri: &str, capacity: usize) -> Self {
+        let mut b = Self::with_capacity(capacity);
         if uri.is_empty() || uri.bytes().any(|c| c <= b' ' || c == 0x7f) {
             b.0.error = Some(BuildError::BadRequestUri);
         }
@@ -200,20 +222,25 @@ impl MessageBuilder {
         // Room for the copied lines, a tag, Content-Length and what the caller adds, in one
         // allocation (growing a buffer copies it).
         let mut b = Self::response_with_capacity(status, reason, request.buffer().len() + 256);
+        let mut to = None;
         for e in &request.headers {
             let copy = match e.name {
                 HeaderName::Via | HeaderName::From | HeaderName::CallId | HeaderName::CSeq => true,
                 HeaderName::Timestamp => status == 100,
-                // Held in `pending_to` so that to_tag() may still add a tag.
-                HeaderName::To => continue,
+                // The first To line is written last, so that to_tag() may still add a tag.
+                HeaderName::To => {
+                    to = to.or(Some(e.value));
+                    continue;
+                }
                 _ => false,
             };
             if copy {
                 b.0.copied_line(request, e);
             }
         }
-        b.0.pending_to =
-            request.header_bytes(HeaderName::To).map(|to| (to, request.to_tag().is_some()));
+        if let Some(to) = to {
+            b.0.pending_to_line(request.slot(to), request.to_tag().is_some());
+        }
         b
     }
 
@@ -223,14 +250,21 @@ impl MessageBuilder {
     pub fn to_tag(mut self, tag: &str) -> Self {
         let state = &mut *self.0;
         match state.pending_to.take() {
-            Some((to, true)) => state.pending_to = Some((to, true)),
-            Some((to, false)) => {
+            Some(to) if to.tagged => state.pending_to = Some(to),
+            Some(to) => {
                 if !crate::chars::is_token_str(tag.as_bytes()) {
+                    // The build fails with this error whatever else the bytes hold.
                     state.error = Some(BuildError::BadValue(HeaderName::To));
                 }
-                // The To line is the next line in any case (every other line flushes it
-                // first): written now, with its tag, it needs no copy of the value.
-                state.tagged_to_line(&to, tag.as_bytes());
+                // The To line is the last line written (every other line indexes it first):
+                // the tag goes at the end of its value.
+                state.buf.truncate(to.content_end);
+                state.buf.reserve(5 + tag.len() + 2);
+                state.buf.extend_from_slice(b";tag=");
+                state.buf.extend_from_slice(tag.as_bytes());
+                let content_end = state.buf.len();
+                state.buf.extend_from_slice(b"\r\n");
+                state.index_line(HeaderName::To, to.start, to.value_from, content_end);
                 state.to_tagged = true;
             }
             None if state.to_tagged => {}
@@ -254,6 +288,58 @@ impl MessageBuilder {
         self
     }
 
+    /// Adds `CSeq: number method` (RFC 3261 §20.16) as [`header`](Self::header) adds that
+    /// line, with the CSeq key taken from the arguments instead of parsed back from the value.
+    #[must_use]
+    pub fn cseq(mut self, number: u32, method: &Method) -> Self {
+        let digits = Decimal::new(u64::from(number));
+        if number > CSEQ_MAX || matches!(method, Method::Extension(_)) {
+            // The parser's rules for these are its own (a number out of range, any token).
+            let mut value =
+                Vec::with_capacity(digits.as_bytes().len() + 1 + method.as_bytes().len());
+            value.extend_from_slice(digits.as_bytes());
+            value.push(b' ');
+            value.extend_from_slice(method.as_bytes());
+            return self.header(HeaderName::CSeq, value);
+        }
+        let state = &mut *self.0;
+        state.flush_to();
+        let name = HeaderName::CSeq;
+        let (head, name_len) = (name.line_prefix(), name.as_str().len());
+        let (digits, method_bytes) = (digits.as_bytes(), method.as_bytes());
+        let name_start = state.buf.len();
+        state.buf.reserve(head.len() + 2 + digits.len() + 1 + method_bytes.len() + 2);
+        state.buf.extend_from_slice(head);
+        if head.len() == name_len {
+            state.buf.extend_from_slice(b": ");
+        }
+        let value_from = state.buf.len();
+        state.buf.extend_from_slice(digits);
+        state.buf.extend_from_slice(b" ");
+        state.buf.extend_from_slice(method_bytes);
+        let content_end = state.buf.len();
+        state.buf.extend_from_slice(b"\r\n");
+        let index = &mut state.index;
+        if index.reparse {
+            return self;
+        }
+        // What indexing the line gives: the value has no white space to trim, and
+        // `parse_cseq` reads back `number` (in range) and `method` (a known method).
+        index.longest_line = index.longest_line.max(content_end - name_start);
+        index.headers.push(Entry {
+            name,
+            name_text: Slot::buf(name_start, name_start + name_len),
+            value: Slot::buf(value_from, content_end),
+            line_end: content_end as u32,
+        });
+        let keys = &mut index.keys;
+        if !keys.cseq_seen {
+            keys.cseq_seen = true;
+            keys.cseq = Some((number, method.clone()));
+        }
+        self
+    }
+
     /// Adds a header line with any name (e.g. `X-Custom`).
     #[must_use]
     pub fn header_named(mut self, name: &str, value: impl AsRef<[u8]>) -> Self {
@@ -271,6 +357,52 @@ impl MessageBuilder {
         }
         self
     }
+    /// Adds the lines of `block`, as [`header`](Self::header) would add them one by one: the
+    /// same bytes, index and errors, written as one copy with the block's index entries moved
+    /// into place instead of each line being checked and indexed again.
+    #[must_use]
+    pub fn headers(mut self, block: &HeaderBlock) -> Self {
+        if block.keyed || block.error.is_some() {
+            // Lines whose keys depend on the lines before them, or a line refused: one by one,
+            // for the same keys and the same error.
+            for (name, value) in &block.lines {
+                self = self.header(*name, value);
+            }
+            return self;
+        }
+        if block.entries.is_empty() {
+            // Only Content-Length lines, which `header` ignores without flushing the To.
+            return self;
+        }
+        let state = &mut *self.0;
+        state.flush_to();
+        let base = state.buf.len();
+        state.buf.extend_from_slice(&block.bytes);
+        let index = &mut state.index;
+        if index.reparse {
+            return self;
+        }
+        index.longest_line = index.longest_line.max(block.longest_line);
+        let shift = |s: Slot| match s.in_buf() {
+            Some((start, end)) => Slot::buf(base + start, base + end),
+            None => s,
+        };
+        index.headers.extend(block.entries.iter().map(|e| Entry {
+            name: e.name,
+            name_text: shift(e.name_text),
+            value: shift(e.value),
+            line_end: (base + e.line_end as usize) as u32,
+        }));
+        // RFC 3261 §8.1.1.6: the first Max-Forwards line gives the key.
+        if let Some(max_forwards) = block.max_forwards
+            && !index.keys.max_forwards_seen
+        {
+            index.keys.max_forwards_seen = true;
+            index.keys.max_forwards = max_forwards;
+        }
+        self
+    }
+
     /// Sets the body and its Content-Type (Content-Length is written by [`build`](Self::build)).
     #[must_use]
     pub fn body(self, content_type: &str, body: impl Into<Bytes>) -> Self {
@@ -301,7 +433,26 @@ impl MessageBuilder {
         state.buf.reserve(24 + body.len());
         let digits = Decimal::new(body.len() as u64);
         let name = HeaderName::ContentLength;
-        state.line(name, name.line_prefix(), name.as_str().len(), digits.as_bytes());
+        match u32::try_from(body.len()) {
+            // The only Content-Length line (`header` writes none): its key is the body's
+            // length, as parsing the digits back gives (RFC 3261 §20.14).
+            Ok(n) if !state.index.reparse && state.index.keys.content_length.is_none() => {
+                let (head, name_len) = (name.line_prefix(), name.as_str().len());
+                let (name_start, value_from, content_end) =
+                    state.write(head, name_len, digits.as_bytes());
+                let index = &mut state.index;
+                index.longest_line = index.longest_line.max(content_end - name_start);
+                index.headers.push(Entry {
+                    name,
+                    name_text: Slot::buf(name_start, name_start + name_len),
+                    value: Slot::buf(value_from, content_end),
+                    line_end: content_end as u32,
+                });
+                index.keys.content_length = Some(n);
+                index.keys.content_length_lines = index.keys.content_length_lines.saturating_add(1);
+            }
+            _ => state.line(name, name.line_prefix(), name.as_str().len(), digits.as_bytes()),
+        }
         state.buf.extend_from_slice(b"\r\n");
         let body_start = state.buf.len();
         state.buf.extend_from_slice(&body);
@@ -336,12 +487,103 @@ impl MessageBuilder {
     }
 }
 
+/// Header lines fixed once and added to many messages with [`MessageBuilder::headers`] (a user
+/// agent's Contact, Allow, Supported, Max-Forwards...): written and indexed when the block is
+/// made, so that adding them is one copy of the bytes and of the index entries.
+///
+/// ```
+/// use sip_message::{HeaderBlock, HeaderName as H, MessageBuilder, Method};
+///
+/// let block = HeaderBlock::new(&[(H::MaxForwards, "70"), (H::Allow, "INVITE, ACK, BYE")]);
+/// let options = MessageBuilder::request(&Method::Options, "sip:bob@biloxi.example.com")
+///     .header(H::Via, "SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bK776asdhds")
+///     .headers(&block)
+///     .build()?;
+/// assert_eq!(options.max_forwards(), Some(70));
+/// assert_eq!(options.header_lines(H::Allow).next(), Some(&b"INVITE, ACK, BYE"[..]));
+/// # Ok::<(), sip_message::BuildError>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct HeaderBlock {
+    /// The lines as given, for the paths that add them one by one.
+    lines: Vec<(HeaderName, Box<[u8]>)>,
+    /// The lines as [`MessageBuilder::header`] writes them.
+    bytes: Box<[u8]>,
+    /// Their index entries, with slots counted from the start of `bytes`.
+    entries: Box<[Entry]>,
+    /// The longest line.
+    longest_line: usize,
+    /// The Max-Forwards key of the first Max-Forwards line, if there is one.
+    max_forwards: Option<Option<u8>>,
+    /// The error adding the lines gives.
+    error: Option<BuildError>,
+    /// A line names a header whose key depends on the lines before it (Via, From, To,
+    /// Call-ID, CSeq: only the first line of each gives the key).
+    keyed: bool,
+}
+
+impl HeaderBlock {
+    /// The lines `name: value`, in order, checked as [`MessageBuilder::header`] checks them
+    /// (a bad line makes the builder it is added to fail as that would).
+    #[must_use]
+    pub fn new<V: AsRef<[u8]>>(lines: &[(HeaderName, V)]) -> Self {
+        let mut b = MessageBuilder::with_capacity(
+            lines.iter().map(|(n, v)| n.as_str().len() + v.as_ref().len() + 4).sum(),
+        );
+        for (name, value) in lines {
+            b = b.header(*name, value);
+        }
+        let state = *b.0;
+        HeaderBlock {
+            lines: lines.iter().map(|(n, v)| (*n, v.as_ref().into())).collect(),
+            bytes: state.buf.as_ref().into(),
+            entries: state.index.headers.into_boxed_slice(),
+            longest_line: state.index.longest_line,
+            max_forwards: state
+                .index
+                .keys
+                .max_forwards_seen
+                .then_some(state.index.keys.max_forwards),
+            error: state.error,
+            keyed: lines.iter().any(|(n, _)| {
+                matches!(
+                    n,
+                    HeaderName::Via
+                        | HeaderName::From
+                        | HeaderName::To
+                        | HeaderName::CallId
+                        | HeaderName::CSeq
+                )
+            }),
+        }
+    }
+
+    /// The lines as they are written, `Name: value CRLF` each.
+    #[must_use]
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
 impl State {
+    /// Indexes the To line [`MessageBuilder::response_to`] left pending.
     fn flush_to(&mut self) {
         self.to_tagged = false;
-        if let Some((to, _)) = self.pending_to.take() {
-            self.raw_line(HeaderName::To, &to);
+        if let Some(to) = self.pending_to.take() {
+            self.index_line(HeaderName::To, to.start, to.value_from, to.content_end);
         }
+    }
+
+    /// Writes `To: value` as [`raw_line`](Self::raw_line) does, leaving it to be indexed by
+    /// [`flush_to`](Self::flush_to) or extended with a tag by [`MessageBuilder::to_tag`].
+    fn pending_to_line(&mut self, value: &[u8], tagged: bool) {
+        if memchr::memchr2(b'\r', b'\n', value).is_some() {
+            self.index.reparse = true;
+        }
+        let name = HeaderName::To;
+        let (start, value_from, content_end) =
+            self.write(name.line_prefix(), name.as_str().len(), value);
+        self.pending_to = Some(PendingTo { start, value_from, content_end, tagged });
     }
 
     /// Writes a value taken from a parsed message, which may hold folded line breaks.
@@ -350,31 +592,6 @@ impl State {
             self.index.reparse = true;
         }
         self.line(name, name.line_prefix(), name.as_str().len(), value);
-    }
-
-    /// Writes `To: to;tag=TAG` as [`raw_line`](Self::raw_line) writes `To: to` with the tag
-    /// appended.
-    fn tagged_to_line(&mut self, to: &[u8], tag: &[u8]) {
-        if memchr::memchr2(b'\r', b'\n', to).is_some()
-            || memchr::memchr2(b'\r', b'\n', tag).is_some()
-        {
-            self.index.reparse = true;
-        }
-        let name = HeaderName::To;
-        let head = name.line_prefix();
-        let name_start = self.buf.len();
-        self.buf.reserve(head.len() + to.len() + 5 + tag.len() + 6);
-        self.buf.extend_from_slice(head);
-        if head.len() == name.as_str().len() {
-            self.buf.extend_from_slice(b": ");
-        }
-        let value_from = self.buf.len();
-        self.buf.extend_from_slice(to);
-        self.buf.extend_from_slice(b";tag=");
-        self.buf.extend_from_slice(tag);
-        let content_end = self.buf.len();
-        self.buf.extend_from_slice(b"\r\n");
-        self.index_line(name, name_start, value_from, content_end);
     }
 
     /// Writes the line `e` of `request` as [`raw_line`](Self::raw_line) does, and carries
@@ -505,8 +722,59 @@ fn first_line_error(index: &Index, limits: &Limits) -> Result<(), BuildError> {
     Ok(())
 }
 
+/// The largest CSeq number (RFC 3261 §8.1.1.5: less than 2**31).
+const CSEQ_MAX: u32 = 0x7fff_ffff;
+
 /// Whether a value holds CR, LF or NUL, which would inject a header line.
+///
+/// All three are below 14, which few value bytes are (a TAB is): eight bytes at a time are
+/// checked for any byte below 14, and only a value that has one is searched for the three.
 #[inline]
 fn breaks_line(value: &[u8]) -> bool {
-    memchr::memchr3(b'\r', b'\n', 0, value).is_some()
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    // Nonzero exactly when a byte of `w` is below 14 (for a bound up to 128 the borrow
+    // of the subtraction starts only at such a byte).
+    let below_14 = |w: u64| w.wrapping_sub(ONES * 14) & !w & HIGH;
+    let chunks = value.chunks_exact(8);
+    let tail = chunks.remainder();
+    let mut low = tail.iter().fold(0u8, |acc, &c| acc | u8::from(c < 14));
+    for chunk in chunks {
+        let word = <[u8; 8]>::try_from(chunk).map_or(0, u64::from_ne_bytes);
+        low |= u8::from(below_14(word) != 0);
+    }
+    low != 0 && memchr::memchr3(b'\r', b'\n', 0, value).is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::breaks_line;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+
+        /// The word-at-a-time check finds CR, LF and NUL wherever memchr does.
+        #[test]
+        fn breaks_line_is_the_search_for_the_three(
+            v in prop::collection::vec(
+                prop_oneof![any::<u8>(), 0u8..16, Just(b'\r'), Just(b'\n'), Just(0u8)],
+                0..80,
+            ),
+            clean in prop::collection::vec(32u8..127, 0..40),
+        ) {
+            prop_assert_eq!(breaks_line(&v), memchr::memchr3(b'\r', b'\n', 0, &v).is_some());
+            let mut w = clean.clone();
+            w.extend_from_slice(&v);
+            prop_assert_eq!(breaks_line(&w), memchr::memchr3(b'\r', b'\n', 0, &w).is_some());
+            for at in 0..=clean.len() {
+                for c in [b'\r', b'\n', 0, b'\t', 13, 14] {
+                    let mut u = clean.clone();
+                    u.insert(at, c);
+                    prop_assert_eq!(breaks_line(&u), matches!(c, b'\r' | b'\n' | 0));
+                }
+            }
+        }
+    }
 }

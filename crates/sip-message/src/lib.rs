@@ -28,7 +28,7 @@ mod typed;
 mod uri;
 mod validate;
 
-pub use builder::{BuildError, MessageBuilder};
+pub use builder::{BuildError, HeaderBlock, MessageBuilder};
 pub use chars::grammar;
 pub use decimal::Decimal;
 pub use error::{HeaderError, ParseError, ParseErrorKind, UriError};

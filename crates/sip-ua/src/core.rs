@@ -18,10 +18,10 @@ use bytes::Bytes;
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sip_auth::{AuthFailure, AuthHeader, ClientConfig, CredentialProvider, Decision, DigestClient};
-use sip_dialog::{Dialog, DialogChange, DialogSet, DialogState, Known, cseq_value};
+use sip_dialog::{Dialog, DialogChange, DialogSet, DialogState, Known};
 use sip_message::{
-    ContentType, HeaderName as H, Message, MessageBuilder, Method, Require, SipUri, Unsupported,
-    Uri,
+    ContentType, HeaderBlock, HeaderName as H, Message, MessageBuilder, Method, Require, SipUri,
+    Unsupported, Uri,
 };
 use sip_transaction::{DrawnBranch, Event, ResponseError, Target, TransactionId, TransactionTable};
 use smallvec::SmallVec;
@@ -326,6 +326,12 @@ struct Consts {
     call_id_host: Box<str>,
     /// [`UaConfig::accept`] split at the first `/`: (type, subtype), each empty if missing.
     accept: Vec<MediaRange>,
+    /// `Max-Forwards: 70` (§8.1.1.6).
+    max_forwards_line: HeaderBlock,
+    /// The Contact line.
+    contact_line: HeaderBlock,
+    /// Contact, Allow and (unless empty) Supported: an INVITE's lines, and a 2xx's to one.
+    invite_lines: HeaderBlock,
 }
 
 /// A media type and subtype as bytes (either may be `*`).
@@ -333,10 +339,20 @@ type MediaRange = (Box<[u8]>, Box<[u8]>);
 
 impl Consts {
     fn of(config: &UaConfig) -> Self {
+        let allow: Box<str> = config.allow_value().into();
+        let supported: Box<str> = config.supported_value().into();
+        let contact: Box<str> = concat(&["<", &config.contact, ">"]).into();
+        let mut invite_lines = vec![(H::Contact, &*contact), (H::Allow, &*allow)];
+        if !supported.is_empty() {
+            invite_lines.push((H::Supported, &*supported));
+        }
         Consts {
-            allow: config.allow_value().into(),
-            supported: config.supported_value().into(),
-            contact: concat(&["<", &config.contact, ">"]).into(),
+            max_forwards_line: HeaderBlock::new(&[(H::MaxForwards, "70")]),
+            contact_line: HeaderBlock::new(&[(H::Contact, &*contact)]),
+            invite_lines: HeaderBlock::new(&invite_lines),
+            allow,
+            supported,
+            contact,
             call_id_host: config.sent_by.split(':').next().unwrap_or("sip").into(),
             accept: config
                 .accept
@@ -2297,7 +2313,7 @@ impl UaCore {
         let c = calls.get_mut(call.index, call.generation).ok_or(UaError::UnknownCall)?;
         let dialog = c.dialogs.get_mut(idx).ok_or(UaError::UnknownCall)?;
         let mut b = dialog.request_builder(&Method::Ack, via, Some(cseq));
-        b = b.header(H::Contact, &*consts.contact);
+        b = b.headers(&consts.contact_line);
         if let Some(body) = body {
             b = b.body(&body.content_type, body.bytes.clone());
         }
@@ -2504,7 +2520,6 @@ impl UaCore {
         body: Option<&Body>,
     ) -> Result<Message, UaError> {
         let Self { calls, consts, .. } = self;
-        let (contact, allow, supported) = (&*consts.contact, &*consts.allow, &*consts.supported);
         let c = calls.get_mut(call.index, call.generation).ok_or(UaError::UnknownCall)?;
         let (_, request) = c.pending.as_ref().ok_or(UaError::WrongState("nothing to answer"))?;
         // The dialog's local tag is the call's (as text without a UTF-8 check); the first
@@ -2518,13 +2533,8 @@ impl UaCore {
             for rr in request.header_lines(H::RecordRoute) {
                 b = b.header(H::RecordRoute, rr);
             }
-            b = b.header(H::Contact, contact);
-            if status >= 200 {
-                b = b.header(H::Allow, allow);
-                if !supported.is_empty() {
-                    b = b.header(H::Supported, supported);
-                }
-            }
+            // Contact, and for a 2xx Allow and Supported.
+            b = b.headers(if status >= 200 { &consts.invite_lines } else { &consts.contact_line });
             if c.dialogs.is_empty() && !c.pending_is_reinvite {
                 // The request passed `validate` in `on_request`.
                 let dialog = Dialog::uas_checked(request, local_tag, status)
@@ -2630,24 +2640,21 @@ impl UaCore {
         let branch = txns.draw_branch();
         let via =
             via_value(&mut self.via_buf, target.transport(), &config.sent_by, branch.as_str());
-        let mut b =
-            MessageBuilder::request(method, uri).header(H::Via, via).header(H::MaxForwards, "70");
+        // Room for the body too: a buffer that grows is copied.
+        let capacity = 512 + body.map_or(0, |b| b.bytes.len());
+        let mut b = MessageBuilder::request_with_capacity(method, uri, capacity)
+            .header(H::Via, via)
+            .headers(&self.consts.max_forwards_line);
         if let Some(proxy) = &self.config.outbound_proxy {
             b = b.header(H::Route, concat(&["<", proxy, ";lr>"]));
         }
-        b = b
-            .header(H::To, to)
-            .header(H::From, from)
-            .header(H::CallId, call_id)
-            .header(H::CSeq, cseq_value(cseq, method));
-        if *method != Method::Register {
-            b = b.header(H::Contact, &*self.consts.contact);
-        }
+        b = b.header(H::To, to).header(H::From, from).header(H::CallId, call_id).cseq(cseq, method);
+        // Contact but for a REGISTER (whose Contact is the binding), and for an INVITE Allow
+        // and Supported.
         if *method == Method::Invite {
-            b = b.header(H::Allow, &*self.consts.allow);
-            if !self.consts.supported.is_empty() {
-                b = b.header(H::Supported, &*self.consts.supported);
-            }
+            b = b.headers(&self.consts.invite_lines);
+        } else if *method != Method::Register {
+            b = b.headers(&self.consts.contact_line);
         }
         if !require.is_empty() {
             b = b.header(H::Require, require.join(", "));
@@ -3198,6 +3205,7 @@ fn resolve_cached(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sip_dialog::cseq_value;
 
     fn invite_with(to: &str, from: &str) -> Option<Message> {
         MessageBuilder::request(&Method::Invite, "sip:bob@192.0.2.2")
