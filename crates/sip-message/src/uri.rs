@@ -1094,6 +1094,10 @@ pub(crate) fn check_sip_uri(s: &str) -> SipCheck {
 /// grammar, with the IPv4 address checked ([`is_ipv4`]) rather than converted.
 pub(crate) fn host_end(s: &str, i: usize) -> Option<usize> {
     let b = s.as_bytes();
+    // The common case first: a dotted quad that is the whole run, read once.
+    if let Some(end) = ipv4_run_end(b, i) {
+        return Some(end);
+    }
     if b.get(i) == Some(&b'[') {
         return parse_host(s, i).ok().map(|(_, end)| end);
     }
@@ -1101,6 +1105,21 @@ pub(crate) fn host_end(s: &str, i: usize) -> Option<usize> {
     let text = b.get(i..scan.end).unwrap_or_default();
     let ok = !text.is_empty() && if scan.dotted_digits { is_ipv4(text) } else { scan.hostname };
     ok.then_some(scan.end)
+}
+
+/// Where the run of host characters at `i` ends if it is exactly an IPv4 address that
+/// [`parse_ipv4`] accepts (then [`scan_host`] finds that run, only digits and dots, and
+/// [`is_ipv4`] accepts it): four octets read off the bytes in one pass, and no host
+/// character after them. `None` for anything else, which the general scan then judges.
+#[inline]
+fn ipv4_run_end(b: &[u8], i: usize) -> Option<usize> {
+    let rest = b.get(i..)?;
+    let (_, rest) = ipv4_octet(rest)?;
+    let (_, rest) = ipv4_octet(rest.strip_prefix(b".")?)?;
+    let (_, rest) = ipv4_octet(rest.strip_prefix(b".")?)?;
+    let (_, rest) = ipv4_octet(rest.strip_prefix(b".")?)?;
+    let ends = rest.first().is_none_or(|&c| HOST_CLASS.get(usize::from(c)).copied() == Some(0));
+    ends.then(|| b.len() - rest.len())
 }
 
 /// Whether [`parse_ipv4`] accepts `b`, a run of digits and dots (what [`scan_host`] calls
@@ -1591,6 +1610,18 @@ mod tests {
                 let want = parse_host(&s, at).ok().map(|(_, end)| end);
                 prop_assert_eq!(host_end(&s, at), want, "{:?}", s);
             }
+        }
+
+        #[test]
+        fn host_end_matches_parse_host_on_dotted_quads(
+            s in "(x|[0-9]{1,4}\\.){0,4}[0-9]{0,4}[a.\\-:;]?[0-9]?",
+            at in 0usize..3,
+        ) {
+            // The IPv4 fast path of `host_end`: quads, near-quads, out-of-range octets, and
+            // quads run on into a hostname.
+            let at = at.min(s.len());
+            let want = parse_host(&s, at).ok().map(|(_, end)| end);
+            prop_assert_eq!(host_end(&s, at), want, "{:?}", s);
         }
 
         #[test]
