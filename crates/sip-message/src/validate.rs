@@ -306,6 +306,8 @@ fn quick_accepts(name: HeaderName, value: &str) -> bool {
         | HeaderName::ReplyTo
         | HeaderName::ReferTo
         | HeaderName::ReferredBy => crate::headers::address_is_valid,
+        HeaderName::CallId => return crate::headers::call_id_is_valid(value),
+        HeaderName::ContentType => return crate::headers::content_type_is_valid(value),
         HeaderName::CSeq
         | HeaderName::MaxForwards
         | HeaderName::ContentLength
@@ -649,7 +651,9 @@ mod tests {
     }
 
     /// The headers `quick_accepts` covers.
-    const QUICK: [HeaderName; 23] = [
+    const QUICK: [HeaderName; 25] = [
+        HeaderName::CallId,
+        HeaderName::ContentType,
         HeaderName::CSeq,
         HeaderName::MaxForwards,
         HeaderName::ContentLength,
@@ -728,7 +732,20 @@ mod tests {
                 "<sip:a@b>;expires=x;q=0.5",
                 "<sip:a@b>;cid=x",
                 "INVITE, ACK, CANCEL, BYE, OPTIONS",
+                "a84b4c76e66710",
+                "f81d4fae-7dec-11d0-a765-00a0c91e6bf6@foo.bar.com",
+                "a@b@c",
+                "@b",
+                "a@",
+                "application/sdp",
+                "multipart/signed;protocol=\"application/pkcs7-signature\";micalg=sha1",
+                "text/plain ; charset = utf-8",
+                "text/plain;charset",
+                "*/*",
                 "1 INVITE",
+                "1  INVITE",
+                "2147483647 ACK",
+                "00000000000000000000000000001 ACK",
                 "0000000000000000000000068",
                 "2147483647 X",
                 "2147483648 BYE",
