@@ -1038,16 +1038,47 @@ pub(crate) enum SipCheck {
 /// The verdict of [`Uri::parse`] on a SIP or SIPS URI, by the grammar of [`SipUri::parse`]
 /// walked without building the URI.
 pub(crate) fn check_sip_uri(s: &str) -> SipCheck {
+    match walk_sip_uri(s, 0) {
+        SipWalk::NotSip => SipCheck::NotSip,
+        SipWalk::Ends { end, headers } if end == s.len() => SipCheck::Valid { headers },
+        _ => SipCheck::Invalid,
+    }
+}
+
+/// What [`walk_sip_uri`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SipWalk {
+    /// The scheme is not `sip` or `sips`.
+    NotSip,
+    /// A part of the URI breaks the grammar before its end.
+    Invalid,
+    /// The grammar reads the URI up to `end` (exclusive); `headers` is whether it read
+    /// headers. The URI of [`check_sip_uri`] is valid when that is its end.
+    Ends {
+        /// Where the grammar stops.
+        end: usize,
+        /// Whether the URI carries headers.
+        headers: bool,
+    },
+}
+
+/// The walk of [`check_sip_uri`] over the SIP or SIPS URI that starts at `at` in `s`: where the
+/// grammar of [`SipUri::parse`] stops reading. Every byte it reads is printable ASCII other
+/// than `>` ([`URI_BYTES_EXCLUDE`] holds the tables to that), and a byte it does not read is
+/// judged alike whether it is a `>` or the end of the text: so for `<uri>`, a walk that
+/// stops at the `>` means that the text between the brackets is a valid URI.
+pub(crate) fn walk_sip_uri(s: &str, at: usize) -> SipWalk {
     let b = s.as_bytes();
+    let head = b.get(at..).unwrap_or_default();
     // `Uri::parse` hands exactly these to `SipUri::parse` (its scheme test is
     // case-insensitive), which then starts after the colon.
     // The common spelling first, then any case.
-    let start = if b.starts_with(b"sip:") || starts_with_ignore_case(b, b"sip:") {
-        4
-    } else if starts_with_ignore_case(b, b"sips:") {
-        5
+    let start = if head.starts_with(b"sip:") || starts_with_ignore_case(head, b"sip:") {
+        at + 4
+    } else if starts_with_ignore_case(head, b"sips:") {
+        at + 5
     } else {
-        return SipCheck::NotSip;
+        return SipWalk::NotSip;
     };
     // `find_userinfo_end`'s run, noting whether it is all `user` characters: a userinfo of
     // those alone is what `parse_userinfo` accepts without reading it again (a user without
@@ -1064,31 +1095,37 @@ pub(crate) fn check_sip_uri(s: &str) -> SipCheck {
     let host_start = if rest.get(run) == Some(&b'@') {
         let at = start + run;
         if !(plain && run > 0) && parse_userinfo(s, start, at).is_err() {
-            return SipCheck::Invalid;
+            return SipWalk::Invalid;
         }
         at + 1
     } else {
         start
     };
     let Some(mut i) = host_end(s, host_start) else {
-        return SipCheck::Invalid;
+        return SipWalk::Invalid;
     };
     if b.get(i) == Some(&b':') {
         match parse_port(b, i + 1) {
             Ok((_, end)) => i = end,
-            Err(_) => return SipCheck::Invalid,
+            Err(_) => return SipWalk::Invalid,
         }
     }
     let Ok(params_end) = uri_params_end(b, i) else {
-        return SipCheck::Invalid;
+        return SipWalk::Invalid;
     };
     // `SipUri::parse` also cuts slices at these positions, which are all ASCII boundaries
     // (each follows an ASCII byte or ends a run of ASCII bytes), so cutting cannot fail.
     match uri_headers_end(b, params_end) {
-        Ok(end) if end == b.len() => SipCheck::Valid { headers: end > params_end },
-        _ => SipCheck::Invalid,
+        Ok(end) => SipWalk::Ends { end, headers: end > params_end },
+        Err(_) => SipWalk::Invalid,
     }
 }
+
+/// The byte classes [`walk_sip_uri`] reads a URI by; none holds `>`, whitespace or a
+/// non-ASCII byte (a test checks it), which is what lets a walk end at a `>`.
+#[cfg(test)]
+pub(crate) const URI_BYTES_EXCLUDE: [&[bool; 256]; 5] =
+    [&USER, &PASSWORD, &USERINFO, &PARAMCHAR, &HNVCHAR];
 
 /// Where the host [`parse_host`] would read at `i` ends, if it would accept it: the same
 /// grammar, with the IPv4 address checked ([`is_ipv4`]) rather than converted.
@@ -1597,6 +1634,15 @@ mod tests {
         assert_eq!(u.user_raw(), Some("bob"));
     }
 
+    #[test]
+    fn uri_walk_classes_hold_no_byte_that_ends_a_bracketed_uri() {
+        for table in URI_BYTES_EXCLUDE {
+            for c in [b'>', b' ', b'\t', b'\r', b'\n'].into_iter().chain(0x80..=0xff) {
+                assert!(!in_class(table, c), "{c}");
+            }
+        }
+    }
+
     proptest! {
         #[test]
         fn is_ipv4_matches_parse_ipv4(s in "[0-9.]{0,17}|[0-9]{1,4}(\\.[0-9]{0,4}){0,5}") {
@@ -1609,6 +1655,31 @@ mod tests {
             if s.is_char_boundary(at) {
                 let want = parse_host(&s, at).ok().map(|(_, end)| end);
                 prop_assert_eq!(host_end(&s, at), want, "{:?}", s);
+            }
+        }
+
+        #[test]
+        fn a_walk_that_stops_at_a_bracket_is_a_valid_uri(
+            s in "(sips?|SIP|tel):[a-z0-9%:;?&=@.\\[\\]>< \t-]{0,24}",
+        ) {
+            // What `check_name_addr` relies on: the walk over `<uri>...` stops at the first
+            // `>` exactly when the text before it is a valid SIP URI.
+            let bracketed = format!("<{s}");
+            let walked = walk_sip_uri(&bracketed, 1);
+            let first = bracketed
+                .bytes()
+                .skip(1)
+                .position(|c| matches!(c, b'>' | b' ' | b'\t' | b'\r' | b'\n') || !c.is_ascii())
+                .map(|i| i + 1);
+            let stops_at_bracket = matches!(walked, SipWalk::Ends { end, .. }
+                if bracketed.as_bytes().get(end) == Some(&b'>'));
+            if stops_at_bracket {
+                prop_assert_eq!(first.and_then(|i| bracketed.as_bytes().get(i)), Some(&b'>'));
+            }
+            if let Some(i) = first.filter(|&i| bracketed.as_bytes().get(i) == Some(&b'>')) {
+                let inner = bracketed.get(1..i).unwrap_or_default();
+                let valid = matches!(check_sip_uri(inner), SipCheck::Valid { .. });
+                prop_assert_eq!(stops_at_bracket, valid, "{:?}", bracketed);
             }
         }
 
