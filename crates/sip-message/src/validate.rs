@@ -271,6 +271,7 @@ impl<'m> HeaderSection<'m> {
 }
 
 /// [`check_header`] for a value known to be UTF-8 text.
+#[inline]
 fn check_header_str(name: HeaderName, value: &str) -> Result<(), HeaderError> {
     struct Check;
     impl crate::typed::StrVisitor for Check {
@@ -334,8 +335,15 @@ fn quick_accepts(name: HeaderName, value: &str) -> bool {
     if !name.is_list() {
         return one(value, name);
     }
-    // Each element as `check_text` cuts it (none of these headers may be empty).
     let bytes = value.as_bytes();
+    // A value without a comma that starts and ends with no whitespace (as the parser trims
+    // it) is the one element `split_list` would cut from it: checked as it is.
+    let lws = |c: Option<&u8>| matches!(c, Some(b' ' | b'\t' | b'\r' | b'\n'));
+    if !lws(bytes.first()) && !lws(bytes.last()) && memchr::memchr(b',', bytes).is_none() {
+        // None of these headers may be empty (`check_text` refuses an empty element).
+        return !value.is_empty() && one(value, name);
+    }
+    // Each element as `check_text` cuts it (none of these headers may be empty).
     crate::split_list(bytes).all(|piece| {
         let offset = (piece.as_ptr() as usize).wrapping_sub(bytes.as_ptr() as usize);
         value
