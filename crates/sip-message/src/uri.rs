@@ -1135,6 +1135,14 @@ pub(crate) fn host_end(s: &str, i: usize) -> Option<usize> {
     if let Some(end) = ipv4_run_end(b, i) {
         return Some(end);
     }
+    other_host_end(s, i)
+}
+
+/// [`host_end`] for any host but a plain dotted quad (kept out of line, so that the walks
+/// that inline `host_end` stay small).
+#[inline(never)]
+fn other_host_end(s: &str, i: usize) -> Option<usize> {
+    let b = s.as_bytes();
     if b.get(i) == Some(&b'[') {
         return parse_host(s, i).ok().map(|(_, end)| end);
     }
@@ -1268,26 +1276,46 @@ static HOST_CLASS: [u8; 256] = {
 /// Scans the run of alphanumerics, `-` and `.` from `i` that a hostname or IPv4 address is
 /// made of, and says whether it is only digits and dots (then it is an IPv4 address or
 /// nothing, and never a `hostname`: its top label would be all digits) or else whether it is
-/// a `hostname` ([`is_hostname`]). One tight pass finds the run and the classes in it; only a
-/// run with a letter or a dash, a domain name, is read again for its labels.
+/// a `hostname` ([`is_hostname`]). One pass finds the run, the classes in it and whether its
+/// labels make a hostname.
 pub(crate) fn scan_host(b: &[u8], i: usize) -> HostScan {
     let rest = b.get(i..).unwrap_or_default();
     let mut seen = 0;
     let mut n = 0;
+    // The labels, read in the same pass as `is_hostname_bytes` reads them: whether every label
+    // closed by a dot so far was good (not empty, not ending in a dash) and no dash started
+    // a label; whether the label being read is empty, and all digits; the class of the last
+    // byte; and whether the label before the last dot was all digits (for a trailing dot).
+    let (mut ok, mut empty, mut digits, mut last, mut before_dot) = (true, true, true, 0, true);
     for &c in rest {
         let class = HOST_CLASS.get(usize::from(c)).copied().unwrap_or(0);
-        if class == 0 {
-            break;
+        match class {
+            0 => break,
+            H_DOT => {
+                ok &= !empty && last != H_DASH;
+                before_dot = digits;
+                (empty, digits) = (true, true);
+            }
+            H_DIGIT => empty = false,
+            H_ALPHA => (empty, digits) = (false, false),
+            _ => {
+                ok &= !empty;
+                digits = false;
+            }
         }
         seen |= class;
+        last = class;
         n += 1;
     }
     let end = i + n;
     if seen & (H_ALPHA | H_DASH) == 0 {
         return HostScan { end, dotted_digits: true, hostname: false };
     }
-    let run = rest.get(..n).unwrap_or_default();
-    HostScan { end, dotted_digits: false, hostname: is_hostname_bytes(run) }
+    // `hostname` may end in one dot: then the label before it is the top label, which that
+    // dot has checked but for being all digits.
+    let hostname =
+        if last == H_DOT { ok && !before_dot } else { ok && !empty && last != H_DASH && !digits };
+    HostScan { end, dotted_digits: false, hostname }
 }
 
 /// `hostname / IPv4address` from text of alphanumerics, `-` and `.` (see [`Host`] for the
