@@ -1064,9 +1064,9 @@ pub(crate) enum SipWalk {
 
 /// The walk of [`check_sip_uri`] over the SIP or SIPS URI that starts at `at` in `s`: where the
 /// grammar of [`SipUri::parse`] stops reading. Every byte it reads is printable ASCII other
-/// than `>` ([`URI_BYTES_EXCLUDE`] holds the tables to that), and a byte it does not read is
-/// judged alike whether it is a `>` or the end of the text: so for `<uri>`, a walk that
-/// stops at the `>` means that the text between the brackets is a valid URI.
+/// than `>` (a test holds the tables of `URI_BYTES_EXCLUDE` to that), and a byte it does
+/// not read is judged alike whether it is a `>` or the end of the text: so for `<uri>`, a
+/// walk that stops at the `>` means that the text between the brackets is a valid URI.
 pub(crate) fn walk_sip_uri(s: &str, at: usize) -> SipWalk {
     let b = s.as_bytes();
     let head = b.get(at..).unwrap_or_default();
