@@ -309,6 +309,7 @@ fn check_header_str(name: HeaderName, value: &str) -> Result<(), HeaderError> {
 /// `false` when a value does not match, and for the headers they do not cover. Only a `true`
 /// is taken as an answer; on `false` the typed parsers run and give the verdict and the error,
 /// so the rejection is always the one they give.
+#[inline]
 fn quick_accepts(name: HeaderName, value: &str) -> bool {
     let one: fn(&str, HeaderName) -> bool = match name {
         HeaderName::Via => |v, _| crate::headers::via_is_valid(v),
