@@ -1038,16 +1038,47 @@ pub(crate) enum SipCheck {
 /// The verdict of [`Uri::parse`] on a SIP or SIPS URI, by the grammar of [`SipUri::parse`]
 /// walked without building the URI.
 pub(crate) fn check_sip_uri(s: &str) -> SipCheck {
+    match walk_sip_uri(s, 0) {
+        SipWalk::NotSip => SipCheck::NotSip,
+        SipWalk::Ends { end, headers } if end == s.len() => SipCheck::Valid { headers },
+        _ => SipCheck::Invalid,
+    }
+}
+
+/// What [`walk_sip_uri`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SipWalk {
+    /// The scheme is not `sip` or `sips`.
+    NotSip,
+    /// A part of the URI breaks the grammar before its end.
+    Invalid,
+    /// The grammar reads the URI up to `end` (exclusive); `headers` is whether it read
+    /// headers. The URI of [`check_sip_uri`] is valid when that is its end.
+    Ends {
+        /// Where the grammar stops.
+        end: usize,
+        /// Whether the URI carries headers.
+        headers: bool,
+    },
+}
+
+/// The walk of [`check_sip_uri`] over the SIP or SIPS URI that starts at `at` in `s`: where the
+/// grammar of [`SipUri::parse`] stops reading. Every byte it reads is printable ASCII other
+/// than `>` (a test holds the tables of `URI_BYTES_EXCLUDE` to that), and a byte it does
+/// not read is judged alike whether it is a `>` or the end of the text: so for `<uri>`, a
+/// walk that stops at the `>` means that the text between the brackets is a valid URI.
+pub(crate) fn walk_sip_uri(s: &str, at: usize) -> SipWalk {
     let b = s.as_bytes();
+    let head = b.get(at..).unwrap_or_default();
     // `Uri::parse` hands exactly these to `SipUri::parse` (its scheme test is
     // case-insensitive), which then starts after the colon.
     // The common spelling first, then any case.
-    let start = if b.starts_with(b"sip:") || starts_with_ignore_case(b, b"sip:") {
-        4
-    } else if starts_with_ignore_case(b, b"sips:") {
-        5
+    let start = if head.starts_with(b"sip:") || starts_with_ignore_case(head, b"sip:") {
+        at + 4
+    } else if starts_with_ignore_case(head, b"sips:") {
+        at + 5
     } else {
-        return SipCheck::NotSip;
+        return SipWalk::NotSip;
     };
     // `find_userinfo_end`'s run, noting whether it is all `user` characters: a userinfo of
     // those alone is what `parse_userinfo` accepts without reading it again (a user without
@@ -1064,35 +1095,53 @@ pub(crate) fn check_sip_uri(s: &str) -> SipCheck {
     let host_start = if rest.get(run) == Some(&b'@') {
         let at = start + run;
         if !(plain && run > 0) && parse_userinfo(s, start, at).is_err() {
-            return SipCheck::Invalid;
+            return SipWalk::Invalid;
         }
         at + 1
     } else {
         start
     };
     let Some(mut i) = host_end(s, host_start) else {
-        return SipCheck::Invalid;
+        return SipWalk::Invalid;
     };
     if b.get(i) == Some(&b':') {
         match parse_port(b, i + 1) {
             Ok((_, end)) => i = end,
-            Err(_) => return SipCheck::Invalid,
+            Err(_) => return SipWalk::Invalid,
         }
     }
     let Ok(params_end) = uri_params_end(b, i) else {
-        return SipCheck::Invalid;
+        return SipWalk::Invalid;
     };
     // `SipUri::parse` also cuts slices at these positions, which are all ASCII boundaries
     // (each follows an ASCII byte or ends a run of ASCII bytes), so cutting cannot fail.
     match uri_headers_end(b, params_end) {
-        Ok(end) if end == b.len() => SipCheck::Valid { headers: end > params_end },
-        _ => SipCheck::Invalid,
+        Ok(end) => SipWalk::Ends { end, headers: end > params_end },
+        Err(_) => SipWalk::Invalid,
     }
 }
+
+/// The byte classes [`walk_sip_uri`] reads a URI by; none holds `>`, whitespace or a
+/// non-ASCII byte (a test checks it), which is what lets a walk end at a `>`.
+#[cfg(test)]
+pub(crate) const URI_BYTES_EXCLUDE: [&[bool; 256]; 5] =
+    [&USER, &PASSWORD, &USERINFO, &PARAMCHAR, &HNVCHAR];
 
 /// Where the host [`parse_host`] would read at `i` ends, if it would accept it: the same
 /// grammar, with the IPv4 address checked ([`is_ipv4`]) rather than converted.
 pub(crate) fn host_end(s: &str, i: usize) -> Option<usize> {
+    let b = s.as_bytes();
+    // The common case first: a dotted quad that is the whole run, read once.
+    if let Some(end) = ipv4_run_end(b, i) {
+        return Some(end);
+    }
+    other_host_end(s, i)
+}
+
+/// [`host_end`] for any host but a plain dotted quad (kept out of line, so that the walks
+/// that inline `host_end` stay small).
+#[inline(never)]
+fn other_host_end(s: &str, i: usize) -> Option<usize> {
     let b = s.as_bytes();
     if b.get(i) == Some(&b'[') {
         return parse_host(s, i).ok().map(|(_, end)| end);
@@ -1101,6 +1150,21 @@ pub(crate) fn host_end(s: &str, i: usize) -> Option<usize> {
     let text = b.get(i..scan.end).unwrap_or_default();
     let ok = !text.is_empty() && if scan.dotted_digits { is_ipv4(text) } else { scan.hostname };
     ok.then_some(scan.end)
+}
+
+/// Where the run of host characters at `i` ends if it is exactly an IPv4 address that
+/// [`parse_ipv4`] accepts (then [`scan_host`] finds that run, only digits and dots, and
+/// [`is_ipv4`] accepts it): four octets read off the bytes in one pass, and no host
+/// character after them. `None` for anything else, which the general scan then judges.
+#[inline]
+fn ipv4_run_end(b: &[u8], i: usize) -> Option<usize> {
+    let rest = b.get(i..)?;
+    let (_, rest) = ipv4_octet(rest)?;
+    let (_, rest) = ipv4_octet(rest.strip_prefix(b".")?)?;
+    let (_, rest) = ipv4_octet(rest.strip_prefix(b".")?)?;
+    let (_, rest) = ipv4_octet(rest.strip_prefix(b".")?)?;
+    let ends = rest.first().is_none_or(|&c| HOST_CLASS.get(usize::from(c)).copied() == Some(0));
+    ends.then(|| b.len() - rest.len())
 }
 
 /// Whether [`parse_ipv4`] accepts `b`, a run of digits and dots (what [`scan_host`] calls
@@ -1212,26 +1276,46 @@ static HOST_CLASS: [u8; 256] = {
 /// Scans the run of alphanumerics, `-` and `.` from `i` that a hostname or IPv4 address is
 /// made of, and says whether it is only digits and dots (then it is an IPv4 address or
 /// nothing, and never a `hostname`: its top label would be all digits) or else whether it is
-/// a `hostname` ([`is_hostname`]). One tight pass finds the run and the classes in it; only a
-/// run with a letter or a dash, a domain name, is read again for its labels.
+/// a `hostname` ([`is_hostname`]). One pass finds the run, the classes in it and whether its
+/// labels make a hostname.
 pub(crate) fn scan_host(b: &[u8], i: usize) -> HostScan {
     let rest = b.get(i..).unwrap_or_default();
     let mut seen = 0;
     let mut n = 0;
+    // The labels, read in the same pass as `is_hostname_bytes` reads them: whether every label
+    // closed by a dot so far was good (not empty, not ending in a dash) and no dash started
+    // a label; whether the label being read is empty, and all digits; the class of the last
+    // byte; and whether the label before the last dot was all digits (for a trailing dot).
+    let (mut ok, mut empty, mut digits, mut last, mut before_dot) = (true, true, true, 0, true);
     for &c in rest {
         let class = HOST_CLASS.get(usize::from(c)).copied().unwrap_or(0);
-        if class == 0 {
-            break;
+        match class {
+            0 => break,
+            H_DOT => {
+                ok &= !empty && last != H_DASH;
+                before_dot = digits;
+                (empty, digits) = (true, true);
+            }
+            H_DIGIT => empty = false,
+            H_ALPHA => (empty, digits) = (false, false),
+            _ => {
+                ok &= !empty;
+                digits = false;
+            }
         }
         seen |= class;
+        last = class;
         n += 1;
     }
     let end = i + n;
     if seen & (H_ALPHA | H_DASH) == 0 {
         return HostScan { end, dotted_digits: true, hostname: false };
     }
-    let run = rest.get(..n).unwrap_or_default();
-    HostScan { end, dotted_digits: false, hostname: is_hostname_bytes(run) }
+    // `hostname` may end in one dot: then the label before it is the top label, which that
+    // dot has checked but for being all digits.
+    let hostname =
+        if last == H_DOT { ok && !before_dot } else { ok && !empty && last != H_DASH && !digits };
+    HostScan { end, dotted_digits: false, hostname }
 }
 
 /// `hostname / IPv4address` from text of alphanumerics, `-` and `.` (see [`Host`] for the
@@ -1578,6 +1662,15 @@ mod tests {
         assert_eq!(u.user_raw(), Some("bob"));
     }
 
+    #[test]
+    fn uri_walk_classes_hold_no_byte_that_ends_a_bracketed_uri() {
+        for table in URI_BYTES_EXCLUDE {
+            for c in [b'>', b' ', b'\t', b'\r', b'\n'].into_iter().chain(0x80..=0xff) {
+                assert!(!in_class(table, c), "{c}");
+            }
+        }
+    }
+
     proptest! {
         #[test]
         fn is_ipv4_matches_parse_ipv4(s in "[0-9.]{0,17}|[0-9]{1,4}(\\.[0-9]{0,4}){0,5}") {
@@ -1591,6 +1684,43 @@ mod tests {
                 let want = parse_host(&s, at).ok().map(|(_, end)| end);
                 prop_assert_eq!(host_end(&s, at), want, "{:?}", s);
             }
+        }
+
+        #[test]
+        fn a_walk_that_stops_at_a_bracket_is_a_valid_uri(
+            s in "(sips?|SIP|tel):[a-z0-9%:;?&=@.\\[\\]>< \t-]{0,24}",
+        ) {
+            // What `check_name_addr` relies on: the walk over `<uri>...` stops at the first
+            // `>` exactly when the text before it is a valid SIP URI.
+            let bracketed = format!("<{s}");
+            let walked = walk_sip_uri(&bracketed, 1);
+            let first = bracketed
+                .bytes()
+                .skip(1)
+                .position(|c| matches!(c, b'>' | b' ' | b'\t' | b'\r' | b'\n') || !c.is_ascii())
+                .map(|i| i + 1);
+            let stops_at_bracket = matches!(walked, SipWalk::Ends { end, .. }
+                if bracketed.as_bytes().get(end) == Some(&b'>'));
+            if stops_at_bracket {
+                prop_assert_eq!(first.and_then(|i| bracketed.as_bytes().get(i)), Some(&b'>'));
+            }
+            if let Some(i) = first.filter(|&i| bracketed.as_bytes().get(i) == Some(&b'>')) {
+                let inner = bracketed.get(1..i).unwrap_or_default();
+                let valid = matches!(check_sip_uri(inner), SipCheck::Valid { .. });
+                prop_assert_eq!(stops_at_bracket, valid, "{:?}", bracketed);
+            }
+        }
+
+        #[test]
+        fn host_end_matches_parse_host_on_dotted_quads(
+            s in "(x|[0-9]{1,4}\\.){0,4}[0-9]{0,4}[a.\\-:;]?[0-9]?",
+            at in 0usize..3,
+        ) {
+            // The IPv4 fast path of `host_end`: quads, near-quads, out-of-range octets, and
+            // quads run on into a hostname.
+            let at = at.min(s.len());
+            let want = parse_host(&s, at).ok().map(|(_, end)| end);
+            prop_assert_eq!(host_end(&s, at), want, "{:?}", s);
         }
 
         #[test]

@@ -94,6 +94,12 @@ impl<'a> Cursor<'a> {
         self.src.as_bytes().get(at).copied()
     }
 
+    /// The whole value as text.
+    #[inline]
+    pub(crate) fn src(&self) -> &'a str {
+        self.src
+    }
+
     /// The whole value as bytes.
     #[inline]
     pub(crate) fn bytes(&self) -> &'a [u8] {

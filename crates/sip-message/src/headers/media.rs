@@ -7,7 +7,8 @@ use crate::{HeaderError, HeaderName, TypedHeader};
 
 use super::lex::Cursor;
 use super::params::{
-    ParamList, Params, Q, checked, q_value, token_params, token_value, with_params,
+    ParamList, Params, Q, check_params_to_end, checked, q_value, token_params, token_value,
+    with_params,
 };
 
 /// `Content-Type` (RFC 3261 §20.15): the media type of the body.
@@ -211,6 +212,23 @@ impl<'a> TypedHeader<'a> for ContentDisposition<'a> {
         )?;
         Ok(ContentDisposition { disposition, params })
     }
+}
+
+/// Whether [`ContentType::parse`] accepts `value`: the same grammar (`media` and the
+/// parameters read as [`with_params`] reads them, each with a value), without building the
+/// header (for [`Message::validate`](crate::Message::validate), which throws it away).
+pub(crate) fn content_type_is_valid(value: &str) -> bool {
+    let mut cur = Cursor::new(value, HeaderName::ContentType);
+    if media(&mut cur, false).is_err() {
+        return false;
+    }
+    // Whether a parameter so far has no value; reset when the fast path gives way.
+    let mut valueless = false;
+    let read = check_params_to_end(&mut cur, |item| match item {
+        Some((_, value)) => valueless |= value.is_none(),
+        None => valueless = false,
+    });
+    read.is_some() && !valueless
 }
 
 /// `m-type SLASH m-subtype`; with `range`, also `*/*` and `m-type SLASH "*"`.

@@ -118,7 +118,9 @@ pub use tokens::{
 pub use via::Via;
 
 pub(crate) use address::address_is_valid;
+pub(crate) use media::content_type_is_valid;
 pub(crate) use numeric::number_is_valid;
+pub(crate) use tokens::call_id_is_valid;
 pub(crate) use via::via_is_valid;
 
 #[cfg(test)]

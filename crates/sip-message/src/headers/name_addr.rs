@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 
+use crate::uri::{SipWalk, walk_sip_uri};
 use crate::{HeaderError, Uri};
 
 use super::lex::{Cursor, decode, unquote};
@@ -140,6 +141,17 @@ pub(crate) fn parse_name_addr<'a>(
 /// [`parse_name_addr`] would find it (the URI checked by the same grammar, without being
 /// built); the cursor stops where that parser stops.
 pub(crate) fn check_name_addr(cur: &mut Cursor<'_>, form: Form) -> bool {
+    // The common shape first, in one walk: `<` and a SIP URI whose grammar stops at a `>`.
+    // [`scan_name_addr`] would take the same bytes as the URI (the walk reads none that ends
+    // a URI in brackets, see `walk_sip_uri`), and `check_sip_uri` would accept them. Any other
+    // outcome takes the general steps, which give the verdict.
+    if cur.peek() == Some(b'<')
+        && let SipWalk::Ends { end, .. } = walk_sip_uri(cur.src(), cur.pos() + 1)
+        && cur.bytes().get(end) == Some(&b'>')
+    {
+        cur.reset(end + 1);
+        return true;
+    }
     scan_name_addr(cur, form).is_ok_and(|parts| crate::uri::is_valid_uri(parts.uri))
 }
 

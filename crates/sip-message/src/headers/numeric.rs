@@ -6,6 +6,7 @@
 //! Max-Forwards ≤ 255, delta-seconds ≤ 2^32-1), and RFC 4475 §3.1.2.4 expects overlarge
 //! values to be rejected, so a number that does not fit its type is an error.
 
+use crate::chars::{TOKEN, run_len};
 use crate::{HeaderError, HeaderName, Method, TypedHeader};
 
 use super::lex::{Cursor, method_of};
@@ -478,10 +479,25 @@ fn cseq<'a>(cur: &mut Cursor<'a>) -> Result<CSeq<'a>, HeaderError> {
 /// the same grammar, read without building the header (for
 /// [`Message::validate`](crate::Message::validate)). `false` for any other header.
 pub(crate) fn number_is_valid(value: &str, name: HeaderName) -> bool {
+    // The common shapes in one pass over the bytes: the digits alone, or for CSeq the digits,
+    // spaces and a token to the end. Anything else takes the cursor's steps below.
+    let b = value.as_bytes();
+    let (digits, number) = leading_digits(b);
     let limit: u64 = match name {
         HeaderName::MaxForwards => u64::from(u8::MAX) + 1,
         HeaderName::ContentLength | HeaderName::Expires | HeaderName::MinExpires => 1 << 32,
         HeaderName::CSeq => {
+            let rest = b.get(digits..).unwrap_or_default();
+            let spaces = rest.iter().take_while(|&&c| c == b' ').count();
+            let method = rest.get(spaces..).unwrap_or_default();
+            if digits > 0
+                && number < u64::from(SEQ_LIMIT)
+                && spaces > 0
+                && !method.is_empty()
+                && run_len(&TOKEN, method) == method.len()
+            {
+                return true;
+            }
             // `seq_number LWS token`, then the end.
             let mut cur = Cursor::new(value, name);
             return cur.digits_below(u64::from(SEQ_LIMIT))
@@ -491,8 +507,28 @@ pub(crate) fn number_is_valid(value: &str, name: HeaderName) -> bool {
         }
         _ => return false,
     };
+    if digits > 0 && digits == b.len() {
+        return number < limit;
+    }
     let mut cur = Cursor::new(value, name);
     cur.digits_below(limit) && cur.finish().is_ok()
+}
+
+/// How many ASCII digits `b` starts with, and their value, saturating as
+/// [`Cursor::digits_below`] counts it (so that a comparison with its limit answers alike).
+#[inline]
+fn leading_digits(b: &[u8]) -> (usize, u64) {
+    let mut value: u64 = 0;
+    let mut n = 0;
+    for &c in b {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        value = value.saturating_mul(10).saturating_add(u64::from(d));
+        n += 1;
+    }
+    (n, value)
 }
 
 /// `*(DIGIT) [ "." *(DIGIT) ]`, possibly empty.

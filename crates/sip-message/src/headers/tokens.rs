@@ -1,7 +1,7 @@
 //! Headers whose value (or each list element) is one token: Allow, Supported, Require,
 //! Proxy-Require, Unsupported, Content-Encoding, Allow-Events, Priority; and Call-ID.
 
-use crate::chars::WORD;
+use crate::chars::{WORD, run_len};
 use crate::{HeaderError, HeaderName, Method, TypedHeader};
 
 use super::events::is_event_type;
@@ -173,6 +173,29 @@ pub(crate) fn call_id<'a>(cur: &mut Cursor<'a>) -> Result<&'a str, HeaderError> 
         return Err(cur.err("expected word after '@'"));
     }
     Ok(cur.since(start))
+}
+
+/// Whether [`CallId::parse`] accepts `value`, read by the same steps without building the
+/// header (for [`Message::validate`](crate::Message::validate)): first one pass over the
+/// common shape, `word [ "@" word ]` and nothing after it, then, for anything else, the
+/// parser's own steps.
+pub(crate) fn call_id_is_valid(value: &str) -> bool {
+    let b = value.as_bytes();
+    let n = run_len(&WORD, b);
+    let whole = match b.get(n) {
+        None => n > 0,
+        Some(b'@') => {
+            let rest = b.get(n + 1..).unwrap_or_default();
+            let m = run_len(&WORD, rest);
+            n > 0 && m > 0 && m == rest.len()
+        }
+        Some(_) => false,
+    };
+    if whole {
+        return true;
+    }
+    let mut cur = Cursor::new(value, HeaderName::CallId);
+    call_id(&mut cur).is_ok() && cur.finish().is_ok()
 }
 
 /// `value` as exactly one token that `valid` accepts.

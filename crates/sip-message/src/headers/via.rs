@@ -2,6 +2,7 @@
 
 use std::net::IpAddr;
 
+use crate::chars::{TOKEN, run_len};
 use crate::{HeaderError, HeaderName, Host, TypedHeader};
 
 use super::lex::{Cursor, parse_host, parse_ip};
@@ -216,6 +217,9 @@ fn known_params<'a>(params: &ParamList<'a>) -> Result<ViaKnown<'a>, &'static str
 /// [`Via`] or keeping its parameters (for [`Message::validate`](crate::Message::validate),
 /// which throws the typed header away).
 pub(crate) fn via_is_valid(value: &str) -> bool {
+    if plain_via_is_valid(value) {
+        return true;
+    }
     let mut cur = Cursor::new(value, HeaderName::Via);
     if !sent_protocol_and_by_ok(&mut cur) {
         return false;
@@ -227,6 +231,65 @@ pub(crate) fn via_is_valid(value: &str) -> bool {
     });
     // Values read by the plain path are tokens already (as `ParamList::token_of` knows).
     read.is_some_and(|tokens| first.convert(|v| if tokens { v } else { token_value(v) }).is_ok())
+}
+
+/// Whether `value` is a Via of the common shape that [`via_is_valid`] accepts, read in one
+/// pass over the bytes: `SIP/2.0/` and a transport token, spaces, a host that is not an IPv6
+/// reference, an optional port, then `;name` or `;name=value` parameters of `token`s with no
+/// whitespace, to the end; the known parameters checked as `via_is_valid` checks them.
+/// These are the steps the general walk takes on such a value (its parameters are those
+/// its plain path reads), so a `true` is its answer; `false` says nothing (anything else,
+/// such as whitespace around a `;`, a quoted value or an IPv6 host, is left to it).
+fn plain_via_is_valid(value: &str) -> bool {
+    let b = value.as_bytes();
+    if !b.starts_with(b"SIP/2.0/") {
+        return false;
+    }
+    let token_end = |i: usize| i + run_len(&TOKEN, b.get(i..).unwrap_or_default());
+    let transport_end = token_end(8);
+    let host_start = transport_end
+        + b.get(transport_end..).unwrap_or_default().iter().take_while(|&&c| c == b' ').count();
+    if transport_end == 8 || host_start == transport_end || b.get(host_start) == Some(&b'[') {
+        return false;
+    }
+    let Some(mut i) = crate::uri::host_end(value, host_start) else {
+        return false;
+    };
+    if b.get(i) == Some(&b':') {
+        let mut port: u32 = 0;
+        let start = i + 1;
+        i = start;
+        while let Some(&c @ b'0'..=b'9') = b.get(i) {
+            // Held below 2^20 (anything above 65535 is refused alike).
+            port = (port * 10 + u32::from(c - b'0')).min(1 << 20);
+            i += 1;
+        }
+        if i == start || port > u32::from(u16::MAX) {
+            return false;
+        }
+    }
+    let mut first = ViaFirst::default();
+    while b.get(i) == Some(&b';') {
+        let name_start = i + 1;
+        i = token_end(name_start);
+        if i == name_start {
+            return false;
+        }
+        let name = value.get(name_start..i).unwrap_or_default();
+        let param_value = if b.get(i) == Some(&b'=') {
+            let value_start = i + 1;
+            i = token_end(value_start);
+            if i == value_start {
+                return false;
+            }
+            Some(value.get(value_start..i).unwrap_or_default())
+        } else {
+            None
+        };
+        first.see(name, param_value);
+    }
+    // The values are tokens (as the plain path of the general walk knows them).
+    i == b.len() && first.convert(|v| v).is_ok()
 }
 
 /// Whether [`sent_protocol_and_by`] would accept what is at the cursor, read by the same
@@ -255,12 +318,15 @@ impl<'a> ViaFirst<'a> {
     /// Notes the parameter `name` if it is a known one not seen before.
     #[inline]
     fn see(&mut self, name: &'a str, value: Option<&'a str>) {
+        // The names are letters only: a byte equals a lowercase letter, ignoring ASCII case,
+        // exactly when the byte with bit 0x20 set is that letter.
+        let is = |want: &[u8]| name.bytes().zip(want).all(|(c, &w)| c | 0x20 == w);
         let slot = match name.len() {
-            6 if name.eq_ignore_ascii_case("branch") => &mut self.branch,
-            8 if name.eq_ignore_ascii_case("received") => &mut self.received,
-            5 if name.eq_ignore_ascii_case("rport") => &mut self.rport,
-            5 if name.eq_ignore_ascii_case("maddr") => &mut self.maddr,
-            3 if name.eq_ignore_ascii_case("ttl") => &mut self.ttl,
+            6 if is(b"branch") => &mut self.branch,
+            8 if is(b"received") => &mut self.received,
+            5 if is(b"rport") => &mut self.rport,
+            5 if is(b"maddr") => &mut self.maddr,
+            3 if is(b"ttl") => &mut self.ttl,
             _ => return,
         };
         if slot.is_none() {
@@ -460,6 +526,21 @@ mod tests {
         }
 
         #[test]
+        fn plain_via_walk_only_accepts_what_the_parser_accepts(
+            s in concat!(
+                "SIP/2\\.0/(UDP|tcp|x y|) {0,2}(192\\.0\\.2\\.[0-9]{1,3}|[a-z0-9.-]{1,8}|\\[::1\\])",
+                "(:[0-9]{0,6})?(;(branch|BRANCH|received|rport|maddr|ttl|x)(=[a-zA-Z0-9.:%\"-]{0,6})?)",
+                "{0,4}[ ,;=]?",
+            ),
+        ) {
+            let typed = Via::parse(&s).is_ok();
+            if plain_via_is_valid(&s) {
+                proptest::prop_assert!(typed, "{:?}", s);
+            }
+            proptest::prop_assert_eq!(via_is_valid(&s), typed, "{:?}", s);
+        }
+
+        #[test]
         fn known_params_match_the_reference(
             items in proptest::collection::vec((
                 "branch|BRANCH|received|rport|RPort|maddr|ttl|x|branc|ttls",
@@ -481,6 +562,28 @@ mod tests {
                 });
             proptest::prop_assert!(parsed.is_ok() && new.is_some());
             proptest::prop_assert_eq!(new, old);
+        }
+    }
+
+    #[test]
+    fn the_plain_walk_takes_common_vias_and_leaves_the_rest() {
+        for v in [
+            "SIP/2.0/UDP 192.0.2.1:5060;rport;branch=z9hG4bKYNytaa59n1CPEofz",
+            "SIP/2.0/TCP proxy.example.com;branch=z9hG4bK1;received=192.0.2.3;rport=5061",
+            "SIP/2.0/UDP h;ttl=16;maddr=224.2.0.1",
+        ] {
+            assert!(plain_via_is_valid(v), "{v}");
+        }
+        for v in [
+            "SIP/2.0/UDP [2001:db8::1]:5060;branch=z9hG4bK1",
+            "SIP/2.0/UDP h ; branch=z9hG4bK1",
+            "SIP/2.0/UDP h;branch",
+            "SIP/2.0/UDP h;rport=70000",
+            "SIP/2.0/UDP h;received=a.example.com",
+            "SIP/2.0/UDP h:",
+        ] {
+            assert!(!plain_via_is_valid(v), "{v}");
+            assert_eq!(via_is_valid(v), Via::parse(v).is_ok(), "{v}");
         }
     }
 
