@@ -882,6 +882,8 @@ impl Message {
             buf,
             headers: Headers::with_capacity(self.headers.len() + front.len() + 1),
             keys: Keys::default(),
+            from: &self.buf,
+            run: (0, 0),
         };
         for &(name, value) in front {
             out.line(name, b"", value);
@@ -924,7 +926,8 @@ impl Message {
         if !wrote_length {
             out.line(HeaderName::ContentLength, b"", body_len);
         }
-        let Indexing { mut buf, headers, mut keys } = out;
+        out.flush();
+        let Indexing { mut buf, headers, mut keys, .. } = out;
         // The one Content-Length line now written holds the body's length.
         keys.content_length = Some(body.len() as u32);
         keys.content_length_lines = 1;
@@ -1157,16 +1160,31 @@ impl Message {
 }
 
 /// A message being written line by line by [`Message::forwarded`], indexed as it is written.
-struct Indexing {
+struct Indexing<'a> {
     buf: BytesMut,
     headers: Headers,
     keys: Keys,
+    /// The buffer untouched lines are copied from.
+    from: &'a [u8],
+    /// Untouched lines of `from` that follow each other, CRLF included, indexed already and
+    /// not yet copied: copied as one run (as [`Message::write_to`] copies them) when a
+    /// written line or the end comes.
+    run: (usize, usize),
 }
 
-impl Indexing {
+impl Indexing<'_> {
+    /// Copies the pending run of untouched lines.
+    fn flush(&mut self) {
+        if self.run.0 < self.run.1 {
+            self.buf.extend_from_slice(self.from.get(self.run.0..self.run.1).unwrap_or_default());
+        }
+        self.run = (0, 0);
+    }
+
     /// Writes `name_text: value` (the canonical name when `name_text` is empty), as
     /// [`Message::write_to`] writes an edited line, and indexes it as the parser would.
     fn line(&mut self, name: HeaderName, name_text: &[u8], value: &[u8]) {
+        self.flush();
         let name_start = self.buf.len();
         let name_text = if name_text.is_empty() { name.as_str().as_bytes() } else { name_text };
         self.buf.reserve(name_text.len() + value.len() + 4);
@@ -1189,11 +1207,24 @@ impl Indexing {
     /// here too (every earlier line of its name was copied before it) gives the same key.
     fn copy_line(&mut self, from: &Message, old: usize, e: &Entry) {
         let line_start = e.name_text.start();
-        let raw = from.buf.get(line_start..e.line_end as usize).unwrap_or_default();
-        let name_start = self.buf.len();
-        self.buf.reserve(raw.len() + 2);
-        self.buf.extend_from_slice(raw);
-        self.buf.extend_from_slice(b"\r\n");
+        let end = e.line_end as usize;
+        let name_start = if from.buf.get(end..end + 2) == Some(b"\r\n") {
+            // Joins the pending run (the line and its CRLF, as they are), copied later.
+            if self.run.1 != line_start || self.run.0 == self.run.1 {
+                self.flush();
+                self.run.0 = line_start;
+            }
+            self.run.1 = end + 2;
+            self.buf.len() + (line_start - self.run.0)
+        } else {
+            self.flush();
+            let raw = from.buf.get(line_start..end).unwrap_or_default();
+            let name_start = self.buf.len();
+            self.buf.reserve(raw.len() + 2);
+            self.buf.extend_from_slice(raw);
+            self.buf.extend_from_slice(b"\r\n");
+            name_start
+        };
         let shift = |s: Slot| {
             let start = name_start + (s.start as usize - line_start);
             Slot::buf(start, start + (s.end - s.start) as usize)
@@ -1230,8 +1261,8 @@ impl Indexing {
                 keys.cseq.clone_from(&from.keys.cseq);
             }
             name => {
-                let bytes = self.buf.get(value.start as usize..value.end as usize);
-                let _ = keys.observe(name, at, bytes.unwrap_or_default(), value);
+                // The value's bytes as they are in `from` (the copy may not be written yet).
+                let _ = keys.observe(name, at, from.slot(e.value), value);
             }
         }
     }
