@@ -312,6 +312,17 @@ impl Message {
         }
     }
 
+    /// The Request-URI as written, borrowed and not checked for UTF-8 (for comparing or
+    /// hashing it, RFC 3261 §16.6 step 2 and §16.6 step 8, without the check
+    /// [`request_uri_str`](Self::request_uri_str) makes); `None` for a response.
+    #[must_use]
+    pub fn request_uri_raw(&self) -> Option<&[u8]> {
+        match &self.start {
+            StartLine::Request { uri, .. } => Some(self.slot(*uri)),
+            StartLine::Response { .. } => None,
+        }
+    }
+
     /// The Request-URI as written, as a `Bytes` sharing the buffer (no copy), for a caller
     /// that keeps it while it edits the message; `None` for a response. Unlike
     /// [`request_uri_str`](Self::request_uri_str) it is not checked for UTF-8.
@@ -1631,7 +1642,9 @@ mod tests {
         assert_eq!(m.request_uri_bytes().as_deref(), Some(&b"sip:b@c"[..]));
         m.set_request_uri("sip:x@192.0.2.9").unwrap();
         assert_eq!(m.request_uri_bytes().as_deref(), Some(&b"sip:x@192.0.2.9"[..]));
+        assert_eq!(m.request_uri_raw(), Some(&b"sip:x@192.0.2.9"[..]));
         let response = Message::parse(Bytes::from_static(b"SIP/2.0 200 OK\r\n\r\n")).unwrap();
         assert_eq!(response.request_uri_bytes(), None);
+        assert_eq!(response.request_uri_raw(), None);
     }
 }

@@ -1462,7 +1462,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             Some(parsed) => request_uri_form_of(&target.uri, parsed),
             None => Cow::Borrowed(&*target.uri),
         };
-        let new_uri = copy.request_uri_str() != Some(&*uri);
+        let new_uri = copy.request_uri_raw() != Some(uri.as_bytes());
         // Step 3 (a malformed Max-Forwards, or one at 0, is not forwarded).
         let max_forwards = if copy.has(HeaderName::MaxForwards) {
             copy.max_forwards()?.checked_sub(1)?

@@ -320,7 +320,7 @@ pub(crate) fn loop_hash_with(
     field(&mut h, to_tag.unwrap_or_default());
     field(&mut h, request.from_tag_bytes().unwrap_or_default());
     field(&mut h, request.call_id_bytes().unwrap_or_default());
-    field(&mut h, request.request_uri_str().unwrap_or_default().as_bytes());
+    field(&mut h, utf8_request_uri(request));
     field(&mut h, &request.cseq_number().unwrap_or_default().to_le_bytes());
     let mut vias = request.values(HeaderName::Via);
     let first = vias.next();
@@ -355,6 +355,16 @@ pub(crate) fn loop_hash_with(
         }
     }
     h.finish()
+}
+
+/// The Request-URI's bytes when they are UTF-8, else none (as
+/// [`Message::request_uri_str`] reads it): an ASCII URI, the usual one, is taken without the
+/// UTF-8 check.
+fn utf8_request_uri(request: &Message) -> &[u8] {
+    match request.request_uri_raw() {
+        Some(raw) if raw.is_ascii() => raw,
+        _ => request.request_uri_str().unwrap_or_default().as_bytes(),
+    }
 }
 
 /// The branch of a request forwarded outside a transaction (§16.11): the same for every
@@ -395,7 +405,7 @@ pub(crate) fn stateless_unique(request: &Message) -> Hex16 {
             field(&mut h, request.from_tag_bytes().unwrap_or_default());
             field(&mut h, request.call_id_bytes().unwrap_or_default());
             field(&mut h, &request.cseq_number().unwrap_or_default().to_le_bytes());
-            field(&mut h, request.request_uri_str().unwrap_or_default().as_bytes());
+            field(&mut h, utf8_request_uri(request));
         }
     }
     // ACKs and CANCELs share their INVITE's branch hop by hop, but each is a distinct message:
@@ -1084,6 +1094,27 @@ pub(crate) mod tests {
             "sip:bob@h;lr".to_owned()
         );
         assert!(matches!(request_uri_form("sip:bob@h;lr"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn the_hashed_request_uri_is_what_request_uri_str_reads() {
+        let of = |uri: &[u8]| {
+            let mut raw = b"OPTIONS ".to_vec();
+            raw.extend_from_slice(uri);
+            raw.extend_from_slice(b" SIP/2.0\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n");
+            Message::parse(Bytes::from(raw)).unwrap()
+        };
+        for uri in
+            [&b"sip:b@example.com"[..], "sip:j\u{f6}rg@example.com".as_bytes(), b"sip:\xff@h"]
+        {
+            let m = of(uri);
+            assert_eq!(
+                utf8_request_uri(&m),
+                m.request_uri_str().unwrap_or_default().as_bytes(),
+                "{uri:?}"
+            );
+        }
+        assert_eq!(utf8_request_uri(&of(b"sip:\xff@h")), b"");
     }
 
     #[test]
