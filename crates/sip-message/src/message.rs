@@ -721,6 +721,170 @@ impl Message {
         Some(popped)
     }
 
+    /// Removes the first Via value and returns it, as [`pop_front`](Self::pop_front) of
+    /// [`HeaderName::Via`] does: a proxy relaying a response takes off the Via it pushed (RFC
+    /// 3261 §16.7 step 3; §18.2.1: only the top value, which may share its line with others,
+    /// `Via: a, b` or compact `v: a, b`). The message is left as those edits leave it, the same
+    /// bytes on the wire and the same index and keys, but written out at once: a response
+    /// that was received and not edited becomes one new buffer that is sent as it is, so
+    /// serialising it afterwards copies nothing ([`Message::to_bytes`]). Its index is kept,
+    /// not rebuilt: everything after the Via line keeps its place in the new buffer, whose
+    /// first bytes (as many as the line lost) are left unused, and only what comes before
+    /// moves. Any other message gets the edit itself.
+    pub fn pop_top_via(&mut self) -> Option<Bytes> {
+        match self.pop_top_via_verbatim() {
+            Some(popped) => Some(popped),
+            None => self.pop_front(HeaderName::Via),
+        }
+    }
+
+    /// [`pop_top_via`](Self::pop_top_via) for a message written back verbatim whose bytes are
+    /// what [`Message::write_to`] writes (canonical start line, every line ended by CRLF, one
+    /// Content-Length spelled as the body's length): the bytes before the top Via line, that
+    /// line without its first value (or nothing), and the bytes after it, in one new buffer
+    /// where the bytes after the line keep their positions. `None`, with nothing changed, for
+    /// any other message (the caller edits it instead).
+    fn pop_top_via_verbatim(&mut self) -> Option<Bytes> {
+        let (p0, p1) = self.pristine?;
+        let (p0, p1) = (p0 as usize, p1 as usize);
+        if !self.owned.is_empty() {
+            return None;
+        }
+        let vi = self.headers.iter().position(|e| e.name == HeaderName::Via)?;
+        let via = *self.headers.get(vi)?;
+        let h0 = self.headers.first()?.name_text.start();
+        // The start line is what `write_to` writes: the parser and the builder leave one
+        // space after the method or the status code, and sealing checked `SIP/2.0`.
+        let canonical = match &self.start {
+            StartLine::Request { method, uri } => {
+                let m = method.as_bytes();
+                uri.start() == p0 + m.len() + 1
+                    && self.buf.get(p0..p0 + m.len()) == Some(m)
+                    && uri.end as usize + 10 == h0
+            }
+            StartLine::Response { reason, .. } => {
+                reason.start() == p0 + 12 && reason.end as usize + 2 == h0
+            }
+        };
+        if !canonical {
+            return None;
+        }
+        // The lines follow each other (each ended by CRLF: the parser refuses bare line
+        // ends), and the one Content-Length is spelled as `write_to` spells it: `write_to`
+        // would copy every line as it is.
+        let body_len = Decimal::new(self.body().len() as u64);
+        let (mut next, mut length_ok) = (h0, false);
+        for e in &self.headers {
+            if e.line_end == 0 || e.name_text.start() != next {
+                return None;
+            }
+            if e.name == HeaderName::ContentLength {
+                length_ok = self.slot(e.value) == body_len.as_bytes();
+            }
+            next = e.line_end as usize + 2;
+        }
+        if !length_ok
+            || self.buf.get(next..next + 2) != Some(b"\r\n")
+            || self.body.start() != next + 2
+            || self.body.end as usize != p1
+        {
+            return None;
+        }
+        // The top value and what is left of its line (§7.3.1: a list split at its commas).
+        let line = self.slot(via.value);
+        let mut pieces = split_list(line);
+        let first = pieces.next().unwrap_or(line);
+        let first_off = first.as_ptr() as usize - line.as_ptr() as usize;
+        let popped = self.slot_bytes(via.value.sub(first_off, first.len()));
+        let rest = pieces.next().map(|rest| {
+            let off = rest.as_ptr() as usize - line.as_ptr() as usize;
+            line.get(off..).unwrap_or_default()
+        });
+        let (cut_start, cut_end) = (via.name_text.start(), via.line_end as usize + 2);
+        let name = self.slot(via.name_text);
+        let kept_len = rest.map_or(0, |rest| name.len() + rest.len() + 4);
+        // The new buffer keeps every position after the cut line: what comes before it (the
+        // start line, lines above the Via, what is left of the Via line) ends where the cut
+        // line ended, and the bytes in front of the message stay unused. The line only
+        // shrinks (`name: rest` is no longer than `name:first, rest`): `lead >= p0`.
+        let lead = (cut_end - cut_start - kept_len) + p0;
+        let mut out = BytesMut::with_capacity(p1);
+        out.resize(lead, 0);
+        out.extend_from_slice(self.buf.get(p0..cut_start)?);
+        let kept = rest.map(|rest| {
+            let name_start = out.len();
+            out.extend_from_slice(name);
+            let name_end = out.len();
+            out.extend_from_slice(b": ");
+            let value_start = out.len();
+            out.extend_from_slice(rest);
+            let value_end = out.len();
+            out.extend_from_slice(b"\r\n");
+            Entry {
+                name: HeaderName::Via,
+                name_text: Slot::buf(name_start, name_end),
+                value: Slot::buf(value_start, value_end),
+                line_end: value_end as u32,
+            }
+        });
+        if out.len() != cut_end {
+            return None;
+        }
+        out.extend_from_slice(self.buf.get(cut_end..p1)?);
+        // Positions before the cut move on by `lead - p0`; those after it stay.
+        let by = (lead - p0) as u32;
+        let moved = |s: Slot| {
+            if s.start() < cut_start {
+                Slot { src: 0, start: s.start + by, end: s.end + by }
+            } else {
+                s
+            }
+        };
+        match kept {
+            Some(entry) => {
+                if let Some(e) = self.headers.get_mut(vi) {
+                    *e = entry;
+                }
+            }
+            None => {
+                self.headers.remove(vi);
+            }
+        }
+        if by != 0 {
+            for e in self.headers.iter_mut().take(vi) {
+                e.name_text = moved(e.name_text);
+                e.value = moved(e.value);
+                e.line_end += by;
+            }
+            match &mut self.start {
+                StartLine::Request { uri, .. } => *uri = moved(*uri),
+                StartLine::Response { reason, .. } => *reason = moved(*reason),
+            }
+        }
+        let keys = &mut self.keys;
+        if kept.is_none() {
+            for k in [&mut keys.from, &mut keys.to] {
+                if let Some(i) = k.as_mut().filter(|i| usize::from(**i) > vi) {
+                    *i -= 1;
+                }
+            }
+        }
+        keys.from_tag = keys.from_tag.map(moved);
+        keys.to_tag = keys.to_tag.map(moved);
+        keys.call_id = keys.call_id.map(moved);
+        self.buf = out.freeze();
+        self.pristine = Some((lead as u32, p1 as u32));
+        // The new top Via: the rest of the line, or the next Via line.
+        let mut fresh = Keys::default();
+        let top = self.headers.iter().enumerate().skip(vi).find(|(_, e)| e.name == HeaderName::Via);
+        if let Some((i, e)) = top {
+            // A Via line: no Content-Length error to ignore.
+            let _ = fresh.observe(e.name, i, self.slot(e.value), e.value);
+        }
+        self.keys.adopt_line_key(HeaderName::Via, &fresh);
+        Some(popped)
+    }
+
     /// Removes every line of a header; returns how many were removed.
     pub fn remove_all(&mut self, name: HeaderName) -> usize {
         let before = self.headers.len();
@@ -1617,6 +1781,176 @@ mod tests {
                 prop_assert_eq!(copy.lines().collect::<Vec<_>>(), parsed.lines().collect::<Vec<_>>());
                 prop_assert_eq!(copy.body(), parsed.body());
                 prop_assert_eq!(copy.request_uri_str(), parsed.request_uri_str());
+            }
+        }
+    }
+
+    /// Bases for [`pop_top_via_equals_pop_front`]: the first of each group is written as
+    /// `write_to` writes it (the one-copy path), the others are not (the edit path).
+    const RELAY_BASES: &[(&[u8], bool)] = &[
+        (
+            b"SIP/2.0 180 Ringing\r\n\
+              Via: SIP/2.0/UDP p.example.com;branch=z9hG4bKp\r\n\
+              Via: SIP/2.0/UDP a.example.com;branch=z9hG4bKa;received=192.0.2.1\r\n\
+              Record-Route: <sip:p.example.com;lr>\r\n\
+              From: <sip:a@b>;tag=f\r\n\
+              To: <sip:b@c>;tag=t\r\n\
+              Call-ID: c@h\r\n\
+              CSeq: 1 INVITE\r\n\
+              Content-Length: 0\r\n\r\n",
+            true,
+        ),
+        (
+            b"SIP/2.0 200 OK\r\n\
+              f: <sip:a@b>;tag=f\r\n\
+              v:  SIP/2.0/UDP p.example.com;branch=z9hG4bKp ,SIP/2.0/TCP b;branch=z9hG4bKb\r\n\
+              t: <sip:b@c>;tag=t\r\n\
+              Subject: one,\r\n two\r\n\
+              i: c@h\r\n\
+              v: SIP/2.0/UDP a;branch=z9hG4bKa\r\n\
+              CSeq: 2 BYE\r\n\
+              l: 5\r\n\r\nv=0\r\n",
+            true,
+        ),
+        (
+            b"SIP/2.0 486 Busy Here\r\n\
+              Via: SIP/2.0/UDP p;branch=z9hG4bKp\r\n\
+              From: <sip:a@b>;tag=f\r\n\
+              To: <sip:b@c>;tag=t\r\n\
+              Call-ID: c@h\r\n\
+              CSeq: 1 INVITE\r\n\
+              Content-Length: 0\r\n\r\n",
+            true,
+        ),
+        (
+            b"INVITE sip:b@c SIP/2.0\r\n\
+              Via: SIP/2.0/UDP a.example.com;branch=z9hG4bKa, SIP/2.0/UDP x;branch=z9hG4bKx\r\n\
+              From: <sip:a@b>;tag=f\r\n\
+              To: <sip:b@c>\r\n\
+              Call-ID: c@h\r\n\
+              CSeq: 1 INVITE\r\n\
+              Max-Forwards: 70\r\n\
+              Content-Length: 0\r\n\r\n",
+            true,
+        ),
+        // A Reason-Phrase starting with a space (written back as it is).
+        (
+            b"SIP/2.0 200  OK\r\nVia: SIP/2.0/UDP p;branch=z9hG4bKp\r\nCSeq: 1 BYE\r\n\
+              Content-Length: 0\r\n\r\n",
+            true,
+        ),
+        // A Content-Length of `00`, none, no Via at all: written otherwise than as received,
+        // or nothing to pop.
+        (
+            b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP p;branch=z9hG4bKp\r\nCSeq: 1 BYE\r\n\
+              Content-Length: 00\r\n\r\n",
+            false,
+        ),
+        (
+            b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP p;branch=z9hG4bKp\r\nVia: SIP/2.0/UDP q\r\n\
+              CSeq: 1 BYE\r\n\r\n",
+            false,
+        ),
+        (b"SIP/2.0 200 OK\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n", false),
+    ];
+
+    /// The index and keys of a message sent as it is, with positions counted from where the
+    /// message starts in its buffer.
+    fn rebased(m: &Message) -> String {
+        let o = m.pristine.map_or(0, |p| p.0);
+        let sub = |s: Slot| Slot { src: s.src, start: s.start - o, end: s.end - o };
+        let mut keys = m.keys.clone();
+        keys.branch = keys.branch.map(sub);
+        keys.from_tag = keys.from_tag.map(sub);
+        keys.to_tag = keys.to_tag.map(sub);
+        keys.call_id = keys.call_id.map(sub);
+        let headers: Vec<Entry> = m
+            .headers
+            .iter()
+            .map(|e| Entry {
+                name_text: sub(e.name_text),
+                value: sub(e.value),
+                line_end: e.line_end - o,
+                ..*e
+            })
+            .collect();
+        let start = match &m.start {
+            StartLine::Request { uri, .. } => sub(*uri),
+            StartLine::Response { reason, .. } => sub(*reason),
+        };
+        format!("{keys:?} {headers:?} {start:?} {:?}", sub(m.body))
+    }
+
+    /// Everything observable of two messages that should be the same one.
+    fn assert_same(a: &Message, b: &Message) {
+        assert_eq!(a.to_bytes(), b.to_bytes());
+        assert_eq!(a, b);
+        assert_eq!(a.via_branch(), b.via_branch());
+        assert_eq!(a.top_via(), b.top_via());
+        assert_eq!(a.from_tag(), b.from_tag());
+        assert_eq!(a.to_tag(), b.to_tag());
+        assert_eq!(a.call_id(), b.call_id());
+        assert_eq!(a.cseq_number(), b.cseq_number());
+        assert_eq!(a.cseq_method(), b.cseq_method());
+        assert_eq!(a.max_forwards(), b.max_forwards());
+        assert_eq!(a.content_length(), b.content_length());
+        assert_eq!(a.from_header(), b.from_header());
+        assert_eq!(a.to_header(), b.to_header());
+        assert_eq!(a.status(), b.status());
+        assert_eq!(a.reason(), b.reason());
+        assert_eq!(a.request_uri_str(), b.request_uri_str());
+        assert_eq!(a.body(), b.body());
+        assert_eq!(
+            a.values(HeaderName::Via).collect::<Vec<_>>(),
+            b.values(HeaderName::Via).collect::<Vec<_>>()
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// `pop_top_via` leaves the message `pop_front(Via)` leaves (same popped value, bytes,
+        /// lines and keys), and one taken the one-copy way is indexed as parsing its bytes
+        /// indexes them.
+        #[test]
+        fn pop_top_via_equals_pop_front(
+            base in 0..RELAY_BASES.len(),
+            edits in prop::collection::vec(edit(), 0..4),
+            pops in 1..4usize,
+        ) {
+            let (bytes, verbatim) = RELAY_BASES[base];
+            let mut fast = Message::parse(Bytes::copy_from_slice(bytes)).unwrap();
+            for e in &edits {
+                let _ = match *e {
+                    Edit::PushFront(n, v) => fast.push_front(n, v),
+                    Edit::PushBack(n, v) => fast.push_back(n, v),
+                    Edit::PushFrontNamed(n, v) => fast.push_front_named(n, v),
+                    Edit::PushBackNamed(n, v) => fast.push_back_named(n, v),
+                    Edit::PopFront(n) => fast.pop_front(n).map(drop).ok_or(EditError::BadValue),
+                    Edit::RemoveAll(n) => {
+                        fast.remove_all(n);
+                        Ok(())
+                    }
+                    Edit::Set(n, v) => fast.set(n, v),
+                    Edit::DecrementMaxForwards => fast.decrement_max_forwards().map(drop),
+                    Edit::SetBody(b) => fast.set_body(Some("application/sdp"), b),
+                };
+            }
+            let mut slow = fast.clone();
+            for pop in 0..pops {
+                let had_via = fast.has(HeaderName::Via);
+                prop_assert_eq!(fast.pop_top_via(), slow.pop_front(HeaderName::Via));
+                assert_same(&fast, &slow);
+                if verbatim && edits.is_empty() && pop == 0 {
+                    // The one-copy path was taken: the result is sent as it is.
+                    prop_assert!(had_via && fast.pristine.is_some());
+                    prop_assert!(fast.owned.is_empty());
+                }
+                if fast.pristine.is_some() {
+                    let parsed = Message::parse(fast.to_bytes()).unwrap();
+                    prop_assert_eq!(rebased(&fast), rebased(&parsed));
+                    assert_same(&fast, &parsed);
+                }
             }
         }
     }

@@ -992,7 +992,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             return true;
         }
         let mut response = response.clone();
-        response.pop_front(HeaderName::Via);
+        response.pop_top_via();
         let target = match response.typed::<Via<'_>>() {
             Some(Ok(via)) => via_target(&via).or_else(|| {
                 let uri = format!("sip:{}", via.sent_by());
@@ -1298,7 +1298,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             Some(Candidate { status: 503, .. }) => self.build_answer(txns, server, 500, None, &[]),
             Some(Candidate { response: Some(response), status, branch }) => {
                 let mut response = *response;
-                response.pop_front(HeaderName::Via);
+                response.pop_top_via();
                 if matches!(status, 401 | 407) {
                     for (name, value, from) in challenges {
                         if from != branch {
@@ -1393,7 +1393,8 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         let Some((server, live)) = self.context(cid).map(|c| (c.server, c.server_live)) else {
             return false;
         };
-        response.pop_front(HeaderName::Via);
+        // §16.7 step 3, written once: the table sends the result as it is.
+        response.pop_top_via();
         if !live || !response.has(HeaderName::Via) {
             return false;
         }
