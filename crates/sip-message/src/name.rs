@@ -196,6 +196,12 @@ impl HeaderName {
     #[must_use]
     #[inline]
     pub fn from_bytes(name: &[u8]) -> HeaderName {
+        HeaderName::lookup(name)
+    }
+
+    /// [`HeaderName::from_bytes`], always inlined: for the parser's once-per-line lookup.
+    #[inline(always)]
+    pub(crate) fn lookup(name: &[u8]) -> HeaderName {
         // One table lookup by length and first letter (either case) gives at most three
         // candidates; nearly every sender writes the canonical case, which one compare of the
         // name's words (read once) with each candidate's precomputed words settles, and the
