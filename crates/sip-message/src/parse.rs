@@ -301,7 +301,7 @@ pub(crate) fn parse_start_line(
     end: usize,
 ) -> Result<StartLine, ParseError> {
     let line = buf.get(start..end).unwrap_or_default();
-    if line.len() >= 4 && line.get(..4).is_some_and(|p| p.eq_ignore_ascii_case(b"SIP/")) {
+    if line.get(..4).is_some_and(|p| p == b"SIP/" || p.eq_ignore_ascii_case(b"SIP/")) {
         return parse_status_line(start, line);
     }
     let Some(sp1) = memchr::memchr(b' ', line) else {
@@ -348,7 +348,7 @@ fn parse_status_line(start: usize, line: &[u8]) -> Result<StartLine, ParseError>
             // Reason-Phrase = *(reserved / unreserved / escaped / UTF8-NONASCII / UTF8-CONT /
             // SP / HTAB): printable text, valid UTF-8.
             if reason.iter().any(|&c| (c < 0x20 && c != b'\t') || c == 0x7f)
-                || std::str::from_utf8(reason).is_err()
+                || (!reason.is_ascii() && std::str::from_utf8(reason).is_err())
             {
                 return Err(ParseError::new(K::ReasonPhrase, reason_start));
             }
@@ -363,7 +363,8 @@ fn parse_status_line(start: usize, line: &[u8]) -> Result<StartLine, ParseError>
 /// `SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT`; only 2.0 is supported (RFC 3261 §7.1).
 /// Another well-formed version is [`K::Version`] (answered 505); anything else a bad line.
 fn check_version(v: &[u8], at: usize) -> Result<(), ParseError> {
-    if v.eq_ignore_ascii_case(b"SIP/2.0") {
+    // The exact spelling first: a 7-byte compare instead of a byte-by-byte case fold.
+    if v == b"SIP/2.0" || v.eq_ignore_ascii_case(b"SIP/2.0") {
         return Ok(());
     }
     let well_formed = v.get(..4).is_some_and(|p| p.eq_ignore_ascii_case(b"SIP/"))
@@ -392,6 +393,25 @@ static NOT_IN_REQUEST_URI: [bool; 256] = {
     t
 };
 
+/// The first byte of `uri` in [`NOT_IN_REQUEST_URI`], eight bytes per step.
+#[inline]
+fn first_refused_in_uri(uri: &[u8]) -> Option<usize> {
+    let mut rest = uri;
+    while let Some((word, tail)) = rest.split_first_chunk::<8>() {
+        let w = u64::from_le_bytes(*word);
+        // Each term's lowest flag is exact, so the lowest flag of them all is the first one.
+        let refused = [0x7f, b'<', b'>', b'"'].iter().fold(bytes_below(w, 0x21), |acc, &c| {
+            acc | bytes_below(w ^ (LOW_BYTES * u64::from(c)), 1)
+        });
+        if refused != 0 {
+            return Some(first_flagged(uri.len() - rest.len(), refused));
+        }
+        rest = tail;
+    }
+    let at = uri.len() - rest.len();
+    rest.iter().position(|&c| in_class(&NOT_IN_REQUEST_URI, c)).map(|p| at + p)
+}
+
 /// A structural check of the Request-URI: `scheme ":" 1*(no whitespace, no controls, no `<>`)`
 /// (RFC 3261 §25.1 `Request-URI = SIP-URI / SIPS-URI / absoluteURI`). The full URI grammar is
 /// applied by [`Message::validate`]. Returns the offending offset.
@@ -413,7 +433,7 @@ pub(crate) fn check_request_uri(uri: &[u8]) -> Result<(), usize> {
     if i + 1 >= uri.len() {
         return Err(i);
     }
-    match uri.iter().position(|&c| in_class(&NOT_IN_REQUEST_URI, c)) {
+    match first_refused_in_uri(uri) {
         Some(bad) => Err(bad),
         None => Ok(()),
     }
@@ -933,6 +953,16 @@ mod tests {
         \r\n\
         v=0\n";
 
+    /// A response for mutations: a status line with a non-ASCII reason phrase.
+    const RESPONSE: &[u8] = b"SIP/2.0 180 Ringing \xc3\xa9t\xc3\xa9\r\n\
+        Via: SIP/2.0/UDP 192.0.2.1:5060;rport;branch=z9hG4bKYNytaa59n1CPEofz\r\n\
+        From: <sip:alice@192.0.2.1:5060>;tag=ehjSVhY3Cs\r\n\
+        To: <sip:bob@192.0.2.2:5060>;tag=x1\r\n\
+        Call-ID: ZYPppvUnt9UsulUWbL3l@192.0.2.1\r\n\
+        CSeq: 1 INVITE\r\n\
+        Content-Length: 0\r\n\
+        \r\n";
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(3000))]
         #[test]
@@ -987,13 +1017,14 @@ mod tests {
 
         #[test]
         fn parse_matches_the_reference_on_mutated_messages(
+            response in any::<bool>(),
             edits in proptest::collection::vec(
                 (0usize..CORPUS.len(), 0u8..3, proptest::sample::select(
                     b"\r\n\t :;,\x00\x7fAz-".to_vec())),
                 0..4),
             bare_lf in any::<bool>(),
         ) {
-            let mut wire = CORPUS.to_vec();
+            let mut wire = if response { RESPONSE.to_vec() } else { CORPUS.to_vec() };
             for (at, op, c) in edits {
                 let at = at.min(wire.len());
                 match op {
@@ -1196,6 +1227,18 @@ mod tests {
             let bad = c <= b' ' || c == 0x7f || c == b'<' || c == b'>' || c == b'"';
             let uri = [b's', b':', b'a', c];
             assert_eq!(check_request_uri(&uri).is_err(), bad, "{c}");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn first_refused_in_uri_is_the_table_search(
+            v in proptest::collection::vec(proptest::sample::select(
+                b"\x00\x1f\x20\x21\x7f\x80\xff\xa0\xbc\xbe\xa2<>\"a:@;=".to_vec()), 0..40),
+        ) {
+            let expected = v.iter().position(|&c| in_class(&NOT_IN_REQUEST_URI, c));
+            prop_assert_eq!(first_refused_in_uri(&v), expected);
         }
     }
 
