@@ -518,15 +518,30 @@ pub(crate) fn parse_small_number(v: &[u8], max: u64) -> Option<u64> {
 /// `CSeq = 1*DIGIT LWS Method`, number below 2^31 (RFC 3261 §8.1.1.5, §20.16).
 #[inline]
 pub(crate) fn parse_cseq(v: &[u8]) -> Option<(u32, Method)> {
-    let digits = v.iter().position(|c| !c.is_ascii_digit())?;
-    let number = parse_small_number(v.get(..digits)?, (1 << 31) - 1)? as u32;
+    // The digits are read and summed in one pass; the bound keeps the sum far from overflow.
+    const MAX: u64 = (1 << 31) - 1;
+    let mut number: u64 = 0;
+    let mut digits = 0;
+    while let Some(&c) = v.get(digits) {
+        if !c.is_ascii_digit() {
+            break;
+        }
+        number = number * 10 + u64::from(c - b'0');
+        if number > MAX {
+            return None;
+        }
+        digits += 1;
+    }
+    if digits == 0 {
+        return None;
+    }
     let rest = v.get(digits..)?;
     let ws = rest.iter().position(|&c| !matches!(c, b' ' | b'\t' | b'\r' | b'\n'))?;
     if ws == 0 {
         return None;
     }
     let method = Method::from_bytes(rest.get(ws..)?)?;
-    Some((number, method))
+    Some((number as u32, method))
 }
 
 /// `callid = word [ "@" word ]` (RFC 3261 §25.1), in one pass: `@` is no `word` character,
@@ -1209,6 +1224,33 @@ mod tests {
     fn a_branch_with_non_token_characters_is_no_branch() {
         assert_eq!(top_via_branch(b"SIP/2.0/UDP a;branch=z9hG4bKD+ta/b;rport"), None);
         assert_eq!(top_via_branch(b"SIP/2.0/UDP a;branch=z9hG4bKD=="), None);
+    }
+
+    /// `parse_cseq` as it was: the digits found, then parsed.
+    fn parse_cseq_reference(v: &[u8]) -> Option<(u32, Method)> {
+        let digits = v.iter().position(|c| !c.is_ascii_digit())?;
+        let number = parse_small_number(v.get(..digits)?, (1 << 31) - 1)? as u32;
+        let rest = v.get(digits..)?;
+        let ws = rest.iter().position(|&c| !matches!(c, b' ' | b'\t' | b'\r' | b'\n'))?;
+        if ws == 0 {
+            return None;
+        }
+        let method = Method::from_bytes(rest.get(ws..)?)?;
+        Some((number, method))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn parse_cseq_matches_the_reference(
+            pieces in proptest::collection::vec(proptest::sample::select(vec![
+                &b"0"[..], b"1", b"9", b"2147483647", b"2147483648", b"99999999999", b" ", b"\t",
+                b"\r\n ", b"INVITE", b"ack", b"X", b"-", b"\xc3",
+            ]), 0..6),
+        ) {
+            let v = pieces.concat();
+            prop_assert_eq!(parse_cseq(&v), parse_cseq_reference(&v));
+        }
     }
 
     #[test]
