@@ -367,6 +367,11 @@ impl Outbox {
         self.order.push_back(Pending::Event);
     }
 
+    /// How many outputs are queued.
+    pub(crate) fn len(&self) -> usize {
+        self.order.len()
+    }
+
     #[inline]
     pub(crate) fn pop(&mut self) -> Option<Output> {
         // Each arm builds its output in place: going through an `Event` local would copy a

@@ -34,7 +34,7 @@ use crate::machine::{Ctx, Next, Outbox, Pending, Step, Stimulus, TimerQueue, Tim
 use crate::server::{ServerInvite, ServerNonInvite};
 use crate::slab::Slab;
 use crate::{
-    CancelError, Event, MergeKey, Output, ResponseError, SendError, Stats, Target,
+    CancelError, Direct, Event, MergeKey, Output, ResponseError, SendError, Stats, Target,
     TransactionConfig, TransactionId, TransactionKind, TransactionState, Transmit, Transport,
 };
 
@@ -351,6 +351,74 @@ impl TransactionTable {
             self.release(id);
         }
         self.prune();
+    }
+
+    /// [`handle_message`](Self::handle_message), handing the event that carries `message` (if
+    /// any) straight back instead of queueing it; see [`Direct`] for where it goes in the order
+    /// of [`poll_output`](Self::poll_output). Every other output is queued as usual.
+    #[must_use]
+    pub fn handle_message_direct(
+        &mut self,
+        now: Instant,
+        message: Message,
+        source: Target,
+    ) -> Option<Direct> {
+        self.receive_direct(now, message, source)
+    }
+
+    /// [`handle_datagram`](Self::handle_datagram), handing the event that carries the parsed
+    /// message (if any) straight back instead of queueing it, as
+    /// [`handle_message_direct`](Self::handle_message_direct).
+    #[must_use]
+    pub fn handle_datagram_direct(
+        &mut self,
+        now: Instant,
+        payload: Bytes,
+        source: Target,
+    ) -> Option<Direct> {
+        match Message::parse(payload) {
+            Ok(message) => self.receive_direct(now, message, source),
+            Err(_) => {
+                self.handle_timeout(now);
+                self.stats.malformed += 1;
+                None
+            }
+        }
+    }
+
+    /// [`receive`](Self::receive), building the event in the returned [`Direct`].
+    #[inline(always)]
+    fn receive_direct(&mut self, now: Instant, message: Message, source: Target) -> Option<Direct> {
+        let now = self.handle_due(now);
+        let (up, release) = if message.is_request() {
+            self.on_request(now, &message, source)
+        } else {
+            self.on_response(now, &message)
+        };
+        let after = self.out.len();
+        let direct = match up {
+            Up::Nothing => None,
+            Up::Request(id) => {
+                Some(Direct { after, event: Event::Request { id, request: message, source } })
+            }
+            Up::Provisional(id) => {
+                Some(Direct { after, event: Event::Provisional { id, response: message } })
+            }
+            Up::Final(id) => Some(Direct { after, event: Event::Final { id, response: message } }),
+            Up::Additional2xx(id) => {
+                Some(Direct { after, event: Event::Additional2xx { id, response: message } })
+            }
+            Up::Ack(id) => Some(Direct { after, event: Event::Ack { id, request: message, source } }),
+            Up::Stray => Some(Direct {
+                after,
+                event: Event::StrayResponse { response: message, source },
+            }),
+        };
+        if let Some(id) = release {
+            self.release(id);
+        }
+        self.prune();
+        direct
     }
 
     /// Bytes arrived from `source`: parsed, then as [`handle_message`](Self::handle_message).

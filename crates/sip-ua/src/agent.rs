@@ -6,7 +6,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use sip_message::{HeaderName as H, Message, Method};
 use sip_transaction::{
-    Output, Target, TransactionConfig, TransactionId, TransactionTable, Transmit,
+    Direct, Output, Target, TransactionConfig, TransactionId, TransactionTable, Transmit,
 };
 
 use crate::config::{Body, UaConfig};
@@ -105,13 +105,32 @@ impl UserAgent {
 
     /// A parsed message arrived from `source`.
     pub fn handle(&mut self, now: Instant, message: Message, source: Target) {
-        self.table.handle_message(now, message, source);
-        self.pump(now);
+        let direct = self.table.handle_message_direct(now, message, source);
+        self.take_direct(now, direct);
     }
 
     /// A datagram arrived from `source`; it is parsed, and dropped if it does not parse.
     pub fn handle_datagram(&mut self, now: Instant, payload: Bytes, source: Target) {
-        self.table.handle_datagram(now, payload, source);
+        let direct = self.table.handle_datagram_direct(now, payload, source);
+        self.take_direct(now, direct);
+    }
+
+    /// Drains the table around the event it handed back: the outputs queued before it, the
+    /// event, then the rest (the order [`pump`](Self::pump) would have seen had it been queued;
+    /// the received message is not moved through the table's queue).
+    #[inline(always)]
+    fn take_direct(&mut self, now: Instant, direct: Option<Direct>) {
+        if let Some(Direct { after, event, .. }) = direct {
+            for _ in 0..after {
+                if !self.pump_one(now) {
+                    break;
+                }
+            }
+            if self.core.handle_event(now, &mut self.table, event).is_some() {
+                self.unclaimed += 1;
+            }
+            self.mark_events();
+        }
         self.pump(now);
     }
 
@@ -160,21 +179,27 @@ impl UserAgent {
     /// Drains the table: transmits are queued in order, events go through the core, whose own
     /// events are queued after them.
     fn pump(&mut self, now: Instant) {
-        while let Some(output) = self.table.poll_output() {
-            match output {
-                Output::Transmit(t) => {
-                    self.transmits.push_back(t);
-                    self.order.push_back(Next::Transmit);
-                }
-                Output::Event(event) => {
-                    if self.core.handle_event(now, &mut self.table, event).is_some() {
-                        self.unclaimed += 1;
-                    }
+        while self.pump_one(now) {}
+        self.mark_events();
+    }
+
+    /// Takes one output of the table, if there is one; whether there was.
+    #[inline(always)]
+    fn pump_one(&mut self, now: Instant) -> bool {
+        let Some(output) = self.table.poll_output() else { return false };
+        match output {
+            Output::Transmit(t) => {
+                self.transmits.push_back(t);
+                self.order.push_back(Next::Transmit);
+            }
+            Output::Event(event) => {
+                if self.core.handle_event(now, &mut self.table, event).is_some() {
+                    self.unclaimed += 1;
                 }
             }
-            self.mark_events();
         }
         self.mark_events();
+        true
     }
 
     /// Queues a turn for each event the core queued since the last call.
