@@ -232,6 +232,45 @@ pub struct Direct {
     pub event: Event,
 }
 
+/// An output that carries no message, from
+/// [`poll_light_output`](crate::TransactionTable::poll_light_output): a transmit or an event
+/// that only names a transaction (the same as the [`Output`] of that name, without the
+/// message-sized enum around it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LightOutput {
+    /// [`Output::Transmit`].
+    Transmit(Transmit),
+    /// [`Event::TimedOut`].
+    TimedOut {
+        /// The transaction.
+        id: TransactionId,
+        /// Which timer.
+        timer: Timer,
+    },
+    /// [`Event::TransportFailed`].
+    TransportFailed {
+        /// The transaction.
+        id: TransactionId,
+    },
+    /// [`Event::Terminated`].
+    Terminated {
+        /// The transaction.
+        id: TransactionId,
+    },
+}
+
+impl From<LightOutput> for Output {
+    fn from(light: LightOutput) -> Output {
+        match light {
+            LightOutput::Transmit(transmit) => Output::Transmit(transmit),
+            LightOutput::TimedOut { id, timer } => Output::Event(Event::TimedOut { id, timer }),
+            LightOutput::TransportFailed { id } => Output::Event(Event::TransportFailed { id }),
+            LightOutput::Terminated { id } => Output::Event(Event::Terminated { id }),
+        }
+    }
+}
+
 /// Counters for operators (protocol crates do not log).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]

@@ -9,6 +9,7 @@ use bytes::Bytes;
 use sip_message::Message;
 
 use crate::{
+    LightOutput,
     Event, Output, ResponseError, Stats, Target, Timer, TransactionConfig, TransactionId,
     TransactionState, Transmit,
 };
@@ -370,6 +371,22 @@ impl Outbox {
     /// How many outputs are queued.
     pub(crate) fn len(&self) -> usize {
         self.order.len()
+    }
+
+    /// Pops the next output if it carries no message.
+    #[inline]
+    pub(crate) fn pop_light(&mut self) -> Option<LightOutput> {
+        if matches!(self.order.front()?, Pending::Event) {
+            return None;
+        }
+        match self.order.pop_front()? {
+            Pending::Transmit(transmit) => Some(LightOutput::Transmit(transmit)),
+            Pending::TimedOut { id, timer } => Some(LightOutput::TimedOut { id, timer }),
+            Pending::TransportFailed { id } => Some(LightOutput::TransportFailed { id }),
+            Pending::Terminated { id } => Some(LightOutput::Terminated { id }),
+            // Not reached: the front was checked above.
+            Pending::Event => None,
+        }
     }
 
     #[inline]

@@ -34,7 +34,7 @@ use crate::machine::{Ctx, Next, Outbox, Pending, Step, Stimulus, TimerQueue, Tim
 use crate::server::{ServerInvite, ServerNonInvite};
 use crate::slab::Slab;
 use crate::{
-    CancelError, Direct, Event, MergeKey, Output, ResponseError, SendError, Stats, Target,
+    CancelError, Direct, Event, LightOutput, MergeKey, Output, ResponseError, SendError, Stats, Target,
     TransactionConfig, TransactionId, TransactionKind, TransactionState, Transmit, Transport,
 };
 
@@ -460,6 +460,16 @@ impl TransactionTable {
     #[inline]
     pub fn poll_output(&mut self) -> Option<Output> {
         self.out.pop()
+    }
+
+    /// [`poll_output`](Self::poll_output) when the next output carries no message (a transmit
+    /// or an event that only names a transaction): it, without moving a message-sized
+    /// [`Output`]. `None` when nothing is queued or the next output carries a message: take
+    /// that one with `poll_output`.
+    #[must_use]
+    #[inline]
+    pub fn poll_light_output(&mut self) -> Option<LightOutput> {
+        self.out.pop_light()
     }
 
     /// When to call [`handle_timeout`](Self::handle_timeout) next; `None` when no timer is armed.

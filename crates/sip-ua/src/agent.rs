@@ -6,7 +6,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use sip_message::{HeaderName as H, Message, Method};
 use sip_transaction::{
-    Direct, Output, Target, TransactionConfig, TransactionId, TransactionTable, Transmit,
+    Direct, Event, LightOutput, Output, Target, TransactionConfig, TransactionId, TransactionTable, Transmit,
 };
 
 use crate::config::{Body, UaConfig};
@@ -186,20 +186,49 @@ impl UserAgent {
     /// Takes one output of the table, if there is one; whether there was.
     #[inline(always)]
     fn pump_one(&mut self, now: Instant) -> bool {
-        let Some(output) = self.table.poll_output() else { return false };
+        // Transmits and `Terminated` come without the message-sized `Output` around them.
+        let claimed = match self.table.poll_light_output() {
+            Some(LightOutput::Transmit(t)) => {
+                self.transmits.push_back(t);
+                self.order.push_back(Next::Transmit);
+                true
+            }
+            Some(LightOutput::Terminated { id }) => self.core.on_terminated(id),
+            Some(LightOutput::TimedOut { id, timer }) => {
+                self.handle_event(now, Event::TimedOut { id, timer })
+            }
+            Some(LightOutput::TransportFailed { id }) => {
+                self.handle_event(now, Event::TransportFailed { id })
+            }
+            Some(other) => self.pump_output(now, other.into()),
+            None => match self.table.poll_output() {
+                Some(output) => self.pump_output(now, output),
+                None => return false,
+            },
+        };
+        if !claimed {
+            self.unclaimed += 1;
+        }
+        self.mark_events();
+        true
+    }
+
+    /// Takes `output`: whether it was claimed.
+    fn pump_output(&mut self, now: Instant, output: Output) -> bool {
         match output {
             Output::Transmit(t) => {
                 self.transmits.push_back(t);
                 self.order.push_back(Next::Transmit);
+                true
             }
-            Output::Event(event) => {
-                if self.core.handle_event(now, &mut self.table, event).is_some() {
-                    self.unclaimed += 1;
-                }
-            }
+            Output::Event(event) => self.handle_event(now, event),
         }
-        self.mark_events();
-        true
+    }
+
+    /// Passes `event` to the core: whether it was claimed.
+    #[inline(always)]
+    fn handle_event(&mut self, now: Instant, event: Event) -> bool {
+        self.core.handle_event(now, &mut self.table, event).is_none()
     }
 
     /// Queues a turn for each event the core queued since the last call.

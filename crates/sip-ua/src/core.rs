@@ -1459,27 +1459,10 @@ impl UaCore {
                 None => Some(Event::TransportFailed { id }),
             },
             Event::Terminated { id } => {
-                if !self.sent.is_empty() {
-                    self.sent.remove(&id);
-                }
-                let call = match self.clients.remove(&id) {
-                    Some(Purpose::Request(req)) => {
-                        self.finish_request(req, id);
-                        None
-                    }
-                    Some(Purpose::Register(reg)) => {
-                        self.finish_register(reg, id);
-                        None
-                    }
-                    Some(p) => p.call(),
-                    None => self.servers.remove(&id),
-                };
-                match call {
-                    Some(call) => {
-                        self.txn_done(call, id);
-                        None
-                    }
-                    None => Some(Event::Terminated { id }),
+                if self.on_terminated(id) {
+                    None
+                } else {
+                    Some(Event::Terminated { id })
                 }
             }
             Event::Ack { id, request, source } => {
@@ -1493,6 +1476,33 @@ impl UaCore {
                 }
             }
             other => Some(other),
+        }
+    }
+
+    /// [`handle_event`](Self::handle_event) of [`Event::Terminated`] for `id`, without the
+    /// event (an `Event` is as large as a `Message`): whether it concerned this core.
+    pub(crate) fn on_terminated(&mut self, id: TransactionId) -> bool {
+        if !self.sent.is_empty() {
+            self.sent.remove(&id);
+        }
+        let call = match self.clients.remove(&id) {
+            Some(Purpose::Request(req)) => {
+                self.finish_request(req, id);
+                return true;
+            }
+            Some(Purpose::Register(reg)) => {
+                self.finish_register(reg, id);
+                return true;
+            }
+            Some(p) => p.call(),
+            None => self.servers.remove(&id),
+        };
+        match call {
+            Some(call) => {
+                self.txn_done(call, id);
+                true
+            }
+            None => false,
         }
     }
 
