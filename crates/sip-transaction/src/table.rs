@@ -13,6 +13,7 @@
 //! carries it; outputs wait in a queue of small items, so a transmit or a `Terminated` never
 //! copies a whole [`Output`].
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::hash::BuildHasher;
 use std::sync::OnceLock;
@@ -501,23 +502,51 @@ impl TransactionTable {
     pub fn send_request(
         &mut self,
         now: Instant,
-        mut request: Message,
+        request: Message,
+        target: Target,
+    ) -> Result<TransactionId, SendError> {
+        self.start_client(now, request, target)
+    }
+
+    /// [`send_request`](Self::send_request) of a request the caller keeps (a UA keeps its
+    /// INVITE, to build the ACK and CANCEL from it): the table reads it, and copies it only
+    /// when it must change it (a top Via without a branch, or §18.1.1's move to TCP), so the
+    /// caller need not clone it to send it.
+    ///
+    /// # Errors
+    /// As [`send_request`](Self::send_request).
+    pub fn send_request_ref(
+        &mut self,
+        now: Instant,
+        request: &Message,
+        target: Target,
+    ) -> Result<TransactionId, SendError> {
+        self.start_client(now, Cow::Borrowed(request), target)
+    }
+
+    /// [`send_request`](Self::send_request)'s body, for an owned or a borrowed request.
+    #[inline(always)]
+    fn start_client<R: RequestSlot>(
+        &mut self,
+        now: Instant,
+        mut request: R,
         target: Target,
     ) -> Result<TransactionId, SendError> {
         let now = self.handle_due(now);
-        let method = request.method().cloned().ok_or(SendError::NotARequest)?;
+        let request_ref = request.get();
+        let method = request_ref.method().cloned().ok_or(SendError::NotARequest)?;
         if method == Method::Ack {
             return Err(SendError::AckIsNotATransaction);
         }
-        let given = request.via_branch_bytes();
-        if given.is_none() && request.top_via().is_none() {
+        let given = request_ref.via_branch_bytes();
+        if given.is_none() && request_ref.top_via().is_none() {
             return Err(SendError::MissingVia);
         }
-        let cseq_method = request.cseq_method().ok_or(SendError::MissingCSeq)?;
+        let cseq_method = request_ref.cseq_method().ok_or(SendError::MissingCSeq)?;
         if *cseq_method != method {
             return Err(SendError::CSeqMethodMismatch);
         }
-        if request.call_id_bytes().is_none() {
+        if request_ref.call_id_bytes().is_none() {
             return Err(SendError::MissingCallId);
         }
         let hint = given.map_or(0, |b| b.as_ptr() as usize);
@@ -526,11 +555,12 @@ impl TransactionTable {
             Some(_) => return Err(SendError::BadBranch),
             None => {
                 let branch = self.fresh_branch();
-                let top_via = request.top_via().ok_or(SendError::MissingVia)?;
+                let top_via = request_ref.top_via().ok_or(SendError::MissingVia)?;
                 let mut via = Vec::with_capacity(top_via.len() + 8 + branch.len());
                 via.extend_from_slice(top_via);
                 via.extend_from_slice(b";branch=");
                 via.extend_from_slice(&branch);
+                let request = request.get_mut();
                 request.pop_front(HeaderName::Via);
                 request.push_front(HeaderName::Via, via).map_err(|_| SendError::BadVia)?;
                 KeyBytes::from_slice(&branch)
@@ -585,8 +615,8 @@ impl TransactionTable {
     /// Serialises a request for `target`, applying RFC 3261 §18.1.1: over the UDP size limit, a
     /// UDP address target becomes the same address over TCP and the top Via says so. A top Via
     /// without a transport token to change keeps the request on UDP.
-    fn serialise(&self, request: &mut Message, target: Target) -> (Bytes, Target) {
-        let bytes = request.to_bytes();
+    fn serialise<R: RequestSlot>(&self, request: &mut R, target: Target) -> (Bytes, Target) {
+        let bytes = request.get().to_bytes();
         let (Some(limit), Target::Addr(Transport::Udp, addr)) =
             (self.config.udp_request_limit, target)
         else {
@@ -596,12 +626,14 @@ impl TransactionTable {
             return (bytes, target);
         }
         let tcp = Target::Addr(Transport::Tcp, addr);
-        let Some(via) = request.top_via().and_then(|via| with_via_transport(via, "TCP")) else {
+        let Some(via) = request.get().top_via().and_then(|via| with_via_transport(via, "TCP"))
+        else {
             return (bytes, target);
         };
-        if request.top_via() == Some(&via[..]) {
+        if request.get().top_via() == Some(&via[..]) {
             return (bytes, tcp);
         }
+        let request = request.get_mut();
         request.pop_front(HeaderName::Via);
         match request.push_front(HeaderName::Via, via) {
             Ok(()) => (request.to_bytes(), tcp),
@@ -1242,6 +1274,32 @@ impl TransactionTable {
     #[cfg(test)]
     pub(crate) fn queued_timers(&self) -> usize {
         self.queue.len()
+    }
+}
+
+/// A request being sent: owned (changed in place) or borrowed (copied on the first change).
+trait RequestSlot {
+    fn get(&self) -> &Message;
+    fn get_mut(&mut self) -> &mut Message;
+}
+
+impl RequestSlot for Message {
+    fn get(&self) -> &Message {
+        self
+    }
+
+    fn get_mut(&mut self) -> &mut Message {
+        self
+    }
+}
+
+impl RequestSlot for Cow<'_, Message> {
+    fn get(&self) -> &Message {
+        self
+    }
+
+    fn get_mut(&mut self) -> &mut Message {
+        self.to_mut()
     }
 }
 

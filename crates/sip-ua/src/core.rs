@@ -787,7 +787,7 @@ impl UaCore {
         self.call_id_buf = call_id;
         let (request, target, branch) = built?;
         let txn = txns
-            .send_request(now, request.clone(), target)
+            .send_request_ref(now, &request, target)
             .inspect_err(|_| txns.return_branch(branch))?;
         let invite_checked = self.addrs.check(&request, tag);
         let mut call = Call::new(sip_dialog::Role::Uac, Phase::Calling, kept, local_tag);
@@ -1295,7 +1295,7 @@ impl UaCore {
                 let headers = auth.client.authorize(&request_parts);
                 let _ = AuthHeader::apply_all(&headers, &mut request);
             }
-            Ok((txns.send_request(now, request.clone(), target)?, request))
+            Ok((txns.send_request_ref(now, &request, target)?, request))
         });
         match result {
             Ok((txn, request)) => {
@@ -1362,7 +1362,7 @@ impl UaCore {
                     _ => None,
                 };
                 match retry.and_then(|req| {
-                    txns.send_request(now, req.clone(), target).ok().map(|t| (t, req))
+                    txns.send_request_ref(now, &req, target).ok().map(|t| (t, req))
                 }) {
                     Some((txn, request)) => {
                         self.clients.insert(txn, Purpose::Register(id));
@@ -2140,7 +2140,7 @@ impl UaCore {
             let (sent, target) = ((*out.request).clone(), out.target);
             if let Some(Ok(headers)) = self.challenge_answer(&sent, r)
                 && let Some(request) = next_attempt(&sent, Some(&headers), None)
-                && let Ok(txn) = txns.send_request(now, request.clone(), target)
+                && let Ok(txn) = txns.send_request_ref(now, &request, target)
             {
                 if let Some(out) = self.requests.get_mut(req.index, req.generation) {
                     out.txn = txn;
@@ -2160,7 +2160,7 @@ impl UaCore {
         {
             let target = out.target;
             if let Some(request) = next_attempt(&out.request, None, Some(&min))
-                && let Ok(txn) = txns.send_request(now, request.clone(), target)
+                && let Ok(txn) = txns.send_request_ref(now, &request, target)
             {
                 if let Some(out) = self.requests.get_mut(req.index, req.generation) {
                     out.txn = txn;
@@ -2695,7 +2695,7 @@ impl UaCore {
         target: Target,
         retried: bool,
     ) -> Result<RequestId, UaError> {
-        let txn = txns.send_request(now, request.clone(), target)?;
+        let txn = txns.send_request_ref(now, &request, target)?;
         let (index, generation) = self.requests.insert(OutRequest {
             txn,
             request: Box::new(request),
@@ -2816,7 +2816,7 @@ impl UaCore {
         let next_hop =
             outbound.unwrap_or_else(|| request.request_uri_str().unwrap_or_default().to_string());
         let Ok(target) = self.resolve(&next_hop) else { return false };
-        let Ok(txn) = txns.send_request(now, request.clone(), target) else { return false };
+        let Ok(txn) = txns.send_request_ref(now, &request, target) else { return false };
         self.clients.insert(txn, Purpose::Invite(call));
         if let Some(c) = self.call_mut(call) {
             c.invite = Some(Box::new(request));
