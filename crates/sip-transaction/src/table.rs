@@ -118,7 +118,13 @@ pub struct TransactionTable {
     /// [`evict_lingering`](Self::evict_lingering); ids of freed ones are dropped from the front
     /// as the clock moves.
     lingering: VecDeque<TransactionId>,
+    /// Boxes of freed server transactions' [`ServerKeys`], emptied, for the next ones (at most
+    /// [`SPARE_KEYS`]): a server transaction then costs no allocation of its own.
+    spare_keys: Vec<Box<ServerKeys>>,
 }
+
+/// How many emptied [`ServerKeys`] boxes the table keeps for reuse.
+const SPARE_KEYS: usize = 64;
 
 /// One live transaction.
 #[derive(Debug)]
@@ -283,6 +289,7 @@ impl TransactionTable {
             out: Outbox::default(),
             stats: Stats::default(),
             lingering: VecDeque::new(),
+            spare_keys: Vec::new(),
         }
     }
 
@@ -1069,6 +1076,13 @@ impl TransactionTable {
         let cookie = sent_by.is_some();
         let merged = merge.is_some();
         let server = ServerKeys { sent_by, legacy, merge, merge_hash, cseq_method, to_tag };
+        let server = match self.spare_keys.pop() {
+            Some(mut spare) => {
+                *spare = server;
+                spare
+            }
+            None => Box::new(server),
+        };
         let index = self.alloc(Entry {
             machine,
             timers,
@@ -1076,7 +1090,7 @@ impl TransactionTable {
             peer: source,
             branch,
             hash,
-            server: Some(Box::new(server)),
+            server: Some(server),
             parsed: OnceLock::new(),
         });
         let Self { servers, legacy, merges, slots, .. } = self;
@@ -1262,6 +1276,15 @@ impl TransactionTable {
                     unindex(&mut self.merges, server.merge_hash, id.index);
                 }
             }
+        }
+        if self.spare_keys.len() < SPARE_KEYS
+            && let Some(mut keys) = self.slots.get_mut(id).and_then(|e| e.server.take())
+        {
+            // Emptied: a kept box must not keep the request's buffer alive.
+            keys.merge = None;
+            keys.legacy = None;
+            keys.sent_by = None;
+            self.spare_keys.push(keys);
         }
         self.slots.remove(id);
         let live = self.stats.live_mut(kind);
