@@ -149,6 +149,7 @@ impl UserAgent {
     }
 
     /// The next transmit or event.
+    #[inline]
     pub fn poll_output(&mut self) -> Option<UaOutput> {
         loop {
             match self.order.pop_front()? {

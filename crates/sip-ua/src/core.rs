@@ -685,6 +685,7 @@ impl UaCore {
     }
 
     /// The next event for the application.
+    #[inline]
     pub fn poll_event(&mut self) -> Option<UaEvent> {
         self.events.pop_front()
     }
