@@ -9,9 +9,8 @@ use bytes::Bytes;
 use sip_message::Message;
 
 use crate::{
-    LightOutput,
-    Event, Output, ResponseError, Stats, Target, Timer, TransactionConfig, TransactionId,
-    TransactionState, Transmit,
+    Event, LightOutput, Output, ResponseError, Stats, Target, Timer, TransactionConfig,
+    TransactionId, TransactionState, Transmit,
 };
 
 /// What happens to a transaction: one of these per call of a machine's `handle`. Messages are

@@ -35,8 +35,9 @@ use crate::machine::{Ctx, Next, Outbox, Pending, Step, Stimulus, TimerQueue, Tim
 use crate::server::{ServerInvite, ServerNonInvite};
 use crate::slab::Slab;
 use crate::{
-    CancelError, Direct, Event, LightOutput, MergeKey, Output, ResponseError, SendError, Stats, Target,
-    TransactionConfig, TransactionId, TransactionKind, TransactionState, Transmit, Transport,
+    CancelError, Direct, Event, LightOutput, MergeKey, Output, ResponseError, SendError, Stats,
+    Target, TransactionConfig, TransactionId, TransactionKind, TransactionState, Transmit,
+    Transport,
 };
 
 /// A branch from [`TransactionTable::draw_branch`]: `z9hG4bK` and 16 alphanumerics.
@@ -120,6 +121,8 @@ pub struct TransactionTable {
     lingering: VecDeque<TransactionId>,
     /// Boxes of freed server transactions' [`ServerKeys`], emptied, for the next ones (at most
     /// [`SPARE_KEYS`]): a server transaction then costs no allocation of its own.
+    // Boxes, not values: the point is to hand the allocation itself to the next transaction.
+    #[allow(clippy::vec_box)]
     spare_keys: Vec<Box<ServerKeys>>,
 }
 
@@ -416,11 +419,12 @@ impl TransactionTable {
             Up::Additional2xx(id) => {
                 Some(Direct { after, event: Event::Additional2xx { id, response: message } })
             }
-            Up::Ack(id) => Some(Direct { after, event: Event::Ack { id, request: message, source } }),
-            Up::Stray => Some(Direct {
-                after,
-                event: Event::StrayResponse { response: message, source },
-            }),
+            Up::Ack(id) => {
+                Some(Direct { after, event: Event::Ack { id, request: message, source } })
+            }
+            Up::Stray => {
+                Some(Direct { after, event: Event::StrayResponse { response: message, source } })
+            }
         };
         if let Some(id) = release {
             self.release(id);

@@ -6,7 +6,8 @@ use std::time::Instant;
 use bytes::Bytes;
 use sip_message::{HeaderName as H, Message, Method};
 use sip_transaction::{
-    Direct, Event, LightOutput, Output, Target, TransactionConfig, TransactionId, TransactionTable, Transmit,
+    Direct, Event, LightOutput, Output, Target, TransactionConfig, TransactionId, TransactionTable,
+    Transmit,
 };
 
 use crate::config::{Body, UaConfig};

@@ -1362,9 +1362,9 @@ impl UaCore {
                     Some(Ok(headers)) => next_attempt(&sent, Some(&headers), None),
                     _ => None,
                 };
-                match retry.and_then(|req| {
-                    txns.send_request_ref(now, &req, target).ok().map(|t| (t, req))
-                }) {
+                match retry
+                    .and_then(|req| txns.send_request_ref(now, &req, target).ok().map(|t| (t, req)))
+                {
                     Some((txn, request)) => {
                         self.clients.insert(txn, Purpose::Register(id));
                         if let Some(r) = self.regs.get_mut(id.index, id.generation) {
