@@ -33,7 +33,8 @@ impl Pair {
     fn new() -> Pair {
         let alice =
             UserAgent::new(UaConfig::new("alice", "192.0.2.1:5060"), TransactionConfig::default());
-        let mut config = UaConfig::new("bob", "192.0.2.2:5060");
+        // Each agent its own seed: tags and Call-IDs must differ between them (RFC 3261 §19.3).
+        let mut config = UaConfig::new("bob", "192.0.2.2:5060").rng_seed(2);
         config.send_trying = false;
         let bob = UserAgent::new(config, TransactionConfig::default().rng_seed(2));
         Pair {

@@ -279,6 +279,15 @@ impl Message {
         if s <= e && e <= src.len() { src.slice(s..e) } else { Bytes::new() }
     }
 
+    /// Everything a parse builds, as text: for tests comparing two parsers of the same bytes.
+    #[cfg(test)]
+    pub(crate) fn parse_state(&self) -> String {
+        format!(
+            "{:?} {:?} {:?} {:?} {:?} {:?}",
+            self.start, self.headers, self.body, self.keys, self.pristine, self.owned
+        )
+    }
+
     // ----- start line -----------------------------------------------------------------------
 
     /// Whether this is a request.

@@ -196,9 +196,16 @@ impl HeaderName {
     #[must_use]
     #[inline]
     pub fn from_bytes(name: &[u8]) -> HeaderName {
+        HeaderName::lookup(name)
+    }
+
+    /// [`HeaderName::from_bytes`], always inlined: for the parser's once-per-line lookup.
+    #[inline(always)]
+    pub(crate) fn lookup(name: &[u8]) -> HeaderName {
         // One table lookup by length and first letter (either case) gives at most three
-        // candidates; nearly every sender writes the canonical case, which inlined word
-        // compares settle, and the byte-by-byte case fold runs (out of line) only for others.
+        // candidates; nearly every sender writes the canonical case, which one compare of the
+        // name's words (read once) with each candidate's precomputed words settles, and the
+        // byte-by-byte case fold runs (out of line) only for others.
         let (&first, len) = match name.first() {
             Some(first) => (first, name.len()),
             None => return HeaderName::Other,
@@ -207,9 +214,10 @@ impl HeaderName {
             return COMPACT.get(usize::from(first)).map_or(HeaderName::Other, |&k| by_index(k));
         }
         let bucket = BUCKETS.get(bucket_of(len, first)).copied().unwrap_or_default();
+        let key = name_words(name);
         for k in bucket {
             let Some(i) = usize::from(k).checked_sub(1) else { break };
-            if same_bytes(CANONICAL.get(i).copied().unwrap_or_default(), name) {
+            if WORDS.get(i) == Some(&key) {
                 return HeaderName::ALL.get(i).copied().unwrap_or(HeaderName::Other);
             }
         }
@@ -244,21 +252,75 @@ static COMPACT: [u8; 256] = compact_table();
 /// round-trip test below: a name that did not fit would not be recognised).
 static BUCKETS: [[u8; 3]; (MAX_NAME + 1) * 32] = bucket_table();
 
-/// The canonical spelling of each name of [`HeaderName::ALL`], by index (a load, where
-/// [`HeaderName::as_str`] is a jump table).
-static CANONICAL: [&[u8]; HeaderName::ALL.len()] = canonical_table();
+/// The canonical spelling of each name of [`HeaderName::ALL`] as its [`name_words`]: one
+/// compare of three words per candidate instead of a byte compare of two slices.
+static WORDS: [[u64; 3]; HeaderName::ALL.len()] = words_table();
 
 // Runs at compile time only: every index is in range by construction.
 #[allow(clippy::indexing_slicing)]
-const fn canonical_table() -> [&'static [u8]; HeaderName::ALL.len()] {
-    const EMPTY: &[u8] = b"";
-    let mut t = [EMPTY; HeaderName::ALL.len()];
+const fn words_table() -> [[u64; 3]; HeaderName::ALL.len()] {
+    let mut t = [[0u64; 3]; HeaderName::ALL.len()];
     let mut i = 0;
     while i < HeaderName::ALL.len() {
-        t[i] = HeaderName::ALL[i].as_str().as_bytes();
+        t[i] = words_of(HeaderName::ALL[i].as_str().as_bytes());
         i += 1;
     }
     t
+}
+
+/// `n` bytes of `s` from `at`, little-endian (compile time).
+// Runs at compile time only (and in tests): callers keep `at + n <= s.len()`.
+#[allow(clippy::indexing_slicing)]
+const fn le_bytes(s: &[u8], at: usize, n: usize) -> u64 {
+    let mut w = 0u64;
+    let mut j = 0;
+    while j < n {
+        w |= (s[at + j] as u64) << (8 * j);
+        j += 1;
+    }
+    w
+}
+
+/// A name of 2 to 24 bytes as up to three words which equal those of another name of the
+/// same length exactly when the bytes do: its first and last two, four or eight bytes
+/// (overlapping for lengths between), plus bytes 8..16 for a name longer than 16. The
+/// compile-time form, byte by byte; [`name_words`] reads the same words at run time.
+const fn words_of(s: &[u8]) -> [u64; 3] {
+    let n = s.len();
+    match n {
+        2..=3 => [le_bytes(s, 0, 2) | le_bytes(s, n - 2, 2) << 16, 0, 0],
+        4..=7 => [le_bytes(s, 0, 4) | le_bytes(s, n - 4, 4) << 32, 0, 0],
+        8..=16 => [le_bytes(s, 0, 8), le_bytes(s, n - 8, 8), 0],
+        17..=24 => [le_bytes(s, 0, 8), le_bytes(s, 8, 8), le_bytes(s, n - 8, 8)],
+        _ => [u64::MAX; 3],
+    }
+}
+
+/// [`words_of`] at run time, a few loads. Any other length gives words no name has.
+#[inline(always)]
+fn name_words(s: &[u8]) -> [u64; 3] {
+    let n = s.len();
+    let word = |c: Option<&[u8; 8]>| c.map_or(u64::MAX, |c| u64::from_le_bytes(*c));
+    if n >= 8 {
+        let last = word(s.last_chunk::<8>());
+        return match n {
+            8..=16 => [word(s.first_chunk::<8>()), last, 0],
+            17..=24 => {
+                [word(s.first_chunk::<8>()), word(s.get(8..).and_then(<[u8]>::first_chunk)), last]
+            }
+            _ => [u64::MAX; 3],
+        };
+    }
+    if n >= 4 {
+        let half = |c: Option<&[u8; 4]>| c.map_or(u64::MAX, |c| u64::from(u32::from_le_bytes(*c)));
+        return [half(s.first_chunk::<4>()) | half(s.last_chunk::<4>()) << 32, 0, 0];
+    }
+    match (s.first_chunk::<2>(), s.last_chunk::<2>()) {
+        (Some(a), Some(b)) => {
+            [u64::from(u16::from_le_bytes(*a)) | u64::from(u16::from_le_bytes(*b)) << 16, 0, 0]
+        }
+        _ => [u64::MAX; 3],
+    }
 }
 
 // Runs at compile time only: every index is in range by construction.
@@ -311,58 +373,6 @@ fn folded(bucket: [u8; 3], name: &[u8]) -> HeaderName {
         .unwrap_or(HeaderName::Other)
 }
 
-/// `a == b` for the short slices header names are, inlined as at most two overlapping word
-/// compares instead of a call to `memcmp`.
-#[inline(always)]
-fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    match a.len() {
-        17..=24 => {
-            match (
-                a.first_chunk::<16>(),
-                a.last_chunk::<8>(),
-                b.first_chunk::<16>(),
-                b.last_chunk::<8>(),
-            ) {
-                (Some(a0), Some(a1), Some(b0), Some(b1)) => {
-                    u128::from_ne_bytes(*a0) == u128::from_ne_bytes(*b0)
-                        && u64::from_ne_bytes(*a1) == u64::from_ne_bytes(*b1)
-                }
-                _ => false,
-            }
-        }
-        8..=16 => {
-            match (a.first_chunk::<8>(), a.last_chunk::<8>(), b.first_chunk(), b.last_chunk()) {
-                (Some(a0), Some(a1), Some(b0), Some(b1)) => {
-                    u64::from_ne_bytes(*a0) == u64::from_ne_bytes(*b0)
-                        && u64::from_ne_bytes(*a1) == u64::from_ne_bytes(*b1)
-                }
-                _ => false,
-            }
-        }
-        4..=7 => match (a.first_chunk::<4>(), a.last_chunk::<4>(), b.first_chunk(), b.last_chunk())
-        {
-            (Some(a0), Some(a1), Some(b0), Some(b1)) => {
-                u32::from_ne_bytes(*a0) == u32::from_ne_bytes(*b0)
-                    && u32::from_ne_bytes(*a1) == u32::from_ne_bytes(*b1)
-            }
-            _ => false,
-        },
-        2..=3 => match (a.first_chunk::<2>(), a.last_chunk::<2>(), b.first_chunk(), b.last_chunk())
-        {
-            (Some(a0), Some(a1), Some(b0), Some(b1)) => {
-                u16::from_ne_bytes(*a0) == u16::from_ne_bytes(*b0)
-                    && u16::from_ne_bytes(*a1) == u16::from_ne_bytes(*b1)
-            }
-            _ => false,
-        },
-        0..=1 => a.first() == b.first(),
-        _ => a == b,
-    }
-}
-
 impl fmt::Display for HeaderName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -391,35 +401,6 @@ mod tests {
             if let Some(c) = name.compact() {
                 assert_eq!(HeaderName::from_bytes(&[c]), name);
                 assert_eq!(HeaderName::from_bytes(&[c.to_ascii_uppercase()]), name);
-            }
-        }
-    }
-
-    #[test]
-    fn same_bytes_agrees_with_slice_equality() {
-        let words: [&[u8]; 13] = [
-            b"",
-            b"v",
-            b"X-Twenty-Four-Bytes-Long",
-            b"X-Twenty-Five-Bytes-Long!",
-            b"Subscription-State",
-            b"To",
-            b"Via",
-            b"CSeq",
-            b"Call-ID",
-            b"Contact",
-            b"Max-Forwards",
-            b"Content-Length",
-            b"Proxy-Authorization",
-        ];
-        for a in words {
-            for b in words {
-                assert_eq!(same_bytes(a, b), a == b);
-            }
-            for i in 0..a.len() {
-                let mut c = a.to_vec();
-                c[i] ^= 0x01;
-                assert!(!same_bytes(a, &c));
             }
         }
     }
@@ -454,6 +435,45 @@ mod tests {
         for c in 0..=255u8 {
             assert_eq!(HeaderName::from_bytes(&[c]), reference(&[c]));
             assert_eq!(HeaderName::from_bytes(&[c, b'o']), reference(&[c, b'o']));
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn name_words_are_the_compile_time_words(
+            s in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..30)
+        ) {
+            let expected = if (2..=24).contains(&s.len()) { words_of(&s) } else { [u64::MAX; 3] };
+            proptest::prop_assert_eq!(name_words(&s), expected);
+        }
+
+        #[test]
+        fn from_bytes_is_the_definition_on_name_like_bytes(
+            s in proptest::collection::vec(
+                proptest::sample::select(b"aAcCeEfFiIlLmMoOrRsStTvVxX-_.D".to_vec()), 0..22)
+        ) {
+            proptest::prop_assert_eq!(HeaderName::from_bytes(&s), reference(&s));
+        }
+    }
+
+    #[test]
+    fn equal_words_mean_equal_bytes_for_every_known_length() {
+        // Every name, and every name with one byte changed, against every name of its length.
+        for &a in HeaderName::ALL {
+            let a = a.as_str().as_bytes();
+            for &b in HeaderName::ALL {
+                let b = b.as_str().as_bytes();
+                if a.len() == b.len() && a.len() > 1 {
+                    assert_eq!(name_words(a) == name_words(b), a == b);
+                }
+            }
+            for i in 0..a.len() {
+                let mut c = a.to_vec();
+                c[i] ^= 0x01;
+                if a.len() > 1 {
+                    assert_ne!(name_words(a), name_words(&c));
+                }
+            }
         }
     }
 

@@ -1,8 +1,8 @@
 //! The datagram parser: one pass over the bytes building the header index and the eager keys.
 //!
 //! RFC 3261 §7 (message format), §7.3.1 (header field format and folding), §7.5 and §18.3
-//! (framing), §25 (grammar). Lines are found with `memchr2` on CR and LF, so a bare CR or LF is
-//! seen at no extra cost; every other byte of a header value is looked at only by the eager key
+//! (framing), §25 (grammar). Lines are found by a word-at-a-time search for CR and LF, so a
+//! bare CR or LF is seen at no extra cost; every other byte of a header value is looked at only by the eager key
 //! parsers (for the handful of headers they need) or later by a typed parse.
 
 use bytes::Bytes;
@@ -18,17 +18,98 @@ struct LineEnd {
     next: usize,
 }
 
+/// `0x01` in every byte of a word.
+const LOW_BYTES: u64 = 0x0101_0101_0101_0101;
+/// `0x80` in every byte of a word.
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// The bytes of `w` (little-endian) below `n` (`n <= 0x80`), as their high bits. Only the
+/// lowest flag is exact (a borrow out of a flagged byte may flag the next one too), which is
+/// all the scans below use: no byte below the lowest flag is below `n`.
+#[inline(always)]
+const fn bytes_below(w: u64, n: u8) -> u64 {
+    w.wrapping_sub(LOW_BYTES * n as u64) & !w & HIGH_BITS
+}
+
+/// The index of the byte whose high bit is the lowest set bit of `flags` (not zero), in the
+/// word read at `at`.
+#[inline(always)]
+fn first_flagged(at: usize, flags: u64) -> usize {
+    at + (flags.trailing_zeros() / 8) as usize
+}
+
+/// The first byte at or after `from` that is one of `set`, eight bytes per step: the searches
+/// of the eager key parsers, over the tens of bytes before a parameter or a `>`, where a call to
+/// `memchr` costs more than the search.
+#[inline(always)]
+fn find_any<const N: usize>(s: &[u8], from: usize, set: [u8; N]) -> Option<usize> {
+    let mut rest = s.get(from..)?;
+    while let Some((word, tail)) = rest.split_first_chunk::<8>() {
+        let w = u64::from_le_bytes(*word);
+        // Each term's lowest flag is exact, so the lowest flag of them all is the first hit.
+        let hits =
+            set.iter().fold(0, |acc, &c| acc | bytes_below(w ^ (LOW_BYTES * u64::from(c)), 1));
+        if hits != 0 {
+            return Some(first_flagged(s.len() - rest.len(), hits));
+        }
+        rest = tail;
+    }
+    let at = s.len() - rest.len();
+    rest.iter().position(|c| set.contains(c)).map(|p| at + p)
+}
+
+/// The first CR or LF at or after `from`. Sixteen bytes are looked at per step, as two words,
+/// for any byte below 0x0e (CR, LF, and HTAB or another control, which are passed over), so
+/// that a header line of tens of bytes takes two or three steps instead of a call to `memchr2`.
+#[inline(always)]
+fn find_line_break(b: &[u8], from: usize) -> Option<usize> {
+    let mut rest = b.get(from..)?;
+    while let Some((block, tail)) = rest.split_first_chunk::<16>() {
+        let (lo, hi) = block.split_at(8);
+        let (Some(lo), Some(hi)) = (lo.first_chunk::<8>(), hi.first_chunk::<8>()) else {
+            break;
+        };
+        let lo = bytes_below(u64::from_le_bytes(*lo), 0x0e);
+        let hi = bytes_below(u64::from_le_bytes(*hi), 0x0e);
+        if lo | hi == 0 {
+            rest = tail;
+            continue;
+        }
+        let k = if lo != 0 { first_flagged(0, lo) } else { first_flagged(8, hi) };
+        if matches!(block.get(k), Some(b'\r' | b'\n')) {
+            return Some(b.len() - rest.len() + k);
+        }
+        rest = rest.get(k + 1..).unwrap_or_default();
+    }
+    let at = b.len() - rest.len();
+    rest.iter().position(|&c| c == b'\r' || c == b'\n').map(|p| at + p)
+}
+
+/// The first `:` in the 24 bytes from `from`, if the buffer holds them: where a header name
+/// of at most 19 bytes (the longest known one) written right before its colon ends.
+#[inline(always)]
+fn colon_near(b: &[u8], from: usize) -> Option<usize> {
+    let mut at = from;
+    for _ in 0..3 {
+        let word = u64::from_le_bytes(*b.get(at..)?.first_chunk::<8>()?);
+        let colons = bytes_below(word ^ (LOW_BYTES * u64::from(b':')), 1);
+        if colons != 0 {
+            return Some(first_flagged(at, colons));
+        }
+        at += 8;
+    }
+    None
+}
+
 /// Finds the end of the line that starts at or before `from`; a header line ends at a CRLF not
 /// followed by SP or HTAB when `fold` is set (RFC 3261 §7.3.1).
 #[inline(always)]
 fn line_end(b: &[u8], from: usize, fold: bool, limits: &Limits) -> Result<LineEnd, ParseError> {
     let mut at = from;
     loop {
-        let rest = b.get(at..).unwrap_or_default();
-        let Some(i) = memchr::memchr2(b'\r', b'\n', rest) else {
+        let Some(pos) = find_line_break(b, at) else {
             return Err(ParseError::new(K::Truncated, b.len()));
         };
-        let pos = at + i;
         let next = match (b.get(pos), b.get(pos + 1)) {
             (Some(b'\r'), Some(b'\n')) => pos + 2,
             (Some(b'\n'), _) if limits.bare_lf_allowed() => pos + 1,
@@ -41,6 +122,48 @@ fn line_end(b: &[u8], from: usize, fold: bool, limits: &Limits) -> Result<LineEn
         }
         return Ok(LineEnd { content_end: pos, next });
     }
+}
+
+/// The header name of the line at `pos`: its [`HeaderName`], where it ends and where the value
+/// may start (just after the colon). `header-name: token; then *(SP / HTAB) ":"` (HCOLON,
+/// RFC 3261 §7.3.1, §25.1).
+///
+/// The common line is a known name written right before its colon: the bytes up to the first
+/// `:` are looked up as they are, and a known name needs no token scan (every known name,
+/// in any case, is a token). Anything else takes the byte-by-byte path.
+#[inline(always)]
+fn header_name(b: &[u8], pos: usize) -> Result<(HeaderName, usize, usize), ParseError> {
+    if let Some(colon) = colon_near(b, pos) {
+        let name = HeaderName::lookup(b.get(pos..colon).unwrap_or_default());
+        if name != HeaderName::Other {
+            return Ok((name, colon, colon + 1));
+        }
+    }
+    header_name_scanned(b, pos)
+}
+
+/// [`header_name`] byte by byte: the token, optional whitespace, the colon.
+#[inline(always)]
+fn header_name_scanned(b: &[u8], pos: usize) -> Result<(HeaderName, usize, usize), ParseError> {
+    let name_end = token_end(b, pos);
+    let mut i = name_end;
+    if name_end == pos {
+        return Err(ParseError::new(
+            if b.get(i).is_some_and(|&c| is_ws(c)) { K::HeaderName } else { K::MissingColon },
+            i,
+        ));
+    }
+    while b.get(i).is_some_and(|&c| is_ws(c)) {
+        i += 1;
+    }
+    match b.get(i) {
+        Some(b':') => i += 1,
+        Some(b'\r' | b'\n') | None => return Err(ParseError::new(K::MissingColon, i)),
+        Some(_) if i == name_end => return Err(ParseError::new(K::HeaderName, i)),
+        Some(_) => return Err(ParseError::new(K::MissingColon, i)),
+    }
+    let name = HeaderName::from_bytes(b.get(pos..name_end).unwrap_or_default());
+    Ok((name, name_end, i))
 }
 
 /// Parses one datagram (RFC 3261 §7, §18.3). See [`Message::parse_with`].
@@ -84,42 +207,28 @@ pub(crate) fn parse(buf: Bytes, limits: &Limits) -> Result<Message, ParseError> 
         if headers.len() >= limits.headers() {
             return Err(ParseError::new(K::TooManyHeaders, pos));
         }
-        // header-name: token; then *(SP / HTAB) ":" (HCOLON).
-        let name_start = pos;
-        let name_end = token_end(b, pos);
-        let mut i = name_end;
-        if name_end == name_start {
-            return Err(ParseError::new(
-                if b.get(i).is_some_and(|&c| is_ws(c)) { K::HeaderName } else { K::MissingColon },
-                i,
-            ));
-        }
-        while b.get(i).is_some_and(|&c| is_ws(c)) {
-            i += 1;
-        }
-        match b.get(i) {
-            Some(b':') => i += 1,
-            Some(b'\r' | b'\n') | None => return Err(ParseError::new(K::MissingColon, i)),
-            Some(_) if i == name_end => return Err(ParseError::new(K::HeaderName, i)),
-            Some(_) => return Err(ParseError::new(K::MissingColon, i)),
-        }
-        let line = line_end(b, i, true, limits)?;
-        if line.content_end - name_start > limits.line_length() {
-            return Err(ParseError::new(K::LineTooLong, name_start));
-        }
-        let name = HeaderName::from_bytes(b.get(name_start..name_end).unwrap_or_default());
-        index_header(
-            headers,
-            keys,
-            b,
-            RawLine { name, name_start, name_end, value_from: i, content_end: line.content_end },
-        )?;
-        pos = line.next;
+        let (line, next) = header_line(b, pos, limits)?;
+        index_header(headers, keys, b, line)?;
+        pos = next;
     };
 
     let body = body_slot(keys, b.len(), body_start)?;
     message.seal(origin, body);
     Ok(message)
+}
+
+/// The header line starting at `pos` (not the empty line ending the headers), and where the
+/// next line starts.
+#[inline(always)]
+fn header_line(b: &[u8], pos: usize, limits: &Limits) -> Result<(RawLine, usize), ParseError> {
+    let (name, name_end, value_from) = header_name(b, pos)?;
+    let line = line_end(b, value_from, true, limits)?;
+    if line.content_end - pos > limits.line_length() {
+        return Err(ParseError::new(K::LineTooLong, pos));
+    }
+    let raw =
+        RawLine { name, name_start: pos, name_end, value_from, content_end: line.content_end };
+    Ok((raw, line.next))
 }
 
 /// One header line located in the buffer: where its name is, where its value may start (just
@@ -192,7 +301,7 @@ pub(crate) fn parse_start_line(
     end: usize,
 ) -> Result<StartLine, ParseError> {
     let line = buf.get(start..end).unwrap_or_default();
-    if line.len() >= 4 && line.get(..4).is_some_and(|p| p.eq_ignore_ascii_case(b"SIP/")) {
+    if line.get(..4).is_some_and(|p| p == b"SIP/" || p.eq_ignore_ascii_case(b"SIP/")) {
         return parse_status_line(start, line);
     }
     let Some(sp1) = memchr::memchr(b' ', line) else {
@@ -239,7 +348,7 @@ fn parse_status_line(start: usize, line: &[u8]) -> Result<StartLine, ParseError>
             // Reason-Phrase = *(reserved / unreserved / escaped / UTF8-NONASCII / UTF8-CONT /
             // SP / HTAB): printable text, valid UTF-8.
             if reason.iter().any(|&c| (c < 0x20 && c != b'\t') || c == 0x7f)
-                || std::str::from_utf8(reason).is_err()
+                || (!reason.is_ascii() && std::str::from_utf8(reason).is_err())
             {
                 return Err(ParseError::new(K::ReasonPhrase, reason_start));
             }
@@ -254,7 +363,8 @@ fn parse_status_line(start: usize, line: &[u8]) -> Result<StartLine, ParseError>
 /// `SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT`; only 2.0 is supported (RFC 3261 §7.1).
 /// Another well-formed version is [`K::Version`] (answered 505); anything else a bad line.
 fn check_version(v: &[u8], at: usize) -> Result<(), ParseError> {
-    if v.eq_ignore_ascii_case(b"SIP/2.0") {
+    // The exact spelling first: a 7-byte compare instead of a byte-by-byte case fold.
+    if v == b"SIP/2.0" || v.eq_ignore_ascii_case(b"SIP/2.0") {
         return Ok(());
     }
     let well_formed = v.get(..4).is_some_and(|p| p.eq_ignore_ascii_case(b"SIP/"))
@@ -283,6 +393,25 @@ static NOT_IN_REQUEST_URI: [bool; 256] = {
     t
 };
 
+/// The first byte of `uri` in [`NOT_IN_REQUEST_URI`], eight bytes per step.
+#[inline]
+fn first_refused_in_uri(uri: &[u8]) -> Option<usize> {
+    let mut rest = uri;
+    while let Some((word, tail)) = rest.split_first_chunk::<8>() {
+        let w = u64::from_le_bytes(*word);
+        // Each term's lowest flag is exact, so the lowest flag of them all is the first one.
+        let refused = [0x7f, b'<', b'>', b'"'].iter().fold(bytes_below(w, 0x21), |acc, &c| {
+            acc | bytes_below(w ^ (LOW_BYTES * u64::from(c)), 1)
+        });
+        if refused != 0 {
+            return Some(first_flagged(uri.len() - rest.len(), refused));
+        }
+        rest = tail;
+    }
+    let at = uri.len() - rest.len();
+    rest.iter().position(|&c| in_class(&NOT_IN_REQUEST_URI, c)).map(|p| at + p)
+}
+
 /// A structural check of the Request-URI: `scheme ":" 1*(no whitespace, no controls, no `<>`)`
 /// (RFC 3261 §25.1 `Request-URI = SIP-URI / SIPS-URI / absoluteURI`). The full URI grammar is
 /// applied by [`Message::validate`]. Returns the offending offset.
@@ -304,7 +433,7 @@ pub(crate) fn check_request_uri(uri: &[u8]) -> Result<(), usize> {
     if i + 1 >= uri.len() {
         return Err(i);
     }
-    match uri.iter().position(|&c| in_class(&NOT_IN_REQUEST_URI, c)) {
+    match first_refused_in_uri(uri) {
         Some(bad) => Err(bad),
         None => Ok(()),
     }
@@ -389,15 +518,30 @@ pub(crate) fn parse_small_number(v: &[u8], max: u64) -> Option<u64> {
 /// `CSeq = 1*DIGIT LWS Method`, number below 2^31 (RFC 3261 §8.1.1.5, §20.16).
 #[inline]
 pub(crate) fn parse_cseq(v: &[u8]) -> Option<(u32, Method)> {
-    let digits = v.iter().position(|c| !c.is_ascii_digit())?;
-    let number = parse_small_number(v.get(..digits)?, (1 << 31) - 1)? as u32;
+    // The digits are read and summed in one pass; the bound keeps the sum far from overflow.
+    const MAX: u64 = (1 << 31) - 1;
+    let mut number: u64 = 0;
+    let mut digits = 0;
+    while let Some(&c) = v.get(digits) {
+        if !c.is_ascii_digit() {
+            break;
+        }
+        number = number * 10 + u64::from(c - b'0');
+        if number > MAX {
+            return None;
+        }
+        digits += 1;
+    }
+    if digits == 0 {
+        return None;
+    }
     let rest = v.get(digits..)?;
     let ws = rest.iter().position(|&c| !matches!(c, b' ' | b'\t' | b'\r' | b'\n'))?;
     if ws == 0 {
         return None;
     }
     let method = Method::from_bytes(rest.get(ws..)?)?;
-    Some((number, method))
+    Some((number as u32, method))
 }
 
 /// `callid = word [ "@" word ]` (RFC 3261 §25.1), in one pass: `@` is no `word` character,
@@ -519,7 +663,7 @@ fn tag_param(v: &[u8]) -> Option<(usize, usize)> {
         match c {
             b'"' => i = skip_quoted(v, i)?,
             b'<' => {
-                let close = i + memchr::memchr(b'>', v.get(i..)?)?;
+                let close = find_any(v, i, [b'>'])?;
                 // The common shape: nothing after `>` but `;tag=` and the tag, which is what
                 // `find_param` finds there too.
                 if let Some(tag) = v.get(close + 1..).and_then(|p| p.strip_prefix(b";tag=")) {
@@ -543,6 +687,153 @@ mod tests {
 
     use super::*;
     use crate::chars::TOKEN;
+
+    /// The parser before its word-at-a-time line search and its colon-first header name
+    /// lookup: what [`parse`] must agree with on every input.
+    fn parse_reference(buf: Bytes, limits: &Limits) -> Result<Message, ParseError> {
+        let b: &[u8] = &buf;
+        if b.len() > limits.message_size() {
+            return Err(ParseError::new(K::MessageTooLarge, limits.message_size()));
+        }
+        // RFC 3261 §7.5: CRLFs before the start line are ignored.
+        let mut pos = 0;
+        loop {
+            match (b.get(pos), b.get(pos + 1)) {
+                (Some(b'\r'), Some(b'\n')) => pos += 2,
+                (Some(b'\n'), _) if limits.bare_lf_allowed() => pos += 1,
+                _ => break,
+            }
+        }
+        if pos >= b.len() {
+            return Err(ParseError::new(K::Empty, pos));
+        }
+        let origin = pos;
+
+        let line = line_end_reference(b, pos, false, limits)?;
+        if line.content_end - pos > limits.line_length() {
+            return Err(ParseError::new(K::LineTooLong, pos));
+        }
+        let start = parse_start_line(&buf, pos, line.content_end)?;
+        pos = line.next;
+
+        let mut message = Message::started(buf, start);
+        let b: &[u8] = &message.buf;
+        let headers = &mut message.headers;
+        let keys = &mut message.keys;
+        let body_start = loop {
+            match (b.get(pos), b.get(pos + 1)) {
+                (Some(b'\r'), Some(b'\n')) => break pos + 2,
+                (Some(b'\n'), _) if limits.bare_lf_allowed() => break pos + 1,
+                (None, _) | (Some(b'\r'), None) => return Err(ParseError::new(K::Truncated, pos)),
+                _ => {}
+            }
+            if headers.len() >= limits.headers() {
+                return Err(ParseError::new(K::TooManyHeaders, pos));
+            }
+            // header-name: token; then *(SP / HTAB) ":" (HCOLON).
+            let name_start = pos;
+            let name_end = token_end(b, pos);
+            let mut i = name_end;
+            if name_end == name_start {
+                return Err(ParseError::new(
+                    if b.get(i).is_some_and(|&c| is_ws(c)) {
+                        K::HeaderName
+                    } else {
+                        K::MissingColon
+                    },
+                    i,
+                ));
+            }
+            while b.get(i).is_some_and(|&c| is_ws(c)) {
+                i += 1;
+            }
+            match b.get(i) {
+                Some(b':') => i += 1,
+                Some(b'\r' | b'\n') | None => return Err(ParseError::new(K::MissingColon, i)),
+                Some(_) if i == name_end => return Err(ParseError::new(K::HeaderName, i)),
+                Some(_) => return Err(ParseError::new(K::MissingColon, i)),
+            }
+            let line = line_end_reference(b, i, true, limits)?;
+            if line.content_end - name_start > limits.line_length() {
+                return Err(ParseError::new(K::LineTooLong, name_start));
+            }
+            let name = HeaderName::from_bytes(b.get(name_start..name_end).unwrap_or_default());
+            index_header_reference(
+                headers,
+                keys,
+                b,
+                RawLine {
+                    name,
+                    name_start,
+                    name_end,
+                    value_from: i,
+                    content_end: line.content_end,
+                },
+            )?;
+            pos = line.next;
+        };
+
+        let body = body_slot(keys, b.len(), body_start)?;
+        message.seal(origin, body);
+        Ok(message)
+    }
+
+    /// `line_end` with `memchr2`.
+    fn line_end_reference(
+        b: &[u8],
+        from: usize,
+        fold: bool,
+        limits: &Limits,
+    ) -> Result<LineEnd, ParseError> {
+        let mut at = from;
+        loop {
+            let rest = b.get(at..).unwrap_or_default();
+            let Some(i) = memchr::memchr2(b'\r', b'\n', rest) else {
+                return Err(ParseError::new(K::Truncated, b.len()));
+            };
+            let pos = at + i;
+            let next = match (b.get(pos), b.get(pos + 1)) {
+                (Some(b'\r'), Some(b'\n')) => pos + 2,
+                (Some(b'\n'), _) if limits.bare_lf_allowed() => pos + 1,
+                (Some(b'\r'), None) => return Err(ParseError::new(K::Truncated, b.len())),
+                _ => return Err(ParseError::new(K::BareLineEnding, pos)),
+            };
+            if fold && b.get(next).is_some_and(|&c| is_ws(c)) {
+                at = next;
+                continue;
+            }
+            return Ok(LineEnd { content_end: pos, next });
+        }
+    }
+
+    /// `index_header` as it was.
+    fn index_header_reference(
+        headers: &mut Headers,
+        keys: &mut Keys,
+        b: &[u8],
+        line: RawLine,
+    ) -> Result<(), ParseError> {
+        let mut v_start = line.value_from;
+        while v_start < line.content_end
+            && b.get(v_start).is_some_and(|&c| matches!(c, b' ' | b'\t' | b'\r' | b'\n'))
+        {
+            v_start += 1;
+        }
+        let mut v_end = line.content_end;
+        while v_end > v_start && b.get(v_end - 1).is_some_and(|&c| is_ws(c)) {
+            v_end -= 1;
+        }
+        let index = headers.len();
+        let slot = Slot::buf(v_start, v_end);
+        headers.push(Entry {
+            name: line.name,
+            name_text: Slot::buf(line.name_start, line.name_end),
+            value: slot,
+            line_end: line.content_end as u32,
+        });
+        let value = b.get(v_start..v_end).unwrap_or_default();
+        keys.observe(line.name, index, value, slot).map_err(|k| ParseError::new(k, v_start))
+    }
 
     /// The value of the first `name` parameter in `;`-separated generic params starting at `from`
     /// and ending at a top-level comma or the end: `(start, end)` of the value, trimmed. `name` is
@@ -597,6 +888,181 @@ mod tests {
                     Some(_) => None,
                 };
             }
+        }
+    }
+
+    /// The same outcome: the same error, or messages with the same index and keys.
+    fn same_outcome(a: &Result<Message, ParseError>, b: &Result<Message, ParseError>) -> bool {
+        match (a, b) {
+            (Ok(a), Ok(b)) => a.parse_state() == b.parse_state(),
+            (Err(a), Err(b)) => a == b,
+            _ => false,
+        }
+    }
+
+    /// The byte-level pieces of header sections, for inputs the two parsers must agree on.
+    fn wire_soup() -> impl Strategy<Value = Vec<u8>> {
+        let pieces: Vec<&'static [u8]> = vec![
+            b"\r\n",
+            b"\r",
+            b"\n",
+            b"\r\n ",
+            b"\r\n\t",
+            b"\t",
+            b" ",
+            b":",
+            b": ",
+            b" :",
+            b"Via",
+            b"v",
+            b"VIA",
+            b"From",
+            b"f",
+            b"To",
+            b"t",
+            b"Call-ID",
+            b"i",
+            b"CSeq",
+            b"Content-Length",
+            b"l",
+            b"Max-Forwards",
+            b"Proxy-Authorization",
+            b"X-Custom-Header-Name-Long",
+            b"Subscription-State",
+            b"Subscription-Stat",
+            b"0",
+            b"70",
+            b"1 INVITE",
+            b"SIP/2.0/UDP h;branch=z9hG4bKx",
+            b"<sip:a@b>;tag=1",
+            b"abc@def",
+            b"x",
+            b"-",
+            b"@",
+            b"\x00",
+            b"\x0b",
+            b"\x7f",
+            b"\xc3\xa9",
+            b"0123456789abcdef",
+        ];
+        proptest::collection::vec(proptest::sample::select(pieces), 0..40).prop_map(|v| v.concat())
+    }
+
+    /// Start lines for [`wire_soup`] header sections.
+    const STARTS: [&[u8]; 4] =
+        [b"INVITE sip:a@b SIP/2.0\r\n", b"SIP/2.0 200 OK\r\n", b"\r\nBYE sip:x SIP/2.0\n", b""];
+
+    /// The corpus of the benchmarks, for mutations.
+    const CORPUS: &[u8] = b"INVITE sip:bob@biloxi.example.com SIP/2.0\r\n\
+        Via: SIP/2.0/UDP 192.0.2.101:5060;branch=z9hG4bK74bf9a1c2e3d8f;rport\r\n\
+        Max-Forwards: 70\r\n\
+        From: \"Alice Liddell\" <sip:alice@atlanta.example.com>;tag=9fxced76sl\r\n\
+        To: Bob <sip:bob@biloxi.example.com>\r\n\
+        Call-ID: 3848276298220188511@192.0.2.101\r\n\
+        CSeq: 1 INVITE\r\n\
+        Contact: <sip:alice@192.0.2.101:5060;transport=udp>\r\n\
+        Subscription-State: active\r\n\
+        User-Agent: ExampleSoftphone/5.2.1 (Linux x86_64)\r\n\
+        Content-Type: application/sdp\r\n\
+        Content-Length: 4\r\n\
+        \r\n\
+        v=0\n";
+
+    /// A response for mutations: a status line with a non-ASCII reason phrase.
+    const RESPONSE: &[u8] = b"SIP/2.0 180 Ringing \xc3\xa9t\xc3\xa9\r\n\
+        Via: SIP/2.0/UDP 192.0.2.1:5060;rport;branch=z9hG4bKYNytaa59n1CPEofz\r\n\
+        From: <sip:alice@192.0.2.1:5060>;tag=ehjSVhY3Cs\r\n\
+        To: <sip:bob@192.0.2.2:5060>;tag=x1\r\n\
+        Call-ID: ZYPppvUnt9UsulUWbL3l@192.0.2.1\r\n\
+        CSeq: 1 INVITE\r\n\
+        Content-Length: 0\r\n\
+        \r\n";
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+        #[test]
+        fn find_line_break_is_the_first_cr_or_lf(
+            v in proptest::collection::vec(
+                proptest::sample::select(b"\r\n\t\x00\x0d\x0e\x8d\x8a\xffaZ: ".to_vec()), 0..40),
+            from in 0usize..12,
+        ) {
+            let expected = v
+                .get(from..)
+                .and_then(|r| r.iter().position(|&c| c == b'\r' || c == b'\n'))
+                .map(|p| p + from);
+            prop_assert_eq!(find_line_break(&v, from), expected);
+        }
+
+        #[test]
+        fn colon_near_is_the_first_colon_in_24_bytes(
+            v in proptest::collection::vec(
+                proptest::sample::select(b":;\x00\x3b\x3a\xba\xffaZ- ".to_vec()), 0..40),
+            from in 0usize..12,
+        ) {
+            let found = colon_near(&v, from);
+            if let Some(c) = found {
+                prop_assert_eq!(v[c], b':');
+                prop_assert!(c >= from && c < from + 24);
+                prop_assert!(!v[from..c].contains(&b':'));
+            } else if v.len() >= from + 24 {
+                prop_assert!(!v[from..from + 24].contains(&b':'));
+            }
+        }
+
+        #[test]
+        fn parse_matches_the_reference_on_header_soup(
+            start in 0usize..STARTS.len(),
+            soup in wire_soup(),
+            body in proptest::sample::select(vec![&b"\r\n\r\n"[..], b"\r\n\r\nab", b"\n\n", b""]),
+            bare_lf in any::<bool>(),
+            max_headers in proptest::sample::select(vec![2usize, 64]),
+            max_line in proptest::sample::select(vec![20usize, 4096]),
+        ) {
+            let mut wire = STARTS[start].to_vec();
+            wire.extend_from_slice(&soup);
+            wire.extend_from_slice(body);
+            let limits = Limits::default()
+                .allow_bare_lf(bare_lf)
+                .max_headers(max_headers)
+                .max_line_length(max_line);
+            let new = parse(Bytes::from(wire.clone()), &limits);
+            let old = parse_reference(Bytes::from(wire), &limits);
+            prop_assert!(same_outcome(&new, &old), "{:?} vs {:?}", new.as_ref().err(), old.as_ref().err());
+        }
+
+        #[test]
+        fn parse_matches_the_reference_on_mutated_messages(
+            response in any::<bool>(),
+            edits in proptest::collection::vec(
+                (0usize..CORPUS.len(), 0u8..3, proptest::sample::select(
+                    b"\r\n\t :;,\x00\x7fAz-".to_vec())),
+                0..4),
+            bare_lf in any::<bool>(),
+        ) {
+            let mut wire = if response { RESPONSE.to_vec() } else { CORPUS.to_vec() };
+            for (at, op, c) in edits {
+                let at = at.min(wire.len());
+                match op {
+                    0 => wire.insert(at, c),
+                    1 if at < wire.len() => { wire.remove(at); }
+                    _ if at < wire.len() => wire[at] = c,
+                    _ => {}
+                }
+            }
+            let limits = Limits::default().allow_bare_lf(bare_lf);
+            let new = parse(Bytes::from(wire.clone()), &limits);
+            let old = parse_reference(Bytes::from(wire), &limits);
+            prop_assert!(same_outcome(&new, &old), "{:?} vs {:?}", new.as_ref().err(), old.as_ref().err());
+        }
+    }
+
+    #[test]
+    fn parse_matches_the_reference_on_the_corpus() {
+        for limits in [Limits::default(), Limits::default().allow_bare_lf(true)] {
+            let new = parse(Bytes::from_static(CORPUS), &limits);
+            let old = parse_reference(Bytes::from_static(CORPUS), &limits);
+            assert!(new.is_ok());
+            assert!(same_outcome(&new, &old));
         }
     }
 
@@ -687,6 +1153,38 @@ mod tests {
         }
     }
 
+    /// `top_via_branch` with `memchr2` and the reference parameter search.
+    fn top_via_branch_reference(v: &[u8]) -> Option<(usize, usize)> {
+        let at = memchr::memchr2(b';', b',', v)?;
+        find_param_reference(v, at, b"branch")
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn find_any_is_the_first_byte_of_the_set(
+            v in proptest::collection::vec(
+                proptest::sample::select(b";,\"<>\x00\xbb\xac\x3b\xffa ".to_vec()), 0..40),
+            from in 0usize..12,
+        ) {
+            let naive = |set: &[u8]| v
+                .get(from..)
+                .and_then(|r| r.iter().position(|c| set.contains(c)))
+                .map(|p| p + from);
+            prop_assert_eq!(find_any(&v, from, [b';', b',', b'"']), naive(b";,\""));
+            prop_assert_eq!(find_any(&v, from, [b'>']), naive(b">"));
+            prop_assert_eq!(find_any(&v, from, [b'"', b'<', b';']), naive(b"\"<;"));
+        }
+
+        #[test]
+        fn top_via_branch_matches_the_reference(v in param_soup()) {
+            prop_assert_eq!(top_via_branch(&v), top_via_branch_reference(&v));
+            let mut via = b"SIP/2.0/UDP 192.0.2.1:5060".to_vec();
+            via.extend_from_slice(&v);
+            prop_assert_eq!(top_via_branch(&via), top_via_branch_reference(&via));
+        }
+    }
+
     #[test]
     fn tag_after_name_addr_ignores_uri_params() {
         let v = b"\"A;tag=x\" <sip:a@b;tag=no>;foo;tag=yes";
@@ -728,6 +1226,33 @@ mod tests {
         assert_eq!(top_via_branch(b"SIP/2.0/UDP a;branch=z9hG4bKD=="), None);
     }
 
+    /// `parse_cseq` as it was: the digits found, then parsed.
+    fn parse_cseq_reference(v: &[u8]) -> Option<(u32, Method)> {
+        let digits = v.iter().position(|c| !c.is_ascii_digit())?;
+        let number = parse_small_number(v.get(..digits)?, (1 << 31) - 1)? as u32;
+        let rest = v.get(digits..)?;
+        let ws = rest.iter().position(|&c| !matches!(c, b' ' | b'\t' | b'\r' | b'\n'))?;
+        if ws == 0 {
+            return None;
+        }
+        let method = Method::from_bytes(rest.get(ws..)?)?;
+        Some((number, method))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn parse_cseq_matches_the_reference(
+            pieces in proptest::collection::vec(proptest::sample::select(vec![
+                &b"0"[..], b"1", b"9", b"2147483647", b"2147483648", b"99999999999", b" ", b"\t",
+                b"\r\n ", b"INVITE", b"ack", b"X", b"-", b"\xc3",
+            ]), 0..6),
+        ) {
+            let v = pieces.concat();
+            prop_assert_eq!(parse_cseq(&v), parse_cseq_reference(&v));
+        }
+    }
+
     #[test]
     fn cseq_limits() {
         assert_eq!(parse_cseq(b"0009 INVITE"), Some((9, Method::Invite)));
@@ -744,6 +1269,18 @@ mod tests {
             let bad = c <= b' ' || c == 0x7f || c == b'<' || c == b'>' || c == b'"';
             let uri = [b's', b':', b'a', c];
             assert_eq!(check_request_uri(&uri).is_err(), bad, "{c}");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn first_refused_in_uri_is_the_table_search(
+            v in proptest::collection::vec(proptest::sample::select(
+                b"\x00\x1f\x20\x21\x7f\x80\xff\xa0\xbc\xbe\xa2<>\"a:@;=".to_vec()), 0..40),
+        ) {
+            let expected = v.iter().position(|&c| in_class(&NOT_IN_REQUEST_URI, c));
+            prop_assert_eq!(first_refused_in_uri(&v), expected);
         }
     }
 

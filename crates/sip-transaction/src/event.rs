@@ -213,6 +213,64 @@ pub enum Output {
     Event(Event),
 }
 
+/// An event that carries a received message, handed straight back by
+/// [`handle_message_direct`](crate::TransactionTable::handle_message_direct) or
+/// [`handle_datagram_direct`](crate::TransactionTable::handle_datagram_direct) instead of
+/// being queued (so the message is not moved through the output queue).
+///
+/// `after` keeps the order of [`poll_output`](crate::TransactionTable::poll_output): the event
+/// comes after the first `after` outputs now queued (transmits and events of timers that were
+/// due, transmits the matched transaction made) and before the rest (the `Terminated` of that
+/// transaction, if it ended). A TU that takes `after` outputs first, then the event, then the
+/// rest sees exactly what the queueing entry points would have shown it.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Direct {
+    /// How many queued outputs come before the event.
+    pub after: usize,
+    /// The event.
+    pub event: Event,
+}
+
+/// An output that carries no message, from
+/// [`poll_light_output`](crate::TransactionTable::poll_light_output): a transmit or an event
+/// that only names a transaction (the same as the [`Output`] of that name, without the
+/// message-sized enum around it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LightOutput {
+    /// [`Output::Transmit`].
+    Transmit(Transmit),
+    /// [`Event::TimedOut`].
+    TimedOut {
+        /// The transaction.
+        id: TransactionId,
+        /// Which timer.
+        timer: Timer,
+    },
+    /// [`Event::TransportFailed`].
+    TransportFailed {
+        /// The transaction.
+        id: TransactionId,
+    },
+    /// [`Event::Terminated`].
+    Terminated {
+        /// The transaction.
+        id: TransactionId,
+    },
+}
+
+impl From<LightOutput> for Output {
+    fn from(light: LightOutput) -> Output {
+        match light {
+            LightOutput::Transmit(transmit) => Output::Transmit(transmit),
+            LightOutput::TimedOut { id, timer } => Output::Event(Event::TimedOut { id, timer }),
+            LightOutput::TransportFailed { id } => Output::Event(Event::TransportFailed { id }),
+            LightOutput::Terminated { id } => Output::Event(Event::Terminated { id }),
+        }
+    }
+}
+
 /// Counters for operators (protocol crates do not log).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]

@@ -150,7 +150,8 @@ mod target;
 pub use config::TransactionConfig;
 pub use error::{CancelError, ResponseError, SendError};
 pub use event::{
-    Event, Output, Stats, Timer, TransactionId, TransactionKind, TransactionState, Transmit,
+    Direct, Event, LightOutput, Output, Stats, Timer, TransactionId, TransactionKind,
+    TransactionState, Transmit,
 };
 pub use keys::{BRANCH_COOKIE, MergeKey};
 pub use table::{DrawnBranch, Input, TransactionTable};

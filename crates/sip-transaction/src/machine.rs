@@ -9,8 +9,8 @@ use bytes::Bytes;
 use sip_message::Message;
 
 use crate::{
-    Event, Output, ResponseError, Stats, Target, Timer, TransactionConfig, TransactionId,
-    TransactionState, Transmit,
+    Event, LightOutput, Output, ResponseError, Stats, Target, Timer, TransactionConfig,
+    TransactionId, TransactionState, Transmit,
 };
 
 /// What happens to a transaction: one of these per call of a machine's `handle`. Messages are
@@ -365,6 +365,27 @@ impl Outbox {
     pub(crate) fn push_event(&mut self, event: Output) {
         self.events.push_back(event);
         self.order.push_back(Pending::Event);
+    }
+
+    /// How many outputs are queued.
+    pub(crate) fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    /// Pops the next output if it carries no message.
+    #[inline]
+    pub(crate) fn pop_light(&mut self) -> Option<LightOutput> {
+        if matches!(self.order.front()?, Pending::Event) {
+            return None;
+        }
+        match self.order.pop_front()? {
+            Pending::Transmit(transmit) => Some(LightOutput::Transmit(transmit)),
+            Pending::TimedOut { id, timer } => Some(LightOutput::TimedOut { id, timer }),
+            Pending::TransportFailed { id } => Some(LightOutput::TransportFailed { id }),
+            Pending::Terminated { id } => Some(LightOutput::Terminated { id }),
+            // Not reached: the front was checked above.
+            Pending::Event => None,
+        }
     }
 
     #[inline]

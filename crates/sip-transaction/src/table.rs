@@ -13,6 +13,7 @@
 //! carries it; outputs wait in a queue of small items, so a transmit or a `Terminated` never
 //! copies a whole [`Output`].
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::hash::BuildHasher;
 use std::sync::OnceLock;
@@ -34,8 +35,9 @@ use crate::machine::{Ctx, Next, Outbox, Pending, Step, Stimulus, TimerQueue, Tim
 use crate::server::{ServerInvite, ServerNonInvite};
 use crate::slab::Slab;
 use crate::{
-    CancelError, Event, MergeKey, Output, ResponseError, SendError, Stats, Target,
-    TransactionConfig, TransactionId, TransactionKind, TransactionState, Transmit, Transport,
+    CancelError, Direct, Event, LightOutput, MergeKey, Output, ResponseError, SendError, Stats,
+    Target, TransactionConfig, TransactionId, TransactionKind, TransactionState, Transmit,
+    Transport,
 };
 
 /// A branch from [`TransactionTable::draw_branch`]: `z9hG4bK` and 16 alphanumerics.
@@ -117,7 +119,15 @@ pub struct TransactionTable {
     /// [`evict_lingering`](Self::evict_lingering); ids of freed ones are dropped from the front
     /// as the clock moves.
     lingering: VecDeque<TransactionId>,
+    /// Boxes of freed server transactions' [`ServerKeys`], emptied, for the next ones (at most
+    /// [`SPARE_KEYS`]): a server transaction then costs no allocation of its own.
+    // Boxes, not values: the point is to hand the allocation itself to the next transaction.
+    #[allow(clippy::vec_box)]
+    spare_keys: Vec<Box<ServerKeys>>,
 }
+
+/// How many emptied [`ServerKeys`] boxes the table keeps for reuse.
+const SPARE_KEYS: usize = 64;
 
 /// One live transaction.
 #[derive(Debug)]
@@ -282,6 +292,7 @@ impl TransactionTable {
             out: Outbox::default(),
             stats: Stats::default(),
             lingering: VecDeque::new(),
+            spare_keys: Vec::new(),
         }
     }
 
@@ -353,6 +364,75 @@ impl TransactionTable {
         self.prune();
     }
 
+    /// [`handle_message`](Self::handle_message), handing the event that carries `message` (if
+    /// any) straight back instead of queueing it; see [`Direct`] for where it goes in the order
+    /// of [`poll_output`](Self::poll_output). Every other output is queued as usual.
+    #[must_use]
+    pub fn handle_message_direct(
+        &mut self,
+        now: Instant,
+        message: Message,
+        source: Target,
+    ) -> Option<Direct> {
+        self.receive_direct(now, message, source)
+    }
+
+    /// [`handle_datagram`](Self::handle_datagram), handing the event that carries the parsed
+    /// message (if any) straight back instead of queueing it, as
+    /// [`handle_message_direct`](Self::handle_message_direct).
+    #[must_use]
+    pub fn handle_datagram_direct(
+        &mut self,
+        now: Instant,
+        payload: Bytes,
+        source: Target,
+    ) -> Option<Direct> {
+        match Message::parse(payload) {
+            Ok(message) => self.receive_direct(now, message, source),
+            Err(_) => {
+                self.handle_timeout(now);
+                self.stats.malformed += 1;
+                None
+            }
+        }
+    }
+
+    /// [`receive`](Self::receive), building the event in the returned [`Direct`].
+    #[inline(always)]
+    fn receive_direct(&mut self, now: Instant, message: Message, source: Target) -> Option<Direct> {
+        let now = self.handle_due(now);
+        let (up, release) = if message.is_request() {
+            self.on_request(now, &message, source)
+        } else {
+            self.on_response(now, &message)
+        };
+        let after = self.out.len();
+        let direct = match up {
+            Up::Nothing => None,
+            Up::Request(id) => {
+                Some(Direct { after, event: Event::Request { id, request: message, source } })
+            }
+            Up::Provisional(id) => {
+                Some(Direct { after, event: Event::Provisional { id, response: message } })
+            }
+            Up::Final(id) => Some(Direct { after, event: Event::Final { id, response: message } }),
+            Up::Additional2xx(id) => {
+                Some(Direct { after, event: Event::Additional2xx { id, response: message } })
+            }
+            Up::Ack(id) => {
+                Some(Direct { after, event: Event::Ack { id, request: message, source } })
+            }
+            Up::Stray => {
+                Some(Direct { after, event: Event::StrayResponse { response: message, source } })
+            }
+        };
+        if let Some(id) = release {
+            self.release(id);
+        }
+        self.prune();
+        direct
+    }
+
     /// Bytes arrived from `source`: parsed, then as [`handle_message`](Self::handle_message).
     /// Bytes that are no SIP message are dropped and counted in [`Stats::malformed`] (answering
     /// 400 needs the headers the parse could not find, so that is the runtime's choice).
@@ -394,6 +474,16 @@ impl TransactionTable {
         self.out.pop()
     }
 
+    /// [`poll_output`](Self::poll_output) when the next output carries no message (a transmit
+    /// or an event that only names a transaction): it, without moving a message-sized
+    /// [`Output`]. `None` when nothing is queued or the next output carries a message: take
+    /// that one with `poll_output`.
+    #[must_use]
+    #[inline]
+    pub fn poll_light_output(&mut self) -> Option<LightOutput> {
+        self.out.pop_light()
+    }
+
     /// When to call [`handle_timeout`](Self::handle_timeout) next; `None` when no timer is armed.
     /// It changes after every call that takes `now`, so read it afresh after draining.
     #[must_use]
@@ -423,23 +513,51 @@ impl TransactionTable {
     pub fn send_request(
         &mut self,
         now: Instant,
-        mut request: Message,
+        request: Message,
+        target: Target,
+    ) -> Result<TransactionId, SendError> {
+        self.start_client(now, request, target)
+    }
+
+    /// [`send_request`](Self::send_request) of a request the caller keeps (a UA keeps its
+    /// INVITE, to build the ACK and CANCEL from it): the table reads it, and copies it only
+    /// when it must change it (a top Via without a branch, or §18.1.1's move to TCP), so the
+    /// caller need not clone it to send it.
+    ///
+    /// # Errors
+    /// As [`send_request`](Self::send_request).
+    pub fn send_request_ref(
+        &mut self,
+        now: Instant,
+        request: &Message,
+        target: Target,
+    ) -> Result<TransactionId, SendError> {
+        self.start_client(now, Cow::Borrowed(request), target)
+    }
+
+    /// [`send_request`](Self::send_request)'s body, for an owned or a borrowed request.
+    #[inline(always)]
+    fn start_client<R: RequestSlot>(
+        &mut self,
+        now: Instant,
+        mut request: R,
         target: Target,
     ) -> Result<TransactionId, SendError> {
         let now = self.handle_due(now);
-        let method = request.method().cloned().ok_or(SendError::NotARequest)?;
+        let request_ref = request.get();
+        let method = request_ref.method().cloned().ok_or(SendError::NotARequest)?;
         if method == Method::Ack {
             return Err(SendError::AckIsNotATransaction);
         }
-        let given = request.via_branch_bytes();
-        if given.is_none() && request.top_via().is_none() {
+        let given = request_ref.via_branch_bytes();
+        if given.is_none() && request_ref.top_via().is_none() {
             return Err(SendError::MissingVia);
         }
-        let cseq_method = request.cseq_method().ok_or(SendError::MissingCSeq)?;
+        let cseq_method = request_ref.cseq_method().ok_or(SendError::MissingCSeq)?;
         if *cseq_method != method {
             return Err(SendError::CSeqMethodMismatch);
         }
-        if request.call_id_bytes().is_none() {
+        if request_ref.call_id_bytes().is_none() {
             return Err(SendError::MissingCallId);
         }
         let hint = given.map_or(0, |b| b.as_ptr() as usize);
@@ -448,11 +566,12 @@ impl TransactionTable {
             Some(_) => return Err(SendError::BadBranch),
             None => {
                 let branch = self.fresh_branch();
-                let top_via = request.top_via().ok_or(SendError::MissingVia)?;
+                let top_via = request_ref.top_via().ok_or(SendError::MissingVia)?;
                 let mut via = Vec::with_capacity(top_via.len() + 8 + branch.len());
                 via.extend_from_slice(top_via);
                 via.extend_from_slice(b";branch=");
                 via.extend_from_slice(&branch);
+                let request = request.get_mut();
                 request.pop_front(HeaderName::Via);
                 request.push_front(HeaderName::Via, via).map_err(|_| SendError::BadVia)?;
                 KeyBytes::from_slice(&branch)
@@ -507,8 +626,8 @@ impl TransactionTable {
     /// Serialises a request for `target`, applying RFC 3261 §18.1.1: over the UDP size limit, a
     /// UDP address target becomes the same address over TCP and the top Via says so. A top Via
     /// without a transport token to change keeps the request on UDP.
-    fn serialise(&self, request: &mut Message, target: Target) -> (Bytes, Target) {
-        let bytes = request.to_bytes();
+    fn serialise<R: RequestSlot>(&self, request: &mut R, target: Target) -> (Bytes, Target) {
+        let bytes = request.get().to_bytes();
         let (Some(limit), Target::Addr(Transport::Udp, addr)) =
             (self.config.udp_request_limit, target)
         else {
@@ -518,12 +637,14 @@ impl TransactionTable {
             return (bytes, target);
         }
         let tcp = Target::Addr(Transport::Tcp, addr);
-        let Some(via) = request.top_via().and_then(|via| with_via_transport(via, "TCP")) else {
+        let Some(via) = request.get().top_via().and_then(|via| with_via_transport(via, "TCP"))
+        else {
             return (bytes, target);
         };
-        if request.top_via() == Some(&via[..]) {
+        if request.get().top_via() == Some(&via[..]) {
             return (bytes, tcp);
         }
+        let request = request.get_mut();
         request.pop_front(HeaderName::Via);
         match request.push_front(HeaderName::Via, via) {
             Ok(()) => (request.to_bytes(), tcp),
@@ -959,6 +1080,13 @@ impl TransactionTable {
         let cookie = sent_by.is_some();
         let merged = merge.is_some();
         let server = ServerKeys { sent_by, legacy, merge, merge_hash, cseq_method, to_tag };
+        let server = match self.spare_keys.pop() {
+            Some(mut spare) => {
+                *spare = server;
+                spare
+            }
+            None => Box::new(server),
+        };
         let index = self.alloc(Entry {
             machine,
             timers,
@@ -966,7 +1094,7 @@ impl TransactionTable {
             peer: source,
             branch,
             hash,
-            server: Some(Box::new(server)),
+            server: Some(server),
             parsed: OnceLock::new(),
         });
         let Self { servers, legacy, merges, slots, .. } = self;
@@ -1153,6 +1281,15 @@ impl TransactionTable {
                 }
             }
         }
+        if self.spare_keys.len() < SPARE_KEYS
+            && let Some(mut keys) = self.slots.get_mut(id).and_then(|e| e.server.take())
+        {
+            // Emptied: a kept box must not keep the request's buffer alive.
+            keys.merge = None;
+            keys.legacy = None;
+            keys.sent_by = None;
+            self.spare_keys.push(keys);
+        }
         self.slots.remove(id);
         let live = self.stats.live_mut(kind);
         *live = live.saturating_sub(1);
@@ -1164,6 +1301,32 @@ impl TransactionTable {
     #[cfg(test)]
     pub(crate) fn queued_timers(&self) -> usize {
         self.queue.len()
+    }
+}
+
+/// A request being sent: owned (changed in place) or borrowed (copied on the first change).
+trait RequestSlot {
+    fn get(&self) -> &Message;
+    fn get_mut(&mut self) -> &mut Message;
+}
+
+impl RequestSlot for Message {
+    fn get(&self) -> &Message {
+        self
+    }
+
+    fn get_mut(&mut self) -> &mut Message {
+        self
+    }
+}
+
+impl RequestSlot for Cow<'_, Message> {
+    fn get(&self) -> &Message {
+        self
+    }
+
+    fn get_mut(&mut self) -> &mut Message {
+        self.to_mut()
     }
 }
 

@@ -6,7 +6,8 @@ use std::time::Instant;
 use bytes::Bytes;
 use sip_message::{HeaderName as H, Message, Method};
 use sip_transaction::{
-    Output, Target, TransactionConfig, TransactionId, TransactionTable, Transmit,
+    Direct, Event, LightOutput, Output, Target, TransactionConfig, TransactionId, TransactionTable,
+    Transmit,
 };
 
 use crate::config::{Body, UaConfig};
@@ -105,13 +106,32 @@ impl UserAgent {
 
     /// A parsed message arrived from `source`.
     pub fn handle(&mut self, now: Instant, message: Message, source: Target) {
-        self.table.handle_message(now, message, source);
-        self.pump(now);
+        let direct = self.table.handle_message_direct(now, message, source);
+        self.take_direct(now, direct);
     }
 
     /// A datagram arrived from `source`; it is parsed, and dropped if it does not parse.
     pub fn handle_datagram(&mut self, now: Instant, payload: Bytes, source: Target) {
-        self.table.handle_datagram(now, payload, source);
+        let direct = self.table.handle_datagram_direct(now, payload, source);
+        self.take_direct(now, direct);
+    }
+
+    /// Drains the table around the event it handed back: the outputs queued before it, the
+    /// event, then the rest (the order [`pump`](Self::pump) would have seen had it been queued;
+    /// the received message is not moved through the table's queue).
+    #[inline(always)]
+    fn take_direct(&mut self, now: Instant, direct: Option<Direct>) {
+        if let Some(Direct { after, event, .. }) = direct {
+            for _ in 0..after {
+                if !self.pump_one(now) {
+                    break;
+                }
+            }
+            if self.core.handle_event(now, &mut self.table, event).is_some() {
+                self.unclaimed += 1;
+            }
+            self.mark_events();
+        }
         self.pump(now);
     }
 
@@ -130,6 +150,7 @@ impl UserAgent {
     }
 
     /// The next transmit or event.
+    #[inline]
     pub fn poll_output(&mut self) -> Option<UaOutput> {
         loop {
             match self.order.pop_front()? {
@@ -160,21 +181,56 @@ impl UserAgent {
     /// Drains the table: transmits are queued in order, events go through the core, whose own
     /// events are queued after them.
     fn pump(&mut self, now: Instant) {
-        while let Some(output) = self.table.poll_output() {
-            match output {
-                Output::Transmit(t) => {
-                    self.transmits.push_back(t);
-                    self.order.push_back(Next::Transmit);
-                }
-                Output::Event(event) => {
-                    if self.core.handle_event(now, &mut self.table, event).is_some() {
-                        self.unclaimed += 1;
-                    }
-                }
+        while self.pump_one(now) {}
+        self.mark_events();
+    }
+
+    /// Takes one output of the table, if there is one; whether there was.
+    #[inline(always)]
+    fn pump_one(&mut self, now: Instant) -> bool {
+        // Transmits and `Terminated` come without the message-sized `Output` around them.
+        let claimed = match self.table.poll_light_output() {
+            Some(LightOutput::Transmit(t)) => {
+                self.transmits.push_back(t);
+                self.order.push_back(Next::Transmit);
+                true
             }
-            self.mark_events();
+            Some(LightOutput::Terminated { id }) => self.core.on_terminated(id),
+            Some(LightOutput::TimedOut { id, timer }) => {
+                self.handle_event(now, Event::TimedOut { id, timer })
+            }
+            Some(LightOutput::TransportFailed { id }) => {
+                self.handle_event(now, Event::TransportFailed { id })
+            }
+            Some(other) => self.pump_output(now, other.into()),
+            None => match self.table.poll_output() {
+                Some(output) => self.pump_output(now, output),
+                None => return false,
+            },
+        };
+        if !claimed {
+            self.unclaimed += 1;
         }
         self.mark_events();
+        true
+    }
+
+    /// Takes `output`: whether it was claimed.
+    fn pump_output(&mut self, now: Instant, output: Output) -> bool {
+        match output {
+            Output::Transmit(t) => {
+                self.transmits.push_back(t);
+                self.order.push_back(Next::Transmit);
+                true
+            }
+            Output::Event(event) => self.handle_event(now, event),
+        }
+    }
+
+    /// Passes `event` to the core: whether it was claimed.
+    #[inline(always)]
+    fn handle_event(&mut self, now: Instant, event: Event) -> bool {
+        self.core.handle_event(now, &mut self.table, event).is_none()
     }
 
     /// Queues a turn for each event the core queued since the last call.

@@ -57,7 +57,10 @@ pub struct UaConfig {
     /// The most calls and requests alive at once; new ones beyond it are refused (503 for
     /// incoming, an error for commands), so live state stays bounded.
     pub max_calls: usize,
-    /// Seed of the generator for tags, Call-IDs and the §14.1 glare delay.
+    /// Seed of the generator for tags, Call-IDs and the §14.1 glare delay. Tags and Call-IDs
+    /// must be globally unique (RFC 3261 §19.3, §8.1.1.4), so every agent needs its own seed:
+    /// a real deployment draws it from the operating system (as `sip` does), tests pick
+    /// distinct constants.
     pub rng_seed: u64,
     /// How long after an unanswered CANCEL the INVITE is given up (§9.1: 64*T1 by default,
     /// taken from the transaction table when `None`).

@@ -685,6 +685,7 @@ impl UaCore {
     }
 
     /// The next event for the application.
+    #[inline]
     pub fn poll_event(&mut self) -> Option<UaEvent> {
         self.events.pop_front()
     }
@@ -787,7 +788,7 @@ impl UaCore {
         self.call_id_buf = call_id;
         let (request, target, branch) = built?;
         let txn = txns
-            .send_request(now, request.clone(), target)
+            .send_request_ref(now, &request, target)
             .inspect_err(|_| txns.return_branch(branch))?;
         let invite_checked = self.addrs.check(&request, tag);
         let mut call = Call::new(sip_dialog::Role::Uac, Phase::Calling, kept, local_tag);
@@ -1295,7 +1296,7 @@ impl UaCore {
                 let headers = auth.client.authorize(&request_parts);
                 let _ = AuthHeader::apply_all(&headers, &mut request);
             }
-            Ok((txns.send_request(now, request.clone(), target)?, request))
+            Ok((txns.send_request_ref(now, &request, target)?, request))
         });
         match result {
             Ok((txn, request)) => {
@@ -1361,9 +1362,9 @@ impl UaCore {
                     Some(Ok(headers)) => next_attempt(&sent, Some(&headers), None),
                     _ => None,
                 };
-                match retry.and_then(|req| {
-                    txns.send_request(now, req.clone(), target).ok().map(|t| (t, req))
-                }) {
+                match retry
+                    .and_then(|req| txns.send_request_ref(now, &req, target).ok().map(|t| (t, req)))
+                {
                     Some((txn, request)) => {
                         self.clients.insert(txn, Purpose::Register(id));
                         if let Some(r) = self.regs.get_mut(id.index, id.generation) {
@@ -1459,27 +1460,10 @@ impl UaCore {
                 None => Some(Event::TransportFailed { id }),
             },
             Event::Terminated { id } => {
-                if !self.sent.is_empty() {
-                    self.sent.remove(&id);
-                }
-                let call = match self.clients.remove(&id) {
-                    Some(Purpose::Request(req)) => {
-                        self.finish_request(req, id);
-                        None
-                    }
-                    Some(Purpose::Register(reg)) => {
-                        self.finish_register(reg, id);
-                        None
-                    }
-                    Some(p) => p.call(),
-                    None => self.servers.remove(&id),
-                };
-                match call {
-                    Some(call) => {
-                        self.txn_done(call, id);
-                        None
-                    }
-                    None => Some(Event::Terminated { id }),
+                if self.on_terminated(id) {
+                    None
+                } else {
+                    Some(Event::Terminated { id })
                 }
             }
             Event::Ack { id, request, source } => {
@@ -1493,6 +1477,33 @@ impl UaCore {
                 }
             }
             other => Some(other),
+        }
+    }
+
+    /// [`handle_event`](Self::handle_event) of [`Event::Terminated`] for `id`, without the
+    /// event (an `Event` is as large as a `Message`): whether it concerned this core.
+    pub(crate) fn on_terminated(&mut self, id: TransactionId) -> bool {
+        if !self.sent.is_empty() {
+            self.sent.remove(&id);
+        }
+        let call = match self.clients.remove(&id) {
+            Some(Purpose::Request(req)) => {
+                self.finish_request(req, id);
+                return true;
+            }
+            Some(Purpose::Register(reg)) => {
+                self.finish_register(reg, id);
+                return true;
+            }
+            Some(p) => p.call(),
+            None => self.servers.remove(&id),
+        };
+        match call {
+            Some(call) => {
+                self.txn_done(call, id);
+                true
+            }
+            None => false,
         }
     }
 
@@ -2130,7 +2141,7 @@ impl UaCore {
             let (sent, target) = ((*out.request).clone(), out.target);
             if let Some(Ok(headers)) = self.challenge_answer(&sent, r)
                 && let Some(request) = next_attempt(&sent, Some(&headers), None)
-                && let Ok(txn) = txns.send_request(now, request.clone(), target)
+                && let Ok(txn) = txns.send_request_ref(now, &request, target)
             {
                 if let Some(out) = self.requests.get_mut(req.index, req.generation) {
                     out.txn = txn;
@@ -2150,7 +2161,7 @@ impl UaCore {
         {
             let target = out.target;
             if let Some(request) = next_attempt(&out.request, None, Some(&min))
-                && let Ok(txn) = txns.send_request(now, request.clone(), target)
+                && let Ok(txn) = txns.send_request_ref(now, &request, target)
             {
                 if let Some(out) = self.requests.get_mut(req.index, req.generation) {
                     out.txn = txn;
@@ -2685,7 +2696,7 @@ impl UaCore {
         target: Target,
         retried: bool,
     ) -> Result<RequestId, UaError> {
-        let txn = txns.send_request(now, request.clone(), target)?;
+        let txn = txns.send_request_ref(now, &request, target)?;
         let (index, generation) = self.requests.insert(OutRequest {
             txn,
             request: Box::new(request),
@@ -2806,7 +2817,7 @@ impl UaCore {
         let next_hop =
             outbound.unwrap_or_else(|| request.request_uri_str().unwrap_or_default().to_string());
         let Ok(target) = self.resolve(&next_hop) else { return false };
-        let Ok(txn) = txns.send_request(now, request.clone(), target) else { return false };
+        let Ok(txn) = txns.send_request_ref(now, &request, target) else { return false };
         self.clients.insert(txn, Purpose::Invite(call));
         if let Some(c) = self.call_mut(call) {
             c.invite = Some(Box::new(request));
