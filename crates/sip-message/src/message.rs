@@ -816,7 +816,7 @@ impl Message {
         // start line, lines above the Via, what is left of the Via line) ends where the cut
         // line ended, and the bytes in front of the message stay unused. The line only
         // shrinks (`name: rest` is no longer than `name:first, rest`): `lead >= p0`.
-        let lead = (cut_end - cut_start - kept_len) + p0;
+        let lead = (cut_end - cut_start).checked_sub(kept_len)? + p0;
         let mut out = BytesMut::with_capacity(p1);
         out.resize(lead, 0);
         out.extend_from_slice(self.buf.get(p0..cut_start)?);
