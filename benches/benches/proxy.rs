@@ -56,7 +56,8 @@ impl Trio {
         let mut config = UaConfig::new("alice", ALICE);
         config.outbound_proxy = Some(format!("sip:{PROXY};lr"));
         let alice = UserAgent::new(config, TransactionConfig::default());
-        let mut config = UaConfig::new("bob", BOB);
+        // Each agent its own seed: tags and Call-IDs must differ between them (RFC 3261 §19.3).
+        let mut config = UaConfig::new("bob", BOB).rng_seed(2);
         config.send_trying = false;
         let bob = UserAgent::new(config, TransactionConfig::default().rng_seed(2));
         let mut locations = StaticLocations::new();
