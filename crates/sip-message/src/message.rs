@@ -1032,6 +1032,49 @@ impl Message {
         front: &[(HeaderName, &[u8])],
         max_forwards: Option<u8>,
     ) -> Result<Message, EditError> {
+        self.forwarded_restamped(request_uri, front, None, max_forwards)
+    }
+
+    /// [`forwarded`](Self::forwarded) of this request with its top Via value replaced by
+    /// `top_via` first, when it is given and the request has a Via: the value a proxy stamps
+    /// with `received` and `rport` (RFC 3261 §18.2.1, RFC 3581 §4) goes into the copy without
+    /// the request itself being edited.
+    ///
+    /// The result is what [`Message::pop_front`] of [`HeaderName::Via`] followed by
+    /// [`Message::push_front`] of `top_via` (the new line above all others), then the edits
+    /// [`forwarded`](Self::forwarded) stands for, would give.
+    ///
+    /// ```
+    /// # use bytes::Bytes;
+    /// use sip_message::{HeaderName as H, Message};
+    /// # let msg = Message::parse(Bytes::from_static(b"BYE sip:b@example.com SIP/2.0\r\n\
+    /// #     Via: SIP/2.0/UDP 192.0.2.1;rport;branch=z9hG4bK1\r\nMax-Forwards: 70\r\n\
+    /// #     CSeq: 7 BYE\r\nContent-Length: 0\r\n\r\n"))?;
+    /// let via = b"SIP/2.0/UDP p.example.com;branch=z9hG4bKp1";
+    /// let stamped = b"SIP/2.0/UDP 192.0.2.1;rport=5060;branch=z9hG4bK1";
+    /// let copy = msg.forwarded_restamped(None, &[(H::Via, &via[..])], Some(&stamped[..]), Some(69))?;
+    /// assert_eq!(copy.values(H::Via).nth(1), Some(&stamped[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// Those of [`forwarded`](Self::forwarded), and [`EditError::BadValue`] if `top_via` holds
+    /// CR, LF or NUL.
+    pub fn forwarded_restamped(
+        &self,
+        request_uri: Option<&str>,
+        front: &[(HeaderName, &[u8])],
+        top_via: Option<&[u8]>,
+        max_forwards: Option<u8>,
+    ) -> Result<Message, EditError> {
+        if top_via.is_some_and(breaks_line) {
+            return Err(EditError::BadValue);
+        }
+        // The line whose first value `top_via` replaces (none without a Via).
+        let restamp = top_via.and_then(|v| {
+            let at = self.headers.iter().position(|e| e.name == HeaderName::Via)?;
+            Some((at, v))
+        });
         let StartLine::Request { method, uri } = &self.start else {
             return Err(EditError::NotARequest);
         };
@@ -1072,6 +1115,9 @@ impl Message {
         for &(name, value) in front {
             out.line(name, b"", value);
         }
+        if let Some((_, value)) = restamp {
+            out.line(HeaderName::Via, b"", value);
+        }
         let body_len = Decimal::new(body.len() as u64);
         let body_len = body_len.as_bytes();
         let mf_digits = max_forwards.map(|n| Decimal::new(u64::from(n)));
@@ -1095,6 +1141,14 @@ impl Message {
                         out.line(HeaderName::ContentLength, self.slot(e.name_text), body_len);
                         continue;
                     }
+                }
+                HeaderName::Via if restamp.is_some_and(|(at, _)| at == old) => {
+                    // The first value goes (`top_via` is above); the rest of its line stays,
+                    // as `pop_front` leaves it.
+                    if let Some(rest) = after_first_value(value) {
+                        out.line(HeaderName::Via, self.slot(e.name_text), rest);
+                    }
+                    continue;
                 }
                 _ => {}
             }
@@ -1452,6 +1506,15 @@ impl Indexing<'_> {
     }
 }
 
+/// What [`Message::pop_front`] leaves of list line `line` once its first value is taken off
+/// (`None`: the line goes).
+fn after_first_value(line: &[u8]) -> Option<&[u8]> {
+    let mut pieces = split_list(line);
+    pieces.next();
+    let rest = pieces.next()?;
+    line.get((rest.as_ptr() as usize).checked_sub(line.as_ptr() as usize)?..)
+}
+
 /// Writes `name: value\r\n`, using the name as written when there is one.
 fn write_line(out: &mut BytesMut, name_text: &[u8], name: HeaderName, value: &[u8]) {
     if name_text.is_empty() {
@@ -1751,6 +1814,10 @@ mod tests {
                 0..3,
             ),
             max_forwards in prop::option::of(0u8..=255),
+            top_via in prop::option::of(prop::sample::select(vec![
+                "SIP/2.0/UDP 192.0.2.1:5060;rport=5060;branch=z9hG4bKa;received=192.0.2.1",
+                "SIP/2.0/TCP b;branch=z9hG4bKb ",
+            ])),
         ) {
             let mut m = Message::parse(Bytes::copy_from_slice(FORWARD_BASES[base])).unwrap();
             for e in edits {
@@ -1771,8 +1838,18 @@ mod tests {
             }
             let lines: Vec<(HeaderName, &[u8])> =
                 front.iter().map(|(n, v)| (*n, v.as_bytes())).collect();
-            let copy = m.forwarded(uri, &lines, max_forwards).unwrap();
+            let copy = match top_via {
+                None => m.forwarded(uri, &lines, max_forwards).unwrap(),
+                Some(v) => {
+                    m.forwarded_restamped(uri, &lines, Some(v.as_bytes()), max_forwards).unwrap()
+                }
+            };
             let mut edited = m.clone();
+            if let Some(v) = top_via
+                && edited.pop_front(HeaderName::Via).is_some()
+            {
+                edited.push_front(HeaderName::Via, v).unwrap();
+            }
             if let Some(uri) = uri {
                 edited.set_request_uri(uri).unwrap();
             }
@@ -1977,6 +2054,10 @@ mod tests {
         );
         let response = Message::parse(Bytes::from_static(b"SIP/2.0 200 OK\r\n\r\n")).unwrap();
         assert_eq!(response.forwarded(None, &[], None), Err(EditError::NotARequest));
+        assert_eq!(
+            m.forwarded_restamped(None, &[], Some(&b"SIP/2.0/UDP a\r\nX: y"[..]), None),
+            Err(EditError::BadValue)
+        );
     }
 
     #[test]

@@ -153,8 +153,12 @@ pub(crate) struct Candidate {
 pub(crate) struct Context {
     pub(crate) server: TransactionId,
     pub(crate) server_live: bool,
-    /// The request after §16.4, the base of every copy (§16.6 step 1).
+    /// The request after §16.4, the base of every copy (§16.6 step 1), its top Via as
+    /// received.
     pub(crate) request: Message,
+    /// The top Via value of the copies: the request's stamped with `received` (§18.2.1), when
+    /// the stamp changes it.
+    pub(crate) top_via: Option<String>,
     pub(crate) invite: bool,
     /// The Request-URI is a resource of the proxy (§16.5: only then may 3xx add targets).
     pub(crate) local: bool,
@@ -191,6 +195,7 @@ impl Context {
             server,
             server_live: true,
             request,
+            top_via: None,
             invite,
             local,
             secure,

@@ -408,10 +408,10 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
                 return;
             }
         };
-        if let Some(via) = stamp {
-            replace_top_via(&mut request, via);
-        }
         if self.config.stateless {
+            if let Some(via) = stamp {
+                replace_top_via(&mut request, via);
+            }
             self.forward_one_stateless(txns, request, &targets, &loop_part);
             // Nothing of the request is kept (§16.11): the table's server transaction goes too.
             txns.terminate(now, id);
@@ -422,7 +422,10 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             let _ = txns.send_response(now, id, response);
         }
         let count = targets.len();
-        let cid = self.alloc(Context::new(id, request, invite, local, secure, loop_part, targets));
+        let mut context = Context::new(id, request, invite, local, secure, loop_part, targets);
+        // The stamped top Via goes into each copy as it is written (the request is not edited).
+        context.top_via = stamp;
+        let cid = self.alloc(context);
         self.servers.insert(id, cid);
         self.events.push_back(ProxyEvent::Proxied { server: id, targets: count });
         self.advance(now, txns, cid);
@@ -549,7 +552,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         let Some(target) = targets.iter().find(|t| t.q == best_q) else { return };
         let unique = stateless_unique(&request);
         let Some((copy, hops)) =
-            self.build_copy_of(Cow::Owned(request), target, self.config.record_route)
+            self.build_copy_of(Cow::Owned(request), None, target, self.config.record_route)
         else {
             return;
         };
@@ -616,7 +619,8 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         let unique = stateless_unique(ack);
         // Borrowed: only a copy that needs edits beyond the one-pass write (pushed Routes, a
         // strict route) clones it.
-        let Some((copy, hops)) = self.build_copy_of(Cow::Borrowed(&*ack), &target, false) else {
+        let Some((copy, hops)) = self.build_copy_of(Cow::Borrowed(&*ack), None, &target, false)
+        else {
             return;
         };
         let Some(&hop) = hops.first() else { return };
@@ -1069,7 +1073,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         let built = {
             let Some(ctx) = self.context(cid) else { return };
             let Some(target) = ctx.targets.get(ti) else { return };
-            self.build_copy(&ctx.request, target, self.config.record_route).map(|(copy, hops)| {
+            self.build_copy(ctx, target, self.config.record_route).map(|(copy, hops)| {
                 let first = hops.first().copied();
                 let sent = first.and_then(|hop| {
                     let copy = self.forward_copy(txns, copy, hop, &ctx.loop_part)?;
@@ -1128,9 +1132,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
                 let ti = usize::from(branch.target);
                 let Some(ctx) = self.context(cid) else { return false };
                 let Some(target) = ctx.targets.get(ti) else { return false };
-                let Some((copy, _)) =
-                    self.build_copy(&ctx.request, target, self.config.record_route)
-                else {
+                let Some((copy, _)) = self.build_copy(ctx, target, self.config.record_route) else {
                     return false;
                 };
                 (self.forward_copy(txns, copy, hop, &ctx.loop_part), hop)
@@ -1431,15 +1433,17 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
     /// Routes, strict-route reformatting, Record-Route) and the next-hop addresses in order.
     fn build_copy<'a>(
         &self,
-        base: &'a Message,
+        ctx: &'a Context,
         target: &TargetSlot,
         record_route: bool,
     ) -> Option<(ForwardCopy<'a>, SmallVec<[Target; 2]>)> {
-        self.build_copy_of(Cow::Borrowed(base), target, record_route)
+        let top_via = ctx.top_via.as_deref();
+        self.build_copy_of(Cow::Borrowed(&ctx.request), top_via, target, record_route)
     }
 
     /// [`build_copy`](Self::build_copy) of a request borrowed or owned (a request that is
-    /// forwarded once and then dropped is edited, when it is, without a clone).
+    /// forwarded once and then dropped is edited, when it is, without a clone), whose top Via
+    /// value is replaced by `top_via` when given (the `received` stamp of §18.2.1).
     ///
     /// Unless Routes are pushed or a strict route reformats the copy (which read the copy as
     /// they change it), nothing is edited here: the copy is written in one pass once its Via
@@ -1447,6 +1451,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
     fn build_copy_of<'a>(
         &self,
         mut copy: Cow<'a, Message>,
+        top_via: Option<&'a str>,
         target: &TargetSlot,
         record_route: bool,
     ) -> Option<(ForwardCopy<'a>, SmallVec<[Target; 2]>)> {
@@ -1470,8 +1475,11 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         } else {
             self.config.max_forwards
         };
-        // Steps 2 and 3 as edits, for a copy that is edited further.
+        // The stamp, and steps 2 and 3, as edits, for a copy that is edited further.
         let edit = |copy: &mut Message| -> Option<()> {
+            if let Some(via) = top_via {
+                replace_top_via(copy, via.to_owned());
+            }
             if new_uri {
                 copy.set_request_uri(Bytes::copy_from_slice(uri.as_bytes())).ok()?;
             }
@@ -1571,7 +1579,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             ForwardCopy::Edited(copy.into_owned())
         } else {
             let uri = new_uri.then(|| uri.into_owned());
-            ForwardCopy::Planned { base: copy, uri, max_forwards, record_route: rr_line }
+            ForwardCopy::Planned { base: copy, top_via, uri, max_forwards, record_route: rr_line }
         };
         Some((copy, hops))
     }
@@ -1897,6 +1905,8 @@ enum ForwardCopy<'a> {
         /// The request as the copies start from it (the context's, borrowed, for a stateful
         /// branch: no clone).
         base: Cow<'a, Message>,
+        /// The top Via value stamped with `received` (§18.2.1), in place of the request's.
+        top_via: Option<&'a str>,
         /// The new Request-URI (step 2), when it differs.
         uri: Option<String>,
         /// Max-Forwards (step 3).
@@ -1914,7 +1924,7 @@ impl ForwardCopy<'_> {
                 copy.push_front(HeaderName::Via, Bytes::copy_from_slice(via)).ok()?;
                 Some(copy)
             }
-            ForwardCopy::Planned { base, uri, max_forwards, record_route } => {
+            ForwardCopy::Planned { base, top_via, uri, max_forwards, record_route } => {
                 let via = (HeaderName::Via, via);
                 let mut front = [via, via];
                 let lines = match &record_route {
@@ -1924,13 +1934,23 @@ impl ForwardCopy<'_> {
                     }
                     None => &front[..1],
                 };
-                let copy = base.forwarded(uri.as_deref(), lines, Some(max_forwards)).ok()?;
+                let stamp = top_via.map(str::as_bytes);
+                let copy = base
+                    .forwarded_restamped(uri.as_deref(), lines, stamp, Some(max_forwards))
+                    .ok()?;
                 // The same bytes as the edits of §16.6 steps 2-4 and 8 give (checked in every
                 // debug build: the unit and flow tests of this crate and its dependents).
                 debug_assert_eq!(
                     Some(copy.to_bytes()),
-                    ForwardCopy::by_edits(base.into_owned(), uri, max_forwards, record_route, via)
-                        .map(|m| m.to_bytes())
+                    ForwardCopy::by_edits(
+                        base.into_owned(),
+                        top_via,
+                        uri,
+                        max_forwards,
+                        record_route,
+                        via
+                    )
+                    .map(|m| m.to_bytes())
                 );
                 Some(copy)
             }
@@ -1943,11 +1963,15 @@ impl ForwardCopy<'_> {
     /// debug builds check the one-pass copy against).
     fn by_edits(
         mut copy: Message,
+        top_via: Option<&str>,
         uri: Option<String>,
         max_forwards: u8,
         record_route: Option<Bytes>,
         via: (HeaderName, &[u8]),
     ) -> Option<Message> {
+        if let Some(via) = top_via {
+            replace_top_via(&mut copy, via.to_owned());
+        }
         if let Some(uri) = uri {
             copy.set_request_uri(uri).ok()?;
         }
@@ -2096,13 +2120,22 @@ mod tests {
             "mailto:bob@example.com",
             "sip:",
         ] {
-            for request in [&base, &routed, &strict] {
+            // With and without a stamped top Via (debug builds check each copy against the
+            // edits, the stamp among them).
+            let stamps =
+                [None, Some("SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKa;received=192.0.2.9")];
+            let requests = [&base, &routed, &strict];
+            for (request, top_via) in
+                requests.iter().flat_map(|r| stamps.iter().map(move |s| (r, s)))
+            {
                 for record_route in [false, true] {
                     let plain = TargetSlot::new(uri, 1000, true);
                     let mut known = TargetSlot::new(uri, 1000, true);
                     known.facts = Some(UriFacts::of(&Uri::parse(uri)));
-                    let a = proxy.build_copy(request, &plain, record_route);
-                    let b = proxy.build_copy(request, &known, record_route);
+                    let copy = |slot: &TargetSlot| {
+                        proxy.build_copy_of(Cow::Borrowed(request), *top_via, slot, record_route)
+                    };
+                    let (a, b) = (copy(&plain), copy(&known));
                     let show = |r: Option<(ForwardCopy, SmallVec<[Target; 2]>)>| {
                         r.map(|(m, hops)| {
                             let via = b"SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKx";
