@@ -1120,14 +1120,13 @@ impl Message {
         }
         let body_len = Decimal::new(body.len() as u64);
         let body_len = body_len.as_bytes();
-        let mf_digits = max_forwards.map(|n| Decimal::new(u64::from(n)));
         let (mut wrote_length, mut wrote_mf) = (false, false);
         for (old, e) in self.headers.iter().enumerate() {
             let value = self.slot(e.value);
             match e.name {
-                HeaderName::MaxForwards if mf_digits.is_some() => {
-                    if let (false, Some(digits)) = (wrote_mf, &mf_digits) {
-                        out.line(HeaderName::MaxForwards, b"", digits.as_bytes());
+                HeaderName::MaxForwards if max_forwards.is_some() => {
+                    if let (false, Some(n)) = (wrote_mf, max_forwards) {
+                        out.max_forwards_line(n);
                     }
                     wrote_mf = true;
                     continue;
@@ -1158,8 +1157,8 @@ impl Message {
                 out.line(e.name, self.slot(e.name_text), value);
             }
         }
-        if let (false, Some(digits)) = (wrote_mf, &mf_digits) {
-            out.line(HeaderName::MaxForwards, b"", digits.as_bytes());
+        if let (false, Some(n)) = (wrote_mf, max_forwards) {
+            out.max_forwards_line(n);
         }
         if !wrote_length {
             out.line(HeaderName::ContentLength, b"", body_len);
@@ -1437,6 +1436,35 @@ impl Indexing<'_> {
         // A value the parser would refuse (a bad Content-Length an edit put there) is written
         // as the edits would write it; its key stays unset, as after the edit.
         let _ = index_header(&mut self.headers, &mut self.keys, &self.buf, raw);
+    }
+
+    /// Writes `Max-Forwards: n` as [`line`](Self::line) writes it, and indexes it as the parser
+    /// would without reading the digits back: the value has no whitespace to trim, and the
+    /// first Max-Forwards line's key is `n`.
+    fn max_forwards_line(&mut self, n: u8) {
+        self.flush();
+        let name = HeaderName::MaxForwards;
+        let digits = Decimal::new(u64::from(n));
+        let digits = digits.as_bytes();
+        let name_start = self.buf.len();
+        self.buf.reserve(name.as_str().len() + digits.len() + 4);
+        self.buf.extend_from_slice(name.as_str().as_bytes());
+        let name_end = self.buf.len();
+        self.buf.extend_from_slice(b": ");
+        let value_from = self.buf.len();
+        self.buf.extend_from_slice(digits);
+        let content_end = self.buf.len();
+        self.buf.extend_from_slice(b"\r\n");
+        self.headers.push(Entry {
+            name,
+            name_text: Slot::buf(name_start, name_end),
+            value: Slot::buf(value_from, content_end),
+            line_end: content_end as u32,
+        });
+        if !self.keys.max_forwards_seen {
+            self.keys.max_forwards_seen = true;
+            self.keys.max_forwards = Some(n);
+        }
     }
 
     /// Copies line `e` (number `old`) of `from`, untouched since parsing, byte for byte, and
