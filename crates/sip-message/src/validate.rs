@@ -972,6 +972,29 @@ mod tests {
         }
 
         #[test]
+        fn plain_addresses_are_judged_as_the_typed_parsers(
+            uri in proptest::sample::select(vec![
+                "<sip:a@b.c>", "<sip:bob@192.0.2.2:5060>", "<SIPS:b;lr>", "<sip:a@b?h=v>",
+                "<sip:[::1]:5>", "<sip:a@-b>", "<sip:a@1.2.3>", "<sip:a@b:99999>", "<sip:a@b",
+                "<sip:a@b;=x>", "<tel:+1>", "<sip:a@b> ", " <sip:a@b>", "\"A\" <sip:a@b>",
+            ]),
+            params in proptest::collection::vec(proptest::sample::select(vec![
+                ";tag", ";tag=", ";TaG=x1", ";tag=a.b", ";tag=\"q\"", ";q=0.5", ";Q=2", ";q",
+                ";expires=60", ";EXPIRES=x", ";expires", ";lr", ";x=y:z", "; tag=1", ";",
+                ";cid=\"a\"", ";cid=a", " ", ",",
+            ]), 0..4),
+            name in proptest::sample::select(vec![
+                HeaderName::From, HeaderName::To, HeaderName::Contact, HeaderName::Route,
+                HeaderName::ReferTo, HeaderName::ReferredBy,
+            ]),
+        ) {
+            let v = format!("{uri}{}", params.concat());
+            let typed = typed_only(name, &v);
+            prop_assert_eq!(quick_accepts(name, &v), typed.is_ok(), "{} {:?}", name, v);
+            prop_assert_eq!(check_header_str(name, &v), typed);
+        }
+
+        #[test]
         fn uri_check_matches_uri_parse(
             scheme in proptest::sample::select(vec!["sip:", "sips:", "SIP:", "sIpS:", "tel:", "x:", ""]),
             pieces in proptest::collection::vec(proptest::sample::select(vec![
