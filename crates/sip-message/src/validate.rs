@@ -375,25 +375,33 @@ fn quick_accepts(name: HeaderName, value: &str) -> bool {
 /// honour) and trims, leaving each element one token. `false` for an empty value or element,
 /// which `check_text` judges (some of these headers may be empty).
 fn is_token_list(value: &str) -> bool {
-    use crate::chars::{TOKEN, run_len};
+    use crate::chars::{TOKEN, in_class};
     let b = value.as_bytes();
-    let ws = |c: &u8| matches!(c, b' ' | b'\t' | b'\r' | b'\n');
     let mut i = 0;
-    // Each element: whitespace, a token (its run read four bytes a step), whitespace; then a
-    // comma and the next element, or the end.
+    // Each element: whitespace, a token, whitespace; then a comma and the next element, or
+    // the end. Byte by byte: the tokens of these lists (methods, option tags) are short.
     loop {
-        i += b.get(i..).unwrap_or_default().iter().take_while(|c| ws(c)).count();
-        let n = run_len(&TOKEN, b.get(i..).unwrap_or_default());
-        if n == 0 {
+        while let Some(b' ' | b'\t' | b'\r' | b'\n') = b.get(i) {
+            i += 1;
+        }
+        let start = i;
+        while let Some(&c) = b.get(i)
+            && in_class(&TOKEN, c)
+        {
+            i += 1;
+        }
+        if i == start {
             return false;
         }
-        i += n;
-        i += b.get(i..).unwrap_or_default().iter().take_while(|c| ws(c)).count();
-        match b.get(i) {
-            None => return true,
-            Some(b',') => i += 1,
-            Some(_) => return false,
+        loop {
+            match b.get(i) {
+                Some(b' ' | b'\t' | b'\r' | b'\n') => i += 1,
+                Some(b',') => break,
+                Some(_) => return false,
+                None => return true,
+            }
         }
+        i += 1;
     }
 }
 
