@@ -1110,9 +1110,18 @@ pub(crate) fn walk_sip_uri(s: &str, at: usize) -> SipWalk {
             Err(_) => return SipWalk::Invalid,
         }
     }
-    let Ok(params_end) = uri_params_end(b, i) else {
-        return SipWalk::Invalid;
+    // The parameters and headers read only from a `;` or a `?` (and end where they start
+    // otherwise): tested here first, so that a URI without them calls neither reader.
+    let params_end = match b.get(i) {
+        Some(b';') => match uri_params_end(b, i) {
+            Ok(end) => end,
+            Err(_) => return SipWalk::Invalid,
+        },
+        _ => i,
     };
+    if b.get(params_end) != Some(&b'?') {
+        return SipWalk::Ends { end: params_end, headers: false };
+    }
     // `SipUri::parse` also cuts slices at these positions, which are all ASCII boundaries
     // (each follows an ASCII byte or ends a run of ASCII bytes), so cutting cannot fail.
     match uri_headers_end(b, params_end) {

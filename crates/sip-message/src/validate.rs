@@ -375,25 +375,33 @@ fn quick_accepts(name: HeaderName, value: &str) -> bool {
 /// honour) and trims, leaving each element one token. `false` for an empty value or element,
 /// which `check_text` judges (some of these headers may be empty).
 fn is_token_list(value: &str) -> bool {
-    use crate::chars::{TOKEN, run_len};
+    use crate::chars::{TOKEN, in_class};
     let b = value.as_bytes();
-    let ws = |c: &u8| matches!(c, b' ' | b'\t' | b'\r' | b'\n');
     let mut i = 0;
-    // Each element: whitespace, a token (its run read four bytes a step), whitespace; then a
-    // comma and the next element, or the end.
+    // Each element: whitespace, a token, whitespace; then a comma and the next element, or
+    // the end. Byte by byte: the tokens of these lists (methods, option tags) are short.
     loop {
-        i += b.get(i..).unwrap_or_default().iter().take_while(|c| ws(c)).count();
-        let n = run_len(&TOKEN, b.get(i..).unwrap_or_default());
-        if n == 0 {
+        while let Some(b' ' | b'\t' | b'\r' | b'\n') = b.get(i) {
+            i += 1;
+        }
+        let start = i;
+        while let Some(&c) = b.get(i)
+            && in_class(&TOKEN, c)
+        {
+            i += 1;
+        }
+        if i == start {
             return false;
         }
-        i += n;
-        i += b.get(i..).unwrap_or_default().iter().take_while(|c| ws(c)).count();
-        match b.get(i) {
-            None => return true,
-            Some(b',') => i += 1,
-            Some(_) => return false,
+        loop {
+            match b.get(i) {
+                Some(b' ' | b'\t' | b'\r' | b'\n') => i += 1,
+                Some(b',') => break,
+                Some(_) => return false,
+                None => return true,
+            }
         }
+        i += 1;
     }
 }
 
@@ -966,6 +974,29 @@ mod tests {
             name in 0..QUICK.len(),
         ) {
             let name = QUICK.get(name).copied().unwrap_or(HeaderName::Via);
+            let typed = typed_only(name, &v);
+            prop_assert_eq!(quick_accepts(name, &v), typed.is_ok(), "{} {:?}", name, v);
+            prop_assert_eq!(check_header_str(name, &v), typed);
+        }
+
+        #[test]
+        fn plain_addresses_are_judged_as_the_typed_parsers(
+            uri in proptest::sample::select(vec![
+                "<sip:a@b.c>", "<sip:bob@192.0.2.2:5060>", "<SIPS:b;lr>", "<sip:a@b?h=v>",
+                "<sip:[::1]:5>", "<sip:a@-b>", "<sip:a@1.2.3>", "<sip:a@b:99999>", "<sip:a@b",
+                "<sip:a@b;=x>", "<tel:+1>", "<sip:a@b> ", " <sip:a@b>", "\"A\" <sip:a@b>",
+            ]),
+            params in proptest::collection::vec(proptest::sample::select(vec![
+                ";tag", ";tag=", ";TaG=x1", ";tag=a.b", ";tag=\"q\"", ";q=0.5", ";Q=2", ";q",
+                ";expires=60", ";EXPIRES=x", ";expires", ";lr", ";x=y:z", "; tag=1", ";",
+                ";cid=\"a\"", ";cid=a", " ", ",",
+            ]), 0..4),
+            name in proptest::sample::select(vec![
+                HeaderName::From, HeaderName::To, HeaderName::Contact, HeaderName::Route,
+                HeaderName::ReferTo, HeaderName::ReferredBy,
+            ]),
+        ) {
+            let v = format!("{uri}{}", params.concat());
             let typed = typed_only(name, &v);
             prop_assert_eq!(quick_accepts(name, &v), typed.is_ok(), "{} {:?}", name, v);
             prop_assert_eq!(check_header_str(name, &v), typed);

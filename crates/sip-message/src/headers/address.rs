@@ -332,14 +332,6 @@ fn parse_address<'a>(
 /// [`Message::validate`](crate::Message::validate), which throws it away). `false` for any
 /// other header.
 pub(crate) fn address_is_valid(value: &str, name: HeaderName) -> bool {
-    /// The parameters each header checks, as its `$check` does: the first one named so.
-    #[derive(Clone, Copy, PartialEq, Eq)]
-    enum Known {
-        None,
-        Tag,
-        QExpires,
-        Cid,
-    }
     let (form, known) = match name {
         HeaderName::From | HeaderName::To => (Form::Either, Known::Tag),
         HeaderName::Contact if value == "*" => return true,
@@ -353,6 +345,9 @@ pub(crate) fn address_is_valid(value: &str, name: HeaderName) -> bool {
         HeaderName::ReferredBy => (Form::Either, Known::Cid),
         _ => return false,
     };
+    if plain_address_is_valid(value, known) {
+        return true;
+    }
     let mut cur = Cursor::new(value, name);
     if !check_name_addr(&mut cur, form) {
         return false;
@@ -388,6 +383,86 @@ pub(crate) fn address_is_valid(value: &str, name: HeaderName) -> bool {
             a.is_none_or(|v| q_value(v).is_some()) && b.is_none_or(|v| delta_value(v).is_some())
         }
         Known::Cid => a.is_none_or(|v| v.and_then(strip_quotes).is_some()),
+    }
+}
+
+/// The parameters each address header checks, as its `$check` does: the first one named so.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Known {
+    None,
+    Tag,
+    QExpires,
+    Cid,
+}
+
+/// Whether `value` is an address of the common shape that [`address_is_valid`] accepts, read
+/// in one pass over the bytes: `<`, a SIP or SIPS URI up to `>` (the first step of
+/// [`check_name_addr`]), then `;name` or `;name=value` parameters of `token`s with no
+/// whitespace, to the end of the value; the parameters `known` names checked as
+/// `address_is_valid` checks them (Referred-By's `cid` is left to it). These are the steps
+/// the general walk takes on such a value (its parameters are those `plain_params` reads,
+/// all tokens), so a `true` is its answer; `false` says nothing (anything else, such as a
+/// display name, whitespace or a quoted value, is left to it).
+fn plain_address_is_valid(value: &str, known: Known) -> bool {
+    use crate::chars::{TOKEN, run_len};
+    use crate::uri::{SipWalk, walk_sip_uri};
+    let b = value.as_bytes();
+    if known == Known::Cid || b.first() != Some(&b'<') {
+        return false;
+    }
+    let SipWalk::Ends { end, .. } = walk_sip_uri(value, 1) else {
+        return false;
+    };
+    if b.get(end) != Some(&b'>') {
+        return false;
+    }
+    let token_end = |i: usize| i + run_len(&TOKEN, b.get(i..).unwrap_or_default());
+    let mut i = end + 1;
+    // The first value of the parameters `known` checks (`tag`, or `q` and `expires`).
+    let (mut first, mut second): (Option<Option<&str>>, Option<Option<&str>>) = (None, None);
+    while b.get(i) == Some(&b';') {
+        let name_start = i + 1;
+        i = token_end(name_start);
+        if i == name_start {
+            return false;
+        }
+        let name = b.get(name_start..i).unwrap_or_default();
+        let param_value = if b.get(i) == Some(&b'=') {
+            let value_start = i + 1;
+            i = token_end(value_start);
+            if i == value_start {
+                return false;
+            }
+            // Cut after ASCII bytes: always a boundary.
+            Some(value.get(value_start..i).unwrap_or_default())
+        } else {
+            None
+        };
+        match known {
+            Known::Tag if first.is_none() && name.eq_ignore_ascii_case(b"tag") => {
+                first = Some(param_value);
+            }
+            Known::QExpires if first.is_none() && name.eq_ignore_ascii_case(b"q") => {
+                first = Some(param_value);
+            }
+            Known::QExpires if second.is_none() && name.eq_ignore_ascii_case(b"expires") => {
+                second = Some(param_value);
+            }
+            _ => {}
+        }
+    }
+    if i != b.len() {
+        return false;
+    }
+    match known {
+        Known::None => true,
+        // A tag read here is a token, as `token_value` asks; it must have a value.
+        Known::Tag => first.is_none_or(|v| v.is_some()),
+        Known::QExpires => {
+            first.is_none_or(|v| q_value(v).is_some())
+                && second.is_none_or(|v| delta_value(v).is_some())
+        }
+        Known::Cid => false,
     }
 }
 
