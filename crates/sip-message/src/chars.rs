@@ -47,11 +47,12 @@ pub(crate) fn in_class(table: &[bool; 256], c: u8) -> bool {
     table.get(usize::from(c)).copied().unwrap_or(false)
 }
 
-/// Whether `c` is a `token` character.
 /// The length of the run of bytes in `table` at the start of `s`. Four bytes are looked up
 /// per step (one branch for the four) while the run lasts, then the rest byte by byte: the
-/// values scanned this way (branches, tags, Call-IDs, URIs) run to tens of bytes.
-#[inline]
+/// values scanned this way (branches, tags, Call-IDs, URIs) run to tens of bytes. Always
+/// inlined: a call cost about as much as the scan of a tag, and the eager key parsers run it
+/// on every message.
+#[inline(always)]
 pub(crate) fn run_len(table: &[bool; 256], s: &[u8]) -> usize {
     let mut n = 0;
     for chunk in s.chunks_exact(4) {
