@@ -387,27 +387,33 @@ impl TransactionTable {
         payload: Bytes,
         source: Target,
     ) -> Option<Direct> {
-        match Message::parse(payload) {
-            Ok(message) => self.receive_direct(now, message, source),
-            Err(_) => {
-                self.handle_timeout(now);
-                self.stats.malformed += 1;
-                None
-            }
-        }
+        // The message is matched by reference where the parse left it, and taken out of the
+        // `Ok` only for the returned event, after the matching: taking it out first, and
+        // keeping the built event in a local across the matching's clean-up, each cost one
+        // more copy of a message-sized value.
+        let parsed = Message::parse(payload);
+        let Ok(message) = &parsed else {
+            self.handle_timeout(now);
+            self.stats.malformed += 1;
+            return None;
+        };
+        let (up, after) = self.match_direct(now, message, source);
+        let Ok(message) = parsed else { return None };
+        Self::direct(up, after, message, source)
     }
 
     /// [`receive`](Self::receive), building the event in the returned [`Direct`].
     #[inline(always)]
     fn receive_direct(&mut self, now: Instant, message: Message, source: Target) -> Option<Direct> {
-        let now = self.handle_due(now);
-        let (up, release) = if message.is_request() {
-            self.on_request(now, &message, source)
-        } else {
-            self.on_response(now, &message)
-        };
-        let after = self.out.len();
-        let direct = match up {
+        let (up, after) = self.match_direct(now, &message, source);
+        Self::direct(up, after, message, source)
+    }
+
+    /// The event that carries `message` as `up` says, built in place as the returned value
+    /// (after the matching's other work, so that nothing keeps it in a local first).
+    #[inline(always)]
+    fn direct(up: Up, after: usize, message: Message, source: Target) -> Option<Direct> {
+        match up {
             Up::Nothing => None,
             Up::Request(id) => {
                 Some(Direct { after, event: Event::Request { id, request: message, source } })
@@ -425,12 +431,26 @@ impl TransactionTable {
             Up::Stray => {
                 Some(Direct { after, event: Event::StrayResponse { response: message, source } })
             }
+        }
+    }
+
+    /// The matching half of [`receive_direct`](Self::receive_direct): fires what is due,
+    /// matches `message`, frees the transaction that ended; returns where the message goes
+    /// and how many queued outputs come before its event.
+    #[inline(always)]
+    fn match_direct(&mut self, now: Instant, message: &Message, source: Target) -> (Up, usize) {
+        let now = self.handle_due(now);
+        let (up, release) = if message.is_request() {
+            self.on_request(now, message, source)
+        } else {
+            self.on_response(now, message)
         };
+        let after = self.out.len();
         if let Some(id) = release {
             self.release(id);
         }
         self.prune();
-        direct
+        (up, after)
     }
 
     /// Bytes arrived from `source`: parsed, then as [`handle_message`](Self::handle_message).

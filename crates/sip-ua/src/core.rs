@@ -1426,7 +1426,17 @@ impl UaCore {
             Event::Final { id, response } => match self.clients.get(&id).cloned() {
                 Some(purpose) => {
                     let status = response.status().unwrap_or(500);
-                    self.on_final(now, txns, purpose, status, Some(response));
+                    // The usual finals go straight where `on_final` would send them, without
+                    // the `Option` around the message (each move of one is a copy of it).
+                    match purpose {
+                        Purpose::Invite(call) if (200..300).contains(&status) => {
+                            self.on_invite_2xx(now, txns, call, response);
+                        }
+                        Purpose::Bye(call) => {
+                            self.on_bye_final(now, txns, call, status, Some(&response));
+                        }
+                        purpose => self.on_final(now, txns, purpose, status, Some(response)),
+                    }
                     None
                 }
                 None => Some(Event::Final { id, response }),
@@ -1874,37 +1884,47 @@ impl UaCore {
                 self.on_invite_failure(now, txns, call, status, response);
             }
             Purpose::Reinvite(call) => self.on_reinvite_final(now, txns, call, status, response),
-            Purpose::Bye(call) => {
-                let txn = self.call(call).and_then(|c| c.bye_txn);
-                if let Some(headers) = self.in_dialog_challenge(txn, status, response.as_ref())
-                    && let Some(tag) = self.call(call).and_then(|c| c.session.clone())
-                    && let Ok(txn) = self.send_in_dialog(
-                        now,
-                        txns,
-                        call,
-                        tag.as_bytes(),
-                        &Method::Bye,
-                        None,
-                        Some(&headers),
-                    )
-                {
-                    self.clients.insert(txn, Purpose::Bye(call));
-                    if let Some(c) = self.call_mut(call) {
-                        c.txns += 1;
-                        c.bye_txn = Some(txn);
-                    }
-                    return;
-                }
-                let reason =
-                    self.call(call).and_then(|c| c.end_reason).unwrap_or(EndReason::LocalBye);
-                if self.call(call).is_some_and(|c| c.phase == Phase::Ending) {
-                    self.end_call(call);
-                    self.events.push_back(UaEvent::Ended { call, reason });
-                }
-            }
+            Purpose::Bye(call) => self.on_bye_final(now, txns, call, status, response.as_ref()),
             Purpose::ForkBye(_) | Purpose::Cancel(_) => {}
             Purpose::Request(req) => self.on_request_final(now, txns, req, status, response),
             Purpose::Register(reg) => self.on_register_final(now, txns, reg, status, response),
+        }
+    }
+
+    /// The final response (or its stand-in `status`, with no `response`) to the BYE of `call`:
+    /// a challenge is answered once (§22.2), anything else ends the call.
+    fn on_bye_final(
+        &mut self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        call: CallId,
+        status: u16,
+        response: Option<&Message>,
+    ) {
+        let txn = self.call(call).and_then(|c| c.bye_txn);
+        if let Some(headers) = self.in_dialog_challenge(txn, status, response)
+            && let Some(tag) = self.call(call).and_then(|c| c.session.clone())
+            && let Ok(txn) = self.send_in_dialog(
+                now,
+                txns,
+                call,
+                tag.as_bytes(),
+                &Method::Bye,
+                None,
+                Some(&headers),
+            )
+        {
+            self.clients.insert(txn, Purpose::Bye(call));
+            if let Some(c) = self.call_mut(call) {
+                c.txns += 1;
+                c.bye_txn = Some(txn);
+            }
+            return;
+        }
+        let reason = self.call(call).and_then(|c| c.end_reason).unwrap_or(EndReason::LocalBye);
+        if self.call(call).is_some_and(|c| c.phase == Phase::Ending) {
+            self.end_call(call);
+            self.events.push_back(UaEvent::Ended { call, reason });
         }
     }
 
