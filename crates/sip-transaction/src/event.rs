@@ -261,6 +261,7 @@ pub enum LightOutput {
 }
 
 impl From<LightOutput> for Output {
+    #[inline]
     fn from(light: LightOutput) -> Output {
         match light {
             LightOutput::Transmit(transmit) => Output::Transmit(transmit),

@@ -9,8 +9,8 @@ use bytes::Bytes;
 use sip_message::Message;
 
 use crate::{
-    Event, LightOutput, Output, ResponseError, Stats, Target, Timer, TransactionConfig,
-    TransactionId, TransactionState, Transmit,
+    LightOutput, Output, ResponseError, Stats, Target, Timer, TransactionConfig, TransactionId,
+    TransactionState, Transmit,
 };
 
 /// What happens to a transaction: one of these per call of a machine's `handle`. Messages are
@@ -327,17 +327,8 @@ fn nanos(d: Duration) -> u64 {
 /// own, in the same order.
 #[derive(Debug)]
 pub(crate) enum Pending {
-    Transmit(Transmit),
-    TimedOut {
-        id: TransactionId,
-        timer: Timer,
-    },
-    TransportFailed {
-        id: TransactionId,
-    },
-    Terminated {
-        id: TransactionId,
-    },
+    /// A transmit or an event that only names its transaction.
+    Light(LightOutput),
     /// The next event of `Outbox::events`.
     Event,
 }
@@ -352,12 +343,12 @@ pub(crate) struct Outbox {
 
 impl Outbox {
     pub(crate) fn transmit(&mut self, transmit: Transmit) {
-        self.order.push_back(Pending::Transmit(transmit));
+        self.order.push_back(Pending::Light(LightOutput::Transmit(transmit)));
     }
 
     /// Queues an output that carries no message.
-    pub(crate) fn push(&mut self, pending: Pending) {
-        self.order.push_back(pending);
+    pub(crate) fn push(&mut self, light: LightOutput) {
+        self.order.push_back(Pending::Light(light));
     }
 
     /// Queues an event that carries a message.
@@ -379,10 +370,7 @@ impl Outbox {
             return None;
         }
         match self.order.pop_front()? {
-            Pending::Transmit(transmit) => Some(LightOutput::Transmit(transmit)),
-            Pending::TimedOut { id, timer } => Some(LightOutput::TimedOut { id, timer }),
-            Pending::TransportFailed { id } => Some(LightOutput::TransportFailed { id }),
-            Pending::Terminated { id } => Some(LightOutput::Terminated { id }),
+            Pending::Light(light) => Some(light),
             // Not reached: the front was checked above.
             Pending::Event => None,
         }
@@ -390,13 +378,10 @@ impl Outbox {
 
     #[inline]
     pub(crate) fn pop(&mut self) -> Option<Output> {
-        // Each arm builds its output in place: going through an `Event` local would copy a
-        // whole `Output`.
+        // Built in place (the conversion is inlined): going through an `Event` local would
+        // copy a whole `Output`.
         match self.order.pop_front()? {
-            Pending::Transmit(transmit) => Some(Output::Transmit(transmit)),
-            Pending::TimedOut { id, timer } => Some(Output::Event(Event::TimedOut { id, timer })),
-            Pending::TransportFailed { id } => Some(Output::Event(Event::TransportFailed { id })),
-            Pending::Terminated { id } => Some(Output::Event(Event::Terminated { id })),
+            Pending::Light(light) => Some(light.into()),
             Pending::Event => self.events.pop_front(),
         }
     }
@@ -471,12 +456,12 @@ impl Ctx<'_> {
 
     pub(crate) fn timed_out(&mut self, timer: Timer) -> Next {
         self.stats.timeouts += 1;
-        self.out.push(Pending::TimedOut { id: self.id, timer });
+        self.out.push(LightOutput::TimedOut { id: self.id, timer });
         Next::Terminate
     }
 
     pub(crate) fn transport_failed(&mut self) {
-        self.out.push(Pending::TransportFailed { id: self.id });
+        self.out.push(LightOutput::TransportFailed { id: self.id });
     }
 
     /// Enters a waiting state that lasts `after` on unreliable transports and not at all on

@@ -31,7 +31,7 @@ use crate::keys::{
     BRANCH_LEN, KeyBytes, LegacyKey, build_cancel, has_cookie, locate, new_branch,
     new_branch_bytes, reparse, top_sent_by, with_via_transport,
 };
-use crate::machine::{Ctx, Next, Outbox, Pending, Step, Stimulus, TimerQueue, Timers, Up as Pass};
+use crate::machine::{Ctx, Next, Outbox, Step, Stimulus, TimerQueue, Timers, Up as Pass};
 use crate::server::{ServerInvite, ServerNonInvite};
 use crate::slab::Slab;
 use crate::{
@@ -1314,7 +1314,7 @@ impl TransactionTable {
         let live = self.stats.live_mut(kind);
         *live = live.saturating_sub(1);
         self.stats.terminated += 1;
-        self.out.push(Pending::Terminated { id });
+        self.out.push(LightOutput::Terminated { id });
     }
 
     /// Queued timer entries, stale ones included (for tests of the lazy queue).
