@@ -218,6 +218,9 @@ impl<'a> TypedHeader<'a> for ContentDisposition<'a> {
 /// parameters read as [`with_params`] reads them, each with a value), without building the
 /// header (for [`Message::validate`](crate::Message::validate), which throws it away).
 pub(crate) fn content_type_is_valid(value: &str) -> bool {
+    if plain_media_type(value) {
+        return true;
+    }
     let mut cur = Cursor::new(value, HeaderName::ContentType);
     if media(&mut cur, false).is_err() {
         return false;
@@ -229,6 +232,24 @@ pub(crate) fn content_type_is_valid(value: &str) -> bool {
         None => valueless = false,
     });
     read.is_some() && !valueless
+}
+
+/// Whether `value` is exactly `token/token` with no whitespace and no parameters, neither
+/// token `*` (such as `application/sdp`): the steps [`content_type_is_valid`] takes on such a
+/// value, read in one pass, so a `true` is its answer; `false` says nothing (anything else is
+/// left to the cursor).
+fn plain_media_type(value: &str) -> bool {
+    use crate::chars::{TOKEN, run_len};
+    let b = value.as_bytes();
+    let type_len = run_len(&TOKEN, b);
+    let Some((b'/', subtype)) = b.get(type_len..).and_then(<[u8]>::split_first) else {
+        return false;
+    };
+    type_len > 0
+        && !subtype.is_empty()
+        && run_len(&TOKEN, subtype) == subtype.len()
+        && b.get(..type_len) != Some(b"*")
+        && subtype != b"*"
 }
 
 /// `m-type SLASH m-subtype`; with `range`, also `*/*` and `m-type SLASH "*"`.
@@ -248,7 +269,47 @@ fn media<'a>(cur: &mut Cursor<'a>, range: bool) -> Result<(&'a str, &'a str), He
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    /// What `content_type_is_valid` was: the cursor's walk alone.
+    fn content_type_is_valid_reference(value: &str) -> bool {
+        let mut cur = Cursor::new(value, HeaderName::ContentType);
+        if media(&mut cur, false).is_err() {
+            return false;
+        }
+        let mut valueless = false;
+        let read = check_params_to_end(&mut cur, |item| match item {
+            Some((_, value)) => valueless |= value.is_none(),
+            None => valueless = false,
+        });
+        read.is_some() && !valueless
+    }
+
+    #[test]
+    fn plain_media_types_take_the_short_walk() {
+        for v in ["application/sdp", "text/plain", "a/b", "message/sipfrag"] {
+            assert!(plain_media_type(v), "{v}");
+            assert!(content_type_is_valid_reference(v), "{v}");
+        }
+        for v in ["*/sdp", "a/*", "a/", "/b", "a b/c", "a/b;c=d", "a/b ", "a / b", "a//b", ""] {
+            assert!(!plain_media_type(v), "{v}");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+        #[test]
+        fn content_type_check_matches_the_cursor_walk(
+            v in "[a*/; =\t\r\n\"\u{e9}-]{0,10}|[a-z*]{0,3}/[a-z*]{0,3}",
+        ) {
+            prop_assert_eq!(content_type_is_valid(&v), content_type_is_valid_reference(&v), "{:?}", v);
+            if plain_media_type(&v) {
+                prop_assert!(content_type_is_valid_reference(&v), "{:?}", v);
+            }
+        }
+    }
 
     #[test]
     fn content_type_with_folded_parameters() {

@@ -504,9 +504,22 @@ pub(crate) fn delta_value(value: Option<&str>) -> Option<u32> {
     digits_value(value?)
 }
 
-/// `1*DIGIT` as a number of type `T`; `None` if it does not fit.
-pub(crate) fn digits_value<T: std::str::FromStr>(value: &str) -> Option<T> {
-    value.bytes().all(|c| c.is_ascii_digit()).then(|| value.parse().ok()).flatten()
+/// `1*DIGIT` as a number of type `T`; `None` if it does not fit. The digits are summed in one
+/// pass, held below 2^40 (anything above `u32::MAX` is refused alike), which answers as
+/// `str::parse` does for a run of digits (leading zeros allowed), without its generic path.
+pub(crate) fn digits_value<T: TryFrom<u64>>(value: &str) -> Option<T> {
+    if value.is_empty() {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for c in value.bytes() {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        n = (n * 10 + u64::from(d)).min(1 << 40);
+    }
+    T::try_from(n).ok()
 }
 
 /// A parameter value that must be a `token` (not a quoted-string or host).
@@ -636,8 +649,32 @@ mod tests {
         proptest::collection::vec(proptest::sample::select(pieces), 0..14).prop_map(|v| v.concat())
     }
 
+    /// What `digits_value` was: a check that every byte is a digit, then `str::parse`.
+    fn digits_value_reference<T: std::str::FromStr>(value: &str) -> Option<T> {
+        value.bytes().all(|c| c.is_ascii_digit()).then(|| value.parse().ok()).flatten()
+    }
+
+    #[test]
+    fn digits_value_reads_bounds_and_leading_zeros_as_parse() {
+        assert_eq!(digits_value::<u16>("65535"), Some(65535));
+        assert_eq!(digits_value::<u16>("65536"), None);
+        assert_eq!(digits_value::<u8>("0255"), Some(255));
+        assert_eq!(digits_value::<u32>("4294967295"), Some(u32::MAX));
+        assert_eq!(digits_value::<u32>("4294967296"), None);
+        assert_eq!(digits_value::<u32>("99999999999999999999999"), None);
+        assert_eq!(digits_value::<u32>(""), None);
+        assert_eq!(digits_value::<u32>("+1"), None);
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(3000))]
+        #[test]
+        fn digits_value_matches_str_parse(v in "[0-9+/:a -]{0,4}|0{0,3}[0-9]{0,22}") {
+            prop_assert_eq!(digits_value::<u8>(&v), digits_value_reference::<u8>(&v));
+            prop_assert_eq!(digits_value::<u16>(&v), digits_value_reference::<u16>(&v));
+            prop_assert_eq!(digits_value::<u32>(&v), digits_value_reference::<u32>(&v));
+        }
+
         #[test]
         fn plain_param_lists_read_as_the_general_path(s in param_soup(), from in 0usize..3) {
             let Some(from) = (0..=from.min(s.len())).rev().find(|&i| s.is_char_boundary(i))
