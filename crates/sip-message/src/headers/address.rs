@@ -404,7 +404,7 @@ enum Known {
 /// all tokens), so a `true` is its answer; `false` says nothing (anything else, such as a
 /// display name, whitespace or a quoted value, is left to it).
 fn plain_address_is_valid(value: &str, known: Known) -> bool {
-    use crate::chars::{TOKEN, run_len};
+    use super::params::plain_token_params;
     use crate::uri::{SipWalk, walk_sip_uri};
     let b = value.as_bytes();
     if known == Known::Cid || b.first() != Some(&b'<') {
@@ -416,42 +416,21 @@ fn plain_address_is_valid(value: &str, known: Known) -> bool {
     if b.get(end) != Some(&b'>') {
         return false;
     }
-    let token_end = |i: usize| i + run_len(&TOKEN, b.get(i..).unwrap_or_default());
-    let mut i = end + 1;
     // The first value of the parameters `known` checks (`tag`, or `q` and `expires`).
     let (mut first, mut second): (Option<Option<&str>>, Option<Option<&str>>) = (None, None);
-    while b.get(i) == Some(&b';') {
-        let name_start = i + 1;
-        i = token_end(name_start);
-        if i == name_start {
-            return false;
+    let plain = plain_token_params(value, end + 1, |name, param_value| match known {
+        Known::Tag if first.is_none() && name.eq_ignore_ascii_case("tag") => {
+            first = Some(param_value);
         }
-        let name = b.get(name_start..i).unwrap_or_default();
-        let param_value = if b.get(i) == Some(&b'=') {
-            let value_start = i + 1;
-            i = token_end(value_start);
-            if i == value_start {
-                return false;
-            }
-            // Cut after ASCII bytes: always a boundary.
-            Some(value.get(value_start..i).unwrap_or_default())
-        } else {
-            None
-        };
-        match known {
-            Known::Tag if first.is_none() && name.eq_ignore_ascii_case(b"tag") => {
-                first = Some(param_value);
-            }
-            Known::QExpires if first.is_none() && name.eq_ignore_ascii_case(b"q") => {
-                first = Some(param_value);
-            }
-            Known::QExpires if second.is_none() && name.eq_ignore_ascii_case(b"expires") => {
-                second = Some(param_value);
-            }
-            _ => {}
+        Known::QExpires if first.is_none() && name.eq_ignore_ascii_case("q") => {
+            first = Some(param_value);
         }
-    }
-    if i != b.len() {
+        Known::QExpires if second.is_none() && name.eq_ignore_ascii_case("expires") => {
+            second = Some(param_value);
+        }
+        _ => {}
+    });
+    if !plain {
         return false;
     }
     match known {

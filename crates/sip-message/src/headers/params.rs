@@ -579,6 +579,43 @@ fn param<'a>(
     }
 }
 
+/// Reads `;name` and `;name=value` parameters whose names and values are `token`s, with no
+/// whitespace, from `i` (at a `;` or at the end) to the end of `value`, handing each name and
+/// value to `see` in order (RFC 3261 §25.1 `generic-param` in its plainest form). `false` when
+/// anything else stands there (an empty name or value, whitespace, a quoted string, a
+/// bracketed host): the one-pass checks of Via and of name-addr headers then leave the value
+/// to their general walks.
+#[inline(always)]
+pub(crate) fn plain_token_params<'a>(
+    value: &'a str,
+    mut i: usize,
+    mut see: impl FnMut(&'a str, Option<&'a str>),
+) -> bool {
+    let b = value.as_bytes();
+    let token_end = |i: usize| i + run_len(&TOKEN, b.get(i..).unwrap_or_default());
+    while b.get(i) == Some(&b';') {
+        let name_start = i + 1;
+        i = token_end(name_start);
+        if i == name_start {
+            return false;
+        }
+        // Cut after ASCII token bytes: always a char boundary.
+        let name = value.get(name_start..i).unwrap_or_default();
+        let param_value = if b.get(i) == Some(&b'=') {
+            let value_start = i + 1;
+            i = token_end(value_start);
+            if i == value_start {
+                return false;
+            }
+            Some(value.get(value_start..i).unwrap_or_default())
+        } else {
+            None
+        };
+        see(name, param_value);
+    }
+    i == b.len()
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;

@@ -7,7 +7,8 @@ use crate::{HeaderError, HeaderName, Host, TypedHeader};
 
 use super::lex::{Cursor, parse_host, parse_ip};
 use super::params::{
-    ParamList, Params, check_params_to_end, digits_value, token_value, with_params,
+    ParamList, Params, check_params_to_end, digits_value, plain_token_params, token_value,
+    with_params,
 };
 
 /// One `Via` value: a hop the request took, where responses go back.
@@ -269,27 +270,9 @@ fn plain_via_is_valid(value: &str) -> bool {
         }
     }
     let mut first = ViaFirst::default();
-    while b.get(i) == Some(&b';') {
-        let name_start = i + 1;
-        i = token_end(name_start);
-        if i == name_start {
-            return false;
-        }
-        let name = value.get(name_start..i).unwrap_or_default();
-        let param_value = if b.get(i) == Some(&b'=') {
-            let value_start = i + 1;
-            i = token_end(value_start);
-            if i == value_start {
-                return false;
-            }
-            Some(value.get(value_start..i).unwrap_or_default())
-        } else {
-            None
-        };
-        first.see(name, param_value);
-    }
     // The values are tokens (as the plain path of the general walk knows them).
-    i == b.len() && first.convert(|v| v).is_ok()
+    plain_token_params(value, i, |name, param_value| first.see(name, param_value))
+        && first.convert(|v| v).is_ok()
 }
 
 /// Whether [`sent_protocol_and_by`] would accept what is at the cursor, read by the same
