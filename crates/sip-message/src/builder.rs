@@ -89,6 +89,30 @@ struct Index {
     reparse: bool,
 }
 
+impl Index {
+    /// Records a line just written whose value needs no trimming (`name` at `name_start`, the
+    /// value from `value_from` to `content_end`), as indexing it would, without its keys;
+    /// returns the value's slot.
+    #[inline(always)]
+    fn push_written(
+        &mut self,
+        name: HeaderName,
+        name_start: usize,
+        value_from: usize,
+        content_end: usize,
+    ) -> Slot {
+        self.longest_line = self.longest_line.max(content_end - name_start);
+        let value = Slot::buf(value_from, content_end);
+        self.headers.push(Entry {
+            name,
+            name_text: Slot::buf(name_start, name_start + name.as_str().len()),
+            value,
+            line_end: content_end as u32,
+        });
+        value
+    }
+}
+
 /// Why a message could not be built.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -325,13 +349,7 @@ impl MessageBuilder {
         }
         // What indexing the line gives: the value has no white space to trim, and
         // `parse_cseq` reads back `number` (in range) and `method` (a known method).
-        index.longest_line = index.longest_line.max(content_end - name_start);
-        index.headers.push(Entry {
-            name,
-            name_text: Slot::buf(name_start, name_start + name_len),
-            value: Slot::buf(value_from, content_end),
-            line_end: content_end as u32,
-        });
+        index.push_written(name, name_start, value_from, content_end);
         let keys = &mut index.keys;
         if !keys.cseq_seen {
             keys.cseq_seen = true;
@@ -441,13 +459,7 @@ impl MessageBuilder {
                 let (name_start, value_from, content_end) =
                     state.write(head, name_len, digits.as_bytes());
                 let index = &mut state.index;
-                index.longest_line = index.longest_line.max(content_end - name_start);
-                index.headers.push(Entry {
-                    name,
-                    name_text: Slot::buf(name_start, name_start + name_len),
-                    value: Slot::buf(value_from, content_end),
-                    line_end: content_end as u32,
-                });
+                index.push_written(name, name_start, value_from, content_end);
                 index.keys.content_length = Some(n);
                 index.keys.content_length_lines = index.keys.content_length_lines.saturating_add(1);
             }
@@ -621,15 +633,8 @@ impl State {
         let (name_start, value_from, content_end) =
             self.write(name.line_prefix(), name.as_str().len(), value);
         let index = &mut self.index;
-        index.longest_line = index.longest_line.max(content_end - name_start);
         let at = index.headers.len();
-        let slot = Slot::buf(value_from, content_end);
-        index.headers.push(Entry {
-            name,
-            name_text: Slot::buf(name_start, name_start + name.as_str().len()),
-            value: slot,
-            line_end: content_end as u32,
-        });
+        let slot = index.push_written(name, name_start, value_from, content_end);
         let from = &request.keys;
         let keys = &mut index.keys;
         let carry = |k: Option<Slot>| k.and_then(|k| k.rebase(e.value, slot));

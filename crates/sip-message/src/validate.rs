@@ -750,6 +750,14 @@ mod tests {
         HeaderName::ReferredBy,
     ];
 
+    /// The quick walk and `check_header_str` judge `v` as the typed parser alone does.
+    fn judged_as_typed(name: HeaderName, v: &str) -> Result<(), TestCaseError> {
+        let typed = typed_only(name, v);
+        prop_assert_eq!(quick_accepts(name, v), typed.is_ok(), "{} {:?}", name, v);
+        prop_assert_eq!(check_header_str(name, v), typed);
+        Ok(())
+    }
+
     /// `check_header_str` without the check-only walks: the typed parsers alone.
     fn typed_only(name: HeaderName, value: &str) -> Result<(), HeaderError> {
         struct Check;
@@ -942,9 +950,7 @@ mod tests {
             let v = seeds.get(seed % seeds.len()).cloned().unwrap_or_default();
             let name = QUICK.get(name).copied().unwrap_or(HeaderName::Via);
             if let Some(v) = mutate(&v, &edits) {
-                let typed = typed_only(name, &v);
-                prop_assert_eq!(quick_accepts(name, &v), typed.is_ok(), "{} {:?}", name, v);
-                prop_assert_eq!(check_header_str(name, &v), typed);
+                judged_as_typed(name, &v)?;
             }
         }
     }
@@ -957,9 +963,7 @@ mod tests {
             name in 0..QUICK.len(),
         ) {
             let name = QUICK.get(name).copied().unwrap_or(HeaderName::Via);
-            let typed = typed_only(name, &v);
-            prop_assert_eq!(quick_accepts(name, &v), typed.is_ok(), "{} {:?}", name, v);
-            prop_assert_eq!(check_header_str(name, &v), typed);
+            judged_as_typed(name, &v)?;
         }
 
         #[test]
@@ -974,9 +978,7 @@ mod tests {
             name in 0..QUICK.len(),
         ) {
             let name = QUICK.get(name).copied().unwrap_or(HeaderName::Via);
-            let typed = typed_only(name, &v);
-            prop_assert_eq!(quick_accepts(name, &v), typed.is_ok(), "{} {:?}", name, v);
-            prop_assert_eq!(check_header_str(name, &v), typed);
+            judged_as_typed(name, &v)?;
         }
 
         #[test]
@@ -997,9 +999,7 @@ mod tests {
             ]),
         ) {
             let v = format!("{uri}{}", params.concat());
-            let typed = typed_only(name, &v);
-            prop_assert_eq!(quick_accepts(name, &v), typed.is_ok(), "{} {:?}", name, v);
-            prop_assert_eq!(check_header_str(name, &v), typed);
+            judged_as_typed(name, &v)?;
         }
 
         #[test]
