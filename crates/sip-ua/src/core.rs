@@ -830,7 +830,7 @@ impl UaCore {
         let response = self.dialog_response(call, status, body.as_ref())?;
         let (txn, _) =
             self.call(call).and_then(|c| c.pending.as_ref()).ok_or(UaError::UnknownCall)?;
-        txns.send_response(now, *txn, response)?;
+        txns.send_response_ref(now, *txn, &response)?;
         Ok(())
     }
 
@@ -880,7 +880,7 @@ impl UaCore {
         let response = self.dialog_response(call, status, None)?;
         let (txn, _) =
             self.call(call).and_then(|c| c.pending.as_ref()).ok_or(UaError::UnknownCall)?;
-        txns.send_response(now, *txn, response)?;
+        txns.send_response_ref(now, *txn, &response)?;
         self.end_call(call);
         Ok(())
     }
@@ -1076,7 +1076,7 @@ impl UaCore {
         let tag = c.local_tag.clone();
         let response =
             MessageBuilder::response_to(&request, status, None).to_tag(tag.as_str()).build()?;
-        txns.send_response(now, txn, response)?;
+        txns.send_response_ref(now, txn, &response)?;
         Ok(())
     }
 
@@ -1168,7 +1168,7 @@ impl UaCore {
     ) -> Result<(), UaError> {
         let request = txns.request(transaction).ok_or(UaError::UnknownCall)?.clone();
         let response = self.response_for(&request, status, None, headers, body)?;
-        txns.send_response(now, transaction, response)?;
+        txns.send_response_ref(now, transaction, &response)?;
         Ok(())
     }
 
@@ -1605,7 +1605,7 @@ impl UaCore {
         if self.config.send_trying
             && let Ok(trying) = MessageBuilder::response_to(&request, 100, None).build()
         {
-            let _ = txns.send_response(now, id, trying);
+            let _ = txns.send_response_ref(now, id, &trying);
         }
         let local_tag = self.tag();
         // The Call-ID is the dialog's (made from this INVITE when answered): not kept twice.
@@ -1641,7 +1641,7 @@ impl UaCore {
             return; // already answered: the CANCEL has no effect (§9.2)
         }
         if let Ok(terminated) = self.dialog_response(call, 487, None) {
-            let _ = txns.send_response(now, invite_txn, terminated);
+            let _ = txns.send_response_ref(now, invite_txn, &terminated);
         }
         if is_reinvite {
             if let Some(c) = self.call_mut(call) {
@@ -1715,7 +1715,7 @@ impl UaCore {
             c.pending.take()
         });
         if let (Some((txn, _)), Some(terminated)) = (pending, terminated) {
-            let _ = txns.send_response(now, txn, terminated);
+            let _ = txns.send_response_ref(now, txn, &terminated);
         }
         let fork_only = self.call(call).is_some_and(|c| {
             c.role == sip_dialog::Role::Uac
@@ -1775,7 +1775,7 @@ impl UaCore {
         if self.config.send_trying
             && let Ok(trying) = MessageBuilder::response_to(&request, 100, None).build()
         {
-            let _ = txns.send_response(now, id, trying);
+            let _ = txns.send_response_ref(now, id, &trying);
         }
         if let Some(c) = self.call_mut(call) {
             c.pending = Some((id, Box::new(request.clone())));
@@ -2235,7 +2235,7 @@ impl UaCore {
         let (txn, ok) = (*txn, Message::parse(ok.clone()));
         if let Ok(ok) = ok
             && let Err(ResponseError::UnknownTransaction | ResponseError::AlreadyFinal(_)) =
-                txns.send_response(now, txn, ok.clone())
+                txns.send_response_ref(now, txn, &ok)
             && let Some(source) = c.source
         {
             txns.send_stateless(source, &ok);
@@ -2469,8 +2469,9 @@ impl UaCore {
                 AuthHeader::apply_all(headers, &mut request)
                     .map_err(|_| UaError::WrongState("credentials do not fit the request"))?;
             }
-            let kept = keep.then(|| request.clone());
-            Ok((txns.send_request(now, request, target)?, kept))
+            // Sent by reference: the request is moved into the kept copy, not cloned.
+            let txn = txns.send_request_ref(now, &request, target)?;
+            Ok((txn, keep.then_some(request)))
         });
         let (txn, request) = match sent {
             Ok(sent) => sent,
@@ -2528,7 +2529,7 @@ impl UaCore {
         c.pending_is_reinvite = false;
         let cseq = response.cseq_number().unwrap_or(0);
         let bytes = response.to_bytes();
-        if let Err(e) = txns.send_response(now, txn, response) {
+        if let Err(e) = txns.send_response_ref(now, txn, &response) {
             return Err(e.into());
         }
         c.ok = Some((txn, cseq, bytes));
@@ -2594,7 +2595,7 @@ impl UaCore {
     ) {
         match self.response_for(request, status, reason, headers, None) {
             Ok(response) => {
-                let _ = txns.send_response(now, id, response);
+                let _ = txns.send_response_ref(now, id, &response);
             }
             Err(_) => {
                 // No To to tag (a request that failed validation for lacking it), or a value
@@ -2603,7 +2604,7 @@ impl UaCore {
                     .build()
                     .or_else(|_| MessageBuilder::response_to(request, status, None).build());
                 if let Ok(response) = fallback {
-                    let _ = txns.send_response(now, id, response);
+                    let _ = txns.send_response_ref(now, id, &response);
                 }
             }
         }
@@ -3011,8 +3012,19 @@ impl UaCore {
 
     /// Appends `len` random base-62 characters to `out` (one draw each, in order).
     fn push_token(&mut self, out: &mut String, len: usize) {
-        for _ in 0..len {
-            out.push(char::from(self.token_char()));
+        // Written into a stack buffer and appended a chunk at a time: one capacity check and
+        // copy per chunk rather than a `char` push (UTF-8 encode, capacity check) per character.
+        let mut chunk = [0u8; CALL_ID_LEN];
+        let mut left = len;
+        while left > 0 {
+            let n = left.min(CALL_ID_LEN);
+            let part = chunk.get_mut(..n).unwrap_or_default();
+            for c in part.iter_mut() {
+                *c = self.token_char();
+            }
+            // Base-62 digits are ASCII: the check cannot fail.
+            out.push_str(std::str::from_utf8(part).unwrap_or_default());
+            left -= n;
         }
     }
 
@@ -3274,6 +3286,26 @@ mod tests {
     // The base-62 draw gives what `random_range(0..62usize)` gives, word for word: over the
     // seeded generator, and over words that take the rare second draw (a low half in the last
     // 62 values below 2^32, with and without the carry).
+    #[test]
+    fn tokens_are_the_characters_drawn_one_by_one() {
+        // `push_token` writes a chunk at a time; the characters and the draws are those of one
+        // `token_char` per character, whatever the length (several chunks included).
+        for len in
+            [0, 1, TAG_LEN, CALL_ID_LEN - 1, CALL_ID_LEN, CALL_ID_LEN + 1, 3 * CALL_ID_LEN + 7]
+        {
+            let mut chunked = UaCore::new(UaConfig::new("alice", "192.0.2.1:5060").rng_seed(9));
+            let mut single = UaCore::new(UaConfig::new("alice", "192.0.2.1:5060").rng_seed(9));
+            let mut out = String::from("x");
+            chunked.push_token(&mut out, len);
+            let mut expected = String::from("x");
+            for _ in 0..len {
+                expected.push(char::from(single.token_char()));
+            }
+            assert_eq!(out, expected, "{len}");
+            assert_eq!(chunked.rng.next_u64(), single.rng.next_u64(), "{len}");
+        }
+    }
+
     #[test]
     fn base62_draws_are_random_range_draws() {
         for seed in [0, 1, 2, 0x5eed, u64::MAX] {
