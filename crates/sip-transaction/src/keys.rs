@@ -227,8 +227,52 @@ impl fmt::Write for KeyWriter<'_> {
 pub(crate) fn top_sent_by(message: &Message) -> Option<KeyBytes> {
     // The first Via line as written: `sent_by` stops at the first element's end, so the line
     // need not be split into its comma-separated values first.
-    let via = message.header_lines(HeaderName::Via).next()?;
+    via_sent_by(message.header_lines(HeaderName::Via).next()?)
+}
+
+/// [`top_sent_by`] of a top Via line.
+fn via_sent_by(via: &[u8]) -> Option<KeyBytes> {
     plain_sent_by(via).or_else(|| sent_by(via).map(canonical_sent_by))
+}
+
+/// [`top_sent_by`] with the last answer kept: requests from one peer carry the same sent-by,
+/// and what [`via_sent_by`] makes of a Via line depends only on the line's head, the bytes
+/// before its first `;` or `,` (the sent-protocol and the sent-by; the branch and other
+/// parameters come after). A line with the same head gets the same answer by one comparison
+/// instead of a scan of the host and port.
+#[derive(Debug, Default)]
+pub(crate) struct SentByMemo {
+    /// The head of the last line read: no `;` or `,` in it.
+    head: SmallVec<[u8; 48]>,
+    /// What [`via_sent_by`] made of it; meaningful once `kept`.
+    sent: Option<KeyBytes>,
+    kept: bool,
+}
+
+impl SentByMemo {
+    /// [`top_sent_by`] of `message`.
+    pub(crate) fn top_sent_by(&mut self, message: &Message) -> Option<KeyBytes> {
+        self.of_line(message.header_lines(HeaderName::Via).next()?)
+    }
+
+    /// [`via_sent_by`] of the Via line `via`.
+    fn of_line(&mut self, via: &[u8]) -> Option<KeyBytes> {
+        // The kept head has no `;` or `,`, so when the line starts with it and goes on with
+        // one of those (or ends), the line's head is exactly the kept one.
+        if self.kept
+            && via.starts_with(&self.head)
+            && matches!(via.get(self.head.len()), None | Some(b';' | b','))
+        {
+            return self.sent.clone();
+        }
+        let sent = via_sent_by(via);
+        let head_len = memchr::memchr2(b';', b',', via).unwrap_or(via.len());
+        self.head.clear();
+        self.head.extend_from_slice(via.get(..head_len).unwrap_or_default());
+        self.sent.clone_from(&sent);
+        self.kept = true;
+        sent
+    }
 }
 
 /// [`sent_by`] then [`canonical_sent_by`] in one pass, for the value nearly every user agent
@@ -615,6 +659,51 @@ mod tests {
             Some("a.example.com")
         );
         assert_eq!(sent_by(b"garbage"), None);
+    }
+
+    proptest::proptest! {
+        /// The memo answers what a fresh read of each line gives, over runs of lines that
+        /// often share a head (so that it answers from what it kept) and sometimes differ in
+        /// it only by a byte, a terminator or a length.
+        #[test]
+        fn the_sent_by_memo_answers_what_a_fresh_read_does(
+            lines in proptest::collection::vec(
+                "SIP/2\\.0/(UDP|tcp) (10\\.0\\.0\\.1|10\\.0\\.0\\.10|A\\.b|a\\.b)(:5060|:50600|:0|)([;,][a-z=0-9]{0,6})?",
+                1..24,
+            ),
+        ) {
+            let mut memo = SentByMemo::default();
+            for line in &lines {
+                let line = line.as_bytes();
+                proptest::prop_assert_eq!(memo.of_line(line), via_sent_by(line));
+            }
+        }
+    }
+
+    #[test]
+    fn the_sent_by_memo_tells_heads_apart() {
+        let mut memo = SentByMemo::default();
+        let of = |memo: &mut SentByMemo, v: &str| text(memo.of_line(v.as_bytes()));
+        assert_eq!(
+            of(&mut memo, "SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK1").as_deref(),
+            Some("10.0.0.1")
+        );
+        // Same head, other parameters: the kept answer.
+        assert_eq!(
+            of(&mut memo, "SIP/2.0/UDP 10.0.0.1,SIP/2.0/UDP x").as_deref(),
+            Some("10.0.0.1")
+        );
+        assert_eq!(of(&mut memo, "SIP/2.0/UDP 10.0.0.1").as_deref(), Some("10.0.0.1"));
+        // A longer head that starts with the kept one is read afresh.
+        assert_eq!(of(&mut memo, "SIP/2.0/UDP 10.0.0.10;rport").as_deref(), Some("10.0.0.10"));
+        assert_eq!(
+            of(&mut memo, "SIP/2.0/UDP 10.0.0.10:5070;rport").as_deref(),
+            Some("10.0.0.10:5070")
+        );
+        // And a shorter one.
+        assert_eq!(of(&mut memo, "SIP/2.0/UDP 10.0.0.1").as_deref(), Some("10.0.0.1"));
+        assert_eq!(of(&mut memo, "garbage").as_deref(), None);
+        assert_eq!(of(&mut memo, "garbage;x").as_deref(), None);
     }
 
     #[test]

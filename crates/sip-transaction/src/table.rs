@@ -28,7 +28,7 @@ use sip_message::{HeaderName, Message, Method};
 
 use crate::client::{ClientInvite, ClientNonInvite};
 use crate::keys::{
-    BRANCH_LEN, KeyBytes, LegacyKey, build_cancel, has_cookie, locate, new_branch,
+    BRANCH_LEN, KeyBytes, LegacyKey, SentByMemo, build_cancel, has_cookie, locate, new_branch,
     new_branch_bytes, reparse, top_sent_by, with_via_transport,
 };
 use crate::machine::{Ctx, Next, Outbox, Step, Stimulus, TimerQueue, Timers, Up as Pass};
@@ -124,6 +124,8 @@ pub struct TransactionTable {
     // Boxes, not values: the point is to hand the allocation itself to the next transaction.
     #[allow(clippy::vec_box)]
     spare_keys: Vec<Box<ServerKeys>>,
+    /// The sent-by of the last request's top Via, for the next one from the same peer.
+    sent_by: SentByMemo,
 }
 
 /// How many emptied [`ServerKeys`] boxes the table keeps for reuse.
@@ -293,6 +295,7 @@ impl TransactionTable {
             stats: Stats::default(),
             lingering: VecDeque::new(),
             spare_keys: Vec::new(),
+            sent_by: SentByMemo::default(),
         }
     }
 
@@ -1030,7 +1033,7 @@ impl TransactionTable {
         }
         let (found, matching) = match branch.filter(|b| has_cookie(b)) {
             Some(branch) => {
-                let Some(sent) = top_sent_by(request) else {
+                let Some(sent) = self.sent_by.top_sent_by(request) else {
                     self.stats.malformed += 1;
                     return (Up::Nothing, None);
                 };
