@@ -263,13 +263,14 @@ impl SentByMemo {
             && via.starts_with(&self.head)
             && matches!(via.get(self.head.len()), None | Some(b';' | b','))
         {
-            return self.sent.clone();
+            // Copied as a slice: `SmallVec::clone` extends byte by byte.
+            return self.sent.as_deref().map(KeyBytes::from_slice);
         }
         let sent = via_sent_by(via);
         let head_len = memchr::memchr2(b';', b',', via).unwrap_or(via.len());
         self.head.clear();
         self.head.extend_from_slice(via.get(..head_len).unwrap_or_default());
-        self.sent.clone_from(&sent);
+        self.sent = sent.as_deref().map(KeyBytes::from_slice);
         self.kept = true;
         sent
     }

@@ -261,8 +261,15 @@ pub struct UaCore {
 
 /// A tag, kept inline when it is short (this UA's own, and most peers', are): storing,
 /// copying and looking one up allocates nothing.
-#[derive(Clone, Default, PartialEq, Eq)]
+#[derive(Default, PartialEq, Eq)]
 struct Tag(SmallVec<[u8; 24]>);
+
+impl Clone for Tag {
+    fn clone(&self) -> Self {
+        // As one slice copy: `SmallVec::clone` extends byte by byte.
+        Tag(SmallVec::from_slice(&self.0))
+    }
+}
 
 impl Tag {
     fn new(tag: &str) -> Self {
@@ -3433,6 +3440,10 @@ mod tests {
             let tag = Tag::new(t);
             assert_eq!(tag.as_str(), t);
             assert_eq!(tag.heap_bytes() > 0, t.len() > 24);
+            // A clone is the same tag, inline or on the heap as the original.
+            let copy = tag.clone();
+            assert_eq!((copy.as_bytes(), copy.heap_bytes() > 0), (t.as_bytes(), t.len() > 24));
+            assert!(copy == tag);
             map.insert(tag, i as u32);
         }
         for (i, t) in ["Ab3xYz09Qr", "", "x", long.as_str()].into_iter().enumerate() {
