@@ -3210,9 +3210,14 @@ fn strip_branch(request: &mut Message) -> bool {
 
 /// Whether `uri` has the scheme of a SIP, SIPS or tel URI (RFC 3261 §19.1, RFC 3966).
 fn is_sip_or_tel(uri: &str) -> bool {
-    uri.split_once(':').is_some_and(|(scheme, _)| {
-        ["sip", "sips", "tel"].iter().any(|s| scheme.eq_ignore_ascii_case(s))
-    })
+    // The scheme is the text before the first `:`; none of these has a `:` in it, so it is one
+    // of them exactly when the URI starts with it and a `:` (no search for the colon).
+    let uri = uri.as_bytes();
+    let is = |scheme: &[u8]| {
+        uri.get(scheme.len()) == Some(&b':')
+            && uri.get(..scheme.len()).is_some_and(|s| s.eq_ignore_ascii_case(scheme))
+    };
+    is(b"sip") || is(b"sips") || is(b"tel")
 }
 
 /// Resolves `uri` (a SIP URI): an IP host directly ([`Target::from_uri`]), a name through
@@ -3293,6 +3298,20 @@ mod tests {
     // The base-62 draw gives what `random_range(0..62usize)` gives, word for word: over the
     // seeded generator, and over words that take the rare second draw (a low half in the last
     // 62 values below 2^32, with and without the carry).
+    proptest::proptest! {
+        /// The prefix test says what splitting at the first colon and comparing the scheme
+        /// says.
+        #[test]
+        fn sip_or_tel_is_the_scheme_before_the_first_colon(
+            uri in "(sip|SIP|sips|SiPs|tel|TEL|te|si|sipx|mailto|)(:|::|)[a-z@:.0-9]{0,8}",
+        ) {
+            let split = uri.split_once(':').is_some_and(|(scheme, _)| {
+                ["sip", "sips", "tel"].iter().any(|s| scheme.eq_ignore_ascii_case(s))
+            });
+            proptest::prop_assert_eq!(is_sip_or_tel(&uri), split);
+        }
+    }
+
     #[test]
     fn tokens_are_the_characters_drawn_one_by_one() {
         // `push_token` writes a chunk at a time; the characters and the draws are those of one
