@@ -390,13 +390,13 @@ impl AddrMemo {
     /// remembered. Whether `base;tag=T` parses does not depend on which token `T` is, so a
     /// From is known by its text before the tag.
     fn check(&mut self, request: &Message, tag: &str) -> bool {
-        let (Some(to), Some(from)) =
-            (request.header_lines(H::To).next(), request.header_lines(H::From).next())
-        else {
+        // One walk per name: the first line, then whether another follows it.
+        let (mut tos, mut froms) = (request.header_lines(H::To), request.header_lines(H::From));
+        let (Some(to), Some(from)) = (tos.next(), froms.next()) else {
             return false;
         };
-        if request.header_lines(H::To).nth(1).is_some()
-            || request.header_lines(H::From).nth(1).is_some()
+        if tos.next().is_some()
+            || froms.next().is_some()
             || tag.is_empty()
             || !tag.bytes().all(|c| c.is_ascii_alphanumeric())
         {
@@ -3553,6 +3553,22 @@ mod tests {
                     }
                 }
             }
+        }
+        // A second To or From line (after or before the first) is never checked.
+        let tag = "Ab3xYz09Qr";
+        let from = format!("<sip:alice@192.0.2.1>;tag={tag}");
+        for (extra, first) in [(H::To, true), (H::From, true), (H::To, false), (H::From, false)] {
+            let mut b = MessageBuilder::request(&Method::Invite, "sip:bob@192.0.2.2")
+                .header(H::Via, "SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1");
+            if !first {
+                b = b.header(extra, if extra == H::To { "<sip:x@y>" } else { from.as_str() });
+            }
+            b = b.header(H::To, "<sip:bob@192.0.2.2>").header(H::From, &from);
+            if first {
+                b = b.header(extra, if extra == H::To { "<sip:x@y>" } else { from.as_str() });
+            }
+            let request = b.header(H::CallId, "c1").header(H::CSeq, "1 INVITE").build().unwrap();
+            assert!(!AddrMemo::default().check(&request, tag), "{extra:?} {first}");
         }
     }
 
