@@ -2995,8 +2995,12 @@ impl UaCore {
             return;
         }
         let tag = c.local_tag.0.as_slice();
-        if by_local_tag.get(tag) == Some(&call) {
-            by_local_tag.remove(tag);
+        // One lookup: removed, and put back in the rare case that it names another call (a
+        // later call that drew the same tag took the entry over).
+        if let Some(owner) = by_local_tag.remove(tag)
+            && owner != call
+        {
+            by_local_tag.insert(c.local_tag.clone(), owner);
         }
         // Dropped in place (a call is some 700 bytes: not worth moving out to drop).
         calls.discard(call.index, call.generation);
@@ -3310,6 +3314,25 @@ mod tests {
             });
             proptest::prop_assert_eq!(is_sip_or_tel(&uri), split);
         }
+    }
+
+    #[test]
+    fn freeing_a_call_leaves_the_tag_entry_of_another_call_with_the_same_tag() {
+        let mut core = UaCore::new(UaConfig::new("alice", "192.0.2.1:5060"));
+        let ended = |tag: &str| {
+            Call::new(sip_dialog::Role::Uac, Phase::Ended, SmallVec::new(), Tag::new(tag))
+        };
+        let first = core.insert_call(ended("same"));
+        let second = core.insert_call(ended("same"));
+        let other = core.insert_call(ended("other"));
+        // The later call took the entry over; freeing the first leaves it.
+        core.maybe_free(first);
+        assert_eq!(core.by_local_tag.get(&b"same"[..]), Some(&second));
+        assert_eq!(core.by_local_tag.len(), 2);
+        core.maybe_free(second);
+        assert_eq!(core.by_local_tag.get(&b"same"[..]), None);
+        core.maybe_free(other);
+        assert!(core.by_local_tag.is_empty() && core.calls() == 0);
     }
 
     #[test]
