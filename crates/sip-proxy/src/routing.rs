@@ -178,6 +178,11 @@ pub(crate) struct PlainVia<'a> {
     pub(crate) branch: Option<&'a str>,
     /// Whether a valueless `rport` is present.
     pub(crate) has_rport: bool,
+    /// The value up to its parameters: `SIP/2.0/<transport> <sent-by>`.
+    pub(crate) head: &'a str,
+    /// Where in `params` the name of the one valueless `rport` ends, when there is exactly one
+    /// and it is spelled `rport` (the stamp writes `=<port>` there).
+    pub(crate) rport_end: Option<usize>,
 }
 
 /// `value` as a [`PlainVia`]; `None` for any other form (the typed parser decides those).
@@ -192,8 +197,27 @@ pub(crate) fn plain_via(value: &str) -> Option<PlainVia<'_>> {
     let sent_by_and_params = rest.strip_prefix(' ')?;
     let (host, sent_by_len) = plain_sent_by(sent_by_and_params.as_bytes())?;
     let (sent_by, params) = sent_by_and_params.split_at_checked(sent_by_len)?;
-    let (branch, has_rport) = plain_via_params(params)?;
-    Some(PlainVia { transport, sent_by, host, params, branch, has_rport })
+    let facts = plain_via_params(params)?;
+    let head = value.get(..value.len() - params.len())?;
+    Some(PlainVia {
+        transport,
+        sent_by,
+        host,
+        params,
+        branch: facts.branch,
+        has_rport: facts.rports > 0,
+        head,
+        rport_end: facts.rport_end.filter(|_| facts.rports == 1),
+    })
+}
+
+/// What [`plain_via_params`] reads of a parameter list.
+struct PlainParams<'a> {
+    branch: Option<&'a str>,
+    /// How many valueless `rport`s (saturating at 2).
+    rports: u8,
+    /// Where the name of the first one ends.
+    rport_end: Option<usize>,
 }
 
 /// A sent-by at the start of `bytes`: a dotted quad without leading zeros (octets at most
@@ -243,45 +267,65 @@ fn plain_sent_by(bytes: &[u8]) -> Option<(std::net::Ipv4Addr, usize)> {
 
 /// The parameters of a [`PlainVia`] (`params` empty or from its first `;`): each `name` or
 /// `name=value` of token characters, none `received`, `maddr` or `ttl`, `rport` without a
-/// value, `branch` once with one. Its branch, and whether `rport` is present.
-fn plain_via_params(params: &str) -> Option<(Option<&str>, bool)> {
-    let (mut branch, mut has_rport) = (None, false);
-    let Some(list) = params.strip_prefix(';') else {
-        return params.is_empty().then_some((branch, has_rport));
-    };
-    // Split as bytes (a `str` split by a `char` searches with more setup per piece).
-    let mut start = 0;
-    for bytes in list.as_bytes().split(|&c| c == b';') {
-        let param = list.get(start..start + bytes.len())?;
-        start += bytes.len() + 1;
-        let (name, value) = match bytes.iter().position(|&c| c == b'=') {
-            Some(eq) => (param.get(..eq)?, Some(param.get(eq + 1..)?)),
-            None => (param, None),
+/// value, `branch` once with one. Its branch, and its valueless `rport`s. One pass over the
+/// bytes: each is a token character, the `=` after a name, or the `;` ending a parameter.
+fn plain_via_params(params: &str) -> Option<PlainParams<'_>> {
+    let mut facts = PlainParams { branch: None, rports: 0, rport_end: None };
+    let bytes = params.as_bytes();
+    match bytes.first() {
+        None => return Some(facts),
+        Some(b';') => {}
+        Some(_) => return None,
+    }
+    // The parameter being read: its name starts at `start`, its `=` (if any) is at `eq`.
+    let (mut start, mut eq) = (1, None);
+    let mut i = 0;
+    loop {
+        i += 1;
+        // The end of the list closes the last parameter as a `;` would.
+        let c = match bytes.get(i) {
+            Some(&c) if is_token_char(c) => continue,
+            Some(&c) => c,
+            None if i == bytes.len() => b';',
+            None => break,
         };
-        let token = |t: &str| !t.is_empty() && t.bytes().all(is_token_char);
-        if !token(name) || value.is_some_and(|v| !token(v)) {
-            return None;
-        }
-        match name.len() {
-            6 if name.eq_ignore_ascii_case("branch") => {
-                if branch.is_some() || value.is_none() {
-                    return None;
+        match (c, eq) {
+            (b'=', None) if i > start => eq = Some(i),
+            (b';', _) => {
+                let name_end = eq.unwrap_or(i);
+                if name_end == start || eq.is_some_and(|e| e + 1 == i) {
+                    return None; // an empty name or value
                 }
-                branch = value;
-            }
-            5 if name.eq_ignore_ascii_case("rport") => {
-                if value.is_some() {
-                    return None;
+                let name = bytes.get(start..name_end)?;
+                match name.len() {
+                    6 if name.eq_ignore_ascii_case(b"branch") => {
+                        let value = eq.and_then(|e| params.get(e + 1..i));
+                        if facts.branch.is_some() || value.is_none() {
+                            return None;
+                        }
+                        facts.branch = value;
+                    }
+                    5 if name.eq_ignore_ascii_case(b"rport") => {
+                        if eq.is_some() {
+                            return None;
+                        }
+                        // Spliced only as the stamp spells it (`rport`, lowercase).
+                        if facts.rports == 0 && name == b"rport" {
+                            facts.rport_end = Some(name_end);
+                        }
+                        facts.rports = facts.rports.saturating_add(1).min(2);
+                    }
+                    8 if name.eq_ignore_ascii_case(b"received") => return None,
+                    5 if name.eq_ignore_ascii_case(b"maddr") => return None,
+                    3 if name.eq_ignore_ascii_case(b"ttl") => return None,
+                    _ => {}
                 }
-                has_rport = true;
+                (start, eq) = (i + 1, None);
             }
-            8 if name.eq_ignore_ascii_case("received") => return None,
-            5 if name.eq_ignore_ascii_case("maddr") => return None,
-            3 if name.eq_ignore_ascii_case("ttl") => return None,
-            _ => {}
+            _ => return None,
         }
     }
-    Some((branch, has_rport))
+    Some(facts)
 }
 
 /// [`is_token_char`] of every byte.
@@ -756,9 +800,24 @@ fn stamp_plain(via: &PlainVia<'_>, addr: std::net::SocketAddr) -> Option<String>
     let octets = ip.octets();
     let ip_len = octets.iter().map(|&o| octet_len(o)).sum::<usize>() + 3;
     let rport_len = if via.has_rport { 1 + port.len() } else { 0 };
-    let mut v = String::with_capacity(
-        9 + via.transport.len() + via.sent_by.len() + via.params.len() + rport_len + 10 + ip_len,
-    );
+    let mut v = String::with_capacity(via.head.len() + via.params.len() + rport_len + 10 + ip_len);
+    // The usual case, no `rport` or one: the value as written with `=<port>` spliced in.
+    let split = match (via.has_rport, via.rport_end) {
+        (false, _) => Some((via.params, "")),
+        (true, Some(end)) => via.params.split_at_checked(end),
+        (true, None) => None,
+    };
+    if let Some((before, after)) = split {
+        v.push_str(via.head);
+        v.push_str(before);
+        if via.has_rport {
+            v.push('=');
+            v.push_str(port);
+        }
+        v.push_str(after);
+        push_received(&mut v, octets);
+        return Some(v);
+    }
     v.push_str("SIP/2.0/");
     v.push_str(via.transport);
     v.push(' ');
@@ -774,14 +833,19 @@ fn stamp_plain(via: &PlainVia<'_>, addr: std::net::SocketAddr) -> Option<String>
             }
         }
     }
+    push_received(&mut v, octets);
+    Some(v)
+}
+
+/// Appends `;received=` and the dotted quad of `octets`.
+fn push_received(v: &mut String, octets: [u8; 4]) {
     v.push_str(";received=");
     for (i, octet) in octets.into_iter().enumerate() {
         if i > 0 {
             v.push('.');
         }
-        push_octet(&mut v, octet);
+        push_octet(v, octet);
     }
-    Some(v)
 }
 
 /// How many digits [`push_octet`] writes.
