@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use bytes::{BufMut, Bytes, BytesMut};
 use sip_message::{
     HeaderError, HeaderName, Host, Message, Route, SipUri, TypedHeader, Uri, UriError, Via,
+    split_list,
 };
 use sip_transaction::{BRANCH_COOKIE, Target};
 use smallvec::SmallVec;
@@ -63,8 +64,20 @@ impl Fields {
     }
 
     /// Feeds one field, its length first, so that adjacent fields cannot run into each other.
+    #[inline]
     fn field(&mut self, bytes: &[u8]) {
-        self.push(&(bytes.len() as u64).to_le_bytes());
+        let length = (bytes.len() as u64).to_le_bytes();
+        let end = self.len + length.len() + bytes.len();
+        if self.spill.is_empty() {
+            let room = self.inline.get_mut(self.len..end);
+            if let Some((head, tail)) = room.and_then(|r| r.split_at_mut_checked(length.len())) {
+                head.copy_from_slice(&length);
+                tail.copy_from_slice(bytes);
+                self.len = end;
+                return;
+            }
+        }
+        self.push(&length);
         self.push(bytes);
     }
 
@@ -366,9 +379,32 @@ pub(crate) fn loop_hash_with(
     field(&mut h, request.call_id_bytes().unwrap_or_default());
     field(&mut h, utf8_request_uri(request));
     field(&mut h, &request.cseq_number().unwrap_or_default().to_le_bytes());
-    let mut vias = request.values(HeaderName::Via);
-    let first = vias.next();
-    let later = vias.last();
+    // One pass over the header lines: the Via and Route lines, and whether Proxy-Require or
+    // Proxy-Authorization lines are there (hashed below as `values` and `header_lines` read
+    // them).
+    let mut vias: SmallVec<[&[u8]; 2]> = SmallVec::new();
+    let mut routes: SmallVec<[&[u8]; 2]> = SmallVec::new();
+    let mut proxy_lines = false;
+    for line in request.lines() {
+        match line.name {
+            HeaderName::Via => vias.push(line.value),
+            HeaderName::Route => routes.push(line.value),
+            HeaderName::ProxyRequire | HeaderName::ProxyAuthorization => proxy_lines = true,
+            _ => {}
+        }
+    }
+    // The first Via value, and the last one when there are several.
+    let (first, later) = match vias.as_slice() {
+        [] => (None, None),
+        [line] => {
+            let mut values = list_values(line);
+            (values.next(), values.last())
+        }
+        lines => {
+            let mut values = lines.iter().flat_map(|line| list_values(line));
+            (values.next(), values.last())
+        }
+    };
     if let Some(bottom) = later.or(first) {
         let parsed = match (later, top) {
             // The only Via: the top one, read the same way (`typed` reads the first value).
@@ -387,10 +423,12 @@ pub(crate) fn loop_hash_with(
             None => field(&mut h, bottom),
         }
     }
-    for route in request.values(HeaderName::Route) {
-        field(&mut h, route);
+    for line in routes {
+        for route in list_values(line) {
+            field(&mut h, route);
+        }
     }
-    if !for_stateless {
+    if !for_stateless && proxy_lines {
         for line in request.header_lines(HeaderName::ProxyRequire) {
             field(&mut h, line);
         }
@@ -399,6 +437,16 @@ pub(crate) fn loop_hash_with(
         }
     }
     h.finish()
+}
+
+/// The values of one line of a list header, as [`Message::values`] reads them: split at its
+/// commas, an empty line holding none.
+fn list_values(line: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut values = split_list(line);
+    if line.is_empty() {
+        values.next();
+    }
+    values
 }
 
 /// The Request-URI's bytes when they are UTF-8, else none (as
@@ -1013,6 +1061,96 @@ pub(crate) mod tests {
         let bad = request("sip:b@h", "SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKa;received=nonsense");
         let other = request("sip:b@h", "SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKa;received=x");
         assert_ne!(loop_hash(&bad, false), loop_hash(&other, false));
+    }
+
+    /// The loop hash as it was computed before the one-pass scan of the header lines (each
+    /// header read on its own through `values` and `header_lines`): what the proptest below
+    /// holds [`loop_hash_with`] to.
+    fn loop_hash_reference(request: &Message, for_stateless: bool) -> Hex16 {
+        let mut h = Fields::new(LOOP);
+        let to_tag = if for_stateless { None } else { request.to_tag_bytes() };
+        field(&mut h, to_tag.unwrap_or_default());
+        field(&mut h, request.from_tag_bytes().unwrap_or_default());
+        field(&mut h, request.call_id_bytes().unwrap_or_default());
+        field(&mut h, utf8_request_uri(request));
+        field(&mut h, &request.cseq_number().unwrap_or_default().to_le_bytes());
+        let mut vias = request.values(HeaderName::Via);
+        let first = vias.next();
+        let later = vias.last();
+        if let Some(bottom) = later.or(first) {
+            let parsed = std::str::from_utf8(bottom)
+                .ok()
+                .map(Via::parse)
+                .and_then(Result::ok)
+                .map(|via| (via.sent_by(), via.branch().unwrap_or_default()));
+            match parsed {
+                Some((sent_by, branch)) => {
+                    field(&mut h, sent_by.as_bytes());
+                    field(&mut h, branch.as_bytes());
+                }
+                None => field(&mut h, bottom),
+            }
+        }
+        for route in request.values(HeaderName::Route) {
+            field(&mut h, route);
+        }
+        if !for_stateless {
+            for line in request.header_lines(HeaderName::ProxyRequire) {
+                field(&mut h, line);
+            }
+            for line in request.header_lines(HeaderName::ProxyAuthorization) {
+                field(&mut h, line);
+            }
+        }
+        h.finish()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1000))]
+
+        /// The one-pass loop hash equals the reference, whatever Via, Route, Proxy-Require and
+        /// Proxy-Authorization lines (several values a line, empty lines, fields past the
+        /// inline buffer) the request holds, with and without the shared top Via.
+        #[test]
+        fn the_one_pass_loop_hash_is_the_reference(
+            top in proptest::sample::select(vec![
+                "SIP/2.0/UDP 192.0.2.1:5060;rport;branch=z9hG4bKa",
+                "SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKa;received=nonsense",
+                "SIP/2.0/TCP h.example.com;branch=z9hG4bKb, SIP/2.0/UDP 192.0.2.2;branch=z9hG4bKc",
+            ]),
+            lines in proptest::collection::vec((
+                proptest::sample::select(vec![
+                    HeaderName::Via, HeaderName::Route, HeaderName::ProxyRequire,
+                    HeaderName::ProxyAuthorization, HeaderName::Contact,
+                ]),
+                proptest::sample::select(vec![
+                    "SIP/2.0/UDP 192.0.2.9;branch=z9hG4bKx".to_owned(),
+                    "SIP/2.0/UDP 192.0.2.9;branch=z9hG4bKx, SIP/2.0/TCP [2001:db8::1];branch=y"
+                        .to_owned(),
+                    "<sip:192.0.2.10;lr>".to_owned(),
+                    "<sip:a@192.0.2.10;lr>, <sip:b,c@h;lr>".to_owned(),
+                    "\"x, y\" <sip:h>".to_owned(),
+                    "foo, bar".to_owned(),
+                    "".to_owned(),
+                    format!("<sip:{}@h;lr>", "u".repeat(600)),
+                ]),
+            ), 0..6),
+            to_tag in proptest::bool::ANY,
+        ) {
+            let mut m = request("sip:bob@example.com", top);
+            if to_tag {
+                m.set(HeaderName::To, "<sip:bob@example.com>;tag=9").unwrap();
+            }
+            for (name, value) in &lines {
+                let _ = m.push_back(*name, value.clone());
+            }
+            for stateless in [false, true] {
+                let expected = loop_hash_reference(&m, stateless);
+                proptest::prop_assert_eq!(loop_hash(&m, stateless), expected);
+                let top = TopVia::of(&m);
+                proptest::prop_assert_eq!(loop_hash_with(&m, stateless, Some(&top)), expected);
+            }
+        }
     }
 
     #[test]
