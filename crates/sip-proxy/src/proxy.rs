@@ -1734,13 +1734,12 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             kept = false;
             for_proxy = self.is_for_proxy(request);
         }
-        let mut bound = request.values(HeaderName::Route).count();
-        while bound > 0 {
-            bound -= 1;
-            if !request.header(HeaderName::Route).is_some_and(|v| self.route_is_self(v)) {
+        // Each pop takes one value off (a line's first, or the line), so the loop ends: no
+        // count of the values first.
+        while request.header(HeaderName::Route).is_some_and(|v| self.route_is_self(v)) {
+            if request.pop_front(HeaderName::Route).is_none() {
                 break;
             }
-            request.pop_front(HeaderName::Route);
         }
         (for_proxy, kept)
     }
