@@ -1598,19 +1598,21 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
     fn via_value(&self, hop: Target, unique: &[u8], loop_part: Option<&Hex16>) -> ViaText {
         let transport = hop.transport().as_str();
         let cookie = if unique.starts_with(BRANCH_COOKIE.as_bytes()) { "" } else { BRANCH_COOKIE };
-        let mut via = ViaText::new();
-        via.extend_from_slice(b"SIP/2.0/");
-        via.extend_from_slice(transport.as_bytes());
-        via.push(b' ');
-        via.extend_from_slice(self.config.sent_by.as_bytes());
-        via.extend_from_slice(b";branch=");
-        via.extend_from_slice(cookie.as_bytes());
-        via.extend_from_slice(unique);
-        if let Some(loop_part) = loop_part {
-            via.push(b'.');
-            via.extend_from_slice(loop_part);
-        }
-        via
+        let (dot, loop_part): (&[u8], &[u8]) = match loop_part {
+            Some(part) => (b".", part),
+            None => (b"", b""),
+        };
+        ViaText::of([
+            b"SIP/2.0/",
+            transport.as_bytes(),
+            b" ",
+            self.config.sent_by.as_bytes(),
+            b";branch=",
+            cookie.as_bytes(),
+            unique,
+            dot,
+            loop_part,
+        ])
     }
 
     /// Answers server transaction `id` as a UAS (§16.3, §8.2.6): To tag derived from the
@@ -1891,8 +1893,55 @@ fn mentions_loop_part(line: &[u8], part: &Hex16) -> bool {
         .any(|w| w.split_first().is_some_and(|(dot, rest)| *dot == b'.' && rest == part))
 }
 
-/// The proxy's Via value, built on the stack (it fits unless the sent-by is very long).
-type ViaText = SmallVec<[u8; 128]>;
+/// The proxy's Via value, built on the stack (it fits unless the sent-by is very long): its
+/// pieces copied into a fixed buffer, one copy each.
+struct ViaText {
+    inline: [u8; VIA_INLINE],
+    len: usize,
+    /// The value when it does not fit `inline`.
+    spill: Vec<u8>,
+}
+
+/// How many bytes of a Via value [`ViaText`] keeps on the stack.
+const VIA_INLINE: usize = 128;
+
+impl ViaText {
+    /// The concatenation of `parts`.
+    fn of<const N: usize>(parts: [&[u8]; N]) -> ViaText {
+        let mut via = ViaText { inline: [0; VIA_INLINE], len: 0, spill: Vec::new() };
+        let total: usize = parts.iter().map(|p| p.len()).sum();
+        if total > VIA_INLINE {
+            via.spill = parts.concat();
+            return via;
+        }
+        for part in parts {
+            let end = via.len + part.len();
+            if let Some(room) = via.inline.get_mut(via.len..end) {
+                room.copy_from_slice(part);
+            }
+            via.len = end;
+        }
+        via
+    }
+
+    /// Whether the value did not fit on the stack.
+    #[cfg(test)]
+    fn spilled(&self) -> bool {
+        !self.spill.is_empty()
+    }
+}
+
+impl std::ops::Deref for ViaText {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        if self.spill.is_empty() {
+            self.inline.get(..self.len).unwrap_or_default()
+        } else {
+            &self.spill
+        }
+    }
+}
 
 /// The copy of a request for one target (§16.6 steps 1-7), made into the request sent once
 /// its Via (step 8) is known.
@@ -2043,6 +2092,23 @@ mod tests {
             let via = proxy.via_value(hop, &unique, None);
             let expected = format!("{head}{}", stateless_branch_without_loop_part(&request));
             assert_eq!(&via[..], expected.as_bytes());
+        }
+    }
+
+    #[test]
+    fn a_via_too_long_for_the_stack_is_written_whole() {
+        // §16.6 step 8 with a sent-by that does not fit the inline buffer: the same value,
+        // spilled to the heap; one that just fits stays inline.
+        let loop_part: Hex16 = *b"0123456789abcdef";
+        let hop = Target::udp("192.0.2.44:5060".parse().unwrap());
+        for (len, spills) in [(60, false), (69, false), (70, true), (200, true)] {
+            let host = format!("{}.example.com", "h".repeat(len));
+            let config = ProxyConfig::new(&format!("sip:{host}")).unwrap();
+            let proxy = Proxy::new(config, StaticLocations::new(), StaticResolver::new());
+            let via = proxy.via_value(hop, b"z9hG4bKabc", Some(&loop_part));
+            let expected = format!("SIP/2.0/UDP {host};branch=z9hG4bKabc.0123456789abcdef");
+            assert_eq!(&via[..], expected.as_bytes());
+            assert_eq!(via.spilled(), spills, "{}", expected.len());
         }
     }
 
