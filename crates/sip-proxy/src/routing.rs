@@ -64,7 +64,7 @@ impl Fields {
     }
 
     /// Feeds one field, its length first, so that adjacent fields cannot run into each other.
-    #[inline]
+    #[inline(always)]
     fn field(&mut self, bytes: &[u8]) {
         let length = (bytes.len() as u64).to_le_bytes();
         let end = self.len + length.len() + bytes.len();
@@ -108,7 +108,7 @@ impl Fields {
 }
 
 /// Feeds one field (see [`Fields::field`]).
-#[inline]
+#[inline(always)]
 fn field(h: &mut Fields, bytes: &[u8]) {
     h.field(bytes);
 }
