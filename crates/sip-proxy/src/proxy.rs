@@ -1097,8 +1097,10 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             self.finish_branch(cid, bi, 503, None);
             return;
         }
-        if let Some(branch) = self.branch_mut(cid, bi) {
-            branch.failover = hops.into_iter().skip(1).collect();
+        if hops.len() > 1 {
+            if let Some(branch) = self.branch_mut(cid, bi) {
+                branch.failover = hops.into_iter().skip(1).collect();
+            }
         }
         let sent = match sent {
             Some((Some(client), hop)) => {
