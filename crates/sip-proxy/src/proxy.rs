@@ -370,7 +370,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         // clone kept, no parse of the table's stored bytes), and sent once targets are found.
         let invite = method == Method::Invite;
         let trying = (invite && self.config.send_trying && !self.config.stateless)
-            .then(|| build_answer_to(&request, 100, None, &[]))
+            .then(|| request.trying().ok())
             .flatten();
         // §18.2.1: worked out now from the parsed top Via, which §16.4 does not touch; applied
         // once targets are found.
