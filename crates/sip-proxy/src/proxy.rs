@@ -1891,8 +1891,30 @@ fn build_answer_to(
 /// Whether `line` holds `.` followed by the loop part `part`, as a branch of ours carrying that
 /// loop part must (`z9hG4bK<unique>.<part>`).
 fn mentions_loop_part(line: &[u8], part: &Hex16) -> bool {
-    line.windows(part.len() + 1)
-        .any(|w| w.split_first().is_some_and(|(dot, rest)| *dot == b'.' && rest == part))
+    // The `.`s are found eight bytes at a time (a byte of `w ^ DOTS` is zero exactly where
+    // `w` has a `.`: the zero-byte test flags every such byte, and perhaps a byte above one,
+    // so each flag is checked), and the part after each compared.
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    const DOTS: u64 = u64::from_ne_bytes([b'.'; 8]);
+    let part_at = |dot: usize| line.get(dot + 1..dot + 1 + part.len()) == Some(&part[..]);
+    let mut chunks = line.chunks_exact(8);
+    let mut base = 0;
+    for chunk in &mut chunks {
+        let Ok(bytes) = <[u8; 8]>::try_from(chunk) else { break };
+        let x = u64::from_le_bytes(bytes) ^ DOTS;
+        let mut flags = x.wrapping_sub(ONES) & !x & HIGH;
+        while flags != 0 {
+            let at = (flags.trailing_zeros() / 8) as usize;
+            if chunk.get(at) == Some(&b'.') && part_at(base + at) {
+                return true;
+            }
+            flags &= flags - 1;
+        }
+        base += 8;
+    }
+    let rest = chunks.remainder();
+    rest.iter().enumerate().any(|(i, &c)| c == b'.' && part_at(base + i))
 }
 
 /// The proxy's Via value, built on the stack (it fits unless the sent-by is very long): its
@@ -2127,6 +2149,28 @@ mod tests {
             (b"", false),
         ] {
             assert_eq!(mentions_loop_part(line, &part), found, "{}", String::from_utf8_lossy(line));
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        /// The eight-bytes-at-a-time scan finds the loop part exactly where a byte-by-byte
+        /// one does: after any `.`, at any offset, across the eight-byte chunks.
+        #[test]
+        fn the_loop_part_scan_is_the_bytewise_one(
+            pieces in proptest::collection::vec(proptest::sample::select(vec![
+                ".", "..", "0123456789abcdef", "0123456789abcde", "f", "z9hG4bKx", ";", "\x01",
+                "\x2f", "\x2d", " ", "a.b",
+            ]), 0..12),
+        ) {
+            let part: Hex16 = *b"0123456789abcdef";
+            let line = pieces.concat();
+            let line = line.as_bytes();
+            let bytewise = line
+                .windows(part.len() + 1)
+                .any(|w| w.split_first().is_some_and(|(dot, rest)| *dot == b'.' && rest == part));
+            proptest::prop_assert_eq!(mentions_loop_part(line, &part), bytewise);
         }
     }
 
