@@ -589,7 +589,9 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         if for_proxy && !ack.has(HeaderName::Route) {
             return; // for the proxy itself: nothing to do
         }
-        let target = match ack.request_uri_str() {
+        // The Request-URI as read above while §16.4 kept it (no second UTF-8 check).
+        let request_uri = if uri_kept { received_uri } else { ack.request_uri_str() };
+        let target = match request_uri {
             // Stateless mode: an ACK with no Route left is routed as §16.5 routes any request,
             // so a non-2xx ACK makes the same choice as its INVITE (§16.11) and reaches the
             // server transaction that sent the final response. It carries the To tag of that
