@@ -16,6 +16,7 @@ mod builder;
 mod chars;
 mod decimal;
 mod error;
+mod forward;
 mod framer;
 mod headers;
 mod limits;

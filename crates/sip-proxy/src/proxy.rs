@@ -370,7 +370,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         // clone kept, no parse of the table's stored bytes), and sent once targets are found.
         let invite = method == Method::Invite;
         let trying = (invite && self.config.send_trying && !self.config.stateless)
-            .then(|| build_answer_to(&request, 100, None, &[]))
+            .then(|| request.trying().ok())
             .flatten();
         // §18.2.1: worked out now from the parsed top Via, which §16.4 does not touch; applied
         // once targets are found.
@@ -589,7 +589,9 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         if for_proxy && !ack.has(HeaderName::Route) {
             return; // for the proxy itself: nothing to do
         }
-        let target = match ack.request_uri_str() {
+        // The Request-URI as read above while §16.4 kept it (no second UTF-8 check).
+        let request_uri = if uri_kept { received_uri } else { ack.request_uri_str() };
+        let target = match request_uri {
             // Stateless mode: an ACK with no Route left is routed as §16.5 routes any request,
             // so a non-2xx ACK makes the same choice as its INVITE (§16.11) and reaches the
             // server transaction that sent the final response. It carries the To tag of that
@@ -1097,8 +1099,10 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             self.finish_branch(cid, bi, 503, None);
             return;
         }
-        if let Some(branch) = self.branch_mut(cid, bi) {
-            branch.failover = hops.into_iter().skip(1).collect();
+        if hops.len() > 1 {
+            if let Some(branch) = self.branch_mut(cid, bi) {
+                branch.failover = hops.into_iter().skip(1).collect();
+            }
         }
         let sent = match sent {
             Some((Some(client), hop)) => {
@@ -1598,19 +1602,21 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
     fn via_value(&self, hop: Target, unique: &[u8], loop_part: Option<&Hex16>) -> ViaText {
         let transport = hop.transport().as_str();
         let cookie = if unique.starts_with(BRANCH_COOKIE.as_bytes()) { "" } else { BRANCH_COOKIE };
-        let mut via = ViaText::new();
-        via.extend_from_slice(b"SIP/2.0/");
-        via.extend_from_slice(transport.as_bytes());
-        via.push(b' ');
-        via.extend_from_slice(self.config.sent_by.as_bytes());
-        via.extend_from_slice(b";branch=");
-        via.extend_from_slice(cookie.as_bytes());
-        via.extend_from_slice(unique);
-        if let Some(loop_part) = loop_part {
-            via.push(b'.');
-            via.extend_from_slice(loop_part);
-        }
-        via
+        let (dot, loop_part): (&[u8], &[u8]) = match loop_part {
+            Some(part) => (b".", part),
+            None => (b"", b""),
+        };
+        ViaText::of([
+            b"SIP/2.0/",
+            transport.as_bytes(),
+            b" ",
+            self.config.sent_by.as_bytes(),
+            b";branch=",
+            cookie.as_bytes(),
+            unique,
+            dot,
+            loop_part,
+        ])
     }
 
     /// Answers server transaction `id` as a UAS (§16.3, §8.2.6): To tag derived from the
@@ -1734,13 +1740,12 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             kept = false;
             for_proxy = self.is_for_proxy(request);
         }
-        let mut bound = request.values(HeaderName::Route).count();
-        while bound > 0 {
-            bound -= 1;
-            if !request.header(HeaderName::Route).is_some_and(|v| self.route_is_self(v)) {
+        // Each pop takes one value off (a line's first, or the line), so the loop ends: no
+        // count of the values first.
+        while request.header(HeaderName::Route).is_some_and(|v| self.route_is_self(v)) {
+            if request.pop_front(HeaderName::Route).is_none() {
                 break;
             }
-            request.pop_front(HeaderName::Route);
         }
         (for_proxy, kept)
     }
@@ -1888,12 +1893,81 @@ fn build_answer_to(
 /// Whether `line` holds `.` followed by the loop part `part`, as a branch of ours carrying that
 /// loop part must (`z9hG4bK<unique>.<part>`).
 fn mentions_loop_part(line: &[u8], part: &Hex16) -> bool {
-    line.windows(part.len() + 1)
-        .any(|w| w.split_first().is_some_and(|(dot, rest)| *dot == b'.' && rest == part))
+    // The `.`s are found eight bytes at a time (a byte of `w ^ DOTS` is zero exactly where
+    // `w` has a `.`: the zero-byte test flags every such byte, and perhaps a byte above one,
+    // so each flag is checked), and the part after each compared.
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    const DOTS: u64 = u64::from_ne_bytes([b'.'; 8]);
+    let part_at = |dot: usize| line.get(dot + 1..dot + 1 + part.len()) == Some(&part[..]);
+    let mut chunks = line.chunks_exact(8);
+    let mut base = 0;
+    for chunk in &mut chunks {
+        let Ok(bytes) = <[u8; 8]>::try_from(chunk) else { break };
+        let x = u64::from_le_bytes(bytes) ^ DOTS;
+        let mut flags = x.wrapping_sub(ONES) & !x & HIGH;
+        while flags != 0 {
+            let at = (flags.trailing_zeros() / 8) as usize;
+            if chunk.get(at) == Some(&b'.') && part_at(base + at) {
+                return true;
+            }
+            flags &= flags - 1;
+        }
+        base += 8;
+    }
+    let rest = chunks.remainder();
+    rest.iter().enumerate().any(|(i, &c)| c == b'.' && part_at(base + i))
 }
 
-/// The proxy's Via value, built on the stack (it fits unless the sent-by is very long).
-type ViaText = SmallVec<[u8; 128]>;
+/// The proxy's Via value, built on the stack (it fits unless the sent-by is very long): its
+/// pieces copied into a fixed buffer, one copy each.
+struct ViaText {
+    inline: [u8; VIA_INLINE],
+    len: usize,
+    /// The value when it does not fit `inline`.
+    spill: Vec<u8>,
+}
+
+/// How many bytes of a Via value [`ViaText`] keeps on the stack.
+const VIA_INLINE: usize = 128;
+
+impl ViaText {
+    /// The concatenation of `parts`.
+    fn of<const N: usize>(parts: [&[u8]; N]) -> ViaText {
+        let mut via = ViaText { inline: [0; VIA_INLINE], len: 0, spill: Vec::new() };
+        let total: usize = parts.iter().map(|p| p.len()).sum();
+        if total > VIA_INLINE {
+            via.spill = parts.concat();
+            return via;
+        }
+        for part in parts {
+            let end = via.len + part.len();
+            if let Some(room) = via.inline.get_mut(via.len..end) {
+                room.copy_from_slice(part);
+            }
+            via.len = end;
+        }
+        via
+    }
+
+    /// Whether the value did not fit on the stack.
+    #[cfg(test)]
+    fn spilled(&self) -> bool {
+        !self.spill.is_empty()
+    }
+}
+
+impl std::ops::Deref for ViaText {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        if self.spill.is_empty() {
+            self.inline.get(..self.len).unwrap_or_default()
+        } else {
+            &self.spill
+        }
+    }
+}
 
 /// The copy of a request for one target (§16.6 steps 1-7), made into the request sent once
 /// its Via (step 8) is known.
@@ -2048,6 +2122,23 @@ mod tests {
     }
 
     #[test]
+    fn a_via_too_long_for_the_stack_is_written_whole() {
+        // §16.6 step 8 with a sent-by that does not fit the inline buffer: the same value,
+        // spilled to the heap; one that just fits stays inline.
+        let loop_part: Hex16 = *b"0123456789abcdef";
+        let hop = Target::udp("192.0.2.44:5060".parse().unwrap());
+        for (len, spills) in [(60, false), (69, false), (70, true), (200, true)] {
+            let host = format!("{}.example.com", "h".repeat(len));
+            let config = ProxyConfig::new(&format!("sip:{host}")).unwrap();
+            let proxy = Proxy::new(config, StaticLocations::new(), StaticResolver::new());
+            let via = proxy.via_value(hop, b"z9hG4bKabc", Some(&loop_part));
+            let expected = format!("SIP/2.0/UDP {host};branch=z9hG4bKabc.0123456789abcdef");
+            assert_eq!(&via[..], expected.as_bytes());
+            assert_eq!(via.spilled(), spills, "{}", expected.len());
+        }
+    }
+
+    #[test]
     fn the_loop_part_is_found_after_any_dot() {
         let part: Hex16 = *b"0123456789abcdef";
         for (line, found) in [
@@ -2060,6 +2151,28 @@ mod tests {
             (b"", false),
         ] {
             assert_eq!(mentions_loop_part(line, &part), found, "{}", String::from_utf8_lossy(line));
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        /// The eight-bytes-at-a-time scan finds the loop part exactly where a byte-by-byte
+        /// one does: after any `.`, at any offset, across the eight-byte chunks.
+        #[test]
+        fn the_loop_part_scan_is_the_bytewise_one(
+            pieces in proptest::collection::vec(proptest::sample::select(vec![
+                ".", "..", "0123456789abcdef", "0123456789abcde", "f", "z9hG4bKx", ";", "\x01",
+                "\x2f", "\x2d", " ", "a.b",
+            ]), 0..12),
+        ) {
+            let part: Hex16 = *b"0123456789abcdef";
+            let line = pieces.concat();
+            let line = line.as_bytes();
+            let bytewise = line
+                .windows(part.len() + 1)
+                .any(|w| w.split_first().is_some_and(|(dot, rest)| *dot == b'.' && rest == part));
+            proptest::prop_assert_eq!(mentions_loop_part(line, &part), bytewise);
         }
     }
 

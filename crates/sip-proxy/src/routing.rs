@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use bytes::{BufMut, Bytes, BytesMut};
 use sip_message::{
     HeaderError, HeaderName, Host, Message, Route, SipUri, TypedHeader, Uri, UriError, Via,
+    split_list,
 };
 use sip_transaction::{BRANCH_COOKIE, Target};
 use smallvec::SmallVec;
@@ -63,8 +64,20 @@ impl Fields {
     }
 
     /// Feeds one field, its length first, so that adjacent fields cannot run into each other.
+    #[inline(always)]
     fn field(&mut self, bytes: &[u8]) {
-        self.push(&(bytes.len() as u64).to_le_bytes());
+        let length = (bytes.len() as u64).to_le_bytes();
+        let end = self.len + length.len() + bytes.len();
+        if self.spill.is_empty() {
+            let room = self.inline.get_mut(self.len..end);
+            if let Some((head, tail)) = room.and_then(|r| r.split_at_mut_checked(length.len())) {
+                head.copy_from_slice(&length);
+                tail.copy_from_slice(bytes);
+                self.len = end;
+                return;
+            }
+        }
+        self.push(&length);
         self.push(bytes);
     }
 
@@ -95,7 +108,7 @@ impl Fields {
 }
 
 /// Feeds one field (see [`Fields::field`]).
-#[inline]
+#[inline(always)]
 fn field(h: &mut Fields, bytes: &[u8]) {
     h.field(bytes);
 }
@@ -178,6 +191,11 @@ pub(crate) struct PlainVia<'a> {
     pub(crate) branch: Option<&'a str>,
     /// Whether a valueless `rport` is present.
     pub(crate) has_rport: bool,
+    /// The value up to its parameters: `SIP/2.0/<transport> <sent-by>`.
+    pub(crate) head: &'a str,
+    /// Where in `params` the name of the one valueless `rport` ends, when there is exactly one
+    /// and it is spelled `rport` (the stamp writes `=<port>` there).
+    pub(crate) rport_end: Option<usize>,
 }
 
 /// `value` as a [`PlainVia`]; `None` for any other form (the typed parser decides those).
@@ -192,8 +210,27 @@ pub(crate) fn plain_via(value: &str) -> Option<PlainVia<'_>> {
     let sent_by_and_params = rest.strip_prefix(' ')?;
     let (host, sent_by_len) = plain_sent_by(sent_by_and_params.as_bytes())?;
     let (sent_by, params) = sent_by_and_params.split_at_checked(sent_by_len)?;
-    let (branch, has_rport) = plain_via_params(params)?;
-    Some(PlainVia { transport, sent_by, host, params, branch, has_rport })
+    let facts = plain_via_params(params)?;
+    let head = value.get(..value.len() - params.len())?;
+    Some(PlainVia {
+        transport,
+        sent_by,
+        host,
+        params,
+        branch: facts.branch,
+        has_rport: facts.rports > 0,
+        head,
+        rport_end: facts.rport_end.filter(|_| facts.rports == 1),
+    })
+}
+
+/// What [`plain_via_params`] reads of a parameter list.
+struct PlainParams<'a> {
+    branch: Option<&'a str>,
+    /// How many valueless `rport`s (saturating at 2).
+    rports: u8,
+    /// Where the name of the first one ends.
+    rport_end: Option<usize>,
 }
 
 /// A sent-by at the start of `bytes`: a dotted quad without leading zeros (octets at most
@@ -243,45 +280,65 @@ fn plain_sent_by(bytes: &[u8]) -> Option<(std::net::Ipv4Addr, usize)> {
 
 /// The parameters of a [`PlainVia`] (`params` empty or from its first `;`): each `name` or
 /// `name=value` of token characters, none `received`, `maddr` or `ttl`, `rport` without a
-/// value, `branch` once with one. Its branch, and whether `rport` is present.
-fn plain_via_params(params: &str) -> Option<(Option<&str>, bool)> {
-    let (mut branch, mut has_rport) = (None, false);
-    let Some(list) = params.strip_prefix(';') else {
-        return params.is_empty().then_some((branch, has_rport));
-    };
-    // Split as bytes (a `str` split by a `char` searches with more setup per piece).
-    let mut start = 0;
-    for bytes in list.as_bytes().split(|&c| c == b';') {
-        let param = list.get(start..start + bytes.len())?;
-        start += bytes.len() + 1;
-        let (name, value) = match bytes.iter().position(|&c| c == b'=') {
-            Some(eq) => (param.get(..eq)?, Some(param.get(eq + 1..)?)),
-            None => (param, None),
+/// value, `branch` once with one. Its branch, and its valueless `rport`s. One pass over the
+/// bytes: each is a token character, the `=` after a name, or the `;` ending a parameter.
+fn plain_via_params(params: &str) -> Option<PlainParams<'_>> {
+    let mut facts = PlainParams { branch: None, rports: 0, rport_end: None };
+    let bytes = params.as_bytes();
+    match bytes.first() {
+        None => return Some(facts),
+        Some(b';') => {}
+        Some(_) => return None,
+    }
+    // The parameter being read: its name starts at `start`, its `=` (if any) is at `eq`.
+    let (mut start, mut eq) = (1, None);
+    let mut i = 0;
+    loop {
+        i += 1;
+        // The end of the list closes the last parameter as a `;` would.
+        let c = match bytes.get(i) {
+            Some(&c) if is_token_char(c) => continue,
+            Some(&c) => c,
+            None if i == bytes.len() => b';',
+            None => break,
         };
-        let token = |t: &str| !t.is_empty() && t.bytes().all(is_token_char);
-        if !token(name) || value.is_some_and(|v| !token(v)) {
-            return None;
-        }
-        match name.len() {
-            6 if name.eq_ignore_ascii_case("branch") => {
-                if branch.is_some() || value.is_none() {
-                    return None;
+        match (c, eq) {
+            (b'=', None) if i > start => eq = Some(i),
+            (b';', _) => {
+                let name_end = eq.unwrap_or(i);
+                if name_end == start || eq.is_some_and(|e| e + 1 == i) {
+                    return None; // an empty name or value
                 }
-                branch = value;
-            }
-            5 if name.eq_ignore_ascii_case("rport") => {
-                if value.is_some() {
-                    return None;
+                let name = bytes.get(start..name_end)?;
+                match name.len() {
+                    6 if name.eq_ignore_ascii_case(b"branch") => {
+                        let value = eq.and_then(|e| params.get(e + 1..i));
+                        if facts.branch.is_some() || value.is_none() {
+                            return None;
+                        }
+                        facts.branch = value;
+                    }
+                    5 if name.eq_ignore_ascii_case(b"rport") => {
+                        if eq.is_some() {
+                            return None;
+                        }
+                        // Spliced only as the stamp spells it (`rport`, lowercase).
+                        if facts.rports == 0 && name == b"rport" {
+                            facts.rport_end = Some(name_end);
+                        }
+                        facts.rports = facts.rports.saturating_add(1).min(2);
+                    }
+                    8 if name.eq_ignore_ascii_case(b"received") => return None,
+                    5 if name.eq_ignore_ascii_case(b"maddr") => return None,
+                    3 if name.eq_ignore_ascii_case(b"ttl") => return None,
+                    _ => {}
                 }
-                has_rport = true;
+                (start, eq) = (i + 1, None);
             }
-            8 if name.eq_ignore_ascii_case("received") => return None,
-            5 if name.eq_ignore_ascii_case("maddr") => return None,
-            3 if name.eq_ignore_ascii_case("ttl") => return None,
-            _ => {}
+            _ => return None,
         }
     }
-    Some((branch, has_rport))
+    Some(facts)
 }
 
 /// [`is_token_char`] of every byte.
@@ -322,9 +379,32 @@ pub(crate) fn loop_hash_with(
     field(&mut h, request.call_id_bytes().unwrap_or_default());
     field(&mut h, utf8_request_uri(request));
     field(&mut h, &request.cseq_number().unwrap_or_default().to_le_bytes());
-    let mut vias = request.values(HeaderName::Via);
-    let first = vias.next();
-    let later = vias.last();
+    // One pass over the header lines: the Via and Route lines, and whether Proxy-Require or
+    // Proxy-Authorization lines are there (hashed below as `values` and `header_lines` read
+    // them).
+    let mut vias: SmallVec<[&[u8]; 2]> = SmallVec::new();
+    let mut routes: SmallVec<[&[u8]; 2]> = SmallVec::new();
+    let mut proxy_lines = false;
+    for line in request.lines() {
+        match line.name {
+            HeaderName::Via => vias.push(line.value),
+            HeaderName::Route => routes.push(line.value),
+            HeaderName::ProxyRequire | HeaderName::ProxyAuthorization => proxy_lines = true,
+            _ => {}
+        }
+    }
+    // The first Via value, and the last one when there are several.
+    let (first, later) = match vias.as_slice() {
+        [] => (None, None),
+        [line] => {
+            let mut values = list_values(line);
+            (values.next(), values.last())
+        }
+        lines => {
+            let mut values = lines.iter().flat_map(|line| list_values(line));
+            (values.next(), values.last())
+        }
+    };
     if let Some(bottom) = later.or(first) {
         let parsed = match (later, top) {
             // The only Via: the top one, read the same way (`typed` reads the first value).
@@ -343,10 +423,12 @@ pub(crate) fn loop_hash_with(
             None => field(&mut h, bottom),
         }
     }
-    for route in request.values(HeaderName::Route) {
-        field(&mut h, route);
+    for line in routes {
+        for route in list_values(line) {
+            field(&mut h, route);
+        }
     }
-    if !for_stateless {
+    if !for_stateless && proxy_lines {
         for line in request.header_lines(HeaderName::ProxyRequire) {
             field(&mut h, line);
         }
@@ -355,6 +437,16 @@ pub(crate) fn loop_hash_with(
         }
     }
     h.finish()
+}
+
+/// The values of one line of a list header, as [`Message::values`] reads them: split at its
+/// commas, an empty line holding none.
+fn list_values(line: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut values = split_list(line);
+    if line.is_empty() {
+        values.next();
+    }
+    values
 }
 
 /// The Request-URI's bytes when they are UTF-8, else none (as
@@ -756,9 +848,24 @@ fn stamp_plain(via: &PlainVia<'_>, addr: std::net::SocketAddr) -> Option<String>
     let octets = ip.octets();
     let ip_len = octets.iter().map(|&o| octet_len(o)).sum::<usize>() + 3;
     let rport_len = if via.has_rport { 1 + port.len() } else { 0 };
-    let mut v = String::with_capacity(
-        9 + via.transport.len() + via.sent_by.len() + via.params.len() + rport_len + 10 + ip_len,
-    );
+    let mut v = String::with_capacity(via.head.len() + via.params.len() + rport_len + 10 + ip_len);
+    // The usual case, no `rport` or one: the value as written with `=<port>` spliced in.
+    let split = match (via.has_rport, via.rport_end) {
+        (false, _) => Some((via.params, "")),
+        (true, Some(end)) => via.params.split_at_checked(end),
+        (true, None) => None,
+    };
+    if let Some((before, after)) = split {
+        v.push_str(via.head);
+        v.push_str(before);
+        if via.has_rport {
+            v.push('=');
+            v.push_str(port);
+        }
+        v.push_str(after);
+        push_received(&mut v, octets);
+        return Some(v);
+    }
     v.push_str("SIP/2.0/");
     v.push_str(via.transport);
     v.push(' ');
@@ -774,14 +881,19 @@ fn stamp_plain(via: &PlainVia<'_>, addr: std::net::SocketAddr) -> Option<String>
             }
         }
     }
+    push_received(&mut v, octets);
+    Some(v)
+}
+
+/// Appends `;received=` and the dotted quad of `octets`.
+fn push_received(v: &mut String, octets: [u8; 4]) {
     v.push_str(";received=");
     for (i, octet) in octets.into_iter().enumerate() {
         if i > 0 {
             v.push('.');
         }
-        push_octet(&mut v, octet);
+        push_octet(v, octet);
     }
-    Some(v)
 }
 
 /// How many digits [`push_octet`] writes.
@@ -949,6 +1061,96 @@ pub(crate) mod tests {
         let bad = request("sip:b@h", "SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKa;received=nonsense");
         let other = request("sip:b@h", "SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKa;received=x");
         assert_ne!(loop_hash(&bad, false), loop_hash(&other, false));
+    }
+
+    /// The loop hash as it was computed before the one-pass scan of the header lines (each
+    /// header read on its own through `values` and `header_lines`): what the proptest below
+    /// holds [`loop_hash_with`] to.
+    fn loop_hash_reference(request: &Message, for_stateless: bool) -> Hex16 {
+        let mut h = Fields::new(LOOP);
+        let to_tag = if for_stateless { None } else { request.to_tag_bytes() };
+        field(&mut h, to_tag.unwrap_or_default());
+        field(&mut h, request.from_tag_bytes().unwrap_or_default());
+        field(&mut h, request.call_id_bytes().unwrap_or_default());
+        field(&mut h, utf8_request_uri(request));
+        field(&mut h, &request.cseq_number().unwrap_or_default().to_le_bytes());
+        let mut vias = request.values(HeaderName::Via);
+        let first = vias.next();
+        let later = vias.last();
+        if let Some(bottom) = later.or(first) {
+            let parsed = std::str::from_utf8(bottom)
+                .ok()
+                .map(Via::parse)
+                .and_then(Result::ok)
+                .map(|via| (via.sent_by(), via.branch().unwrap_or_default()));
+            match parsed {
+                Some((sent_by, branch)) => {
+                    field(&mut h, sent_by.as_bytes());
+                    field(&mut h, branch.as_bytes());
+                }
+                None => field(&mut h, bottom),
+            }
+        }
+        for route in request.values(HeaderName::Route) {
+            field(&mut h, route);
+        }
+        if !for_stateless {
+            for line in request.header_lines(HeaderName::ProxyRequire) {
+                field(&mut h, line);
+            }
+            for line in request.header_lines(HeaderName::ProxyAuthorization) {
+                field(&mut h, line);
+            }
+        }
+        h.finish()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1000))]
+
+        /// The one-pass loop hash equals the reference, whatever Via, Route, Proxy-Require and
+        /// Proxy-Authorization lines (several values a line, empty lines, fields past the
+        /// inline buffer) the request holds, with and without the shared top Via.
+        #[test]
+        fn the_one_pass_loop_hash_is_the_reference(
+            top in proptest::sample::select(vec![
+                "SIP/2.0/UDP 192.0.2.1:5060;rport;branch=z9hG4bKa",
+                "SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKa;received=nonsense",
+                "SIP/2.0/TCP h.example.com;branch=z9hG4bKb, SIP/2.0/UDP 192.0.2.2;branch=z9hG4bKc",
+            ]),
+            lines in proptest::collection::vec((
+                proptest::sample::select(vec![
+                    HeaderName::Via, HeaderName::Route, HeaderName::ProxyRequire,
+                    HeaderName::ProxyAuthorization, HeaderName::Contact,
+                ]),
+                proptest::sample::select(vec![
+                    "SIP/2.0/UDP 192.0.2.9;branch=z9hG4bKx".to_owned(),
+                    "SIP/2.0/UDP 192.0.2.9;branch=z9hG4bKx, SIP/2.0/TCP [2001:db8::1];branch=y"
+                        .to_owned(),
+                    "<sip:192.0.2.10;lr>".to_owned(),
+                    "<sip:a@192.0.2.10;lr>, <sip:b,c@h;lr>".to_owned(),
+                    "\"x, y\" <sip:h>".to_owned(),
+                    "foo, bar".to_owned(),
+                    "".to_owned(),
+                    format!("<sip:{}@h;lr>", "u".repeat(600)),
+                ]),
+            ), 0..6),
+            to_tag in proptest::bool::ANY,
+        ) {
+            let mut m = request("sip:bob@example.com", top);
+            if to_tag {
+                m.set(HeaderName::To, "<sip:bob@example.com>;tag=9").unwrap();
+            }
+            for (name, value) in &lines {
+                let _ = m.push_back(*name, value.clone());
+            }
+            for stateless in [false, true] {
+                let expected = loop_hash_reference(&m, stateless);
+                proptest::prop_assert_eq!(loop_hash(&m, stateless), expected);
+                let top = TopVia::of(&m);
+                proptest::prop_assert_eq!(loop_hash_with(&m, stateless, Some(&top)), expected);
+            }
+        }
     }
 
     #[test]

@@ -209,6 +209,27 @@ fn strict_router_downstream_gets_the_request_uri_appended() {
 }
 
 #[test]
+fn every_own_route_value_on_top_is_removed() {
+    // RFC 3261 §16.4: the proxy's own URI may head the Route set more than once (a request
+    // record-routed by it twice): each such value goes, in one line or across lines, and the
+    // first other value and everything after it stay.
+    let mut sim = single();
+    let now = sim.now();
+    let bye = sim
+        .parties
+        .0
+        .request(&Method::Bye, "sip:carol@192.0.2.202:5060", "own-routes", 2)
+        .header(H::Route, format!("<sip:{P1};lr>, <sip:{P1};lr>"))
+        .header(H::Route, format!("<sip:{P1};lr>, <sip:{BOB};lr>, <sip:{P1};lr>"))
+        .build()
+        .unwrap();
+    sim.parties.0.send(now, bye, P1);
+    sim.run_for(ms(100));
+    let got = &sim.parties.2.received[0];
+    assert_eq!(values(got, H::Route), [format!("<sip:{BOB};lr>"), format!("<sip:{P1};lr>")]);
+}
+
+#[test]
 fn an_unmatched_cancel_gets_481() {
     let mut sim = single();
     let now = sim.now();

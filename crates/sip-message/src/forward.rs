@@ -1,0 +1,273 @@
+//! Messages a proxy derives from a request it handles, written in one pass (RFC 3261 §16).
+
+use bytes::BytesMut;
+
+use crate::chars::is_ws;
+use crate::message::{Entry, HEADERS_CAPACITY, Headers, Keys, Slot, StartLine};
+use crate::{BuildError, HeaderName, Limits, Message, MessageBuilder};
+
+/// The status line of a 100 (Trying), CRLF included.
+const TRYING_LINE: &[u8] = b"SIP/2.0 100 Trying\r\n";
+
+/// Where the reason phrase of [`TRYING_LINE`] lies.
+const TRYING_REASON: (usize, usize) = (12, 18);
+
+impl Message {
+    /// The 100 (Trying) answering this request (RFC 3261 §8.2.6.1, §16.2): its Via lines in
+    /// order, From, Call-ID, CSeq and Timestamp copied, its first To line last, no To tag,
+    /// `Content-Length: 0`. The same message, bytes, index and keys, as
+    /// `MessageBuilder::response_to(self, 100, None).build()` gives, written without a builder
+    /// when every copied value is one plain line (as parsed values are); other requests are
+    /// left to the builder.
+    ///
+    /// ```
+    /// # use bytes::Bytes;
+    /// use sip_message::{HeaderName as H, Message, MessageBuilder};
+    /// let invite = Message::parse(Bytes::from_static(
+    ///     b"INVITE sip:bob@example.com SIP/2.0\r\nv: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1\r\n\
+    ///       Max-Forwards: 70\r\nt: <sip:bob@example.com>\r\nf: <sip:a@example.com>;tag=9\r\n\
+    ///       i: c1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n",
+    /// ))?;
+    /// let trying = invite.trying()?;
+    /// assert_eq!(trying.status(), Some(100));
+    /// assert_eq!(trying.via_branch(), Some("z9hG4bK1"));
+    /// assert_eq!(trying.to_bytes(), MessageBuilder::response_to(&invite, 100, None).build()?.to_bytes());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// Those of [`MessageBuilder::build`] for the same response.
+    pub fn trying(&self) -> Result<Message, BuildError> {
+        match self.trying_in_one_pass() {
+            Some(trying) => Ok(trying),
+            None => MessageBuilder::response_to(self, 100, None).build(),
+        }
+    }
+
+    /// [`trying`](Self::trying) written directly, as `MessageBuilder::response_to` and
+    /// `build` write and index it; `None` (the builder decides) for a copied value that is
+    /// not trimmed or spans lines, or a response the default [`Limits`] refuse.
+    fn trying_in_one_pass(&self) -> Option<Message> {
+        let mut buf = BytesMut::with_capacity(self.buf.len() + 64);
+        buf.extend_from_slice(TRYING_LINE);
+        let mut headers = Headers::with_capacity(HEADERS_CAPACITY);
+        let mut keys = Keys::default();
+        let mut longest = 0;
+        let from = &self.keys;
+        let mut to = None;
+        for (old, e) in self.headers.iter().enumerate() {
+            match e.name {
+                HeaderName::Via
+                | HeaderName::From
+                | HeaderName::CallId
+                | HeaderName::CSeq
+                | HeaderName::Timestamp => {}
+                HeaderName::To => {
+                    to = to.or(Some((old, e)));
+                    continue;
+                }
+                _ => continue,
+            }
+            let (at, value) = write_plain(&mut buf, &mut headers, &mut longest, self, e)?;
+            let carry = |k: Option<Slot>| k.and_then(|k| k.rebase(e.value, value));
+            // The keys `copied_line` carries over from the request.
+            match e.name {
+                HeaderName::Via if keys.via.is_none() => {
+                    keys.via = Some(at as u16);
+                    keys.branch = carry(from.branch);
+                }
+                HeaderName::From if keys.from.is_none() => {
+                    keys.from = Some(at as u16);
+                    keys.from_tag = carry(from.from_tag);
+                }
+                HeaderName::CallId if keys.call_id.is_none() && from.call_id == Some(e.value) => {
+                    keys.call_id = Some(value);
+                }
+                HeaderName::CSeq if !keys.cseq_seen => {
+                    keys.cseq_seen = true;
+                    keys.cseq.clone_from(&from.cseq);
+                }
+                _ => {}
+            }
+        }
+        if let Some((old, e)) = to {
+            // Indexed as the parser indexes a To line: the first, so its tag is the key, which
+            // the request's key is when its key line is this one (read from the same bytes).
+            // Any other request is the builder's.
+            if from.to != Some(old as u16) {
+                return None;
+            }
+            let (at, value) = write_plain(&mut buf, &mut headers, &mut longest, self, e)?;
+            keys.to = Some(at as u16);
+            keys.to_tag = from.to_tag.and_then(|k| k.rebase(e.value, value));
+        }
+        // `Content-Length: 0`, the one Content-Length line.
+        let name = HeaderName::ContentLength;
+        let name_start = buf.len();
+        buf.extend_from_slice(name.line_prefix());
+        let value_from = buf.len();
+        buf.extend_from_slice(b"0");
+        let content_end = buf.len();
+        buf.extend_from_slice(b"\r\n\r\n");
+        longest = longest.max(content_end - name_start);
+        headers.push(Entry {
+            name,
+            name_text: Slot::buf(name_start, name_start + name.as_str().len()),
+            value: Slot::buf(value_from, content_end),
+            line_end: content_end as u32,
+        });
+        keys.content_length = Some(0);
+        keys.content_length_lines = 1;
+        // The builder's checks of the limits; a response they refuse is the builder's to refuse.
+        let limits = Limits::default();
+        if buf.len() > limits.message_size()
+            || headers.len() > limits.headers()
+            || longest > limits.line_length()
+        {
+            return None;
+        }
+        let body = Slot::buf(buf.len(), buf.len());
+        let (r0, r1) = TRYING_REASON;
+        let start = StartLine::Response { code: 100, reason: Slot::buf(r0, r1) };
+        Some(Message::indexed(buf.freeze(), start, headers, keys, body))
+    }
+}
+
+/// Writes line `e` of `request` as `Name: value` with the canonical name and indexes it
+/// without its keys; its index and value slot. `None` when the value is not trimmed or
+/// spans lines (the builder writes and indexes those otherwise).
+fn write_plain(
+    buf: &mut BytesMut,
+    headers: &mut Headers,
+    longest: &mut usize,
+    request: &Message,
+    e: &Entry,
+) -> Option<(usize, Slot)> {
+    let value = request.slot(e.value);
+    let trimmed =
+        !value.first().is_some_and(|&c| is_ws(c)) && !value.last().is_some_and(|&c| is_ws(c));
+    if !trimmed || memchr::memchr2(b'\r', b'\n', value).is_some() {
+        return None;
+    }
+    let name = e.name;
+    let prefix = name.line_prefix();
+    let name_start = buf.len();
+    buf.reserve(prefix.len() + value.len() + 2);
+    buf.extend_from_slice(prefix);
+    let value_from = buf.len();
+    buf.extend_from_slice(value);
+    let content_end = buf.len();
+    buf.extend_from_slice(b"\r\n");
+    *longest = (*longest).max(content_end - name_start);
+    let at = headers.len();
+    let slot = Slot::buf(value_from, content_end);
+    headers.push(Entry {
+        name,
+        name_text: Slot::buf(name_start, name_start + name.as_str().len()),
+        value: slot,
+        line_end: content_end as u32,
+    });
+    Some((at, slot))
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Asserts that the one-pass 100 is the builder's, to the last index entry and key.
+    fn assert_trying_is_the_builders(request: &Message) {
+        let built = MessageBuilder::response_to(request, 100, None).build();
+        let fast = request.trying_in_one_pass();
+        match (&built, &fast) {
+            (Ok(built), Some(fast)) => {
+                assert_eq!(fast.to_bytes(), built.to_bytes());
+                assert_eq!(fast.parse_state(), built.parse_state());
+            }
+            (_, None) => {}
+            (Err(e), Some(_)) => panic!("the builder refuses ({e}), the one pass does not"),
+        }
+        assert_eq!(request.trying().map(|m| m.parse_state()), built.map(|m| m.parse_state()),);
+    }
+
+    #[test]
+    fn a_folded_or_untrimmed_value_is_left_to_the_builder() {
+        let plain = Message::parse(Bytes::from_static(
+            b"INVITE sip:b@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\
+              From: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n\r\n",
+        ))
+        .unwrap();
+        assert!(plain.trying_in_one_pass().is_some());
+        assert_trying_is_the_builders(&plain);
+        let folded = Message::parse(Bytes::from_static(
+            b"INVITE sip:b@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\
+              From: <sip:a@h>\r\n ;tag=1\r\nTo: <sip:b@h>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n\r\n",
+        ))
+        .unwrap();
+        assert!(folded.trying_in_one_pass().is_none());
+        assert_trying_is_the_builders(&folded);
+        let mut edited = folded.clone();
+        edited.set(HeaderName::From, "<sip:a@h>;tag=1 ").unwrap();
+        assert!(edited.trying_in_one_pass().is_none());
+        assert_trying_is_the_builders(&edited);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Requests with the lines a 100 copies in any order, compact names, several Vias,
+        /// To lines with and without tags, Call-IDs the key does or does not take, Timestamps
+        /// and other lines: the one-pass 100 is the builder's.
+        #[test]
+        fn the_one_pass_trying_is_the_builders(
+            lines in proptest::collection::vec(proptest::sample::select(vec![
+                "Via: SIP/2.0/UDP 192.0.2.1:5060;rport;branch=z9hG4bKa1",
+                "v: SIP/2.0/TCP h.example.com;branch=z9hG4bKb2, SIP/2.0/UDP 192.0.2.9",
+                "Via: SIP/2.0/UDP 192.0.2.7;received=192.0.2.8",
+                "From: Alice <sip:alice@example.com>;tag=88a",
+                "f: <sip:x@h>",
+                "To: <sip:bob@example.com>",
+                "t: \"B\" <sip:bob@example.com>;tag=to1",
+                "To: <sip:c@h>;TAG=Up",
+                "Call-ID: a84b4c76e66710@pc33",
+                "i: bad call id",
+                "CSeq: 314159 INVITE",
+                "CSeq: nonsense",
+                "Timestamp: 54.2 0.3",
+                "Max-Forwards: 70",
+                "Contact: <sip:alice@192.0.2.1>",
+                "Route: <sip:p.example.com;lr>",
+                "X-Other: 1",
+            ]), 0..12),
+            method in proptest::sample::select(vec!["INVITE", "OPTIONS", "BYE"]),
+        ) {
+            let mut text = format!("{method} sip:bob@example.com SIP/2.0\r\n");
+            for line in &lines {
+                text.push_str(line);
+                text.push_str("\r\n");
+            }
+            text.push_str("Content-Length: 0\r\n\r\n");
+            if let Ok(request) = Message::parse(Bytes::from(text)) {
+                assert_trying_is_the_builders(&request);
+            }
+        }
+    }
+
+    #[test]
+    fn a_response_past_the_limits_is_the_builders_to_refuse() {
+        // Compact names grow by their canonical spelling: a request at the line limit can make
+        // a response past it, which the builder refuses.
+        let limits = Limits::default();
+        let long = "x".repeat(limits.line_length() - 3);
+        let text = format!(
+            "OPTIONS sip:b@h SIP/2.0\r\nv: SIP/2.0/UDP h;branch=z9hG4bK1\r\ni: {long}\r\n\
+             f: <sip:a@h>;tag=1\r\nt: <sip:b@h>\r\nCSeq: 1 OPTIONS\r\n\r\n"
+        );
+        let request = Message::parse_with(Bytes::from(text), &limits).unwrap();
+        assert!(request.trying_in_one_pass().is_none());
+        assert!(request.trying().is_err());
+        assert_trying_is_the_builders(&request);
+    }
+}
