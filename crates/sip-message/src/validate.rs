@@ -184,12 +184,18 @@ impl Message {
         // How many lines each header of `REQUIRED` has (saturating at 2), counted in one pass;
         // the checks below then run in the order they always did, so the first problem found
         // is the same.
+        // The values are checked in the same pass ([`check_headers`] line by line), and the
+        // first malformed one kept for after the missing and multiple headers.
         let mut count = [0_u8; REQUIRED.len()];
+        let (mut section, mut malformed) = (None, None);
         for e in &self.headers {
             if let Some(k) = required_index(e.name)
                 && let Some(c) = count.get_mut(k)
             {
                 *c = (*c + 1).min(2);
+            }
+            if malformed.is_none() {
+                malformed = check_entry(self, &mut section, e).err();
             }
         }
         let lines = |name: HeaderName| required_index(name).and_then(|k| count.get(k)).copied();
@@ -211,8 +217,9 @@ impl Message {
                 return bad(Problem::Multiple(name));
             }
         }
-        check_headers(self)
-            .map_err(|e| Rejection { status: 400, problem: Problem::Malformed(e) })?;
+        if let Some(e) = malformed {
+            return bad(Problem::Malformed(e));
+        }
         let (Some(method), Some(raw)) = (self.method(), self.request_uri_raw()) else {
             return Ok(());
         };
@@ -265,19 +272,28 @@ impl Message {
 /// bytes; only a value it does not accept is taken as text (the header section checked as
 /// UTF-8 once, the first time one is needed) and judged by [`check_header_str`] or
 /// [`check_header`], which give the verdict and the error.
+#[cfg(test)]
 fn check_headers(msg: &Message) -> Result<(), HeaderError> {
     let mut section = None;
-    for e in &msg.headers {
-        if plain_accepts(e.name, msg.slot(e.value)) {
-            continue;
-        }
-        let section = section.get_or_insert_with(|| HeaderSection::of(msg));
-        match section.text_of(e.value) {
-            Some(text) => check_header_str(e.name, text),
-            None => check_header(e.name, msg.slot(e.value)),
-        }?;
+    msg.headers.iter().try_for_each(|e| check_entry(msg, &mut section, e))
+}
+
+/// The check of [`check_headers`] for the line `e` of `msg`; `section` is the header section
+/// once a value has needed it.
+#[inline]
+fn check_entry<'m>(
+    msg: &'m Message,
+    section: &mut Option<HeaderSection<'m>>,
+    e: &crate::message::Entry,
+) -> Result<(), HeaderError> {
+    if plain_accepts(e.name, msg.slot(e.value)) {
+        return Ok(());
     }
-    Ok(())
+    let section = section.get_or_insert_with(|| HeaderSection::of(msg));
+    match section.text_of(e.value) {
+        Some(text) => check_header_str(e.name, text),
+        None => check_header(e.name, msg.slot(e.value)),
+    }
 }
 
 /// Whether [`check_header`] is certain to accept `value` for `name`, found on the bytes by the
@@ -326,13 +342,20 @@ fn plain_accepts(name: HeaderName, value: &[u8]) -> bool {
         }
         _ => return false,
     };
-    if !name.is_list() {
-        return one(value, name);
+    // A value these walks accept whole is one element as `split_list` cuts it: it starts with
+    // `<` or `SIP/2.0/` and ends in a token or `>` (nothing to trim), and holds no comma but
+    // inside the `<...>` of an address (token, host and Via bytes hold none), where
+    // `split_list` does not cut.
+    if one(value, name) {
+        return true;
     }
-    // As `quick_accepts`: one element as it stands, or each element `split_list` cuts.
+    if !name.is_list() {
+        return false;
+    }
+    // As `quick_accepts`: each element `split_list` cuts (the whole value was the one).
     let lws = |c: Option<&u8>| matches!(c, Some(b' ' | b'\t' | b'\r' | b'\n'));
     if !lws(value.first()) && !lws(value.last()) && memchr::memchr(b',', value).is_none() {
-        return !value.is_empty() && one(value, name);
+        return false;
     }
     crate::split_list(value).all(|piece| !piece.is_empty() && one(piece, name))
 }
@@ -851,7 +874,29 @@ mod tests {
         if plain_accepts(name, v) {
             prop_assert_eq!(check_header(name, v), Ok(()), "{} {:?}", name, v);
         }
+        // A list value the walks take whole is the one element `split_list` cuts.
+        let whole = match name {
+            HeaderName::Via => crate::headers::plain_via_bytes(v),
+            _ => crate::headers::plain_address_accepts(v, name),
+        };
+        if name.is_list() && whole {
+            let pieces: Vec<&[u8]> = crate::split_list(v).collect();
+            prop_assert_eq!(pieces, vec![v], "{} {:?}", name, v);
+        }
         Ok(())
+    }
+
+    #[test]
+    fn a_comma_inside_the_brackets_is_one_element() {
+        for v in ["<sip:a,b@h>", "<sip:a,b@h>;q=0.5", "<sip:a@h;lr>"] {
+            let judged = bytes_judged_as_checked(HeaderName::Contact, v.as_bytes());
+            assert!(judged.is_ok(), "{v}");
+            assert_eq!(
+                plain_accepts(HeaderName::Route, v.as_bytes()),
+                typed_only(HeaderName::Route, v).is_ok(),
+                "{v}"
+            );
+        }
     }
 
     /// `check_header_str` without the check-only walks: the typed parsers alone.
