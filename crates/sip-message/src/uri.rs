@@ -1204,13 +1204,41 @@ fn name_host_end(b: &[u8], i: usize) -> Option<usize> {
 /// character after them. `None` for anything else, which the general scan then judges.
 #[inline]
 fn ipv4_run_end(b: &[u8], i: usize) -> Option<usize> {
-    let rest = b.get(i..)?;
-    let (_, rest) = ipv4_octet(rest)?;
-    let (_, rest) = ipv4_octet(rest.strip_prefix(b".")?)?;
-    let (_, rest) = ipv4_octet(rest.strip_prefix(b".")?)?;
-    let (_, rest) = ipv4_octet(rest.strip_prefix(b".")?)?;
-    let ends = rest.first().is_none_or(|&c| HOST_CLASS.get(usize::from(c)).copied() == Some(0));
-    ends.then(|| b.len() - rest.len())
+    let mut end = ipv4_octet_end(b, i)?;
+    for _ in 0..3 {
+        if b.get(end) != Some(&b'.') {
+            return None;
+        }
+        end = ipv4_octet_end(b, end + 1)?;
+    }
+    let ends = b.get(end).is_none_or(|&c| HOST_CLASS.get(usize::from(c)).copied() == Some(0));
+    ends.then_some(end)
+}
+
+/// Where the octet at `i` ends if [`ipv4_octet`] reads one there: one to three digits, not
+/// followed by a fourth, at most 255. Each byte is looked at once, by position, and the
+/// value is computed only for three digits (one or two are always in range).
+#[inline(always)]
+fn ipv4_octet_end(b: &[u8], i: usize) -> Option<usize> {
+    // The digit at `k` (10 or more for anything else, or past the end).
+    let digit = |k: usize| b.get(k).map_or(10, |&c| c.wrapping_sub(b'0'));
+    let d0 = digit(i);
+    if d0 > 9 {
+        return None;
+    }
+    let d1 = digit(i + 1);
+    if d1 > 9 {
+        return Some(i + 1);
+    }
+    let d2 = digit(i + 2);
+    if d2 > 9 {
+        return Some(i + 2);
+    }
+    if digit(i + 3) <= 9 {
+        return None;
+    }
+    let value = u16::from(d0) * 100 + u16::from(d1) * 10 + u16::from(d2);
+    (value <= 255).then_some(i + 3)
 }
 
 /// Whether [`parse_ipv4`] accepts `b`, a run of digits and dots (what [`scan_host`] calls
@@ -1717,6 +1745,17 @@ mod tests {
         }
     }
 
+    /// `ipv4_run_end` as it was: the octets read by [`ipv4_octet`] off the front of the bytes.
+    fn ipv4_run_end_reference(b: &[u8], i: usize) -> Option<usize> {
+        let rest = b.get(i..)?;
+        let (_, rest) = ipv4_octet(rest)?;
+        let (_, rest) = ipv4_octet(rest.strip_prefix(b".")?)?;
+        let (_, rest) = ipv4_octet(rest.strip_prefix(b".")?)?;
+        let (_, rest) = ipv4_octet(rest.strip_prefix(b".")?)?;
+        let ends = rest.first().is_none_or(|&c| HOST_CLASS.get(usize::from(c)).copied() == Some(0));
+        ends.then(|| b.len() - rest.len())
+    }
+
     proptest! {
         #[test]
         fn is_ipv4_matches_parse_ipv4(s in "[0-9.]{0,17}|[0-9]{1,4}(\\.[0-9]{0,4}){0,5}") {
@@ -1767,6 +1806,19 @@ mod tests {
             let at = at.min(s.len());
             let want = parse_host(&s, at).ok().map(|(_, end)| end);
             prop_assert_eq!(host_end(&s, at), want, "{:?}", s);
+            prop_assert_eq!(ipv4_run_end(s.as_bytes(), at), ipv4_run_end_reference(s.as_bytes(), at));
+        }
+
+        #[test]
+        fn ipv4_run_end_matches_the_octet_reader(
+            s in "([0-9]{0,4}[.]?){0,6}[0-9a-z.:-]?",
+            at in 0usize..3,
+        ) {
+            prop_assert_eq!(
+                ipv4_run_end(s.as_bytes(), at),
+                ipv4_run_end_reference(s.as_bytes(), at),
+                "{:?}", s
+            );
         }
 
         #[test]
