@@ -1068,7 +1068,21 @@ pub(crate) enum SipWalk {
 /// not read is judged alike whether it is a `>` or the end of the text: so for `<uri>`, a
 /// walk that stops at the `>` means that the text between the brackets is a valid URI.
 pub(crate) fn walk_sip_uri(s: &str, at: usize) -> SipWalk {
-    let b = s.as_bytes();
+    // With the text at hand the walk always reaches a verdict.
+    walk_sip_uri_in(s.as_bytes(), at, Some(s)).unwrap_or(SipWalk::Invalid)
+}
+
+/// [`walk_sip_uri`] on bytes that need not be UTF-8: the same verdict, or `None` where the
+/// walk would read the text (a userinfo with escapes or a password, an IPv6 reference). Every
+/// byte it reads past the scheme is printable ASCII, so a URI it reads is valid UTF-8.
+pub(crate) fn walk_sip_uri_bytes(b: &[u8], at: usize) -> Option<SipWalk> {
+    walk_sip_uri_in(b, at, None)
+}
+
+/// The walk of [`walk_sip_uri`] over `b`, with its text `s` when the caller has it (`None`
+/// is returned only without it).
+#[inline(always)]
+fn walk_sip_uri_in(b: &[u8], at: usize, s: Option<&str>) -> Option<SipWalk> {
     let head = b.get(at..).unwrap_or_default();
     // `Uri::parse` hands exactly these to `SipUri::parse` (its scheme test is
     // case-insensitive), which then starts after the colon.
@@ -1078,7 +1092,7 @@ pub(crate) fn walk_sip_uri(s: &str, at: usize) -> SipWalk {
     } else if starts_with_ignore_case(head, b"sips:") {
         at + 5
     } else {
-        return SipWalk::NotSip;
+        return Some(SipWalk::NotSip);
     };
     // `find_userinfo_end`'s run, noting whether it is all `user` characters: a userinfo of
     // those alone is what `parse_userinfo` accepts without reading it again (a user without
@@ -1094,20 +1108,24 @@ pub(crate) fn walk_sip_uri(s: &str, at: usize) -> SipWalk {
     }
     let host_start = if rest.get(run) == Some(&b'@') {
         let at = start + run;
-        if !(plain && run > 0) && parse_userinfo(s, start, at).is_err() {
-            return SipWalk::Invalid;
+        if !(plain && run > 0) && parse_userinfo(s?, start, at).is_err() {
+            return Some(SipWalk::Invalid);
         }
         at + 1
     } else {
         start
     };
-    let Some(mut i) = host_end(s, host_start) else {
-        return SipWalk::Invalid;
+    let end = match s {
+        Some(s) => host_end(s, host_start),
+        None => host_end_bytes(b, host_start)?,
+    };
+    let Some(mut i) = end else {
+        return Some(SipWalk::Invalid);
     };
     if b.get(i) == Some(&b':') {
         match parse_port(b, i + 1) {
             Ok((_, end)) => i = end,
-            Err(_) => return SipWalk::Invalid,
+            Err(_) => return Some(SipWalk::Invalid),
         }
     }
     // The parameters and headers read only from a `;` or a `?` (and end where they start
@@ -1115,19 +1133,19 @@ pub(crate) fn walk_sip_uri(s: &str, at: usize) -> SipWalk {
     let params_end = match b.get(i) {
         Some(b';') => match uri_params_end(b, i) {
             Ok(end) => end,
-            Err(_) => return SipWalk::Invalid,
+            Err(_) => return Some(SipWalk::Invalid),
         },
         _ => i,
     };
     if b.get(params_end) != Some(&b'?') {
-        return SipWalk::Ends { end: params_end, headers: false };
+        return Some(SipWalk::Ends { end: params_end, headers: false });
     }
     // `SipUri::parse` also cuts slices at these positions, which are all ASCII boundaries
     // (each follows an ASCII byte or ends a run of ASCII bytes), so cutting cannot fail.
-    match uri_headers_end(b, params_end) {
+    Some(match uri_headers_end(b, params_end) {
         Ok(end) => SipWalk::Ends { end, headers: end > params_end },
         Err(_) => SipWalk::Invalid,
-    }
+    })
 }
 
 /// The byte classes [`walk_sip_uri`] reads a URI by; none holds `>`, whitespace or a
@@ -1147,6 +1165,19 @@ pub(crate) fn host_end(s: &str, i: usize) -> Option<usize> {
     other_host_end(s, i)
 }
 
+/// [`host_end`] on bytes for a host that is not an IPv6 reference: `None` for one (whose
+/// reading needs the text), else what `host_end` answers.
+#[inline]
+pub(crate) fn host_end_bytes(b: &[u8], i: usize) -> Option<Option<usize>> {
+    if let Some(end) = ipv4_run_end(b, i) {
+        return Some(Some(end));
+    }
+    if b.get(i) == Some(&b'[') {
+        return None;
+    }
+    Some(name_host_end(b, i))
+}
+
 /// [`host_end`] for any host but a plain dotted quad (kept out of line, so that the walks
 /// that inline `host_end` stay small).
 #[inline(never)]
@@ -1155,6 +1186,12 @@ fn other_host_end(s: &str, i: usize) -> Option<usize> {
     if b.get(i) == Some(&b'[') {
         return parse_host(s, i).ok().map(|(_, end)| end);
     }
+    name_host_end(b, i)
+}
+
+/// [`host_end`] for a hostname or an IPv4 address that is not a plain dotted quad.
+#[inline(never)]
+fn name_host_end(b: &[u8], i: usize) -> Option<usize> {
     let scan = scan_host(b, i);
     let text = b.get(i..scan.end).unwrap_or_default();
     let ok = !text.is_empty() && if scan.dotted_digits { is_ipv4(text) } else { scan.hostname };
@@ -1167,13 +1204,41 @@ fn other_host_end(s: &str, i: usize) -> Option<usize> {
 /// character after them. `None` for anything else, which the general scan then judges.
 #[inline]
 fn ipv4_run_end(b: &[u8], i: usize) -> Option<usize> {
-    let rest = b.get(i..)?;
-    let (_, rest) = ipv4_octet(rest)?;
-    let (_, rest) = ipv4_octet(rest.strip_prefix(b".")?)?;
-    let (_, rest) = ipv4_octet(rest.strip_prefix(b".")?)?;
-    let (_, rest) = ipv4_octet(rest.strip_prefix(b".")?)?;
-    let ends = rest.first().is_none_or(|&c| HOST_CLASS.get(usize::from(c)).copied() == Some(0));
-    ends.then(|| b.len() - rest.len())
+    let mut end = ipv4_octet_end(b, i)?;
+    for _ in 0..3 {
+        if b.get(end) != Some(&b'.') {
+            return None;
+        }
+        end = ipv4_octet_end(b, end + 1)?;
+    }
+    let ends = b.get(end).is_none_or(|&c| HOST_CLASS.get(usize::from(c)).copied() == Some(0));
+    ends.then_some(end)
+}
+
+/// Where the octet at `i` ends if [`ipv4_octet`] reads one there: one to three digits, not
+/// followed by a fourth, at most 255. Each byte is looked at once, by position, and the
+/// value is computed only for three digits (one or two are always in range).
+#[inline(always)]
+fn ipv4_octet_end(b: &[u8], i: usize) -> Option<usize> {
+    // The digit at `k` (10 or more for anything else, or past the end).
+    let digit = |k: usize| b.get(k).map_or(10, |&c| c.wrapping_sub(b'0'));
+    let d0 = digit(i);
+    if d0 > 9 {
+        return None;
+    }
+    let d1 = digit(i + 1);
+    if d1 > 9 {
+        return Some(i + 1);
+    }
+    let d2 = digit(i + 2);
+    if d2 > 9 {
+        return Some(i + 2);
+    }
+    if digit(i + 3) <= 9 {
+        return None;
+    }
+    let value = u16::from(d0) * 100 + u16::from(d1) * 10 + u16::from(d2);
+    (value <= 255).then_some(i + 3)
 }
 
 /// Whether [`parse_ipv4`] accepts `b`, a run of digits and dots (what [`scan_host`] calls
@@ -1680,6 +1745,17 @@ mod tests {
         }
     }
 
+    /// `ipv4_run_end` as it was: the octets read by [`ipv4_octet`] off the front of the bytes.
+    fn ipv4_run_end_reference(b: &[u8], i: usize) -> Option<usize> {
+        let rest = b.get(i..)?;
+        let (_, rest) = ipv4_octet(rest)?;
+        let (_, rest) = ipv4_octet(rest.strip_prefix(b".")?)?;
+        let (_, rest) = ipv4_octet(rest.strip_prefix(b".")?)?;
+        let (_, rest) = ipv4_octet(rest.strip_prefix(b".")?)?;
+        let ends = rest.first().is_none_or(|&c| HOST_CLASS.get(usize::from(c)).copied() == Some(0));
+        ends.then(|| b.len() - rest.len())
+    }
+
     proptest! {
         #[test]
         fn is_ipv4_matches_parse_ipv4(s in "[0-9.]{0,17}|[0-9]{1,4}(\\.[0-9]{0,4}){0,5}") {
@@ -1730,6 +1806,19 @@ mod tests {
             let at = at.min(s.len());
             let want = parse_host(&s, at).ok().map(|(_, end)| end);
             prop_assert_eq!(host_end(&s, at), want, "{:?}", s);
+            prop_assert_eq!(ipv4_run_end(s.as_bytes(), at), ipv4_run_end_reference(s.as_bytes(), at));
+        }
+
+        #[test]
+        fn ipv4_run_end_matches_the_octet_reader(
+            s in "([0-9]{0,4}[.]?){0,6}[0-9a-z.:-]?",
+            at in 0usize..3,
+        ) {
+            prop_assert_eq!(
+                ipv4_run_end(s.as_bytes(), at),
+                ipv4_run_end_reference(s.as_bytes(), at),
+                "{:?}", s
+            );
         }
 
         #[test]

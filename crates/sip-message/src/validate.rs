@@ -184,12 +184,18 @@ impl Message {
         // How many lines each header of `REQUIRED` has (saturating at 2), counted in one pass;
         // the checks below then run in the order they always did, so the first problem found
         // is the same.
+        // The values are checked in the same pass ([`check_headers`] line by line), and the
+        // first malformed one kept for after the missing and multiple headers.
         let mut count = [0_u8; REQUIRED.len()];
+        let (mut section, mut malformed) = (None, None);
         for e in &self.headers {
             if let Some(k) = required_index(e.name)
                 && let Some(c) = count.get_mut(k)
             {
                 *c = (*c + 1).min(2);
+            }
+            if malformed.is_none() {
+                malformed = check_entry(self, &mut section, e).err();
             }
         }
         let lines = |name: HeaderName| required_index(name).and_then(|k| count.get(k)).copied();
@@ -211,23 +217,34 @@ impl Message {
                 return bad(Problem::Multiple(name));
             }
         }
-        let section = HeaderSection::of(self);
-        for e in &self.headers {
-            let checked = match section.text_of(e.value) {
-                Some(text) => check_header_str(e.name, text),
-                None => check_header(e.name, self.slot(e.value)),
-            };
-            checked.map_err(|e| Rejection { status: 400, problem: Problem::Malformed(e) })?;
+        if let Some(e) = malformed {
+            return bad(Problem::Malformed(e));
         }
-        let (Some(method), Some(uri)) = (self.method(), self.request_uri_str()) else {
+        let (Some(method), Some(raw)) = (self.method(), self.request_uri_raw()) else {
             return Ok(());
+        };
+        // A SIP or SIPS URI, judged as `Uri::parse` would judge it without building it: its
+        // scheme is one of `SCHEMES`, so only its headers can be wrong. The walk reads the
+        // bytes; a URI it reads to the end is ASCII, so text. Anything else (a bad URI,
+        // another scheme, a URI the walk needs as text) goes the long way below, and a
+        // Request-URI that is not text is left alone, as it always was.
+        let sip = match crate::uri::walk_sip_uri_bytes(raw, 0) {
+            Some(crate::uri::SipWalk::Ends { end, headers }) if end == raw.len() => Some(headers),
+            _ => None,
+        };
+        let uri = match sip {
+            Some(_) => "",
+            None => match std::str::from_utf8(raw) {
+                Ok(uri) => uri,
+                Err(_) => return Ok(()),
+            },
         };
         if self.cseq_method() != Some(method) {
             return bad(Problem::CSeqMethodMismatch);
         }
-        // A SIP or SIPS URI, judged as `Uri::parse` would judge it without building it: its
-        // scheme is one of `SCHEMES`, so only its headers can be wrong. Anything else (a bad
-        // URI, another scheme) goes the long way below.
+        if let Some(headers) = sip {
+            return if headers { bad(Problem::RequestUriHeaders) } else { Ok(()) };
+        }
         if let crate::uri::SipCheck::Valid { headers } = crate::uri::check_sip_uri(uri) {
             return if headers { bad(Problem::RequestUriHeaders) } else { Ok(()) };
         }
@@ -247,6 +264,100 @@ impl Message {
         }
         Ok(())
     }
+}
+
+/// Checks every header value the stack interprets, in order; the first malformed one's error.
+///
+/// Each value is first put to [`plain_accepts`], a one-pass check of its common shape on the
+/// bytes; only a value it does not accept is taken as text (the header section checked as
+/// UTF-8 once, the first time one is needed) and judged by [`check_header_str`] or
+/// [`check_header`], which give the verdict and the error.
+#[cfg(test)]
+fn check_headers(msg: &Message) -> Result<(), HeaderError> {
+    let mut section = None;
+    msg.headers.iter().try_for_each(|e| check_entry(msg, &mut section, e))
+}
+
+/// The check of [`check_headers`] for the line `e` of `msg`; `section` is the header section
+/// once a value has needed it.
+#[inline]
+fn check_entry<'m>(
+    msg: &'m Message,
+    section: &mut Option<HeaderSection<'m>>,
+    e: &crate::message::Entry,
+) -> Result<(), HeaderError> {
+    if plain_accepts(e.name, msg.slot(e.value)) {
+        return Ok(());
+    }
+    let section = section.get_or_insert_with(|| HeaderSection::of(msg));
+    match section.text_of(e.value) {
+        Some(text) => check_header_str(e.name, text),
+        None => check_header(e.name, msg.slot(e.value)),
+    }
+}
+
+/// Whether [`check_header`] is certain to accept `value` for `name`, found on the bytes by the
+/// one-pass checks of the common shapes (a `<sip:...>` address with token parameters, a plain
+/// Via, digits, a Call-ID, `type/subtype`, a list of tokens), which accept only printable
+/// ASCII (text, so no UTF-8 check is needed), or because `name` is a free-text header.
+/// `false` says nothing: the value then takes the checks of [`check_header_str`].
+#[inline]
+fn plain_accepts(name: HeaderName, value: &[u8]) -> bool {
+    let one: fn(&[u8], HeaderName) -> bool = match name {
+        HeaderName::UserAgent
+        | HeaderName::Server
+        | HeaderName::Subject
+        | HeaderName::Organization => return true,
+        HeaderName::Via => |v, _| crate::headers::plain_via_bytes(v),
+        HeaderName::From
+        | HeaderName::To
+        | HeaderName::Contact
+        | HeaderName::Route
+        | HeaderName::RecordRoute
+        | HeaderName::Path
+        | HeaderName::ServiceRoute
+        | HeaderName::HistoryInfo
+        | HeaderName::ReplyTo
+        | HeaderName::ReferTo => crate::headers::plain_address_accepts,
+        HeaderName::CallId => return crate::headers::plain_call_id(value),
+        HeaderName::ContentType => return crate::headers::plain_media_type(value),
+        HeaderName::CSeq
+        | HeaderName::MaxForwards
+        | HeaderName::ContentLength
+        | HeaderName::Expires
+        | HeaderName::MinExpires
+            if !name.is_list() =>
+        {
+            return crate::headers::plain_number(value, name);
+        }
+        HeaderName::Allow
+        | HeaderName::Supported
+        | HeaderName::Require
+        | HeaderName::ProxyRequire
+        | HeaderName::Unsupported
+        | HeaderName::ContentEncoding
+            if name.is_list() =>
+        {
+            return is_token_list(value);
+        }
+        _ => return false,
+    };
+    // A value these walks accept whole is one element as `split_list` cuts it: it starts with
+    // `<` or `SIP/2.0/` and ends in a token or `>` (nothing to trim), and holds no comma but
+    // inside the `<...>` of an address (token, host and Via bytes hold none), where
+    // `split_list` does not cut.
+    if one(value, name) {
+        return true;
+    }
+    if !name.is_list() {
+        return false;
+    }
+    // As `quick_accepts`: each element `split_list` cuts (the whole value was the one).
+    let lws = |c: Option<&u8>| matches!(c, Some(b' ' | b'\t' | b'\r' | b'\n'));
+    if !lws(value.first()) && !lws(value.last()) && memchr::memchr(b',', value).is_none() {
+        return false;
+    }
+    crate::split_list(value).all(|piece| !piece.is_empty() && one(piece, name))
 }
 
 fn scheme_of(uri: &str) -> &str {
@@ -344,7 +455,7 @@ fn quick_accepts(name: HeaderName, value: &str) -> bool {
             if name.is_list() =>
         {
             // As `check_text`: an empty value is good where the grammar allows it.
-            return is_token_list(value)
+            return is_token_list(value.as_bytes())
                 || (EMPTY_LIST_OK.contains(&name) && value.trim().is_empty());
         }
         _ => return false,
@@ -374,9 +485,8 @@ fn quick_accepts(name: HeaderName, value: &str) -> bool {
 /// Supported, Require, ...), which it splits at the commas (there are no quotes or brackets to
 /// honour) and trims, leaving each element one token. `false` for an empty value or element,
 /// which `check_text` judges (some of these headers may be empty).
-fn is_token_list(value: &str) -> bool {
+fn is_token_list(b: &[u8]) -> bool {
     use crate::chars::{TOKEN, in_class};
-    let b = value.as_bytes();
     let mut i = 0;
     // Each element: whitespace, a token, whitespace; then a comma and the next element, or
     // the end. Byte by byte: the tokens of these lists (methods, option tags) are short.
@@ -466,11 +576,7 @@ mod tests {
     }
 
     fn headers_now(msg: &Message) -> Result<(), HeaderError> {
-        let section = HeaderSection::of(msg);
-        msg.headers.iter().try_for_each(|e| match section.text_of(e.value) {
-            Some(text) => check_header_str(e.name, text),
-            None => check_header(e.name, msg.slot(e.value)),
-        })
+        check_headers(msg)
     }
 
     const VALUES: [&[u8]; 14] = [
@@ -654,7 +760,7 @@ mod tests {
     proptest! {
         #[test]
         fn token_list_matches_the_reference(v in "[a-c1 \t\r\n,;\u{e9}]{0,12}") {
-            prop_assert_eq!(is_token_list(&v), is_token_list_reference(&v), "{:?}", v);
+            prop_assert_eq!(is_token_list(v.as_bytes()), is_token_list_reference(&v), "{:?}", v);
         }
     }
 
@@ -755,7 +861,42 @@ mod tests {
         let typed = typed_only(name, v);
         prop_assert_eq!(quick_accepts(name, v), typed.is_ok(), "{} {:?}", name, v);
         prop_assert_eq!(check_header_str(name, v), typed);
+        // The byte-level walks accept only what the typed parsers accept.
+        if plain_accepts(name, v.as_bytes()) {
+            prop_assert!(typed.is_ok(), "{} {:?}", name, v);
+        }
         Ok(())
+    }
+
+    /// `plain_accepts` on bytes that need not be UTF-8 accepts only what `check_header`
+    /// (which checks the UTF-8 first) accepts.
+    fn bytes_judged_as_checked(name: HeaderName, v: &[u8]) -> Result<(), TestCaseError> {
+        if plain_accepts(name, v) {
+            prop_assert_eq!(check_header(name, v), Ok(()), "{} {:?}", name, v);
+        }
+        // A list value the walks take whole is the one element `split_list` cuts.
+        let whole = match name {
+            HeaderName::Via => crate::headers::plain_via_bytes(v),
+            _ => crate::headers::plain_address_accepts(v, name),
+        };
+        if name.is_list() && whole {
+            let pieces: Vec<&[u8]> = crate::split_list(v).collect();
+            prop_assert_eq!(pieces, vec![v], "{} {:?}", name, v);
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn a_comma_inside_the_brackets_is_one_element() {
+        for v in ["<sip:a,b@h>", "<sip:a,b@h>;q=0.5", "<sip:a@h;lr>"] {
+            let judged = bytes_judged_as_checked(HeaderName::Contact, v.as_bytes());
+            assert!(judged.is_ok(), "{v}");
+            assert_eq!(
+                plain_accepts(HeaderName::Route, v.as_bytes()),
+                typed_only(HeaderName::Route, v).is_ok(),
+                "{v}"
+            );
+        }
     }
 
     /// `check_header_str` without the check-only walks: the typed parsers alone.
@@ -862,6 +1003,65 @@ mod tests {
         })
     }
 
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1500))]
+        #[test]
+        fn plain_walks_on_bytes_accept_only_what_the_checks_accept(
+            seed in any::<usize>(),
+            name in 0..QUICK.len(),
+            edits in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..3),
+        ) {
+            // Seeds with bytes replaced by anything (not UTF-8, controls, DEL, non-ASCII).
+            let seeds = seeds();
+            let mut v = seeds.get(seed % seeds.len()).cloned().unwrap_or_default().into_bytes();
+            for (at, byte) in edits {
+                let len = v.len();
+                if let Some(c) = v.get_mut(at % len.max(1)) {
+                    *c = byte;
+                }
+            }
+            let name = QUICK.get(name).copied().unwrap_or(HeaderName::Via);
+            bytes_judged_as_checked(name, &v)?;
+        }
+    }
+
+    #[test]
+    fn plain_walks_take_the_common_values() {
+        for (name, v) in [
+            (HeaderName::Via, "SIP/2.0/UDP 192.0.2.1:5060;rport;branch=z9hG4bKYNytaa59n1CPEofz"),
+            (HeaderName::Via, "SIP/2.0/TCP h.example.com;branch=z9hG4bK1;received=192.0.2.9"),
+            (HeaderName::To, "<sip:bob@192.0.2.2:5060>;tag=BsWY2mErBD"),
+            (HeaderName::From, "<sip:alice@192.0.2.1:5060>;tag=ehjSVhY3Cs"),
+            (HeaderName::Contact, "<sip:alice@192.0.2.1:5060>;expires=60;q=0.5"),
+            (HeaderName::Route, "<sip:192.0.2.10:5060;lr>,<sip:p2.example.com;lr>"),
+            (HeaderName::CallId, "ZYPppvUnt9UsulUWbL3l@192.0.2.1"),
+            (HeaderName::CSeq, "1 INVITE"),
+            (HeaderName::MaxForwards, "70"),
+            (HeaderName::ContentLength, "0"),
+            (HeaderName::ContentType, "application/sdp"),
+            (HeaderName::Allow, "INVITE, ACK, CANCEL, BYE, OPTIONS"),
+            (HeaderName::Subject, "caf\u{e9}"),
+        ] {
+            assert!(plain_accepts(name, v.as_bytes()), "{name} {v:?}");
+            assert_eq!(typed_only(name, v), Ok(()), "{name} {v:?}");
+        }
+        // Left to the typed parsers: not refused here, only not taken.
+        for (name, v) in [
+            (HeaderName::Via, "SIP/2.0/UDP [2001:db8::1];branch=z9hG4bK1"),
+            (HeaderName::Via, "SIP/2.0/UDP h;branch"),
+            (HeaderName::Via, "SIP/2.0/UDP h;BRANCH;branch=1"),
+            (HeaderName::To, "Bob <sip:bob@h>"),
+            (HeaderName::To, "<sip:b%41@h>"),
+            (HeaderName::To, "<sip:bob@h>;tag"),
+            (HeaderName::Contact, "<sip:bob@h>;q=2"),
+            (HeaderName::Allow, ""),
+            (HeaderName::CallId, "a@b@c"),
+        ] {
+            assert!(!plain_accepts(name, v.as_bytes()), "{name} {v:?}");
+        }
+        assert!(!plain_accepts(HeaderName::To, b"<sip:b\xff@h>"));
+    }
+
     #[test]
     fn the_corpus_gives_seeds_and_the_walks_take_its_good_values() {
         let seeds = seeds();
@@ -873,6 +1073,7 @@ mod tests {
             for name in QUICK {
                 let quick = quick_accepts(name, v);
                 assert_eq!(quick, typed_only(name, v).is_ok(), "{name} {v:?}");
+                assert!(!plain_accepts(name, v.as_bytes()) || quick, "{name} {v:?}");
                 accepted += usize::from(quick);
             }
         }

@@ -404,28 +404,35 @@ enum Known {
 /// all tokens), so a `true` is its answer; `false` says nothing (anything else, such as a
 /// display name, whitespace or a quoted value, is left to it).
 fn plain_address_is_valid(value: &str, known: Known) -> bool {
-    use super::params::plain_token_params;
-    use crate::uri::{SipWalk, walk_sip_uri};
-    let b = value.as_bytes();
+    plain_address_bytes(value.as_bytes(), known)
+}
+
+/// [`plain_address_is_valid`] on bytes that need not be UTF-8 (for
+/// [`Message::validate`](crate::Message::validate), which then need not check them): every
+/// byte it accepts is printable ASCII, so a `true` holds for the text too.
+fn plain_address_bytes(b: &[u8], known: Known) -> bool {
+    use super::params::plain_token_params_bytes;
+    use crate::uri::{SipWalk, walk_sip_uri_bytes};
     if known == Known::Cid || b.first() != Some(&b'<') {
         return false;
     }
-    let SipWalk::Ends { end, .. } = walk_sip_uri(value, 1) else {
+    let Some(SipWalk::Ends { end, .. }) = walk_sip_uri_bytes(b, 1) else {
         return false;
     };
     if b.get(end) != Some(&b'>') {
         return false;
     }
     // The first value of the parameters `known` checks (`tag`, or `q` and `expires`).
-    let (mut first, mut second): (Option<Option<&str>>, Option<Option<&str>>) = (None, None);
-    let plain = plain_token_params(value, end + 1, |name, param_value| match known {
-        Known::Tag if first.is_none() && name.eq_ignore_ascii_case("tag") => {
+    let (mut first, mut second): (Option<Option<&[u8]>>, _) = (None, None);
+    let is = |name: &[u8], want: &[u8]| name.eq_ignore_ascii_case(want);
+    let plain = plain_token_params_bytes(b, end + 1, |name, param_value| match known {
+        Known::Tag if first.is_none() && is(name, b"tag") => {
             first = Some(param_value);
         }
-        Known::QExpires if first.is_none() && name.eq_ignore_ascii_case("q") => {
+        Known::QExpires if first.is_none() && is(name, b"q") => {
             first = Some(param_value);
         }
-        Known::QExpires if second.is_none() && name.eq_ignore_ascii_case("expires") => {
+        Known::QExpires if second.is_none() && is(name, b"expires") => {
             second = Some(param_value);
         }
         _ => {}
@@ -433,16 +440,40 @@ fn plain_address_is_valid(value: &str, known: Known) -> bool {
     if !plain {
         return false;
     }
+    // The values read are ASCII tokens, which are text.
+    fn text(v: Option<&[u8]>) -> Option<Option<&str>> {
+        v.map(std::str::from_utf8).transpose().ok()
+    }
     match known {
         Known::None => true,
         // A tag read here is a token, as `token_value` asks; it must have a value.
         Known::Tag => first.is_none_or(|v| v.is_some()),
         Known::QExpires => {
-            first.is_none_or(|v| q_value(v).is_some())
-                && second.is_none_or(|v| delta_value(v).is_some())
+            first.is_none_or(|v| text(v).is_some_and(|v| q_value(v).is_some()))
+                && second.is_none_or(|v| text(v).is_some_and(|v| delta_value(v).is_some()))
         }
         Known::Cid => false,
     }
+}
+
+/// Whether [`address_is_valid`] accepts `value` by the one-pass check of the common shape
+/// ([`plain_address_is_valid`]) on bytes that need not be UTF-8: `true` only for a value it
+/// accepts (all printable ASCII), `false` for anything else, which says nothing.
+pub(crate) fn plain_address_accepts(value: &[u8], name: HeaderName) -> bool {
+    let known = match name {
+        HeaderName::From | HeaderName::To => Known::Tag,
+        HeaderName::Contact if value == b"*" => return true,
+        HeaderName::Contact => Known::QExpires,
+        HeaderName::Route
+        | HeaderName::RecordRoute
+        | HeaderName::HistoryInfo
+        | HeaderName::Path
+        | HeaderName::ServiceRoute
+        | HeaderName::ReplyTo
+        | HeaderName::ReferTo => Known::None,
+        _ => return false,
+    };
+    plain_address_bytes(value, known)
 }
 
 /// `tag-param = "tag" EQUAL token` (RFC 3261 §25.1).

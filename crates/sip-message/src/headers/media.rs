@@ -218,7 +218,7 @@ impl<'a> TypedHeader<'a> for ContentDisposition<'a> {
 /// parameters read as [`with_params`] reads them, each with a value), without building the
 /// header (for [`Message::validate`](crate::Message::validate), which throws it away).
 pub(crate) fn content_type_is_valid(value: &str) -> bool {
-    plain_media_type(value) || content_type_walk(value)
+    plain_media_type(value.as_bytes()) || content_type_walk(value)
 }
 
 /// [`content_type_is_valid`]'s general path: the cursor's walk of the whole grammar.
@@ -240,9 +240,9 @@ fn content_type_walk(value: &str) -> bool {
 /// token `*` (such as `application/sdp`): the steps [`content_type_is_valid`] takes on such a
 /// value, read in one pass, so a `true` is its answer; `false` says nothing (anything else is
 /// left to the cursor).
-fn plain_media_type(value: &str) -> bool {
+/// On bytes that need not be UTF-8 (a token is ASCII).
+pub(crate) fn plain_media_type(b: &[u8]) -> bool {
     use crate::chars::{TOKEN, run_len};
-    let b = value.as_bytes();
     let type_len = run_len(&TOKEN, b);
     let Some((b'/', subtype)) = b.get(type_len..).and_then(<[u8]>::split_first) else {
         return false;
@@ -278,11 +278,11 @@ mod tests {
     #[test]
     fn plain_media_types_take_the_short_walk() {
         for v in ["application/sdp", "text/plain", "a/b", "message/sipfrag"] {
-            assert!(plain_media_type(v), "{v}");
+            assert!(plain_media_type(v.as_bytes()), "{v}");
             assert!(content_type_walk(v), "{v}");
         }
         for v in ["*/sdp", "a/*", "a/", "/b", "a b/c", "a/b;c=d", "a/b ", "a / b", "a//b", ""] {
-            assert!(!plain_media_type(v), "{v}");
+            assert!(!plain_media_type(v.as_bytes()), "{v}");
         }
     }
 
@@ -293,7 +293,7 @@ mod tests {
             v in "[a*/; =\t\r\n\"\u{e9}-]{0,10}|[a-z*]{0,3}/[a-z*]{0,3}",
         ) {
             prop_assert_eq!(content_type_is_valid(&v), content_type_walk(&v), "{:?}", v);
-            if plain_media_type(&v) {
+            if plain_media_type(v.as_bytes()) {
                 prop_assert!(content_type_walk(&v), "{:?}", v);
             }
         }

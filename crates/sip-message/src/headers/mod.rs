@@ -117,11 +117,11 @@ pub use tokens::{
 };
 pub use via::Via;
 
-pub(crate) use address::address_is_valid;
-pub(crate) use media::content_type_is_valid;
-pub(crate) use numeric::number_is_valid;
-pub(crate) use tokens::call_id_is_valid;
-pub(crate) use via::via_is_valid;
+pub(crate) use address::{address_is_valid, plain_address_accepts};
+pub(crate) use media::{content_type_is_valid, plain_media_type};
+pub(crate) use numeric::{number_is_valid, plain_number};
+pub(crate) use tokens::{call_id_is_valid, plain_call_id};
+pub(crate) use via::{plain_via_bytes, via_is_valid};
 
 #[cfg(test)]
 mod tests {

@@ -482,22 +482,13 @@ pub(crate) fn number_is_valid(value: &str, name: HeaderName) -> bool {
     // The common shapes in one pass over the bytes: the digits alone, or for CSeq the digits,
     // spaces and a token to the end. Anything else takes the cursor's steps below.
     let b = value.as_bytes();
-    let (digits, number) = leading_digits(b);
+    if plain_number(b, name) {
+        return true;
+    }
     let limit: u64 = match name {
         HeaderName::MaxForwards => u64::from(u8::MAX) + 1,
         HeaderName::ContentLength | HeaderName::Expires | HeaderName::MinExpires => 1 << 32,
         HeaderName::CSeq => {
-            let rest = b.get(digits..).unwrap_or_default();
-            let spaces = rest.iter().take_while(|&&c| c == b' ').count();
-            let method = rest.get(spaces..).unwrap_or_default();
-            if digits > 0
-                && number < u64::from(SEQ_LIMIT)
-                && spaces > 0
-                && !method.is_empty()
-                && run_len(&TOKEN, method) == method.len()
-            {
-                return true;
-            }
             // `seq_number LWS token`, then the end.
             let mut cur = Cursor::new(value, name);
             return cur.digits_below(u64::from(SEQ_LIMIT))
@@ -507,11 +498,31 @@ pub(crate) fn number_is_valid(value: &str, name: HeaderName) -> bool {
         }
         _ => return false,
     };
-    if digits > 0 && digits == b.len() {
-        return number < limit;
-    }
     let mut cur = Cursor::new(value, name);
     cur.digits_below(limit) && cur.finish().is_ok()
+}
+
+/// Whether [`number_is_valid`] accepts `b` by its one pass over the common shapes: the
+/// digits alone, in range, or for CSeq the digits, spaces and a token to the end. On bytes
+/// that need not be UTF-8 (every byte accepted is ASCII); `false` says nothing.
+pub(crate) fn plain_number(b: &[u8], name: HeaderName) -> bool {
+    let (digits, number) = leading_digits(b);
+    let limit: u64 = match name {
+        HeaderName::MaxForwards => u64::from(u8::MAX) + 1,
+        HeaderName::ContentLength | HeaderName::Expires | HeaderName::MinExpires => 1 << 32,
+        HeaderName::CSeq => {
+            let rest = b.get(digits..).unwrap_or_default();
+            let spaces = rest.iter().take_while(|&&c| c == b' ').count();
+            let method = rest.get(spaces..).unwrap_or_default();
+            return digits > 0
+                && number < u64::from(SEQ_LIMIT)
+                && spaces > 0
+                && !method.is_empty()
+                && run_len(&TOKEN, method) == method.len();
+        }
+        _ => return false,
+    };
+    digits > 0 && digits == b.len() && number < limit
 }
 
 /// How many ASCII digits `b` starts with, and their value, saturating as

@@ -580,18 +580,18 @@ fn param<'a>(
 }
 
 /// Reads `;name` and `;name=value` parameters whose names and values are `token`s, with no
-/// whitespace, from `i` (at a `;` or at the end) to the end of `value`, handing each name and
-/// value to `see` in order (RFC 3261 §25.1 `generic-param` in its plainest form). `false` when
-/// anything else stands there (an empty name or value, whitespace, a quoted string, a
-/// bracketed host): the one-pass checks of Via and of name-addr headers then leave the value
-/// to their general walks.
+/// whitespace, from `i` (at a `;` or at the end) to the end of `b`, handing each name and
+/// value to `see` in order (RFC 3261 §25.1 `generic-param` in its plainest form), as bytes:
+/// they are ASCII tokens, so text whatever else `b` holds. `false` when anything else stands
+/// there (an empty name or value, whitespace, a quoted string, a bracketed host): the
+/// one-pass checks of Via and of name-addr headers then leave the value to their general
+/// walks.
 #[inline(always)]
-pub(crate) fn plain_token_params<'a>(
-    value: &'a str,
+pub(crate) fn plain_token_params_bytes<'a>(
+    b: &'a [u8],
     mut i: usize,
-    mut see: impl FnMut(&'a str, Option<&'a str>),
+    mut see: impl FnMut(&'a [u8], Option<&'a [u8]>),
 ) -> bool {
-    let b = value.as_bytes();
     let token_end = |i: usize| i + run_len(&TOKEN, b.get(i..).unwrap_or_default());
     while b.get(i) == Some(&b';') {
         let name_start = i + 1;
@@ -599,15 +599,14 @@ pub(crate) fn plain_token_params<'a>(
         if i == name_start {
             return false;
         }
-        // Cut after ASCII token bytes: always a char boundary.
-        let name = value.get(name_start..i).unwrap_or_default();
+        let name = b.get(name_start..i).unwrap_or_default();
         let param_value = if b.get(i) == Some(&b'=') {
             let value_start = i + 1;
             i = token_end(value_start);
             if i == value_start {
                 return false;
             }
-            Some(value.get(value_start..i).unwrap_or_default())
+            Some(b.get(value_start..i).unwrap_or_default())
         } else {
             None
         };

@@ -180,9 +180,19 @@ pub(crate) fn call_id<'a>(cur: &mut Cursor<'a>) -> Result<&'a str, HeaderError> 
 /// common shape, `word [ "@" word ]` and nothing after it, then, for anything else, the
 /// parser's own steps.
 pub(crate) fn call_id_is_valid(value: &str) -> bool {
-    let b = value.as_bytes();
+    if plain_call_id(value.as_bytes()) {
+        return true;
+    }
+    let mut cur = Cursor::new(value, HeaderName::CallId);
+    call_id(&mut cur).is_ok() && cur.finish().is_ok()
+}
+
+/// Whether `b` is `word [ "@" word ]` exactly, which [`call_id_is_valid`] accepts (RFC 3261
+/// §25.1 `callid`): one pass over bytes that need not be UTF-8 (a `word` is ASCII); `false`
+/// says nothing.
+pub(crate) fn plain_call_id(b: &[u8]) -> bool {
     let n = run_len(&WORD, b);
-    let whole = match b.get(n) {
+    match b.get(n) {
         None => n > 0,
         Some(b'@') => {
             let rest = b.get(n + 1..).unwrap_or_default();
@@ -190,12 +200,7 @@ pub(crate) fn call_id_is_valid(value: &str) -> bool {
             n > 0 && m > 0 && m == rest.len()
         }
         Some(_) => false,
-    };
-    if whole {
-        return true;
     }
-    let mut cur = Cursor::new(value, HeaderName::CallId);
-    call_id(&mut cur).is_ok() && cur.finish().is_ok()
 }
 
 /// `value` as exactly one token that `valid` accepts.

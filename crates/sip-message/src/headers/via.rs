@@ -7,7 +7,7 @@ use crate::{HeaderError, HeaderName, Host, TypedHeader};
 
 use super::lex::{Cursor, parse_host, parse_ip};
 use super::params::{
-    ParamList, Params, check_params_to_end, digits_value, plain_token_params, token_value,
+    ParamList, Params, check_params_to_end, digits_value, plain_token_params_bytes, token_value,
     with_params,
 };
 
@@ -242,7 +242,14 @@ pub(crate) fn via_is_valid(value: &str) -> bool {
 /// its plain path reads), so a `true` is its answer; `false` says nothing (anything else,
 /// such as whitespace around a `;`, a quoted value or an IPv6 host, is left to it).
 fn plain_via_is_valid(value: &str) -> bool {
-    let b = value.as_bytes();
+    plain_via_bytes(value.as_bytes())
+}
+
+/// [`plain_via_is_valid`] on bytes that need not be UTF-8 (for
+/// [`Message::validate`](crate::Message::validate), which then need not check them): every
+/// byte it accepts is printable ASCII, so a `true` holds for the text too, and is what
+/// [`via_is_valid`] answers; `false` says nothing.
+pub(crate) fn plain_via_bytes(b: &[u8]) -> bool {
     if !b.starts_with(b"SIP/2.0/") {
         return false;
     }
@@ -253,7 +260,7 @@ fn plain_via_is_valid(value: &str) -> bool {
     if transport_end == 8 || host_start == transport_end || b.get(host_start) == Some(&b'[') {
         return false;
     }
-    let Some(mut i) = crate::uri::host_end(value, host_start) else {
+    let Some(Some(mut i)) = crate::uri::host_end_bytes(b, host_start) else {
         return false;
     };
     if b.get(i) == Some(&b':') {
@@ -270,8 +277,19 @@ fn plain_via_is_valid(value: &str) -> bool {
         }
     }
     let mut first = ViaFirst::default();
+    let mut text = true;
+    // The first `branch`, which needs only a value: a token here, as `token_value` asks (the
+    // other known parameters are converted as text).
+    let mut branch: Option<bool> = None;
     // The values are tokens (as the plain path of the general walk knows them).
-    plain_token_params(value, i, |name, param_value| first.see(name, param_value))
+    plain_token_params_bytes(b, i, |name, param_value| {
+        if name.eq_ignore_ascii_case(b"branch") {
+            branch = branch.or(Some(param_value.is_some()));
+        } else {
+            text &= first.see_bytes(name, param_value);
+        }
+    }) && text
+        && branch != Some(false)
         && first.convert(|v| v).is_ok()
 }
 
@@ -301,20 +319,41 @@ impl<'a> ViaFirst<'a> {
     /// Notes the parameter `name` if it is a known one not seen before.
     #[inline]
     fn see(&mut self, name: &'a str, value: Option<&'a str>) {
+        if let Some(slot) = self.slot(name.as_bytes()) {
+            *slot = Some(value);
+        }
+    }
+
+    /// [`see`](Self::see) for a name and value given as bytes: the value of a known parameter
+    /// is taken as text; `false` if it is not UTF-8 (never so for a token).
+    #[inline]
+    fn see_bytes(&mut self, name: &[u8], value: Option<&'a [u8]>) -> bool {
+        let Some(slot) = self.slot(name) else {
+            return true;
+        };
+        match value.map(std::str::from_utf8) {
+            None => *slot = Some(None),
+            Some(Ok(text)) => *slot = Some(Some(text)),
+            Some(Err(_)) => return false,
+        }
+        true
+    }
+
+    /// The slot of the known parameter `name` if it was not seen before.
+    #[inline]
+    fn slot(&mut self, name: &[u8]) -> Option<&mut Option<Option<&'a str>>> {
         // The names are letters only: a byte equals a lowercase letter, ignoring ASCII case,
         // exactly when the byte with bit 0x20 set is that letter.
-        let is = |want: &[u8]| name.bytes().zip(want).all(|(c, &w)| c | 0x20 == w);
+        let is = |want: &[u8]| name.iter().zip(want).all(|(c, &w)| c | 0x20 == w);
         let slot = match name.len() {
             6 if is(b"branch") => &mut self.branch,
             8 if is(b"received") => &mut self.received,
             5 if is(b"rport") => &mut self.rport,
             5 if is(b"maddr") => &mut self.maddr,
             3 if is(b"ttl") => &mut self.ttl,
-            _ => return,
+            _ => return None,
         };
-        if slot.is_none() {
-            *slot = Some(value);
-        }
+        slot.is_none().then_some(slot)
     }
 
     /// Checks and converts the parameters found, in a fixed order (so the first error is
