@@ -110,17 +110,18 @@ fn line_end(b: &[u8], from: usize, fold: bool, limits: &Limits) -> Result<LineEn
         let Some(pos) = find_line_break(b, at) else {
             return Err(ParseError::new(K::Truncated, b.len()));
         };
-        let next = match (b.get(pos), b.get(pos + 1)) {
-            (Some(b'\r'), Some(b'\n')) => pos + 2,
-            (Some(b'\n'), _) if limits.bare_lf_allowed() => pos + 1,
-            (Some(b'\r'), None) => return Err(ParseError::new(K::Truncated, b.len())),
+        // The line break and the byte after it, read as one slice pattern.
+        let (len, after) = match b.get(pos..).unwrap_or_default() {
+            [b'\r', b'\n', rest @ ..] => (2, rest.first()),
+            [b'\n', rest @ ..] if limits.bare_lf_allowed() => (1, rest.first()),
+            [b'\r'] => return Err(ParseError::new(K::Truncated, b.len())),
             _ => return Err(ParseError::new(K::BareLineEnding, pos)),
         };
-        if fold && b.get(next).is_some_and(|&c| is_ws(c)) {
-            at = next;
+        if fold && after.is_some_and(|&c| is_ws(c)) {
+            at = pos + len;
             continue;
         }
-        return Ok(LineEnd { content_end: pos, next });
+        return Ok(LineEnd { content_end: pos, next: pos + len });
     }
 }
 
@@ -198,11 +199,17 @@ pub(crate) fn parse(buf: Bytes, limits: &Limits) -> Result<Message, ParseError> 
     let headers = &mut message.headers;
     let keys = &mut message.keys;
     let body_start = loop {
-        match (b.get(pos), b.get(pos + 1)) {
-            (Some(b'\r'), Some(b'\n')) => break pos + 2,
-            (Some(b'\n'), _) if limits.bare_lf_allowed() => break pos + 1,
-            (None, _) | (Some(b'\r'), None) => return Err(ParseError::new(K::Truncated, pos)),
-            _ => {}
+        // A header line starts with its name, never with CR or LF: one byte tells it from the
+        // empty line ending the headers (or from a malformed line, which `header_line` reports).
+        if let Some(b'\r' | b'\n') | None = b.get(pos) {
+            match (b.get(pos), b.get(pos + 1)) {
+                (Some(b'\r'), Some(b'\n')) => break pos + 2,
+                (Some(b'\n'), _) if limits.bare_lf_allowed() => break pos + 1,
+                (None, _) | (Some(b'\r'), None) => {
+                    return Err(ParseError::new(K::Truncated, pos));
+                }
+                _ => {}
+            }
         }
         if headers.len() >= limits.headers() {
             return Err(ParseError::new(K::TooManyHeaders, pos));
