@@ -407,9 +407,12 @@ fn first_refused_in_uri(uri: &[u8]) -> Option<usize> {
     while let Some((word, tail)) = rest.split_first_chunk::<8>() {
         let w = u64::from_le_bytes(*word);
         // Each term's lowest flag is exact, so the lowest flag of them all is the first one.
-        let refused = [0x7f, b'<', b'>', b'"'].iter().fold(bytes_below(w, 0x21), |acc, &c| {
-            acc | bytes_below(w ^ (LOW_BYTES * u64::from(c)), 1)
-        });
+        // `<` (0x3c) and `>` (0x3e) differ only in bit 0x02: one term finds both.
+        let angle = (w ^ (LOW_BYTES * 0x3c)) & (LOW_BYTES * 0xfd);
+        let refused =
+            [0x7f, b'"'].iter().fold(bytes_below(w, 0x21) | bytes_below(angle, 1), |acc, &c| {
+                acc | bytes_below(w ^ (LOW_BYTES * u64::from(c)), 1)
+            });
         if refused != 0 {
             return Some(first_flagged(uri.len() - rest.len(), refused));
         }
@@ -427,7 +430,8 @@ pub(crate) fn check_request_uri(uri: &[u8]) -> Result<(), usize> {
         Some(c) if c.is_ascii_alphabetic() => {}
         _ => return Err(0),
     }
-    let mut i = 1;
+    // The common scheme without the byte-by-byte walk (it would stop at the same colon).
+    let mut i = if uri.starts_with(b"sip:") { 3 } else { 1 };
     while let Some(&c) = uri.get(i) {
         if c == b':' {
             break;
@@ -1297,6 +1301,11 @@ mod tests {
         assert!(check_request_uri(b"soap.beep://x").is_ok());
         assert!(check_request_uri(b"<sip:a@b>").is_err());
         assert!(check_request_uri(b"sip:").is_err());
+        // The `sip:` shortcut reports the same offsets as the scheme walk.
+        assert_eq!(check_request_uri(b"sip:"), Err(3));
+        assert_eq!(check_request_uri(b"sip:a>b"), Err(5));
+        assert_eq!(check_request_uri(b"sip:a<b"), Err(5));
+        assert_eq!(check_request_uri(b"si+p:a\"b"), Err(6));
         assert!(check_request_uri(b"nocolon").is_err());
     }
 }
