@@ -202,10 +202,10 @@ impl HeaderName {
     /// [`HeaderName::from_bytes`], always inlined: for the parser's once-per-line lookup.
     #[inline(always)]
     pub(crate) fn lookup(name: &[u8]) -> HeaderName {
-        // One table lookup by length and first letter (either case) gives at most three
-        // candidates; nearly every sender writes the canonical case, which one compare of the
-        // name's words (read once) with each candidate's precomputed words settles, and the
-        // byte-by-byte case fold runs (out of line) only for others.
+        // Nearly every sender writes the canonical spelling: the name's words (read once) pick
+        // one slot of a perfect hash of the canonical names, and one compare of the words and
+        // the length settles it (two names of different lengths may have the same words). Anything else (another case, an unknown name) takes the
+        // bucket search, out of line.
         let (&first, len) = match name.first() {
             Some(first) => (first, name.len()),
             None => return HeaderName::Other,
@@ -213,16 +213,76 @@ impl HeaderName {
         if len == 1 {
             return COMPACT.get(usize::from(first)).map_or(HeaderName::Other, |&k| by_index(k));
         }
-        let bucket = BUCKETS.get(bucket_of(len, first)).copied().unwrap_or_default();
         let key = name_words(name);
-        for k in bucket {
-            let Some(i) = usize::from(k).checked_sub(1) else { break };
-            if WORDS.get(i) == Some(&key) {
-                return HeaderName::ALL.get(i).copied().unwrap_or(HeaderName::Other);
-            }
+        let slot = HASH.get(hash_slot(key)).copied().unwrap_or_default();
+        if let Some(i) = usize::from(slot).checked_sub(1)
+            && WORDS.get(i) == Some(&key)
+            && LENGTHS.get(i) == Some(&(len as u8))
+        {
+            return HeaderName::ALL.get(i).copied().unwrap_or(HeaderName::Other);
         }
-        folded(bucket, name)
+        bucket_lookup(first, len, key, name)
     }
+}
+
+/// [`HeaderName::lookup`] for a name not in its canonical spelling: one table lookup by length
+/// and first letter (either case) gives at most three candidates, compared by their words, and
+/// then byte by byte ignoring case.
+#[inline(never)]
+fn bucket_lookup(first: u8, len: usize, key: [u64; 3], name: &[u8]) -> HeaderName {
+    let bucket = BUCKETS.get(bucket_of(len, first)).copied().unwrap_or_default();
+    for k in bucket {
+        let Some(i) = usize::from(k).checked_sub(1) else { break };
+        if WORDS.get(i) == Some(&key) {
+            return HeaderName::ALL.get(i).copied().unwrap_or(HeaderName::Other);
+        }
+    }
+    folded(bucket, name)
+}
+
+/// The multiplier of [`hash_slot`], found by search: it sends the words of the canonical
+/// spellings of [`HeaderName::ALL`] to distinct slots (checked by a test; a name that shared a
+/// slot would still be found, by [`bucket_lookup`]).
+const HASH_MULTIPLIER: u64 = 0xe103_43f3_8d27_d319;
+
+/// The slot of [`HASH`] for a name's [`name_words`].
+#[inline(always)]
+const fn hash_slot(key: [u64; 3]) -> usize {
+    ((key[0] ^ key[1].rotate_left(21) ^ key[2]).wrapping_mul(HASH_MULTIPLIER) >> 56) as usize
+}
+
+/// For each [`hash_slot`], 1 + the index in [`HeaderName::ALL`] of the name whose canonical
+/// spelling lands there (0 for none).
+static HASH: [u8; 256] = hash_table();
+
+/// The length of each name of [`HeaderName::ALL`], canonical spelling.
+static LENGTHS: [u8; HeaderName::ALL.len()] = lengths_table();
+
+// Runs at compile time only: every index is in range by construction.
+#[allow(clippy::indexing_slicing)]
+const fn hash_table() -> [u8; 256] {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < HeaderName::ALL.len() {
+        let slot = hash_slot(words_of(HeaderName::ALL[i].as_str().as_bytes()));
+        if t[slot] == 0 {
+            t[slot] = i as u8 + 1;
+        }
+        i += 1;
+    }
+    t
+}
+
+// Runs at compile time only: every index is in range by construction.
+#[allow(clippy::indexing_slicing)]
+const fn lengths_table() -> [u8; HeaderName::ALL.len()] {
+    let mut t = [0u8; HeaderName::ALL.len()];
+    let mut i = 0;
+    while i < HeaderName::ALL.len() {
+        t[i] = HeaderName::ALL[i].as_str().len() as u8;
+        i += 1;
+    }
+    t
 }
 
 /// Longest known name (`Proxy-Authorization` and friends, 19 bytes).
@@ -474,6 +534,20 @@ mod tests {
                     assert_ne!(name_words(a), name_words(&c));
                 }
             }
+        }
+    }
+
+    #[test]
+    fn the_perfect_hash_has_one_slot_per_name() {
+        let mut slots: Vec<usize> =
+            HeaderName::ALL.iter().map(|n| hash_slot(words_of(n.as_str().as_bytes()))).collect();
+        slots.sort_unstable();
+        slots.dedup();
+        assert_eq!(slots.len(), HeaderName::ALL.len());
+        for (i, &name) in HeaderName::ALL.iter().enumerate() {
+            let slot = hash_slot(name_words(name.as_str().as_bytes()));
+            assert_eq!(usize::from(HASH[slot]), i + 1, "{name}");
+            assert_eq!(LENGTHS[i] as usize, name.as_str().len());
         }
     }
 

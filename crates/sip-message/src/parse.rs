@@ -110,17 +110,18 @@ fn line_end(b: &[u8], from: usize, fold: bool, limits: &Limits) -> Result<LineEn
         let Some(pos) = find_line_break(b, at) else {
             return Err(ParseError::new(K::Truncated, b.len()));
         };
-        let next = match (b.get(pos), b.get(pos + 1)) {
-            (Some(b'\r'), Some(b'\n')) => pos + 2,
-            (Some(b'\n'), _) if limits.bare_lf_allowed() => pos + 1,
-            (Some(b'\r'), None) => return Err(ParseError::new(K::Truncated, b.len())),
+        // The line break and the byte after it, read as one slice pattern.
+        let (len, after) = match b.get(pos..).unwrap_or_default() {
+            [b'\r', b'\n', rest @ ..] => (2, rest.first()),
+            [b'\n', rest @ ..] if limits.bare_lf_allowed() => (1, rest.first()),
+            [b'\r'] => return Err(ParseError::new(K::Truncated, b.len())),
             _ => return Err(ParseError::new(K::BareLineEnding, pos)),
         };
-        if fold && b.get(next).is_some_and(|&c| is_ws(c)) {
-            at = next;
+        if fold && after.is_some_and(|&c| is_ws(c)) {
+            at = pos + len;
             continue;
         }
-        return Ok(LineEnd { content_end: pos, next });
+        return Ok(LineEnd { content_end: pos, next: pos + len });
     }
 }
 
@@ -198,11 +199,17 @@ pub(crate) fn parse(buf: Bytes, limits: &Limits) -> Result<Message, ParseError> 
     let headers = &mut message.headers;
     let keys = &mut message.keys;
     let body_start = loop {
-        match (b.get(pos), b.get(pos + 1)) {
-            (Some(b'\r'), Some(b'\n')) => break pos + 2,
-            (Some(b'\n'), _) if limits.bare_lf_allowed() => break pos + 1,
-            (None, _) | (Some(b'\r'), None) => return Err(ParseError::new(K::Truncated, pos)),
-            _ => {}
+        // A header line starts with its name, never with CR or LF: one byte tells it from the
+        // empty line ending the headers (or from a malformed line, which `header_line` reports).
+        if let Some(b'\r' | b'\n') | None = b.get(pos) {
+            match (b.get(pos), b.get(pos + 1)) {
+                (Some(b'\r'), Some(b'\n')) => break pos + 2,
+                (Some(b'\n'), _) if limits.bare_lf_allowed() => break pos + 1,
+                (None, _) | (Some(b'\r'), None) => {
+                    return Err(ParseError::new(K::Truncated, pos));
+                }
+                _ => {}
+            }
         }
         if headers.len() >= limits.headers() {
             return Err(ParseError::new(K::TooManyHeaders, pos));
@@ -400,9 +407,12 @@ fn first_refused_in_uri(uri: &[u8]) -> Option<usize> {
     while let Some((word, tail)) = rest.split_first_chunk::<8>() {
         let w = u64::from_le_bytes(*word);
         // Each term's lowest flag is exact, so the lowest flag of them all is the first one.
-        let refused = [0x7f, b'<', b'>', b'"'].iter().fold(bytes_below(w, 0x21), |acc, &c| {
-            acc | bytes_below(w ^ (LOW_BYTES * u64::from(c)), 1)
-        });
+        // `<` (0x3c) and `>` (0x3e) differ only in bit 0x02: one term finds both.
+        let angle = (w ^ (LOW_BYTES * 0x3c)) & (LOW_BYTES * 0xfd);
+        let refused =
+            [0x7f, b'"'].iter().fold(bytes_below(w, 0x21) | bytes_below(angle, 1), |acc, &c| {
+                acc | bytes_below(w ^ (LOW_BYTES * u64::from(c)), 1)
+            });
         if refused != 0 {
             return Some(first_flagged(uri.len() - rest.len(), refused));
         }
@@ -420,7 +430,8 @@ pub(crate) fn check_request_uri(uri: &[u8]) -> Result<(), usize> {
         Some(c) if c.is_ascii_alphabetic() => {}
         _ => return Err(0),
     }
-    let mut i = 1;
+    // The common scheme without the byte-by-byte walk (it would stop at the same colon).
+    let mut i = if uri.starts_with(b"sip:") { 3 } else { 1 };
     while let Some(&c) = uri.get(i) {
         if c == b':' {
             break;
@@ -1290,6 +1301,11 @@ mod tests {
         assert!(check_request_uri(b"soap.beep://x").is_ok());
         assert!(check_request_uri(b"<sip:a@b>").is_err());
         assert!(check_request_uri(b"sip:").is_err());
+        // The `sip:` shortcut reports the same offsets as the scheme walk.
+        assert_eq!(check_request_uri(b"sip:"), Err(3));
+        assert_eq!(check_request_uri(b"sip:a>b"), Err(5));
+        assert_eq!(check_request_uri(b"sip:a<b"), Err(5));
+        assert_eq!(check_request_uri(b"si+p:a\"b"), Err(6));
         assert!(check_request_uri(b"nocolon").is_err());
     }
 }
