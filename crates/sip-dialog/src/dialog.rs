@@ -791,6 +791,16 @@ impl Dialog {
         via: &str,
         cseq: Option<u32>,
     ) -> (MessageBuilder, RequestTarget) {
+        self.request_via(method, via.as_bytes(), cseq)
+    }
+
+    /// [`Dialog::request`] with the Via as bytes.
+    fn request_via(
+        &mut self,
+        method: &Method,
+        via: &[u8],
+        cseq: Option<u32>,
+    ) -> (MessageBuilder, RequestTarget) {
         let number = self.request_seq(method, cseq);
         let target = self.request_target();
         let mut b = MessageBuilder::request(method, &target.request_uri)
@@ -811,9 +821,22 @@ impl Dialog {
         via: &str,
         cseq: Option<u32>,
     ) -> MessageBuilder {
+        self.request_builder_bytes(method, via.as_bytes(), cseq)
+    }
+
+    /// [`Dialog::request_builder`] with the Via as bytes, for a caller that writes it from
+    /// ASCII pieces (a drawn branch) and need not check them as text. The builder checks the
+    /// value as it checks any header value (no line breaks); nothing else differs.
+    #[must_use]
+    pub fn request_builder_bytes(
+        &mut self,
+        method: &Method,
+        via: &[u8],
+        cseq: Option<u32>,
+    ) -> MessageBuilder {
         if !self.route_set.is_empty() && !self.first_loose {
             // A strict router first (rare): the Request-URI and Routes are rewritten.
-            return self.request(method, via, cseq).0;
+            return self.request_via(method, via, cseq).0;
         }
         let number = self.request_seq(method, cseq);
         let mut b = MessageBuilder::request(method, self.remote_target())

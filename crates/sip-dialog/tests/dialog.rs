@@ -305,14 +305,22 @@ proptest! {
             Dialog::uac(&inv, &ok).unwrap()
         };
         let mut e = d.clone();
+        let mut f = d.clone();
         let target = d.request_target();
         prop_assert_eq!(d.next_hop(), target.next_hop());
         let via = "SIP/2.0/UDP pc33.atlanta.example.com;rport";
         // Without a remote target (no Contact) neither builds: the same error.
         let old = d.request(&method, via, cseq).0.build().map(|m| m.buffer().clone());
         let new = e.request_builder(&method, via, cseq).build().map(|m| m.buffer().clone());
-        prop_assert_eq!(old, new);
+        // The bytes variant writes the same request as well.
+        let bytes = f
+            .request_builder_bytes(&method, via.as_bytes(), cseq)
+            .build()
+            .map(|m| m.buffer().clone());
+        prop_assert_eq!(&old, &new);
+        prop_assert_eq!(old, bytes);
         prop_assert_eq!(d.local_seq(), e.local_seq());
+        prop_assert_eq!(d.local_seq(), f.local_seq());
         prop_assert_eq!(d.local_uri(), e.local_uri());
         prop_assert_eq!(d.remote_uri(), e.remote_uri());
     }

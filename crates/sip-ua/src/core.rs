@@ -251,7 +251,7 @@ pub struct UaCore {
     resolved: ResolveCache,
     /// A buffer for the Via of a request being built, kept to write the next one without
     /// allocating.
-    via_buf: String,
+    via_buf: Vec<u8>,
     /// The same for the From and To of a new out-of-dialog request.
     from_buf: String,
     to_buf: String,
@@ -484,13 +484,32 @@ impl ResolveCache {
 /// The Via this UA puts on a request it sends: `SIP/2.0/<transport> <sent-by>;rport;branch=`
 /// (RFC 3261 §8.1.1.7, RFC 3581 §3), exactly what the transaction layer would append.
 /// Written into `buf`, which is returned.
+///
+/// As bytes: the branch is a [`DrawnBranch`]'s ASCII, which need not be checked as text.
 fn via_value<'b>(
-    buf: &'b mut String,
+    buf: &'b mut Vec<u8>,
     transport: sip_transaction::Transport,
     sent_by: &str,
-    branch: &str,
-) -> &'b str {
-    fill(buf, &["SIP/2.0/", transport.as_str(), " ", sent_by, ";rport;branch=", branch])
+    branch: &DrawnBranch,
+) -> &'b [u8] {
+    let parts: [&[u8]; 6] = [
+        b"SIP/2.0/",
+        transport.as_str().as_bytes(),
+        b" ",
+        sent_by.as_bytes(),
+        b";rport;branch=",
+        branch.as_bytes(),
+    ];
+    fill_bytes(buf, &parts)
+}
+
+/// [`fill`] for byte pieces.
+fn fill_bytes<'b>(buf: &'b mut Vec<u8>, parts: &[&[u8]]) -> &'b [u8] {
+    buf.clear();
+    for p in parts {
+        buf.extend_from_slice(p);
+    }
+    buf
 }
 
 /// The pieces joined, in a string allocated once at the right size.
@@ -579,7 +598,7 @@ impl UaCore {
             addrs: AddrMemo::default(),
             contacts: ContactMemo::default(),
             resolved: ResolveCache::default(),
-            via_buf: String::new(),
+            via_buf: Vec::new(),
             from_buf: String::new(),
             to_buf: String::new(),
             call_id_buf: String::new(),
@@ -2336,21 +2355,21 @@ impl UaCore {
         let branch = txns.draw_branch();
         let (idx, target) = self.dialog_target(call, remote_tag)?;
         let Self { calls, consts, via_buf, config, .. } = self;
-        let via = fill(
+        let via = fill_bytes(
             via_buf,
             &[
-                "SIP/2.0/",
-                target.transport().as_str(),
-                " ",
-                &config.sent_by,
-                ";branch=",
-                branch.as_str(),
-                ";rport",
+                b"SIP/2.0/",
+                target.transport().as_str().as_bytes(),
+                b" ",
+                config.sent_by.as_bytes(),
+                b";branch=",
+                branch.as_bytes(),
+                b";rport",
             ],
         );
         let c = calls.get_mut(call.index, call.generation).ok_or(UaError::UnknownCall)?;
         let dialog = c.dialogs.get_mut(idx).ok_or(UaError::UnknownCall)?;
-        let mut b = dialog.request_builder(&Method::Ack, via, Some(cseq));
+        let mut b = dialog.request_builder_bytes(&Method::Ack, via, Some(cseq));
         b = b.headers(&consts.contact_line);
         if let Some(body) = body {
             b = b.body(&body.content_type, body.bytes.clone());
@@ -2461,8 +2480,8 @@ impl UaCore {
         let dialog = c.dialogs.get_mut(idx).ok_or(UaError::UnknownCall)?;
         // The branch the transaction layer would append (see `TransactionTable::draw_branch`).
         let branch = txns.draw_branch();
-        let via = via_value(via_buf, target.transport(), &config.sent_by, branch.as_str());
-        let mut b = dialog.request_builder(method, via, None);
+        let via = via_value(via_buf, target.transport(), &config.sent_by, &branch);
+        let mut b = dialog.request_builder_bytes(method, via, None);
         if *method == Method::Invite {
             b = b.header(H::Contact, &*consts.contact).header(H::Allow, &*consts.allow);
         }
@@ -2677,8 +2696,7 @@ impl UaCore {
         // The branch the transaction layer would append to this Via, written here so that the
         // request goes out as built (see `TransactionTable::draw_branch`).
         let branch = txns.draw_branch();
-        let via =
-            via_value(&mut self.via_buf, target.transport(), &config.sent_by, branch.as_str());
+        let via = via_value(&mut self.via_buf, target.transport(), &config.sent_by, &branch);
         // Room for the body too: a buffer that grows is copied.
         let capacity = 512 + body.map_or(0, |b| b.bytes.len());
         let mut b = MessageBuilder::request_with_capacity(method, uri, capacity)
