@@ -126,6 +126,11 @@ pub struct TransactionTable {
     spare_keys: Vec<Box<ServerKeys>>,
     /// The sent-by of the last request's top Via, for the next one from the same peer.
     sent_by: SentByMemo,
+    /// Whether the timer queue's earliest entry or the front of `lingering` may be spent, so
+    /// that [`prune`](Self::prune) has work: set by whatever can make them so (a step of the
+    /// transaction whose entry is earliest, a release, a pop outside `prune`). Between such
+    /// events both stay as the last `prune` left them: live.
+    stale: bool,
 }
 
 /// How many emptied [`ServerKeys`] boxes the table keeps for reuse.
@@ -296,6 +301,7 @@ impl TransactionTable {
             lingering: VecDeque::new(),
             spare_keys: Vec::new(),
             sent_by: SentByMemo::default(),
+            stale: false,
         }
     }
 
@@ -789,6 +795,8 @@ impl TransactionTable {
         let mut evicted = 0;
         while evicted < count {
             let Some(id) = self.lingering.pop_front() else { break };
+            // The id behind it may be freed.
+            self.stale = true;
             if self.entry(id).is_some_and(|e| e.machine.state().is_lingering()) {
                 self.release(id);
                 evicted += 1;
@@ -956,6 +964,8 @@ impl TransactionTable {
                 break;
             }
             self.queue.pop();
+            // The entry behind it may be spent.
+            self.stale = true;
             let Some(entry) = self.slots.get_mut(id) else { continue };
             if !entry.timers.is_queued(seq) {
                 continue;
@@ -979,7 +989,33 @@ impl TransactionTable {
     /// Drops spent entries from the top of the timer queue (their transaction ended, or the
     /// timer they name was cleared, its successor taking its place) so that `poll_timeout` is
     /// exact.
+    ///
+    /// Nothing to do unless something marked them [`stale`](Self::stale) since the last
+    /// prune.
+    #[inline]
     fn prune(&mut self) {
+        if self.stale {
+            self.stale = false;
+            self.prune_spent();
+        }
+        // Debug builds (every test) check that nothing left unmarked needed the work.
+        #[cfg(debug_assertions)]
+        assert!(!self.front_spent(), "the timer queue or the lingering list starts spent");
+    }
+
+    /// Whether the timer queue's earliest entry or the front of `lingering` is spent (what
+    /// [`prune`](Self::prune) drops), for the debug check.
+    #[cfg(debug_assertions)]
+    fn front_spent(&self) -> bool {
+        let lingering = self.lingering.front().is_some_and(|&id| self.slots.get(id).is_none());
+        let queue = self.queue.peek().is_some_and(|(_, seq, id)| {
+            !self.slots.get(id).is_some_and(|e| e.timers.is_current(seq))
+        });
+        lingering || queue
+    }
+
+    /// [`prune`](Self::prune)'s work.
+    fn prune_spent(&mut self) {
         while let Some(&id) = self.lingering.front() {
             if self.slots.get(id).is_some() {
                 break;
@@ -1237,6 +1273,12 @@ impl TransactionTable {
 
     /// Runs transaction `id`'s machine on `input`.
     fn step(&mut self, now: u64, id: TransactionId, input: Stimulus<'_>) -> Step {
+        // The step may clear or re-arm this transaction's timers: that spends its queue entry,
+        // which matters only when the entry is the earliest (a timer the step arms is queued
+        // current, and other transactions' entries stay as they were).
+        if self.queue.peek().is_some_and(|(_, _, top)| top == id) {
+            self.stale = true;
+        }
         let Self { slots, out, queue, stats, config, lingering, .. } = self;
         let Some(entry) = slots.get_mut(id) else {
             return Err(ResponseError::UnknownTransaction);
@@ -1289,6 +1331,8 @@ impl TransactionTable {
     /// Frees transaction `id`: out of the slab and every index; its queued timers go stale.
     fn release(&mut self, id: TransactionId) {
         let Some(entry) = self.slots.get(id) else { return };
+        // Its queue entries and its place in `lingering` are spent.
+        self.stale = true;
         let kind = entry.machine.kind();
         if !entry.machine.state().is_lingering() {
             self.stats.pending = self.stats.pending.saturating_sub(1);
