@@ -817,17 +817,18 @@ impl UaCore {
             .send_request_ref(now, &request, target)
             .inspect_err(|_| txns.return_branch(branch))?;
         let invite_checked = self.addrs.check(&request, tag);
-        let mut call = Call::new(sip_dialog::Role::Uac, Phase::Calling, kept, local_tag);
-        call.invite_checked = invite_checked;
-        call.invite = Some(Box::new(request));
-        call.invite_txn = Some(txn);
-        call.invite_target = Some(target);
-        call.offer_in_invite = invite.body.is_some();
-        call.tried.push(invite.uri.into());
-        call.txns = 1;
         let deadline = now + self.config.invite_timeout;
-        call.invite_deadline = Some(deadline);
-        let id = self.insert_call(call);
+        let id = self.new_call(sip_dialog::Role::Uac, Phase::Calling, kept, local_tag);
+        if let Some(call) = self.call_mut(id) {
+            call.invite_checked = invite_checked;
+            call.invite = Some(Box::new(request));
+            call.invite_txn = Some(txn);
+            call.invite_target = Some(target);
+            call.offer_in_invite = invite.body.is_some();
+            call.tried.push(invite.uri.into());
+            call.txns = 1;
+            call.invite_deadline = Some(deadline);
+        }
         self.clients.insert(txn, Purpose::Invite(id));
         self.timers.push(Reverse((deadline, TimerKind::InviteTimeout, id)));
         Ok(id)
@@ -1635,12 +1636,13 @@ impl UaCore {
         }
         let local_tag = self.tag();
         // The Call-ID is the dialog's (made from this INVITE when answered): not kept twice.
-        let mut call =
-            Call::new(sip_dialog::Role::Uas, Phase::Incoming, SmallVec::new(), local_tag);
-        call.pending = Some((id, Box::new(request.clone())));
-        call.source = Some(source);
-        call.txns = 1;
-        let call_handle = self.insert_call(call);
+        let call_handle =
+            self.new_call(sip_dialog::Role::Uas, Phase::Incoming, SmallVec::new(), local_tag);
+        if let Some(call) = self.call_mut(call_handle) {
+            call.pending = Some((id, Box::new(request.clone())));
+            call.source = Some(source);
+            call.txns = 1;
+        }
         self.servers.insert(id, call_handle);
         self.events.push_back(UaEvent::IncomingCall { call: call_handle, request });
     }
@@ -2951,6 +2953,24 @@ impl UaCore {
     }
 
     #[inline]
+    /// A new call made in its slot (a call is some 700 bytes: made where it stays rather than
+    /// moved there), registered under its local tag; the caller fills in the rest.
+    fn new_call(
+        &mut self,
+        role: sip_dialog::Role,
+        phase: Phase,
+        call_id: SmallVec<[u8; 48]>,
+        local_tag: Tag,
+    ) -> CallId {
+        let tag = local_tag.clone();
+        let (index, generation) =
+            self.calls.insert_with(|| Call::new(role, phase, call_id, local_tag));
+        let id = CallId { index, generation };
+        self.by_local_tag.insert(tag, id);
+        id
+    }
+
+    #[cfg(test)]
     fn insert_call(&mut self, call: Call) -> CallId {
         let tag = call.local_tag.clone();
         let (index, generation) = self.calls.insert(call);

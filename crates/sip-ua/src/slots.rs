@@ -35,6 +35,23 @@ impl<T> Slots<T> {
         ((self.entries.len() - 1) as u32, 0)
     }
 
+    /// [`insert`](Self::insert) of the value `make` returns, made in its slot rather than
+    /// moved there; returns its index and generation.
+    #[inline]
+    pub(crate) fn insert_with(&mut self, make: impl FnOnce() -> T) -> (u32, u32) {
+        self.len += 1;
+        if let Some(index) = self.free.pop()
+            && let Some(slot) = self.entries.get_mut(index as usize)
+        {
+            slot.generation = slot.generation.wrapping_add(1);
+            slot.value = Some(make());
+            return (index, slot.generation);
+        }
+        // A new slot (the slab grows): moved in, as `insert` does.
+        self.entries.push(Slot { generation: 0, value: Some(make()) });
+        ((self.entries.len() - 1) as u32, 0)
+    }
+
     pub(crate) fn get(&self, index: u32, generation: u32) -> Option<&T> {
         self.entries
             .get(index as usize)
@@ -83,5 +100,34 @@ impl<T> Slots<T> {
             .iter()
             .enumerate()
             .filter_map(|(i, s)| s.value.as_ref().map(|v| (i as u32, s.generation, v)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn insert_with_hands_out_the_handles_insert_would() {
+        // The same sequence of inserts and removals through both: the same handles.
+        let mut by_value = Slots::default();
+        let mut in_place = Slots::default();
+        let mut handles = Vec::new();
+        for i in 0..40u32 {
+            let a = by_value.insert(i);
+            let b = in_place.insert_with(|| i);
+            assert_eq!(a, b);
+            handles.push(a);
+            if i % 3 == 0 {
+                let (index, generation) = handles.swap_remove(i as usize / 2);
+                assert_eq!(by_value.remove(index, generation), in_place.remove(index, generation));
+                assert!(in_place.get(index, generation).is_none());
+            }
+        }
+        assert_eq!(by_value.len(), in_place.len());
+        for &(index, generation) in &handles {
+            assert_eq!(by_value.get(index, generation), in_place.get(index, generation));
+            assert!(in_place.get(index, generation).is_some());
+        }
     }
 }
