@@ -54,7 +54,7 @@ struct Call {
 
     // ----- UAC -----
     /// The INVITE as last sent (for dialogs, redirects and retries); dropped once answered.
-    invite: Option<Box<Message>>,
+    invite: Option<Kept>,
     /// Whether the INVITE's From and To are known to parse ([`AddrMemo`]); a resent INVITE
     /// keeps both.
     invite_checked: bool,
@@ -74,7 +74,7 @@ struct Call {
 
     // ----- UAS -----
     /// The INVITE being answered (initial or re-INVITE) and its server transaction.
-    pending: Option<(TransactionId, Box<Message>)>,
+    pending: Option<(TransactionId, Kept)>,
     source: Option<Target>,
     /// The 2xx waiting for its ACK: the transaction, the CSeq, and the response's bytes
     /// (parsed again only to retransmit it: usually the ACK comes first).
@@ -93,6 +93,53 @@ struct Call {
     /// State few calls need (redirects, a 420 retry, a CANCEL's deadline, a re-INVITE's
     /// body and glare retry), boxed when first needed so that every call is smaller.
     rare: Option<Box<Rare>>,
+}
+
+/// A message a call keeps (its INVITE, sent or being answered), in a box of its own so that a
+/// call stays small. Always `Some` while a call holds it; the box goes back to [`Spare`] when
+/// the call lets the message go, for the next call's message.
+#[derive(Debug)]
+struct Kept(Box<Option<Message>>);
+
+impl Kept {
+    /// The message (always there: a `Kept` is made with one).
+    fn get(&self) -> Option<&Message> {
+        (*self.0).as_ref()
+    }
+}
+
+/// How many emptied boxes [`Spare`] keeps.
+const SPARE_BOXES: usize = 16;
+
+/// Emptied boxes of [`Kept`] messages, for the next ones: a call's INVITE then costs no
+/// allocation of its own (each call keeps one on each side).
+// Boxes, not values: the point is to hand the allocation itself to the next message.
+#[allow(clippy::vec_box)]
+#[derive(Debug, Default)]
+struct Spare(Vec<Box<Option<Message>>>);
+
+impl Spare {
+    /// `message`, kept in a spare box if there is one.
+    fn keep(&mut self, message: Message) -> Kept {
+        match self.0.pop() {
+            Some(mut spare) => {
+                *spare = Some(message);
+                Kept(spare)
+            }
+            None => Kept(Box::new(Some(message))),
+        }
+    }
+
+    /// Drops the message of `kept`, if any, and keeps its box (up to [`SPARE_BOXES`]).
+    fn give_back(&mut self, kept: Option<Kept>) {
+        if let Some(Kept(mut spare)) = kept {
+            // Emptied: a kept box must not keep the message's buffer alive.
+            *spare = None;
+            if self.0.len() < SPARE_BOXES {
+                self.0.push(spare);
+            }
+        }
+    }
 }
 
 /// The parts of a [`Call`] that few calls use.
@@ -257,6 +304,8 @@ pub struct UaCore {
     to_buf: String,
     /// The same for the Call-ID of a new call.
     call_id_buf: String,
+    /// Boxes for the messages calls keep.
+    spare: Spare,
 }
 
 /// A tag, kept inline when it is short (this UA's own, and most peers', are): storing,
@@ -602,6 +651,7 @@ impl UaCore {
             from_buf: String::new(),
             to_buf: String::new(),
             call_id_buf: String::new(),
+            spare: Spare::default(),
             config,
             rng,
             calls: Slots::default(),
@@ -818,10 +868,11 @@ impl UaCore {
             .inspect_err(|_| txns.return_branch(branch))?;
         let invite_checked = self.addrs.check(&request, tag);
         let deadline = now + self.config.invite_timeout;
+        let request = self.spare.keep(request);
         let id = self.new_call(sip_dialog::Role::Uac, Phase::Calling, kept, local_tag);
         if let Some(call) = self.call_mut(id) {
             call.invite_checked = invite_checked;
-            call.invite = Some(Box::new(request));
+            call.invite = Some(request);
             call.invite_txn = Some(txn);
             call.invite_target = Some(target);
             call.offer_in_invite = invite.body.is_some();
@@ -956,7 +1007,7 @@ impl UaCore {
         if c.phase != Phase::AwaitingAckBody {
             return Err(UaError::WrongState("no 2xx waits for an ACK body"));
         }
-        let cseq = c.invite.as_ref().and_then(|i| i.cseq_number()).unwrap_or(1);
+        let cseq = c.invite.as_ref().and_then(Kept::get).and_then(|i| i.cseq_number()).unwrap_or(1);
         let tag = c.session.clone().ok_or(UaError::WrongState("no session dialog"))?;
         self.send_ack(now, txns, call, tag.as_bytes(), cseq, body.as_ref(), true)?;
         let cancelled = self.call(call).is_some_and(|c| c.cancel == CancelState::Sent);
@@ -1094,16 +1145,21 @@ impl UaCore {
         if !(300..=699).contains(&status) {
             return Err(UaError::BadStatus(status));
         }
-        let c = self.call_mut(call).ok_or(UaError::UnknownCall)?;
+        let Self { calls, spare, .. } = self;
+        let c = calls.get_mut(call.index, call.generation).ok_or(UaError::UnknownCall)?;
         if !c.pending_is_reinvite {
             return Err(UaError::WrongState("no re-INVITE waits for an answer"));
         }
         let (txn, request) = c.pending.take().ok_or(UaError::WrongState("no re-INVITE"))?;
         c.pending_is_reinvite = false;
         let tag = c.local_tag.clone();
-        let response =
-            MessageBuilder::response_to(&request, status, None).to_tag(tag.as_str()).build()?;
-        txns.send_response_ref(now, txn, &response)?;
+        let response = request
+            .get()
+            .map(|request| MessageBuilder::response_to(request, status, None).to_tag(tag.as_str()))
+            .ok_or(UaError::WrongState("no re-INVITE"))
+            .and_then(|b| Ok(b.build()?));
+        spare.give_back(Some(request));
+        txns.send_response_ref(now, txn, &response?)?;
         Ok(())
     }
 
@@ -1636,10 +1692,11 @@ impl UaCore {
         }
         let local_tag = self.tag();
         // The Call-ID is the dialog's (made from this INVITE when answered): not kept twice.
+        let kept = self.spare.keep(request.clone());
         let call_handle =
             self.new_call(sip_dialog::Role::Uas, Phase::Incoming, SmallVec::new(), local_tag);
         if let Some(call) = self.call_mut(call_handle) {
-            call.pending = Some((id, Box::new(request.clone())));
+            call.pending = Some((id, kept));
             call.source = Some(source);
             call.txns = 1;
         }
@@ -1672,8 +1729,9 @@ impl UaCore {
             let _ = txns.send_response_ref(now, invite_txn, &terminated);
         }
         if is_reinvite {
-            if let Some(c) = self.call_mut(call) {
-                c.pending = None;
+            let Self { calls, spare, .. } = self;
+            if let Some(c) = calls.get_mut(call.index, call.generation) {
+                spare.give_back(c.pending.take().map(|(_, kept)| kept));
                 c.pending_is_reinvite = false;
             }
             return;
@@ -1742,9 +1800,10 @@ impl UaCore {
             c.retx_at = None;
             c.pending.take()
         });
-        if let (Some((txn, _)), Some(terminated)) = (pending, terminated) {
-            let _ = txns.send_response_ref(now, txn, &terminated);
+        if let (Some((txn, _)), Some(terminated)) = (&pending, terminated) {
+            let _ = txns.send_response_ref(now, *txn, &terminated);
         }
+        self.spare.give_back(pending.map(|(_, kept)| kept));
         let fork_only = self.call(call).is_some_and(|c| {
             c.role == sip_dialog::Role::Uac
                 && c.session.as_ref().is_some_and(|s| {
@@ -1805,8 +1864,9 @@ impl UaCore {
         {
             let _ = txns.send_response_ref(now, id, &trying);
         }
+        let kept = self.spare.keep(request.clone());
         if let Some(c) = self.call_mut(call) {
-            c.pending = Some((id, Box::new(request.clone())));
+            c.pending = Some((id, kept));
             c.pending_is_reinvite = true;
             c.source = Some(source);
             c.txns += 1;
@@ -1866,7 +1926,7 @@ impl UaCore {
                 let send_cancel = c.cancel == CancelState::Pending;
                 let status = response.status().unwrap_or(100);
                 if status > 100 && response.to_tag_bytes().is_some() {
-                    let Some(invite) = c.invite.as_deref() else { return };
+                    let Some(invite) = c.invite.as_ref().and_then(Kept::get) else { return };
                     let checked = c.invite_checked;
                     if let Ok(DialogChange::Created(_) | DialogChange::Updated(_)) =
                         on_invite_response(&mut c.dialogs, invite, checked, contacts, &response)
@@ -1969,7 +2029,7 @@ impl UaCore {
         if c.phase != Phase::Calling {
             return;
         }
-        if let (Some(invite), Some(r)) = (c.invite.as_deref(), &response) {
+        if let (Some(invite), Some(r)) = (c.invite.as_ref().and_then(Kept::get), &response) {
             let _ = on_invite_response(&mut c.dialogs, invite, c.invite_checked, contacts, r);
         }
         c.dialogs.prune();
@@ -1990,7 +2050,8 @@ impl UaCore {
         if matches!(status, 401 | 407)
             && !cancelled
             && let Some(r) = &response
-            && let Some(invite) = self.call(call).and_then(|c| c.invite.as_deref()).cloned()
+            && let Some(invite) =
+                self.call(call).and_then(|c| c.invite.as_ref().and_then(Kept::get)).cloned()
             && let Some(Ok(headers)) = self.challenge_answer(&invite, r)
             && self.resend_invite(now, txns, call, None, None, Some(&headers))
         {
@@ -2024,7 +2085,7 @@ impl UaCore {
         let cseq = response.cseq_number().unwrap_or(0);
         // A token (the parser takes nothing else there): its bytes are its text.
         let tag = Tag(SmallVec::from_slice(response.to_tag_bytes().unwrap_or_default()));
-        let Some(invite) = c.invite.as_deref() else { return };
+        let Some(invite) = c.invite.as_ref().and_then(Kept::get) else { return };
         let checked = c.invite_checked;
         let change = on_invite_response(&mut c.dialogs, invite, checked, contacts, &response);
         if change.is_err() {
@@ -2552,8 +2613,10 @@ impl UaCore {
     ) -> Result<(), UaError> {
         let response = self.dialog_response(call, 200, body)?;
         let t1 = txns.config().timer_t1();
-        let c = self.call_mut(call).ok_or(UaError::UnknownCall)?;
-        let (txn, _) = c.pending.take().ok_or(UaError::WrongState("nothing to answer"))?;
+        let Self { calls, spare, .. } = self;
+        let c = calls.get_mut(call.index, call.generation).ok_or(UaError::UnknownCall)?;
+        let (txn, kept) = c.pending.take().ok_or(UaError::WrongState("nothing to answer"))?;
+        spare.give_back(Some(kept));
         c.pending_is_reinvite = false;
         let cseq = response.cseq_number().unwrap_or(0);
         let bytes = response.to_bytes();
@@ -2581,7 +2644,11 @@ impl UaCore {
     ) -> Result<Message, UaError> {
         let Self { calls, consts, .. } = self;
         let c = calls.get_mut(call.index, call.generation).ok_or(UaError::UnknownCall)?;
-        let (_, request) = c.pending.as_ref().ok_or(UaError::WrongState("nothing to answer"))?;
+        let request = c
+            .pending
+            .as_ref()
+            .and_then(|(_, kept)| kept.get())
+            .ok_or(UaError::WrongState("nothing to answer"))?;
         // The dialog's local tag is the call's (as text without a UTF-8 check); the first
         // response makes the dialog.
         let local_tag = match c.dialogs.get(0) {
@@ -2813,7 +2880,7 @@ impl UaCore {
             return false;
         }
         c.rare_mut().retried_420 = true;
-        let Some(invite) = c.invite.as_deref() else { return false };
+        let Some(invite) = c.invite.as_ref().and_then(Kept::get) else { return false };
         let kept: Vec<String> = invite
             .typed_all::<Require<'_>>()
             .flatten()
@@ -2836,7 +2903,7 @@ impl UaCore {
     ) -> bool {
         let outbound = self.config.outbound_proxy.clone();
         let Some(c) = self.call(call) else { return false };
-        let Some(invite) = c.invite.as_deref() else { return false };
+        let Some(invite) = c.invite.as_ref().and_then(Kept::get) else { return false };
         let mut request = invite.clone();
         let cseq = request.cseq_number().unwrap_or(1).wrapping_add(1);
         if request.set(H::CSeq, Bytes::from(format!("{cseq} INVITE"))).is_err()
@@ -2867,8 +2934,10 @@ impl UaCore {
         let Ok(target) = self.resolve(&next_hop) else { return false };
         let Ok(txn) = txns.send_request_ref(now, &request, target) else { return false };
         self.clients.insert(txn, Purpose::Invite(call));
-        if let Some(c) = self.call_mut(call) {
-            c.invite = Some(Box::new(request));
+        let request = self.spare.keep(request);
+        let Self { calls, spare, .. } = self;
+        if let Some(c) = calls.get_mut(call.index, call.generation) {
+            spare.give_back(c.invite.replace(request));
             c.invite_txn = Some(txn);
             c.invite_target = Some(target);
             c.provisional_seen = false;
@@ -2989,15 +3058,16 @@ impl UaCore {
 
     /// Marks the call over (its dialogs terminated); freed once its transactions end.
     fn end_call(&mut self, call: CallId) {
-        if let Some(c) = self.call_mut(call) {
+        let Self { calls, spare, .. } = self;
+        if let Some(c) = calls.get_mut(call.index, call.generation) {
             c.phase = Phase::Ended;
-            c.pending = None;
+            spare.give_back(c.pending.take().map(|(_, kept)| kept));
             c.ok = None;
             c.retx_at = None;
             if let Some(rare) = c.rare.as_mut() {
                 rare.glare_at = None;
             }
-            c.invite = None;
+            spare.give_back(c.invite.take());
             for i in 0..c.dialogs.len() {
                 if let Some(d) = c.dialogs.get_mut(i) {
                     d.terminate();
@@ -3008,12 +3078,13 @@ impl UaCore {
     }
 
     fn txn_done(&mut self, call: CallId, txn: TransactionId) {
-        if let Some(c) = self.call_mut(call) {
+        let Self { calls, spare, .. } = self;
+        if let Some(c) = calls.get_mut(call.index, call.generation) {
             c.txns = c.txns.saturating_sub(1);
             if c.invite_txn == Some(txn) {
                 // Timer M is over: no more 2xx retransmissions will come (RFC 6026 §7.2).
                 c.invite_txn = None;
-                c.invite = None;
+                spare.give_back(c.invite.take());
                 c.ack = None;
             }
             if c.bye_txn == Some(txn) {
@@ -3313,6 +3384,31 @@ mod tests {
             .header(H::CSeq, "1 INVITE")
             .build()
             .ok()
+    }
+
+    #[test]
+    fn a_kept_message_is_the_message_and_its_box_is_reused_empty() {
+        let mut spare = Spare::default();
+        let first = invite_with("<sip:bob@b>", "<sip:alice@a>;tag=1").unwrap();
+        let kept = spare.keep(first.clone());
+        assert_eq!(kept.get().map(Message::to_bytes), Some(first.to_bytes()));
+        let address = &*kept.0 as *const Option<Message>;
+        spare.give_back(Some(kept));
+        // Emptied (the message and its buffer dropped), and handed to the next message.
+        assert!(spare.0.iter().all(|b| b.is_none()) && spare.0.len() == 1);
+        let second = invite_with("<sip:carol@c>", "<sip:alice@a>;tag=2").unwrap();
+        let kept = spare.keep(second.clone());
+        assert_eq!(&*kept.0 as *const Option<Message>, address);
+        assert_eq!(kept.get().map(Message::to_bytes), Some(second.to_bytes()));
+        assert!(spare.0.is_empty());
+        // At most `SPARE_BOXES` are kept.
+        for _ in 0..SPARE_BOXES + 3 {
+            let kept = spare.keep(second.clone());
+            spare.give_back(Some(kept));
+            spare.give_back(Some(Kept(Box::new(Some(second.clone())))));
+        }
+        spare.give_back(None);
+        assert_eq!(spare.0.len(), SPARE_BOXES);
     }
 
     /// Hands out the given words, then counts up.
