@@ -177,13 +177,28 @@ pub(crate) fn new_branch_bytes(rng: &mut impl RngCore) -> [u8; BRANCH_LEN] {
     let (cookie, random) = branch.split_at_mut(BRANCH_COOKIE.len());
     cookie.copy_from_slice(BRANCH_COOKIE.as_bytes());
     for half in random.chunks_mut(BRANCH_RANDOM_LEN / 2) {
-        let mut draw = rng.next_u64();
-        for c in half {
-            *c = ALPHABET.get((draw % 62) as usize).copied().unwrap_or(b'0');
-            draw /= 62;
-        }
+        base62_digits(rng.next_u64(), half);
     }
     branch
+}
+
+/// 62^4: four base-62 digits, below 2^24.
+const BASE62_4: u64 = 62 * 62 * 62 * 62;
+
+/// The first `out.len()` (at most 8) base-62 digits of `draw`, least significant first, as
+/// characters: what `draw % 62` then `draw /= 62`, once per digit, writes. The 64-bit number
+/// is split once into two 4-digit halves below 2^24, whose digits take 32-bit arithmetic.
+fn base62_digits(draw: u64, out: &mut [u8]) {
+    // draw = high * 62^4 + low: digits 0-3 are low's, digits 4-7 those of high mod 62^4.
+    let low = (draw % BASE62_4) as u32;
+    let high = ((draw / BASE62_4) % BASE62_4) as u32;
+    let (first, second) = out.split_at_mut(out.len().min(4));
+    for (c, mut part) in [(first, low), (second, high)] {
+        for c in c {
+            *c = ALPHABET.get((part % 62) as usize).copied().unwrap_or(b'0');
+            part /= 62;
+        }
+    }
 }
 
 /// A fresh branch as a `String`.
@@ -558,7 +573,34 @@ fn build_from_original(
 mod tests {
     use super::*;
 
+    #[test]
+    fn base62_digits_at_the_edges() {
+        for draw in [0, 1, BASE62_4 - 1, BASE62_4, BASE62_4 * BASE62_4 - 1, u64::MAX] {
+            let mut split = [0u8; 8];
+            base62_digits(draw, &mut split);
+            let mut rest = draw;
+            for c in split {
+                assert_eq!(c, ALPHABET[(rest % 62) as usize], "{draw}");
+                rest /= 62;
+            }
+        }
+    }
+
     proptest::proptest! {
+        // The split digits are the digit-by-digit ones.
+        #[test]
+        fn base62_digits_are_the_digit_by_digit_ones(draw in proptest::num::u64::ANY, len in 0..=8usize) {
+            let mut split = [0u8; 8];
+            base62_digits(draw, &mut split[..len]);
+            let mut one_by_one = [0u8; 8];
+            let mut rest = draw;
+            for c in &mut one_by_one[..len] {
+                *c = ALPHABET[(rest % 62) as usize];
+                rest /= 62;
+            }
+            proptest::prop_assert_eq!(split, one_by_one);
+        }
+
         // The first-byte scan finds the first occurrence, as memmem does.
         #[test]
         fn find_is_memmem_find(
