@@ -1625,7 +1625,7 @@ impl UaCore {
         }
         // validate() has parsed the Request-URI and answered 416 to a scheme other than sip,
         // sips or tel, so the scheme alone tells a SIP or tel URI here (no second parse).
-        if !request.request_uri_str().is_some_and(is_sip_or_tel) {
+        if !request.request_uri_raw().is_some_and(raw_is_sip_or_tel) {
             self.reply(now, txns, id, &request, 416, None, &[]);
             return;
         }
@@ -3322,6 +3322,19 @@ fn strip_branch(request: &mut Message) -> bool {
 }
 
 /// Whether `uri` has the scheme of a SIP, SIPS or tel URI (RFC 3261 §19.1, RFC 3966).
+/// Whether the Request-URI is a SIP, SIPS or tel URI (its scheme, case-insensitive, before a
+/// `:`) and UTF-8 text, as `request_uri_str().is_some_and(is_sip_or_tel)` says, read from its
+/// raw bytes: the scheme first, then the UTF-8 check only for a URI that is not all ASCII.
+fn raw_is_sip_or_tel(uri: &[u8]) -> bool {
+    let is = |scheme: &[u8]| {
+        uri.get(scheme.len()) == Some(&b':')
+            && uri.get(..scheme.len()).is_some_and(|s| s.eq_ignore_ascii_case(scheme))
+    };
+    (is(b"sip") || is(b"sips") || is(b"tel"))
+        && (uri.is_ascii() || std::str::from_utf8(uri).is_ok())
+}
+
+#[cfg(test)]
 fn is_sip_or_tel(uri: &str) -> bool {
     // The scheme is the text before the first `:`; none of these has a `:` in it, so it is one
     // of them exactly when the URI starts with it and a `:` (no search for the colon).
@@ -3447,6 +3460,20 @@ mod tests {
                 ["sip", "sips", "tel"].iter().any(|s| scheme.eq_ignore_ascii_case(s))
             });
             proptest::prop_assert_eq!(is_sip_or_tel(&uri), split);
+        }
+
+        /// The raw-byte test says what the text test says of the text, and `false` for bytes
+        /// that are not UTF-8.
+        #[test]
+        fn the_raw_test_is_the_text_test(
+            head in "(sip|SIP|sips|tel|te|mailto|)(:|)",
+            tail in proptest::collection::vec(proptest::sample::select(
+                vec![b'a', b'@', b'.', b':', b'1', 0xc3, 0xa9, 0xff, 0x80]), 0..12),
+        ) {
+            let mut uri = head.into_bytes();
+            uri.extend_from_slice(&tail);
+            let text = std::str::from_utf8(&uri).ok().is_some_and(is_sip_or_tel);
+            proptest::prop_assert_eq!(raw_is_sip_or_tel(&uri), text);
         }
     }
 
