@@ -300,10 +300,10 @@ pub struct UaCore {
     /// allocating.
     via_buf: Vec<u8>,
     /// The same for the From and To of a new out-of-dialog request.
-    from_buf: String,
-    to_buf: String,
+    from_buf: Vec<u8>,
+    to_buf: Vec<u8>,
     /// The same for the Call-ID of a new call.
-    call_id_buf: String,
+    call_id_buf: Vec<u8>,
     /// Boxes for the messages calls keep.
     spare: Spare,
 }
@@ -357,15 +357,6 @@ impl std::fmt::Debug for Tag {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         std::fmt::Debug::fmt(self.as_str(), f)
     }
-}
-
-/// `buf` cleared and filled with the pieces.
-fn fill<'b>(buf: &'b mut String, parts: &[&str]) -> &'b str {
-    buf.clear();
-    for p in parts {
-        buf.push_str(p);
-    }
-    buf
 }
 
 /// Header values [`UaConfig`] fixes, written once at [`UaCore::new`] (the configuration cannot
@@ -438,7 +429,7 @@ impl AddrMemo {
     /// Whether `request`'s To and From (whose tag is `tag`) parse: looked up, or parsed and
     /// remembered. Whether `base;tag=T` parses does not depend on which token `T` is, so a
     /// From is known by its text before the tag.
-    fn check(&mut self, request: &Message, tag: &str) -> bool {
+    fn check(&mut self, request: &Message, tag: &[u8]) -> bool {
         // One walk per name: the first line, then whether another follows it.
         let (mut tos, mut froms) = (request.header_lines(H::To), request.header_lines(H::From));
         let (Some(to), Some(from)) = (tos.next(), froms.next()) else {
@@ -447,12 +438,11 @@ impl AddrMemo {
         if tos.next().is_some()
             || froms.next().is_some()
             || tag.is_empty()
-            || !tag.bytes().all(|c| c.is_ascii_alphanumeric())
+            || !tag.iter().all(|c| c.is_ascii_alphanumeric())
         {
             return false;
         }
-        let Some(base) = from.strip_suffix(tag.as_bytes()).and_then(|f| f.strip_suffix(b";tag="))
-        else {
+        let Some(base) = from.strip_suffix(tag).and_then(|f| f.strip_suffix(b";tag=")) else {
             return false;
         };
         if self.to.as_deref() != Some(to) {
@@ -552,7 +542,7 @@ fn via_value<'b>(
     fill_bytes(buf, &parts)
 }
 
-/// [`fill`] for byte pieces.
+/// `buf` cleared and filled with the pieces.
 fn fill_bytes<'b>(buf: &'b mut Vec<u8>, parts: &[&[u8]]) -> &'b [u8] {
     buf.clear();
     for p in parts {
@@ -648,9 +638,9 @@ impl UaCore {
             contacts: ContactMemo::default(),
             resolved: ResolveCache::default(),
             via_buf: Vec::new(),
-            from_buf: String::new(),
-            to_buf: String::new(),
-            call_id_buf: String::new(),
+            from_buf: Vec::new(),
+            to_buf: Vec::new(),
+            call_id_buf: Vec::new(),
             spare: Spare::default(),
             config,
             rng,
@@ -833,19 +823,21 @@ impl UaCore {
         if self.at_capacity() {
             return Err(UaError::TooManyCalls);
         }
+        // The tag, the Call-ID, the From and the To are written as bytes (the tag and Call-ID
+        // are base-62 ASCII): no UTF-8 check of what this UA drew.
         let local_tag = self.tag();
-        let tag = local_tag.as_str();
+        let tag = local_tag.as_bytes();
         let mut call_id = std::mem::take(&mut self.call_id_buf);
         call_id.clear();
-        self.push_call_id(&mut call_id);
+        self.push_call_id_bytes(&mut call_id);
         let mut to_buf = std::mem::take(&mut self.to_buf);
         let mut from_buf = std::mem::take(&mut self.from_buf);
         let to = match &invite.to {
-            Some(to) => to.as_str(),
-            None => fill(&mut to_buf, &["<", &invite.uri, ">"]),
+            Some(to) => to.as_bytes(),
+            None => fill_bytes(&mut to_buf, &[b"<", invite.uri.as_bytes(), b">"]),
         };
         let from = invite.from.as_deref().unwrap_or(&self.config.from);
-        let from = fill(&mut from_buf, &[from, ";tag=", tag]);
+        let from = fill_bytes(&mut from_buf, &[from.as_bytes(), b";tag=", tag]);
         let built = self.out_of_dialog(
             txns,
             &Method::Invite,
@@ -860,7 +852,7 @@ impl UaCore {
         );
         self.to_buf = to_buf;
         self.from_buf = from_buf;
-        let kept = SmallVec::from_slice(call_id.as_bytes());
+        let kept = SmallVec::from_slice(&call_id);
         self.call_id_buf = call_id;
         let (request, target, branch) = built?;
         let txn = txns
@@ -1206,10 +1198,21 @@ impl UaCore {
         let call_id = self.new_call_id();
         let mut to_buf = std::mem::take(&mut self.to_buf);
         let mut from_buf = std::mem::take(&mut self.from_buf);
-        let from = fill(&mut from_buf, &[&self.config.from, ";tag=", tag.as_str()]);
-        let to = fill(&mut to_buf, &["<", uri, ">"]);
-        let built =
-            self.out_of_dialog(txns, method, uri, to, from, &call_id, 1, body, &[], headers);
+        let from =
+            fill_bytes(&mut from_buf, &[self.config.from.as_bytes(), b";tag=", tag.as_bytes()]);
+        let to = fill_bytes(&mut to_buf, &[b"<", uri.as_bytes(), b">"]);
+        let built = self.out_of_dialog(
+            txns,
+            method,
+            uri,
+            to,
+            from,
+            call_id.as_bytes(),
+            1,
+            body,
+            &[],
+            headers,
+        );
         self.to_buf = to_buf;
         self.from_buf = from_buf;
         let (request, target, branch) = built?;
@@ -2747,9 +2750,9 @@ impl UaCore {
         txns: &mut TransactionTable,
         method: &Method,
         uri: &str,
-        to: &str,
-        from: &str,
-        call_id: &str,
+        to: &[u8],
+        from: &[u8],
+        call_id: &[u8],
         cseq: u32,
         body: Option<&Body>,
         require: &[String],
@@ -3161,6 +3164,28 @@ impl UaCore {
         id
     }
 
+    /// [`push_call_id`](Self::push_call_id) into bytes.
+    fn push_call_id_bytes(&mut self, out: &mut Vec<u8>) {
+        self.push_token_bytes(out, CALL_ID_LEN);
+        out.push(b'@');
+        out.extend_from_slice(self.consts.call_id_host.as_bytes());
+    }
+
+    /// [`push_token`](Self::push_token) into bytes: the same draws, the same characters.
+    fn push_token_bytes(&mut self, out: &mut Vec<u8>, len: usize) {
+        let mut chunk = [0u8; CALL_ID_LEN];
+        let mut left = len;
+        while left > 0 {
+            let n = left.min(CALL_ID_LEN);
+            let part = chunk.get_mut(..n).unwrap_or_default();
+            for c in part.iter_mut() {
+                *c = self.token_char();
+            }
+            out.extend_from_slice(part);
+            left -= n;
+        }
+    }
+
     /// Appends a new Call-ID to `out`.
     fn push_call_id(&mut self, out: &mut String) {
         // §8.1.1.4: globally unique over space and time; the host part names this UA.
@@ -3505,14 +3530,29 @@ mod tests {
         {
             let mut chunked = UaCore::new(UaConfig::new("alice", "192.0.2.1:5060").rng_seed(9));
             let mut single = UaCore::new(UaConfig::new("alice", "192.0.2.1:5060").rng_seed(9));
+            let mut bytes = UaCore::new(UaConfig::new("alice", "192.0.2.1:5060").rng_seed(9));
             let mut out = String::from("x");
             chunked.push_token(&mut out, len);
             let mut expected = String::from("x");
             for _ in 0..len {
                 expected.push(char::from(single.token_char()));
             }
+            // The byte variant draws and writes the same too.
+            let mut out_bytes = b"x".to_vec();
+            bytes.push_token_bytes(&mut out_bytes, len);
             assert_eq!(out, expected, "{len}");
-            assert_eq!(chunked.rng.next_u64(), single.rng.next_u64(), "{len}");
+            assert_eq!(out_bytes, expected.as_bytes(), "{len}");
+            let next = single.rng.next_u64();
+            assert_eq!(chunked.rng.next_u64(), next, "{len}");
+            assert_eq!(bytes.rng.next_u64(), next, "{len}");
+            // And so does the Call-ID.
+            let mut a = UaCore::new(UaConfig::new("alice", "192.0.2.1:5060").rng_seed(3));
+            let mut b = UaCore::new(UaConfig::new("alice", "192.0.2.1:5060").rng_seed(3));
+            let (mut a_id, mut b_id) = (String::new(), Vec::new());
+            a.push_call_id(&mut a_id);
+            b.push_call_id_bytes(&mut b_id);
+            assert_eq!(a_id.as_bytes(), &b_id[..]);
+            assert_eq!(a.rng.next_u64(), b.rng.next_u64());
         }
     }
 
@@ -3724,7 +3764,7 @@ mod tests {
                     let parses = matches!(request.typed::<sip_message::To<'_>>(), Some(Ok(_)))
                         && matches!(request.typed::<sip_message::From<'_>>(), Some(Ok(_)));
                     let mut memo = AddrMemo::default();
-                    let first = memo.check(&request, tag);
+                    let first = memo.check(&request, tag.as_bytes());
                     // Checked only when both parse (an empty tag is never checked) ...
                     assert!(!first || parses, "{to} / {from}");
                     assert_eq!(first, parses && !tag.is_empty(), "{to} / {from}");
@@ -3733,7 +3773,7 @@ mod tests {
                         let parses_again =
                             matches!(again.typed::<sip_message::From<'_>>(), Some(Ok(_)))
                                 && matches!(again.typed::<sip_message::To<'_>>(), Some(Ok(_)));
-                        assert_eq!(memo.check(&again, "Zz9"), parses_again, "{to} / {base}");
+                        assert_eq!(memo.check(&again, b"Zz9"), parses_again, "{to} / {base}");
                     }
                 }
             }
@@ -3752,7 +3792,7 @@ mod tests {
                 b = b.header(extra, if extra == H::To { "<sip:x@y>" } else { from.as_str() });
             }
             let request = b.header(H::CallId, "c1").header(H::CSeq, "1 INVITE").build().unwrap();
-            assert!(!AddrMemo::default().check(&request, tag), "{extra:?} {first}");
+            assert!(!AddrMemo::default().check(&request, tag.as_bytes()), "{extra:?} {first}");
         }
     }
 
