@@ -974,7 +974,15 @@ fn request_uri_form(uri: &str) -> String {
 }
 
 fn request_is_sips(request: &Message) -> bool {
-    request.request_uri_str().is_some_and(|u| u.len() >= 5 && u[..5].eq_ignore_ascii_case("sips:"))
+    request.request_uri_raw().is_some_and(raw_is_sips)
+}
+
+/// Whether a Request-URI's bytes are text (as `Message::request_uri_str` reads them) that
+/// starts with `sips:` in any case: the scheme first, the UTF-8 check only for a URI that is
+/// not all ASCII.
+fn raw_is_sips(uri: &[u8]) -> bool {
+    uri.get(..5).is_some_and(|s| s.eq_ignore_ascii_case(b"sips:"))
+        && (uri.is_ascii() || std::str::from_utf8(uri).is_ok())
 }
 
 /// The display name (if any) and URI of the first `T` header's name-addr, without its
@@ -1296,6 +1304,36 @@ fn record_routes(msg: &Message, checked: bool) -> Result<Vec<Box<str>>, DialogEr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_raw_sips_test_is_the_text_test() {
+        // Every string of up to 6 bytes from a small alphabet that covers the scheme in both
+        // cases, the colon, ASCII, a valid two-byte sequence and bytes that are not UTF-8.
+        let alphabet: &[u8] = &[b's', b'S', b'i', b'p', b'P', b':', b'x', 0xc3, 0xa9, 0xff];
+        // The text test (on the bytes of the text: slicing the `str` at 5 would panic inside
+        // a character).
+        let text = |uri: &[u8]| {
+            std::str::from_utf8(uri).ok().is_some_and(|u| {
+                u.as_bytes().get(..5).is_some_and(|s| s.eq_ignore_ascii_case(b"sips:"))
+            })
+        };
+        let mut uri = Vec::new();
+        let mut stack = vec![Vec::new()];
+        while let Some(prefix) = stack.pop() {
+            uri.clone_from(&prefix);
+            assert_eq!(raw_is_sips(&uri), text(&uri), "{uri:?}");
+            if prefix.len() < 6 {
+                for &c in alphabet {
+                    let mut next = prefix.clone();
+                    next.push(c);
+                    stack.push(next);
+                }
+            }
+        }
+        for uri in ["sips:a@b", "SIPS:a@b", "sip:a@b", "sips", "sipsx:a", "sips:é@b"] {
+            assert_eq!(raw_is_sips(uri.as_bytes()), text(uri.as_bytes()), "{uri}");
+        }
+    }
 
     #[test]
     fn addr_uri_and_request_uri_form() {
