@@ -1121,12 +1121,16 @@ impl Message {
         let body_len = Decimal::new(body.len() as u64);
         let body_len = body_len.as_bytes();
         let (mut wrote_length, mut wrote_mf) = (false, false);
+        // Where the digits of a Max-Forwards line copied as it is go, once the copy is written.
+        let mut mf_patch = None;
         for (old, e) in self.headers.iter().enumerate() {
-            let value = self.slot(e.value);
             match e.name {
                 HeaderName::MaxForwards if max_forwards.is_some() => {
                     if let (false, Some(n)) = (wrote_mf, max_forwards) {
-                        out.max_forwards_line(n);
+                        mf_patch = out.copy_max_forwards_line(self, e, n);
+                        if mf_patch.is_none() {
+                            out.max_forwards_line(n);
+                        }
                     }
                     wrote_mf = true;
                     continue;
@@ -1136,7 +1140,7 @@ impl Message {
                         continue;
                     }
                     wrote_length = true;
-                    if value != body_len {
+                    if self.slot(e.value) != body_len {
                         out.line(HeaderName::ContentLength, self.slot(e.name_text), body_len);
                         continue;
                     }
@@ -1144,7 +1148,7 @@ impl Message {
                 HeaderName::Via if restamp.is_some_and(|(at, _)| at == old) => {
                     // The first value goes (`top_via` is above); the rest of its line stays,
                     // as `pop_front` leaves it.
-                    if let Some(rest) = after_first_value(value) {
+                    if let Some(rest) = after_first_value(self.slot(e.value)) {
                         out.line(HeaderName::Via, self.slot(e.name_text), rest);
                     }
                     continue;
@@ -1154,7 +1158,7 @@ impl Message {
             if e.line_end != 0 && e.name_text.src == 0 && e.value.src == 0 {
                 out.copy_line(self, old, e);
             } else {
-                out.line(e.name, self.slot(e.name_text), value);
+                out.line(e.name, self.slot(e.name_text), self.slot(e.value));
             }
         }
         if let (false, Some(n)) = (wrote_mf, max_forwards) {
@@ -1164,16 +1168,10 @@ impl Message {
             out.line(HeaderName::ContentLength, b"", body_len);
         }
         out.flush();
-        let Indexing { mut buf, headers, mut keys, .. } = out;
-        // The one Content-Length line now written holds the body's length.
-        keys.content_length = Some(body.len() as u32);
-        keys.content_length_lines = 1;
-        buf.extend_from_slice(b"\r\n");
-        let body_start = buf.len();
-        buf.extend_from_slice(body);
-        let body = Slot::buf(body_start, buf.len());
-        let start = StartLine::Request { method: method.clone(), uri: uri_slot };
-        Ok(Message::indexed(buf.freeze(), start, headers, keys, body))
+        if let (Some(at), Some(n)) = (mf_patch, max_forwards) {
+            out.patch_max_forwards(at, n);
+        }
+        Ok(out.finish(body, method, uri_slot))
     }
 
     /// Recomputes the eager keys from scratch.
@@ -1410,6 +1408,52 @@ struct Indexing<'a> {
 }
 
 impl Indexing<'_> {
+    /// The request written: the end of the header, `body`, and the message, its one
+    /// Content-Length line holding the body's length.
+    #[inline(always)]
+    fn finish(self, body: &[u8], method: &Method, uri: Slot) -> Message {
+        let Indexing { mut buf, headers, mut keys, .. } = self;
+        keys.content_length = Some(body.len() as u32);
+        keys.content_length_lines = 1;
+        buf.extend_from_slice(b"\r\n");
+        let body_start = buf.len();
+        buf.extend_from_slice(body);
+        let body = Slot::buf(body_start, buf.len());
+        let start = StartLine::Request { method: method.clone(), uri };
+        Message::indexed(buf.freeze(), start, headers, keys, body)
+    }
+
+    /// Writes the digits of `n` at `at`, where a Max-Forwards line copied as it is holds as
+    /// many digits ([`copy_max_forwards_line`](Self::copy_max_forwards_line)).
+    fn patch_max_forwards(&mut self, at: usize, n: u8) {
+        let digits = Decimal::new(u64::from(n));
+        let digits = digits.as_bytes();
+        if let Some(old) = self.buf.get_mut(at..at + digits.len()) {
+            old.copy_from_slice(digits);
+        }
+    }
+
+    /// Whether Max-Forwards line `e` of `from`, as parsed, is written as
+    /// [`max_forwards_line`](Self::max_forwards_line) writes `n`, but for its digits:
+    /// `Max-Forwards: ` and as many digits as `n` has, ended by CRLF.
+    fn plain_max_forwards(&self, from: &Message, e: &Entry, n: Option<u8>) -> bool {
+        let Some(n) = n else { return false };
+        let name = HeaderName::MaxForwards.as_str().as_bytes();
+        let (line_start, end) = (e.name_text.start(), e.line_end as usize);
+        let name_end = line_start + name.len();
+        let digits = Decimal::new(u64::from(n)).as_bytes().len();
+        e.line_end != 0
+            && e.name_text.src == 0
+            && e.value.src == 0
+            && e.name_text.end as usize == name_end
+            && e.value.start() == name_end + 2
+            && e.value.end == e.line_end
+            && end - e.value.start() == digits
+            && from.buf.get(line_start..name_end) == Some(name)
+            && from.buf.get(name_end..name_end + 2) == Some(b": ")
+            && from.buf.get(end..end + 2) == Some(b"\r\n")
+    }
+
     /// Copies the pending run of untouched lines.
     fn flush(&mut self) {
         if self.run.0 < self.run.1 {
@@ -1465,6 +1509,40 @@ impl Indexing<'_> {
             self.keys.max_forwards_seen = true;
             self.keys.max_forwards = Some(n);
         }
+    }
+
+    /// [`max_forwards_line`](Self::max_forwards_line) of `n` for line `e` of `from`, a
+    /// Max-Forwards line untouched since parsing and written as that line would be
+    /// (`Max-Forwards: ` and as many digits as `n` has, then CRLF): the line joins the run of
+    /// untouched lines as it is, and the place of its digits in the copy is returned, to be
+    /// overwritten with `n` once the run is copied. `None`, with nothing written, for any other
+    /// line.
+    fn copy_max_forwards_line(&mut self, from: &Message, e: &Entry, n: u8) -> Option<usize> {
+        if !self.plain_max_forwards(from, e, Some(n)) {
+            return None;
+        }
+        let name = HeaderName::MaxForwards.as_str().as_bytes();
+        let (line_start, end) = (e.name_text.start(), e.line_end as usize);
+        let digits = (e.value.end - e.value.start) as usize;
+        if self.run.1 != line_start || self.run.0 == self.run.1 {
+            self.flush();
+            self.run.0 = line_start;
+        }
+        self.run.1 = end + 2;
+        let name_start = self.buf.len() + (line_start - self.run.0);
+        let value_from = name_start + name.len() + 2;
+        let content_end = value_from + digits;
+        self.headers.push(Entry {
+            name: HeaderName::MaxForwards,
+            name_text: Slot::buf(name_start, name_start + name.len()),
+            value: Slot::buf(value_from, content_end),
+            line_end: content_end as u32,
+        });
+        if !self.keys.max_forwards_seen {
+            self.keys.max_forwards_seen = true;
+            self.keys.max_forwards = Some(n);
+        }
+        Some(value_from)
     }
 
     /// Copies line `e` (number `old`) of `from`, untouched since parsing, byte for byte, and
@@ -2044,6 +2122,38 @@ mod tests {
                     assert_same(&fast, &parsed);
                 }
             }
+        }
+    }
+
+    /// A Max-Forwards line written as `forwarded` writes it keeps its place in the run of
+    /// copied lines and gets the new digits in place; one with another spelling or digit
+    /// count is written anew. Either way the copy reads as its bytes parse.
+    #[test]
+    fn max_forwards_is_rewritten_in_place_or_anew() {
+        for (line, n) in [
+            ("Max-Forwards: 70", 69),
+            ("Max-Forwards: 7", 6),
+            ("Max-Forwards: 10", 9),
+            ("max-forwards: 70", 69),
+            ("Max-Forwards:70", 69),
+            ("Max-Forwards: 070", 69),
+        ] {
+            let text = format!(
+                "BYE sip:b@c SIP/2.0\r\nVia: SIP/2.0/UDP a;branch=z9hG4bKa\r\n{line}\r\n\
+                 CSeq: 2 BYE\r\nMax-Forwards: 3\r\nContent-Length: 0\r\n\r\n"
+            );
+            let m = Message::parse(Bytes::from(text)).unwrap();
+            let via = b"SIP/2.0/UDP p;branch=z9hG4bKp";
+            let copy = m.forwarded(None, &[(HeaderName::Via, &via[..])], Some(n)).unwrap();
+            let mut edited = m.clone();
+            edited.set(HeaderName::MaxForwards, n.to_string()).unwrap();
+            edited.push_front(HeaderName::Via, &via[..]).unwrap();
+            let bytes = edited.to_bytes();
+            assert_eq!(copy.to_bytes(), bytes, "{line}");
+            let parsed = Message::parse(bytes).unwrap();
+            assert_eq!(copy.keys, parsed.keys, "{line}");
+            assert_eq!(copy.max_forwards(), Some(n));
+            assert_eq!(copy.lines().collect::<Vec<_>>(), parsed.lines().collect::<Vec<_>>());
         }
     }
 
