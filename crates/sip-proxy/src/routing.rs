@@ -281,64 +281,64 @@ fn plain_sent_by(bytes: &[u8]) -> Option<(std::net::Ipv4Addr, usize)> {
 /// The parameters of a [`PlainVia`] (`params` empty or from its first `;`): each `name` or
 /// `name=value` of token characters, none `received`, `maddr` or `ttl`, `rport` without a
 /// value, `branch` once with one. Its branch, and its valueless `rport`s. One pass over the
-/// bytes: each is a token character, the `=` after a name, or the `;` ending a parameter.
+/// bytes: each parameter is a run of token characters, then `=` and another run or not, then
+/// the `;` of the next or the end.
 fn plain_via_params(params: &str) -> Option<PlainParams<'_>> {
     let mut facts = PlainParams { branch: None, rports: 0, rport_end: None };
     let bytes = params.as_bytes();
-    match bytes.first() {
-        None => return Some(facts),
-        Some(b';') => {}
-        Some(_) => return None,
-    }
-    // The parameter being read: its name starts at `start`, its `=` (if any) is at `eq`.
-    let (mut start, mut eq) = (1, None);
     let mut i = 0;
-    loop {
-        i += 1;
-        // The end of the list closes the last parameter as a `;` would.
-        let c = match bytes.get(i) {
-            Some(&c) if is_token_char(c) => continue,
-            Some(&c) => c,
-            None if i == bytes.len() => b';',
-            None => break,
-        };
-        match (c, eq) {
-            (b'=', None) if i > start => eq = Some(i),
-            (b';', _) => {
-                let name_end = eq.unwrap_or(i);
-                if name_end == start || eq.is_some_and(|e| e + 1 == i) {
-                    return None; // an empty name or value
-                }
-                let name = bytes.get(start..name_end)?;
-                match name.len() {
-                    6 if name.eq_ignore_ascii_case(b"branch") => {
-                        let value = eq.and_then(|e| params.get(e + 1..i));
-                        if facts.branch.is_some() || value.is_none() {
-                            return None;
-                        }
-                        facts.branch = value;
-                    }
-                    5 if name.eq_ignore_ascii_case(b"rport") => {
-                        if eq.is_some() {
-                            return None;
-                        }
-                        // Spliced only as the stamp spells it (`rport`, lowercase).
-                        if facts.rports == 0 && name == b"rport" {
-                            facts.rport_end = Some(name_end);
-                        }
-                        facts.rports = facts.rports.saturating_add(1).min(2);
-                    }
-                    8 if name.eq_ignore_ascii_case(b"received") => return None,
-                    5 if name.eq_ignore_ascii_case(b"maddr") => return None,
-                    3 if name.eq_ignore_ascii_case(b"ttl") => return None,
-                    _ => {}
-                }
-                (start, eq) = (i + 1, None);
-            }
-            _ => return None,
+    while i < bytes.len() {
+        if bytes.get(i) != Some(&b';') {
+            return None;
         }
+        let start = i + 1;
+        let name_end = start + token_run(bytes.get(start..)?);
+        if name_end == start {
+            return None; // an empty name
+        }
+        let (value, end) = match bytes.get(name_end) {
+            Some(b'=') => {
+                let value_start = name_end + 1;
+                let value_end = value_start + token_run(bytes.get(value_start..)?);
+                if value_end == value_start {
+                    return None; // an empty value
+                }
+                (params.get(value_start..value_end), value_end)
+            }
+            _ => (None, name_end),
+        };
+        let name = bytes.get(start..name_end)?;
+        match name.len() {
+            6 if name.eq_ignore_ascii_case(b"branch") => {
+                if facts.branch.is_some() || value.is_none() {
+                    return None;
+                }
+                facts.branch = value;
+            }
+            5 if name.eq_ignore_ascii_case(b"rport") => {
+                if value.is_some() {
+                    return None;
+                }
+                // Spliced only as the stamp spells it (`rport`, lowercase).
+                if facts.rports == 0 && name == b"rport" {
+                    facts.rport_end = Some(name_end);
+                }
+                facts.rports = facts.rports.saturating_add(1).min(2);
+            }
+            8 if name.eq_ignore_ascii_case(b"received") => return None,
+            5 if name.eq_ignore_ascii_case(b"maddr") => return None,
+            3 if name.eq_ignore_ascii_case(b"ttl") => return None,
+            _ => {}
+        }
+        i = end;
     }
     Some(facts)
+}
+
+/// How many token characters `bytes` starts with.
+#[inline]
+fn token_run(bytes: &[u8]) -> usize {
+    bytes.iter().position(|&c| !is_token_char(c)).unwrap_or(bytes.len())
 }
 
 /// [`is_token_char`] of every byte.
@@ -1004,6 +1004,89 @@ pub(crate) mod tests {
     use sip_message::Method;
 
     use super::*;
+
+    /// [`plain_via_params`] as it was, one byte at a time: each byte is a token character, the
+    /// `=` after a name, or the `;` ending a parameter.
+    fn plain_via_params_reference(params: &str) -> Option<PlainParams<'_>> {
+        let mut facts = PlainParams { branch: None, rports: 0, rport_end: None };
+        let bytes = params.as_bytes();
+        match bytes.first() {
+            None => return Some(facts),
+            Some(b';') => {}
+            Some(_) => return None,
+        }
+        // The parameter being read: its name starts at `start`, its `=` (if any) is at `eq`.
+        let (mut start, mut eq) = (1, None);
+        let mut i = 0;
+        loop {
+            i += 1;
+            // The end of the list closes the last parameter as a `;` would.
+            let c = match bytes.get(i) {
+                Some(&c) if is_token_char(c) => continue,
+                Some(&c) => c,
+                None if i == bytes.len() => b';',
+                None => break,
+            };
+            match (c, eq) {
+                (b'=', None) if i > start => eq = Some(i),
+                (b';', _) => {
+                    let name_end = eq.unwrap_or(i);
+                    if name_end == start || eq.is_some_and(|e| e + 1 == i) {
+                        return None; // an empty name or value
+                    }
+                    let name = bytes.get(start..name_end)?;
+                    match name.len() {
+                        6 if name.eq_ignore_ascii_case(b"branch") => {
+                            let value = eq.and_then(|e| params.get(e + 1..i));
+                            if facts.branch.is_some() || value.is_none() {
+                                return None;
+                            }
+                            facts.branch = value;
+                        }
+                        5 if name.eq_ignore_ascii_case(b"rport") => {
+                            if eq.is_some() {
+                                return None;
+                            }
+                            // Spliced only as the stamp spells it (`rport`, lowercase).
+                            if facts.rports == 0 && name == b"rport" {
+                                facts.rport_end = Some(name_end);
+                            }
+                            facts.rports = facts.rports.saturating_add(1).min(2);
+                        }
+                        8 if name.eq_ignore_ascii_case(b"received") => return None,
+                        5 if name.eq_ignore_ascii_case(b"maddr") => return None,
+                        3 if name.eq_ignore_ascii_case(b"ttl") => return None,
+                        _ => {}
+                    }
+                    (start, eq) = (i + 1, None);
+                }
+                _ => return None,
+            }
+        }
+        Some(facts)
+    }
+
+    /// What [`plain_via_params`] reads, as a comparable tuple.
+    fn facts_of(p: Option<PlainParams<'_>>) -> Option<(Option<String>, u8, Option<usize>)> {
+        p.map(|f| (f.branch.map(str::to_owned), f.rports, f.rport_end))
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
+        #[test]
+        fn plain_params_in_runs_read_as_byte_by_byte(
+            pieces in proptest::collection::vec(proptest::sample::select(vec![
+                ";", "=", "branch", "BRANCH", "rport", "rPort", "received", "maddr", "ttl",
+                "z9hG4bK74bf9", "x", "1", " ", ",", "\"", "=5060", "a.b", "%", "~", "\u{e9}",
+            ]), 0..9),
+        ) {
+            let params: String = pieces.concat();
+            proptest::prop_assert_eq!(
+                facts_of(plain_via_params(&params)),
+                facts_of(plain_via_params_reference(&params))
+            );
+        }
+    }
 
     /// An INVITE from Alice to `uri` with top Via `via` (also for the proxy's tests).
     pub(crate) fn request(uri: &str, via: &str) -> Message {
