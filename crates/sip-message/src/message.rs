@@ -5,7 +5,7 @@ use std::fmt;
 use bytes::{Bytes, BytesMut};
 
 use crate::parse::{RawLine, index_header};
-use crate::typed::split_list;
+use crate::typed::{split_list, trim_lws};
 use crate::{Decimal, HeaderError, HeaderName, Limits, Method, ParseError, TypedHeader};
 
 /// A range of bytes in the message buffer (`src == 0`) or in one of its owned pieces
@@ -799,16 +799,25 @@ impl Message {
         {
             return None;
         }
-        // The top value and what is left of its line (§7.3.1: a list split at its commas).
+        // The top value and what is left of its line (§7.3.1: a list split at its commas). A
+        // line without a comma is one value, the whole value when the split would trim nothing
+        // off it (the parser trims all but the CR LF of an empty folded line), and the line
+        // goes.
         let line = self.slot(via.value);
-        let mut pieces = split_list(line);
-        let first = pieces.next().unwrap_or(line);
-        let first_off = first.as_ptr() as usize - line.as_ptr() as usize;
-        let popped = self.slot_bytes(via.value.sub(first_off, first.len()));
-        let rest = pieces.next().map(|rest| {
-            let off = rest.as_ptr() as usize - line.as_ptr() as usize;
-            line.get(off..).unwrap_or_default()
-        });
+        let whole = memchr::memchr(b',', line).is_none() && trim_lws(line).len() == line.len();
+        let (popped, rest) = if whole {
+            (self.slot_bytes(via.value), None)
+        } else {
+            let mut pieces = split_list(line);
+            let first = pieces.next().unwrap_or(line);
+            let first_off = first.as_ptr() as usize - line.as_ptr() as usize;
+            let popped = self.slot_bytes(via.value.sub(first_off, first.len()));
+            let rest = pieces.next().map(|rest| {
+                let off = rest.as_ptr() as usize - line.as_ptr() as usize;
+                line.get(off..).unwrap_or_default()
+            });
+            (popped, rest)
+        };
         let (cut_start, cut_end) = (via.name_text.start(), via.line_end as usize + 2);
         let name = self.slot(via.name_text);
         let kept_len = rest.map_or(0, |rest| name.len() + rest.len() + 4);
@@ -2013,6 +2022,16 @@ mod tests {
               Call-ID: c@h\r\n\
               CSeq: 1 INVITE\r\n\
               Max-Forwards: 70\r\n\
+              Content-Length: 0\r\n\r\n",
+            true,
+        ),
+        // A top Via line ending in an empty folded line (its value keeps that CR LF; the
+        // popped value does not), and one of a single value with a tab before it.
+        (
+            b"SIP/2.0 180 Ringing\r\n\
+              Via: SIP/2.0/UDP p;branch=z9hG4bKp\r\n \r\n\
+              Via:\tSIP/2.0/UDP a;branch=z9hG4bKa\r\n\
+              CSeq: 1 INVITE\r\n\
               Content-Length: 0\r\n\r\n",
             true,
         ),
