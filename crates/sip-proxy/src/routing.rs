@@ -20,15 +20,26 @@ use xxhash_rust::xxh3::xxh3_64_with_seed;
 pub(crate) type Hex16 = [u8; 16];
 
 fn hex16(digest: u64) -> Hex16 {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = [b'0'; 16];
-    for (i, slot) in out.iter_mut().enumerate() {
-        let nibble = (digest >> (60 - 4 * i)) & 0x0f;
-        if let Some(&digit) = DIGITS.get(nibble as usize) {
-            *slot = digit;
-        }
-    }
+    let high = hex8((digest >> 32) as u32);
+    let low = hex8(digest as u32);
+    let mut out = [0u8; 16];
+    let (a, b) = out.split_at_mut(8);
+    a.copy_from_slice(&high);
+    b.copy_from_slice(&low);
     out
+}
+
+/// The eight lowercase hexadecimal digits of `v`, most significant first, worked out for all
+/// eight at once: each nibble spread into a byte of its own, then `0`-`9` or `a`-`f` added.
+fn hex8(v: u32) -> [u8; 8] {
+    let mut x = u64::from(v);
+    x = (x | (x << 16)) & 0x0000_ffff_0000_ffff;
+    x = (x | (x << 8)) & 0x00ff_00ff_00ff_00ff;
+    x = (x | (x << 4)) & 0x0f0f_0f0f_0f0f_0f0f;
+    // 1 in every byte whose nibble is 10 or more (adding 6 carries into bit 4).
+    let letters = ((x + 0x0606_0606_0606_0606) >> 4) & 0x0101_0101_0101_0101;
+    // `0` (0x30) to every byte, and `a` - `0` - 10 (0x27) more to the letters.
+    (x + 0x3030_3030_3030_3030 + letters * 0x27).to_be_bytes()
 }
 
 pub(crate) fn hex_str(hex: &Hex16) -> &str {
@@ -1004,6 +1015,29 @@ pub(crate) mod tests {
     use sip_message::Method;
 
     use super::*;
+
+    /// [`hex16`] as it was: one nibble at a time.
+    fn hex16_reference(digest: u64) -> Hex16 {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [b'0'; 16];
+        for (i, slot) in out.iter_mut().enumerate() {
+            *slot = DIGITS[((digest >> (60 - 4 * i)) & 0x0f) as usize];
+        }
+        out
+    }
+
+    #[test]
+    fn hex_digits_at_once_are_the_nibbles_one_by_one() {
+        for d in [0, u64::MAX, 0x0123_4567_89ab_cdef, 0xfedc_ba98_7654_3210, 0xa0a0_9f9f_0a0a_f9f9]
+        {
+            assert_eq!(hex16(d), hex16_reference(d));
+        }
+        let mut d = 0x9e37_79b9_7f4a_7c15_u64;
+        for _ in 0..10_000 {
+            assert_eq!(hex16(d), hex16_reference(d), "{d:#x}");
+            d = d.rotate_left(7).wrapping_mul(0x2545_f491_4f6c_dd1d).wrapping_add(1);
+        }
+    }
 
     /// [`plain_via_params`] as it was, one byte at a time: each byte is a token character, the
     /// `=` after a name, or the `;` ending a parameter.
