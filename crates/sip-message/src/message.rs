@@ -1435,9 +1435,8 @@ impl Indexing<'_> {
     /// Writes the digits of `n` at `at`, where a Max-Forwards line copied as it is holds as
     /// many digits ([`copy_max_forwards_line`](Self::copy_max_forwards_line)).
     fn patch_max_forwards(&mut self, at: usize, n: u8) {
-        let digits = Decimal::new(u64::from(n));
-        let digits = digits.as_bytes();
-        if let Some(old) = self.buf.get_mut(at..at + digits.len()) {
+        let (digits, len) = u8_digits(n);
+        if let (Some(old), Some(digits)) = (self.buf.get_mut(at..at + len), digits.get(..len)) {
             old.copy_from_slice(digits);
         }
     }
@@ -1450,14 +1449,13 @@ impl Indexing<'_> {
         let name = HeaderName::MaxForwards.as_str().as_bytes();
         let (line_start, end) = (e.name_text.start(), e.line_end as usize);
         let name_end = line_start + name.len();
-        let digits = Decimal::new(u64::from(n)).as_bytes().len();
         e.line_end != 0
             && e.name_text.src == 0
             && e.value.src == 0
             && e.name_text.end as usize == name_end
             && e.value.start() == name_end + 2
             && e.value.end == e.line_end
-            && end - e.value.start() == digits
+            && end - e.value.start() == u8_digits(n).1
             && from.buf.get(line_start..name_end) == Some(name)
             && from.buf.get(name_end..name_end + 2) == Some(b": ")
             && from.buf.get(end..end + 2) == Some(b"\r\n")
@@ -1618,6 +1616,16 @@ impl Indexing<'_> {
                 let _ = keys.observe(name, at, from.slot(e.value), value);
             }
         }
+    }
+}
+
+/// The decimal digits of `n` as [`Decimal`] writes them (no leading zero), in the first of the
+/// three bytes, and how many there are.
+fn u8_digits(n: u8) -> ([u8; 3], usize) {
+    match n {
+        0..=9 => ([b'0' + n, 0, 0], 1),
+        10..=99 => ([b'0' + n / 10, b'0' + n % 10, 0], 2),
+        _ => ([b'0' + n / 100, b'0' + n / 10 % 10, b'0' + n % 10], 3),
     }
 }
 
@@ -2141,6 +2149,14 @@ mod tests {
                     assert_same(&fast, &parsed);
                 }
             }
+        }
+    }
+
+    #[test]
+    fn u8_digits_are_the_decimal_digits() {
+        for n in 0..=u8::MAX {
+            let (digits, len) = u8_digits(n);
+            assert_eq!(&digits[..len], Decimal::new(u64::from(n)).as_bytes());
         }
     }
 
