@@ -1485,7 +1485,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
     fn build_copy<'a>(
         &self,
         ctx: &'a Context,
-        target: &TargetSlot,
+        target: &'a TargetSlot,
         record_route: bool,
     ) -> Option<(ForwardCopy<'a>, SmallVec<[Target; 2]>)> {
         let top_via = ctx.top_via.as_deref();
@@ -1503,7 +1503,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         &self,
         mut copy: Cow<'a, Message>,
         top_via: Option<&'a str>,
-        target: &TargetSlot,
+        target: &'a TargetSlot,
         record_route: bool,
     ) -> Option<(ForwardCopy<'a>, SmallVec<[Target; 2]>)> {
         // Step 2. The target URI is parsed once: it is also the Request-URI whose scheme step 4
@@ -1629,7 +1629,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         let copy = if edited {
             ForwardCopy::Edited(copy.into_owned())
         } else {
-            let uri = new_uri.then(|| uri.into_owned());
+            let uri = new_uri.then_some(uri);
             ForwardCopy::Planned { base: copy, top_via, uri, max_forwards, record_route: rr_line }
         };
         Some((copy, hops))
@@ -2088,8 +2088,9 @@ enum ForwardCopy<'a> {
         base: Cow<'a, Message>,
         /// The top Via value stamped with `received` (§18.2.1), in place of the request's.
         top_via: Option<&'a str>,
-        /// The new Request-URI (step 2), when it differs.
-        uri: Option<String>,
+        /// The new Request-URI (step 2), when it differs (the target's, borrowed, unless it
+        /// was rewritten).
+        uri: Option<Cow<'a, str>>,
         /// Max-Forwards (step 3).
         max_forwards: u8,
         /// The Record-Route value (step 4).
@@ -2145,7 +2146,7 @@ impl ForwardCopy<'_> {
     fn by_edits(
         mut copy: Message,
         top_via: Option<&str>,
-        uri: Option<String>,
+        uri: Option<Cow<'_, str>>,
         max_forwards: u8,
         record_route: Option<Bytes>,
         via: (HeaderName, &[u8]),
@@ -2154,7 +2155,7 @@ impl ForwardCopy<'_> {
             replace_top_via(&mut copy, via.to_owned());
         }
         if let Some(uri) = uri {
-            copy.set_request_uri(uri).ok()?;
+            copy.set_request_uri(uri.into_owned()).ok()?;
         }
         copy.set(HeaderName::MaxForwards, max_forwards.to_string()).ok()?;
         if let Some(rr) = record_route {
@@ -2406,10 +2407,10 @@ mod tests {
                     let plain = TargetSlot::new(uri, 1000, true);
                     let mut known = TargetSlot::new(uri, 1000, true);
                     known.facts = Some(UriFacts::of(&Uri::parse(uri)));
-                    let copy = |slot: &TargetSlot| {
-                        proxy.build_copy_of(Cow::Borrowed(request), *top_via, slot, record_route)
-                    };
-                    let (a, b) = (copy(&plain), copy(&known));
+                    let a =
+                        proxy.build_copy_of(Cow::Borrowed(request), *top_via, &plain, record_route);
+                    let b =
+                        proxy.build_copy_of(Cow::Borrowed(request), *top_via, &known, record_route);
                     let show = |r: Option<(ForwardCopy, SmallVec<[Target; 2]>)>| {
                         r.map(|(m, hops)| {
                             let via = b"SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKx";
