@@ -5,7 +5,7 @@ use std::fmt;
 use bytes::{Bytes, BytesMut};
 
 use crate::parse::{RawLine, index_header};
-use crate::typed::split_list;
+use crate::typed::{split_list, trim_lws};
 use crate::{Decimal, HeaderError, HeaderName, Limits, Method, ParseError, TypedHeader};
 
 /// A range of bytes in the message buffer (`src == 0`) or in one of its owned pieces
@@ -799,16 +799,25 @@ impl Message {
         {
             return None;
         }
-        // The top value and what is left of its line (§7.3.1: a list split at its commas).
+        // The top value and what is left of its line (§7.3.1: a list split at its commas). A
+        // line without a comma is one value, the whole value when the split would trim nothing
+        // off it (the parser trims all but the CR LF of an empty folded line), and the line
+        // goes.
         let line = self.slot(via.value);
-        let mut pieces = split_list(line);
-        let first = pieces.next().unwrap_or(line);
-        let first_off = first.as_ptr() as usize - line.as_ptr() as usize;
-        let popped = self.slot_bytes(via.value.sub(first_off, first.len()));
-        let rest = pieces.next().map(|rest| {
-            let off = rest.as_ptr() as usize - line.as_ptr() as usize;
-            line.get(off..).unwrap_or_default()
-        });
+        let whole = memchr::memchr(b',', line).is_none() && trim_lws(line).len() == line.len();
+        let (popped, rest) = if whole {
+            (self.slot_bytes(via.value), None)
+        } else {
+            let mut pieces = split_list(line);
+            let first = pieces.next().unwrap_or(line);
+            let first_off = first.as_ptr() as usize - line.as_ptr() as usize;
+            let popped = self.slot_bytes(via.value.sub(first_off, first.len()));
+            let rest = pieces.next().map(|rest| {
+                let off = rest.as_ptr() as usize - line.as_ptr() as usize;
+                line.get(off..).unwrap_or_default()
+            });
+            (popped, rest)
+        };
         let (cut_start, cut_end) = (via.name_text.start(), via.line_end as usize + 2);
         let name = self.slot(via.name_text);
         let kept_len = rest.map_or(0, |rest| name.len() + rest.len() + 4);
@@ -1121,12 +1130,16 @@ impl Message {
         let body_len = Decimal::new(body.len() as u64);
         let body_len = body_len.as_bytes();
         let (mut wrote_length, mut wrote_mf) = (false, false);
+        // Where the digits of a Max-Forwards line copied as it is go, once the copy is written.
+        let mut mf_patch = None;
         for (old, e) in self.headers.iter().enumerate() {
-            let value = self.slot(e.value);
             match e.name {
                 HeaderName::MaxForwards if max_forwards.is_some() => {
                     if let (false, Some(n)) = (wrote_mf, max_forwards) {
-                        out.max_forwards_line(n);
+                        mf_patch = out.copy_max_forwards_line(self, e, n);
+                        if mf_patch.is_none() {
+                            out.max_forwards_line(n);
+                        }
                     }
                     wrote_mf = true;
                     continue;
@@ -1136,7 +1149,7 @@ impl Message {
                         continue;
                     }
                     wrote_length = true;
-                    if value != body_len {
+                    if self.slot(e.value) != body_len {
                         out.line(HeaderName::ContentLength, self.slot(e.name_text), body_len);
                         continue;
                     }
@@ -1144,7 +1157,7 @@ impl Message {
                 HeaderName::Via if restamp.is_some_and(|(at, _)| at == old) => {
                     // The first value goes (`top_via` is above); the rest of its line stays,
                     // as `pop_front` leaves it.
-                    if let Some(rest) = after_first_value(value) {
+                    if let Some(rest) = after_first_value(self.slot(e.value)) {
                         out.line(HeaderName::Via, self.slot(e.name_text), rest);
                     }
                     continue;
@@ -1154,7 +1167,7 @@ impl Message {
             if e.line_end != 0 && e.name_text.src == 0 && e.value.src == 0 {
                 out.copy_line(self, old, e);
             } else {
-                out.line(e.name, self.slot(e.name_text), value);
+                out.line(e.name, self.slot(e.name_text), self.slot(e.value));
             }
         }
         if let (false, Some(n)) = (wrote_mf, max_forwards) {
@@ -1164,16 +1177,10 @@ impl Message {
             out.line(HeaderName::ContentLength, b"", body_len);
         }
         out.flush();
-        let Indexing { mut buf, headers, mut keys, .. } = out;
-        // The one Content-Length line now written holds the body's length.
-        keys.content_length = Some(body.len() as u32);
-        keys.content_length_lines = 1;
-        buf.extend_from_slice(b"\r\n");
-        let body_start = buf.len();
-        buf.extend_from_slice(body);
-        let body = Slot::buf(body_start, buf.len());
-        let start = StartLine::Request { method: method.clone(), uri: uri_slot };
-        Ok(Message::indexed(buf.freeze(), start, headers, keys, body))
+        if let (Some(at), Some(n)) = (mf_patch, max_forwards) {
+            out.patch_max_forwards(at, n);
+        }
+        Ok(out.finish(body, method, uri_slot))
     }
 
     /// Recomputes the eager keys from scratch.
@@ -1410,6 +1417,50 @@ struct Indexing<'a> {
 }
 
 impl Indexing<'_> {
+    /// The request written: the end of the header, `body`, and the message, its one
+    /// Content-Length line holding the body's length.
+    #[inline(always)]
+    fn finish(self, body: &[u8], method: &Method, uri: Slot) -> Message {
+        let Indexing { mut buf, headers, mut keys, .. } = self;
+        keys.content_length = Some(body.len() as u32);
+        keys.content_length_lines = 1;
+        buf.extend_from_slice(b"\r\n");
+        let body_start = buf.len();
+        buf.extend_from_slice(body);
+        let body = Slot::buf(body_start, buf.len());
+        let start = StartLine::Request { method: method.clone(), uri };
+        Message::indexed(buf.freeze(), start, headers, keys, body)
+    }
+
+    /// Writes the digits of `n` at `at`, where a Max-Forwards line copied as it is holds as
+    /// many digits ([`copy_max_forwards_line`](Self::copy_max_forwards_line)).
+    fn patch_max_forwards(&mut self, at: usize, n: u8) {
+        let (digits, len) = u8_digits(n);
+        if let (Some(old), Some(digits)) = (self.buf.get_mut(at..at + len), digits.get(..len)) {
+            old.copy_from_slice(digits);
+        }
+    }
+
+    /// Whether Max-Forwards line `e` of `from`, as parsed, is written as
+    /// [`max_forwards_line`](Self::max_forwards_line) writes `n`, but for its digits:
+    /// `Max-Forwards: ` and as many digits as `n` has, ended by CRLF.
+    fn plain_max_forwards(&self, from: &Message, e: &Entry, n: Option<u8>) -> bool {
+        let Some(n) = n else { return false };
+        let name = HeaderName::MaxForwards.as_str().as_bytes();
+        let (line_start, end) = (e.name_text.start(), e.line_end as usize);
+        let name_end = line_start + name.len();
+        e.line_end != 0
+            && e.name_text.src == 0
+            && e.value.src == 0
+            && e.name_text.end as usize == name_end
+            && e.value.start() == name_end + 2
+            && e.value.end == e.line_end
+            && end - e.value.start() == u8_digits(n).1
+            && from.buf.get(line_start..name_end) == Some(name)
+            && from.buf.get(name_end..name_end + 2) == Some(b": ")
+            && from.buf.get(end..end + 2) == Some(b"\r\n")
+    }
+
     /// Copies the pending run of untouched lines.
     fn flush(&mut self) {
         if self.run.0 < self.run.1 {
@@ -1465,6 +1516,40 @@ impl Indexing<'_> {
             self.keys.max_forwards_seen = true;
             self.keys.max_forwards = Some(n);
         }
+    }
+
+    /// [`max_forwards_line`](Self::max_forwards_line) of `n` for line `e` of `from`, a
+    /// Max-Forwards line untouched since parsing and written as that line would be
+    /// (`Max-Forwards: ` and as many digits as `n` has, then CRLF): the line joins the run of
+    /// untouched lines as it is, and the place of its digits in the copy is returned, to be
+    /// overwritten with `n` once the run is copied. `None`, with nothing written, for any other
+    /// line.
+    fn copy_max_forwards_line(&mut self, from: &Message, e: &Entry, n: u8) -> Option<usize> {
+        if !self.plain_max_forwards(from, e, Some(n)) {
+            return None;
+        }
+        let name = HeaderName::MaxForwards.as_str().as_bytes();
+        let (line_start, end) = (e.name_text.start(), e.line_end as usize);
+        let digits = (e.value.end - e.value.start) as usize;
+        if self.run.1 != line_start || self.run.0 == self.run.1 {
+            self.flush();
+            self.run.0 = line_start;
+        }
+        self.run.1 = end + 2;
+        let name_start = self.buf.len() + (line_start - self.run.0);
+        let value_from = name_start + name.len() + 2;
+        let content_end = value_from + digits;
+        self.headers.push(Entry {
+            name: HeaderName::MaxForwards,
+            name_text: Slot::buf(name_start, name_start + name.len()),
+            value: Slot::buf(value_from, content_end),
+            line_end: content_end as u32,
+        });
+        if !self.keys.max_forwards_seen {
+            self.keys.max_forwards_seen = true;
+            self.keys.max_forwards = Some(n);
+        }
+        Some(value_from)
     }
 
     /// Copies line `e` (number `old`) of `from`, untouched since parsing, byte for byte, and
@@ -1531,6 +1616,16 @@ impl Indexing<'_> {
                 let _ = keys.observe(name, at, from.slot(e.value), value);
             }
         }
+    }
+}
+
+/// The decimal digits of `n` as [`Decimal`] writes them (no leading zero), in the first of the
+/// three bytes, and how many there are.
+fn u8_digits(n: u8) -> ([u8; 3], usize) {
+    match n {
+        0..=9 => ([b'0' + n, 0, 0], 1),
+        10..=99 => ([b'0' + n / 10, b'0' + n % 10, 0], 2),
+        _ => ([b'0' + n / 100, b'0' + n / 10 % 10, b'0' + n % 10], 3),
     }
 }
 
@@ -1938,6 +2033,16 @@ mod tests {
               Content-Length: 0\r\n\r\n",
             true,
         ),
+        // A top Via line ending in an empty folded line (its value keeps that CR LF; the
+        // popped value does not), and one of a single value with a tab before it.
+        (
+            b"SIP/2.0 180 Ringing\r\n\
+              Via: SIP/2.0/UDP p;branch=z9hG4bKp\r\n \r\n\
+              Via:\tSIP/2.0/UDP a;branch=z9hG4bKa\r\n\
+              CSeq: 1 INVITE\r\n\
+              Content-Length: 0\r\n\r\n",
+            true,
+        ),
         // A Reason-Phrase starting with a space (written back as it is).
         (
             b"SIP/2.0 200  OK\r\nVia: SIP/2.0/UDP p;branch=z9hG4bKp\r\nCSeq: 1 BYE\r\n\
@@ -2044,6 +2149,46 @@ mod tests {
                     assert_same(&fast, &parsed);
                 }
             }
+        }
+    }
+
+    #[test]
+    fn u8_digits_are_the_decimal_digits() {
+        for n in 0..=u8::MAX {
+            let (digits, len) = u8_digits(n);
+            assert_eq!(&digits[..len], Decimal::new(u64::from(n)).as_bytes());
+        }
+    }
+
+    /// A Max-Forwards line written as `forwarded` writes it keeps its place in the run of
+    /// copied lines and gets the new digits in place; one with another spelling or digit
+    /// count is written anew. Either way the copy reads as its bytes parse.
+    #[test]
+    fn max_forwards_is_rewritten_in_place_or_anew() {
+        for (line, n) in [
+            ("Max-Forwards: 70", 69),
+            ("Max-Forwards: 7", 6),
+            ("Max-Forwards: 10", 9),
+            ("max-forwards: 70", 69),
+            ("Max-Forwards:70", 69),
+            ("Max-Forwards: 070", 69),
+        ] {
+            let text = format!(
+                "BYE sip:b@c SIP/2.0\r\nVia: SIP/2.0/UDP a;branch=z9hG4bKa\r\n{line}\r\n\
+                 CSeq: 2 BYE\r\nMax-Forwards: 3\r\nContent-Length: 0\r\n\r\n"
+            );
+            let m = Message::parse(Bytes::from(text)).unwrap();
+            let via = b"SIP/2.0/UDP p;branch=z9hG4bKp";
+            let copy = m.forwarded(None, &[(HeaderName::Via, &via[..])], Some(n)).unwrap();
+            let mut edited = m.clone();
+            edited.set(HeaderName::MaxForwards, n.to_string()).unwrap();
+            edited.push_front(HeaderName::Via, &via[..]).unwrap();
+            let bytes = edited.to_bytes();
+            assert_eq!(copy.to_bytes(), bytes, "{line}");
+            let parsed = Message::parse(bytes).unwrap();
+            assert_eq!(copy.keys, parsed.keys, "{line}");
+            assert_eq!(copy.max_forwards(), Some(n));
+            assert_eq!(copy.lines().collect::<Vec<_>>(), parsed.lines().collect::<Vec<_>>());
         }
     }
 

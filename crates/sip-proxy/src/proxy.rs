@@ -106,6 +106,32 @@ pub struct Proxy<L, R> {
     /// service answers with the same bindings call after call); emptied when it reaches
     /// [`LOCATION_FACTS_LIMIT`] entries.
     location_facts: HashMap<Box<str>, UriFacts, FixedState>,
+    /// What §16.4 and §16.5 read of the Request-URIs met that need no location lookup to be
+    /// routed (in-dialog requests and ACKs come with the same Contact URI call after call), by
+    /// their text: a direct-mapped table of [`URI_MEMO_SLOTS`] entries, a newcomer replacing
+    /// whatever held its slot (no peer can make a lookup cost more than one comparison).
+    uri_memo: Vec<Option<(Box<str>, UriMemo)>>,
+}
+
+/// How many Request-URIs [`Proxy`] remembers (a power of two).
+const URI_MEMO_SLOTS: usize = 64;
+
+/// The fixed foldhash seed of the Request-URI memo.
+const URI_MEMO_SEED: u64 = 0x2f6b_83d1_c4e9_0a57;
+
+/// What the proxy reads of a SIP or SIPS Request-URI without `maddr` (§16.4, §16.5), from
+/// its parse: the same answers [`Proxy::request_uri_facts`] and
+/// [`Proxy::determine_targets`] work out from the parsed URI.
+#[derive(Clone, Copy, Debug)]
+struct UriMemo {
+    /// A URI of the proxy itself (no user part, one of its addresses).
+    for_proxy: bool,
+    /// Its host is one of the proxy's domains (a location lookup decides the targets).
+    local_domain: bool,
+    /// SIPS.
+    secure: bool,
+    /// [`UriFacts::of`] it.
+    facts: UriFacts,
 }
 
 /// The most location URIs whose facts the proxy keeps.
@@ -123,6 +149,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             own_routes_are_self,
             route_memo: None,
             location_facts: HashMap::default(),
+            uri_memo: vec![None; URI_MEMO_SLOTS],
             config,
             locations,
             resolver,
@@ -383,8 +410,14 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         // §16.5.
         let received_uri = request.request_uri_bytes();
         let received_uri = received_uri.as_deref().and_then(|u| std::str::from_utf8(u).ok());
-        let parsed_uri = received_uri.map(Uri::parse);
-        let (for_proxy, uri_kept) = self.preprocess_routes(&mut request, parsed_uri.as_ref());
+        // One met before and routed without a lookup is not parsed again.
+        let memo = received_uri.and_then(|u| self.uri_memo(u));
+        let parsed_uri = if memo.is_some() { None } else { received_uri.map(Uri::parse) };
+        if let (Some(raw), Some(Ok(Uri::Sip(sip)))) = (received_uri, &parsed_uri) {
+            self.remember_uri(raw, sip);
+        }
+        let (for_proxy, uri_kept) =
+            self.preprocess_routes(&mut request, parsed_uri.as_ref(), memo.as_ref());
         if for_proxy && !request.has(HeaderName::Route) {
             // The proxy is the final recipient: OPTIONS per §11, nothing else is served here.
             if method == Method::Options {
@@ -400,8 +433,15 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             (true, Some(raw), Some(parsed)) => Some((raw, parsed)),
             _ => None,
         };
-        let (targets, local, secure) = match self.determine_targets(now, &request, known_uri, true)
-        {
+        let remembered = match (uri_kept, received_uri, memo) {
+            (true, Some(raw), Some(memo)) => Some((raw, memo)),
+            _ => None,
+        };
+        let found = match remembered {
+            Some((raw, memo)) => self.remembered_targets(now, &request, raw, memo),
+            None => self.determine_targets(now, &request, known_uri, true),
+        };
+        let (targets, local, secure) = match found {
             Ok(found) => found,
             Err(status) => {
                 self.answer(now, txns, id, status, None, &[]);
@@ -584,8 +624,12 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         let loop_part = self.config.stateless.then(|| loop_hash(ack, true));
         let received_uri = ack.request_uri_bytes();
         let received_uri = received_uri.as_deref().and_then(|u| std::str::from_utf8(u).ok());
-        let parsed_uri = received_uri.map(Uri::parse);
-        let (for_proxy, uri_kept) = self.preprocess_routes(ack, parsed_uri.as_ref());
+        let memo = received_uri.and_then(|u| self.uri_memo(u));
+        let parsed_uri = if memo.is_some() { None } else { received_uri.map(Uri::parse) };
+        if let (Some(raw), Some(Ok(Uri::Sip(sip)))) = (received_uri, &parsed_uri) {
+            self.remember_uri(raw, sip);
+        }
+        let (for_proxy, uri_kept) = self.preprocess_routes(ack, parsed_uri.as_ref(), memo.as_ref());
         if for_proxy && !ack.has(HeaderName::Route) {
             return; // for the proxy itself: nothing to do
         }
@@ -612,7 +656,10 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             Some(uri) => {
                 let mut slot = TargetSlot::new(uri, 1000, false);
                 if uri_kept {
-                    slot.facts = parsed_uri.as_ref().map(UriFacts::of);
+                    slot.facts = match memo {
+                        Some(memo) => Some(memo.facts),
+                        None => parsed_uri.as_ref().map(UriFacts::of),
+                    };
                 }
                 slot
             }
@@ -1438,7 +1485,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
     fn build_copy<'a>(
         &self,
         ctx: &'a Context,
-        target: &TargetSlot,
+        target: &'a TargetSlot,
         record_route: bool,
     ) -> Option<(ForwardCopy<'a>, SmallVec<[Target; 2]>)> {
         let top_via = ctx.top_via.as_deref();
@@ -1456,7 +1503,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         &self,
         mut copy: Cow<'a, Message>,
         top_via: Option<&'a str>,
-        target: &TargetSlot,
+        target: &'a TargetSlot,
         record_route: bool,
     ) -> Option<(ForwardCopy<'a>, SmallVec<[Target; 2]>)> {
         // Step 2. The target URI is parsed once: it is also the Request-URI whose scheme step 4
@@ -1582,7 +1629,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         let copy = if edited {
             ForwardCopy::Edited(copy.into_owned())
         } else {
-            let uri = new_uri.then(|| uri.into_owned());
+            let uri = new_uri.then_some(uri);
             ForwardCopy::Planned { base: copy, top_via, uri, max_forwards, record_route: rr_line }
         };
         Some((copy, hops))
@@ -1725,8 +1772,13 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         &mut self,
         request: &mut Message,
         uri: Option<&Result<Uri<'_>, UriError>>,
+        memo: Option<&UriMemo>,
     ) -> (bool, bool) {
-        let (mut for_proxy, mut stripped) = self.request_uri_facts(uri);
+        // A remembered URI has no `maddr`: nothing to strip.
+        let (mut for_proxy, mut stripped) = match memo {
+            Some(memo) => (memo.for_proxy, None),
+            None => self.request_uri_facts(uri),
+        };
         let mut kept = true;
         if for_proxy && request.has(HeaderName::Route) {
             if let Some(uri) = pop_last_route(request) {
@@ -1748,6 +1800,55 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             }
         }
         (for_proxy, kept)
+    }
+
+    /// The remembered facts of Request-URI `raw`, if it was met before ([`remember_uri`]).
+    ///
+    /// [`remember_uri`]: Self::remember_uri
+    fn uri_memo(&self, raw: &str) -> Option<UriMemo> {
+        match self.uri_memo.get(uri_memo_slot(raw))? {
+            Some((seen, memo)) if **seen == *raw => Some(*memo),
+            _ => None,
+        }
+    }
+
+    /// Remembers what §16.4 and §16.5 read of Request-URI `raw`, parsed as `sip`, when they
+    /// can be read without the parse: no `maddr` (which §16.4 may strip), a host outside the
+    /// proxy's domains (targets with no location lookup, which wants the parsed URI).
+    fn remember_uri(&mut self, raw: &str, sip: &SipUri<'_>) {
+        let local_domain = self.config.is_local_domain(sip.host());
+        if sip.maddr().is_some() || local_domain {
+            return;
+        }
+        let memo = UriMemo {
+            for_proxy: sip.user_raw().is_none() && self.config.is_self_uri(sip),
+            local_domain,
+            secure: sip.is_secure(),
+            facts: UriFacts::of(&Ok(Uri::Sip(*sip))),
+        };
+        if let Some(slot) = self.uri_memo.get_mut(uri_memo_slot(raw)) {
+            *slot = Some((raw.into(), memo));
+        }
+    }
+
+    /// [`determine_targets`](Self::determine_targets) of a request whose Request-URI `raw` is
+    /// remembered: a SIP URI without `maddr`, outside the proxy's domains, so predetermined
+    /// (§16.5): the one target is the Request-URI.
+    fn remembered_targets(
+        &mut self,
+        now: Instant,
+        request: &Message,
+        raw: &str,
+        memo: UriMemo,
+    ) -> Result<(Vec<TargetSlot>, bool, bool), u16> {
+        if memo.local_domain {
+            // Not remembered so; read as any other.
+            let parsed = Uri::parse(raw);
+            return self.determine_targets(now, request, Some((raw, &parsed)), true);
+        }
+        let mut slot = TargetSlot::new(raw, 1000, false);
+        slot.facts = Some(memo.facts);
+        Ok((vec![slot], false, memo.secure))
     }
 
     /// From one read of the Request-URI: [`is_for_proxy`](Self::is_for_proxy), and the URI
@@ -1919,6 +2020,12 @@ fn mentions_loop_part(line: &[u8], part: &Hex16) -> bool {
     rest.iter().enumerate().any(|(i, &c)| c == b'.' && part_at(base + i))
 }
 
+/// The slot of Request-URI `raw` in [`Proxy`]'s memo.
+fn uri_memo_slot(raw: &str) -> usize {
+    use std::hash::BuildHasher as _;
+    FixedState::with_seed(URI_MEMO_SEED).hash_one(raw.as_bytes()) as usize & (URI_MEMO_SLOTS - 1)
+}
+
 /// The proxy's Via value, built on the stack (it fits unless the sent-by is very long): its
 /// pieces copied into a fixed buffer, one copy each.
 struct ViaText {
@@ -1981,8 +2088,9 @@ enum ForwardCopy<'a> {
         base: Cow<'a, Message>,
         /// The top Via value stamped with `received` (§18.2.1), in place of the request's.
         top_via: Option<&'a str>,
-        /// The new Request-URI (step 2), when it differs.
-        uri: Option<String>,
+        /// The new Request-URI (step 2), when it differs (the target's, borrowed, unless it
+        /// was rewritten).
+        uri: Option<Cow<'a, str>>,
         /// Max-Forwards (step 3).
         max_forwards: u8,
         /// The Record-Route value (step 4).
@@ -2038,7 +2146,7 @@ impl ForwardCopy<'_> {
     fn by_edits(
         mut copy: Message,
         top_via: Option<&str>,
-        uri: Option<String>,
+        uri: Option<Cow<'_, str>>,
         max_forwards: u8,
         record_route: Option<Bytes>,
         via: (HeaderName, &[u8]),
@@ -2047,7 +2155,7 @@ impl ForwardCopy<'_> {
             replace_top_via(&mut copy, via.to_owned());
         }
         if let Some(uri) = uri {
-            copy.set_request_uri(uri).ok()?;
+            copy.set_request_uri(uri.into_owned()).ok()?;
         }
         copy.set(HeaderName::MaxForwards, max_forwards.to_string()).ok()?;
         if let Some(rr) = record_route {
@@ -2119,6 +2227,60 @@ mod tests {
             let expected = format!("{head}{}", stateless_branch_without_loop_part(&request));
             assert_eq!(&via[..], expected.as_bytes());
         }
+    }
+
+    /// A remembered Request-URI gives what its parse gives: §16.4's reading of it and §16.5's
+    /// target, secure flag and facts. Those a lookup or `maddr` decides are not remembered,
+    /// and a URI sharing another's slot replaces it.
+    #[test]
+    fn remembered_request_uris_read_as_parsed() {
+        let config = ProxyConfig::new("sip:192.0.2.10:5060").unwrap().domain("example.com");
+        let mut proxy = Proxy::new(config, StaticLocations::new(), StaticResolver::new());
+        let now = Instant::now();
+        let remembered = [
+            "sip:bob@192.0.2.2:5060",
+            "sips:bob@192.0.2.2",
+            "sip:192.0.2.77;lr",
+            "sip:carol@biloxi.example.org;transport=tcp",
+            "sip:bob@192.0.2.2:5060;x?Subject=hi",
+        ];
+        // The proxy's own addresses are among its domains, as `example.com` is.
+        let not_remembered = [
+            "sip:bob@example.com",
+            "sip:192.0.2.10:5060",
+            "sip:bob@192.0.2.2;maddr=192.0.2.10",
+            "tel:+15551234",
+        ];
+        for raw in remembered.iter().chain(&not_remembered) {
+            let parsed = Uri::parse(raw);
+            if let Ok(Uri::Sip(sip)) = &parsed {
+                proxy.remember_uri(raw, sip);
+            }
+            let memo = proxy.uri_memo(raw);
+            assert_eq!(memo.is_some(), remembered.contains(raw), "{raw}");
+            let Some(memo) = memo else { continue };
+            let (for_proxy, stripped) = proxy.request_uri_facts(Some(&parsed));
+            assert_eq!((memo.for_proxy, None), (for_proxy, stripped), "{raw}");
+            let request = test_invite(raw, "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKa");
+            let fresh = proxy.determine_targets(now, &request, Some((raw, &parsed)), true);
+            let known = proxy.remembered_targets(now, &request, raw, memo);
+            let read = |r: Result<(Vec<TargetSlot>, bool, bool), u16>| {
+                r.map(|(t, local, secure)| {
+                    let t: Vec<_> = t.iter().map(|t| (t.uri.clone(), t.q, t.facts)).collect();
+                    (t, local, secure)
+                })
+            };
+            assert_eq!(read(known), read(fresh), "{raw}");
+        }
+        // Slots are shared: every URI is found, or the one that took its slot is.
+        for i in 0..4 * URI_MEMO_SLOTS {
+            let raw = format!("sip:u{i}@192.0.2.2");
+            if let Ok(Uri::Sip(sip)) = Uri::parse(&raw) {
+                proxy.remember_uri(&raw, &sip);
+            }
+            assert!(proxy.uri_memo(&raw).is_some());
+        }
+        assert!(proxy.uri_memo.iter().flatten().count() <= URI_MEMO_SLOTS);
     }
 
     #[test]
@@ -2245,10 +2407,10 @@ mod tests {
                     let plain = TargetSlot::new(uri, 1000, true);
                     let mut known = TargetSlot::new(uri, 1000, true);
                     known.facts = Some(UriFacts::of(&Uri::parse(uri)));
-                    let copy = |slot: &TargetSlot| {
-                        proxy.build_copy_of(Cow::Borrowed(request), *top_via, slot, record_route)
-                    };
-                    let (a, b) = (copy(&plain), copy(&known));
+                    let a =
+                        proxy.build_copy_of(Cow::Borrowed(request), *top_via, &plain, record_route);
+                    let b =
+                        proxy.build_copy_of(Cow::Borrowed(request), *top_via, &known, record_route);
                     let show = |r: Option<(ForwardCopy, SmallVec<[Target; 2]>)>| {
                         r.map(|(m, hops)| {
                             let via = b"SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKx";

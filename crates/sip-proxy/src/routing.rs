@@ -20,15 +20,26 @@ use xxhash_rust::xxh3::xxh3_64_with_seed;
 pub(crate) type Hex16 = [u8; 16];
 
 fn hex16(digest: u64) -> Hex16 {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = [b'0'; 16];
-    for (i, slot) in out.iter_mut().enumerate() {
-        let nibble = (digest >> (60 - 4 * i)) & 0x0f;
-        if let Some(&digit) = DIGITS.get(nibble as usize) {
-            *slot = digit;
-        }
-    }
+    let high = hex8((digest >> 32) as u32);
+    let low = hex8(digest as u32);
+    let mut out = [0u8; 16];
+    let (a, b) = out.split_at_mut(8);
+    a.copy_from_slice(&high);
+    b.copy_from_slice(&low);
     out
+}
+
+/// The eight lowercase hexadecimal digits of `v`, most significant first, worked out for all
+/// eight at once: each nibble spread into a byte of its own, then `0`-`9` or `a`-`f` added.
+fn hex8(v: u32) -> [u8; 8] {
+    let mut x = u64::from(v);
+    x = (x | (x << 16)) & 0x0000_ffff_0000_ffff;
+    x = (x | (x << 8)) & 0x00ff_00ff_00ff_00ff;
+    x = (x | (x << 4)) & 0x0f0f_0f0f_0f0f_0f0f;
+    // 1 in every byte whose nibble is 10 or more (adding 6 carries into bit 4).
+    let letters = ((x + 0x0606_0606_0606_0606) >> 4) & 0x0101_0101_0101_0101;
+    // `0` (0x30) to every byte, and `a` - `0` - 10 (0x27) more to the letters.
+    (x + 0x3030_3030_3030_3030 + letters * 0x27).to_be_bytes()
 }
 
 pub(crate) fn hex_str(hex: &Hex16) -> &str {
@@ -281,64 +292,64 @@ fn plain_sent_by(bytes: &[u8]) -> Option<(std::net::Ipv4Addr, usize)> {
 /// The parameters of a [`PlainVia`] (`params` empty or from its first `;`): each `name` or
 /// `name=value` of token characters, none `received`, `maddr` or `ttl`, `rport` without a
 /// value, `branch` once with one. Its branch, and its valueless `rport`s. One pass over the
-/// bytes: each is a token character, the `=` after a name, or the `;` ending a parameter.
+/// bytes: each parameter is a run of token characters, then `=` and another run or not, then
+/// the `;` of the next or the end.
 fn plain_via_params(params: &str) -> Option<PlainParams<'_>> {
     let mut facts = PlainParams { branch: None, rports: 0, rport_end: None };
     let bytes = params.as_bytes();
-    match bytes.first() {
-        None => return Some(facts),
-        Some(b';') => {}
-        Some(_) => return None,
-    }
-    // The parameter being read: its name starts at `start`, its `=` (if any) is at `eq`.
-    let (mut start, mut eq) = (1, None);
     let mut i = 0;
-    loop {
-        i += 1;
-        // The end of the list closes the last parameter as a `;` would.
-        let c = match bytes.get(i) {
-            Some(&c) if is_token_char(c) => continue,
-            Some(&c) => c,
-            None if i == bytes.len() => b';',
-            None => break,
-        };
-        match (c, eq) {
-            (b'=', None) if i > start => eq = Some(i),
-            (b';', _) => {
-                let name_end = eq.unwrap_or(i);
-                if name_end == start || eq.is_some_and(|e| e + 1 == i) {
-                    return None; // an empty name or value
-                }
-                let name = bytes.get(start..name_end)?;
-                match name.len() {
-                    6 if name.eq_ignore_ascii_case(b"branch") => {
-                        let value = eq.and_then(|e| params.get(e + 1..i));
-                        if facts.branch.is_some() || value.is_none() {
-                            return None;
-                        }
-                        facts.branch = value;
-                    }
-                    5 if name.eq_ignore_ascii_case(b"rport") => {
-                        if eq.is_some() {
-                            return None;
-                        }
-                        // Spliced only as the stamp spells it (`rport`, lowercase).
-                        if facts.rports == 0 && name == b"rport" {
-                            facts.rport_end = Some(name_end);
-                        }
-                        facts.rports = facts.rports.saturating_add(1).min(2);
-                    }
-                    8 if name.eq_ignore_ascii_case(b"received") => return None,
-                    5 if name.eq_ignore_ascii_case(b"maddr") => return None,
-                    3 if name.eq_ignore_ascii_case(b"ttl") => return None,
-                    _ => {}
-                }
-                (start, eq) = (i + 1, None);
-            }
-            _ => return None,
+    while i < bytes.len() {
+        if bytes.get(i) != Some(&b';') {
+            return None;
         }
+        let start = i + 1;
+        let name_end = start + token_run(bytes.get(start..)?);
+        if name_end == start {
+            return None; // an empty name
+        }
+        let (value, end) = match bytes.get(name_end) {
+            Some(b'=') => {
+                let value_start = name_end + 1;
+                let value_end = value_start + token_run(bytes.get(value_start..)?);
+                if value_end == value_start {
+                    return None; // an empty value
+                }
+                (params.get(value_start..value_end), value_end)
+            }
+            _ => (None, name_end),
+        };
+        let name = bytes.get(start..name_end)?;
+        match name.len() {
+            6 if name.eq_ignore_ascii_case(b"branch") => {
+                if facts.branch.is_some() || value.is_none() {
+                    return None;
+                }
+                facts.branch = value;
+            }
+            5 if name.eq_ignore_ascii_case(b"rport") => {
+                if value.is_some() {
+                    return None;
+                }
+                // Spliced only as the stamp spells it (`rport`, lowercase).
+                if facts.rports == 0 && name == b"rport" {
+                    facts.rport_end = Some(name_end);
+                }
+                facts.rports = facts.rports.saturating_add(1).min(2);
+            }
+            8 if name.eq_ignore_ascii_case(b"received") => return None,
+            5 if name.eq_ignore_ascii_case(b"maddr") => return None,
+            3 if name.eq_ignore_ascii_case(b"ttl") => return None,
+            _ => {}
+        }
+        i = end;
     }
     Some(facts)
+}
+
+/// How many token characters `bytes` starts with.
+#[inline]
+fn token_run(bytes: &[u8]) -> usize {
+    bytes.iter().position(|&c| !is_token_char(c)).unwrap_or(bytes.len())
 }
 
 /// [`is_token_char`] of every byte.
@@ -1004,6 +1015,112 @@ pub(crate) mod tests {
     use sip_message::Method;
 
     use super::*;
+
+    /// [`hex16`] as it was: one nibble at a time.
+    fn hex16_reference(digest: u64) -> Hex16 {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [b'0'; 16];
+        for (i, slot) in out.iter_mut().enumerate() {
+            *slot = DIGITS[((digest >> (60 - 4 * i)) & 0x0f) as usize];
+        }
+        out
+    }
+
+    #[test]
+    fn hex_digits_at_once_are_the_nibbles_one_by_one() {
+        for d in [0, u64::MAX, 0x0123_4567_89ab_cdef, 0xfedc_ba98_7654_3210, 0xa0a0_9f9f_0a0a_f9f9]
+        {
+            assert_eq!(hex16(d), hex16_reference(d));
+        }
+        let mut d = 0x9e37_79b9_7f4a_7c15_u64;
+        for _ in 0..10_000 {
+            assert_eq!(hex16(d), hex16_reference(d), "{d:#x}");
+            d = d.rotate_left(7).wrapping_mul(0x2545_f491_4f6c_dd1d).wrapping_add(1);
+        }
+    }
+
+    /// [`plain_via_params`] as it was, one byte at a time: each byte is a token character, the
+    /// `=` after a name, or the `;` ending a parameter.
+    fn plain_via_params_reference(params: &str) -> Option<PlainParams<'_>> {
+        let mut facts = PlainParams { branch: None, rports: 0, rport_end: None };
+        let bytes = params.as_bytes();
+        match bytes.first() {
+            None => return Some(facts),
+            Some(b';') => {}
+            Some(_) => return None,
+        }
+        // The parameter being read: its name starts at `start`, its `=` (if any) is at `eq`.
+        let (mut start, mut eq) = (1, None);
+        let mut i = 0;
+        loop {
+            i += 1;
+            // The end of the list closes the last parameter as a `;` would.
+            let c = match bytes.get(i) {
+                Some(&c) if is_token_char(c) => continue,
+                Some(&c) => c,
+                None if i == bytes.len() => b';',
+                None => break,
+            };
+            match (c, eq) {
+                (b'=', None) if i > start => eq = Some(i),
+                (b';', _) => {
+                    let name_end = eq.unwrap_or(i);
+                    if name_end == start || eq.is_some_and(|e| e + 1 == i) {
+                        return None; // an empty name or value
+                    }
+                    let name = bytes.get(start..name_end)?;
+                    match name.len() {
+                        6 if name.eq_ignore_ascii_case(b"branch") => {
+                            let value = eq.and_then(|e| params.get(e + 1..i));
+                            if facts.branch.is_some() || value.is_none() {
+                                return None;
+                            }
+                            facts.branch = value;
+                        }
+                        5 if name.eq_ignore_ascii_case(b"rport") => {
+                            if eq.is_some() {
+                                return None;
+                            }
+                            // Spliced only as the stamp spells it (`rport`, lowercase).
+                            if facts.rports == 0 && name == b"rport" {
+                                facts.rport_end = Some(name_end);
+                            }
+                            facts.rports = facts.rports.saturating_add(1).min(2);
+                        }
+                        8 if name.eq_ignore_ascii_case(b"received") => return None,
+                        5 if name.eq_ignore_ascii_case(b"maddr") => return None,
+                        3 if name.eq_ignore_ascii_case(b"ttl") => return None,
+                        _ => {}
+                    }
+                    (start, eq) = (i + 1, None);
+                }
+                _ => return None,
+            }
+        }
+        Some(facts)
+    }
+
+    /// What [`plain_via_params`] reads, as a comparable tuple.
+    fn facts_of(p: Option<PlainParams<'_>>) -> Option<(Option<String>, u8, Option<usize>)> {
+        p.map(|f| (f.branch.map(str::to_owned), f.rports, f.rport_end))
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
+        #[test]
+        fn plain_params_in_runs_read_as_byte_by_byte(
+            pieces in proptest::collection::vec(proptest::sample::select(vec![
+                ";", "=", "branch", "BRANCH", "rport", "rPort", "received", "maddr", "ttl",
+                "z9hG4bK74bf9", "x", "1", " ", ",", "\"", "=5060", "a.b", "%", "~", "\u{e9}",
+            ]), 0..9),
+        ) {
+            let params: String = pieces.concat();
+            proptest::prop_assert_eq!(
+                facts_of(plain_via_params(&params)),
+                facts_of(plain_via_params_reference(&params))
+            );
+        }
+    }
 
     /// An INVITE from Alice to `uri` with top Via `via` (also for the proxy's tests).
     pub(crate) fn request(uri: &str, via: &str) -> Message {
