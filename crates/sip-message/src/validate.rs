@@ -127,6 +127,37 @@ fn required_index(name: HeaderName) -> Option<usize> {
     Some(k)
 }
 
+/// Which header values a validation judges: all that the stack interprets (a UAS, §8.2), or
+/// only those a proxy needs to forward the request (§16.3 step 1).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    /// Every header the stack interprets ([`Message::validate`]).
+    Whole,
+    /// The headers of [`Message::validate_for_forwarding`].
+    Forwarding,
+}
+
+impl Scope {
+    /// Whether this scope judges the values of `name`.
+    #[inline]
+    fn covers(self, name: HeaderName) -> bool {
+        match self {
+            Scope::Whole => true,
+            Scope::Forwarding => matches!(
+                name,
+                HeaderName::To
+                    | HeaderName::From
+                    | HeaderName::CallId
+                    | HeaderName::CSeq
+                    | HeaderName::Via
+                    | HeaderName::MaxForwards
+                    | HeaderName::Route
+                    | HeaderName::ProxyRequire
+            ),
+        }
+    }
+}
+
 /// Headers that may appear once at most (RFC 3261 §7.3.1: only list headers may repeat).
 const SINGLE: [HeaderName; 6] = [
     HeaderName::CallId,
@@ -178,6 +209,44 @@ impl Message {
     /// # Errors
     /// The first [`Rejection`] found, with the status to answer.
     pub fn validate(&self) -> Result<(), Rejection> {
+        self.validate_in(Scope::Whole)
+    }
+
+    /// The check a proxy makes before forwarding a request (RFC 3261 §16.3 step 1): the
+    /// parts involved in validating and forwarding it must be well-formed, and "any other
+    /// components, well-formed or not, SHOULD be ignored and remain unchanged when the message
+    /// is forwarded".
+    ///
+    /// It is [`Message::validate`] with the header values judged only for the headers a
+    /// proxy interprets: To, From, Call-ID and CSeq (transaction matching, §17.2.3, and the
+    /// loop hash of §16.6 step 8), Via (§16.6 step 8, §16.7 step 3), Max-Forwards (§16.3
+    /// step 3), Route (§16.4) and Proxy-Require (§16.3 step 5). The mandatory headers, the
+    /// single-value rule for those headers, the CSeq method and the Request-URI (scheme: 416,
+    /// §16.3 step 2) are checked as `validate` checks them; a malformed Contact, Content-Type
+    /// or any other header is forwarded as it came, for the user agent behind the proxy to
+    /// judge.
+    ///
+    /// ```
+    /// # use bytes::Bytes;
+    /// use sip_message::Message;
+    /// let msg = Message::parse(Bytes::from_static(
+    ///     b"INVITE sip:a@example.com SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\
+    ///       Max-Forwards: 70\r\nFrom: <sip:b@example.com>;tag=1\r\nTo: <sip:a@example.com>\r\n\
+    ///       Call-ID: x\r\nCSeq: 1 INVITE\r\nContact: <<sip:b@h>\r\n\r\n",
+    /// ))?;
+    /// assert!(msg.validate().is_err(), "a UAS rejects the malformed Contact");
+    /// assert!(msg.validate_for_forwarding().is_ok(), "a proxy forwards it untouched");
+    /// # Ok::<(), sip_message::ParseError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// The first [`Rejection`] found, with the status to answer.
+    pub fn validate_for_forwarding(&self) -> Result<(), Rejection> {
+        self.validate_in(Scope::Forwarding)
+    }
+
+    /// [`Message::validate`] over the headers `scope` covers.
+    fn validate_in(&self, scope: Scope) -> Result<(), Rejection> {
         let bad = |problem| Err(Rejection { status: 400, problem });
         // The branch is a token (ASCII), so its bytes answer as its text would.
         let rfc2543 = !self.via_branch_bytes().is_some_and(|b| b.starts_with(b"z9hG4bK"));
@@ -194,7 +263,7 @@ impl Message {
             {
                 *c = (*c + 1).min(2);
             }
-            if malformed.is_none() {
+            if malformed.is_none() && scope.covers(e.name) {
                 malformed = check_entry(self, &mut section, e).err();
             }
         }
@@ -208,7 +277,7 @@ impl Message {
                 return bad(Problem::Missing(name));
             }
         }
-        for name in SINGLE {
+        for name in SINGLE.into_iter().filter(|&n| scope.covers(n)) {
             let more_than_one = match lines(name) {
                 Some(n) => n > 1,
                 None => self.header_lines(name).nth(1).is_some(),
@@ -772,6 +841,44 @@ mod tests {
     }
 
     #[test]
+    fn forwarding_ignores_the_headers_a_proxy_does_not_use() {
+        let base = "INVITE sip:a@example.com SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\
+                    Max-Forwards: 70\r\nFrom: <sip:b@example.com>;tag=1\r\n\
+                    To: <sip:a@example.com>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n";
+        let with = |extra: &str| {
+            Message::parse(Bytes::from(format!("{base}{extra}\r\n").into_bytes())).unwrap()
+        };
+        // Not the proxy's business: forwarded as they came.
+        for extra in [
+            "Contact: <<sip:b@h>\r\n",
+            "Content-Type: nonsense\r\nContent-Type: text/plain\r\n",
+            "Expires: soon\r\n",
+            "Record-Route: <sip:p1;lr\r\n",
+        ] {
+            let msg = with(extra);
+            assert!(msg.validate().is_err(), "{extra}");
+            assert_eq!(msg.validate_for_forwarding(), Ok(()), "{extra}");
+        }
+        // The proxy's own: refused as `validate` refuses them.
+        for (extra, problem) in [
+            ("Route: <sip:p1;lr\r\n", "Malformed Route header"),
+            ("Proxy-Require: a b\r\n", "Malformed Proxy-Require header"),
+            ("Call-ID: y\r\n", "Multiple Call-ID headers"),
+        ] {
+            let msg = with(extra);
+            let r = msg.validate_for_forwarding().unwrap_err();
+            assert_eq!(msg.validate(), Err(r));
+            assert!(r.to_string().contains(problem), "{r}");
+        }
+        let bad_uri = base.replace("sip:a@example.com SIP", "sip:a@example.com?x=1 SIP");
+        let msg = Message::parse(Bytes::from(format!("{bad_uri}\r\n").into_bytes())).unwrap();
+        assert_eq!(
+            msg.validate_for_forwarding().map_err(|r| r.problem()),
+            Err(Problem::RequestUriHeaders)
+        );
+    }
+
+    #[test]
     fn a_complete_request_and_response_pass() {
         let request = raw_message(0, &[0, 5, 7, 10, 13, 16, 21, 26]);
         let msg = Message::parse(Bytes::from(request)).unwrap();
@@ -804,6 +911,19 @@ mod tests {
             }
             if let Ok(msg) = Message::parse(Bytes::from(raw)) {
                 prop_assert_eq!(msg.validate(), validate_reference(&msg));
+                // §16.3 step 1: the proxy's check is the same with fewer headers judged, so it
+                // passes whatever `validate` passes, and what it refuses `validate` refuses.
+                let forwarding = msg.validate_for_forwarding();
+                if msg.validate().is_ok() {
+                    prop_assert_eq!(forwarding, Ok(()));
+                } else if forwarding.is_err() {
+                    prop_assert!(msg.validate().is_err());
+                }
+                if let Err(r) = forwarding
+                    && let Problem::Malformed(e) = r.problem()
+                {
+                    prop_assert!(Scope::Forwarding.covers(e.name()), "{:?}", r);
+                }
             }
         }
 

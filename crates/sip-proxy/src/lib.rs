@@ -13,7 +13,7 @@
 //!
 //! | step | behaviour |
 //! | --- | --- |
-//! | validation (§16.3) | [`Message::validate`](sip_message::Message::validate) (400, 416); Max-Forwards 0 gets 483, or 200 for an OPTIONS addressed to the proxy; a loop gets 482; unknown Proxy-Require tags get 420 with Unsupported |
+//! | validation (§16.3) | [`Message::validate_for_forwarding`](sip_message::Message::validate_for_forwarding) (400, 416; only the headers a proxy uses are judged, the others are forwarded as they came); Max-Forwards 0 gets 483, or 200 for an OPTIONS addressed to the proxy; a loop gets 482; unknown Proxy-Require tags get 420 with Unsupported |
 //! | routing (§16.4) | a Request-URI holding our Record-Route URI is restored from the last Route (strict router upstream); a `maddr` naming us is stripped; our Route values are popped |
 //! | targets (§16.5) | a foreign domain, a `maddr` or an in-dialog request (To tag): the Request-URI; our domains: the [`LocationService`] (404 unknown, 480 no bindings); 3xx contacts when [recursion](ProxyConfig::recursion) is on |
 //! | forwarding (§16.6) | highest q first, equal q in parallel, the next group when a group failed; Request-URI, Max-Forwards (70 if absent), Record-Route `<uri;lr>`, Path and [outbound proxy](ProxyConfig::outbound_proxy) Routes, strict-route reformatting, `received`/`rport` on the previous Via, our Via, Timer C |

@@ -363,7 +363,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             return;
         }
         // §16.3 step 1 (and step 2: the scheme gets 416).
-        if let Err(rejection) = request.validate() {
+        if let Err(rejection) = request.validate_for_forwarding() {
             let reason = rejection.reason_phrase();
             self.answer(now, txns, id, rejection.status(), Some(&reason), &[]);
             return;
@@ -618,7 +618,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         ack: &mut Message,
         _source: Target,
     ) {
-        if ack.max_forwards() == Some(0) || ack.validate().is_err() {
+        if ack.max_forwards() == Some(0) || ack.validate_for_forwarding().is_err() {
             return;
         }
         let loop_part = self.config.stateless.then(|| loop_hash(ack, true));

@@ -125,6 +125,41 @@ fn options_to_the_proxy_with_max_forwards_0_is_answered_others_get_483() {
     assert!(sim.parties.2.received.is_empty());
 }
 
+/// §16.3 step 1: only the parts a proxy uses must be well-formed; "any other components,
+/// well-formed or not, SHOULD be ignored and remain unchanged when the message is forwarded".
+/// A malformed Contact and Content-Type reach Bob as they were sent; a malformed Max-Forwards
+/// (which the proxy decrements, §16.6 step 3) gets 400 naming it.
+#[test]
+fn headers_the_proxy_does_not_use_are_forwarded_as_they_came_and_its_own_are_checked() {
+    let mut sim = single();
+    let now = sim.now();
+    let odd = sim
+        .parties
+        .0
+        .request(&Method::Invite, "sip:bob@example.com", "odd", 1)
+        .header(H::Contact, "<sip:alice@192.0.2.1")
+        .header(H::ContentType, "not a media type")
+        .build()
+        .unwrap();
+    assert!(odd.validate().is_err(), "a UAS would reject it");
+    let mut bad_mf =
+        sim.parties.0.request(&Method::Invite, "sip:bob@example.com", "mf", 1).build().unwrap();
+    bad_mf.set(H::MaxForwards, "seventy").unwrap();
+    let a = sim.parties.0.send(now, odd, P1);
+    let b = sim.parties.0.send(now, bad_mf, P1);
+    assert!(sim.run_until_idle(100_000));
+    assert_eq!(sim.parties.0.final_of(a), Some(200));
+    assert_eq!(sim.parties.0.final_of(b), Some(400));
+    let rejected = sim.parties.0.responses.iter().find(|r| r.status() == Some(400)).unwrap();
+    assert!(rejected.reason().unwrap().contains("Max-Forwards"), "{:?}", rejected.reason());
+    let at_bob = sent(&sim, P1, BOB);
+    let forwarded = at_bob.iter().find(|m| m.call_id() == Some("odd")).unwrap();
+    let contacts = values(forwarded, H::Contact);
+    assert!(contacts.iter().any(|c| c == "<sip:alice@192.0.2.1"), "{contacts:?}");
+    assert_eq!(forwarded.header_str(H::ContentType), Some("not a media type"));
+    assert!(at_bob.iter().all(|m| m.call_id() != Some("mf")), "the 400 ends it at the proxy");
+}
+
 #[test]
 fn unsupported_proxy_require_gets_420_with_unsupported() {
     let mut sim = single();
