@@ -598,7 +598,7 @@ impl State {
     /// Writes `To: value` as [`raw_line`](Self::raw_line) does, leaving it to be indexed by
     /// [`flush_to`](Self::flush_to) or extended with a tag by [`MessageBuilder::to_tag`].
     fn pending_to_line(&mut self, value: &[u8], tagged: bool) {
-        if memchr::memchr2(b'\r', b'\n', value).is_some() {
+        if has_line_break(value) {
             self.index.reparse = true;
         }
         let name = HeaderName::To;
@@ -609,7 +609,7 @@ impl State {
 
     /// Writes a value taken from a parsed message, which may hold folded line breaks.
     fn raw_line(&mut self, name: HeaderName, value: &[u8]) {
-        if memchr::memchr2(b'\r', b'\n', value).is_some() {
+        if has_line_break(value) {
             self.index.reparse = true;
         }
         self.line(name, name.line_prefix(), name.as_str().len(), value);
@@ -625,7 +625,7 @@ impl State {
         let value = request.slot(e.value);
         let trimmed =
             !value.first().is_some_and(|&c| is_ws(c)) && !value.last().is_some_and(|&c| is_ws(c));
-        if !trimmed || self.index.reparse || memchr::memchr2(b'\r', b'\n', value).is_some() {
+        if !trimmed || self.index.reparse || has_line_break(value) {
             self.raw_line(e.name, value);
             return;
         }
@@ -741,30 +741,52 @@ const CSEQ_MAX: u32 = 0x7fff_ffff;
 
 /// Whether a value holds CR, LF or NUL, which would inject a header line.
 ///
-/// All three are below 14, which few value bytes are (a TAB is): eight bytes at a time are
-/// checked for any byte below 14, and only a value that has one is searched for the three.
+/// All three are below 14, which few value bytes are (a TAB is): only a value with a byte
+/// below 14 ([`has_byte_below_14`]) is searched for the three.
 #[inline]
 fn breaks_line(value: &[u8]) -> bool {
+    has_byte_below_14(value) && memchr::memchr3(b'\r', b'\n', 0, value).is_some()
+}
+
+/// Whether a value holds CR or LF (a folded line copied from a parsed message), searched as
+/// [`breaks_line`] searches.
+#[inline]
+fn has_line_break(value: &[u8]) -> bool {
+    has_byte_below_14(value) && memchr::memchr2(b'\r', b'\n', value).is_some()
+}
+
+/// Whether a byte of `value` is below 14 (CR, LF, NUL, TAB and the other low controls),
+/// eight bytes at a time.
+///
+/// For each word `w`, `(w - 14 * ONES) & !w & HIGH` is nonzero exactly when a byte of `w` is
+/// below 14 (for a bound up to 128 the borrow of the subtraction starts only at such a
+/// byte), so the words are or-ed together and tested once. The bytes after the last whole
+/// word are read as the value's last eight bytes (overlapping the words before), or one by
+/// one for a value shorter than a word.
+#[inline]
+fn has_byte_below_14(value: &[u8]) -> bool {
     const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
     const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
-    // Nonzero exactly when a byte of `w` is below 14 (for a bound up to 128 the borrow
-    // of the subtraction starts only at such a byte).
-    let below_14 = |w: u64| w.wrapping_sub(ONES * 14) & !w & HIGH;
-    let chunks = value.chunks_exact(8);
-    let tail = chunks.remainder();
-    let mut low = tail.iter().fold(0u8, |acc, &c| acc | u8::from(c < 14));
-    for chunk in chunks {
-        let word = <[u8; 8]>::try_from(chunk).map_or(0, u64::from_ne_bytes);
-        low |= u8::from(below_14(word) != 0);
+    let below_14 = |w: u64| w.wrapping_sub(ONES * 14) & !w;
+    let words = value.chunks_exact(8);
+    let tail = words.remainder();
+    let mut acc = words.fold(0, |acc, w| {
+        acc | w.first_chunk::<8>().map_or(0, |w| below_14(u64::from_ne_bytes(*w)))
+    });
+    if !tail.is_empty() {
+        match value.last_chunk::<8>() {
+            Some(last) => acc |= below_14(u64::from_ne_bytes(*last)),
+            None => return tail.iter().any(|&c| c < 14),
+        }
     }
-    low != 0 && memchr::memchr3(b'\r', b'\n', 0, value).is_some()
+    acc & HIGH != 0
 }
 
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
 
-    use super::breaks_line;
+    use super::{breaks_line, has_byte_below_14, has_line_break};
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(4000))]
@@ -779,6 +801,8 @@ mod tests {
             clean in prop::collection::vec(32u8..127, 0..40),
         ) {
             prop_assert_eq!(breaks_line(&v), memchr::memchr3(b'\r', b'\n', 0, &v).is_some());
+            prop_assert_eq!(has_line_break(&v), memchr::memchr2(b'\r', b'\n', &v).is_some());
+            prop_assert_eq!(has_byte_below_14(&v), v.iter().any(|&c| c < 14));
             let mut w = clean.clone();
             w.extend_from_slice(&v);
             prop_assert_eq!(breaks_line(&w), memchr::memchr3(b'\r', b'\n', 0, &w).is_some());
@@ -787,6 +811,8 @@ mod tests {
                     let mut u = clean.clone();
                     u.insert(at, c);
                     prop_assert_eq!(breaks_line(&u), matches!(c, b'\r' | b'\n' | 0));
+                    prop_assert_eq!(has_line_break(&u), matches!(c, b'\r' | b'\n'));
+                    prop_assert_eq!(has_byte_below_14(&u), c < 14);
                 }
             }
         }
