@@ -187,7 +187,7 @@ impl MessageBuilder {
     #[must_use]
     pub fn request_with_capacity(method: &Method, uri: &str, capacity: usize) -> Self {
         let mut b = Self::with_capacity(capacity);
-        if uri.is_empty() || uri.bytes().any(|c| c <= b' ' || c == 0x7f) {
+        if uri.is_empty() || has_space_or_control(uri.as_bytes()) {
             b.0.error = Some(BuildError::BadRequestUri);
         }
         let index = &mut b.0.index;
@@ -218,10 +218,11 @@ impl MessageBuilder {
         if !(100..=699).contains(&status) {
             b.0.error = Some(BuildError::BadStatus);
         }
-        let reason = reason.unwrap_or(canonical_reason(status));
-        if reason.bytes().any(|c| (c < 0x20 && c != b'\t') || c == 0x7f) {
+        // The canonical reasons are printable text (a test checks them all).
+        if reason.is_some_and(|r| r.bytes().any(|c| (c < 0x20 && c != b'\t') || c == 0x7f)) {
             b.0.error = Some(BuildError::BadReason);
         }
+        let reason = reason.unwrap_or(canonical_reason(status));
         b.0.buf.extend_from_slice(b"SIP/2.0 ");
         let digits = Decimal::new(u64::from(status));
         b.0.buf.extend_from_slice(digits.as_bytes());
@@ -755,6 +756,31 @@ fn has_line_break(value: &[u8]) -> bool {
     has_byte_below_14(value) && memchr::memchr2(b'\r', b'\n', value).is_some()
 }
 
+/// Whether `uri` holds a space, a control character or DEL (which a Request-URI may not),
+/// eight bytes at a time as [`has_byte_below_14`] reads them: a word has a byte below 0x21
+/// when `(w - 0x21 * ONES) & !w & HIGH` is nonzero, and a DEL when that test for a zero byte
+/// of `w ^ (0x7f * ONES)` is.
+#[inline]
+fn has_space_or_control(uri: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    let flags = |w: u64| {
+        let del = w ^ (ONES * 0x7f);
+        (w.wrapping_sub(ONES * 0x21) & !w) | (del.wrapping_sub(ONES) & !del)
+    };
+    let words = uri.chunks_exact(8);
+    let tail = words.remainder();
+    let mut acc = words
+        .fold(0, |acc, w| acc | w.first_chunk::<8>().map_or(0, |w| flags(u64::from_ne_bytes(*w))));
+    if !tail.is_empty() {
+        match uri.last_chunk::<8>() {
+            Some(last) => acc |= flags(u64::from_ne_bytes(*last)),
+            None => return tail.iter().any(|&c| c <= b' ' || c == 0x7f),
+        }
+    }
+    acc & HIGH != 0
+}
+
 /// Whether a byte of `value` is below 14 (CR, LF, NUL, TAB and the other low controls),
 /// eight bytes at a time.
 ///
@@ -786,10 +812,33 @@ fn has_byte_below_14(value: &[u8]) -> bool {
 mod tests {
     use proptest::prelude::*;
 
-    use super::{breaks_line, has_byte_below_14, has_line_break};
+    use super::{breaks_line, has_byte_below_14, has_line_break, has_space_or_control};
+
+    #[test]
+    fn canonical_reasons_are_printable() {
+        // `response` takes them without the check of a reason given.
+        for code in 0..=999 {
+            let reason = crate::canonical_reason(code);
+            assert!(!reason.bytes().any(|c| (c < 0x20 && c != b'\t') || c == 0x7f), "{code}");
+        }
+    }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(4000))]
+
+        /// The word-at-a-time check of a Request-URI finds one space, control or DEL
+        /// anywhere in URI bytes.
+        #[test]
+        fn space_or_control_is_found_anywhere(
+            clean in prop::collection::vec(0x21u8..0x7f, 0..40),
+            c in any::<u8>(),
+            at in 0usize..40,
+        ) {
+            prop_assert!(!has_space_or_control(&clean));
+            let mut u = clean.clone();
+            u.insert(at.min(clean.len()), c);
+            prop_assert_eq!(has_space_or_control(&u), c <= b' ' || c == 0x7f);
+        }
 
         /// The word-at-a-time check finds CR, LF and NUL wherever memchr does.
         #[test]
@@ -803,9 +852,12 @@ mod tests {
             prop_assert_eq!(breaks_line(&v), memchr::memchr3(b'\r', b'\n', 0, &v).is_some());
             prop_assert_eq!(has_line_break(&v), memchr::memchr2(b'\r', b'\n', &v).is_some());
             prop_assert_eq!(has_byte_below_14(&v), v.iter().any(|&c| c < 14));
+            let space_or_control = |s: &[u8]| s.iter().any(|&c| c <= b' ' || c == 0x7f);
+            prop_assert_eq!(has_space_or_control(&v), space_or_control(&v));
             let mut w = clean.clone();
             w.extend_from_slice(&v);
             prop_assert_eq!(breaks_line(&w), memchr::memchr3(b'\r', b'\n', 0, &w).is_some());
+            prop_assert_eq!(has_space_or_control(&w), space_or_control(&w));
             for at in 0..=clean.len() {
                 for c in [b'\r', b'\n', 0, b'\t', 13, 14] {
                     let mut u = clean.clone();
