@@ -679,10 +679,34 @@ impl State {
     /// Writes `head [": "] value CRLF` and indexes the line as the parser would. `head` is the
     /// name as written (`name_len` bytes), or that and `": "` already (a
     /// [`HeaderName::line_prefix`], one copy instead of two).
+    ///
+    /// A value with nothing to trim (the usual one) is indexed as it was given: the entry
+    /// pushed as [`index_header`] would push it, and its keys observed on `value` itself, the
+    /// bytes just written, instead of reading them back and trimming them.
     #[inline]
     fn line(&mut self, name: HeaderName, head: &[u8], name_len: usize, value: &[u8]) {
         let (name_start, value_from, content_end) = self.write(head, name_len, value);
-        self.index_line_named(name, name_start, name_start + name_len, value_from, content_end);
+        let name_end = name_start + name_len;
+        // `index_header` trims SP, HTAB, CR and LF before the value and SP, HTAB after it.
+        let trimmed = !value.first().is_some_and(|&c| matches!(c, b' ' | b'\t' | b'\r' | b'\n'))
+            && !value.last().is_some_and(|&c| is_ws(c));
+        let index = &mut self.index;
+        if !trimmed || index.reparse {
+            self.index_line_named(name, name_start, name_end, value_from, content_end);
+            return;
+        }
+        index.longest_line = index.longest_line.max(content_end - name_start);
+        let at = index.headers.len();
+        let slot = Slot::buf(value_from, content_end);
+        index.headers.push(Entry {
+            name,
+            name_text: Slot::buf(name_start, name_end),
+            value: slot,
+            line_end: content_end as u32,
+        });
+        if let Err(k) = index.keys.observe(name, at, value, slot) {
+            index.first_error.get_or_insert((at, ParseError::new(k, value_from)));
+        }
     }
 
     /// Indexes the line of a known header just written (its name as [`HeaderName::as_str`]).
