@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 use crate::chars::is_ws;
 use crate::message::{Entry, HEADERS_CAPACITY, Headers, Keys, Slot, StartLine};
@@ -41,7 +41,9 @@ pub struct MessageBuilder(Box<State>);
 /// methods (its index and keys are a few hundred bytes).
 #[derive(Debug)]
 struct State {
-    buf: BytesMut,
+    /// The bytes written (a `Vec`, whose appends are cheaper than a `BytesMut`'s; it becomes
+    /// the message's `Bytes` without a copy).
+    buf: Vec<u8>,
     body: Option<Bytes>,
     error: Option<BuildError>,
     /// The To line [`MessageBuilder::response_to`] wrote last, not indexed yet, so that
@@ -165,7 +167,7 @@ impl From<ParseError> for BuildError {
 impl MessageBuilder {
     fn with_capacity(capacity: usize) -> Self {
         MessageBuilder(Box::new(State {
-            buf: BytesMut::with_capacity(capacity),
+            buf: Vec::with_capacity(capacity),
             body: None,
             error: None,
             pending_to: None,
@@ -469,7 +471,7 @@ impl MessageBuilder {
         state.buf.extend_from_slice(b"\r\n");
         let body_start = state.buf.len();
         state.buf.extend_from_slice(&body);
-        let buf = std::mem::take(&mut state.buf).freeze();
+        let buf = Bytes::from(std::mem::take(&mut state.buf));
         let limits = &state.limits;
         let index = &mut state.index;
         if index.reparse {
@@ -549,7 +551,7 @@ impl HeaderBlock {
         let state = *b.0;
         HeaderBlock {
             lines: lines.iter().map(|(n, v)| (*n, v.as_ref().into())).collect(),
-            bytes: state.buf.as_ref().into(),
+            bytes: state.buf.as_slice().into(),
             entries: state.index.headers.into_boxed_slice(),
             longest_line: state.index.longest_line,
             max_forwards: state
