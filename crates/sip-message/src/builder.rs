@@ -11,7 +11,7 @@ use crate::{
     Decimal, HeaderName, Limits, Message, Method, ParseError, ParseErrorKind, canonical_reason,
 };
 
-/// Writes a new request or response straight into one `BytesMut`, indexing each line as it
+/// Writes a new request or response straight into one buffer, indexing each line as it
 /// writes it, so a built message is exactly what parsing its bytes would give (the same index,
 /// the same eager keys, the same errors) and `Content-Length` is always right.
 ///
@@ -820,17 +820,20 @@ fn has_byte_below_14(value: &[u8]) -> bool {
     const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
     const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
     let below_14 = |w: u64| w.wrapping_sub(ONES * 14) & !w;
-    let words = value.chunks_exact(8);
-    let tail = words.remainder();
-    let mut acc = words.fold(0, |acc, w| {
-        acc | w.first_chunk::<8>().map_or(0, |w| below_14(u64::from_ne_bytes(*w)))
+    let word = |w: &[u8; 8]| below_14(u64::from_ne_bytes(*w));
+    let Some(last) = value.last_chunk::<8>() else {
+        return value.iter().any(|&c| c < 14);
+    };
+    // Sixteen bytes a step, then the last eight (overlapping the words before).
+    let acc = value.chunks_exact(16).fold(word(last), |acc, pair| match pair.split_first_chunk() {
+        Some((a, rest)) => acc | word(a) | rest.first_chunk().map_or(0, word),
+        None => acc,
     });
-    if !tail.is_empty() {
-        match value.last_chunk::<8>() {
-            Some(last) => acc |= below_14(u64::from_ne_bytes(*last)),
-            None => return tail.iter().any(|&c| c < 14),
-        }
-    }
+    let tail = value.len() % 16;
+    let acc = match value.get(value.len() - tail..).and_then(|t| t.first_chunk::<8>()) {
+        Some(w) => acc | word(w),
+        None => acc,
+    };
     acc & HIGH != 0
 }
 
