@@ -685,7 +685,7 @@ impl State {
     /// A value with nothing to trim (the usual one) is indexed as it was given: the entry
     /// pushed as [`index_header`] would push it, and its keys observed on `value` itself, the
     /// bytes just written, instead of reading them back and trimming them.
-    #[inline]
+    #[inline(always)]
     fn line(&mut self, name: HeaderName, head: &[u8], name_len: usize, value: &[u8]) {
         let (name_start, value_from, content_end) = self.write(head, name_len, value);
         let name_end = name_start + name_len;
