@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 use crate::chars::is_ws;
 use crate::message::{Entry, HEADERS_CAPACITY, Headers, Keys, Slot, StartLine};
@@ -11,7 +11,7 @@ use crate::{
     Decimal, HeaderName, Limits, Message, Method, ParseError, ParseErrorKind, canonical_reason,
 };
 
-/// Writes a new request or response straight into one `BytesMut`, indexing each line as it
+/// Writes a new request or response straight into one buffer, indexing each line as it
 /// writes it, so a built message is exactly what parsing its bytes would give (the same index,
 /// the same eager keys, the same errors) and `Content-Length` is always right.
 ///
@@ -41,7 +41,9 @@ pub struct MessageBuilder(Box<State>);
 /// methods (its index and keys are a few hundred bytes).
 #[derive(Debug)]
 struct State {
-    buf: BytesMut,
+    /// The bytes written (a `Vec`, whose appends are cheaper than a `BytesMut`'s; it becomes
+    /// the message's `Bytes` without a copy).
+    buf: Vec<u8>,
     body: Option<Bytes>,
     error: Option<BuildError>,
     /// The To line [`MessageBuilder::response_to`] wrote last, not indexed yet, so that
@@ -165,7 +167,7 @@ impl From<ParseError> for BuildError {
 impl MessageBuilder {
     fn with_capacity(capacity: usize) -> Self {
         MessageBuilder(Box::new(State {
-            buf: BytesMut::with_capacity(capacity),
+            buf: Vec::with_capacity(capacity),
             body: None,
             error: None,
             pending_to: None,
@@ -187,7 +189,7 @@ impl MessageBuilder {
     #[must_use]
     pub fn request_with_capacity(method: &Method, uri: &str, capacity: usize) -> Self {
         let mut b = Self::with_capacity(capacity);
-        if uri.is_empty() || uri.bytes().any(|c| c <= b' ' || c == 0x7f) {
+        if uri.is_empty() || has_space_or_control(uri.as_bytes()) {
             b.0.error = Some(BuildError::BadRequestUri);
         }
         let index = &mut b.0.index;
@@ -218,10 +220,11 @@ impl MessageBuilder {
         if !(100..=699).contains(&status) {
             b.0.error = Some(BuildError::BadStatus);
         }
-        let reason = reason.unwrap_or(canonical_reason(status));
-        if reason.bytes().any(|c| (c < 0x20 && c != b'\t') || c == 0x7f) {
+        // The canonical reasons are printable text (a test checks them all).
+        if reason.is_some_and(|r| r.bytes().any(|c| (c < 0x20 && c != b'\t') || c == 0x7f)) {
             b.0.error = Some(BuildError::BadReason);
         }
+        let reason = reason.unwrap_or(canonical_reason(status));
         b.0.buf.extend_from_slice(b"SIP/2.0 ");
         let digits = Decimal::new(u64::from(status));
         b.0.buf.extend_from_slice(digits.as_bytes());
@@ -468,7 +471,7 @@ impl MessageBuilder {
         state.buf.extend_from_slice(b"\r\n");
         let body_start = state.buf.len();
         state.buf.extend_from_slice(&body);
-        let buf = std::mem::take(&mut state.buf).freeze();
+        let buf = Bytes::from(std::mem::take(&mut state.buf));
         let limits = &state.limits;
         let index = &mut state.index;
         if index.reparse {
@@ -548,7 +551,7 @@ impl HeaderBlock {
         let state = *b.0;
         HeaderBlock {
             lines: lines.iter().map(|(n, v)| (*n, v.as_ref().into())).collect(),
-            bytes: state.buf.as_ref().into(),
+            bytes: state.buf.as_slice().into(),
             entries: state.index.headers.into_boxed_slice(),
             longest_line: state.index.longest_line,
             max_forwards: state
@@ -598,7 +601,7 @@ impl State {
     /// Writes `To: value` as [`raw_line`](Self::raw_line) does, leaving it to be indexed by
     /// [`flush_to`](Self::flush_to) or extended with a tag by [`MessageBuilder::to_tag`].
     fn pending_to_line(&mut self, value: &[u8], tagged: bool) {
-        if memchr::memchr2(b'\r', b'\n', value).is_some() {
+        if has_line_break(value) {
             self.index.reparse = true;
         }
         let name = HeaderName::To;
@@ -609,7 +612,7 @@ impl State {
 
     /// Writes a value taken from a parsed message, which may hold folded line breaks.
     fn raw_line(&mut self, name: HeaderName, value: &[u8]) {
-        if memchr::memchr2(b'\r', b'\n', value).is_some() {
+        if has_line_break(value) {
             self.index.reparse = true;
         }
         self.line(name, name.line_prefix(), name.as_str().len(), value);
@@ -625,7 +628,7 @@ impl State {
         let value = request.slot(e.value);
         let trimmed =
             !value.first().is_some_and(|&c| is_ws(c)) && !value.last().is_some_and(|&c| is_ws(c));
-        if !trimmed || self.index.reparse || memchr::memchr2(b'\r', b'\n', value).is_some() {
+        if !trimmed || self.index.reparse || has_line_break(value) {
             self.raw_line(e.name, value);
             return;
         }
@@ -678,10 +681,34 @@ impl State {
     /// Writes `head [": "] value CRLF` and indexes the line as the parser would. `head` is the
     /// name as written (`name_len` bytes), or that and `": "` already (a
     /// [`HeaderName::line_prefix`], one copy instead of two).
-    #[inline]
+    ///
+    /// A value with nothing to trim (the usual one) is indexed as it was given: the entry
+    /// pushed as [`index_header`] would push it, and its keys observed on `value` itself, the
+    /// bytes just written, instead of reading them back and trimming them.
+    #[inline(always)]
     fn line(&mut self, name: HeaderName, head: &[u8], name_len: usize, value: &[u8]) {
         let (name_start, value_from, content_end) = self.write(head, name_len, value);
-        self.index_line_named(name, name_start, name_start + name_len, value_from, content_end);
+        let name_end = name_start + name_len;
+        // `index_header` trims SP, HTAB, CR and LF before the value and SP, HTAB after it.
+        let trimmed = !value.first().is_some_and(|&c| matches!(c, b' ' | b'\t' | b'\r' | b'\n'))
+            && !value.last().is_some_and(|&c| is_ws(c));
+        let index = &mut self.index;
+        if !trimmed || index.reparse {
+            self.index_line_named(name, name_start, name_end, value_from, content_end);
+            return;
+        }
+        index.longest_line = index.longest_line.max(content_end - name_start);
+        let at = index.headers.len();
+        let slot = Slot::buf(value_from, content_end);
+        index.headers.push(Entry {
+            name,
+            name_text: Slot::buf(name_start, name_end),
+            value: slot,
+            line_end: content_end as u32,
+        });
+        if let Err(k) = index.keys.observe(name, at, value, slot) {
+            index.first_error.get_or_insert((at, ParseError::new(k, value_from)));
+        }
     }
 
     /// Indexes the line of a known header just written (its name as [`HeaderName::as_str`]).
@@ -741,33 +768,106 @@ const CSEQ_MAX: u32 = 0x7fff_ffff;
 
 /// Whether a value holds CR, LF or NUL, which would inject a header line.
 ///
-/// All three are below 14, which few value bytes are (a TAB is): eight bytes at a time are
-/// checked for any byte below 14, and only a value that has one is searched for the three.
+/// All three are below 14, which few value bytes are (a TAB is): only a value with a byte
+/// below 14 ([`has_byte_below_14`]) is searched for the three.
 #[inline]
 fn breaks_line(value: &[u8]) -> bool {
+    has_byte_below_14(value) && memchr::memchr3(b'\r', b'\n', 0, value).is_some()
+}
+
+/// Whether a value holds CR or LF (a folded line copied from a parsed message), searched as
+/// [`breaks_line`] searches.
+#[inline]
+fn has_line_break(value: &[u8]) -> bool {
+    has_byte_below_14(value) && memchr::memchr2(b'\r', b'\n', value).is_some()
+}
+
+/// Whether `uri` holds a space, a control character or DEL (which a Request-URI may not),
+/// eight bytes at a time as [`has_byte_below_14`] reads them: a word has a byte below 0x21
+/// when `(w - 0x21 * ONES) & !w & HIGH` is nonzero, and a DEL when that test for a zero byte
+/// of `w ^ (0x7f * ONES)` is.
+#[inline]
+fn has_space_or_control(uri: &[u8]) -> bool {
     const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
     const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
-    // Nonzero exactly when a byte of `w` is below 14 (for a bound up to 128 the borrow
-    // of the subtraction starts only at such a byte).
-    let below_14 = |w: u64| w.wrapping_sub(ONES * 14) & !w & HIGH;
-    let chunks = value.chunks_exact(8);
-    let tail = chunks.remainder();
-    let mut low = tail.iter().fold(0u8, |acc, &c| acc | u8::from(c < 14));
-    for chunk in chunks {
-        let word = <[u8; 8]>::try_from(chunk).map_or(0, u64::from_ne_bytes);
-        low |= u8::from(below_14(word) != 0);
+    let flags = |w: u64| {
+        let del = w ^ (ONES * 0x7f);
+        (w.wrapping_sub(ONES * 0x21) & !w) | (del.wrapping_sub(ONES) & !del)
+    };
+    let words = uri.chunks_exact(8);
+    let tail = words.remainder();
+    let mut acc = words
+        .fold(0, |acc, w| acc | w.first_chunk::<8>().map_or(0, |w| flags(u64::from_ne_bytes(*w))));
+    if !tail.is_empty() {
+        match uri.last_chunk::<8>() {
+            Some(last) => acc |= flags(u64::from_ne_bytes(*last)),
+            None => return tail.iter().any(|&c| c <= b' ' || c == 0x7f),
+        }
     }
-    low != 0 && memchr::memchr3(b'\r', b'\n', 0, value).is_some()
+    acc & HIGH != 0
+}
+
+/// Whether a byte of `value` is below 14 (CR, LF, NUL, TAB and the other low controls),
+/// eight bytes at a time.
+///
+/// For each word `w`, `(w - 14 * ONES) & !w & HIGH` is nonzero exactly when a byte of `w` is
+/// below 14 (for a bound up to 128 the borrow of the subtraction starts only at such a
+/// byte), so the words are or-ed together and tested once. The bytes after the last whole
+/// word are read as the value's last eight bytes (overlapping the words before), or one by
+/// one for a value shorter than a word.
+#[inline]
+fn has_byte_below_14(value: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    let below_14 = |w: u64| w.wrapping_sub(ONES * 14) & !w;
+    let word = |w: &[u8; 8]| below_14(u64::from_ne_bytes(*w));
+    let Some(last) = value.last_chunk::<8>() else {
+        return value.iter().any(|&c| c < 14);
+    };
+    // Sixteen bytes a step, then the last eight (overlapping the words before).
+    let acc = value.chunks_exact(16).fold(word(last), |acc, pair| match pair.split_first_chunk() {
+        Some((a, rest)) => acc | word(a) | rest.first_chunk().map_or(0, word),
+        None => acc,
+    });
+    let tail = value.len() % 16;
+    let acc = match value.get(value.len() - tail..).and_then(|t| t.first_chunk::<8>()) {
+        Some(w) => acc | word(w),
+        None => acc,
+    };
+    acc & HIGH != 0
 }
 
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
 
-    use super::breaks_line;
+    use super::{breaks_line, has_byte_below_14, has_line_break, has_space_or_control};
+
+    #[test]
+    fn canonical_reasons_are_printable() {
+        // `response` takes them without the check of a reason given.
+        for code in 0..=999 {
+            let reason = crate::canonical_reason(code);
+            assert!(!reason.bytes().any(|c| (c < 0x20 && c != b'\t') || c == 0x7f), "{code}");
+        }
+    }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(4000))]
+
+        /// The word-at-a-time check of a Request-URI finds one space, control or DEL
+        /// anywhere in URI bytes.
+        #[test]
+        fn space_or_control_is_found_anywhere(
+            clean in prop::collection::vec(0x21u8..0x7f, 0..40),
+            c in any::<u8>(),
+            at in 0usize..40,
+        ) {
+            prop_assert!(!has_space_or_control(&clean));
+            let mut u = clean.clone();
+            u.insert(at.min(clean.len()), c);
+            prop_assert_eq!(has_space_or_control(&u), c <= b' ' || c == 0x7f);
+        }
 
         /// The word-at-a-time check finds CR, LF and NUL wherever memchr does.
         #[test]
@@ -779,14 +879,21 @@ mod tests {
             clean in prop::collection::vec(32u8..127, 0..40),
         ) {
             prop_assert_eq!(breaks_line(&v), memchr::memchr3(b'\r', b'\n', 0, &v).is_some());
+            prop_assert_eq!(has_line_break(&v), memchr::memchr2(b'\r', b'\n', &v).is_some());
+            prop_assert_eq!(has_byte_below_14(&v), v.iter().any(|&c| c < 14));
+            let space_or_control = |s: &[u8]| s.iter().any(|&c| c <= b' ' || c == 0x7f);
+            prop_assert_eq!(has_space_or_control(&v), space_or_control(&v));
             let mut w = clean.clone();
             w.extend_from_slice(&v);
             prop_assert_eq!(breaks_line(&w), memchr::memchr3(b'\r', b'\n', 0, &w).is_some());
+            prop_assert_eq!(has_space_or_control(&w), space_or_control(&w));
             for at in 0..=clean.len() {
                 for c in [b'\r', b'\n', 0, b'\t', 13, 14] {
                     let mut u = clean.clone();
                     u.insert(at, c);
                     prop_assert_eq!(breaks_line(&u), matches!(c, b'\r' | b'\n' | 0));
+                    prop_assert_eq!(has_line_break(&u), matches!(c, b'\r' | b'\n'));
+                    prop_assert_eq!(has_byte_below_14(&u), c < 14);
                 }
             }
         }

@@ -290,7 +290,7 @@ pub(crate) fn plain_via_bytes(b: &[u8]) -> bool {
         }
     }) && text
         && branch != Some(false)
-        && first.convert(|v| v).is_ok()
+        && first.converts_as_tokens()
 }
 
 /// Whether [`sent_protocol_and_by`] would accept what is at the cursor, read by the same
@@ -354,6 +354,21 @@ impl<'a> ViaFirst<'a> {
             _ => return None,
         };
         slot.is_none().then_some(slot)
+    }
+
+    /// Whether [`convert`](Self::convert) with the values taken as tokens accepts the
+    /// parameters found. With a `branch` only if it has a value, without `received`, `maddr`
+    /// and `ttl`, and with no `rport` or one without a value (the common Via: a branch,
+    /// perhaps `;rport`), nothing needs converting and the answer is yes; otherwise the
+    /// conversion answers.
+    #[inline]
+    fn converts_as_tokens(self) -> bool {
+        let nothing_to_convert = matches!(self.branch, None | Some(Some(_)))
+            && self.received.is_none()
+            && self.maddr.is_none()
+            && self.ttl.is_none()
+            && matches!(self.rport, None | Some(None));
+        nothing_to_convert || self.convert(|v| v).is_ok()
     }
 
     /// Checks and converts the parameters found, in a fixed order (so the first error is
@@ -560,6 +575,26 @@ mod tests {
                 proptest::prop_assert!(typed, "{:?}", s);
             }
             proptest::prop_assert_eq!(via_is_valid(&s), typed, "{:?}", s);
+        }
+
+        #[test]
+        fn converts_as_tokens_is_the_conversion(
+            fields in proptest::array::uniform5(proptest::option::of(proptest::option::of(
+                "z9hG4bK1|1\\.2\\.3\\.4|300|12|70000|a\\.b|\\[::1\\]|::1|x|",
+            ))),
+        ) {
+            let [branch, received, rport, maddr, ttl] = &fields;
+            fn first(f: &Option<Option<String>>) -> Option<Option<&str>> {
+                f.as_ref().map(|v| v.as_deref())
+            }
+            let make = || ViaFirst {
+                branch: first(branch),
+                received: first(received),
+                rport: first(rport),
+                maddr: first(maddr),
+                ttl: first(ttl),
+            };
+            proptest::prop_assert_eq!(make().converts_as_tokens(), make().convert(|v| v).is_ok());
         }
 
         #[test]
