@@ -86,17 +86,37 @@ fn find_line_break(b: &[u8], from: usize) -> Option<usize> {
 }
 
 /// The first `:` in the 24 bytes from `from`, if the buffer holds them: where a header name
-/// of at most 19 bytes (the longest known one) written right before its colon ends.
+/// of at most 19 bytes (the longest known one) written right before its colon ends. With it
+/// come the words of the bytes before it, as [`HeaderName::lookup_words`] takes them (the
+/// bytes zero-padded to three words), masked out of the words read for the search.
 #[inline(always)]
-fn colon_near(b: &[u8], from: usize) -> Option<usize> {
-    let mut at = from;
-    for _ in 0..3 {
-        let word = u64::from_le_bytes(*b.get(at..)?.first_chunk::<8>()?);
-        let colons = bytes_below(word ^ (LOW_BYTES * u64::from(b':')), 1);
-        if colons != 0 {
-            return Some(first_flagged(at, colons));
-        }
-        at += 8;
+fn colon_near(b: &[u8], from: usize) -> Option<(usize, [u64; 3])> {
+    /// The colons of `w`, as their high bits (the lowest one exact).
+    #[inline(always)]
+    fn colons(w: u64) -> u64 {
+        bytes_below(w ^ (LOW_BYTES * u64::from(b':')), 1)
+    }
+    /// The bytes of a word below its lowest flag, as a mask.
+    #[inline(always)]
+    fn below(flags: u64) -> u64 {
+        ((flags & flags.wrapping_neg()) >> 7).wrapping_sub(1)
+    }
+    let (w0, rest) = b.get(from..)?.split_first_chunk::<8>()?;
+    let w0 = u64::from_le_bytes(*w0);
+    let c = colons(w0);
+    if c != 0 {
+        return Some((first_flagged(from, c), [w0 & below(c), 0, 0]));
+    }
+    let (w1, rest) = rest.split_first_chunk::<8>()?;
+    let w1 = u64::from_le_bytes(*w1);
+    let c = colons(w1);
+    if c != 0 {
+        return Some((first_flagged(from + 8, c), [w0, w1 & below(c), 0]));
+    }
+    let w2 = u64::from_le_bytes(*rest.first_chunk::<8>()?);
+    let c = colons(w2);
+    if c != 0 {
+        return Some((first_flagged(from + 16, c), [w0, w1, w2 & below(c)]));
     }
     None
 }
@@ -134,8 +154,9 @@ fn line_end(b: &[u8], from: usize, fold: bool, limits: &Limits) -> Result<LineEn
 /// in any case, is a token). Anything else takes the byte-by-byte path.
 #[inline(always)]
 fn header_name(b: &[u8], pos: usize) -> Result<(HeaderName, usize, usize), ParseError> {
-    if let Some(colon) = colon_near(b, pos) {
-        let name = HeaderName::lookup(b.get(pos..colon).unwrap_or_default());
+    if let Some((colon, words)) = colon_near(b, pos) {
+        let name =
+            HeaderName::lookup_words(words, colon - pos, || b.get(pos..colon).unwrap_or_default());
         if name != HeaderName::Other {
             return Ok((name, colon, colon + 1));
         }
@@ -1011,8 +1032,9 @@ mod tests {
             from in 0usize..12,
         ) {
             let found = colon_near(&v, from);
-            if let Some(c) = found {
+            if let Some((c, words)) = found {
                 prop_assert_eq!(v[c], b':');
+                prop_assert_eq!(words, crate::name::words_of_for_tests(&v[from..c]));
                 prop_assert!(c >= from && c < from + 24);
                 prop_assert!(!v[from..c].contains(&b':'));
             } else if v.len() >= from + 24 {
