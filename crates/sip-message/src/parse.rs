@@ -283,10 +283,19 @@ pub(crate) fn index_header(
     line: RawLine,
 ) -> Result<(), ParseError> {
     let mut v_start = line.value_from;
-    while v_start < line.content_end
-        && b.get(v_start).is_some_and(|&c| matches!(c, b' ' | b'\t' | b'\r' | b'\n'))
-    {
-        v_start += 1;
+    match b.get(v_start..).and_then(<[u8]>::first_chunk::<2>) {
+        // The common values, starting with a byte that is no whitespace (and so not the CR
+        // ending the line): right at `value_from` (as the builder indexes its lines), or after
+        // the one SP most senders write after the colon.
+        Some(&[c, _]) if c > b' ' => {}
+        Some(&[b' ', c]) if c > b' ' => v_start += 1,
+        _ => {
+            while v_start < line.content_end
+                && b.get(v_start).is_some_and(|&c| matches!(c, b' ' | b'\t' | b'\r' | b'\n'))
+            {
+                v_start += 1;
+            }
+        }
     }
     let mut v_end = line.content_end;
     while v_end > v_start && b.get(v_end - 1).is_some_and(|&c| is_ws(c)) {
