@@ -130,6 +130,12 @@ fn line_end(b: &[u8], from: usize, fold: bool, limits: &Limits) -> Result<LineEn
         let Some(pos) = find_line_break(b, at) else {
             return Err(ParseError::new(K::Truncated, b.len()));
         };
+        // The common break: CRLF and then a byte that does not fold the line.
+        if let Some(&[b'\r', b'\n', c]) = b.get(pos..).and_then(<[u8]>::first_chunk::<3>)
+            && !(fold && is_ws(c))
+        {
+            return Ok(LineEnd { content_end: pos, next: pos + 2 });
+        }
         // The line break and the byte after it, read as one slice pattern.
         let (len, after) = match b.get(pos..).unwrap_or_default() {
             [b'\r', b'\n', rest @ ..] => (2, rest.first()),
