@@ -61,6 +61,14 @@ pub(crate) fn run_len(table: &[bool; 256], s: &[u8]) -> usize {
         }
         rest = tail;
     }
+    // A run to the end (a tag, a branch, a Call-ID host ending the value) is settled by the
+    // last eight bytes of `s`, some of them already seen.
+    if rest.len() < 8
+        && s.last_chunk::<8>()
+            .is_some_and(|c| c.iter().fold(true, |all, &c| all & in_class(table, c)))
+    {
+        return s.len();
+    }
     if let Some((chunk, tail)) = rest.split_first_chunk::<4>()
         && chunk.iter().fold(true, |all, &c| all & in_class(table, c))
     {
