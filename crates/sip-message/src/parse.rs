@@ -436,26 +436,38 @@ static NOT_IN_REQUEST_URI: [bool; 256] = {
     t
 };
 
-/// The first byte of `uri` in [`NOT_IN_REQUEST_URI`], eight bytes per step.
+/// The first byte of `uri` in [`NOT_IN_REQUEST_URI`], eight bytes per step; the last bytes
+/// as the last eight (those already seen hold none), or one at a time in a URI shorter than
+/// eight bytes.
 #[inline]
 fn first_refused_in_uri(uri: &[u8]) -> Option<usize> {
-    let mut rest = uri;
-    while let Some((word, tail)) = rest.split_first_chunk::<8>() {
+    /// The refused bytes of a word, as their high bits (the lowest one exact).
+    #[inline(always)]
+    fn refused(word: &[u8; 8]) -> u64 {
         let w = u64::from_le_bytes(*word);
         // Each term's lowest flag is exact, so the lowest flag of them all is the first one.
         // `<` (0x3c) and `>` (0x3e) differ only in bit 0x02: one term finds both.
         let angle = (w ^ (LOW_BYTES * 0x3c)) & (LOW_BYTES * 0xfd);
-        let refused =
-            [0x7f, b'"'].iter().fold(bytes_below(w, 0x21) | bytes_below(angle, 1), |acc, &c| {
-                acc | bytes_below(w ^ (LOW_BYTES * u64::from(c)), 1)
-            });
-        if refused != 0 {
-            return Some(first_flagged(uri.len() - rest.len(), refused));
+        [0x7f, b'"'].iter().fold(bytes_below(w, 0x21) | bytes_below(angle, 1), |acc, &c| {
+            acc | bytes_below(w ^ (LOW_BYTES * u64::from(c)), 1)
+        })
+    }
+    let mut rest = uri;
+    while let Some((word, tail)) = rest.split_first_chunk::<8>() {
+        let flags = refused(word);
+        if flags != 0 {
+            return Some(first_flagged(uri.len() - rest.len(), flags));
         }
         rest = tail;
     }
-    let at = uri.len() - rest.len();
-    rest.iter().position(|&c| in_class(&NOT_IN_REQUEST_URI, c)).map(|p| at + p)
+    if rest.is_empty() {
+        return None;
+    }
+    if let Some(last) = uri.last_chunk::<8>() {
+        let flags = refused(last);
+        return (flags != 0).then(|| first_flagged(uri.len() - 8, flags));
+    }
+    rest.iter().position(|&c| in_class(&NOT_IN_REQUEST_URI, c))
 }
 
 /// A structural check of the Request-URI: `scheme ":" 1*(no whitespace, no controls, no `<>`)`
