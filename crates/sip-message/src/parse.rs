@@ -1344,6 +1344,24 @@ mod tests {
         }
     }
 
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn first_refused_in_uri_finds_one_bad_byte_anywhere(
+            len in 0usize..40,
+            at in 0usize..40,
+            bad in proptest::sample::select(b"\x00 \x7f<>\"".to_vec()),
+        ) {
+            // Clean URIs of every length with at most one refused byte: the word steps, the
+            // overlapping last word and the short-URI bytes all report it where it is.
+            let mut v = vec![b'a'; len];
+            if at < len {
+                v[at] = bad;
+            }
+            prop_assert_eq!(first_refused_in_uri(&v), (at < len).then_some(at));
+        }
+    }
+
     #[test]
     fn request_uri_structure() {
         assert!(check_request_uri(b"sip:a@b").is_ok());
