@@ -350,9 +350,15 @@ pub(crate) fn parse_start_line(
     let Some(sp1) = memchr::memchr(b' ', line) else {
         return Err(ParseError::new(K::StartLine, start));
     };
-    let method_bytes = line.get(..sp1).unwrap_or_default();
-    let Some(method) = Method::from_token(method_bytes, Some(buf)) else {
-        return Err(ParseError::new(K::Method, start));
+    // The methods of a call without the call to `Method::from_token`, which gives the same.
+    let method = match line.get(..sp1).unwrap_or_default() {
+        b"INVITE" => Method::Invite,
+        b"ACK" => Method::Ack,
+        b"BYE" => Method::Bye,
+        other => match Method::from_token(other, Some(buf)) {
+            Some(method) => method,
+            None => return Err(ParseError::new(K::Method, start)),
+        },
     };
     let Some(sp2) = memchr::memrchr(b' ', line) else {
         return Err(ParseError::new(K::StartLine, start));
@@ -1317,6 +1323,32 @@ mod tests {
         ) {
             let v = pieces.concat();
             prop_assert_eq!(parse_cseq(&v), parse_cseq_reference(&v));
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+        #[test]
+        fn request_line_method_is_method_from_bytes(
+            pieces in proptest::collection::vec(proptest::sample::select(vec![
+                &b"INVITE"[..], b"ACK", b"BYE", b"invite", b"Ack", b"CANCEL", b"FOO", b"-", b"@",
+                b"\xc3",
+            ]), 1..3),
+        ) {
+            let token = pieces.concat();
+            let mut wire = token.clone();
+            wire.extend_from_slice(b" sip:a@b SIP/2.0\r\nCSeq: 1 ");
+            wire.extend_from_slice(&token);
+            wire.extend_from_slice(b"\r\n\r\n");
+            let parsed = parse(Bytes::from(wire), &Limits::default());
+            match Method::from_bytes(&token) {
+                Some(m) => {
+                    let msg = parsed.unwrap();
+                    prop_assert_eq!(msg.method(), Some(&m));
+                    prop_assert_eq!(msg.cseq_method(), Some(&m));
+                }
+                None => prop_assert_eq!(parsed.err().map(|e| e.kind()), Some(K::Method)),
+            }
         }
     }
 
