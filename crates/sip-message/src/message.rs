@@ -238,7 +238,7 @@ impl Message {
     /// Finishes a parsed message: its body, and whether it is written back verbatim, which
     /// holds only if the bytes are what `write_to` would produce: one exact Content-Length line
     /// and the version spelled `SIP/2.0`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn seal(&mut self, origin: usize, body: Slot) {
         self.body = body;
         let exact_length = self.keys.content_length == Some(body.end - body.start)

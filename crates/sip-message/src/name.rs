@@ -199,29 +199,42 @@ impl HeaderName {
         HeaderName::lookup(name)
     }
 
-    /// [`HeaderName::from_bytes`], always inlined: for the parser's once-per-line lookup.
+    /// [`HeaderName::from_bytes`], always inlined.
     #[inline(always)]
     pub(crate) fn lookup(name: &[u8]) -> HeaderName {
-        // Nearly every sender writes the canonical spelling: the name's words (read once) pick
-        // one slot of a perfect hash of the canonical names, and one compare of the words and
-        // the length settles it (two names of different lengths may have the same words). Anything else (another case, an unknown name) takes the
-        // bucket search, out of line.
-        let (&first, len) = match name.first() {
-            Some(first) => (first, name.len()),
-            None => return HeaderName::Other,
-        };
-        if len == 1 {
+        HeaderName::lookup_words(name_words(name), name.len(), || name)
+    }
+
+    /// [`HeaderName::lookup`] of a name of `len` bytes whose [`name_words`] the caller has
+    /// already read (the parser has them from its search for the colon); `name` gives the
+    /// bytes themselves, needed only for a name not in its canonical spelling.
+    ///
+    /// Nearly every sender writes the canonical spelling: the words pick one slot of a perfect
+    /// hash of the canonical names, and one compare of the words and the length settles it
+    /// (the words of a name are its bytes padded with zeros, so two names of different lengths
+    /// may have the same words). Anything else (another case, an unknown name) takes the
+    /// bucket search, out of line.
+    #[inline(always)]
+    pub(crate) fn lookup_words<'a>(
+        key: [u64; 3],
+        len: usize,
+        name: impl FnOnce() -> &'a [u8],
+    ) -> HeaderName {
+        let first = (key[0] & 0xff) as u8;
+        if len <= 1 {
+            if len == 0 {
+                return HeaderName::Other;
+            }
             return COMPACT.get(usize::from(first)).map_or(HeaderName::Other, |&k| by_index(k));
         }
-        let key = name_words(name);
         let slot = HASH.get(hash_slot(key)).copied().unwrap_or_default();
         if let Some(i) = usize::from(slot).checked_sub(1)
             && WORDS.get(i) == Some(&key)
-            && LENGTHS.get(i) == Some(&(len as u8))
+            && LENGTHS.get(i).is_some_and(|&l| usize::from(l) == len)
         {
             return HeaderName::ALL.get(i).copied().unwrap_or(HeaderName::Other);
         }
-        bucket_lookup(first, len, key, name)
+        bucket_lookup(first, len, key, name())
     }
 }
 
@@ -243,7 +256,7 @@ fn bucket_lookup(first: u8, len: usize, key: [u64; 3], name: &[u8]) -> HeaderNam
 /// The multiplier of [`hash_slot`], found by search: it sends the words of the canonical
 /// spellings of [`HeaderName::ALL`] to distinct slots (checked by a test; a name that shared a
 /// slot would still be found, by [`bucket_lookup`]).
-const HASH_MULTIPLIER: u64 = 0xe103_43f3_8d27_d319;
+const HASH_MULTIPLIER: u64 = 0x76e7_241b_e8af_2d6b;
 
 /// The slot of [`HASH`] for a name's [`name_words`].
 #[inline(always)]
@@ -341,43 +354,55 @@ const fn le_bytes(s: &[u8], at: usize, n: usize) -> u64 {
     w
 }
 
-/// A name of 2 to 24 bytes as up to three words which equal those of another name of the
-/// same length exactly when the bytes do: its first and last two, four or eight bytes
-/// (overlapping for lengths between), plus bytes 8..16 for a name longer than 16. The
-/// compile-time form, byte by byte; [`name_words`] reads the same words at run time.
+/// A name of at most 24 bytes as three little-endian words: its bytes padded with zeros, so
+/// that the words equal those of another name of the same length exactly when the bytes do
+/// (a longer name gives words no name has). The compile-time form, byte by byte;
+/// [`name_words`] reads the same words at run time, and the parser masks them out of the
+/// words it reads while looking for the colon.
+// Runs at compile time only (and in tests): `k < 3`.
+#[allow(clippy::indexing_slicing)]
 const fn words_of(s: &[u8]) -> [u64; 3] {
     let n = s.len();
-    match n {
-        2..=3 => [le_bytes(s, 0, 2) | le_bytes(s, n - 2, 2) << 16, 0, 0],
-        4..=7 => [le_bytes(s, 0, 4) | le_bytes(s, n - 4, 4) << 32, 0, 0],
-        8..=16 => [le_bytes(s, 0, 8), le_bytes(s, n - 8, 8), 0],
-        17..=24 => [le_bytes(s, 0, 8), le_bytes(s, 8, 8), le_bytes(s, n - 8, 8)],
-        _ => [u64::MAX; 3],
+    if n > 24 {
+        return [u64::MAX; 3];
     }
+    let mut w = [0u64; 3];
+    let mut k = 0;
+    while k < 3 {
+        let from = 8 * k;
+        if n > from {
+            let len = if n - from < 8 { n - from } else { 8 };
+            w[k] = le_bytes(s, from, len);
+        }
+        k += 1;
+    }
+    w
 }
 
-/// [`words_of`] at run time, a few loads. Any other length gives words no name has.
+/// [`words_of`] at run time, a few loads: the first and last bytes of a short name read as
+/// two overlapping halves (the bytes they share land on the same places), the tail of a
+/// longer one as its last eight bytes shifted down.
 #[inline(always)]
 fn name_words(s: &[u8]) -> [u64; 3] {
     let n = s.len();
-    let word = |c: Option<&[u8; 8]>| c.map_or(u64::MAX, |c| u64::from_le_bytes(*c));
-    if n >= 8 {
-        let last = word(s.last_chunk::<8>());
-        return match n {
-            8..=16 => [word(s.first_chunk::<8>()), last, 0],
-            17..=24 => {
-                [word(s.first_chunk::<8>()), word(s.get(8..).and_then(<[u8]>::first_chunk)), last]
-            }
-            _ => [u64::MAX; 3],
-        };
-    }
-    if n >= 4 {
-        let half = |c: Option<&[u8; 4]>| c.map_or(u64::MAX, |c| u64::from(u32::from_le_bytes(*c)));
-        return [half(s.first_chunk::<4>()) | half(s.last_chunk::<4>()) << 32, 0, 0];
-    }
-    match (s.first_chunk::<2>(), s.last_chunk::<2>()) {
-        (Some(a), Some(b)) => {
-            [u64::from(u16::from_le_bytes(*a)) | u64::from(u16::from_le_bytes(*b)) << 16, 0, 0]
+    let word = |c: Option<&[u8; 8]>| c.map_or(0, |c| u64::from_le_bytes(*c));
+    // The last eight bytes with the `8 * k - n` of them before byte `8 * (k - 1)` dropped.
+    let tail = |k: usize| word(s.last_chunk::<8>()) >> (8 * (8 * k - n));
+    match n {
+        0 => [0; 3],
+        1 => [s.first().map_or(0, |&c| u64::from(c)), 0, 0],
+        2..=3 => {
+            let half = |c: Option<&[u8; 2]>| c.map_or(0, |c| u64::from(u16::from_le_bytes(*c)));
+            [half(s.first_chunk::<2>()) | half(s.last_chunk::<2>()) << (8 * (n - 2)), 0, 0]
+        }
+        4..=7 => {
+            let half = |c: Option<&[u8; 4]>| c.map_or(0, |c| u64::from(u32::from_le_bytes(*c)));
+            [half(s.first_chunk::<4>()) | half(s.last_chunk::<4>()) << (8 * (n - 4)), 0, 0]
+        }
+        8 => [word(s.first_chunk::<8>()), 0, 0],
+        9..=16 => [word(s.first_chunk::<8>()), tail(2), 0],
+        17..=24 => {
+            [word(s.first_chunk::<8>()), word(s.get(8..).and_then(<[u8]>::first_chunk)), tail(3)]
         }
         _ => [u64::MAX; 3],
     }
@@ -437,6 +462,12 @@ impl fmt::Display for HeaderName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// [`words_of`], for the parser's tests of the words it reads.
+#[cfg(test)]
+pub(crate) fn words_of_for_tests(s: &[u8]) -> [u64; 3] {
+    words_of(s)
 }
 
 #[cfg(test)]
@@ -503,7 +534,7 @@ mod tests {
         fn name_words_are_the_compile_time_words(
             s in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..30)
         ) {
-            let expected = if (2..=24).contains(&s.len()) { words_of(&s) } else { [u64::MAX; 3] };
+            let expected = if s.len() <= 24 { words_of(&s) } else { [u64::MAX; 3] };
             proptest::prop_assert_eq!(name_words(&s), expected);
         }
 

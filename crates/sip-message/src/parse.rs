@@ -86,17 +86,37 @@ fn find_line_break(b: &[u8], from: usize) -> Option<usize> {
 }
 
 /// The first `:` in the 24 bytes from `from`, if the buffer holds them: where a header name
-/// of at most 19 bytes (the longest known one) written right before its colon ends.
+/// of at most 19 bytes (the longest known one) written right before its colon ends. With it
+/// come the words of the bytes before it, as [`HeaderName::lookup_words`] takes them (the
+/// bytes zero-padded to three words), masked out of the words read for the search.
 #[inline(always)]
-fn colon_near(b: &[u8], from: usize) -> Option<usize> {
-    let mut at = from;
-    for _ in 0..3 {
-        let word = u64::from_le_bytes(*b.get(at..)?.first_chunk::<8>()?);
-        let colons = bytes_below(word ^ (LOW_BYTES * u64::from(b':')), 1);
-        if colons != 0 {
-            return Some(first_flagged(at, colons));
-        }
-        at += 8;
+fn colon_near(b: &[u8], from: usize) -> Option<(usize, [u64; 3])> {
+    /// The colons of `w`, as their high bits (the lowest one exact).
+    #[inline(always)]
+    fn colons(w: u64) -> u64 {
+        bytes_below(w ^ (LOW_BYTES * u64::from(b':')), 1)
+    }
+    /// The bytes of a word below its lowest flag, as a mask.
+    #[inline(always)]
+    fn below(flags: u64) -> u64 {
+        ((flags & flags.wrapping_neg()) >> 7).wrapping_sub(1)
+    }
+    let (w0, rest) = b.get(from..)?.split_first_chunk::<8>()?;
+    let w0 = u64::from_le_bytes(*w0);
+    let c = colons(w0);
+    if c != 0 {
+        return Some((first_flagged(from, c), [w0 & below(c), 0, 0]));
+    }
+    let (w1, rest) = rest.split_first_chunk::<8>()?;
+    let w1 = u64::from_le_bytes(*w1);
+    let c = colons(w1);
+    if c != 0 {
+        return Some((first_flagged(from + 8, c), [w0, w1 & below(c), 0]));
+    }
+    let w2 = u64::from_le_bytes(*rest.first_chunk::<8>()?);
+    let c = colons(w2);
+    if c != 0 {
+        return Some((first_flagged(from + 16, c), [w0, w1, w2 & below(c)]));
     }
     None
 }
@@ -110,6 +130,12 @@ fn line_end(b: &[u8], from: usize, fold: bool, limits: &Limits) -> Result<LineEn
         let Some(pos) = find_line_break(b, at) else {
             return Err(ParseError::new(K::Truncated, b.len()));
         };
+        // The common break: CRLF and then a byte that does not fold the line.
+        if let Some(&[b'\r', b'\n', c]) = b.get(pos..).and_then(<[u8]>::first_chunk::<3>)
+            && !(fold && is_ws(c))
+        {
+            return Ok(LineEnd { content_end: pos, next: pos + 2 });
+        }
         // The line break and the byte after it, read as one slice pattern.
         let (len, after) = match b.get(pos..).unwrap_or_default() {
             [b'\r', b'\n', rest @ ..] => (2, rest.first()),
@@ -134,8 +160,9 @@ fn line_end(b: &[u8], from: usize, fold: bool, limits: &Limits) -> Result<LineEn
 /// in any case, is a token). Anything else takes the byte-by-byte path.
 #[inline(always)]
 fn header_name(b: &[u8], pos: usize) -> Result<(HeaderName, usize, usize), ParseError> {
-    if let Some(colon) = colon_near(b, pos) {
-        let name = HeaderName::lookup(b.get(pos..colon).unwrap_or_default());
+    if let Some((colon, words)) = colon_near(b, pos) {
+        let name =
+            HeaderName::lookup_words(words, colon - pos, || b.get(pos..colon).unwrap_or_default());
         if name != HeaderName::Other {
             return Ok((name, colon, colon + 1));
         }
@@ -262,10 +289,19 @@ pub(crate) fn index_header(
     line: RawLine,
 ) -> Result<(), ParseError> {
     let mut v_start = line.value_from;
-    while v_start < line.content_end
-        && b.get(v_start).is_some_and(|&c| matches!(c, b' ' | b'\t' | b'\r' | b'\n'))
-    {
-        v_start += 1;
+    match b.get(v_start..).and_then(<[u8]>::first_chunk::<2>) {
+        // The common values, starting with a byte that is no whitespace (and so not the CR
+        // ending the line): right at `value_from` (as the builder indexes its lines), or after
+        // the one SP most senders write after the colon.
+        Some(&[c, _]) if c > b' ' => {}
+        Some(&[b' ', c]) if c > b' ' => v_start += 1,
+        _ => {
+            while v_start < line.content_end
+                && b.get(v_start).is_some_and(|&c| matches!(c, b' ' | b'\t' | b'\r' | b'\n'))
+            {
+                v_start += 1;
+            }
+        }
     }
     let mut v_end = line.content_end;
     while v_end > v_start && b.get(v_end - 1).is_some_and(|&c| is_ws(c)) {
@@ -314,9 +350,15 @@ pub(crate) fn parse_start_line(
     let Some(sp1) = memchr::memchr(b' ', line) else {
         return Err(ParseError::new(K::StartLine, start));
     };
-    let method_bytes = line.get(..sp1).unwrap_or_default();
-    let Some(method) = Method::from_token(method_bytes, Some(buf)) else {
-        return Err(ParseError::new(K::Method, start));
+    // The methods of a call without the call to `Method::from_token`, which gives the same.
+    let method = match line.get(..sp1).unwrap_or_default() {
+        b"INVITE" => Method::Invite,
+        b"ACK" => Method::Ack,
+        b"BYE" => Method::Bye,
+        other => match Method::from_token(other, Some(buf)) {
+            Some(method) => method,
+            None => return Err(ParseError::new(K::Method, start)),
+        },
     };
     let Some(sp2) = memchr::memrchr(b' ', line) else {
         return Err(ParseError::new(K::StartLine, start));
@@ -400,26 +442,38 @@ static NOT_IN_REQUEST_URI: [bool; 256] = {
     t
 };
 
-/// The first byte of `uri` in [`NOT_IN_REQUEST_URI`], eight bytes per step.
+/// The first byte of `uri` in [`NOT_IN_REQUEST_URI`], eight bytes per step; the last bytes
+/// as the last eight (those already seen hold none), or one at a time in a URI shorter than
+/// eight bytes.
 #[inline]
 fn first_refused_in_uri(uri: &[u8]) -> Option<usize> {
-    let mut rest = uri;
-    while let Some((word, tail)) = rest.split_first_chunk::<8>() {
+    /// The refused bytes of a word, as their high bits (the lowest one exact).
+    #[inline(always)]
+    fn refused(word: &[u8; 8]) -> u64 {
         let w = u64::from_le_bytes(*word);
         // Each term's lowest flag is exact, so the lowest flag of them all is the first one.
         // `<` (0x3c) and `>` (0x3e) differ only in bit 0x02: one term finds both.
         let angle = (w ^ (LOW_BYTES * 0x3c)) & (LOW_BYTES * 0xfd);
-        let refused =
-            [0x7f, b'"'].iter().fold(bytes_below(w, 0x21) | bytes_below(angle, 1), |acc, &c| {
-                acc | bytes_below(w ^ (LOW_BYTES * u64::from(c)), 1)
-            });
-        if refused != 0 {
-            return Some(first_flagged(uri.len() - rest.len(), refused));
+        [0x7f, b'"'].iter().fold(bytes_below(w, 0x21) | bytes_below(angle, 1), |acc, &c| {
+            acc | bytes_below(w ^ (LOW_BYTES * u64::from(c)), 1)
+        })
+    }
+    let mut rest = uri;
+    while let Some((word, tail)) = rest.split_first_chunk::<8>() {
+        let flags = refused(word);
+        if flags != 0 {
+            return Some(first_flagged(uri.len() - rest.len(), flags));
         }
         rest = tail;
     }
-    let at = uri.len() - rest.len();
-    rest.iter().position(|&c| in_class(&NOT_IN_REQUEST_URI, c)).map(|p| at + p)
+    if rest.is_empty() {
+        return None;
+    }
+    if let Some(last) = uri.last_chunk::<8>() {
+        let flags = refused(last);
+        return (flags != 0).then(|| first_flagged(uri.len() - 8, flags));
+    }
+    rest.iter().position(|&c| in_class(&NOT_IN_REQUEST_URI, c))
 }
 
 /// A structural check of the Request-URI: `scheme ":" 1*(no whitespace, no controls, no `<>`)`
@@ -551,7 +605,13 @@ pub(crate) fn parse_cseq(v: &[u8]) -> Option<(u32, Method)> {
     if ws == 0 {
         return None;
     }
-    let method = Method::from_bytes(rest.get(ws..)?)?;
+    // The methods of a call without the call to `Method::from_bytes`, which gives the same.
+    let method = match rest.get(ws..)? {
+        b"INVITE" => Method::Invite,
+        b"ACK" => Method::Ack,
+        b"BYE" => Method::Bye,
+        other => Method::from_bytes(other)?,
+    };
     Some((number as u32, method))
 }
 
@@ -1011,8 +1071,9 @@ mod tests {
             from in 0usize..12,
         ) {
             let found = colon_near(&v, from);
-            if let Some(c) = found {
+            if let Some((c, words)) = found {
                 prop_assert_eq!(v[c], b':');
+                prop_assert_eq!(words, crate::name::words_of_for_tests(&v[from..c]));
                 prop_assert!(c >= from && c < from + 24);
                 prop_assert!(!v[from..c].contains(&b':'));
             } else if v.len() >= from + 24 {
@@ -1256,11 +1317,38 @@ mod tests {
         fn parse_cseq_matches_the_reference(
             pieces in proptest::collection::vec(proptest::sample::select(vec![
                 &b"0"[..], b"1", b"9", b"2147483647", b"2147483648", b"99999999999", b" ", b"\t",
-                b"\r\n ", b"INVITE", b"ack", b"X", b"-", b"\xc3",
+                b"\r\n ", b"INVITE", b"ack", b"ACK", b"BYE", b"bye", b"CANCEL", b"X", b"-",
+                b"\xc3",
             ]), 0..6),
         ) {
             let v = pieces.concat();
             prop_assert_eq!(parse_cseq(&v), parse_cseq_reference(&v));
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+        #[test]
+        fn request_line_method_is_method_from_bytes(
+            pieces in proptest::collection::vec(proptest::sample::select(vec![
+                &b"INVITE"[..], b"ACK", b"BYE", b"invite", b"Ack", b"CANCEL", b"FOO", b"-", b"@",
+                b"\xc3",
+            ]), 1..3),
+        ) {
+            let token = pieces.concat();
+            let mut wire = token.clone();
+            wire.extend_from_slice(b" sip:a@b SIP/2.0\r\nCSeq: 1 ");
+            wire.extend_from_slice(&token);
+            wire.extend_from_slice(b"\r\n\r\n");
+            let parsed = parse(Bytes::from(wire), &Limits::default());
+            match Method::from_bytes(&token) {
+                Some(m) => {
+                    let msg = parsed.unwrap();
+                    prop_assert_eq!(msg.method(), Some(&m));
+                    prop_assert_eq!(msg.cseq_method(), Some(&m));
+                }
+                None => prop_assert_eq!(parsed.err().map(|e| e.kind()), Some(K::Method)),
+            }
         }
     }
 
@@ -1292,6 +1380,24 @@ mod tests {
         ) {
             let expected = v.iter().position(|&c| in_class(&NOT_IN_REQUEST_URI, c));
             prop_assert_eq!(first_refused_in_uri(&v), expected);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn first_refused_in_uri_finds_one_bad_byte_anywhere(
+            len in 0usize..40,
+            at in 0usize..40,
+            bad in proptest::sample::select(b"\x00 \x7f<>\"".to_vec()),
+        ) {
+            // Clean URIs of every length with at most one refused byte: the word steps, the
+            // overlapping last word and the short-URI bytes all report it where it is.
+            let mut v = vec![b'a'; len];
+            if at < len {
+                v[at] = bad;
+            }
+            prop_assert_eq!(first_refused_in_uri(&v), (at < len).then_some(at));
         }
     }
 
