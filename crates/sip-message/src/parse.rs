@@ -420,9 +420,19 @@ fn reason_phrase_ok(reason: &[u8]) -> bool {
 
 /// `SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT`; only 2.0 is supported (RFC 3261 §7.1).
 /// Another well-formed version is [`K::Version`] (answered 505); anything else a bad line.
+#[inline(always)]
 fn check_version(v: &[u8], at: usize) -> Result<(), ParseError> {
-    // The exact spelling first: a 7-byte compare instead of a byte-by-byte case fold.
-    if v == b"SIP/2.0" || v.eq_ignore_ascii_case(b"SIP/2.0") {
+    // The exact spelling inline: a 7-byte compare; anything else out of line.
+    if v == b"SIP/2.0" {
+        return Ok(());
+    }
+    check_other_version(v, at)
+}
+
+/// [`check_version`] for a version not spelled exactly `SIP/2.0`.
+#[inline(never)]
+fn check_other_version(v: &[u8], at: usize) -> Result<(), ParseError> {
+    if v.eq_ignore_ascii_case(b"SIP/2.0") {
         return Ok(());
     }
     let well_formed = v.get(..4).is_some_and(|p| p.eq_ignore_ascii_case(b"SIP/"))
