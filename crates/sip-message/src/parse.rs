@@ -1385,6 +1385,23 @@ mod tests {
     }
 
     #[test]
+    fn versions_in_any_case_and_the_unsupported_ones() {
+        for ok in [&b"SIP/2.0"[..], b"sip/2.0", b"Sip/2.0"] {
+            assert!(check_version(ok, 0).is_ok(), "{ok:?}");
+        }
+        for (v, kind) in [
+            (&b"SIP/7.0"[..], K::Version),
+            (b"sip/2.1", K::Version),
+            (b"SIP/2", K::StartLine),
+            (b"SIP/2.0 ", K::StartLine),
+            (b"HTTP/1.1", K::StartLine),
+            (b"", K::StartLine),
+        ] {
+            assert_eq!(check_version(v, 3).map_err(|e| (e.kind(), e.offset())), Err((kind, 3)));
+        }
+    }
+
+    #[test]
     fn cseq_limits() {
         assert_eq!(parse_cseq(b"0009 INVITE"), Some((9, Method::Invite)));
         assert_eq!(parse_cseq(b"2147483647 BYE"), Some((2147483647, Method::Bye)));
