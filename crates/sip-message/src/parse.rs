@@ -396,9 +396,7 @@ fn parse_status_line(start: usize, line: &[u8]) -> Result<StartLine, ParseError>
         Some((b' ', reason)) => {
             // Reason-Phrase = *(reserved / unreserved / escaped / UTF8-NONASCII / UTF8-CONT /
             // SP / HTAB): printable text, valid UTF-8.
-            if reason.iter().any(|&c| (c < 0x20 && c != b'\t') || c == 0x7f)
-                || (!reason.is_ascii() && std::str::from_utf8(reason).is_err())
-            {
+            if !reason_phrase_ok(reason) {
                 return Err(ParseError::new(K::ReasonPhrase, reason_start));
             }
         }
@@ -409,11 +407,32 @@ fn parse_status_line(start: usize, line: &[u8]) -> Result<StartLine, ParseError>
     Ok(StartLine::Response { code, reason: Slot::buf(reason_start, reason_end) })
 }
 
+/// Whether a Reason-Phrase is printable text (no control but HTAB, no DEL) in valid UTF-8.
+/// One pass finds the controls and whether any byte is not ASCII (its high bit); only then is
+/// the UTF-8 checked.
+#[inline(always)]
+fn reason_phrase_ok(reason: &[u8]) -> bool {
+    let (control, high) = reason.iter().fold((false, 0), |(control, high), &c| {
+        (control | ((c < 0x20 && c != b'\t') || c == 0x7f), high | c)
+    });
+    !control && (high < 0x80 || std::str::from_utf8(reason).is_ok())
+}
+
 /// `SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT`; only 2.0 is supported (RFC 3261 §7.1).
 /// Another well-formed version is [`K::Version`] (answered 505); anything else a bad line.
+#[inline(always)]
 fn check_version(v: &[u8], at: usize) -> Result<(), ParseError> {
-    // The exact spelling first: a 7-byte compare instead of a byte-by-byte case fold.
-    if v == b"SIP/2.0" || v.eq_ignore_ascii_case(b"SIP/2.0") {
+    // The exact spelling inline: a 7-byte compare; anything else out of line.
+    if v == b"SIP/2.0" {
+        return Ok(());
+    }
+    check_other_version(v, at)
+}
+
+/// [`check_version`] for a version not spelled exactly `SIP/2.0`.
+#[inline(never)]
+fn check_other_version(v: &[u8], at: usize) -> Result<(), ParseError> {
+    if v.eq_ignore_ascii_case(b"SIP/2.0") {
         return Ok(());
     }
     let well_formed = v.get(..4).is_some_and(|p| p.eq_ignore_ascii_case(b"SIP/"))
@@ -1349,6 +1368,36 @@ mod tests {
                 }
                 None => prop_assert_eq!(parsed.err().map(|e| e.kind()), Some(K::Method)),
             }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn reason_phrase_ok_is_the_two_checks(
+            v in proptest::collection::vec(proptest::sample::select(
+                b"\x00\x09\x1f\x20\x7f\x80\xbf\xc3\xa9\xe2\xffaZ".to_vec()), 0..12),
+        ) {
+            let old = !(v.iter().any(|&c| (c < 0x20 && c != b'\t') || c == 0x7f)
+                || (!v.is_ascii() && std::str::from_utf8(&v).is_err()));
+            prop_assert_eq!(reason_phrase_ok(&v), old);
+        }
+    }
+
+    #[test]
+    fn versions_in_any_case_and_the_unsupported_ones() {
+        for ok in [&b"SIP/2.0"[..], b"sip/2.0", b"Sip/2.0"] {
+            assert!(check_version(ok, 0).is_ok(), "{ok:?}");
+        }
+        for (v, kind) in [
+            (&b"SIP/7.0"[..], K::Version),
+            (b"sip/2.1", K::Version),
+            (b"SIP/2", K::StartLine),
+            (b"SIP/2.0 ", K::StartLine),
+            (b"HTTP/1.1", K::StartLine),
+            (b"", K::StartLine),
+        ] {
+            assert_eq!(check_version(v, 3).map_err(|e| (e.kind(), e.offset())), Err((kind, 3)));
         }
     }
 
