@@ -638,27 +638,7 @@ impl State {
         let index = &mut self.index;
         let at = index.headers.len();
         let slot = index.push_written(name, name_start, value_from, content_end);
-        let from = &request.keys;
-        let keys = &mut index.keys;
-        let carry = |k: Option<Slot>| k.and_then(|k| k.rebase(e.value, slot));
-        match name {
-            HeaderName::Via if keys.via.is_none() => {
-                keys.via = Some(at as u16);
-                keys.branch = carry(from.branch);
-            }
-            HeaderName::From if keys.from.is_none() => {
-                keys.from = Some(at as u16);
-                keys.from_tag = carry(from.from_tag);
-            }
-            HeaderName::CallId if keys.call_id.is_none() && from.call_id == Some(e.value) => {
-                keys.call_id = Some(slot);
-            }
-            HeaderName::CSeq if !keys.cseq_seen => {
-                keys.cseq_seen = true;
-                keys.cseq.clone_from(&from.cseq);
-            }
-            _ => {}
-        }
+        index.keys.carry_copied(&request.keys, name, at, e.value, slot);
     }
 
     /// Writes `head [": "] value CRLF`; returns where the line starts, where its value starts

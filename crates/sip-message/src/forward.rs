@@ -69,26 +69,8 @@ impl Message {
                 _ => continue,
             }
             let (at, value) = write_plain(&mut buf, &mut headers, &mut longest, self, e)?;
-            let carry = |k: Option<Slot>| k.and_then(|k| k.rebase(e.value, value));
             // The keys `copied_line` carries over from the request.
-            match e.name {
-                HeaderName::Via if keys.via.is_none() => {
-                    keys.via = Some(at as u16);
-                    keys.branch = carry(from.branch);
-                }
-                HeaderName::From if keys.from.is_none() => {
-                    keys.from = Some(at as u16);
-                    keys.from_tag = carry(from.from_tag);
-                }
-                HeaderName::CallId if keys.call_id.is_none() && from.call_id == Some(e.value) => {
-                    keys.call_id = Some(value);
-                }
-                HeaderName::CSeq if !keys.cseq_seen => {
-                    keys.cseq_seen = true;
-                    keys.cseq.clone_from(&from.cseq);
-                }
-                _ => {}
-            }
+            keys.carry_copied(from, e.name, at, e.value, value);
         }
         if let Some((old, e)) = to {
             // Indexed as the parser indexes a To line: the first, so its tag is the key, which

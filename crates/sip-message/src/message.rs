@@ -111,6 +111,40 @@ impl Keys {
             _ => {}
         }
     }
+
+    /// Carries the key a line copied from a message with keys `from` gives: the line `name`
+    /// is header number `at` of the copy, its value `copied` in the original and `written` in
+    /// the copy (same bytes). The first Via, From, Call-ID and CSeq lines take the original's
+    /// keys, rebased; other lines (and To, whose tag the copier writes) have none.
+    #[inline]
+    pub(crate) fn carry_copied(
+        &mut self,
+        from: &Keys,
+        name: HeaderName,
+        at: usize,
+        copied: Slot,
+        written: Slot,
+    ) {
+        let carry = |k: Option<Slot>| k.and_then(|k| k.rebase(copied, written));
+        match name {
+            HeaderName::Via if self.via.is_none() => {
+                self.via = Some(at as u16);
+                self.branch = carry(from.branch);
+            }
+            HeaderName::From if self.from.is_none() => {
+                self.from = Some(at as u16);
+                self.from_tag = carry(from.from_tag);
+            }
+            HeaderName::CallId if self.call_id.is_none() && from.call_id == Some(copied) => {
+                self.call_id = Some(written);
+            }
+            HeaderName::CSeq if !self.cseq_seen => {
+                self.cseq_seen = true;
+                self.cseq.clone_from(&from.cseq);
+            }
+            _ => {}
+        }
+    }
 }
 
 /// A SIP request or response (RFC 3261 §7): the received buffer and an index of spans into it.

@@ -3135,8 +3135,14 @@ impl UaCore {
 
     /// Appends `len` random base-62 characters to `out` (one draw each, in order).
     fn push_token(&mut self, out: &mut String, len: usize) {
-        // Written into a stack buffer and appended a chunk at a time: one capacity check and
-        // copy per chunk rather than a `char` push (UTF-8 encode, capacity check) per character.
+        // Base-62 digits are ASCII: the check cannot fail.
+        self.draw_token(len, |part| out.push_str(std::str::from_utf8(part).unwrap_or_default()));
+    }
+
+    /// Draws `len` random base-62 characters (one draw each, in order) and hands them to `put`
+    /// a chunk at a time from a stack buffer: one capacity check and copy per chunk rather than
+    /// a push (and, for text, a UTF-8 encode) per character.
+    fn draw_token(&mut self, len: usize, mut put: impl FnMut(&[u8])) {
         let mut chunk = [0u8; CALL_ID_LEN];
         let mut left = len;
         while left > 0 {
@@ -3145,8 +3151,7 @@ impl UaCore {
             for c in part.iter_mut() {
                 *c = self.token_char();
             }
-            // Base-62 digits are ASCII: the check cannot fail.
-            out.push_str(std::str::from_utf8(part).unwrap_or_default());
+            put(part);
             left -= n;
         }
     }
@@ -3173,17 +3178,7 @@ impl UaCore {
 
     /// [`push_token`](Self::push_token) into bytes: the same draws, the same characters.
     fn push_token_bytes(&mut self, out: &mut Vec<u8>, len: usize) {
-        let mut chunk = [0u8; CALL_ID_LEN];
-        let mut left = len;
-        while left > 0 {
-            let n = left.min(CALL_ID_LEN);
-            let part = chunk.get_mut(..n).unwrap_or_default();
-            for c in part.iter_mut() {
-                *c = self.token_char();
-            }
-            out.extend_from_slice(part);
-            left -= n;
-        }
+        self.draw_token(len, |part| out.extend_from_slice(part));
     }
 
     /// Appends a new Call-ID to `out`.
