@@ -250,13 +250,16 @@ pub(crate) fn run(args: &ServeArgs) -> ExitCode {
         eprintln!("sip: {error}");
         return ExitCode::from(2);
     }
-    for l in runtime.local_addrs() {
-        println!("listening on {l}");
-    }
+    // The handler goes in before the "listening on" lines: whoever waits for them (a
+    // supervisor, a test) may send SIGTERM at once, and it must end in the clean shutdown
+    // that saves the bindings, not in the default action.
     let handle = runtime.handle();
     if let Err(e) = crate::on_signal(&handle) {
         eprintln!("sip: cannot install the SIGINT/SIGTERM handler: {e}");
         return ExitCode::from(2);
+    }
+    for l in runtime.local_addrs() {
+        println!("listening on {l}");
     }
     let started = Instant::now();
     let mut previous = (started, Snapshot::default());
