@@ -294,6 +294,10 @@ pub struct UaCore {
     consts: Consts,
     addrs: AddrMemo,
     contacts: ContactMemo,
+    /// The last Content-Type line of the usual form `type/subtype` that [`UaConfig::accept`]
+    /// accepted: a request with the same line is accepted without the comparison (a peer
+    /// sends every call's offer with the same type).
+    accepted_type: Option<Box<[u8]>>,
     /// Recently resolved IP-literal URIs (whose target depends on nothing but the URI).
     resolved: ResolveCache,
     /// A buffer for the Via of a request being built, kept to write the next one without
@@ -636,6 +640,7 @@ impl UaCore {
             consts: Consts::of(&config),
             addrs: AddrMemo::default(),
             contacts: ContactMemo::default(),
+            accepted_type: None,
             resolved: ResolveCache::default(),
             via_buf: Vec::new(),
             from_buf: Vec::new(),
@@ -2967,13 +2972,25 @@ impl UaCore {
 
     /// Whether the body of `request` (which passed `validate`) has a type this UA accepts
     /// (§8.2.3).
-    fn body_acceptable(&self, request: &Message) -> bool {
+    fn body_acceptable(&mut self, request: &Message) -> bool {
         if request.body().is_empty() {
             return true;
         }
+        let line = request.header_lines(H::ContentType).next();
+        // A line the memo holds was accepted as `type/subtype` alone: the same answer.
+        if line.is_some() && line == self.accepted_type.as_deref() {
+            return true;
+        }
         let typed;
-        let (mime_type, subtype) = match plain_media_type(request) {
-            Some(pair) => pair,
+        let (mime_type, subtype) = match line.and_then(plain_line_type) {
+            Some(pair) => {
+                // The answer depends on the line alone (it is `type/subtype`, nothing else).
+                let accepted = self.accepts(pair);
+                if accepted {
+                    self.accepted_type = line.map(Into::into);
+                }
+                return accepted;
+            }
             None => match request.typed::<ContentType<'_>>() {
                 Some(Ok(ct)) => {
                     typed = ct;
@@ -2982,7 +2999,11 @@ impl UaCore {
                 _ => return false,
             },
         };
-        // `UaConfig::accept`, split once at `UaCore::new`.
+        self.accepts((mime_type, subtype))
+    }
+
+    /// Whether [`UaConfig::accept`] (split once at `UaCore::new`) takes `type/subtype`.
+    fn accepts(&self, (mime_type, subtype): (&[u8], &[u8])) -> bool {
         self.consts.accept.iter().any(|(t, s)| {
             let (t, s) = (&**t, &**s);
             // `ContentType::is(t, s)`, then a `type/*` range.
@@ -3269,8 +3290,13 @@ impl Call {
 /// written plainly as `type/subtype` (letters, digits, `.`, `+`, `-`): then they are the text
 /// either side of the slash, as the typed parse reads them (RFC 3261 §20.15). `None` for any
 /// other form (parameters, whitespace, ...), which the typed parser reads.
+#[cfg(test)]
 fn plain_media_type(request: &Message) -> Option<(&[u8], &[u8])> {
-    let value = request.header_lines(H::ContentType).next()?;
+    plain_line_type(request.header_lines(H::ContentType).next()?)
+}
+
+/// [`plain_media_type`] of a first Content-Type line `value`.
+fn plain_line_type(value: &[u8]) -> Option<(&[u8], &[u8])> {
     let plain = |c: &u8| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'+' | b'-');
     let slash = value.iter().position(|&c| c == b'/')?;
     let (t, s) = (value.get(..slash)?, value.get(slash + 1..)?);
@@ -3651,8 +3677,10 @@ mod tests {
         for list in lists {
             let mut config = UaConfig::new("bob", "192.0.2.2:5060");
             config.accept = list.iter().map(|a| a.to_string()).collect();
-            let core = UaCore::new(config.clone());
-            for ct in types {
+            let mut core = UaCore::new(config.clone());
+            // Each type twice, in turn: the second answer comes from the memo when the first
+            // was an acceptance, and a memo of one type says nothing of the next.
+            for ct in types.iter().chain(&types).flat_map(|t| [t, t]) {
                 let Ok(request) = MessageBuilder::request(&Method::Message, "sip:bob@192.0.2.2")
                     .header(H::Via, "SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1")
                     .body(ct, "x")
@@ -3666,7 +3694,7 @@ mod tests {
                 checked += 1;
             }
         }
-        assert_eq!(checked, 35);
+        assert_eq!(checked, 35 * 4);
     }
 
     // A tag is found in the map by the bytes of a received tag, inline or not.
