@@ -130,6 +130,19 @@ impl Spare {
         }
     }
 
+    /// [`Spare::keep`] of the message `built` holds, moved straight from the `Result` into
+    /// the box; `None` for an error.
+    fn keep_built(&mut self, built: Result<Message, sip_message::BuildError>) -> Option<Kept> {
+        let mut spare = self.0.pop().unwrap_or_default();
+        *spare = built.ok();
+        if spare.is_some() {
+            Some(Kept(spare))
+        } else {
+            self.0.push(spare);
+            None
+        }
+    }
+
     /// Drops the message of `kept`, if any, and keeps its box (up to [`SPARE_BOXES`]).
     fn give_back(&mut self, kept: Option<Kept>) {
         if let Some(Kept(mut spare)) = kept {
@@ -555,6 +568,12 @@ fn fill_bytes<'b>(buf: &'b mut Vec<u8>, parts: &[&[u8]]) -> &'b [u8] {
     buf
 }
 
+/// The message `build` gave, read in place (a message moved out of its `Result` is copied),
+/// or its error as the core's.
+fn built_ref(built: &Result<Message, sip_message::BuildError>) -> Result<&Message, UaError> {
+    built.as_ref().map_err(|e| UaError::from(*e))
+}
+
 /// The pieces joined, in a string allocated once at the right size.
 fn concat(parts: &[&str]) -> String {
     let mut out = String::with_capacity(parts.iter().map(|p| p.len()).sum());
@@ -859,13 +878,22 @@ impl UaCore {
         self.from_buf = from_buf;
         let kept = SmallVec::from_slice(&call_id);
         self.call_id_buf = call_id;
-        let (request, target, branch) = built?;
+        let (b, target, branch) = built?;
+        // Read where `build` wrote it, and moved only into the call's box.
+        let built = b.build();
+        let request = match &built {
+            Ok(request) => request,
+            Err(e) => {
+                txns.return_branch(branch);
+                return Err((*e).into());
+            }
+        };
         let txn = txns
-            .send_request_ref(now, &request, target)
+            .send_request_ref(now, request, target)
             .inspect_err(|_| txns.return_branch(branch))?;
-        let invite_checked = self.addrs.check(&request, tag);
+        let invite_checked = self.addrs.check(request, tag);
         let deadline = now + self.config.invite_timeout;
-        let request = self.spare.keep(request);
+        let Some(request) = self.spare.keep_built(built) else { return Err(UaError::UnknownCall) };
         let id = self.new_call(sip_dialog::Role::Uac, Phase::Calling, kept, local_tag);
         if let Some(call) = self.call_mut(id) {
             call.invite_checked = invite_checked;
@@ -902,10 +930,11 @@ impl UaCore {
         if c.phase != Phase::Incoming || c.pending_is_reinvite {
             return Err(UaError::WrongState("ring needs an unanswered incoming call"));
         }
-        let response = self.dialog_response(call, status, body.as_ref())?;
+        let built = self.dialog_response(call, status, body.as_ref())?.build();
+        let response = built_ref(&built)?;
         let (txn, _) =
             self.call(call).and_then(|c| c.pending.as_ref()).ok_or(UaError::UnknownCall)?;
-        txns.send_response_ref(now, *txn, &response)?;
+        txns.send_response_ref(now, *txn, response)?;
         Ok(())
     }
 
@@ -952,10 +981,11 @@ impl UaCore {
         if c.phase != Phase::Incoming || c.pending_is_reinvite {
             return Err(UaError::WrongState("reject needs an unanswered incoming call"));
         }
-        let response = self.dialog_response(call, status, None)?;
+        let built = self.dialog_response(call, status, None)?.build();
+        let response = built_ref(&built)?;
         let (txn, _) =
             self.call(call).and_then(|c| c.pending.as_ref()).ok_or(UaError::UnknownCall)?;
-        txns.send_response_ref(now, *txn, &response)?;
+        txns.send_response_ref(now, *txn, response)?;
         self.end_call(call);
         Ok(())
     }
@@ -1220,7 +1250,14 @@ impl UaCore {
         );
         self.to_buf = to_buf;
         self.from_buf = from_buf;
-        let (request, target, branch) = built?;
+        let (b, target, branch) = built?;
+        let request = match b.build() {
+            Ok(request) => request,
+            Err(e) => {
+                txns.return_branch(branch);
+                return Err(e.into());
+            }
+        };
         self.send_out_request(now, txns, request, target, false)
             .inspect_err(|_| txns.return_branch(branch))
     }
@@ -1733,8 +1770,10 @@ impl UaCore {
         if !unanswered {
             return; // already answered: the CANCEL has no effect (§9.2)
         }
-        if let Ok(terminated) = self.dialog_response(call, 487, None) {
-            let _ = txns.send_response_ref(now, invite_txn, &terminated);
+        if let Ok(b) = self.dialog_response(call, 487, None)
+            && let Ok(terminated) = &b.build()
+        {
+            let _ = txns.send_response_ref(now, invite_txn, terminated);
         }
         if is_reinvite {
             let Self { calls, spare, .. } = self;
@@ -1799,7 +1838,7 @@ impl UaCore {
     ) {
         self.reply(now, txns, id, request, 200, None, &[]);
         // §15.1.2: answer what is pending in the dialog with 487.
-        let terminated = self.dialog_response(call, 487, None).ok();
+        let terminated = self.dialog_response(call, 487, None).ok().map(MessageBuilder::build);
         let pending = self.call_mut(call).and_then(|c| {
             if let Some(d) = c.dialogs.get_mut(idx) {
                 d.terminate();
@@ -1808,8 +1847,8 @@ impl UaCore {
             c.retx_at = None;
             c.pending.take()
         });
-        if let (Some((txn, _)), Some(terminated)) = (&pending, terminated) {
-            let _ = txns.send_response_ref(now, *txn, &terminated);
+        if let (Some((txn, _)), Some(Ok(terminated))) = (&pending, &terminated) {
+            let _ = txns.send_response_ref(now, *txn, terminated);
         }
         self.spare.give_back(pending.map(|(_, kept)| kept));
         let fork_only = self.call(call).is_some_and(|c| {
@@ -2445,8 +2484,9 @@ impl UaCore {
         if let Some(body) = body {
             b = b.body(&body.content_type, body.bytes.clone());
         }
-        let ack = b.build()?;
-        txns.send_stateless(target, &ack);
+        let built = b.build();
+        let ack = built_ref(&built)?;
+        txns.send_stateless(target, ack);
         if remember {
             c.ack = Some((cseq, ack.to_bytes(), target));
         }
@@ -2561,24 +2601,24 @@ impl UaCore {
         }
         // The request is kept (to answer a challenge) only with credentials to answer it.
         let keep = self.auth.is_some();
-        let sent = b.build().map_err(UaError::from).and_then(|mut request| {
-            if let Some(headers) = auth {
-                AuthHeader::apply_all(headers, &mut request)
-                    .map_err(|_| UaError::WrongState("credentials do not fit the request"))?;
-            }
-            // Sent by reference: the request is moved into the kept copy, not cloned.
-            let txn = txns.send_request_ref(now, &request, target)?;
-            Ok((txn, keep.then_some(request)))
-        });
-        let (txn, request) = match sent {
-            Ok(sent) => sent,
+        // Read where `build` wrote it, and moved only into the kept copy (a move is a copy).
+        let mut built = b.build();
+        let sent = match &mut built {
+            Ok(request) => match auth.map(|headers| AuthHeader::apply_all(headers, request)) {
+                Some(Err(_)) => Err(UaError::WrongState("credentials do not fit the request")),
+                _ => txns.send_request_ref(now, request, target).map_err(UaError::from),
+            },
+            Err(e) => Err(UaError::from(*e)),
+        };
+        let txn = match sent {
+            Ok(txn) => txn,
             Err(e) => {
                 // Not sent: the generator goes back as if the branch had not been drawn.
                 txns.return_branch(branch);
                 return Err(e);
             }
         };
-        if let Some(request) = request {
+        if keep && let Ok(request) = built {
             self.sent.insert(txn, Box::new(request));
         }
         Ok(txn)
@@ -2619,7 +2659,8 @@ impl UaCore {
         call: CallId,
         body: Option<&Body>,
     ) -> Result<(), UaError> {
-        let response = self.dialog_response(call, 200, body)?;
+        let built = self.dialog_response(call, 200, body)?.build();
+        let response = built_ref(&built)?;
         let t1 = txns.config().timer_t1();
         let Self { calls, spare, .. } = self;
         let c = calls.get_mut(call.index, call.generation).ok_or(UaError::UnknownCall)?;
@@ -2628,7 +2669,7 @@ impl UaCore {
         c.pending_is_reinvite = false;
         let cseq = response.cseq_number().unwrap_or(0);
         let bytes = response.to_bytes();
-        if let Err(e) = txns.send_response_ref(now, txn, &response) {
+        if let Err(e) = txns.send_response_ref(now, txn, response) {
             return Err(e.into());
         }
         c.ok = Some((txn, cseq, bytes));
@@ -2644,12 +2685,14 @@ impl UaCore {
 
     /// A response to the call's pending INVITE with the call's To tag, creating the UAS dialog
     /// for 101–299 (§12.1.1): Record-Route copied, Contact, and for 2xx Allow and Supported.
+    /// Returned unbuilt: the caller builds it where it reads it (a built message moved out of
+    /// a `Result` is copied).
     fn dialog_response(
         &mut self,
         call: CallId,
         status: u16,
         body: Option<&Body>,
-    ) -> Result<Message, UaError> {
+    ) -> Result<MessageBuilder, UaError> {
         let Self { calls, consts, .. } = self;
         let c = calls.get_mut(call.index, call.generation).ok_or(UaError::UnknownCall)?;
         let request = c
@@ -2681,7 +2724,7 @@ impl UaCore {
         if let Some(body) = body {
             b = b.body(&body.content_type, body.bytes.clone());
         }
-        Ok(b.build()?)
+        Ok(b)
     }
 
     /// Answers a request the core refuses or handles at once, with a To tag for all but 100.
@@ -2696,9 +2739,10 @@ impl UaCore {
         reason: Option<&str>,
         headers: &[(H, String)],
     ) {
-        match self.response_for(request, status, reason, headers, None) {
+        // Matched by reference: the response is read where `build` wrote it.
+        match &self.response_for(request, status, reason, headers, None) {
             Ok(response) => {
-                let _ = txns.send_response_ref(now, id, &response);
+                let _ = txns.send_response_ref(now, id, response);
             }
             Err(_) => {
                 // No To to tag (a request that failed validation for lacking it), or a value
@@ -2748,7 +2792,8 @@ impl UaCore {
         headers
     }
 
-    /// Builds an out-of-dialog request (§8.1.1) and finds where it goes (§8.1.2).
+    /// Writes an out-of-dialog request (§8.1.1) and finds where it goes (§8.1.2); the caller
+    /// builds it (and gives the branch back if that fails), where it reads it.
     #[allow(clippy::too_many_arguments)]
     fn out_of_dialog(
         &mut self,
@@ -2762,7 +2807,7 @@ impl UaCore {
         body: Option<&Body>,
         require: &[String],
         headers: &[(H, String)],
-    ) -> Result<(Message, Target, DrawnBranch), UaError> {
+    ) -> Result<(MessageBuilder, Target, DrawnBranch), UaError> {
         // A URI the cache holds was parsed when it was put there.
         if self.resolved.get(uri).is_none() {
             SipUri::parse(uri).map_err(|_| UaError::BadUri(uri.to_string()))?;
@@ -2802,13 +2847,7 @@ impl UaCore {
         if let Some(body) = body {
             b = b.body(&body.content_type, body.bytes.clone());
         }
-        match b.build() {
-            Ok(request) => Ok((request, target, branch)),
-            Err(e) => {
-                txns.return_branch(branch);
-                Err(e.into())
-            }
-        }
+        Ok((b, target, branch))
     }
 
     fn send_out_request(
