@@ -506,6 +506,7 @@ fn first_refused_in_uri(uri: &[u8]) -> Option<usize> {
 /// A structural check of the Request-URI: `scheme ":" 1*(no whitespace, no controls, no `<>`)`
 /// (RFC 3261 §25.1 `Request-URI = SIP-URI / SIPS-URI / absoluteURI`). The full URI grammar is
 /// applied by [`Message::validate`]. Returns the offending offset.
+#[inline(always)]
 pub(crate) fn check_request_uri(uri: &[u8]) -> Result<(), usize> {
     match uri.first() {
         Some(c) if c.is_ascii_alphabetic() => {}
