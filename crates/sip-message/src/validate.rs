@@ -433,8 +433,8 @@ fn plain_accepts(name: HeaderName, value: &[u8]) -> bool {
 }
 
 /// Whether `value` of `name` has the one shape a user agent or proxy of this stack writes
-/// (RFC 3261 §20.10, §20.42): an address `<sip:[user@]host[:port][;lr]>`, with `;tag=token`
-/// on From and To, or a Via `SIP/2.0/UDP host[:port]` with `rport`, `branch=token` and
+/// (RFC 3261 §20.10, §20.42): an address `<sip:[user@]host[:port]*(;lr)>`, with `;tag=token`
+/// on From and To, or a Via `SIP/2.0/UDP host[:port]` with `rport[=port]`, `branch=token` and
 /// `received=IPv4` each at most once, everything lower case, the host an IPv4 address or a
 /// host name whose last label starts with a letter, a port of one to five digits without a
 /// leading zero up to 65535. Read once, byte by byte, with no general walk: a strict subset
@@ -472,7 +472,7 @@ fn all_token(b: &[u8]) -> bool {
     !b.is_empty() && crate::chars::run_len(&crate::chars::TOKEN, b) == b.len()
 }
 
-/// See [`fast_accepts`]: `<sip:[user@]host[:port][;lr]>`, then `;tag=token` if `tag`.
+/// See [`fast_accepts`]: `<sip:[user@]host[:port]*(;lr)>`, then `;tag=token` if `tag`.
 fn fast_address(v: &[u8], tag: bool) -> bool {
     let Some(rest) = v.strip_prefix(b"<sip:") else {
         return false;
@@ -485,7 +485,10 @@ fn fast_address(v: &[u8], tag: bool) -> bool {
     let Some(after) = fast_host_port(host) else {
         return false;
     };
-    let after = after.strip_prefix(b";lr").unwrap_or(after);
+    let mut after = after;
+    while let Some(rest) = after.strip_prefix(b";lr") {
+        after = rest;
+    }
     let Some(params) = after.strip_prefix(b">") else {
         return false;
     };
@@ -498,7 +501,7 @@ fn fast_address(v: &[u8], tag: bool) -> bool {
     }
 }
 
-/// See [`fast_accepts`]: `SIP/2.0/UDP host[:port]` and the parameters `rport`,
+/// See [`fast_accepts`]: `SIP/2.0/UDP host[:port]` and the parameters `rport[=port]`,
 /// `branch=token`, `received=IPv4`, each at most once, in any order.
 fn fast_via(v: &[u8]) -> bool {
     let Some(rest) = v.strip_prefix(b"SIP/2.0/UDP ") else {
@@ -514,6 +517,8 @@ fn fast_via(v: &[u8]) -> bool {
             (&mut branch, (n > 0).then_some(7 + n))
         } else if let Some(ip) = param.strip_prefix(b"received=") {
             (&mut received, fast_ipv4_len(ip).map(|n| 9 + n))
+        } else if let Some(port) = param.strip_prefix(b"rport=") {
+            (&mut rport, fast_port_len(port).map(|n| 6 + n))
         } else if param.starts_with(b"rport") {
             (&mut rport, Some(5))
         } else {
@@ -545,17 +550,23 @@ fn fast_host_port(b: &[u8]) -> Option<&[u8]> {
     let Some(port) = rest.strip_prefix(b":") else {
         return Some(rest);
     };
-    // One to five digits, no leading zero, at most 65535.
+    port.get(fast_port_len(port)?..)
+}
+
+/// The length of the port at the front of `b`: one to five digits, no leading zero, at most
+/// 65535.
+#[inline]
+fn fast_port_len(b: &[u8]) -> Option<usize> {
     let mut value: u32 = 0;
     let mut digits = 0;
-    while let Some(&c @ b'0'..=b'9') = port.get(digits) {
+    while let Some(&c @ b'0'..=b'9') = b.get(digits) {
         if digits == 5 || (digits == 0 && c == b'0') {
             return None;
         }
         value = value * 10 + u32::from(c - b'0');
         digits += 1;
     }
-    (digits > 0 && value <= 65535).then(|| port.get(digits..)).flatten()
+    (digits > 0 && value <= 65535).then_some(digits)
 }
 
 /// The length of the IPv4 address at the front of `b`: four parts of one to three digits
@@ -1549,6 +1560,11 @@ mod tests {
             (HeaderName::To, "<sip:bob@biloxi.example.com>"),
             (HeaderName::Contact, "<sip:alice@192.0.2.1:5060>"),
             (HeaderName::Route, "<sip:192.0.2.10:5060;lr>"),
+            (HeaderName::Route, "<sip:192.0.2.10:5060;lr;lr>"),
+            (
+                HeaderName::Via,
+                "SIP/2.0/UDP 192.0.2.1:5060;rport=5060;branch=z9hG4bKBZvI0;received=192.0.2.1",
+            ),
             (HeaderName::RecordRoute, "<sip:p1.example.com;lr>"),
         ] {
             assert!(fast_accepts(name, v.as_bytes()), "{name} {v:?}");
@@ -1557,7 +1573,8 @@ mod tests {
         for (name, v) in [
             (HeaderName::Via, "SIP/2.0/UDP 192.0.2.300;branch=z9hG4bK1"),
             (HeaderName::Via, "SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1;branch=z9hG4bK2"),
-            (HeaderName::Via, "SIP/2.0/UDP h;rport=5060"),
+            (HeaderName::Via, "SIP/2.0/UDP h;rport=65536"),
+            (HeaderName::Via, "SIP/2.0/UDP h;rport;rport=5060"),
             (HeaderName::Via, "SIP/2.0/UDP 1.2.3"),
             (HeaderName::To, "<sip:bob@h:65536>"),
             (HeaderName::To, "<sip:bob@h:05060>"),
@@ -1606,7 +1623,8 @@ mod tests {
             tail in proptest::collection::vec(proptest::sample::select(vec![
                 ";lr", ">", ";tag=x", ";tag=a.b-c!%*_+`'~", ";tag=", ";branch=z9hG4bK1",
                 ";branch=", ";rport", ";rport=5", ";received=192.0.2.1", ";received=1.2.3",
-                ";received=192.0.2.1x", ";", ",", " ", "x",
+                ";received=192.0.2.1x", ";rport=5060", ";rport=0", ";rport=65536",
+                ";rport=05060", ";rport=", ";lr;lr", ";", ",", " ", "x",
             ]), 0..4),
             name in 0..FAST.len(),
         ) {
