@@ -263,7 +263,11 @@ impl Message {
             {
                 *c = (*c + 1).min(2);
             }
-            if malformed.is_none() && scope.covers(e.name) {
+            // The Call-ID key's line was found to be `word ["@" word]` when the key was
+            // taken (the parser's and every edit's `is_call_id`), which is what
+            // `plain_call_id` accepts: judged already.
+            let keyed_call_id = e.name == HeaderName::CallId && self.keys.call_id == Some(e.value);
+            if malformed.is_none() && scope.covers(e.name) && !keyed_call_id {
                 malformed = check_entry(self, &mut section, e).err();
             }
         }
@@ -1082,6 +1086,32 @@ mod tests {
         assert_eq!(msg.validate().map_err(|r| r.problem()), Err(Problem::Multiple(HeaderName::To)));
     }
 
+    /// What `validate` takes for granted of the Call-ID key's line: `plain_call_id` accepts
+    /// it.
+    fn call_id_key_is_plain(msg: &Message) -> Result<(), TestCaseError> {
+        if let Some(slot) = msg.keys.call_id {
+            let v = msg.slot(slot);
+            prop_assert!(crate::headers::plain_call_id(v), "{:?}", v);
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn the_corpus_call_id_keys_are_plain() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop");
+        let mut keyed = 0;
+        for sub in ["valid", "invalid"] {
+            let Ok(entries) = std::fs::read_dir(format!("{dir}/{sub}")) else { continue };
+            for entry in entries.flatten() {
+                let Ok(raw) = std::fs::read(entry.path()) else { continue };
+                let Ok(msg) = Message::parse(Bytes::from(raw)) else { continue };
+                assert!(call_id_key_is_plain(&msg).is_ok(), "{:?}", entry.path());
+                keyed += usize::from(msg.keys.call_id.is_some());
+            }
+        }
+        assert!(keyed > 20, "{keyed}");
+    }
+
     proptest! {
         #[test]
         fn validate_matches_the_reference(
@@ -1101,6 +1131,7 @@ mod tests {
                 }
             }
             if let Ok(msg) = Message::parse(Bytes::from(raw)) {
+                call_id_key_is_plain(&msg)?;
                 prop_assert_eq!(msg.validate(), validate_reference(&msg));
                 // §16.3 step 1: the proxy's check is the same with fewer headers judged, so it
                 // passes whatever `validate` passes, and what it refuses `validate` refuses.
@@ -1134,6 +1165,7 @@ mod tests {
                     let _ = msg.push_front(name, Bytes::copy_from_slice(value));
                 }
             }
+            call_id_key_is_plain(&msg)?;
             prop_assert_eq!(msg.validate(), validate_reference(&msg));
         }
     }
