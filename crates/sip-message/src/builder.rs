@@ -39,7 +39,7 @@ pub struct MessageBuilder(Box<State>);
 
 /// The builder's state, boxed so that the builder moves as one pointer through its by-value
 /// methods (its index and keys are a few hundred bytes).
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct State {
     /// The bytes written (a `Vec`, whose appends are cheaper than a `BytesMut`'s; it becomes
     /// the message's `Bytes` without a copy).
@@ -166,15 +166,12 @@ impl From<ParseError> for BuildError {
 
 impl MessageBuilder {
     fn with_capacity(capacity: usize) -> Self {
-        MessageBuilder(Box::new(State {
-            buf: Vec::with_capacity(capacity),
-            body: None,
-            error: None,
-            pending_to: None,
-            to_tagged: false,
-            limits: Limits::default(),
-            index: Index { headers: Headers::with_capacity(HEADERS_CAPACITY), ..Index::default() },
-        }))
+        // `Box::default` writes the state in place; a `Box::new` of a state built on the
+        // stack would copy its few hundred bytes into the allocation.
+        let mut state = Box::<State>::default();
+        state.buf = Vec::with_capacity(capacity);
+        state.index.headers = Headers::with_capacity(HEADERS_CAPACITY);
+        MessageBuilder(state)
     }
 
     /// Starts a request line: `Method SP Request-URI SP SIP/2.0` (RFC 3261 §7.1).

@@ -263,7 +263,11 @@ impl Message {
             {
                 *c = (*c + 1).min(2);
             }
-            if malformed.is_none() && scope.covers(e.name) {
+            // The Call-ID key's line was found to be `word ["@" word]` when the key was
+            // taken (the parser's and every edit's `is_call_id`), which is what
+            // `plain_call_id` accepts: judged already.
+            let keyed_call_id = e.name == HeaderName::CallId && self.keys.call_id == Some(e.value);
+            if malformed.is_none() && scope.covers(e.name) && !keyed_call_id {
                 malformed = check_entry(self, &mut section, e).err();
             }
         }
@@ -372,6 +376,9 @@ fn check_entry<'m>(
 /// `false` says nothing: the value then takes the checks of [`check_header_str`].
 #[inline]
 fn plain_accepts(name: HeaderName, value: &[u8]) -> bool {
+    if fast_accepts(name, value) {
+        return true;
+    }
     let one: fn(&[u8], HeaderName) -> bool = match name {
         HeaderName::UserAgent
         | HeaderName::Server
@@ -427,6 +434,194 @@ fn plain_accepts(name: HeaderName, value: &[u8]) -> bool {
         return false;
     }
     crate::split_list(value).all(|piece| !piece.is_empty() && one(piece, name))
+}
+
+/// Whether `value` of `name` has the one shape a user agent or proxy of this stack writes
+/// (RFC 3261 §20.10, §20.42): an address `<sip:[user@]host[:port]*(;lr)>`, with `;tag=token`
+/// on From and To, or a Via `SIP/2.0/UDP host[:port]` with `rport[=port]`, `branch=token` and
+/// `received=IPv4` each at most once, everything lower case, the host an IPv4 address or a
+/// host name whose last label starts with a letter, a port of one to five digits without a
+/// leading zero up to 65535. Read once, byte by byte, with no general walk: a strict subset
+/// of what [`plain_accepts`] accepts (a test checks it on the interop corpus and mutations),
+/// so `true` is its answer; `false` says nothing.
+#[inline]
+fn fast_accepts(name: HeaderName, value: &[u8]) -> bool {
+    match name {
+        HeaderName::From | HeaderName::To => fast_address(value, true),
+        HeaderName::Contact | HeaderName::Route | HeaderName::RecordRoute => {
+            fast_address(value, false)
+        }
+        HeaderName::Via => fast_via(value),
+        _ => false,
+    }
+}
+
+/// Letters, digits and `-`, `_`, `.`: the user characters [`fast_address`] takes.
+// Runs at compile time only: every index is below 256 by construction.
+#[allow(clippy::indexing_slicing)]
+static FAST_USER: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.';
+        c += 1;
+    }
+    t
+};
+
+/// Whether `b` is one or more token characters (RFC 3261 §25.1).
+#[inline]
+fn all_token(b: &[u8]) -> bool {
+    !b.is_empty() && crate::chars::run_len(&crate::chars::TOKEN, b) == b.len()
+}
+
+/// See [`fast_accepts`]: `<sip:[user@]host[:port]*(;lr)>`, then `;tag=token` if `tag`.
+fn fast_address(v: &[u8], tag: bool) -> bool {
+    let Some(rest) = v.strip_prefix(b"<sip:") else {
+        return false;
+    };
+    let user = crate::chars::run_len(&FAST_USER, rest);
+    let host = match rest.get(user) {
+        Some(b'@') if user > 0 => rest.get(user + 1..).unwrap_or_default(),
+        _ => rest,
+    };
+    let Some(after) = fast_host_port(host) else {
+        return false;
+    };
+    let mut after = after;
+    while let Some(rest) = after.strip_prefix(b";lr") {
+        after = rest;
+    }
+    let Some(params) = after.strip_prefix(b">") else {
+        return false;
+    };
+    if params.is_empty() {
+        return true;
+    }
+    match params.strip_prefix(b";tag=") {
+        Some(t) if tag => all_token(t),
+        _ => false,
+    }
+}
+
+/// See [`fast_accepts`]: `SIP/2.0/UDP host[:port]` and the parameters `rport[=port]`,
+/// `branch=token`, `received=IPv4`, each at most once, in any order.
+fn fast_via(v: &[u8]) -> bool {
+    let Some(rest) = v.strip_prefix(b"SIP/2.0/UDP ") else {
+        return false;
+    };
+    let Some(mut rest) = fast_host_port(rest) else {
+        return false;
+    };
+    let (mut rport, mut branch, mut received) = (false, false, false);
+    while let Some(param) = rest.strip_prefix(b";") {
+        let (seen, value_end) = if let Some(b) = param.strip_prefix(b"branch=") {
+            let n = crate::chars::run_len(&crate::chars::TOKEN, b);
+            (&mut branch, (n > 0).then_some(7 + n))
+        } else if let Some(ip) = param.strip_prefix(b"received=") {
+            (&mut received, fast_ipv4_len(ip).map(|n| 9 + n))
+        } else if let Some(port) = param.strip_prefix(b"rport=") {
+            (&mut rport, fast_port_len(port).map(|n| 6 + n))
+        } else if param.starts_with(b"rport") {
+            (&mut rport, Some(5))
+        } else {
+            return false;
+        };
+        let Some(end) = value_end else {
+            return false;
+        };
+        if std::mem::replace(seen, true) {
+            return false;
+        }
+        rest = param.get(end..).unwrap_or_default();
+        if !rest.is_empty() && rest.first() != Some(&b';') {
+            return false;
+        }
+    }
+    rest.is_empty()
+}
+
+/// A host (see [`fast_accepts`]) and an optional port at the front of `b`; what follows.
+#[inline]
+fn fast_host_port(b: &[u8]) -> Option<&[u8]> {
+    let host_char = |c: &u8| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-');
+    let n = match fast_ipv4_len(b) {
+        Some(n) if !b.get(n).is_some_and(host_char) => n,
+        _ => fast_hostname_len(b)?,
+    };
+    let rest = b.get(n..)?;
+    let Some(port) = rest.strip_prefix(b":") else {
+        return Some(rest);
+    };
+    port.get(fast_port_len(port)?..)
+}
+
+/// The length of the port at the front of `b`: one to five digits, no leading zero, at most
+/// 65535.
+#[inline]
+fn fast_port_len(b: &[u8]) -> Option<usize> {
+    let mut value: u32 = 0;
+    let mut digits = 0;
+    while let Some(&c @ b'0'..=b'9') = b.get(digits) {
+        if digits == 5 || (digits == 0 && c == b'0') {
+            return None;
+        }
+        value = value * 10 + u32::from(c - b'0');
+        digits += 1;
+    }
+    (digits > 0 && value <= 65535).then_some(digits)
+}
+
+/// The length of the IPv4 address at the front of `b`: four parts of one to three digits
+/// joined by dots, each at most 255, without leading zeros.
+#[inline]
+fn fast_ipv4_len(b: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    for part in 0..4 {
+        if part > 0 {
+            if b.get(i) != Some(&b'.') {
+                return None;
+            }
+            i += 1;
+        }
+        let start = i;
+        let mut value: u32 = 0;
+        while let Some(&c @ b'0'..=b'9') = b.get(i) {
+            if i - start == 3 || (i > start && value == 0) {
+                return None;
+            }
+            value = value * 10 + u32::from(c - b'0');
+            i += 1;
+        }
+        if i == start || value > 255 {
+            return None;
+        }
+    }
+    Some(i)
+}
+
+/// The length of the host name at the front of `b`: labels of letters, digits and inner
+/// hyphens joined by dots, the last starting with a letter, and no host character after it.
+#[inline]
+fn fast_hostname_len(b: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    loop {
+        let start = i;
+        while let Some(c) = b.get(i)
+            && (c.is_ascii_alphanumeric() || *c == b'-')
+        {
+            i += 1;
+        }
+        let label = b.get(start..i)?;
+        if label.is_empty() || label.first() == Some(&b'-') || label.last() == Some(&b'-') {
+            return None;
+        }
+        if b.get(i) != Some(&b'.') {
+            return label.first().is_some_and(u8::is_ascii_alphabetic).then_some(i);
+        }
+        i += 1;
+    }
 }
 
 fn scheme_of(uri: &str) -> &str {
@@ -891,6 +1086,32 @@ mod tests {
         assert_eq!(msg.validate().map_err(|r| r.problem()), Err(Problem::Multiple(HeaderName::To)));
     }
 
+    /// What `validate` takes for granted of the Call-ID key's line: `plain_call_id` accepts
+    /// it.
+    fn call_id_key_is_plain(msg: &Message) -> Result<(), TestCaseError> {
+        if let Some(slot) = msg.keys.call_id {
+            let v = msg.slot(slot);
+            prop_assert!(crate::headers::plain_call_id(v), "{:?}", v);
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn the_corpus_call_id_keys_are_plain() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop");
+        let mut keyed = 0;
+        for sub in ["valid", "invalid"] {
+            let Ok(entries) = std::fs::read_dir(format!("{dir}/{sub}")) else { continue };
+            for entry in entries.flatten() {
+                let Ok(raw) = std::fs::read(entry.path()) else { continue };
+                let Ok(msg) = Message::parse(Bytes::from(raw)) else { continue };
+                assert!(call_id_key_is_plain(&msg).is_ok(), "{:?}", entry.path());
+                keyed += usize::from(msg.keys.call_id.is_some());
+            }
+        }
+        assert!(keyed > 20, "{keyed}");
+    }
+
     proptest! {
         #[test]
         fn validate_matches_the_reference(
@@ -910,6 +1131,7 @@ mod tests {
                 }
             }
             if let Ok(msg) = Message::parse(Bytes::from(raw)) {
+                call_id_key_is_plain(&msg)?;
                 prop_assert_eq!(msg.validate(), validate_reference(&msg));
                 // §16.3 step 1: the proxy's check is the same with fewer headers judged, so it
                 // passes whatever `validate` passes, and what it refuses `validate` refuses.
@@ -943,6 +1165,7 @@ mod tests {
                     let _ = msg.push_front(name, Bytes::copy_from_slice(value));
                 }
             }
+            call_id_key_is_plain(&msg)?;
             prop_assert_eq!(msg.validate(), validate_reference(&msg));
         }
     }
@@ -1334,6 +1557,139 @@ mod tests {
         ) {
             let v = format!("{scheme}{}", pieces.concat());
             prop_assert_eq!(crate::uri::is_valid_uri(&v), Uri::parse(&v).is_ok(), "{:?}", v);
+        }
+    }
+
+    /// The headers [`fast_accepts`] reads.
+    const FAST: [HeaderName; 6] = [
+        HeaderName::From,
+        HeaderName::To,
+        HeaderName::Contact,
+        HeaderName::Route,
+        HeaderName::RecordRoute,
+        HeaderName::Via,
+    ];
+
+    /// `fast_accepts` takes only values the typed parsers accept (so `plain_accepts`, which
+    /// asks it first, answers as it did), and of the walks' shapes: one list element.
+    fn fast_judged_as_checked(name: HeaderName, v: &[u8]) -> Result<(), TestCaseError> {
+        if fast_accepts(name, v) {
+            prop_assert_eq!(check_header(name, v), Ok(()), "{} {:?}", name, v);
+            let pieces: Vec<&[u8]> = crate::split_list(v).collect();
+            prop_assert_eq!(pieces, vec![v], "{} {:?}", name, v);
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn fast_walks_take_what_the_stack_writes() {
+        for (name, v) in [
+            (HeaderName::Via, "SIP/2.0/UDP 192.0.2.1:5060;rport;branch=z9hG4bKYNytaa59n1CPEofz"),
+            (HeaderName::Via, "SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKra.47;received=192.0.2.1"),
+            (HeaderName::Via, "SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bK776asdhds"),
+            (HeaderName::To, "<sip:bob@192.0.2.2:5060>;tag=BsWY2mErBD"),
+            (HeaderName::From, "<sip:alice@192.0.2.1:5060>;tag=ehjSVhY3Cs"),
+            (HeaderName::To, "<sip:bob@biloxi.example.com>"),
+            (HeaderName::Contact, "<sip:alice@192.0.2.1:5060>"),
+            (HeaderName::Route, "<sip:192.0.2.10:5060;lr>"),
+            (HeaderName::Route, "<sip:192.0.2.10:5060;lr;lr>"),
+            (
+                HeaderName::Via,
+                "SIP/2.0/UDP 192.0.2.1:5060;rport=5060;branch=z9hG4bKBZvI0;received=192.0.2.1",
+            ),
+            (HeaderName::RecordRoute, "<sip:p1.example.com;lr>"),
+        ] {
+            assert!(fast_accepts(name, v.as_bytes()), "{name} {v:?}");
+            assert_eq!(typed_only(name, v), Ok(()), "{name} {v:?}");
+        }
+        for (name, v) in [
+            (HeaderName::Via, "SIP/2.0/UDP 192.0.2.300;branch=z9hG4bK1"),
+            (HeaderName::Via, "SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1;branch=z9hG4bK2"),
+            (HeaderName::Via, "SIP/2.0/UDP h;rport=65536"),
+            (HeaderName::Via, "SIP/2.0/UDP h;rport;rport=5060"),
+            (HeaderName::Via, "SIP/2.0/UDP 1.2.3"),
+            (HeaderName::To, "<sip:bob@h:65536>"),
+            (HeaderName::To, "<sip:bob@h:05060>"),
+            (HeaderName::To, "<sip:bob@-h>"),
+            (HeaderName::To, "<sip:bob@h>;tag"),
+            (HeaderName::Contact, "<sip:bob@h>;tag=1"),
+            (HeaderName::Route, "<sip:a@b>,<sip:c@d>"),
+        ] {
+            assert!(!fast_accepts(name, v.as_bytes()), "{name} {v:?}");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+        #[test]
+        fn fast_walks_accept_only_what_the_checks_accept(
+            pieces in proptest::collection::vec(proptest::sample::select(vec![
+                "<sip:", "<SIP:", "<sips:", "SIP/2.0/UDP ", "SIP/2.0/TCP ", "SIP/2.0/UDP", " ",
+                "alice", "a-b", "a_b", "a.b", "-", "_", ".", "..", "%41", "@", "@@", ":", "::",
+                "192.0.2.1", "192.0.2.300", "1.2.3", "1.2.3.4.5", "01.2.3.4", "0.0.0.0",
+                "255.255.255.255", "256", "example.com", "ex-ample.com", "example-.com",
+                "1example.com", "a.1", "com.", "5060", "0", "65535", "65536", "99999", "123456",
+                "00", ";lr", ";LR", ";lr=1", ";transport=udp", ">", ">>", ";tag=", ";tag",
+                ";TAG=x", "x1", "a.b!%*_+`'~", "\"q\"", ";", "=", ",", ";branch=",
+                ";branch=z9hG4bK1", ";rport", ";rport=1", ";rportx", ";received=",
+                ";received=192.0.2.9", ";received=a.b", ";ttl=1", "[::1]", "\r\n ", "\t",
+                "\u{e9}",
+            ]), 0..10),
+            name in 0..FAST.len(),
+        ) {
+            let v = pieces.concat();
+            let name = FAST.get(name).copied().unwrap_or(HeaderName::Via);
+            fast_judged_as_checked(name, v.as_bytes())?;
+        }
+
+        #[test]
+        fn fast_walks_judge_near_shapes_as_the_checks(
+            head in proptest::sample::select(vec!["<sip:", "SIP/2.0/UDP ", "<sip:a@", "<sip:-@"]),
+            host in proptest::sample::select(vec![
+                "192.0.2.1", "0.0.0.0", "255.255.255.255", "192.0.2.256", "1.2.3", "01.2.3.4",
+                "1.02.3.4", "example.com", "a", "a1", "1a", "a-1.b-2.c", "a-.b", "a..b", "a.b.",
+                "1.2.3.4a", "1.2.3.4.5", "9.9.9.9.com", "x.1", "",
+            ]),
+            port in proptest::sample::select(vec!["", ":5060", ":0", ":1", ":65535", ":65536",
+                ":05060", ":", ":999999", ":12a"]),
+            tail in proptest::collection::vec(proptest::sample::select(vec![
+                ";lr", ">", ";tag=x", ";tag=a.b-c!%*_+`'~", ";tag=", ";branch=z9hG4bK1",
+                ";branch=", ";rport", ";rport=5", ";received=192.0.2.1", ";received=1.2.3",
+                ";received=192.0.2.1x", ";rport=5060", ";rport=0", ";rport=65536",
+                ";rport=05060", ";rport=", ";lr;lr", ";", ",", " ", "x",
+            ]), 0..4),
+            name in 0..FAST.len(),
+        ) {
+            let v = format!("{head}{host}{port}{}", tail.concat());
+            let name = FAST.get(name).copied().unwrap_or(HeaderName::Via);
+            fast_judged_as_checked(name, v.as_bytes())?;
+            // The fast walks are a subset of the plain walks, which judge exactly as the
+            // typed parsers (whose verdict `plain_accepts` gives for what it takes).
+            if fast_accepts(name, v.as_bytes()) {
+                let plain = match name {
+                    HeaderName::Via => crate::headers::plain_via_bytes(v.as_bytes()),
+                    _ => crate::headers::plain_address_accepts(v.as_bytes(), name),
+                };
+                prop_assert!(plain, "{} {:?}", name, v);
+            }
+        }
+
+        #[test]
+        fn fast_walks_accept_only_what_the_checks_accept_after_edits(
+            seed in any::<usize>(),
+            name in 0..FAST.len(),
+            edits in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..3),
+        ) {
+            let seeds = seeds();
+            let mut v = seeds.get(seed % seeds.len()).cloned().unwrap_or_default().into_bytes();
+            for (at, byte) in edits {
+                let len = v.len();
+                if let Some(c) = v.get_mut(at % len.max(1)) {
+                    *c = byte;
+                }
+            }
+            let name = FAST.get(name).copied().unwrap_or(HeaderName::Via);
+            fast_judged_as_checked(name, &v)?;
         }
     }
 }
