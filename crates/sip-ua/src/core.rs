@@ -396,10 +396,34 @@ struct Consts {
     contact_line: HeaderBlock,
     /// Contact, Allow and (unless empty) Supported: an INVITE's lines, and a 2xx's to one.
     invite_lines: HeaderBlock,
+    /// The Route value of [`UaConfig::outbound_proxy`] (see [`outbound_route`]).
+    outbound_route: Option<Box<str>>,
 }
 
 /// A media type and subtype as bytes (either may be `*`).
 type MediaRange = (Box<[u8]>, Box<[u8]>);
+
+/// The Route value that sends requests through the outbound proxy `uri`: a pre-loaded route
+/// set of one loose router (RFC 3261 §8.1.2, §12.2.1.1), so `<uri;lr>`. The `lr` parameter is
+/// added only when the URI lacks it (§19.1.1: "any given parameter-name MUST NOT appear more
+/// than once", and `sip:proxy;lr` is how an outbound proxy is usually configured), and it goes
+/// after the URI's parameters, before any `?headers`. A URI that does not parse is wrapped as
+/// given (resolving it fails the request first).
+fn outbound_route(uri: &str) -> String {
+    let Ok(sip) = SipUri::parse(uri) else {
+        return concat(&["<", uri, ";lr>"]);
+    };
+    if sip.param("lr").is_some() {
+        return concat(&["<", uri, ">"]);
+    }
+    let headers = sip.headers_raw();
+    // The `?` and what follows it, when there are headers.
+    let cut = if headers.is_empty() { uri.len() } else { uri.len() - headers.len() - 1 };
+    match (uri.get(..cut), uri.get(cut..)) {
+        (Some(head), Some(tail)) => concat(&["<", head, ";lr", tail, ">"]),
+        _ => concat(&["<", uri, ";lr>"]),
+    }
+}
 
 impl Consts {
     fn of(config: &UaConfig) -> Self {
@@ -417,6 +441,7 @@ impl Consts {
             allow,
             supported,
             contact,
+            outbound_route: config.outbound_proxy.as_deref().map(|p| outbound_route(p).into()),
             call_id_host: config.sent_by.split(':').next().unwrap_or("sip").into(),
             accept: config
                 .accept
@@ -1406,7 +1431,7 @@ impl UaCore {
 
     fn send_register(&mut self, now: Instant, txns: &mut TransactionTable, id: RegistrationId) {
         let sent_by = self.config.sent_by.clone();
-        let outbound = self.config.outbound_proxy.clone();
+        let outbound = self.consts.outbound_route.clone();
         let Some(r) = self.regs.get_mut(id.index, id.generation) else { return };
         r.cseq = r.cseq.wrapping_add(1);
         r.retried_423 = false;
@@ -1417,8 +1442,8 @@ impl UaCore {
         let mut b = MessageBuilder::request(&Method::Register, &r.registrar)
             .header(H::Via, via)
             .header(H::MaxForwards, "70");
-        if let Some(proxy) = outbound {
-            b = b.header(H::Route, format!("<{proxy};lr>"));
+        if let Some(route) = outbound {
+            b = b.header(H::Route, route.as_bytes());
         }
         let built = b
             .header(H::To, format!("<{}>", r.aor))
@@ -2836,8 +2861,8 @@ impl UaCore {
         let mut b = MessageBuilder::request_with_capacity(method, uri, capacity)
             .header(H::Via, via)
             .headers(&self.consts.max_forwards_line);
-        if let Some(proxy) = &self.config.outbound_proxy {
-            b = b.header(H::Route, concat(&["<", proxy, ";lr>"]));
+        if let Some(route) = &self.consts.outbound_route {
+            b = b.header(H::Route, route.as_bytes());
         }
         b = b.header(H::To, to).header(H::From, from).header(H::CallId, call_id).cseq(cseq, method);
         // Contact but for a REGISTER (whose Contact is the binding), and for an INVITE Allow

@@ -397,3 +397,38 @@ fn a_call_stuck_in_proceeding_is_cancelled_and_given_up() {
     assert_eq!(failed_at, Some(secs(180 + 32)));
     assert!(ua.is_idle());
 }
+
+// §8.1.2: an outbound proxy is a pre-loaded route set of one loose router, `<uri;lr>`, on the
+// INVITE and the REGISTER alike. §19.1.1: "any given parameter-name MUST NOT appear more than
+// once", so a proxy configured as `sip:proxy;lr` is not given a second `lr`; a parameter goes
+// before the URI's headers.
+#[test]
+fn outbound_proxy_is_one_loose_route_with_lr_once() {
+    let cases = [
+        ("sip:192.0.2.10:5060", "<sip:192.0.2.10:5060;lr>"),
+        ("sip:192.0.2.10:5060;lr", "<sip:192.0.2.10:5060;lr>"),
+        ("sip:192.0.2.10;LR;transport=udp", "<sip:192.0.2.10;LR;transport=udp>"),
+        ("sip:192.0.2.10;transport=udp", "<sip:192.0.2.10;transport=udp;lr>"),
+        ("sip:192.0.2.10?X-Hop=1", "<sip:192.0.2.10;lr?X-Hop=1>"),
+    ];
+    for (proxy, route) in cases {
+        let now = Clock::new().now();
+        let config = UaConfig::new("alice", PEER).outbound_proxy(proxy).rng_seed(4);
+        let mut ua = UserAgent::new(config, TransactionConfig::default().rng_seed(4));
+        ua.invite(now, Invite::to(format!("sip:bob@{BOB}"))).unwrap();
+        ua.register(
+            now,
+            sip_ua::Register::new(format!("sip:{BOB}"), "sip:alice@atlanta.example.com", 3600),
+        )
+        .unwrap();
+        let (sent, _) = drain(&mut ua);
+        assert_eq!(sent.len(), 2, "{proxy}");
+        for request in &sent {
+            assert_eq!(line(request, H::Route), route, "{proxy}: {:?}", request.method());
+            // Sent to the proxy, whatever the Request-URI says.
+            assert!(request.validate().is_ok(), "{proxy}");
+        }
+        assert_eq!(sent[0].method(), Some(&Method::Invite));
+        assert_eq!(sent[1].method(), Some(&Method::Register));
+    }
+}
