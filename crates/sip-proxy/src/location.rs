@@ -105,7 +105,10 @@ pub trait Resolver {
 /// ```
 #[derive(Clone, Debug, Default)]
 pub struct StaticLocations {
-    bindings: HashMap<String, Vec<Location>>,
+    /// Keyed by canonical AOR. foldhash rather than SipHash: the application inserts every
+    /// key; a peer only looks up, and a lookup of an absent key stops at the first empty group
+    /// whatever it hashes to, so a flooding-resistant hash buys nothing.
+    bindings: HashMap<String, Vec<Location>, foldhash::fast::FixedState>,
 }
 
 impl StaticLocations {
