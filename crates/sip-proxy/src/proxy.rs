@@ -106,6 +106,9 @@ pub struct Proxy<L, R> {
     /// service answers with the same bindings call after call); emptied when it reaches
     /// [`LOCATION_FACTS_LIMIT`] entries.
     location_facts: HashMap<Box<str>, UriFacts, FixedState>,
+    /// Emptied target lists and stamped-Via buffers of freed contexts, reused by the next ones
+    /// (at most [`SPARES`] of each): a call's contexts then allocate neither.
+    spares: Spares,
     /// What §16.4 and §16.5 read of the Request-URIs met that need no location lookup to be
     /// routed (in-dialog requests and ACKs come with the same Contact URI call after call), by
     /// their text: a direct-mapped table of [`URI_MEMO_SLOTS`] entries, a newcomer replacing
@@ -137,6 +140,45 @@ struct UriMemo {
 /// The most location URIs whose facts the proxy keeps.
 const LOCATION_FACTS_LIMIT: usize = 4096;
 
+/// How many emptied buffers of each kind [`Spares`] keeps.
+const SPARES: usize = 16;
+
+/// Buffers of freed response contexts, kept for the next ones.
+#[derive(Debug, Default)]
+struct Spares {
+    /// Empty target lists, with their capacity.
+    targets: Vec<Vec<TargetSlot>>,
+    /// Stamped-Via buffers (their text is overwritten before use).
+    vias: Vec<String>,
+}
+
+impl Spares {
+    /// An empty target list, reused when one is kept.
+    fn targets(&mut self) -> Vec<TargetSlot> {
+        self.targets.pop().unwrap_or_default()
+    }
+
+    /// A buffer for a stamped Via, reused when one is kept.
+    fn via(&mut self) -> String {
+        self.vias.pop().unwrap_or_default()
+    }
+
+    /// Keeps `targets`, emptied, unless enough are kept or it never allocated.
+    fn keep_targets(&mut self, mut targets: Vec<TargetSlot>) {
+        if self.targets.len() < SPARES && targets.capacity() > 0 {
+            targets.clear();
+            self.targets.push(targets);
+        }
+    }
+
+    /// Keeps `via` unless enough are kept or it never allocated.
+    fn keep_via(&mut self, via: String) {
+        if self.vias.len() < SPARES && via.capacity() > 0 {
+            self.vias.push(via);
+        }
+    }
+}
+
 impl<L: LocationService, R: Resolver> Proxy<L, R> {
     /// A proxy with `config`, finding targets in `locations` and next hops with `resolver`.
     #[must_use]
@@ -149,6 +191,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             own_routes_are_self,
             route_memo: None,
             location_facts: HashMap::default(),
+            spares: Spares::default(),
             uri_memo: vec![None; URI_MEMO_SLOTS],
             config,
             locations,
@@ -401,9 +444,16 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             .flatten();
         // §18.2.1: worked out now from the parsed top Via, which §16.4 does not touch; applied
         // once targets are found.
-        let stamp = match source {
-            Target::Addr(_, addr) => top_via.stamped(addr),
-            _ => None,
+        let mut stamp = self.spares.via();
+        let stamped = match source {
+            Target::Addr(_, addr) => top_via.stamped_into(addr, &mut stamp),
+            _ => false,
+        };
+        let stamp = if stamped {
+            Some(stamp)
+        } else {
+            self.spares.keep_via(stamp);
+            None
         };
         // §16.4.
         // The Request-URI is parsed once from a copy, for §16.4 and (unless §16.4 changed it)
@@ -453,6 +503,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
                 replace_top_via(&mut request, via);
             }
             self.forward_one_stateless(txns, request, &targets, &loop_part);
+            self.spares.keep_targets(targets);
             // Nothing of the request is kept (§16.11): the table's server transaction goes too.
             txns.terminate(now, id);
             return;
@@ -535,12 +586,15 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         if predetermined {
             let mut slot = TargetSlot::new(raw, 1000, false);
             slot.facts = Some(UriFacts::of(&Ok(*uri)));
-            return Ok((vec![slot], false, secure));
+            let mut targets = self.spares.targets();
+            targets.push(slot);
+            return Ok((targets, false, secure));
         }
         match self.locations.lookup(uri, now) {
             Lookup::NotFound => Err(404),
             Lookup::Targets(found) => {
-                let mut targets: Vec<TargetSlot> = Vec::with_capacity(found.len());
+                let mut targets = self.spares.targets();
+                targets.reserve(found.len());
                 for location in found {
                     if targets.len() >= self.config.max_targets {
                         break;
@@ -574,7 +628,12 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
                     slot.flow = location.flow;
                     targets.push(slot);
                 }
-                if targets.is_empty() { Err(480) } else { Ok((targets, true, secure)) }
+                if targets.is_empty() {
+                    self.spares.keep_targets(targets);
+                    Err(480)
+                } else {
+                    Ok((targets, true, secure))
+                }
             }
         }
     }
@@ -1476,6 +1535,11 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         self.live = self.live.saturating_sub(1);
         self.servers.remove(&ctx.server);
         self.events.push_back(ProxyEvent::ContextFreed { server: ctx.server });
+        let Context { targets, top_via, .. } = ctx;
+        self.spares.keep_targets(targets);
+        if let Some(via) = top_via {
+            self.spares.keep_via(via);
+        }
     }
 
     // ----- building ----------------------------------------------------------------------
@@ -1848,7 +1912,9 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         }
         let mut slot = TargetSlot::new(raw, 1000, false);
         slot.facts = Some(memo.facts);
-        Ok((vec![slot], false, memo.secure))
+        let mut targets = self.spares.targets();
+        targets.push(slot);
+        Ok((targets, false, memo.secure))
     }
 
     /// From one read of the Request-URI: [`is_for_proxy`](Self::is_for_proxy), and the URI
