@@ -143,6 +143,12 @@ const LOCATION_FACTS_LIMIT: usize = 4096;
 /// How many emptied buffers of each kind [`Spares`] keeps.
 const SPARES: usize = 16;
 
+/// The largest target list (in targets) [`Spares`] keeps.
+const SPARE_TARGETS_MAX: usize = 16;
+
+/// The largest stamped-Via buffer (in bytes) [`Spares`] keeps.
+const SPARE_VIA_MAX: usize = 512;
+
 /// Buffers of freed response contexts, kept for the next ones.
 #[derive(Debug, Default)]
 struct Spares {
@@ -163,17 +169,18 @@ impl Spares {
         self.vias.pop().unwrap_or_default()
     }
 
-    /// Keeps `targets`, emptied, unless enough are kept or it never allocated.
+    /// Keeps `targets`, emptied, unless enough are kept, it never allocated or it is larger
+    /// than a usual request needs (a big fork's list is not held on to).
     fn keep_targets(&mut self, mut targets: Vec<TargetSlot>) {
-        if self.targets.len() < SPARES && targets.capacity() > 0 {
+        if self.targets.len() < SPARES && (1..=SPARE_TARGETS_MAX).contains(&targets.capacity()) {
             targets.clear();
             self.targets.push(targets);
         }
     }
 
-    /// Keeps `via` unless enough are kept or it never allocated.
+    /// Keeps `via` unless enough are kept, it never allocated or it is unusually long.
     fn keep_via(&mut self, via: String) {
-        if self.vias.len() < SPARES && via.capacity() > 0 {
+        if self.vias.len() < SPARES && (1..=SPARE_VIA_MAX).contains(&via.capacity()) {
             self.vias.push(via);
         }
     }
@@ -2263,6 +2270,29 @@ mod tests {
     use super::*;
     use crate::routing::tests::request as test_invite;
     use crate::{StaticLocations, StaticResolver};
+
+    #[test]
+    fn spares_come_back_empty_and_bounded() {
+        let mut spares = Spares::default();
+        let mut targets = spares.targets();
+        targets.push(TargetSlot::new("sip:a@192.0.2.1", 1000, false));
+        spares.keep_targets(targets);
+        let reused = spares.targets();
+        assert!(reused.is_empty() && reused.capacity() >= 1, "emptied, capacity kept");
+        // A list that never allocated or a big fork's is not kept.
+        spares.keep_targets(Vec::new());
+        spares.keep_targets(Vec::with_capacity(SPARE_TARGETS_MAX + 1));
+        assert!(spares.targets.is_empty());
+        // Nor more than `SPARES` of them.
+        for _ in 0..SPARES + 3 {
+            spares.keep_targets(Vec::with_capacity(1));
+            spares.keep_via(String::with_capacity(8));
+        }
+        assert_eq!((spares.targets.len(), spares.vias.len()), (SPARES, SPARES));
+        spares.vias.clear();
+        spares.keep_via(String::with_capacity(SPARE_VIA_MAX + 1));
+        assert!(spares.vias.is_empty());
+    }
 
     #[test]
     fn our_via_carries_the_branch_the_routing_helpers_spell() {
