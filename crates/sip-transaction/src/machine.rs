@@ -205,7 +205,7 @@ fn lane(timer: Timer) -> usize {
 /// break a lane's order (a retransmission timer, or one queued late behind an earlier timer of
 /// its transaction) goes to a heap. The earliest entry is the least of the lanes' fronts and the
 /// heap's top, so the order is exactly that of one heap holding every entry.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct TimerQueue {
     /// Per timer, entries in (deadline, arming number) order.
     lanes: [VecDeque<QueueEntry>; LANES],
@@ -213,14 +213,32 @@ pub(crate) struct TimerQueue {
     heap: BinaryHeap<Reverse<QueueEntry>>,
     /// Where the earliest entry is: a lane, or `LANES` for the heap; `None` when empty.
     first: Option<usize>,
+    /// The earliest entry's deadline, `u64::MAX` when empty: what [`due`](Self::due) compares
+    /// the clock with on every call, without finding the entry.
+    next_at: u64,
     /// Bit `i` set when lane `i` (or for `LANES`, the heap) holds entries: a pop compares the
     /// fronts of these only.
     busy: u16,
     seq: u64,
     epoch: Option<Instant>,
-    /// The last instant converted by [`ticks`](Self::ticks) and its ticks: a driver passes
-    /// one `now` to every call of a turn, so the conversion is mostly a lookup.
+    /// The latest instant converted by [`advance`](Self::advance) and its ticks: the clock.
+    /// A driver passes one `now` to every call of a turn, so the conversion is mostly a lookup.
     last: Option<(Instant, u64)>,
+}
+
+impl Default for TimerQueue {
+    fn default() -> Self {
+        Self {
+            lanes: Default::default(),
+            heap: BinaryHeap::new(),
+            first: None,
+            next_at: u64::MAX,
+            busy: 0,
+            seq: 0,
+            epoch: None,
+            last: None,
+        }
+    }
 }
 
 impl TimerQueue {
@@ -229,14 +247,21 @@ impl TimerQueue {
         self.seq
     }
 
-    /// `at` in ticks; the first instant seen becomes the epoch (the table never goes back in
-    /// time, so no later instant is before it).
-    pub(crate) fn ticks(&mut self, at: Instant) -> u64 {
+    /// Moves the clock to `at` unless it is already there or later (the clock never goes
+    /// back); returns the clock in ticks. The first instant seen becomes the epoch, so no
+    /// later clock is before it.
+    #[inline]
+    pub(crate) fn advance(&mut self, at: Instant) -> u64 {
         if let Some((last, ticks)) = self.last {
-            if last == at {
+            if at <= last {
                 return ticks;
             }
         }
+        self.advance_to(at)
+    }
+
+    /// [`advance`](Self::advance) to an instant later than the clock (or the first one).
+    fn advance_to(&mut self, at: Instant) -> u64 {
         let epoch = *self.epoch.get_or_insert(at);
         let ticks = nanos(at.saturating_duration_since(epoch));
         self.last = Some((at, ticks));
@@ -250,6 +275,8 @@ impl TimerQueue {
 
     fn push(&mut self, (at, seq): (u64, u64), id: TransactionId, timer: Timer) {
         let entry = (at, seq, id);
+        // Compared before the entry is added: it may become the heap's top.
+        let earliest = self.peek().is_none_or(|first| entry < first);
         let lane = lane(timer);
         let source = match self.lanes.get_mut(lane) {
             Some(fifo) if fifo.back().is_none_or(|last| *last <= entry) => {
@@ -262,9 +289,16 @@ impl TimerQueue {
             }
         };
         self.busy |= 1 << source;
-        if self.first.and_then(|first| self.front(first)).is_none_or(|first| entry < first) {
+        if earliest {
             self.first = Some(source);
+            self.next_at = at;
         }
+    }
+
+    /// Whether the earliest entry's deadline is at or before `now` (ticks).
+    #[inline]
+    pub(crate) fn due(&self, now: u64) -> bool {
+        self.next_at <= now
     }
 
     /// The front of lane `source`, or the heap's top for `LANES`.
@@ -308,6 +342,7 @@ impl TimerQueue {
             }
         }
         self.first = best.map(|(_, source)| source);
+        self.next_at = best.map_or(u64::MAX, |((at, _, _), _)| at);
     }
 
     #[cfg(test)]
@@ -554,6 +589,9 @@ mod tests {
                 }
                 prop_assert_eq!(queue.peek(), reference.peek().map(|Reverse(e)| *e));
                 prop_assert_eq!(queue.len(), reference.len());
+                let next_at = reference.peek().map_or(u64::MAX, |Reverse(e)| e.0);
+                prop_assert_eq!(queue.next_at, next_at);
+                prop_assert!(queue.due(next_at) && (next_at == 0 || !queue.due(next_at - 1)));
             }
             while let Some(Reverse(entry)) = reference.pop() {
                 prop_assert_eq!(queue.peek(), Some(entry));
