@@ -211,11 +211,15 @@ pub(crate) struct TimerQueue {
     lanes: [VecDeque<QueueEntry>; LANES],
     /// Entries that fit no lane's order.
     heap: BinaryHeap<Reverse<QueueEntry>>,
-    /// Where the earliest entry is: a lane, or `LANES` for the heap; `None` when empty.
-    first: Option<usize>,
+    /// The earliest entry and where it is (a lane, or `LANES` for the heap); `None` when
+    /// empty: [`peek`](Self::peek) reads it without looking into a lane.
+    head: Option<(QueueEntry, usize)>,
     /// The earliest entry's deadline, `u64::MAX` when empty: what [`due`](Self::due) compares
-    /// the clock with on every call, without finding the entry.
+    /// the clock with on every call.
     next_at: u64,
+    /// The front entry of each lane and (at `LANES`) the heap's top, valid where `busy` says
+    /// the source holds entries: a pop compares these copies, without looking into the lanes.
+    fronts: [QueueEntry; LANES + 1],
     /// Bit `i` set when lane `i` (or for `LANES`, the heap) holds entries: a pop compares the
     /// fronts of these only.
     busy: u16,
@@ -231,8 +235,9 @@ impl Default for TimerQueue {
         Self {
             lanes: Default::default(),
             heap: BinaryHeap::new(),
-            first: None,
+            head: None,
             next_at: u64::MAX,
+            fronts: [(0, 0, TransactionId { index: 0, generation: 0 }); LANES + 1],
             busy: 0,
             seq: 0,
             epoch: None,
@@ -275,22 +280,25 @@ impl TimerQueue {
 
     fn push(&mut self, (at, seq): (u64, u64), id: TransactionId, timer: Timer) {
         let entry = (at, seq, id);
-        // Compared before the entry is added: it may become the heap's top.
-        let earliest = self.peek().is_none_or(|first| entry < first);
         let lane = lane(timer);
-        let source = match self.lanes.get_mut(lane) {
+        // The source's front, where it changes.
+        let (source, front) = match self.lanes.get_mut(lane) {
             Some(fifo) if fifo.back().is_none_or(|last| *last <= entry) => {
+                let front = fifo.is_empty().then_some(entry);
                 fifo.push_back(entry);
-                lane
+                (lane, front)
             }
             _ => {
                 self.heap.push(Reverse(entry));
-                LANES
+                (LANES, self.heap.peek().map(|Reverse(top)| *top))
             }
         };
+        if let (Some(slot), Some(front)) = (self.fronts.get_mut(source), front) {
+            *slot = front;
+        }
         self.busy |= 1 << source;
-        if earliest {
-            self.first = Some(source);
+        if self.head.is_none_or(|(first, _)| entry < first) {
+            self.head = Some((entry, source));
             self.next_at = at;
         }
     }
@@ -301,47 +309,41 @@ impl TimerQueue {
         self.next_at <= now
     }
 
-    /// The front of lane `source`, or the heap's top for `LANES`.
-    fn front(&self, source: usize) -> Option<QueueEntry> {
-        match self.lanes.get(source) {
-            Some(fifo) => fifo.front().copied(),
-            None => self.heap.peek().map(|Reverse(entry)| *entry),
-        }
-    }
-
     /// The earliest entry: its deadline, arming number and transaction.
+    #[inline]
     pub(crate) fn peek(&self) -> Option<QueueEntry> {
-        self.front(self.first?)
+        self.head.map(|(entry, _)| entry)
     }
 
     /// Drops the earliest entry.
     pub(crate) fn pop(&mut self) {
-        let Some(first) = self.first else { return };
-        let empty = match self.lanes.get_mut(first) {
+        let Some((_, first)) = self.head else { return };
+        let front = match self.lanes.get_mut(first) {
             Some(fifo) => {
                 fifo.pop_front();
-                fifo.is_empty()
+                fifo.front().copied()
             }
             None => {
                 self.heap.pop();
-                self.heap.is_empty()
+                self.heap.peek().map(|Reverse(top)| *top)
             }
         };
-        if empty {
-            self.busy &= !(1 << first);
+        match (front, self.fronts.get_mut(first)) {
+            (Some(front), Some(slot)) => *slot = front,
+            _ => self.busy &= !(1 << first),
         }
         let mut best: Option<(QueueEntry, usize)> = None;
         let mut busy = self.busy;
         while busy != 0 {
             let source = busy.trailing_zeros() as usize;
             busy &= busy - 1;
-            if let Some(front) = self.front(source) {
+            if let Some(&front) = self.fronts.get(source) {
                 if best.is_none_or(|(least, _)| front < least) {
                     best = Some((front, source));
                 }
             }
         }
-        self.first = best.map(|(_, source)| source);
+        self.head = best;
         self.next_at = best.map_or(u64::MAX, |((at, _, _), _)| at);
     }
 
