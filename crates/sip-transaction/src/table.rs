@@ -1143,13 +1143,21 @@ impl TransactionTable {
         };
         let cookie = sent_by.is_some();
         let merged = merge.is_some();
-        let server = ServerKeys { sent_by, legacy, merge, merge_hash, cseq_method, to_tag };
         let server = match self.spare_keys.pop() {
+            // Filled field by field: the kept box was emptied, so nothing is dropped, and no
+            // whole `ServerKeys` is built on the stack first.
             Some(mut spare) => {
-                *spare = server;
+                spare.sent_by = sent_by;
+                spare.legacy = legacy;
+                spare.merge = merge;
+                spare.merge_hash = merge_hash;
+                spare.cseq_method = cseq_method;
+                spare.to_tag = to_tag;
                 spare
             }
-            None => Box::new(server),
+            None => {
+                Box::new(ServerKeys { sent_by, legacy, merge, merge_hash, cseq_method, to_tag })
+            }
         };
         let index = self.alloc(Entry {
             machine,
