@@ -432,7 +432,7 @@ pub(crate) struct Ctx<'a> {
     /// The transaction's request, serialised: as sent (client) or as received (server).
     pub(crate) request: &'a Bytes,
     /// Where the transaction sends: the target (client) or the request's source (server).
-    pub(crate) peer: Target,
+    pub(crate) peer: &'a Target,
     pub(crate) config: &'a TransactionConfig,
     pub(crate) out: &'a mut Outbox,
     pub(crate) queue: &'a mut TimerQueue,
@@ -463,7 +463,7 @@ impl Ctx<'_> {
 
     /// Sends `payload` to the peer.
     pub(crate) fn send(&mut self, payload: Bytes) {
-        self.out.transmit(Transmit { target: self.peer, payload, transaction: Some(self.id) });
+        self.out.transmit(Transmit { target: *self.peer, payload, transaction: Some(self.id) });
     }
 
     /// Sends `payload` to the peer again.

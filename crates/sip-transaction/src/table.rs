@@ -1273,7 +1273,8 @@ impl TransactionTable {
     ) -> (R, Timers) {
         let mut timers = Timers::default();
         let Self { out, queue, stats, config, .. } = self;
-        let mut cx = Ctx { now, id, request, peer, config, out, queue, timers: &mut timers, stats };
+        let mut cx =
+            Ctx { now, id, request, peer: &peer, config, out, queue, timers: &mut timers, stats };
         let built = f(&mut cx);
         (built, timers)
     }
@@ -1298,7 +1299,7 @@ impl TransactionTable {
         };
         let Entry { machine, timers, request, peer, parsed, .. } = entry;
         let was_pending = !machine.state().is_lingering();
-        let mut cx = Ctx { now, id, request, peer: *peer, config, out, queue, timers, stats };
+        let mut cx = Ctx { now, id, request, peer, config, out, queue, timers, stats };
         let step = machine.handle(&mut cx, input);
         if was_pending && machine.state().is_lingering() {
             stats.pending = stats.pending.saturating_sub(1);
@@ -1343,38 +1344,40 @@ impl TransactionTable {
 
     /// Frees transaction `id`: out of the slab and every index; its queued timers go stale.
     fn release(&mut self, id: TransactionId) {
-        let Some(entry) = self.slots.get(id) else { return };
+        let Self { slots, clients, servers, legacy, merges, spare_keys, stats, out, stale, .. } =
+            self;
+        // One lookup serves the whole release.
+        let Some(entry) = slots.get_mut(id) else { return };
         // Its queue entries and its place in `lingering` are spent.
-        self.stale = true;
+        *stale = true;
         let kind = entry.machine.kind();
         if !entry.machine.state().is_lingering() {
-            self.stats.pending = self.stats.pending.saturating_sub(1);
+            stats.pending = stats.pending.saturating_sub(1);
         }
         match &entry.server {
-            None => unindex(&mut self.clients, entry.hash, id.index),
+            None => unindex(clients, entry.hash, id.index),
             Some(server) => {
-                let by_branch =
-                    if server.sent_by.is_some() { &mut self.servers } else { &mut self.legacy };
+                let by_branch = if server.sent_by.is_some() { servers } else { legacy };
                 unindex(by_branch, entry.hash, id.index);
                 if server.merge.is_some() {
-                    unindex(&mut self.merges, server.merge_hash, id.index);
+                    unindex(merges, server.merge_hash, id.index);
                 }
             }
         }
-        if self.spare_keys.len() < SPARE_KEYS
-            && let Some(mut keys) = self.slots.get_mut(id).and_then(|e| e.server.take())
+        if spare_keys.len() < SPARE_KEYS
+            && let Some(mut keys) = entry.server.take()
         {
             // Emptied: a kept box must not keep the request's buffer alive.
             keys.merge = None;
             keys.legacy = None;
             keys.sent_by = None;
-            self.spare_keys.push(keys);
+            spare_keys.push(keys);
         }
-        self.slots.remove(id);
-        let live = self.stats.live_mut(kind);
+        slots.remove(id);
+        let live = stats.live_mut(kind);
         *live = live.saturating_sub(1);
-        self.stats.terminated += 1;
-        self.out.push(LightOutput::Terminated { id });
+        stats.terminated += 1;
+        out.push(LightOutput::Terminated { id });
     }
 
     /// Queued timer entries, stale ones included (for tests of the lazy queue).
