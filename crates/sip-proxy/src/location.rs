@@ -105,7 +105,10 @@ pub trait Resolver {
 /// ```
 #[derive(Clone, Debug, Default)]
 pub struct StaticLocations {
-    bindings: HashMap<String, Vec<Location>>,
+    /// Keyed by canonical AOR. foldhash rather than SipHash: the application inserts every
+    /// key; a peer only looks up, and a lookup of an absent key stops at the first empty group
+    /// whatever it hashes to, so a flooding-resistant hash buys nothing.
+    bindings: HashMap<String, Vec<Location>, foldhash::fast::FixedState>,
 }
 
 impl StaticLocations {
@@ -143,13 +146,83 @@ impl LocationService for StaticLocations {
         // A SIP AOR is looked up by the registrar's canonical text as it is built (the key
         // `canonical_aor` would copy it into).
         let found = match request_uri {
-            Uri::Sip(sip) => self.bindings.get(sip_registrar::Aor::from_sip(sip).as_str()),
+            // The canonical AOR written on the stack when that is plain; the registrar's
+            // `Aor` (two allocations) otherwise.
+            Uri::Sip(sip) => {
+                let key = AorKey::of(sip);
+                match key.as_ref().and_then(AorKey::as_str) {
+                    Some(key) => self.bindings.get(key),
+                    None => self.bindings.get(sip_registrar::Aor::from_sip(sip).as_str()),
+                }
+            }
             other => canonical_aor(other).and_then(|key| self.bindings.get(&key)),
         };
         match found {
             Some(targets) => Lookup::Targets(targets.clone()),
             None => Lookup::NotFound,
         }
+    }
+}
+
+/// Room for a canonical AOR written without allocating; longer ones take the registrar's path.
+const AOR_KEY_ROOM: usize = 128;
+
+/// A SIP or SIPS URI's canonical AOR (what `sip_registrar::Aor::from_sip` writes: scheme,
+/// user, `@`, lower-cased host, port) in a stack buffer, for the common case: a user part
+/// without `%` escapes (copied verbatim there too) and a domain or IPv4 host. `None` for
+/// escapes, an IPv6 host or a key longer than [`AOR_KEY_ROOM`].
+struct AorKey {
+    bytes: [u8; AOR_KEY_ROOM],
+    len: usize,
+}
+
+impl AorKey {
+    fn of(uri: &SipUri<'_>) -> Option<AorKey> {
+        let mut key = AorKey { bytes: [0; AOR_KEY_ROOM], len: 0 };
+        key.push(if uri.is_secure() { b"sips:" } else { b"sip:" })?;
+        if let Some(user) = uri.user_raw() {
+            if user.contains('%') {
+                return None;
+            }
+            key.push(user.as_bytes())?;
+            key.push(b"@")?;
+        }
+        match uri.host() {
+            Host::Domain(name) => {
+                let start = key.len;
+                key.push(name.as_bytes())?;
+                key.bytes.get_mut(start..key.len)?.make_ascii_lowercase();
+            }
+            Host::Ipv4(addr) => {
+                use std::fmt::Write as _;
+                write!(key, "{addr}").ok()?;
+            }
+            Host::Ipv6(_) => return None,
+        }
+        if let Some(port) = uri.port() {
+            use std::fmt::Write as _;
+            write!(key, ":{port}").ok()?;
+        }
+        Some(key)
+    }
+
+    fn push(&mut self, bytes: &[u8]) -> Option<()> {
+        let end = self.len.checked_add(bytes.len())?;
+        self.bytes.get_mut(self.len..end)?.copy_from_slice(bytes);
+        self.len = end;
+        Some(())
+    }
+
+    /// The key (always `Some`: only whole `&str`s are pushed, and ASCII lower-casing keeps
+    /// UTF-8 valid).
+    fn as_str(&self) -> Option<&str> {
+        self.bytes.get(..self.len).and_then(|b| std::str::from_utf8(b).ok())
+    }
+}
+
+impl std::fmt::Write for AorKey {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.push(s.as_bytes()).ok_or(std::fmt::Error)
     }
 }
 
@@ -226,5 +299,75 @@ pub fn canonical_aor(uri: &Uri<'_>) -> Option<String> {
             Some(format!("tel:{digits}"))
         }
         Uri::Other(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AorKey;
+    use proptest::prelude::*;
+    use sip_message::Uri;
+
+    fn key_of(text: &str) -> Option<(Option<String>, String)> {
+        let Ok(Uri::Sip(sip)) = Uri::parse(text) else { return None };
+        let fast = AorKey::of(&sip).and_then(|k| k.as_str().map(str::to_owned));
+        Some((fast, sip_registrar::Aor::from_sip(&sip).as_str().to_owned()))
+    }
+
+    #[test]
+    fn stack_key_is_the_registrar_aor() {
+        for text in [
+            "sip:bob@example.com",
+            "sip:Bob@Example.COM:5070;transport=tcp",
+            "sips:alice@192.0.2.1",
+            "sip:192.0.2.1:5060",
+            "sip:example.com.",
+        ] {
+            let (fast, aor) = key_of(text).expect("a SIP URI");
+            assert_eq!(fast.as_deref(), Some(aor.as_str()), "{text}");
+        }
+        // Escapes and IPv6 hosts take the registrar's path.
+        assert_eq!(key_of("sip:b%6Fb@example.com").and_then(|k| k.0), None);
+        assert_eq!(key_of("sip:bob@[2001:db8::1]").and_then(|k| k.0), None);
+        // So does a key too long for the stack.
+        let long = format!("sip:{}@example.com", "u".repeat(200));
+        assert_eq!(key_of(&long).and_then(|k| k.0), None);
+    }
+
+    proptest! {
+        #[test]
+        fn stack_key_matches_registrar(
+            sips in any::<bool>(),
+            user in proptest::option::of("[a-zA-Z0-9%._!~*'()&=+$,;?/-]{1,12}"),
+            host in prop_oneof![
+                "[a-zA-Z0-9-]{1,10}(\\.[a-zA-Z0-9-]{1,10}){0,3}\\.?",
+                (any::<u8>(), any::<u8>(), any::<u8>(), any::<u8>())
+                    .prop_map(|(a, b, c, d)| format!("{a}.{b}.{c}.{d}")),
+                Just("[2001:db8::1]".to_owned()),
+            ],
+            port in proptest::option::of(any::<u16>()),
+            params in "(;[a-z]{1,5}(=[a-zA-Z0-9]{1,5})?){0,2}",
+        ) {
+            let mut text = String::from(if sips { "sips:" } else { "sip:" });
+            if let Some(user) = &user {
+                text.push_str(user);
+                text.push('@');
+            }
+            text.push_str(&host);
+            if let Some(port) = port {
+                text.push_str(&format!(":{port}"));
+            }
+            text.push_str(&params);
+            if let Some((fast, aor)) = key_of(&text) {
+                if let Some(fast) = fast {
+                    prop_assert_eq!(fast, aor);
+                } else {
+                    prop_assert!(
+                        text.contains('%') || text.contains('[') || text.len() > 100,
+                        "no stack key for {}", text
+                    );
+                }
+            }
+        }
     }
 }

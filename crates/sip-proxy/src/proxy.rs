@@ -106,6 +106,9 @@ pub struct Proxy<L, R> {
     /// service answers with the same bindings call after call); emptied when it reaches
     /// [`LOCATION_FACTS_LIMIT`] entries.
     location_facts: HashMap<Box<str>, UriFacts, FixedState>,
+    /// Emptied target lists and stamped-Via buffers of freed contexts, reused by the next ones
+    /// (at most [`SPARES`] of each): a call's contexts then allocate neither.
+    spares: Spares,
     /// What §16.4 and §16.5 read of the Request-URIs met that need no location lookup to be
     /// routed (in-dialog requests and ACKs come with the same Contact URI call after call), by
     /// their text: a direct-mapped table of [`URI_MEMO_SLOTS`] entries, a newcomer replacing
@@ -137,6 +140,52 @@ struct UriMemo {
 /// The most location URIs whose facts the proxy keeps.
 const LOCATION_FACTS_LIMIT: usize = 4096;
 
+/// How many emptied buffers of each kind [`Spares`] keeps.
+const SPARES: usize = 16;
+
+/// The largest target list (in targets) [`Spares`] keeps.
+const SPARE_TARGETS_MAX: usize = 16;
+
+/// The largest stamped-Via buffer (in bytes) [`Spares`] keeps.
+const SPARE_VIA_MAX: usize = 512;
+
+/// Buffers of freed response contexts, kept for the next ones.
+#[derive(Debug, Default)]
+struct Spares {
+    /// Empty target lists, with their capacity.
+    targets: Vec<Vec<TargetSlot>>,
+    /// Stamped-Via buffers (their text is overwritten before use).
+    vias: Vec<String>,
+}
+
+impl Spares {
+    /// An empty target list, reused when one is kept.
+    fn targets(&mut self) -> Vec<TargetSlot> {
+        self.targets.pop().unwrap_or_default()
+    }
+
+    /// A buffer for a stamped Via, reused when one is kept.
+    fn via(&mut self) -> String {
+        self.vias.pop().unwrap_or_default()
+    }
+
+    /// Keeps `targets`, emptied, unless enough are kept, it never allocated or it is larger
+    /// than a usual request needs (a big fork's list is not held on to).
+    fn keep_targets(&mut self, mut targets: Vec<TargetSlot>) {
+        if self.targets.len() < SPARES && (1..=SPARE_TARGETS_MAX).contains(&targets.capacity()) {
+            targets.clear();
+            self.targets.push(targets);
+        }
+    }
+
+    /// Keeps `via` unless enough are kept, it never allocated or it is unusually long.
+    fn keep_via(&mut self, via: String) {
+        if self.vias.len() < SPARES && (1..=SPARE_VIA_MAX).contains(&via.capacity()) {
+            self.vias.push(via);
+        }
+    }
+}
+
 impl<L: LocationService, R: Resolver> Proxy<L, R> {
     /// A proxy with `config`, finding targets in `locations` and next hops with `resolver`.
     #[must_use]
@@ -149,6 +198,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             own_routes_are_self,
             route_memo: None,
             location_facts: HashMap::default(),
+            spares: Spares::default(),
             uri_memo: vec![None; URI_MEMO_SLOTS],
             config,
             locations,
@@ -401,9 +451,16 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             .flatten();
         // §18.2.1: worked out now from the parsed top Via, which §16.4 does not touch; applied
         // once targets are found.
-        let stamp = match source {
-            Target::Addr(_, addr) => top_via.stamped(addr),
-            _ => None,
+        let mut stamp = self.spares.via();
+        let stamped = match source {
+            Target::Addr(_, addr) => top_via.stamped_into(addr, &mut stamp),
+            _ => false,
+        };
+        let stamp = if stamped {
+            Some(stamp)
+        } else {
+            self.spares.keep_via(stamp);
+            None
         };
         // §16.4.
         // The Request-URI is parsed once from a copy, for §16.4 and (unless §16.4 changed it)
@@ -453,6 +510,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
                 replace_top_via(&mut request, via);
             }
             self.forward_one_stateless(txns, request, &targets, &loop_part);
+            self.spares.keep_targets(targets);
             // Nothing of the request is kept (§16.11): the table's server transaction goes too.
             txns.terminate(now, id);
             return;
@@ -535,12 +593,15 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         if predetermined {
             let mut slot = TargetSlot::new(raw, 1000, false);
             slot.facts = Some(UriFacts::of(&Ok(*uri)));
-            return Ok((vec![slot], false, secure));
+            let mut targets = self.spares.targets();
+            targets.push(slot);
+            return Ok((targets, false, secure));
         }
         match self.locations.lookup(uri, now) {
             Lookup::NotFound => Err(404),
             Lookup::Targets(found) => {
-                let mut targets: Vec<TargetSlot> = Vec::with_capacity(found.len());
+                let mut targets = self.spares.targets();
+                targets.reserve(found.len());
                 for location in found {
                     if targets.len() >= self.config.max_targets {
                         break;
@@ -574,7 +635,12 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
                     slot.flow = location.flow;
                     targets.push(slot);
                 }
-                if targets.is_empty() { Err(480) } else { Ok((targets, true, secure)) }
+                if targets.is_empty() {
+                    self.spares.keep_targets(targets);
+                    Err(480)
+                } else {
+                    Ok((targets, true, secure))
+                }
             }
         }
     }
@@ -1476,6 +1542,11 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         self.live = self.live.saturating_sub(1);
         self.servers.remove(&ctx.server);
         self.events.push_back(ProxyEvent::ContextFreed { server: ctx.server });
+        let Context { targets, top_via, .. } = ctx;
+        self.spares.keep_targets(targets);
+        if let Some(via) = top_via {
+            self.spares.keep_via(via);
+        }
     }
 
     // ----- building ----------------------------------------------------------------------
@@ -1848,7 +1919,9 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         }
         let mut slot = TargetSlot::new(raw, 1000, false);
         slot.facts = Some(memo.facts);
-        Ok((vec![slot], false, memo.secure))
+        let mut targets = self.spares.targets();
+        targets.push(slot);
+        Ok((targets, false, memo.secure))
     }
 
     /// From one read of the Request-URI: [`is_for_proxy`](Self::is_for_proxy), and the URI
@@ -2197,6 +2270,29 @@ mod tests {
     use super::*;
     use crate::routing::tests::request as test_invite;
     use crate::{StaticLocations, StaticResolver};
+
+    #[test]
+    fn spares_come_back_empty_and_bounded() {
+        let mut spares = Spares::default();
+        let mut targets = spares.targets();
+        targets.push(TargetSlot::new("sip:a@192.0.2.1", 1000, false));
+        spares.keep_targets(targets);
+        let reused = spares.targets();
+        assert!(reused.is_empty() && reused.capacity() >= 1, "emptied, capacity kept");
+        // A list that never allocated or a big fork's is not kept.
+        spares.keep_targets(Vec::new());
+        spares.keep_targets(Vec::with_capacity(SPARE_TARGETS_MAX + 1));
+        assert!(spares.targets.is_empty());
+        // Nor more than `SPARES` of them.
+        for _ in 0..SPARES + 3 {
+            spares.keep_targets(Vec::with_capacity(1));
+            spares.keep_via(String::with_capacity(8));
+        }
+        assert_eq!((spares.targets.len(), spares.vias.len()), (SPARES, SPARES));
+        spares.vias.clear();
+        spares.keep_via(String::with_capacity(SPARE_VIA_MAX + 1));
+        assert!(spares.vias.is_empty());
+    }
 
     #[test]
     fn our_via_carries_the_branch_the_routing_helpers_spell() {

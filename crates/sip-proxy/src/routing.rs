@@ -178,12 +178,21 @@ impl<'a> TopVia<'a> {
     }
 
     /// [`stamped_via`] of it for a request received from `addr`.
+    #[cfg(test)]
     pub(crate) fn stamped(&self, addr: std::net::SocketAddr) -> Option<String> {
-        match self {
-            TopVia::Plain(via) => stamp_plain(via, addr),
+        let mut out = String::new();
+        self.stamped_into(addr, &mut out).then_some(out)
+    }
+
+    /// [`stamped`](Self::stamped) written into `out` (its old text replaced, its buffer reused
+    /// on the usual path): whether there is a stamp; `out` holds it when there is.
+    pub(crate) fn stamped_into(&self, addr: std::net::SocketAddr, out: &mut String) -> bool {
+        let stamped = match self {
+            TopVia::Plain(via) => return stamp_plain_into(via, addr, out),
             TopVia::Typed(Some(Ok(via))) => stamped_via(via, addr),
             TopVia::Typed(_) => None,
-        }
+        };
+        stamped.map(|s| *out = s).is_some()
     }
 }
 
@@ -847,19 +856,21 @@ fn stamp(
 /// `;name[=value]` tokens without `received` and with any `rport` valueless, so each is copied
 /// as it is but `rport`, which gets the port, and `received` follows them (the tests hold this
 /// to the typed parser's stamp).
-fn stamp_plain(via: &PlainVia<'_>, addr: std::net::SocketAddr) -> Option<String> {
+fn stamp_plain_into(via: &PlainVia<'_>, addr: std::net::SocketAddr, v: &mut String) -> bool {
     let std::net::IpAddr::V4(ip) = addr.ip() else {
-        return stamp(&StampHead::of_plain(via), addr, true, None);
+        let stamped = stamp(&StampHead::of_plain(via), addr, true, None);
+        return stamped.map(|s| *v = s).is_some();
     };
     if via.host == ip && !via.has_rport {
-        return None;
+        return false;
     }
     let port = sip_message::Decimal::new(u64::from(addr.port()));
     let port = port.as_str();
     let octets = ip.octets();
     let ip_len = octets.iter().map(|&o| octet_len(o)).sum::<usize>() + 3;
     let rport_len = if via.has_rport { 1 + port.len() } else { 0 };
-    let mut v = String::with_capacity(via.head.len() + via.params.len() + rport_len + 10 + ip_len);
+    v.clear();
+    v.reserve(via.head.len() + via.params.len() + rport_len + 10 + ip_len);
     // The usual case, no `rport` or one: the value as written with `=<port>` spliced in.
     let split = match (via.has_rport, via.rport_end) {
         (false, _) => Some((via.params, "")),
@@ -874,8 +885,8 @@ fn stamp_plain(via: &PlainVia<'_>, addr: std::net::SocketAddr) -> Option<String>
             v.push_str(port);
         }
         v.push_str(after);
-        push_received(&mut v, octets);
-        return Some(v);
+        push_received(v, octets);
+        return true;
     }
     v.push_str("SIP/2.0/");
     v.push_str(via.transport);
@@ -892,8 +903,8 @@ fn stamp_plain(via: &PlainVia<'_>, addr: std::net::SocketAddr) -> Option<String>
             }
         }
     }
-    push_received(&mut v, octets);
-    Some(v)
+    push_received(v, octets);
+    true
 }
 
 /// Appends `;received=` and the dotted quad of `octets`.

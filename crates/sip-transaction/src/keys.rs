@@ -194,11 +194,39 @@ fn base62_digits(draw: u64, out: &mut [u8]) {
     let high = ((draw / BASE62_4) % BASE62_4) as u32;
     let (first, second) = out.split_at_mut(out.len().min(4));
     for (c, mut part) in [(first, low), (second, high)] {
+        // Four digits (every half of a branch): two pairs, one division each.
+        if let Ok(four) = <&mut [u8; 4]>::try_from(&mut *c) {
+            let [a, b] = digit_pair(part % BASE62_2);
+            let [c, d] = digit_pair(part / BASE62_2);
+            *four = [a, b, c, d];
+            continue;
+        }
         for c in c {
             *c = ALPHABET.get((part % 62) as usize).copied().unwrap_or(b'0');
             part /= 62;
         }
     }
+}
+
+/// 62^2: two base-62 digits.
+const BASE62_2: u32 = 62 * 62;
+
+/// Every pair of base-62 digits, least significant first: entry `n` is the two digits of `n`.
+// Built at compile time, where an index out of range fails the build: nothing here runs.
+#[allow(clippy::indexing_slicing)]
+static DIGIT_PAIRS: [[u8; 2]; BASE62_2 as usize] = {
+    let mut pairs = [[0u8; 2]; BASE62_2 as usize];
+    let mut n = 0;
+    while n < BASE62_2 as usize {
+        pairs[n] = [ALPHABET[n % 62], ALPHABET[n / 62]];
+        n += 1;
+    }
+    pairs
+};
+
+/// The two base-62 digits of `n` (below 62^2), least significant first.
+fn digit_pair(n: u32) -> [u8; 2] {
+    DIGIT_PAIRS.get(n as usize).copied().unwrap_or([b'0'; 2])
 }
 
 /// A fresh branch as a `String`.

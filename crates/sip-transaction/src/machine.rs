@@ -205,22 +205,45 @@ fn lane(timer: Timer) -> usize {
 /// break a lane's order (a retransmission timer, or one queued late behind an earlier timer of
 /// its transaction) goes to a heap. The earliest entry is the least of the lanes' fronts and the
 /// heap's top, so the order is exactly that of one heap holding every entry.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct TimerQueue {
     /// Per timer, entries in (deadline, arming number) order.
     lanes: [VecDeque<QueueEntry>; LANES],
     /// Entries that fit no lane's order.
     heap: BinaryHeap<Reverse<QueueEntry>>,
-    /// Where the earliest entry is: a lane, or `LANES` for the heap; `None` when empty.
-    first: Option<usize>,
+    /// The earliest entry and where it is (a lane, or `LANES` for the heap); `None` when
+    /// empty: [`peek`](Self::peek) reads it without looking into a lane.
+    head: Option<(QueueEntry, usize)>,
+    /// The earliest entry's deadline, `u64::MAX` when empty: what [`due`](Self::due) compares
+    /// the clock with on every call.
+    next_at: u64,
+    /// The front entry of each lane and (at `LANES`) the heap's top, valid where `busy` says
+    /// the source holds entries: a pop compares these copies, without looking into the lanes.
+    fronts: [QueueEntry; LANES + 1],
     /// Bit `i` set when lane `i` (or for `LANES`, the heap) holds entries: a pop compares the
     /// fronts of these only.
     busy: u16,
     seq: u64,
     epoch: Option<Instant>,
-    /// The last instant converted by [`ticks`](Self::ticks) and its ticks: a driver passes
-    /// one `now` to every call of a turn, so the conversion is mostly a lookup.
+    /// The latest instant converted by [`advance`](Self::advance) and its ticks: the clock.
+    /// A driver passes one `now` to every call of a turn, so the conversion is mostly a lookup.
     last: Option<(Instant, u64)>,
+}
+
+impl Default for TimerQueue {
+    fn default() -> Self {
+        Self {
+            lanes: Default::default(),
+            heap: BinaryHeap::new(),
+            head: None,
+            next_at: u64::MAX,
+            fronts: [(0, 0, TransactionId { index: 0, generation: 0 }); LANES + 1],
+            busy: 0,
+            seq: 0,
+            epoch: None,
+            last: None,
+        }
+    }
 }
 
 impl TimerQueue {
@@ -229,14 +252,21 @@ impl TimerQueue {
         self.seq
     }
 
-    /// `at` in ticks; the first instant seen becomes the epoch (the table never goes back in
-    /// time, so no later instant is before it).
-    pub(crate) fn ticks(&mut self, at: Instant) -> u64 {
+    /// Moves the clock to `at` unless it is already there or later (the clock never goes
+    /// back); returns the clock in ticks. The first instant seen becomes the epoch, so no
+    /// later clock is before it.
+    #[inline]
+    pub(crate) fn advance(&mut self, at: Instant) -> u64 {
         if let Some((last, ticks)) = self.last {
-            if last == at {
+            if at <= last {
                 return ticks;
             }
         }
+        self.advance_to(at)
+    }
+
+    /// [`advance`](Self::advance) to an instant later than the clock (or the first one).
+    fn advance_to(&mut self, at: Instant) -> u64 {
         let epoch = *self.epoch.get_or_insert(at);
         let ticks = nanos(at.saturating_duration_since(epoch));
         self.last = Some((at, ticks));
@@ -251,63 +281,70 @@ impl TimerQueue {
     fn push(&mut self, (at, seq): (u64, u64), id: TransactionId, timer: Timer) {
         let entry = (at, seq, id);
         let lane = lane(timer);
-        let source = match self.lanes.get_mut(lane) {
+        // The source's front, where it changes.
+        let (source, front) = match self.lanes.get_mut(lane) {
             Some(fifo) if fifo.back().is_none_or(|last| *last <= entry) => {
+                let front = fifo.is_empty().then_some(entry);
                 fifo.push_back(entry);
-                lane
+                (lane, front)
             }
             _ => {
                 self.heap.push(Reverse(entry));
-                LANES
+                (LANES, self.heap.peek().map(|Reverse(top)| *top))
             }
         };
+        if let (Some(slot), Some(front)) = (self.fronts.get_mut(source), front) {
+            *slot = front;
+        }
         self.busy |= 1 << source;
-        if self.first.and_then(|first| self.front(first)).is_none_or(|first| entry < first) {
-            self.first = Some(source);
+        if self.head.is_none_or(|(first, _)| entry < first) {
+            self.head = Some((entry, source));
+            self.next_at = at;
         }
     }
 
-    /// The front of lane `source`, or the heap's top for `LANES`.
-    fn front(&self, source: usize) -> Option<QueueEntry> {
-        match self.lanes.get(source) {
-            Some(fifo) => fifo.front().copied(),
-            None => self.heap.peek().map(|Reverse(entry)| *entry),
-        }
+    /// Whether the earliest entry's deadline is at or before `now` (ticks).
+    #[inline]
+    pub(crate) fn due(&self, now: u64) -> bool {
+        self.next_at <= now
     }
 
     /// The earliest entry: its deadline, arming number and transaction.
+    #[inline]
     pub(crate) fn peek(&self) -> Option<QueueEntry> {
-        self.front(self.first?)
+        self.head.map(|(entry, _)| entry)
     }
 
     /// Drops the earliest entry.
     pub(crate) fn pop(&mut self) {
-        let Some(first) = self.first else { return };
-        let empty = match self.lanes.get_mut(first) {
+        let Some((_, first)) = self.head else { return };
+        let front = match self.lanes.get_mut(first) {
             Some(fifo) => {
                 fifo.pop_front();
-                fifo.is_empty()
+                fifo.front().copied()
             }
             None => {
                 self.heap.pop();
-                self.heap.is_empty()
+                self.heap.peek().map(|Reverse(top)| *top)
             }
         };
-        if empty {
-            self.busy &= !(1 << first);
+        match (front, self.fronts.get_mut(first)) {
+            (Some(front), Some(slot)) => *slot = front,
+            _ => self.busy &= !(1 << first),
         }
         let mut best: Option<(QueueEntry, usize)> = None;
         let mut busy = self.busy;
         while busy != 0 {
             let source = busy.trailing_zeros() as usize;
             busy &= busy - 1;
-            if let Some(front) = self.front(source) {
+            if let Some(&front) = self.fronts.get(source) {
                 if best.is_none_or(|(least, _)| front < least) {
                     best = Some((front, source));
                 }
             }
         }
-        self.first = best.map(|(_, source)| source);
+        self.head = best;
+        self.next_at = best.map_or(u64::MAX, |((at, _, _), _)| at);
     }
 
     #[cfg(test)]
@@ -395,7 +432,7 @@ pub(crate) struct Ctx<'a> {
     /// The transaction's request, serialised: as sent (client) or as received (server).
     pub(crate) request: &'a Bytes,
     /// Where the transaction sends: the target (client) or the request's source (server).
-    pub(crate) peer: Target,
+    pub(crate) peer: &'a Target,
     pub(crate) config: &'a TransactionConfig,
     pub(crate) out: &'a mut Outbox,
     pub(crate) queue: &'a mut TimerQueue,
@@ -426,7 +463,7 @@ impl Ctx<'_> {
 
     /// Sends `payload` to the peer.
     pub(crate) fn send(&mut self, payload: Bytes) {
-        self.out.transmit(Transmit { target: self.peer, payload, transaction: Some(self.id) });
+        self.out.transmit(Transmit { target: *self.peer, payload, transaction: Some(self.id) });
     }
 
     /// Sends `payload` to the peer again.
@@ -554,6 +591,9 @@ mod tests {
                 }
                 prop_assert_eq!(queue.peek(), reference.peek().map(|Reverse(e)| *e));
                 prop_assert_eq!(queue.len(), reference.len());
+                let next_at = reference.peek().map_or(u64::MAX, |Reverse(e)| e.0);
+                prop_assert_eq!(queue.next_at, next_at);
+                prop_assert!(queue.due(next_at) && (next_at == 0 || !queue.due(next_at - 1)));
             }
             while let Some(Reverse(entry)) = reference.pop() {
                 prop_assert_eq!(queue.peek(), Some(entry));

@@ -69,28 +69,33 @@ impl<T> Slab<T> {
     }
 
     /// Puts `value` in the slot [`next_id`](Self::next_id) names; returns its index.
+    #[inline]
     pub(crate) fn insert(&mut self, value: T) -> u32 {
         let index = match self.free.pop() {
             Some(index) => index,
-            None => {
-                let index = self.used;
-                if index as usize / PAGE >= self.pages.len() {
-                    let page = (0..PAGE).map(|_| Slot { generation: 0, value: None }).collect();
-                    self.pages.push(page);
-                    // Room for every slot on the free list, reserved as the slab grows (4 bytes
-                    // a slot): freeing them all after a burst, as the lingering timers do,
-                    // then never reallocates the list (a realloc of a large block makes glibc
-                    // consolidate every small chunk freed so far, cold).
-                    let slots = self.pages.len() * PAGE;
-                    self.free.reserve(slots.saturating_sub(self.free.len()));
-                }
-                self.used = self.used.saturating_add(1);
-                index
-            }
+            None => self.grow(),
         };
         if let Some(slot) = self.slot_mut(index) {
             slot.value = Some(value);
         }
+        index
+    }
+
+    /// A slot never used before, after a new page if the last one is full.
+    #[inline(never)]
+    fn grow(&mut self) -> u32 {
+        let index = self.used;
+        if index as usize / PAGE >= self.pages.len() {
+            let page = (0..PAGE).map(|_| Slot { generation: 0, value: None }).collect();
+            self.pages.push(page);
+            // Room for every slot on the free list, reserved as the slab grows (4 bytes a
+            // slot): freeing them all after a burst, as the lingering timers do, then never
+            // reallocates the list (a realloc of a large block makes glibc consolidate every
+            // small chunk freed so far, cold).
+            let slots = self.pages.len() * PAGE;
+            self.free.reserve(slots.saturating_sub(self.free.len()));
+        }
+        self.used = self.used.saturating_add(1);
         index
     }
 

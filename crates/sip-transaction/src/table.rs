@@ -102,7 +102,6 @@ pub struct TransactionTable {
     /// Keys the matching indexes' hash; drawn from a stream of its own so that branches stay
     /// what the seed alone makes them.
     hasher: FixedState,
-    now: Option<Instant>,
     slots: Slab<Entry>,
     /// Client transactions by branch; the INVITE and its CANCEL share one (§9.1).
     clients: HashTable<u32>,
@@ -289,7 +288,6 @@ impl TransactionTable {
             rng: ChaCha8Rng::seed_from_u64(config.rng_seed),
             hasher: FixedState::with_seed(keys.next_u64()),
             config,
-            now: None,
             slots: Slab::default(),
             clients: HashTable::new(),
             servers: HashTable::new(),
@@ -954,11 +952,19 @@ impl TransactionTable {
     // ----- internals --------------------------------------------------------------------------
 
     /// Moves the clock (never backwards) and fires every due timer; returns the clock in the
-    /// timer queue's ticks.
+    /// timer queue's ticks. Inlined into every entry point: most calls find nothing due.
+    #[inline(always)]
     fn handle_due(&mut self, now: Instant) -> u64 {
-        let now = self.now.map_or(now, |last| last.max(now));
-        self.now = Some(now);
-        let now = self.queue.ticks(now);
+        let now = self.queue.advance(now);
+        if self.queue.due(now) {
+            self.fire_due(now);
+        }
+        now
+    }
+
+    /// [`handle_due`](Self::handle_due)'s work when a timer is due.
+    #[inline(never)]
+    fn fire_due(&mut self, now: u64) {
         while let Some((at, seq, id)) = self.queue.peek() {
             if at > now {
                 break;
@@ -975,7 +981,6 @@ impl TransactionTable {
             }
             self.requeue(id);
         }
-        now
     }
 
     /// Queues transaction `id`'s earliest armed timer if the queue lacks it.
@@ -1138,13 +1143,21 @@ impl TransactionTable {
         };
         let cookie = sent_by.is_some();
         let merged = merge.is_some();
-        let server = ServerKeys { sent_by, legacy, merge, merge_hash, cseq_method, to_tag };
         let server = match self.spare_keys.pop() {
+            // Filled field by field: the kept box was emptied, so nothing is dropped, and no
+            // whole `ServerKeys` is built on the stack first.
             Some(mut spare) => {
-                *spare = server;
+                spare.sent_by = sent_by;
+                spare.legacy = legacy;
+                spare.merge = merge;
+                spare.merge_hash = merge_hash;
+                spare.cseq_method = cseq_method;
+                spare.to_tag = to_tag;
                 spare
             }
-            None => Box::new(server),
+            None => {
+                Box::new(ServerKeys { sent_by, legacy, merge, merge_hash, cseq_method, to_tag })
+            }
         };
         let index = self.alloc(Entry {
             machine,
@@ -1260,7 +1273,8 @@ impl TransactionTable {
     ) -> (R, Timers) {
         let mut timers = Timers::default();
         let Self { out, queue, stats, config, .. } = self;
-        let mut cx = Ctx { now, id, request, peer, config, out, queue, timers: &mut timers, stats };
+        let mut cx =
+            Ctx { now, id, request, peer: &peer, config, out, queue, timers: &mut timers, stats };
         let built = f(&mut cx);
         (built, timers)
     }
@@ -1285,7 +1299,7 @@ impl TransactionTable {
         };
         let Entry { machine, timers, request, peer, parsed, .. } = entry;
         let was_pending = !machine.state().is_lingering();
-        let mut cx = Ctx { now, id, request, peer: *peer, config, out, queue, timers, stats };
+        let mut cx = Ctx { now, id, request, peer, config, out, queue, timers, stats };
         let step = machine.handle(&mut cx, input);
         if was_pending && machine.state().is_lingering() {
             stats.pending = stats.pending.saturating_sub(1);
@@ -1330,38 +1344,40 @@ impl TransactionTable {
 
     /// Frees transaction `id`: out of the slab and every index; its queued timers go stale.
     fn release(&mut self, id: TransactionId) {
-        let Some(entry) = self.slots.get(id) else { return };
+        let Self { slots, clients, servers, legacy, merges, spare_keys, stats, out, stale, .. } =
+            self;
+        // One lookup serves the whole release.
+        let Some(entry) = slots.get_mut(id) else { return };
         // Its queue entries and its place in `lingering` are spent.
-        self.stale = true;
+        *stale = true;
         let kind = entry.machine.kind();
         if !entry.machine.state().is_lingering() {
-            self.stats.pending = self.stats.pending.saturating_sub(1);
+            stats.pending = stats.pending.saturating_sub(1);
         }
         match &entry.server {
-            None => unindex(&mut self.clients, entry.hash, id.index),
+            None => unindex(clients, entry.hash, id.index),
             Some(server) => {
-                let by_branch =
-                    if server.sent_by.is_some() { &mut self.servers } else { &mut self.legacy };
+                let by_branch = if server.sent_by.is_some() { servers } else { legacy };
                 unindex(by_branch, entry.hash, id.index);
                 if server.merge.is_some() {
-                    unindex(&mut self.merges, server.merge_hash, id.index);
+                    unindex(merges, server.merge_hash, id.index);
                 }
             }
         }
-        if self.spare_keys.len() < SPARE_KEYS
-            && let Some(mut keys) = self.slots.get_mut(id).and_then(|e| e.server.take())
+        if spare_keys.len() < SPARE_KEYS
+            && let Some(mut keys) = entry.server.take()
         {
             // Emptied: a kept box must not keep the request's buffer alive.
             keys.merge = None;
             keys.legacy = None;
             keys.sent_by = None;
-            self.spare_keys.push(keys);
+            spare_keys.push(keys);
         }
-        self.slots.remove(id);
-        let live = self.stats.live_mut(kind);
+        slots.remove(id);
+        let live = stats.live_mut(kind);
         *live = live.saturating_sub(1);
-        self.stats.terminated += 1;
-        self.out.push(LightOutput::Terminated { id });
+        stats.terminated += 1;
+        out.push(LightOutput::Terminated { id });
     }
 
     /// Queued timer entries, stale ones included (for tests of the lazy queue).
