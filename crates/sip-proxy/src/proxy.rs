@@ -1045,7 +1045,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             return true;
         }
         let mut response = response.clone();
-        response.pop_top_via();
+        response.remove_top_via();
         let target = match response.typed::<Via<'_>>() {
             Some(Ok(via)) => via_target(&via).or_else(|| {
                 let uri = format!("sip:{}", via.sent_by());
@@ -1351,7 +1351,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             Some(Candidate { status: 503, .. }) => self.build_answer(txns, server, 500, None, &[]),
             Some(Candidate { response: Some(response), status, branch }) => {
                 let mut response = *response;
-                response.pop_top_via();
+                response.remove_top_via();
                 if matches!(status, 401 | 407) {
                     for (name, value, from) in challenges {
                         if from != branch {
@@ -1447,7 +1447,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             return false;
         };
         // §16.7 step 3, written once: the table sends the result as it is.
-        response.pop_top_via();
+        response.remove_top_via();
         if !live || !response.has(HeaderName::Via) {
             return false;
         }
@@ -1795,7 +1795,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         // Each pop takes one value off (a line's first, or the line), so the loop ends: no
         // count of the values first.
         while request.header(HeaderName::Route).is_some_and(|v| self.route_is_self(v)) {
-            if request.pop_front(HeaderName::Route).is_none() {
+            if !request.remove_front(HeaderName::Route) {
                 break;
             }
         }
