@@ -1813,13 +1813,16 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
     }
 
     /// Remembers what §16.4 and §16.5 read of Request-URI `raw`, parsed as `sip`, when they
-    /// can be read without the parse: no `maddr` (which §16.4 may strip), a host outside the
-    /// proxy's domains (targets with no location lookup, which wants the parsed URI).
+    /// can be read without the parse: no `maddr` (which §16.4 may strip). A host outside the
+    /// proxy's domains has targets with no location lookup; one of its domains is looked up
+    /// (which wants the parsed URI) unless the request is inside a dialog (a To tag: the
+    /// target is the Request-URI, §16.12), as for the ACK and BYE to a contact at the proxy's
+    /// own address.
     fn remember_uri(&mut self, raw: &str, sip: &SipUri<'_>) {
-        let local_domain = self.config.is_local_domain(sip.host());
-        if sip.maddr().is_some() || local_domain {
+        if sip.maddr().is_some() {
             return;
         }
+        let local_domain = self.config.is_local_domain(sip.host());
         let memo = UriMemo {
             for_proxy: sip.user_raw().is_none() && self.config.is_self_uri(sip),
             local_domain,
@@ -1832,8 +1835,8 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
     }
 
     /// [`determine_targets`](Self::determine_targets) of a request whose Request-URI `raw` is
-    /// remembered: a SIP URI without `maddr`, outside the proxy's domains, so predetermined
-    /// (§16.5): the one target is the Request-URI.
+    /// remembered: a SIP URI without `maddr`, so predetermined (§16.5: the one target is the
+    /// Request-URI) when it is outside the proxy's domains or the request has a To tag.
     fn remembered_targets(
         &mut self,
         now: Instant,
@@ -1841,7 +1844,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         raw: &str,
         memo: UriMemo,
     ) -> Result<(Vec<TargetSlot>, bool, bool), u16> {
-        if memo.local_domain {
+        if memo.local_domain && request.to_tag_bytes().is_none() {
             // Not remembered so; read as any other.
             let parsed = Uri::parse(raw);
             return self.determine_targets(now, request, Some((raw, &parsed)), true);
@@ -2243,14 +2246,13 @@ mod tests {
             "sip:192.0.2.77;lr",
             "sip:carol@biloxi.example.org;transport=tcp",
             "sip:bob@192.0.2.2:5060;x?Subject=hi",
-        ];
-        // The proxy's own addresses are among its domains, as `example.com` is.
-        let not_remembered = [
+            // The proxy's own addresses are among its domains, as `example.com` is: looked up
+            // out of a dialog, the target inside one.
             "sip:bob@example.com",
             "sip:192.0.2.10:5060",
-            "sip:bob@192.0.2.2;maddr=192.0.2.10",
-            "tel:+15551234",
+            "sip:alice@192.0.2.10:5062;transport=udp",
         ];
+        let not_remembered = ["sip:bob@192.0.2.2;maddr=192.0.2.10", "tel:+15551234"];
         for raw in remembered.iter().chain(&not_remembered) {
             let parsed = Uri::parse(raw);
             if let Ok(Uri::Sip(sip)) = &parsed {
@@ -2262,15 +2264,19 @@ mod tests {
             let (for_proxy, stripped) = proxy.request_uri_facts(Some(&parsed));
             assert_eq!((memo.for_proxy, None), (for_proxy, stripped), "{raw}");
             let request = test_invite(raw, "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKa");
-            let fresh = proxy.determine_targets(now, &request, Some((raw, &parsed)), true);
-            let known = proxy.remembered_targets(now, &request, raw, memo);
-            let read = |r: Result<(Vec<TargetSlot>, bool, bool), u16>| {
-                r.map(|(t, local, secure)| {
-                    let t: Vec<_> = t.iter().map(|t| (t.uri.clone(), t.q, t.facts)).collect();
-                    (t, local, secure)
-                })
-            };
-            assert_eq!(read(known), read(fresh), "{raw}");
+            let mut in_dialog = request.clone();
+            in_dialog.set(HeaderName::To, "<sip:bob@example.com>;tag=t1").unwrap();
+            for request in [request, in_dialog] {
+                let fresh = proxy.determine_targets(now, &request, Some((raw, &parsed)), true);
+                let known = proxy.remembered_targets(now, &request, raw, memo);
+                let read = |r: Result<(Vec<TargetSlot>, bool, bool), u16>| {
+                    r.map(|(t, local, secure)| {
+                        let t: Vec<_> = t.iter().map(|t| (t.uri.clone(), t.q, t.facts)).collect();
+                        (t, local, secure)
+                    })
+                };
+                assert_eq!(read(known), read(fresh), "{raw}");
+            }
         }
         // Slots are shared: every URI is found, or the one that took its slot is.
         for i in 0..4 * URI_MEMO_SLOTS {
