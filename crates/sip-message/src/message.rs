@@ -760,9 +760,36 @@ impl Message {
         self.take_front(name, false).is_some()
     }
 
+    /// [`remove_front`](Self::remove_front) when `first` holds for the header's first value
+    /// (as [`Message::header`] gives it): a proxy removing the Routes that name it (RFC 3261
+    /// §16.4) finds each line once. Returns whether a value was removed.
+    pub fn remove_front_if(&mut self, name: HeaderName, first: impl FnOnce(&[u8]) -> bool) -> bool {
+        let Some(index) = self.headers.iter().position(|e| e.name == name) else {
+            return false;
+        };
+        let Some(entry) = self.headers.get(index) else { return false };
+        let line = self.slot(entry.value);
+        let value = match (name.is_list(), line.is_empty()) {
+            (false, _) => Some(line),
+            // The first value of a non-empty list line, as `split_list` gives it.
+            (true, false) => {
+                let split = FirstValue::of(line);
+                line.get(split.start..split.end)
+            }
+            // An empty list line holds no value: `header` reads on to the next line.
+            (true, true) => self.header(name),
+        };
+        value.is_some_and(first) && self.take_at(name, index, false).is_some()
+    }
+
     /// [`pop_front`](Self::pop_front); the popped value is an empty `Bytes` unless `keep`.
     fn take_front(&mut self, name: HeaderName, keep: bool) -> Option<Bytes> {
         let index = self.headers.iter().position(|e| e.name == name)?;
+        self.take_at(name, index, keep)
+    }
+
+    /// [`take_front`](Self::take_front) of line `index`, the first line of `name`.
+    fn take_at(&mut self, name: HeaderName, index: usize, keep: bool) -> Option<Bytes> {
         let entry = *self.headers.get(index)?;
         let line = self.slot(entry.value);
         let (first, rest_off) = if name.is_list() {
@@ -2342,18 +2369,65 @@ mod tests {
             }
             let mut removed = popped.clone();
             let (mut front_popped, mut front_removed) = (popped.clone(), popped.clone());
+            let mut front_if = popped.clone();
             for _ in 0..pops {
                 prop_assert_eq!(popped.pop_top_via().is_some(), removed.remove_top_via());
                 assert_same(&popped, &removed);
                 prop_assert_eq!(popped.pristine, removed.pristine);
                 for name in [HeaderName::Via, HeaderName::Subject, HeaderName::From] {
+                    let first_value = front_popped.header(name).map(<[u8]>::to_vec);
+                    let take = first_value.as_ref().is_some_and(|l| l.len() % 2 == 0);
+                    let seen = std::cell::Cell::new(None);
+                    prop_assert_eq!(
+                        front_if.remove_front_if(name, |l| {
+                            seen.set(Some(l.to_vec()));
+                            l.len() % 2 == 0
+                        }),
+                        take
+                    );
+                    prop_assert_eq!(seen.take(), first_value);
                     prop_assert_eq!(
                         front_popped.pop_front(name).is_some(),
                         front_removed.remove_front(name)
                     );
                     assert_same(&front_popped, &front_removed);
+                    if take {
+                        assert_same(&front_popped, &front_if);
+                    } else {
+                        front_if = front_popped.clone();
+                    }
                 }
             }
+        }
+    }
+
+    /// `remove_front_if` asks about the value `header` gives (an empty first list line has
+    /// none: the next line's) and removes what `remove_front` removes.
+    #[test]
+    fn remove_front_if_reads_the_first_value_as_header_does() {
+        for (lines, first) in [
+            ("Route: <sip:a;lr>, <sip:b>\r\nRoute: <sip:c>\r\n", "<sip:a;lr>"),
+            ("Route:\r\nRoute: <sip:c>, <sip:d>\r\n", "<sip:c>"),
+            ("Route: \"x,y\" <sip:e>,<sip:f>\r\n", "\"x,y\" <sip:e>"),
+            ("Subject: a, b\r\n", "a, b"),
+        ] {
+            let text = format!("BYE sip:b@c SIP/2.0\r\n{lines}CSeq: 2 BYE\r\n\r\n");
+            let m = Message::parse(Bytes::from(text)).unwrap();
+            let name =
+                if lines.starts_with("Route") { HeaderName::Route } else { HeaderName::Subject };
+            assert_eq!(m.header(name), Some(first.as_bytes()));
+            let mut kept = m.clone();
+            assert!(!kept.remove_front_if(name, |v| v != first.as_bytes()));
+            assert_same(&kept, &m);
+            let (mut fast, mut slow) = (m.clone(), m.clone());
+            let mut seen = Vec::new();
+            assert!(fast.remove_front_if(name, |v| {
+                seen = v.to_vec();
+                true
+            }));
+            assert_eq!(seen, first.as_bytes());
+            assert!(slow.remove_front(name));
+            assert_same(&fast, &slow);
         }
     }
 

@@ -1794,11 +1794,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         }
         // Each pop takes one value off (a line's first, or the line), so the loop ends: no
         // count of the values first.
-        while request.header(HeaderName::Route).is_some_and(|v| self.route_is_self(v)) {
-            if !request.remove_front(HeaderName::Route) {
-                break;
-            }
-        }
+        while request.remove_front_if(HeaderName::Route, |v| self.route_is_self(v)) {}
         (for_proxy, kept)
     }
 
