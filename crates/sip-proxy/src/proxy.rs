@@ -17,7 +17,7 @@ use sip_transaction::{BRANCH_COOKIE, Event, Target, TransactionId, TransactionTa
 use smallvec::SmallVec;
 
 use crate::context::{
-    BranchState, CancelState, Candidate, Context, ContextId, TargetSlot, UriFacts, rank,
+    BranchState, CancelState, Candidate, Context, ContextId, TargetSlot, TargetView, UriFacts, rank,
 };
 use crate::location::{LocationService, Lookup, Resolver};
 use crate::routing::{
@@ -592,7 +592,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         let Some(target) = targets.iter().find(|t| t.q == best_q) else { return };
         let unique = stateless_unique(&request);
         let Some((copy, hops)) =
-            self.build_copy_of(Cow::Owned(request), None, target, self.config.record_route)
+            self.build_copy_of(Cow::Owned(request), None, target.view(), self.config.record_route)
         else {
             return;
         };
@@ -635,6 +635,8 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         }
         // The Request-URI as read above while §16.4 kept it (no second UTF-8 check).
         let request_uri = if uri_kept { received_uri } else { ack.request_uri_str() };
+        // The target read as a view: the Request-URI borrowed, not copied into a slot.
+        let chosen;
         let target = match request_uri {
             // Stateless mode: an ACK with no Route left is routed as §16.5 routes any request,
             // so a non-2xx ACK makes the same choice as its INVITE (§16.11) and reaches the
@@ -646,29 +648,30 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
                     Ok((targets, ..)) => {
                         let best_q = targets.iter().map(|t| t.q).max().unwrap_or(0);
                         match targets.into_iter().find(|t| t.q == best_q) {
-                            Some(t) => t,
+                            Some(t) => {
+                                chosen = t;
+                                chosen.view()
+                            }
                             None => return,
                         }
                     }
-                    Err(_) => TargetSlot::new(uri, 1000, false),
+                    Err(_) => TargetView::of_uri(uri, None),
                 }
             }
             Some(uri) => {
-                let mut slot = TargetSlot::new(uri, 1000, false);
-                if uri_kept {
-                    slot.facts = match memo {
-                        Some(memo) => Some(memo.facts),
-                        None => parsed_uri.as_ref().map(UriFacts::of),
-                    };
-                }
-                slot
+                let facts = match (uri_kept, memo) {
+                    (false, _) => None,
+                    (true, Some(memo)) => Some(memo.facts),
+                    (true, None) => parsed_uri.as_ref().map(UriFacts::of),
+                };
+                TargetView::of_uri(uri, facts)
             }
             None => return,
         };
         let unique = stateless_unique(ack);
         // Borrowed: only a copy that needs edits beyond the one-pass write (pushed Routes, a
         // strict route) clones it.
-        let Some((copy, hops)) = self.build_copy_of(Cow::Borrowed(&*ack), None, &target, false)
+        let Some((copy, hops)) = self.build_copy_of(Cow::Borrowed(&*ack), None, target, false)
         else {
             return;
         };
@@ -1489,7 +1492,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         record_route: bool,
     ) -> Option<(ForwardCopy<'a>, SmallVec<[Target; 2]>)> {
         let top_via = ctx.top_via.as_deref();
-        self.build_copy_of(Cow::Borrowed(&ctx.request), top_via, target, record_route)
+        self.build_copy_of(Cow::Borrowed(&ctx.request), top_via, target.view(), record_route)
     }
 
     /// [`build_copy`](Self::build_copy) of a request borrowed or owned (a request that is
@@ -1503,7 +1506,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         &self,
         mut copy: Cow<'a, Message>,
         top_via: Option<&'a str>,
-        target: &'a TargetSlot,
+        target: TargetView<'a>,
         record_route: bool,
     ) -> Option<(ForwardCopy<'a>, SmallVec<[Target; 2]>)> {
         // Step 2. The target URI is parsed once: it is also the Request-URI whose scheme step 4
@@ -1514,10 +1517,10 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             UriFacts::NotSip => true,
             UriFacts::Sip { direct, rebuild, .. } => direct.is_some() && !rebuild,
         });
-        let target_uri = if facts.is_none() { Some(Uri::parse(&target.uri)) } else { None };
+        let target_uri = if facts.is_none() { Some(Uri::parse(target.uri)) } else { None };
         let uri = match &target_uri {
-            Some(parsed) => request_uri_form_of(&target.uri, parsed),
-            None => Cow::Borrowed(&*target.uri),
+            Some(parsed) => request_uri_form_of(target.uri, parsed),
+            None => Cow::Borrowed(target.uri),
         };
         let new_uri = copy.request_uri_raw() != Some(uri.as_bytes());
         // Step 3 (a malformed Max-Forwards, or one at 0, is not forwarded).
@@ -2409,10 +2412,18 @@ mod tests {
                     let plain = TargetSlot::new(uri, 1000, true);
                     let mut known = TargetSlot::new(uri, 1000, true);
                     known.facts = Some(UriFacts::of(&Uri::parse(uri)));
-                    let a =
-                        proxy.build_copy_of(Cow::Borrowed(request), *top_via, &plain, record_route);
-                    let b =
-                        proxy.build_copy_of(Cow::Borrowed(request), *top_via, &known, record_route);
+                    let a = proxy.build_copy_of(
+                        Cow::Borrowed(request),
+                        *top_via,
+                        plain.view(),
+                        record_route,
+                    );
+                    let b = proxy.build_copy_of(
+                        Cow::Borrowed(request),
+                        *top_via,
+                        known.view(),
+                        record_route,
+                    );
                     let show = |r: Option<(ForwardCopy, SmallVec<[Target; 2]>)>| {
                         r.map(|(m, hops)| {
                             let via = b"SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKx";
