@@ -5,7 +5,7 @@ use std::fmt;
 use bytes::{Bytes, BytesMut};
 
 use crate::parse::{RawLine, index_header};
-use crate::typed::{split_list, trim_lws};
+use crate::typed::split_list;
 use crate::{Decimal, HeaderError, HeaderName, Limits, Method, ParseError, TypedHeader};
 
 /// A range of bytes in the message buffer (`src == 0`) or in one of its owned pieces
@@ -751,16 +751,58 @@ impl Message {
     /// rest of its line stays), otherwise the whole first line. A proxy pops its own Route
     /// this way (RFC 3261 §16.4), and the Via it pushed when a response comes back (§16.7).
     pub fn pop_front(&mut self, name: HeaderName) -> Option<Bytes> {
+        self.take_front(name, true)
+    }
+
+    /// [`pop_front`](Self::pop_front) without returning the value: the same edit, minus the
+    /// handle on the removed bytes. Returns whether there was a value to remove.
+    pub fn remove_front(&mut self, name: HeaderName) -> bool {
+        self.take_front(name, false).is_some()
+    }
+
+    /// [`remove_front`](Self::remove_front) when `first` holds for the header's first value
+    /// (as [`Message::header`] gives it): a proxy removing the Routes that name it (RFC 3261
+    /// §16.4) finds each line once. Returns whether a value was removed.
+    pub fn remove_front_if(&mut self, name: HeaderName, first: impl FnOnce(&[u8]) -> bool) -> bool {
+        let Some(index) = self.headers.iter().position(|e| e.name == name) else {
+            return false;
+        };
+        let Some(entry) = self.headers.get(index) else { return false };
+        let line = self.slot(entry.value);
+        let value = match (name.is_list(), line.is_empty()) {
+            (false, _) => Some(line),
+            // The first value of a non-empty list line, as `split_list` gives it.
+            (true, false) => {
+                let split = FirstValue::of(line);
+                line.get(split.start..split.end)
+            }
+            // An empty list line holds no value: `header` reads on to the next line.
+            (true, true) => self.header(name),
+        };
+        value.is_some_and(first) && self.take_at(name, index, false).is_some()
+    }
+
+    /// [`pop_front`](Self::pop_front); the popped value is an empty `Bytes` unless `keep`.
+    fn take_front(&mut self, name: HeaderName, keep: bool) -> Option<Bytes> {
         let index = self.headers.iter().position(|e| e.name == name)?;
+        self.take_at(name, index, keep)
+    }
+
+    /// [`take_front`](Self::take_front) of line `index`, the first line of `name`.
+    fn take_at(&mut self, name: HeaderName, index: usize, keep: bool) -> Option<Bytes> {
         let entry = *self.headers.get(index)?;
         let line = self.slot(entry.value);
-        let mut pieces = if name.is_list() { Some(split_list(line)) } else { None };
-        let first = pieces.as_mut().and_then(Iterator::next).unwrap_or(line);
-        let first_off = first.as_ptr() as usize - line.as_ptr() as usize;
-        let popped = self.slot_bytes(entry.value.sub(first_off, first.len()));
-        let rest_off = pieces
-            .and_then(|mut p| p.next())
-            .map(|rest| rest.as_ptr() as usize - line.as_ptr() as usize);
+        let (first, rest_off) = if name.is_list() {
+            let split = FirstValue::of(line);
+            ((split.start, split.end), split.rest)
+        } else {
+            ((0, line.len()), None)
+        };
+        let popped = if keep {
+            self.slot_bytes(entry.value.sub(first.0, first.1 - first.0))
+        } else {
+            Bytes::new()
+        };
         match rest_off {
             Some(off) => {
                 let len = line.len() - off;
@@ -790,9 +832,19 @@ impl Message {
     /// first bytes (as many as the line lost) are left unused, and only what comes before
     /// moves. Any other message gets the edit itself.
     pub fn pop_top_via(&mut self) -> Option<Bytes> {
-        match self.pop_top_via_verbatim() {
+        match self.pop_top_via_verbatim(true) {
             Some(popped) => Some(popped),
-            None => self.pop_front(HeaderName::Via),
+            None => self.take_front(HeaderName::Via, true),
+        }
+    }
+
+    /// [`pop_top_via`](Self::pop_top_via) without returning the value (a proxy relaying a
+    /// response drops it): the same edit, minus the handle on the removed bytes. Returns
+    /// whether there was a Via to remove.
+    pub fn remove_top_via(&mut self) -> bool {
+        match self.pop_top_via_verbatim(false) {
+            Some(_) => true,
+            None => self.take_front(HeaderName::Via, false).is_some(),
         }
     }
 
@@ -801,8 +853,9 @@ impl Message {
     /// Content-Length spelled as the body's length): the bytes before the top Via line, that
     /// line without its first value (or nothing), and the bytes after it, in one new buffer
     /// where the bytes after the line keep their positions. `None`, with nothing changed, for
-    /// any other message (the caller edits it instead).
-    fn pop_top_via_verbatim(&mut self) -> Option<Bytes> {
+    /// any other message (the caller edits it instead). The popped value is an empty `Bytes`
+    /// unless `keep`.
+    fn pop_top_via_verbatim(&mut self, keep: bool) -> Option<Bytes> {
         let (p0, p1) = self.pristine?;
         let (p0, p1) = (p0 as usize, p1 as usize);
         if !self.owned.is_empty() {
@@ -830,14 +883,16 @@ impl Message {
         // The lines follow each other (each ended by CRLF: the parser refuses bare line
         // ends), and the one Content-Length is spelled as `write_to` spells it: `write_to`
         // would copy every line as it is.
-        let body_len = Decimal::new(self.body().len() as u64);
+        // The Content-Length value parsed as the body's length (`pristine` says so): it is
+        // spelled as `write_to` spells it unless it has a leading zero.
         let (mut next, mut length_ok) = (h0, false);
         for e in &self.headers {
             if e.line_end == 0 || e.name_text.start() != next {
                 return None;
             }
             if e.name == HeaderName::ContentLength {
-                length_ok = self.slot(e.value) == body_len.as_bytes();
+                let digits = self.slot(e.value);
+                length_ok = digits.len() == 1 || digits.first() != Some(&b'0');
             }
             next = e.line_end as usize + 2;
         }
@@ -848,24 +903,15 @@ impl Message {
         {
             return None;
         }
-        // The top value and what is left of its line (§7.3.1: a list split at its commas). A
-        // line without a comma is one value, the whole value when the split would trim nothing
-        // off it (the parser trims all but the CR LF of an empty folded line), and the line
-        // goes.
+        // The top value and what is left of its line (§7.3.1: a list split at its commas); the
+        // line goes when nothing is left.
         let line = self.slot(via.value);
-        let whole = memchr::memchr(b',', line).is_none() && trim_lws(line).len() == line.len();
-        let (popped, rest) = if whole {
-            (self.slot_bytes(via.value), None)
+        let split = FirstValue::of(line);
+        let rest = split.rest.map(|off| line.get(off..).unwrap_or_default());
+        let popped = if keep {
+            self.slot_bytes(via.value.sub(split.start, split.end - split.start))
         } else {
-            let mut pieces = split_list(line);
-            let first = pieces.next().unwrap_or(line);
-            let first_off = first.as_ptr() as usize - line.as_ptr() as usize;
-            let popped = self.slot_bytes(via.value.sub(first_off, first.len()));
-            let rest = pieces.next().map(|rest| {
-                let off = rest.as_ptr() as usize - line.as_ptr() as usize;
-                line.get(off..).unwrap_or_default()
-            });
-            (popped, rest)
+            Bytes::new()
         };
         let (cut_start, cut_end) = (via.name_text.start(), via.line_end as usize + 2);
         let name = self.slot(via.name_text);
@@ -1681,10 +1727,102 @@ fn u8_digits(n: u8) -> ([u8; 3], usize) {
 /// What [`Message::pop_front`] leaves of list line `line` once its first value is taken off
 /// (`None`: the line goes).
 fn after_first_value(line: &[u8]) -> Option<&[u8]> {
-    let mut pieces = split_list(line);
-    pieces.next();
-    let rest = pieces.next()?;
-    line.get((rest.as_ptr() as usize).checked_sub(line.as_ptr() as usize)?..)
+    line.get(FirstValue::of(line).rest?..)
+}
+
+/// How [`split_list`] splits a list line into its first value and the rest: the first value's
+/// range (trimmed of LWS), and where the second value starts (after the comma and any LWS;
+/// `None` when the line holds one value).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct FirstValue {
+    start: usize,
+    end: usize,
+    rest: Option<usize>,
+}
+
+impl FirstValue {
+    /// The split of `line`, found with vectorised searches instead of `split_list`'s
+    /// byte-by-byte walk: a line without a comma is one value (as `split_list` finds first);
+    /// otherwise the first comma outside quotes and `<...>` ends the first value, a `<` skipping
+    /// to the next `>` and a quote to its closing quote (past backslash escapes), as
+    /// `split_list`'s quote and bracket states do.
+    #[inline]
+    fn of(line: &[u8]) -> FirstValue {
+        if memchr::memchr(b',', line).is_none() {
+            return FirstValue::single(line);
+        }
+        let mut i = 0;
+        let first_end = loop {
+            let Some(j) = line.get(i..).and_then(|s| memchr::memchr3(b',', b'"', b'<', s)) else {
+                return FirstValue::single(line);
+            };
+            let j = i + j;
+            match line.get(j) {
+                Some(b'<') => match line.get(j + 1..).and_then(|s| memchr::memchr(b'>', s)) {
+                    Some(k) => i = j + 1 + k + 1,
+                    None => return FirstValue::single(line),
+                },
+                Some(b'"') => {
+                    let mut q = j + 1;
+                    loop {
+                        let Some(k) = line.get(q..).and_then(|s| memchr::memchr2(b'"', b'\\', s))
+                        else {
+                            return FirstValue::single(line);
+                        };
+                        if line.get(q + k) == Some(&b'"') {
+                            i = q + k + 1;
+                            break;
+                        }
+                        q += k + 2;
+                    }
+                }
+                _ => break j,
+            }
+        };
+        let (start, end) = trimmed(line, 0, first_end);
+        let mut rest = first_end + 1;
+        while line.get(rest).is_some_and(|&c| is_lws(c)) {
+            rest += 1;
+        }
+        FirstValue { start, end, rest: Some(rest.min(line.len())) }
+    }
+
+    /// A line holding one value: all of it, trimmed.
+    #[inline]
+    fn single(line: &[u8]) -> FirstValue {
+        let (start, end) = trimmed(line, 0, line.len());
+        FirstValue { start, end, rest: None }
+    }
+
+    /// The split as `split_list` makes it.
+    #[cfg(test)]
+    fn walked(line: &[u8]) -> FirstValue {
+        let offset = |piece: &[u8]| piece.as_ptr() as usize - line.as_ptr() as usize;
+        let mut pieces = split_list(line);
+        let first = pieces.next().unwrap_or(line);
+        let start = offset(first);
+        let rest = pieces.next().map(offset);
+        FirstValue { start, end: start + first.len(), rest }
+    }
+}
+
+/// Whether `c` is linear whitespace as `trim_lws` trims it.
+#[inline]
+fn is_lws(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+/// `line[from..to]` without leading and trailing LWS, as offsets in `line` (as `trim_lws` trims).
+#[inline]
+fn trimmed(line: &[u8], from: usize, to: usize) -> (usize, usize) {
+    let (mut s, mut e) = (from, to);
+    while s < e && line.get(s).is_some_and(|&c| is_lws(c)) {
+        s += 1;
+    }
+    while e > s && line.get(e - 1).is_some_and(|&c| is_lws(c)) {
+        e -= 1;
+    }
+    (s, e)
 }
 
 /// Writes `name: value\r\n`, using the name as written when there is one.
@@ -2198,6 +2336,98 @@ mod tests {
                     assert_same(&fast, &parsed);
                 }
             }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+
+        /// The vectorised split of a list line's first value is `split_list`'s.
+        #[test]
+        fn first_value_is_split_lists(line in "[a, \"<>\\\\\r\n\t;=]{0,32}") {
+            let line = line.as_bytes();
+            prop_assert_eq!(FirstValue::of(line), FirstValue::walked(line));
+            let mut pieces = split_list(line);
+            let first = pieces.next().unwrap();
+            let split = FirstValue::of(line);
+            prop_assert_eq!(line.get(split.start..split.end), Some(first));
+            prop_assert_eq!(split.rest.is_some(), pieces.next().is_some());
+        }
+
+        /// `remove_top_via` and `remove_front` make the edits `pop_top_via` and `pop_front`
+        /// make.
+        #[test]
+        fn removing_equals_popping(
+            base in 0..RELAY_BASES.len(),
+            edits in prop::collection::vec(edit(), 0..4),
+            pops in 1..4usize,
+        ) {
+            let (bytes, _) = RELAY_BASES[base];
+            let mut popped = Message::parse(Bytes::copy_from_slice(bytes)).unwrap();
+            for e in &edits {
+                let _ = e.apply(&mut popped);
+            }
+            let mut removed = popped.clone();
+            let (mut front_popped, mut front_removed) = (popped.clone(), popped.clone());
+            let mut front_if = popped.clone();
+            for _ in 0..pops {
+                prop_assert_eq!(popped.pop_top_via().is_some(), removed.remove_top_via());
+                assert_same(&popped, &removed);
+                prop_assert_eq!(popped.pristine, removed.pristine);
+                for name in [HeaderName::Via, HeaderName::Subject, HeaderName::From] {
+                    let first_value = front_popped.header(name).map(<[u8]>::to_vec);
+                    let take = first_value.as_ref().is_some_and(|l| l.len() % 2 == 0);
+                    let seen = std::cell::Cell::new(None);
+                    prop_assert_eq!(
+                        front_if.remove_front_if(name, |l| {
+                            seen.set(Some(l.to_vec()));
+                            l.len() % 2 == 0
+                        }),
+                        take
+                    );
+                    prop_assert_eq!(seen.take(), first_value);
+                    prop_assert_eq!(
+                        front_popped.pop_front(name).is_some(),
+                        front_removed.remove_front(name)
+                    );
+                    assert_same(&front_popped, &front_removed);
+                    if take {
+                        assert_same(&front_popped, &front_if);
+                    } else {
+                        front_if = front_popped.clone();
+                    }
+                }
+            }
+        }
+    }
+
+    /// `remove_front_if` asks about the value `header` gives (an empty first list line has
+    /// none: the next line's) and removes what `remove_front` removes.
+    #[test]
+    fn remove_front_if_reads_the_first_value_as_header_does() {
+        for (lines, first) in [
+            ("Route: <sip:a;lr>, <sip:b>\r\nRoute: <sip:c>\r\n", "<sip:a;lr>"),
+            ("Route:\r\nRoute: <sip:c>, <sip:d>\r\n", "<sip:c>"),
+            ("Route: \"x,y\" <sip:e>,<sip:f>\r\n", "\"x,y\" <sip:e>"),
+            ("Subject: a, b\r\n", "a, b"),
+        ] {
+            let text = format!("BYE sip:b@c SIP/2.0\r\n{lines}CSeq: 2 BYE\r\n\r\n");
+            let m = Message::parse(Bytes::from(text)).unwrap();
+            let name =
+                if lines.starts_with("Route") { HeaderName::Route } else { HeaderName::Subject };
+            assert_eq!(m.header(name), Some(first.as_bytes()));
+            let mut kept = m.clone();
+            assert!(!kept.remove_front_if(name, |v| v != first.as_bytes()));
+            assert_same(&kept, &m);
+            let (mut fast, mut slow) = (m.clone(), m.clone());
+            let mut seen = Vec::new();
+            assert!(fast.remove_front_if(name, |v| {
+                seen = v.to_vec();
+                true
+            }));
+            assert_eq!(seen, first.as_bytes());
+            assert!(slow.remove_front(name));
+            assert_same(&fast, &slow);
         }
     }
 

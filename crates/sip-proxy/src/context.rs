@@ -62,7 +62,37 @@ impl UriFacts {
     }
 }
 
+/// What building a copy for a target reads of it (§16.6 steps 2, 6 and 7): a
+/// [`TargetSlot`]'s fields, or the same for a URI the caller has borrowed (the ACK of a 2xx,
+/// forwarded to its Request-URI with no copy of it).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TargetView<'a> {
+    pub(crate) uri: &'a str,
+    pub(crate) path: &'a [Box<str>],
+    pub(crate) flow: Option<Target>,
+    pub(crate) from_location: bool,
+    pub(crate) facts: Option<UriFacts>,
+}
+
+impl<'a> TargetView<'a> {
+    /// The view of [`TargetSlot::new`] of `uri` with `facts`, not from a location.
+    pub(crate) fn of_uri(uri: &'a str, facts: Option<UriFacts>) -> TargetView<'a> {
+        TargetView { uri, path: &[], flow: None, from_location: false, facts }
+    }
+}
+
 impl TargetSlot {
+    /// What building a copy for it reads.
+    pub(crate) fn view(&self) -> TargetView<'_> {
+        TargetView {
+            uri: &self.uri,
+            path: &self.path,
+            flow: self.flow,
+            from_location: self.from_location,
+            facts: self.facts,
+        }
+    }
+
     pub(crate) fn new(uri: &str, q: u16, from_location: bool) -> TargetSlot {
         TargetSlot::new_owned(uri.into(), q, from_location)
     }

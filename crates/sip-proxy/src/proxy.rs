@@ -17,7 +17,7 @@ use sip_transaction::{BRANCH_COOKIE, Event, Target, TransactionId, TransactionTa
 use smallvec::SmallVec;
 
 use crate::context::{
-    BranchState, CancelState, Candidate, Context, ContextId, TargetSlot, UriFacts, rank,
+    BranchState, CancelState, Candidate, Context, ContextId, TargetSlot, TargetView, UriFacts, rank,
 };
 use crate::location::{LocationService, Lookup, Resolver};
 use crate::routing::{
@@ -658,7 +658,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         let Some(target) = targets.iter().find(|t| t.q == best_q) else { return };
         let unique = stateless_unique(&request);
         let Some((copy, hops)) =
-            self.build_copy_of(Cow::Owned(request), None, target, self.config.record_route)
+            self.build_copy_of(Cow::Owned(request), None, target.view(), self.config.record_route)
         else {
             return;
         };
@@ -701,6 +701,8 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         }
         // The Request-URI as read above while §16.4 kept it (no second UTF-8 check).
         let request_uri = if uri_kept { received_uri } else { ack.request_uri_str() };
+        // The target read as a view: the Request-URI borrowed, not copied into a slot.
+        let chosen;
         let target = match request_uri {
             // Stateless mode: an ACK with no Route left is routed as §16.5 routes any request,
             // so a non-2xx ACK makes the same choice as its INVITE (§16.11) and reaches the
@@ -712,29 +714,30 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
                     Ok((targets, ..)) => {
                         let best_q = targets.iter().map(|t| t.q).max().unwrap_or(0);
                         match targets.into_iter().find(|t| t.q == best_q) {
-                            Some(t) => t,
+                            Some(t) => {
+                                chosen = t;
+                                chosen.view()
+                            }
                             None => return,
                         }
                     }
-                    Err(_) => TargetSlot::new(uri, 1000, false),
+                    Err(_) => TargetView::of_uri(uri, None),
                 }
             }
             Some(uri) => {
-                let mut slot = TargetSlot::new(uri, 1000, false);
-                if uri_kept {
-                    slot.facts = match memo {
-                        Some(memo) => Some(memo.facts),
-                        None => parsed_uri.as_ref().map(UriFacts::of),
-                    };
-                }
-                slot
+                let facts = match (uri_kept, memo) {
+                    (false, _) => None,
+                    (true, Some(memo)) => Some(memo.facts),
+                    (true, None) => parsed_uri.as_ref().map(UriFacts::of),
+                };
+                TargetView::of_uri(uri, facts)
             }
             None => return,
         };
         let unique = stateless_unique(ack);
         // Borrowed: only a copy that needs edits beyond the one-pass write (pushed Routes, a
         // strict route) clones it.
-        let Some((copy, hops)) = self.build_copy_of(Cow::Borrowed(&*ack), None, &target, false)
+        let Some((copy, hops)) = self.build_copy_of(Cow::Borrowed(&*ack), None, target, false)
         else {
             return;
         };
@@ -1111,7 +1114,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             return true;
         }
         let mut response = response.clone();
-        response.pop_top_via();
+        response.remove_top_via();
         let target = match response.typed::<Via<'_>>() {
             Some(Ok(via)) => via_target(&via).or_else(|| {
                 let uri = format!("sip:{}", via.sent_by());
@@ -1417,7 +1420,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             Some(Candidate { status: 503, .. }) => self.build_answer(txns, server, 500, None, &[]),
             Some(Candidate { response: Some(response), status, branch }) => {
                 let mut response = *response;
-                response.pop_top_via();
+                response.remove_top_via();
                 if matches!(status, 401 | 407) {
                     for (name, value, from) in challenges {
                         if from != branch {
@@ -1513,7 +1516,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             return false;
         };
         // §16.7 step 3, written once: the table sends the result as it is.
-        response.pop_top_via();
+        response.remove_top_via();
         if !live || !response.has(HeaderName::Via) {
             return false;
         }
@@ -1560,7 +1563,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         record_route: bool,
     ) -> Option<(ForwardCopy<'a>, SmallVec<[Target; 2]>)> {
         let top_via = ctx.top_via.as_deref();
-        self.build_copy_of(Cow::Borrowed(&ctx.request), top_via, target, record_route)
+        self.build_copy_of(Cow::Borrowed(&ctx.request), top_via, target.view(), record_route)
     }
 
     /// [`build_copy`](Self::build_copy) of a request borrowed or owned (a request that is
@@ -1574,7 +1577,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         &self,
         mut copy: Cow<'a, Message>,
         top_via: Option<&'a str>,
-        target: &'a TargetSlot,
+        target: TargetView<'a>,
         record_route: bool,
     ) -> Option<(ForwardCopy<'a>, SmallVec<[Target; 2]>)> {
         // Step 2. The target URI is parsed once: it is also the Request-URI whose scheme step 4
@@ -1585,10 +1588,10 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             UriFacts::NotSip => true,
             UriFacts::Sip { direct, rebuild, .. } => direct.is_some() && !rebuild,
         });
-        let target_uri = if facts.is_none() { Some(Uri::parse(&target.uri)) } else { None };
+        let target_uri = if facts.is_none() { Some(Uri::parse(target.uri)) } else { None };
         let uri = match &target_uri {
-            Some(parsed) => request_uri_form_of(&target.uri, parsed),
-            None => Cow::Borrowed(&*target.uri),
+            Some(parsed) => request_uri_form_of(target.uri, parsed),
+            None => Cow::Borrowed(target.uri),
         };
         let new_uri = copy.request_uri_raw() != Some(uri.as_bytes());
         // Step 3 (a malformed Max-Forwards, or one at 0, is not forwarded).
@@ -1865,11 +1868,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         }
         // Each pop takes one value off (a line's first, or the line), so the loop ends: no
         // count of the values first.
-        while request.header(HeaderName::Route).is_some_and(|v| self.route_is_self(v)) {
-            if request.pop_front(HeaderName::Route).is_none() {
-                break;
-            }
-        }
+        while request.remove_front_if(HeaderName::Route, |v| self.route_is_self(v)) {}
         (for_proxy, kept)
     }
 
@@ -1884,13 +1883,16 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
     }
 
     /// Remembers what §16.4 and §16.5 read of Request-URI `raw`, parsed as `sip`, when they
-    /// can be read without the parse: no `maddr` (which §16.4 may strip), a host outside the
-    /// proxy's domains (targets with no location lookup, which wants the parsed URI).
+    /// can be read without the parse: no `maddr` (which §16.4 may strip). A host outside the
+    /// proxy's domains has targets with no location lookup; one of its domains is looked up
+    /// (which wants the parsed URI) unless the request is inside a dialog (a To tag: the
+    /// target is the Request-URI, §16.12), as for the ACK and BYE to a contact at the proxy's
+    /// own address.
     fn remember_uri(&mut self, raw: &str, sip: &SipUri<'_>) {
-        let local_domain = self.config.is_local_domain(sip.host());
-        if sip.maddr().is_some() || local_domain {
+        if sip.maddr().is_some() {
             return;
         }
+        let local_domain = self.config.is_local_domain(sip.host());
         let memo = UriMemo {
             for_proxy: sip.user_raw().is_none() && self.config.is_self_uri(sip),
             local_domain,
@@ -1903,8 +1905,8 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
     }
 
     /// [`determine_targets`](Self::determine_targets) of a request whose Request-URI `raw` is
-    /// remembered: a SIP URI without `maddr`, outside the proxy's domains, so predetermined
-    /// (§16.5): the one target is the Request-URI.
+    /// remembered: a SIP URI without `maddr`, so predetermined (§16.5: the one target is the
+    /// Request-URI) when it is outside the proxy's domains or the request has a To tag.
     fn remembered_targets(
         &mut self,
         now: Instant,
@@ -1912,7 +1914,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         raw: &str,
         memo: UriMemo,
     ) -> Result<(Vec<TargetSlot>, bool, bool), u16> {
-        if memo.local_domain {
+        if memo.local_domain && request.to_tag_bytes().is_none() {
             // Not remembered so; read as any other.
             let parsed = Uri::parse(raw);
             return self.determine_targets(now, request, Some((raw, &parsed)), true);
@@ -2339,14 +2341,13 @@ mod tests {
             "sip:192.0.2.77;lr",
             "sip:carol@biloxi.example.org;transport=tcp",
             "sip:bob@192.0.2.2:5060;x?Subject=hi",
-        ];
-        // The proxy's own addresses are among its domains, as `example.com` is.
-        let not_remembered = [
+            // The proxy's own addresses are among its domains, as `example.com` is: looked up
+            // out of a dialog, the target inside one.
             "sip:bob@example.com",
             "sip:192.0.2.10:5060",
-            "sip:bob@192.0.2.2;maddr=192.0.2.10",
-            "tel:+15551234",
+            "sip:alice@192.0.2.10:5062;transport=udp",
         ];
+        let not_remembered = ["sip:bob@192.0.2.2;maddr=192.0.2.10", "tel:+15551234"];
         for raw in remembered.iter().chain(&not_remembered) {
             let parsed = Uri::parse(raw);
             if let Ok(Uri::Sip(sip)) = &parsed {
@@ -2358,15 +2359,19 @@ mod tests {
             let (for_proxy, stripped) = proxy.request_uri_facts(Some(&parsed));
             assert_eq!((memo.for_proxy, None), (for_proxy, stripped), "{raw}");
             let request = test_invite(raw, "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKa");
-            let fresh = proxy.determine_targets(now, &request, Some((raw, &parsed)), true);
-            let known = proxy.remembered_targets(now, &request, raw, memo);
-            let read = |r: Result<(Vec<TargetSlot>, bool, bool), u16>| {
-                r.map(|(t, local, secure)| {
-                    let t: Vec<_> = t.iter().map(|t| (t.uri.clone(), t.q, t.facts)).collect();
-                    (t, local, secure)
-                })
-            };
-            assert_eq!(read(known), read(fresh), "{raw}");
+            let mut in_dialog = request.clone();
+            in_dialog.set(HeaderName::To, "<sip:bob@example.com>;tag=t1").unwrap();
+            for request in [request, in_dialog] {
+                let fresh = proxy.determine_targets(now, &request, Some((raw, &parsed)), true);
+                let known = proxy.remembered_targets(now, &request, raw, memo);
+                let read = |r: Result<(Vec<TargetSlot>, bool, bool), u16>| {
+                    r.map(|(t, local, secure)| {
+                        let t: Vec<_> = t.iter().map(|t| (t.uri.clone(), t.q, t.facts)).collect();
+                        (t, local, secure)
+                    })
+                };
+                assert_eq!(read(known), read(fresh), "{raw}");
+            }
         }
         // Slots are shared: every URI is found, or the one that took its slot is.
         for i in 0..4 * URI_MEMO_SLOTS {
@@ -2503,10 +2508,18 @@ mod tests {
                     let plain = TargetSlot::new(uri, 1000, true);
                     let mut known = TargetSlot::new(uri, 1000, true);
                     known.facts = Some(UriFacts::of(&Uri::parse(uri)));
-                    let a =
-                        proxy.build_copy_of(Cow::Borrowed(request), *top_via, &plain, record_route);
-                    let b =
-                        proxy.build_copy_of(Cow::Borrowed(request), *top_via, &known, record_route);
+                    let a = proxy.build_copy_of(
+                        Cow::Borrowed(request),
+                        *top_via,
+                        plain.view(),
+                        record_route,
+                    );
+                    let b = proxy.build_copy_of(
+                        Cow::Borrowed(request),
+                        *top_via,
+                        known.view(),
+                        record_route,
+                    );
                     let show = |r: Option<(ForwardCopy, SmallVec<[Target; 2]>)>| {
                         r.map(|(m, hops)| {
                             let via = b"SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKx";
