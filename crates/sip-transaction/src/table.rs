@@ -132,6 +132,71 @@ pub struct TransactionTable {
     stale: bool,
 }
 
+/// The [`Direct`] event that carries a received message as `up` says, built in place as the
+/// returned value, after the matching's other work; `$message` (evaluated in the arm that
+/// needs it, so that the message moves once, straight into the event) yields the message.
+/// A macro rather than a function: passing the message to one, even inlined, copied it into
+/// a local first (a `Message` is 304 bytes).
+macro_rules! direct {
+    ($up:expr, $after:expr, $source:expr, $message:expr) => {{
+        let (after, source) = ($after, $source);
+        match $up {
+            Up::Nothing => None,
+            Up::Request(id) => {
+                Some(Direct { after, event: Event::Request { id, request: $message, source } })
+            }
+            Up::Provisional(id) => {
+                Some(Direct { after, event: Event::Provisional { id, response: $message } })
+            }
+            Up::Final(id) => Some(Direct { after, event: Event::Final { id, response: $message } }),
+            Up::Additional2xx(id) => {
+                Some(Direct { after, event: Event::Additional2xx { id, response: $message } })
+            }
+            Up::Ack(id) => {
+                Some(Direct { after, event: Event::Ack { id, request: $message, source } })
+            }
+            Up::Stray => {
+                Some(Direct { after, event: Event::StrayResponse { response: $message, source } })
+            }
+        }
+    }};
+}
+
+/// Queues on `$out` the event that carries a received message as `up` says, built where it
+/// is queued; `$message` is evaluated in the arm that needs it (see [`direct!`]).
+macro_rules! queue_event {
+    ($out:expr, $up:expr, $source:expr, $message:expr) => {{
+        let source = $source;
+        match $up {
+            Up::Nothing => {}
+            Up::Request(id) => {
+                let request = $message;
+                $out.push_event(Output::Event(Event::Request { id, request, source }));
+            }
+            Up::Provisional(id) => {
+                let response = $message;
+                $out.push_event(Output::Event(Event::Provisional { id, response }));
+            }
+            Up::Final(id) => {
+                let response = $message;
+                $out.push_event(Output::Event(Event::Final { id, response }));
+            }
+            Up::Additional2xx(id) => {
+                let response = $message;
+                $out.push_event(Output::Event(Event::Additional2xx { id, response }));
+            }
+            Up::Ack(id) => {
+                let request = $message;
+                $out.push_event(Output::Event(Event::Ack { id, request, source }));
+            }
+            Up::Stray => {
+                let response = $message;
+                $out.push_event(Output::Event(Event::StrayResponse { response, source }));
+            }
+        }
+    }};
+}
+
 /// How many emptied [`ServerKeys`] boxes the table keeps for reuse.
 const SPARE_KEYS: usize = 64;
 
@@ -331,40 +396,32 @@ impl TransactionTable {
         self.receive(now, message, source);
     }
 
-    /// [`handle_message`](Self::handle_message)'s body, inlined into both entry points so that
-    /// a parsed datagram moves straight into the outbox.
+    /// [`handle_message`](Self::handle_message)'s body: fires what is due, matches `message`
+    /// by reference, queues the event that carries it (built where it is queued: an
+    /// intermediate `Event` would be one more copy of the message), then frees the
+    /// transaction that ended.
     #[inline(always)]
     fn receive(&mut self, now: Instant, message: Message, source: Target) {
+        let (up, release) = self.match_queued(now, &message, source);
+        queue_event!(self.out, up, source, message);
+        self.finish_queued(release);
+    }
+
+    /// The matching half of [`receive`](Self::receive): fires what is due and matches
+    /// `message`; returns where it goes and the transaction to free after its event.
+    #[inline(always)]
+    fn match_queued(&mut self, now: Instant, message: &Message, source: Target) -> Delivery {
         let now = self.handle_due(now);
-        // The message is matched and handled by reference, then moved once into the event that
-        // carries it, if any (a `Message` is 304 bytes).
-        let (up, release) = if message.is_request() {
-            self.on_request(now, &message, source)
+        if message.is_request() {
+            self.on_request(now, message, source)
         } else {
-            self.on_response(now, &message)
-        };
-        // Each event is built where it is queued: an intermediate `Event` would be one more
-        // copy of the message.
-        let out = &mut self.out;
-        match up {
-            Up::Nothing => {}
-            Up::Request(id) => {
-                out.push_event(Output::Event(Event::Request { id, request: message, source }));
-            }
-            Up::Provisional(id) => {
-                out.push_event(Output::Event(Event::Provisional { id, response: message }));
-            }
-            Up::Final(id) => out.push_event(Output::Event(Event::Final { id, response: message })),
-            Up::Additional2xx(id) => {
-                out.push_event(Output::Event(Event::Additional2xx { id, response: message }));
-            }
-            Up::Ack(id) => {
-                out.push_event(Output::Event(Event::Ack { id, request: message, source }));
-            }
-            Up::Stray => {
-                out.push_event(Output::Event(Event::StrayResponse { response: message, source }));
-            }
+            self.on_response(now, message)
         }
+    }
+
+    /// The end of [`receive`](Self::receive): frees `release`, if set, after the event.
+    #[inline(always)]
+    fn finish_queued(&mut self, release: Option<TransactionId>) {
         if let Some(id) = release {
             self.release(id);
         }
@@ -405,40 +462,24 @@ impl TransactionTable {
             return None;
         };
         let (up, after) = self.match_direct(now, message, source);
-        let Ok(message) = parsed else { return None };
-        Self::direct(up, after, message, source)
+        // Taken out of the `Ok` inside each arm: taking it out before the match on `up`, or
+        // passing `parsed` to a function, made the compiler copy it into a local first.
+        direct!(
+            up,
+            after,
+            source,
+            match parsed {
+                Ok(message) => message,
+                Err(_) => return None,
+            }
+        )
     }
 
     /// [`receive`](Self::receive), building the event in the returned [`Direct`].
     #[inline(always)]
     fn receive_direct(&mut self, now: Instant, message: Message, source: Target) -> Option<Direct> {
         let (up, after) = self.match_direct(now, &message, source);
-        Self::direct(up, after, message, source)
-    }
-
-    /// The event that carries `message` as `up` says, built in place as the returned value
-    /// (after the matching's other work, so that nothing keeps it in a local first).
-    #[inline(always)]
-    fn direct(up: Up, after: usize, message: Message, source: Target) -> Option<Direct> {
-        match up {
-            Up::Nothing => None,
-            Up::Request(id) => {
-                Some(Direct { after, event: Event::Request { id, request: message, source } })
-            }
-            Up::Provisional(id) => {
-                Some(Direct { after, event: Event::Provisional { id, response: message } })
-            }
-            Up::Final(id) => Some(Direct { after, event: Event::Final { id, response: message } }),
-            Up::Additional2xx(id) => {
-                Some(Direct { after, event: Event::Additional2xx { id, response: message } })
-            }
-            Up::Ack(id) => {
-                Some(Direct { after, event: Event::Ack { id, request: message, source } })
-            }
-            Up::Stray => {
-                Some(Direct { after, event: Event::StrayResponse { response: message, source } })
-            }
-        }
+        direct!(up, after, source, message)
     }
 
     /// The matching half of [`receive_direct`](Self::receive_direct): fires what is due,
@@ -464,13 +505,27 @@ impl TransactionTable {
     /// Bytes that are no SIP message are dropped and counted in [`Stats::malformed`] (answering
     /// 400 needs the headers the parse could not find, so that is the runtime's choice).
     pub fn handle_datagram(&mut self, now: Instant, payload: Bytes, source: Target) {
-        match Message::parse(payload) {
-            Ok(message) => self.receive(now, message, source),
-            Err(_) => {
-                self.handle_timeout(now);
-                self.stats.malformed += 1;
-            }
+        // As in `handle_datagram_direct`: matched where the parse left it, and taken out of
+        // the `Ok` only where its event is built.
+        let parsed = Message::parse(payload);
+        let Ok(message) = &parsed else {
+            self.handle_timeout(now);
+            self.stats.malformed += 1;
+            return;
+        };
+        let (up, release) = self.match_queued(now, message, source);
+        'event: {
+            queue_event!(
+                self.out,
+                up,
+                source,
+                match parsed {
+                    Ok(message) => message,
+                    Err(_) => break 'event,
+                }
+            );
         }
+        self.finish_queued(release);
     }
 
     /// The transport could not send a [`Transmit`] of transaction `id` (RFC 3261 §17.1.4,
