@@ -1027,22 +1027,21 @@ impl TransactionTable {
             self.queue.pop();
             // The entry behind it may be spent.
             self.stale = true;
-            let Some(entry) = self.slots.get_mut(id) else { continue };
-            if !entry.timers.is_queued(seq) {
-                continue;
+            // One slab lookup checks the entry, steps the machine and queues its next timer;
+            // the transaction is looked up again only to free it.
+            let fire = |timers: &mut Timers, queue: &mut TimerQueue| {
+                if !timers.is_queued(seq) {
+                    return None;
+                }
+                let timer = timers.surface(seq);
+                if timer.is_none() {
+                    timers.requeue(queue, id);
+                }
+                Some(Stimulus::Timer(timer?))
+            };
+            if let Some(Ok((Next::Terminate, _))) = self.step_with(now, id, fire, true) {
+                self.release(id);
             }
-            if let Some(timer) = entry.timers.surface(seq) {
-                let _ = self.dispatch(now, id, Stimulus::Timer(timer));
-            }
-            self.requeue(id);
-        }
-    }
-
-    /// Queues transaction `id`'s earliest armed timer if the queue lacks it.
-    fn requeue(&mut self, id: TransactionId) {
-        let Self { slots, queue, .. } = self;
-        if let Some(entry) = slots.get_mut(id) {
-            entry.timers.requeue(queue, id);
         }
     }
 
@@ -1348,11 +1347,26 @@ impl TransactionTable {
         if self.queue.peek().is_some_and(|(_, _, top)| top == id) {
             self.stale = true;
         }
+        self.step_with(now, id, |_, _| Some(input), false)
+            .unwrap_or(Err(ResponseError::UnknownTransaction))
+    }
+
+    /// Runs transaction `id`'s machine on the stimulus `pick` draws from its timers (`None`:
+    /// no step); with `requeue`, then queues its earliest timer unless it terminated (after a
+    /// timer fired: its queue entry was just popped). `None` if `id` is not live or `pick`
+    /// declined.
+    #[inline(always)]
+    fn step_with<'m>(
+        &mut self,
+        now: u64,
+        id: TransactionId,
+        pick: impl FnOnce(&mut Timers, &mut TimerQueue) -> Option<Stimulus<'m>>,
+        requeue: bool,
+    ) -> Option<Step> {
         let Self { slots, out, queue, stats, config, lingering, .. } = self;
-        let Some(entry) = slots.get_mut(id) else {
-            return Err(ResponseError::UnknownTransaction);
-        };
+        let entry = slots.get_mut(id)?;
         let Entry { machine, timers, request, peer, parsed, .. } = entry;
+        let input = pick(timers, queue)?;
         let was_pending = !machine.state().is_lingering();
         let mut cx = Ctx { now, id, request, peer, config, out, queue, timers, stats };
         let step = machine.handle(&mut cx, input);
@@ -1364,7 +1378,10 @@ impl TransactionTable {
             // 64*T1 later, cold); `request` parses the kept bytes again if asked.
             drop(parsed.take());
         }
-        step
+        if requeue && !matches!(step, Ok((Next::Terminate, _))) {
+            timers.requeue(queue, id);
+        }
+        Some(step)
     }
 
     /// Delivers `input` to transaction `id` and frees it if it terminates.
