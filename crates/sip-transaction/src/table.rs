@@ -251,6 +251,16 @@ impl Entry {
     /// Whether the request's method is `method`: the bytes start with it, then a space (the
     /// request line; both serialisation and the parser's pristine range begin there).
     fn method_is(&self, method: &Method) -> bool {
+        // An INVITE machine's request is an INVITE (the table picks the machine by that
+        // method), so its bytes start `INVITE `: the answer needs no bytes unless `method` is
+        // an extension, which might be spelled `INVITE` too.
+        if let Machine::ClientInvite(_) | Machine::ServerInvite(_) = self.machine {
+            match method {
+                Method::Invite => return true,
+                Method::Extension(_) => {}
+                _ => return false,
+            }
+        }
         let token = method.as_bytes();
         self.request.get(..token.len()) == Some(token)
             && self.request.get(token.len()) == Some(&b' ')
@@ -1633,6 +1643,62 @@ mod tests {
         assert_eq!(table.state(sent), Some(TransactionState::Completed));
         assert!(table.entry(sent).unwrap().parsed.get().is_none());
         assert_eq!(table.request(sent).unwrap().to_bytes(), request.to_bytes());
+    }
+
+    #[test]
+    fn method_is_answers_as_the_request_bytes_do() {
+        // The INVITE machines' shortcut gives what comparing the request line gives, for every
+        // method, an extension spelled INVITE included.
+        let mut table = TransactionTable::default();
+        let t0 = Instant::now();
+        let peer = Target::udp("192.0.2.2:5060".parse().unwrap());
+        let request = |method: &Method, branch: &str| {
+            MessageBuilder::request(method, "sip:bob@example.com")
+                .header(H::Via, format!("SIP/2.0/UDP 192.0.2.2;branch=z9hG4bK{branch}"))
+                .header(H::To, "<sip:bob@example.com>")
+                .header(H::From, "<sip:alice@example.com>;tag=1")
+                .header(H::CallId, "m")
+                .cseq(1, method)
+                .build()
+                .unwrap()
+        };
+        let mut ids = vec![
+            table.send_request(t0, request(&Method::Invite, "ci"), peer).unwrap(),
+            table.send_request(t0, request(&Method::Bye, "cn"), peer).unwrap(),
+        ];
+        for (method, branch) in [(Method::Invite, "si"), (Method::Options, "sn")] {
+            table.handle_message(t0, request(&method, branch), peer);
+        }
+        while let Some(output) = table.poll_output() {
+            if let Output::Event(Event::Request { id, .. }) = output {
+                ids.push(id);
+            }
+        }
+        assert_eq!(ids.len(), 4);
+        let methods = [
+            Method::Invite,
+            Method::Ack,
+            Method::Bye,
+            Method::Cancel,
+            Method::Options,
+            Method::Register,
+            Method::Extension(Bytes::from_static(b"INVITE")),
+            Method::Extension(Bytes::from_static(b"INVIT")),
+            Method::Extension(Bytes::from_static(b"FOO")),
+        ];
+        let mut matched = 0;
+        for id in ids {
+            let entry = table.entry(id).unwrap();
+            for method in &methods {
+                let token = method.as_bytes();
+                let by_bytes = entry.request.get(..token.len()) == Some(token)
+                    && entry.request.get(token.len()) == Some(&b' ');
+                assert_eq!(entry.method_is(method), by_bytes, "{:?} {method:?}", entry.machine);
+                matched += usize::from(by_bytes);
+            }
+        }
+        // INVITE and its extension spelling for the two INVITE machines; BYE and OPTIONS.
+        assert_eq!(matched, 6);
     }
 
     #[test]
