@@ -1320,7 +1320,7 @@ impl TransactionTable {
     }
 
     /// Puts `entry` in the slab; returns its slot's index.
-    #[inline]
+    #[inline(always)]
     fn alloc(&mut self, entry: Entry) -> u32 {
         self.slots.insert(entry)
     }
