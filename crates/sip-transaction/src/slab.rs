@@ -69,7 +69,7 @@ impl<T> Slab<T> {
     }
 
     /// Puts `value` in the slot [`next_id`](Self::next_id) names; returns its index.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn insert(&mut self, value: T) -> u32 {
         let index = match self.free.pop() {
             Some(index) => index,

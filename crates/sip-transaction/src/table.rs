@@ -132,6 +132,71 @@ pub struct TransactionTable {
     stale: bool,
 }
 
+/// The [`Direct`] event that carries a received message as `up` says, built in place as the
+/// returned value, after the matching's other work; `$message` (evaluated in the arm that
+/// needs it, so that the message moves once, straight into the event) yields the message.
+/// A macro rather than a function: passing the message to one, even inlined, copied it into
+/// a local first (a `Message` is 304 bytes).
+macro_rules! direct {
+    ($up:expr, $after:expr, $source:expr, $message:expr) => {{
+        let (after, source) = ($after, $source);
+        match $up {
+            Up::Nothing => None,
+            Up::Request(id) => {
+                Some(Direct { after, event: Event::Request { id, request: $message, source } })
+            }
+            Up::Provisional(id) => {
+                Some(Direct { after, event: Event::Provisional { id, response: $message } })
+            }
+            Up::Final(id) => Some(Direct { after, event: Event::Final { id, response: $message } }),
+            Up::Additional2xx(id) => {
+                Some(Direct { after, event: Event::Additional2xx { id, response: $message } })
+            }
+            Up::Ack(id) => {
+                Some(Direct { after, event: Event::Ack { id, request: $message, source } })
+            }
+            Up::Stray => {
+                Some(Direct { after, event: Event::StrayResponse { response: $message, source } })
+            }
+        }
+    }};
+}
+
+/// Queues on `$out` the event that carries a received message as `up` says, built where it
+/// is queued; `$message` is evaluated in the arm that needs it (see [`direct!`]).
+macro_rules! queue_event {
+    ($out:expr, $up:expr, $source:expr, $message:expr) => {{
+        let source = $source;
+        match $up {
+            Up::Nothing => {}
+            Up::Request(id) => {
+                let request = $message;
+                $out.push_event(Output::Event(Event::Request { id, request, source }));
+            }
+            Up::Provisional(id) => {
+                let response = $message;
+                $out.push_event(Output::Event(Event::Provisional { id, response }));
+            }
+            Up::Final(id) => {
+                let response = $message;
+                $out.push_event(Output::Event(Event::Final { id, response }));
+            }
+            Up::Additional2xx(id) => {
+                let response = $message;
+                $out.push_event(Output::Event(Event::Additional2xx { id, response }));
+            }
+            Up::Ack(id) => {
+                let request = $message;
+                $out.push_event(Output::Event(Event::Ack { id, request, source }));
+            }
+            Up::Stray => {
+                let response = $message;
+                $out.push_event(Output::Event(Event::StrayResponse { response, source }));
+            }
+        }
+    }};
+}
+
 /// How many emptied [`ServerKeys`] boxes the table keeps for reuse.
 const SPARE_KEYS: usize = 64;
 
@@ -186,6 +251,16 @@ impl Entry {
     /// Whether the request's method is `method`: the bytes start with it, then a space (the
     /// request line; both serialisation and the parser's pristine range begin there).
     fn method_is(&self, method: &Method) -> bool {
+        // An INVITE machine's request is an INVITE (the table picks the machine by that
+        // method), so its bytes start `INVITE `: the answer needs no bytes unless `method` is
+        // an extension, which might be spelled `INVITE` too.
+        if let Machine::ClientInvite(_) | Machine::ServerInvite(_) = self.machine {
+            match method {
+                Method::Invite => return true,
+                Method::Extension(_) => {}
+                _ => return false,
+            }
+        }
         let token = method.as_bytes();
         self.request.get(..token.len()) == Some(token)
             && self.request.get(token.len()) == Some(&b' ')
@@ -331,40 +406,32 @@ impl TransactionTable {
         self.receive(now, message, source);
     }
 
-    /// [`handle_message`](Self::handle_message)'s body, inlined into both entry points so that
-    /// a parsed datagram moves straight into the outbox.
+    /// [`handle_message`](Self::handle_message)'s body: fires what is due, matches `message`
+    /// by reference, queues the event that carries it (built where it is queued: an
+    /// intermediate `Event` would be one more copy of the message), then frees the
+    /// transaction that ended.
     #[inline(always)]
     fn receive(&mut self, now: Instant, message: Message, source: Target) {
+        let (up, release) = self.match_queued(now, &message, source);
+        queue_event!(self.out, up, source, message);
+        self.finish_queued(release);
+    }
+
+    /// The matching half of [`receive`](Self::receive): fires what is due and matches
+    /// `message`; returns where it goes and the transaction to free after its event.
+    #[inline(always)]
+    fn match_queued(&mut self, now: Instant, message: &Message, source: Target) -> Delivery {
         let now = self.handle_due(now);
-        // The message is matched and handled by reference, then moved once into the event that
-        // carries it, if any (a `Message` is 304 bytes).
-        let (up, release) = if message.is_request() {
-            self.on_request(now, &message, source)
+        if message.is_request() {
+            self.on_request(now, message, source)
         } else {
-            self.on_response(now, &message)
-        };
-        // Each event is built where it is queued: an intermediate `Event` would be one more
-        // copy of the message.
-        let out = &mut self.out;
-        match up {
-            Up::Nothing => {}
-            Up::Request(id) => {
-                out.push_event(Output::Event(Event::Request { id, request: message, source }));
-            }
-            Up::Provisional(id) => {
-                out.push_event(Output::Event(Event::Provisional { id, response: message }));
-            }
-            Up::Final(id) => out.push_event(Output::Event(Event::Final { id, response: message })),
-            Up::Additional2xx(id) => {
-                out.push_event(Output::Event(Event::Additional2xx { id, response: message }));
-            }
-            Up::Ack(id) => {
-                out.push_event(Output::Event(Event::Ack { id, request: message, source }));
-            }
-            Up::Stray => {
-                out.push_event(Output::Event(Event::StrayResponse { response: message, source }));
-            }
+            self.on_response(now, message)
         }
+    }
+
+    /// The end of [`receive`](Self::receive): frees `release`, if set, after the event.
+    #[inline(always)]
+    fn finish_queued(&mut self, release: Option<TransactionId>) {
         if let Some(id) = release {
             self.release(id);
         }
@@ -405,40 +472,24 @@ impl TransactionTable {
             return None;
         };
         let (up, after) = self.match_direct(now, message, source);
-        let Ok(message) = parsed else { return None };
-        Self::direct(up, after, message, source)
+        // Taken out of the `Ok` inside each arm: taking it out before the match on `up`, or
+        // passing `parsed` to a function, made the compiler copy it into a local first.
+        direct!(
+            up,
+            after,
+            source,
+            match parsed {
+                Ok(message) => message,
+                Err(_) => return None,
+            }
+        )
     }
 
     /// [`receive`](Self::receive), building the event in the returned [`Direct`].
     #[inline(always)]
     fn receive_direct(&mut self, now: Instant, message: Message, source: Target) -> Option<Direct> {
         let (up, after) = self.match_direct(now, &message, source);
-        Self::direct(up, after, message, source)
-    }
-
-    /// The event that carries `message` as `up` says, built in place as the returned value
-    /// (after the matching's other work, so that nothing keeps it in a local first).
-    #[inline(always)]
-    fn direct(up: Up, after: usize, message: Message, source: Target) -> Option<Direct> {
-        match up {
-            Up::Nothing => None,
-            Up::Request(id) => {
-                Some(Direct { after, event: Event::Request { id, request: message, source } })
-            }
-            Up::Provisional(id) => {
-                Some(Direct { after, event: Event::Provisional { id, response: message } })
-            }
-            Up::Final(id) => Some(Direct { after, event: Event::Final { id, response: message } }),
-            Up::Additional2xx(id) => {
-                Some(Direct { after, event: Event::Additional2xx { id, response: message } })
-            }
-            Up::Ack(id) => {
-                Some(Direct { after, event: Event::Ack { id, request: message, source } })
-            }
-            Up::Stray => {
-                Some(Direct { after, event: Event::StrayResponse { response: message, source } })
-            }
-        }
+        direct!(up, after, source, message)
     }
 
     /// The matching half of [`receive_direct`](Self::receive_direct): fires what is due,
@@ -464,13 +515,27 @@ impl TransactionTable {
     /// Bytes that are no SIP message are dropped and counted in [`Stats::malformed`] (answering
     /// 400 needs the headers the parse could not find, so that is the runtime's choice).
     pub fn handle_datagram(&mut self, now: Instant, payload: Bytes, source: Target) {
-        match Message::parse(payload) {
-            Ok(message) => self.receive(now, message, source),
-            Err(_) => {
-                self.handle_timeout(now);
-                self.stats.malformed += 1;
-            }
+        // As in `handle_datagram_direct`: matched where the parse left it, and taken out of
+        // the `Ok` only where its event is built.
+        let parsed = Message::parse(payload);
+        let Ok(message) = &parsed else {
+            self.handle_timeout(now);
+            self.stats.malformed += 1;
+            return;
+        };
+        let (up, release) = self.match_queued(now, message, source);
+        'event: {
+            queue_event!(
+                self.out,
+                up,
+                source,
+                match parsed {
+                    Ok(message) => message,
+                    Err(_) => break 'event,
+                }
+            );
         }
+        self.finish_queued(release);
     }
 
     /// The transport could not send a [`Transmit`] of transaction `id` (RFC 3261 §17.1.4,
@@ -972,22 +1037,21 @@ impl TransactionTable {
             self.queue.pop();
             // The entry behind it may be spent.
             self.stale = true;
-            let Some(entry) = self.slots.get_mut(id) else { continue };
-            if !entry.timers.is_queued(seq) {
-                continue;
+            // One slab lookup checks the entry, steps the machine and queues its next timer;
+            // the transaction is looked up again only to free it.
+            let fire = |timers: &mut Timers, queue: &mut TimerQueue| {
+                if !timers.is_queued(seq) {
+                    return None;
+                }
+                let timer = timers.surface(seq);
+                if timer.is_none() {
+                    timers.requeue(queue, id);
+                }
+                Some(Stimulus::Timer(timer?))
+            };
+            if let Some(Ok((Next::Terminate, _))) = self.step_with(now, id, fire, true) {
+                self.release(id);
             }
-            if let Some(timer) = entry.timers.surface(seq) {
-                let _ = self.dispatch(now, id, Stimulus::Timer(timer));
-            }
-            self.requeue(id);
-        }
-    }
-
-    /// Queues transaction `id`'s earliest armed timer if the queue lacks it.
-    fn requeue(&mut self, id: TransactionId) {
-        let Self { slots, queue, .. } = self;
-        if let Some(entry) = slots.get_mut(id) {
-            entry.timers.requeue(queue, id);
         }
     }
 
@@ -1256,7 +1320,7 @@ impl TransactionTable {
     }
 
     /// Puts `entry` in the slab; returns its slot's index.
-    #[inline]
+    #[inline(always)]
     fn alloc(&mut self, entry: Entry) -> u32 {
         self.slots.insert(entry)
     }
@@ -1293,11 +1357,26 @@ impl TransactionTable {
         if self.queue.peek().is_some_and(|(_, _, top)| top == id) {
             self.stale = true;
         }
+        self.step_with(now, id, |_, _| Some(input), false)
+            .unwrap_or(Err(ResponseError::UnknownTransaction))
+    }
+
+    /// Runs transaction `id`'s machine on the stimulus `pick` draws from its timers (`None`:
+    /// no step); with `requeue`, then queues its earliest timer unless it terminated (after a
+    /// timer fired: its queue entry was just popped). `None` if `id` is not live or `pick`
+    /// declined.
+    #[inline(always)]
+    fn step_with<'m>(
+        &mut self,
+        now: u64,
+        id: TransactionId,
+        pick: impl FnOnce(&mut Timers, &mut TimerQueue) -> Option<Stimulus<'m>>,
+        requeue: bool,
+    ) -> Option<Step> {
         let Self { slots, out, queue, stats, config, lingering, .. } = self;
-        let Some(entry) = slots.get_mut(id) else {
-            return Err(ResponseError::UnknownTransaction);
-        };
+        let entry = slots.get_mut(id)?;
         let Entry { machine, timers, request, peer, parsed, .. } = entry;
+        let input = pick(timers, queue)?;
         let was_pending = !machine.state().is_lingering();
         let mut cx = Ctx { now, id, request, peer, config, out, queue, timers, stats };
         let step = machine.handle(&mut cx, input);
@@ -1309,7 +1388,10 @@ impl TransactionTable {
             // 64*T1 later, cold); `request` parses the kept bytes again if asked.
             drop(parsed.take());
         }
-        step
+        if requeue && !matches!(step, Ok((Next::Terminate, _))) {
+            timers.requeue(queue, id);
+        }
+        Some(step)
     }
 
     /// Delivers `input` to transaction `id` and frees it if it terminates.
@@ -1561,6 +1643,62 @@ mod tests {
         assert_eq!(table.state(sent), Some(TransactionState::Completed));
         assert!(table.entry(sent).unwrap().parsed.get().is_none());
         assert_eq!(table.request(sent).unwrap().to_bytes(), request.to_bytes());
+    }
+
+    #[test]
+    fn method_is_answers_as_the_request_bytes_do() {
+        // The INVITE machines' shortcut gives what comparing the request line gives, for every
+        // method, an extension spelled INVITE included.
+        let mut table = TransactionTable::default();
+        let t0 = Instant::now();
+        let peer = Target::udp("192.0.2.2:5060".parse().unwrap());
+        let request = |method: &Method, branch: &str| {
+            MessageBuilder::request(method, "sip:bob@example.com")
+                .header(H::Via, format!("SIP/2.0/UDP 192.0.2.2;branch=z9hG4bK{branch}"))
+                .header(H::To, "<sip:bob@example.com>")
+                .header(H::From, "<sip:alice@example.com>;tag=1")
+                .header(H::CallId, "m")
+                .cseq(1, method)
+                .build()
+                .unwrap()
+        };
+        let mut ids = vec![
+            table.send_request(t0, request(&Method::Invite, "ci"), peer).unwrap(),
+            table.send_request(t0, request(&Method::Bye, "cn"), peer).unwrap(),
+        ];
+        for (method, branch) in [(Method::Invite, "si"), (Method::Options, "sn")] {
+            table.handle_message(t0, request(&method, branch), peer);
+        }
+        while let Some(output) = table.poll_output() {
+            if let Output::Event(Event::Request { id, .. }) = output {
+                ids.push(id);
+            }
+        }
+        assert_eq!(ids.len(), 4);
+        let methods = [
+            Method::Invite,
+            Method::Ack,
+            Method::Bye,
+            Method::Cancel,
+            Method::Options,
+            Method::Register,
+            Method::Extension(Bytes::from_static(b"INVITE")),
+            Method::Extension(Bytes::from_static(b"INVIT")),
+            Method::Extension(Bytes::from_static(b"FOO")),
+        ];
+        let mut matched = 0;
+        for id in ids {
+            let entry = table.entry(id).unwrap();
+            for method in &methods {
+                let token = method.as_bytes();
+                let by_bytes = entry.request.get(..token.len()) == Some(token)
+                    && entry.request.get(token.len()) == Some(&b' ');
+                assert_eq!(entry.method_is(method), by_bytes, "{:?} {method:?}", entry.machine);
+                matched += usize::from(by_bytes);
+            }
+        }
+        // INVITE and its extension spelling for the two INVITE machines; BYE and OPTIONS.
+        assert_eq!(matched, 6);
     }
 
     #[test]
