@@ -1,6 +1,7 @@
 //! One dialog: RFC 3261 §12.
 
 use std::fmt;
+use std::ops::Range;
 use std::sync::LazyLock;
 
 use smallvec::SmallVec;
@@ -267,6 +268,9 @@ pub struct Dialog {
     /// Whether the first route is a loose router (`lr`), computed when the route set is set.
     first_loose: bool,
     secure: bool,
+    /// Whether both tags are tokens (or empty), as the parser finds tags: the From and To
+    /// this dialog writes then carry their tags as keys the builder need not search for.
+    plain_tags: bool,
 }
 
 impl Clone for Dialog {
@@ -284,6 +288,7 @@ impl Clone for Dialog {
             route_set: self.route_set.clone(),
             first_loose: self.first_loose,
             secure: self.secure,
+            plain_tags: self.plain_tags,
         }
     }
 }
@@ -404,7 +409,6 @@ impl Dialog {
         request: &Message,
     ) -> Dialog {
         Dialog {
-            id,
             role,
             state,
             local_seq,
@@ -416,6 +420,8 @@ impl Dialog {
             first_loose: first_is_loose(&route_set),
             route_set,
             secure: request_is_sips(request),
+            plain_tags: is_plain_tag(id.local_tag()) && is_plain_tag(id.remote_tag()),
+            id,
         }
     }
 
@@ -834,14 +840,43 @@ impl Dialog {
         via: &[u8],
         cseq: Option<u32>,
     ) -> MessageBuilder {
+        self.request_builder_keyed(method, via, None, cseq)
+    }
+
+    /// [`Dialog::request_builder_bytes`] for a caller that knows where the branch of `via`
+    /// lies: `via[branch]` is the `branch` parameter of its first via-parm as the parser finds
+    /// it (a branch the caller drew and wrote there; see
+    /// [`MessageBuilder::via_with_branch`]), so that the builder takes the key instead of
+    /// searching for it. The same bytes and the same message.
+    #[must_use]
+    pub fn request_builder_branch(
+        &mut self,
+        method: &Method,
+        via: &[u8],
+        branch: Range<usize>,
+        cseq: Option<u32>,
+    ) -> MessageBuilder {
+        self.request_builder_keyed(method, via, Some(branch), cseq)
+    }
+
+    fn request_builder_keyed(
+        &mut self,
+        method: &Method,
+        via: &[u8],
+        branch: Option<Range<usize>>,
+        cseq: Option<u32>,
+    ) -> MessageBuilder {
         if !self.route_set.is_empty() && !self.first_loose {
             // A strict router first (rare): the Request-URI and Routes are rewritten.
             return self.request_via(method, via, cseq).0;
         }
         let number = self.request_seq(method, cseq);
-        let mut b = MessageBuilder::request(method, self.remote_target())
-            .header(H::Via, via)
-            .headers(&MAX_FORWARDS);
+        let b = MessageBuilder::request(method, self.remote_target());
+        let mut b = match branch {
+            Some(branch) => b.via_with_branch(via, branch),
+            None => b.header(H::Via, via),
+        }
+        .headers(&MAX_FORWARDS);
         for route in &self.route_set {
             b = b.header(H::Route, &**route);
         }
@@ -872,11 +907,22 @@ impl Dialog {
     }
 
     /// To, From, Call-ID and CSeq after the Routes.
+    ///
+    /// The keys of these lines are known: the tags are the dialog's own (tokens, written last
+    /// after a `[display-name] <URI>`), the Call-ID was a message's Call-ID key; the builder
+    /// takes them instead of searching the values for them.
     fn finish_request(&self, b: MessageBuilder, method: &Method, number: u32) -> MessageBuilder {
-        b.header(H::To, self.remote_addr())
-            .header(H::From, self.local_addr())
-            .header(H::CallId, self.id.call_id())
-            .cseq(number, method)
+        let (to, from) = (self.remote_addr().as_bytes(), self.local_addr().as_bytes());
+        let b = match (
+            tag_range(to, self.remote_len, self.plain_tags),
+            tag_range(from, self.local_len, self.plain_tags),
+        ) {
+            (Some(to_tag), Some(from_tag)) => {
+                b.addr_with_tag(H::To, to, to_tag).addr_with_tag(H::From, from, from_tag)
+            }
+            _ => b.header(H::To, to).header(H::From, from),
+        };
+        b.call_id(self.id.call_id().as_bytes()).cseq(number, method)
     }
 
     /// Takes the next local CSeq number (§12.2.1.1: one more than the last; a UAS that has
@@ -942,6 +988,26 @@ pub fn cseq_value(number: u32, method: &Method) -> SmallVec<[u8; 32]> {
     out.push(b' ');
     out.extend_from_slice(method.as_bytes());
     out
+}
+
+/// Where the tag of `value` lies (a From or To value this dialog writes: its name-addr,
+/// `addr_len` bytes, then `;tag=` and the tag unless the tag is empty): `Some(None)` for no
+/// tag, `None` when the tags are not `plain` (tokens) or the value has another shape.
+fn tag_range(value: &[u8], addr_len: usize, plain: bool) -> Option<Option<Range<usize>>> {
+    match value.get(addr_len..)? {
+        [] => Some(None),
+        rest if plain && rest.starts_with(b";tag=") => Some(Some(addr_len + 5..value.len())),
+        _ => None,
+    }
+}
+
+/// Whether `tag` is empty or a token (RFC 3261 §25.1), as the tag parameters the parser finds
+/// are.
+fn is_plain_tag(tag: &str) -> bool {
+    tag.bytes().all(|c| {
+        c.is_ascii_alphanumeric()
+            || matches!(c, b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~')
+    })
 }
 
 /// Whether the first of `routes` is a loose router (its URI has `lr`, RFC 3261 §19.1.1).

@@ -325,3 +325,81 @@ proptest! {
         prop_assert_eq!(d.remote_uri(), e.remote_uri());
     }
 }
+
+/// An INVITE with this To and From (no tag in the To).
+fn invite_between(to: &str, from: &str) -> Message {
+    MessageBuilder::request(&Method::Invite, "sip:bob@biloxi.example.com")
+        .header(H::Via, "SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bKnashds8")
+        .header(H::To, to)
+        .header(H::From, from)
+        .header(H::CallId, "a84b4c76e66710@pc33.atlanta.example.com")
+        .header(H::CSeq, "314159 INVITE")
+        .header(H::Contact, "<sip:alice@pc33.atlanta.example.com>")
+        .build()
+        .unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    // `request_builder_branch`, which gives the builder the keys the dialog knows (the Via's
+    // branch, its tags, its Call-ID), writes the request `request_builder_bytes` writes, with
+    // the keys parsing its bytes finds: for display names plain, quoted or absent, URIs with
+    // parameters, a remote tag or none, and local tags that are tokens or not.
+    #[test]
+    fn known_keys_build_the_request_indexing_builds(
+        to_display in prop_oneof![Just(""), Just("Bob "), Just("\"B;o<b>\\\"x\" ")],
+        from_display in prop_oneof![Just(""), Just("Alice Smith "), Just("\"\" ")],
+        to_uri in prop_oneof![Just("sip:bob@biloxi.example.com"),
+            Just("sip:bob@192.0.2.4:5060;transport=udp;tag=u")],
+        from_tag in prop_oneof![Just(None), Just(Some("1928301774")), Just(Some("a.b-c~d"))],
+        local_tag in prop_oneof![Just("a6c85cf"), Just("a b"), Just("x;tag=y")],
+        uas in any::<bool>(),
+        method in prop_oneof![Just(Method::Bye), Just(Method::Ack), Just(Method::Info)],
+        branch in "z9hG4bK[a-zA-Z0-9]{1,10}",
+        rport_after in any::<bool>(),
+    ) {
+        let to = format!("{to_display}<{to_uri}>");
+        let from = match from_tag {
+            Some(tag) => format!("{from_display}<sip:alice@atlanta.example.com>;tag={tag}"),
+            None => format!("{from_display}<sip:alice@atlanta.example.com>"),
+        };
+        let inv = invite_between(&to, &from);
+        let made = if uas {
+            Dialog::uas(&inv, local_tag, 200)
+        } else {
+            // The peer's tag, or none (an RFC 2543 peer, §12.1.2).
+            let tag = (local_tag != "x;tag=y").then_some("a6c85cf");
+            Dialog::uac(&inv, &response(&inv, 200, tag, &[], Some("<sip:bob@192.0.2.4>")))
+        };
+        let Ok(mut d) = made else {
+            // A UAC dialog needs the INVITE's From tag.
+            prop_assert!(!uas && from_tag.is_none());
+            return Ok(());
+        };
+        let mut e = d.clone();
+        let (via, range) = if rport_after {
+            let head = "SIP/2.0/UDP 192.0.2.1:5060;branch=";
+            (format!("{head}{branch};rport"), head.len()..head.len() + branch.len())
+        } else {
+            let head = "SIP/2.0/UDP 192.0.2.1:5060;rport;branch=";
+            (format!("{head}{branch}"), head.len()..head.len() + branch.len())
+        };
+        let plain = d.request_builder_bytes(&method, via.as_bytes(), Some(7)).build().unwrap();
+        let keyed =
+            e.request_builder_branch(&method, via.as_bytes(), range, Some(7)).build().unwrap();
+        let parsed = Message::parse(keyed.to_bytes()).unwrap();
+        prop_assert_eq!(keyed.buffer(), plain.buffer());
+        for m in [&plain, &parsed] {
+            prop_assert_eq!(keyed.via_branch_bytes(), m.via_branch_bytes());
+            prop_assert_eq!(keyed.from_tag_bytes(), m.from_tag_bytes());
+            prop_assert_eq!(keyed.to_tag_bytes(), m.to_tag_bytes());
+            prop_assert_eq!(keyed.call_id_bytes(), m.call_id_bytes());
+            prop_assert_eq!(keyed.cseq_number(), m.cseq_number());
+            prop_assert_eq!(keyed.from_header(), m.from_header());
+            prop_assert_eq!(keyed.to_header(), m.to_header());
+        }
+        prop_assert_eq!(keyed.via_branch(), Some(branch.as_str()));
+        prop_assert_eq!(d.local_seq(), e.local_seq());
+    }
+}

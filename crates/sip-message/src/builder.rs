@@ -1,6 +1,7 @@
 //! Building requests and responses into one buffer.
 
 use std::fmt;
+use std::ops::Range;
 
 use bytes::Bytes;
 
@@ -113,6 +114,19 @@ impl Index {
         });
         value
     }
+}
+
+/// The key of a line, as the caller of a keyed writer gives it (see
+/// [`MessageBuilder::via_with_branch`], [`MessageBuilder::addr_with_tag`],
+/// [`MessageBuilder::call_id`]).
+#[derive(Clone, Debug)]
+enum LineKey {
+    /// The branch parameter of a Via value, as a range of the value.
+    Branch(Range<usize>),
+    /// The tag parameter of a From or To value, as a range of the value, if it has one.
+    Tag(Option<Range<usize>>),
+    /// The value is a `callid`.
+    CallId,
 }
 
 /// Why a message could not be built.
@@ -354,6 +368,67 @@ impl MessageBuilder {
         if !keys.cseq_seen {
             keys.cseq_seen = true;
             keys.cseq = Some((number, method.clone()));
+        }
+        self
+    }
+
+    /// Adds `Via: value` as [`header`](Self::header) adds that line, with the Via key taken
+    /// from the caller instead of searched for in the value: `value[branch]` must be the
+    /// `branch` parameter of its first via-parm as the parser finds it (RFC 3261 §20.42,
+    /// §8.1.1.7), for a caller that wrote the value around a branch it drew.
+    ///
+    /// A range outside `value` or empty adds the line as [`header`](Self::header) does. Debug
+    /// builds check the key against the parser's; in a release build a wrong one leaves the
+    /// message's [`Message::via_branch`] disagreeing with its bytes.
+    #[must_use]
+    pub fn via_with_branch(self, value: &[u8], branch: Range<usize>) -> Self {
+        if branch.start >= branch.end || branch.end > value.len() {
+            return self.header(HeaderName::Via, value);
+        }
+        self.keyed(HeaderName::Via, b"Via: ", value, LineKey::Branch(branch))
+    }
+
+    /// Adds `name: value` for `name` To or From as [`header`](Self::header) adds that line,
+    /// with the tag key taken from the caller instead of searched for in the value (RFC 3261
+    /// §20.20, §20.39): `value[tag]` must be the `tag` parameter the parser finds in `value`
+    /// (`None`: it finds none), as in a `[display-name] <URI>` the caller wrote with its own
+    /// `;tag=TOKEN` after the `>`.
+    ///
+    /// Another `name`, or a range outside `value` or empty, adds the line as
+    /// [`header`](Self::header) does. Debug builds check the key against the parser's; in a
+    /// release build a wrong one leaves the message's tag disagreeing with its bytes.
+    #[must_use]
+    pub fn addr_with_tag(self, name: HeaderName, value: &[u8], tag: Option<Range<usize>>) -> Self {
+        let head: &'static [u8] = match name {
+            HeaderName::To => b"To: ",
+            HeaderName::From => b"From: ",
+            _ => return self.header(name, value),
+        };
+        if tag.as_ref().is_some_and(|t| t.start >= t.end || t.end > value.len()) {
+            return self.header(name, value);
+        }
+        self.keyed(name, head, value, LineKey::Tag(tag))
+    }
+
+    /// Adds `Call-ID: value` as [`header`](Self::header) adds that line, with the Call-ID key
+    /// taken as the value instead of checked: `value` must be a `callid` (`word ["@" word]`,
+    /// RFC 3261 §20.8, §25.1), as a Call-ID the caller drew or took from a message's key is.
+    ///
+    /// Debug builds check the key against the parser's; in a release build a value that is no
+    /// `callid` leaves the message's [`Message::call_id`] disagreeing with its bytes.
+    #[must_use]
+    pub fn call_id(self, value: &[u8]) -> Self {
+        self.keyed(HeaderName::CallId, b"Call-ID: ", value, LineKey::CallId)
+    }
+
+    /// Writes `head` and `value`, and indexes the line with the key `key` gives (see
+    /// [`State::keyed_line`]).
+    #[inline(always)]
+    fn keyed(mut self, name: HeaderName, head: &[u8], value: &[u8], key: LineKey) -> Self {
+        if breaks_line(value) {
+            self.0.error = Some(BuildError::BadValue(name));
+        } else {
+            self.0.keyed_line(name, head, value, key);
         }
         self
     }
@@ -638,6 +713,62 @@ impl State {
         index.keys.carry_copied(&request.keys, name, at, e.value, slot);
     }
 
+    /// Writes `head` (a header name and `": "`), `value` and CRLF, and indexes the line as
+    /// [`line`](Self::line) would, with the key of the line taken from `key` instead of
+    /// observed on the value. A value with white space to trim is indexed the parser's way (the
+    /// callers' values never are).
+    #[inline(always)]
+    fn keyed_line(&mut self, name: HeaderName, head: &[u8], value: &[u8], key: LineKey) {
+        self.flush_to();
+        let name_start = self.buf.len();
+        self.buf.reserve(head.len() + value.len() + 2);
+        self.buf.extend_from_slice(head);
+        let value_from = self.buf.len();
+        self.buf.extend_from_slice(value);
+        let content_end = self.buf.len();
+        self.buf.extend_from_slice(b"\r\n");
+        let name_end = name_start + name.as_str().len();
+        let trimmed = !value.first().is_some_and(|&c| matches!(c, b' ' | b'\t' | b'\r' | b'\n'))
+            && !value.last().is_some_and(|&c| is_ws(c));
+        if !trimmed || self.index.reparse {
+            self.index_line_named(name, name_start, name_end, value_from, content_end);
+            return;
+        }
+        let index = &mut self.index;
+        let at = index.headers.len();
+        let slot = index.push_written(name, name_start, value_from, content_end);
+        #[cfg(debug_assertions)]
+        let observed = {
+            let mut keys = index.keys.clone();
+            let _ = keys.observe(name, at, value, slot);
+            keys
+        };
+        let keys = &mut index.keys;
+        match key {
+            LineKey::Branch(branch) if keys.via.is_none() => {
+                keys.via = Some(at as u16);
+                keys.branch = Some(slot.sub(branch.start, branch.len()));
+            }
+            LineKey::Tag(tag) if name == HeaderName::From && keys.from.is_none() => {
+                keys.from = Some(at as u16);
+                keys.from_tag = tag.map(|t| slot.sub(t.start, t.len()));
+            }
+            LineKey::Tag(tag) if name == HeaderName::To && keys.to.is_none() => {
+                keys.to = Some(at as u16);
+                keys.to_tag = tag.map(|t| slot.sub(t.start, t.len()));
+            }
+            LineKey::CallId if keys.call_id.is_none() => keys.call_id = Some(slot),
+            _ => {}
+        }
+        #[cfg(debug_assertions)]
+        debug_assert_eq!(
+            *keys,
+            observed,
+            "the key given for {name} is not the parser's in {:?}",
+            String::from_utf8_lossy(value)
+        );
+    }
+
     /// Writes `head [": "] value CRLF`; returns where the line starts, where its value starts
     /// and where its content ends (the CR).
     #[inline(always)]
@@ -818,7 +949,152 @@ fn has_byte_below_14(value: &[u8]) -> bool {
 mod tests {
     use proptest::prelude::*;
 
+    use std::ops::Range;
+
+    use bytes::Bytes;
+
     use super::{breaks_line, has_byte_below_14, has_line_break, has_space_or_control};
+    use crate::{BuildError, HeaderName as H, Message, MessageBuilder, Method};
+
+    /// One line written with its key given ([`MessageBuilder::via_with_branch`],
+    /// [`MessageBuilder::addr_with_tag`], [`MessageBuilder::call_id`]) or plainly.
+    #[derive(Clone, Debug)]
+    enum Line {
+        Via(String, Range<usize>),
+        Addr(H, String, Option<Range<usize>>),
+        CallId(String),
+        Plain(H, String),
+    }
+
+    impl Line {
+        fn keyed(&self, b: MessageBuilder) -> MessageBuilder {
+            match self {
+                Line::Via(v, branch) => b.via_with_branch(v.as_bytes(), branch.clone()),
+                Line::Addr(name, v, tag) => b.addr_with_tag(*name, v.as_bytes(), tag.clone()),
+                Line::CallId(v) => b.call_id(v.as_bytes()),
+                Line::Plain(name, v) => b.header(*name, v),
+            }
+        }
+
+        fn plain(&self, b: MessageBuilder) -> MessageBuilder {
+            match self {
+                Line::Via(v, _) => b.header(H::Via, v),
+                Line::Addr(name, v, _) => b.header(*name, v),
+                Line::CallId(v) => b.header(H::CallId, v),
+                Line::Plain(name, v) => b.header(*name, v),
+            }
+        }
+    }
+
+    /// A Via whose first via-parm's branch is the range given (or an empty or out-of-range
+    /// range, which the builder does not take as a key).
+    fn via() -> impl Strategy<Value = Line> {
+        let branch = "z9hG4bK[A-Za-z0-9.~!%*_+`'-]{1,12}";
+        let sent_by = "(192\\.0\\.2\\.[0-9]{1,3}|[a-z]{1,8}\\.example\\.com)(:[0-9]{1,5})?";
+        (
+            prop::sample::select(vec!["UDP", "TCP", "TLS", "WS"]),
+            sent_by,
+            branch,
+            0usize..5,
+            any::<bool>(),
+        )
+            .prop_map(|(transport, sent_by, branch, shape, bad_range)| {
+                let head = format!("SIP/2.0/{transport} {sent_by}");
+                let (before, after) = match shape {
+                    0 => (";branch=", ""),
+                    1 => (";rport;branch=", ""),
+                    2 => (";branch=", ";rport"),
+                    3 => (";received=192.0.2.9;BRANCH=", ";x=\"a;b\""),
+                    _ => (" ; branch = ", " ;rport"),
+                };
+                let at = head.len() + before.len();
+                let value = format!("{head}{before}{branch}{after}");
+                let range = if bad_range { at..at } else { at..at + branch.len() };
+                Line::Via(value, range)
+            })
+    }
+
+    /// A From or To: `[display-name] <URI>` with the tag given, or with none.
+    fn addr() -> impl Strategy<Value = Line> {
+        let display = prop::sample::select(vec![
+            "",
+            "Bob ",
+            "Alice Smith ",
+            "\"Bob; <x>, \\\"tag=1\\\"\" ",
+            "\"\" ",
+        ]);
+        let uri = "sip:[a-z]{1,6}@[a-z0-9.]{1,10}(:[0-9]{1,4})?(;transport=udp|;tag=u)?";
+        let tag = prop::option::of("[A-Za-z0-9.~!%*_+`'-]{1,12}");
+        (any::<bool>(), display, uri, tag).prop_map(|(to, display, uri, tag)| {
+            let name = if to { H::To } else { H::From };
+            let mut value = format!("{display}<{uri}>");
+            let range = tag.map(|tag| {
+                value.push_str(";tag=");
+                let at = value.len();
+                value.push_str(&tag);
+                at..value.len()
+            });
+            Line::Addr(name, value, range)
+        })
+    }
+
+    /// A Call-ID, `word ["@" word]`, or one with space around it (indexed the parser's way).
+    fn call_id() -> impl Strategy<Value = Line> {
+        let word = "[A-Za-z0-9.!%*_+`'~()<>:\\\\\"/\\[\\]?{}-]{1,12}";
+        (word, prop::option::of(word), any::<bool>()).prop_map(|(a, b, spaced)| {
+            let value = match b {
+                Some(b) => format!("{a}@{b}"),
+                None => a,
+            };
+            Line::CallId(if spaced { format!(" {value}") } else { value })
+        })
+    }
+
+    fn line() -> impl Strategy<Value = Line> {
+        prop_oneof![
+            via(),
+            addr(),
+            call_id(),
+            prop::sample::select(vec![
+                (H::Via, "SIP/2.0/UDP p.example.com;branch=z9hG4bKp"),
+                (H::To, "<sip:x@y>;tag=p"),
+                (H::From, "\"x\" <sip:x@y>"),
+                (H::CallId, "p@q"),
+                (H::Contact, "<sip:c@d>"),
+                (H::MaxForwards, "70"),
+            ])
+            .prop_map(|(name, v)| Line::Plain(name, v.to_string())),
+        ]
+    }
+
+    const INVITE: &str = "INVITE sip:bob@biloxi.example.com SIP/2.0\r\n\
+        Via: SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bK776asdhds\r\n\
+        To: Bob <sip:bob@biloxi.example.com>\r\n\
+        From: Alice <sip:alice@atlanta.example.com>;tag=1928301774\r\n\
+        Call-ID: a84b4c76e66710@pc33.atlanta.example.com\r\n\
+        CSeq: 314159 INVITE\r\n\
+        Content-Length: 0\r\n\r\n";
+
+    /// The builder started as `kind` says: a request (an extension method's is indexed by
+    /// parsing), or a response to an INVITE with or without a To tag.
+    fn start(kind: u8) -> MessageBuilder {
+        match kind {
+            0 => MessageBuilder::request(&Method::Bye, "sip:bob@192.0.2.2"),
+            1 => MessageBuilder::request(&Method::Extension("FOO".into()), "sip:bob@192.0.2.2"),
+            _ => {
+                let request = Message::parse(Bytes::from_static(INVITE.as_bytes()));
+                let b = MessageBuilder::response_to(&request.unwrap(), 200, None);
+                if kind == 3 { b.to_tag("a6c85cf") } else { b }
+            }
+        }
+    }
+
+    /// Everything of a built message: its bytes, its index and its keys.
+    fn whole(m: &Result<Message, BuildError>) -> Result<(Bytes, String, String), BuildError> {
+        m.as_ref()
+            .map(|m| (m.to_bytes(), format!("{:?}", m.headers), format!("{:?}", m.keys)))
+            .map_err(|e| *e)
+    }
 
     #[test]
     fn canonical_reasons_are_printable() {
@@ -831,6 +1107,33 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(4000))]
+
+        /// A message built with the keys given is the message built with `header`, the keys
+        /// found by indexing: the same bytes, the same index, the same keys (and the same
+        /// error), whichever lines come first (only the first of each names the key).
+        #[test]
+        fn given_keys_are_the_keys_indexing_finds(
+            kind in 0u8..4,
+            lines in prop::collection::vec(line(), 0..7),
+            tag_after in any::<bool>(),
+        ) {
+            let (mut keyed, mut plain) = (start(kind), start(kind));
+            for line in &lines {
+                keyed = line.keyed(keyed);
+                plain = line.plain(plain);
+            }
+            if tag_after {
+                keyed = keyed.to_tag("late");
+                plain = plain.to_tag("late");
+            }
+            let (keyed, plain) = (keyed.build(), plain.build());
+            prop_assert_eq!(whole(&keyed), whole(&plain));
+            if let Ok(m) = &keyed {
+                // And both are what parsing the bytes gives.
+                let parsed = Message::parse(m.to_bytes()).unwrap();
+                prop_assert_eq!(format!("{:?}", parsed.keys), format!("{:?}", m.keys));
+            }
+        }
 
         /// The word-at-a-time check of a Request-URI finds one space, control or DEL
         /// anywhere in URI bytes.

@@ -476,9 +476,10 @@ fn all_token(b: &[u8]) -> bool {
     !b.is_empty() && crate::chars::run_len(&crate::chars::TOKEN, b) == b.len()
 }
 
-/// See [`fast_accepts`]: `<sip:[user@]host[:port]*(;lr)>`, then `;tag=token` if `tag`.
+/// See [`fast_accepts`]: `<sip:[user@]host[:port]*(;lr)>`, then `;tag=token` if `tag`, after
+/// a display name of tokens each followed by one space (as SIPp writes `sipp <sip:...>`).
 fn fast_address(v: &[u8], tag: bool) -> bool {
-    let Some(rest) = v.strip_prefix(b"<sip:") else {
+    let Some(rest) = after_token_display(v).strip_prefix(b"<sip:") else {
         return false;
     };
     let user = crate::chars::run_len(&FAST_USER, rest);
@@ -502,6 +503,24 @@ fn fast_address(v: &[u8], tag: bool) -> bool {
     match params.strip_prefix(b";tag=") {
         Some(t) if tag => all_token(t),
         _ => false,
+    }
+}
+
+/// `v` after its display name when that is tokens each followed by one space
+/// (`display-name = *(token LWS)`, RFC 3261 §20.10, §25.1), else `v` itself.
+#[inline(always)]
+fn after_token_display(v: &[u8]) -> &[u8] {
+    if v.first() == Some(&b'<') {
+        // No display name (the usual value): nothing to skip.
+        return v;
+    }
+    let mut rest = v;
+    loop {
+        let n = crate::chars::run_len(&crate::chars::TOKEN, rest);
+        match rest.get(n..) {
+            Some([b' ', after @ ..]) if n > 0 => rest = after,
+            _ => return rest,
+        }
     }
 }
 
@@ -1384,6 +1403,8 @@ mod tests {
             (HeaderName::ContentType, "application/sdp"),
             (HeaderName::Allow, "INVITE, ACK, CANCEL, BYE, OPTIONS"),
             (HeaderName::Subject, "caf\u{e9}"),
+            // A display name of tokens (SIPp's From and To).
+            (HeaderName::To, "Bob <sip:bob@h>"),
         ] {
             assert!(plain_accepts(name, v.as_bytes()), "{name} {v:?}");
             assert_eq!(typed_only(name, v), Ok(()), "{name} {v:?}");
@@ -1393,7 +1414,7 @@ mod tests {
             (HeaderName::Via, "SIP/2.0/UDP [2001:db8::1];branch=z9hG4bK1"),
             (HeaderName::Via, "SIP/2.0/UDP h;branch"),
             (HeaderName::Via, "SIP/2.0/UDP h;BRANCH;branch=1"),
-            (HeaderName::To, "Bob <sip:bob@h>"),
+            (HeaderName::To, "\"Bob\" <sip:bob@h>"),
             (HeaderName::To, "<sip:b%41@h>"),
             (HeaderName::To, "<sip:bob@h>;tag"),
             (HeaderName::Contact, "<sip:bob@h>;q=2"),
@@ -1598,6 +1619,10 @@ mod tests {
                 "SIP/2.0/UDP 192.0.2.1:5060;rport=5060;branch=z9hG4bKBZvI0;received=192.0.2.1",
             ),
             (HeaderName::RecordRoute, "<sip:p1.example.com;lr>"),
+            // SIPp's From and To (a display-name token).
+            (HeaderName::From, "sipp <sip:sipp@127.0.0.1:25080>;tag=1SIPpTag001"),
+            (HeaderName::To, "service <sip:service@127.0.0.1:25060>"),
+            (HeaderName::To, "Bob Smith <sip:bob@biloxi.example.com>;tag=a6c85cf"),
         ] {
             assert!(fast_accepts(name, v.as_bytes()), "{name} {v:?}");
             assert_eq!(typed_only(name, v), Ok(()), "{name} {v:?}");
@@ -1614,6 +1639,11 @@ mod tests {
             (HeaderName::To, "<sip:bob@h>;tag"),
             (HeaderName::Contact, "<sip:bob@h>;tag=1"),
             (HeaderName::Route, "<sip:a@b>,<sip:c@d>"),
+            (HeaderName::From, "sipp<sip:sipp@127.0.0.1>"),
+            (HeaderName::From, "sipp  <sip:sipp@127.0.0.1>"),
+            (HeaderName::From, " <sip:sipp@127.0.0.1>"),
+            (HeaderName::From, "\"sipp\" <sip:sipp@127.0.0.1>"),
+            (HeaderName::From, "s\u{e9} <sip:sipp@127.0.0.1>"),
         ] {
             assert!(!fast_accepts(name, v.as_bytes()), "{name} {v:?}");
         }
@@ -1633,7 +1663,7 @@ mod tests {
                 ";TAG=x", "x1", "a.b!%*_+`'~", "\"q\"", ";", "=", ",", ";branch=",
                 ";branch=z9hG4bK1", ";rport", ";rport=1", ";rportx", ";received=",
                 ";received=192.0.2.9", ";received=a.b", ";ttl=1", "[::1]", "\r\n ", "\t",
-                "\u{e9}",
+                "\u{e9}", "sipp ", "a b ", "a.b!%*_+`'~ ", "  ",
             ]), 0..10),
             name in 0..FAST.len(),
         ) {
@@ -1644,7 +1674,9 @@ mod tests {
 
         #[test]
         fn fast_walks_judge_near_shapes_as_the_checks(
-            head in proptest::sample::select(vec!["<sip:", "SIP/2.0/UDP ", "<sip:a@", "<sip:-@"]),
+            head in proptest::sample::select(vec!["<sip:", "SIP/2.0/UDP ", "<sip:a@", "<sip:-@",
+                "sipp <sip:sipp@", "a b <sip:", "a.b!%*_+`'~ <sip:a@", "\"q\" <sip:", "a  <sip:",
+                " <sip:", "a\t<sip:", "a<sip:", "a, b <sip:", "a;b <sip:", "a@b <sip:"]),
             host in proptest::sample::select(vec![
                 "192.0.2.1", "0.0.0.0", "255.255.255.255", "192.0.2.256", "1.2.3", "01.2.3.4",
                 "1.02.3.4", "example.com", "a", "a1", "1a", "a-1.b-2.c", "a-.b", "a..b", "a.b.",
@@ -1665,7 +1697,8 @@ mod tests {
             fast_judged_as_checked(name, v.as_bytes())?;
             // The fast walks are a subset of the plain walks, which judge exactly as the
             // typed parsers (whose verdict `plain_accepts` gives for what it takes).
-            if fast_accepts(name, v.as_bytes()) {
+            // (A display name is no shape of the plain address walk: those take the checks.)
+            if fast_accepts(name, v.as_bytes()) && !v.starts_with(|c: char| c != '<' && c != 'S') {
                 let plain = match name {
                     HeaderName::Via => crate::headers::plain_via_bytes(v.as_bytes()),
                     _ => crate::headers::plain_address_accepts(v.as_bytes(), name),

@@ -2,6 +2,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::ops::Range;
 
 use foldhash::fast::FixedState;
 
@@ -398,6 +399,65 @@ struct Consts {
     invite_lines: HeaderBlock,
     /// The Route value of [`UaConfig::outbound_proxy`] (see [`outbound_route`]).
     outbound_route: Option<Box<str>>,
+    /// [`UaConfig::sent_by`] holds no `;` or `,`: in the Via values this UA writes, the branch
+    /// it writes is the one the parser finds, so the builder is given it as the key
+    /// ([`MessageBuilder::via_with_branch`]).
+    sent_by_plain: bool,
+    /// [`UaConfig::from`] followed by `;tag=TAG` has the tag the parser finds there (see
+    /// [`takes_tag`]).
+    from_plain: bool,
+    /// The Call-IDs this UA draws (a base-62 word, `@`, the host of its sent-by) are `callid`s
+    /// (see [`is_call_id_host`]).
+    call_id_plain: bool,
+}
+
+/// Whether `addr` followed by `;tag=TAG` has, as the parser finds it, the tag `TAG` at its
+/// end, for every token `TAG`. The parser's search for the tag decides on the bytes of `addr`
+/// and on `;tag=` alone (a token holds none of the characters it looks for: `"`, `<`, `>`,
+/// `;`, `,`, white space), so one token tells for all.
+fn takes_tag(addr: &str) -> bool {
+    let value = concat(&[addr, ";tag=t"]);
+    let Ok(probe) = MessageBuilder::request(&Method::Options, "sip:probe.invalid")
+        .header(H::From, &value)
+        .build()
+    else {
+        return false;
+    };
+    let line = probe.header_lines(H::From).next().map(<[u8]>::as_ptr_range);
+    let tag = probe.from_tag_bytes();
+    matches!((line, tag), (Some(line), Some(tag)) if tag == b"t" && tag.as_ptr_range().end == line.end)
+}
+
+/// Whether a word followed by `@host` is a `callid` (RFC 3261 §25.1), as the parser judges
+/// it: then so is every Call-ID this UA draws with that host (a base-62 word before it).
+fn is_call_id_host(host: &str) -> bool {
+    let value = concat(&["x@", host]);
+    MessageBuilder::request(&Method::Options, "sip:probe.invalid")
+        .header(H::CallId, &value)
+        .build()
+        .is_ok_and(|probe| probe.call_id_bytes() == Some(value.as_bytes()))
+}
+
+/// What an out-of-dialog request's writer knows of the keys of its To and From (see
+/// [`MessageBuilder::addr_with_tag`]).
+#[derive(Clone, Debug)]
+struct KnownKeys {
+    /// The To is `<URI>` with no `>` in the URI: the parser finds no tag in it.
+    to_plain: bool,
+    /// Where the From's tag lies, when it is the tag this UA appended to an address that
+    /// takes it ([`takes_tag`]).
+    from_tag: Option<Range<usize>>,
+}
+
+impl KnownKeys {
+    /// The keys of a To `<uri>` (when `to_wrapped`) and of a From `from` that ends with
+    /// `;tag=` and `tag` appended to an address that takes it (when `from_plain`).
+    fn of(to_wrapped: bool, uri: &str, from_plain: bool, from: &[u8], tag: &[u8]) -> Self {
+        KnownKeys {
+            to_plain: to_wrapped && !uri.contains('>'),
+            from_tag: from_plain.then(|| from.len().saturating_sub(tag.len())..from.len()),
+        }
+    }
 }
 
 /// A media type and subtype as bytes (either may be `*`).
@@ -443,6 +503,9 @@ impl Consts {
             contact,
             outbound_route: config.outbound_proxy.as_deref().map(|p| outbound_route(p).into()),
             call_id_host: config.sent_by.split(':').next().unwrap_or("sip").into(),
+            sent_by_plain: !config.sent_by.bytes().any(|c| matches!(c, b';' | b',')),
+            from_plain: takes_tag(&config.from),
+            call_id_plain: is_call_id_host(config.sent_by.split(':').next().unwrap_or("sip")),
             accept: config
                 .accept
                 .iter()
@@ -891,14 +954,17 @@ impl UaCore {
             Some(to) => to.as_bytes(),
             None => fill_bytes(&mut to_buf, &[b"<", invite.uri.as_bytes(), b">"]),
         };
+        let from_plain = invite.from.is_none() && self.consts.from_plain;
         let from = invite.from.as_deref().unwrap_or(&self.config.from);
         let from = fill_bytes(&mut from_buf, &[from.as_bytes(), b";tag=", tag]);
+        let known = KnownKeys::of(invite.to.is_none(), &invite.uri, from_plain, from, tag);
         let built = self.out_of_dialog(
             txns,
             &Method::Invite,
             &invite.uri,
             to,
             from,
+            known,
             &call_id,
             1,
             invite.body.as_ref(),
@@ -1273,12 +1339,14 @@ impl UaCore {
         let from =
             fill_bytes(&mut from_buf, &[self.config.from.as_bytes(), b";tag=", tag.as_bytes()]);
         let to = fill_bytes(&mut to_buf, &[b"<", uri.as_bytes(), b">"]);
+        let known = KnownKeys::of(true, uri, self.consts.from_plain, from, tag.as_bytes());
         let built = self.out_of_dialog(
             txns,
             method,
             uri,
             to,
             from,
+            known,
             call_id.as_bytes(),
             1,
             body,
@@ -2516,7 +2584,14 @@ impl UaCore {
         );
         let c = calls.get_mut(call.index, call.generation).ok_or(UaError::UnknownCall)?;
         let dialog = c.dialogs.get_mut(idx).ok_or(UaError::UnknownCall)?;
-        let mut b = dialog.request_builder_bytes(&Method::Ack, via, Some(cseq));
+        let mut b = if consts.sent_by_plain {
+            // The branch follows `;branch=`, before `;rport`.
+            let at = via.len().saturating_sub(b";rport".len() + branch.as_bytes().len());
+            let branch = at..at + branch.as_bytes().len();
+            dialog.request_builder_branch(&Method::Ack, via, branch, Some(cseq))
+        } else {
+            dialog.request_builder_bytes(&Method::Ack, via, Some(cseq))
+        };
         b = b.headers(&consts.contact_line);
         if let Some(body) = body {
             b = b.body(&body.content_type, body.bytes.clone());
@@ -2629,7 +2704,12 @@ impl UaCore {
         // The branch the transaction layer would append (see `TransactionTable::draw_branch`).
         let branch = txns.draw_branch();
         let via = via_value(via_buf, target.transport(), &config.sent_by, &branch);
-        let mut b = dialog.request_builder_bytes(method, via, None);
+        let mut b = if consts.sent_by_plain {
+            let branch = via.len().saturating_sub(branch.as_bytes().len())..via.len();
+            dialog.request_builder_branch(method, via, branch, None)
+        } else {
+            dialog.request_builder_bytes(method, via, None)
+        };
         if *method == Method::Invite {
             b = b.header(H::Contact, &*consts.contact).header(H::Allow, &*consts.allow);
         }
@@ -2839,6 +2919,7 @@ impl UaCore {
         uri: &str,
         to: &[u8],
         from: &[u8],
+        known: KnownKeys,
         call_id: &[u8],
         cseq: u32,
         body: Option<&Body>,
@@ -2858,13 +2939,26 @@ impl UaCore {
         let via = via_value(&mut self.via_buf, target.transport(), &config.sent_by, &branch);
         // Room for the body too: a buffer that grows is copied.
         let capacity = 512 + body.map_or(0, |b| b.bytes.len());
-        let mut b = MessageBuilder::request_with_capacity(method, uri, capacity)
-            .header(H::Via, via)
-            .headers(&self.consts.max_forwards_line);
-        if let Some(route) = &self.consts.outbound_route {
+        let b = MessageBuilder::request_with_capacity(method, uri, capacity);
+        // The keys this UA wrote are given to the builder instead of searched for.
+        let consts = &self.consts;
+        let mut b = if consts.sent_by_plain {
+            let branch = via.len().saturating_sub(branch.as_bytes().len())..via.len();
+            b.via_with_branch(via, branch)
+        } else {
+            b.header(H::Via, via)
+        }
+        .headers(&consts.max_forwards_line);
+        if let Some(route) = &consts.outbound_route {
             b = b.header(H::Route, route.as_bytes());
         }
-        b = b.header(H::To, to).header(H::From, from).header(H::CallId, call_id).cseq(cseq, method);
+        b = if known.to_plain { b.addr_with_tag(H::To, to, None) } else { b.header(H::To, to) };
+        b = match known.from_tag {
+            Some(tag) => b.addr_with_tag(H::From, from, Some(tag)),
+            None => b.header(H::From, from),
+        };
+        b = if consts.call_id_plain { b.call_id(call_id) } else { b.header(H::CallId, call_id) };
+        b = b.cseq(cseq, method);
         // Contact but for a REGISTER (whose Contact is the binding), and for an INVITE Allow
         // and Supported.
         if *method == Method::Invite {
@@ -3509,6 +3603,34 @@ fn resolve_cached(
 mod tests {
     use super::*;
     use sip_dialog::cseq_value;
+
+    /// A From takes an appended tag as its key exactly when the parser finds that tag there,
+    /// and only a host of `word` characters makes drawn Call-IDs `callid`s: the UA gives the
+    /// builder those keys only then.
+    #[test]
+    fn addresses_and_hosts_that_take_known_keys() {
+        for (addr, takes) in [
+            ("\"Alice\" <sip:alice@atlanta.example.com>", true),
+            ("Alice Smith <sip:alice@atlanta.example.com;transport=tcp>", true),
+            ("<sip:alice@atlanta.example.com>;x=1", true),
+            ("sip:alice@atlanta.example.com", true),
+            ("<sip:alice@atlanta.example.com>;tag=old", false),
+            ("sip:alice@atlanta.example.com;tag=old", false),
+            ("<sip:alice@atlanta.example.com>;x=\"open", false),
+            ("<sip:alice@atlanta.example.com>, <sip:b@c>", false),
+        ] {
+            assert_eq!(takes_tag(addr), takes, "{addr}");
+            let from = format!("{addr};tag=a1B2c3");
+            let m = invite_with("<sip:bob@192.0.2.2>", &from).unwrap();
+            let at_end = m.from_tag_bytes().is_some_and(|t| t == b"a1B2c3");
+            assert_eq!(at_end, takes, "{addr}");
+        }
+        assert!(is_call_id_host("192.0.2.1"));
+        assert!(is_call_id_host("[2001:db8::1]"));
+        assert!(!is_call_id_host(""));
+        assert!(!is_call_id_host("a b"));
+        assert!(!is_call_id_host("a@b"));
+    }
 
     fn invite_with(to: &str, from: &str) -> Option<Message> {
         MessageBuilder::request(&Method::Invite, "sip:bob@192.0.2.2")
