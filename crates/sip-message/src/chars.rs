@@ -154,6 +154,19 @@ mod tests {
 pub mod grammar {
     use super::{USER, in_class, is_token_str};
 
+    /// Whether the byte `c` is a `token` character (RFC 3261 §25.1: letters, digits and
+    /// `-.!%*_+`'~`), from the parser's own table.
+    ///
+    /// ```
+    /// assert!(sip_message::grammar::is_token_byte(b'~'));
+    /// assert!(!sip_message::grammar::is_token_byte(b';'));
+    /// ```
+    #[must_use]
+    #[inline]
+    pub fn is_token_byte(c: u8) -> bool {
+        super::is_token(c)
+    }
+
     /// Whether `s` is a non-empty `token` (tags, option tags, methods, parameter names).
     ///
     /// ```

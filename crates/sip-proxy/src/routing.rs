@@ -361,25 +361,10 @@ fn token_run(bytes: &[u8]) -> usize {
     bytes.iter().position(|&c| !is_token_char(c)).unwrap_or(bytes.len())
 }
 
-/// [`is_token_char`] of every byte.
-// Evaluated at compile time: an index out of range would fail the build, not panic.
-#[allow(clippy::indexing_slicing)]
-const TOKEN_CHARS: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut c = 0;
-    while c < 256 {
-        let b = c as u8;
-        table[c] = b.is_ascii_alphanumeric()
-            || matches!(b, b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~');
-        c += 1;
-    }
-    table
-};
-
-/// RFC 3261 §25.1 `token` characters.
+/// RFC 3261 §25.1 `token` characters (the parser's table).
 #[inline]
 fn is_token_char(c: u8) -> bool {
-    TOKEN_CHARS.get(usize::from(c)).copied().unwrap_or(false)
+    sip_message::grammar::is_token_byte(c)
 }
 
 /// [`loop_hash`], given the request's top Via already parsed ([`Message::typed`]), which
