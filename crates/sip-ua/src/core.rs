@@ -3309,12 +3309,10 @@ impl UaCore {
         calls.discard(call.index, call.generation);
     }
 
-    /// A new local tag (§19.3).
+    /// A new local tag (§19.3): [`TAG_LEN`] characters from one 64-bit draw.
     fn tag(&mut self) -> Tag {
         let mut tag = [0u8; TAG_LEN];
-        for c in &mut tag {
-            *c = self.token_char();
-        }
+        fill_base62(&mut self.rng, &mut tag);
         Tag(SmallVec::from_slice(&tag))
     }
 
@@ -3324,14 +3322,14 @@ impl UaCore {
         out
     }
 
-    /// Appends `len` random base-62 characters to `out` (one draw each, in order).
+    /// Appends `len` random base-62 characters to `out` (see [`fill_base62`]).
     fn push_token(&mut self, out: &mut String, len: usize) {
         // Base-62 digits are ASCII: the check cannot fail.
         self.draw_token(len, |part| out.push_str(std::str::from_utf8(part).unwrap_or_default()));
     }
 
-    /// Draws `len` random base-62 characters (one draw each, in order) and hands them to `put`
-    /// a chunk at a time from a stack buffer: one capacity check and copy per chunk rather than
+    /// Draws `len` random base-62 characters (see [`fill_base62`]) and hands them to `put` a
+    /// chunk at a time from a stack buffer: one capacity check and copy per chunk rather than
     /// a push (and, for text, a UTF-8 encode) per character.
     fn draw_token(&mut self, len: usize, mut put: impl FnMut(&[u8])) {
         let mut chunk = [0u8; CALL_ID_LEN];
@@ -3339,19 +3337,10 @@ impl UaCore {
         while left > 0 {
             let n = left.min(CALL_ID_LEN);
             let part = chunk.get_mut(..n).unwrap_or_default();
-            for c in part.iter_mut() {
-                *c = self.token_char();
-            }
+            fill_base62(&mut self.rng, part);
             put(part);
             left -= n;
         }
-    }
-
-    /// One random base-62 character (one draw).
-    fn token_char(&mut self) -> u8 {
-        const ALPHABET: &[u8; 62] =
-            b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-        ALPHABET.get(base62_index(&mut self.rng)).copied().unwrap_or(b'0')
     }
 
     fn new_call_id(&mut self) -> String {
@@ -3381,22 +3370,29 @@ impl UaCore {
     }
 }
 
-/// A number below 62, drawn exactly as `rng.random_range(0..62usize)` draws it (rand 0.9 takes
-/// a range that fits `u32` to `UniformInt::<u32>::sample_single_inclusive`: Canon's method,
-/// one 32-bit word times 62, and a second word only when the low half falls in the last 62
-/// values below 2^32), without the generic sampler around it: the same values from the same
-/// generator, so a seeded UA writes the same tags and Call-IDs.
-fn base62_index(rng: &mut impl RngCore) -> usize {
-    const RANGE: u32 = 62;
-    let m = u64::from(rng.next_u32()) * u64::from(RANGE);
-    let (mut hi, lo) = ((m >> 32) as u32, m as u32);
-    if lo > RANGE.wrapping_neg() {
-        let next = ((u64::from(rng.next_u32()) * u64::from(RANGE)) >> 32) as u32;
-        if lo.checked_add(next).is_none() {
-            hi += 1;
+/// How many base-62 characters [`fill_base62`] takes from one 64-bit draw: 62^10 < 2^64, so ten
+/// characters carry about 59.5 bits of the draw (RFC 3261 §19.3 asks a tag for at least 32).
+const BASE62_PER_DRAW: usize = 10;
+
+/// Fills `out` with random base-62 characters (`0-9A-Za-z`, tokens in every grammar a tag, a
+/// Call-ID or a branch is written in), [`BASE62_PER_DRAW`] characters per `next_u64` of `rng`:
+/// the draw is read as a fraction of 2^64 and multiplied by 62 once per character, the integer
+/// part giving the character and the fraction staying for the next. The characters of one
+/// draw are the base-62 digits of `floor(x * 62^10 / 2^64)`: every string of ten is reached,
+/// each from 21 or 22 of the 2^64 draws. A seeded generator gives the same characters.
+fn fill_base62(rng: &mut impl RngCore, out: &mut [u8]) {
+    /// The alphabet padded to 64 entries, so that a masked index needs no bounds check.
+    const ALPHABET: &[u8; 64] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz00";
+    for group in out.chunks_mut(BASE62_PER_DRAW) {
+        let mut x = rng.next_u64();
+        for c in group {
+            let m = u128::from(x) * 62;
+            // The integer part of a fraction times 62: below 62.
+            let digit = (m >> 64) as usize;
+            *c = ALPHABET.get(digit & 63).copied().unwrap_or(b'0');
+            x = m as u64;
         }
     }
-    hi as usize
 }
 
 impl Call {
@@ -3668,31 +3664,6 @@ mod tests {
         assert_eq!(spare.0.len(), SPARE_BOXES);
     }
 
-    /// Hands out the given words, then counts up.
-    struct Words(Vec<u32>, u32);
-
-    impl RngCore for Words {
-        fn next_u32(&mut self) -> u32 {
-            if self.0.is_empty() {
-                self.1 = self.1.wrapping_add(0x9e37_79b9);
-                self.1
-            } else {
-                self.0.remove(0)
-            }
-        }
-        fn next_u64(&mut self) -> u64 {
-            u64::from(self.next_u32()) | (u64::from(self.next_u32()) << 32)
-        }
-        fn fill_bytes(&mut self, dest: &mut [u8]) {
-            for b in dest {
-                *b = self.next_u32() as u8;
-            }
-        }
-    }
-
-    // The base-62 draw gives what `random_range(0..62usize)` gives, word for word: over the
-    // seeded generator, and over words that take the rare second draw (a low half in the last
-    // 62 values below 2^32, with and without the carry).
     proptest::proptest! {
         /// The prefix test says what splitting at the first colon and comparing the scheme
         /// says.
@@ -3740,71 +3711,118 @@ mod tests {
         assert!(core.by_local_tag.is_empty() && core.calls() == 0);
     }
 
-    #[test]
-    fn tokens_are_the_characters_drawn_one_by_one() {
-        // `push_token` writes a chunk at a time; the characters and the draws are those of one
-        // `token_char` per character, whatever the length (several chunks included).
-        for len in
-            [0, 1, TAG_LEN, CALL_ID_LEN - 1, CALL_ID_LEN, CALL_ID_LEN + 1, 3 * CALL_ID_LEN + 7]
-        {
-            let mut chunked = UaCore::new(UaConfig::new("alice", "192.0.2.1:5060").rng_seed(9));
-            let mut single = UaCore::new(UaConfig::new("alice", "192.0.2.1:5060").rng_seed(9));
-            let mut bytes = UaCore::new(UaConfig::new("alice", "192.0.2.1:5060").rng_seed(9));
-            let mut out = String::from("x");
-            chunked.push_token(&mut out, len);
-            let mut expected = String::from("x");
-            for _ in 0..len {
-                expected.push(char::from(single.token_char()));
-            }
-            // The byte variant draws and writes the same too.
-            let mut out_bytes = b"x".to_vec();
-            bytes.push_token_bytes(&mut out_bytes, len);
-            assert_eq!(out, expected, "{len}");
-            assert_eq!(out_bytes, expected.as_bytes(), "{len}");
-            let next = single.rng.next_u64();
-            assert_eq!(chunked.rng.next_u64(), next, "{len}");
-            assert_eq!(bytes.rng.next_u64(), next, "{len}");
-            // And so does the Call-ID.
-            let mut a = UaCore::new(UaConfig::new("alice", "192.0.2.1:5060").rng_seed(3));
-            let mut b = UaCore::new(UaConfig::new("alice", "192.0.2.1:5060").rng_seed(3));
-            let (mut a_id, mut b_id) = (String::new(), Vec::new());
-            a.push_call_id(&mut a_id);
-            b.push_call_id_bytes(&mut b_id);
-            assert_eq!(a_id.as_bytes(), &b_id[..]);
-            assert_eq!(a.rng.next_u64(), b.rng.next_u64());
+    /// The characters [`fill_base62`] writes for one draw `x` and a group of `k`, computed
+    /// another way: the base-62 digits (most significant first) of `floor(x * 62^k / 2^64)`.
+    fn base62_digits(x: u64, k: usize) -> Vec<u8> {
+        const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+        let mut n = (u128::from(x) * 62u128.pow(k as u32)) >> 64;
+        let mut digits = vec![0u8; k];
+        for d in digits.iter_mut().rev() {
+            *d = ALPHABET[(n % 62) as usize];
+            n /= 62;
         }
+        assert_eq!(n, 0);
+        digits
     }
 
     #[test]
-    fn base62_draws_are_random_range_draws() {
-        for seed in [0, 1, 2, 0x5eed, u64::MAX] {
-            let mut a = ChaCha8Rng::seed_from_u64(seed);
-            let mut b = ChaCha8Rng::seed_from_u64(seed);
-            for _ in 0..20_000 {
-                assert_eq!(base62_index(&mut a), b.random_range(0..62usize));
-            }
-            assert_eq!(a.next_u64(), b.next_u64());
-        }
-        // x * 62 with a low half above 2^32 - 62: x = ceil(k * 2^32 / 62) - 1 for some k.
-        let mut rare = Vec::new();
-        for k in 1..62u64 {
-            let x = ((k << 32) / 62) as u32;
-            for x in [x.wrapping_sub(1), x, x.wrapping_add(1)] {
-                let lo = (u64::from(x) * 62) as u32;
-                if lo > 62u32.wrapping_neg() {
-                    rare.push(x);
+    fn tokens_are_the_base62_digits_of_the_draws() {
+        // `push_token` writes chunks of up to CALL_ID_LEN characters, each from one draw per
+        // BASE62_PER_DRAW characters; the byte variant draws and writes the same.
+        for len in [
+            0,
+            1,
+            BASE62_PER_DRAW - 1,
+            TAG_LEN,
+            TAG_LEN + 1,
+            CALL_ID_LEN - 1,
+            CALL_ID_LEN,
+            CALL_ID_LEN + 1,
+            3 * CALL_ID_LEN + 7,
+        ] {
+            let mut text = UaCore::new(UaConfig::new("alice", "192.0.2.1:5060").rng_seed(9));
+            let mut bytes = UaCore::new(UaConfig::new("alice", "192.0.2.1:5060").rng_seed(9));
+            let mut words = ChaCha8Rng::seed_from_u64(9);
+            let mut out = String::from("x");
+            text.push_token(&mut out, len);
+            let mut expected = b"x".to_vec();
+            let mut left = len;
+            while left > 0 {
+                let chunk = left.min(CALL_ID_LEN);
+                let mut rest = chunk;
+                while rest > 0 {
+                    let k = rest.min(BASE62_PER_DRAW);
+                    expected.extend(base62_digits(words.next_u64(), k));
+                    rest -= k;
                 }
+                left -= chunk;
+            }
+            let mut out_bytes = b"x".to_vec();
+            bytes.push_token_bytes(&mut out_bytes, len);
+            assert_eq!(out.as_bytes(), &expected[..], "{len}");
+            assert_eq!(out_bytes, expected, "{len}");
+            let next = words.next_u64();
+            assert_eq!(text.rng.next_u64(), next, "{len}");
+            assert_eq!(bytes.rng.next_u64(), next, "{len}");
+        }
+        // A tag is one draw; the Call-ID two, then `@host`, as text and as bytes.
+        let mut core = UaCore::new(UaConfig::new("alice", "192.0.2.1:5060").rng_seed(3));
+        let mut words = ChaCha8Rng::seed_from_u64(3);
+        assert_eq!(core.tag().0.as_slice(), &base62_digits(words.next_u64(), TAG_LEN)[..]);
+        let mut a = UaCore::new(UaConfig::new("alice", "192.0.2.1:5060").rng_seed(3));
+        let mut b = UaCore::new(UaConfig::new("alice", "192.0.2.1:5060").rng_seed(3));
+        let (mut a_id, mut b_id) = (String::new(), Vec::new());
+        a.push_call_id(&mut a_id);
+        b.push_call_id_bytes(&mut b_id);
+        assert_eq!(a_id.as_bytes(), &b_id[..]);
+        assert_eq!(a.rng.next_u64(), b.rng.next_u64());
+        let (random, host) = a_id.split_once('@').unwrap();
+        assert_eq!(random.len(), CALL_ID_LEN);
+        assert!(random.bytes().all(|c| c.is_ascii_alphanumeric()) && !host.is_empty());
+    }
+
+    #[test]
+    fn base62_draws_reach_every_character_in_every_place() {
+        // Extreme draws give the first and last strings; seeded draws cover the alphabet at
+        // each of the ten places, and tags do not repeat.
+        struct Fixed(u64);
+        impl RngCore for Fixed {
+            fn next_u32(&mut self) -> u32 {
+                self.0 as u32
+            }
+            fn next_u64(&mut self) -> u64 {
+                self.0
+            }
+            fn fill_bytes(&mut self, dest: &mut [u8]) {
+                dest.fill(self.0 as u8);
             }
         }
-        assert!(!rare.is_empty());
-        for &x in &rare {
-            for second in [0, 1, u32::MAX / 62, u32::MAX / 2, u32::MAX - 1, u32::MAX] {
-                let mut a = Words(vec![x, second, 7], 0);
-                let mut b = Words(vec![x, second, 7], 0);
-                assert_eq!(base62_index(&mut a), b.random_range(0..62usize), "{x} {second}");
-                assert_eq!(a.next_u32(), b.next_u32());
+        let mut out = [0u8; BASE62_PER_DRAW];
+        fill_base62(&mut Fixed(0), &mut out);
+        assert_eq!(&out, b"0000000000");
+        fill_base62(&mut Fixed(u64::MAX), &mut out);
+        assert_eq!(&out, b"zzzzzzzzzz");
+        for x in [1, 1 << 40, u64::MAX / 62, u64::MAX / 2, 0x9e37_79b9_7f4a_7c15] {
+            fill_base62(&mut Fixed(x), &mut out);
+            assert_eq!(&out[..], &base62_digits(x, BASE62_PER_DRAW)[..], "{x}");
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(0x5eed);
+        let mut seen = [[false; 62]; BASE62_PER_DRAW];
+        let mut tags = std::collections::HashSet::new();
+        for _ in 0..4000 {
+            fill_base62(&mut rng, &mut out);
+            assert!(tags.insert(out));
+            for (place, &c) in out.iter().enumerate() {
+                let i = match c {
+                    b'0'..=b'9' => c - b'0',
+                    b'A'..=b'Z' => c - b'A' + 10,
+                    b'a'..=b'z' => c - b'a' + 36,
+                    _ => panic!("{c}"),
+                };
+                seen[place][usize::from(i)] = true;
             }
         }
+        assert!(seen.iter().all(|place| place.iter().all(|&s| s)));
     }
 
     // The Contact memo says "known" only for a line whose parsed target is its bracketed
