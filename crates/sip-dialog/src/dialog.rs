@@ -408,6 +408,10 @@ impl Dialog {
         route_set: Vec<Box<str>>,
         request: &Message,
     ) -> Dialog {
+        // A tag taken from a message's tag key is a token already (the parser keys only a
+        // token tag, `Message::from_tag_bytes`; the remote tag always, the local one for a
+        // UAC): only the local tag a UAS is given is checked.
+        let plain_tags = role == Role::Uac || is_plain_tag(id.local_tag());
         Dialog {
             role,
             state,
@@ -420,7 +424,7 @@ impl Dialog {
             first_loose: first_is_loose(&route_set),
             route_set,
             secure: request_is_sips(request),
-            plain_tags: is_plain_tag(id.local_tag()) && is_plain_tag(id.remote_tag()),
+            plain_tags,
             id,
         }
     }
@@ -1710,6 +1714,26 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// A tag the parser keys (what a dialog takes without checking it again) is a
+        /// token: whatever the From and To values hold around `tag=`.
+        #[test]
+        fn keyed_tags_are_plain(
+            from in "[a-z<>:@\"; ,=.\u{e9}]{0,6}(|;)(tag|TAG|Tag)(|=)[ -~\u{e9}]{0,10}",
+            to in "(<sip:b@example.com>|sip:b@h|[a-z<>:@\"; ,=.]{0,6})(|;)tag=[a-zA-Z0-9.!%*_+`'~\"<>;, -]{0,10}",
+        ) {
+            let text = format!(
+                "INVITE sip:b@example.com SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\
+                 From: {from}\r\nTo: {to}\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n\
+                 Content-Length: 0\r\n\r\n"
+            );
+            if let Ok(msg) = Message::parse(bytes::Bytes::from(text)) {
+                for tag in [msg.from_tag_bytes(), msg.to_tag_bytes()].into_iter().flatten() {
+                    let tag = std::str::from_utf8(tag);
+                    proptest::prop_assert!(tag.is_ok_and(|t| !t.is_empty() && is_plain_tag(t)));
+                }
+            }
+        }
+
         /// The plain-tag test is the RFC 3261 §25.1 token test it replaced (empty allowed).
         #[test]
         fn plain_tags_are_tokens_or_empty(
