@@ -1539,13 +1539,18 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         if slot.generation != cid.generation {
             return;
         }
-        let Some(ctx) = slot.context.take() else { return };
+        // What is kept is taken out of the context where it lies, which is then dropped in
+        // place: moving a whole `Context` out of its slot first copied it.
+        let Some(ctx) = slot.context.as_mut() else { return };
+        let server = ctx.server;
+        let targets = std::mem::take(&mut ctx.targets);
+        let top_via = ctx.top_via.take();
+        slot.context = None;
         slot.generation = slot.generation.wrapping_add(1);
         self.free.push(cid.index);
         self.live = self.live.saturating_sub(1);
-        self.servers.remove(&ctx.server);
-        self.events.push_back(ProxyEvent::ContextFreed { server: ctx.server });
-        let Context { targets, top_via, .. } = ctx;
+        self.servers.remove(&server);
+        self.events.push_back(ProxyEvent::ContextFreed { server });
         self.spares.keep_targets(targets);
         if let Some(via) = top_via {
             self.spares.keep_via(via);
