@@ -520,10 +520,14 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             let _ = txns.send_response(now, id, response);
         }
         let count = targets.len();
-        let mut context = Context::new(id, request, invite, local, secure, loop_part, targets);
-        // The stamped top Via goes into each copy as it is written (the request is not edited).
-        context.top_via = stamp;
-        let cid = self.alloc(context);
+        // Built where it is stored (a `Context` is large: made first, it was copied in).
+        let cid = self.alloc_with(|| {
+            let mut context = Context::new(id, request, invite, local, secure, loop_part, targets);
+            // The stamped top Via goes into each copy as it is written (the request is not
+            // edited).
+            context.top_via = stamp;
+            context
+        });
         self.servers.insert(id, cid);
         self.events.push_back(ProxyEvent::Proxied { server: id, targets: count });
         self.advance(now, txns, cid);
@@ -778,9 +782,10 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
                 }
                 Some(Event::Request { id, request, source })
             }
-            Event::Provisional { id, response } => match self.clients.get(&id).copied() {
+            Event::Provisional { id, mut response } => match self.clients.get(&id).copied() {
                 Some(client) => {
-                    self.on_provisional(now, txns, id, client, response);
+                    // Lent where the event holds it: a provisional is only relayed.
+                    self.on_provisional(now, txns, id, client, &mut response);
                     self.consumed()
                 }
                 None => Some(Event::Provisional { id, response }),
@@ -867,7 +872,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         txns: &mut TransactionTable,
         id: TransactionId,
         client: ClientRef,
-        mut response: Message,
+        response: &mut Message,
     ) {
         if client.role == Role::Cancel {
             return;
@@ -901,7 +906,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         }
         // §16.7 step 5: every provisional but 100, until a final was sent.
         if status > 100 && !final_sent {
-            self.relay(now, txns, cid, &mut response);
+            self.relay(now, txns, cid, response);
         }
     }
 
@@ -1995,17 +2000,18 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
 
     // ----- slab -----------------------------------------------------------------------------
 
-    #[inline]
-    fn alloc(&mut self, context: Context) -> ContextId {
+    /// Stores the context `make` builds in a free slot (or a new one).
+    #[inline(always)]
+    fn alloc_with(&mut self, make: impl FnOnce() -> Context) -> ContextId {
         self.live += 1;
         if let Some(index) = self.free.pop() {
             if let Some(slot) = self.slots.get_mut(index as usize) {
-                slot.context = Some(context);
+                slot.context = Some(make());
                 return ContextId { index, generation: slot.generation };
             }
         }
         let index = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
-        self.slots.push(Slot { generation: 0, context: Some(context) });
+        self.slots.push(Slot { generation: 0, context: Some(make()) });
         ContextId { index, generation: 0 }
     }
 
