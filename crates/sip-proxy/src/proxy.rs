@@ -1711,10 +1711,14 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             }
         };
         let copy = if edited {
-            ForwardCopy::Edited(copy.into_owned())
+            ForwardCopy::Edited(Box::new(copy.into_owned()))
         } else {
             let uri = new_uri.then_some(uri);
-            ForwardCopy::Planned { base: copy, top_via, uri, max_forwards, record_route: rr_line }
+            let base = match copy {
+                Cow::Borrowed(request) => Base::Lent(request),
+                Cow::Owned(request) => Base::Kept(Box::new(request)),
+            };
+            ForwardCopy::Planned { base, top_via, uri, max_forwards, record_route: rr_line }
         };
         Some((copy, hops))
     }
@@ -2163,15 +2167,16 @@ impl std::ops::Deref for ViaText {
 }
 
 /// The copy of a request for one target (§16.6 steps 1-7), made into the request sent once
-/// its Via (step 8) is known.
+/// its Via (step 8) is known. A few words, whichever it is (a message is boxed), so that
+/// handing it from step to step moves no message-sized value.
 enum ForwardCopy<'a> {
     /// A copy edited already (Routes pushed, or a strict route reformatted).
-    Edited(Message),
+    Edited(Box<Message>),
     /// The request itself and what steps 2-4 change in it, written in one pass.
     Planned {
         /// The request as the copies start from it (the context's, borrowed, for a stateful
         /// branch: no clone).
-        base: Cow<'a, Message>,
+        base: Base<'a>,
         /// The top Via value stamped with `received` (§18.2.1), in place of the request's.
         top_via: Option<&'a str>,
         /// The new Request-URI (step 2), when it differs (the target's, borrowed, unless it
@@ -2184,13 +2189,38 @@ enum ForwardCopy<'a> {
     },
 }
 
+/// The request a [`ForwardCopy::Planned`] is written from.
+enum Base<'a> {
+    /// Borrowed: the context's request (a stateful branch), an ACK.
+    Lent(&'a Message),
+    /// The request itself, forwarded once and then dropped (a stateless forward).
+    Kept(Box<Message>),
+}
+
+impl Base<'_> {
+    fn get(&self) -> &Message {
+        match self {
+            Base::Lent(request) => request,
+            Base::Kept(request) => request,
+        }
+    }
+
+    /// The request owned (what debug builds check the one-pass copy against).
+    fn into_owned(self) -> Message {
+        match self {
+            Base::Lent(request) => request.clone(),
+            Base::Kept(request) => *request,
+        }
+    }
+}
+
 impl ForwardCopy<'_> {
     /// The request with `via` on top (§16.6 step 8); `None` if a value cannot be written.
     fn finish(self, via: &[u8]) -> Option<Message> {
         match self {
             ForwardCopy::Edited(mut copy) => {
                 copy.push_front(HeaderName::Via, Bytes::copy_from_slice(via)).ok()?;
-                Some(copy)
+                Some(*copy)
             }
             ForwardCopy::Planned { base, top_via, uri, max_forwards, record_route } => {
                 let via = (HeaderName::Via, via);
@@ -2204,6 +2234,7 @@ impl ForwardCopy<'_> {
                 };
                 let stamp = top_via.map(str::as_bytes);
                 let copy = base
+                    .get()
                     .forwarded_restamped(uri.as_deref(), lines, stamp, Some(max_forwards))
                     .ok()?;
                 // The same bytes as the edits of §16.6 steps 2-4 and 8 give (checked in every
