@@ -520,10 +520,14 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             let _ = txns.send_response(now, id, response);
         }
         let count = targets.len();
-        let mut context = Context::new(id, request, invite, local, secure, loop_part, targets);
-        // The stamped top Via goes into each copy as it is written (the request is not edited).
-        context.top_via = stamp;
-        let cid = self.alloc(context);
+        // Built where it is stored (a `Context` is large: made first, it was copied in).
+        let cid = self.alloc_with(|| {
+            let mut context = Context::new(id, request, invite, local, secure, loop_part, targets);
+            // The stamped top Via goes into each copy as it is written (the request is not
+            // edited).
+            context.top_via = stamp;
+            context
+        });
         self.servers.insert(id, cid);
         self.events.push_back(ProxyEvent::Proxied { server: id, targets: count });
         self.advance(now, txns, cid);
@@ -778,9 +782,10 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
                 }
                 Some(Event::Request { id, request, source })
             }
-            Event::Provisional { id, response } => match self.clients.get(&id).copied() {
+            Event::Provisional { id, mut response } => match self.clients.get(&id).copied() {
                 Some(client) => {
-                    self.on_provisional(now, txns, id, client, response);
+                    // Lent where the event holds it: a provisional is only relayed.
+                    self.on_provisional(now, txns, id, client, &mut response);
                     self.consumed()
                 }
                 None => Some(Event::Provisional { id, response }),
@@ -867,7 +872,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         txns: &mut TransactionTable,
         id: TransactionId,
         client: ClientRef,
-        mut response: Message,
+        response: &mut Message,
     ) {
         if client.role == Role::Cancel {
             return;
@@ -901,7 +906,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         }
         // §16.7 step 5: every provisional but 100, until a final was sent.
         if status > 100 && !final_sent {
-            self.relay(now, txns, cid, &mut response);
+            self.relay(now, txns, cid, response);
         }
     }
 
@@ -1539,13 +1544,18 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         if slot.generation != cid.generation {
             return;
         }
-        let Some(ctx) = slot.context.take() else { return };
+        // What is kept is taken out of the context where it lies, which is then dropped in
+        // place: moving a whole `Context` out of its slot first copied it.
+        let Some(ctx) = slot.context.as_mut() else { return };
+        let server = ctx.server;
+        let targets = std::mem::take(&mut ctx.targets);
+        let top_via = ctx.top_via.take();
+        slot.context = None;
         slot.generation = slot.generation.wrapping_add(1);
         self.free.push(cid.index);
         self.live = self.live.saturating_sub(1);
-        self.servers.remove(&ctx.server);
-        self.events.push_back(ProxyEvent::ContextFreed { server: ctx.server });
-        let Context { targets, top_via, .. } = ctx;
+        self.servers.remove(&server);
+        self.events.push_back(ProxyEvent::ContextFreed { server });
         self.spares.keep_targets(targets);
         if let Some(via) = top_via {
             self.spares.keep_via(via);
@@ -1701,10 +1711,14 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             }
         };
         let copy = if edited {
-            ForwardCopy::Edited(copy.into_owned())
+            ForwardCopy::Edited(Box::new(copy.into_owned()))
         } else {
             let uri = new_uri.then_some(uri);
-            ForwardCopy::Planned { base: copy, top_via, uri, max_forwards, record_route: rr_line }
+            let base = match copy {
+                Cow::Borrowed(request) => Base::Lent(request),
+                Cow::Owned(request) => Base::Kept(Box::new(request)),
+            };
+            ForwardCopy::Planned { base, top_via, uri, max_forwards, record_route: rr_line }
         };
         Some((copy, hops))
     }
@@ -1990,17 +2004,18 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
 
     // ----- slab -----------------------------------------------------------------------------
 
-    #[inline]
-    fn alloc(&mut self, context: Context) -> ContextId {
+    /// Stores the context `make` builds in a free slot (or a new one).
+    #[inline(always)]
+    fn alloc_with(&mut self, make: impl FnOnce() -> Context) -> ContextId {
         self.live += 1;
         if let Some(index) = self.free.pop() {
             if let Some(slot) = self.slots.get_mut(index as usize) {
-                slot.context = Some(context);
+                slot.context = Some(make());
                 return ContextId { index, generation: slot.generation };
             }
         }
         let index = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
-        self.slots.push(Slot { generation: 0, context: Some(context) });
+        self.slots.push(Slot { generation: 0, context: Some(make()) });
         ContextId { index, generation: 0 }
     }
 
@@ -2152,15 +2167,16 @@ impl std::ops::Deref for ViaText {
 }
 
 /// The copy of a request for one target (§16.6 steps 1-7), made into the request sent once
-/// its Via (step 8) is known.
+/// its Via (step 8) is known. A few words, whichever it is (a message is boxed), so that
+/// handing it from step to step moves no message-sized value.
 enum ForwardCopy<'a> {
     /// A copy edited already (Routes pushed, or a strict route reformatted).
-    Edited(Message),
+    Edited(Box<Message>),
     /// The request itself and what steps 2-4 change in it, written in one pass.
     Planned {
         /// The request as the copies start from it (the context's, borrowed, for a stateful
         /// branch: no clone).
-        base: Cow<'a, Message>,
+        base: Base<'a>,
         /// The top Via value stamped with `received` (§18.2.1), in place of the request's.
         top_via: Option<&'a str>,
         /// The new Request-URI (step 2), when it differs (the target's, borrowed, unless it
@@ -2173,13 +2189,38 @@ enum ForwardCopy<'a> {
     },
 }
 
+/// The request a [`ForwardCopy::Planned`] is written from.
+enum Base<'a> {
+    /// Borrowed: the context's request (a stateful branch), an ACK.
+    Lent(&'a Message),
+    /// The request itself, forwarded once and then dropped (a stateless forward).
+    Kept(Box<Message>),
+}
+
+impl Base<'_> {
+    fn get(&self) -> &Message {
+        match self {
+            Base::Lent(request) => request,
+            Base::Kept(request) => request,
+        }
+    }
+
+    /// The request owned (what debug builds check the one-pass copy against).
+    fn into_owned(self) -> Message {
+        match self {
+            Base::Lent(request) => request.clone(),
+            Base::Kept(request) => *request,
+        }
+    }
+}
+
 impl ForwardCopy<'_> {
     /// The request with `via` on top (§16.6 step 8); `None` if a value cannot be written.
     fn finish(self, via: &[u8]) -> Option<Message> {
         match self {
             ForwardCopy::Edited(mut copy) => {
                 copy.push_front(HeaderName::Via, Bytes::copy_from_slice(via)).ok()?;
-                Some(copy)
+                Some(*copy)
             }
             ForwardCopy::Planned { base, top_via, uri, max_forwards, record_route } => {
                 let via = (HeaderName::Via, via);
@@ -2193,6 +2234,7 @@ impl ForwardCopy<'_> {
                 };
                 let stamp = top_via.map(str::as_bytes);
                 let copy = base
+                    .get()
                     .forwarded_restamped(uri.as_deref(), lines, stamp, Some(max_forwards))
                     .ok()?;
                 // The same bytes as the edits of §16.6 steps 2-4 and 8 give (checked in every

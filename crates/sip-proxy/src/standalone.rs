@@ -7,7 +7,8 @@ use std::time::Instant;
 use bytes::Bytes;
 use sip_message::{Message, Method};
 use sip_transaction::{
-    Event, Input, Target, TransactionConfig, TransactionId, TransactionTable, Transmit,
+    Direct, Event, Input, LightOutput, Target, TransactionConfig, TransactionId, TransactionTable,
+    Transmit,
 };
 
 use crate::{LocationService, Proxy, ProxyConfig, ProxyEvent, Resolver};
@@ -59,13 +60,30 @@ impl<L: LocationService, R: Resolver> StandaloneProxy<L, R> {
 
     /// A parsed message arrived from `source`.
     pub fn handle_message(&mut self, now: Instant, message: Message, source: Target) {
-        self.txns.handle_message(now, message, source);
-        self.pump(now);
+        let direct = self.txns.handle_message_direct(now, message, source);
+        self.take_direct(now, direct);
     }
 
     /// Bytes arrived from `source` (dropped and counted by the table if they do not parse).
     pub fn handle_datagram(&mut self, now: Instant, payload: Bytes, source: Target) {
-        self.txns.handle_datagram(now, payload, source);
+        let direct = self.txns.handle_datagram_direct(now, payload, source);
+        self.take_direct(now, direct);
+    }
+
+    /// Drains the table around the event it handed back: the outputs queued before it, the
+    /// event, then the rest. That is the order [`pump`](Self::pump) would have met them in had
+    /// the event been queued (the proxy's own outputs go to the end of the table's queue
+    /// either way), without moving the received message through the table's queue.
+    #[inline(always)]
+    fn take_direct(&mut self, now: Instant, direct: Option<Direct>) {
+        if let Some(Direct { after, event, .. }) = direct {
+            for _ in 0..after {
+                if !self.pump_one(now) {
+                    break;
+                }
+            }
+            self.take_event(now, event);
+        }
         self.pump(now);
     }
 
@@ -125,28 +143,52 @@ impl<L: LocationService, R: Resolver> StandaloneProxy<L, R> {
 
     /// Moves the table's outputs out, giving every event to the proxy first.
     fn pump(&mut self, now: Instant) {
-        while let Some(output) = self.txns.poll_output() {
-            match output {
-                sip_transaction::Output::Transmit(t) => self.out.push_back(Output::Transmit(t)),
-                // A new request other than a CANCEL is one `handle_event` hands straight back:
-                // it goes to `handle_request` at once, moved once less.
-                sip_transaction::Output::Event(Event::Request { id, request, source })
-                    if request.method() != Some(&Method::Cancel) =>
-                {
-                    self.proxy.handle_request(now, &mut self.txns, id, request, source);
-                }
-                sip_transaction::Output::Event(event) => {
-                    if let Some(Event::Request { id, request, source }) =
-                        self.proxy.handle_event(now, &mut self.txns, event)
-                    {
-                        self.proxy.handle_request(now, &mut self.txns, id, request, source);
-                    }
-                }
-            }
-        }
+        while self.pump_one(now) {}
         // The proxy's events after the transmits they caused.
         while let Some(event) = self.proxy.poll_event() {
             self.out.push_back(Output::Event(event));
+        }
+    }
+
+    /// Takes the table's next output, if any: a transmit is queued, an event goes to the
+    /// proxy. One that carries no message is taken without moving a message-sized output.
+    #[inline(always)]
+    fn pump_one(&mut self, now: Instant) -> bool {
+        if let Some(light) = self.txns.poll_light_output() {
+            match light {
+                LightOutput::Transmit(t) => self.out.push_back(Output::Transmit(t)),
+                light => {
+                    if let sip_transaction::Output::Event(event) = light.into() {
+                        self.take_event(now, event);
+                    }
+                }
+            }
+            return true;
+        }
+        match self.txns.poll_output() {
+            Some(sip_transaction::Output::Transmit(t)) => self.out.push_back(Output::Transmit(t)),
+            Some(sip_transaction::Output::Event(event)) => self.take_event(now, event),
+            None => return false,
+        }
+        true
+    }
+
+    /// An event of the table, for the proxy.
+    #[inline(always)]
+    fn take_event(&mut self, now: Instant, event: Event) {
+        match event {
+            // A new request other than a CANCEL is one `handle_event` hands straight back: it
+            // goes to `handle_request` at once, moved once less.
+            Event::Request { id, request, source } if request.method() != Some(&Method::Cancel) => {
+                self.proxy.handle_request(now, &mut self.txns, id, request, source);
+            }
+            event => {
+                if let Some(Event::Request { id, request, source }) =
+                    self.proxy.handle_event(now, &mut self.txns, event)
+                {
+                    self.proxy.handle_request(now, &mut self.txns, id, request, source);
+                }
+            }
         }
     }
 }

@@ -252,3 +252,59 @@ fn timer_c_without_a_provisional_acts_as_408() {
     assert!(sim.run_until_idle(100_000));
     assert!(sim.parties.1.is_idle());
 }
+
+#[test]
+fn the_direct_and_the_queued_entry_points_behave_alike() {
+    // `handle_datagram` takes the received message straight from the table, `handle` through
+    // its queue: the same wire traffic at the same instants, the same proxy events.
+    type Run = fn(&mut Fork);
+    let answer: Run = |sim| {
+        let now = sim.now();
+        sim.parties.0.invite(now, "sip:bob@example.com", "same-1", P1);
+        assert!(sim.run_until_idle(200_000));
+    };
+    let cancel: Run = |sim| {
+        let now = sim.now();
+        let id = sim.parties.0.invite(now, "sip:bob@example.com", "same-2", P1);
+        sim.run_for(ms(1000));
+        let now = sim.now();
+        sim.parties.0.cancel(now, id, P1);
+        assert!(sim.run_until_idle(200_000));
+    };
+    let scenarios: [(Script, Script, Script, Run); 4] = [
+        (Script::busy(), Script::answer(), Script::busy(), answer),
+        (Script::status(603), Script::ring(), Script::ring(), answer),
+        (Script::ring(), Script::ring(), Script::ring(), cancel),
+        (Script(vec![(ms(5), 180), (ms(30), 200)]), Script::answer(), Script::busy(), answer),
+    ];
+    // A clean wire, then lossy, duplicating, jittery ones (retransmissions meet due timers).
+    let runs = scenarios.iter().flat_map(|s| (0..6u64).map(move |seed| (s, seed)));
+    for (i, ((bob, carol, dave, run), seed)) in runs.enumerate() {
+        let traces: Vec<_> = [false, true]
+            .into_iter()
+            .map(|queued| {
+                let mut sim = fork(bob.clone(), carol.clone(), dave.clone(), [1000, 1000, 1000]);
+                if seed > 0 {
+                    sim.wire = sip_testkit::Wire::seeded(seed)
+                        .latency(ms(10))
+                        .jitter(ms(300))
+                        .loss(0.2)
+                        .duplicate(0.3)
+                        .record(true);
+                }
+                sim.parties.1.queued = queued;
+                let start = sim.now();
+                run(&mut sim);
+                let wire: Vec<_> = sim
+                    .wire
+                    .log()
+                    .iter()
+                    .map(|s| (s.at - start, s.from, s.to, s.payload.clone()))
+                    .collect();
+                (wire, format!("{:?}", sim.parties.1.events))
+            })
+            .collect();
+        assert!(traces[0].0.len() > 3, "scenario {i}");
+        assert_eq!(traces[0], traces[1], "scenario {i}");
+    }
+}

@@ -31,12 +31,11 @@ pub trait LocationService {
 
 impl<S: BindingStore + ?Sized> LocationService for S {
     fn lookup(&self, aor: &Aor, now: Instant) -> Result<Vec<Location>, StoreError> {
-        let mut live: Vec<Location> = self
-            .bindings(aor)?
-            .iter()
-            .filter(|b| b.is_alive(now))
-            .map(crate::Binding::to_location)
-            .collect();
+        // The bindings lent, not copied: only the fields a location carries are.
+        let mut live: Vec<Location> = Vec::new();
+        self.with_bindings(aor, &mut |list| {
+            live.extend(list.iter().filter(|b| b.is_alive(now)).map(crate::Binding::to_location));
+        })?;
         // Stable: equal q keeps registration order.
         live.sort_by_key(|l| std::cmp::Reverse(effective_q(l.q)));
         Ok(live)

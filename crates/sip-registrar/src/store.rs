@@ -33,6 +33,22 @@ pub trait BindingStore {
     /// A [`StoreError`] if the backing store cannot be read.
     fn bindings(&self, aor: &Aor) -> Result<Vec<Binding>, StoreError>;
 
+    /// [`bindings`](Self::bindings) of `aor` lent to `visit` rather than copied out: a lookup
+    /// (RFC 3261 §10.1, §16.5) reads a few fields of each binding and copies only those. The
+    /// default lends what `bindings` returns; a store that holds its bindings in memory lends
+    /// its own ([`MemoryStore`] does).
+    ///
+    /// # Errors
+    /// A [`StoreError`] if the backing store cannot be read (`visit` is not called then).
+    fn with_bindings(
+        &self,
+        aor: &Aor,
+        visit: &mut dyn FnMut(&[Binding]),
+    ) -> Result<(), StoreError> {
+        visit(&self.bindings(aor)?);
+        Ok(())
+    }
+
     /// Atomically replaces the bindings of `aor` with what `edit` makes of them: `edit` gets the
     /// current list (registration order, possibly empty, expired entries included) and returns
     /// whether to commit. On `true` the edited list becomes the AOR's list (an empty list
@@ -83,6 +99,14 @@ pub trait BindingStore {
 impl<S: BindingStore + ?Sized> BindingStore for Box<S> {
     fn bindings(&self, aor: &Aor) -> Result<Vec<Binding>, StoreError> {
         (**self).bindings(aor)
+    }
+
+    fn with_bindings(
+        &self,
+        aor: &Aor,
+        visit: &mut dyn FnMut(&[Binding]),
+    ) -> Result<(), StoreError> {
+        (**self).with_bindings(aor, visit)
     }
 
     fn update(
@@ -211,6 +235,15 @@ impl MemoryStore {
 impl BindingStore for MemoryStore {
     fn bindings(&self, aor: &Aor) -> Result<Vec<Binding>, StoreError> {
         Ok(self.aors.get(aor).cloned().unwrap_or_default())
+    }
+
+    fn with_bindings(
+        &self,
+        aor: &Aor,
+        visit: &mut dyn FnMut(&[Binding]),
+    ) -> Result<(), StoreError> {
+        visit(self.aors.get(aor).map_or(&[], Vec::as_slice));
+        Ok(())
     }
 
     fn update(
@@ -351,5 +384,78 @@ mod tests {
         assert_eq!(s.len(), 1);
         assert_eq!(s.next_expiry(), Some(s20));
         assert_eq!(s.bindings(&b).unwrap(), []);
+    }
+
+    /// A store that only copies its bindings out (as a database-backed one might): the
+    /// provided `with_bindings` lends that copy.
+    struct CopyingStore(MemoryStore);
+
+    impl BindingStore for CopyingStore {
+        fn bindings(&self, aor: &Aor) -> Result<Vec<Binding>, StoreError> {
+            self.0.bindings(aor)
+        }
+        fn update(
+            &mut self,
+            aor: &Aor,
+            edit: &mut dyn FnMut(&mut Vec<Binding>) -> bool,
+        ) -> Result<bool, StoreError> {
+            self.0.update(aor, edit)
+        }
+        fn next_expiry(&self) -> Option<Instant> {
+            self.0.next_expiry()
+        }
+        fn remove_expired(
+            &mut self,
+            now: Instant,
+            expired: &mut Vec<(Aor, Binding)>,
+        ) -> Result<(), StoreError> {
+            self.0.remove_expired(now, expired)
+        }
+        fn for_each(&self, visit: &mut dyn FnMut(&Aor, &[Binding])) -> Result<(), StoreError> {
+            self.0.for_each(visit)
+        }
+    }
+
+    #[test]
+    fn lent_bindings_are_the_copied_ones_and_lookups_agree() {
+        use crate::LocationService;
+        let t = Instant::now();
+        let mut s = MemoryStore::new();
+        let a = Aor::parse("sip:a@x").unwrap();
+        let unknown = Aor::parse("sip:nobody@x").unwrap();
+        let q = |n| Some(sip_message::Q::from_thousandths(n).unwrap());
+        s.update(&a, &mut |l| {
+            let mut expired = binding("sip:gone@h", t);
+            expired.q = q(1000);
+            let mut low = binding("sip:low@h", t + Duration::from_secs(60));
+            low.q = q(100);
+            let mut high = binding("sip:high@h", t + Duration::from_secs(60));
+            high.q = q(900);
+            high.path = vec!["<sip:edge@p;lr>".into()];
+            high.source = Some("udp:192.0.2.4:5060".into());
+            let plain = binding("sip:plain@h", t + Duration::from_secs(30));
+            l.extend([expired, low, high, plain]);
+            true
+        })
+        .unwrap();
+        let copying = CopyingStore(s.clone());
+        let boxed: Box<dyn BindingStore> = Box::new(s.clone());
+        for aor in [&a, &unknown] {
+            let copied = s.bindings(aor).unwrap();
+            for store in [&s as &dyn BindingStore, &copying, &boxed] {
+                let mut lent = None;
+                store.with_bindings(aor, &mut |l| lent = Some(l.to_vec())).unwrap();
+                assert_eq!(lent.as_ref(), Some(&copied));
+            }
+            // The lookup as it was written before `with_bindings`: from the copy.
+            let mut expected: Vec<_> =
+                copied.iter().filter(|b| b.is_alive(t)).map(Binding::to_location).collect();
+            expected.sort_by_key(|l| std::cmp::Reverse(crate::binding::effective_q(l.q)));
+            assert_eq!(s.lookup(aor, t).unwrap(), expected);
+            assert_eq!(copying.lookup(aor, t).unwrap(), expected);
+            assert_eq!(boxed.lookup(aor, t).unwrap(), expected);
+        }
+        let uris: Vec<_> = s.lookup(&a, t).unwrap().into_iter().map(|l| l.uri).collect();
+        assert_eq!(uris, ["sip:plain@h", "sip:high@h", "sip:low@h"]);
     }
 }

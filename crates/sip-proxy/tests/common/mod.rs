@@ -369,6 +369,9 @@ pub struct Node {
     pub addr: SocketAddr,
     pub proxy: StandaloneProxy<StaticLocations, StaticResolver>,
     pub events: Vec<ProxyEvent>,
+    /// Feed datagrams through `StandaloneProxy::handle` (the table's queued entry point)
+    /// instead of `handle_datagram` (the direct one).
+    pub queued: bool,
     out: VecDeque<(SocketAddr, Bytes)>,
 }
 
@@ -388,6 +391,7 @@ impl Node {
             addr: addr(&sent_by),
             proxy: StandaloneProxy::new(config, transactions, locations, resolver),
             events: Vec::new(),
+            queued: false,
             out: VecDeque::new(),
         }
     }
@@ -416,7 +420,12 @@ impl Party<SocketAddr, Bytes> for Node {
         self.addr
     }
     fn receive(&mut self, now: Instant, from: SocketAddr, payload: Bytes) {
-        self.proxy.handle_datagram(now, payload, Target::udp(from));
+        if self.queued {
+            let input = sip_transaction::Input::Datagram { payload, source: Target::udp(from) };
+            self.proxy.handle(now, input);
+        } else {
+            self.proxy.handle_datagram(now, payload, Target::udp(from));
+        }
         self.drain();
     }
     fn handle_timeout(&mut self, now: Instant) {
