@@ -653,8 +653,10 @@ impl TransactionTable {
             return Err(SendError::MissingCallId);
         }
         let hint = given.map_or(0, |b| b.as_ptr() as usize);
-        let branch = match given {
-            Some(b) if has_cookie(b) => KeyBytes::from_slice(b),
+        // The branch is read where it lies (the request's own bytes, or the fresh one here),
+        // not copied: only a request that §18.1.1 moves to TCP, whose Via changes, needs a copy.
+        let fresh = match given {
+            Some(b) if has_cookie(b) => None,
             Some(_) => return Err(SendError::BadBranch),
             None => {
                 let branch = self.fresh_branch();
@@ -666,11 +668,16 @@ impl TransactionTable {
                 let request = request.get_mut();
                 request.pop_front(HeaderName::Via);
                 request.push_front(HeaderName::Via, via).map_err(|_| SendError::BadVia)?;
-                KeyBytes::from_slice(&branch)
+                Some(branch)
             }
         };
-        let hash = self.hasher.hash_one(&branch[..]);
-        if self.find_client(hash, &branch, &method).is_some() {
+        let branch: &[u8] = match &fresh {
+            Some(fresh) => fresh,
+            // Unchanged since `given` was read from it.
+            None => request.get().via_branch_bytes().ok_or(SendError::MissingVia)?,
+        };
+        let hash = self.hasher.hash_one(branch);
+        if self.find_client(hash, branch, &method).is_some() {
             return Err(SendError::DuplicateBranch);
         }
         let mut target = target;
@@ -678,7 +685,7 @@ impl TransactionTable {
             // §9.1: "The destination address, port, and transport of the CANCEL MUST be
             // identical to those used to send the original request": an INVITE this table moved
             // to TCP (§18.1.1) takes its CANCEL with it.
-            let invite = self.find_client(hash, &branch, &Method::Invite);
+            let invite = self.find_client(hash, branch, &Method::Invite);
             if let (Some(Target::Addr(Transport::Tcp, to)), Target::Addr(Transport::Udp, given)) =
                 (invite.and_then(|id| self.entry(id)).map(|e| e.peer), target)
             {
@@ -687,8 +694,16 @@ impl TransactionTable {
                 }
             }
         }
-        let (bytes, target) = self.serialise(&mut request, target);
-        let branch = Branch::of(&bytes, hint, &branch);
+        let bytes = request.get().to_bytes();
+        let (bytes, target, branch) = if self.too_large(&bytes, target) {
+            let branch = KeyBytes::from_slice(branch);
+            let (bytes, target) = self.move_to_tcp(&mut request, bytes, target);
+            let branch = Branch::of(&bytes, hint, &branch);
+            (bytes, target, branch)
+        } else {
+            let branch = Branch::of(&bytes, hint, branch);
+            (bytes, target, branch)
+        };
         let id = self.next_id();
         let (machine, timers) = self.start(now, id, &bytes, target, |cx| {
             if method == Method::Invite {
@@ -720,6 +735,25 @@ impl TransactionTable {
     /// without a transport token to change keeps the request on UDP.
     fn serialise<R: RequestSlot>(&self, request: &mut R, target: Target) -> (Bytes, Target) {
         let bytes = request.get().to_bytes();
+        self.move_to_tcp(request, bytes, target)
+    }
+
+    /// Whether a request serialised as `bytes` is over the UDP size limit for `target`, a UDP
+    /// address (RFC 3261 §18.1.1).
+    fn too_large(&self, bytes: &Bytes, target: Target) -> bool {
+        matches!(
+            (self.config.udp_request_limit, target),
+            (Some(limit), Target::Addr(Transport::Udp, _)) if bytes.len() > limit
+        )
+    }
+
+    /// [`serialise`](Self::serialise) once `request` is serialised as `bytes`.
+    fn move_to_tcp<R: RequestSlot>(
+        &self,
+        request: &mut R,
+        bytes: Bytes,
+        target: Target,
+    ) -> (Bytes, Target) {
         let (Some(limit), Target::Addr(Transport::Udp, addr)) =
             (self.config.udp_request_limit, target)
         else {
@@ -1699,6 +1733,46 @@ mod tests {
         }
         // INVITE and its extension spelling for the two INVITE machines; BYE and OPTIONS.
         assert_eq!(matched, 6);
+    }
+
+    #[test]
+    fn a_client_branch_is_a_range_of_the_request_bytes_sent() {
+        // Given or fresh, kept on UDP or moved to TCP (§18.1.1, the Via rewritten): the entry
+        // finds its branch in the bytes it sends, and names the branch the request carries.
+        let given = MessageBuilder::request(&Method::Options, "sip:bob@example.com")
+            .header(H::Via, "SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKgiven")
+            .header(H::To, "<sip:bob@example.com>")
+            .header(H::From, "<sip:alice@example.com>;tag=1")
+            .header(H::CallId, "c")
+            .header(H::CSeq, "1 OPTIONS")
+            .build()
+            .unwrap();
+        for (limit, tcp) in [(None, false), (Some(100), true)] {
+            let config = TransactionConfig::default().udp_request_limit(limit);
+            let mut table = TransactionTable::new(config);
+            let t0 = Instant::now();
+            let peer = Target::udp("192.0.2.2:5060".parse().unwrap());
+            let ids = [
+                table.send_request_ref(t0, &given, peer).unwrap(),
+                table.send_request(t0, options(), peer).unwrap(),
+            ];
+            let mut sent = Vec::new();
+            while let Some(output) = table.poll_output() {
+                if let Output::Transmit(t) = output {
+                    sent.push(t);
+                }
+            }
+            assert_eq!(sent.len(), 2);
+            for (id, transmit) in ids.into_iter().zip(&sent) {
+                let entry = table.entry(id).unwrap();
+                assert!(matches!(entry.branch, Branch::In(..)), "{:?}", entry.branch);
+                let message = Message::parse(transmit.payload.clone()).unwrap();
+                assert_eq!(message.via_branch_bytes(), Some(entry.branch()));
+                assert_eq!(message.top_via().unwrap().starts_with(b"SIP/2.0/TCP"), tcp);
+                assert_eq!(table.target(id).map(|t| t.is_reliable()), Some(tcp));
+            }
+            assert_eq!(table.branch(ids[0]), Some("z9hG4bKgiven"));
+        }
     }
 
     #[test]
