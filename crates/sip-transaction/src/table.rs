@@ -1211,14 +1211,14 @@ impl TransactionTable {
         }
         let (found, matching) = match branch.filter(|b| has_cookie(b)) {
             Some(branch) => {
-                let Some(sent) = self.sent_by.top_sent_by(request) else {
+                if !self.sent_by.read(request) {
                     self.stats.malformed += 1;
                     return (Up::Nothing, None);
-                };
+                }
                 let wanted = if is_ack { &Method::Invite } else { &method };
                 let hash = self.hasher.hash_one(branch);
-                let found = self.find_server(hash, branch, &sent, wanted);
-                (found, Matching::Branch { hash, sent })
+                let found = self.find_server(hash, branch, self.sent_by.current(), wanted);
+                (found, Matching::Branch { hash })
             }
             None => {
                 let Some(key) = LegacyKey::of(request) else {
@@ -1275,7 +1275,10 @@ impl TransactionTable {
         });
         let kind = machine.kind();
         let (hash, sent_by, legacy) = match matching {
-            Matching::Branch { hash, sent } => (hash, Some(sent), None),
+            // The sent-by `on_request` just read: copied now that it is kept.
+            Matching::Branch { hash } => {
+                (hash, Some(KeyBytes::from_slice(self.sent_by.current())), None)
+            }
             Matching::Legacy { hash, key } => (hash, None, Some(Box::new(key))),
         };
         let cookie = sent_by.is_some();
@@ -1597,8 +1600,8 @@ type Delivery = (Up, Option<TransactionId>);
 
 /// How a new server transaction will be found again.
 enum Matching {
-    /// RFC 3261: by branch (hashed), sent-by and method.
-    Branch { hash: u64, sent: KeyBytes },
+    /// RFC 3261: by branch (hashed), sent-by (the table's [`SentByMemo`] holds it) and method.
+    Branch { hash: u64 },
     /// RFC 2543: by the whole key, hashed on Call-ID and CSeq number.
     Legacy { hash: u64, key: LegacyKey },
 }
