@@ -293,29 +293,43 @@ pub(crate) struct SentByMemo {
 }
 
 impl SentByMemo {
-    /// [`top_sent_by`] of `message`.
-    pub(crate) fn top_sent_by(&mut self, message: &Message) -> Option<KeyBytes> {
-        self.of_line(message.header_lines(HeaderName::Via).next()?)
+    /// Reads the top Via sent-by of `message` ([`top_sent_by`]) into the memo; `false` when
+    /// there is none (then [`current`](Self::current) means nothing). Nothing is copied out:
+    /// the caller reads it with `current`, and copies it only to keep it.
+    pub(crate) fn read(&mut self, message: &Message) -> bool {
+        match message.header_lines(HeaderName::Via).next() {
+            Some(via) => self.read_line(via),
+            None => false,
+        }
     }
 
-    /// [`via_sent_by`] of the Via line `via`.
-    fn of_line(&mut self, via: &[u8]) -> Option<KeyBytes> {
+    /// The sent-by the last successful [`read`](Self::read) found.
+    pub(crate) fn current(&self) -> &[u8] {
+        self.sent.as_deref().unwrap_or_default()
+    }
+
+    /// [`via_sent_by`] of the Via line `via`, into the memo; whether there is one.
+    fn read_line(&mut self, via: &[u8]) -> bool {
         // The kept head has no `;` or `,`, so when the line starts with it and goes on with
         // one of those (or ends), the line's head is exactly the kept one.
         if self.kept
             && via.starts_with(&self.head)
             && matches!(via.get(self.head.len()), None | Some(b';' | b','))
         {
-            // Copied as a slice: `SmallVec::clone` extends byte by byte.
-            return self.sent.as_deref().map(KeyBytes::from_slice);
+            return self.sent.is_some();
         }
-        let sent = via_sent_by(via);
+        self.sent = via_sent_by(via);
         let head_len = memchr::memchr2(b';', b',', via).unwrap_or(via.len());
         self.head.clear();
         self.head.extend_from_slice(via.get(..head_len).unwrap_or_default());
-        self.sent = sent.as_deref().map(KeyBytes::from_slice);
         self.kept = true;
-        sent
+        self.sent.is_some()
+    }
+
+    /// [`via_sent_by`] of the Via line `via`, through the memo.
+    #[cfg(test)]
+    fn of_line(&mut self, via: &[u8]) -> Option<KeyBytes> {
+        self.read_line(via).then(|| KeyBytes::from_slice(self.current()))
     }
 }
 

@@ -24,7 +24,8 @@
 //! Transactions are named by [`TransactionId`], a small `Copy` handle (a slab index and a
 //! generation): an id that outlives its transaction finds nothing. All timers live in one
 //! ordered queue inside the table, so [`poll_timeout`](TransactionTable::poll_timeout) is a
-//! peek.
+//! peek (plus a look at the INVITE server transactions begun at the current instant, whose
+//! 100 (Trying) timer is queued only if the TU is still silent once the clock moves).
 //!
 //! RFC 3261 §18.1.1: a request larger than [`TransactionConfig::udp_request_limit`] (1300 bytes
 //! unless set) for a UDP address goes to the same address over TCP, its top Via changed to say

@@ -157,6 +157,26 @@ impl Timers {
         slot.take().map(|a| a.timer)
     }
 
+    /// Arms `timer` for deadline `at` with arming number `seq` (drawn from the queue when the
+    /// timer was due to be armed, so that it orders among equal deadlines as it would have),
+    /// queueing it if it is now this transaction's earliest.
+    pub(crate) fn arm_drawn(
+        &mut self,
+        queue: &mut TimerQueue,
+        id: TransactionId,
+        (at, seq): (u64, u64),
+        timer: Timer,
+    ) {
+        let armed = Armed { at, seq, timer };
+        self.set(armed);
+        // The queued entry is never later than any armed timer: only an earlier one needs a new
+        // entry.
+        if self.queued_key().is_none_or(|q| armed.key() < q) {
+            queue.push(armed.key(), id, timer);
+            self.queued = armed.key();
+        }
+    }
+
     /// Queues the earliest armed timer unless an entry at least as early is queued.
     pub(crate) fn requeue(&mut self, queue: &mut TimerQueue, id: TransactionId) {
         if let Some(next) = self.next() {
@@ -247,7 +267,7 @@ impl Default for TimerQueue {
 }
 
 impl TimerQueue {
-    fn next_seq(&mut self) -> u64 {
+    pub(crate) fn next_seq(&mut self) -> u64 {
         self.seq = self.seq.wrapping_add(1).max(1);
         self.seq
     }
@@ -354,7 +374,7 @@ impl TimerQueue {
 }
 
 /// A duration in nanoseconds, saturating (at 584 years).
-fn nanos(d: Duration) -> u64 {
+pub(crate) fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 

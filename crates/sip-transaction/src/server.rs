@@ -41,12 +41,10 @@ pub(crate) struct ServerInvite {
 }
 
 impl ServerInvite {
-    /// Enters Proceeding; arms the 100 (Trying) timer (§17.2.1). The table has already passed
-    /// the request to the TU.
+    /// Enters Proceeding. The table has already passed the request to the TU, and arms the
+    /// 100 (Trying) timer (§17.2.1) itself once the clock moves on, unless the TU answered
+    /// first ([`unanswered`](Self::unanswered)).
     pub(crate) fn start(cx: &mut Ctx<'_>, legacy: bool) -> Self {
-        if let Some(delay) = cx.config.trying_delay {
-            cx.arm(Timer::Trying, delay);
-        }
         Self {
             state: InviteState::Proceeding,
             last: None,
@@ -54,6 +52,12 @@ impl ServerInvite {
             interval: cx.config.t1,
             legacy,
         }
+    }
+
+    /// Whether the TU has sent no response yet (so the 100 (Trying) timer is still due to
+    /// be armed).
+    pub(crate) fn unanswered(&self) -> bool {
+        self.state == InviteState::Proceeding && self.last.is_none()
     }
 
     pub(crate) fn final_to_tag(&self) -> Option<&str> {

@@ -31,12 +31,12 @@ use crate::keys::{
     BRANCH_LEN, KeyBytes, LegacyKey, SentByMemo, build_cancel, has_cookie, locate, new_branch,
     new_branch_bytes, reparse, top_sent_by, with_via_transport,
 };
-use crate::machine::{Ctx, Next, Outbox, Step, Stimulus, TimerQueue, Timers, Up as Pass};
+use crate::machine::{Ctx, Next, Outbox, Step, Stimulus, TimerQueue, Timers, Up as Pass, nanos};
 use crate::server::{ServerInvite, ServerNonInvite};
 use crate::slab::Slab;
 use crate::{
     CancelError, Direct, Event, LightOutput, MergeKey, Output, ResponseError, SendError, Stats,
-    Target, TransactionConfig, TransactionId, TransactionKind, TransactionState, Transmit,
+    Target, Timer, TransactionConfig, TransactionId, TransactionKind, TransactionState, Transmit,
     Transport,
 };
 
@@ -125,6 +125,15 @@ pub struct TransactionTable {
     spare_keys: Vec<Box<ServerKeys>>,
     /// The sent-by of the last request's top Via, for the next one from the same peer.
     sent_by: SentByMemo,
+    /// INVITE server transactions created at clock `trying_tick` whose 100 (Trying) timer
+    /// (§17.2.1) is not armed yet, with its deadline and arming number: a TU that answers
+    /// before the clock moves (as most do, in the turn that brought the INVITE) never costs a
+    /// queue entry. When the clock moves, [`handle_due`](Self::handle_due) arms those still
+    /// unanswered, with the deadline and arming number they were given, so the timer fires
+    /// exactly when and in the order it would have; [`poll_timeout`](Self::poll_timeout)
+    /// counts them until then.
+    trying: Vec<(TransactionId, (u64, u64))>,
+    trying_tick: u64,
     /// Whether the timer queue's earliest entry or the front of `lingering` may be spent, so
     /// that [`prune`](Self::prune) has work: set by whatever can make them so (a step of the
     /// transaction whose entry is earliest, a release, a pop outside `prune`). Between such
@@ -374,6 +383,8 @@ impl TransactionTable {
             lingering: VecDeque::new(),
             spare_keys: Vec::new(),
             sent_by: SentByMemo::default(),
+            trying: Vec::new(),
+            trying_tick: 0,
             stale: false,
         }
     }
@@ -580,7 +591,17 @@ impl TransactionTable {
     /// It changes after every call that takes `now`, so read it afresh after draining.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.queue.peek().and_then(|(at, _, _)| self.queue.instant(at))
+        let queued = self.queue.peek().map(|(at, _, _)| at);
+        let trying = self.trying.iter().filter(|(id, _)| self.awaits_trying(*id));
+        let at = trying.map(|(_, (at, _))| *at).chain(queued).min()?;
+        self.queue.instant(at)
+    }
+
+    /// Whether `id` is a live INVITE server transaction that has not answered yet: its
+    /// 100 (Trying) timer is still to be armed.
+    fn awaits_trying(&self, id: TransactionId) -> bool {
+        self.entry(id)
+            .is_some_and(|e| matches!(&e.machine, Machine::ServerInvite(m) if m.unanswered()))
     }
 
     // ----- commands ---------------------------------------------------------------------------
@@ -653,8 +674,10 @@ impl TransactionTable {
             return Err(SendError::MissingCallId);
         }
         let hint = given.map_or(0, |b| b.as_ptr() as usize);
-        let branch = match given {
-            Some(b) if has_cookie(b) => KeyBytes::from_slice(b),
+        // The branch is read where it lies (the request's own bytes, or the fresh one here),
+        // not copied: only a request that §18.1.1 moves to TCP, whose Via changes, needs a copy.
+        let fresh = match given {
+            Some(b) if has_cookie(b) => None,
             Some(_) => return Err(SendError::BadBranch),
             None => {
                 let branch = self.fresh_branch();
@@ -666,11 +689,16 @@ impl TransactionTable {
                 let request = request.get_mut();
                 request.pop_front(HeaderName::Via);
                 request.push_front(HeaderName::Via, via).map_err(|_| SendError::BadVia)?;
-                KeyBytes::from_slice(&branch)
+                Some(branch)
             }
         };
-        let hash = self.hasher.hash_one(&branch[..]);
-        if self.find_client(hash, &branch, &method).is_some() {
+        let branch: &[u8] = match &fresh {
+            Some(fresh) => fresh,
+            // Unchanged since `given` was read from it.
+            None => request.get().via_branch_bytes().ok_or(SendError::MissingVia)?,
+        };
+        let hash = self.hasher.hash_one(branch);
+        if self.find_client(hash, branch, &method).is_some() {
             return Err(SendError::DuplicateBranch);
         }
         let mut target = target;
@@ -678,7 +706,7 @@ impl TransactionTable {
             // §9.1: "The destination address, port, and transport of the CANCEL MUST be
             // identical to those used to send the original request": an INVITE this table moved
             // to TCP (§18.1.1) takes its CANCEL with it.
-            let invite = self.find_client(hash, &branch, &Method::Invite);
+            let invite = self.find_client(hash, branch, &Method::Invite);
             if let (Some(Target::Addr(Transport::Tcp, to)), Target::Addr(Transport::Udp, given)) =
                 (invite.and_then(|id| self.entry(id)).map(|e| e.peer), target)
             {
@@ -687,8 +715,16 @@ impl TransactionTable {
                 }
             }
         }
-        let (bytes, target) = self.serialise(&mut request, target);
-        let branch = Branch::of(&bytes, hint, &branch);
+        let bytes = request.get().to_bytes();
+        let (bytes, target, branch) = if self.too_large(&bytes, target) {
+            let branch = KeyBytes::from_slice(branch);
+            let (bytes, target) = self.move_to_tcp(&mut request, bytes, target);
+            let branch = Branch::of(&bytes, hint, &branch);
+            (bytes, target, branch)
+        } else {
+            let branch = Branch::of(&bytes, hint, branch);
+            (bytes, target, branch)
+        };
         let id = self.next_id();
         let (machine, timers) = self.start(now, id, &bytes, target, |cx| {
             if method == Method::Invite {
@@ -720,6 +756,25 @@ impl TransactionTable {
     /// without a transport token to change keeps the request on UDP.
     fn serialise<R: RequestSlot>(&self, request: &mut R, target: Target) -> (Bytes, Target) {
         let bytes = request.get().to_bytes();
+        self.move_to_tcp(request, bytes, target)
+    }
+
+    /// Whether a request serialised as `bytes` is over the UDP size limit for `target`, a UDP
+    /// address (RFC 3261 §18.1.1).
+    fn too_large(&self, bytes: &Bytes, target: Target) -> bool {
+        matches!(
+            (self.config.udp_request_limit, target),
+            (Some(limit), Target::Addr(Transport::Udp, _)) if bytes.len() > limit
+        )
+    }
+
+    /// [`serialise`](Self::serialise) once `request` is serialised as `bytes`.
+    fn move_to_tcp<R: RequestSlot>(
+        &self,
+        request: &mut R,
+        bytes: Bytes,
+        target: Target,
+    ) -> (Bytes, Target) {
         let (Some(limit), Target::Addr(Transport::Udp, addr)) =
             (self.config.udp_request_limit, target)
         else {
@@ -1021,10 +1076,28 @@ impl TransactionTable {
     #[inline(always)]
     fn handle_due(&mut self, now: Instant) -> u64 {
         let now = self.queue.advance(now);
+        if !self.trying.is_empty() && now > self.trying_tick {
+            self.arm_trying();
+        }
         if self.queue.due(now) {
             self.fire_due(now);
         }
         now
+    }
+
+    /// Arms the 100 (Trying) timers of the INVITE server transactions in `trying` that have
+    /// not answered (the clock moved on since they began).
+    #[inline(never)]
+    fn arm_trying(&mut self) {
+        let Self { trying, slots, queue, .. } = self;
+        for &(id, drawn) in trying.iter() {
+            if let Some(entry) = slots.get_mut(id) {
+                if matches!(&entry.machine, Machine::ServerInvite(m) if m.unanswered()) {
+                    entry.timers.arm_drawn(queue, id, drawn, Timer::Trying);
+                }
+            }
+        }
+        trying.clear();
     }
 
     /// [`handle_due`](Self::handle_due)'s work when a timer is due.
@@ -1138,14 +1211,14 @@ impl TransactionTable {
         }
         let (found, matching) = match branch.filter(|b| has_cookie(b)) {
             Some(branch) => {
-                let Some(sent) = self.sent_by.top_sent_by(request) else {
+                if !self.sent_by.read(request) {
                     self.stats.malformed += 1;
                     return (Up::Nothing, None);
-                };
+                }
                 let wanted = if is_ack { &Method::Invite } else { &method };
                 let hash = self.hasher.hash_one(branch);
-                let found = self.find_server(hash, branch, &sent, wanted);
-                (found, Matching::Branch { hash, sent })
+                let found = self.find_server(hash, branch, self.sent_by.current(), wanted);
+                (found, Matching::Branch { hash })
             }
             None => {
                 let Some(key) = LegacyKey::of(request) else {
@@ -1202,7 +1275,10 @@ impl TransactionTable {
         });
         let kind = machine.kind();
         let (hash, sent_by, legacy) = match matching {
-            Matching::Branch { hash, sent } => (hash, Some(sent), None),
+            // The sent-by `on_request` just read: copied now that it is kept.
+            Matching::Branch { hash } => {
+                (hash, Some(KeyBytes::from_slice(self.sent_by.current())), None)
+            }
             Matching::Legacy { hash, key } => (hash, None, Some(Box::new(key))),
         };
         let cookie = sent_by.is_some();
@@ -1233,6 +1309,19 @@ impl TransactionTable {
             server: Some(server),
             parsed: OnceLock::new(),
         });
+        if let (true, Some(delay)) = (invite, self.config.trying_delay) {
+            // §17.2.1: the 100 (Trying) timer, armed now as far as its deadline and arming
+            // number go, queued only if the TU has not answered by the time the clock moves.
+            let at = now.saturating_add(nanos(delay));
+            let seq = self.queue.next_seq();
+            if at > now {
+                self.trying.push((id, (at, seq)));
+                self.trying_tick = now;
+            } else if let Some(entry) = self.slots.get_mut(id) {
+                // No delay: due now, so armed now.
+                entry.timers.arm_drawn(&mut self.queue, id, (at, seq), Timer::Trying);
+            }
+        }
         let Self { servers, legacy, merges, slots, .. } = self;
         let by_branch = if cookie { servers } else { legacy };
         by_branch.insert_unique(hash, index, |&i| index_hash(slots, i));
@@ -1511,8 +1600,8 @@ type Delivery = (Up, Option<TransactionId>);
 
 /// How a new server transaction will be found again.
 enum Matching {
-    /// RFC 3261: by branch (hashed), sent-by and method.
-    Branch { hash: u64, sent: KeyBytes },
+    /// RFC 3261: by branch (hashed), sent-by (the table's [`SentByMemo`] holds it) and method.
+    Branch { hash: u64 },
     /// RFC 2543: by the whole key, hashed on Call-ID and CSeq number.
     Legacy { hash: u64, key: LegacyKey },
 }
@@ -1699,6 +1788,166 @@ mod tests {
         }
         // INVITE and its extension spelling for the two INVITE machines; BYE and OPTIONS.
         assert_eq!(matched, 6);
+    }
+
+    #[test]
+    fn a_client_branch_is_a_range_of_the_request_bytes_sent() {
+        // Given or fresh, kept on UDP or moved to TCP (§18.1.1, the Via rewritten): the entry
+        // finds its branch in the bytes it sends, and names the branch the request carries.
+        let given = MessageBuilder::request(&Method::Options, "sip:bob@example.com")
+            .header(H::Via, "SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKgiven")
+            .header(H::To, "<sip:bob@example.com>")
+            .header(H::From, "<sip:alice@example.com>;tag=1")
+            .header(H::CallId, "c")
+            .header(H::CSeq, "1 OPTIONS")
+            .build()
+            .unwrap();
+        for (limit, tcp) in [(None, false), (Some(100), true)] {
+            let config = TransactionConfig::default().udp_request_limit(limit);
+            let mut table = TransactionTable::new(config);
+            let t0 = Instant::now();
+            let peer = Target::udp("192.0.2.2:5060".parse().unwrap());
+            let ids = [
+                table.send_request_ref(t0, &given, peer).unwrap(),
+                table.send_request(t0, options(), peer).unwrap(),
+            ];
+            let mut sent = Vec::new();
+            while let Some(output) = table.poll_output() {
+                if let Output::Transmit(t) = output {
+                    sent.push(t);
+                }
+            }
+            assert_eq!(sent.len(), 2);
+            for (id, transmit) in ids.into_iter().zip(&sent) {
+                let entry = table.entry(id).unwrap();
+                assert!(matches!(entry.branch, Branch::In(..)), "{:?}", entry.branch);
+                let message = Message::parse(transmit.payload.clone()).unwrap();
+                assert_eq!(message.via_branch_bytes(), Some(entry.branch()));
+                assert_eq!(message.top_via().unwrap().starts_with(b"SIP/2.0/TCP"), tcp);
+                assert_eq!(table.target(id).map(|t| t.is_reliable()), Some(tcp));
+            }
+            assert_eq!(table.branch(ids[0]), Some("z9hG4bKgiven"));
+        }
+    }
+
+    fn invite(branch: &str) -> Message {
+        MessageBuilder::request(&Method::Invite, "sip:bob@example.com")
+            .header(H::Via, format!("SIP/2.0/UDP 192.0.2.2;branch=z9hG4bK{branch}"))
+            .header(H::To, "<sip:bob@example.com>")
+            .header(H::From, "<sip:alice@example.com>;tag=1")
+            .header(H::CallId, format!("t-{branch}"))
+            .header(H::CSeq, "1 INVITE")
+            .build()
+            .unwrap()
+    }
+
+    /// Every output until `table` is idle, each with when it came out, firing timers as
+    /// `poll_timeout` says.
+    fn run_out(table: &mut TransactionTable, t0: Instant) -> Vec<(Duration, Output)> {
+        let mut seen = Vec::new();
+        while let Some(output) = table.poll_output() {
+            seen.push((Duration::ZERO, output));
+        }
+        while let Some(at) = table.poll_timeout() {
+            table.handle_timeout(at);
+            while let Some(output) = table.poll_output() {
+                seen.push((at - t0, output));
+            }
+        }
+        seen
+    }
+
+    fn status_sent(output: &Output) -> Option<u16> {
+        match output {
+            Output::Transmit(t) => Message::parse(t.payload.clone()).ok()?.status(),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn an_invite_answered_before_the_clock_moves_never_queues_its_trying_timer() {
+        let mut table = TransactionTable::default();
+        let t0 = Instant::now();
+        let source = Target::udp("192.0.2.2:5060".parse().unwrap());
+        let request = invite("a1");
+        table.handle_message(t0, request.clone(), source);
+        let Some(Output::Event(Event::Request { id, .. })) = table.poll_output() else { panic!() };
+        // Counted by poll_timeout before it is queued.
+        assert_eq!(table.poll_timeout(), Some(t0 + Duration::from_millis(200)));
+        assert_eq!(table.queued_timers(), 0);
+        let ringing = MessageBuilder::response_to(&request, 180, None).to_tag("b").build().unwrap();
+        table.send_response(t0, id, ringing).unwrap();
+        assert_eq!(table.poll_timeout(), None, "answered: no Trying timer");
+        // The clock moves: nothing is armed, no 100 goes out.
+        table.handle_timeout(t0 + Duration::from_secs(1));
+        let seen = run_out(&mut table, t0);
+        assert_eq!(seen.iter().filter_map(|(_, o)| status_sent(o)).collect::<Vec<_>>(), [180]);
+        assert_eq!(table.queued_timers(), 0);
+        assert_eq!(table.state(id), Some(TransactionState::Proceeding));
+    }
+
+    #[test]
+    fn an_invite_unanswered_when_the_clock_moves_gets_its_trying_timer_on_time() {
+        // Unanswered at 100 ms: the timer is queued then and fires at 200 ms; answered at
+        // 100 ms instead: no 100. And with no delay the 100 goes at once.
+        for answer in [false, true] {
+            let mut table = TransactionTable::default();
+            let t0 = Instant::now();
+            let source = Target::udp("192.0.2.2:5060".parse().unwrap());
+            let request = invite("u1");
+            table.handle_message(t0, request.clone(), source);
+            let Some(Output::Event(Event::Request { id, .. })) = table.poll_output() else {
+                panic!()
+            };
+            let t100 = t0 + Duration::from_millis(100);
+            table.handle_timeout(t100);
+            assert_eq!(table.queued_timers(), 1);
+            if answer {
+                let ringing =
+                    MessageBuilder::response_to(&request, 180, None).to_tag("b").build().unwrap();
+                table.send_response(t100, id, ringing).unwrap();
+            }
+            let sent: Vec<_> = run_out(&mut table, t0)
+                .iter()
+                .filter_map(|(at, o)| Some((*at, status_sent(o)?)))
+                .collect();
+            let expected =
+                if answer { (Duration::ZERO, 180) } else { (Duration::from_millis(200), 100) };
+            assert_eq!(sent, [expected]);
+        }
+        let mut table =
+            TransactionTable::new(TransactionConfig::default().trying_delay(Some(Duration::ZERO)));
+        let t0 = Instant::now();
+        table.handle_message(t0, invite("z1"), Target::udp("192.0.2.2:5060".parse().unwrap()));
+        assert_eq!(table.poll_timeout(), Some(t0));
+        let sent: Vec<_> =
+            run_out(&mut table, t0).iter().filter_map(|(_, o)| status_sent(o)).collect();
+        assert_eq!(sent, [100]);
+    }
+
+    #[test]
+    fn a_trying_timer_armed_late_keeps_its_place_among_equal_deadlines() {
+        // T1 = 200 ms: the server's Trying timer and a client's Timer A, armed after it in the
+        // same instant, share a deadline; the 100 goes out first, as it did when the timer was
+        // queued at once.
+        let config = TransactionConfig::default().t1(Duration::from_millis(200));
+        let mut table = TransactionTable::new(config);
+        let t0 = Instant::now();
+        let peer = Target::udp("192.0.2.2:5060".parse().unwrap());
+        table.handle_message(t0, invite("o1"), peer);
+        table.send_request(t0, options(), peer).unwrap();
+        let at = t0 + Duration::from_millis(200);
+        assert_eq!(table.poll_timeout(), Some(at));
+        while table.poll_output().is_some() {}
+        table.handle_timeout(at);
+        let mut order = Vec::new();
+        while let Some(output) = table.poll_output() {
+            if let Output::Transmit(t) = output {
+                let message = Message::parse(t.payload).unwrap();
+                order.push(message.status().map_or("request", |_| "100"));
+            }
+        }
+        assert_eq!(order, ["100", "request"]);
     }
 
     #[test]
