@@ -98,6 +98,12 @@ pub(crate) struct Keys {
     pub(crate) content_length: Option<u32>,
     /// How many Content-Length lines agreed on `content_length` (saturating).
     pub(crate) content_length_lines: u8,
+    /// A header line of the message's own buffer may be folded (RFC 3261 §7.3.1), the only
+    /// way a value of the buffer holds a line break: without it, copying a value of the
+    /// buffer needs no search for one (see [`Message::may_break`]). Not a key of a line: kept
+    /// here, in the room the keys leave, so that a [`Message`] stays as small to move. It may
+    /// stay set after an edit removed the folded line (it is then only a search more).
+    pub(crate) line_breaks: bool,
 }
 
 impl Keys {
@@ -299,6 +305,16 @@ impl Message {
     pub(crate) fn seal(&mut self, origin: usize, body: Slot) {
         self.body = body;
         self.pristine = pristine_range(&self.buf, &self.start, &self.keys, origin, body);
+    }
+
+    /// Whether the value at `slot` may hold a line break: one of an edit (not in the buffer),
+    /// or one in a buffer with a folded header line ([`Keys::line_breaks`]). `false` is
+    /// certain: the parser sets the flag on every folded line, the builder writes no line
+    /// break without parsing its bytes, edits leave the buffer's lines as they were (or copy
+    /// them into a new buffer, with the flag).
+    #[inline(always)]
+    pub(crate) fn may_break(&self, slot: Slot) -> bool {
+        self.keys.line_breaks || slot.in_buf().is_none()
     }
 
     #[inline]
@@ -1275,7 +1291,10 @@ impl Message {
         if let (Some(at), Some(n)) = (mf_patch, max_forwards) {
             out.patch_max_forwards(at, n);
         }
-        Ok(out.finish(body, method, uri_slot))
+        let mut forwarded = out.finish(body, method, uri_slot);
+        // The copied lines are the lines of `buf`, folded as they were.
+        forwarded.keys.line_breaks = self.keys.line_breaks;
+        Ok(forwarded)
     }
 
     /// Recomputes the eager keys from scratch.
@@ -2257,6 +2276,9 @@ mod tests {
         let o = m.pristine.map_or(0, |p| p.0);
         let sub = |s: Slot| Slot { src: s.src, start: s.start - o, end: s.end - o };
         let mut keys = m.keys.clone();
+        // Set while a folded line may be left (a popped Via may have taken the last one):
+        // checked on its own, as at least what a parse of the bytes sets.
+        keys.line_breaks = false;
         keys.branch = keys.branch.map(sub);
         keys.from_tag = keys.from_tag.map(sub);
         keys.to_tag = keys.to_tag.map(sub);
@@ -2333,6 +2355,7 @@ mod tests {
                 if fast.pristine.is_some() {
                     let parsed = Message::parse(fast.to_bytes()).unwrap();
                     prop_assert_eq!(rebased(&fast), rebased(&parsed));
+                    prop_assert!(fast.keys.line_breaks || !parsed.keys.line_breaks);
                     assert_same(&fast, &parsed);
                 }
             }
