@@ -368,7 +368,8 @@ impl MessageBuilder {
         let keys = &mut index.keys;
         if !keys.cseq_seen {
             keys.cseq_seen = true;
-            keys.cseq = Some((number, method.clone()));
+            keys.cseq_number = number;
+            keys.cseq_method = Some(method.clone());
         }
         self
     }

@@ -577,7 +577,10 @@ impl Keys {
             }
             HeaderName::CSeq if !self.cseq_seen => {
                 self.cseq_seen = true;
-                self.cseq = parse_cseq(value);
+                (self.cseq_number, self.cseq_method) = match parse_cseq(value) {
+                    Some((number, method)) => (number, Some(method)),
+                    None => (0, None),
+                };
             }
             HeaderName::MaxForwards if !self.max_forwards_seen => {
                 self.max_forwards_seen = true;
