@@ -277,7 +277,8 @@ impl MessageBuilder {
             }
         }
         if let Some(to) = to {
-            b.0.pending_to_line(request.slot(to), request.to_tag().is_some());
+            let breaks = request.may_break(to);
+            b.0.pending_to_line(request.slot(to), breaks, request.to_tag().is_some());
         }
         b
     }
@@ -367,7 +368,8 @@ impl MessageBuilder {
         let keys = &mut index.keys;
         if !keys.cseq_seen {
             keys.cseq_seen = true;
-            keys.cseq = Some((number, method.clone()));
+            keys.cseq_number = number;
+            keys.cseq_method = Some(method.clone());
         }
         self
     }
@@ -672,8 +674,9 @@ impl State {
 
     /// Writes `To: value` as [`raw_line`](Self::raw_line) does, leaving it to be indexed by
     /// [`flush_to`](Self::flush_to) or extended with a tag by [`MessageBuilder::to_tag`].
-    fn pending_to_line(&mut self, value: &[u8], tagged: bool) {
-        if has_line_break(value) {
+    /// `may_break`: the value may hold a line break ([`Message::may_break`]).
+    fn pending_to_line(&mut self, value: &[u8], may_break: bool, tagged: bool) {
+        if may_break && has_line_break(value) {
             self.index.reparse = true;
         }
         let name = HeaderName::To;
@@ -700,7 +703,7 @@ impl State {
         let value = request.slot(e.value);
         let trimmed =
             !value.first().is_some_and(|&c| is_ws(c)) && !value.last().is_some_and(|&c| is_ws(c));
-        if !trimmed || self.index.reparse || has_line_break(value) {
+        if !trimmed || self.index.reparse || (request.may_break(e.value) && has_line_break(value)) {
             self.raw_line(e.name, value);
             return;
         }
@@ -1094,6 +1097,61 @@ mod tests {
         m.as_ref()
             .map(|m| (m.to_bytes(), format!("{:?}", m.headers), format!("{:?}", m.keys)))
             .map_err(|e| *e)
+    }
+
+    /// A response to a request with folded lines (RFC 3261 §7.3.1) copies them as the builder
+    /// did when it searched every copied value for a line break: the request's flag says a
+    /// value of its buffer may hold one, and the built response is what parsing its bytes
+    /// gives (the same bytes, index and keys), 100 (Trying) included.
+    #[test]
+    fn responses_copy_folded_lines_as_parsed() {
+        let lines = [
+            // Each line plain, then folded.
+            "Via: SIP/2.0/UDP pc33.example.com;branch=z9hG4bK77\r\n",
+            "Via: SIP/2.0/UDP pc33.example.com\r\n ;branch=z9hG4bK77\r\n",
+            "From: <sip:a@example.com>;tag=1\r\n",
+            "From: <sip:a@example.com>\r\n\t;tag=1\r\n",
+            "To: <sip:b@example.com>\r\n",
+            "To: <sip:b@example.com>\r\n  ;tag=2\r\n",
+            "Call-ID: c1\r\n",
+            "Call-ID: \r\n c1\r\n",
+        ];
+        for mask in 0u32..16 {
+            let pick =
+                |i: usize| lines.get(2 * i + ((mask >> i) & 1) as usize).copied().unwrap_or("");
+            let request = format!(
+                "INVITE sip:b@example.com SIP/2.0\r\n{}{}{}{}CSeq: 1 INVITE\r\n\
+                 Content-Length: 0\r\n\r\n",
+                pick(0),
+                pick(1),
+                pick(2),
+                pick(3)
+            );
+            let parsed = Message::parse(Bytes::from(request)).unwrap();
+            assert_eq!(parsed.keys.line_breaks, mask != 0, "{mask:#b}");
+            // A forwarded copy keeps the folded lines, and the flag.
+            let forwarded = parsed.forwarded(Some("sip:b@192.0.2.7"), &[], Some(69)).unwrap();
+            assert_eq!(forwarded.keys.line_breaks, mask != 0, "{mask:#b}");
+            for (request, status) in [100, 180, 200]
+                .into_iter()
+                .flat_map(|status| [(&parsed, status), (&forwarded, status)])
+            {
+                let built = MessageBuilder::response_to(request, status, None)
+                    .to_tag("x9")
+                    .build()
+                    .unwrap();
+                let parsed = Message::parse(built.to_bytes()).unwrap();
+                assert_eq!(built.parse_state(), parsed.parse_state(), "{mask:#b} {status}");
+                // The folded Call-ID's value is `c1`, after the fold: no break to copy.
+                assert_eq!(built.keys.line_breaks, mask & 0b0111 != 0, "{mask:#b} {status}");
+                if status == 100 {
+                    let trying = request.trying().unwrap();
+                    let plain = MessageBuilder::response_to(request, 100, None).build().unwrap();
+                    assert_eq!(trying.to_bytes(), plain.to_bytes(), "{mask:#b}");
+                    assert_eq!(trying.parse_state(), plain.parse_state(), "{mask:#b}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -128,7 +128,7 @@ fn write_plain(
     let value = request.slot(e.value);
     let trimmed =
         !value.first().is_some_and(|&c| is_ws(c)) && !value.last().is_some_and(|&c| is_ws(c));
-    if !trimmed || memchr::memchr2(b'\r', b'\n', value).is_some() {
+    if !trimmed || (request.may_break(e.value) && memchr::memchr2(b'\r', b'\n', value).is_some()) {
         return None;
     }
     let name = e.name;

@@ -16,6 +16,8 @@ use crate::{HeaderName, Limits, Method, ParseError, ParseErrorKind as K};
 struct LineEnd {
     content_end: usize,
     next: usize,
+    /// The line was folded (it spans a line break, RFC 3261 §7.3.1).
+    folded: bool,
 }
 
 /// `0x01` in every byte of a word.
@@ -134,7 +136,7 @@ fn line_end(b: &[u8], from: usize, fold: bool, limits: &Limits) -> Result<LineEn
         if let Some(&[b'\r', b'\n', c]) = b.get(pos..).and_then(<[u8]>::first_chunk::<3>)
             && !(fold && is_ws(c))
         {
-            return Ok(LineEnd { content_end: pos, next: pos + 2 });
+            return Ok(LineEnd { content_end: pos, next: pos + 2, folded: at != from });
         }
         // The line break and the byte after it, read as one slice pattern.
         let (len, after) = match b.get(pos..).unwrap_or_default() {
@@ -147,7 +149,7 @@ fn line_end(b: &[u8], from: usize, fold: bool, limits: &Limits) -> Result<LineEn
             at = pos + len;
             continue;
         }
-        return Ok(LineEnd { content_end: pos, next: pos + len });
+        return Ok(LineEnd { content_end: pos, next: pos + len, folded: at != from });
     }
 }
 
@@ -241,7 +243,8 @@ pub(crate) fn parse(buf: Bytes, limits: &Limits) -> Result<Message, ParseError> 
         if headers.len() >= limits.headers() {
             return Err(ParseError::new(K::TooManyHeaders, pos));
         }
-        let (line, next) = header_line(b, pos, limits)?;
+        let (line, next, folded) = header_line(b, pos, limits)?;
+        keys.line_breaks |= folded;
         index_header(headers, keys, b, line)?;
         pos = next;
     };
@@ -251,10 +254,14 @@ pub(crate) fn parse(buf: Bytes, limits: &Limits) -> Result<Message, ParseError> 
     Ok(message)
 }
 
-/// The header line starting at `pos` (not the empty line ending the headers), and where the
-/// next line starts.
+/// The header line starting at `pos` (not the empty line ending the headers), where the
+/// next line starts, and whether the line was folded.
 #[inline(always)]
-fn header_line(b: &[u8], pos: usize, limits: &Limits) -> Result<(RawLine, usize), ParseError> {
+fn header_line(
+    b: &[u8],
+    pos: usize,
+    limits: &Limits,
+) -> Result<(RawLine, usize, bool), ParseError> {
     let (name, name_end, value_from) = header_name(b, pos)?;
     let line = line_end(b, value_from, true, limits)?;
     if line.content_end - pos > limits.line_length() {
@@ -262,7 +269,7 @@ fn header_line(b: &[u8], pos: usize, limits: &Limits) -> Result<(RawLine, usize)
     }
     let raw =
         RawLine { name, name_start: pos, name_end, value_from, content_end: line.content_end };
-    Ok((raw, line.next))
+    Ok((raw, line.next, line.folded))
 }
 
 /// One header line located in the buffer: where its name is, where its value may start (just
@@ -570,7 +577,10 @@ impl Keys {
             }
             HeaderName::CSeq if !self.cseq_seen => {
                 self.cseq_seen = true;
-                self.cseq = parse_cseq(value);
+                (self.cseq_number, self.cseq_method) = match parse_cseq(value) {
+                    Some((number, method)) => (number, Some(method)),
+                    None => (0, None),
+                };
             }
             HeaderName::MaxForwards if !self.max_forwards_seen => {
                 self.max_forwards_seen = true;
@@ -861,6 +871,7 @@ mod tests {
                 return Err(ParseError::new(K::LineTooLong, name_start));
             }
             let name = HeaderName::from_bytes(b.get(name_start..name_end).unwrap_or_default());
+            keys.line_breaks |= line.folded;
             index_header_reference(
                 headers,
                 keys,
@@ -984,7 +995,7 @@ mod tests {
                 at = next;
                 continue;
             }
-            return Ok(LineEnd { content_end: pos, next });
+            return Ok(LineEnd { content_end: pos, next, folded: at != from });
         }
     }
 
