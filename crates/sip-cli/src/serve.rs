@@ -705,6 +705,11 @@ struct Inner {
     /// Our addresses (IP, port) and names (`--domain`, `localhost` for loopback).
     addrs: Vec<(IpAddr, u16)>,
     names: Vec<String>,
+    /// What [`route`](Self::route) needs of a Request-URI and of a Route value, by their text
+    /// (functions of the text and of `addrs` and `names`, which never change): a URI seen
+    /// again is not parsed again. At most [`FACTS_KEPT`] each; a full table starts over.
+    uri_facts: RefCell<HashMap<Box<str>, UriFacts>>,
+    route_facts: RefCell<HashMap<Box<[u8]>, Option<bool>>>,
     answer: u16,
     verbose: bool,
     stats_every: Option<Duration>,
@@ -837,6 +842,8 @@ impl Inner {
             answers: sdp::Answerer::default(),
             addrs,
             names,
+            uri_facts: RefCell::new(HashMap::new()),
+            route_facts: RefCell::new(HashMap::new()),
             answer: settings.answer,
             verbose: settings.verbose,
             stats_every: settings.stats,
@@ -1118,11 +1125,10 @@ impl Inner {
         }
         let mut routed_via_us = false;
         for value in request.values(HeaderName::Route) {
-            let Some(sip) = route_uri(value) else { return Route::Proxy };
-            if self.names_us(&sip) {
-                routed_via_us = true;
-            } else {
-                return Route::Proxy; // a hop beyond us (§16.4 pops ours, forwards to it)
+            match self.route_names_us(value) {
+                Some(true) => routed_via_us = true,
+                // Not a SIP URI, or a hop beyond us (§16.4 pops ours, forwards to it).
+                None | Some(false) => return Route::Proxy,
             }
         }
         // The Request-URI is parsed only when the answer depends on it: with a Route naming us,
@@ -1131,22 +1137,48 @@ impl Inner {
         if !routed_via_us && !lookup {
             return Route::Ua;
         }
-        let ruri = request.request_uri().and_then(Result::ok);
-        let ruri_is_us = match &ruri {
-            Some(Uri::Sip(sip)) => self.names_us(sip),
-            _ => false,
-        };
-        if routed_via_us && !ruri_is_us {
+        let ruri = request.request_uri_str();
+        let facts = ruri.map(|text| self.uri_facts(text)).unwrap_or_default();
+        if routed_via_us && !facts.us {
             return Route::Proxy; // a request in a dialog we record-routed (§16.12)
         }
-        if lookup {
-            if let Some(Uri::Sip(sip)) = &ruri {
-                if sip.user_raw().is_some() && self.proxy.locations().prefetch(sip, now) {
-                    return if self.redirect.is_some() { Route::Redirect } else { Route::Proxy };
-                }
+        if let (true, true, Some(text)) = (lookup, facts.user, ruri) {
+            if self.proxy.locations().prefetch(text, now) {
+                return if self.redirect.is_some() { Route::Redirect } else { Route::Proxy };
             }
         }
         Route::Ua
+    }
+
+    /// [`UriFacts::of`] `text`, remembered.
+    fn uri_facts(&self, text: &str) -> UriFacts {
+        let Ok(mut known) = self.uri_facts.try_borrow_mut() else {
+            return UriFacts::of(text, |sip| self.names_us(sip));
+        };
+        if let Some(facts) = known.get(text) {
+            return *facts;
+        }
+        if known.len() >= FACTS_KEPT {
+            known.clear();
+        }
+        let facts = UriFacts::of(text, |sip| self.names_us(sip));
+        known.insert(text.into(), facts);
+        facts
+    }
+
+    /// Whether the URI of a Route value names us (`None`: it holds no SIP URI), remembered.
+    fn route_names_us(&self, value: &[u8]) -> Option<bool> {
+        let fresh = || route_uri(value).map(|sip| self.names_us(&sip));
+        let Ok(mut known) = self.route_facts.try_borrow_mut() else { return fresh() };
+        if let Some(us) = known.get(value) {
+            return *us;
+        }
+        if known.len() >= FACTS_KEPT {
+            known.clear();
+        }
+        let us = fresh();
+        known.insert(value.into(), us);
+        us
     }
 
     /// Whether `uri` names this server: one of our addresses (or names) and ports.
@@ -1429,6 +1461,29 @@ struct Candidates {
     misses: Option<(u64, Instant, usize)>,
 }
 
+/// How many Request-URIs and Route values `Inner` keeps the [`UriFacts`] of.
+const FACTS_KEPT: usize = 4096;
+
+/// What the dispatch rule reads of a Request-URI.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct UriFacts {
+    /// A SIP URI with a user part (a candidate for a location lookup).
+    user: bool,
+    /// A SIP URI naming this server.
+    us: bool,
+}
+
+impl UriFacts {
+    /// The facts of `text`, `names_us` telling whether a SIP URI names this server; a text
+    /// that is no SIP URI has none.
+    fn of(text: &str, names_us: impl Fn(&SipUri<'_>) -> bool) -> UriFacts {
+        match Uri::parse(text) {
+            Ok(Uri::Sip(sip)) => UriFacts { user: sip.user_raw().is_some(), us: names_us(&sip) },
+            _ => UriFacts::default(),
+        }
+    }
+}
+
 /// How many Request-URIs [`Bindings`] keeps the addresses-of-record of.
 const AORS_KEPT: usize = 4096;
 
@@ -1459,13 +1514,14 @@ impl Bindings {
         !self.registrar.store().is_empty()
     }
 
-    /// Whether `uri` has live bindings, keeping what was found for the proxy's lookup.
-    fn prefetch(&self, uri: &SipUri<'_>, now: Instant) -> bool {
-        let live = self.live(uri, now);
+    /// Whether the SIP URI `uri` (its text) has live bindings, keeping what was found for the
+    /// proxy's lookup.
+    fn prefetch(&self, uri: &str, now: Instant) -> bool {
+        let live = self.live_text(uri, now);
         let found = !live.is_empty();
         if let Ok(mut slot) = self.prefetched.try_borrow_mut() {
             slot.text.clear();
-            slot.text.push_str(uri.as_str());
+            slot.text.push_str(uri);
             slot.at = Some(now);
             slot.live = live;
         }
@@ -1514,6 +1570,11 @@ impl Bindings {
     /// The live targets of the first candidate of `uri` that has any (RFC 3261 §16.5), as the
     /// proxy takes them: highest `q` first, equal `q` in registration order.
     fn live(&self, uri: &SipUri<'_>, now: Instant) -> Vec<ProxyLocation> {
+        self.live_text(uri.as_str(), now)
+    }
+
+    /// [`live`](Self::live) of a SIP URI's text (none if it is not one).
+    fn live_text(&self, uri: &str, now: Instant) -> Vec<ProxyLocation> {
         self.first_live(uri, now, |b| {
             let mut location = ProxyLocation::new(&b.uri);
             if let Some(q) = b.q {
@@ -1527,7 +1588,7 @@ impl Bindings {
     /// The same as the registrar's [`Location`](sip_registrar::Location)s (the redirect
     /// server's lookup).
     fn live_locations(&self, uri: &SipUri<'_>, now: Instant) -> Vec<sip_registrar::Location> {
-        self.first_live(uri, now, sip_registrar::Binding::to_location)
+        self.first_live(uri.as_str(), now, sip_registrar::Binding::to_location)
     }
 
     /// What the registrar's lookup of the first candidate of `uri` with live bindings gives,
@@ -1535,7 +1596,7 @@ impl Bindings {
     /// them, and a candidate known to have none is not looked up again.
     fn first_live<T>(
         &self,
-        uri: &SipUri<'_>,
+        uri: &str,
         now: Instant,
         make: impl Fn(&sip_registrar::Binding) -> T,
     ) -> Vec<T> {
@@ -1560,17 +1621,19 @@ impl Bindings {
             });
             (read.is_ok() && !live.is_empty()).then_some(live)
         };
+        // The addresses-of-record are a function of the text: it is parsed when they are made.
+        let candidates = || SipUri::parse(uri).map(|sip| self.candidates(&sip)).unwrap_or_default();
         let Ok(mut known) = self.aors.try_borrow_mut() else {
-            return self.candidates(uri).iter().find_map(found).unwrap_or_default();
+            return candidates().iter().find_map(found).unwrap_or_default();
         };
-        let entry = match known.get_mut(uri.as_str()) {
+        let entry = match known.get_mut(uri) {
             Some(entry) => entry,
             None => {
                 if known.len() >= AORS_KEPT {
                     known.clear();
                 }
-                let aors = self.candidates(uri);
-                known.entry(uri.as_str().into()).or_insert(Candidates { aors, misses: None })
+                let aors = candidates();
+                known.entry(uri.into()).or_insert(Candidates { aors, misses: None })
             }
         };
         let skip = match entry.misses {
@@ -1788,6 +1851,43 @@ mod tests {
     }
 
     #[test]
+    fn remembered_uri_facts_are_the_parsed_ones() {
+        let s = inner(settings());
+        let port = s.addrs.first().map(|(_, p)| *p).unwrap();
+        let uris = [
+            format!("sip:alice@127.0.0.1:{port}"),
+            format!("sip:127.0.0.1:{port}"),
+            format!("SIP:alice@127.0.0.1:{port};transport=udp"),
+            format!("sips:alice@127.0.0.1:{port}"),
+            "sip:alice@127.0.0.1:1".to_owned(),
+            "sip:alice@localhost".to_owned(),
+            format!("sip:alice@localhost:{port}"),
+            "sip:alice@192.0.2.1".to_owned(),
+            "tel:+15551234".to_owned(),
+            "mailto:a@b".to_owned(),
+            "sip:".to_owned(),
+            "sip:alice@".to_owned(),
+            String::new(),
+        ];
+        for _ in 0..2 {
+            for uri in &uris {
+                let want = match Uri::parse(uri) {
+                    Ok(Uri::Sip(sip)) => (sip.user_raw().is_some(), s.names_us(&sip)),
+                    _ => (false, false),
+                };
+                let got = s.uri_facts(uri);
+                assert_eq!((got.user, got.us), want, "{uri}");
+                for value in [format!("<{uri};lr>"), format!("{uri};lr"), format!(" <{uri}> ")] {
+                    let want = route_uri(value.as_bytes()).map(|sip| s.names_us(&sip));
+                    assert_eq!(s.route_names_us(value.as_bytes()), want, "{value}");
+                }
+            }
+        }
+        assert!(s.uri_facts(&uris[0]).us && s.uri_facts(&uris[0]).user);
+        assert_eq!(s.uri_facts.borrow().len(), uris.len());
+    }
+
+    #[test]
     fn remembered_misses_give_the_fresh_answers_as_bindings_come_and_go() {
         let t0 = Instant::now();
         let register = |aor: &str, contact: &str, cseq: u32, expires: u32| {
@@ -1880,12 +1980,12 @@ mod tests {
         assert_eq!(b.aors.borrow().len(), texts.len());
         // A prefetch serves the same URI at the same instant, once.
         let alice = SipUri::parse(texts[0]).unwrap();
-        assert!(b.prefetch(&alice, now));
+        assert!(b.prefetch(alice.as_str(), now));
         assert!(b.take_prefetched(&SipUri::parse(texts[1]).unwrap(), now).is_none());
         assert!(b.take_prefetched(&alice, now + Duration::from_millis(1)).is_none());
         assert_eq!(b.take_prefetched(&alice, now).map(uris), Some(fresh(&alice)));
         assert!(b.take_prefetched(&alice, now).is_none());
-        assert!(b.prefetch(&alice, now));
+        assert!(b.prefetch(alice.as_str(), now));
         b.forget_prefetch();
         assert!(b.take_prefetched(&alice, now).is_none());
     }
