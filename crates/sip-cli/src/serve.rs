@@ -49,13 +49,14 @@ use std::time::{Duration, Instant, SystemTime};
 use sip_auth::{
     Algorithm, AuthRole, DigestServer, DigestServerConfig, MemoryStore as Passwords, Reply,
 };
-use sip_message::{HeaderName, Host, Limits, Message, MessageBuilder, Method, SipUri, Uri};
+use sip_message::{HeaderName, Host, Limits, Message, MessageBuilder, Method, Q, SipUri, Uri};
 use sip_proxy::{
     Location as ProxyLocation, Lookup, Proxy, ProxyConfig, ProxyEvent, StaticResolver,
 };
 use sip_registrar::{
-    Aor, LocationService as _, MemoryStore, RedirectConfig, RedirectServer, RegisterContext,
-    Registrar, RegistrarConfig, RegistrarEvent, SameUser, Snapshot as RegistrarSnapshot,
+    Aor, BindingStore as _, LocationService as _, MemoryStore, RedirectConfig, RedirectServer,
+    RegisterContext, Registrar, RegistrarConfig, RegistrarEvent, SameUser,
+    Snapshot as RegistrarSnapshot,
 };
 use sip_runtime::{
     ListenAddr, ReceiveError, Runtime, RuntimeConfig, RuntimeStats, Stack, TransportError,
@@ -704,6 +705,11 @@ struct Inner {
     /// Our addresses (IP, port) and names (`--domain`, `localhost` for loopback).
     addrs: Vec<(IpAddr, u16)>,
     names: Vec<String>,
+    /// What [`route`](Self::route) needs of a Request-URI and of a Route value, by their text
+    /// (functions of the text and of `addrs` and `names`, which never change): a URI seen
+    /// again is not parsed again. At most [`FACTS_KEPT`] each; a full table starts over.
+    uri_facts: RefCell<HashMap<Box<str>, UriFacts>>,
+    route_facts: RefCell<HashMap<Box<[u8]>, Option<bool>>>,
     answer: u16,
     verbose: bool,
     stats_every: Option<Duration>,
@@ -836,6 +842,8 @@ impl Inner {
             answers: sdp::Answerer::default(),
             addrs,
             names,
+            uri_facts: RefCell::new(HashMap::new()),
+            route_facts: RefCell::new(HashMap::new()),
             answer: settings.answer,
             verbose: settings.verbose,
             stats_every: settings.stats,
@@ -958,7 +966,7 @@ impl Inner {
             }
         }
         self.proxy.handle_timeout(now, &mut self.table);
-        self.proxy.locations_mut().registrar.handle_timeout(now);
+        self.proxy.locations_mut().registrar_mut().handle_timeout(now);
         if let (Some(at), Some(every)) = (self.next_stats, self.stats_every) {
             if at <= now {
                 self.events.push_back(ServeEvent::Stats(now, self.snapshot()));
@@ -995,7 +1003,7 @@ impl Inner {
                     self.log_proxy_event(&event);
                 }
             }
-            while let Some(event) = self.proxy.locations_mut().registrar.poll_event() {
+            while let Some(event) = self.proxy.locations_mut().registrar_event() {
                 progressed = true;
                 if self.verbose {
                     self.events.push_back(ServeEvent::Log(registrar_line(&event)));
@@ -1117,11 +1125,10 @@ impl Inner {
         }
         let mut routed_via_us = false;
         for value in request.values(HeaderName::Route) {
-            let Some(sip) = route_uri(value) else { return Route::Proxy };
-            if self.names_us(&sip) {
-                routed_via_us = true;
-            } else {
-                return Route::Proxy; // a hop beyond us (§16.4 pops ours, forwards to it)
+            match self.route_names_us(value) {
+                Some(true) => routed_via_us = true,
+                // Not a SIP URI, or a hop beyond us (§16.4 pops ours, forwards to it).
+                None | Some(false) => return Route::Proxy,
             }
         }
         // The Request-URI is parsed only when the answer depends on it: with a Route naming us,
@@ -1130,22 +1137,48 @@ impl Inner {
         if !routed_via_us && !lookup {
             return Route::Ua;
         }
-        let ruri = request.request_uri().and_then(Result::ok);
-        let ruri_is_us = match &ruri {
-            Some(Uri::Sip(sip)) => self.names_us(sip),
-            _ => false,
-        };
-        if routed_via_us && !ruri_is_us {
+        let ruri = request.request_uri_str();
+        let facts = ruri.map(|text| self.uri_facts(text)).unwrap_or_default();
+        if routed_via_us && !facts.us {
             return Route::Proxy; // a request in a dialog we record-routed (§16.12)
         }
-        if lookup {
-            if let Some(Uri::Sip(sip)) = &ruri {
-                if sip.user_raw().is_some() && self.proxy.locations().prefetch(sip, now) {
-                    return if self.redirect.is_some() { Route::Redirect } else { Route::Proxy };
-                }
+        if let (true, true, Some(text)) = (lookup, facts.user, ruri) {
+            if self.proxy.locations().prefetch(text, now) {
+                return if self.redirect.is_some() { Route::Redirect } else { Route::Proxy };
             }
         }
         Route::Ua
+    }
+
+    /// [`UriFacts::of`] `text`, remembered.
+    fn uri_facts(&self, text: &str) -> UriFacts {
+        let Ok(mut known) = self.uri_facts.try_borrow_mut() else {
+            return UriFacts::of(text, |sip| self.names_us(sip));
+        };
+        if let Some(facts) = known.get(text) {
+            return *facts;
+        }
+        if known.len() >= FACTS_KEPT {
+            known.clear();
+        }
+        let facts = UriFacts::of(text, |sip| self.names_us(sip));
+        known.insert(text.into(), facts);
+        facts
+    }
+
+    /// Whether the URI of a Route value names us (`None`: it holds no SIP URI), remembered.
+    fn route_names_us(&self, value: &[u8]) -> Option<bool> {
+        let fresh = || route_uri(value).map(|sip| self.names_us(&sip));
+        let Ok(mut known) = self.route_facts.try_borrow_mut() else { return fresh() };
+        if let Some(us) = known.get(value) {
+            return *us;
+        }
+        if known.len() >= FACTS_KEPT {
+            known.clear();
+        }
+        let us = fresh();
+        known.insert(value.into(), us);
+        us
     }
 
     /// Whether `uri` names this server: one of our addresses (or names) and ports.
@@ -1215,7 +1248,7 @@ impl Inner {
         if let Some(user) = user {
             ctx = ctx.authenticated_user(user);
         }
-        let registrar = &mut self.proxy.locations_mut().registrar;
+        let registrar = self.proxy.locations_mut().registrar_mut();
         let response = match registrar.handle_register(now, SystemTime::now(), request, &ctx) {
             Ok(r) => Some(r),
             Err(_) => MessageBuilder::response_to(request, 500, None).to_tag("r500").build().ok(),
@@ -1394,16 +1427,61 @@ fn key_bytes(seed: u64) -> Vec<u8> {
 /// also when the Request-URI adds or omits one of our ports (`sip:alice@127.0.0.1:5060` finds
 /// `sip:alice@127.0.0.1`, RFC 3261 §10.3 keeps ports in addresses-of-record).
 pub(crate) struct Bindings {
+    /// Read here; changed only through [`registrar_mut`](Self::registrar_mut), which counts the
+    /// changes for the memory of misses in [`aors`](Self::aors).
     registrar: Registrar<MemoryStore>,
+    /// How many times the registrar was lent for a change: bindings appear only then.
+    generation: u64,
     ports: Vec<u16>,
-    /// The live bindings `Inner::route` found for a Request-URI (its text) at an instant, for
+    /// The live targets `Inner::route` found for a Request-URI (its text) at an instant, for
     /// the proxy's lookup of the same request moments later: nothing changes the bindings in
     /// between, and `Inner::on_request` forgets them once the request is dispatched.
-    prefetched: RefCell<Option<(String, Instant, Vec<sip_registrar::Location>)>>,
+    prefetched: RefCell<Prefetched>,
     /// [`candidates`](Self::candidates) by Request-URI text (a function of the text and our
     /// ports): a user called again and again is not turned into addresses-of-record each time.
     /// At most [`AORS_KEPT`] URIs; a full table starts over.
-    aors: RefCell<HashMap<Box<str>, Vec<Aor>>>,
+    aors: RefCell<HashMap<Box<str>, Candidates>>,
+}
+
+/// What [`Bindings::prefetch`] keeps: the buffers stay for the next request.
+#[derive(Default)]
+struct Prefetched {
+    /// The Request-URI text, meaningful while `at` is `Some`.
+    text: String,
+    at: Option<Instant>,
+    live: Vec<ProxyLocation>,
+}
+
+/// The addresses-of-record of one Request-URI and what the last lookup learnt of them.
+struct Candidates {
+    aors: Vec<Aor>,
+    /// `(generation, instant, first)`: at that registrar generation and instant, no candidate
+    /// before `first` had a live binding. None can have one at a later instant of the same
+    /// generation (bindings only expire between changes), so those are not looked up again.
+    misses: Option<(u64, Instant, usize)>,
+}
+
+/// How many Request-URIs and Route values `Inner` keeps the [`UriFacts`] of.
+const FACTS_KEPT: usize = 4096;
+
+/// What the dispatch rule reads of a Request-URI.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct UriFacts {
+    /// A SIP URI with a user part (a candidate for a location lookup).
+    user: bool,
+    /// A SIP URI naming this server.
+    us: bool,
+}
+
+impl UriFacts {
+    /// The facts of `text`, `names_us` telling whether a SIP URI names this server; a text
+    /// that is no SIP URI has none.
+    fn of(text: &str, names_us: impl Fn(&SipUri<'_>) -> bool) -> UriFacts {
+        match Uri::parse(text) {
+            Ok(Uri::Sip(sip)) => UriFacts { user: sip.user_raw().is_some(), us: names_us(&sip) },
+            _ => UriFacts::default(),
+        }
+    }
 }
 
 /// How many Request-URIs [`Bindings`] keeps the addresses-of-record of.
@@ -1413,10 +1491,22 @@ impl Bindings {
     fn new(registrar: Registrar<MemoryStore>, ports: Vec<u16>) -> Bindings {
         Bindings {
             registrar,
+            generation: 0,
             ports,
-            prefetched: RefCell::new(None),
+            prefetched: RefCell::new(Prefetched::default()),
             aors: RefCell::new(HashMap::new()),
         }
+    }
+
+    /// The registrar, to change its bindings (a REGISTER, expiry, its events).
+    fn registrar_mut(&mut self) -> &mut Registrar<MemoryStore> {
+        self.generation = self.generation.wrapping_add(1);
+        &mut self.registrar
+    }
+
+    /// The registrar's next event: taking one changes no binding.
+    fn registrar_event(&mut self) -> Option<RegistrarEvent> {
+        self.registrar.poll_event()
     }
 
     /// Whether anyone is registered at all.
@@ -1424,36 +1514,35 @@ impl Bindings {
         !self.registrar.store().is_empty()
     }
 
-    /// Whether `uri` has live bindings, keeping what was found for the proxy's lookup.
-    fn prefetch(&self, uri: &SipUri<'_>, now: Instant) -> bool {
-        let live = self.live(uri, now);
+    /// Whether the SIP URI `uri` (its text) has live bindings, keeping what was found for the
+    /// proxy's lookup.
+    fn prefetch(&self, uri: &str, now: Instant) -> bool {
+        let live = self.live_text(uri, now);
         let found = !live.is_empty();
         if let Ok(mut slot) = self.prefetched.try_borrow_mut() {
-            *slot = Some((uri.as_str().to_owned(), now, live));
+            slot.text.clear();
+            slot.text.push_str(uri);
+            slot.at = Some(now);
+            slot.live = live;
         }
         found
     }
 
     fn forget_prefetch(&self) {
         if let Ok(mut slot) = self.prefetched.try_borrow_mut() {
-            *slot = None;
+            slot.at = None;
+            slot.live = Vec::new();
         }
     }
 
     /// What [`prefetch`](Self::prefetch) found for `uri` at `now`, taken.
-    fn take_prefetched(
-        &self,
-        uri: &SipUri<'_>,
-        now: Instant,
-    ) -> Option<Vec<sip_registrar::Location>> {
+    fn take_prefetched(&self, uri: &SipUri<'_>, now: Instant) -> Option<Vec<ProxyLocation>> {
         let mut slot = self.prefetched.try_borrow_mut().ok()?;
-        match slot.take() {
-            Some((text, at, live)) if at == now && text == uri.as_str() => Some(live),
-            other => {
-                *slot = other;
-                None
-            }
+        if slot.at != Some(now) || slot.text != uri.as_str() {
+            return None;
         }
+        slot.at = None;
+        Some(std::mem::take(&mut slot.live))
     }
 
     /// The addresses-of-record `uri` may have been registered as.
@@ -1478,22 +1567,90 @@ impl Bindings {
         out
     }
 
-    fn live(&self, uri: &SipUri<'_>, now: Instant) -> Vec<sip_registrar::Location> {
+    /// The live targets of the first candidate of `uri` that has any (RFC 3261 §16.5), as the
+    /// proxy takes them: highest `q` first, equal `q` in registration order.
+    fn live(&self, uri: &SipUri<'_>, now: Instant) -> Vec<ProxyLocation> {
+        self.live_text(uri.as_str(), now)
+    }
+
+    /// [`live`](Self::live) of a SIP URI's text (none if it is not one).
+    fn live_text(&self, uri: &str, now: Instant) -> Vec<ProxyLocation> {
+        self.first_live(uri, now, |b| {
+            let mut location = ProxyLocation::new(&b.uri);
+            if let Some(q) = b.q {
+                location.q = q;
+            }
+            location.path.clone_from(&b.path);
+            location
+        })
+    }
+
+    /// The same as the registrar's [`Location`](sip_registrar::Location)s (the redirect
+    /// server's lookup).
+    fn live_locations(&self, uri: &SipUri<'_>, now: Instant) -> Vec<sip_registrar::Location> {
+        self.first_live(uri.as_str(), now, sip_registrar::Binding::to_location)
+    }
+
+    /// What the registrar's lookup of the first candidate of `uri` with live bindings gives,
+    /// each binding made into a `T` by `make`: the bindings are read where the store keeps
+    /// them, and a candidate known to have none is not looked up again.
+    fn first_live<T>(
+        &self,
+        uri: &str,
+        now: Instant,
+        make: impl Fn(&sip_registrar::Binding) -> T,
+    ) -> Vec<T> {
         // Nobody registered (a plain callee under load): no address-of-record to build.
         if self.registrar.store().is_empty() {
             return Vec::new();
         }
-        let found = |aor: &Aor| self.registrar.lookup(aor, now).ok().filter(|l| !l.is_empty());
-        let Ok(mut known) = self.aors.try_borrow_mut() else {
-            return self.candidates(uri).iter().find_map(found).unwrap_or_default();
+        let found = |aor: &Aor| {
+            let mut live: Vec<T> = Vec::new();
+            let read = self.registrar.store().with_bindings(aor, &mut |list| {
+                let alive = |b: &&sip_registrar::Binding| b.is_alive(now);
+                if list.iter().filter(alive).nth(1).is_none() {
+                    live.extend(list.iter().filter(alive).map(&make));
+                } else {
+                    // Stable: equal q keeps registration order (as `LocationService::lookup`
+                    // sorts).
+                    let mut sorted: Vec<&sip_registrar::Binding> =
+                        list.iter().filter(alive).collect();
+                    sorted.sort_by_key(|b| std::cmp::Reverse(b.q.unwrap_or(Q::ONE)));
+                    live.extend(sorted.into_iter().map(&make));
+                }
+            });
+            (read.is_ok() && !live.is_empty()).then_some(live)
         };
-        if !known.contains_key(uri.as_str()) {
-            if known.len() >= AORS_KEPT {
-                known.clear();
+        // The addresses-of-record are a function of the text: it is parsed when they are made.
+        let candidates = || SipUri::parse(uri).map(|sip| self.candidates(&sip)).unwrap_or_default();
+        let Ok(mut known) = self.aors.try_borrow_mut() else {
+            return candidates().iter().find_map(found).unwrap_or_default();
+        };
+        let entry = match known.get_mut(uri) {
+            Some(entry) => entry,
+            None => {
+                if known.len() >= AORS_KEPT {
+                    known.clear();
+                }
+                let aors = candidates();
+                known.entry(uri.into()).or_insert(Candidates { aors, misses: None })
             }
-            known.insert(uri.as_str().into(), self.candidates(uri));
+        };
+        let skip = match entry.misses {
+            Some((generation, at, first)) if generation == self.generation && at <= now => first,
+            _ => 0,
+        };
+        let mut first = entry.aors.len();
+        let mut live = Vec::new();
+        for (i, aor) in entry.aors.iter().enumerate().skip(skip) {
+            if let Some(l) = found(aor) {
+                first = i;
+                live = l;
+                break;
+            }
         }
-        known.get(uri.as_str()).and_then(|aors| aors.iter().find_map(found)).unwrap_or_default()
+        entry.misses = Some((self.generation, now, first));
+        live
     }
 }
 
@@ -1506,20 +1663,7 @@ impl sip_proxy::LocationService for Bindings {
                 self.candidates(sip).iter().any(|a| self.registrar.is_known(a).unwrap_or(false));
             return if known { Lookup::Targets(Vec::new()) } else { Lookup::NotFound };
         }
-        Lookup::Targets(
-            live.into_iter()
-                .map(|l| {
-                    let mut location = ProxyLocation::new(&l.uri);
-                    if let Some(q) = l.q {
-                        location = location.q(q);
-                    }
-                    for hop in &l.path {
-                        location = location.path(hop);
-                    }
-                    location
-                })
-                .collect(),
-        )
+        Lookup::Targets(live)
     }
 }
 
@@ -1530,7 +1674,7 @@ impl sip_registrar::LocationService for Bindings {
         now: Instant,
     ) -> Result<Vec<sip_registrar::Location>, sip_registrar::StoreError> {
         let Ok(uri) = SipUri::parse(aor.as_str()) else { return self.registrar.lookup(aor, now) };
-        Ok(self.live(&uri, now))
+        Ok(self.live_locations(&uri, now))
     }
 
     fn is_known(&self, aor: &Aor) -> Result<bool, sip_registrar::StoreError> {
@@ -1676,7 +1820,7 @@ mod tests {
             let ok = s
                 .proxy
                 .locations_mut()
-                .registrar
+                .registrar_mut()
                 .handle_register(now, SystemTime::now(), &register, &ctx)
                 .unwrap();
             assert_eq!(ok.status(), Some(200));
@@ -1684,6 +1828,120 @@ mod tests {
             assert_eq!(s.route(now, &Method::Invite, &invite), expected);
             assert_eq!(s.snapshot().bindings, 1);
         }
+    }
+
+    /// The proxy's targets for `uri` as they were made before `Bindings::live` read the store
+    /// in place: the registrar's lookup of each candidate, the first with live bindings
+    /// converted.
+    fn fresh_targets(b: &Bindings, uri: &SipUri<'_>, now: Instant) -> Vec<ProxyLocation> {
+        let found = |aor: &Aor| b.registrar.lookup(aor, now).ok().filter(|l| !l.is_empty());
+        let live = b.candidates(uri).iter().find_map(found).unwrap_or_default();
+        live.into_iter()
+            .map(|l| {
+                let mut location = ProxyLocation::new(&l.uri);
+                if let Some(q) = l.q {
+                    location = location.q(q);
+                }
+                for hop in &l.path {
+                    location = location.path(hop);
+                }
+                location
+            })
+            .collect()
+    }
+
+    #[test]
+    fn remembered_uri_facts_are_the_parsed_ones() {
+        let s = inner(settings());
+        let port = s.addrs.first().map(|(_, p)| *p).unwrap();
+        let uris = [
+            format!("sip:alice@127.0.0.1:{port}"),
+            format!("sip:127.0.0.1:{port}"),
+            format!("SIP:alice@127.0.0.1:{port};transport=udp"),
+            format!("sips:alice@127.0.0.1:{port}"),
+            "sip:alice@127.0.0.1:1".to_owned(),
+            "sip:alice@localhost".to_owned(),
+            format!("sip:alice@localhost:{port}"),
+            "sip:alice@192.0.2.1".to_owned(),
+            "tel:+15551234".to_owned(),
+            "mailto:a@b".to_owned(),
+            "sip:".to_owned(),
+            "sip:alice@".to_owned(),
+            String::new(),
+        ];
+        for _ in 0..2 {
+            for uri in &uris {
+                let want = match Uri::parse(uri) {
+                    Ok(Uri::Sip(sip)) => (sip.user_raw().is_some(), s.names_us(&sip)),
+                    _ => (false, false),
+                };
+                let got = s.uri_facts(uri);
+                assert_eq!((got.user, got.us), want, "{uri}");
+                for value in [format!("<{uri};lr>"), format!("{uri};lr"), format!(" <{uri}> ")] {
+                    let want = route_uri(value.as_bytes()).map(|sip| s.names_us(&sip));
+                    assert_eq!(s.route_names_us(value.as_bytes()), want, "{value}");
+                }
+            }
+        }
+        assert!(s.uri_facts(&uris[0]).us && s.uri_facts(&uris[0]).user);
+        assert_eq!(s.uri_facts.borrow().len(), uris.len());
+    }
+
+    #[test]
+    fn remembered_misses_give_the_fresh_answers_as_bindings_come_and_go() {
+        let t0 = Instant::now();
+        let register = |aor: &str, contact: &str, cseq: u32, expires: u32| {
+            request(&format!(
+                "REGISTER sip:127.0.0.1:5999 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:6000;branch=z9hG4bK{cseq}\n\
+                 To: <{aor}>\nFrom: <{aor}>;tag=1\nCall-ID: r{aor}\nCSeq: {cseq} REGISTER\n\
+                 Contact: {contact};expires={expires}\nPath: <sip:edge.example.com;lr>\n\
+                 Supported: path\nMax-Forwards: 70\nContent-Length: 0\n\n"
+            ))
+        };
+        let mut s = inner(settings());
+        let ctx = RegisterContext::new();
+        let uri = SipUri::parse("sip:alice@127.0.0.1:5999").unwrap();
+        // (second, REGISTER to make then: AOR, Contact, CSeq, expires)
+        type Step<'a> = (u64, Option<(&'a str, &'a str, u32, u32)>);
+        let steps: [Step<'_>; 8] = [
+            (0, None),
+            // Bound without our port (the second candidate), two contacts with q.
+            (0, Some(("sip:alice@127.0.0.1", "<sip:a@10.0.0.1:1>;q=0.5", 1, 60))),
+            (1, Some(("sip:alice@127.0.0.1", "<sip:a@10.0.0.2:2>;q=0.9", 2, 60))),
+            (2, None),
+            // Bound with our port too (the first candidate) while the other is remembered.
+            (3, Some(("sip:alice@127.0.0.1:5999", "<sip:a@10.0.0.3:3>", 1, 40))),
+            (4, None),
+            // The first candidate's binding expires (43 s); the second's live until 61 s.
+            (45, None),
+            (70, None),
+        ];
+        for (secs, reg) in steps {
+            let now = t0 + Duration::from_secs(secs);
+            if let Some((aor, contact, cseq, expires)) = reg {
+                let r = register(aor, contact, cseq, expires);
+                let registrar = s.proxy.locations_mut().registrar_mut();
+                let ok = registrar.handle_register(now, SystemTime::now(), &r, &ctx).unwrap();
+                assert_eq!(ok.status(), Some(200));
+            }
+            let b = s.proxy.locations();
+            for _ in 0..2 {
+                let fresh = fresh_targets(b, &uri, now);
+                assert_eq!(b.live(&uri, now), fresh, "at {secs} s");
+                let locations: Vec<String> =
+                    b.live_locations(&uri, now).into_iter().map(|l| l.uri).collect();
+                let uris: Vec<String> = fresh.into_iter().map(|l| l.uri).collect();
+                assert_eq!(locations, uris, "at {secs} s");
+            }
+        }
+        let b = s.proxy.locations();
+        let at = |secs| t0 + Duration::from_secs(secs);
+        assert_eq!(b.live(&uri, at(4)).len(), 1);
+        assert_eq!(b.live(&uri, at(45)).len(), 2);
+        assert_eq!(b.live(&uri, at(45)).first().map(|l| l.path.len()), Some(1));
+        // An earlier instant than a remembered miss looks everything up again.
+        assert_eq!(b.live(&uri, at(4)).len(), 1);
+        assert!(b.live(&uri, at(70)).is_empty());
     }
 
     #[test]
@@ -1697,16 +1955,12 @@ mod tests {
         );
         let mut s = inner(settings());
         let ctx = RegisterContext::new();
-        let registrar = &mut s.proxy.locations_mut().registrar;
+        let registrar = s.proxy.locations_mut().registrar_mut();
         registrar.handle_register(now, SystemTime::now(), &register, &ctx).unwrap();
         let b = s.proxy.locations();
-        let uris = |live: Vec<sip_registrar::Location>| -> Vec<String> {
-            live.into_iter().map(|l| l.uri).collect()
-        };
-        let fresh = |uri: &SipUri<'_>| {
-            let found = |aor: &Aor| b.registrar.lookup(aor, now).ok().filter(|l| !l.is_empty());
-            uris(b.candidates(uri).iter().find_map(found).unwrap_or_default())
-        };
+        let uris =
+            |live: Vec<ProxyLocation>| -> Vec<String> { live.into_iter().map(|l| l.uri).collect() };
+        let fresh = |uri: &SipUri<'_>| uris(fresh_targets(b, uri, now));
         let texts = [
             "sip:alice@127.0.0.1:5999",
             "sip:alice@127.0.0.1",
@@ -1726,12 +1980,12 @@ mod tests {
         assert_eq!(b.aors.borrow().len(), texts.len());
         // A prefetch serves the same URI at the same instant, once.
         let alice = SipUri::parse(texts[0]).unwrap();
-        assert!(b.prefetch(&alice, now));
+        assert!(b.prefetch(alice.as_str(), now));
         assert!(b.take_prefetched(&SipUri::parse(texts[1]).unwrap(), now).is_none());
         assert!(b.take_prefetched(&alice, now + Duration::from_millis(1)).is_none());
         assert_eq!(b.take_prefetched(&alice, now).map(uris), Some(fresh(&alice)));
         assert!(b.take_prefetched(&alice, now).is_none());
-        assert!(b.prefetch(&alice, now));
+        assert!(b.prefetch(alice.as_str(), now));
         b.forget_prefetch();
         assert!(b.take_prefetched(&alice, now).is_none());
     }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use mio::net::{TcpListener, TcpStream, UdpSocket};
 use mio::{Events, Interest, Poll, Token, Waker};
-use sip_message::{Frame, Message};
+use sip_message::{Frame, Message, ParseError};
 use sip_transaction::{FlowId, Target, Transmit, Transport};
 
 use crate::connection::{ConnState, Connection};
@@ -846,8 +846,12 @@ impl<S: Stack> Runtime<S> {
                 SharedStats::inc(&self.stats.datagram_keepalives_in);
                 continue;
             }
-            let payload = Bytes::copy_from_slice(data);
-            self.receive(now, payload, Target::udp(from), from, local, on_event);
+            // Parsed from its own copy; only a datagram that does not parse is copied again for
+            // the stack (a clone would share it: an allocation and a reference count for every
+            // datagram).
+            let parsed = Message::parse_with(Bytes::copy_from_slice(data), &self.config.limits)
+                .map_err(|e| (e, Bytes::copy_from_slice(data)));
+            self.deliver(now, parsed, Target::udp(from), from, local, on_event);
         }
         self.again.push(token);
         let threshold = self.config.backlog_fill;
@@ -891,13 +895,29 @@ impl<S: Stack> Runtime<S> {
         local: SocketAddr,
         on_event: OnEvent<'_, S::Event>,
     ) {
-        match Message::parse_with(payload.clone(), &self.config.limits) {
+        let parsed =
+            Message::parse_with(payload.clone(), &self.config.limits).map_err(|e| (e, payload));
+        self.deliver(now, parsed, source, from, local, on_event);
+    }
+
+    /// [`receive`](Self::receive) once parsed: a message (its Via stamped) or the parse error
+    /// with the payload that failed goes to the stack, then the outputs are drained.
+    fn deliver(
+        &mut self,
+        now: Instant,
+        parsed: Result<Message, (ParseError, Bytes)>,
+        source: Target,
+        from: SocketAddr,
+        local: SocketAddr,
+        on_event: OnEvent<'_, S::Event>,
+    ) {
+        match parsed {
             Ok(mut message) => {
                 stamp_received(&mut message, from);
                 SharedStats::inc(&self.stats.messages_in);
                 self.stack.handle_message(now, message, source, local);
             }
-            Err(e) => {
+            Err((e, payload)) => {
                 SharedStats::inc(&self.stats.parse_errors);
                 self.stack.handle_parse_error(now, ReceiveError::Parse(e), payload, source, local);
             }

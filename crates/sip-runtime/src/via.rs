@@ -144,6 +144,15 @@ const PLAIN_VALUE: [bool; 256] = {
 /// be followed by `,` and more values (a whole Via line): none of the characters above is a
 /// comma, quote or angle bracket, so the line's first value is exactly what was read.
 fn plain_destination(value: &[u8]) -> Option<SocketAddr> {
+    let (dest, rest) = plain_prefix(value)?;
+    matches!(rest.first(), None | Some(b',')).then_some(dest)
+}
+
+/// The destination of [`plain_destination`]'s grammar read from the start of `value`, and the
+/// bytes after what was read (the grammar has no `,`, quote, angle bracket, whitespace but the
+/// one space after the transport, CR or LF, so it stops at the end of a Via value at the
+/// latest).
+fn plain_prefix(value: &[u8]) -> Option<(SocketAddr, &[u8])> {
     let (ip, mut rest) = simple_head(value)?;
     let mut port = DEFAULT_PORT;
     if let Some(after) = rest.strip_prefix(b":") {
@@ -173,7 +182,21 @@ fn plain_destination(value: &[u8]) -> Option<SocketAddr> {
         }
         rest = after.get(value_len..)?;
     }
-    matches!(rest.first(), None | Some(b',')).then_some(SocketAddr::new(IpAddr::V4(ip), port))
+    Some((SocketAddr::new(IpAddr::V4(ip), port), rest))
+}
+
+/// [`plain_destination`] of a response whose first header is `Via: ` with a plain value
+/// that ends the line (a CRLF or LF not followed by whitespace, so not folded) or is followed
+/// by `,`: what [`ResponseRoutes::destination`] finds for it, read in one pass without
+/// finding the line first. `None` for anything else (the full look decides then).
+fn quick_destination(response: &[u8]) -> Option<SocketAddr> {
+    let rest = response.get(memchr::memchr(b'\n', response)? + 1..)?;
+    let (dest, after) = plain_prefix(rest.strip_prefix(b"Via: ")?)?;
+    match after {
+        [b',', ..] => Some(dest),
+        [b'\r', b'\n', next, ..] | [b'\n', next, ..] if !matches!(next, b' ' | b'\t') => Some(dest),
+        _ => None,
+    }
 }
 
 /// [`via_destination`] of a serialised response's top Via, or `fallback`.
@@ -221,6 +244,10 @@ impl ResponseRoutes {
     /// Where `response` goes over UDP (see [`via_destination`]); `fallback` where that is
     /// the request's source.
     pub(crate) fn destination(&mut self, response: &[u8], fallback: SocketAddr) -> SocketAddr {
+        // What most responses look like: the top Via first, plain.
+        if let Some(dest) = quick_destination(response) {
+            return dest;
+        }
         let Some(line) = top_via_line(response) else { return fallback };
         // The plain parse stops at the end of the first value (a `,` or the line's end), so the
         // line need not be split first: split, its first value would be the same bytes.
@@ -627,6 +654,53 @@ mod tests {
             }
         }
         assert_eq!(plain, 54, "2 heads, 3 hosts, 3 ports, 3 parameter lists");
+    }
+
+    #[test]
+    fn the_quick_destination_is_the_full_look() {
+        let starts = ["SIP/2.0 200 OK\r\n", "SIP/2.0 180 Ringing\n", "SIP/2.0 200 OK"];
+        let vias = [
+            "Via: SIP/2.0/UDP 192.0.2.7:5080;branch=z9hG4bK-1-0",
+            "Via: SIP/2.0/UDP 192.0.2.7",
+            "Via: SIP/2.0/TCP 192.0.2.7:5080;branch=z9hG4bK1;x-y=a.b",
+            "Via: SIP/2.0/UDP 192.0.2.7:5080;branch=z9hG4bK1,SIP/2.0/UDP 192.0.2.8",
+            "Via: SIP/2.0/UDP 192.0.2.7:5080;branch=z9hG4bK1 ,SIP/2.0/UDP 192.0.2.8",
+            "Via: SIP/2.0/UDP 192.0.2.7:5080;branch=z9hG4bK1 ",
+            "Via: SIP/2.0/UDP 192.0.2.7:5080;rport=5;received=192.0.2.9",
+            "Via: SIP/2.0/UDP 192.0.2.7:5080;branch=z9hG4bK1;maddr=192.0.2.9",
+            "Via: SIP/2.0/UDP a.example:5080;received=192.0.2.9",
+            "Via:  SIP/2.0/UDP 192.0.2.7:5080",
+            "VIA: SIP/2.0/UDP 192.0.2.7:5080",
+            "v: SIP/2.0/UDP 192.0.2.7:5080",
+            "Via: ",
+            "Via:",
+            "",
+        ];
+        let ends =
+            ["\r\n", "\n", "\r\n ;branch=z9hG4bK2\r\n", "\r\n\t, SIP/2.0/UDP a.b\r\n", "\r", ""];
+        let tails = ["Via: SIP/2.0/UDP 192.0.2.1:1\r\nContent-Length: 0\r\n\r\n", "\r\n", ""];
+        let from = addr("198.51.100.1:33333");
+        let mut quick = 0;
+        for start in starts {
+            for via in vias {
+                for end in ends {
+                    for tail in tails {
+                        let text = format!("{start}{via}{end}{tail}");
+                        let full = top_via_line(text.as_bytes())
+                            .and_then(|line| split_list(line).next())
+                            .and_then(via_destination)
+                            .unwrap_or(from);
+                        if let Some(dest) = quick_destination(text.as_bytes()) {
+                            quick += 1;
+                            assert_eq!(dest, full, "{text:?}");
+                        }
+                        let mut routes = ResponseRoutes::default();
+                        assert_eq!(routes.destination(text.as_bytes(), from), full, "{text:?}");
+                    }
+                }
+            }
+        }
+        assert!(quick > 20, "{quick}");
     }
 
     #[test]
