@@ -27,6 +27,8 @@
 # Environment (defaults in brackets):
 #   PROFILE        cargo profile of both builds [release-lto]
 #   ITERS          calls per bench in the training run [20000]
+#   BENCHES        1: train on the two benches [1]; 0 trains on the SIPp load alone, to see how
+#                  much of the bench figures' gain holds for a build not trained on the benches
 #   LOAD           1: also train `sip serve` under SIPp when /usr/bin/sipp exists [1]
 #   LOAD_RATE      calls/s of each training load run [500]
 #   LOAD_DURATION  seconds of each training load run [4]
@@ -43,6 +45,7 @@ cd "$ROOT"
 
 PROFILE=${PROFILE:-release-lto}
 ITERS=${ITERS:-20000}
+BENCHES=${BENCHES:-1}
 LOAD=${LOAD:-1}
 LOAD_RATE=${LOAD_RATE:-500}
 LOAD_DURATION=${LOAD_DURATION:-4}
@@ -87,6 +90,7 @@ build "$GEN" "-Cprofile-generate=$DATA/raw"
 
 # 2. training
 for b in calls proxy; do
+    [[ $BENCHES == 0 ]] && break
     bin=$(bench_bin "$GEN" $b)
     [[ -n $bin ]] || die "no $b bench binary in $GEN/$DIR/deps"
     say "training: $ITERS calls through the $b bench"
