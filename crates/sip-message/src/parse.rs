@@ -225,8 +225,8 @@ pub(crate) fn parse(buf: Bytes, limits: &Limits) -> Result<Message, ParseError> 
 
     let mut message = Message::started(buf, start);
     let b: &[u8] = &message.buf;
-    let headers = &mut message.headers;
-    let keys = &mut message.keys;
+    let headers = &mut message.ix.headers;
+    let keys = &mut message.ix.keys;
     let body_start = loop {
         // A header line starts with its name, never with CR or LF: one byte tells it from the
         // empty line ending the headers (or from a malformed line, which `header_line` reports).
@@ -831,8 +831,8 @@ mod tests {
 
         let mut message = Message::started(buf, start);
         let b: &[u8] = &message.buf;
-        let headers = &mut message.headers;
-        let keys = &mut message.keys;
+        let headers = &mut message.ix.headers;
+        let keys = &mut message.ix.keys;
         let body_start = loop {
             match (b.get(pos), b.get(pos + 1)) {
                 (Some(b'\r'), Some(b'\n')) => break pos + 2,
