@@ -478,16 +478,14 @@ impl MessageBuilder {
             return self;
         }
         index.longest_line = index.longest_line.max(block.longest_line);
-        let shift = |s: Slot| match s.in_buf() {
-            Some((start, end)) => Slot::buf(base + start, base + end),
-            None => s,
-        };
-        index.ix.headers.extend(block.entries.iter().map(|e| Entry {
-            name: e.name,
-            name_text: shift(e.name_text),
-            value: shift(e.value),
-            line_end: (base + e.line_end as usize) as u32,
-        }));
+        // The block's entries copied as one block, then moved to where its bytes now are.
+        let from = index.ix.headers.len();
+        index.ix.headers.extend_from_slice(&block.entries);
+        for e in index.ix.headers.get_mut(from..).unwrap_or_default() {
+            e.name_text = e.name_text.shifted(base);
+            e.value = e.value.shifted(base);
+            e.line_end = (base + e.line_end as usize) as u32;
+        }
         // RFC 3261 §8.1.1.6: the first Max-Forwards line gives the key.
         if let Some(max_forwards) = block.max_forwards
             && !index.ix.keys.max_forwards_seen

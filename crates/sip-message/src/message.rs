@@ -44,6 +44,17 @@ impl Slot {
         if self.src == 0 { Some((self.start as usize, self.end as usize)) } else { None }
     }
 
+    /// A range of the message buffer moved `by` bytes further (a range of an owned piece
+    /// stays as it is).
+    #[inline(always)]
+    pub(crate) fn shifted(self, by: usize) -> Slot {
+        if self.src == 0 {
+            Slot::buf(self.start as usize + by, self.end as usize + by)
+        } else {
+            self
+        }
+    }
+
     /// The same range shifted by `offset` bytes and narrowed to `len`.
     #[inline]
     pub(crate) fn sub(self, offset: usize, len: usize) -> Slot {

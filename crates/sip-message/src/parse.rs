@@ -227,6 +227,9 @@ pub(crate) fn parse(buf: Bytes, limits: &Limits) -> Result<Message, ParseError> 
     let b: &[u8] = &message.buf;
     let headers = &mut message.ix.headers;
     let keys = &mut message.ix.keys;
+    // The lines indexed so far (`headers.len()`, counted here: the index is inline up to its
+    // capacity, and its length a branch to read).
+    let mut count = 0;
     let body_start = loop {
         // A header line starts with its name, never with CR or LF: one byte tells it from the
         // empty line ending the headers (or from a malformed line, which `header_line` reports).
@@ -240,12 +243,13 @@ pub(crate) fn parse(buf: Bytes, limits: &Limits) -> Result<Message, ParseError> 
                 _ => {}
             }
         }
-        if headers.len() >= limits.headers() {
+        if count >= limits.headers() {
             return Err(ParseError::new(K::TooManyHeaders, pos));
         }
         let (line, next, folded) = header_line(b, pos, limits)?;
         keys.line_breaks |= folded;
         index_header(headers, keys, b, line)?;
+        count += 1;
         pos = next;
     };
 
