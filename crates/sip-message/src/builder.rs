@@ -6,7 +6,7 @@ use std::ops::Range;
 use bytes::Bytes;
 
 use crate::chars::is_ws;
-use crate::message::{Entry, HEADERS_CAPACITY, Headers, Keys, Slot, StartLine};
+use crate::message::{Entry, Parts, Slot, StartLine};
 use crate::parse::{RawLine, body_slot, check_request_uri, index_header};
 use crate::{
     Decimal, HeaderName, Limits, Message, Method, ParseError, ParseErrorKind, canonical_reason,
@@ -80,8 +80,9 @@ struct Index {
     start: Option<StartLine>,
     /// Where the Request-URI's structure is wrong, as the parser reports it.
     uri_error: Option<usize>,
-    headers: Headers,
-    keys: Keys,
+    /// The header index and keys (inside the parts the built message takes over, so that
+    /// building allocates no index of its own).
+    ix: Box<Parts>,
     /// The first error the parser's key extraction gave, with the index of its header line.
     first_error: Option<(usize, ParseError)>,
     /// The longest header line, for [`Limits::line_length`].
@@ -106,7 +107,7 @@ impl Index {
     ) -> Slot {
         self.longest_line = self.longest_line.max(content_end - name_start);
         let value = Slot::buf(value_from, content_end);
-        self.headers.push(Entry {
+        self.ix.headers.push(Entry {
             name,
             name_text: Slot::buf(name_start, name_start + name.as_str().len()),
             value,
@@ -184,7 +185,6 @@ impl MessageBuilder {
         // stack would copy its few hundred bytes into the allocation.
         let mut state = Box::<State>::default();
         state.buf = Vec::with_capacity(capacity);
-        state.index.headers = Headers::with_capacity(HEADERS_CAPACITY);
         MessageBuilder(state)
     }
 
@@ -261,7 +261,7 @@ impl MessageBuilder {
         // allocation (growing a buffer copies it).
         let mut b = Self::response_with_capacity(status, reason, request.buffer().len() + 256);
         let mut to = None;
-        for e in &request.headers {
+        for e in &request.ix.headers {
             let copy = match e.name {
                 HeaderName::Via | HeaderName::From | HeaderName::CallId | HeaderName::CSeq => true,
                 HeaderName::Timestamp => status == 100,
@@ -365,7 +365,7 @@ impl MessageBuilder {
         // What indexing the line gives: the value has no white space to trim, and
         // `parse_cseq` reads back `number` (in range) and `method` (a known method).
         index.push_written(name, name_start, value_from, content_end);
-        let keys = &mut index.keys;
+        let keys = &mut index.ix.keys;
         if !keys.cseq_seen {
             keys.cseq_seen = true;
             keys.cseq_number = number;
@@ -478,22 +478,20 @@ impl MessageBuilder {
             return self;
         }
         index.longest_line = index.longest_line.max(block.longest_line);
-        let shift = |s: Slot| match s.in_buf() {
-            Some((start, end)) => Slot::buf(base + start, base + end),
-            None => s,
-        };
-        index.headers.extend(block.entries.iter().map(|e| Entry {
-            name: e.name,
-            name_text: shift(e.name_text),
-            value: shift(e.value),
-            line_end: (base + e.line_end as usize) as u32,
-        }));
+        // The block's entries copied as one block, then moved to where its bytes now are.
+        let from = index.ix.headers.len();
+        index.ix.headers.extend_from_slice(&block.entries);
+        for e in index.ix.headers.get_mut(from..).unwrap_or_default() {
+            e.name_text = e.name_text.shifted(base);
+            e.value = e.value.shifted(base);
+            e.line_end = (base + e.line_end as usize) as u32;
+        }
         // RFC 3261 §8.1.1.6: the first Max-Forwards line gives the key.
         if let Some(max_forwards) = block.max_forwards
-            && !index.keys.max_forwards_seen
+            && !index.ix.keys.max_forwards_seen
         {
-            index.keys.max_forwards_seen = true;
-            index.keys.max_forwards = max_forwards;
+            index.ix.keys.max_forwards_seen = true;
+            index.ix.keys.max_forwards = max_forwards;
         }
         self
     }
@@ -531,14 +529,15 @@ impl MessageBuilder {
         match u32::try_from(body.len()) {
             // The only Content-Length line (`header` writes none): its key is the body's
             // length, as parsing the digits back gives (RFC 3261 §20.14).
-            Ok(n) if !state.index.reparse && state.index.keys.content_length.is_none() => {
+            Ok(n) if !state.index.reparse && state.index.ix.keys.content_length.is_none() => {
                 let (head, name_len) = (name.line_prefix(), name.as_str().len());
                 let (name_start, value_from, content_end) =
                     state.write(head, name_len, digits.as_bytes());
                 let index = &mut state.index;
                 index.push_written(name, name_start, value_from, content_end);
-                index.keys.content_length = Some(n);
-                index.keys.content_length_lines = index.keys.content_length_lines.saturating_add(1);
+                index.ix.keys.content_length = Some(n);
+                index.ix.keys.content_length_lines =
+                    index.ix.keys.content_length_lines.saturating_add(1);
             }
             _ => state.line(name, name.line_prefix(), name.as_str().len(), digits.as_bytes()),
         }
@@ -564,15 +563,16 @@ impl MessageBuilder {
         let Some(start) = index.start.take() else {
             return Ok(Message::parse_with(buf, limits)?);
         };
-        if index.headers.len() > limits.headers()
+        if index.ix.headers.len() > limits.headers()
             || index.longest_line > limits.line_length()
             || index.first_error.is_some()
         {
             first_line_error(index, limits)?;
         }
-        let body = body_slot(&index.keys, buf.len(), body_start)?;
-        let keys = std::mem::take(&mut index.keys);
-        Ok(Message::indexed(buf, start, std::mem::take(&mut index.headers), keys, body))
+        let body = body_slot(&index.ix.keys, buf.len(), body_start)?;
+        let mut ix = self.0.index.ix;
+        ix.start = start;
+        Ok(Message::indexed(buf, ix, body))
     }
 }
 
@@ -626,13 +626,14 @@ impl HeaderBlock {
         HeaderBlock {
             lines: lines.iter().map(|(n, v)| (*n, v.as_ref().into())).collect(),
             bytes: state.buf.as_slice().into(),
-            entries: state.index.headers.into_boxed_slice(),
+            entries: state.index.ix.headers.as_slice().into(),
             longest_line: state.index.longest_line,
             max_forwards: state
                 .index
+                .ix
                 .keys
                 .max_forwards_seen
-                .then_some(state.index.keys.max_forwards),
+                .then_some(state.index.ix.keys.max_forwards),
             error: state.error,
             keyed: lines.iter().any(|(n, _)| {
                 matches!(
@@ -711,9 +712,9 @@ impl State {
         let (name_start, value_from, content_end) =
             self.write(name.line_prefix(), name.as_str().len(), value);
         let index = &mut self.index;
-        let at = index.headers.len();
+        let at = index.ix.headers.len();
         let slot = index.push_written(name, name_start, value_from, content_end);
-        index.keys.carry_copied(&request.keys, name, at, e.value, slot);
+        index.ix.keys.carry_copied(&request.ix.keys, name, at, e.value, slot);
     }
 
     /// Writes `head` (a header name and `": "`), `value` and CRLF, and indexes the line as
@@ -738,15 +739,15 @@ impl State {
             return;
         }
         let index = &mut self.index;
-        let at = index.headers.len();
+        let at = index.ix.headers.len();
         let slot = index.push_written(name, name_start, value_from, content_end);
         #[cfg(debug_assertions)]
         let observed = {
-            let mut keys = index.keys.clone();
+            let mut keys = index.ix.keys.clone();
             let _ = keys.observe(name, at, value, slot);
             keys
         };
-        let keys = &mut index.keys;
+        let keys = &mut index.ix.keys;
         match key {
             LineKey::Branch(branch) if keys.via.is_none() => {
                 keys.via = Some(at as u16);
@@ -809,15 +810,15 @@ impl State {
             return;
         }
         index.longest_line = index.longest_line.max(content_end - name_start);
-        let at = index.headers.len();
+        let at = index.ix.headers.len();
         let slot = Slot::buf(value_from, content_end);
-        index.headers.push(Entry {
+        index.ix.headers.push(Entry {
             name,
             name_text: Slot::buf(name_start, name_end),
             value: slot,
             line_end: content_end as u32,
         });
-        if let Err(k) = index.keys.observe(name, at, value, slot) {
+        if let Err(k) = index.ix.keys.observe(name, at, value, slot) {
             index.first_error.get_or_insert((at, ParseError::new(k, value_from)));
         }
     }
@@ -844,8 +845,8 @@ impl State {
         }
         index.longest_line = index.longest_line.max(content_end - name_start);
         let raw = RawLine { name, name_start, name_end, value_from, content_end };
-        let at = index.headers.len();
-        if let Err(e) = index_header(&mut index.headers, &mut index.keys, &self.buf, raw) {
+        let at = index.ix.headers.len();
+        if let Err(e) = index_header(&mut index.ix.headers, &mut index.ix.keys, &self.buf, raw) {
             index.first_error.get_or_insert((at, e));
         }
     }
@@ -858,7 +859,7 @@ fn parse_error(kind: ParseErrorKind, offset: usize) -> BuildError {
 /// The first error the parser meets in the header lines: too many lines, a line too long, or a
 /// key it could not extract, checked line by line in that order.
 fn first_line_error(index: &Index, limits: &Limits) -> Result<(), BuildError> {
-    for (i, e) in index.headers.iter().enumerate() {
+    for (i, e) in index.ix.headers.iter().enumerate() {
         let line_start = e.name_text.start();
         if i >= limits.headers() {
             return Err(parse_error(ParseErrorKind::TooManyHeaders, line_start));
@@ -1095,7 +1096,7 @@ mod tests {
     /// Everything of a built message: its bytes, its index and its keys.
     fn whole(m: &Result<Message, BuildError>) -> Result<(Bytes, String, String), BuildError> {
         m.as_ref()
-            .map(|m| (m.to_bytes(), format!("{:?}", m.headers), format!("{:?}", m.keys)))
+            .map(|m| (m.to_bytes(), format!("{:?}", m.ix.headers), format!("{:?}", m.ix.keys)))
             .map_err(|e| *e)
     }
 
@@ -1128,10 +1129,10 @@ mod tests {
                 pick(3)
             );
             let parsed = Message::parse(Bytes::from(request)).unwrap();
-            assert_eq!(parsed.keys.line_breaks, mask != 0, "{mask:#b}");
+            assert_eq!(parsed.ix.keys.line_breaks, mask != 0, "{mask:#b}");
             // A forwarded copy keeps the folded lines, and the flag.
             let forwarded = parsed.forwarded(Some("sip:b@192.0.2.7"), &[], Some(69)).unwrap();
-            assert_eq!(forwarded.keys.line_breaks, mask != 0, "{mask:#b}");
+            assert_eq!(forwarded.ix.keys.line_breaks, mask != 0, "{mask:#b}");
             for (request, status) in [100, 180, 200]
                 .into_iter()
                 .flat_map(|status| [(&parsed, status), (&forwarded, status)])
@@ -1143,7 +1144,7 @@ mod tests {
                 let parsed = Message::parse(built.to_bytes()).unwrap();
                 assert_eq!(built.parse_state(), parsed.parse_state(), "{mask:#b} {status}");
                 // The folded Call-ID's value is `c1`, after the fold: no break to copy.
-                assert_eq!(built.keys.line_breaks, mask & 0b0111 != 0, "{mask:#b} {status}");
+                assert_eq!(built.ix.keys.line_breaks, mask & 0b0111 != 0, "{mask:#b} {status}");
                 if status == 100 {
                     let trying = request.trying().unwrap();
                     let plain = MessageBuilder::response_to(request, 100, None).build().unwrap();
@@ -1189,7 +1190,7 @@ mod tests {
             if let Ok(m) = &keyed {
                 // And both are what parsing the bytes gives.
                 let parsed = Message::parse(m.to_bytes()).unwrap();
-                prop_assert_eq!(format!("{:?}", parsed.keys), format!("{:?}", m.keys));
+                prop_assert_eq!(format!("{:?}", parsed.ix.keys), format!("{:?}", m.ix.keys));
             }
         }
 

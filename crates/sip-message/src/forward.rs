@@ -3,7 +3,7 @@
 use bytes::BytesMut;
 
 use crate::chars::is_ws;
-use crate::message::{Entry, HEADERS_CAPACITY, Headers, Keys, Slot, StartLine};
+use crate::message::{Entry, Headers, Parts, Slot, StartLine};
 use crate::{BuildError, HeaderName, Limits, Message, MessageBuilder};
 
 /// The status line of a 100 (Trying), CRLF included.
@@ -50,12 +50,11 @@ impl Message {
     fn trying_in_one_pass(&self) -> Option<Message> {
         let mut buf = BytesMut::with_capacity(self.buf.len() + 64);
         buf.extend_from_slice(TRYING_LINE);
-        let mut headers = Headers::with_capacity(HEADERS_CAPACITY);
-        let mut keys = Keys::default();
+        let mut ix = Parts::boxed();
         let mut longest = 0;
-        let from = &self.keys;
+        let from = &self.ix.keys;
         let mut to = None;
-        for (old, e) in self.headers.iter().enumerate() {
+        for (old, e) in self.ix.headers.iter().enumerate() {
             match e.name {
                 HeaderName::Via
                 | HeaderName::From
@@ -68,9 +67,9 @@ impl Message {
                 }
                 _ => continue,
             }
-            let (at, value) = write_plain(&mut buf, &mut headers, &mut longest, self, e)?;
+            let (at, value) = write_plain(&mut buf, &mut ix.headers, &mut longest, self, e)?;
             // The keys `copied_line` carries over from the request.
-            keys.carry_copied(from, e.name, at, e.value, value);
+            ix.keys.carry_copied(from, e.name, at, e.value, value);
         }
         if let Some((old, e)) = to {
             // Indexed as the parser indexes a To line: the first, so its tag is the key, which
@@ -79,9 +78,9 @@ impl Message {
             if from.to != Some(old as u16) {
                 return None;
             }
-            let (at, value) = write_plain(&mut buf, &mut headers, &mut longest, self, e)?;
-            keys.to = Some(at as u16);
-            keys.to_tag = from.to_tag.and_then(|k| k.rebase(e.value, value));
+            let (at, value) = write_plain(&mut buf, &mut ix.headers, &mut longest, self, e)?;
+            ix.keys.to = Some(at as u16);
+            ix.keys.to_tag = from.to_tag.and_then(|k| k.rebase(e.value, value));
         }
         // `Content-Length: 0`, the one Content-Length line.
         let name = HeaderName::ContentLength;
@@ -92,26 +91,26 @@ impl Message {
         let content_end = buf.len();
         buf.extend_from_slice(b"\r\n\r\n");
         longest = longest.max(content_end - name_start);
-        headers.push(Entry {
+        ix.headers.push(Entry {
             name,
             name_text: Slot::buf(name_start, name_start + name.as_str().len()),
             value: Slot::buf(value_from, content_end),
             line_end: content_end as u32,
         });
-        keys.content_length = Some(0);
-        keys.content_length_lines = 1;
+        ix.keys.content_length = Some(0);
+        ix.keys.content_length_lines = 1;
         // The builder's checks of the limits; a response they refuse is the builder's to refuse.
         let limits = Limits::default();
         if buf.len() > limits.message_size()
-            || headers.len() > limits.headers()
+            || ix.headers.len() > limits.headers()
             || longest > limits.line_length()
         {
             return None;
         }
         let body = Slot::buf(buf.len(), buf.len());
         let (r0, r1) = TRYING_REASON;
-        let start = StartLine::Response { code: 100, reason: Slot::buf(r0, r1) };
-        Some(Message::indexed(buf.freeze(), start, headers, keys, body))
+        ix.start = StartLine::Response { code: 100, reason: Slot::buf(r0, r1) };
+        Some(Message::indexed(buf.freeze(), ix, body))
     }
 }
 

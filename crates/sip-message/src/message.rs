@@ -3,6 +3,7 @@
 use std::fmt;
 
 use bytes::{Bytes, BytesMut};
+use smallvec::SmallVec;
 
 use crate::parse::{RawLine, index_header};
 use crate::typed::split_list;
@@ -43,6 +44,17 @@ impl Slot {
         if self.src == 0 { Some((self.start as usize, self.end as usize)) } else { None }
     }
 
+    /// A range of the message buffer moved `by` bytes further (a range of an owned piece
+    /// stays as it is).
+    #[inline(always)]
+    pub(crate) fn shifted(self, by: usize) -> Slot {
+        if self.src == 0 {
+            Slot::buf(self.start as usize + by, self.end as usize + by)
+        } else {
+            self
+        }
+    }
+
     /// The same range shifted by `offset` bytes and narrowed to `len`.
     #[inline]
     pub(crate) fn sub(self, offset: usize, len: usize) -> Slot {
@@ -64,13 +76,12 @@ pub(crate) struct Entry {
     pub(crate) line_end: u32,
 }
 
-/// The header index of a message. On the heap, so that a [`Message`] is small to move between
-/// layers (it is moved several times on its way through a stack); one allocation sized for a
-/// typical message.
-pub(crate) type Headers = Vec<Entry>;
+/// The header index of a message: inline (in the message's boxed [`Parts`]) up to
+/// [`HEADERS_CAPACITY`] lines, the lines of a typical request, a proxied INVITE included; a
+/// longer message spills it to its own allocation.
+pub(crate) type Headers = SmallVec<[Entry; HEADERS_CAPACITY]>;
 
-/// The capacity a message's header index starts with: the lines of a typical request, a
-/// proxied INVITE included, so that indexing does not grow it.
+/// The header lines a message's index holds without an allocation of its own.
 pub(crate) const HEADERS_CAPACITY: usize = 16;
 
 /// The start line (RFC 3261 §7.1, §7.2).
@@ -78,6 +89,13 @@ pub(crate) const HEADERS_CAPACITY: usize = 16;
 pub(crate) enum StartLine {
     Request { method: Method, uri: Slot },
     Response { code: u16, reason: Slot },
+}
+
+impl Default for StartLine {
+    /// A placeholder, replaced before a message is handed out (see [`Parts`]).
+    fn default() -> Self {
+        StartLine::Response { code: 0, reason: Slot::default() }
+    }
 }
 
 /// The headers the transaction and dialog layers need on every message, parsed once while the
@@ -190,14 +208,42 @@ impl Keys {
 /// ```
 pub struct Message {
     pub(crate) buf: Bytes,
+    /// Everything but the buffer, boxed: a message is then two words and a pointer to move
+    /// between layers (it is moved many times on its way through a stack), and a parse makes
+    /// one allocation, this box, which holds the header index inline.
+    pub(crate) ix: Box<Parts>,
+}
+
+/// The index of a [`Message`]: its start line, header lines, body and eager keys, as ranges of
+/// its buffer (or of its owned pieces).
+#[derive(Debug, Default)]
+pub(crate) struct Parts {
     /// The range of `buf` that is this message as received, while no edit has touched it and
     /// its Content-Length is exact: serialising it is then a copy of those bytes.
-    pristine: Option<(u32, u32)>,
-    owned: Vec<Bytes>,
-    start: StartLine,
+    pub(crate) pristine: Option<(u32, u32)>,
+    pub(crate) owned: Vec<Bytes>,
+    pub(crate) start: StartLine,
     pub(crate) headers: Headers,
-    body: Slot,
+    pub(crate) body: Slot,
     pub(crate) keys: Keys,
+}
+
+impl Parts {
+    /// Empty parts, written in place on the heap (`Box::default` builds them there; a
+    /// `Box::new` of parts built on the stack would copy their few hundred bytes).
+    #[inline]
+    pub(crate) fn boxed() -> Box<Parts> {
+        Box::default()
+    }
+
+    /// Seals `self` into the message over `buf`: its body, and whether it is written back
+    /// verbatim (see [`pristine_range`]). `origin` is where the start line begins in `buf`.
+    #[inline(always)]
+    pub(crate) fn seal(mut self: Box<Parts>, buf: Bytes, origin: usize, body: Slot) -> Message {
+        self.body = body;
+        self.pristine = pristine_range(&buf, &self.start, &self.keys, origin, body);
+        Message { buf, ix: self }
+    }
 }
 
 /// Whether a message is written back verbatim, as the range of `buf` it spans: only if its
@@ -226,15 +272,15 @@ impl Clone for Message {
     /// A reference-count bump for the buffer and a block copy of the index (the entries are
     /// `Copy`; a derived clone would copy them one by one).
     fn clone(&self) -> Self {
-        Message {
-            buf: self.buf.clone(),
-            pristine: self.pristine,
-            owned: self.owned.clone(),
-            start: self.start.clone(),
-            headers: self.headers.clone(),
-            body: self.body,
-            keys: self.keys.clone(),
-        }
+        let from = &*self.ix;
+        let mut ix = Parts::boxed();
+        ix.pristine = from.pristine;
+        ix.owned.clone_from(&from.owned);
+        ix.start.clone_from(&from.start);
+        ix.headers.extend_from_slice(&from.headers);
+        ix.body = from.body;
+        ix.keys.clone_from(&from.keys);
+        Message { buf: self.buf.clone(), ix }
     }
 }
 
@@ -274,42 +320,26 @@ impl Message {
     /// [`seal`](Self::seal).
     #[inline]
     pub(crate) fn started(buf: Bytes, start: StartLine) -> Message {
-        Message {
-            buf,
-            pristine: None,
-            owned: Vec::new(),
-            start,
-            headers: Headers::with_capacity(HEADERS_CAPACITY),
-            body: Slot::default(),
-            keys: Keys::default(),
-        }
+        let mut ix = Parts::boxed();
+        ix.start = start;
+        Message { buf, ix }
     }
 
     /// A message indexed as it was written (by [`MessageBuilder`](crate::MessageBuilder)):
-    /// the same index and keys the parser would build over `buf`, which starts with the start
-    /// line.
-    ///
-    /// Always inlined, and the message built in one expression: it is then written right where
-    /// the caller returns it, instead of being built here and moved there (a copy of ~300
-    /// bytes).
+    /// `ix` holds the same start line, index and keys the parser would build over `buf`,
+    /// which starts with the start line.
     #[inline(always)]
-    pub(crate) fn indexed(
-        buf: Bytes,
-        start: StartLine,
-        headers: Headers,
-        keys: Keys,
-        body: Slot,
-    ) -> Message {
-        let pristine = pristine_range(&buf, &start, &keys, 0, body);
-        Message { buf, pristine, owned: Vec::new(), start, headers, body, keys }
+    pub(crate) fn indexed(buf: Bytes, ix: Box<Parts>, body: Slot) -> Message {
+        ix.seal(buf, 0, body)
     }
 
     /// Finishes a parsed message: its body, and whether it is written back verbatim (see
     /// [`pristine_range`]).
     #[inline(always)]
     pub(crate) fn seal(&mut self, origin: usize, body: Slot) {
-        self.body = body;
-        self.pristine = pristine_range(&self.buf, &self.start, &self.keys, origin, body);
+        let ix = &mut *self.ix;
+        ix.body = body;
+        ix.pristine = pristine_range(&self.buf, &ix.start, &ix.keys, origin, body);
     }
 
     /// Whether the value at `slot` may hold a line break: one of an edit (not in the buffer),
@@ -319,14 +349,14 @@ impl Message {
     /// them into a new buffer, with the flag).
     #[inline(always)]
     pub(crate) fn may_break(&self, slot: Slot) -> bool {
-        self.keys.line_breaks || slot.in_buf().is_none()
+        self.ix.keys.line_breaks || slot.in_buf().is_none()
     }
 
     #[inline]
     pub(crate) fn slot(&self, slot: Slot) -> &[u8] {
         let src: &[u8] = match slot.src {
             0 => &self.buf,
-            k => self.owned.get(k as usize - 1).map_or(&[][..], |b| &b[..]),
+            k => self.ix.owned.get(k as usize - 1).map_or(&[][..], |b| &b[..]),
         };
         src.get(slot.start as usize..slot.end as usize).unwrap_or_default()
     }
@@ -340,7 +370,7 @@ impl Message {
     fn slot_bytes(&self, slot: Slot) -> Bytes {
         let src = match slot.src {
             0 => &self.buf,
-            k => match self.owned.get(k as usize - 1) {
+            k => match self.ix.owned.get(k as usize - 1) {
                 Some(b) => b,
                 None => return Bytes::new(),
             },
@@ -354,7 +384,12 @@ impl Message {
     pub(crate) fn parse_state(&self) -> String {
         format!(
             "{:?} {:?} {:?} {:?} {:?} {:?}",
-            self.start, self.headers, self.body, self.keys, self.pristine, self.owned
+            self.ix.start,
+            self.ix.headers,
+            self.ix.body,
+            self.ix.keys,
+            self.ix.pristine,
+            self.ix.owned
         )
     }
 
@@ -363,7 +398,7 @@ impl Message {
     /// Whether this is a request.
     #[must_use]
     pub fn is_request(&self) -> bool {
-        matches!(self.start, StartLine::Request { .. })
+        matches!(self.ix.start, StartLine::Request { .. })
     }
 
     /// Whether this is a response.
@@ -375,7 +410,7 @@ impl Message {
     /// The request method; `None` for a response.
     #[must_use]
     pub fn method(&self) -> Option<&Method> {
-        match &self.start {
+        match &self.ix.start {
             StartLine::Request { method, .. } => Some(method),
             StartLine::Response { .. } => None,
         }
@@ -385,7 +420,7 @@ impl Message {
     /// [`Uri::parse`](crate::Uri::parse) or [`Message::request_uri`].
     #[must_use]
     pub fn request_uri_str(&self) -> Option<&str> {
-        match &self.start {
+        match &self.ix.start {
             StartLine::Request { uri, .. } => self.slot_str(*uri),
             StartLine::Response { .. } => None,
         }
@@ -396,7 +431,7 @@ impl Message {
     /// [`request_uri_str`](Self::request_uri_str) makes); `None` for a response.
     #[must_use]
     pub fn request_uri_raw(&self) -> Option<&[u8]> {
-        match &self.start {
+        match &self.ix.start {
             StartLine::Request { uri, .. } => Some(self.slot(*uri)),
             StartLine::Response { .. } => None,
         }
@@ -407,7 +442,7 @@ impl Message {
     /// [`request_uri_str`](Self::request_uri_str) it is not checked for UTF-8.
     #[must_use]
     pub fn request_uri_bytes(&self) -> Option<Bytes> {
-        match &self.start {
+        match &self.ix.start {
             StartLine::Request { uri, .. } => Some(self.slot_bytes(*uri)),
             StartLine::Response { .. } => None,
         }
@@ -422,7 +457,7 @@ impl Message {
     /// The status code (100..=699); `None` for a request.
     #[must_use]
     pub fn status(&self) -> Option<u16> {
-        match self.start {
+        match self.ix.start {
             StartLine::Response { code, .. } => Some(code),
             StartLine::Request { .. } => None,
         }
@@ -431,7 +466,7 @@ impl Message {
     /// The reason phrase (may be empty); `None` for a request.
     #[must_use]
     pub fn reason(&self) -> Option<&str> {
-        match &self.start {
+        match &self.ix.start {
             StartLine::Response { reason, .. } => self.slot_str(*reason),
             StartLine::Request { .. } => None,
         }
@@ -472,55 +507,55 @@ impl Message {
     #[must_use]
     #[inline]
     pub fn via_branch_bytes(&self) -> Option<&[u8]> {
-        self.keys.branch.map(|s| self.slot(s))
+        self.ix.keys.branch.map(|s| self.slot(s))
     }
 
     /// [`from_tag`](Self::from_tag) as bytes, without the UTF-8 check (a token).
     #[must_use]
     #[inline]
     pub fn from_tag_bytes(&self) -> Option<&[u8]> {
-        self.keys.from_tag.map(|s| self.slot(s))
+        self.ix.keys.from_tag.map(|s| self.slot(s))
     }
 
     /// [`to_tag`](Self::to_tag) as bytes, without the UTF-8 check (a token).
     #[must_use]
     #[inline]
     pub fn to_tag_bytes(&self) -> Option<&[u8]> {
-        self.keys.to_tag.map(|s| self.slot(s))
+        self.ix.keys.to_tag.map(|s| self.slot(s))
     }
 
     /// [`call_id`](Self::call_id) as bytes, without the UTF-8 check (`word ["@" word]`).
     #[must_use]
     #[inline]
     pub fn call_id_bytes(&self) -> Option<&[u8]> {
-        self.keys.call_id.map(|s| self.slot(s))
+        self.ix.keys.call_id.map(|s| self.slot(s))
     }
 
     /// The CSeq sequence number (RFC 3261 §8.1.1.5), if CSeq is present and well-formed.
     #[must_use]
     #[inline]
     pub fn cseq_number(&self) -> Option<u32> {
-        self.keys.cseq_method.as_ref().map(|_| self.keys.cseq_number)
+        self.ix.keys.cseq_method.as_ref().map(|_| self.ix.keys.cseq_number)
     }
 
     /// The CSeq method, if CSeq is present and well-formed.
     #[must_use]
     #[inline]
     pub fn cseq_method(&self) -> Option<&Method> {
-        self.keys.cseq_method.as_ref()
+        self.ix.keys.cseq_method.as_ref()
     }
 
     /// Max-Forwards (RFC 3261 §8.1.1.6), if present and within 0..=255.
     #[must_use]
     pub fn max_forwards(&self) -> Option<u8> {
-        self.keys.max_forwards
+        self.ix.keys.max_forwards
     }
 
     /// The Content-Length header's value, if present. (The body's real length is
     /// `body().len()`; serialisation always writes that.)
     #[must_use]
     pub fn content_length(&self) -> Option<u32> {
-        self.keys.content_length
+        self.ix.keys.content_length
     }
 
     /// The top Via value (first element of the first Via line), raw.
@@ -532,13 +567,13 @@ impl Message {
     /// The From header value, raw.
     #[must_use]
     pub fn from_header(&self) -> Option<&[u8]> {
-        self.keys.from.and_then(|i| self.headers.get(i as usize)).map(|e| self.slot(e.value))
+        self.ix.keys.from.and_then(|i| self.ix.headers.get(i as usize)).map(|e| self.slot(e.value))
     }
 
     /// The To header value, raw.
     #[must_use]
     pub fn to_header(&self) -> Option<&[u8]> {
-        self.keys.to.and_then(|i| self.headers.get(i as usize)).map(|e| self.slot(e.value))
+        self.ix.keys.to.and_then(|i| self.ix.headers.get(i as usize)).map(|e| self.slot(e.value))
     }
 
     // ----- headers -----------------------------------------------------------------------
@@ -547,13 +582,13 @@ impl Message {
     /// rest of the datagram when Content-Length is absent (RFC 3261 §18.3).
     #[must_use]
     pub fn body(&self) -> &[u8] {
-        self.slot(self.body)
+        self.slot(self.ix.body)
     }
 
     /// The body as a `Bytes` sharing the message buffer.
     #[must_use]
     pub fn body_bytes(&self) -> Bytes {
-        self.slot_bytes(self.body)
+        self.slot_bytes(self.ix.body)
     }
 
     /// The whole buffer the message was parsed from (or built into).
@@ -565,12 +600,12 @@ impl Message {
     /// Number of header lines.
     #[must_use]
     pub fn header_count(&self) -> usize {
-        self.headers.len()
+        self.ix.headers.len()
     }
 
     /// Every header line in order, unknown ones included.
     pub fn lines(&self) -> impl Iterator<Item = HeaderLine<'_>> + '_ {
-        self.headers.iter().map(move |e| HeaderLine {
+        self.ix.headers.iter().map(move |e| HeaderLine {
             name: e.name,
             name_text: self.slot(e.name_text),
             value: self.slot(e.value),
@@ -579,14 +614,15 @@ impl Message {
 
     /// The raw lines of a known header, in order.
     pub fn header_lines(&self, name: HeaderName) -> impl Iterator<Item = &[u8]> + '_ {
-        self.headers.iter().filter(move |e| e.name == name).map(move |e| self.slot(e.value))
+        self.ix.headers.iter().filter(move |e| e.name == name).map(move |e| self.slot(e.value))
     }
 
     /// The lines of a header by name as written (case-insensitive): the way to read
     /// [`HeaderName::Other`] headers such as `X-Custom`.
     pub fn headers_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
         let known = HeaderName::from_bytes(name.as_bytes());
-        self.headers
+        self.ix
+            .headers
             .iter()
             .filter(move |e| {
                 if known == HeaderName::Other {
@@ -631,7 +667,7 @@ impl Message {
     /// the message (route sets, dialog ids).
     #[must_use]
     pub fn header_bytes(&self, name: HeaderName) -> Option<Bytes> {
-        let e = self.headers.iter().find(|e| e.name == name)?;
+        let e = self.ix.headers.iter().find(|e| e.name == name)?;
         let line = self.slot(e.value);
         let first = if name.is_list() { split_list(line).next()? } else { line };
         let offset = first.as_ptr() as usize - line.as_ptr() as usize;
@@ -641,7 +677,7 @@ impl Message {
     /// Whether the message has at least one line of `name`.
     #[must_use]
     pub fn has(&self, name: HeaderName) -> bool {
-        self.headers.iter().any(|e| e.name == name)
+        self.ix.headers.iter().any(|e| e.name == name)
     }
 
     /// The first value of `H`, parsed: `None` if absent, `Some(Err)` if malformed.
@@ -672,10 +708,10 @@ impl Message {
     // ----- edits --------------------------------------------------------------------------
 
     fn own(&mut self, bytes: Bytes) -> Slot {
-        self.pristine = None;
-        self.owned.push(bytes);
-        let len = self.owned.last().map_or(0, Bytes::len);
-        Slot { src: self.owned.len() as u32, start: 0, end: len as u32 }
+        self.ix.pristine = None;
+        self.ix.owned.push(bytes);
+        let len = self.ix.owned.last().map_or(0, Bytes::len);
+        Slot { src: self.ix.owned.len() as u32, start: 0, end: len as u32 }
     }
 
     fn new_entry(&mut self, name: HeaderName, value: Bytes) -> Entry {
@@ -699,7 +735,7 @@ impl Message {
             return Err(EditError::UnnamedHeader);
         }
         let entry = self.new_entry(name, value);
-        self.headers.insert(0, entry);
+        self.ix.headers.insert(0, entry);
         self.rekey(name);
         Ok(())
     }
@@ -715,7 +751,7 @@ impl Message {
     ) -> Result<(), EditError> {
         let entry = self.named_entry(name, value.into())?;
         let changed = entry.name;
-        self.headers.insert(0, entry);
+        self.ix.headers.insert(0, entry);
         self.rekey(changed);
         Ok(())
     }
@@ -734,7 +770,7 @@ impl Message {
             return Err(EditError::UnnamedHeader);
         }
         let entry = self.new_entry(name, value);
-        self.headers.push(entry);
+        self.ix.headers.push(entry);
         self.rekey(name);
         Ok(())
     }
@@ -750,7 +786,7 @@ impl Message {
     ) -> Result<(), EditError> {
         let entry = self.named_entry(name, value.into())?;
         let changed = entry.name;
-        self.headers.push(entry);
+        self.ix.headers.push(entry);
         self.rekey(changed);
         Ok(())
     }
@@ -785,10 +821,10 @@ impl Message {
     /// (as [`Message::header`] gives it): a proxy removing the Routes that name it (RFC 3261
     /// §16.4) finds each line once. Returns whether a value was removed.
     pub fn remove_front_if(&mut self, name: HeaderName, first: impl FnOnce(&[u8]) -> bool) -> bool {
-        let Some(index) = self.headers.iter().position(|e| e.name == name) else {
+        let Some(index) = self.ix.headers.iter().position(|e| e.name == name) else {
             return false;
         };
-        let Some(entry) = self.headers.get(index) else { return false };
+        let Some(entry) = self.ix.headers.get(index) else { return false };
         let line = self.slot(entry.value);
         let value = match (name.is_list(), line.is_empty()) {
             (false, _) => Some(line),
@@ -805,13 +841,13 @@ impl Message {
 
     /// [`pop_front`](Self::pop_front); the popped value is an empty `Bytes` unless `keep`.
     fn take_front(&mut self, name: HeaderName, keep: bool) -> Option<Bytes> {
-        let index = self.headers.iter().position(|e| e.name == name)?;
+        let index = self.ix.headers.iter().position(|e| e.name == name)?;
         self.take_at(name, index, keep)
     }
 
     /// [`take_front`](Self::take_front) of line `index`, the first line of `name`.
     fn take_at(&mut self, name: HeaderName, index: usize, keep: bool) -> Option<Bytes> {
-        let entry = *self.headers.get(index)?;
+        let entry = *self.ix.headers.get(index)?;
         let line = self.slot(entry.value);
         let (first, rest_off) = if name.is_list() {
             let split = FirstValue::of(line);
@@ -827,13 +863,13 @@ impl Message {
         match rest_off {
             Some(off) => {
                 let len = line.len() - off;
-                if let Some(e) = self.headers.get_mut(index) {
+                if let Some(e) = self.ix.headers.get_mut(index) {
                     e.value = entry.value.sub(off, len);
                     e.line_end = 0;
                 }
             }
             None => {
-                self.headers.remove(index);
+                self.ix.headers.remove(index);
                 self.rekey_removed(name, index);
                 return Some(popped);
             }
@@ -877,17 +913,17 @@ impl Message {
     /// any other message (the caller edits it instead). The popped value is an empty `Bytes`
     /// unless `keep`.
     fn pop_top_via_verbatim(&mut self, keep: bool) -> Option<Bytes> {
-        let (p0, p1) = self.pristine?;
+        let (p0, p1) = self.ix.pristine?;
         let (p0, p1) = (p0 as usize, p1 as usize);
-        if !self.owned.is_empty() {
+        if !self.ix.owned.is_empty() {
             return None;
         }
-        let vi = self.headers.iter().position(|e| e.name == HeaderName::Via)?;
-        let via = *self.headers.get(vi)?;
-        let h0 = self.headers.first()?.name_text.start();
+        let vi = self.ix.headers.iter().position(|e| e.name == HeaderName::Via)?;
+        let via = *self.ix.headers.get(vi)?;
+        let h0 = self.ix.headers.first()?.name_text.start();
         // The start line is what `write_to` writes: the parser and the builder leave one
         // space after the method or the status code, and sealing checked `SIP/2.0`.
-        let canonical = match &self.start {
+        let canonical = match &self.ix.start {
             StartLine::Request { method, uri } => {
                 let m = method.as_bytes();
                 uri.start() == p0 + m.len() + 1
@@ -907,7 +943,7 @@ impl Message {
         // The Content-Length value parsed as the body's length (`pristine` says so): it is
         // spelled as `write_to` spells it unless it has a leading zero.
         let (mut next, mut length_ok) = (h0, false);
-        for e in &self.headers {
+        for e in &self.ix.headers {
             if e.line_end == 0 || e.name_text.start() != next {
                 return None;
             }
@@ -919,8 +955,8 @@ impl Message {
         }
         if !length_ok
             || self.buf.get(next..next + 2) != Some(b"\r\n")
-            || self.body.start() != next + 2
-            || self.body.end as usize != p1
+            || self.ix.body.start() != next + 2
+            || self.ix.body.end as usize != p1
         {
             return None;
         }
@@ -976,26 +1012,26 @@ impl Message {
         };
         match kept {
             Some(entry) => {
-                if let Some(e) = self.headers.get_mut(vi) {
+                if let Some(e) = self.ix.headers.get_mut(vi) {
                     *e = entry;
                 }
             }
             None => {
-                self.headers.remove(vi);
+                self.ix.headers.remove(vi);
             }
         }
         if by != 0 {
-            for e in self.headers.iter_mut().take(vi) {
+            for e in self.ix.headers.iter_mut().take(vi) {
                 e.name_text = moved(e.name_text);
                 e.value = moved(e.value);
                 e.line_end += by;
             }
-            match &mut self.start {
+            match &mut self.ix.start {
                 StartLine::Request { uri, .. } => *uri = moved(*uri),
                 StartLine::Response { reason, .. } => *reason = moved(*reason),
             }
         }
-        let keys = &mut self.keys;
+        let keys = &mut self.ix.keys;
         if kept.is_none() {
             for k in [&mut keys.from, &mut keys.to] {
                 if let Some(i) = k.as_mut().filter(|i| usize::from(**i) > vi) {
@@ -1007,23 +1043,24 @@ impl Message {
         keys.to_tag = keys.to_tag.map(moved);
         keys.call_id = keys.call_id.map(moved);
         self.buf = out.freeze();
-        self.pristine = Some((lead as u32, p1 as u32));
+        self.ix.pristine = Some((lead as u32, p1 as u32));
         // The new top Via: the rest of the line, or the next Via line.
         let mut fresh = Keys::default();
-        let top = self.headers.iter().enumerate().skip(vi).find(|(_, e)| e.name == HeaderName::Via);
+        let top =
+            self.ix.headers.iter().enumerate().skip(vi).find(|(_, e)| e.name == HeaderName::Via);
         if let Some((i, e)) = top {
             // A Via line: no Content-Length error to ignore.
             let _ = fresh.observe(e.name, i, self.slot(e.value), e.value);
         }
-        self.keys.adopt_line_key(HeaderName::Via, &fresh);
+        self.ix.keys.adopt_line_key(HeaderName::Via, &fresh);
         Some(popped)
     }
 
     /// Removes every line of a header; returns how many were removed.
     pub fn remove_all(&mut self, name: HeaderName) -> usize {
-        let before = self.headers.len();
-        self.headers.retain(|e| e.name != name);
-        let removed = before - self.headers.len();
+        let before = self.ix.headers.len();
+        self.ix.headers.retain(|e| e.name != name);
+        let removed = before - self.ix.headers.len();
         if removed > 0 {
             self.rekey(name);
         }
@@ -1041,21 +1078,21 @@ impl Message {
             return Err(EditError::UnnamedHeader);
         }
         let entry = self.new_entry(name, value);
-        let mut lines = self.headers.iter().enumerate().filter(|(_, e)| e.name == name);
+        let mut lines = self.ix.headers.iter().enumerate().filter(|(_, e)| e.name == name);
         match (lines.next().map(|(i, _)| i), lines.next().is_some()) {
             (Some(i), false) => {
                 // The only line: replaced in place, the other lines stay where they were.
-                if let Some(e) = self.headers.get_mut(i) {
+                if let Some(e) = self.ix.headers.get_mut(i) {
                     *e = entry;
                 }
                 self.rekey_replaced(name, i);
                 return Ok(());
             }
             (Some(i), true) => {
-                self.headers.retain(|e| e.name != name);
-                self.headers.insert(i.min(self.headers.len()), entry);
+                self.ix.headers.retain(|e| e.name != name);
+                self.ix.headers.insert(i.min(self.ix.headers.len()), entry);
             }
-            (None, _) => self.headers.push(entry),
+            (None, _) => self.ix.headers.push(entry),
         }
         self.rekey(name);
         Ok(())
@@ -1075,7 +1112,7 @@ impl Message {
             return Err(EditError::NotARequest);
         }
         let slot = self.own(uri);
-        if let StartLine::Request { uri, .. } = &mut self.start {
+        if let StartLine::Request { uri, .. } = &mut self.ix.start {
             *uri = slot;
         }
         Ok(())
@@ -1089,7 +1126,7 @@ impl Message {
     /// [`EditError::MaxForwardsExhausted`] when it is already 0 (answer 483, §16.3 step 3),
     /// [`EditError::BadValue`] when the present value is malformed.
     pub fn decrement_max_forwards(&mut self) -> Result<u8, EditError> {
-        let current = match (self.has(HeaderName::MaxForwards), self.keys.max_forwards) {
+        let current = match (self.has(HeaderName::MaxForwards), self.ix.keys.max_forwards) {
             (false, _) => 70,
             (true, Some(n)) => n,
             (true, None) => return Err(EditError::BadValue),
@@ -1114,7 +1151,7 @@ impl Message {
             self.set(HeaderName::ContentType, Bytes::copy_from_slice(ct.as_bytes()))?;
         }
         let body = body.into();
-        self.body = self.own(body);
+        self.ix.body = self.own(body);
         self.rekey(HeaderName::Other);
         Ok(())
     }
@@ -1197,10 +1234,10 @@ impl Message {
         }
         // The line whose first value `top_via` replaces (none without a Via).
         let restamp = top_via.and_then(|v| {
-            let at = self.headers.iter().position(|e| e.name == HeaderName::Via)?;
+            let at = self.ix.headers.iter().position(|e| e.name == HeaderName::Via)?;
             Some((at, v))
         });
-        let StartLine::Request { method, uri } = &self.start else {
+        let StartLine::Request { method, uri } = &self.ix.start else {
             return Err(EditError::NotARequest);
         };
         let uri_bytes = match request_uri {
@@ -1230,13 +1267,9 @@ impl Message {
         buf.extend_from_slice(uri_bytes);
         let uri_slot = Slot::buf(uri_start, buf.len());
         buf.extend_from_slice(b" SIP/2.0\r\n");
-        let mut out = Indexing {
-            buf,
-            headers: Headers::with_capacity(self.headers.len() + front.len() + 1),
-            keys: Keys::default(),
-            from: &self.buf,
-            run: (0, 0),
-        };
+        let mut ix = Parts::boxed();
+        ix.headers.reserve(self.ix.headers.len() + front.len() + 1);
+        let mut out = Indexing { buf, ix, from: &self.buf, run: (0, 0) };
         for &(name, value) in front {
             out.line(name, b"", value);
         }
@@ -1248,7 +1281,7 @@ impl Message {
         let (mut wrote_length, mut wrote_mf) = (false, false);
         // Where the digits of a Max-Forwards line copied as it is go, once the copy is written.
         let mut mf_patch = None;
-        for (old, e) in self.headers.iter().enumerate() {
+        for (old, e) in self.ix.headers.iter().enumerate() {
             match e.name {
                 HeaderName::MaxForwards if max_forwards.is_some() => {
                     if let (false, Some(n)) = (wrote_mf, max_forwards) {
@@ -1298,22 +1331,22 @@ impl Message {
         }
         let mut forwarded = out.finish(body, method, uri_slot);
         // The copied lines are the lines of `buf`, folded as they were.
-        forwarded.keys.line_breaks = self.keys.line_breaks;
+        forwarded.ix.keys.line_breaks = self.ix.keys.line_breaks;
         Ok(forwarded)
     }
 
     /// Recomputes the eager keys from scratch.
     #[cfg(test)]
     fn reindex(&mut self) {
-        self.pristine = None;
+        self.ix.pristine = None;
         let mut keys = Keys::default();
-        for (i, e) in self.headers.iter().enumerate() {
+        for (i, e) in self.ix.headers.iter().enumerate() {
             // An edit may have introduced a bad Content-Length; serialisation rewrites it
             // anyway, so such an error is not kept here.
             let _ = keys.observe(e.name, i, self.slot(e.value), e.value);
         }
         keys.content_length = Some(self.body().len() as u32);
-        self.keys = keys;
+        self.ix.keys = keys;
     }
 
     /// Recomputes the eager keys after an edit that added, removed or changed lines of
@@ -1322,11 +1355,11 @@ impl Message {
     /// `changed` are observed afresh, the other keys keep their values, and the line positions,
     /// which shift with any insertion or removal, are found again.
     fn rekey(&mut self, changed: HeaderName) {
-        self.pristine = None;
+        self.ix.pristine = None;
         let body_len = self.body().len() as u32;
         let mut fresh = Keys::default();
         let (mut via, mut from, mut to) = (None, None, None);
-        for (i, e) in self.headers.iter().enumerate() {
+        for (i, e) in self.ix.headers.iter().enumerate() {
             match e.name {
                 HeaderName::Via => via = via.or(Some(i as u16)),
                 HeaderName::From => from = from.or(Some(i as u16)),
@@ -1338,7 +1371,7 @@ impl Message {
                 let _ = fresh.observe(e.name, i, self.slot(e.value), e.value);
             }
         }
-        let keys = &mut self.keys;
+        let keys = &mut self.ix.keys;
         match changed {
             HeaderName::Via => keys.branch = fresh.branch,
             HeaderName::From => keys.from_tag = fresh.from_tag,
@@ -1365,9 +1398,9 @@ impl Message {
     /// that depend on more than the first line of their name are recomputed by `rekey`.
     fn rekey_removed(&mut self, changed: HeaderName, at: usize) {
         let slot = match changed {
-            HeaderName::Via => self.keys.via,
-            HeaderName::From => self.keys.from,
-            HeaderName::To => self.keys.to,
+            HeaderName::Via => self.ix.keys.via,
+            HeaderName::From => self.ix.keys.from,
+            HeaderName::To => self.ix.keys.to,
             HeaderName::CallId
             | HeaderName::CSeq
             | HeaderName::MaxForwards
@@ -1377,17 +1410,17 @@ impl Message {
             }
             _ => None,
         };
-        self.pristine = None;
+        self.ix.pristine = None;
         let mut fresh = Keys::default();
         if slot == Some(at as u16) {
-            let next = self.headers.iter().enumerate().skip(at).find(|(_, e)| e.name == changed);
+            let next = self.ix.headers.iter().enumerate().skip(at).find(|(_, e)| e.name == changed);
             if let Some((i, e)) = next {
                 // A bad Content-Length is rewritten on serialisation: not an error here.
                 let _ = fresh.observe(e.name, i, self.slot(e.value), e.value);
             }
         }
         let body_len = self.body().len() as u32;
-        let keys = &mut self.keys;
+        let keys = &mut self.ix.keys;
         let moved = |k: &mut Option<u16>| {
             if let Some(i) = k.as_mut().filter(|i| usize::from(**i) > at) {
                 *i -= 1;
@@ -1416,15 +1449,15 @@ impl Message {
             self.rekey(changed);
             return;
         }
-        self.pristine = None;
+        self.ix.pristine = None;
         let mut fresh = Keys::default();
-        if let Some(e) = self.headers.get(at) {
+        if let Some(e) = self.ix.headers.get(at) {
             // Not a Content-Length line: no error to ignore.
             let _ = fresh.observe(e.name, at, self.slot(e.value), e.value);
         }
         let body_len = self.body().len() as u32;
-        self.keys.adopt_line_key(changed, &fresh);
-        self.keys.content_length = Some(body_len);
+        self.ix.keys.adopt_line_key(changed, &fresh);
+        self.ix.keys.content_length = Some(body_len);
     }
 
     // ----- serialisation ------------------------------------------------------------------
@@ -1432,19 +1465,19 @@ impl Message {
     /// Bytes the serialised message will need at most (a capacity hint).
     #[must_use]
     pub fn serialized_len_hint(&self) -> usize {
-        self.buf.len() + self.owned.iter().map(|b| b.len() + 32).sum::<usize>() + 32
+        self.buf.len() + self.ix.owned.iter().map(|b| b.len() + 32).sum::<usize>() + 32
     }
 
     /// Appends the message to `out` (RFC 3261 §7): untouched header lines byte for byte,
     /// edited or created ones as `Name: value`, and a Content-Length that always equals the
     /// body's length (written once, where the first Content-Length was, or added at the end).
     pub fn write_to(&self, out: &mut BytesMut) {
-        if let Some((start, end)) = self.pristine {
+        if let Some((start, end)) = self.ix.pristine {
             out.extend_from_slice(self.buf.get(start as usize..end as usize).unwrap_or_default());
             return;
         }
         out.reserve(self.serialized_len_hint());
-        match &self.start {
+        match &self.ix.start {
             StartLine::Request { method, uri } => {
                 out.extend_from_slice(method.as_bytes());
                 out.extend_from_slice(b" ");
@@ -1473,7 +1506,7 @@ impl Message {
             }
             *run = (0, 0);
         };
-        for e in &self.headers {
+        for e in &self.ix.headers {
             let value = self.slot(e.value);
             if e.name == HeaderName::ContentLength {
                 if wrote_length {
@@ -1516,7 +1549,7 @@ impl Message {
     /// returned as it was received when its Content-Length was present and exact.
     #[must_use]
     pub fn to_bytes(&self) -> Bytes {
-        if let Some((start, end)) = self.pristine {
+        if let Some((start, end)) = self.ix.pristine {
             return self.buf.slice(start as usize..end as usize);
         }
         let mut out = BytesMut::new();
@@ -1528,8 +1561,8 @@ impl Message {
 /// A message being written line by line by [`Message::forwarded`], indexed as it is written.
 struct Indexing<'a> {
     buf: BytesMut,
-    headers: Headers,
-    keys: Keys,
+    /// The index and keys of the lines written (the message's parts to be).
+    ix: Box<Parts>,
     /// The buffer untouched lines are copied from.
     from: &'a [u8],
     /// Untouched lines of `from` that follow each other, CRLF included, indexed already and
@@ -1543,15 +1576,15 @@ impl Indexing<'_> {
     /// Content-Length line holding the body's length.
     #[inline(always)]
     fn finish(self, body: &[u8], method: &Method, uri: Slot) -> Message {
-        let Indexing { mut buf, headers, mut keys, .. } = self;
-        keys.content_length = Some(body.len() as u32);
-        keys.content_length_lines = 1;
+        let Indexing { mut buf, mut ix, .. } = self;
+        ix.keys.content_length = Some(body.len() as u32);
+        ix.keys.content_length_lines = 1;
         buf.extend_from_slice(b"\r\n");
         let body_start = buf.len();
         buf.extend_from_slice(body);
         let body = Slot::buf(body_start, buf.len());
-        let start = StartLine::Request { method: method.clone(), uri };
-        Message::indexed(buf.freeze(), start, headers, keys, body)
+        ix.start = StartLine::Request { method: method.clone(), uri };
+        Message::indexed(buf.freeze(), ix, body)
     }
 
     /// Writes the digits of `n` at `at`, where a Max-Forwards line copied as it is holds as
@@ -1608,7 +1641,7 @@ impl Indexing<'_> {
         let raw = RawLine { name, name_start, name_end, value_from, content_end };
         // A value the parser would refuse (a bad Content-Length an edit put there) is written
         // as the edits would write it; its key stays unset, as after the edit.
-        let _ = index_header(&mut self.headers, &mut self.keys, &self.buf, raw);
+        let _ = index_header(&mut self.ix.headers, &mut self.ix.keys, &self.buf, raw);
     }
 
     /// Writes `Max-Forwards: n` as [`line`](Self::line) writes it, and indexes it as the parser
@@ -1628,15 +1661,15 @@ impl Indexing<'_> {
         self.buf.extend_from_slice(digits);
         let content_end = self.buf.len();
         self.buf.extend_from_slice(b"\r\n");
-        self.headers.push(Entry {
+        self.ix.headers.push(Entry {
             name,
             name_text: Slot::buf(name_start, name_end),
             value: Slot::buf(value_from, content_end),
             line_end: content_end as u32,
         });
-        if !self.keys.max_forwards_seen {
-            self.keys.max_forwards_seen = true;
-            self.keys.max_forwards = Some(n);
+        if !self.ix.keys.max_forwards_seen {
+            self.ix.keys.max_forwards_seen = true;
+            self.ix.keys.max_forwards = Some(n);
         }
     }
 
@@ -1661,15 +1694,15 @@ impl Indexing<'_> {
         let name_start = self.buf.len() + (line_start - self.run.0);
         let value_from = name_start + name.len() + 2;
         let content_end = value_from + digits;
-        self.headers.push(Entry {
+        self.ix.headers.push(Entry {
             name: HeaderName::MaxForwards,
             name_text: Slot::buf(name_start, name_start + name.len()),
             value: Slot::buf(value_from, content_end),
             line_end: content_end as u32,
         });
-        if !self.keys.max_forwards_seen {
-            self.keys.max_forwards_seen = true;
-            self.keys.max_forwards = Some(n);
+        if !self.ix.keys.max_forwards_seen {
+            self.ix.keys.max_forwards_seen = true;
+            self.ix.keys.max_forwards = Some(n);
         }
         Some(value_from)
     }
@@ -1703,36 +1736,38 @@ impl Indexing<'_> {
             Slot::buf(start, start + (s.end - s.start) as usize)
         };
         let value = shift(e.value);
-        let at = self.headers.len();
-        self.headers.push(Entry {
+        let at = self.ix.headers.len();
+        self.ix.headers.push(Entry {
             name: e.name,
             name_text: shift(e.name_text),
             value,
             line_end: (name_start + (e.line_end as usize - line_start)) as u32,
         });
-        let keys = &mut self.keys;
+        let keys = &mut self.ix.keys;
         let mine = Some(old as u16);
         let carry = |k: Option<Slot>| k.and_then(|k| k.rebase(e.value, value));
         match e.name {
-            HeaderName::Via if keys.via.is_none() && from.keys.via == mine => {
+            HeaderName::Via if keys.via.is_none() && from.ix.keys.via == mine => {
                 keys.via = Some(at as u16);
-                keys.branch = carry(from.keys.branch);
+                keys.branch = carry(from.ix.keys.branch);
             }
-            HeaderName::From if keys.from.is_none() && from.keys.from == mine => {
+            HeaderName::From if keys.from.is_none() && from.ix.keys.from == mine => {
                 keys.from = Some(at as u16);
-                keys.from_tag = carry(from.keys.from_tag);
+                keys.from_tag = carry(from.ix.keys.from_tag);
             }
-            HeaderName::To if keys.to.is_none() && from.keys.to == mine => {
+            HeaderName::To if keys.to.is_none() && from.ix.keys.to == mine => {
                 keys.to = Some(at as u16);
-                keys.to_tag = carry(from.keys.to_tag);
+                keys.to_tag = carry(from.ix.keys.to_tag);
             }
-            HeaderName::CallId if keys.call_id.is_none() && from.keys.call_id == Some(e.value) => {
+            HeaderName::CallId
+                if keys.call_id.is_none() && from.ix.keys.call_id == Some(e.value) =>
+            {
                 keys.call_id = Some(value);
             }
-            HeaderName::CSeq if !keys.cseq_seen && from.keys.cseq_seen => {
+            HeaderName::CSeq if !keys.cseq_seen && from.ix.keys.cseq_seen => {
                 keys.cseq_seen = true;
-                keys.cseq_number = from.keys.cseq_number;
-                keys.cseq_method.clone_from(&from.keys.cseq_method);
+                keys.cseq_number = from.ix.keys.cseq_number;
+                keys.cseq_method.clone_from(&from.ix.keys.cseq_method);
             }
             name => {
                 // The value's bytes as they are in `from` (the copy may not be written yet).
@@ -1914,7 +1949,7 @@ impl PartialEq for Message {
     /// as classified, values byte for byte), and the same body. Content-Length lines are
     /// skipped: serialisation derives them from the body.
     fn eq(&self, other: &Self) -> bool {
-        let start_eq = match (&self.start, &other.start) {
+        let start_eq = match (&self.ix.start, &other.ix.start) {
             (
                 StartLine::Request { method: m1, uri: u1 },
                 StartLine::Request { method: m2, uri: u2 },
@@ -1939,7 +1974,7 @@ impl Eq for Message {}
 
 /// The header lines that take part in [`Message`] equality.
 fn comparable_lines(m: &Message) -> Vec<(HeaderName, &[u8], &[u8])> {
-    m.headers
+    m.ix.headers
         .iter()
         .filter(|e| e.name != HeaderName::ContentLength)
         .map(|e| {
@@ -1952,7 +1987,7 @@ fn comparable_lines(m: &Message) -> Vec<(HeaderName, &[u8], &[u8])> {
 impl fmt::Debug for Message {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Message");
-        match &self.start {
+        match &self.ix.start {
             StartLine::Request { method, uri } => {
                 d.field("method", method);
                 d.field("uri", &String::from_utf8_lossy(self.slot(*uri)));
@@ -1988,6 +2023,28 @@ impl fmt::Display for Message {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// A message is its buffer and one pointer: cheap to move between layers. A typical
+    /// message keeps its header index in that one allocation, and a clone copies it whole.
+    #[test]
+    fn message_is_small_and_its_index_inline() {
+        assert!(std::mem::size_of::<Message>() <= 40, "{}", std::mem::size_of::<Message>());
+        let mut text = b"INVITE sip:b@example.com SIP/2.0\r\n".to_vec();
+        for i in 0..HEADERS_CAPACITY + 3 {
+            text.extend_from_slice(format!("X-H{i}: {i}\r\n").as_bytes());
+        }
+        text.extend_from_slice(b"\r\n");
+        let long = Message::parse(Bytes::from(text)).unwrap();
+        assert!(long.ix.headers.spilled());
+        let copy = long.clone();
+        assert_eq!(copy, long);
+        assert_eq!(copy.lines().count(), HEADERS_CAPACITY + 3);
+        let short =
+            Message::parse(Bytes::from_static(b"SIP/2.0 200 OK\r\nX-A: 1\r\n\r\n")).unwrap();
+        assert!(!short.ix.headers.spilled());
+        assert!(!short.clone().ix.headers.spilled());
+        assert_eq!(short.clone().to_bytes(), short.to_bytes());
+    }
 
     /// One edit of the kinds a proxy and a UA make.
     #[derive(Clone, Debug)]
@@ -2088,7 +2145,7 @@ mod tests {
                 let _ = e.apply(&mut m);
                 let mut full = m.clone();
                 full.reindex();
-                prop_assert_eq!(&m.keys, &full.keys);
+                prop_assert_eq!(&m.ix.keys, &full.ix.keys);
                 // And the keys are what parsing the serialised message finds.
                 let again = Message::parse(m.to_bytes()).unwrap();
                 prop_assert_eq!(m.via_branch(), again.via_branch());
@@ -2190,9 +2247,9 @@ mod tests {
             }
             let bytes = edited.to_bytes();
             prop_assert_eq!(&copy.to_bytes(), &bytes);
-            prop_assert!(copy.pristine.is_some());
+            prop_assert!(copy.ix.pristine.is_some());
             if let Ok(parsed) = Message::parse(bytes) {
-                prop_assert_eq!(&copy.keys, &parsed.keys);
+                prop_assert_eq!(&copy.ix.keys, &parsed.ix.keys);
                 prop_assert_eq!(copy.lines().collect::<Vec<_>>(), parsed.lines().collect::<Vec<_>>());
                 prop_assert_eq!(copy.body(), parsed.body());
                 prop_assert_eq!(copy.request_uri_str(), parsed.request_uri_str());
@@ -2282,9 +2339,9 @@ mod tests {
     /// The index and keys of a message sent as it is, with positions counted from where the
     /// message starts in its buffer.
     fn rebased(m: &Message) -> String {
-        let o = m.pristine.map_or(0, |p| p.0);
+        let o = m.ix.pristine.map_or(0, |p| p.0);
         let sub = |s: Slot| Slot { src: s.src, start: s.start - o, end: s.end - o };
-        let mut keys = m.keys.clone();
+        let mut keys = m.ix.keys.clone();
         // Set while a folded line may be left (a popped Via may have taken the last one):
         // checked on its own, as at least what a parse of the bytes sets.
         keys.line_breaks = false;
@@ -2292,21 +2349,21 @@ mod tests {
         keys.from_tag = keys.from_tag.map(sub);
         keys.to_tag = keys.to_tag.map(sub);
         keys.call_id = keys.call_id.map(sub);
-        let headers: Vec<Entry> = m
-            .headers
-            .iter()
-            .map(|e| Entry {
-                name_text: sub(e.name_text),
-                value: sub(e.value),
-                line_end: e.line_end - o,
-                ..*e
-            })
-            .collect();
-        let start = match &m.start {
+        let headers: Vec<Entry> =
+            m.ix.headers
+                .iter()
+                .map(|e| Entry {
+                    name_text: sub(e.name_text),
+                    value: sub(e.value),
+                    line_end: e.line_end - o,
+                    ..*e
+                })
+                .collect();
+        let start = match &m.ix.start {
             StartLine::Request { uri, .. } => sub(*uri),
             StartLine::Response { reason, .. } => sub(*reason),
         };
-        format!("{keys:?} {headers:?} {start:?} {:?}", sub(m.body))
+        format!("{keys:?} {headers:?} {start:?} {:?}", sub(m.ix.body))
     }
 
     /// Everything observable of two messages that should be the same one.
@@ -2358,13 +2415,13 @@ mod tests {
                 assert_same(&fast, &slow);
                 if verbatim && edits.is_empty() && pop == 0 {
                     // The one-copy path was taken: the result is sent as it is.
-                    prop_assert!(had_via && fast.pristine.is_some());
-                    prop_assert!(fast.owned.is_empty());
+                    prop_assert!(had_via && fast.ix.pristine.is_some());
+                    prop_assert!(fast.ix.owned.is_empty());
                 }
-                if fast.pristine.is_some() {
+                if fast.ix.pristine.is_some() {
                     let parsed = Message::parse(fast.to_bytes()).unwrap();
                     prop_assert_eq!(rebased(&fast), rebased(&parsed));
-                    prop_assert!(fast.keys.line_breaks || !parsed.keys.line_breaks);
+                    prop_assert!(fast.ix.keys.line_breaks || !parsed.ix.keys.line_breaks);
                     assert_same(&fast, &parsed);
                 }
             }
@@ -2405,7 +2462,7 @@ mod tests {
             for _ in 0..pops {
                 prop_assert_eq!(popped.pop_top_via().is_some(), removed.remove_top_via());
                 assert_same(&popped, &removed);
-                prop_assert_eq!(popped.pristine, removed.pristine);
+                prop_assert_eq!(popped.ix.pristine, removed.ix.pristine);
                 for name in [HeaderName::Via, HeaderName::Subject, HeaderName::From] {
                     let first_value = front_popped.header(name).map(<[u8]>::to_vec);
                     let take = first_value.as_ref().is_some_and(|l| l.len() % 2 == 0);
@@ -2497,7 +2554,7 @@ mod tests {
             let bytes = edited.to_bytes();
             assert_eq!(copy.to_bytes(), bytes, "{line}");
             let parsed = Message::parse(bytes).unwrap();
-            assert_eq!(copy.keys, parsed.keys, "{line}");
+            assert_eq!(copy.ix.keys, parsed.ix.keys, "{line}");
             assert_eq!(copy.max_forwards(), Some(n));
             assert_eq!(copy.lines().collect::<Vec<_>>(), parsed.lines().collect::<Vec<_>>());
         }

@@ -225,8 +225,11 @@ pub(crate) fn parse(buf: Bytes, limits: &Limits) -> Result<Message, ParseError> 
 
     let mut message = Message::started(buf, start);
     let b: &[u8] = &message.buf;
-    let headers = &mut message.headers;
-    let keys = &mut message.keys;
+    let headers = &mut message.ix.headers;
+    let keys = &mut message.ix.keys;
+    // The lines indexed so far (`headers.len()`, counted here: the index is inline up to its
+    // capacity, and its length a branch to read).
+    let mut count = 0;
     let body_start = loop {
         // A header line starts with its name, never with CR or LF: one byte tells it from the
         // empty line ending the headers (or from a malformed line, which `header_line` reports).
@@ -240,12 +243,13 @@ pub(crate) fn parse(buf: Bytes, limits: &Limits) -> Result<Message, ParseError> 
                 _ => {}
             }
         }
-        if headers.len() >= limits.headers() {
+        if count >= limits.headers() {
             return Err(ParseError::new(K::TooManyHeaders, pos));
         }
         let (line, next, folded) = header_line(b, pos, limits)?;
         keys.line_breaks |= folded;
         index_header(headers, keys, b, line)?;
+        count += 1;
         pos = next;
     };
 
@@ -831,8 +835,8 @@ mod tests {
 
         let mut message = Message::started(buf, start);
         let b: &[u8] = &message.buf;
-        let headers = &mut message.headers;
-        let keys = &mut message.keys;
+        let headers = &mut message.ix.headers;
+        let keys = &mut message.ix.keys;
         let body_start = loop {
             match (b.get(pos), b.get(pos + 1)) {
                 (Some(b'\r'), Some(b'\n')) => break pos + 2,

@@ -257,7 +257,7 @@ impl Message {
         // first malformed one kept for after the missing and multiple headers.
         let mut count = [0_u8; REQUIRED.len()];
         let (mut section, mut malformed) = (None, None);
-        for e in &self.headers {
+        for e in &self.ix.headers {
             if let Some(k) = required_index(e.name)
                 && let Some(c) = count.get_mut(k)
             {
@@ -266,7 +266,8 @@ impl Message {
             // The Call-ID key's line was found to be `word ["@" word]` when the key was
             // taken (the parser's and every edit's `is_call_id`), which is what
             // `plain_call_id` accepts: judged already.
-            let keyed_call_id = e.name == HeaderName::CallId && self.keys.call_id == Some(e.value);
+            let keyed_call_id =
+                e.name == HeaderName::CallId && self.ix.keys.call_id == Some(e.value);
             if malformed.is_none() && scope.covers(e.name) && !keyed_call_id {
                 malformed = check_entry(self, &mut section, e).err();
             }
@@ -348,7 +349,7 @@ impl Message {
 #[cfg(test)]
 fn check_headers(msg: &Message) -> Result<(), HeaderError> {
     let mut section = None;
-    msg.headers.iter().try_for_each(|e| check_entry(msg, &mut section, e))
+    msg.ix.headers.iter().try_for_each(|e| check_entry(msg, &mut section, e))
 }
 
 /// The check of [`check_headers`] for the line `e` of `msg`; `section` is the header section
@@ -660,7 +661,7 @@ impl<'m> HeaderSection<'m> {
     fn of(msg: &'m Message) -> Self {
         // Values added by edits live outside the buffer and are left out of the range.
         let (mut start, mut end) = (usize::MAX, 0);
-        for e in &msg.headers {
+        for e in &msg.ix.headers {
             if let Some((s, e)) = e.value.in_buf() {
                 start = start.min(s);
                 end = end.max(e);
@@ -1108,7 +1109,7 @@ mod tests {
     /// What `validate` takes for granted of the Call-ID key's line: `plain_call_id` accepts
     /// it.
     fn call_id_key_is_plain(msg: &Message) -> Result<(), TestCaseError> {
-        if let Some(slot) = msg.keys.call_id {
+        if let Some(slot) = msg.ix.keys.call_id {
             let v = msg.slot(slot);
             prop_assert!(crate::headers::plain_call_id(v), "{:?}", v);
         }
@@ -1125,7 +1126,7 @@ mod tests {
                 let Ok(raw) = std::fs::read(entry.path()) else { continue };
                 let Ok(msg) = Message::parse(Bytes::from(raw)) else { continue };
                 assert!(call_id_key_is_plain(&msg).is_ok(), "{:?}", entry.path());
-                keyed += usize::from(msg.keys.call_id.is_some());
+                keyed += usize::from(msg.ix.keys.call_id.is_some());
             }
         }
         assert!(keyed > 20, "{keyed}");
