@@ -597,6 +597,19 @@ impl Message {
         &self.buf
     }
 
+    /// Heap bytes this message's index holds besides its buffer: the boxed start line, header
+    /// index, keys and body ranges, the header index's spill when it has more lines than fit
+    /// inline, and the list of owned pieces an edit made (not the pieces' bytes, which are
+    /// message buffers like [`Message::buffer`]). With `size_of::<Message>()` this is what
+    /// keeping a message costs beyond its bytes.
+    #[must_use]
+    pub fn index_bytes(&self) -> usize {
+        let spill = if self.ix.headers.spilled() { self.ix.headers.capacity() } else { 0 };
+        std::mem::size_of::<Parts>()
+            + spill * std::mem::size_of::<Entry>()
+            + self.ix.owned.capacity() * std::mem::size_of::<Bytes>()
+    }
+
     /// Number of header lines.
     #[must_use]
     pub fn header_count(&self) -> usize {
@@ -2044,6 +2057,13 @@ mod tests {
         assert!(!short.ix.headers.spilled());
         assert!(!short.clone().ix.headers.spilled());
         assert_eq!(short.clone().to_bytes(), short.to_bytes());
+        // what keeping each costs besides its bytes: the box, and the spill of the long one
+        assert_eq!(short.index_bytes(), std::mem::size_of::<Parts>());
+        assert!(
+            long.index_bytes()
+                >= std::mem::size_of::<Parts>()
+                    + (HEADERS_CAPACITY + 3) * std::mem::size_of::<Entry>()
+        );
     }
 
     /// One edit of the kinds a proxy and a UA make.

@@ -831,7 +831,10 @@ impl UaCore {
     #[must_use]
     pub fn call_bytes(&self, call: CallId) -> Option<usize> {
         let c = self.call(call)?;
-        let message = std::mem::size_of::<Message>();
+        // a kept message: its box, the message, and the index it keeps besides its bytes
+        let kept = |m: Option<&Message>| {
+            m.map_or(0, |m| std::mem::size_of::<Option<Message>>() + m.index_bytes())
+        };
         let tried = if c.tried.spilled() { c.tried.capacity() } else { 0 };
         Some(
             std::mem::size_of::<Call>()
@@ -842,8 +845,8 @@ impl UaCore {
                 + c.dialogs.heap_bytes()
                 + tried * std::mem::size_of::<Box<str>>()
                 + c.tried.iter().map(|t| t.len()).sum::<usize>()
-                + usize::from(c.invite.is_some()) * message
-                + usize::from(c.pending.is_some()) * message
+                + kept(c.invite.as_ref().and_then(Kept::get))
+                + kept(c.pending.as_ref().and_then(|(_, k)| k.get()))
                 + c.rare.as_ref().map_or(0, |r| {
                     std::mem::size_of::<Rare>()
                         + r.targets.capacity() * std::mem::size_of::<(u16, Box<str>)>()
