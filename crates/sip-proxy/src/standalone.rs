@@ -76,12 +76,8 @@ impl<L: LocationService, R: Resolver> StandaloneProxy<L, R> {
     /// either way), without moving the received message through the table's queue.
     #[inline(always)]
     fn take_direct(&mut self, now: Instant, direct: Option<Direct>) {
-        if let Some(Direct { after, event, .. }) = direct {
-            for _ in 0..after {
-                if !self.pump_one(now) {
-                    break;
-                }
-            }
+        if let Some(direct) = direct {
+            let event = direct.after_queued(|| self.pump_one(now));
             self.take_event(now, event);
         }
         self.pump(now);

@@ -202,8 +202,8 @@ pub struct Transmit {
 }
 
 /// The next thing to do, from [`poll_output`](crate::TransactionTable::poll_output).
-// Events carry whole `Message`s (304 bytes: keys and handles to the shared buffer and the heap
-// header index); boxing them would add an allocation per event to save a memcpy per output.
+// Events carry whole `Message`s (40 bytes: the shared buffer and the boxed index); boxing
+// them would add an allocation per event to save a few words of copy per output.
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum Output {
@@ -230,6 +230,22 @@ pub struct Direct {
     pub after: usize,
     /// The event.
     pub event: Event,
+}
+
+impl Direct {
+    /// The event, once `pump_one` has taken the `after` outputs queued before it (it takes
+    /// one output and says whether there was one; the first `false` stops). What a TU's
+    /// pump calls to see the outputs in [`poll_output`](crate::TransactionTable::poll_output)'s
+    /// order; the outputs after the event are the TU's to drain as usual.
+    #[inline(always)]
+    pub fn after_queued(self, mut pump_one: impl FnMut() -> bool) -> Event {
+        for _ in 0..self.after {
+            if !pump_one() {
+                break;
+            }
+        }
+        self.event
+    }
 }
 
 /// An output that carries no message, from

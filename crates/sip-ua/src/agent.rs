@@ -121,12 +121,8 @@ impl UserAgent {
     /// the received message is not moved through the table's queue).
     #[inline(always)]
     fn take_direct(&mut self, now: Instant, direct: Option<Direct>) {
-        if let Some(Direct { after, event, .. }) = direct {
-            for _ in 0..after {
-                if !self.pump_one(now) {
-                    break;
-                }
-            }
+        if let Some(direct) = direct {
+            let event = direct.after_queued(|| self.pump_one(now));
             if self.core.handle_event(now, &mut self.table, event).is_some() {
                 self.unclaimed += 1;
             }
