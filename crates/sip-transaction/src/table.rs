@@ -303,6 +303,12 @@ enum Machine {
 }
 
 impl Machine {
+    /// Whether this is an INVITE server transaction whose TU has not answered, so its
+    /// 100 (Trying) timer (§17.2.1) is still due to be armed.
+    fn awaits_trying(&self) -> bool {
+        matches!(self, Machine::ServerInvite(m) if m.unanswered())
+    }
+
     fn kind(&self) -> TransactionKind {
         match self {
             Machine::ClientInvite(_) => TransactionKind::ClientInvite,
@@ -600,8 +606,7 @@ impl TransactionTable {
     /// Whether `id` is a live INVITE server transaction that has not answered yet: its
     /// 100 (Trying) timer is still to be armed.
     fn awaits_trying(&self, id: TransactionId) -> bool {
-        self.entry(id)
-            .is_some_and(|e| matches!(&e.machine, Machine::ServerInvite(m) if m.unanswered()))
+        self.entry(id).is_some_and(|e| e.machine.awaits_trying())
     }
 
     // ----- commands ---------------------------------------------------------------------------
@@ -1092,7 +1097,7 @@ impl TransactionTable {
         let Self { trying, slots, queue, .. } = self;
         for &(id, drawn) in trying.iter() {
             if let Some(entry) = slots.get_mut(id) {
-                if matches!(&entry.machine, Machine::ServerInvite(m) if m.unanswered()) {
+                if entry.machine.awaits_trying() {
                     entry.timers.arm_drawn(queue, id, drawn, Timer::Trying);
                 }
             }
