@@ -49,7 +49,7 @@ use std::time::{Duration, Instant, SystemTime};
 use sip_auth::{
     Algorithm, AuthRole, DigestServer, DigestServerConfig, MemoryStore as Passwords, Reply,
 };
-use sip_message::{HeaderName, Host, Limits, Message, MessageBuilder, Method, Q, SipUri, Uri};
+use sip_message::{HeaderName, Host, Limits, Message, MessageBuilder, Method, SipUri, Uri};
 use sip_proxy::{
     Location as ProxyLocation, Lookup, Proxy, ProxyConfig, ProxyEvent, StaticResolver,
 };
@@ -1607,17 +1607,7 @@ impl Bindings {
         let found = |aor: &Aor| {
             let mut live: Vec<T> = Vec::new();
             let read = self.registrar.store().with_bindings(aor, &mut |list| {
-                let alive = |b: &&sip_registrar::Binding| b.is_alive(now);
-                if list.iter().filter(alive).nth(1).is_none() {
-                    live.extend(list.iter().filter(alive).map(&make));
-                } else {
-                    // Stable: equal q keeps registration order (as `LocationService::lookup`
-                    // sorts).
-                    let mut sorted: Vec<&sip_registrar::Binding> =
-                        list.iter().filter(alive).collect();
-                    sorted.sort_by_key(|b| std::cmp::Reverse(b.q.unwrap_or(Q::ONE)));
-                    live.extend(sorted.into_iter().map(&make));
-                }
+                live = sip_registrar::live_in_order(list, now, &make);
             });
             (read.is_ok() && !live.is_empty()).then_some(live)
         };

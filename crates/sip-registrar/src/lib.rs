@@ -131,7 +131,7 @@ mod tag;
 pub use aor::{Aor, AorError, Domains};
 pub use binding::{Binding, Location};
 pub use date::format_date;
-pub use location::LocationService;
+pub use location::{LocationService, live_in_order};
 pub use redirect::{RedirectConfig, RedirectError, RedirectServer, RedirectStats};
 pub use registrar::{
     AllowAll, Authorizer, RegisterContext, RegisterError, Registrar, RegistrarConfig,

@@ -4,7 +4,23 @@
 use std::time::Instant;
 
 use crate::binding::effective_q;
-use crate::{Aor, BindingStore, Location, StoreError};
+use crate::{Aor, Binding, BindingStore, Location, StoreError};
+
+/// The bindings of `list` alive at `now`, each made into a `T` by `make`, in the order of
+/// [`LocationService::lookup`]: highest `q` first (a missing `q` counts as 1.0), equal `q` in
+/// registration order. For a caller that reads a store's lent bindings
+/// ([`BindingStore::with_bindings`]) and wants its own target type; one live binding costs no
+/// sort and no allocation besides the result.
+pub fn live_in_order<T>(list: &[Binding], now: Instant, make: impl Fn(&Binding) -> T) -> Vec<T> {
+    let alive = |b: &&Binding| b.is_alive(now);
+    if list.iter().filter(alive).nth(1).is_none() {
+        return list.iter().filter(alive).map(make).collect();
+    }
+    let mut sorted: Vec<&Binding> = list.iter().filter(alive).collect();
+    // Stable: equal q keeps registration order.
+    sorted.sort_by_key(|b| std::cmp::Reverse(effective_q(b.q)));
+    sorted.into_iter().map(make).collect()
+}
 
 /// Read access to the bindings of a domain: "a proxy or a redirect server for that domain MUST
 /// be capable of reading that same data" (RFC 3261 §10.1).
@@ -34,10 +50,8 @@ impl<S: BindingStore + ?Sized> LocationService for S {
         // The bindings lent, not copied: only the fields a location carries are.
         let mut live: Vec<Location> = Vec::new();
         self.with_bindings(aor, &mut |list| {
-            live.extend(list.iter().filter(|b| b.is_alive(now)).map(crate::Binding::to_location));
+            live.extend(live_in_order(list, now, Binding::to_location))
         })?;
-        // Stable: equal q keeps registration order.
-        live.sort_by_key(|l| std::cmp::Reverse(effective_q(l.q)));
         Ok(live)
     }
 
