@@ -21,7 +21,7 @@ use crate::context::{
 };
 use crate::location::{LocationService, Lookup, Resolver};
 use crate::routing::{
-    Hex16, TopVia, bracketed, hex_str, local_tag, loop_hash, loop_hash_with, loop_part_of,
+    Hex16, TopVia, bracketed, hex_str, local_tag, loop_hash, loop_hash_read, loop_part_of,
     pop_last_route, postprocess_strict_route, rebuild_sip, replace_top_via, request_uri_form_of,
     route_uri, stateless_unique, via_target,
 };
@@ -430,8 +430,9 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         // §16.3 step 4, with the hash of §16.6 step 8. The top Via is parsed once, for the hash
         // (when it is the only one) and for the `received` stamp below.
         let top_via = TopVia::of(&request);
-        let loop_part = loop_hash_with(&request, self.config.stateless, Some(&top_via));
-        if method != Method::Cancel && self.has_looped(&request, &loop_part) {
+        let (loop_part, lone_branch) =
+            loop_hash_read(&request, self.config.stateless, Some(&top_via));
+        if method != Method::Cancel && self.has_looped(&request, &loop_part, lone_branch) {
             self.stats.loops += 1;
             self.events.push_back(ProxyEvent::LoopDetected { server: id });
             self.answer(now, txns, id, 482, None, &[]);
@@ -601,6 +602,18 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             targets.push(slot);
             return Ok((targets, false, secure));
         }
+        self.located_targets(now, uri, secure)
+    }
+
+    /// The second half of [`determine_targets`](Self::determine_targets): the targets the
+    /// location service gives Request-URI `uri` (one of the proxy's resources; SIPS when
+    /// `secure`).
+    fn located_targets(
+        &mut self,
+        now: Instant,
+        uri: &Uri<'_>,
+        secure: bool,
+    ) -> Result<(Vec<TargetSlot>, bool, bool), u16> {
         match self.locations.lookup(uri, now) {
             Lookup::NotFound => Err(404),
             Lookup::Targets(found) => {
@@ -1801,7 +1814,14 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
     // ----- §16.3, §16.4 ------------------------------------------------------------------
 
     /// §16.3 step 4: one of the proxy's own Vias carries the loop part this request hashes to.
-    fn has_looped(&self, request: &Message, loop_part: &Hex16) -> bool {
+    ///
+    /// `lone_branch` is the branch of the request's only Via value, when it has one and the
+    /// caller read it ([`loop_hash_read`]): unless its loop part is this one, no Via is an own
+    /// one with it, and nothing more is read.
+    fn has_looped(&self, request: &Message, loop_part: &Hex16, lone_branch: Option<&str>) -> bool {
+        if lone_branch.is_some_and(|branch| !ends_in_loop_part(branch, loop_part)) {
+            return false;
+        }
         // An own branch with this loop part ends in `.` + the 16 digits, verbatim in its Via
         // line (the typed branch is a slice of the value): without them in any line, no Via
         // needs its typed parse.
@@ -1929,9 +1949,12 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         memo: UriMemo,
     ) -> Result<(Vec<TargetSlot>, bool, bool), u16> {
         if memo.local_domain && request.to_tag_bytes().is_none() {
-            // Not remembered so; read as any other.
-            let parsed = Uri::parse(raw);
-            return self.determine_targets(now, request, Some((raw, &parsed)), true);
+            // A SIP URI without `maddr` in the proxy's domains, outside any dialog: what
+            // `determine_targets` would find not predetermined and look up, as it is.
+            return match Uri::parse(raw) {
+                Ok(parsed) => self.located_targets(now, &parsed, memo.secure),
+                parsed => self.determine_targets(now, request, Some((raw, &parsed)), true),
+            };
         }
         let mut slot = TargetSlot::new(raw, 1000, false);
         slot.facts = Some(memo.facts);
@@ -2079,6 +2102,18 @@ fn build_answer_to(
         builder = builder.header(*name, value);
     }
     builder.build().ok()
+}
+
+/// Whether `loop_part_of(branch)` is `part`: the cookie, then anything, then `.` and the 16
+/// digits of `part` at the end (they hold no `.`, so that `.` is the last one), read from the
+/// end with no search.
+fn ends_in_loop_part(branch: &str, part: &Hex16) -> bool {
+    let b = branch.as_bytes();
+    let Some(tail_at) = b.len().checked_sub(part.len() + 1) else { return false };
+    b.starts_with(BRANCH_COOKIE.as_bytes())
+        && tail_at >= BRANCH_COOKIE.len()
+        && b.get(tail_at) == Some(&b'.')
+        && b.get(tail_at + 1..) == Some(&part[..])
 }
 
 /// Whether `line` holds `.` followed by the loop part `part`, as a branch of ours carrying that
@@ -2478,6 +2513,20 @@ mod tests {
                 .windows(part.len() + 1)
                 .any(|w| w.split_first().is_some_and(|(dot, rest)| *dot == b'.' && rest == part));
             proptest::prop_assert_eq!(mentions_loop_part(line, &part), bytewise);
+        }
+
+        /// The read from the end answers what `loop_part_of` compared with the part does.
+        #[test]
+        fn the_loop_part_read_from_the_end_is_the_searched_one(
+            pieces in proptest::collection::vec(proptest::sample::select(vec![
+                ".", "..", "0123456789abcdef", "0123456789abcde", "f", "z9hG4bK", "z9hG4b", "x",
+                "0", ".0123456789abcdef",
+            ]), 0..8),
+        ) {
+            let part: Hex16 = *b"0123456789abcdef";
+            let branch = pieces.concat();
+            let searched = loop_part_of(&branch) == Some(hex_str(&part));
+            proptest::prop_assert_eq!(ends_in_loop_part(&branch, &part), searched, "{}", branch);
         }
     }
 

@@ -374,6 +374,18 @@ pub(crate) fn loop_hash_with(
     for_stateless: bool,
     top: Option<&TopVia<'_>>,
 ) -> Hex16 {
+    loop_hash_read(request, for_stateless, top).0
+}
+
+/// [`loop_hash_with`], and the branch (empty when absent) of the request's only Via value
+/// when it has exactly one and `top` read it (a request from a UA): what §16.3 step 4 compares
+/// the loop part with, with no second pass over the Via lines (`None` otherwise).
+pub(crate) fn loop_hash_read<'a>(
+    request: &Message,
+    for_stateless: bool,
+    top: Option<&TopVia<'a>>,
+) -> (Hex16, Option<&'a str>) {
+    let mut lone_branch = None;
     let mut h = Fields::new(LOOP);
     // A non-2xx ACK carries the To tag of the response it acknowledges, its INVITE none; in
     // stateless mode the two must share a branch (§16.11), so the tag is left out there. The
@@ -413,7 +425,13 @@ pub(crate) fn loop_hash_with(
     if let Some(bottom) = later.or(first) {
         let parsed = match (later, top) {
             // The only Via: the top one, read the same way (`typed` reads the first value).
-            (None, Some(top)) => top.sent_by_and_branch(),
+            (None, Some(top)) => {
+                let read = top.sent_by_and_branch();
+                if vias.len() == 1 {
+                    lone_branch = read.map(|(_, branch)| branch);
+                }
+                read
+            }
             _ => std::str::from_utf8(bottom)
                 .ok()
                 .map(Via::parse)
@@ -441,7 +459,7 @@ pub(crate) fn loop_hash_with(
             field(&mut h, line);
         }
     }
-    h.finish()
+    (h.finish(), lone_branch)
 }
 
 /// The values of one line of a list header, as [`Message::values`] reads them: split at its
@@ -1168,6 +1186,15 @@ pub(crate) mod tests {
                 assert_eq!(loop_hash_with(&m, stateless, Some(&top)), loop_hash(&m, stateless));
                 let top = TopVia::of(&m);
                 assert_eq!(loop_hash_with(&m, stateless, Some(&top)), loop_hash(&m, stateless));
+                // The lone branch is given for exactly one Via value, as the typed parser
+                // reads it (none for a Via it refuses).
+                let lone = loop_hash_read(&m, stateless, Some(&top)).1;
+                let values: Vec<_> = m.typed_all::<Via<'_>>().collect();
+                let typed = match values.as_slice() {
+                    [Ok(via)] => Some(via.branch().unwrap_or_default()),
+                    _ => None,
+                };
+                assert_eq!(lone, typed, "{vias:?}");
             }
         }
         // The refused Via is hashed as written, not as an empty one.
