@@ -13,7 +13,7 @@ use sip_message::{
     Contact, Decimal, HeaderName, Message, MessageBuilder, Method, ProxyRequire, SipUri,
     TypedHeader, Uri, UriError, Via,
 };
-use sip_transaction::{BRANCH_COOKIE, Event, Target, TransactionId, TransactionTable};
+use sip_transaction::{BRANCH_COOKIE, Event, Target, TransactionId, TransactionTable, Transport};
 use smallvec::SmallVec;
 
 use crate::context::{
@@ -114,6 +114,9 @@ pub struct Proxy<L, R> {
     /// their text: a direct-mapped table of [`URI_MEMO_SLOTS`] entries, a newcomer replacing
     /// whatever held its slot (no peer can make a lookup cost more than one comparison).
     uri_memo: Vec<Option<(Box<str>, UriMemo)>>,
+    /// The start of the proxy's Via value for each transport: `SIP/2.0/<transport>
+    /// <sent-by>;branch=` ([`via_value`](Self::via_value) adds the branch).
+    via_heads: Vec<(Transport, Box<[u8]>)>,
 }
 
 /// How many Request-URIs [`Proxy`] remembers (a power of two).
@@ -200,6 +203,17 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             location_facts: HashMap::default(),
             spares: Spares::default(),
             uri_memo: vec![None; URI_MEMO_SLOTS],
+            via_heads: [
+                Transport::Udp,
+                Transport::Tcp,
+                Transport::Tls,
+                Transport::Sctp,
+                Transport::Ws,
+                Transport::Wss,
+            ]
+            .into_iter()
+            .map(|t| (t, via_head(t, &config.sent_by)))
+            .collect(),
             config,
             locations,
             resolver,
@@ -430,16 +444,16 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         // §16.3 step 4, with the hash of §16.6 step 8. The top Via is parsed once, for the hash
         // (when it is the only one) and for the `received` stamp below.
         let top_via = TopVia::of(&request);
-        let (loop_part, lone_branch) =
-            loop_hash_read(&request, self.config.stateless, Some(&top_via));
-        if method != Method::Cancel && self.has_looped(&request, &loop_part, lone_branch) {
+        let (loop_part, read) = loop_hash_read(&request, self.config.stateless, Some(&top_via));
+        if method != Method::Cancel && self.has_looped(&request, &loop_part, read.lone_branch) {
             self.stats.loops += 1;
             self.events.push_back(ProxyEvent::LoopDetected { server: id });
             self.answer(now, txns, id, 482, None, &[]);
             return;
         }
-        // §16.3 step 5.
-        if let Some(unsupported) = self.unsupported(&request) {
+        // §16.3 step 5 (nothing to check without a Proxy-Require line, which the pass above
+        // would have met).
+        if let Some(unsupported) = read.proxy_lines.then(|| self.unsupported(&request)).flatten() {
             self.answer(now, txns, id, 420, None, &[(HeaderName::Unsupported, unsupported)]);
             return;
         }
@@ -1748,23 +1762,19 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
     /// magic cookie (unless `unique` starts with it), `unique`, and `.` + the loop part when
     /// there is one. Written on the stack (it is copied into the forwarded request).
     fn via_value(&self, hop: Target, unique: &[u8], loop_part: Option<&Hex16>) -> ViaText {
-        let transport = hop.transport().as_str();
+        let transport = hop.transport();
         let cookie = if unique.starts_with(BRANCH_COOKIE.as_bytes()) { "" } else { BRANCH_COOKIE };
         let (dot, loop_part): (&[u8], &[u8]) = match loop_part {
             Some(part) => (b".", part),
             None => (b"", b""),
         };
-        ViaText::of([
-            b"SIP/2.0/",
-            transport.as_bytes(),
-            b" ",
-            self.config.sent_by.as_bytes(),
-            b";branch=",
-            cookie.as_bytes(),
-            unique,
-            dot,
-            loop_part,
-        ])
+        match self.via_heads.iter().find(|(t, _)| *t == transport) {
+            Some((_, head)) => ViaText::of([&head[..], cookie.as_bytes(), unique, dot, loop_part]),
+            None => {
+                let head = via_head(transport, &self.config.sent_by);
+                ViaText::of([&head[..], cookie.as_bytes(), unique, dot, loop_part])
+            }
+        }
     }
 
     /// Answers server transaction `id` as a UAS (§16.3, §8.2.6): To tag derived from the
@@ -2102,6 +2112,13 @@ fn build_answer_to(
         builder = builder.header(*name, value);
     }
     builder.build().ok()
+}
+
+/// `SIP/2.0/<transport> <sent_by>;branch=`: the proxy's Via value up to its branch.
+fn via_head(transport: Transport, sent_by: &str) -> Box<[u8]> {
+    [b"SIP/2.0/", transport.as_str().as_bytes(), b" ", sent_by.as_bytes(), b";branch="]
+        .concat()
+        .into_boxed_slice()
 }
 
 /// Whether `loop_part_of(branch)` is `part`: the cookie, then anything, then `.` and the 16

@@ -377,14 +377,24 @@ pub(crate) fn loop_hash_with(
     loop_hash_read(request, for_stateless, top).0
 }
 
-/// [`loop_hash_with`], and the branch (empty when absent) of the request's only Via value
-/// when it has exactly one and `top` read it (a request from a UA): what §16.3 step 4 compares
-/// the loop part with, with no second pass over the Via lines (`None` otherwise).
+/// What [`loop_hash_read`] reads of a request besides the loop part, in the same pass.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct LoopRead<'a> {
+    /// The branch (empty when absent) of the request's only Via value, when it has exactly
+    /// one and the caller's [`TopVia`] read it (a request from a UA): what §16.3 step 4
+    /// compares the loop part with, with no second pass over the Via lines.
+    pub(crate) lone_branch: Option<&'a str>,
+    /// Whether any Proxy-Require or Proxy-Authorization line is there (without one, §16.3
+    /// step 5 has nothing to check).
+    pub(crate) proxy_lines: bool,
+}
+
+/// [`loop_hash_with`], and what else the same pass reads ([`LoopRead`]).
 pub(crate) fn loop_hash_read<'a>(
     request: &Message,
     for_stateless: bool,
     top: Option<&TopVia<'a>>,
-) -> (Hex16, Option<&'a str>) {
+) -> (Hex16, LoopRead<'a>) {
     let mut lone_branch = None;
     let mut h = Fields::new(LOOP);
     // A non-2xx ACK carries the To tag of the response it acknowledges, its INVITE none; in
@@ -459,7 +469,7 @@ pub(crate) fn loop_hash_read<'a>(
             field(&mut h, line);
         }
     }
-    (h.finish(), lone_branch)
+    (h.finish(), LoopRead { lone_branch, proxy_lines })
 }
 
 /// The values of one line of a list header, as [`Message::values`] reads them: split at its
@@ -1188,7 +1198,7 @@ pub(crate) mod tests {
                 assert_eq!(loop_hash_with(&m, stateless, Some(&top)), loop_hash(&m, stateless));
                 // The lone branch is given for exactly one Via value, as the typed parser
                 // reads it (none for a Via it refuses).
-                let lone = loop_hash_read(&m, stateless, Some(&top)).1;
+                let lone = loop_hash_read(&m, stateless, Some(&top)).1.lone_branch;
                 let values: Vec<_> = m.typed_all::<Via<'_>>().collect();
                 let typed = match values.as_slice() {
                     [Ok(via)] => Some(via.branch().unwrap_or_default()),
@@ -1196,6 +1206,18 @@ pub(crate) mod tests {
                 };
                 assert_eq!(lone, typed, "{vias:?}");
             }
+        }
+        // The pass notes Proxy-Require and Proxy-Authorization lines, and only those.
+        for (name, value) in [
+            (HeaderName::ProxyRequire, "foo"),
+            (HeaderName::ProxyAuthorization, "Digest username=\"a\""),
+            (HeaderName::Require, "foo"),
+        ] {
+            let mut m = request("sip:bob@example.com", "SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKa");
+            assert!(!loop_hash_read(&m, false, None).1.proxy_lines);
+            m.push_back(name, value).unwrap();
+            let expected = m.has(HeaderName::ProxyRequire) || m.has(HeaderName::ProxyAuthorization);
+            assert_eq!(loop_hash_read(&m, false, None).1.proxy_lines, expected, "{name:?}");
         }
         // The refused Via is hashed as written, not as an empty one.
         let bad = request("sip:b@h", "SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKa;received=nonsense");
