@@ -1,6 +1,7 @@
 //! Where requests go: the abstract location service of RFC 3261 §16.5 and the next-hop
 //! resolution of §16.6 step 7 (RFC 3263), both as synchronous tables the application fills.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::time::Instant;
 
@@ -69,6 +70,28 @@ pub enum Lookup {
 pub trait LocationService {
     /// The targets of `request_uri` at `now` (bindings may expire).
     fn lookup(&self, request_uri: &Uri<'_>, now: Instant) -> Lookup;
+
+    /// [`lookup`](Self::lookup) with the targets handed to `visit` one at a time, in the
+    /// same order: lent ([`Cow::Borrowed`]) by a service that keeps them, so that the list
+    /// is not copied for every request, or given ([`Cow::Owned`]) by one that builds them.
+    /// Returns `false`, without calling `visit`, for [`Lookup::NotFound`].
+    ///
+    /// The default hands over what [`lookup`](Self::lookup) returns; a service that holds
+    /// its targets may override it to lend them (the two must agree).
+    fn lookup_each(
+        &self,
+        request_uri: &Uri<'_>,
+        now: Instant,
+        visit: &mut dyn FnMut(Cow<'_, Location>),
+    ) -> bool {
+        match self.lookup(request_uri, now) {
+            Lookup::NotFound => false,
+            Lookup::Targets(found) => {
+                found.into_iter().for_each(|location| visit(Cow::Owned(location)));
+                true
+            }
+        }
+    }
 }
 
 /// Next-hop resolution for host names (RFC 3263), synchronous: the application resolves
@@ -142,10 +165,36 @@ impl StaticLocations {
 }
 
 impl LocationService for StaticLocations {
-    fn lookup(&self, request_uri: &Uri<'_>, _now: Instant) -> Lookup {
+    fn lookup(&self, request_uri: &Uri<'_>, now: Instant) -> Lookup {
+        match self.targets(request_uri, now) {
+            Some(targets) => Lookup::Targets(targets.clone()),
+            None => Lookup::NotFound,
+        }
+    }
+
+    /// The targets lent from the table, not copied.
+    fn lookup_each(
+        &self,
+        request_uri: &Uri<'_>,
+        now: Instant,
+        visit: &mut dyn FnMut(Cow<'_, Location>),
+    ) -> bool {
+        match self.targets(request_uri, now) {
+            Some(targets) => {
+                targets.iter().for_each(|location| visit(Cow::Borrowed(location)));
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+impl StaticLocations {
+    /// The targets kept for `request_uri`, if it is known.
+    fn targets(&self, request_uri: &Uri<'_>, _now: Instant) -> Option<&Vec<Location>> {
         // A SIP AOR is looked up by the registrar's canonical text as it is built (the key
         // `canonical_aor` would copy it into).
-        let found = match request_uri {
+        match request_uri {
             // The canonical AOR written on the stack when that is plain; the registrar's
             // `Aor` (two allocations) otherwise.
             Uri::Sip(sip) => {
@@ -156,10 +205,6 @@ impl LocationService for StaticLocations {
                 }
             }
             other => canonical_aor(other).and_then(|key| self.bindings.get(&key)),
-        };
-        match found {
-            Some(targets) => Lookup::Targets(targets.clone()),
-            None => Lookup::NotFound,
         }
     }
 }

@@ -19,7 +19,7 @@ use smallvec::SmallVec;
 use crate::context::{
     BranchState, CancelState, Candidate, Context, ContextId, TargetSlot, TargetView, UriFacts, rank,
 };
-use crate::location::{LocationService, Lookup, Resolver};
+use crate::location::{LocationService, Resolver};
 use crate::routing::{
     Hex16, TopVia, bracketed, hex_str, local_tag, loop_hash, loop_hash_read, loop_part_of,
     pop_last_route, postprocess_strict_route, rebuild_sip, replace_top_via, request_uri_form_of,
@@ -628,51 +628,59 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         uri: &Uri<'_>,
         secure: bool,
     ) -> Result<(Vec<TargetSlot>, bool, bool), u16> {
-        match self.locations.lookup(uri, now) {
-            Lookup::NotFound => Err(404),
-            Lookup::Targets(found) => {
-                let mut targets = self.spares.targets();
-                targets.reserve(found.len());
-                for location in found {
-                    if targets.len() >= self.config.max_targets {
-                        break;
-                    }
-                    let facts = match self.location_facts.get(&*location.uri) {
-                        Some(facts) => *facts,
-                        None => {
-                            let facts = UriFacts::of(&Uri::parse(&location.uri));
-                            if self.location_facts.len() >= LOCATION_FACTS_LIMIT {
-                                self.location_facts.clear();
-                            }
-                            self.location_facts.insert(location.uri.as_str().into(), facts);
-                            facts
-                        }
-                    };
-                    // A SIP or SIPS URI; SIPS only when the Request-URI is SIPS (§16.5).
-                    let acceptable = match facts {
-                        UriFacts::Sip { secure: sips, .. } => !secure || sips,
-                        UriFacts::NotSip => false,
-                    };
-                    if !acceptable || contains_uri(&targets, &location.uri) {
-                        continue;
-                    }
-                    let mut slot = TargetSlot::new_owned(
-                        location.uri.into_boxed_str(),
-                        location.q.thousandths(),
-                        true,
-                    );
-                    slot.facts = Some(facts);
-                    slot.path = location.path.into_iter().map(String::into_boxed_str).collect();
-                    slot.flow = location.flow;
-                    targets.push(slot);
-                }
-                if targets.is_empty() {
-                    self.spares.keep_targets(targets);
-                    Err(480)
-                } else {
-                    Ok((targets, true, secure))
-                }
+        let mut targets = self.spares.targets();
+        let max_targets = self.config.max_targets;
+        let location_facts = &mut self.location_facts;
+        // Each target as it is lent (a table's, no copy of the list) or given (moved in).
+        let found = self.locations.lookup_each(uri, now, &mut |location| {
+            if targets.len() >= max_targets {
+                return;
             }
+            let facts = match location_facts.get(&*location.uri) {
+                Some(facts) => *facts,
+                None => {
+                    let facts = UriFacts::of(&Uri::parse(&location.uri));
+                    if location_facts.len() >= LOCATION_FACTS_LIMIT {
+                        location_facts.clear();
+                    }
+                    location_facts.insert(location.uri.as_str().into(), facts);
+                    facts
+                }
+            };
+            // A SIP or SIPS URI; SIPS only when the Request-URI is SIPS (§16.5).
+            let acceptable = match facts {
+                UriFacts::Sip { secure: sips, .. } => !secure || sips,
+                UriFacts::NotSip => false,
+            };
+            if !acceptable || contains_uri(&targets, &location.uri) {
+                return;
+            }
+            let (q, flow) = (location.q.thousandths(), location.flow);
+            let (uri, path): (Box<str>, Vec<Box<str>>) = match location {
+                Cow::Owned(location) => (
+                    location.uri.into_boxed_str(),
+                    location.path.into_iter().map(String::into_boxed_str).collect(),
+                ),
+                Cow::Borrowed(location) => (
+                    location.uri.as_str().into(),
+                    location.path.iter().map(|p| p.as_str().into()).collect(),
+                ),
+            };
+            let mut slot = TargetSlot::new_owned(uri, q, true);
+            slot.facts = Some(facts);
+            slot.path = path;
+            slot.flow = flow;
+            targets.push(slot);
+        });
+        if !found {
+            self.spares.keep_targets(targets);
+            return Err(404);
+        }
+        if targets.is_empty() {
+            self.spares.keep_targets(targets);
+            Err(480)
+        } else {
+            Ok((targets, true, secure))
         }
     }
 
@@ -2544,6 +2552,64 @@ mod tests {
             let branch = pieces.concat();
             let searched = loop_part_of(&branch) == Some(hex_str(&part));
             proptest::prop_assert_eq!(ends_in_loop_part(&branch, &part), searched, "{}", branch);
+        }
+    }
+
+    #[test]
+    fn lent_and_given_locations_make_the_same_targets() {
+        // §16.5 from a service that lends its targets (StaticLocations::lookup_each) and from
+        // one that only answers `lookup` (the default lookup_each, targets moved in): the same
+        // target set, in the same order, with the same q, Path, flow and facts; the same 404
+        // and 480; and max_targets holds for both.
+        struct Given(StaticLocations);
+        impl LocationService for Given {
+            fn lookup(&self, uri: &Uri<'_>, now: Instant) -> crate::Lookup {
+                self.0.lookup(uri, now)
+            }
+        }
+        let mut locations = StaticLocations::new();
+        let flow = Target::tcp("192.0.2.40:5070".parse().unwrap());
+        let q = |n: u16| sip_message::Q::from_thousandths(n).unwrap();
+        for location in [
+            crate::Location::new("sip:bob@192.0.2.20").q(q(500)),
+            crate::Location::new("sip:bob@192.0.2.20"),
+            crate::Location::new("tel:+15551234"),
+            crate::Location::new("sip:bob@b.example.net").path("sip:edge.example.com;lr"),
+            crate::Location::new("sips:bob@192.0.2.21").flow(flow).q(q(700)),
+            crate::Location::new("sip:bob@192.0.2.22"),
+        ] {
+            locations.add("sip:bob@example.com", location);
+        }
+        locations.add_user("sip:carol@example.com");
+        let now = Instant::now();
+        for max in [10, 2] {
+            let config = ProxyConfig::new("sip:192.0.2.10:5060")
+                .unwrap()
+                .domain("example.com")
+                .max_targets(max);
+            let mut lent = Proxy::new(config.clone(), locations.clone(), StaticResolver::new());
+            let mut given = Proxy::new(config, Given(locations.clone()), StaticResolver::new());
+            for uri in ["sip:bob@example.com", "sip:carol@example.com", "sip:dave@example.com"] {
+                let request = test_invite(uri, "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKa");
+                let read = |found: Result<(Vec<TargetSlot>, bool, bool), u16>| {
+                    found.map(|(targets, local, secure)| {
+                        let targets: Vec<_> = targets
+                            .iter()
+                            .map(|t| (t.uri.clone(), t.q, t.path.clone(), t.flow, t.facts))
+                            .collect();
+                        (targets, local, secure)
+                    })
+                };
+                let a = read(lent.determine_targets(now, &request, None, true));
+                let b = read(given.determine_targets(now, &request, None, true));
+                assert_eq!(a, b, "{uri}");
+                let expected = match uri {
+                    "sip:bob@example.com" => Ok(max.min(4)),
+                    "sip:carol@example.com" => Err(480),
+                    _ => Err(404),
+                };
+                assert_eq!(a.map(|(t, ..)| t.len()), expected, "{uri}");
+            }
         }
     }
 
