@@ -1199,20 +1199,24 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         txns: &mut TransactionTable,
         cid: ContextId,
     ) -> bool {
-        let group: SmallVec<[usize; 4]> = {
+        let (best_q, count) = {
             let Some(ctx) = self.context(cid) else { return false };
             let Some(best_q) = ctx.targets.iter().filter(|t| !t.started).map(|t| t.q).max() else {
                 return false;
             };
-            ctx.targets
-                .iter()
-                .enumerate()
-                .filter(|(_, t)| !t.started && t.q == best_q)
-                .map(|(i, _)| i)
-                .collect()
+            (best_q, ctx.targets.len())
         };
-        for ti in group {
-            self.start_target(now, txns, cid, ti);
+        // The group is the targets untried at `best_q` now: starting one marks only itself,
+        // and nothing it does adds a target (the list only grows on a 3xx, from an event), so
+        // each is picked as it comes, with no list of them first.
+        for ti in 0..count {
+            let pick = self
+                .context(cid)
+                .and_then(|c| c.targets.get(ti))
+                .is_some_and(|t| !t.started && t.q == best_q);
+            if pick {
+                self.start_target(now, txns, cid, ti);
+            }
         }
         true
     }
