@@ -1,6 +1,7 @@
 //! The response context of RFC 3261 §16.6 and §16.7: the target set, one branch per target
 //! tried, and the best final response so far.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -17,10 +18,35 @@ pub(crate) struct ContextId {
     pub(crate) generation: u32,
 }
 
+/// A target's URI: its own text, or the text of a remembered Request-URI, shared (an
+/// in-dialog request's target is its Request-URI, the same call after call: no copy).
+#[derive(Clone, Debug)]
+pub(crate) enum TargetUri {
+    Owned(Box<str>),
+    Shared(Arc<str>),
+}
+
+impl std::ops::Deref for TargetUri {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        match self {
+            TargetUri::Owned(uri) => uri,
+            TargetUri::Shared(uri) => uri,
+        }
+    }
+}
+
+impl PartialEq for TargetUri {
+    fn eq(&self, other: &TargetUri) -> bool {
+        **self == **other
+    }
+}
+
 /// One element of the target set (§16.5).
 #[derive(Debug)]
 pub(crate) struct TargetSlot {
-    pub(crate) uri: Box<str>,
+    pub(crate) uri: TargetUri,
     /// q in thousandths.
     pub(crate) q: u16,
     /// RFC 3327 Path values to push as Route.
@@ -99,6 +125,15 @@ impl TargetSlot {
 
     /// [`new`](Self::new) for a URI already owned (a location's, moved rather than copied).
     pub(crate) fn new_owned(uri: Box<str>, q: u16, from_location: bool) -> TargetSlot {
+        TargetSlot::with_uri(TargetUri::Owned(uri), q, from_location)
+    }
+
+    /// [`new`](Self::new) for a URI whose text is shared.
+    pub(crate) fn new_shared(uri: Arc<str>, q: u16, from_location: bool) -> TargetSlot {
+        TargetSlot::with_uri(TargetUri::Shared(uri), q, from_location)
+    }
+
+    fn with_uri(uri: TargetUri, q: u16, from_location: bool) -> TargetSlot {
         TargetSlot {
             uri,
             q,

@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -113,7 +114,7 @@ pub struct Proxy<L, R> {
     /// routed (in-dialog requests and ACKs come with the same Contact URI call after call), by
     /// their text: a direct-mapped table of [`URI_MEMO_SLOTS`] entries, a newcomer replacing
     /// whatever held its slot (no peer can make a lookup cost more than one comparison).
-    uri_memo: Vec<Option<(Box<str>, UriMemo)>>,
+    uri_memo: Vec<Option<(Arc<str>, UriMemo)>>,
     /// The start of the proxy's Via value for each transport: `SIP/2.0/<transport>
     /// <sent-by>;branch=` ([`via_value`](Self::via_value) adds the branch).
     via_heads: Vec<(Transport, Box<[u8]>)>,
@@ -480,10 +481,15 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         // §16.4.
         // The Request-URI is parsed once from a copy, for §16.4 and (unless §16.4 changed it)
         // §16.5.
-        let received_uri = request.request_uri_bytes();
-        let received_uri = received_uri.as_deref().and_then(|u| std::str::from_utf8(u).ok());
-        // One met before and routed without a lookup is not parsed again.
-        let memo = received_uri.and_then(|u| self.uri_memo(u));
+        // One met before and routed without a lookup is not parsed again (nor copied, nor
+        // checked for UTF-8: the remembered text is).
+        let remembered_uri = request.request_uri_raw().and_then(|u| self.uri_memo(u));
+        let fresh_uri = if remembered_uri.is_none() { request.request_uri_bytes() } else { None };
+        let received_uri = match &remembered_uri {
+            Some((text, _)) => Some(&**text),
+            None => fresh_uri.as_deref().and_then(|u| std::str::from_utf8(u).ok()),
+        };
+        let memo = remembered_uri.as_ref().map(|(_, memo)| *memo);
         let parsed_uri = if memo.is_some() { None } else { received_uri.map(Uri::parse) };
         if let (Some(raw), Some(Ok(Uri::Sip(sip)))) = (received_uri, &parsed_uri) {
             self.remember_uri(raw, sip);
@@ -505,12 +511,9 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             (true, Some(raw), Some(parsed)) => Some((raw, parsed)),
             _ => None,
         };
-        let remembered = match (uri_kept, received_uri, memo) {
-            (true, Some(raw), Some(memo)) => Some((raw, memo)),
-            _ => None,
-        };
+        let remembered = remembered_uri.as_ref().filter(|_| uri_kept);
         let found = match remembered {
-            Some((raw, memo)) => self.remembered_targets(now, &request, raw, memo),
+            Some((raw, memo)) => self.remembered_targets(now, &request, raw, *memo),
             None => self.determine_targets(now, &request, known_uri, true),
         };
         let (targets, local, secure) = match found {
@@ -727,9 +730,13 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             return;
         }
         let loop_part = self.config.stateless.then(|| loop_hash(ack, true));
-        let received_uri = ack.request_uri_bytes();
-        let received_uri = received_uri.as_deref().and_then(|u| std::str::from_utf8(u).ok());
-        let memo = received_uri.and_then(|u| self.uri_memo(u));
+        let remembered_uri = ack.request_uri_raw().and_then(|u| self.uri_memo(u));
+        let fresh_uri = if remembered_uri.is_none() { ack.request_uri_bytes() } else { None };
+        let received_uri = match &remembered_uri {
+            Some((text, _)) => Some(&**text),
+            None => fresh_uri.as_deref().and_then(|u| std::str::from_utf8(u).ok()),
+        };
+        let memo = remembered_uri.as_ref().map(|(_, memo)| *memo);
         let parsed_uri = if memo.is_some() { None } else { received_uri.map(Uri::parse) };
         if let (Some(raw), Some(Ok(Uri::Sip(sip)))) = (received_uri, &parsed_uri) {
             self.remember_uri(raw, sip);
@@ -1931,9 +1938,11 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
     /// The remembered facts of Request-URI `raw`, if it was met before ([`remember_uri`]).
     ///
     /// [`remember_uri`]: Self::remember_uri
-    fn uri_memo(&self, raw: &str) -> Option<UriMemo> {
+    /// Its text is handed back shared: the caller reads the Request-URI from it (a copy that
+    /// outlives edits of the request, known to be UTF-8) and may make it a target.
+    fn uri_memo(&self, raw: &[u8]) -> Option<(Arc<str>, UriMemo)> {
         match self.uri_memo.get(uri_memo_slot(raw))? {
-            Some((seen, memo)) if **seen == *raw => Some(*memo),
+            Some((seen, memo)) if seen.as_bytes() == raw => Some((Arc::clone(seen), *memo)),
             _ => None,
         }
     }
@@ -1955,7 +1964,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             secure: sip.is_secure(),
             facts: UriFacts::of(&Ok(Uri::Sip(*sip))),
         };
-        if let Some(slot) = self.uri_memo.get_mut(uri_memo_slot(raw)) {
+        if let Some(slot) = self.uri_memo.get_mut(uri_memo_slot(raw.as_bytes())) {
             *slot = Some((raw.into(), memo));
         }
     }
@@ -1967,7 +1976,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         &mut self,
         now: Instant,
         request: &Message,
-        raw: &str,
+        raw: &Arc<str>,
         memo: UriMemo,
     ) -> Result<(Vec<TargetSlot>, bool, bool), u16> {
         if memo.local_domain && request.to_tag_bytes().is_none() {
@@ -1978,7 +1987,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
                 parsed => self.determine_targets(now, request, Some((raw, &parsed)), true),
             };
         }
-        let mut slot = TargetSlot::new(raw, 1000, false);
+        let mut slot = TargetSlot::new_shared(Arc::clone(raw), 1000, false);
         slot.facts = Some(memo.facts);
         let mut targets = self.spares.targets();
         targets.push(slot);
@@ -2175,9 +2184,9 @@ fn mentions_loop_part(line: &[u8], part: &Hex16) -> bool {
 }
 
 /// The slot of Request-URI `raw` in [`Proxy`]'s memo.
-fn uri_memo_slot(raw: &str) -> usize {
+fn uri_memo_slot(raw: &[u8]) -> usize {
     use std::hash::BuildHasher as _;
-    FixedState::with_seed(URI_MEMO_SEED).hash_one(raw.as_bytes()) as usize & (URI_MEMO_SLOTS - 1)
+    FixedState::with_seed(URI_MEMO_SEED).hash_one(raw) as usize & (URI_MEMO_SLOTS - 1)
 }
 
 /// The proxy's Via value, built on the stack (it fits unless the sent-by is very long): its
@@ -2459,9 +2468,10 @@ mod tests {
             if let Ok(Uri::Sip(sip)) = &parsed {
                 proxy.remember_uri(raw, sip);
             }
-            let memo = proxy.uri_memo(raw);
+            let memo = proxy.uri_memo(raw.as_bytes());
             assert_eq!(memo.is_some(), remembered.contains(raw), "{raw}");
-            let Some(memo) = memo else { continue };
+            let Some((text, memo)) = memo else { continue };
+            assert_eq!(&*text, *raw);
             let (for_proxy, stripped) = proxy.request_uri_facts(Some(&parsed));
             assert_eq!((memo.for_proxy, None), (for_proxy, stripped), "{raw}");
             let request = test_invite(raw, "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKa");
@@ -2469,7 +2479,7 @@ mod tests {
             in_dialog.set(HeaderName::To, "<sip:bob@example.com>;tag=t1").unwrap();
             for request in [request, in_dialog] {
                 let fresh = proxy.determine_targets(now, &request, Some((raw, &parsed)), true);
-                let known = proxy.remembered_targets(now, &request, raw, memo);
+                let known = proxy.remembered_targets(now, &request, &text, memo);
                 let read = |r: Result<(Vec<TargetSlot>, bool, bool), u16>| {
                     r.map(|(t, local, secure)| {
                         let t: Vec<_> = t.iter().map(|t| (t.uri.clone(), t.q, t.facts)).collect();
@@ -2485,7 +2495,7 @@ mod tests {
             if let Ok(Uri::Sip(sip)) = Uri::parse(&raw) {
                 proxy.remember_uri(&raw, &sip);
             }
-            assert!(proxy.uri_memo(&raw).is_some());
+            assert!(proxy.uri_memo(raw.as_bytes()).is_some());
         }
         assert!(proxy.uri_memo.iter().flatten().count() <= URI_MEMO_SLOTS);
     }
