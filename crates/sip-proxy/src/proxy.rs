@@ -1613,7 +1613,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
     /// §16.6 steps 1-7 for `target`: the copy (Request-URI, Max-Forwards, Path and outbound
     /// Routes, strict-route reformatting, Record-Route) and the next-hop addresses in order.
     fn build_copy<'a>(
-        &self,
+        &'a self,
         ctx: &'a Context,
         target: &'a TargetSlot,
         record_route: bool,
@@ -1630,7 +1630,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
     /// they change it), nothing is edited here: the copy is written in one pass once its Via
     /// is known ([`ForwardCopy::finish`]), the same bytes the edits would give.
     fn build_copy_of<'a>(
-        &self,
+        &'a self,
         mut copy: Cow<'a, Message>,
         top_via: Option<&'a str>,
         target: TargetView<'a>,
@@ -1722,15 +1722,13 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         let mut rr_line = None;
         if record_route && copy.method() != Some(&Method::Register) {
             let secure = request_sip.is_secure() || top_sip.as_ref().is_some_and(SipUri::is_secure);
-            let rr = if secure {
-                self.config.record_route_sips.clone()
-            } else {
-                self.config.record_route_sip.clone()
-            };
+            let rr =
+                if secure { &self.config.record_route_sips } else { &self.config.record_route_sip };
             if edited {
-                copy.to_mut().push_front(HeaderName::RecordRoute, rr).ok()?;
+                copy.to_mut().push_front(HeaderName::RecordRoute, rr.clone()).ok()?;
             } else {
-                rr_line = Some(rr);
+                // Lent from the configuration: the one-pass write copies it.
+                rr_line = Some(&rr[..]);
             }
         }
         // Step 7.
@@ -2258,7 +2256,7 @@ enum ForwardCopy<'a> {
         /// Max-Forwards (step 3).
         max_forwards: u8,
         /// The Record-Route value (step 4).
-        record_route: Option<Bytes>,
+        record_route: Option<&'a [u8]>,
     },
 }
 
@@ -2298,9 +2296,9 @@ impl ForwardCopy<'_> {
             ForwardCopy::Planned { base, top_via, uri, max_forwards, record_route } => {
                 let via = (HeaderName::Via, via);
                 let mut front = [via, via];
-                let lines = match &record_route {
+                let lines = match record_route {
                     Some(rr) => {
-                        front[1] = (HeaderName::RecordRoute, &rr[..]);
+                        front[1] = (HeaderName::RecordRoute, rr);
                         &front[..]
                     }
                     None => &front[..1],
@@ -2338,7 +2336,7 @@ impl ForwardCopy<'_> {
         top_via: Option<&str>,
         uri: Option<Cow<'_, str>>,
         max_forwards: u8,
-        record_route: Option<Bytes>,
+        record_route: Option<&[u8]>,
         via: (HeaderName, &[u8]),
     ) -> Option<Message> {
         if let Some(via) = top_via {
@@ -2349,7 +2347,7 @@ impl ForwardCopy<'_> {
         }
         copy.set(HeaderName::MaxForwards, max_forwards.to_string()).ok()?;
         if let Some(rr) = record_route {
-            copy.push_front(HeaderName::RecordRoute, rr).ok()?;
+            copy.push_front(HeaderName::RecordRoute, Bytes::copy_from_slice(rr)).ok()?;
         }
         copy.push_front(via.0, Bytes::copy_from_slice(via.1)).ok()?;
         Some(copy)
