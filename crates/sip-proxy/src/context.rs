@@ -223,7 +223,7 @@ pub(crate) struct Context {
     pub(crate) request: Message,
     /// The top Via value of the copies: the request's stamped with `received` (§18.2.1), when
     /// the stamp changes it.
-    pub(crate) top_via: Option<String>,
+    pub(crate) top_via: Option<Vec<u8>>,
     pub(crate) invite: bool,
     /// The Request-URI is a resource of the proxy (§16.5: only then may 3xx add targets).
     pub(crate) local: bool,

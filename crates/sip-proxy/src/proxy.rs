@@ -159,7 +159,7 @@ struct Spares {
     /// Empty target lists, with their capacity.
     targets: Vec<Vec<TargetSlot>>,
     /// Stamped-Via buffers (their text is overwritten before use).
-    vias: Vec<String>,
+    vias: Vec<Vec<u8>>,
 }
 
 impl Spares {
@@ -169,7 +169,7 @@ impl Spares {
     }
 
     /// A buffer for a stamped Via, reused when one is kept.
-    fn via(&mut self) -> String {
+    fn via(&mut self) -> Vec<u8> {
         self.vias.pop().unwrap_or_default()
     }
 
@@ -183,8 +183,9 @@ impl Spares {
     }
 
     /// Keeps `via` unless enough are kept, it never allocated or it is unusually long.
-    fn keep_via(&mut self, via: String) {
+    fn keep_via(&mut self, mut via: Vec<u8>) {
         if self.vias.len() < SPARES && (1..=SPARE_VIA_MAX).contains(&via.capacity()) {
+            via.clear();
             self.vias.push(via);
         }
     }
@@ -1632,7 +1633,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
     fn build_copy_of<'a>(
         &'a self,
         mut copy: Cow<'a, Message>,
-        top_via: Option<&'a str>,
+        top_via: Option<&'a [u8]>,
         target: TargetView<'a>,
         record_route: bool,
     ) -> Option<(ForwardCopy<'a>, SmallVec<[Target; 2]>)> {
@@ -1659,7 +1660,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         // The stamp, and steps 2 and 3, as edits, for a copy that is edited further.
         let edit = |copy: &mut Message| -> Option<()> {
             if let Some(via) = top_via {
-                replace_top_via(copy, via.to_owned());
+                replace_top_via(copy, Bytes::copy_from_slice(via));
             }
             if new_uri {
                 copy.set_request_uri(Bytes::copy_from_slice(uri.as_bytes())).ok()?;
@@ -2249,7 +2250,7 @@ enum ForwardCopy<'a> {
         /// branch: no clone).
         base: Base<'a>,
         /// The top Via value stamped with `received` (§18.2.1), in place of the request's.
-        top_via: Option<&'a str>,
+        top_via: Option<&'a [u8]>,
         /// The new Request-URI (step 2), when it differs (the target's, borrowed, unless it
         /// was rewritten).
         uri: Option<Cow<'a, str>>,
@@ -2303,7 +2304,7 @@ impl ForwardCopy<'_> {
                     }
                     None => &front[..1],
                 };
-                let stamp = top_via.map(str::as_bytes);
+                let stamp = top_via;
                 let copy = base
                     .get()
                     .forwarded_restamped(uri.as_deref(), lines, stamp, Some(max_forwards))
@@ -2333,14 +2334,14 @@ impl ForwardCopy<'_> {
     /// debug builds check the one-pass copy against).
     fn by_edits(
         mut copy: Message,
-        top_via: Option<&str>,
+        top_via: Option<&[u8]>,
         uri: Option<Cow<'_, str>>,
         max_forwards: u8,
         record_route: Option<&[u8]>,
         via: (HeaderName, &[u8]),
     ) -> Option<Message> {
         if let Some(via) = top_via {
-            replace_top_via(&mut copy, via.to_owned());
+            replace_top_via(&mut copy, Bytes::copy_from_slice(via));
         }
         if let Some(uri) = uri {
             copy.set_request_uri(uri.into_owned()).ok()?;
@@ -2401,11 +2402,11 @@ mod tests {
         // Nor more than `SPARES` of them.
         for _ in 0..SPARES + 3 {
             spares.keep_targets(Vec::with_capacity(1));
-            spares.keep_via(String::with_capacity(8));
+            spares.keep_via(Vec::with_capacity(8));
         }
         assert_eq!((spares.targets.len(), spares.vias.len()), (SPARES, SPARES));
         spares.vias.clear();
-        spares.keep_via(String::with_capacity(SPARE_VIA_MAX + 1));
+        spares.keep_via(Vec::with_capacity(SPARE_VIA_MAX + 1));
         assert!(spares.vias.is_empty());
     }
 
@@ -2696,13 +2697,13 @@ mod tests {
                     known.facts = Some(UriFacts::of(&Uri::parse(uri)));
                     let a = proxy.build_copy_of(
                         Cow::Borrowed(request),
-                        *top_via,
+                        top_via.map(str::as_bytes),
                         plain.view(),
                         record_route,
                     );
                     let b = proxy.build_copy_of(
                         Cow::Borrowed(request),
-                        *top_via,
+                        top_via.map(str::as_bytes),
                         known.view(),
                         record_route,
                     );

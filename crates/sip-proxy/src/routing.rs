@@ -180,19 +180,19 @@ impl<'a> TopVia<'a> {
     /// [`stamped_via`] of it for a request received from `addr`.
     #[cfg(test)]
     pub(crate) fn stamped(&self, addr: std::net::SocketAddr) -> Option<String> {
-        let mut out = String::new();
-        self.stamped_into(addr, &mut out).then_some(out)
+        let mut out = Vec::new();
+        self.stamped_into(addr, &mut out).then(|| String::from_utf8(out).unwrap_or_default())
     }
 
     /// [`stamped`](Self::stamped) written into `out` (its old text replaced, its buffer reused
     /// on the usual path): whether there is a stamp; `out` holds it when there is.
-    pub(crate) fn stamped_into(&self, addr: std::net::SocketAddr, out: &mut String) -> bool {
+    pub(crate) fn stamped_into(&self, addr: std::net::SocketAddr, out: &mut Vec<u8>) -> bool {
         let stamped = match self {
             TopVia::Plain(via) => return stamp_plain_into(via, addr, out),
             TopVia::Typed(Some(Ok(via))) => stamped_via(via, addr),
             TopVia::Typed(_) => None,
         };
-        stamped.map(|s| *out = s).is_some()
+        stamped.map(|s| *out = s.into_bytes()).is_some()
     }
 }
 
@@ -869,16 +869,16 @@ fn stamp(
 /// `;name[=value]` tokens without `received` and with any `rport` valueless, so each is copied
 /// as it is but `rport`, which gets the port, and `received` follows them (the tests hold this
 /// to the typed parser's stamp).
-fn stamp_plain_into(via: &PlainVia<'_>, addr: std::net::SocketAddr, v: &mut String) -> bool {
+fn stamp_plain_into(via: &PlainVia<'_>, addr: std::net::SocketAddr, v: &mut Vec<u8>) -> bool {
     let std::net::IpAddr::V4(ip) = addr.ip() else {
         let stamped = stamp(&StampHead::of_plain(via), addr, true, None);
-        return stamped.map(|s| *v = s).is_some();
+        return stamped.map(|s| *v = s.into_bytes()).is_some();
     };
     if via.host == ip && !via.has_rport {
         return false;
     }
     let port = sip_message::Decimal::new(u64::from(addr.port()));
-    let port = port.as_str();
+    let port = port.as_bytes();
     let octets = ip.octets();
     let ip_len = octets.iter().map(|&o| octet_len(o)).sum::<usize>() + 3;
     let rport_len = if via.has_rport { 1 + port.len() } else { 0 };
@@ -891,28 +891,28 @@ fn stamp_plain_into(via: &PlainVia<'_>, addr: std::net::SocketAddr, v: &mut Stri
         (true, None) => None,
     };
     if let Some((before, after)) = split {
-        v.push_str(via.head);
-        v.push_str(before);
+        v.extend_from_slice(via.head.as_bytes());
+        v.extend_from_slice(before.as_bytes());
         if via.has_rport {
-            v.push('=');
-            v.push_str(port);
+            v.push(b'=');
+            v.extend_from_slice(port);
         }
-        v.push_str(after);
+        v.extend_from_slice(after.as_bytes());
         push_received(v, octets);
         return true;
     }
-    v.push_str("SIP/2.0/");
-    v.push_str(via.transport);
-    v.push(' ');
-    v.push_str(via.sent_by);
+    v.extend_from_slice(b"SIP/2.0/");
+    v.extend_from_slice(via.transport.as_bytes());
+    v.push(b' ');
+    v.extend_from_slice(via.sent_by.as_bytes());
     if let Some(list) = via.params.strip_prefix(';') {
         for param in list.split(';') {
             if param.eq_ignore_ascii_case("rport") {
-                v.push_str(";rport=");
-                v.push_str(port);
+                v.extend_from_slice(b";rport=");
+                v.extend_from_slice(port);
             } else {
-                v.push(';');
-                v.push_str(param);
+                v.push(b';');
+                v.extend_from_slice(param.as_bytes());
             }
         }
     }
@@ -920,14 +920,34 @@ fn stamp_plain_into(via: &PlainVia<'_>, addr: std::net::SocketAddr, v: &mut Stri
     true
 }
 
-/// Appends `;received=` and the dotted quad of `octets`.
-fn push_received(v: &mut String, octets: [u8; 4]) {
-    v.push_str(";received=");
+/// Appends `;received=` and the dotted quad of `octets`, gathered on the stack first (one
+/// copy into `v`).
+fn push_received(v: &mut Vec<u8>, octets: [u8; 4]) {
+    let mut text = [0u8; 15];
+    let mut len = 0;
     for (i, octet) in octets.into_iter().enumerate() {
         if i > 0 {
-            v.push('.');
+            if let Some(dot) = text.get_mut(len) {
+                *dot = b'.';
+            }
+            len += 1;
         }
-        push_octet(v, octet);
+        let (digits, n) = octet_digits(octet);
+        for (slot, digit) in text.iter_mut().skip(len).zip(digits.iter().take(n)) {
+            *slot = *digit;
+        }
+        len += n;
+    }
+    v.extend_from_slice(b";received=");
+    v.extend_from_slice(text.get(..len).unwrap_or_default());
+}
+
+/// The decimal digits of `octet`, without leading zeros, and how many there are.
+fn octet_digits(octet: u8) -> ([u8; 3], usize) {
+    match octet {
+        100.. => ([b'0' + octet / 100, b'0' + octet / 10 % 10, b'0' + octet % 10], 3),
+        10.. => ([b'0' + octet / 10, b'0' + octet % 10, 0], 2),
+        _ => ([b'0' + octet, 0, 0], 1),
     }
 }
 
@@ -1004,7 +1024,7 @@ fn plain_params(raw: &str) -> Option<SmallVec<[Piece; 6]>> {
 
 /// Replaces the top Via value with `via`, moved to the top of the header (a request keeps its
 /// other Vias in order).
-pub(crate) fn replace_top_via(request: &mut Message, via: String) {
+pub(crate) fn replace_top_via(request: &mut Message, via: impl Into<Bytes>) {
     // A lone Via value on the first line (a request straight from a UA): one `set` leaves
     // the same header as popping it and pushing the new one, with one edit instead of two.
     let lone_first = request.lines().next().is_some_and(|l| l.name == HeaderName::Via)
@@ -1587,9 +1607,13 @@ pub(crate) mod tests {
         assert_eq!(typed.5, plain.has_rport, "{value}");
         assert!(plain.params.is_empty() || plain_params(plain.params).is_some(), "{value}");
         let parsed = Via::parse(value).unwrap();
-        for source in
-            ["192.0.2.1:5060", "192.0.2.1:5070", "198.51.100.9:5060", "[2001:db8::9]:5062"]
-        {
+        for source in [
+            "192.0.2.1:5060",
+            "192.0.2.1:5070",
+            "198.51.100.9:5060",
+            "10.20.255.0:5060",
+            "[2001:db8::9]:5062",
+        ] {
             let addr: std::net::SocketAddr = source.parse().unwrap();
             let fast = TopVia::Plain(plain).stamped(addr);
             assert_eq!(fast, stamped_via(&parsed, addr), "{value} from {source}");
