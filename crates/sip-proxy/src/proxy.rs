@@ -1846,7 +1846,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
     /// `lone_branch` is the branch of the request's only Via value, when it has one and the
     /// caller read it ([`loop_hash_read`]): unless its loop part is this one, no Via is an own
     /// one with it, and nothing more is read.
-    fn has_looped(&self, request: &Message, loop_part: &Hex16, lone_branch: Option<&str>) -> bool {
+    fn has_looped(&self, request: &Message, loop_part: &Hex16, lone_branch: Option<&[u8]>) -> bool {
         if lone_branch.is_some_and(|branch| !ends_in_loop_part(branch, loop_part)) {
             return false;
         }
@@ -2144,8 +2144,8 @@ fn via_head(transport: Transport, sent_by: &str) -> Box<[u8]> {
 /// Whether `loop_part_of(branch)` is `part`: the cookie, then anything, then `.` and the 16
 /// digits of `part` at the end (they hold no `.`, so that `.` is the last one), read from the
 /// end with no search.
-fn ends_in_loop_part(branch: &str, part: &Hex16) -> bool {
-    let b = branch.as_bytes();
+fn ends_in_loop_part(branch: &[u8], part: &Hex16) -> bool {
+    let b = branch;
     let Some(tail_at) = b.len().checked_sub(part.len() + 1) else { return false };
     b.starts_with(BRANCH_COOKIE.as_bytes())
         && tail_at >= BRANCH_COOKIE.len()
@@ -2564,7 +2564,7 @@ mod tests {
             let part: Hex16 = *b"0123456789abcdef";
             let branch = pieces.concat();
             let searched = loop_part_of(&branch) == Some(hex_str(&part));
-            proptest::prop_assert_eq!(ends_in_loop_part(&branch, &part), searched, "{}", branch);
+            proptest::prop_assert_eq!(ends_in_loop_part(branch.as_bytes(), &part), searched, "{}", branch);
         }
     }
 

@@ -159,9 +159,10 @@ impl<'a> TopVia<'a> {
     pub(crate) fn of(request: &'a Message) -> TopVia<'a> {
         // The first line rather than its first value: a line of several values holds a comma,
         // which no plain Via does, so both give the same plain Via or none.
+        // Read as bytes: a plain Via is ASCII throughout, and what reads it takes bytes (no
+        // UTF-8 check of the line).
         let line = request.header_lines(HeaderName::Via).next();
-        let plain = line.and_then(|v| std::str::from_utf8(v).ok());
-        match plain.and_then(plain_via) {
+        match line.and_then(plain_via) {
             Some(plain) => TopVia::Plain(plain),
             None => TopVia::Typed(request.typed::<Via<'_>>()),
         }
@@ -169,10 +170,12 @@ impl<'a> TopVia<'a> {
 
     /// Its sent-by and branch (empty when absent) if it parses, as the typed [`Via`] gives
     /// them.
-    fn sent_by_and_branch(&self) -> Option<(&'a str, &'a str)> {
+    fn sent_by_and_branch(&self) -> Option<(&'a [u8], &'a [u8])> {
         match self {
             TopVia::Plain(via) => Some((via.sent_by, via.branch.unwrap_or_default())),
-            TopVia::Typed(Some(Ok(via))) => Some((via.sent_by(), via.branch().unwrap_or_default())),
+            TopVia::Typed(Some(Ok(via))) => {
+                Some((via.sent_by().as_bytes(), via.branch().unwrap_or_default().as_bytes()))
+            }
             TopVia::Typed(_) => None,
         }
     }
@@ -202,17 +205,19 @@ impl<'a> TopVia<'a> {
 /// accepts, read here as it reads it (sent-by as written, the host a dotted quad without
 /// leading zeros, the parameters' text) at a fraction of the cost.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+///
+/// Its parts are bytes (ASCII, as the form requires): the loop hash and the stamp read them so.
 pub(crate) struct PlainVia<'a> {
-    pub(crate) transport: &'a str,
-    pub(crate) sent_by: &'a str,
+    pub(crate) transport: &'a [u8],
+    pub(crate) sent_by: &'a [u8],
     pub(crate) host: std::net::Ipv4Addr,
     /// From the first `;` to the end (empty without parameters), as `Via::params().as_str()`.
-    pub(crate) params: &'a str,
-    pub(crate) branch: Option<&'a str>,
+    pub(crate) params: &'a [u8],
+    pub(crate) branch: Option<&'a [u8]>,
     /// Whether a valueless `rport` is present.
     pub(crate) has_rport: bool,
     /// The value up to its parameters: `SIP/2.0/<transport> <sent-by>`.
-    pub(crate) head: &'a str,
+    pub(crate) head: &'a [u8],
     /// Where in `params` the name of the one valueless `rport` ends, when there is exactly one
     /// and it is spelled `rport` (the stamp writes `=<port>` there).
     pub(crate) rport_end: Option<usize>,
@@ -220,15 +225,15 @@ pub(crate) struct PlainVia<'a> {
 
 /// `value` as a [`PlainVia`]; `None` for any other form (the typed parser decides those).
 /// One pass over the bytes, no searching.
-pub(crate) fn plain_via(value: &str) -> Option<PlainVia<'_>> {
-    let rest = value.strip_prefix("SIP/2.0/")?;
-    let transport_len = rest.bytes().take_while(u8::is_ascii_alphanumeric).count();
+pub(crate) fn plain_via(value: &[u8]) -> Option<PlainVia<'_>> {
+    let rest = value.strip_prefix(b"SIP/2.0/")?;
+    let transport_len = rest.iter().take_while(|c| c.is_ascii_alphanumeric()).count();
     if transport_len == 0 {
         return None;
     }
     let (transport, rest) = rest.split_at_checked(transport_len)?;
-    let sent_by_and_params = rest.strip_prefix(' ')?;
-    let (host, sent_by_len) = plain_sent_by(sent_by_and_params.as_bytes())?;
+    let sent_by_and_params = rest.strip_prefix(b" ")?;
+    let (host, sent_by_len) = plain_sent_by(sent_by_and_params)?;
     let (sent_by, params) = sent_by_and_params.split_at_checked(sent_by_len)?;
     let facts = plain_via_params(params)?;
     let head = value.get(..value.len() - params.len())?;
@@ -246,7 +251,7 @@ pub(crate) fn plain_via(value: &str) -> Option<PlainVia<'_>> {
 
 /// What [`plain_via_params`] reads of a parameter list.
 struct PlainParams<'a> {
-    branch: Option<&'a str>,
+    branch: Option<&'a [u8]>,
     /// How many valueless `rport`s (saturating at 2).
     rports: u8,
     /// Where the name of the first one ends.
@@ -303,9 +308,9 @@ fn plain_sent_by(bytes: &[u8]) -> Option<(std::net::Ipv4Addr, usize)> {
 /// value, `branch` once with one. Its branch, and its valueless `rport`s. One pass over the
 /// bytes: each parameter is a run of token characters, then `=` and another run or not, then
 /// the `;` of the next or the end.
-fn plain_via_params(params: &str) -> Option<PlainParams<'_>> {
+fn plain_via_params(params: &[u8]) -> Option<PlainParams<'_>> {
     let mut facts = PlainParams { branch: None, rports: 0, rport_end: None };
-    let bytes = params.as_bytes();
+    let bytes = params;
     let mut i = 0;
     while i < bytes.len() {
         if bytes.get(i) != Some(&b';') {
@@ -383,7 +388,7 @@ pub(crate) struct LoopRead<'a> {
     /// The branch (empty when absent) of the request's only Via value, when it has exactly
     /// one and the caller's [`TopVia`] read it (a request from a UA): what §16.3 step 4
     /// compares the loop part with, with no second pass over the Via lines.
-    pub(crate) lone_branch: Option<&'a str>,
+    pub(crate) lone_branch: Option<&'a [u8]>,
     /// Whether any Proxy-Require or Proxy-Authorization line is there (without one, §16.3
     /// step 5 has nothing to check).
     pub(crate) proxy_lines: bool,
@@ -433,25 +438,24 @@ pub(crate) fn loop_hash_read<'a>(
         }
     };
     if let Some(bottom) = later.or(first) {
-        let parsed = match (later, top) {
-            // The only Via: the top one, read the same way (`typed` reads the first value).
-            (None, Some(top)) => {
-                let read = top.sent_by_and_branch();
-                if vias.len() == 1 {
-                    lone_branch = read.map(|(_, branch)| branch);
+        let parsed =
+            match (later, top) {
+                // The only Via: the top one, read the same way (`typed` reads the first value).
+                (None, Some(top)) => {
+                    let read = top.sent_by_and_branch();
+                    if vias.len() == 1 {
+                        lone_branch = read.map(|(_, branch)| branch);
+                    }
+                    read
                 }
-                read
-            }
-            _ => std::str::from_utf8(bottom)
-                .ok()
-                .map(Via::parse)
-                .and_then(Result::ok)
-                .map(|via| (via.sent_by(), via.branch().unwrap_or_default())),
-        };
+                _ => std::str::from_utf8(bottom).ok().map(Via::parse).and_then(Result::ok).map(
+                    |via| (via.sent_by().as_bytes(), via.branch().unwrap_or_default().as_bytes()),
+                ),
+            };
         match parsed {
             Some((sent_by, branch)) => {
-                field(&mut h, sent_by.as_bytes());
-                field(&mut h, branch.as_bytes());
+                field(&mut h, sent_by);
+                field(&mut h, branch);
             }
             None => field(&mut h, bottom),
         }
@@ -743,17 +747,18 @@ impl<'a> StampHead<'a> {
         }
     }
 
-    /// A [`PlainVia`] as the typed parser reads it (`SIP/2.0`, the host a dotted quad).
-    fn of_plain(via: &PlainVia<'a>) -> StampHead<'a> {
-        StampHead {
+    /// A [`PlainVia`] as the typed parser reads it (`SIP/2.0`, the host a dotted quad); its
+    /// parts are ASCII, so the text is there.
+    fn of_plain(via: &PlainVia<'a>) -> Option<StampHead<'a>> {
+        Some(StampHead {
             protocol_name: "SIP",
             protocol_version: "2.0",
-            transport: via.transport,
-            sent_by: via.sent_by,
+            transport: std::str::from_utf8(via.transport).ok()?,
+            sent_by: std::str::from_utf8(via.sent_by).ok()?,
             host: Host::Ipv4(via.host),
             fill_rport: via.has_rport,
-            params: via.params,
-        }
+            params: std::str::from_utf8(via.params).ok()?,
+        })
     }
 }
 
@@ -871,7 +876,7 @@ fn stamp(
 /// to the typed parser's stamp).
 fn stamp_plain_into(via: &PlainVia<'_>, addr: std::net::SocketAddr, v: &mut Vec<u8>) -> bool {
     let std::net::IpAddr::V4(ip) = addr.ip() else {
-        let stamped = stamp(&StampHead::of_plain(via), addr, true, None);
+        let stamped = StampHead::of_plain(via).and_then(|head| stamp(&head, addr, true, None));
         return stamped.map(|s| *v = s.into_bytes()).is_some();
     };
     if via.host == ip && !via.has_rport {
@@ -886,33 +891,33 @@ fn stamp_plain_into(via: &PlainVia<'_>, addr: std::net::SocketAddr, v: &mut Vec<
     v.reserve(via.head.len() + via.params.len() + rport_len + 10 + ip_len);
     // The usual case, no `rport` or one: the value as written with `=<port>` spliced in.
     let split = match (via.has_rport, via.rport_end) {
-        (false, _) => Some((via.params, "")),
+        (false, _) => Some((via.params, &b""[..])),
         (true, Some(end)) => via.params.split_at_checked(end),
         (true, None) => None,
     };
     if let Some((before, after)) = split {
-        v.extend_from_slice(via.head.as_bytes());
-        v.extend_from_slice(before.as_bytes());
+        v.extend_from_slice(via.head);
+        v.extend_from_slice(before);
         if via.has_rport {
             v.push(b'=');
             v.extend_from_slice(port);
         }
-        v.extend_from_slice(after.as_bytes());
+        v.extend_from_slice(after);
         push_received(v, octets);
         return true;
     }
     v.extend_from_slice(b"SIP/2.0/");
-    v.extend_from_slice(via.transport.as_bytes());
+    v.extend_from_slice(via.transport);
     v.push(b' ');
-    v.extend_from_slice(via.sent_by.as_bytes());
-    if let Some(list) = via.params.strip_prefix(';') {
-        for param in list.split(';') {
-            if param.eq_ignore_ascii_case("rport") {
+    v.extend_from_slice(via.sent_by);
+    if let Some(list) = via.params.strip_prefix(b";") {
+        for param in list.split(|&c| c == b';') {
+            if param.eq_ignore_ascii_case(b"rport") {
                 v.extend_from_slice(b";rport=");
                 v.extend_from_slice(port);
             } else {
                 v.push(b';');
-                v.extend_from_slice(param.as_bytes());
+                v.extend_from_slice(param);
             }
         }
     }
@@ -1085,9 +1090,9 @@ pub(crate) mod tests {
 
     /// [`plain_via_params`] as it was, one byte at a time: each byte is a token character, the
     /// `=` after a name, or the `;` ending a parameter.
-    fn plain_via_params_reference(params: &str) -> Option<PlainParams<'_>> {
+    fn plain_via_params_reference(params: &[u8]) -> Option<PlainParams<'_>> {
         let mut facts = PlainParams { branch: None, rports: 0, rport_end: None };
-        let bytes = params.as_bytes();
+        let bytes = params;
         match bytes.first() {
             None => return Some(facts),
             Some(b';') => {}
@@ -1145,8 +1150,8 @@ pub(crate) mod tests {
     }
 
     /// What [`plain_via_params`] reads, as a comparable tuple.
-    fn facts_of(p: Option<PlainParams<'_>>) -> Option<(Option<String>, u8, Option<usize>)> {
-        p.map(|f| (f.branch.map(str::to_owned), f.rports, f.rport_end))
+    fn facts_of(p: Option<PlainParams<'_>>) -> Option<(Option<Vec<u8>>, u8, Option<usize>)> {
+        p.map(|f| (f.branch.map(<[u8]>::to_vec), f.rports, f.rport_end))
     }
 
     proptest::proptest! {
@@ -1160,8 +1165,8 @@ pub(crate) mod tests {
         ) {
             let params: String = pieces.concat();
             proptest::prop_assert_eq!(
-                facts_of(plain_via_params(&params)),
-                facts_of(plain_via_params_reference(&params))
+                facts_of(plain_via_params(params.as_bytes())),
+                facts_of(plain_via_params_reference(params.as_bytes()))
             );
         }
     }
@@ -1221,7 +1226,7 @@ pub(crate) mod tests {
                 let lone = loop_hash_read(&m, stateless, Some(&top)).1.lone_branch;
                 let values: Vec<_> = m.typed_all::<Via<'_>>().collect();
                 let typed = match values.as_slice() {
-                    [Ok(via)] => Some(via.branch().unwrap_or_default()),
+                    [Ok(via)] => Some(via.branch().unwrap_or_default().as_bytes()),
                     _ => None,
                 };
                 assert_eq!(lone, typed, "{vias:?}");
@@ -1597,15 +1602,16 @@ pub(crate) mod tests {
     /// Checks the plain reading of `value`, when there is one, against the typed parser's, and
     /// the loop hash and `received` stamp made from either; returns whether it was plain.
     fn check_plain(value: &str) -> bool {
-        let Some(plain) = plain_via(value) else { return false };
+        let Some(plain) = plain_via(value.as_bytes()) else { return false };
         let typed = typed_view(value).expect("a plain Via parses");
-        assert_eq!(typed.0, format!("SIP/2.0/{}", plain.transport), "{value}");
-        assert_eq!(typed.1, plain.sent_by, "{value}");
+        let text = |b: &[u8]| std::str::from_utf8(b).unwrap().to_owned();
+        assert_eq!(typed.0, format!("SIP/2.0/{}", text(plain.transport)), "{value}");
+        assert_eq!(typed.1, text(plain.sent_by), "{value}");
         assert_eq!(typed.2, Host::Ipv4(plain.host), "{value}");
-        assert_eq!(typed.3, plain.params, "{value}");
-        assert_eq!(typed.4.as_deref(), plain.branch, "{value}");
+        assert_eq!(typed.3, text(plain.params), "{value}");
+        assert_eq!(typed.4, plain.branch.map(text), "{value}");
         assert_eq!(typed.5, plain.has_rport, "{value}");
-        assert!(plain.params.is_empty() || plain_params(plain.params).is_some(), "{value}");
+        assert!(plain.params.is_empty() || plain_params(&text(plain.params)).is_some(), "{value}");
         let parsed = Via::parse(value).unwrap();
         for source in [
             "192.0.2.1:5060",
