@@ -763,7 +763,7 @@ fn find_param(v: &[u8], mut i: usize, name: &[u8]) -> Option<(usize, usize)> {
 /// The `branch` parameter of the first via-parm (RFC 3261 §20.42). The sent-protocol and
 /// sent-by contain no `;`, so the first `;` starts the parameters.
 #[inline(always)]
-fn top_via_branch(v: &[u8]) -> Option<(usize, usize)> {
+pub(crate) fn top_via_branch(v: &[u8]) -> Option<(usize, usize)> {
     // sent-protocol and sent-by hold neither quotes nor ';', and a ',' first ends the via-parm:
     // one vectorised search skips the ~30 bytes before the parameters.
     let at = memchr::memchr2(b';', b',', v)?;
@@ -773,7 +773,7 @@ fn top_via_branch(v: &[u8]) -> Option<(usize, usize)> {
 /// The `tag` parameter of a From or To value (RFC 3261 §20.20, §20.39): parameters follow the
 /// `>` of a name-addr, or the first `;` of an addr-spec (§20.10).
 #[inline(always)]
-fn tag_param(v: &[u8]) -> Option<(usize, usize)> {
+pub(crate) fn tag_param(v: &[u8]) -> Option<(usize, usize)> {
     let mut i = 0;
     // Skip a quoted display name, then find '<' ... '>' if present.
     while let Some(&c) = v.get(i) {

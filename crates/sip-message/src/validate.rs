@@ -479,31 +479,42 @@ fn all_token(b: &[u8]) -> bool {
 
 /// See [`fast_accepts`]: `<sip:[user@]host[:port]*(;lr)>`, then `;tag=token` if `tag`, after
 /// a display name of tokens each followed by one space (as SIPp writes `sipp <sip:...>`).
+#[inline]
 fn fast_address(v: &[u8], tag: bool) -> bool {
-    let Some(rest) = after_token_display(v).strip_prefix(b"<sip:") else {
-        return false;
-    };
-    let user = crate::chars::run_len(&FAST_USER, rest);
+    fast_address_tag(v, tag).is_some()
+}
+
+/// [`fast_address`], with what it found: `None` when the value is not of its shape, else
+/// `Some` of the span of the `tag` value (`None` without one), which is where
+/// `tag_param` of the parser finds it in a value of this shape. The parser asks it first for
+/// the From and To keys, and records a value it accepts, which [`Message::validate`] then
+/// takes as judged.
+#[inline(always)]
+pub(crate) fn fast_address_tag(v: &[u8], tag: bool) -> Option<Option<(usize, usize)>> {
+    let rest = after_token_display(v).strip_prefix(b"<sip:")?;
+    // The user: a short run (a few bytes), read byte by byte; without an `@` after it, the
+    // host starts right after `<sip:`.
+    let mut user = 0;
+    while let Some(&c) = rest.get(user)
+        && crate::chars::in_class(&FAST_USER, c)
+    {
+        user += 1;
+    }
     let host = match rest.get(user) {
-        Some(b'@') if user > 0 => rest.get(user + 1..).unwrap_or_default(),
+        Some(b'@') if user > 0 => rest.get(user + 1..)?,
         _ => rest,
     };
-    let Some(after) = fast_host_port(host) else {
-        return false;
-    };
-    let mut after = after;
+    let mut after = fast_host_port(host)?;
     while let Some(rest) = after.strip_prefix(b";lr") {
         after = rest;
     }
-    let Some(params) = after.strip_prefix(b">") else {
-        return false;
-    };
+    let params = after.strip_prefix(b">")?;
     if params.is_empty() {
-        return true;
+        return Some(None);
     }
     match params.strip_prefix(b";tag=") {
-        Some(t) if tag => all_token(t),
-        _ => false,
+        Some(t) if tag && all_token(t) => Some(Some((v.len() - t.len(), v.len()))),
+        _ => None,
     }
 }
 
@@ -527,43 +538,56 @@ fn after_token_display(v: &[u8]) -> &[u8] {
 
 /// See [`fast_accepts`]: `SIP/2.0/UDP host[:port]` and the parameters `rport[=port]`,
 /// `branch=token`, `received=IPv4`, each at most once, in any order.
+#[inline]
 fn fast_via(v: &[u8]) -> bool {
-    let Some(rest) = v.strip_prefix(b"SIP/2.0/UDP ") else {
-        return false;
-    };
-    let Some(mut rest) = fast_host_port(rest) else {
-        return false;
-    };
-    let (mut rport, mut branch, mut received) = (false, false, false);
+    fast_via_branch(v).is_some()
+}
+
+/// [`fast_via`], with what it found: `None` when the value is not of its shape, else `Some`
+/// of the span of the `branch` value (`None` without one), which is where `top_via_branch` of
+/// the parser finds it in a value of this shape. The parser asks it first for the top Via
+/// key, and records a value it accepts, which [`Message::validate`] then takes as judged.
+#[inline(always)]
+pub(crate) fn fast_via_branch(v: &[u8]) -> Option<Option<(usize, usize)>> {
+    let rest = v.strip_prefix(b"SIP/2.0/UDP ")?;
+    let mut rest = fast_host_port(rest)?;
+    let (mut rport, mut received) = (false, false);
+    let mut branch = None;
     while let Some(param) = rest.strip_prefix(b";") {
-        let (seen, value_end) = if let Some(b) = param.strip_prefix(b"branch=") {
+        let end = if let Some(b) = param.strip_prefix(b"branch=") {
             let n = crate::chars::run_len(&crate::chars::TOKEN, b);
-            (&mut branch, (n > 0).then_some(7 + n))
+            if n == 0 || branch.is_some() {
+                return None;
+            }
+            let at = v.len() - b.len();
+            branch = Some((at, at + n));
+            7 + n
         } else if let Some(ip) = param.strip_prefix(b"received=") {
-            (&mut received, fast_ipv4_len(ip).map(|n| 9 + n))
-        } else if let Some(port) = param.strip_prefix(b"rport=") {
-            (&mut rport, fast_port_len(port).map(|n| 6 + n))
+            if std::mem::replace(&mut received, true) {
+                return None;
+            }
+            9 + fast_ipv4_len(ip)?
         } else if param.starts_with(b"rport") {
-            (&mut rport, Some(5))
+            if std::mem::replace(&mut rport, true) {
+                return None;
+            }
+            match param.get(5) {
+                Some(b'=') => 6 + fast_port_len(param.get(6..).unwrap_or_default())?,
+                _ => 5,
+            }
         } else {
-            return false;
+            return None;
         };
-        let Some(end) = value_end else {
-            return false;
-        };
-        if std::mem::replace(seen, true) {
-            return false;
-        }
         rest = param.get(end..).unwrap_or_default();
         if !rest.is_empty() && rest.first() != Some(&b';') {
-            return false;
+            return None;
         }
     }
-    rest.is_empty()
+    rest.is_empty().then_some(branch)
 }
 
 /// A host (see [`fast_accepts`]) and an optional port at the front of `b`; what follows.
-#[inline]
+#[inline(always)]
 fn fast_host_port(b: &[u8]) -> Option<&[u8]> {
     let host_char = |c: &u8| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-');
     let n = match fast_ipv4_len(b) {
@@ -577,25 +601,36 @@ fn fast_host_port(b: &[u8]) -> Option<&[u8]> {
     port.get(fast_port_len(port)?..)
 }
 
+/// The value of `c` if it is an ASCII digit.
+#[inline(always)]
+fn digit(c: Option<&u8>) -> Option<u32> {
+    let d = c?.wrapping_sub(b'0');
+    (d < 10).then_some(u32::from(d))
+}
+
 /// The length of the port at the front of `b`: one to five digits, no leading zero, at most
 /// 65535.
-#[inline]
+#[inline(always)]
 fn fast_port_len(b: &[u8]) -> Option<usize> {
-    let mut value: u32 = 0;
-    let mut digits = 0;
-    while let Some(&c @ b'0'..=b'9') = b.get(digits) {
-        if digits == 5 || (digits == 0 && c == b'0') {
+    let first = digit(b.first())?;
+    if first == 0 {
+        return None;
+    }
+    let (mut value, mut digits) = (first, 1);
+    while let Some(d) = digit(b.get(digits)) {
+        if digits == 5 {
             return None;
         }
-        value = value * 10 + u32::from(c - b'0');
+        value = value * 10 + d;
         digits += 1;
     }
-    (digits > 0 && value <= 65535).then_some(digits)
+    (value <= 65535).then_some(digits)
 }
 
 /// The length of the IPv4 address at the front of `b`: four parts of one to three digits
-/// joined by dots, each at most 255, without leading zeros.
-#[inline]
+/// joined by dots, each at most 255, without leading zeros. Each part is read digit by digit
+/// with no loop: a first digit, then (unless it is a zero) up to two more, and no digit after.
+#[inline(always)]
 fn fast_ipv4_len(b: &[u8]) -> Option<usize> {
     let mut i = 0;
     for part in 0..4 {
@@ -605,16 +640,19 @@ fn fast_ipv4_len(b: &[u8]) -> Option<usize> {
             }
             i += 1;
         }
-        let start = i;
-        let mut value: u32 = 0;
-        while let Some(&c @ b'0'..=b'9') = b.get(i) {
-            if i - start == 3 || (i > start && value == 0) {
-                return None;
-            }
-            value = value * 10 + u32::from(c - b'0');
+        let mut value = digit(b.get(i))?;
+        i += 1;
+        if value != 0
+            && let Some(d) = digit(b.get(i))
+        {
+            value = value * 10 + d;
             i += 1;
+            if let Some(d) = digit(b.get(i)) {
+                value = value * 10 + d;
+                i += 1;
+            }
         }
-        if i == start || value > 255 {
+        if value > 255 || digit(b.get(i)).is_some() {
             return None;
         }
     }
@@ -1592,6 +1630,153 @@ mod tests {
         HeaderName::Via,
     ];
 
+    /// The walks as they were before they returned what they found: the reference the
+    /// rewritten ones are checked against.
+    mod reference {
+        use super::super::{FAST_USER, all_token, fast_hostname_len};
+
+        /// See [`fast_accepts`]: `<sip:[user@]host[:port]*(;lr)>`, then `;tag=token` if `tag`, after
+        /// a display name of tokens each followed by one space (as SIPp writes `sipp <sip:...>`).
+        pub(super) fn fast_address(v: &[u8], tag: bool) -> bool {
+            let Some(rest) = after_token_display(v).strip_prefix(b"<sip:") else {
+                return false;
+            };
+            let user = crate::chars::run_len(&FAST_USER, rest);
+            let host = match rest.get(user) {
+                Some(b'@') if user > 0 => rest.get(user + 1..).unwrap_or_default(),
+                _ => rest,
+            };
+            let Some(after) = fast_host_port(host) else {
+                return false;
+            };
+            let mut after = after;
+            while let Some(rest) = after.strip_prefix(b";lr") {
+                after = rest;
+            }
+            let Some(params) = after.strip_prefix(b">") else {
+                return false;
+            };
+            if params.is_empty() {
+                return true;
+            }
+            match params.strip_prefix(b";tag=") {
+                Some(t) if tag => all_token(t),
+                _ => false,
+            }
+        }
+
+        /// `v` after its display name when that is tokens each followed by one space
+        /// (`display-name = *(token LWS)`, RFC 3261 §20.10, §25.1), else `v` itself.
+        #[inline(always)]
+        fn after_token_display(v: &[u8]) -> &[u8] {
+            if v.first() == Some(&b'<') {
+                // No display name (the usual value): nothing to skip.
+                return v;
+            }
+            let mut rest = v;
+            loop {
+                let n = crate::chars::run_len(&crate::chars::TOKEN, rest);
+                match rest.get(n..) {
+                    Some([b' ', after @ ..]) if n > 0 => rest = after,
+                    _ => return rest,
+                }
+            }
+        }
+
+        /// See [`fast_accepts`]: `SIP/2.0/UDP host[:port]` and the parameters `rport[=port]`,
+        /// `branch=token`, `received=IPv4`, each at most once, in any order.
+        pub(super) fn fast_via(v: &[u8]) -> bool {
+            let Some(rest) = v.strip_prefix(b"SIP/2.0/UDP ") else {
+                return false;
+            };
+            let Some(mut rest) = fast_host_port(rest) else {
+                return false;
+            };
+            let (mut rport, mut branch, mut received) = (false, false, false);
+            while let Some(param) = rest.strip_prefix(b";") {
+                let (seen, value_end) = if let Some(b) = param.strip_prefix(b"branch=") {
+                    let n = crate::chars::run_len(&crate::chars::TOKEN, b);
+                    (&mut branch, (n > 0).then_some(7 + n))
+                } else if let Some(ip) = param.strip_prefix(b"received=") {
+                    (&mut received, fast_ipv4_len(ip).map(|n| 9 + n))
+                } else if let Some(port) = param.strip_prefix(b"rport=") {
+                    (&mut rport, fast_port_len(port).map(|n| 6 + n))
+                } else if param.starts_with(b"rport") {
+                    (&mut rport, Some(5))
+                } else {
+                    return false;
+                };
+                let Some(end) = value_end else {
+                    return false;
+                };
+                if std::mem::replace(seen, true) {
+                    return false;
+                }
+                rest = param.get(end..).unwrap_or_default();
+                if !rest.is_empty() && rest.first() != Some(&b';') {
+                    return false;
+                }
+            }
+            rest.is_empty()
+        }
+
+        /// A host (see [`fast_accepts`]) and an optional port at the front of `b`; what follows.
+        fn fast_host_port(b: &[u8]) -> Option<&[u8]> {
+            let host_char = |c: &u8| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-');
+            let n = match fast_ipv4_len(b) {
+                Some(n) if !b.get(n).is_some_and(host_char) => n,
+                _ => fast_hostname_len(b)?,
+            };
+            let rest = b.get(n..)?;
+            let Some(port) = rest.strip_prefix(b":") else {
+                return Some(rest);
+            };
+            port.get(fast_port_len(port)?..)
+        }
+
+        /// The length of the port at the front of `b`: one to five digits, no leading zero, at most
+        /// 65535.
+        fn fast_port_len(b: &[u8]) -> Option<usize> {
+            let mut value: u32 = 0;
+            let mut digits = 0;
+            while let Some(&c @ b'0'..=b'9') = b.get(digits) {
+                if digits == 5 || (digits == 0 && c == b'0') {
+                    return None;
+                }
+                value = value * 10 + u32::from(c - b'0');
+                digits += 1;
+            }
+            (digits > 0 && value <= 65535).then_some(digits)
+        }
+
+        /// The length of the IPv4 address at the front of `b`: four parts of one to three digits
+        /// joined by dots, each at most 255, without leading zeros.
+        fn fast_ipv4_len(b: &[u8]) -> Option<usize> {
+            let mut i = 0;
+            for part in 0..4 {
+                if part > 0 {
+                    if b.get(i) != Some(&b'.') {
+                        return None;
+                    }
+                    i += 1;
+                }
+                let start = i;
+                let mut value: u32 = 0;
+                while let Some(&c @ b'0'..=b'9') = b.get(i) {
+                    if i - start == 3 || (i > start && value == 0) {
+                        return None;
+                    }
+                    value = value * 10 + u32::from(c - b'0');
+                    i += 1;
+                }
+                if i == start || value > 255 {
+                    return None;
+                }
+            }
+            Some(i)
+        }
+    }
+
     /// `fast_accepts` takes only values the typed parsers accept (so `plain_accepts`, which
     /// asks it first, answers as it did), and of the walks' shapes: one list element.
     fn fast_judged_as_checked(name: HeaderName, v: &[u8]) -> Result<(), TestCaseError> {
@@ -1705,6 +1890,65 @@ mod tests {
                     _ => crate::headers::plain_address_accepts(v.as_bytes(), name),
                 };
                 prop_assert!(plain, "{} {:?}", name, v);
+            }
+        }
+
+        #[test]
+        fn fast_walks_judge_as_they_did_and_find_the_parsers_keys(
+            head in proptest::sample::select(vec!["<sip:", "SIP/2.0/UDP ", "<sip:a@", "<sip:-@",
+                "sipp <sip:sipp@", "a b <sip:", "\"q\" <sip:", " <sip:", "a<sip:", "<sip:a.b@",
+                "SIP/2.0/UDP  ", "SIP/2.0/udp ", "<sip:@", "<sip:a@@"]),
+            host in proptest::sample::select(vec![
+                "192.0.2.1", "0.0.0.0", "255.255.255.255", "192.0.2.256", "1.2.3", "01.2.3.4",
+                "1.02.3.4", "1.2.3.04", "1.2.3.0", "1.2.3.1000", "300.1.1.1", "example.com",
+                "a", "a1", "1a", "a-1.b-2.c", "a-.b", "a..b", "a.b.", "1.2.3.4a", "1.2.3.4.5",
+                "9.9.9.9.com", "x.1", "", "10.0.0.255", "10.0.0.25x",
+            ]),
+            port in proptest::sample::select(vec!["", ":5060", ":0", ":1", ":65535", ":65536",
+                ":05060", ":", ":999999", ":12a", ":99999", ":10000"]),
+            tail in proptest::collection::vec(proptest::sample::select(vec![
+                ";lr", ">", ";tag=x", ";tag=a.b-c!%*_+`'~", ";tag=", ";branch=z9hG4bK1",
+                ";branch=", ";rport", ";rport=5", ";received=192.0.2.1", ";received=1.2.3",
+                ";received=192.0.2.1x", ";rport=5060", ";rport=0", ";rport=65536",
+                ";rport=05060", ";rport=", ";lr;lr", ";", ",", " ", "x", ";rportx", ";BRANCH=a",
+                ";branch=a/b", ";tag=a;tag=b", ";x=1", "\"",
+            ]), 0..5),
+        ) {
+            let v = format!("{head}{host}{port}{}", tail.concat());
+            let b = v.as_bytes();
+            prop_assert_eq!(fast_via(b), reference::fast_via(b), "{:?}", v);
+            for tag in [true, false] {
+                prop_assert_eq!(fast_address(b, tag), reference::fast_address(b, tag), "{:?}", v);
+            }
+            if let Some(branch) = fast_via_branch(b) {
+                prop_assert_eq!(branch, crate::parse::top_via_branch(b), "{:?}", v);
+            }
+            if let Some(tag) = fast_address_tag(b, true) {
+                prop_assert_eq!(tag, crate::parse::tag_param(b), "{:?}", v);
+            }
+        }
+
+        #[test]
+        fn fast_walks_judge_as_they_did_on_any_bytes(
+            seed in any::<usize>(),
+            edits in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..3),
+        ) {
+            let seeds = seeds();
+            let mut v = seeds.get(seed % seeds.len()).cloned().unwrap_or_default().into_bytes();
+            for (at, byte) in edits {
+                let len = v.len();
+                if let Some(c) = v.get_mut(at % len.max(1)) {
+                    *c = byte;
+                }
+            }
+            prop_assert_eq!(fast_via(&v), reference::fast_via(&v));
+            prop_assert_eq!(fast_address(&v, true), reference::fast_address(&v, true));
+            prop_assert_eq!(fast_address(&v, false), reference::fast_address(&v, false));
+            if let Some(branch) = fast_via_branch(&v) {
+                prop_assert_eq!(branch, crate::parse::top_via_branch(&v));
+            }
+            if let Some(tag) = fast_address_tag(&v, true) {
+                prop_assert_eq!(tag, crate::parse::tag_param(&v));
             }
         }
 
