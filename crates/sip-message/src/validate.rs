@@ -266,9 +266,16 @@ impl Message {
             // The Call-ID key's line was found to be `word ["@" word]` when the key was
             // taken (the parser's and every edit's `is_call_id`), which is what
             // `plain_call_id` accepts: judged already.
-            let keyed_call_id =
-                e.name == HeaderName::CallId && self.ix.keys.call_id == Some(e.value);
-            if malformed.is_none() && scope.covers(e.name) && !keyed_call_id {
+            // Likewise the top Via, From and To lines the fast walks accepted when they were
+            // indexed (`Keys::via_judged`).
+            let judged = match e.name {
+                HeaderName::CallId => self.ix.keys.call_id == Some(e.value),
+                HeaderName::Via => self.ix.keys.via_judged.0 == Some(e.value),
+                HeaderName::From => self.ix.keys.from_judged.0 == Some(e.value),
+                HeaderName::To => self.ix.keys.to_judged.0 == Some(e.value),
+                _ => false,
+            };
+            if malformed.is_none() && scope.covers(e.name) && !judged {
                 malformed = check_entry(self, &mut section, e).err();
             }
         }
@@ -1154,6 +1161,73 @@ mod tests {
         Ok(())
     }
 
+    /// What `validate` takes for granted of the judged top Via, From and To: each is the value
+    /// of its key's line, and the fast walk accepts it.
+    fn via_judged_is_fast(msg: &Message) -> Result<(), TestCaseError> {
+        let keys = &msg.ix.keys;
+        for (judged, line, name) in [
+            (keys.via_judged, keys.via, HeaderName::Via),
+            (keys.from_judged, keys.from, HeaderName::From),
+            (keys.to_judged, keys.to, HeaderName::To),
+        ] {
+            if let Some(slot) = judged.0 {
+                let e = line.and_then(|i| msg.ix.headers.get(usize::from(i)));
+                prop_assert_eq!(e.map(|e| (e.name, e.value)), Some((name, slot)));
+                prop_assert!(fast_accepts(name, msg.slot(slot)), "{:?}", msg.slot(slot));
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn the_stacks_via_is_judged_as_it_is_parsed() {
+        let msg = Message::parse(Bytes::from_static(
+            b"BYE sip:bob@192.0.2.2:5060 SIP/2.0\r\n\
+              Via: SIP/2.0/UDP 192.0.2.1:5060;rport;branch=z9hG4bKBZvI0DRnP26sY5zq\r\n\
+              Via: SIP/2.0/UDP 192.0.2.9\r\n\
+              Max-Forwards: 70\r\nTo: <sip:bob@192.0.2.2:5060>;tag=sdsAkKt08I\r\n\
+              From: <sip:alice@192.0.2.1:5060>;tag=hxgWaR3BVr\r\n\
+              Call-ID: St0Buvkg4XhLVPSssxVc@192.0.2.1\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n",
+        ))
+        .unwrap();
+        let value = |i: usize| msg.ix.headers.get(i).map(|e| e.value);
+        assert_eq!(msg.ix.keys.via_judged.0, value(0));
+        assert_eq!(msg.ix.keys.to_judged.0, value(3));
+        assert_eq!(msg.ix.keys.from_judged.0, value(4));
+        assert_eq!(msg.to_tag(), Some("sdsAkKt08I"));
+        assert_eq!(msg.from_tag(), Some("hxgWaR3BVr"));
+        // A response is not validated: nothing is judged as it is parsed.
+        let response = Message::parse(Bytes::from_static(
+            b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKB\r\n\
+              To: <sip:bob@192.0.2.2:5060>;tag=s\r\nFrom: <sip:alice@192.0.2.1>;tag=h\r\n\
+              Call-ID: c\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n",
+        ))
+        .unwrap();
+        let keys = &response.ix.keys;
+        assert_eq!((keys.via_judged.0, keys.from_judged.0, keys.to_judged.0), (None, None, None));
+        assert_eq!(response.via_branch(), Some("z9hG4bKB"));
+        assert_eq!(msg.via_branch(), Some("z9hG4bKBZvI0DRnP26sY5zq"));
+        assert_eq!(msg.validate(), Ok(()));
+        // An edit observes the key's line afresh, judging nothing (the memo only saves a
+        // walk): the next Via after a pop, a Via pushed in front. The other memos stay, moved
+        // with their values when the pop rewrites the buffer.
+        let mut popped = msg.clone();
+        popped.pop_top_via().unwrap();
+        assert_eq!(popped.ix.keys.via_judged.0, None);
+        assert_eq!(popped.via_branch(), None);
+        let value = |m: &Message, i: usize| m.ix.headers.get(i).map(|e| e.value);
+        assert_eq!(popped.ix.keys.from_judged.0, value(&popped, 3));
+        assert_eq!(popped.ix.keys.to_judged.0, value(&popped, 2));
+        let mut edited = msg;
+        edited.push_front(HeaderName::Via, "SIP/2.0/UDP h;branch=z9hG4bK3").unwrap();
+        assert_eq!(edited.ix.keys.via_judged.0, None);
+        assert_eq!(edited.via_branch(), Some("z9hG4bK3"));
+        for m in [&popped, &edited] {
+            assert!(via_judged_is_fast(m).is_ok());
+            assert_eq!(m.validate(), validate_reference(m));
+        }
+    }
+
     #[test]
     fn the_corpus_call_id_keys_are_plain() {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop");
@@ -1164,6 +1238,8 @@ mod tests {
                 let Ok(raw) = std::fs::read(entry.path()) else { continue };
                 let Ok(msg) = Message::parse(Bytes::from(raw)) else { continue };
                 assert!(call_id_key_is_plain(&msg).is_ok(), "{:?}", entry.path());
+                assert!(via_judged_is_fast(&msg).is_ok(), "{:?}", entry.path());
+                assert_eq!(msg.validate(), validate_reference(&msg), "{:?}", entry.path());
                 keyed += usize::from(msg.ix.keys.call_id.is_some());
             }
         }
@@ -1190,6 +1266,7 @@ mod tests {
             }
             if let Ok(msg) = Message::parse(Bytes::from(raw)) {
                 call_id_key_is_plain(&msg)?;
+                via_judged_is_fast(&msg)?;
                 prop_assert_eq!(msg.validate(), validate_reference(&msg));
                 // §16.3 step 1: the proxy's check is the same with fewer headers judged, so it
                 // passes whatever `validate` passes, and what it refuses `validate` refuses.
@@ -1224,9 +1301,62 @@ mod tests {
                 }
             }
             call_id_key_is_plain(&msg)?;
+            via_judged_is_fast(&msg)?;
             prop_assert_eq!(msg.validate(), validate_reference(&msg));
         }
+
+        #[test]
+        fn validate_matches_the_reference_after_key_edits(
+            lines in proptest::collection::vec(0..LINES.len(), 0..10),
+            start in 0..START_LINES.len(),
+            edits in proptest::collection::vec((0u8..8, 0..VIAS.len()), 0..4),
+        ) {
+            // The judged top Via through the edits that change Via lines: a pop (verbatim or
+            // not), a removal, a line added in front or at the back, a new value.
+            let Ok(mut msg) = Message::parse(Bytes::from(raw_message(start, &lines))) else {
+                return Ok(());
+            };
+            via_judged_is_fast(&msg)?;
+            for (op, via) in edits {
+                let via_value = VIAS.get(via).copied().unwrap_or_default();
+                let addr = ADDRESSES.get(via % ADDRESSES.len()).copied().unwrap_or_default();
+                let name = if via % 2 == 0 { HeaderName::From } else { HeaderName::To };
+                match op {
+                    0 => drop(msg.pop_top_via()),
+                    1 => drop(msg.remove_top_via()),
+                    2 => drop(msg.push_front(HeaderName::Via, via_value)),
+                    3 => drop(msg.push_back(HeaderName::Via, via_value)),
+                    4 => drop(msg.set(HeaderName::Via, via_value)),
+                    5 => drop(msg.set(name, addr)),
+                    6 => drop(msg.push_front(name, addr)),
+                    _ => drop(msg.remove_front(name)),
+                }
+                via_judged_is_fast(&msg)?;
+                prop_assert_eq!(msg.validate(), validate_reference(&msg));
+                let reparsed = Message::parse(msg.to_bytes()).unwrap();
+                prop_assert_eq!(msg.via_branch(), reparsed.via_branch());
+                prop_assert_eq!(msg.from_tag(), reparsed.from_tag());
+                prop_assert_eq!(msg.to_tag(), reparsed.to_tag());
+            }
+        }
     }
+
+    /// From and To values for the edits of `validate_matches_the_reference_after_key_edits`.
+    const ADDRESSES: [&str; 4] = [
+        "<sip:alice@192.0.2.1:5060>;tag=hxgWaR3BVr",
+        "<sip:bob@192.0.2.2:5060>",
+        "\"Bob\" <sip:bob@example.com>;tag=9",
+        "<sip:bob@192.0.2.256>;tag=1",
+    ];
+
+    /// Via values for the edits of `validate_matches_the_reference_after_key_edits`.
+    const VIAS: [&str; 5] = [
+        "SIP/2.0/UDP 192.0.2.1:5060;rport;branch=z9hG4bK1",
+        "SIP/2.0/UDP 192.0.2.9;branch=z9hG4bK2;received=192.0.2.3",
+        "SIP/2.0/TCP h.example.com;branch=z9hG4bK3",
+        "SIP/2.0/UDP 192.0.2.300;branch=z9hG4bK4",
+        "SIP/2.0/UDP a, SIP/2.0/UDP b;branch=z9hG4bK5",
+    ];
 
     /// The headers `quick_accepts` covers.
     const QUICK: [HeaderName; 25] = [
