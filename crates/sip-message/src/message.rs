@@ -126,6 +126,36 @@ pub(crate) struct Keys {
     /// here, in the room the keys leave, so that a [`Message`] stays as small to move. It may
     /// stay set after an edit removed the folded line (it is then only a search more).
     pub(crate) line_breaks: bool,
+    /// The value of the top Via line, when `fast_via` of [`Message::validate`] accepted it as
+    /// the parser indexed the line of a request: validation then takes that line as judged.
+    pub(crate) via_judged: Judged,
+    /// The value of the From key's line, when `fast_address` accepted it (as `via_judged`).
+    pub(crate) from_judged: Judged,
+    /// The value of the To key's line, when `fast_address` accepted it (as `via_judged`).
+    pub(crate) to_judged: Judged,
+}
+
+/// The range of a value found well-formed as its line was indexed (or `None`): a memo that
+/// saves [`Message::validate`] a second walk over the same bytes, kept only while the range
+/// holds those bytes (an edit of the line observes it afresh). Not a key: two memos compare
+/// equal whatever they hold, as keys are equal when they say the same about a message, and a
+/// message without the memo only checks the value again.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Judged(pub(crate) Option<Slot>);
+
+impl PartialEq for Judged {
+    fn eq(&self, _: &Judged) -> bool {
+        true
+    }
+}
+
+impl fmt::Debug for Judged {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Nothing of what it holds: like its equality, its text is the same for every memo,
+        // so that keys print alike when they say the same (the builder's keys, which carry
+        // no memo, print as the parser's).
+        f.write_str("Judged")
+    }
 }
 
 impl Keys {
@@ -133,9 +163,17 @@ impl Keys {
     /// header: Via with its branch, From or To with its tag. Other names have no line key.
     fn adopt_line_key(&mut self, changed: HeaderName, fresh: &Keys) {
         match changed {
-            HeaderName::Via => (self.via, self.branch) = (fresh.via, fresh.branch),
-            HeaderName::From => (self.from, self.from_tag) = (fresh.from, fresh.from_tag),
-            HeaderName::To => (self.to, self.to_tag) = (fresh.to, fresh.to_tag),
+            HeaderName::Via => {
+                (self.via, self.branch, self.via_judged) =
+                    (fresh.via, fresh.branch, fresh.via_judged);
+            }
+            HeaderName::From => {
+                (self.from, self.from_tag, self.from_judged) =
+                    (fresh.from, fresh.from_tag, fresh.from_judged);
+            }
+            HeaderName::To => {
+                (self.to, self.to_tag, self.to_judged) = (fresh.to, fresh.to_tag, fresh.to_judged);
+            }
             _ => {}
         }
     }
@@ -1054,6 +1092,8 @@ impl Message {
         }
         keys.from_tag = keys.from_tag.map(moved);
         keys.to_tag = keys.to_tag.map(moved);
+        keys.from_judged.0 = keys.from_judged.0.map(moved);
+        keys.to_judged.0 = keys.to_judged.0.map(moved);
         keys.call_id = keys.call_id.map(moved);
         self.buf = out.freeze();
         self.ix.pristine = Some((lead as u32, p1 as u32));
@@ -1386,9 +1426,11 @@ impl Message {
         }
         let keys = &mut self.ix.keys;
         match changed {
-            HeaderName::Via => keys.branch = fresh.branch,
-            HeaderName::From => keys.from_tag = fresh.from_tag,
-            HeaderName::To => keys.to_tag = fresh.to_tag,
+            HeaderName::Via => (keys.branch, keys.via_judged) = (fresh.branch, fresh.via_judged),
+            HeaderName::From => {
+                (keys.from_tag, keys.from_judged) = (fresh.from_tag, fresh.from_judged)
+            }
+            HeaderName::To => (keys.to_tag, keys.to_judged) = (fresh.to_tag, fresh.to_judged),
             HeaderName::CallId => keys.call_id = fresh.call_id,
             HeaderName::CSeq => {
                 (keys.cseq_number, keys.cseq_method, keys.cseq_seen) =

@@ -8,7 +8,8 @@
 use bytes::Bytes;
 
 use crate::chars::{TOKEN, in_class, is_token, is_ws, run_len};
-use crate::message::{Entry, Headers, Keys, Message, Slot, StartLine};
+use crate::message::{Entry, Headers, Judged, Keys, Message, Slot, StartLine};
+use crate::validate::{fast_address_tag, fast_via_branch};
 use crate::{HeaderName, Limits, Method, ParseError, ParseErrorKind as K};
 
 /// Where a line ends: `content_end` is the index of its CR (or bare LF), `next` the first byte
@@ -223,6 +224,8 @@ pub(crate) fn parse(buf: Bytes, limits: &Limits) -> Result<Message, ParseError> 
     let start = parse_start_line(&buf, pos, line.content_end)?;
     pos = line.next;
 
+    // Only requests are validated (RFC 3261 §8.2, §16.3): only theirs are judged as indexed.
+    let judge = matches!(start, StartLine::Request { .. });
     let mut message = Message::started(buf, start);
     let b: &[u8] = &message.buf;
     let headers = &mut message.ix.headers;
@@ -248,7 +251,7 @@ pub(crate) fn parse(buf: Bytes, limits: &Limits) -> Result<Message, ParseError> 
         }
         let (line, next, folded) = header_line(b, pos, limits)?;
         keys.line_breaks |= folded;
-        index_header(headers, keys, b, line)?;
+        index_line(headers, keys, b, line, judge)?;
         count += 1;
         pos = next;
     };
@@ -299,6 +302,18 @@ pub(crate) fn index_header(
     b: &[u8],
     line: RawLine,
 ) -> Result<(), ParseError> {
+    index_line(headers, keys, b, line, false)
+}
+
+/// [`index_header`], the keys observed by [`Keys::observe_judging`] with `judge`.
+#[inline(always)]
+fn index_line(
+    headers: &mut Headers,
+    keys: &mut Keys,
+    b: &[u8],
+    line: RawLine,
+    judge: bool,
+) -> Result<(), ParseError> {
     let mut v_start = line.value_from;
     match b.get(v_start..).and_then(<[u8]>::first_chunk::<2>) {
         // The common values, starting with a byte that is no whitespace (and so not the CR
@@ -327,7 +342,8 @@ pub(crate) fn index_header(
         line_end: line.content_end as u32,
     });
     let value = b.get(v_start..v_end).unwrap_or_default();
-    keys.observe(line.name, index, value, slot).map_err(|k| ParseError::new(k, v_start))
+    keys.observe_judging(line.name, index, value, slot, judge)
+        .map_err(|k| ParseError::new(k, v_start))
 }
 
 /// The body of a message whose headers end at `body_start` in a buffer of `len` bytes.
@@ -561,20 +577,50 @@ impl Keys {
         value: &[u8],
         base: Slot,
     ) -> Result<(), K> {
+        self.observe_judging(name, index, value, base, false)
+    }
+
+    /// [`observe`](Self::observe), and with `judge` (the parser, for a request: the messages
+    /// [`Message::validate`] is asked about) the top Via, From and To values of the shapes
+    /// `validate` walks fastest are walked as it walks them, finding their keys, and the
+    /// values it accepts are kept as judged ([`Keys::via_judged`]). A value of another shape
+    /// takes the key parser alone.
+    #[inline(always)]
+    pub(crate) fn observe_judging(
+        &mut self,
+        name: HeaderName,
+        index: usize,
+        value: &[u8],
+        base: Slot,
+        judge: bool,
+    ) -> Result<(), K> {
         // The key spans found in `value`, as slots of the buffer `value` lies in.
         let at = |(s, e): (usize, usize)| base.sub(s, e - s);
         match name {
             HeaderName::Via if self.via.is_none() => {
                 self.via = Some(index as u16);
-                self.branch = top_via_branch(value).map(at);
+                // A request's Via of the common shape is walked as validation walks it: that
+                // walk finds the branch where `top_via_branch` does, and its verdict is kept.
+                (self.branch, self.via_judged) = match judge.then(|| fast_via_branch(value)) {
+                    Some(Some(branch)) => (branch.map(at), Judged(Some(base))),
+                    _ => (top_via_branch(value).map(at), Judged(None)),
+                };
             }
             HeaderName::From if self.from.is_none() => {
                 self.from = Some(index as u16);
-                self.from_tag = tag_param(value).map(at);
+                // As the Via: `fast_address` finds the tag where `tag_param` does.
+                (self.from_tag, self.from_judged) =
+                    match judge.then(|| fast_address_tag(value, true)) {
+                        Some(Some(tag)) => (tag.map(at), Judged(Some(base))),
+                        _ => (tag_param(value).map(at), Judged(None)),
+                    };
             }
             HeaderName::To if self.to.is_none() => {
                 self.to = Some(index as u16);
-                self.to_tag = tag_param(value).map(at);
+                (self.to_tag, self.to_judged) = match judge.then(|| fast_address_tag(value, true)) {
+                    Some(Some(tag)) => (tag.map(at), Judged(Some(base))),
+                    _ => (tag_param(value).map(at), Judged(None)),
+                };
             }
             HeaderName::CallId if self.call_id.is_none() && is_call_id(value) => {
                 self.call_id = Some(base);
@@ -763,7 +809,7 @@ fn find_param(v: &[u8], mut i: usize, name: &[u8]) -> Option<(usize, usize)> {
 /// The `branch` parameter of the first via-parm (RFC 3261 §20.42). The sent-protocol and
 /// sent-by contain no `;`, so the first `;` starts the parameters.
 #[inline(always)]
-fn top_via_branch(v: &[u8]) -> Option<(usize, usize)> {
+pub(crate) fn top_via_branch(v: &[u8]) -> Option<(usize, usize)> {
     // sent-protocol and sent-by hold neither quotes nor ';', and a ',' first ends the via-parm:
     // one vectorised search skips the ~30 bytes before the parameters.
     let at = memchr::memchr2(b';', b',', v)?;
@@ -773,7 +819,7 @@ fn top_via_branch(v: &[u8]) -> Option<(usize, usize)> {
 /// The `tag` parameter of a From or To value (RFC 3261 §20.20, §20.39): parameters follow the
 /// `>` of a name-addr, or the first `;` of an addr-spec (§20.10).
 #[inline(always)]
-fn tag_param(v: &[u8]) -> Option<(usize, usize)> {
+pub(crate) fn tag_param(v: &[u8]) -> Option<(usize, usize)> {
     let mut i = 0;
     // Skip a quoted display name, then find '<' ... '>' if present.
     while let Some(&c) = v.get(i) {

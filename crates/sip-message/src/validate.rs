@@ -266,9 +266,16 @@ impl Message {
             // The Call-ID key's line was found to be `word ["@" word]` when the key was
             // taken (the parser's and every edit's `is_call_id`), which is what
             // `plain_call_id` accepts: judged already.
-            let keyed_call_id =
-                e.name == HeaderName::CallId && self.ix.keys.call_id == Some(e.value);
-            if malformed.is_none() && scope.covers(e.name) && !keyed_call_id {
+            // Likewise the top Via, From and To lines the fast walks accepted when they were
+            // indexed (`Keys::via_judged`).
+            let judged = match e.name {
+                HeaderName::CallId => self.ix.keys.call_id == Some(e.value),
+                HeaderName::Via => self.ix.keys.via_judged.0 == Some(e.value),
+                HeaderName::From => self.ix.keys.from_judged.0 == Some(e.value),
+                HeaderName::To => self.ix.keys.to_judged.0 == Some(e.value),
+                _ => false,
+            };
+            if malformed.is_none() && scope.covers(e.name) && !judged {
                 malformed = check_entry(self, &mut section, e).err();
             }
         }
@@ -479,31 +486,42 @@ fn all_token(b: &[u8]) -> bool {
 
 /// See [`fast_accepts`]: `<sip:[user@]host[:port]*(;lr)>`, then `;tag=token` if `tag`, after
 /// a display name of tokens each followed by one space (as SIPp writes `sipp <sip:...>`).
+#[inline]
 fn fast_address(v: &[u8], tag: bool) -> bool {
-    let Some(rest) = after_token_display(v).strip_prefix(b"<sip:") else {
-        return false;
-    };
-    let user = crate::chars::run_len(&FAST_USER, rest);
+    fast_address_tag(v, tag).is_some()
+}
+
+/// [`fast_address`], with what it found: `None` when the value is not of its shape, else
+/// `Some` of the span of the `tag` value (`None` without one), which is where
+/// `tag_param` of the parser finds it in a value of this shape. The parser asks it first for
+/// the From and To keys, and records a value it accepts, which [`Message::validate`] then
+/// takes as judged.
+#[inline(always)]
+pub(crate) fn fast_address_tag(v: &[u8], tag: bool) -> Option<Option<(usize, usize)>> {
+    let rest = after_token_display(v).strip_prefix(b"<sip:")?;
+    // The user: a short run (a few bytes), read byte by byte; without an `@` after it, the
+    // host starts right after `<sip:`.
+    let mut user = 0;
+    while let Some(&c) = rest.get(user)
+        && crate::chars::in_class(&FAST_USER, c)
+    {
+        user += 1;
+    }
     let host = match rest.get(user) {
-        Some(b'@') if user > 0 => rest.get(user + 1..).unwrap_or_default(),
+        Some(b'@') if user > 0 => rest.get(user + 1..)?,
         _ => rest,
     };
-    let Some(after) = fast_host_port(host) else {
-        return false;
-    };
-    let mut after = after;
+    let mut after = fast_host_port(host)?;
     while let Some(rest) = after.strip_prefix(b";lr") {
         after = rest;
     }
-    let Some(params) = after.strip_prefix(b">") else {
-        return false;
-    };
+    let params = after.strip_prefix(b">")?;
     if params.is_empty() {
-        return true;
+        return Some(None);
     }
     match params.strip_prefix(b";tag=") {
-        Some(t) if tag => all_token(t),
-        _ => false,
+        Some(t) if tag && all_token(t) => Some(Some((v.len() - t.len(), v.len()))),
+        _ => None,
     }
 }
 
@@ -527,43 +545,56 @@ fn after_token_display(v: &[u8]) -> &[u8] {
 
 /// See [`fast_accepts`]: `SIP/2.0/UDP host[:port]` and the parameters `rport[=port]`,
 /// `branch=token`, `received=IPv4`, each at most once, in any order.
+#[inline]
 fn fast_via(v: &[u8]) -> bool {
-    let Some(rest) = v.strip_prefix(b"SIP/2.0/UDP ") else {
-        return false;
-    };
-    let Some(mut rest) = fast_host_port(rest) else {
-        return false;
-    };
-    let (mut rport, mut branch, mut received) = (false, false, false);
+    fast_via_branch(v).is_some()
+}
+
+/// [`fast_via`], with what it found: `None` when the value is not of its shape, else `Some`
+/// of the span of the `branch` value (`None` without one), which is where `top_via_branch` of
+/// the parser finds it in a value of this shape. The parser asks it first for the top Via
+/// key, and records a value it accepts, which [`Message::validate`] then takes as judged.
+#[inline(always)]
+pub(crate) fn fast_via_branch(v: &[u8]) -> Option<Option<(usize, usize)>> {
+    let rest = v.strip_prefix(b"SIP/2.0/UDP ")?;
+    let mut rest = fast_host_port(rest)?;
+    let (mut rport, mut received) = (false, false);
+    let mut branch = None;
     while let Some(param) = rest.strip_prefix(b";") {
-        let (seen, value_end) = if let Some(b) = param.strip_prefix(b"branch=") {
+        let end = if let Some(b) = param.strip_prefix(b"branch=") {
             let n = crate::chars::run_len(&crate::chars::TOKEN, b);
-            (&mut branch, (n > 0).then_some(7 + n))
+            if n == 0 || branch.is_some() {
+                return None;
+            }
+            let at = v.len() - b.len();
+            branch = Some((at, at + n));
+            7 + n
         } else if let Some(ip) = param.strip_prefix(b"received=") {
-            (&mut received, fast_ipv4_len(ip).map(|n| 9 + n))
-        } else if let Some(port) = param.strip_prefix(b"rport=") {
-            (&mut rport, fast_port_len(port).map(|n| 6 + n))
+            if std::mem::replace(&mut received, true) {
+                return None;
+            }
+            9 + fast_ipv4_len(ip)?
         } else if param.starts_with(b"rport") {
-            (&mut rport, Some(5))
+            if std::mem::replace(&mut rport, true) {
+                return None;
+            }
+            match param.get(5) {
+                Some(b'=') => 6 + fast_port_len(param.get(6..).unwrap_or_default())?,
+                _ => 5,
+            }
         } else {
-            return false;
+            return None;
         };
-        let Some(end) = value_end else {
-            return false;
-        };
-        if std::mem::replace(seen, true) {
-            return false;
-        }
         rest = param.get(end..).unwrap_or_default();
         if !rest.is_empty() && rest.first() != Some(&b';') {
-            return false;
+            return None;
         }
     }
-    rest.is_empty()
+    rest.is_empty().then_some(branch)
 }
 
 /// A host (see [`fast_accepts`]) and an optional port at the front of `b`; what follows.
-#[inline]
+#[inline(always)]
 fn fast_host_port(b: &[u8]) -> Option<&[u8]> {
     let host_char = |c: &u8| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-');
     let n = match fast_ipv4_len(b) {
@@ -577,25 +608,36 @@ fn fast_host_port(b: &[u8]) -> Option<&[u8]> {
     port.get(fast_port_len(port)?..)
 }
 
+/// The value of `c` if it is an ASCII digit.
+#[inline(always)]
+fn digit(c: Option<&u8>) -> Option<u32> {
+    let d = c?.wrapping_sub(b'0');
+    (d < 10).then_some(u32::from(d))
+}
+
 /// The length of the port at the front of `b`: one to five digits, no leading zero, at most
 /// 65535.
-#[inline]
+#[inline(always)]
 fn fast_port_len(b: &[u8]) -> Option<usize> {
-    let mut value: u32 = 0;
-    let mut digits = 0;
-    while let Some(&c @ b'0'..=b'9') = b.get(digits) {
-        if digits == 5 || (digits == 0 && c == b'0') {
+    let first = digit(b.first())?;
+    if first == 0 {
+        return None;
+    }
+    let (mut value, mut digits) = (first, 1);
+    while let Some(d) = digit(b.get(digits)) {
+        if digits == 5 {
             return None;
         }
-        value = value * 10 + u32::from(c - b'0');
+        value = value * 10 + d;
         digits += 1;
     }
-    (digits > 0 && value <= 65535).then_some(digits)
+    (value <= 65535).then_some(digits)
 }
 
 /// The length of the IPv4 address at the front of `b`: four parts of one to three digits
-/// joined by dots, each at most 255, without leading zeros.
-#[inline]
+/// joined by dots, each at most 255, without leading zeros. Each part is read digit by digit
+/// with no loop: a first digit, then (unless it is a zero) up to two more, and no digit after.
+#[inline(always)]
 fn fast_ipv4_len(b: &[u8]) -> Option<usize> {
     let mut i = 0;
     for part in 0..4 {
@@ -605,16 +647,19 @@ fn fast_ipv4_len(b: &[u8]) -> Option<usize> {
             }
             i += 1;
         }
-        let start = i;
-        let mut value: u32 = 0;
-        while let Some(&c @ b'0'..=b'9') = b.get(i) {
-            if i - start == 3 || (i > start && value == 0) {
-                return None;
-            }
-            value = value * 10 + u32::from(c - b'0');
+        let mut value = digit(b.get(i))?;
+        i += 1;
+        if value != 0
+            && let Some(d) = digit(b.get(i))
+        {
+            value = value * 10 + d;
             i += 1;
+            if let Some(d) = digit(b.get(i)) {
+                value = value * 10 + d;
+                i += 1;
+            }
         }
-        if i == start || value > 255 {
+        if value > 255 || digit(b.get(i)).is_some() {
             return None;
         }
     }
@@ -1116,6 +1161,73 @@ mod tests {
         Ok(())
     }
 
+    /// What `validate` takes for granted of the judged top Via, From and To: each is the value
+    /// of its key's line, and the fast walk accepts it.
+    fn via_judged_is_fast(msg: &Message) -> Result<(), TestCaseError> {
+        let keys = &msg.ix.keys;
+        for (judged, line, name) in [
+            (keys.via_judged, keys.via, HeaderName::Via),
+            (keys.from_judged, keys.from, HeaderName::From),
+            (keys.to_judged, keys.to, HeaderName::To),
+        ] {
+            if let Some(slot) = judged.0 {
+                let e = line.and_then(|i| msg.ix.headers.get(usize::from(i)));
+                prop_assert_eq!(e.map(|e| (e.name, e.value)), Some((name, slot)));
+                prop_assert!(fast_accepts(name, msg.slot(slot)), "{:?}", msg.slot(slot));
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn the_stacks_via_is_judged_as_it_is_parsed() {
+        let msg = Message::parse(Bytes::from_static(
+            b"BYE sip:bob@192.0.2.2:5060 SIP/2.0\r\n\
+              Via: SIP/2.0/UDP 192.0.2.1:5060;rport;branch=z9hG4bKBZvI0DRnP26sY5zq\r\n\
+              Via: SIP/2.0/UDP 192.0.2.9\r\n\
+              Max-Forwards: 70\r\nTo: <sip:bob@192.0.2.2:5060>;tag=sdsAkKt08I\r\n\
+              From: <sip:alice@192.0.2.1:5060>;tag=hxgWaR3BVr\r\n\
+              Call-ID: St0Buvkg4XhLVPSssxVc@192.0.2.1\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n",
+        ))
+        .unwrap();
+        let value = |i: usize| msg.ix.headers.get(i).map(|e| e.value);
+        assert_eq!(msg.ix.keys.via_judged.0, value(0));
+        assert_eq!(msg.ix.keys.to_judged.0, value(3));
+        assert_eq!(msg.ix.keys.from_judged.0, value(4));
+        assert_eq!(msg.to_tag(), Some("sdsAkKt08I"));
+        assert_eq!(msg.from_tag(), Some("hxgWaR3BVr"));
+        // A response is not validated: nothing is judged as it is parsed.
+        let response = Message::parse(Bytes::from_static(
+            b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKB\r\n\
+              To: <sip:bob@192.0.2.2:5060>;tag=s\r\nFrom: <sip:alice@192.0.2.1>;tag=h\r\n\
+              Call-ID: c\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n",
+        ))
+        .unwrap();
+        let keys = &response.ix.keys;
+        assert_eq!((keys.via_judged.0, keys.from_judged.0, keys.to_judged.0), (None, None, None));
+        assert_eq!(response.via_branch(), Some("z9hG4bKB"));
+        assert_eq!(msg.via_branch(), Some("z9hG4bKBZvI0DRnP26sY5zq"));
+        assert_eq!(msg.validate(), Ok(()));
+        // An edit observes the key's line afresh, judging nothing (the memo only saves a
+        // walk): the next Via after a pop, a Via pushed in front. The other memos stay, moved
+        // with their values when the pop rewrites the buffer.
+        let mut popped = msg.clone();
+        popped.pop_top_via().unwrap();
+        assert_eq!(popped.ix.keys.via_judged.0, None);
+        assert_eq!(popped.via_branch(), None);
+        let value = |m: &Message, i: usize| m.ix.headers.get(i).map(|e| e.value);
+        assert_eq!(popped.ix.keys.from_judged.0, value(&popped, 3));
+        assert_eq!(popped.ix.keys.to_judged.0, value(&popped, 2));
+        let mut edited = msg;
+        edited.push_front(HeaderName::Via, "SIP/2.0/UDP h;branch=z9hG4bK3").unwrap();
+        assert_eq!(edited.ix.keys.via_judged.0, None);
+        assert_eq!(edited.via_branch(), Some("z9hG4bK3"));
+        for m in [&popped, &edited] {
+            assert!(via_judged_is_fast(m).is_ok());
+            assert_eq!(m.validate(), validate_reference(m));
+        }
+    }
+
     #[test]
     fn the_corpus_call_id_keys_are_plain() {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop");
@@ -1126,6 +1238,8 @@ mod tests {
                 let Ok(raw) = std::fs::read(entry.path()) else { continue };
                 let Ok(msg) = Message::parse(Bytes::from(raw)) else { continue };
                 assert!(call_id_key_is_plain(&msg).is_ok(), "{:?}", entry.path());
+                assert!(via_judged_is_fast(&msg).is_ok(), "{:?}", entry.path());
+                assert_eq!(msg.validate(), validate_reference(&msg), "{:?}", entry.path());
                 keyed += usize::from(msg.ix.keys.call_id.is_some());
             }
         }
@@ -1152,6 +1266,7 @@ mod tests {
             }
             if let Ok(msg) = Message::parse(Bytes::from(raw)) {
                 call_id_key_is_plain(&msg)?;
+                via_judged_is_fast(&msg)?;
                 prop_assert_eq!(msg.validate(), validate_reference(&msg));
                 // §16.3 step 1: the proxy's check is the same with fewer headers judged, so it
                 // passes whatever `validate` passes, and what it refuses `validate` refuses.
@@ -1186,9 +1301,62 @@ mod tests {
                 }
             }
             call_id_key_is_plain(&msg)?;
+            via_judged_is_fast(&msg)?;
             prop_assert_eq!(msg.validate(), validate_reference(&msg));
         }
+
+        #[test]
+        fn validate_matches_the_reference_after_key_edits(
+            lines in proptest::collection::vec(0..LINES.len(), 0..10),
+            start in 0..START_LINES.len(),
+            edits in proptest::collection::vec((0u8..8, 0..VIAS.len()), 0..4),
+        ) {
+            // The judged top Via through the edits that change Via lines: a pop (verbatim or
+            // not), a removal, a line added in front or at the back, a new value.
+            let Ok(mut msg) = Message::parse(Bytes::from(raw_message(start, &lines))) else {
+                return Ok(());
+            };
+            via_judged_is_fast(&msg)?;
+            for (op, via) in edits {
+                let via_value = VIAS.get(via).copied().unwrap_or_default();
+                let addr = ADDRESSES.get(via % ADDRESSES.len()).copied().unwrap_or_default();
+                let name = if via % 2 == 0 { HeaderName::From } else { HeaderName::To };
+                match op {
+                    0 => drop(msg.pop_top_via()),
+                    1 => drop(msg.remove_top_via()),
+                    2 => drop(msg.push_front(HeaderName::Via, via_value)),
+                    3 => drop(msg.push_back(HeaderName::Via, via_value)),
+                    4 => drop(msg.set(HeaderName::Via, via_value)),
+                    5 => drop(msg.set(name, addr)),
+                    6 => drop(msg.push_front(name, addr)),
+                    _ => drop(msg.remove_front(name)),
+                }
+                via_judged_is_fast(&msg)?;
+                prop_assert_eq!(msg.validate(), validate_reference(&msg));
+                let reparsed = Message::parse(msg.to_bytes()).unwrap();
+                prop_assert_eq!(msg.via_branch(), reparsed.via_branch());
+                prop_assert_eq!(msg.from_tag(), reparsed.from_tag());
+                prop_assert_eq!(msg.to_tag(), reparsed.to_tag());
+            }
+        }
     }
+
+    /// From and To values for the edits of `validate_matches_the_reference_after_key_edits`.
+    const ADDRESSES: [&str; 4] = [
+        "<sip:alice@192.0.2.1:5060>;tag=hxgWaR3BVr",
+        "<sip:bob@192.0.2.2:5060>",
+        "\"Bob\" <sip:bob@example.com>;tag=9",
+        "<sip:bob@192.0.2.256>;tag=1",
+    ];
+
+    /// Via values for the edits of `validate_matches_the_reference_after_key_edits`.
+    const VIAS: [&str; 5] = [
+        "SIP/2.0/UDP 192.0.2.1:5060;rport;branch=z9hG4bK1",
+        "SIP/2.0/UDP 192.0.2.9;branch=z9hG4bK2;received=192.0.2.3",
+        "SIP/2.0/TCP h.example.com;branch=z9hG4bK3",
+        "SIP/2.0/UDP 192.0.2.300;branch=z9hG4bK4",
+        "SIP/2.0/UDP a, SIP/2.0/UDP b;branch=z9hG4bK5",
+    ];
 
     /// The headers `quick_accepts` covers.
     const QUICK: [HeaderName; 25] = [
@@ -1592,6 +1760,153 @@ mod tests {
         HeaderName::Via,
     ];
 
+    /// The walks as they were before they returned what they found: the reference the
+    /// rewritten ones are checked against.
+    mod reference {
+        use super::super::{FAST_USER, all_token, fast_hostname_len};
+
+        /// See [`fast_accepts`]: `<sip:[user@]host[:port]*(;lr)>`, then `;tag=token` if `tag`, after
+        /// a display name of tokens each followed by one space (as SIPp writes `sipp <sip:...>`).
+        pub(super) fn fast_address(v: &[u8], tag: bool) -> bool {
+            let Some(rest) = after_token_display(v).strip_prefix(b"<sip:") else {
+                return false;
+            };
+            let user = crate::chars::run_len(&FAST_USER, rest);
+            let host = match rest.get(user) {
+                Some(b'@') if user > 0 => rest.get(user + 1..).unwrap_or_default(),
+                _ => rest,
+            };
+            let Some(after) = fast_host_port(host) else {
+                return false;
+            };
+            let mut after = after;
+            while let Some(rest) = after.strip_prefix(b";lr") {
+                after = rest;
+            }
+            let Some(params) = after.strip_prefix(b">") else {
+                return false;
+            };
+            if params.is_empty() {
+                return true;
+            }
+            match params.strip_prefix(b";tag=") {
+                Some(t) if tag => all_token(t),
+                _ => false,
+            }
+        }
+
+        /// `v` after its display name when that is tokens each followed by one space
+        /// (`display-name = *(token LWS)`, RFC 3261 §20.10, §25.1), else `v` itself.
+        #[inline(always)]
+        fn after_token_display(v: &[u8]) -> &[u8] {
+            if v.first() == Some(&b'<') {
+                // No display name (the usual value): nothing to skip.
+                return v;
+            }
+            let mut rest = v;
+            loop {
+                let n = crate::chars::run_len(&crate::chars::TOKEN, rest);
+                match rest.get(n..) {
+                    Some([b' ', after @ ..]) if n > 0 => rest = after,
+                    _ => return rest,
+                }
+            }
+        }
+
+        /// See [`fast_accepts`]: `SIP/2.0/UDP host[:port]` and the parameters `rport[=port]`,
+        /// `branch=token`, `received=IPv4`, each at most once, in any order.
+        pub(super) fn fast_via(v: &[u8]) -> bool {
+            let Some(rest) = v.strip_prefix(b"SIP/2.0/UDP ") else {
+                return false;
+            };
+            let Some(mut rest) = fast_host_port(rest) else {
+                return false;
+            };
+            let (mut rport, mut branch, mut received) = (false, false, false);
+            while let Some(param) = rest.strip_prefix(b";") {
+                let (seen, value_end) = if let Some(b) = param.strip_prefix(b"branch=") {
+                    let n = crate::chars::run_len(&crate::chars::TOKEN, b);
+                    (&mut branch, (n > 0).then_some(7 + n))
+                } else if let Some(ip) = param.strip_prefix(b"received=") {
+                    (&mut received, fast_ipv4_len(ip).map(|n| 9 + n))
+                } else if let Some(port) = param.strip_prefix(b"rport=") {
+                    (&mut rport, fast_port_len(port).map(|n| 6 + n))
+                } else if param.starts_with(b"rport") {
+                    (&mut rport, Some(5))
+                } else {
+                    return false;
+                };
+                let Some(end) = value_end else {
+                    return false;
+                };
+                if std::mem::replace(seen, true) {
+                    return false;
+                }
+                rest = param.get(end..).unwrap_or_default();
+                if !rest.is_empty() && rest.first() != Some(&b';') {
+                    return false;
+                }
+            }
+            rest.is_empty()
+        }
+
+        /// A host (see [`fast_accepts`]) and an optional port at the front of `b`; what follows.
+        fn fast_host_port(b: &[u8]) -> Option<&[u8]> {
+            let host_char = |c: &u8| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-');
+            let n = match fast_ipv4_len(b) {
+                Some(n) if !b.get(n).is_some_and(host_char) => n,
+                _ => fast_hostname_len(b)?,
+            };
+            let rest = b.get(n..)?;
+            let Some(port) = rest.strip_prefix(b":") else {
+                return Some(rest);
+            };
+            port.get(fast_port_len(port)?..)
+        }
+
+        /// The length of the port at the front of `b`: one to five digits, no leading zero, at most
+        /// 65535.
+        fn fast_port_len(b: &[u8]) -> Option<usize> {
+            let mut value: u32 = 0;
+            let mut digits = 0;
+            while let Some(&c @ b'0'..=b'9') = b.get(digits) {
+                if digits == 5 || (digits == 0 && c == b'0') {
+                    return None;
+                }
+                value = value * 10 + u32::from(c - b'0');
+                digits += 1;
+            }
+            (digits > 0 && value <= 65535).then_some(digits)
+        }
+
+        /// The length of the IPv4 address at the front of `b`: four parts of one to three digits
+        /// joined by dots, each at most 255, without leading zeros.
+        fn fast_ipv4_len(b: &[u8]) -> Option<usize> {
+            let mut i = 0;
+            for part in 0..4 {
+                if part > 0 {
+                    if b.get(i) != Some(&b'.') {
+                        return None;
+                    }
+                    i += 1;
+                }
+                let start = i;
+                let mut value: u32 = 0;
+                while let Some(&c @ b'0'..=b'9') = b.get(i) {
+                    if i - start == 3 || (i > start && value == 0) {
+                        return None;
+                    }
+                    value = value * 10 + u32::from(c - b'0');
+                    i += 1;
+                }
+                if i == start || value > 255 {
+                    return None;
+                }
+            }
+            Some(i)
+        }
+    }
+
     /// `fast_accepts` takes only values the typed parsers accept (so `plain_accepts`, which
     /// asks it first, answers as it did), and of the walks' shapes: one list element.
     fn fast_judged_as_checked(name: HeaderName, v: &[u8]) -> Result<(), TestCaseError> {
@@ -1705,6 +2020,65 @@ mod tests {
                     _ => crate::headers::plain_address_accepts(v.as_bytes(), name),
                 };
                 prop_assert!(plain, "{} {:?}", name, v);
+            }
+        }
+
+        #[test]
+        fn fast_walks_judge_as_they_did_and_find_the_parsers_keys(
+            head in proptest::sample::select(vec!["<sip:", "SIP/2.0/UDP ", "<sip:a@", "<sip:-@",
+                "sipp <sip:sipp@", "a b <sip:", "\"q\" <sip:", " <sip:", "a<sip:", "<sip:a.b@",
+                "SIP/2.0/UDP  ", "SIP/2.0/udp ", "<sip:@", "<sip:a@@"]),
+            host in proptest::sample::select(vec![
+                "192.0.2.1", "0.0.0.0", "255.255.255.255", "192.0.2.256", "1.2.3", "01.2.3.4",
+                "1.02.3.4", "1.2.3.04", "1.2.3.0", "1.2.3.1000", "300.1.1.1", "example.com",
+                "a", "a1", "1a", "a-1.b-2.c", "a-.b", "a..b", "a.b.", "1.2.3.4a", "1.2.3.4.5",
+                "9.9.9.9.com", "x.1", "", "10.0.0.255", "10.0.0.25x",
+            ]),
+            port in proptest::sample::select(vec!["", ":5060", ":0", ":1", ":65535", ":65536",
+                ":05060", ":", ":999999", ":12a", ":99999", ":10000"]),
+            tail in proptest::collection::vec(proptest::sample::select(vec![
+                ";lr", ">", ";tag=x", ";tag=a.b-c!%*_+`'~", ";tag=", ";branch=z9hG4bK1",
+                ";branch=", ";rport", ";rport=5", ";received=192.0.2.1", ";received=1.2.3",
+                ";received=192.0.2.1x", ";rport=5060", ";rport=0", ";rport=65536",
+                ";rport=05060", ";rport=", ";lr;lr", ";", ",", " ", "x", ";rportx", ";BRANCH=a",
+                ";branch=a/b", ";tag=a;tag=b", ";x=1", "\"",
+            ]), 0..5),
+        ) {
+            let v = format!("{head}{host}{port}{}", tail.concat());
+            let b = v.as_bytes();
+            prop_assert_eq!(fast_via(b), reference::fast_via(b), "{:?}", v);
+            for tag in [true, false] {
+                prop_assert_eq!(fast_address(b, tag), reference::fast_address(b, tag), "{:?}", v);
+            }
+            if let Some(branch) = fast_via_branch(b) {
+                prop_assert_eq!(branch, crate::parse::top_via_branch(b), "{:?}", v);
+            }
+            if let Some(tag) = fast_address_tag(b, true) {
+                prop_assert_eq!(tag, crate::parse::tag_param(b), "{:?}", v);
+            }
+        }
+
+        #[test]
+        fn fast_walks_judge_as_they_did_on_any_bytes(
+            seed in any::<usize>(),
+            edits in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..3),
+        ) {
+            let seeds = seeds();
+            let mut v = seeds.get(seed % seeds.len()).cloned().unwrap_or_default().into_bytes();
+            for (at, byte) in edits {
+                let len = v.len();
+                if let Some(c) = v.get_mut(at % len.max(1)) {
+                    *c = byte;
+                }
+            }
+            prop_assert_eq!(fast_via(&v), reference::fast_via(&v));
+            prop_assert_eq!(fast_address(&v, true), reference::fast_address(&v, true));
+            prop_assert_eq!(fast_address(&v, false), reference::fast_address(&v, false));
+            if let Some(branch) = fast_via_branch(&v) {
+                prop_assert_eq!(branch, crate::parse::top_via_branch(&v));
+            }
+            if let Some(tag) = fast_address_tag(&v, true) {
+                prop_assert_eq!(tag, crate::parse::tag_param(&v));
             }
         }
 
