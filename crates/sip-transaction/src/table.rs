@@ -283,8 +283,11 @@ struct ServerKeys {
     sent_by: Option<KeyBytes>,
     /// Without one: what RFC 2543 matching compares (rare, so boxed).
     legacy: Option<Box<LegacyKey>>,
-    /// The §8.2.2.2 key, if the request had one, and its hash in `merges`.
-    merge: Option<MergeKey>,
+    /// The §8.2.2.2 key, if the request had one, and its hash in `merges`. Only a request
+    /// without a To tag can be merged, so only its key is read (and indexed) when the
+    /// transaction begins; that of a request with one (most are: BYE, re-INVITE, ...) is read
+    /// from the kept bytes if [`TransactionTable::merge_key`] asks for it.
+    merge: OnceLock<Option<MergeKey>>,
     merge_hash: u64,
     /// The request's CSeq method, which a response must carry.
     cseq_method: Method,
@@ -995,19 +998,26 @@ impl TransactionTable {
         if server.to_tag {
             return None;
         }
-        let key = server.merge.as_ref()?;
+        let key = server.merge.get()?.as_ref()?;
         let slots = &self.slots;
         self.merges
             .iter_hash(server.merge_hash)
             .filter(|&&i| i != id.index)
-            .find(|&&i| live(slots, i).and_then(|e| e.server.as_ref()?.merge.as_ref()) == Some(key))
+            .find(|&&i| {
+                live(slots, i).and_then(|e| e.server.as_ref()?.merge.get()?.as_ref()) == Some(key)
+            })
             .map(|&i| id_of(slots, i))
     }
 
     /// The §8.2.2.2 merge key of server transaction `id`'s request.
     #[must_use]
     pub fn merge_key(&self, id: TransactionId) -> Option<&MergeKey> {
-        self.entry(id)?.server.as_ref()?.merge.as_ref()
+        let entry = self.entry(id)?;
+        let server = entry.server.as_ref()?;
+        server
+            .merge
+            .get_or_init(|| reparse(&entry.request).and_then(|request| MergeKey::of(&request)))
+            .as_ref()
     }
 
     /// The request that created transaction `id` (for a client, as sent, branch included).
@@ -1259,13 +1269,17 @@ impl TransactionTable {
         method: Method,
         matching: Matching,
     ) -> TransactionId {
-        let merge = MergeKey::of(request);
-        let merge_hash = merge.as_ref().map_or(0, |key| self.hasher.hash_one(key));
+        let to_tag = request.to_tag_bytes().is_some();
+        // §8.2.2.2: only a request without a To tag can be merged, so only its key is read
+        // and indexed now; `merge_key` reads that of any other from the kept bytes.
+        let merge = if to_tag { OnceLock::new() } else { OnceLock::from(MergeKey::of(request)) };
+        let merged = merge.get().is_some_and(Option::is_some);
+        let merge_hash =
+            merge.get().and_then(Option::as_ref).map_or(0, |key| self.hasher.hash_one(key));
         let bytes = request.to_bytes();
         let given = request.via_branch_bytes().unwrap_or_default();
         let branch = Branch::of(&bytes, given.as_ptr() as usize, given);
         let cseq_method = request.cseq_method().cloned().unwrap_or_else(|| method.clone());
-        let to_tag = request.to_tag_bytes().is_some();
         let id = self.next_id();
         // The TU hears of the request before anything the transaction does (which starts with
         // no output: at most a timer).
@@ -1287,7 +1301,6 @@ impl TransactionTable {
             Matching::Legacy { hash, key } => (hash, None, Some(Box::new(key))),
         };
         let cookie = sent_by.is_some();
-        let merged = merge.is_some();
         let server = match self.spare_keys.pop() {
             // Filled field by field: the kept box was emptied, so nothing is dropped, and no
             // whole `ServerKeys` is built on the stack first.
@@ -1535,7 +1548,8 @@ impl TransactionTable {
             Some(server) => {
                 let by_branch = if server.sent_by.is_some() { servers } else { legacy };
                 unindex(by_branch, entry.hash, id.index);
-                if server.merge.is_some() {
+                // Indexed only if read when the transaction began (see `create_server`).
+                if !server.to_tag && server.merge.get().is_some_and(Option::is_some) {
                     unindex(merges, server.merge_hash, id.index);
                 }
             }
@@ -1544,7 +1558,7 @@ impl TransactionTable {
             && let Some(mut keys) = entry.server.take()
         {
             // Emptied: a kept box must not keep the request's buffer alive.
-            keys.merge = None;
+            keys.merge = OnceLock::new();
             keys.legacy = None;
             keys.sent_by = None;
             spare_keys.push(keys);
