@@ -134,11 +134,26 @@ pub struct TransactionTable {
     /// counts them until then.
     trying: Vec<(TransactionId, (u64, u64))>,
     trying_tick: u64,
+    /// Client transactions begun so far (entries put in `clients`), to date `drawn`.
+    clients_started: u64,
+    /// The branch [`fresh_branch`](Self::fresh_branch) last drew, with its hash, and the
+    /// number of client transactions begun when it found no client transaction using it: a
+    /// request sent with that branch before another client transaction begins needs neither
+    /// the hash nor the search again.
+    drawn: Option<Drawn>,
     /// Whether the timer queue's earliest entry or the front of `lingering` may be spent, so
     /// that [`prune`](Self::prune) has work: set by whatever can make them so (a step of the
     /// transaction whose entry is earliest, a release, a pop outside `prune`). Between such
     /// events both stay as the last `prune` left them: live.
     stale: bool,
+}
+
+/// A branch [`TransactionTable::fresh_branch`] drew: see [`TransactionTable::drawn`].
+#[derive(Clone, Copy, Debug)]
+struct Drawn {
+    branch: [u8; BRANCH_LEN],
+    hash: u64,
+    started: u64,
 }
 
 /// The [`Direct`] event that carries a received message as `up` says, built in place as the
@@ -394,6 +409,8 @@ impl TransactionTable {
             sent_by: SentByMemo::default(),
             trying: Vec::new(),
             trying_tick: 0,
+            clients_started: 0,
+            drawn: None,
             stale: false,
         }
     }
@@ -705,8 +722,12 @@ impl TransactionTable {
             // Unchanged since `given` was read from it.
             None => request.get().via_branch_bytes().ok_or(SendError::MissingVia)?,
         };
-        let hash = self.hasher.hash_one(branch);
-        if self.find_client(hash, branch, &method).is_some() {
+        // The branch `draw_branch` just drew (as a TU that writes its own Via does) comes with
+        // its hash, and is known unused if no client transaction began since.
+        let drawn = self.drawn.filter(|d| d.branch[..] == *branch);
+        let hash = drawn.map_or_else(|| self.hasher.hash_one(branch), |d| d.hash);
+        let unused = drawn.is_some_and(|d| d.started == self.clients_started);
+        if !unused && self.find_client(hash, branch, &method).is_some() {
             return Err(SendError::DuplicateBranch);
         }
         let mut target = target;
@@ -754,6 +775,7 @@ impl TransactionTable {
         });
         let Self { clients, slots, .. } = self;
         clients.insert_unique(hash, index, |&i| index_hash(slots, i));
+        self.clients_started = self.clients_started.wrapping_add(1);
         self.count_new(kind);
         self.prune();
         Ok(id)
@@ -1398,23 +1420,30 @@ impl TransactionTable {
         Some(id_of(slots, *found))
     }
 
-    /// A branch no live client transaction uses.
+    /// A branch no live client transaction uses, remembered in [`drawn`](Self::drawn) with
+    /// its hash. The generator is drawn as many times as it always was: once, and again for
+    /// each of up to `BRANCH_ATTEMPTS - 1` branches found taken.
     fn fresh_branch(&mut self) -> [u8; BRANCH_LEN] {
         let mut branch = new_branch_bytes(&mut self.rng);
-        for _ in 1..BRANCH_ATTEMPTS {
+        let mut attempts = 1;
+        loop {
+            let hash = self.hasher.hash_one(&branch[..]);
             let slots = &self.slots;
             let taken = self
                 .clients
-                .find(self.hasher.hash_one(&branch[..]), |&i| {
-                    live(slots, i).is_some_and(|e| e.branch() == branch)
-                })
+                .find(hash, |&i| live(slots, i).is_some_and(|e| e.branch() == branch))
                 .is_some();
             if !taken {
-                break;
+                self.drawn = Some(Drawn { branch, hash, started: self.clients_started });
+                return branch;
+            }
+            if attempts == BRANCH_ATTEMPTS {
+                self.drawn = None;
+                return branch;
             }
             branch = new_branch_bytes(&mut self.rng);
+            attempts += 1;
         }
-        branch
     }
 
     fn entry(&self, id: TransactionId) -> Option<&Entry> {
@@ -1648,6 +1677,43 @@ mod tests {
             .header(H::CSeq, "1 OPTIONS")
             .build()
             .unwrap()
+    }
+
+    /// OPTIONS with `branch` in its top Via.
+    fn options_with(branch: &str) -> Message {
+        let mut request = options();
+        request.set(H::Via, format!("SIP/2.0/UDP 192.0.2.1;branch={branch}")).unwrap();
+        request
+    }
+
+    #[test]
+    fn a_drawn_branch_is_searched_for_again_once_a_client_transaction_began() {
+        let mut table = TransactionTable::default();
+        let t0 = Instant::now();
+        let target = Target::udp("192.0.2.2:5060".parse().unwrap());
+        let drawn = table.draw_branch();
+        // Sent as drawn: the hash kept with it is the one responses are matched by.
+        let id = table.send_request(t0, options_with(drawn.as_str()), target).unwrap();
+        let sent = table.request(id).unwrap().clone();
+        while table.poll_output().is_some() {}
+        let ok = MessageBuilder::response_to(&sent, 200, None).build().unwrap();
+        table.handle_message(t0, ok, target);
+        assert!(matches!(
+            table.poll_output(),
+            Some(crate::Output::Event(crate::Event::Final { id: got, .. })) if got == id
+        ));
+        // The same branch again: a client transaction began since the draw, so it is found.
+        assert_eq!(
+            table.send_request(t0, options_with(drawn.as_str()), target),
+            Err(SendError::DuplicateBranch)
+        );
+        // A branch drawn after another client transaction began is new, and still checked
+        // when one with that branch began in between.
+        let next = table.draw_branch();
+        assert_ne!(next, drawn);
+        let other = options_with(next.as_str());
+        table.send_request(t0, other.clone(), target).unwrap();
+        assert_eq!(table.send_request(t0, other, target), Err(SendError::DuplicateBranch));
     }
 
     #[test]
