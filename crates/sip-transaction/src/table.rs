@@ -302,8 +302,10 @@ struct ServerKeys {
     /// without a To tag can be merged, so only its key is read (and indexed) when the
     /// transaction begins; that of a request with one (most are: BYE, re-INVITE, ...) is read
     /// from the kept bytes if [`TransactionTable::merge_key`] asks for it.
-    merge: OnceLock<Option<MergeKey>>,
+    merge: Option<MergeKey>,
     merge_hash: u64,
+    /// The key of a request with a To tag, read when asked for.
+    late_merge: OnceLock<Option<MergeKey>>,
     /// The request's CSeq method, which a response must carry.
     cseq_method: Method,
     /// Whether the request had a To tag (then it cannot be a merged request).
@@ -1020,14 +1022,12 @@ impl TransactionTable {
         if server.to_tag {
             return None;
         }
-        let key = server.merge.get()?.as_ref()?;
+        let key = server.merge.as_ref()?;
         let slots = &self.slots;
         self.merges
             .iter_hash(server.merge_hash)
             .filter(|&&i| i != id.index)
-            .find(|&&i| {
-                live(slots, i).and_then(|e| e.server.as_ref()?.merge.get()?.as_ref()) == Some(key)
-            })
+            .find(|&&i| live(slots, i).and_then(|e| e.server.as_ref()?.merge.as_ref()) == Some(key))
             .map(|&i| id_of(slots, i))
     }
 
@@ -1036,8 +1036,11 @@ impl TransactionTable {
     pub fn merge_key(&self, id: TransactionId) -> Option<&MergeKey> {
         let entry = self.entry(id)?;
         let server = entry.server.as_ref()?;
+        if !server.to_tag {
+            return server.merge.as_ref();
+        }
         server
-            .merge
+            .late_merge
             .get_or_init(|| reparse(&entry.request).and_then(|request| MergeKey::of(&request)))
             .as_ref()
     }
@@ -1294,10 +1297,9 @@ impl TransactionTable {
         let to_tag = request.to_tag_bytes().is_some();
         // §8.2.2.2: only a request without a To tag can be merged, so only its key is read
         // and indexed now; `merge_key` reads that of any other from the kept bytes.
-        let merge = if to_tag { OnceLock::new() } else { OnceLock::from(MergeKey::of(request)) };
-        let merged = merge.get().is_some_and(Option::is_some);
-        let merge_hash =
-            merge.get().and_then(Option::as_ref).map_or(0, |key| self.hasher.hash_one(key));
+        let merge = if to_tag { None } else { MergeKey::of(request) };
+        let merged = merge.is_some();
+        let merge_hash = merge.as_ref().map_or(0, |key| self.hasher.hash_one(key));
         let bytes = request.to_bytes();
         let given = request.via_branch_bytes().unwrap_or_default();
         let branch = Branch::of(&bytes, given.as_ptr() as usize, given);
@@ -1336,7 +1338,16 @@ impl TransactionTable {
                 spare
             }
             None => {
-                Box::new(ServerKeys { sent_by, legacy, merge, merge_hash, cseq_method, to_tag })
+                let late_merge = OnceLock::new();
+                Box::new(ServerKeys {
+                    sent_by,
+                    legacy,
+                    merge,
+                    merge_hash,
+                    late_merge,
+                    cseq_method,
+                    to_tag,
+                })
             }
         };
         let index = self.alloc(Entry {
@@ -1565,34 +1576,37 @@ impl TransactionTable {
         let Self { slots, clients, servers, legacy, merges, spare_keys, stats, out, stale, .. } =
             self;
         // One lookup serves the whole release.
-        let Some(entry) = slots.get_mut(id) else { return };
-        // Its queue entries and its place in `lingering` are spent.
-        *stale = true;
-        let kind = entry.machine.kind();
-        if !entry.machine.state().is_lingering() {
-            stats.pending = stats.pending.saturating_sub(1);
-        }
-        match &entry.server {
-            None => unindex(clients, entry.hash, id.index),
-            Some(server) => {
-                let by_branch = if server.sent_by.is_some() { servers } else { legacy };
-                unindex(by_branch, entry.hash, id.index);
-                // Indexed only if read when the transaction began (see `create_server`).
-                if !server.to_tag && server.merge.get().is_some_and(Option::is_some) {
-                    unindex(merges, server.merge_hash, id.index);
+        let kind = slots.remove_with(id, |entry| {
+            let kind = entry.machine.kind();
+            if !entry.machine.state().is_lingering() {
+                stats.pending = stats.pending.saturating_sub(1);
+            }
+            match &entry.server {
+                None => unindex(clients, entry.hash, id.index),
+                Some(server) => {
+                    let by_branch = if server.sent_by.is_some() { servers } else { legacy };
+                    unindex(by_branch, entry.hash, id.index);
+                    // Indexed only if read when the transaction began (see `create_server`).
+                    if server.merge.is_some() {
+                        unindex(merges, server.merge_hash, id.index);
+                    }
                 }
             }
-        }
-        if spare_keys.len() < SPARE_KEYS
-            && let Some(mut keys) = entry.server.take()
-        {
-            // Emptied: a kept box must not keep the request's buffer alive.
-            keys.merge = OnceLock::new();
-            keys.legacy = None;
-            keys.sent_by = None;
-            spare_keys.push(keys);
-        }
-        slots.remove(id);
+            if spare_keys.len() < SPARE_KEYS
+                && let Some(mut keys) = entry.server.take()
+            {
+                // Emptied: a kept box must not keep the request's buffer alive.
+                keys.merge = None;
+                keys.late_merge.take();
+                keys.legacy = None;
+                keys.sent_by = None;
+                spare_keys.push(keys);
+            }
+            kind
+        });
+        let Some(kind) = kind else { return };
+        // Its queue entries and its place in `lingering` are spent.
+        *stale = true;
         let live = stats.live_mut(kind);
         *live = live.saturating_sub(1);
         stats.terminated += 1;
