@@ -605,6 +605,14 @@ impl TransactionTable {
         self.out.pop()
     }
 
+    /// Whether [`poll_output`](Self::poll_output) has an output to hand out: a driver that
+    /// polls after every call can skip the poll (and its loop) when there is none.
+    #[must_use]
+    #[inline]
+    pub fn has_output(&self) -> bool {
+        self.out.len() != 0
+    }
+
     /// [`poll_output`](Self::poll_output) when the next output carries no message (a transmit
     /// or an event that only names a transaction): it, without moving a message-sized
     /// [`Output`]. `None` when nothing is queued or the next output carries a message: take
@@ -1706,10 +1714,13 @@ mod tests {
         let t0 = Instant::now();
         let target = Target::udp("192.0.2.2:5060".parse().unwrap());
         let drawn = table.draw_branch();
+        assert!(!table.has_output());
         // Sent as drawn: the hash kept with it is the one responses are matched by.
         let id = table.send_request(t0, options_with(drawn.as_str()), target).unwrap();
         let sent = table.request(id).unwrap().clone();
+        assert!(table.has_output(), "the first transmit");
         while table.poll_output().is_some() {}
+        assert!(!table.has_output());
         let ok = MessageBuilder::response_to(&sent, 200, None).build().unwrap();
         table.handle_message(t0, ok, target);
         assert!(matches!(

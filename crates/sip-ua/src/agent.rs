@@ -170,9 +170,20 @@ impl UserAgent {
 
     /// Drains the table: transmits are queued in order, events go through the core, whose own
     /// events are queued after them.
+    #[inline(always)]
     fn pump(&mut self, now: Instant) {
-        while self.pump_one(now) {}
+        // Often there is nothing to take (the event that came back direct was the only
+        // output): then only the core's own events are marked, without the loop's call.
+        if self.table.has_output() {
+            self.pump_all(now);
+        }
         self.mark_events();
+    }
+
+    /// [`pump`](Self::pump)'s loop.
+    #[inline(never)]
+    fn pump_all(&mut self, now: Instant) {
+        while self.pump_one(now) {}
     }
 
     /// Takes one output of the table, if there is one; whether there was.
