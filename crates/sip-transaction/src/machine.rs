@@ -191,6 +191,14 @@ impl Timers {
 /// One queue entry: deadline (ticks), arming number, transaction.
 type QueueEntry = (u64, u64, TransactionId);
 
+/// The order of queue entries, as one number: deadline, then arming number. An arming number
+/// names one timer of one transaction, so two entries with the same key are the same entry
+/// (queued twice): the key orders entries exactly as the whole tuple does.
+#[inline(always)]
+fn order(&(at, seq, _): &QueueEntry) -> u128 {
+    (u128::from(at) << 64) | u128::from(seq)
+}
+
 /// Lanes of the [`TimerQueue`]: one per [`Timer`] (and, with the heap, at most 16 sources).
 const LANES: usize = 13;
 
@@ -303,7 +311,7 @@ impl TimerQueue {
         let lane = lane(timer);
         // The source's front, where it changes.
         let (source, front) = match self.lanes.get_mut(lane) {
-            Some(fifo) if fifo.back().is_none_or(|last| *last <= entry) => {
+            Some(fifo) if fifo.back().is_none_or(|last| order(last) <= order(&entry)) => {
                 let front = fifo.is_empty().then_some(entry);
                 fifo.push_back(entry);
                 (lane, front)
@@ -317,7 +325,7 @@ impl TimerQueue {
             *slot = front;
         }
         self.busy |= 1 << source;
-        if self.head.is_none_or(|(first, _)| entry < first) {
+        if self.head.is_none_or(|(first, _)| order(&entry) < order(&first)) {
             self.head = Some((entry, source));
             self.next_at = at;
         }
@@ -358,7 +366,7 @@ impl TimerQueue {
             let source = busy.trailing_zeros() as usize;
             busy &= busy - 1;
             if let Some(&front) = self.fronts.get(source) {
-                if best.is_none_or(|(least, _)| front < least) {
+                if best.is_none_or(|(least, _)| order(&front) < order(&least)) {
                     best = Some((front, source));
                 }
             }

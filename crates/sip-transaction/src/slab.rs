@@ -99,20 +99,32 @@ impl<T> Slab<T> {
         index
     }
 
-    /// Frees slot `id` (dropping its value in place) and makes `id` stale; returns whether it
-    /// was live.
-    pub(crate) fn remove(&mut self, id: TransactionId) -> bool {
-        let Some(slot) = self.slot_mut(id.index).filter(|s| s.generation == id.generation) else {
-            return false;
-        };
-        if slot.value.is_none() {
-            return false;
+    /// Frees slot `id` as [`remove`](Self::remove) does, after `f` has had its value: one
+    /// lookup for both. `None` (and `f` not called) if `id` is not live.
+    #[inline(always)]
+    pub(crate) fn remove_with<R>(
+        &mut self,
+        id: TransactionId,
+        f: impl FnOnce(&mut T) -> R,
+    ) -> Option<R> {
+        let index = id.index as usize;
+        let slot = self.pages.get_mut(index / PAGE)?.get_mut(index % PAGE)?;
+        if slot.generation != id.generation {
+            return None;
         }
+        let result = f(slot.value.as_mut()?);
         // Dropped in place rather than moved out.
         slot.value = None;
         slot.generation = slot.generation.wrapping_add(1);
         self.free.push(id.index);
-        true
+        Some(result)
+    }
+
+    /// Frees slot `id` (dropping its value in place) and makes `id` stale; returns whether it
+    /// was live.
+    #[cfg(test)]
+    pub(crate) fn remove(&mut self, id: TransactionId) -> bool {
+        self.remove_with(id, |_| ()).is_some()
     }
 }
 

@@ -134,11 +134,26 @@ pub struct TransactionTable {
     /// counts them until then.
     trying: Vec<(TransactionId, (u64, u64))>,
     trying_tick: u64,
+    /// Client transactions begun so far (entries put in `clients`), to date `drawn`.
+    clients_started: u64,
+    /// The branch [`fresh_branch`](Self::fresh_branch) last drew, with its hash, and the
+    /// number of client transactions begun when it found no client transaction using it: a
+    /// request sent with that branch before another client transaction begins needs neither
+    /// the hash nor the search again.
+    drawn: Option<Drawn>,
     /// Whether the timer queue's earliest entry or the front of `lingering` may be spent, so
     /// that [`prune`](Self::prune) has work: set by whatever can make them so (a step of the
     /// transaction whose entry is earliest, a release, a pop outside `prune`). Between such
     /// events both stay as the last `prune` left them: live.
     stale: bool,
+}
+
+/// A branch [`TransactionTable::fresh_branch`] drew: see [`TransactionTable::drawn`].
+#[derive(Clone, Copy, Debug)]
+struct Drawn {
+    branch: [u8; BRANCH_LEN],
+    hash: u64,
+    started: u64,
 }
 
 /// The [`Direct`] event that carries a received message as `up` says, built in place as the
@@ -283,9 +298,14 @@ struct ServerKeys {
     sent_by: Option<KeyBytes>,
     /// Without one: what RFC 2543 matching compares (rare, so boxed).
     legacy: Option<Box<LegacyKey>>,
-    /// The §8.2.2.2 key, if the request had one, and its hash in `merges`.
+    /// The §8.2.2.2 key, if the request had one, and its hash in `merges`. Only a request
+    /// without a To tag can be merged, so only its key is read (and indexed) when the
+    /// transaction begins; that of a request with one (most are: BYE, re-INVITE, ...) is read
+    /// from the kept bytes if [`TransactionTable::merge_key`] asks for it.
     merge: Option<MergeKey>,
     merge_hash: u64,
+    /// The key of a request with a To tag, read when asked for.
+    late_merge: OnceLock<Option<MergeKey>>,
     /// The request's CSeq method, which a response must carry.
     cseq_method: Method,
     /// Whether the request had a To tag (then it cannot be a merged request).
@@ -391,6 +411,8 @@ impl TransactionTable {
             sent_by: SentByMemo::default(),
             trying: Vec::new(),
             trying_tick: 0,
+            clients_started: 0,
+            drawn: None,
             stale: false,
         }
     }
@@ -583,6 +605,14 @@ impl TransactionTable {
         self.out.pop()
     }
 
+    /// Whether [`poll_output`](Self::poll_output) has an output to hand out: a driver that
+    /// polls after every call can skip the poll (and its loop) when there is none.
+    #[must_use]
+    #[inline]
+    pub fn has_output(&self) -> bool {
+        self.out.len() != 0
+    }
+
     /// [`poll_output`](Self::poll_output) when the next output carries no message (a transmit
     /// or an event that only names a transaction): it, without moving a message-sized
     /// [`Output`]. `None` when nothing is queued or the next output carries a message: take
@@ -702,8 +732,12 @@ impl TransactionTable {
             // Unchanged since `given` was read from it.
             None => request.get().via_branch_bytes().ok_or(SendError::MissingVia)?,
         };
-        let hash = self.hasher.hash_one(branch);
-        if self.find_client(hash, branch, &method).is_some() {
+        // The branch `draw_branch` just drew (as a TU that writes its own Via does) comes with
+        // its hash, and is known unused if no client transaction began since.
+        let drawn = self.drawn.filter(|d| d.branch[..] == *branch);
+        let hash = drawn.map_or_else(|| self.hasher.hash_one(branch), |d| d.hash);
+        let unused = drawn.is_some_and(|d| d.started == self.clients_started);
+        if !unused && self.find_client(hash, branch, &method).is_some() {
             return Err(SendError::DuplicateBranch);
         }
         let mut target = target;
@@ -751,6 +785,7 @@ impl TransactionTable {
         });
         let Self { clients, slots, .. } = self;
         clients.insert_unique(hash, index, |&i| index_hash(slots, i));
+        self.clients_started = self.clients_started.wrapping_add(1);
         self.count_new(kind);
         self.prune();
         Ok(id)
@@ -1007,7 +1042,15 @@ impl TransactionTable {
     /// The §8.2.2.2 merge key of server transaction `id`'s request.
     #[must_use]
     pub fn merge_key(&self, id: TransactionId) -> Option<&MergeKey> {
-        self.entry(id)?.server.as_ref()?.merge.as_ref()
+        let entry = self.entry(id)?;
+        let server = entry.server.as_ref()?;
+        if !server.to_tag {
+            return server.merge.as_ref();
+        }
+        server
+            .late_merge
+            .get_or_init(|| reparse(&entry.request).and_then(|request| MergeKey::of(&request)))
+            .as_ref()
     }
 
     /// The request that created transaction `id` (for a client, as sent, branch included).
@@ -1259,13 +1302,16 @@ impl TransactionTable {
         method: Method,
         matching: Matching,
     ) -> TransactionId {
-        let merge = MergeKey::of(request);
+        let to_tag = request.to_tag_bytes().is_some();
+        // §8.2.2.2: only a request without a To tag can be merged, so only its key is read
+        // and indexed now; `merge_key` reads that of any other from the kept bytes.
+        let merge = if to_tag { None } else { MergeKey::of(request) };
+        let merged = merge.is_some();
         let merge_hash = merge.as_ref().map_or(0, |key| self.hasher.hash_one(key));
         let bytes = request.to_bytes();
         let given = request.via_branch_bytes().unwrap_or_default();
         let branch = Branch::of(&bytes, given.as_ptr() as usize, given);
         let cseq_method = request.cseq_method().cloned().unwrap_or_else(|| method.clone());
-        let to_tag = request.to_tag_bytes().is_some();
         let id = self.next_id();
         // The TU hears of the request before anything the transaction does (which starts with
         // no output: at most a timer).
@@ -1287,7 +1333,6 @@ impl TransactionTable {
             Matching::Legacy { hash, key } => (hash, None, Some(Box::new(key))),
         };
         let cookie = sent_by.is_some();
-        let merged = merge.is_some();
         let server = match self.spare_keys.pop() {
             // Filled field by field: the kept box was emptied, so nothing is dropped, and no
             // whole `ServerKeys` is built on the stack first.
@@ -1301,7 +1346,16 @@ impl TransactionTable {
                 spare
             }
             None => {
-                Box::new(ServerKeys { sent_by, legacy, merge, merge_hash, cseq_method, to_tag })
+                let late_merge = OnceLock::new();
+                Box::new(ServerKeys {
+                    sent_by,
+                    legacy,
+                    merge,
+                    merge_hash,
+                    late_merge,
+                    cseq_method,
+                    to_tag,
+                })
             }
         };
         let index = self.alloc(Entry {
@@ -1385,23 +1439,30 @@ impl TransactionTable {
         Some(id_of(slots, *found))
     }
 
-    /// A branch no live client transaction uses.
+    /// A branch no live client transaction uses, remembered in [`drawn`](Self::drawn) with
+    /// its hash. The generator is drawn as many times as it always was: once, and again for
+    /// each of up to `BRANCH_ATTEMPTS - 1` branches found taken.
     fn fresh_branch(&mut self) -> [u8; BRANCH_LEN] {
         let mut branch = new_branch_bytes(&mut self.rng);
-        for _ in 1..BRANCH_ATTEMPTS {
+        let mut attempts = 1;
+        loop {
+            let hash = self.hasher.hash_one(&branch[..]);
             let slots = &self.slots;
             let taken = self
                 .clients
-                .find(self.hasher.hash_one(&branch[..]), |&i| {
-                    live(slots, i).is_some_and(|e| e.branch() == branch)
-                })
+                .find(hash, |&i| live(slots, i).is_some_and(|e| e.branch() == branch))
                 .is_some();
             if !taken {
-                break;
+                self.drawn = Some(Drawn { branch, hash, started: self.clients_started });
+                return branch;
+            }
+            if attempts == BRANCH_ATTEMPTS {
+                self.drawn = None;
+                return branch;
             }
             branch = new_branch_bytes(&mut self.rng);
+            attempts += 1;
         }
-        branch
     }
 
     fn entry(&self, id: TransactionId) -> Option<&Entry> {
@@ -1523,33 +1584,37 @@ impl TransactionTable {
         let Self { slots, clients, servers, legacy, merges, spare_keys, stats, out, stale, .. } =
             self;
         // One lookup serves the whole release.
-        let Some(entry) = slots.get_mut(id) else { return };
-        // Its queue entries and its place in `lingering` are spent.
-        *stale = true;
-        let kind = entry.machine.kind();
-        if !entry.machine.state().is_lingering() {
-            stats.pending = stats.pending.saturating_sub(1);
-        }
-        match &entry.server {
-            None => unindex(clients, entry.hash, id.index),
-            Some(server) => {
-                let by_branch = if server.sent_by.is_some() { servers } else { legacy };
-                unindex(by_branch, entry.hash, id.index);
-                if server.merge.is_some() {
-                    unindex(merges, server.merge_hash, id.index);
+        let kind = slots.remove_with(id, |entry| {
+            let kind = entry.machine.kind();
+            if !entry.machine.state().is_lingering() {
+                stats.pending = stats.pending.saturating_sub(1);
+            }
+            match &entry.server {
+                None => unindex(clients, entry.hash, id.index),
+                Some(server) => {
+                    let by_branch = if server.sent_by.is_some() { servers } else { legacy };
+                    unindex(by_branch, entry.hash, id.index);
+                    // Indexed only if read when the transaction began (see `create_server`).
+                    if server.merge.is_some() {
+                        unindex(merges, server.merge_hash, id.index);
+                    }
                 }
             }
-        }
-        if spare_keys.len() < SPARE_KEYS
-            && let Some(mut keys) = entry.server.take()
-        {
-            // Emptied: a kept box must not keep the request's buffer alive.
-            keys.merge = None;
-            keys.legacy = None;
-            keys.sent_by = None;
-            spare_keys.push(keys);
-        }
-        slots.remove(id);
+            if spare_keys.len() < SPARE_KEYS
+                && let Some(mut keys) = entry.server.take()
+            {
+                // Emptied: a kept box must not keep the request's buffer alive.
+                keys.merge = None;
+                keys.late_merge.take();
+                keys.legacy = None;
+                keys.sent_by = None;
+                spare_keys.push(keys);
+            }
+            kind
+        });
+        let Some(kind) = kind else { return };
+        // Its queue entries and its place in `lingering` are spent.
+        *stale = true;
         let live = stats.live_mut(kind);
         *live = live.saturating_sub(1);
         stats.terminated += 1;
@@ -1634,6 +1699,46 @@ mod tests {
             .header(H::CSeq, "1 OPTIONS")
             .build()
             .unwrap()
+    }
+
+    /// OPTIONS with `branch` in its top Via.
+    fn options_with(branch: &str) -> Message {
+        let mut request = options();
+        request.set(H::Via, format!("SIP/2.0/UDP 192.0.2.1;branch={branch}")).unwrap();
+        request
+    }
+
+    #[test]
+    fn a_drawn_branch_is_searched_for_again_once_a_client_transaction_began() {
+        let mut table = TransactionTable::default();
+        let t0 = Instant::now();
+        let target = Target::udp("192.0.2.2:5060".parse().unwrap());
+        let drawn = table.draw_branch();
+        assert!(!table.has_output());
+        // Sent as drawn: the hash kept with it is the one responses are matched by.
+        let id = table.send_request(t0, options_with(drawn.as_str()), target).unwrap();
+        let sent = table.request(id).unwrap().clone();
+        assert!(table.has_output(), "the first transmit");
+        while table.poll_output().is_some() {}
+        assert!(!table.has_output());
+        let ok = MessageBuilder::response_to(&sent, 200, None).build().unwrap();
+        table.handle_message(t0, ok, target);
+        assert!(matches!(
+            table.poll_output(),
+            Some(crate::Output::Event(crate::Event::Final { id: got, .. })) if got == id
+        ));
+        // The same branch again: a client transaction began since the draw, so it is found.
+        assert_eq!(
+            table.send_request(t0, options_with(drawn.as_str()), target),
+            Err(SendError::DuplicateBranch)
+        );
+        // A branch drawn after another client transaction began is new, and still checked
+        // when one with that branch began in between.
+        let next = table.draw_branch();
+        assert_ne!(next, drawn);
+        let other = options_with(next.as_str());
+        table.send_request(t0, other.clone(), target).unwrap();
+        assert_eq!(table.send_request(t0, other, target), Err(SendError::DuplicateBranch));
     }
 
     #[test]

@@ -224,7 +224,14 @@ fn request_with_a_to_tag_is_never_merged() {
     first.set(H::To, "<sip:bob@example.com>;tag=x").unwrap();
     let mut second = request_from(Method::Bye, Some("z9hG4bKq2"), "p2.example.com", 5);
     second.set(H::To, "<sip:bob@example.com>;tag=x").unwrap();
-    new_server(&mut run, &first);
+    let a = new_server(&mut run, &first);
     let b = new_server(&mut run, &second);
     assert_eq!(run.table.find_merged(b), None);
+    // The key of a request with a To tag is still there to read (from the kept bytes), the
+    // same as the request's own.
+    let key = run.table.merge_key(b).cloned();
+    assert_eq!(key, sip_transaction::MergeKey::of(&second));
+    assert_eq!(run.table.merge_key(a), key.as_ref(), "same From tag, Call-ID and CSeq");
+    let key = key.unwrap();
+    assert_eq!((key.from_tag(), key.cseq(), key.method()), ("a1", 5, &Method::Bye));
 }

@@ -41,22 +41,21 @@ pub enum UaOutput {
 pub struct UserAgent {
     table: TransactionTable,
     core: UaCore,
-    /// Transmits not yet handed out, in order.
-    transmits: VecDeque<Transmit>,
-    /// What [`poll_output`](Self::poll_output) hands out next, in order: the next of
-    /// `transmits`, or the next event of the core's queue. Events stay in the core's queue
-    /// until then (a `UaEvent` is some 350 bytes: it is moved once, not through a second
-    /// queue).
+    /// What [`poll_output`](Self::poll_output) hands out next, in order: a transmit, or the
+    /// next event of the core's queue. Events stay in the core's queue until then (a
+    /// `UaEvent` is some 350 bytes: it is moved once, not through a second queue); transmits
+    /// wait here, in the one queue that orders them, so that queueing and handing out one
+    /// costs one queue operation each.
     order: VecDeque<Next>,
     /// How many of the core's queued events `order` already names.
     marked: usize,
     unclaimed: u64,
 }
 
-/// Which queue the next output comes from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The next output: a transmit, or a turn of the core's event queue.
+#[derive(Debug)]
 enum Next {
-    Transmit,
+    Transmit(Transmit),
     Event,
 }
 
@@ -67,7 +66,6 @@ impl UserAgent {
         UserAgent {
             table: TransactionTable::new(transactions),
             core: UaCore::new(config),
-            transmits: VecDeque::new(),
             order: VecDeque::new(),
             marked: 0,
             unclaimed: 0,
@@ -150,11 +148,7 @@ impl UserAgent {
     pub fn poll_output(&mut self) -> Option<UaOutput> {
         loop {
             match self.order.pop_front()? {
-                Next::Transmit => {
-                    if let Some(t) = self.transmits.pop_front() {
-                        return Some(UaOutput::Transmit(t));
-                    }
-                }
+                Next::Transmit(t) => return Some(UaOutput::Transmit(t)),
                 Next::Event => {
                     self.marked = self.marked.saturating_sub(1);
                     if let Some(event) = self.core.poll_event() {
@@ -176,9 +170,20 @@ impl UserAgent {
 
     /// Drains the table: transmits are queued in order, events go through the core, whose own
     /// events are queued after them.
+    #[inline(always)]
     fn pump(&mut self, now: Instant) {
-        while self.pump_one(now) {}
+        // Often there is nothing to take (the event that came back direct was the only
+        // output): then only the core's own events are marked, without the loop's call.
+        if self.table.has_output() {
+            self.pump_all(now);
+        }
         self.mark_events();
+    }
+
+    /// [`pump`](Self::pump)'s loop.
+    #[inline(never)]
+    fn pump_all(&mut self, now: Instant) {
+        while self.pump_one(now) {}
     }
 
     /// Takes one output of the table, if there is one; whether there was.
@@ -187,8 +192,7 @@ impl UserAgent {
         // Transmits and `Terminated` come without the message-sized `Output` around them.
         let claimed = match self.table.poll_light_output() {
             Some(LightOutput::Transmit(t)) => {
-                self.transmits.push_back(t);
-                self.order.push_back(Next::Transmit);
+                self.order.push_back(Next::Transmit(t));
                 true
             }
             Some(LightOutput::Terminated { id }) => self.core.on_terminated(id),
@@ -215,8 +219,7 @@ impl UserAgent {
     fn pump_output(&mut self, now: Instant, output: Output) -> bool {
         match output {
             Output::Transmit(t) => {
-                self.transmits.push_back(t);
-                self.order.push_back(Next::Transmit);
+                self.order.push_back(Next::Transmit(t));
                 true
             }
             Output::Event(event) => self.handle_event(now, event),
