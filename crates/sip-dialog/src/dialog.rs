@@ -8,7 +8,7 @@ use smallvec::SmallVec;
 
 use sip_message::{
     Contact, From, HeaderBlock, HeaderName as H, Message, MessageBuilder, Method, RecordRoute,
-    SipUri, To, TypedHeader, Uri,
+    RequestLines, SipUri, To, TypedHeader, Uri,
 };
 
 use crate::error::DialogError;
@@ -917,16 +917,23 @@ impl Dialog {
     /// takes them instead of searching the values for them.
     fn finish_request(&self, b: MessageBuilder, method: &Method, number: u32) -> MessageBuilder {
         let (to, from) = (self.remote_addr().as_bytes(), self.local_addr().as_bytes());
-        let b = match (
+        let call_id = self.id.call_id().as_bytes();
+        match (
             tag_range(to, self.remote_len, self.plain_tags),
             tag_range(from, self.local_len, self.plain_tags),
         ) {
-            (Some(to_tag), Some(from_tag)) => {
-                b.addr_with_tag(H::To, to, to_tag).addr_with_tag(H::From, from, from_tag)
-            }
-            _ => b.header(H::To, to).header(H::From, from),
-        };
-        b.call_id(self.id.call_id().as_bytes()).cseq(number, method)
+            // The four lines written and indexed as one.
+            (Some(to_tag), Some(from_tag)) => b.request_lines(&RequestLines {
+                to,
+                to_tag,
+                from,
+                from_tag,
+                call_id,
+                cseq: number,
+                method,
+            }),
+            _ => b.header(H::To, to).header(H::From, from).call_id(call_id).cseq(number, method),
+        }
     }
 
     /// Takes the next local CSeq number (§12.2.1.1: one more than the last; a UAS that has

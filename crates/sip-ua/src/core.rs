@@ -21,8 +21,8 @@ use rand_chacha::ChaCha8Rng;
 use sip_auth::{AuthFailure, AuthHeader, ClientConfig, CredentialProvider, Decision, DigestClient};
 use sip_dialog::{Dialog, DialogChange, DialogSet, DialogState, Known};
 use sip_message::{
-    ContentType, HeaderBlock, HeaderName as H, Message, MessageBuilder, Method, Require, SipUri,
-    Unsupported, Uri,
+    ContentType, HeaderBlock, HeaderName as H, Message, MessageBuilder, Method, RequestLines,
+    Require, SipUri, Unsupported, Uri,
 };
 use sip_transaction::{DrawnBranch, Event, ResponseError, Target, TransactionId, TransactionTable};
 use smallvec::SmallVec;
@@ -2955,13 +2955,37 @@ impl UaCore {
         if let Some(route) = &consts.outbound_route {
             b = b.header(H::Route, route.as_bytes());
         }
-        b = if known.to_plain { b.addr_with_tag(H::To, to, None) } else { b.header(H::To, to) };
         b = match known.from_tag {
-            Some(tag) => b.addr_with_tag(H::From, from, Some(tag)),
-            None => b.header(H::From, from),
+            // The four lines written and indexed as one, their keys given.
+            Some(from_tag) if known.to_plain && consts.call_id_plain => {
+                b.request_lines(&RequestLines {
+                    to,
+                    to_tag: None,
+                    from,
+                    from_tag: Some(from_tag),
+                    call_id,
+                    cseq,
+                    method,
+                })
+            }
+            from_tag => {
+                b = if known.to_plain {
+                    b.addr_with_tag(H::To, to, None)
+                } else {
+                    b.header(H::To, to)
+                };
+                b = match from_tag {
+                    Some(tag) => b.addr_with_tag(H::From, from, Some(tag)),
+                    None => b.header(H::From, from),
+                };
+                b = if consts.call_id_plain {
+                    b.call_id(call_id)
+                } else {
+                    b.header(H::CallId, call_id)
+                };
+                b.cseq(cseq, method)
+            }
         };
-        b = if consts.call_id_plain { b.call_id(call_id) } else { b.header(H::CallId, call_id) };
-        b = b.cseq(cseq, method);
         // Contact but for a REGISTER (whose Contact is the binding), and for an INVITE Allow
         // and Supported.
         if *method == Method::Invite {
