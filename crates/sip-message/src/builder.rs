@@ -134,6 +134,13 @@ enum LineKey {
     CallId,
 }
 
+/// A [`MessageBuilder`]'s state kept from one message to the next by
+/// [`MessageBuilder::build_in`], for [`MessageBuilder::request_in`] and
+/// [`MessageBuilder::response_to_in`]: a sender that builds many messages (a user agent) then
+/// allocates no builder state for each. Empty until a message is built into it.
+#[derive(Debug, Default)]
+pub struct BuilderSpare(Option<Box<State>>);
+
 /// The To, From, Call-ID and CSeq of a request, with the keys its writer knows: the argument of
 /// [`MessageBuilder::request_lines`].
 #[derive(Clone, Debug)]
@@ -213,6 +220,19 @@ impl MessageBuilder {
         MessageBuilder(state)
     }
 
+    /// [`with_capacity`](Self::with_capacity) in the state `spare` keeps, if it keeps one
+    /// (left as new by [`build_in`](Self::build_in)).
+    #[inline]
+    fn with_capacity_in(spare: &mut BuilderSpare, capacity: usize) -> Self {
+        match spare.0.take() {
+            Some(mut state) => {
+                state.buf = Vec::with_capacity(capacity);
+                MessageBuilder(state)
+            }
+            None => Self::with_capacity(capacity),
+        }
+    }
+
     /// Starts a request line: `Method SP Request-URI SP SIP/2.0` (RFC 3261 §7.1).
     #[must_use]
     pub fn request(method: &Method, uri: &str) -> Self {
@@ -224,7 +244,25 @@ impl MessageBuilder {
     /// would copy it.
     #[must_use]
     pub fn request_with_capacity(method: &Method, uri: &str, capacity: usize) -> Self {
-        let mut b = Self::with_capacity(capacity);
+        Self::with_capacity(capacity).request_line(method, uri)
+    }
+
+    /// [`MessageBuilder::request_with_capacity`] in the state `spare` keeps from a message
+    /// built before with [`build_in`](Self::build_in): the same builder, without the
+    /// allocation of its state.
+    #[must_use]
+    pub fn request_in(
+        spare: &mut BuilderSpare,
+        method: &Method,
+        uri: &str,
+        capacity: usize,
+    ) -> Self {
+        Self::with_capacity_in(spare, capacity).request_line(method, uri)
+    }
+
+    /// Writes the request line into a new builder `b`.
+    fn request_line(mut self, method: &Method, uri: &str) -> Self {
+        let b = &mut self;
         if uri.is_empty() || has_space_or_control(uri.as_bytes()) {
             b.0.error = Some(BuildError::BadRequestUri);
         }
@@ -240,7 +278,7 @@ impl MessageBuilder {
         b.0.buf.extend_from_slice(b" SIP/2.0");
         b.0.index.start_end = b.0.buf.len();
         b.0.buf.extend_from_slice(b"\r\n");
-        b
+        self
     }
 
     /// Starts a status line: `SIP/2.0 SP Status-Code SP Reason-Phrase` (RFC 3261 §7.2); the
@@ -252,7 +290,12 @@ impl MessageBuilder {
 
     /// [`MessageBuilder::response`] into a buffer of `capacity` bytes.
     fn response_with_capacity(status: u16, reason: Option<&str>, capacity: usize) -> Self {
-        let mut b = Self::with_capacity(capacity);
+        Self::with_capacity(capacity).status_line(status, reason)
+    }
+
+    /// Writes the status line into a new builder `b`.
+    fn status_line(mut self, status: u16, reason: Option<&str>) -> Self {
+        let b = &mut self;
         if !(100..=699).contains(&status) {
             b.0.error = Some(BuildError::BadStatus);
         }
@@ -273,7 +316,7 @@ impl MessageBuilder {
         let reason = Slot::buf(reason_start, b.0.buf.len());
         b.0.index.start = Some(StartLine::Response { code: status, reason });
         b.0.buf.extend_from_slice(b"\r\n");
-        b
+        self
     }
 
     /// Starts a response to `request` (RFC 3261 §8.2.6.2): Via lines in order, From, To,
@@ -284,7 +327,29 @@ impl MessageBuilder {
     pub fn response_to(request: &Message, status: u16, reason: Option<&str>) -> Self {
         // Room for the copied lines, a tag, Content-Length and what the caller adds, in one
         // allocation (growing a buffer copies it).
-        let mut b = Self::response_with_capacity(status, reason, request.buffer().len() + 256);
+        Self::response_with_capacity(status, reason, request.buffer().len() + 256)
+            .copy_request_lines(request, status)
+    }
+
+    /// [`MessageBuilder::response_to`] in the state `spare` keeps from a message built before
+    /// with [`build_in`](Self::build_in): the same builder, without the allocation of its
+    /// state.
+    #[must_use]
+    pub fn response_to_in(
+        spare: &mut BuilderSpare,
+        request: &Message,
+        status: u16,
+        reason: Option<&str>,
+    ) -> Self {
+        Self::with_capacity_in(spare, request.buffer().len() + 256)
+            .status_line(status, reason)
+            .copy_request_lines(request, status)
+    }
+
+    /// Copies the lines of `request` a response to it carries (see
+    /// [`response_to`](Self::response_to)) into `b`, whose status line is written.
+    fn copy_request_lines(self, request: &Message, status: u16) -> Self {
+        let mut b = self;
         let mut to = None;
         // Lines of the request's buffer copied as they are, a run of adjacent lines at a time.
         let mut run = RawRun::default();
@@ -724,7 +789,38 @@ impl MessageBuilder {
     /// # Errors
     /// The first [`BuildError`] met while building, or [`BuildError::Parse`] if the written
     /// bytes do not form a message within the limits.
-    pub fn build(mut self) -> Result<Message, BuildError> {
+    pub fn build(self) -> Result<Message, BuildError> {
+        self.build_with(None)
+    }
+
+    /// [`build`](Self::build), keeping the builder's state (emptied) in `spare` for the next
+    /// builder made with it ([`MessageBuilder::request_in`],
+    /// [`MessageBuilder::response_to_in`]): the same message, and one allocation less for
+    /// each message built after the first.
+    ///
+    /// ```
+    /// use sip_message::{BuilderSpare, HeaderName as H, MessageBuilder, Method};
+    ///
+    /// let mut spare = BuilderSpare::default();
+    /// for n in 1..=2 {
+    ///     let options = MessageBuilder::request_in(&mut spare, &Method::Options, "sip:a@b", 512)
+    ///         .header(H::Via, "SIP/2.0/UDP h.example.com;branch=z9hG4bK1")
+    ///         .cseq(n, &Method::Options)
+    ///         .build_in(&mut spare)?;
+    ///     assert_eq!(options.cseq_number(), Some(n));
+    /// }
+    /// # Ok::<(), sip_message::BuildError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`build`](Self::build) (the state is then not kept).
+    pub fn build_in(self, spare: &mut BuilderSpare) -> Result<Message, BuildError> {
+        self.build_with(Some(spare))
+    }
+
+    /// [`build`](Self::build), and the state emptied into `spare` when there is one.
+    #[inline(always)]
+    fn build_with(mut self, spare: Option<&mut BuilderSpare>) -> Result<Message, BuildError> {
         let state = &mut *self.0;
         if let Some(e) = state.error {
             return Err(e);
@@ -778,7 +874,16 @@ impl MessageBuilder {
             first_line_error(index, limits)?;
         }
         let body = body_slot(&index.ix.keys, buf.len(), body_start)?;
-        let mut ix = self.0.index.ix;
+        let mut ix = match spare {
+            Some(spare) => {
+                // The next message's parts, and the state as new around them.
+                let ix = std::mem::replace(&mut index.ix, Parts::boxed());
+                state.reset();
+                spare.0 = Some(self.0);
+                ix
+            }
+            None => self.0.index.ix,
+        };
         ix.start = start;
         Ok(Message::indexed(buf, ix, body))
     }
@@ -864,6 +969,25 @@ impl HeaderBlock {
 }
 
 impl State {
+    /// Empties a state whose message was built (its buffer and parts taken, new parts in
+    /// place): as [`State::default`] makes it, with those parts.
+    fn reset(&mut self) {
+        let State { buf, body, error, pending_to, to_tagged, limits, index } = self;
+        debug_assert!(buf.capacity() == 0 && body.is_none());
+        *error = None;
+        *pending_to = None;
+        *to_tagged = false;
+        *limits = Limits::default();
+        let Index { start_end, start, uri_error, ix: _, first_error, longest_line, reparse } =
+            index;
+        *start_end = 0;
+        *start = None;
+        *uri_error = None;
+        *first_error = None;
+        *longest_line = 0;
+        *reparse = false;
+    }
+
     /// Indexes the To line [`MessageBuilder::response_to`] left pending. Inlined into each
     /// writer (it runs before every line; there is rarely a pending To), the indexing kept out
     /// of line.
@@ -1550,6 +1674,49 @@ mod tests {
                 .call_id(call_id.as_bytes())
                 .cseq(cseq, &method);
             prop_assert_eq!(whole(&lines.build()), whole(&chain.build()));
+        }
+
+        /// Builders made in a kept state (`request_in`, `response_to_in`, `build_in`) build
+        /// what fresh ones build, message after message, a failed build included.
+        #[test]
+        fn kept_states_build_as_new_ones(
+            messages in prop::collection::vec(
+                (0u8..4, prop::collection::vec(line(), 0..6), any::<bool>(), any::<bool>()),
+                1..5,
+            ),
+        ) {
+            let mut spare = super::BuilderSpare::default();
+            let request = Message::parse(Bytes::from_static(INVITE.as_bytes())).unwrap();
+            for (kind, lines, tag, limit) in &messages {
+                let (mut kept, mut fresh) = match kind {
+                    0 => (
+                        MessageBuilder::request_in(&mut spare, &Method::Bye, "sip:b@192.0.2.2", 64),
+                        MessageBuilder::request_with_capacity(&Method::Bye, "sip:b@192.0.2.2", 64),
+                    ),
+                    1 => (
+                        MessageBuilder::request_in(&mut spare, &Method::Extension("FOO".into()), "sip:b@h", 512),
+                        MessageBuilder::request(&Method::Extension("FOO".into()), "sip:b@h"),
+                    ),
+                    _ => (
+                        MessageBuilder::response_to_in(&mut spare, &request, 180 + u16::from(*kind), None),
+                        MessageBuilder::response_to(&request, 180 + u16::from(*kind), None),
+                    ),
+                };
+                if *tag {
+                    kept = kept.to_tag("t1");
+                    fresh = fresh.to_tag("t1");
+                }
+                for line in lines {
+                    kept = line.keyed(kept);
+                    fresh = line.keyed(fresh);
+                }
+                if *limit {
+                    // A limit the message may exceed: the build fails alike.
+                    kept = kept.limits(crate::Limits::default().max_headers(4));
+                    fresh = fresh.limits(crate::Limits::default().max_headers(4));
+                }
+                prop_assert_eq!(whole(&kept.build_in(&mut spare)), whole(&fresh.build()));
+            }
         }
 
         /// A response copies the request's Via, From, Call-ID and CSeq lines as they are
