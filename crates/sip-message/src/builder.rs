@@ -392,7 +392,12 @@ impl MessageBuilder {
                     .map(Some),
                 _ => None,
             };
-            b.0.pending_to_line(request.slot(to), breaks, request.to_tag().is_some(), known);
+            // `request.to_tag().is_some()`, with the UTF-8 check only for a tag that is not
+            // ASCII (a token tag never is).
+            let tagged = request
+                .to_tag_bytes()
+                .is_some_and(|t| t.is_ascii() || std::str::from_utf8(t).is_ok());
+            b.0.pending_to_line(request.slot(to), breaks, tagged, known);
         }
         b
     }
