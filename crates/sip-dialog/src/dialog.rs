@@ -7,8 +7,8 @@ use std::sync::LazyLock;
 use smallvec::SmallVec;
 
 use sip_message::{
-    Contact, From, HeaderBlock, HeaderName as H, Message, MessageBuilder, Method, RecordRoute,
-    SipUri, To, TypedHeader, Uri,
+    BuilderSpare, Contact, From, HeaderBlock, HeaderName as H, Message, MessageBuilder, Method,
+    RecordRoute, RequestLines, SipUri, To, TypedHeader, Uri,
 };
 
 use crate::error::DialogError;
@@ -844,7 +844,7 @@ impl Dialog {
         via: &[u8],
         cseq: Option<u32>,
     ) -> MessageBuilder {
-        self.request_builder_keyed(method, via, None, cseq)
+        self.request_builder_keyed(None, method, via, None, cseq)
     }
 
     /// [`Dialog::request_builder_bytes`] for a caller that knows where the branch of `via`
@@ -860,11 +860,27 @@ impl Dialog {
         branch: Range<usize>,
         cseq: Option<u32>,
     ) -> MessageBuilder {
-        self.request_builder_keyed(method, via, Some(branch), cseq)
+        self.request_builder_keyed(None, method, via, Some(branch), cseq)
+    }
+
+    /// [`Dialog::request_builder_branch`] (`branch: None`: [`Dialog::request_builder_bytes`])
+    /// in the builder state `spare` keeps (see [`MessageBuilder::build_in`]): the same
+    /// builder, without the allocation of its state.
+    #[must_use]
+    pub fn request_builder_in(
+        &mut self,
+        spare: &mut BuilderSpare,
+        method: &Method,
+        via: &[u8],
+        branch: Option<Range<usize>>,
+        cseq: Option<u32>,
+    ) -> MessageBuilder {
+        self.request_builder_keyed(Some(spare), method, via, branch, cseq)
     }
 
     fn request_builder_keyed(
         &mut self,
+        spare: Option<&mut BuilderSpare>,
         method: &Method,
         via: &[u8],
         branch: Option<Range<usize>>,
@@ -875,7 +891,10 @@ impl Dialog {
             return self.request_via(method, via, cseq).0;
         }
         let number = self.request_seq(method, cseq);
-        let b = MessageBuilder::request(method, self.remote_target());
+        let b = match spare {
+            Some(spare) => MessageBuilder::request_in(spare, method, self.remote_target(), 512),
+            None => MessageBuilder::request(method, self.remote_target()),
+        };
         let mut b = match branch {
             Some(branch) => b.via_with_branch(via, branch),
             None => b.header(H::Via, via),
@@ -917,16 +936,23 @@ impl Dialog {
     /// takes them instead of searching the values for them.
     fn finish_request(&self, b: MessageBuilder, method: &Method, number: u32) -> MessageBuilder {
         let (to, from) = (self.remote_addr().as_bytes(), self.local_addr().as_bytes());
-        let b = match (
+        let call_id = self.id.call_id().as_bytes();
+        match (
             tag_range(to, self.remote_len, self.plain_tags),
             tag_range(from, self.local_len, self.plain_tags),
         ) {
-            (Some(to_tag), Some(from_tag)) => {
-                b.addr_with_tag(H::To, to, to_tag).addr_with_tag(H::From, from, from_tag)
-            }
-            _ => b.header(H::To, to).header(H::From, from),
-        };
-        b.call_id(self.id.call_id().as_bytes()).cseq(number, method)
+            // The four lines written and indexed as one.
+            (Some(to_tag), Some(from_tag)) => b.request_lines(&RequestLines {
+                to,
+                to_tag,
+                from,
+                from_tag,
+                call_id,
+                cseq: number,
+                method,
+            }),
+            _ => b.header(H::To, to).header(H::From, from).call_id(call_id).cseq(number, method),
+        }
     }
 
     /// Takes the next local CSeq number (§12.2.1.1: one more than the last; a UAS that has

@@ -68,6 +68,10 @@ struct PendingTo {
     content_end: usize,
     /// The request's To had a tag: `to_tag` adds none.
     tagged: bool,
+    /// The key of the line as the request's keys give it, when the line is a copy of the
+    /// request's keyed To line: its tag as a range of the value (`Some(None)`: no tag).
+    /// `None`: indexing the line finds its key.
+    known: Option<Option<(usize, usize)>>,
 }
 
 /// What the parser would record for the bytes written so far (RFC 3261 §7).
@@ -130,6 +134,34 @@ enum LineKey {
     CallId,
 }
 
+/// A [`MessageBuilder`]'s state kept from one message to the next by
+/// [`MessageBuilder::build_in`], for [`MessageBuilder::request_in`] and
+/// [`MessageBuilder::response_to_in`]: a sender that builds many messages (a user agent) then
+/// allocates no builder state for each. Empty until a message is built into it.
+#[derive(Debug, Default)]
+pub struct BuilderSpare(Option<Box<State>>);
+
+/// The To, From, Call-ID and CSeq of a request, with the keys its writer knows: the argument of
+/// [`MessageBuilder::request_lines`].
+#[derive(Clone, Debug)]
+pub struct RequestLines<'a> {
+    /// The To value.
+    pub to: &'a [u8],
+    /// Where the tag of `to` lies, as for [`MessageBuilder::addr_with_tag`] (`None`: it has
+    /// none).
+    pub to_tag: Option<Range<usize>>,
+    /// The From value.
+    pub from: &'a [u8],
+    /// Where the tag of `from` lies, as for [`MessageBuilder::addr_with_tag`].
+    pub from_tag: Option<Range<usize>>,
+    /// The Call-ID, a `callid` as for [`MessageBuilder::call_id`].
+    pub call_id: &'a [u8],
+    /// The CSeq number.
+    pub cseq: u32,
+    /// The CSeq method (the request's).
+    pub method: &'a Method,
+}
+
 /// Why a message could not be built.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -188,6 +220,19 @@ impl MessageBuilder {
         MessageBuilder(state)
     }
 
+    /// [`with_capacity`](Self::with_capacity) in the state `spare` keeps, if it keeps one
+    /// (left as new by [`build_in`](Self::build_in)).
+    #[inline]
+    fn with_capacity_in(spare: &mut BuilderSpare, capacity: usize) -> Self {
+        match spare.0.take() {
+            Some(mut state) => {
+                state.buf = Vec::with_capacity(capacity);
+                MessageBuilder(state)
+            }
+            None => Self::with_capacity(capacity),
+        }
+    }
+
     /// Starts a request line: `Method SP Request-URI SP SIP/2.0` (RFC 3261 §7.1).
     #[must_use]
     pub fn request(method: &Method, uri: &str) -> Self {
@@ -199,7 +244,25 @@ impl MessageBuilder {
     /// would copy it.
     #[must_use]
     pub fn request_with_capacity(method: &Method, uri: &str, capacity: usize) -> Self {
-        let mut b = Self::with_capacity(capacity);
+        Self::with_capacity(capacity).request_line(method, uri)
+    }
+
+    /// [`MessageBuilder::request_with_capacity`] in the state `spare` keeps from a message
+    /// built before with [`build_in`](Self::build_in): the same builder, without the
+    /// allocation of its state.
+    #[must_use]
+    pub fn request_in(
+        spare: &mut BuilderSpare,
+        method: &Method,
+        uri: &str,
+        capacity: usize,
+    ) -> Self {
+        Self::with_capacity_in(spare, capacity).request_line(method, uri)
+    }
+
+    /// Writes the request line into a new builder `b`.
+    fn request_line(mut self, method: &Method, uri: &str) -> Self {
+        let b = &mut self;
         if uri.is_empty() || has_space_or_control(uri.as_bytes()) {
             b.0.error = Some(BuildError::BadRequestUri);
         }
@@ -215,7 +278,7 @@ impl MessageBuilder {
         b.0.buf.extend_from_slice(b" SIP/2.0");
         b.0.index.start_end = b.0.buf.len();
         b.0.buf.extend_from_slice(b"\r\n");
-        b
+        self
     }
 
     /// Starts a status line: `SIP/2.0 SP Status-Code SP Reason-Phrase` (RFC 3261 §7.2); the
@@ -227,7 +290,12 @@ impl MessageBuilder {
 
     /// [`MessageBuilder::response`] into a buffer of `capacity` bytes.
     fn response_with_capacity(status: u16, reason: Option<&str>, capacity: usize) -> Self {
-        let mut b = Self::with_capacity(capacity);
+        Self::with_capacity(capacity).status_line(status, reason)
+    }
+
+    /// Writes the status line into a new builder `b`.
+    fn status_line(mut self, status: u16, reason: Option<&str>) -> Self {
+        let b = &mut self;
         if !(100..=699).contains(&status) {
             b.0.error = Some(BuildError::BadStatus);
         }
@@ -248,7 +316,7 @@ impl MessageBuilder {
         let reason = Slot::buf(reason_start, b.0.buf.len());
         b.0.index.start = Some(StartLine::Response { code: status, reason });
         b.0.buf.extend_from_slice(b"\r\n");
-        b
+        self
     }
 
     /// Starts a response to `request` (RFC 3261 §8.2.6.2): Via lines in order, From, To,
@@ -259,8 +327,34 @@ impl MessageBuilder {
     pub fn response_to(request: &Message, status: u16, reason: Option<&str>) -> Self {
         // Room for the copied lines, a tag, Content-Length and what the caller adds, in one
         // allocation (growing a buffer copies it).
-        let mut b = Self::response_with_capacity(status, reason, request.buffer().len() + 256);
+        Self::response_with_capacity(status, reason, request.buffer().len() + 256)
+            .copy_request_lines(request, status)
+    }
+
+    /// [`MessageBuilder::response_to`] in the state `spare` keeps from a message built before
+    /// with [`build_in`](Self::build_in): the same builder, without the allocation of its
+    /// state.
+    #[must_use]
+    pub fn response_to_in(
+        spare: &mut BuilderSpare,
+        request: &Message,
+        status: u16,
+        reason: Option<&str>,
+    ) -> Self {
+        Self::with_capacity_in(spare, request.buffer().len() + 256)
+            .status_line(status, reason)
+            .copy_request_lines(request, status)
+    }
+
+    /// Copies the lines of `request` a response to it carries (see
+    /// [`response_to`](Self::response_to)) into `b`, whose status line is written.
+    fn copy_request_lines(self, request: &Message, status: u16) -> Self {
+        let mut b = self;
         let mut to = None;
+        // Lines of the request's buffer copied as they are, a run of adjacent lines at a time.
+        let mut run = RawRun::default();
+        // Without a folded line in the buffer, its lines copy as they are (see `raw_line_of`).
+        let raw = !request.ix.keys.line_breaks;
         for e in &request.ix.headers {
             let copy = match e.name {
                 HeaderName::Via | HeaderName::From | HeaderName::CallId | HeaderName::CSeq => true,
@@ -272,13 +366,38 @@ impl MessageBuilder {
                 }
                 _ => false,
             };
-            if copy {
-                b.0.copied_line(request, e);
+            if !copy {
+                continue;
+            }
+            match raw_line_of(e).filter(|_| raw && !b.0.index.reparse) {
+                Some((start, end)) => b.0.copy_raw(request, e, start, end, &mut run),
+                None => {
+                    b.0.flush_run(request, &mut run);
+                    b.0.copied_line(request, e);
+                }
             }
         }
+        b.0.flush_run(request, &mut run);
         if let Some(to) = to {
             let breaks = request.may_break(to);
-            b.0.pending_to_line(request.slot(to), breaks, request.to_tag().is_some());
+            // The request's To key was observed on this very value (the first To line's):
+            // its tag, as a range of the value, is the copy's.
+            let keys = &request.ix.keys;
+            let keyed = keys.to.and_then(|i| request.ix.headers.get(usize::from(i)));
+            let known = match (keyed, keys.to_tag) {
+                (Some(e), None) if e.value == to => Some(None),
+                (Some(e), Some(tag)) if e.value == to => tag
+                    .rebase(to, Slot::buf(0, request.slot(to).len()))
+                    .and_then(Slot::in_buf)
+                    .map(Some),
+                _ => None,
+            };
+            // `request.to_tag().is_some()`, with the UTF-8 check only for a tag that is not
+            // ASCII (a token tag never is).
+            let tagged = request
+                .to_tag_bytes()
+                .is_some_and(|t| t.is_ascii() || std::str::from_utf8(t).is_ok());
+            b.0.pending_to_line(request.slot(to), breaks, tagged, known);
         }
         b
     }
@@ -303,7 +422,38 @@ impl MessageBuilder {
                 state.buf.extend_from_slice(tag.as_bytes());
                 let content_end = state.buf.len();
                 state.buf.extend_from_slice(b"\r\n");
-                state.index_line(HeaderName::To, to.start, to.value_from, content_end);
+                let value = state.buf.get(to.value_from..to.content_end).unwrap_or_default();
+                // A value `<URI>` (its first `>` its last byte) with `;tag=TOKEN` after it: the
+                // parser's tag is the one written (`tag_param` takes the parameters after the
+                // `>`), and there is nothing to trim.
+                let plain = value.first() == Some(&b'<')
+                    && memchr::memchr(b'>', value) == Some(value.len() - 1)
+                    && state.error.is_none()
+                    && !state.index.reparse;
+                if plain {
+                    let index = &mut state.index;
+                    let at = index.ix.headers.len();
+                    let slot =
+                        index.push_written(HeaderName::To, to.start, to.value_from, content_end);
+                    #[cfg(debug_assertions)]
+                    let observed = {
+                        let mut keys = index.ix.keys.clone();
+                        let (s, e) = slot.in_buf().unwrap_or_default();
+                        let value = state.buf.get(s..e).unwrap_or_default();
+                        let _ = keys.observe(HeaderName::To, at, value, slot);
+                        keys
+                    };
+                    let keys = &mut index.ix.keys;
+                    if keys.to.is_none() {
+                        keys.to = Some(at as u16);
+                        keys.to_tag =
+                            Some(slot.sub(content_end - tag.len() - to.value_from, tag.len()));
+                    }
+                    #[cfg(debug_assertions)]
+                    debug_assert_eq!(*keys, observed, "the To tag written is not the parser's");
+                } else {
+                    state.index_line(HeaderName::To, to.start, to.value_from, content_end);
+                }
                 state.to_tagged = true;
             }
             None if state.to_tagged => {}
@@ -423,6 +573,134 @@ impl MessageBuilder {
         self.keyed(HeaderName::CallId, b"Call-ID: ", value, LineKey::CallId)
     }
 
+    /// Adds the To, From, Call-ID and CSeq lines of `lines` in that order: the same bytes, index
+    /// and keys as [`addr_with_tag`](Self::addr_with_tag) for the To and the From,
+    /// [`call_id`](Self::call_id) and [`cseq`](Self::cseq) give one after the other (and the
+    /// same error), written with one reservation and the four lines indexed together (RFC 3261
+    /// §8.1.1: the request's identifying lines, whose keys the writer knows).
+    ///
+    /// ```
+    /// use sip_message::{MessageBuilder, Method, RequestLines};
+    ///
+    /// let bye = MessageBuilder::request(&Method::Bye, "sip:bob@192.0.2.4")
+    ///     .request_lines(&RequestLines {
+    ///         to: b"<sip:bob@biloxi.example.com>;tag=a6c85cf",
+    ///         to_tag: Some(33..40),
+    ///         from: b"<sip:alice@atlanta.example.com>;tag=1928301774",
+    ///         from_tag: Some(36..46),
+    ///         call_id: b"a84b4c76e66710",
+    ///         cseq: 231,
+    ///         method: &Method::Bye,
+    ///     })
+    ///     .build()?;
+    /// assert_eq!(bye.to_tag(), Some("a6c85cf"));
+    /// assert_eq!(bye.from_tag(), Some("1928301774"));
+    /// assert_eq!(bye.cseq_number(), Some(231));
+    /// # Ok::<(), sip_message::BuildError>(())
+    /// ```
+    #[must_use]
+    pub fn request_lines(mut self, lines: &RequestLines<'_>) -> Self {
+        let RequestLines { to, from, call_id, cseq, method, .. } = *lines;
+        let (to_tag, from_tag) = (lines.to_tag.clone(), lines.from_tag.clone());
+        let fits = |tag: &Option<Range<usize>>, v: &[u8]| {
+            tag.as_ref().is_none_or(|t| t.start < t.end && t.end <= v.len())
+        };
+        // What `keyed_line` indexes without the parser's trimming.
+        let trimmed = |v: &[u8]| {
+            !v.first().is_some_and(|&c| matches!(c, b' ' | b'\t' | b'\r' | b'\n'))
+                && !v.last().is_some_and(|&c| is_ws(c))
+        };
+        let fast = fits(&to_tag, to)
+            && fits(&from_tag, from)
+            && cseq <= CSEQ_MAX
+            && !matches!(method, Method::Extension(_))
+            && !self.0.index.reparse
+            && trimmed(to)
+            && trimmed(from)
+            && trimmed(call_id)
+            && !breaks_line(to)
+            && !breaks_line(from)
+            && !breaks_line(call_id);
+        if !fast {
+            return self
+                .addr_with_tag(HeaderName::To, to, to_tag)
+                .addr_with_tag(HeaderName::From, from, from_tag)
+                .call_id(call_id)
+                .cseq(cseq, method);
+        }
+        let state = &mut *self.0;
+        state.flush_to();
+        let digits = Decimal::new(u64::from(cseq));
+        let (digits, method_bytes) = (digits.as_bytes(), method.as_bytes());
+        let buf = &mut state.buf;
+        buf.reserve(to.len() + from.len() + call_id.len() + digits.len() + method_bytes.len() + 40);
+        // `To: v CRLF From: v CRLF Call-ID: v CRLF CSeq: n m CRLF`, each line's starts noted.
+        let to_line = buf.len();
+        buf.extend_from_slice(b"To: ");
+        buf.extend_from_slice(to);
+        let to_end = buf.len();
+        buf.extend_from_slice(b"\r\nFrom: ");
+        buf.extend_from_slice(from);
+        let from_end = buf.len();
+        buf.extend_from_slice(b"\r\nCall-ID: ");
+        buf.extend_from_slice(call_id);
+        let call_id_end = buf.len();
+        buf.extend_from_slice(b"\r\nCSeq: ");
+        buf.extend_from_slice(digits);
+        buf.extend_from_slice(b" ");
+        buf.extend_from_slice(method_bytes);
+        let cseq_end = buf.len();
+        buf.extend_from_slice(b"\r\n");
+        let (from_line, call_id_line, cseq_line) = (to_end + 2, from_end + 2, call_id_end + 2);
+        let index = &mut state.index;
+        #[cfg(debug_assertions)]
+        let before = index.ix.keys.clone();
+        let at = index.ix.headers.len();
+        let to_slot = index.push_written(HeaderName::To, to_line, to_line + 4, to_end);
+        let from_slot = index.push_written(HeaderName::From, from_line, from_line + 6, from_end);
+        let call_id_slot =
+            index.push_written(HeaderName::CallId, call_id_line, call_id_line + 9, call_id_end);
+        index.push_written(HeaderName::CSeq, cseq_line, cseq_line + 6, cseq_end);
+        let keys = &mut index.ix.keys;
+        if keys.to.is_none() {
+            keys.to = Some(at as u16);
+            keys.to_tag = to_tag.map(|t| to_slot.sub(t.start, t.len()));
+        }
+        if keys.from.is_none() {
+            keys.from = Some(at as u16 + 1);
+            keys.from_tag = from_tag.map(|t| from_slot.sub(t.start, t.len()));
+        }
+        if keys.call_id.is_none() {
+            keys.call_id = Some(call_id_slot);
+        }
+        if !keys.cseq_seen {
+            keys.cseq_seen = true;
+            keys.cseq_number = cseq;
+            keys.cseq_method = Some(method.clone());
+        }
+        #[cfg(debug_assertions)]
+        {
+            // The keys the parser would observe on the four lines.
+            let mut observed = before;
+            let cseq_slot = Slot::buf(cseq_line + 6, cseq_end);
+            for (i, (name, slot)) in [
+                (HeaderName::To, to_slot),
+                (HeaderName::From, from_slot),
+                (HeaderName::CallId, call_id_slot),
+                (HeaderName::CSeq, cseq_slot),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                let (s, e) = slot.in_buf().unwrap_or_default();
+                let value = state.buf.get(s..e).unwrap_or_default();
+                let _ = observed.observe(name, at + i, value, slot);
+            }
+            debug_assert_eq!(*keys, observed, "the keys given are not the parser's");
+        }
+        self
+    }
+
     /// Writes `head` and `value`, and indexes the line with the key `key` gives (see
     /// [`State::keyed_line`]).
     #[inline(always)]
@@ -516,7 +794,38 @@ impl MessageBuilder {
     /// # Errors
     /// The first [`BuildError`] met while building, or [`BuildError::Parse`] if the written
     /// bytes do not form a message within the limits.
-    pub fn build(mut self) -> Result<Message, BuildError> {
+    pub fn build(self) -> Result<Message, BuildError> {
+        self.build_with(None)
+    }
+
+    /// [`build`](Self::build), keeping the builder's state (emptied) in `spare` for the next
+    /// builder made with it ([`MessageBuilder::request_in`],
+    /// [`MessageBuilder::response_to_in`]): the same message, and one allocation less for
+    /// each message built after the first.
+    ///
+    /// ```
+    /// use sip_message::{BuilderSpare, HeaderName as H, MessageBuilder, Method};
+    ///
+    /// let mut spare = BuilderSpare::default();
+    /// for n in 1..=2 {
+    ///     let options = MessageBuilder::request_in(&mut spare, &Method::Options, "sip:a@b", 512)
+    ///         .header(H::Via, "SIP/2.0/UDP h.example.com;branch=z9hG4bK1")
+    ///         .cseq(n, &Method::Options)
+    ///         .build_in(&mut spare)?;
+    ///     assert_eq!(options.cseq_number(), Some(n));
+    /// }
+    /// # Ok::<(), sip_message::BuildError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`build`](Self::build) (the state is then not kept).
+    pub fn build_in(self, spare: &mut BuilderSpare) -> Result<Message, BuildError> {
+        self.build_with(Some(spare))
+    }
+
+    /// [`build`](Self::build), and the state emptied into `spare` when there is one.
+    #[inline(always)]
+    fn build_with(mut self, spare: Option<&mut BuilderSpare>) -> Result<Message, BuildError> {
         let state = &mut *self.0;
         if let Some(e) = state.error {
             return Err(e);
@@ -570,7 +879,16 @@ impl MessageBuilder {
             first_line_error(index, limits)?;
         }
         let body = body_slot(&index.ix.keys, buf.len(), body_start)?;
-        let mut ix = self.0.index.ix;
+        let mut ix = match spare {
+            Some(spare) => {
+                // The next message's parts, and the state as new around them.
+                let ix = std::mem::replace(&mut index.ix, Parts::boxed());
+                state.reset();
+                spare.0 = Some(self.0);
+                ix
+            }
+            None => self.0.index.ix,
+        };
         ix.start = start;
         Ok(Message::indexed(buf, ix, body))
     }
@@ -656,6 +974,25 @@ impl HeaderBlock {
 }
 
 impl State {
+    /// Empties a state whose message was built (its buffer and parts taken, new parts in
+    /// place): as [`State::default`] makes it, with those parts.
+    fn reset(&mut self) {
+        let State { buf, body, error, pending_to, to_tagged, limits, index } = self;
+        debug_assert!(buf.capacity() == 0 && body.is_none());
+        *error = None;
+        *pending_to = None;
+        *to_tagged = false;
+        *limits = Limits::default();
+        let Index { start_end, start, uri_error, ix: _, first_error, longest_line, reparse } =
+            index;
+        *start_end = 0;
+        *start = None;
+        *uri_error = None;
+        *first_error = None;
+        *longest_line = 0;
+        *reparse = false;
+    }
+
     /// Indexes the To line [`MessageBuilder::response_to`] left pending. Inlined into each
     /// writer (it runs before every line; there is rarely a pending To), the indexing kept out
     /// of line.
@@ -670,20 +1007,51 @@ impl State {
     /// Indexes the pending To line `to` (see [`flush_to`](Self::flush_to)).
     #[inline(never)]
     fn index_pending_to(&mut self, to: PendingTo) {
-        self.index_line(HeaderName::To, to.start, to.value_from, to.content_end);
+        let value = self.buf.get(to.value_from..to.content_end).unwrap_or_default();
+        // A value with nothing to trim (a parsed value has nothing), its key known.
+        let trimmed = !value.first().is_some_and(|&c| matches!(c, b' ' | b'\t' | b'\r' | b'\n'))
+            && !value.last().is_some_and(|&c| is_ws(c));
+        match to.known {
+            Some(tag) if trimmed && !self.index.reparse => {
+                let index = &mut self.index;
+                let at = index.ix.headers.len();
+                let slot =
+                    index.push_written(HeaderName::To, to.start, to.value_from, to.content_end);
+                #[cfg(debug_assertions)]
+                let observed = {
+                    let mut keys = index.ix.keys.clone();
+                    let _ = keys.observe(HeaderName::To, at, value, slot);
+                    keys
+                };
+                let keys = &mut index.ix.keys;
+                if keys.to.is_none() {
+                    keys.to = Some(at as u16);
+                    keys.to_tag = tag.map(|(s, e)| slot.sub(s, e - s));
+                }
+                #[cfg(debug_assertions)]
+                debug_assert_eq!(*keys, observed, "the To key carried is not the parser's");
+            }
+            _ => self.index_line(HeaderName::To, to.start, to.value_from, to.content_end),
+        }
     }
 
     /// Writes `To: value` as [`raw_line`](Self::raw_line) does, leaving it to be indexed by
     /// [`flush_to`](Self::flush_to) or extended with a tag by [`MessageBuilder::to_tag`].
     /// `may_break`: the value may hold a line break ([`Message::may_break`]).
-    fn pending_to_line(&mut self, value: &[u8], may_break: bool, tagged: bool) {
+    fn pending_to_line(
+        &mut self,
+        value: &[u8],
+        may_break: bool,
+        tagged: bool,
+        known: Option<Option<(usize, usize)>>,
+    ) {
         if may_break && has_line_break(value) {
             self.index.reparse = true;
         }
         let name = HeaderName::To;
         let (start, value_from, content_end) =
             self.write(name.line_prefix(), name.as_str().len(), value);
-        self.pending_to = Some(PendingTo { start, value_from, content_end, tagged });
+        self.pending_to = Some(PendingTo { start, value_from, content_end, tagged, known });
     }
 
     /// Writes a value taken from a parsed message, which may hold folded line breaks.
@@ -715,6 +1083,74 @@ impl State {
         let at = index.ix.headers.len();
         let slot = index.push_written(name, name_start, value_from, content_end);
         index.ix.keys.carry_copied(&request.ix.keys, name, at, e.value, slot);
+    }
+
+    /// Indexes the line `e` of `request`, whose raw line is `start..end` of the request's
+    /// buffer ([`raw_line_of`]), as the copy of that line the run `run` will write at the end
+    /// of the buffer (the line joins the run when it follows the run's last line in the
+    /// request, else the run is written and a new one starts): the entry is the request's,
+    /// moved to where the copy lands, and its keys are carried as
+    /// [`copied_line`](Self::copied_line) carries them. Parsing the copied bytes gives that
+    /// entry: the line is the same bytes, without a fold (the request has none).
+    fn copy_raw(
+        &mut self,
+        request: &Message,
+        e: &Entry,
+        start: usize,
+        end: usize,
+        run: &mut RawRun,
+    ) {
+        if run.end == 0 || start != run.end + 2 {
+            self.flush_run(request, run);
+            // The run starts where the buffer ends now (nothing is written until it is).
+            *run = RawRun { start, end, to: self.buf.len() };
+        } else {
+            run.end = end;
+        }
+        let moved = |s: Slot| {
+            let (a, b) = s.in_buf().unwrap_or_default();
+            Slot::buf(a - run.start + run.to, b - run.start + run.to)
+        };
+        let (name_text, value) = (moved(e.name_text), moved(e.value));
+        let line_end = end - run.start + run.to;
+        let index = &mut self.index;
+        index.longest_line = index.longest_line.max(end - start);
+        let at = index.ix.headers.len();
+        index.ix.headers.push(Entry { name: e.name, name_text, value, line_end: line_end as u32 });
+        // `Keys::carry_copied`, for the lines a response copies (inlined: four a response).
+        let (keys, from) = (&mut index.ix.keys, &request.ix.keys);
+        let carry = |k: Option<Slot>| k.and_then(|k| k.rebase(e.value, value));
+        match e.name {
+            HeaderName::Via if keys.via.is_none() => {
+                keys.via = Some(at as u16);
+                keys.branch = carry(from.branch);
+            }
+            HeaderName::From if keys.from.is_none() => {
+                keys.from = Some(at as u16);
+                keys.from_tag = carry(from.from_tag);
+            }
+            HeaderName::CallId if keys.call_id.is_none() && from.call_id == Some(e.value) => {
+                keys.call_id = Some(value);
+            }
+            HeaderName::CSeq if !keys.cseq_seen => {
+                keys.cseq_seen = true;
+                keys.cseq_number = from.cseq_number;
+                keys.cseq_method.clone_from(&from.cseq_method);
+            }
+            _ => {}
+        }
+    }
+
+    /// Writes the lines of `run` (see [`copy_raw`](Self::copy_raw)) and CRLF, and empties it.
+    fn flush_run(&mut self, request: &Message, run: &mut RawRun) {
+        if run.end == 0 {
+            return;
+        }
+        let lines = request.buffer().get(run.start..run.end).unwrap_or_default();
+        self.buf.reserve(lines.len() + 2);
+        self.buf.extend_from_slice(lines);
+        self.buf.extend_from_slice(b"\r\n");
+        *run = RawRun::default();
     }
 
     /// Writes `head` (a header name and `": "`), `value` and CRLF, and indexes the line as
@@ -850,6 +1286,33 @@ impl State {
             index.first_error.get_or_insert((at, e));
         }
     }
+}
+
+/// Adjacent header lines of a request's buffer that [`MessageBuilder::response_to`] copies as
+/// one slice: `start..end` of the request's buffer (the first line's name to the last line's
+/// CR; `end == 0` for no run), written at `to` in the response's.
+#[derive(Clone, Copy, Debug, Default)]
+struct RawRun {
+    start: usize,
+    end: usize,
+    to: usize,
+}
+
+/// The raw line of `e` (from its name to its CR) in its message's buffer, when copying those
+/// bytes is copying the line as [`MessageBuilder::header`] would write it but for the case of
+/// the name and the white space around the value: a line the parser indexed (not an edit's),
+/// its name written in full (not compact), one byte between the name and the value (the
+/// colon, for a line `Name:value`) or two (`": "`). The caller checks that the buffer has no
+/// folded line.
+#[inline]
+fn raw_line_of(e: &Entry) -> Option<(usize, usize)> {
+    let (name_start, name_end) = e.name_text.in_buf()?;
+    let (value_start, value_end) = e.value.in_buf()?;
+    let end = e.line_end as usize;
+    (name_end - name_start == e.name.as_str().len()
+        && (value_start == name_end + 2 || value_start == name_end + 1)
+        && value_end <= end)
+        .then_some((name_start, end))
 }
 
 fn parse_error(kind: ParseErrorKind, offset: usize) -> BuildError {
@@ -1192,6 +1655,148 @@ mod tests {
                 let parsed = Message::parse(m.to_bytes()).unwrap();
                 prop_assert_eq!(format!("{:?}", parsed.ix.keys), format!("{:?}", m.ix.keys));
             }
+        }
+
+        /// `request_lines` is `addr_with_tag` for the To and the From, `call_id` and `cseq`
+        /// one after the other: the same bytes, index, keys and error, after any lines.
+        #[test]
+        fn request_lines_are_the_four_keyed_lines(
+            kind in 0u8..4,
+            before in prop::collection::vec(line(), 0..4),
+            (to, from) in (addr(), addr()),
+            call_id in call_id(),
+            cseq in prop_oneof![1u32..100_000, Just(0x7fff_ffff), Just(0x8000_0000)],
+            method in prop::sample::select(vec![
+                Method::Bye, Method::Ack, Method::Invite, Method::Extension("FOO".into()),
+            ]),
+            (bad, spoil_to_tag) in (0u8..8, any::<bool>()),
+        ) {
+            let (Line::Addr(_, mut to, mut to_tag), Line::Addr(_, from, from_tag), Line::CallId(call_id)) =
+                (to, from, call_id) else { unreachable!() };
+            match bad {
+                0 => to.push_str("\r\nX: y"),
+                1 => to.push(' '),
+                2 if spoil_to_tag => to_tag = Some(0..0),
+                3 => to_tag = Some(0..to.len() + 1),
+                _ => {}
+            }
+            let (mut lines, mut chain) = (start(kind), start(kind));
+            for line in &before {
+                lines = line.keyed(lines);
+                chain = line.keyed(chain);
+            }
+            let lines = lines.request_lines(&super::RequestLines {
+                to: to.as_bytes(),
+                to_tag: to_tag.clone(),
+                from: from.as_bytes(),
+                from_tag: from_tag.clone(),
+                call_id: call_id.as_bytes(),
+                cseq,
+                method: &method,
+            });
+            let chain = chain
+                .addr_with_tag(H::To, to.as_bytes(), to_tag)
+                .addr_with_tag(H::From, from.as_bytes(), from_tag)
+                .call_id(call_id.as_bytes())
+                .cseq(cseq, &method);
+            prop_assert_eq!(whole(&lines.build()), whole(&chain.build()));
+        }
+
+        /// Builders made in a kept state (`request_in`, `response_to_in`, `build_in`) build
+        /// what fresh ones build, message after message, a failed build included.
+        #[test]
+        fn kept_states_build_as_new_ones(
+            messages in prop::collection::vec(
+                (0u8..4, prop::collection::vec(line(), 0..6), any::<bool>(), any::<bool>()),
+                1..5,
+            ),
+        ) {
+            let mut spare = super::BuilderSpare::default();
+            let request = Message::parse(Bytes::from_static(INVITE.as_bytes())).unwrap();
+            for (kind, lines, tag, limit) in &messages {
+                let (mut kept, mut fresh) = match kind {
+                    0 => (
+                        MessageBuilder::request_in(&mut spare, &Method::Bye, "sip:b@192.0.2.2", 64),
+                        MessageBuilder::request_with_capacity(&Method::Bye, "sip:b@192.0.2.2", 64),
+                    ),
+                    1 => (
+                        MessageBuilder::request_in(&mut spare, &Method::Extension("FOO".into()), "sip:b@h", 512),
+                        MessageBuilder::request(&Method::Extension("FOO".into()), "sip:b@h"),
+                    ),
+                    _ => (
+                        MessageBuilder::response_to_in(&mut spare, &request, 180 + u16::from(*kind), None),
+                        MessageBuilder::response_to(&request, 180 + u16::from(*kind), None),
+                    ),
+                };
+                if *tag {
+                    kept = kept.to_tag("t1");
+                    fresh = fresh.to_tag("t1");
+                }
+                for line in lines {
+                    kept = line.keyed(kept);
+                    fresh = line.keyed(fresh);
+                }
+                if *limit {
+                    // A limit the message may exceed: the build fails alike.
+                    kept = kept.limits(crate::Limits::default().max_headers(4));
+                    fresh = fresh.limits(crate::Limits::default().max_headers(4));
+                }
+                prop_assert_eq!(whole(&kept.build_in(&mut spare)), whole(&fresh.build()));
+            }
+        }
+
+        /// A response copies the request's Via, From, Call-ID and CSeq lines as they are
+        /// written (a run of adjacent lines as one slice, compact names written out): the
+        /// built response is what parsing its bytes gives, and it has the request's keys.
+        #[test]
+        fn responses_copy_lines_as_parsed(
+            lines in prop::collection::vec(prop::sample::select(vec![
+                "Via: SIP/2.0/UDP a.example.com;branch=z9hG4bK1",
+                "VIA:SIP/2.0/UDP b.example.com;branch=z9hG4bK2 ",
+                "v: SIP/2.0/TCP c.example.com;branch=z9hG4bK3",
+                "From: <sip:a@example.com>;tag=f1",
+                "from :<sip:a@example.com>;tag=f2",
+                "f: <sip:a@example.com>",
+                "To: <sip:b@example.com>",
+                "t: Bob <sip:b@example.com>;tag=t1",
+                "Call-ID: c1@example.com",
+                "i:c2",
+                "Call-ID:  spaced ",
+                "CSeq: 7 INVITE",
+                "cseq:  8 INVITE",
+                "Timestamp: 54",
+                "Max-Forwards: 70",
+                "Contact: <sip:a@192.0.2.1>",
+            ]), 0..10),
+            status in prop::sample::select(vec![100u16, 180, 200, 486]),
+            tag in any::<bool>(),
+        ) {
+            let mut text = String::from("INVITE sip:b@example.com SIP/2.0\r\n");
+            for line in &lines {
+                text.push_str(line);
+                text.push_str("\r\n");
+            }
+            text.push_str("Content-Length: 0\r\n\r\n");
+            let request = Message::parse(Bytes::from(text)).unwrap();
+            let mut b = MessageBuilder::response_to(&request, status, None);
+            // A tag needs a To to go to.
+            if tag && request.to_header().is_some() {
+                b = b.to_tag("x1");
+            }
+            let built = b.build().unwrap();
+            let parsed = Message::parse(built.to_bytes()).unwrap();
+            prop_assert_eq!(built.parse_state(), parsed.parse_state());
+            prop_assert_eq!(built.via_branch(), request.via_branch());
+            prop_assert_eq!(built.from_tag(), request.from_tag());
+            prop_assert_eq!(built.call_id(), request.call_id());
+            prop_assert_eq!(built.cseq_number(), request.cseq_number());
+            let copied = |m: &Message| {
+                m.lines()
+                    .filter(|l| matches!(l.name, H::Via | H::From | H::CallId | H::CSeq))
+                    .map(|l| (l.name, l.value.to_vec()))
+                    .collect::<Vec<_>>()
+            };
+            prop_assert_eq!(copied(&built), copied(&request));
         }
 
         /// The word-at-a-time check of a Request-URI finds one space, control or DEL

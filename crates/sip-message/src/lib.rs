@@ -29,7 +29,7 @@ mod typed;
 mod uri;
 mod validate;
 
-pub use builder::{BuildError, HeaderBlock, MessageBuilder};
+pub use builder::{BuildError, BuilderSpare, HeaderBlock, MessageBuilder, RequestLines};
 pub use chars::grammar;
 pub use decimal::Decimal;
 pub use error::{HeaderError, ParseError, ParseErrorKind, UriError};

@@ -21,8 +21,8 @@ use rand_chacha::ChaCha8Rng;
 use sip_auth::{AuthFailure, AuthHeader, ClientConfig, CredentialProvider, Decision, DigestClient};
 use sip_dialog::{Dialog, DialogChange, DialogSet, DialogState, Known};
 use sip_message::{
-    ContentType, HeaderBlock, HeaderName as H, Message, MessageBuilder, Method, Require, SipUri,
-    Unsupported, Uri,
+    BuilderSpare, ContentType, HeaderBlock, HeaderName as H, Message, MessageBuilder, Method,
+    RequestLines, Require, SipUri, Unsupported, Uri,
 };
 use sip_transaction::{DrawnBranch, Event, ResponseError, Target, TransactionId, TransactionTable};
 use smallvec::SmallVec;
@@ -324,6 +324,8 @@ pub struct UaCore {
     call_id_buf: Vec<u8>,
     /// Boxes for the messages calls keep.
     spare: Spare,
+    /// The builder state of the last message built, for the next one.
+    builders: BuilderSpare,
 }
 
 /// A tag, kept inline when it is short (this UA's own, and most peers', are): storing,
@@ -760,6 +762,7 @@ impl UaCore {
             to_buf: Vec::new(),
             call_id_buf: Vec::new(),
             spare: Spare::default(),
+            builders: BuilderSpare::default(),
             config,
             rng,
             calls: Slots::default(),
@@ -980,7 +983,7 @@ impl UaCore {
         self.call_id_buf = call_id;
         let (b, target, branch) = built?;
         // Read where `build` wrote it, and moved only into the call's box.
-        let built = b.build();
+        let built = b.build_in(&mut self.builders);
         let request = match &built {
             Ok(request) => request,
             Err(e) => {
@@ -1036,7 +1039,7 @@ impl UaCore {
         if c.phase != Phase::Incoming || c.pending_is_reinvite {
             return Err(UaError::WrongState("ring needs an unanswered incoming call"));
         }
-        let built = self.dialog_response(call, status, body.as_ref())?.build();
+        let built = self.dialog_response(call, status, body.as_ref())?.build_in(&mut self.builders);
         let response = built_ref(&built)?;
         let (txn, _) =
             self.call(call).and_then(|c| c.pending.as_ref()).ok_or(UaError::UnknownCall)?;
@@ -1087,7 +1090,7 @@ impl UaCore {
         if c.phase != Phase::Incoming || c.pending_is_reinvite {
             return Err(UaError::WrongState("reject needs an unanswered incoming call"));
         }
-        let built = self.dialog_response(call, status, None)?.build();
+        let built = self.dialog_response(call, status, None)?.build_in(&mut self.builders);
         let response = built_ref(&built)?;
         let (txn, _) =
             self.call(call).and_then(|c| c.pending.as_ref()).ok_or(UaError::UnknownCall)?;
@@ -2572,7 +2575,7 @@ impl UaCore {
         // A branch as `TransactionTable::new_branch` draws it, without allocating.
         let branch = txns.draw_branch();
         let (idx, target) = self.dialog_target(call, remote_tag)?;
-        let Self { calls, consts, via_buf, config, .. } = self;
+        let Self { calls, consts, via_buf, config, builders, .. } = self;
         let via = fill_bytes(
             via_buf,
             &[
@@ -2587,19 +2590,17 @@ impl UaCore {
         );
         let c = calls.get_mut(call.index, call.generation).ok_or(UaError::UnknownCall)?;
         let dialog = c.dialogs.get_mut(idx).ok_or(UaError::UnknownCall)?;
-        let mut b = if consts.sent_by_plain {
+        let branch = consts.sent_by_plain.then(|| {
             // The branch follows `;branch=`, before `;rport`.
             let at = via.len().saturating_sub(b";rport".len() + branch.as_bytes().len());
-            let branch = at..at + branch.as_bytes().len();
-            dialog.request_builder_branch(&Method::Ack, via, branch, Some(cseq))
-        } else {
-            dialog.request_builder_bytes(&Method::Ack, via, Some(cseq))
-        };
+            at..at + branch.as_bytes().len()
+        });
+        let mut b = dialog.request_builder_in(builders, &Method::Ack, via, branch, Some(cseq));
         b = b.headers(&consts.contact_line);
         if let Some(body) = body {
             b = b.body(&body.content_type, body.bytes.clone());
         }
-        let built = b.build();
+        let built = b.build_in(builders);
         let ack = built_ref(&built)?;
         txns.send_stateless(target, ack);
         if remember {
@@ -2701,18 +2702,16 @@ impl UaCore {
         auth: Option<&[AuthHeader]>,
     ) -> Result<TransactionId, UaError> {
         let (idx, target) = self.dialog_target(call, tag)?;
-        let Self { calls, consts, via_buf, config, .. } = self;
+        let Self { calls, consts, via_buf, config, builders, .. } = self;
         let c = calls.get_mut(call.index, call.generation).ok_or(UaError::UnknownCall)?;
         let dialog = c.dialogs.get_mut(idx).ok_or(UaError::UnknownCall)?;
         // The branch the transaction layer would append (see `TransactionTable::draw_branch`).
         let branch = txns.draw_branch();
         let via = via_value(via_buf, target.transport(), &config.sent_by, &branch);
-        let mut b = if consts.sent_by_plain {
-            let branch = via.len().saturating_sub(branch.as_bytes().len())..via.len();
-            dialog.request_builder_branch(method, via, branch, None)
-        } else {
-            dialog.request_builder_bytes(method, via, None)
-        };
+        let drawn = consts
+            .sent_by_plain
+            .then(|| via.len().saturating_sub(branch.as_bytes().len())..via.len());
+        let mut b = dialog.request_builder_in(builders, method, via, drawn, None);
         if *method == Method::Invite {
             b = b.header(H::Contact, &*consts.contact).header(H::Allow, &*consts.allow);
         }
@@ -2722,7 +2721,7 @@ impl UaCore {
         // The request is kept (to answer a challenge) only with credentials to answer it.
         let keep = self.auth.is_some();
         // Read where `build` wrote it, and moved only into the kept copy (a move is a copy).
-        let mut built = b.build();
+        let mut built = b.build_in(&mut self.builders);
         let sent = match &mut built {
             Ok(request) => match auth.map(|headers| AuthHeader::apply_all(headers, request)) {
                 Some(Err(_)) => Err(UaError::WrongState("credentials do not fit the request")),
@@ -2779,7 +2778,7 @@ impl UaCore {
         call: CallId,
         body: Option<&Body>,
     ) -> Result<(), UaError> {
-        let built = self.dialog_response(call, 200, body)?.build();
+        let built = self.dialog_response(call, 200, body)?.build_in(&mut self.builders);
         let response = built_ref(&built)?;
         let t1 = txns.config().timer_t1();
         let Self { calls, spare, .. } = self;
@@ -2813,7 +2812,7 @@ impl UaCore {
         status: u16,
         body: Option<&Body>,
     ) -> Result<MessageBuilder, UaError> {
-        let Self { calls, consts, .. } = self;
+        let Self { calls, consts, builders, .. } = self;
         let c = calls.get_mut(call.index, call.generation).ok_or(UaError::UnknownCall)?;
         let request = c
             .pending
@@ -2826,7 +2825,8 @@ impl UaCore {
             Some(d) => d.id().local_tag(),
             None => c.local_tag.as_str(),
         };
-        let mut b = MessageBuilder::response_to(request, status, None).to_tag(local_tag);
+        let mut b =
+            MessageBuilder::response_to_in(builders, request, status, None).to_tag(local_tag);
         if (101..300).contains(&status) {
             for rr in request.header_lines(H::RecordRoute) {
                 b = b.header(H::RecordRoute, rr);
@@ -2887,7 +2887,7 @@ impl UaCore {
         headers: &[(H, String)],
         body: Option<&Body>,
     ) -> Result<Message, sip_message::BuildError> {
-        let mut b = MessageBuilder::response_to(request, status, reason);
+        let mut b = MessageBuilder::response_to_in(&mut self.builders, request, status, reason);
         if status != 100 && request.to_tag_bytes().is_none() {
             let tag = self.tag();
             b = b.to_tag(tag.as_str());
@@ -2898,7 +2898,7 @@ impl UaCore {
         if let Some(body) = body {
             b = b.body(&body.content_type, body.bytes.clone());
         }
-        b.build()
+        b.build_in(&mut self.builders)
     }
 
     fn capabilities(&self) -> Vec<(H, String)> {
@@ -2942,7 +2942,7 @@ impl UaCore {
         let via = via_value(&mut self.via_buf, target.transport(), &config.sent_by, &branch);
         // Room for the body too: a buffer that grows is copied.
         let capacity = 512 + body.map_or(0, |b| b.bytes.len());
-        let b = MessageBuilder::request_with_capacity(method, uri, capacity);
+        let b = MessageBuilder::request_in(&mut self.builders, method, uri, capacity);
         // The keys this UA wrote are given to the builder instead of searched for.
         let consts = &self.consts;
         let mut b = if consts.sent_by_plain {
@@ -2955,13 +2955,37 @@ impl UaCore {
         if let Some(route) = &consts.outbound_route {
             b = b.header(H::Route, route.as_bytes());
         }
-        b = if known.to_plain { b.addr_with_tag(H::To, to, None) } else { b.header(H::To, to) };
         b = match known.from_tag {
-            Some(tag) => b.addr_with_tag(H::From, from, Some(tag)),
-            None => b.header(H::From, from),
+            // The four lines written and indexed as one, their keys given.
+            Some(from_tag) if known.to_plain && consts.call_id_plain => {
+                b.request_lines(&RequestLines {
+                    to,
+                    to_tag: None,
+                    from,
+                    from_tag: Some(from_tag),
+                    call_id,
+                    cseq,
+                    method,
+                })
+            }
+            from_tag => {
+                b = if known.to_plain {
+                    b.addr_with_tag(H::To, to, None)
+                } else {
+                    b.header(H::To, to)
+                };
+                b = match from_tag {
+                    Some(tag) => b.addr_with_tag(H::From, from, Some(tag)),
+                    None => b.header(H::From, from),
+                };
+                b = if consts.call_id_plain {
+                    b.call_id(call_id)
+                } else {
+                    b.header(H::CallId, call_id)
+                };
+                b.cseq(cseq, method)
+            }
         };
-        b = if consts.call_id_plain { b.call_id(call_id) } else { b.header(H::CallId, call_id) };
-        b = b.cseq(cseq, method);
         // Contact but for a REGISTER (whose Contact is the binding), and for an INVITE Allow
         // and Supported.
         if *method == Method::Invite {
