@@ -2045,7 +2045,24 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         if self.config.stateless {
             return true;
         }
-        let route_is_ours = ack.header(HeaderName::Route).is_some_and(|v| self.route_is_self(v));
+        // The top Route value: the first line when it is one of the proxy's own Record-Route
+        // values, as the dialog's peers echo them (read without splitting the line: one value
+        // with no comma is the whole line); otherwise as `header` reads it.
+        let first_line = ack.header_lines(HeaderName::Route).next();
+        let own = first_line.and_then(|line| {
+            let own = if line == self.config.record_route_sip.as_ref() {
+                self.own_routes_are_self.0
+            } else if line == self.config.record_route_sips.as_ref() {
+                self.own_routes_are_self.1
+            } else {
+                return None;
+            };
+            (!line.contains(&b',')).then_some(own)
+        });
+        let route_is_ours = match own {
+            Some(own) => own,
+            None => ack.header(HeaderName::Route).is_some_and(|v| self.route_is_self(v)),
+        };
         if route_is_ours {
             return true;
         }
@@ -2653,6 +2670,44 @@ mod tests {
                 for t in &targets {
                     assert_eq!(t.facts, Some(UriFacts::of(&Uri::parse(&t.uri))));
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn owns_ack_reads_the_top_route_as_header_reads_it() {
+        // An ACK whose top Route is one of the proxy's own Record-Route values, alone on its
+        // line, is read without splitting the line; every other Route line as `header` reads
+        // it: the same answer as reading the top value with `header` always.
+        let config = ProxyConfig::new("sip:192.0.2.10:5060").unwrap().domain("example.com");
+        let own = String::from_utf8(config.record_route_sip.to_vec()).unwrap();
+        let own_sips = String::from_utf8(config.record_route_sips.to_vec()).unwrap();
+        let mut proxy = Proxy::new(config, StaticLocations::new(), StaticResolver::new());
+        let routes = [
+            None,
+            Some(own.clone()),
+            Some(own_sips),
+            Some(format!("{own}, <sip:192.0.2.30;lr>")),
+            Some(format!("<sip:192.0.2.30;lr>, {own}")),
+            Some("<sip:192.0.2.30;lr>".to_owned()),
+            Some("<sip:192.0.2.10:5060;lr>".to_owned()),
+            Some("<sip:192.0.2.10:5070;lr>".to_owned()),
+        ];
+        for uri in ["sip:bob@192.0.2.20:5060", "sip:192.0.2.10:5060", "sip:bob@example.com"] {
+            for route in &routes {
+                let mut ack = test_invite(uri, "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKa");
+                ack.set_request_uri(Bytes::copy_from_slice(uri.as_bytes())).unwrap();
+                if let Some(route) = route {
+                    ack.push_front(HeaderName::Route, route.clone()).unwrap();
+                }
+                let ack = Message::parse(ack.to_bytes()).unwrap();
+                let reference =
+                    ack.header(HeaderName::Route).is_some_and(|v| route_is_self(&proxy.config, v))
+                        || match ack.request_uri() {
+                            Some(Ok(Uri::Sip(sip))) => !proxy.config.is_self_uri(&sip),
+                            _ => false,
+                        };
+                assert_eq!(proxy.owns_ack(&ack), reference, "{uri} {route:?}");
             }
         }
     }
