@@ -497,20 +497,42 @@ impl Dialog {
         Dialog::uas_inner(request, local_tag, status, true)
     }
 
+    /// [`Dialog::uas_checked`] with the local tag as bytes, for a caller that keeps its tag
+    /// as bytes (ASCII it drew) and need not check it as text: the dialog's text is checked
+    /// as a whole. The result is the one [`Dialog::uas_checked`] gives for the same tag as
+    /// text.
+    ///
+    /// # Errors
+    /// As [`Dialog::uas`]; a tag that is not UTF-8 is [`DialogError::MissingTag`] of To.
+    pub fn uas_checked_bytes(
+        request: &Message,
+        local_tag: &[u8],
+        status: u16,
+    ) -> Result<Dialog, DialogError> {
+        match Dialog::uas_fast(request, local_tag, status, true) {
+            Some(dialog) => Ok(dialog),
+            None => {
+                let tag =
+                    std::str::from_utf8(local_tag).map_err(|_| DialogError::MissingTag(H::To))?;
+                Dialog::uas_full(request, tag, status, true)
+            }
+        }
+    }
+
     fn uas_inner(
         request: &Message,
         local_tag: &str,
         status: u16,
         checked: bool,
     ) -> Result<Dialog, DialogError> {
-        match Dialog::uas_fast(request, local_tag, status, checked) {
+        match Dialog::uas_fast(request, local_tag.as_bytes(), status, checked) {
             Some(dialog) => Ok(dialog),
             None => Dialog::uas_full(request, local_tag, status, checked),
         }
     }
 
     /// [`Dialog::uas_full`] as [`Dialog::uac_fast`] is [`Dialog::uac_full`].
-    fn uas_fast(request: &Message, local_tag: &str, status: u16, checked: bool) -> Option<Dialog> {
+    fn uas_fast(request: &Message, local_tag: &[u8], status: u16, checked: bool) -> Option<Dialog> {
         let state = match status {
             101..=199 => DialogState::Early,
             200..=299 => DialogState::Confirmed,
@@ -526,7 +548,7 @@ impl Dialog {
         let remote = addr_bytes::<From<'_>>(request, checked)?;
         let remote_target = contact_bytes(request, checked)?.unwrap_or_default();
         let route_set = record_routes(request, checked).ok()?;
-        let ids = [call_id, local_tag.as_bytes(), remote_tag];
+        let ids = [call_id, local_tag, remote_tag];
         let (id, text) = DialogText::bytes(ids, local, remote, remote_target)?;
         Some(Dialog::assemble(
             id,
@@ -1509,6 +1531,13 @@ mod tests {
                     let parsed = format!("{:?}", Dialog::uas(&request, "t1", 180));
                     let checked = format!("{:?}", Dialog::uas_checked(&request, "t1", 180));
                     assert_eq!(parsed, checked, "{from} / {to} / {contact}");
+                    let bytes = format!("{:?}", Dialog::uas_checked_bytes(&request, b"t1", 180));
+                    assert_eq!(parsed, bytes, "{from} / {to} / {contact}");
+                    // A tag that is not UTF-8 is refused, as a missing one.
+                    assert_eq!(
+                        Dialog::uas_checked_bytes(&request, b"t\xff", 180).err(),
+                        Some(DialogError::MissingTag(H::To)),
+                    );
                     let response = MessageBuilder::response_to(&request, 200, None)
                         .to_tag("t2")
                         .header(H::Contact, "<sip:bob@192.0.2.4>")
@@ -1538,7 +1567,7 @@ mod tests {
                             continue;
                         }
                         let full = Dialog::uas_full(&request, "t1", 180, checked);
-                        match Dialog::uas_fast(&request, "t1", 180, checked) {
+                        match Dialog::uas_fast(&request, b"t1", 180, checked) {
                             Some(d) => {
                                 fast += 1;
                                 let full = full.as_ref().map(|d| format!("{d:?}"));
@@ -1692,6 +1721,8 @@ mod tests {
                     let parsed = format!("{:?}", Dialog::uas(&request, "t1", 200));
                     let checked = format!("{:?}", Dialog::uas_checked(&request, "t1", 200));
                     assert_eq!(parsed, checked, "{routes:?}");
+                    let bytes = format!("{:?}", Dialog::uas_checked_bytes(&request, b"t1", 200));
+                    assert_eq!(parsed, bytes, "{routes:?}");
                 }
             }
         }

@@ -2819,27 +2819,29 @@ impl UaCore {
             .as_ref()
             .and_then(|(_, kept)| kept.get())
             .ok_or(UaError::WrongState("nothing to answer"))?;
-        // The dialog's local tag is the call's (as text without a UTF-8 check); the first
-        // response makes the dialog.
+        let creates = (101..300).contains(&status);
+        if creates && c.dialogs.is_empty() && !c.pending_is_reinvite {
+            // The first response makes the dialog, with the call's tag as bytes (the dialog
+            // checks its text as a whole). The request passed `validate` in `on_request`.
+            let dialog = Dialog::uas_checked_bytes(request, c.local_tag.as_bytes(), status)
+                .map_err(|_| UaError::WrongState("request cannot make a dialog"))?;
+            c.session = Some(Tag::new(dialog.id().remote_tag()));
+            c.dialogs = DialogSet::from_dialog(dialog);
+        }
+        // The dialog's local tag is the call's: read from the dialog's text when there is one
+        // (no UTF-8 check of the call's copy).
         let local_tag = match c.dialogs.get(0) {
             Some(d) => d.id().local_tag(),
             None => c.local_tag.as_str(),
         };
         let mut b =
             MessageBuilder::response_to_in(builders, request, status, None).to_tag(local_tag);
-        if (101..300).contains(&status) {
+        if creates {
             for rr in request.header_lines(H::RecordRoute) {
                 b = b.header(H::RecordRoute, rr);
             }
             // Contact, and for a 2xx Allow and Supported.
             b = b.headers(if status >= 200 { &consts.invite_lines } else { &consts.contact_line });
-            if c.dialogs.is_empty() && !c.pending_is_reinvite {
-                // The request passed `validate` in `on_request`.
-                let dialog = Dialog::uas_checked(request, local_tag, status)
-                    .map_err(|_| UaError::WrongState("request cannot make a dialog"))?;
-                c.session = Some(Tag::new(dialog.id().remote_tag()));
-                c.dialogs = DialogSet::from_dialog(dialog);
-            }
         }
         if let Some(body) = body {
             b = b.body(&body.content_type, body.bytes.clone());
