@@ -1184,6 +1184,7 @@ impl AddrParts<'_, [u8]> {
     }
 
     /// Appends `display <uri>` and `;tag=tag` (none when `tag` is empty).
+    #[inline(always)]
     fn push(&self, out: &mut Vec<u8>, tag: &[u8]) {
         if let Some(d) = self.display {
             out.extend_from_slice(d);
