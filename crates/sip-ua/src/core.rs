@@ -1735,7 +1735,10 @@ impl UaCore {
         if !self.sent.is_empty() {
             self.sent.remove(&id);
         }
-        let call = match self.clients.remove(&id) {
+        // An empty map is not searched (a side that only answers has no client transactions,
+        // one that only calls no server ones): no hash of the id for nothing.
+        let client = if self.clients.is_empty() { None } else { self.clients.remove(&id) };
+        let call = match client {
             Some(Purpose::Request(req)) => {
                 self.finish_request(req, id);
                 return true;
@@ -1745,6 +1748,7 @@ impl UaCore {
                 return true;
             }
             Some(p) => p.call(),
+            None if self.servers.is_empty() => None,
             None => self.servers.remove(&id),
         };
         match call {
