@@ -65,6 +65,13 @@ impl DialogId {
         self.text.get(self.end..).unwrap_or_default()
     }
 
+    /// [`DialogId::tail`] as bytes, cut without the character-boundary checks of a `str`
+    /// (the parts of the text are whole strings, so the cuts are boundaries).
+    #[inline]
+    fn tail_bytes(&self) -> &[u8] {
+        self.text.as_bytes().get(self.end..).unwrap_or_default()
+    }
+
     /// Keeps the first `keep` bytes of the tail and appends `extra` to them.
     fn set_tail(&mut self, keep: usize, extra: &str) {
         let kept = self.text.get(..self.end + keep).unwrap_or_default();
@@ -117,6 +124,20 @@ impl DialogId {
     #[must_use]
     pub fn remote_tag(&self) -> &str {
         self.text.get(self.local_end..self.end).unwrap_or_default()
+    }
+
+    /// [`DialogId::remote_tag`] as bytes, cut without the character-boundary checks of a
+    /// `str` (for comparing it with a tag a message carries).
+    #[inline]
+    pub(crate) fn remote_tag_bytes(&self) -> &[u8] {
+        self.text.as_bytes().get(self.local_end..self.end).unwrap_or_default()
+    }
+
+    /// [`DialogId::call_id`] as bytes (see [`DialogId::remote_tag_bytes`]).
+    #[inline]
+    #[must_use]
+    pub fn call_id_bytes(&self) -> &[u8] {
+        self.text.as_bytes().get(..self.call_id_end).unwrap_or_default()
     }
 
     /// The three parts, in order.
@@ -656,6 +677,16 @@ impl Dialog {
         self.id.tail().get(self.local_end..self.remote_end).unwrap_or_default()
     }
 
+    /// [`Dialog::local_addr`] as bytes (see [`DialogId::tail_bytes`]).
+    fn local_addr_bytes(&self) -> &[u8] {
+        self.id.tail_bytes().get(..self.local_end).unwrap_or_default()
+    }
+
+    /// [`Dialog::remote_addr`] as bytes (see [`DialogId::tail_bytes`]).
+    fn remote_addr_bytes(&self) -> &[u8] {
+        self.id.tail_bytes().get(self.local_end..self.remote_end).unwrap_or_default()
+    }
+
     /// Replaces the remote target (a target refresh, §12.2).
     fn set_remote_target(&mut self, target: &str) {
         self.id.set_tail(self.remote_end, target);
@@ -957,8 +988,8 @@ impl Dialog {
     /// after a `[display-name] <URI>`), the Call-ID was a message's Call-ID key; the builder
     /// takes them instead of searching the values for them.
     fn finish_request(&self, b: MessageBuilder, method: &Method, number: u32) -> MessageBuilder {
-        let (to, from) = (self.remote_addr().as_bytes(), self.local_addr().as_bytes());
-        let call_id = self.id.call_id().as_bytes();
+        let (to, from) = (self.remote_addr_bytes(), self.local_addr_bytes());
+        let call_id = self.id.call_id_bytes();
         match (
             tag_range(to, self.remote_len, self.plain_tags),
             tag_range(from, self.local_len, self.plain_tags),
@@ -1534,6 +1565,14 @@ mod tests {
                     assert_eq!(parsed, checked, "{from} / {to} / {contact}");
                     let bytes = format!("{:?}", Dialog::uas_checked_bytes(&request, b"t1", 180));
                     assert_eq!(parsed, bytes, "{from} / {to} / {contact}");
+                    if let Ok(d) = Dialog::uas(&request, "t1", 180) {
+                        // The byte accessors cut the text where the text accessors do.
+                        assert_eq!(d.id().remote_tag_bytes(), d.id().remote_tag().as_bytes());
+                        assert_eq!(d.id().call_id_bytes(), d.id().call_id().as_bytes());
+                        assert_eq!(d.local_addr_bytes(), d.local_addr().as_bytes());
+                        assert_eq!(d.remote_addr_bytes(), d.remote_addr().as_bytes());
+                        assert_eq!(d.id().tail_bytes(), d.id().tail().as_bytes());
+                    }
                     // A tag that is not UTF-8 is refused, as a missing one.
                     assert_eq!(
                         Dialog::uas_checked_bytes(&request, b"t\xff", 180).err(),

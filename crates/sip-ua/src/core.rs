@@ -3234,7 +3234,7 @@ impl UaCore {
         // A UAS keeps its Call-ID in its dialog only (made from the same INVITE).
         let call_id = match c.role {
             sip_dialog::Role::Uac => c.call_id.as_slice(),
-            sip_dialog::Role::Uas => c.dialogs.get(idx)?.id().call_id().as_bytes(),
+            sip_dialog::Role::Uas => c.dialogs.get(idx)?.id().call_id_bytes(),
         };
         if Some(call_id) != msg.call_id_bytes() {
             return None;
