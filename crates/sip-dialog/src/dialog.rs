@@ -133,7 +133,7 @@ impl DialogId {
         self.text.as_bytes().get(self.local_end..self.end).unwrap_or_default()
     }
 
-    /// [`DialogId::call_id`] as bytes (see [`DialogId::remote_tag_bytes`]).
+    /// [`DialogId::call_id`] as bytes, cut without the character-boundary checks of a `str`.
     #[inline]
     #[must_use]
     pub fn call_id_bytes(&self) -> &[u8] {
