@@ -65,6 +65,21 @@ impl DialogId {
         self.text.get(self.end..).unwrap_or_default()
     }
 
+    /// The tail from byte `start` of it on, cut once (as `tail().get(start..)`).
+    #[inline]
+    fn tail_from(&self, start: usize) -> &str {
+        self.text.get(self.end + start..).unwrap_or_default()
+    }
+
+    /// Bytes `start..end` of the tail, cut once (as `tail().get(start..end)`).
+    #[inline]
+    fn tail_range(&self, start: usize, end: usize) -> &str {
+        if start > end {
+            return "";
+        }
+        self.text.get(self.end + start..self.end + end).unwrap_or_default()
+    }
+
     /// [`DialogId::tail`] as bytes, cut without the character-boundary checks of a `str`
     /// (the parts of the text are whole strings, so the cuts are boundaries).
     #[inline]
@@ -664,17 +679,17 @@ impl Dialog {
     /// The remote target: where requests inside the dialog are addressed.
     #[must_use]
     pub fn remote_target(&self) -> &str {
-        self.id.tail().get(self.remote_end..).unwrap_or_default()
+        self.id.tail_from(self.remote_end)
     }
 
     /// The From value of the requests this side sends: local name-addr and tag.
     fn local_addr(&self) -> &str {
-        self.id.tail().get(..self.local_end).unwrap_or_default()
+        self.id.tail_range(0, self.local_end)
     }
 
     /// The To value of the requests this side sends: remote name-addr and tag.
     fn remote_addr(&self) -> &str {
-        self.id.tail().get(self.local_end..self.remote_end).unwrap_or_default()
+        self.id.tail_range(self.local_end, self.remote_end)
     }
 
     /// [`Dialog::local_addr`] as bytes (see [`DialogId::tail_bytes`]).
@@ -1572,6 +1587,11 @@ mod tests {
                         assert_eq!(d.local_addr_bytes(), d.local_addr().as_bytes());
                         assert_eq!(d.remote_addr_bytes(), d.remote_addr().as_bytes());
                         assert_eq!(d.id().tail_bytes(), d.id().tail().as_bytes());
+                        let tail = d.id().tail();
+                        assert_eq!(Some(d.local_addr()), tail.get(..d.local_end));
+                        assert_eq!(Some(d.remote_addr()), tail.get(d.local_end..d.remote_end));
+                        assert_eq!(Some(d.remote_target()), tail.get(d.remote_end..));
+                        assert_eq!(d.id().tail_range(2, 1), "");
                     }
                     // A tag that is not UTF-8 is refused, as a missing one.
                     assert_eq!(
