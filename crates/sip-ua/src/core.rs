@@ -3468,14 +3468,24 @@ fn tag_slot(tag: &[u8]) -> Option<u32> {
     if tag.len() != TAG_LEN {
         return None;
     }
+    /// Each byte's base-62 digit value, 62 for a byte that is none.
+    // Evaluated when compiling: an index out of bounds would fail the build, not panic.
+    #[allow(clippy::indexing_slicing)]
+    const DIGITS: [u8; 256] = {
+        let mut table = [62u8; 256];
+        let mut i = 0;
+        while i < 62 {
+            table[BASE62[i] as usize] = i as u8;
+            i += 1;
+        }
+        table
+    };
     let mut n = 0u32;
     for &c in tag.get(TAG_LEN - TAG_SLOT_LEN..)? {
-        let digit = match c {
-            b'0'..=b'9' => c - b'0',
-            b'A'..=b'Z' => c - b'A' + 10,
-            b'a'..=b'z' => c - b'a' + 36,
-            _ => return None,
-        };
+        let digit = DIGITS.get(usize::from(c)).copied().unwrap_or(62);
+        if digit >= 62 {
+            return None;
+        }
         n = n * 62 + u32::from(digit);
     }
     Some(n)
@@ -3843,6 +3853,12 @@ mod tests {
         let mut tag = *b"abcdefWXYZ";
         write_tag_slot(14_776_336, &mut tag[TAG_LEN - TAG_SLOT_LEN..]);
         assert_eq!(&tag, b"abcdefWXYZ");
+        // Every digit reads as its value; any other byte as none.
+        for c in 0..=255u8 {
+            let tag = [b'a', b'b', b'c', b'd', b'e', b'f', b'0', b'0', b'1', c];
+            let value = BASE62.iter().position(|&d| d == c).map(|v| 62 + v as u32);
+            assert_eq!(tag_slot(&tag), value, "{c}");
+        }
         assert_eq!(tag_slot(b"short"), None);
         assert_eq!(tag_slot(b"abcdef-123"), None);
     }
