@@ -757,16 +757,15 @@ impl Dialog {
     /// or change. Usual for the 2xx after a 1xx, or a re-INVITE, from the same peer.
     fn new_contact_uri<'m>(&self, msg: &'m Message) -> Result<Option<&'m str>, DialogError> {
         let target = self.remote_target().as_bytes();
+        // The line compared first (one comparison), the target scanned only when it matches.
         let unchanged = !target.is_empty()
-            && !target
-                .iter()
-                .any(|c| matches!(c, b'<' | b'>' | b',' | b'"') || c.is_ascii_whitespace())
             && msg.header_lines(H::Contact).next().is_some_and(|line| {
                 line.len() == target.len() + 2
                     && line.first() == Some(&b'<')
                     && line.last() == Some(&b'>')
                     && line.get(1..line.len() - 1) == Some(target)
-            });
+            })
+            && !target.iter().any(|&c| is_target_special(c));
         if unchanged { Ok(None) } else { contact_uri(msg, false) }
     }
 
@@ -1059,6 +1058,26 @@ pub struct Known {
 /// An unparsable Contact, or one without a URI (`*`).
 pub fn contact_target(msg: &Message) -> Result<Option<&str>, DialogError> {
     contact_uri(msg, false)
+}
+
+/// The bytes that keep a target from being read back from `<target>` as itself:
+/// `<`, `>`, `,`, `"` and ASCII whitespace.
+// Evaluated when compiling: an index out of bounds would fail the build, not panic.
+#[allow(clippy::indexing_slicing)]
+const TARGET_SPECIAL: [bool; 256] = {
+    let mut table = [false; 256];
+    let special = b"<>,\" \t\n\x0c\r";
+    let mut i = 0;
+    while i < special.len() {
+        table[special[i] as usize] = true;
+        i += 1;
+    }
+    table
+};
+
+/// Whether `c` is one of [`TARGET_SPECIAL`].
+fn is_target_special(c: u8) -> bool {
+    TARGET_SPECIAL.get(usize::from(c)).copied().unwrap_or(true)
 }
 
 /// `Max-Forwards: 70` (RFC 3261 §8.1.1.6), written and indexed once.
@@ -1787,6 +1806,15 @@ mod tests {
             }
         }
         assert!(valid > 50, "{valid} valid combinations");
+    }
+
+    // The table of bytes a plain target may not hold is the test it replaced.
+    #[test]
+    fn target_special_bytes_are_brackets_commas_quotes_and_whitespace() {
+        for c in 0..=255u8 {
+            let special = matches!(c, b'<' | b'>' | b',' | b'"') || c.is_ascii_whitespace();
+            assert_eq!(TARGET_SPECIAL[usize::from(c)], special, "{c}");
+        }
     }
 
     // The three strings kept in one buffer stay apart through a target refresh.
