@@ -65,6 +65,28 @@ impl DialogId {
         self.text.get(self.end..).unwrap_or_default()
     }
 
+    /// The tail from byte `start` of it on, cut once (as `tail().get(start..)`).
+    #[inline]
+    fn tail_from(&self, start: usize) -> &str {
+        self.text.get(self.end + start..).unwrap_or_default()
+    }
+
+    /// Bytes `start..end` of the tail, cut once (as `tail().get(start..end)`).
+    #[inline]
+    fn tail_range(&self, start: usize, end: usize) -> &str {
+        if start > end {
+            return "";
+        }
+        self.text.get(self.end + start..self.end + end).unwrap_or_default()
+    }
+
+    /// [`DialogId::tail`] as bytes, cut without the character-boundary checks of a `str`
+    /// (the parts of the text are whole strings, so the cuts are boundaries).
+    #[inline]
+    fn tail_bytes(&self) -> &[u8] {
+        self.text.as_bytes().get(self.end..).unwrap_or_default()
+    }
+
     /// Keeps the first `keep` bytes of the tail and appends `extra` to them.
     fn set_tail(&mut self, keep: usize, extra: &str) {
         let kept = self.text.get(..self.end + keep).unwrap_or_default();
@@ -117,6 +139,20 @@ impl DialogId {
     #[must_use]
     pub fn remote_tag(&self) -> &str {
         self.text.get(self.local_end..self.end).unwrap_or_default()
+    }
+
+    /// [`DialogId::remote_tag`] as bytes, cut without the character-boundary checks of a
+    /// `str` (for comparing it with a tag a message carries).
+    #[inline]
+    pub(crate) fn remote_tag_bytes(&self) -> &[u8] {
+        self.text.as_bytes().get(self.local_end..self.end).unwrap_or_default()
+    }
+
+    /// [`DialogId::call_id`] as bytes, cut without the character-boundary checks of a `str`.
+    #[inline]
+    #[must_use]
+    pub fn call_id_bytes(&self) -> &[u8] {
+        self.text.as_bytes().get(..self.call_id_end).unwrap_or_default()
     }
 
     /// The three parts, in order.
@@ -497,20 +533,42 @@ impl Dialog {
         Dialog::uas_inner(request, local_tag, status, true)
     }
 
+    /// [`Dialog::uas_checked`] with the local tag as bytes, for a caller that keeps its tag
+    /// as bytes (ASCII it drew) and need not check it as text: the dialog's text is checked
+    /// as a whole. The result is the one [`Dialog::uas_checked`] gives for the same tag as
+    /// text.
+    ///
+    /// # Errors
+    /// As [`Dialog::uas`]; a tag that is not UTF-8 is [`DialogError::MissingTag`] of To.
+    pub fn uas_checked_bytes(
+        request: &Message,
+        local_tag: &[u8],
+        status: u16,
+    ) -> Result<Dialog, DialogError> {
+        match Dialog::uas_fast(request, local_tag, status, true) {
+            Some(dialog) => Ok(dialog),
+            None => {
+                let tag =
+                    std::str::from_utf8(local_tag).map_err(|_| DialogError::MissingTag(H::To))?;
+                Dialog::uas_full(request, tag, status, true)
+            }
+        }
+    }
+
     fn uas_inner(
         request: &Message,
         local_tag: &str,
         status: u16,
         checked: bool,
     ) -> Result<Dialog, DialogError> {
-        match Dialog::uas_fast(request, local_tag, status, checked) {
+        match Dialog::uas_fast(request, local_tag.as_bytes(), status, checked) {
             Some(dialog) => Ok(dialog),
             None => Dialog::uas_full(request, local_tag, status, checked),
         }
     }
 
     /// [`Dialog::uas_full`] as [`Dialog::uac_fast`] is [`Dialog::uac_full`].
-    fn uas_fast(request: &Message, local_tag: &str, status: u16, checked: bool) -> Option<Dialog> {
+    fn uas_fast(request: &Message, local_tag: &[u8], status: u16, checked: bool) -> Option<Dialog> {
         let state = match status {
             101..=199 => DialogState::Early,
             200..=299 => DialogState::Confirmed,
@@ -526,7 +584,7 @@ impl Dialog {
         let remote = addr_bytes::<From<'_>>(request, checked)?;
         let remote_target = contact_bytes(request, checked)?.unwrap_or_default();
         let route_set = record_routes(request, checked).ok()?;
-        let ids = [call_id, local_tag.as_bytes(), remote_tag];
+        let ids = [call_id, local_tag, remote_tag];
         let (id, text) = DialogText::bytes(ids, local, remote, remote_target)?;
         Some(Dialog::assemble(
             id,
@@ -621,17 +679,27 @@ impl Dialog {
     /// The remote target: where requests inside the dialog are addressed.
     #[must_use]
     pub fn remote_target(&self) -> &str {
-        self.id.tail().get(self.remote_end..).unwrap_or_default()
+        self.id.tail_from(self.remote_end)
     }
 
     /// The From value of the requests this side sends: local name-addr and tag.
     fn local_addr(&self) -> &str {
-        self.id.tail().get(..self.local_end).unwrap_or_default()
+        self.id.tail_range(0, self.local_end)
     }
 
     /// The To value of the requests this side sends: remote name-addr and tag.
     fn remote_addr(&self) -> &str {
-        self.id.tail().get(self.local_end..self.remote_end).unwrap_or_default()
+        self.id.tail_range(self.local_end, self.remote_end)
+    }
+
+    /// [`Dialog::local_addr`] as bytes (see [`DialogId::tail_bytes`]).
+    fn local_addr_bytes(&self) -> &[u8] {
+        self.id.tail_bytes().get(..self.local_end).unwrap_or_default()
+    }
+
+    /// [`Dialog::remote_addr`] as bytes (see [`DialogId::tail_bytes`]).
+    fn remote_addr_bytes(&self) -> &[u8] {
+        self.id.tail_bytes().get(self.local_end..self.remote_end).unwrap_or_default()
     }
 
     /// Replaces the remote target (a target refresh, §12.2).
@@ -689,16 +757,15 @@ impl Dialog {
     /// or change. Usual for the 2xx after a 1xx, or a re-INVITE, from the same peer.
     fn new_contact_uri<'m>(&self, msg: &'m Message) -> Result<Option<&'m str>, DialogError> {
         let target = self.remote_target().as_bytes();
+        // The line compared first (one comparison), the target scanned only when it matches.
         let unchanged = !target.is_empty()
-            && !target
-                .iter()
-                .any(|c| matches!(c, b'<' | b'>' | b',' | b'"') || c.is_ascii_whitespace())
             && msg.header_lines(H::Contact).next().is_some_and(|line| {
                 line.len() == target.len() + 2
                     && line.first() == Some(&b'<')
                     && line.last() == Some(&b'>')
                     && line.get(1..line.len() - 1) == Some(target)
-            });
+            })
+            && !target.iter().any(|&c| is_target_special(c));
         if unchanged { Ok(None) } else { contact_uri(msg, false) }
     }
 
@@ -935,8 +1002,8 @@ impl Dialog {
     /// after a `[display-name] <URI>`), the Call-ID was a message's Call-ID key; the builder
     /// takes them instead of searching the values for them.
     fn finish_request(&self, b: MessageBuilder, method: &Method, number: u32) -> MessageBuilder {
-        let (to, from) = (self.remote_addr().as_bytes(), self.local_addr().as_bytes());
-        let call_id = self.id.call_id().as_bytes();
+        let (to, from) = (self.remote_addr_bytes(), self.local_addr_bytes());
+        let call_id = self.id.call_id_bytes();
         match (
             tag_range(to, self.remote_len, self.plain_tags),
             tag_range(from, self.local_len, self.plain_tags),
@@ -991,6 +1058,26 @@ pub struct Known {
 /// An unparsable Contact, or one without a URI (`*`).
 pub fn contact_target(msg: &Message) -> Result<Option<&str>, DialogError> {
     contact_uri(msg, false)
+}
+
+/// The bytes that keep a target from being read back from `<target>` as itself:
+/// `<`, `>`, `,`, `"` and ASCII whitespace.
+// Evaluated when compiling: an index out of bounds would fail the build, not panic.
+#[allow(clippy::indexing_slicing)]
+const TARGET_SPECIAL: [bool; 256] = {
+    let mut table = [false; 256];
+    let special = b"<>,\" \t\n\x0c\r";
+    let mut i = 0;
+    while i < special.len() {
+        table[special[i] as usize] = true;
+        i += 1;
+    }
+    table
+};
+
+/// Whether `c` is one of [`TARGET_SPECIAL`].
+fn is_target_special(c: u8) -> bool {
+    TARGET_SPECIAL.get(usize::from(c)).copied().unwrap_or(true)
 }
 
 /// `Max-Forwards: 70` (RFC 3261 §8.1.1.6), written and indexed once.
@@ -1162,6 +1249,7 @@ impl AddrParts<'_, [u8]> {
     }
 
     /// Appends `display <uri>` and `;tag=tag` (none when `tag` is empty).
+    #[inline(always)]
     fn push(&self, out: &mut Vec<u8>, tag: &[u8]) {
         if let Some(d) = self.display {
             out.extend_from_slice(d);
@@ -1509,6 +1597,26 @@ mod tests {
                     let parsed = format!("{:?}", Dialog::uas(&request, "t1", 180));
                     let checked = format!("{:?}", Dialog::uas_checked(&request, "t1", 180));
                     assert_eq!(parsed, checked, "{from} / {to} / {contact}");
+                    let bytes = format!("{:?}", Dialog::uas_checked_bytes(&request, b"t1", 180));
+                    assert_eq!(parsed, bytes, "{from} / {to} / {contact}");
+                    if let Ok(d) = Dialog::uas(&request, "t1", 180) {
+                        // The byte accessors cut the text where the text accessors do.
+                        assert_eq!(d.id().remote_tag_bytes(), d.id().remote_tag().as_bytes());
+                        assert_eq!(d.id().call_id_bytes(), d.id().call_id().as_bytes());
+                        assert_eq!(d.local_addr_bytes(), d.local_addr().as_bytes());
+                        assert_eq!(d.remote_addr_bytes(), d.remote_addr().as_bytes());
+                        assert_eq!(d.id().tail_bytes(), d.id().tail().as_bytes());
+                        let tail = d.id().tail();
+                        assert_eq!(Some(d.local_addr()), tail.get(..d.local_end));
+                        assert_eq!(Some(d.remote_addr()), tail.get(d.local_end..d.remote_end));
+                        assert_eq!(Some(d.remote_target()), tail.get(d.remote_end..));
+                        assert_eq!(d.id().tail_range(2, 1), "");
+                    }
+                    // A tag that is not UTF-8 is refused, as a missing one.
+                    assert_eq!(
+                        Dialog::uas_checked_bytes(&request, b"t\xff", 180).err(),
+                        Some(DialogError::MissingTag(H::To)),
+                    );
                     let response = MessageBuilder::response_to(&request, 200, None)
                         .to_tag("t2")
                         .header(H::Contact, "<sip:bob@192.0.2.4>")
@@ -1538,7 +1646,7 @@ mod tests {
                             continue;
                         }
                         let full = Dialog::uas_full(&request, "t1", 180, checked);
-                        match Dialog::uas_fast(&request, "t1", 180, checked) {
+                        match Dialog::uas_fast(&request, b"t1", 180, checked) {
                             Some(d) => {
                                 fast += 1;
                                 let full = full.as_ref().map(|d| format!("{d:?}"));
@@ -1692,10 +1800,21 @@ mod tests {
                     let parsed = format!("{:?}", Dialog::uas(&request, "t1", 200));
                     let checked = format!("{:?}", Dialog::uas_checked(&request, "t1", 200));
                     assert_eq!(parsed, checked, "{routes:?}");
+                    let bytes = format!("{:?}", Dialog::uas_checked_bytes(&request, b"t1", 200));
+                    assert_eq!(parsed, bytes, "{routes:?}");
                 }
             }
         }
         assert!(valid > 50, "{valid} valid combinations");
+    }
+
+    // The table of bytes a plain target may not hold is the test it replaced.
+    #[test]
+    fn target_special_bytes_are_brackets_commas_quotes_and_whitespace() {
+        for c in 0..=255u8 {
+            let special = matches!(c, b'<' | b'>' | b',' | b'"') || c.is_ascii_whitespace();
+            assert_eq!(TARGET_SPECIAL[usize::from(c)], special, "{c}");
+        }
     }
 
     // The three strings kept in one buffer stay apart through a target refresh.

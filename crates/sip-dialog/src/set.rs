@@ -141,8 +141,9 @@ impl DialogSet {
     /// [`DialogSet::position`] for a tag given as bytes (as
     /// [`Message::to_tag_bytes`] gives it).
     #[must_use]
+    #[inline]
     pub fn position_bytes(&self, remote_tag: &[u8]) -> Option<usize> {
-        self.dialogs.iter().position(|d| d.id().remote_tag().as_bytes() == remote_tag)
+        self.dialogs.iter().position(|d| d.id().remote_tag_bytes() == remote_tag)
     }
 
     /// The dialog at `index`.

@@ -949,7 +949,7 @@ impl UaCore {
         }
         // The tag, the Call-ID, the From and the To are written as bytes (the tag and Call-ID
         // are base-62 ASCII): no UTF-8 check of what this UA drew.
-        let local_tag = self.tag();
+        let local_tag = self.call_tag();
         let tag = local_tag.as_bytes();
         let mut call_id = std::mem::take(&mut self.call_id_buf);
         call_id.clear();
@@ -1735,7 +1735,10 @@ impl UaCore {
         if !self.sent.is_empty() {
             self.sent.remove(&id);
         }
-        let call = match self.clients.remove(&id) {
+        // An empty map is not searched (a side that only answers has no client transactions,
+        // one that only calls no server ones): no hash of the id for nothing.
+        let client = if self.clients.is_empty() { None } else { self.clients.remove(&id) };
+        let call = match client {
             Some(Purpose::Request(req)) => {
                 self.finish_request(req, id);
                 return true;
@@ -1745,6 +1748,7 @@ impl UaCore {
                 return true;
             }
             Some(p) => p.call(),
+            None if self.servers.is_empty() => None,
             None => self.servers.remove(&id),
         };
         match call {
@@ -1846,7 +1850,7 @@ impl UaCore {
         {
             let _ = txns.send_response_ref(now, id, &trying);
         }
-        let local_tag = self.tag();
+        let local_tag = self.call_tag();
         // The Call-ID is the dialog's (made from this INVITE when answered): not kept twice.
         let kept = self.spare.keep(request.clone());
         let call_handle =
@@ -2819,27 +2823,29 @@ impl UaCore {
             .as_ref()
             .and_then(|(_, kept)| kept.get())
             .ok_or(UaError::WrongState("nothing to answer"))?;
-        // The dialog's local tag is the call's (as text without a UTF-8 check); the first
-        // response makes the dialog.
+        let creates = (101..300).contains(&status);
+        if creates && c.dialogs.is_empty() && !c.pending_is_reinvite {
+            // The first response makes the dialog, with the call's tag as bytes (the dialog
+            // checks its text as a whole). The request passed `validate` in `on_request`.
+            let dialog = Dialog::uas_checked_bytes(request, c.local_tag.as_bytes(), status)
+                .map_err(|_| UaError::WrongState("request cannot make a dialog"))?;
+            c.session = Some(Tag::new(dialog.id().remote_tag()));
+            c.dialogs = DialogSet::from_dialog(dialog);
+        }
+        // The dialog's local tag is the call's: read from the dialog's text when there is one
+        // (no UTF-8 check of the call's copy).
         let local_tag = match c.dialogs.get(0) {
             Some(d) => d.id().local_tag(),
             None => c.local_tag.as_str(),
         };
         let mut b =
             MessageBuilder::response_to_in(builders, request, status, None).to_tag(local_tag);
-        if (101..300).contains(&status) {
+        if creates {
             for rr in request.header_lines(H::RecordRoute) {
                 b = b.header(H::RecordRoute, rr);
             }
             // Contact, and for a 2xx Allow and Supported.
             b = b.headers(if status >= 200 { &consts.invite_lines } else { &consts.contact_line });
-            if c.dialogs.is_empty() && !c.pending_is_reinvite {
-                // The request passed `validate` in `on_request`.
-                let dialog = Dialog::uas_checked(request, local_tag, status)
-                    .map_err(|_| UaError::WrongState("request cannot make a dialog"))?;
-                c.session = Some(Tag::new(dialog.id().remote_tag()));
-                c.dialogs = DialogSet::from_dialog(dialog);
-            }
         }
         if let Some(body) = body {
             b = b.body(&body.content_type, body.bytes.clone());
@@ -3223,18 +3229,33 @@ impl UaCore {
         local_tag: Option<&[u8]>,
         remote_tag: Option<&[u8]>,
     ) -> Option<(CallId, usize)> {
-        let call = *self.by_local_tag.get(local_tag?)?;
-        let c = self.call(call)?;
+        let (call, c) = self.call_by_tag(local_tag?)?;
         let idx = c.dialogs.position_bytes(remote_tag.unwrap_or_default())?;
         // A UAS keeps its Call-ID in its dialog only (made from the same INVITE).
         let call_id = match c.role {
             sip_dialog::Role::Uac => c.call_id.as_slice(),
-            sip_dialog::Role::Uas => c.dialogs.get(idx)?.id().call_id().as_bytes(),
+            sip_dialog::Role::Uas => c.dialogs.get(idx)?.id().call_id_bytes(),
         };
         if Some(call_id) != msg.call_id_bytes() {
             return None;
         }
         Some((call, idx))
+    }
+
+    /// The call whose local tag is `tag`: the call in the slot the tag names (see
+    /// [`call_tag`](Self::call_tag)) if it has that tag, else the one the map keeps for it.
+    fn call_by_tag(&self, tag: &[u8]) -> Option<(CallId, &Call)> {
+        if let Some(index) = tag_slot(tag)
+            && let Some((generation, c)) = self.calls.get_at(index)
+            && c.local_tag.as_bytes() == tag
+        {
+            return Some((CallId { index, generation }, c));
+        }
+        if self.by_local_tag.is_empty() {
+            return None;
+        }
+        let call = *self.by_local_tag.get(tag)?;
+        Some((call, self.call(call)?))
     }
 
     /// Whether [`UaConfig::max_calls`] calls and requests are live.
@@ -3252,20 +3273,27 @@ impl UaCore {
         call_id: SmallVec<[u8; 48]>,
         local_tag: Tag,
     ) -> CallId {
-        let tag = local_tag.clone();
+        // A tag that names its slot (see `call_tag`) is found without the map.
+        let tag = (tag_slot(local_tag.as_bytes()) != Some(self.calls.next_index()))
+            .then(|| local_tag.clone());
         let (index, generation) =
             self.calls.insert_with(|| Call::new(role, phase, call_id, local_tag));
         let id = CallId { index, generation };
-        self.by_local_tag.insert(tag, id);
+        if let Some(tag) = tag {
+            self.by_local_tag.insert(tag, id);
+        }
         id
     }
 
     #[cfg(test)]
     fn insert_call(&mut self, call: Call) -> CallId {
-        let tag = call.local_tag.clone();
+        let tag = (tag_slot(call.local_tag.as_bytes()) != Some(self.calls.next_index()))
+            .then(|| call.local_tag.clone());
         let (index, generation) = self.calls.insert(call);
         let id = CallId { index, generation };
-        self.by_local_tag.insert(tag, id);
+        if let Some(tag) = tag {
+            self.by_local_tag.insert(tag, id);
+        }
         id
     }
 
@@ -3326,14 +3354,30 @@ impl UaCore {
         }
         let tag = c.local_tag.0.as_slice();
         // One lookup: removed, and put back in the rare case that it names another call (a
-        // later call that drew the same tag took the entry over).
-        if let Some(owner) = by_local_tag.remove(tag)
+        // later call that drew the same tag took the entry over). A tag that names its slot
+        // has no entry (usually the map is empty).
+        if !by_local_tag.is_empty()
+            && let Some(owner) = by_local_tag.remove(tag)
             && owner != call
         {
             by_local_tag.insert(c.local_tag.clone(), owner);
         }
         // Dropped in place (a call is some 700 bytes: not worth moving out to drop).
         calls.discard(call.index, call.generation);
+    }
+
+    /// The local tag of a new call (§19.3): [`tag`](Self::tag)'s draw, its last
+    /// [`TAG_SLOT_LEN`] characters replaced by the index of the slot the call will take, so
+    /// that a request or response carrying the tag finds its call without a map (the
+    /// [`TAG_LEN`]` - `[`TAG_SLOT_LEN`] random characters left carry about 35.7 bits, more than
+    /// the 32 §19.3 asks for). The call must be made next ([`new_call`](Self::new_call)); a
+    /// slot index too large to write keeps the whole draw (the call is then kept in the map).
+    fn call_tag(&mut self) -> Tag {
+        let mut tag = self.tag();
+        if let Some(slot) = tag.0.get_mut(TAG_LEN - TAG_SLOT_LEN..) {
+            write_tag_slot(self.calls.next_index(), slot);
+        }
+        tag
     }
 
     /// A new local tag (§19.3): [`TAG_LEN`] characters from one 64-bit draw.
@@ -3395,6 +3439,56 @@ impl UaCore {
         out.push('@');
         out.push_str(&self.consts.call_id_host);
     }
+}
+
+/// How many characters at the end of a call's local tag name its slot (see
+/// [`UaCore::call_tag`]).
+const TAG_SLOT_LEN: usize = 4;
+
+/// The base-62 alphabet of [`fill_base62`], in digit order.
+const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/// Writes `index` as [`TAG_SLOT_LEN`] base-62 digits (most significant first) into `out`;
+/// leaves `out` as it is when `index` needs more.
+fn write_tag_slot(index: u32, out: &mut [u8]) {
+    if u64::from(index) >= 62u64.pow(TAG_SLOT_LEN as u32) || out.len() != TAG_SLOT_LEN {
+        return;
+    }
+    let mut n = index as usize;
+    for c in out.iter_mut().rev() {
+        *c = BASE62.get(n % 62).copied().unwrap_or(b'0');
+        n /= 62;
+    }
+}
+
+/// The slot index a local tag names (see [`UaCore::call_tag`]): its last [`TAG_SLOT_LEN`]
+/// characters read as base-62 digits, for a tag of [`TAG_LEN`] characters; `None` for any
+/// other tag.
+fn tag_slot(tag: &[u8]) -> Option<u32> {
+    if tag.len() != TAG_LEN {
+        return None;
+    }
+    /// Each byte's base-62 digit value, 62 for a byte that is none.
+    // Evaluated when compiling: an index out of bounds would fail the build, not panic.
+    #[allow(clippy::indexing_slicing)]
+    const DIGITS: [u8; 256] = {
+        let mut table = [62u8; 256];
+        let mut i = 0;
+        while i < 62 {
+            table[BASE62[i] as usize] = i as u8;
+            i += 1;
+        }
+        table
+    };
+    let mut n = 0u32;
+    for &c in tag.get(TAG_LEN - TAG_SLOT_LEN..)? {
+        let digit = DIGITS.get(usize::from(c)).copied().unwrap_or(62);
+        if digit >= 62 {
+            return None;
+        }
+        n = n * 62 + u32::from(digit);
+    }
+    Some(n)
 }
 
 /// How many base-62 characters [`fill_base62`] takes from one 64-bit draw: 62^10 < 2^64, so ten
@@ -3717,6 +3811,56 @@ mod tests {
             let text = std::str::from_utf8(&uri).ok().is_some_and(is_sip_or_tel);
             proptest::prop_assert_eq!(raw_is_sip_or_tel(&uri), text);
         }
+    }
+
+    #[test]
+    fn a_calls_tag_names_its_slot_and_finds_the_call_without_the_map() {
+        let mut core = UaCore::new(UaConfig::new("alice", "192.0.2.1:5060"));
+        let mut handles = Vec::new();
+        for _ in 0..3 {
+            let tag = core.call_tag();
+            assert_eq!(tag_slot(tag.as_bytes()), Some(core.calls.next_index()));
+            assert!(tag.as_bytes().iter().all(u8::is_ascii_alphanumeric));
+            let call = core.new_call(sip_dialog::Role::Uac, Phase::Ended, SmallVec::new(), tag);
+            handles.push(call);
+        }
+        assert!(core.by_local_tag.is_empty());
+        for &call in &handles {
+            let tag = core.call(call).map(|c| c.local_tag.clone()).unwrap_or_default();
+            assert_eq!(core.call_by_tag(tag.as_bytes()).map(|(id, _)| id), Some(call));
+        }
+        // Freed: its tag finds nothing, nor does it find the call that takes its slot.
+        let first = handles[0];
+        let old = core.call(first).map(|c| c.local_tag.clone()).unwrap_or_default();
+        core.maybe_free(first);
+        assert!(core.call_by_tag(old.as_bytes()).is_none());
+        let tag = core.call_tag();
+        assert_eq!(tag_slot(tag.as_bytes()), Some(first.index));
+        let next = core.new_call(sip_dialog::Role::Uas, Phase::Ended, SmallVec::new(), tag);
+        assert_eq!(next.index, first.index);
+        assert!(core.call_by_tag(old.as_bytes()).is_none());
+        assert!(core.by_local_tag.is_empty());
+    }
+
+    #[test]
+    fn tag_slots_round_trip() {
+        for index in [0u32, 1, 61, 62, 3843, 238_327, 14_776_335] {
+            let mut tag = *b"abcdef0000";
+            write_tag_slot(index, &mut tag[TAG_LEN - TAG_SLOT_LEN..]);
+            assert_eq!(tag_slot(&tag), Some(index));
+        }
+        // Too large to write: the tag is left as drawn.
+        let mut tag = *b"abcdefWXYZ";
+        write_tag_slot(14_776_336, &mut tag[TAG_LEN - TAG_SLOT_LEN..]);
+        assert_eq!(&tag, b"abcdefWXYZ");
+        // Every digit reads as its value; any other byte as none.
+        for c in 0..=255u8 {
+            let tag = [b'a', b'b', b'c', b'd', b'e', b'f', b'0', b'0', b'1', c];
+            let value = BASE62.iter().position(|&d| d == c).map(|v| 62 + v as u32);
+            assert_eq!(tag_slot(&tag), value, "{c}");
+        }
+        assert_eq!(tag_slot(b"short"), None);
+        assert_eq!(tag_slot(b"abcdef-123"), None);
     }
 
     #[test]

@@ -52,6 +52,21 @@ impl<T> Slots<T> {
         ((self.entries.len() - 1) as u32, 0)
     }
 
+    /// The index the next [`insert`](Self::insert) or [`insert_with`](Self::insert_with) will
+    /// hand out.
+    pub(crate) fn next_index(&self) -> u32 {
+        match self.free.last() {
+            Some(&index) if (index as usize) < self.entries.len() => index,
+            _ => self.entries.len() as u32,
+        }
+    }
+
+    /// The generation and value at `index`, whatever its generation.
+    pub(crate) fn get_at(&self, index: u32) -> Option<(u32, &T)> {
+        let slot = self.entries.get(index as usize)?;
+        slot.value.as_ref().map(|v| (slot.generation, v))
+    }
+
     pub(crate) fn get(&self, index: u32, generation: u32) -> Option<&T> {
         self.entries
             .get(index as usize)
@@ -114,9 +129,12 @@ mod tests {
         let mut in_place = Slots::default();
         let mut handles = Vec::new();
         for i in 0..40u32 {
+            let next = in_place.next_index();
             let a = by_value.insert(i);
             let b = in_place.insert_with(|| i);
             assert_eq!(a, b);
+            assert_eq!(next, b.0);
+            assert_eq!(in_place.get_at(b.0), Some((b.1, &i)));
             handles.push(a);
             if i % 3 == 0 {
                 let (index, generation) = handles.swap_remove(i as usize / 2);
