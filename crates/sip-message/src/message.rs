@@ -875,19 +875,26 @@ impl Message {
         let Some(index) = self.ix.headers.iter().position(|e| e.name == name) else {
             return false;
         };
-        let Some(entry) = self.ix.headers.get(index) else { return false };
+        let Some(&entry) = self.ix.headers.get(index) else { return false };
         let line = self.slot(entry.value);
-        let value = match (name.is_list(), line.is_empty()) {
-            (false, _) => Some(line),
+        let (value, split) = match (name.is_list(), line.is_empty()) {
+            (false, _) => (Some(line), None),
             // The first value of a non-empty list line, as `split_list` gives it.
             (true, false) => {
                 let split = FirstValue::of(line);
-                line.get(split.start..split.end)
+                (line.get(split.start..split.end), Some(split))
             }
             // An empty list line holds no value: `header` reads on to the next line.
-            (true, true) => self.header(name),
+            (true, true) => (self.header(name), None),
         };
-        value.is_some_and(first) && self.take_at(name, index, false).is_some()
+        if !value.is_some_and(first) {
+            return false;
+        }
+        // The removal splits the line as it was just split (the same bytes).
+        match split {
+            Some(split) => self.take_split(name, index, entry, split, false).is_some(),
+            None => self.take_at(name, index, false).is_some(),
+        }
     }
 
     /// [`pop_front`](Self::pop_front); the popped value is an empty `Bytes` unless `keep`.
@@ -900,12 +907,28 @@ impl Message {
     fn take_at(&mut self, name: HeaderName, index: usize, keep: bool) -> Option<Bytes> {
         let entry = *self.ix.headers.get(index)?;
         let line = self.slot(entry.value);
-        let (first, rest_off) = if name.is_list() {
-            let split = FirstValue::of(line);
-            ((split.start, split.end), split.rest)
+        let split = if name.is_list() {
+            FirstValue::of(line)
         } else {
-            ((0, line.len()), None)
+            FirstValue { start: 0, end: line.len(), rest: None }
         };
+        self.take_split(name, index, entry, split, keep)
+    }
+
+    /// [`take_at`](Self::take_at) of line `index`, `entry`, whose value splits as `split`
+    /// into its first value and the rest (the whole value and no rest for a header that is
+    /// not a list).
+    #[inline]
+    fn take_split(
+        &mut self,
+        name: HeaderName,
+        index: usize,
+        entry: Entry,
+        split: FirstValue,
+        keep: bool,
+    ) -> Option<Bytes> {
+        let line_len = (entry.value.end - entry.value.start) as usize;
+        let (first, rest_off) = ((split.start, split.end), split.rest);
         let popped = if keep {
             self.slot_bytes(entry.value.sub(first.0, first.1 - first.0))
         } else {
@@ -913,7 +936,7 @@ impl Message {
         };
         match rest_off {
             Some(off) => {
-                let len = line.len() - off;
+                let len = line_len.saturating_sub(off);
                 if let Some(e) = self.ix.headers.get_mut(index) {
                     e.value = entry.value.sub(off, len);
                     e.line_end = 0;
@@ -1029,7 +1052,9 @@ impl Message {
         // line ended, and the bytes in front of the message stay unused. The line only
         // shrinks (`name: rest` is no longer than `name:first, rest`): `lead >= p0`.
         let lead = (cut_end - cut_start).checked_sub(kept_len)? + p0;
-        let mut out = BytesMut::with_capacity(p1);
+        // A `Vec` of exactly `p1` bytes: written whole, it becomes the `Bytes` without a
+        // `BytesMut`'s bookkeeping (its `freeze` makes the same `Bytes` of the same `Vec`).
+        let mut out: Vec<u8> = Vec::with_capacity(p1);
         out.resize(lead, 0);
         out.extend_from_slice(self.buf.get(p0..cut_start)?);
         let kept = rest.map(|rest| {
@@ -1095,7 +1120,7 @@ impl Message {
         keys.from_judged.0 = keys.from_judged.0.map(moved);
         keys.to_judged.0 = keys.to_judged.0.map(moved);
         keys.call_id = keys.call_id.map(moved);
-        self.buf = out.freeze();
+        self.buf = Bytes::from(out);
         self.ix.pristine = Some((lead as u32, p1 as u32));
         // The new top Via: the rest of the line, or the next Via line.
         let mut fresh = Keys::default();
