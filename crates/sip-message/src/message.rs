@@ -1336,7 +1336,7 @@ impl Message {
             front_len += name.as_str().len() + value.len() + 4;
         }
         let body = self.body();
-        let mut buf = BytesMut::with_capacity(
+        let mut buf = Vec::with_capacity(
             self.serialized_len_hint() + uri_bytes.len() + front_len + body.len(),
         );
         buf.extend_from_slice(method.as_bytes());
@@ -1640,7 +1640,10 @@ impl Message {
 
 /// A message being written line by line by [`Message::forwarded`], indexed as it is written.
 struct Indexing<'a> {
-    buf: BytesMut,
+    /// The bytes written: a `Vec`, whose appends are lighter than a `BytesMut`'s, and which
+    /// becomes the message's `Bytes` as a `BytesMut` would (`BytesMut::freeze` converts the
+    /// same `Vec`).
+    buf: Vec<u8>,
     /// The index and keys of the lines written (the message's parts to be).
     ix: Box<Parts>,
     /// The buffer untouched lines are copied from.
@@ -1664,7 +1667,7 @@ impl Indexing<'_> {
         buf.extend_from_slice(body);
         let body = Slot::buf(body_start, buf.len());
         ix.start = StartLine::Request { method: method.clone(), uri };
-        Message::indexed(buf.freeze(), ix, body)
+        Message::indexed(Bytes::from(buf), ix, body)
     }
 
     /// Writes the digits of `n` at `at`, where a Max-Forwards line copied as it is holds as
