@@ -875,19 +875,26 @@ impl Message {
         let Some(index) = self.ix.headers.iter().position(|e| e.name == name) else {
             return false;
         };
-        let Some(entry) = self.ix.headers.get(index) else { return false };
+        let Some(&entry) = self.ix.headers.get(index) else { return false };
         let line = self.slot(entry.value);
-        let value = match (name.is_list(), line.is_empty()) {
-            (false, _) => Some(line),
+        let (value, split) = match (name.is_list(), line.is_empty()) {
+            (false, _) => (Some(line), None),
             // The first value of a non-empty list line, as `split_list` gives it.
             (true, false) => {
                 let split = FirstValue::of(line);
-                line.get(split.start..split.end)
+                (line.get(split.start..split.end), Some(split))
             }
             // An empty list line holds no value: `header` reads on to the next line.
-            (true, true) => self.header(name),
+            (true, true) => (self.header(name), None),
         };
-        value.is_some_and(first) && self.take_at(name, index, false).is_some()
+        if !value.is_some_and(first) {
+            return false;
+        }
+        // The removal splits the line as it was just split (the same bytes).
+        match split {
+            Some(split) => self.take_split(name, index, entry, split, false).is_some(),
+            None => self.take_at(name, index, false).is_some(),
+        }
     }
 
     /// [`pop_front`](Self::pop_front); the popped value is an empty `Bytes` unless `keep`.
@@ -900,12 +907,28 @@ impl Message {
     fn take_at(&mut self, name: HeaderName, index: usize, keep: bool) -> Option<Bytes> {
         let entry = *self.ix.headers.get(index)?;
         let line = self.slot(entry.value);
-        let (first, rest_off) = if name.is_list() {
-            let split = FirstValue::of(line);
-            ((split.start, split.end), split.rest)
+        let split = if name.is_list() {
+            FirstValue::of(line)
         } else {
-            ((0, line.len()), None)
+            FirstValue { start: 0, end: line.len(), rest: None }
         };
+        self.take_split(name, index, entry, split, keep)
+    }
+
+    /// [`take_at`](Self::take_at) of line `index`, `entry`, whose value splits as `split`
+    /// into its first value and the rest (the whole value and no rest for a header that is
+    /// not a list).
+    #[inline]
+    fn take_split(
+        &mut self,
+        name: HeaderName,
+        index: usize,
+        entry: Entry,
+        split: FirstValue,
+        keep: bool,
+    ) -> Option<Bytes> {
+        let line_len = (entry.value.end - entry.value.start) as usize;
+        let (first, rest_off) = ((split.start, split.end), split.rest);
         let popped = if keep {
             self.slot_bytes(entry.value.sub(first.0, first.1 - first.0))
         } else {
@@ -913,7 +936,7 @@ impl Message {
         };
         match rest_off {
             Some(off) => {
-                let len = line.len() - off;
+                let len = line_len.saturating_sub(off);
                 if let Some(e) = self.ix.headers.get_mut(index) {
                     e.value = entry.value.sub(off, len);
                     e.line_end = 0;
@@ -1029,7 +1052,9 @@ impl Message {
         // line ended, and the bytes in front of the message stay unused. The line only
         // shrinks (`name: rest` is no longer than `name:first, rest`): `lead >= p0`.
         let lead = (cut_end - cut_start).checked_sub(kept_len)? + p0;
-        let mut out = BytesMut::with_capacity(p1);
+        // A `Vec` of exactly `p1` bytes: written whole, it becomes the `Bytes` without a
+        // `BytesMut`'s bookkeeping (its `freeze` makes the same `Bytes` of the same `Vec`).
+        let mut out: Vec<u8> = Vec::with_capacity(p1);
         out.resize(lead, 0);
         out.extend_from_slice(self.buf.get(p0..cut_start)?);
         let kept = rest.map(|rest| {
@@ -1095,7 +1120,7 @@ impl Message {
         keys.from_judged.0 = keys.from_judged.0.map(moved);
         keys.to_judged.0 = keys.to_judged.0.map(moved);
         keys.call_id = keys.call_id.map(moved);
-        self.buf = out.freeze();
+        self.buf = Bytes::from(out);
         self.ix.pristine = Some((lead as u32, p1 as u32));
         // The new top Via: the rest of the line, or the next Via line.
         let mut fresh = Keys::default();
@@ -1282,6 +1307,28 @@ impl Message {
         top_via: Option<&[u8]>,
         max_forwards: Option<u8>,
     ) -> Result<Message, EditError> {
+        self.forwarded_branched(request_uri, front, None, top_via, max_forwards)
+    }
+
+    /// [`forwarded_restamped`](Self::forwarded_restamped) for a proxy that knows where the
+    /// branch of the Via it pushes lies: `branch` is the offset in `front[0]`'s value, a Via
+    /// the proxy wrote, where the value of its `branch` parameter starts and runs to the end of
+    /// the value, as [`Message::via_branch`] of the copy finds it (the first parameter, a token,
+    /// after a sent-by holding no `;` or `,`). The copy's branch key is then taken from there
+    /// instead of being searched for. The bytes written are the same; with `branch` `None`, or
+    /// an offset that is not past a `;branch=` of such a value, the key is searched for as
+    /// [`forwarded_restamped`](Self::forwarded_restamped) searches it.
+    ///
+    /// # Errors
+    /// Those of [`forwarded_restamped`](Self::forwarded_restamped).
+    pub fn forwarded_branched(
+        &self,
+        request_uri: Option<&str>,
+        front: &[(HeaderName, &[u8])],
+        branch: Option<usize>,
+        top_via: Option<&[u8]>,
+        max_forwards: Option<u8>,
+    ) -> Result<Message, EditError> {
         if top_via.is_some_and(breaks_line) {
             return Err(EditError::BadValue);
         }
@@ -1311,7 +1358,7 @@ impl Message {
             front_len += name.as_str().len() + value.len() + 4;
         }
         let body = self.body();
-        let mut buf = BytesMut::with_capacity(
+        let mut buf = Vec::with_capacity(
             self.serialized_len_hint() + uri_bytes.len() + front_len + body.len(),
         );
         buf.extend_from_slice(method.as_bytes());
@@ -1323,7 +1370,14 @@ impl Message {
         let mut ix = Parts::boxed();
         ix.headers.reserve(self.ix.headers.len() + front.len() + 1);
         let mut out = Indexing { buf, ix, from: &self.buf, run: (0, 0) };
-        for &(name, value) in front {
+        let mut front_lines = front.iter();
+        if let (Some(&(HeaderName::Via, value)), Some(at)) = (front.first(), branch) {
+            if keyed_branch(value, at) {
+                front_lines.next();
+                out.keyed_via_line(value, at);
+            }
+        }
+        for &(name, value) in front_lines {
             out.line(name, b"", value);
         }
         if let Some((_, value)) = restamp {
@@ -1615,7 +1669,10 @@ impl Message {
 
 /// A message being written line by line by [`Message::forwarded`], indexed as it is written.
 struct Indexing<'a> {
-    buf: BytesMut,
+    /// The bytes written: a `Vec`, whose appends are lighter than a `BytesMut`'s, and which
+    /// becomes the message's `Bytes` as a `BytesMut` would (`BytesMut::freeze` converts the
+    /// same `Vec`).
+    buf: Vec<u8>,
     /// The index and keys of the lines written (the message's parts to be).
     ix: Box<Parts>,
     /// The buffer untouched lines are copied from.
@@ -1639,7 +1696,7 @@ impl Indexing<'_> {
         buf.extend_from_slice(body);
         let body = Slot::buf(body_start, buf.len());
         ix.start = StartLine::Request { method: method.clone(), uri };
-        Message::indexed(buf.freeze(), ix, body)
+        Message::indexed(Bytes::from(buf), ix, body)
     }
 
     /// Writes the digits of `n` at `at`, where a Max-Forwards line copied as it is holds as
@@ -1697,6 +1754,36 @@ impl Indexing<'_> {
         // A value the parser would refuse (a bad Content-Length an edit put there) is written
         // as the edits would write it; its key stays unset, as after the edit.
         let _ = index_header(&mut self.ix.headers, &mut self.ix.keys, &self.buf, raw);
+    }
+
+    /// [`line`](Self::line) of a Via value, the first line written, that holds no whitespace
+    /// to trim and whose branch parameter's value starts at `branch` and runs to its end
+    /// ([`keyed_branch`]): indexed as the parser would, its branch key taken from there.
+    fn keyed_via_line(&mut self, value: &[u8], branch: usize) {
+        self.flush();
+        let name = HeaderName::Via;
+        let name_start = self.buf.len();
+        self.buf.reserve(name.as_str().len() + value.len() + 4);
+        self.buf.extend_from_slice(name.as_str().as_bytes());
+        let name_end = self.buf.len();
+        self.buf.extend_from_slice(b": ");
+        let value_from = self.buf.len();
+        self.buf.extend_from_slice(value);
+        let content_end = self.buf.len();
+        self.buf.extend_from_slice(b"\r\n");
+        let at = self.ix.headers.len();
+        self.ix.headers.push(Entry {
+            name,
+            name_text: Slot::buf(name_start, name_end),
+            value: Slot::buf(value_from, content_end),
+            line_end: content_end as u32,
+        });
+        let keys = &mut self.ix.keys;
+        if keys.via.is_none() {
+            keys.via = Some(at as u16);
+            keys.branch = Some(Slot::buf(value_from + branch, content_end));
+            keys.via_judged = Judged(None);
+        }
     }
 
     /// Writes `Max-Forwards: n` as [`line`](Self::line) writes it, and indexes it as the parser
@@ -1846,6 +1933,22 @@ fn u8_digits(n: u8) -> ([u8; 3], usize) {
 /// (`None`: the line goes).
 fn after_first_value(line: &[u8]) -> Option<&[u8]> {
     line.get(FirstValue::of(line).rest?..)
+}
+
+/// Whether `branch` may be taken as where the branch of Via value `value` starts (see
+/// [`Message::forwarded_branched`]): a value with no whitespace to trim at either end, and
+/// `;branch=` right before `branch`, which leaves a non-empty rest. What the caller states
+/// beyond that (no `;` or `,` before it, a token after it) is checked in debug builds.
+fn keyed_branch(value: &[u8], branch: usize) -> bool {
+    let plain = value.first().is_some_and(|&c| c > b' ')
+        && value.last().is_some_and(|&c| c > b' ')
+        && branch < value.len()
+        && branch.checked_sub(8).and_then(|s| value.get(s..branch)) == Some(b";branch=");
+    debug_assert!(
+        !plain || crate::parse::top_via_branch(value) == Some((branch, value.len())),
+        "the branch of a Via given to forwarded_branched is not where it is said to be"
+    );
+    plain
 }
 
 /// How [`split_list`] splits a list line into its first value and the rest: the first value's
@@ -2292,6 +2395,18 @@ mod tests {
                     m.forwarded_restamped(uri, &lines, Some(v.as_bytes()), max_forwards).unwrap()
                 }
             };
+            // With the branch of a front Via said where it is (or an offset that is not there),
+            // the same bytes and the same index and keys.
+            let said = lines.first().and_then(|(_, v)| {
+                v.windows(8).position(|w| w == b";branch=").map(|i| i + 8)
+            });
+            for at in [None, Some(0), Some(9), said] {
+                let branched = m
+                    .forwarded_branched(uri, &lines, at, top_via.map(str::as_bytes), max_forwards)
+                    .unwrap();
+                prop_assert_eq!(branched.to_bytes(), copy.to_bytes());
+                prop_assert_eq!(branched.parse_state(), copy.parse_state());
+            }
             let mut edited = m.clone();
             if let Some(v) = top_via
                 && edited.pop_front(HeaderName::Via).is_some()
