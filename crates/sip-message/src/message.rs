@@ -1307,28 +1307,6 @@ impl Message {
         top_via: Option<&[u8]>,
         max_forwards: Option<u8>,
     ) -> Result<Message, EditError> {
-        self.forwarded_branched(request_uri, front, None, top_via, max_forwards)
-    }
-
-    /// [`forwarded_restamped`](Self::forwarded_restamped) for a proxy that knows where the
-    /// branch of the Via it pushes lies: `branch` is the offset in `front[0]`'s value, a Via
-    /// the proxy wrote, where the value of its `branch` parameter starts and runs to the end of
-    /// the value, as [`Message::via_branch`] of the copy finds it (the first parameter, a token,
-    /// after a sent-by holding no `;` or `,`). The copy's branch key is then taken from there
-    /// instead of being searched for. The bytes written are the same; with `branch` `None`, or
-    /// an offset that is not past a `;branch=` of such a value, the key is searched for as
-    /// [`forwarded_restamped`](Self::forwarded_restamped) searches it.
-    ///
-    /// # Errors
-    /// Those of [`forwarded_restamped`](Self::forwarded_restamped).
-    pub fn forwarded_branched(
-        &self,
-        request_uri: Option<&str>,
-        front: &[(HeaderName, &[u8])],
-        branch: Option<usize>,
-        top_via: Option<&[u8]>,
-        max_forwards: Option<u8>,
-    ) -> Result<Message, EditError> {
         if top_via.is_some_and(breaks_line) {
             return Err(EditError::BadValue);
         }
@@ -1370,14 +1348,7 @@ impl Message {
         let mut ix = Parts::boxed();
         ix.headers.reserve(self.ix.headers.len() + front.len() + 1);
         let mut out = Indexing { buf, ix, from: &self.buf, run: (0, 0) };
-        let mut front_lines = front.iter();
-        if let (Some(&(HeaderName::Via, value)), Some(at)) = (front.first(), branch) {
-            if keyed_branch(value, at) {
-                front_lines.next();
-                out.keyed_via_line(value, at);
-            }
-        }
-        for &(name, value) in front_lines {
+        for &(name, value) in front {
             out.line(name, b"", value);
         }
         if let Some((_, value)) = restamp {
@@ -1756,36 +1727,6 @@ impl Indexing<'_> {
         let _ = index_header(&mut self.ix.headers, &mut self.ix.keys, &self.buf, raw);
     }
 
-    /// [`line`](Self::line) of a Via value, the first line written, that holds no whitespace
-    /// to trim and whose branch parameter's value starts at `branch` and runs to its end
-    /// ([`keyed_branch`]): indexed as the parser would, its branch key taken from there.
-    fn keyed_via_line(&mut self, value: &[u8], branch: usize) {
-        self.flush();
-        let name = HeaderName::Via;
-        let name_start = self.buf.len();
-        self.buf.reserve(name.as_str().len() + value.len() + 4);
-        self.buf.extend_from_slice(name.as_str().as_bytes());
-        let name_end = self.buf.len();
-        self.buf.extend_from_slice(b": ");
-        let value_from = self.buf.len();
-        self.buf.extend_from_slice(value);
-        let content_end = self.buf.len();
-        self.buf.extend_from_slice(b"\r\n");
-        let at = self.ix.headers.len();
-        self.ix.headers.push(Entry {
-            name,
-            name_text: Slot::buf(name_start, name_end),
-            value: Slot::buf(value_from, content_end),
-            line_end: content_end as u32,
-        });
-        let keys = &mut self.ix.keys;
-        if keys.via.is_none() {
-            keys.via = Some(at as u16);
-            keys.branch = Some(Slot::buf(value_from + branch, content_end));
-            keys.via_judged = Judged(None);
-        }
-    }
-
     /// Writes `Max-Forwards: n` as [`line`](Self::line) writes it, and indexes it as the parser
     /// would without reading the digits back: the value has no whitespace to trim, and the
     /// first Max-Forwards line's key is `n`.
@@ -1933,22 +1874,6 @@ fn u8_digits(n: u8) -> ([u8; 3], usize) {
 /// (`None`: the line goes).
 fn after_first_value(line: &[u8]) -> Option<&[u8]> {
     line.get(FirstValue::of(line).rest?..)
-}
-
-/// Whether `branch` may be taken as where the branch of Via value `value` starts (see
-/// [`Message::forwarded_branched`]): a value with no whitespace to trim at either end, and
-/// `;branch=` right before `branch`, which leaves a non-empty rest. What the caller states
-/// beyond that (no `;` or `,` before it, a token after it) is checked in debug builds.
-fn keyed_branch(value: &[u8], branch: usize) -> bool {
-    let plain = value.first().is_some_and(|&c| c > b' ')
-        && value.last().is_some_and(|&c| c > b' ')
-        && branch < value.len()
-        && branch.checked_sub(8).and_then(|s| value.get(s..branch)) == Some(b";branch=");
-    debug_assert!(
-        !plain || crate::parse::top_via_branch(value) == Some((branch, value.len())),
-        "the branch of a Via given to forwarded_branched is not where it is said to be"
-    );
-    plain
 }
 
 /// How [`split_list`] splits a list line into its first value and the rest: the first value's
@@ -2395,18 +2320,6 @@ mod tests {
                     m.forwarded_restamped(uri, &lines, Some(v.as_bytes()), max_forwards).unwrap()
                 }
             };
-            // With the branch of a front Via said where it is (or an offset that is not there),
-            // the same bytes and the same index and keys.
-            let said = lines.first().and_then(|(_, v)| {
-                v.windows(8).position(|w| w == b";branch=").map(|i| i + 8)
-            });
-            for at in [None, Some(0), Some(9), said] {
-                let branched = m
-                    .forwarded_branched(uri, &lines, at, top_via.map(str::as_bytes), max_forwards)
-                    .unwrap();
-                prop_assert_eq!(branched.to_bytes(), copy.to_bytes());
-                prop_assert_eq!(branched.parse_state(), copy.parse_state());
-            }
             let mut edited = m.clone();
             if let Some(v) = top_via
                 && edited.pop_front(HeaderName::Via).is_some()

@@ -118,9 +118,6 @@ pub struct Proxy<L, R> {
     /// The start of the proxy's Via value for each transport: `SIP/2.0/<transport>
     /// <sent-by>;branch=` ([`via_value`](Self::via_value) adds the branch).
     via_heads: Vec<(Transport, Box<[u8]>)>,
-    /// Whether the configured sent-by holds no `;` or `,`: the branch of the proxy's Via then
-    /// starts right after its head ([`ViaText::branch`]).
-    plain_sent_by: bool,
 }
 
 /// How many Request-URIs [`Proxy`] remembers (a power of two).
@@ -208,7 +205,6 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             location_facts: HashMap::default(),
             spares: Spares::default(),
             uri_memo: vec![None; URI_MEMO_SLOTS],
-            plain_sent_by: !config.sent_by.bytes().any(|c| c == b';' || c == b','),
             via_heads: [
                 Transport::Udp,
                 Transport::Tcp,
@@ -711,7 +707,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         };
         let Some(&hop) = hops.first() else { return };
         let via = self.via_value(hop, &unique, Some(loop_part));
-        if let Some(copy) = copy.finish_at(&via, via.branch) {
+        if let Some(copy) = copy.finish(&via) {
             txns.send_stateless(hop, &copy);
             self.stats.forwarded += 1;
             self.stats.forwarded_stateless += 1;
@@ -794,7 +790,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         };
         let Some(&hop) = hops.first() else { return };
         let via = self.via_value(hop, &unique, loop_part.as_ref());
-        if let Some(copy) = copy.finish_at(&via, via.branch) {
+        if let Some(copy) = copy.finish(&via) {
             txns.send_stateless(hop, &copy);
             self.stats.forwarded += 1;
             self.stats.forwarded_stateless += 1;
@@ -1332,7 +1328,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
     ) -> Option<Message> {
         let branch = txns.draw_branch();
         let via = self.via_value(hop, branch.as_bytes(), Some(loop_part));
-        let copy = copy.finish_at(&via, via.branch);
+        let copy = copy.finish(&via);
         if copy.is_none() {
             txns.return_branch(branch);
         }
@@ -1790,20 +1786,13 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             Some(part) => (b".", part),
             None => (b"", b""),
         };
-        let mut via = match self.via_heads.iter().find(|(t, _)| *t == transport) {
+        match self.via_heads.iter().find(|(t, _)| *t == transport) {
             Some((_, head)) => ViaText::of([&head[..], cookie.as_bytes(), unique, dot, loop_part]),
             None => {
                 let head = via_head(transport, &self.config.sent_by);
                 ViaText::of([&head[..], cookie.as_bytes(), unique, dot, loop_part])
             }
-        };
-        // The branch (cookie, unique part, loop part: token characters) follows the head, the
-        // first parameter after a sent-by with no `;` or `,`.
-        if self.plain_sent_by && unique.iter().all(u8::is_ascii_alphanumeric) {
-            via.branch =
-                via.len().checked_sub(cookie.len() + unique.len() + dot.len() + loop_part.len());
         }
-        via
     }
 
     /// Answers server transaction `id` as a UAS (§16.3, §8.2.6): To tag derived from the
@@ -2223,9 +2212,6 @@ struct ViaText {
     len: usize,
     /// The value when it does not fit `inline`.
     spill: Vec<u8>,
-    /// Where the value of the branch parameter starts, when it is known to be the first
-    /// parameter and to run to the end (see `Message::forwarded_branched`).
-    branch: Option<usize>,
 }
 
 /// How many bytes of a Via value [`ViaText`] keeps on the stack.
@@ -2234,7 +2220,7 @@ const VIA_INLINE: usize = 128;
 impl ViaText {
     /// The concatenation of `parts`.
     fn of<const N: usize>(parts: [&[u8]; N]) -> ViaText {
-        let mut via = ViaText { inline: [0; VIA_INLINE], len: 0, spill: Vec::new(), branch: None };
+        let mut via = ViaText { inline: [0; VIA_INLINE], len: 0, spill: Vec::new() };
         let total: usize = parts.iter().map(|p| p.len()).sum();
         if total > VIA_INLINE {
             via.spill = parts.concat();
@@ -2319,14 +2305,7 @@ impl Base<'_> {
 
 impl ForwardCopy<'_> {
     /// The request with `via` on top (§16.6 step 8); `None` if a value cannot be written.
-    #[cfg(test)]
     fn finish(self, via: &[u8]) -> Option<Message> {
-        self.finish_at(via, None)
-    }
-
-    /// [`finish`](Self::finish) with `via`'s branch known to start at `branch` (see
-    /// `Message::forwarded_branched`).
-    fn finish_at(self, via: &[u8], branch: Option<usize>) -> Option<Message> {
         match self {
             ForwardCopy::Edited(mut copy) => {
                 copy.push_front(HeaderName::Via, Bytes::copy_from_slice(via)).ok()?;
@@ -2345,7 +2324,7 @@ impl ForwardCopy<'_> {
                 let stamp = top_via;
                 let copy = base
                     .get()
-                    .forwarded_branched(uri.as_deref(), lines, branch, stamp, Some(max_forwards))
+                    .forwarded_restamped(uri.as_deref(), lines, stamp, Some(max_forwards))
                     .ok()?;
                 // The same bytes as the edits of §16.6 steps 2-4 and 8 give (checked in every
                 // debug build: the unit and flow tests of this crate and its dependents).
