@@ -92,6 +92,22 @@ pub trait LocationService {
             }
         }
     }
+
+    /// [`lookup_each`](Self::lookup_each) of the Request-URI as written, `request_uri`:
+    /// `None`, without calling `visit`, when it is not a URI ([`Uri::parse`] fails).
+    ///
+    /// The default parses it and asks [`lookup_each`](Self::lookup_each); a service keyed by
+    /// text may override it to skip the parse when the text is already its key (the two must
+    /// agree).
+    fn lookup_each_str(
+        &self,
+        request_uri: &str,
+        now: Instant,
+        visit: &mut dyn FnMut(Cow<'_, Location>),
+    ) -> Option<bool> {
+        let uri = Uri::parse(request_uri).ok()?;
+        Some(self.lookup_each(&uri, now, visit))
+    }
 }
 
 /// Next-hop resolution for host names (RFC 3263), synchronous: the application resolves
@@ -185,6 +201,90 @@ impl LocationService for StaticLocations {
                 true
             }
             None => false,
+        }
+    }
+
+    /// A Request-URI already written as its canonical AOR (`sip:user@host`, the common case)
+    /// is its own key: looked up as it is, without the parse.
+    fn lookup_each_str(
+        &self,
+        request_uri: &str,
+        now: Instant,
+        visit: &mut dyn FnMut(Cow<'_, Location>),
+    ) -> Option<bool> {
+        let targets = if is_canonical_aor(request_uri) {
+            self.bindings.get(request_uri)
+        } else {
+            self.targets(&Uri::parse(request_uri).ok()?, now)
+        };
+        Some(match targets {
+            Some(targets) => {
+                targets.iter().for_each(|location| visit(Cow::Borrowed(location)));
+                true
+            }
+            None => false,
+        })
+    }
+}
+
+/// Whether `raw` is a SIP or SIPS URI that [`Uri::parse`] accepts and whose canonical AOR (what
+/// [`AorKey`] and `sip_registrar::Aor::from_sip` write) is `raw` itself: a lower-case scheme,
+/// an optional user part of unreserved characters (no escapes, no password), a lower-case
+/// domain name (labels of letters, digits and inner hyphens, the last starting with a letter:
+/// not an IPv4 address) and an optional port without leading zeros; no parameters or headers.
+/// `false` says nothing.
+fn is_canonical_aor(raw: &str) -> bool {
+    let b = raw.as_bytes();
+    let Some(rest) = b.strip_prefix(b"sip:").or_else(|| b.strip_prefix(b"sips:")) else {
+        return false;
+    };
+    if b.len() > AOR_KEY_ROOM {
+        return false;
+    }
+    // RFC 3261 §25.1: user = 1*( unreserved / escaped / user-unreserved ), here without
+    // escapes and without the user-unreserved ";", "?" and "/".
+    let user_char = |c: &u8| {
+        c.is_ascii_alphanumeric()
+            || matches!(c, b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')')
+            || matches!(c, b'&' | b'=' | b'+' | b'$' | b',')
+    };
+    let hostport = match rest.iter().position(|&c| c == b'@') {
+        Some(at) => {
+            let (user, hostport) = rest.split_at(at);
+            if user.is_empty() || !user.iter().all(user_char) {
+                return false;
+            }
+            hostport.get(1..).unwrap_or_default()
+        }
+        None => rest,
+    };
+    let (host, port) = match hostport.iter().position(|&c| c == b':') {
+        Some(colon) => (hostport.get(..colon), hostport.get(colon + 1..)),
+        None => (Some(hostport), None),
+    };
+    let Some(host) = host else { return false };
+    let label_ok = |label: &[u8]| {
+        let alnum =
+            |c: Option<&u8>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+        label.len() <= 63
+            && alnum(label.first())
+            && alnum(label.last())
+            && label.iter().all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
+    };
+    if !host.split(|&c| c == b'.').all(label_ok) {
+        return false;
+    }
+    let top = host.rsplit(|&c| c == b'.').next().and_then(|label| label.first());
+    if !top.is_some_and(u8::is_ascii_lowercase) {
+        return false;
+    }
+    match port {
+        None => true,
+        Some(port) => {
+            (1..=5).contains(&port.len())
+                && port.first() != Some(&b'0')
+                && port.iter().all(u8::is_ascii_digit)
+                && std::str::from_utf8(port).ok().and_then(|p| p.parse::<u16>().ok()).is_some()
         }
     }
 }
@@ -349,7 +449,7 @@ pub fn canonical_aor(uri: &Uri<'_>) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::AorKey;
+    use super::{AorKey, LocationService as _};
     use proptest::prelude::*;
     use sip_message::Uri;
 
@@ -413,6 +513,77 @@ mod tests {
                     );
                 }
             }
+        }
+
+        /// A text `is_canonical_aor` takes as its own key parses, and its canonical AOR is
+        /// that text; `lookup_each_str` answers as the parse and `lookup_each` do.
+        #[test]
+        fn text_lookup_matches_parsed_lookup(
+            scheme in prop_oneof![Just("sip:"), Just("sips:"), Just("SIP:"), Just("tel:")],
+            user in proptest::option::of(prop_oneof![
+                "[a-zA-Z0-9%._!~*'()&=+$,:;?/-]{0,8}",
+                "[a-z0-9._!~*'()&=+$,-]{1,6}",
+            ]),
+            host in prop_oneof![
+                "[a-zA-Z0-9.-]{0,14}",
+                "[a-z0-9-]{1,6}(\\.[a-z0-9-]{1,6}){0,2}",
+            ],
+            port in proptest::option::of("[0-9]{0,6}"),
+            tail in prop_oneof![Just(""), Just(";lr"), Just("?x=1"), Just(">"), Just(" ")],
+        ) {
+            let mut text = String::from(scheme);
+            if let Some(user) = &user {
+                text.push_str(user);
+                text.push('@');
+            }
+            text.push_str(&host);
+            if let Some(port) = &port {
+                text.push(':');
+                text.push_str(port);
+            }
+            text.push_str(tail);
+            if super::is_canonical_aor(&text) {
+                let parsed = Uri::parse(&text);
+                prop_assert!(parsed.is_ok(), "{} does not parse", text);
+                let key = parsed.ok().as_ref().and_then(super::canonical_aor);
+                prop_assert_eq!(key.as_deref(), Some(text.as_str()));
+            }
+            let mut locations = super::StaticLocations::new();
+            locations.add(&text, super::Location::new("sip:c@192.0.2.1"));
+            locations.add("sip:bob@example.com", super::Location::new("sip:d@192.0.2.2"));
+            for probe in [text.as_str(), "sip:bob@example.com"] {
+                let now = std::time::Instant::now();
+                let (mut by_text, mut by_uri) = (Vec::new(), Vec::new());
+                let found = locations.lookup_each_str(probe, now, &mut |l| by_text.push(l.into_owned()));
+                let parsed = Uri::parse(probe).ok();
+                let expected = parsed
+                    .as_ref()
+                    .map(|uri| locations.lookup_each(uri, now, &mut |l| by_uri.push(l.into_owned())));
+                prop_assert_eq!(found, expected, "{}", probe);
+                prop_assert_eq!(by_text, by_uri, "{}", probe);
+            }
+        }
+    }
+
+    #[test]
+    fn canonical_aor_texts() {
+        for text in ["sip:bob@example.com", "sips:a.b-c@x1.example.org:5061", "sip:example.com"] {
+            assert!(super::is_canonical_aor(text), "{text}");
+        }
+        for text in [
+            "sip:Bob@Example.com",
+            "SIP:bob@example.com",
+            "sip:bob@example.com;lr",
+            "sip:bob@192.0.2.1",
+            "sip:bob@example.com.",
+            "sip:bob@example.com:05060",
+            "sip:bob@example.com:70000",
+            "sip:bob:pw@example.com",
+            "sip:b%6Fb@example.com",
+            "sip:@example.com",
+            "sip:bob@-x.com",
+        ] {
+            assert!(!super::is_canonical_aor(text), "{text}");
         }
     }
 }

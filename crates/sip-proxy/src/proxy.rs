@@ -20,7 +20,7 @@ use smallvec::SmallVec;
 use crate::context::{
     BranchState, CancelState, Candidate, Context, ContextId, TargetSlot, TargetView, UriFacts, rank,
 };
-use crate::location::{LocationService, Resolver};
+use crate::location::{Location, LocationService, Resolver};
 use crate::routing::{
     Hex16, TopVia, bracketed, hex_str, local_tag, loop_hash, loop_hash_read, loop_part_of,
     pop_last_route, postprocess_strict_route, rebuild_sip, replace_top_via, request_uri_form_of,
@@ -125,6 +125,15 @@ const URI_MEMO_SLOTS: usize = 64;
 
 /// The fixed foldhash seed of the Request-URI memo.
 const URI_MEMO_SEED: u64 = 0x2f6b_83d1_c4e9_0a57;
+
+/// A Request-URI for the location service (§16.5): parsed, or as written.
+#[derive(Clone, Copy)]
+enum Located<'u, 'a> {
+    /// Parsed: [`LocationService::lookup_each`].
+    Parsed(&'u Uri<'a>),
+    /// As written: [`LocationService::lookup_each_str`].
+    Text(&'u str),
+}
 
 /// What the proxy reads of a SIP or SIPS Request-URI without `maddr` (§16.4, §16.5), from
 /// its parse: the same answers [`Proxy::request_uri_facts`] and
@@ -632,11 +641,23 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         uri: &Uri<'_>,
         secure: bool,
     ) -> Result<(Vec<TargetSlot>, bool, bool), u16> {
+        self.located_targets_of(now, Located::Parsed(uri), secure)
+    }
+
+    /// [`located_targets`](Self::located_targets) of the Request-URI parsed or as written
+    /// (for a location service that can look that up as it is: no parse); a written one that
+    /// is not a URI gets 400, as its parse would.
+    fn located_targets_of(
+        &mut self,
+        now: Instant,
+        uri: Located<'_, '_>,
+        secure: bool,
+    ) -> Result<(Vec<TargetSlot>, bool, bool), u16> {
         let mut targets = self.spares.targets();
         let max_targets = self.config.max_targets;
         let location_facts = &mut self.location_facts;
         // Each target as it is lent (a table's, no copy of the list) or given (moved in).
-        let found = self.locations.lookup_each(uri, now, &mut |location| {
+        let mut visit = |location: Cow<'_, Location>| {
             if targets.len() >= max_targets {
                 return;
             }
@@ -675,7 +696,15 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             slot.path = path;
             slot.flow = flow;
             targets.push(slot);
-        });
+        };
+        let found = match uri {
+            Located::Parsed(uri) => Some(self.locations.lookup_each(uri, now, &mut visit)),
+            Located::Text(raw) => self.locations.lookup_each_str(raw, now, &mut visit),
+        };
+        let Some(found) = found else {
+            self.spares.keep_targets(targets);
+            return Err(400);
+        };
         if !found {
             self.spares.keep_targets(targets);
             return Err(404);
@@ -1981,10 +2010,9 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         if memo.local_domain && request.to_tag_bytes().is_none() {
             // A SIP URI without `maddr` in the proxy's domains, outside any dialog: what
             // `determine_targets` would find not predetermined and look up, as it is.
-            return match Uri::parse(raw) {
-                Ok(parsed) => self.located_targets(now, &parsed, memo.secure),
-                parsed => self.determine_targets(now, request, Some((raw, &parsed)), true),
-            };
+            // (A remembered URI parsed when it was remembered; one that did not would get
+            // 400 from `determine_targets`, as `located_targets_of` answers.)
+            return self.located_targets_of(now, Located::Text(raw), memo.secure);
         }
         let mut slot = TargetSlot::new_shared(Arc::clone(raw), 1000, false);
         slot.facts = Some(memo.facts);
