@@ -214,17 +214,10 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             location_facts: HashMap::default(),
             spares: Spares::default(),
             uri_memo: vec![None; URI_MEMO_SLOTS],
-            via_heads: [
-                Transport::Udp,
-                Transport::Tcp,
-                Transport::Tls,
-                Transport::Sctp,
-                Transport::Ws,
-                Transport::Wss,
-            ]
-            .into_iter()
-            .map(|t| (t, via_head(t, &config.sent_by)))
-            .collect(),
+            via_heads: Transport::ALL
+                .into_iter()
+                .map(|t| (t, via_head(t, &config.sent_by)))
+                .collect(),
             config,
             locations,
             resolver,

@@ -54,20 +54,21 @@ impl Transport {
 }
 
 impl Transport {
+    /// Every transport, in declaration order.
+    pub const ALL: [Transport; 6] = [
+        Transport::Udp,
+        Transport::Tcp,
+        Transport::Tls,
+        Transport::Sctp,
+        Transport::Ws,
+        Transport::Wss,
+    ];
+
     /// The transport named by a Via transport or a `transport` URI parameter, in any case
     /// (`udp`, `TCP`, `tls`, `sctp`, `ws`, `wss`); `None` for anything else.
     #[must_use]
     pub fn from_token(token: &str) -> Option<Transport> {
-        [
-            Transport::Udp,
-            Transport::Tcp,
-            Transport::Tls,
-            Transport::Sctp,
-            Transport::Ws,
-            Transport::Wss,
-        ]
-        .into_iter()
-        .find(|t| t.as_str().eq_ignore_ascii_case(token))
+        Transport::ALL.into_iter().find(|t| t.as_str().eq_ignore_ascii_case(token))
     }
 }
 
