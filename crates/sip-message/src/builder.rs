@@ -1117,28 +1117,7 @@ impl State {
         index.longest_line = index.longest_line.max(end - start);
         let at = index.ix.headers.len();
         index.ix.headers.push(Entry { name: e.name, name_text, value, line_end: line_end as u32 });
-        // `Keys::carry_copied`, for the lines a response copies (inlined: four a response).
-        let (keys, from) = (&mut index.ix.keys, &request.ix.keys);
-        let carry = |k: Option<Slot>| k.and_then(|k| k.rebase(e.value, value));
-        match e.name {
-            HeaderName::Via if keys.via.is_none() => {
-                keys.via = Some(at as u16);
-                keys.branch = carry(from.branch);
-            }
-            HeaderName::From if keys.from.is_none() => {
-                keys.from = Some(at as u16);
-                keys.from_tag = carry(from.from_tag);
-            }
-            HeaderName::CallId if keys.call_id.is_none() && from.call_id == Some(e.value) => {
-                keys.call_id = Some(value);
-            }
-            HeaderName::CSeq if !keys.cseq_seen => {
-                keys.cseq_seen = true;
-                keys.cseq_number = from.cseq_number;
-                keys.cseq_method.clone_from(&from.cseq_method);
-            }
-            _ => {}
-        }
+        index.ix.keys.carry_copied(&request.ix.keys, e.name, at, e.value, value);
     }
 
     /// Writes the lines of `run` (see [`copy_raw`](Self::copy_raw)) and CRLF, and empties it.

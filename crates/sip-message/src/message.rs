@@ -181,8 +181,9 @@ impl Keys {
     /// Carries the key a line copied from a message with keys `from` gives: the line `name`
     /// is header number `at` of the copy, its value `copied` in the original and `written` in
     /// the copy (same bytes). The first Via, From, Call-ID and CSeq lines take the original's
-    /// keys, rebased; other lines (and To, whose tag the copier writes) have none.
-    #[inline]
+    /// keys, rebased; other lines (and To, whose tag the copier writes) have none. Inlined
+    /// into its callers: it runs for every line a response or a forwarded copy takes over.
+    #[inline(always)]
     pub(crate) fn carry_copied(
         &mut self,
         from: &Keys,
