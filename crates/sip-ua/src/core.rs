@@ -3273,25 +3273,29 @@ impl UaCore {
         call_id: SmallVec<[u8; 48]>,
         local_tag: Tag,
     ) -> CallId {
-        // A tag that names its slot (see `call_tag`) is found without the map.
-        let tag = (tag_slot(local_tag.as_bytes()) != Some(self.calls.next_index()))
-            .then(|| local_tag.clone());
-        let (index, generation) =
-            self.calls.insert_with(|| Call::new(role, phase, call_id, local_tag));
-        let id = CallId { index, generation };
-        if let Some(tag) = tag {
-            self.by_local_tag.insert(tag, id);
-        }
-        id
+        let unnamed = self.unnamed_tag(&local_tag);
+        let slot = self.calls.insert_with(|| Call::new(role, phase, call_id, local_tag));
+        self.tagged(unnamed, slot)
     }
 
     #[cfg(test)]
     fn insert_call(&mut self, call: Call) -> CallId {
-        let tag = (tag_slot(call.local_tag.as_bytes()) != Some(self.calls.next_index()))
-            .then(|| call.local_tag.clone());
-        let (index, generation) = self.calls.insert(call);
+        let unnamed = self.unnamed_tag(&call.local_tag);
+        let slot = self.calls.insert(call);
+        self.tagged(unnamed, slot)
+    }
+
+    /// A copy of `tag` for the map when it does not name the slot the next call takes (see
+    /// [`call_tag`](Self::call_tag)): a tag that names its slot is found without the map.
+    fn unnamed_tag(&self, tag: &Tag) -> Option<Tag> {
+        (tag_slot(tag.as_bytes()) != Some(self.calls.next_index())).then(|| tag.clone())
+    }
+
+    /// The id of the call just put in `(index, generation)`, its tag mapped when
+    /// [`unnamed_tag`](Self::unnamed_tag) gave one.
+    fn tagged(&mut self, unnamed: Option<Tag>, (index, generation): (u32, u32)) -> CallId {
         let id = CallId { index, generation };
-        if let Some(tag) = tag {
+        if let Some(tag) = unnamed {
             self.by_local_tag.insert(tag, id);
         }
         id
