@@ -44,6 +44,58 @@ impl Message {
         }
     }
 
+    /// The top Via value of this request and where its `branch` value lies in it (start and
+    /// end), when the parser found that value of the plain shape validation reads fastest
+    /// (RFC 3261 §18.2.1, §20.42) and no edit has touched it since: `SIP/2.0/UDP`, one space,
+    /// a host (an IPv4 address or a host name) with an optional port, then only the
+    /// parameters `;branch=<token>`, `;received=<IPv4 address>` and `;rport` or
+    /// `;rport=<port>`, each at most once, in any order, and nothing else (no comma: the
+    /// value is its whole line). `None` for any other top Via (the caller reads those
+    /// itself), and on a response or a built message.
+    ///
+    /// A proxy reads the top Via of each request it forwards (its sent-by for the
+    /// `received` stamp, its branch for loop detection): with this it knows the shape
+    /// without walking the value again.
+    ///
+    /// ```
+    /// # use bytes::Bytes;
+    /// use sip_message::Message;
+    /// let invite = Message::parse(Bytes::from_static(
+    ///     b"INVITE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;rport;branch=z9hG4bK7\r\n\
+    ///       Max-Forwards: 70\r\nTo: <sip:bob@example.com>\r\nFrom: <sip:a@example.com>;tag=9\r\n\
+    ///       Call-ID: c1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n",
+    /// ))?;
+    /// let (value, branch) = invite.plain_top_via().expect("a plain Via");
+    /// assert_eq!(value, b"SIP/2.0/UDP 192.0.2.1;rport;branch=z9hG4bK7");
+    /// assert_eq!(branch.and_then(|(s, e)| value.get(s..e)), Some(&b"z9hG4bK7"[..]));
+    /// # Ok::<(), sip_message::ParseError>(())
+    /// ```
+    #[must_use]
+    #[inline]
+    #[allow(clippy::type_complexity)] // a value and a span: a named type would add nothing
+    pub fn plain_top_via(&self) -> Option<(&[u8], Option<(usize, usize)>)> {
+        let keys = &self.ix.keys;
+        let judged = keys.via_judged.0?;
+        let e = self.ix.headers.get(usize::from(keys.via?))?;
+        // The memo holds while the line's value is the range it was judged in (an edit of the
+        // Via lines observes them afresh, without judging).
+        if e.name != HeaderName::Via || e.value != judged {
+            return None;
+        }
+        let (start, end) = judged.in_buf()?;
+        let branch = match keys.branch {
+            Some(b) => {
+                let (b0, b1) = b.in_buf()?;
+                if b0 < start || b1 > end {
+                    return None;
+                }
+                Some((b0 - start, b1 - start))
+            }
+            None => None,
+        };
+        Some((self.slot(judged), branch))
+    }
+
     /// [`trying`](Self::trying) written directly, as `MessageBuilder::response_to` and
     /// `build` write and index it; `None` (the builder decides) for a copied value that is
     /// not trimmed or spans lines, or a response the default [`Limits`] refuse.
