@@ -106,6 +106,9 @@ impl Message {
         let mut longest = 0;
         let from = &self.ix.keys;
         let mut to = None;
+        // Lines written as the builder writes them are copied as they are, neighbours in one
+        // piece (the pending run of the request's buffer, `run`).
+        let mut run = (0, 0);
         for (old, e) in self.ix.headers.iter().enumerate() {
             match e.name {
                 HeaderName::Via
@@ -119,7 +122,8 @@ impl Message {
                 }
                 _ => continue,
             }
-            let (at, value) = write_plain(&mut buf, &mut ix.headers, &mut longest, self, e)?;
+            let (at, value) =
+                write_line(&mut buf, &mut run, &mut ix.headers, &mut longest, self, e)?;
             // The keys `copied_line` carries over from the request.
             ix.keys.carry_copied(from, e.name, at, e.value, value);
         }
@@ -130,10 +134,12 @@ impl Message {
             if from.to != Some(old as u16) {
                 return None;
             }
-            let (at, value) = write_plain(&mut buf, &mut ix.headers, &mut longest, self, e)?;
+            let (at, value) =
+                write_line(&mut buf, &mut run, &mut ix.headers, &mut longest, self, e)?;
             ix.keys.to = Some(at as u16);
             ix.keys.to_tag = from.to_tag.and_then(|k| k.rebase(e.value, value));
         }
+        flush_run(&mut buf, &mut run, self);
         // `Content-Length: 0`, the one Content-Length line.
         let name = HeaderName::ContentLength;
         let name_start = buf.len();
@@ -164,6 +170,72 @@ impl Message {
         ix.start = StartLine::Response { code: 100, reason: Slot::buf(r0, r1) };
         Some(Message::indexed(buf.freeze(), ix, body))
     }
+}
+
+/// Writes line `e` of `request` as `MessageBuilder::response_to` does: a line of the
+/// request's buffer whose name is written in full (any case) with one or two bytes before its
+/// value, in a buffer without folded lines, is copied as it is (its bytes from the name to the
+/// CR, then CRLF), joined to the pending `run` of such lines (copied by [`flush_run`], one piece
+/// for neighbouring lines); any other line flushes the run and is written by [`write_plain`].
+/// Its index and value slot, as `write_plain` gives them.
+#[inline(always)]
+fn write_line(
+    buf: &mut BytesMut,
+    run: &mut (usize, usize),
+    headers: &mut Headers,
+    longest: &mut usize,
+    request: &Message,
+    e: &Entry,
+) -> Option<(usize, Slot)> {
+    let raw = match (e.name_text.in_buf(), e.value.in_buf()) {
+        (Some((n0, n1)), Some((v0, v1))) => {
+            let end = e.line_end as usize;
+            let plain = !request.ix.keys.line_breaks
+                && n1 - n0 == e.name.as_str().len()
+                && (v0 == n1 + 2 || v0 == n1 + 1)
+                && v1 <= end;
+            plain.then_some((n0, end))
+        }
+        _ => None,
+    };
+    let Some((start, end)) = raw else {
+        flush_run(buf, run, request);
+        return write_plain(buf, headers, longest, request, e);
+    };
+    // The line joins the run when it starts where the run's last line ended (after its CRLF).
+    if run.1 == 0 || start != run.1 + 2 {
+        flush_run(buf, run, request);
+        *run = (start, end);
+    } else {
+        run.1 = end;
+    }
+    // Where the line lands once the run is copied.
+    let to = buf.len() + (start - run.0);
+    let moved = |s: Slot| {
+        let (a, b) = s.in_buf().unwrap_or_default();
+        Slot::buf(a - start + to, b - start + to)
+    };
+    *longest = (*longest).max(end - start);
+    let at = headers.len();
+    let value = moved(e.value);
+    headers.push(Entry {
+        name: e.name,
+        name_text: moved(e.name_text),
+        value,
+        line_end: (end - start + to) as u32,
+    });
+    Some((at, value))
+}
+
+/// Copies the pending `run` of `request`'s buffer (see [`write_line`]), lines from the first
+/// name to the last CR, then CRLF, and empties it.
+#[inline(always)]
+fn flush_run(buf: &mut BytesMut, run: &mut (usize, usize), request: &Message) {
+    if run.1 != 0 {
+        buf.extend_from_slice(request.buf.get(run.0..run.1).unwrap_or_default());
+        buf.extend_from_slice(b"\r\n");
+    }
+    *run = (0, 0);
 }
 
 /// Writes line `e` of `request` as `Name: value` with the canonical name and indexes it
@@ -273,6 +345,11 @@ mod tests {
                 "Contact: <sip:alice@192.0.2.1>",
                 "Route: <sip:p.example.com;lr>",
                 "X-Other: 1",
+                "via: SIP/2.0/UDP 192.0.2.4;branch=z9hG4bKc3",
+                "From:<sip:nospace@h>;tag=n",
+                "Call-ID:   spaced@h",
+                "CSEQ: 7 INVITE",
+                "Timestamp:\t1",
             ]), 0..12),
             method in proptest::sample::select(vec!["INVITE", "OPTIONS", "BYE"]),
         ) {
