@@ -105,8 +105,9 @@ pub struct Proxy<L, R> {
     route_memo: Option<(Bytes, bool)>,
     /// What §16.5 and §16.6 read of each location URI met, from its one parse (the location
     /// service answers with the same bindings call after call); emptied when it reaches
-    /// [`LOCATION_FACTS_LIMIT`] entries.
-    location_facts: HashMap<Box<str>, UriFacts, FixedState>,
+    /// [`LOCATION_FACTS_LIMIT`] entries. Its text is shared with the targets made of it (no
+    /// copy of the URI per request).
+    location_facts: HashMap<Arc<str>, UriFacts, FixedState>,
     /// Emptied target lists and stamped-Via buffers of freed contexts, reused by the next ones
     /// (at most [`SPARES`] of each): a call's contexts then allocate neither.
     spares: Spares,
@@ -654,15 +655,16 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             if targets.len() >= max_targets {
                 return;
             }
-            let facts = match location_facts.get(&*location.uri) {
-                Some(facts) => *facts,
+            let (uri, facts) = match location_facts.get_key_value(&*location.uri) {
+                Some((uri, facts)) => (Arc::clone(uri), *facts),
                 None => {
                     let facts = UriFacts::of(&Uri::parse(&location.uri));
                     if location_facts.len() >= LOCATION_FACTS_LIMIT {
                         location_facts.clear();
                     }
-                    location_facts.insert(location.uri.as_str().into(), facts);
-                    facts
+                    let uri: Arc<str> = location.uri.as_str().into();
+                    location_facts.insert(Arc::clone(&uri), facts);
+                    (uri, facts)
                 }
             };
             // A SIP or SIPS URI; SIPS only when the Request-URI is SIPS (§16.5).
@@ -674,17 +676,16 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
                 return;
             }
             let (q, flow) = (location.q.thousandths(), location.flow);
-            let (uri, path): (Box<str>, Vec<Box<str>>) = match location {
-                Cow::Owned(location) => (
-                    location.uri.into_boxed_str(),
-                    location.path.into_iter().map(String::into_boxed_str).collect(),
-                ),
-                Cow::Borrowed(location) => (
-                    location.uri.as_str().into(),
-                    location.path.iter().map(|p| p.as_str().into()).collect(),
-                ),
+            let path: Vec<Box<str>> = match location {
+                _ if location.path.is_empty() => Vec::new(),
+                Cow::Owned(location) => {
+                    location.path.into_iter().map(String::into_boxed_str).collect()
+                }
+                Cow::Borrowed(location) => {
+                    location.path.iter().map(|p| p.as_str().into()).collect()
+                }
             };
-            let mut slot = TargetSlot::new_owned(uri, q, true);
+            let mut slot = TargetSlot::new_shared(uri, q, true);
             slot.facts = Some(facts);
             slot.path = path;
             slot.flow = flow;

@@ -588,13 +588,18 @@ pub(crate) fn stateless_branch_without_loop_part(request: &Message) -> String {
 pub(crate) fn stateless_unique(request: &Message) -> Hex16 {
     let mut h = Fields::new(STATELESS);
     // As bytes: the parser keeps only a token branch, so the UTF-8 check could not fail.
+    // A judged top Via is its whole line: its value, with no split.
+    let top_via = match request.plain_top_via() {
+        Some((value, _)) => Some(value),
+        None => request.top_via(),
+    };
     match request.via_branch_bytes() {
         Some(branch) if branch.starts_with(BRANCH_COOKIE.as_bytes()) => {
             field(&mut h, branch);
-            field(&mut h, request.top_via().unwrap_or_default());
+            field(&mut h, top_via.unwrap_or_default());
         }
         _ => {
-            field(&mut h, request.top_via().unwrap_or_default());
+            field(&mut h, top_via.unwrap_or_default());
             field(&mut h, request.to_tag_bytes().unwrap_or_default());
             field(&mut h, request.from_tag_bytes().unwrap_or_default());
             field(&mut h, request.call_id_bytes().unwrap_or_default());
@@ -1296,6 +1301,8 @@ pub(crate) mod tests {
                 let line = m.header_lines(HeaderName::Via).next();
                 if let Some((value, branch)) = m.plain_top_via() {
                     proptest::prop_assert_eq!(Some(value), line);
+                    // The top value (what `stateless_unique` hashes) is the whole line.
+                    proptest::prop_assert_eq!(Some(value), m.top_via());
                     proptest::prop_assert_eq!(plain_via_judged(value, branch), plain_via(value));
                 }
                 let walked = match line.and_then(plain_via) {
