@@ -325,42 +325,42 @@ struct PlainParams<'a> {
 /// 255), then optionally `:` and a port of one to five digits without a leading zero, at most
 /// 65535; then the end or `;`. The address and the sent-by's length.
 fn plain_sent_by(bytes: &[u8]) -> Option<(std::net::Ipv4Addr, usize)> {
+    let digit = |i: usize| bytes.get(i).filter(|c| c.is_ascii_digit()).map(|&c| c - b'0');
+    // Four octets, `.` between them, each of one to three digits, a lone `0` or none leading.
     let mut octets = [0u8; 4];
-    let (mut dot, mut value, mut digits) = (0usize, 0u32, 0u32);
-    let mut end = bytes.len();
-    for (i, &c) in bytes.iter().enumerate() {
-        match c {
-            b'0'..=b'9' if digits < 3 && !(digits == 1 && value == 0) => {
-                value = value * 10 + u32::from(c - b'0');
-                digits += 1;
-            }
-            b'.' if digits > 0 && dot < 3 => {
-                *octets.get_mut(dot)? = u8::try_from(value).ok()?;
-                (dot, value, digits) = (dot + 1, 0, 0);
-            }
-            b':' | b';' => {
-                end = i;
-                break;
-            }
-            _ => return None,
-        }
-    }
-    if dot != 3 || digits == 0 {
-        return None;
-    }
-    *octets.get_mut(3)? = u8::try_from(value).ok()?;
-    let host = std::net::Ipv4Addr::from(octets);
-    match bytes.get(end..)? {
-        [] | [b';', ..] => Some((host, end)),
-        [b':', port @ ..] => {
-            let digits = port.iter().take_while(|c| c.is_ascii_digit()).count();
-            let (number, after) = port.split_at_checked(digits)?;
-            let plain = matches!(number, [b'1'..=b'9', ..]) && digits <= 5;
-            let value = number.iter().fold(0u32, |n, &c| n * 10 + u32::from(c - b'0'));
-            if !plain || value > u32::from(u16::MAX) || !matches!(after, [] | [b';', ..]) {
+    let mut i = 0;
+    for (k, octet) in octets.iter_mut().enumerate() {
+        if k > 0 {
+            if bytes.get(i) != Some(&b'.') {
                 return None;
             }
-            Some((host, end + 1 + digits))
+            i += 1;
+        }
+        let mut value = u32::from(digit(i)?);
+        i += 1;
+        if value != 0 {
+            for _ in 0..2 {
+                let Some(d) = digit(i) else { break };
+                value = value * 10 + u32::from(d);
+                i += 1;
+            }
+        }
+        *octet = u8::try_from(value).ok()?;
+    }
+    let host = std::net::Ipv4Addr::from(octets);
+    match bytes.get(i..)? {
+        [] | [b';', ..] => Some((host, i)),
+        [b':', port @ ..] => {
+            let digits = port.iter().take_while(|c| c.is_ascii_digit()).count();
+            if !(1..=5).contains(&digits) || port.first() == Some(&b'0') {
+                return None;
+            }
+            let (number, after) = port.split_at_checked(digits)?;
+            let value = number.iter().fold(0u32, |n, &c| n * 10 + u32::from(c - b'0'));
+            if value > u32::from(u16::MAX) || !matches!(after, [] | [b';', ..]) {
+                return None;
+            }
+            Some((host, i + 1 + digits))
         }
         _ => None,
     }
@@ -1238,6 +1238,93 @@ pub(crate) mod tests {
                 facts_of(plain_via_params(params.as_bytes())),
                 facts_of(plain_via_params_reference(params.as_bytes()))
             );
+        }
+    }
+
+    /// `plain_sent_by` as it was first written, byte by byte (the reference for the one that
+    /// reads octet by octet).
+    fn plain_sent_by_reference(bytes: &[u8]) -> Option<(std::net::Ipv4Addr, usize)> {
+        let mut octets = [0u8; 4];
+        let (mut dot, mut value, mut digits) = (0usize, 0u32, 0u32);
+        let mut end = bytes.len();
+        for (i, &c) in bytes.iter().enumerate() {
+            match c {
+                b'0'..=b'9' if digits < 3 && !(digits == 1 && value == 0) => {
+                    value = value * 10 + u32::from(c - b'0');
+                    digits += 1;
+                }
+                b'.' if digits > 0 && dot < 3 => {
+                    *octets.get_mut(dot)? = u8::try_from(value).ok()?;
+                    (dot, value, digits) = (dot + 1, 0, 0);
+                }
+                b':' | b';' => {
+                    end = i;
+                    break;
+                }
+                _ => return None,
+            }
+        }
+        if dot != 3 || digits == 0 {
+            return None;
+        }
+        *octets.get_mut(3)? = u8::try_from(value).ok()?;
+        let host = std::net::Ipv4Addr::from(octets);
+        match bytes.get(end..)? {
+            [] | [b';', ..] => Some((host, end)),
+            [b':', port @ ..] => {
+                let digits = port.iter().take_while(|c| c.is_ascii_digit()).count();
+                let (number, after) = port.split_at_checked(digits)?;
+                let plain = matches!(number, [b'1'..=b'9', ..]) && digits <= 5;
+                if !plain {
+                    return None;
+                }
+                let value = number.iter().fold(0u32, |n, &c| n * 10 + u32::from(c - b'0'));
+                if value > u32::from(u16::MAX) || !matches!(after, [] | [b';', ..]) {
+                    return None;
+                }
+                Some((host, end + 1 + digits))
+            }
+            _ => None,
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(5000))]
+
+        /// The octet-by-octet sent-by reading is the byte-by-byte one, on dotted quads and
+        /// near misses (leading zeros, long octets and ports, stray characters).
+        #[test]
+        fn plain_sent_by_reads_as_the_reference(
+            pieces in proptest::collection::vec(proptest::sample::select(vec![
+                "0", "1", "9", "25", "255", "256", "01", "199", "1000", ".", ".", ":", ";",
+                "5060", "65535", "65536", "0123", "123456789012", "a", " ", ";branch=x",
+            ]), 0..10),
+        ) {
+            let text: String = pieces.concat();
+            proptest::prop_assert_eq!(
+                plain_sent_by(text.as_bytes()),
+                plain_sent_by_reference(text.as_bytes())
+            );
+        }
+    }
+
+    #[test]
+    fn plain_sent_by_cases() {
+        for (text, expected) in [
+            ("192.0.2.1", Some(9)),
+            ("192.0.2.1:5060;rport", Some(14)),
+            ("0.0.0.0;x", Some(7)),
+            ("10.0.0.255:65535", Some(16)),
+            ("01.2.3.4", None),
+            ("1.2.3.4:05060", None),
+            ("1.2.3.4:65536", None),
+            ("1.2.3.4:123456789012", None),
+            ("1.2.3", None),
+            ("1.2.3.4.5", None),
+            ("1.2.3.1234", None),
+        ] {
+            assert_eq!(plain_sent_by(text.as_bytes()).map(|(_, n)| n), expected, "{text}");
+            assert_eq!(plain_sent_by(text.as_bytes()), plain_sent_by_reference(text.as_bytes()));
         }
     }
 
