@@ -242,40 +242,48 @@ fn is_canonical_aor(raw: &str) -> bool {
         return false;
     }
     // RFC 3261 §25.1: user = 1*( unreserved / escaped / user-unreserved ), here without
-    // escapes and without the user-unreserved ";", "?" and "/".
-    let user_char = |c: &u8| {
-        c.is_ascii_alphanumeric()
-            || matches!(c, b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')')
-            || matches!(c, b'&' | b'=' | b'+' | b'$' | b',')
+    // escapes and without the user-unreserved ";", "?" and "/". The user part is what comes
+    // before the first `@`, all of it user characters: the run of user characters at the
+    // front, when an `@` ends it (with none further on, there is no user part).
+    let run = rest.iter().position(|&c| !has(c, USER)).unwrap_or(rest.len());
+    let hostport = match rest.get(run) {
+        Some(b'@') if run > 0 => rest.get(run + 1..).unwrap_or_default(),
+        _ if rest.get(run..).is_some_and(|tail| tail.contains(&b'@')) => return false,
+        _ => rest,
     };
-    let hostport = match rest.iter().position(|&c| c == b'@') {
-        Some(at) => {
-            let (user, hostport) = rest.split_at(at);
-            if user.is_empty() || !user.iter().all(user_char) {
-                return false;
+    // A lower-case domain name: labels of at most 63 letters, digits and inner hyphens, the
+    // last one starting with a letter; then the end or `:` and a port.
+    let (mut label_len, mut last, mut top_first) = (0_usize, 0_u8, 0_u8);
+    let mut port = None;
+    for (i, &c) in hostport.iter().enumerate() {
+        match c {
+            b'.' | b':' => {
+                if label_len == 0 || !has(last, ALNUM) {
+                    return false;
+                }
+                if c == b':' {
+                    port = hostport.get(i + 1..);
+                    break;
+                }
+                label_len = 0;
             }
-            hostport.get(1..).unwrap_or_default()
+            _ if has(c, ALNUM) || (c == b'-' && label_len > 0) => {
+                if label_len == 0 {
+                    top_first = c;
+                }
+                label_len += 1;
+                if label_len > 63 {
+                    return false;
+                }
+                last = c;
+            }
+            _ => return false,
         }
-        None => rest,
-    };
-    let (host, port) = match hostport.iter().position(|&c| c == b':') {
-        Some(colon) => (hostport.get(..colon), hostport.get(colon + 1..)),
-        None => (Some(hostport), None),
-    };
-    let Some(host) = host else { return false };
-    let label_ok = |label: &[u8]| {
-        let alnum =
-            |c: Option<&u8>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
-        label.len() <= 63
-            && alnum(label.first())
-            && alnum(label.last())
-            && label.iter().all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
-    };
-    if !host.split(|&c| c == b'.').all(label_ok) {
+    }
+    if port.is_none() && (label_len == 0 || !has(last, ALNUM)) {
         return false;
     }
-    let top = host.rsplit(|&c| c == b'.').next().and_then(|label| label.first());
-    if !top.is_some_and(u8::is_ascii_lowercase) {
+    if !top_first.is_ascii_lowercase() {
         return false;
     }
     match port {
@@ -284,9 +292,46 @@ fn is_canonical_aor(raw: &str) -> bool {
             (1..=5).contains(&port.len())
                 && port.first() != Some(&b'0')
                 && port.iter().all(u8::is_ascii_digit)
-                && std::str::from_utf8(port).ok().and_then(|p| p.parse::<u16>().ok()).is_some()
+                && port.iter().fold(0_u32, |n, &c| n * 10 + u32::from(c - b'0')) <= 65535
         }
     }
+}
+
+/// The classes of [`CHAR_CLASS`]: a user-part character of [`is_canonical_aor`], a character
+/// of a lower-case domain label other than `-` (a letter or a digit).
+const USER: u8 = 1;
+const ALNUM: u8 = 2;
+
+/// Each byte's classes ([`USER`], [`ALNUM`]).
+static CHAR_CLASS: [u8; 256] = char_classes();
+
+// Runs at compile time only: every index is below 256 by construction.
+#[allow(clippy::indexing_slicing)]
+const fn char_classes() -> [u8; 256] {
+    let mut table = [0_u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        let mut class = 0;
+        if b.is_ascii_alphanumeric()
+            || matches!(b, b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')')
+            || matches!(b, b'&' | b'=' | b'+' | b'$' | b',')
+        {
+            class |= USER;
+        }
+        if b.is_ascii_lowercase() || b.is_ascii_digit() {
+            class |= ALNUM;
+        }
+        table[c] = class;
+        c += 1;
+    }
+    table
+}
+
+/// Whether byte `c` is of class `class`.
+#[inline]
+fn has(c: u8, class: u8) -> bool {
+    CHAR_CLASS.get(usize::from(c)).is_some_and(|k| k & class != 0)
 }
 
 impl StaticLocations {
@@ -562,6 +607,82 @@ mod tests {
                 prop_assert_eq!(found, expected, "{}", probe);
                 prop_assert_eq!(by_text, by_uri, "{}", probe);
             }
+        }
+    }
+
+    /// `is_canonical_aor` as first written (the reference for the one-pass one).
+    fn is_canonical_aor_reference(raw: &str) -> bool {
+        let b = raw.as_bytes();
+        let Some(rest) = b.strip_prefix(b"sip:").or_else(|| b.strip_prefix(b"sips:")) else {
+            return false;
+        };
+        if b.len() > super::AOR_KEY_ROOM {
+            return false;
+        }
+        // RFC 3261 §25.1: user = 1*( unreserved / escaped / user-unreserved ), here without
+        // escapes and without the user-unreserved ";", "?" and "/".
+        let user_char = |c: &u8| {
+            c.is_ascii_alphanumeric()
+                || matches!(c, b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')')
+                || matches!(c, b'&' | b'=' | b'+' | b'$' | b',')
+        };
+        let hostport = match rest.iter().position(|&c| c == b'@') {
+            Some(at) => {
+                let (user, hostport) = rest.split_at(at);
+                if user.is_empty() || !user.iter().all(user_char) {
+                    return false;
+                }
+                hostport.get(1..).unwrap_or_default()
+            }
+            None => rest,
+        };
+        let (host, port) = match hostport.iter().position(|&c| c == b':') {
+            Some(colon) => (hostport.get(..colon), hostport.get(colon + 1..)),
+            None => (Some(hostport), None),
+        };
+        let Some(host) = host else { return false };
+        let label_ok = |label: &[u8]| {
+            let alnum =
+                |c: Option<&u8>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+            label.len() <= 63
+                && alnum(label.first())
+                && alnum(label.last())
+                && label.iter().all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
+        };
+        if !host.split(|&c| c == b'.').all(label_ok) {
+            return false;
+        }
+        let top = host.rsplit(|&c| c == b'.').next().and_then(|label| label.first());
+        if !top.is_some_and(u8::is_ascii_lowercase) {
+            return false;
+        }
+        match port {
+            None => true,
+            Some(port) => {
+                (1..=5).contains(&port.len())
+                    && port.first() != Some(&b'0')
+                    && port.iter().all(u8::is_ascii_digit)
+                    && std::str::from_utf8(port).ok().and_then(|p| p.parse::<u16>().ok()).is_some()
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(5000))]
+
+        /// The one-pass check is the reference's, on AOR-like texts and near misses.
+        #[test]
+        fn canonical_aor_check_is_the_reference(
+            pieces in proptest::collection::vec(proptest::sample::select(vec![
+                "sip:", "sips:", "SIP:", "bob", "B", "@", "@", "example", ".", ".", "com", "x1",
+                "-", "a-b", "9", ":", "5060", "0", "65536", "%6F", ";lr", "!", "_", " ",
+                "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            ]), 0..9),
+        ) {
+            let text: String = pieces.concat();
+            prop_assert_eq!(super::is_canonical_aor(&text), is_canonical_aor_reference(&text));
+            let sip = format!("sip:{text}");
+            prop_assert_eq!(super::is_canonical_aor(&sip), is_canonical_aor_reference(&sip));
         }
     }
 
