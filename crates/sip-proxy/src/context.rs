@@ -224,6 +224,9 @@ pub(crate) struct Context {
     /// The top Via value of the copies: the request's stamped with `received` (§18.2.1), when
     /// the stamp changes it.
     pub(crate) top_via: Option<Vec<u8>>,
+    /// `request` is known to hold no Route line (§16.4 removed the last one, or there was
+    /// none): the copies look for none.
+    pub(crate) routeless: bool,
     pub(crate) invite: bool,
     /// The Request-URI is a resource of the proxy (§16.5: only then may 3xx add targets).
     pub(crate) local: bool,
@@ -261,6 +264,7 @@ impl Context {
             server_live: true,
             request,
             top_via: None,
+            routeless: false,
             invite,
             local,
             secure,

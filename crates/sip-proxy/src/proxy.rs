@@ -450,6 +450,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         // (when it is the only one) and for the `received` stamp below.
         let top_via = TopVia::of(&request);
         let (loop_part, read) = loop_hash_read(&request, self.config.stateless, Some(&top_via));
+        let route_lines = read.route_lines;
         if method != Method::Cancel && self.has_looped(&request, &loop_part, read.lone_branch) {
             self.stats.loops += 1;
             self.events.push_back(ProxyEvent::LoopDetected { server: id });
@@ -498,9 +499,13 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         if let (Some(raw), Some(Ok(Uri::Sip(sip)))) = (received_uri, &parsed_uri) {
             self.remember_uri(raw, sip);
         }
-        let (for_proxy, uri_kept) =
-            self.preprocess_routes(&mut request, parsed_uri.as_ref(), memo.as_ref());
-        if for_proxy && !request.has(HeaderName::Route) {
+        let (for_proxy, uri_kept, routes_left) =
+            self.preprocess_routes(&mut request, parsed_uri.as_ref(), memo.as_ref(), route_lines);
+        let routed = || match routes_left {
+            Some(left) => left > 0,
+            None => request.has(HeaderName::Route),
+        };
+        if for_proxy && !routed() {
             // The proxy is the final recipient: OPTIONS per §11, nothing else is served here.
             if method == Method::Options {
                 self.answer_options(now, txns, id);
@@ -550,6 +555,11 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             context.top_via = stamp;
             context
         });
+        // Set where it lies (an assignment in the closure above made it build the context
+        // aside and copy it in).
+        if let Some(ctx) = self.context_mut(cid) {
+            ctx.routeless = routes_left == Some(0);
+        }
         self.servers.insert(id, cid);
         self.events.push_back(ProxyEvent::Proxied { server: id, targets: count });
         self.advance(now, txns, cid);
@@ -723,9 +733,13 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         let best_q = targets.iter().map(|t| t.q).max().unwrap_or(0);
         let Some(target) = targets.iter().find(|t| t.q == best_q) else { return };
         let unique = stateless_unique(&request);
-        let Some((copy, hops)) =
-            self.build_copy_of(Cow::Owned(request), None, target.view(), self.config.record_route)
-        else {
+        let Some((copy, hops)) = self.build_copy_of(
+            Cow::Owned(request),
+            None,
+            target.view(),
+            self.config.record_route,
+            false,
+        ) else {
             return;
         };
         let Some(&hop) = hops.first() else { return };
@@ -765,7 +779,8 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         if let (Some(raw), Some(Ok(Uri::Sip(sip)))) = (received_uri, &parsed_uri) {
             self.remember_uri(raw, sip);
         }
-        let (for_proxy, uri_kept) = self.preprocess_routes(ack, parsed_uri.as_ref(), memo.as_ref());
+        let (for_proxy, uri_kept, _) =
+            self.preprocess_routes(ack, parsed_uri.as_ref(), memo.as_ref(), None);
         if for_proxy && !ack.has(HeaderName::Route) {
             return; // for the proxy itself: nothing to do
         }
@@ -807,7 +822,8 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         let unique = stateless_unique(ack);
         // Borrowed: only a copy that needs edits beyond the one-pass write (pushed Routes, a
         // strict route) clones it.
-        let Some((copy, hops)) = self.build_copy_of(Cow::Borrowed(&*ack), None, target, false)
+        let Some((copy, hops)) =
+            self.build_copy_of(Cow::Borrowed(&*ack), None, target, false, false)
         else {
             return;
         };
@@ -1643,12 +1659,20 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         record_route: bool,
     ) -> Option<(ForwardCopy<'a>, SmallVec<[Target; 2]>)> {
         let top_via = ctx.top_via.as_deref();
-        self.build_copy_of(Cow::Borrowed(&ctx.request), top_via, target.view(), record_route)
+        let routeless = ctx.routeless;
+        self.build_copy_of(
+            Cow::Borrowed(&ctx.request),
+            top_via,
+            target.view(),
+            record_route,
+            routeless,
+        )
     }
 
     /// [`build_copy`](Self::build_copy) of a request borrowed or owned (a request that is
     /// forwarded once and then dropped is edited, when it is, without a clone), whose top Via
-    /// value is replaced by `top_via` when given (the `received` stamp of §18.2.1).
+    /// value is replaced by `top_via` when given (the `received` stamp of §18.2.1). With
+    /// `routeless`, the request is known to hold no Route line.
     ///
     /// Unless Routes are pushed or a strict route reformats the copy (which read the copy as
     /// they change it), nothing is edited here: the copy is written in one pass once its Via
@@ -1659,6 +1683,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         top_via: Option<&'a [u8]>,
         target: TargetView<'a>,
         record_route: bool,
+        routeless: bool,
     ) -> Option<(ForwardCopy<'a>, SmallVec<[Target; 2]>)> {
         // Step 2. The target URI is parsed once: it is also the Request-URI whose scheme step 4
         // reads and, without Route, the next hop of step 7.
@@ -1708,8 +1733,15 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
                 copy.push_front(HeaderName::Route, outbound.clone()).ok()?;
             }
         }
-        // The top Route, read once: strict or not (no `lr`), SIPS or not, the next hop.
-        let mut top_route = copy.header(HeaderName::Route).and_then(route_uri).map(str::to_owned);
+        // The top Route, read once: strict or not (no `lr`), SIPS or not, the next hop. A
+        // request known to have none left after §16.4 (`routeless`) is not searched, unless
+        // Routes were pushed above.
+        debug_assert!(!routeless || edited || !copy.has(HeaderName::Route));
+        let mut top_route = if routeless && !edited {
+            None
+        } else {
+            copy.header(HeaderName::Route).and_then(route_uri).map(str::to_owned)
+        };
         let mut top_sip = top_route.as_deref().and_then(|u| SipUri::parse(u).ok());
         // The test postprocess_strict_route makes first; when it passes, the copy may change,
         // and its Request-URI and top Route are read again.
@@ -1927,12 +1959,18 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
     ///
     /// `uri` is the request's Request-URI, parsed (from a copy, so that the caller can keep
     /// the parse); the second answer is whether it is still the request's.
+    ///
+    /// `route_lines` is [`LoopRead::route_lines`](crate::routing::LoopRead) of the request as
+    /// received, if the caller read it: with it, the third answer is how many Route lines are
+    /// left (each holding one value), found without a look for more.
     fn preprocess_routes(
         &mut self,
         request: &mut Message,
         uri: Option<&Result<Uri<'_>, UriError>>,
         memo: Option<&UriMemo>,
-    ) -> (bool, bool) {
+        route_lines: Option<usize>,
+    ) -> (bool, bool, Option<usize>) {
+        let mut known = route_lines;
         // A remembered URI has no `maddr`: nothing to strip.
         let (mut for_proxy, mut stripped) = match memo {
             Some(memo) => (memo.for_proxy, None),
@@ -1941,6 +1979,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         let mut kept = true;
         if for_proxy && request.has(HeaderName::Route) {
             if let Some(uri) = pop_last_route(request) {
+                known = None;
                 let _ = request.set_request_uri(uri);
                 kept = false;
                 (for_proxy, stripped) = self.request_uri_facts(request.request_uri().as_ref());
@@ -1952,9 +1991,19 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             for_proxy = self.is_for_proxy(request);
         }
         // Each pop takes one value off (a line's first, or the line), so the loop ends: no
-        // count of the values first.
-        while request.remove_front_if(HeaderName::Route, |v| self.route_is_self(v)) {}
-        (for_proxy, kept)
+        // count of the values first. With lines of one value each counted, a pop takes a
+        // line, and the loop stops once none is left rather than looking for another.
+        match &mut known {
+            Some(left) => {
+                while *left > 0
+                    && request.remove_front_if(HeaderName::Route, |v| self.route_is_self(v))
+                {
+                    *left -= 1;
+                }
+            }
+            None => while request.remove_front_if(HeaderName::Route, |v| self.route_is_self(v)) {},
+        }
+        (for_proxy, kept, known)
     }
 
     /// The remembered facts of Request-URI `raw`, if it was met before ([`remember_uri`]).
@@ -2734,6 +2783,52 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1000))]
+
+        /// §16.4 with the Route lines counted by the loop hash's pass stops where the search
+        /// for one more stops: the same request, the same answers, and the count left is the
+        /// Route lines left.
+        #[test]
+        fn counted_routes_preprocess_as_searched_ones(
+            routes in proptest::collection::vec(proptest::sample::select(vec![
+                "own", "own_sips", "own, <sip:192.0.2.30;lr>", "<sip:192.0.2.30;lr>, own",
+                "<sip:192.0.2.30;lr>", "<sip:192.0.2.10:5060;lr>", "<sip:192.0.2.10:5070;lr>",
+                "<sip:192.0.2.10:5060>",
+            ]), 0..4),
+            uri in proptest::sample::select(vec![
+                "sip:bob@192.0.2.20:5060", "sip:192.0.2.10:5060", "sip:bob@example.com",
+                "sip:bob@192.0.2.20;maddr=192.0.2.10",
+            ]),
+        ) {
+            let config = ProxyConfig::new("sip:192.0.2.10:5060").unwrap().domain("example.com");
+            let own = String::from_utf8(config.record_route_sip.to_vec()).unwrap();
+            let own_sips = String::from_utf8(config.record_route_sips.to_vec()).unwrap();
+            let mut proxy = Proxy::new(config, StaticLocations::new(), StaticResolver::new());
+            let mut request = test_invite(uri, "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKa");
+            for route in &routes {
+                let value = route.replace("own_sips", &own_sips).replace("own", &own);
+                request.push_back(HeaderName::Route, value).unwrap();
+            }
+            let request = Message::parse(request.to_bytes()).unwrap();
+            let top = TopVia::of(&request);
+            let (_, read) = loop_hash_read(&request, false, Some(&top));
+            let parsed = request.request_uri_str().map(Uri::parse);
+            let (mut counted, mut searched) = (request.clone(), request.clone());
+            let a = proxy.preprocess_routes(&mut counted, parsed.as_ref(), None, read.route_lines);
+            let b = proxy.preprocess_routes(&mut searched, parsed.as_ref(), None, None);
+            proptest::prop_assert_eq!((a.0, a.1), (b.0, b.1));
+            proptest::prop_assert_eq!(b.2, None);
+            proptest::prop_assert_eq!(counted.to_bytes(), searched.to_bytes());
+            if let Some(left) = a.2 {
+                proptest::prop_assert_eq!(left, counted.header_lines(HeaderName::Route).count());
+            }
+            // Each line holding one value is counted.
+            let single = routes.iter().all(|r| !r.contains(','));
+            proptest::prop_assert_eq!(read.route_lines.is_some(), single);
+        }
+    }
+
     #[test]
     fn a_target_with_facts_builds_the_copy_a_parsed_one_builds() {
         // §16.6 steps 2-7 from the facts of an earlier parse, or from parsing the target here:
@@ -2777,12 +2872,14 @@ mod tests {
                         top_via.map(str::as_bytes),
                         plain.view(),
                         record_route,
+                        false,
                     );
                     let b = proxy.build_copy_of(
                         Cow::Borrowed(request),
                         top_via.map(str::as_bytes),
                         known.view(),
                         record_route,
+                        false,
                     );
                     let show = |r: Option<(ForwardCopy, SmallVec<[Target; 2]>)>| {
                         r.map(|(m, hops)| {

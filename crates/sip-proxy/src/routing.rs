@@ -455,6 +455,9 @@ pub(crate) struct LoopRead<'a> {
     /// Whether any Proxy-Require or Proxy-Authorization line is there (without one, §16.3
     /// step 5 has nothing to check).
     pub(crate) proxy_lines: bool,
+    /// How many Route lines there are, when each holds exactly one value (`None` otherwise):
+    /// §16.4 then knows when it has removed the last one without looking again.
+    pub(crate) route_lines: Option<usize>,
 }
 
 /// [`loop_hash_with`], and what else the same pass reads ([`LoopRead`]).
@@ -525,11 +528,17 @@ pub(crate) fn loop_hash_read<'a>(
             None => field(&mut h, bottom),
         }
     }
-    for line in routes {
+    // Whether every Route line holds exactly one value (then each is one `remove_front`).
+    let mut single = true;
+    for line in &routes {
+        let mut values = 0;
         for route in list_values(line) {
             field(&mut h, route);
+            values += 1;
         }
+        single &= values == 1;
     }
+    let route_lines = single.then_some(routes.len());
     if !for_stateless && proxy_lines {
         for line in request.header_lines(HeaderName::ProxyRequire) {
             field(&mut h, line);
@@ -538,7 +547,7 @@ pub(crate) fn loop_hash_read<'a>(
             field(&mut h, line);
         }
     }
-    (h.finish(), LoopRead { lone_branch, proxy_lines })
+    (h.finish(), LoopRead { lone_branch, proxy_lines, route_lines })
 }
 
 /// The values of one line of a list header, as [`Message::values`] reads them: split at its
