@@ -100,6 +100,9 @@ pub struct Proxy<L, R> {
     stats: ProxyStats,
     /// [`route_is_self`] of the proxy's own SIP and SIPS Record-Route values.
     own_routes_are_self: (bool, bool),
+    /// Whether the proxy's own SIP and SIPS Record-Route values hold no comma (a line equal
+    /// to one is then one value).
+    own_routes_are_one_value: (bool, bool),
     /// The last other Route value [`route_is_self`] was asked about, and its answer (UAs
     /// configured with this proxy as their outbound proxy send the same one every time).
     route_memo: Option<(Bytes, bool)>,
@@ -209,8 +212,11 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             route_is_self(&config, &config.record_route_sip),
             route_is_self(&config, &config.record_route_sips),
         );
+        let own_routes_are_one_value =
+            (!config.record_route_sip.contains(&b','), !config.record_route_sips.contains(&b','));
         Self {
             own_routes_are_self,
+            own_routes_are_one_value,
             route_memo: None,
             location_facts: HashMap::default(),
             spares: Spares::default(),
@@ -2120,15 +2126,16 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         // values, as the dialog's peers echo them (read without splitting the line: one value
         // with no comma is the whole line); otherwise as `header` reads it.
         let first_line = ack.header_lines(HeaderName::Route).next();
+        // (A line equal to one of them holds a comma when that value does, which is known.)
         let own = first_line.and_then(|line| {
-            let own = if line == self.config.record_route_sip.as_ref() {
-                self.own_routes_are_self.0
+            let (own, one_value) = if line == self.config.record_route_sip.as_ref() {
+                (self.own_routes_are_self.0, self.own_routes_are_one_value.0)
             } else if line == self.config.record_route_sips.as_ref() {
-                self.own_routes_are_self.1
+                (self.own_routes_are_self.1, self.own_routes_are_one_value.1)
             } else {
                 return None;
             };
-            (!line.contains(&b',')).then_some(own)
+            one_value.then_some(own)
         });
         let route_is_ours = match own {
             Some(own) => own,

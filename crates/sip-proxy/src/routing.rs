@@ -964,7 +964,20 @@ fn stamp_plain_into(via: &PlainVia<'_>, addr: std::net::SocketAddr, v: &mut Vec<
     let port = sip_message::Decimal::new(u64::from(addr.port()));
     let port = port.as_bytes();
     let octets = ip.octets();
-    let ip_len = octets.iter().map(|&o| octet_len(o)).sum::<usize>() + 3;
+    // From the address it was sent from, the usual case with `rport`, the `received` text is
+    // the sent-by's host as written (a plain sent-by's dotted quad is written as it prints).
+    let host_text = (via.host == ip).then(|| via.sent_by.split(|&c| c == b':').next()).flatten();
+    let ip_len = match host_text {
+        Some(text) => text.len(),
+        None => octets.iter().map(|&o| octet_len(o)).sum::<usize>() + 3,
+    };
+    let received = |v: &mut Vec<u8>| match host_text {
+        Some(text) => {
+            v.extend_from_slice(b";received=");
+            v.extend_from_slice(text);
+        }
+        None => push_received(v, octets),
+    };
     let rport_len = if via.has_rport { 1 + port.len() } else { 0 };
     v.clear();
     v.reserve(via.head.len() + via.params.len() + rport_len + 10 + ip_len);
@@ -982,7 +995,7 @@ fn stamp_plain_into(via: &PlainVia<'_>, addr: std::net::SocketAddr, v: &mut Vec<
             v.extend_from_slice(port);
         }
         v.extend_from_slice(after);
-        push_received(v, octets);
+        received(v);
         return true;
     }
     v.extend_from_slice(b"SIP/2.0/");
@@ -1000,7 +1013,7 @@ fn stamp_plain_into(via: &PlainVia<'_>, addr: std::net::SocketAddr, v: &mut Vec<
             }
         }
     }
-    push_received(v, octets);
+    received(v);
     true
 }
 
