@@ -133,6 +133,10 @@ pub(crate) struct Keys {
     pub(crate) from_judged: Judged,
     /// The value of the To key's line, when `fast_address` accepted it (as `via_judged`).
     pub(crate) to_judged: Judged,
+    /// The Request-URI, when the parser found it a SIP URI without headers as
+    /// [`Message::validate`] reads it (`walk_sip_uri_bytes` to its end): validation then
+    /// takes it as judged while the start line holds that range.
+    pub(crate) uri_judged: Judged,
 }
 
 /// The range of a value found well-formed as its line was indexed (or `None`): a memo that

@@ -322,9 +322,21 @@ impl Message {
         // bytes; a URI it reads to the end is ASCII, so text. Anything else (a bad URI,
         // another scheme, a URI the walk needs as text) goes the long way below, and a
         // Request-URI that is not text is left alone, as it always was.
-        let sip = match crate::uri::walk_sip_uri_bytes(raw, 0) {
-            Some(crate::uri::SipWalk::Ends { end, headers }) if end == raw.len() => Some(headers),
-            _ => None,
+        // The parser's walk, when it read the Request-URI to its end (`Keys::uri_judged`).
+        let judged = match &self.ix.start {
+            crate::message::StartLine::Request { uri, .. } => {
+                self.ix.keys.uri_judged.0 == Some(*uri)
+            }
+            crate::message::StartLine::Response { .. } => false,
+        };
+        let sip = match judged {
+            true => Some(false),
+            false => match crate::uri::walk_sip_uri_bytes(raw, 0) {
+                Some(crate::uri::SipWalk::Ends { end, headers }) if end == raw.len() => {
+                    Some(headers)
+                }
+                _ => None,
+            },
         };
         let uri = match sip {
             Some(_) => "",
