@@ -8,7 +8,7 @@
 use bytes::Bytes;
 
 use crate::chars::{TOKEN, in_class, is_token, is_ws, run_len};
-use crate::message::{Entry, Headers, Judged, Keys, Message, Slot, StartLine};
+use crate::message::{Entry, Headers, Judged, JudgedAll, Keys, Message, Slot, StartLine};
 use crate::validate::{fast_address_tag, fast_via_branch};
 use crate::{HeaderName, Limits, Method, ParseError, ParseErrorKind as K};
 
@@ -228,6 +228,9 @@ pub(crate) fn parse(buf: Bytes, limits: &Limits) -> Result<Message, ParseError> 
     let judge = matches!(start, StartLine::Request { .. });
     let mut message = Message::started(buf, start);
     message.ix.keys.uri_judged = uri_judged;
+    // A Content-Length line `observe` refuses fails the parse: if it returns, every one of
+    // them is well-formed.
+    message.ix.keys.lengths_judged = JudgedAll(true);
     let b: &[u8] = &message.buf;
     let headers = &mut message.ix.headers;
     let keys = &mut message.ix.keys;

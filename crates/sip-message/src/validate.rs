@@ -269,6 +269,8 @@ impl Message {
             //   `plain_call_id` accepts;
             // - the top Via, From and To lines the fast walks accepted when they were indexed
             //   (`Keys::via_judged`);
+            // - the Content-Length lines, when the parser found them all well-formed
+            //   (`Keys::lengths_judged`): `1*DIGIT` below 2^32, as `plain_number` accepts;
             // - the first CSeq and Max-Forwards lines, when their keys parsed
             //   (`parse_cseq`, `parse_small_number` up to 255): `1*DIGIT` below 2^31, then
             //   SP or HTAB (a value without a line break) and a token, or `1*DIGIT` up to 255,
@@ -283,6 +285,7 @@ impl Message {
                 HeaderName::Via => (4, keys.via_judged.0 == Some(e.value)),
                 HeaderName::MaxForwards => (5, count[5] == 0 && keys.max_forwards.is_some()),
                 HeaderName::ContentType => (6, false),
+                HeaderName::ContentLength => (NOT_REQUIRED, keys.lengths_judged.0),
                 _ => (NOT_REQUIRED, false),
             };
             if let Some(c) = count.get_mut(k) {
@@ -1354,6 +1357,50 @@ mod tests {
         }
 
         #[test]
+        fn judged_lengths_are_well_formed_through_edits(
+            lines in proptest::collection::vec(0..LENGTHS.len(), 0..3),
+            edits in proptest::collection::vec((0u8..5, 0..LENGTHS.len()), 0..4),
+            response in any::<bool>(),
+        ) {
+            // Content-Length lines as parsed (only well-formed ones parse), then edited with
+            // any value: the lines `validate` takes as judged must be well-formed, and its
+            // verdict the one of checking every line.
+            let mut raw = if response {
+                b"SIP/2.0 200 OK\r\n".to_vec()
+            } else {
+                b"BYE sip:b@192.0.2.2 SIP/2.0\r\nMax-Forwards: 70\r\n".to_vec()
+            };
+            raw.extend_from_slice(
+                b"Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1\r\nTo: <sip:b@192.0.2.2>;tag=1\r\n\
+                  From: <sip:a@192.0.2.1>;tag=2\r\nCall-ID: c@h\r\nCSeq: 2 BYE\r\n",
+            );
+            for &i in &lines {
+                raw.extend_from_slice(b"Content-Length: ");
+                raw.extend_from_slice(LENGTHS.get(i).copied().unwrap_or_default());
+                raw.extend_from_slice(b"\r\n");
+            }
+            raw.extend_from_slice(b"\r\n");
+            let Ok(mut msg) = Message::parse(Bytes::from(raw)) else { return Ok(()) };
+            let name = HeaderName::ContentLength;
+            for (op, v) in edits {
+                let v = Bytes::from_static(LENGTHS.get(v).copied().unwrap_or_default());
+                match op {
+                    0 => drop(msg.push_front(name, v)),
+                    1 => drop(msg.push_back(name, v)),
+                    2 => drop(msg.set(name, v)),
+                    3 => drop(msg.remove_front(name)),
+                    _ => drop(msg.push_back_named("l", v)),
+                }
+            }
+            if msg.ix.keys.lengths_judged.0 {
+                for line in msg.header_lines(name) {
+                    prop_assert_eq!(check_header(name, line), Ok(()), "{:?}", line);
+                }
+            }
+            prop_assert_eq!(msg.validate(), validate_reference(&msg));
+        }
+
+        #[test]
         fn number_keys_judge_as_the_typed_checks(
             cseq in proptest::collection::vec(0..NUMBER_PIECES.len(), 0..5),
             max_forwards in proptest::collection::vec(0..NUMBER_PIECES.len(), 0..4),
@@ -1421,6 +1468,9 @@ mod tests {
             }
         }
     }
+
+    /// Content-Length values for `judged_lengths_are_well_formed_through_edits`.
+    const LENGTHS: [&[u8]; 7] = [b"0", b"00", b"4294967295", b"4294967296", b"x", b"1 2", b"-1"];
 
     /// Pieces of the CSeq and Max-Forwards values of `number_keys_judge_as_the_typed_checks`.
     const NUMBER_PIECES: [&[u8]; 16] = [
