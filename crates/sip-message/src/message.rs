@@ -133,6 +133,15 @@ pub(crate) struct Keys {
     pub(crate) from_judged: Judged,
     /// The value of the To key's line, when `fast_address` accepted it (as `via_judged`).
     pub(crate) to_judged: Judged,
+    /// The Request-URI, when the parser found it a SIP URI without headers as
+    /// [`Message::validate`] reads it (`walk_sip_uri_bytes` to its end): validation then
+    /// takes it as judged while the start line holds that range.
+    pub(crate) uri_judged: Judged,
+    /// Every Content-Length line of the index was accepted by `observe` (`1*DIGIT` up to
+    /// 2^32 - 1): set by the parser, which refuses a message with any other, and cleared by
+    /// every edit of Content-Length lines ([`Message::rekey`]). [`Message::validate`] then
+    /// takes those lines as judged.
+    pub(crate) lengths_judged: JudgedAll,
 }
 
 /// The range of a value found well-formed as its line was indexed (or `None`): a memo that
@@ -155,6 +164,24 @@ impl fmt::Debug for Judged {
         // so that keys print alike when they say the same (the builder's keys, which carry
         // no memo, print as the parser's).
         f.write_str("Judged")
+    }
+}
+
+/// Whether every line of a header was found well-formed as it was indexed: a memo, like
+/// [`Judged`], equal to any other and printed alike (keys are equal when they say the same
+/// about a message; a message without the memo only checks the lines again).
+#[derive(Clone, Copy, Default)]
+pub(crate) struct JudgedAll(pub(crate) bool);
+
+impl PartialEq for JudgedAll {
+    fn eq(&self, _: &JudgedAll) -> bool {
+        true
+    }
+}
+
+impl fmt::Debug for JudgedAll {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("JudgedAll")
     }
 }
 
@@ -1466,7 +1493,11 @@ impl Message {
                 (keys.max_forwards, keys.max_forwards_seen) =
                     (fresh.max_forwards, fresh.max_forwards_seen);
             }
-            HeaderName::ContentLength => keys.content_length_lines = fresh.content_length_lines,
+            HeaderName::ContentLength => {
+                keys.content_length_lines = fresh.content_length_lines;
+                // An edited line may be one `observe` refuses.
+                keys.lengths_judged = JudgedAll(false);
+            }
             _ => {}
         }
         (keys.via, keys.from, keys.to) = (via, from, to);

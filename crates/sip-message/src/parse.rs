@@ -8,7 +8,7 @@
 use bytes::Bytes;
 
 use crate::chars::{TOKEN, in_class, is_token, is_ws, run_len};
-use crate::message::{Entry, Headers, Judged, Keys, Message, Slot, StartLine};
+use crate::message::{Entry, Headers, Judged, JudgedAll, Keys, Message, Slot, StartLine};
 use crate::validate::{fast_address_tag, fast_via_branch};
 use crate::{HeaderName, Limits, Method, ParseError, ParseErrorKind as K};
 
@@ -221,12 +221,16 @@ pub(crate) fn parse(buf: Bytes, limits: &Limits) -> Result<Message, ParseError> 
     if line.content_end - pos > limits.line_length() {
         return Err(ParseError::new(K::LineTooLong, pos));
     }
-    let start = parse_start_line(&buf, pos, line.content_end)?;
+    let (start, uri_judged) = parse_start_line(&buf, pos, line.content_end)?;
     pos = line.next;
 
     // Only requests are validated (RFC 3261 §8.2, §16.3): only theirs are judged as indexed.
     let judge = matches!(start, StartLine::Request { .. });
     let mut message = Message::started(buf, start);
+    message.ix.keys.uri_judged = uri_judged;
+    // A Content-Length line `observe` refuses fails the parse: if it returns, every one of
+    // them is well-formed.
+    message.ix.keys.lengths_judged = JudgedAll(true);
     let b: &[u8] = &message.buf;
     let headers = &mut message.ix.headers;
     let keys = &mut message.ix.keys;
@@ -365,14 +369,17 @@ pub(crate) fn body_slot(keys: &Keys, len: usize, body_start: usize) -> Result<Sl
 
 /// `Request-Line = Method SP Request-URI SP SIP-Version CRLF` or
 /// `Status-Line = SIP-Version SP Status-Code SP Reason-Phrase CRLF` (RFC 3261 §7.1, §7.2).
+///
+/// With the start line comes the Request-URI's slot when it is judged as `validate` would
+/// judge it (see [`Keys::uri_judged`]).
 pub(crate) fn parse_start_line(
     buf: &Bytes,
     start: usize,
     end: usize,
-) -> Result<StartLine, ParseError> {
+) -> Result<(StartLine, Judged), ParseError> {
     let line = buf.get(start..end).unwrap_or_default();
     if line.get(..4).is_some_and(|p| p == b"SIP/" || p.eq_ignore_ascii_case(b"SIP/")) {
-        return parse_status_line(start, line);
+        return parse_status_line(start, line).map(|s| (s, Judged(None)));
     }
     // The method is a few bytes: one word-at-a-time step finds the space after it.
     let Some(sp1) = find_any(line, 0, [b' ']) else {
@@ -402,8 +409,23 @@ pub(crate) fn parse_start_line(
     let version = line.get(sp2 + 1..).unwrap_or_default();
     check_version(version, start + sp2 + 1)?;
     let uri = line.get(sp1 + 1..sp2).unwrap_or_default();
-    check_request_uri(uri).map_err(|off| ParseError::new(K::RequestUri, start + sp1 + 1 + off))?;
-    Ok(StartLine::Request { method, uri: Slot::buf(start + sp1 + 1, start + sp2) })
+    // A SIP URI without headers, read to its end by the walk of `Message::validate`: what
+    // the structural check accepts (the walk's byte classes hold no whitespace, control,
+    // `<`, `>` or `"`), and judged for `validate` ([`Keys::uri_judged`]). Anything else takes
+    // the structural check alone, and so does an ACK's URI: a user agent validates no ACK
+    // (the ACK of a 2xx goes to its dialog, that of another final response to its
+    // transaction, RFC 3261 §17.2.1), and the walk costs more than the check.
+    let judged = method != Method::Ack
+        && matches!(
+            crate::uri::walk_sip_uri_bytes(uri, 0),
+            Some(crate::uri::SipWalk::Ends { end, headers: false }) if end == uri.len()
+        );
+    if !judged {
+        check_request_uri(uri)
+            .map_err(|off| ParseError::new(K::RequestUri, start + sp1 + 1 + off))?;
+    }
+    let uri = Slot::buf(start + sp1 + 1, start + sp2);
+    Ok((StartLine::Request { method, uri }, Judged(judged.then_some(uri))))
 }
 
 fn parse_status_line(start: usize, line: &[u8]) -> Result<StartLine, ParseError> {
@@ -876,7 +898,7 @@ mod tests {
         if line.content_end - pos > limits.line_length() {
             return Err(ParseError::new(K::LineTooLong, pos));
         }
-        let start = parse_start_line(&buf, pos, line.content_end)?;
+        let (start, _) = parse_start_line(&buf, pos, line.content_end)?;
         pos = line.next;
 
         let mut message = Message::started(buf, start);
@@ -1015,7 +1037,7 @@ mod tests {
             let mut line = vec![b'\n'; lead];
             line.extend(pieces.concat());
             let buf = Bytes::from(line);
-            let new = parse_start_line(&buf, lead.min(buf.len()), buf.len());
+            let new = parse_start_line(&buf, lead.min(buf.len()), buf.len()).map(|(s, _)| s);
             let old = parse_start_line_reference(&buf, lead.min(buf.len()), buf.len());
             prop_assert_eq!(format!("{new:?}"), format!("{old:?}"));
         }
@@ -1562,6 +1584,55 @@ mod tests {
         assert_eq!(parse_cseq(b"36893488147419103232 INVITE"), None);
         assert_eq!(parse_cseq(b"1INVITE"), None);
         assert_eq!(parse_cseq(b"1 INV ITE"), None);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+        /// A Request-URI the parser judges (the walk of `validate` reads it to its end) is one
+        /// the structural check accepts: skipping the check refuses nothing it refused. The
+        /// judged range is the start line's URI, and `validate` gives what it gives without
+        /// the memo.
+        #[test]
+        fn a_judged_request_uri_passes_the_structural_check(
+            pieces in proptest::collection::vec(proptest::sample::select(vec![
+                &b"sip:"[..], b"SIP:", b"sips:", b"tel:", b"bob", b"@", b"192.0.2.2", b":",
+                b"5060", b"99999", b"[::1]", b"[", b";lr", b";x=\"", b"?h=v", b"%41", b"%4",
+                b"<", b">", b"\"", b" ", b"\t", b"\x7f", b"\x01", b"\xc3\xa9", b"a.b-c",
+                b"&=+$,", b"/", b"_", b"~", b"*",
+            ]), 0..7),
+            method in proptest::sample::select(vec!["INVITE", "ACK", "BYE", "OPTIONS"]),
+        ) {
+            let uri = pieces.concat();
+            let judged = matches!(
+                crate::uri::walk_sip_uri_bytes(&uri, 0),
+                Some(crate::uri::SipWalk::Ends { end, headers: false }) if end == uri.len()
+            );
+            if judged {
+                prop_assert_eq!(check_request_uri(&uri), Ok(()));
+            }
+            let mut wire = format!("{method} ").into_bytes();
+            wire.extend_from_slice(&uri);
+            wire.extend_from_slice(
+                b" SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nMax-Forwards: 70\r\n\
+                  To: <sip:b@h>\r\nFrom: <sip:a@h>;tag=1\r\nCall-ID: c\r\n\
+                  CSeq: 1 INVITE\r\n\r\n",
+            );
+            let limits = Limits::default();
+            let new = parse(Bytes::from(wire.clone()), &limits);
+            let old = parse_reference(Bytes::from(wire), &limits);
+            prop_assert!(same_outcome(&new, &old));
+            if let Ok(msg) = new {
+                let StartLine::Request { uri: slot, .. } = msg.ix.start else {
+                    return Err(TestCaseError::fail("not a request"));
+                };
+                let memo = msg.ix.keys.uri_judged.0;
+                prop_assert_eq!(memo, (judged && method != "ACK").then_some(slot));
+                let mut unjudged = msg.clone();
+                unjudged.ix.keys.uri_judged = Judged(None);
+                prop_assert_eq!(msg.validate(), unjudged.validate());
+                prop_assert_eq!(msg.validate_for_forwarding(), unjudged.validate_for_forwarding());
+            }
+        }
     }
 
     #[test]

@@ -110,6 +110,9 @@ const REQUIRED: [HeaderName; 7] = [
     HeaderName::ContentType,
 ];
 
+/// The place in the counts of [`REQUIRED`] of a header that is not in it (past their end).
+const NOT_REQUIRED: usize = REQUIRED.len();
+
 /// The position of `name` in [`REQUIRED`], by one `match` rather than a search (every header
 /// line of every validated message is looked up).
 #[inline]
@@ -257,25 +260,38 @@ impl Message {
         // first malformed one kept for after the missing and multiple headers.
         let mut count = [0_u8; REQUIRED.len()];
         let (mut section, mut malformed) = (None, None);
+        let keys = &self.ix.keys;
         for e in &self.ix.headers {
-            if let Some(k) = required_index(e.name)
-                && let Some(c) = count.get_mut(k)
-            {
+            // One match per line gives its place in `REQUIRED` (`NOT_REQUIRED` for the other
+            // names) and whether its value is judged already:
+            // - the Call-ID key's line was found to be `word ["@" word]` when the key was
+            //   taken (the parser's and every edit's `is_call_id`), which is what
+            //   `plain_call_id` accepts;
+            // - the top Via, From and To lines the fast walks accepted when they were indexed
+            //   (`Keys::via_judged`);
+            // - the Content-Length lines, when the parser found them all well-formed
+            //   (`Keys::lengths_judged`): `1*DIGIT` below 2^32, as `plain_number` accepts;
+            // - the first CSeq and Max-Forwards lines, when their keys parsed
+            //   (`parse_cseq`, `parse_small_number` up to 255): `1*DIGIT` below 2^31, then
+            //   SP or HTAB (a value without a line break) and a token, or `1*DIGIT` up to 255,
+            //   which is what `plain_number` and the typed parsers accept.
+            let (k, judged) = match e.name {
+                HeaderName::To => (0, keys.to_judged.0 == Some(e.value)),
+                HeaderName::From => (1, keys.from_judged.0 == Some(e.value)),
+                HeaderName::CSeq => {
+                    (2, count[2] == 0 && keys.cseq_method.is_some() && !self.may_break(e.value))
+                }
+                HeaderName::CallId => (3, keys.call_id == Some(e.value)),
+                HeaderName::Via => (4, keys.via_judged.0 == Some(e.value)),
+                HeaderName::MaxForwards => (5, count[5] == 0 && keys.max_forwards.is_some()),
+                HeaderName::ContentType => (6, false),
+                HeaderName::ContentLength => (NOT_REQUIRED, keys.lengths_judged.0),
+                _ => (NOT_REQUIRED, false),
+            };
+            if let Some(c) = count.get_mut(k) {
                 *c = (*c + 1).min(2);
             }
-            // The Call-ID key's line was found to be `word ["@" word]` when the key was
-            // taken (the parser's and every edit's `is_call_id`), which is what
-            // `plain_call_id` accepts: judged already.
-            // Likewise the top Via, From and To lines the fast walks accepted when they were
-            // indexed (`Keys::via_judged`).
-            let judged = match e.name {
-                HeaderName::CallId => self.ix.keys.call_id == Some(e.value),
-                HeaderName::Via => self.ix.keys.via_judged.0 == Some(e.value),
-                HeaderName::From => self.ix.keys.from_judged.0 == Some(e.value),
-                HeaderName::To => self.ix.keys.to_judged.0 == Some(e.value),
-                _ => false,
-            };
-            if malformed.is_none() && scope.covers(e.name) && !judged {
+            if malformed.is_none() && !judged && scope.covers(e.name) {
                 malformed = check_entry(self, &mut section, e).err();
             }
         }
@@ -309,9 +325,21 @@ impl Message {
         // bytes; a URI it reads to the end is ASCII, so text. Anything else (a bad URI,
         // another scheme, a URI the walk needs as text) goes the long way below, and a
         // Request-URI that is not text is left alone, as it always was.
-        let sip = match crate::uri::walk_sip_uri_bytes(raw, 0) {
-            Some(crate::uri::SipWalk::Ends { end, headers }) if end == raw.len() => Some(headers),
-            _ => None,
+        // The parser's walk, when it read the Request-URI to its end (`Keys::uri_judged`).
+        let judged = match &self.ix.start {
+            crate::message::StartLine::Request { uri, .. } => {
+                self.ix.keys.uri_judged.0 == Some(*uri)
+            }
+            crate::message::StartLine::Response { .. } => false,
+        };
+        let sip = match judged {
+            true => Some(false),
+            false => match crate::uri::walk_sip_uri_bytes(raw, 0) {
+                Some(crate::uri::SipWalk::Ends { end, headers }) if end == raw.len() => {
+                    Some(headers)
+                }
+                _ => None,
+            },
         };
         let uri = match sip {
             Some(_) => "",
@@ -1161,6 +1189,26 @@ mod tests {
         Ok(())
     }
 
+    /// What `validate` takes for granted of the first CSeq and Max-Forwards lines whose keys
+    /// parsed: the typed check accepts them (a CSeq value only without a line break).
+    fn number_keys_are_plain(msg: &Message) -> Result<(), TestCaseError> {
+        let keys = &msg.ix.keys;
+        for (name, keyed) in [
+            (HeaderName::CSeq, keys.cseq_method.is_some()),
+            (HeaderName::MaxForwards, keys.max_forwards.is_some()),
+        ] {
+            let first = msg.ix.headers.iter().find(|e| e.name == name);
+            if let Some(e) = first
+                && keyed
+                && (name == HeaderName::MaxForwards || !msg.may_break(e.value))
+            {
+                let v = msg.slot(e.value);
+                prop_assert_eq!(check_header(name, v), Ok(()), "{:?}", v);
+            }
+        }
+        Ok(())
+    }
+
     /// What `validate` takes for granted of the judged top Via, From and To: each is the value
     /// of its key's line, and the fast walk accepts it.
     fn via_judged_is_fast(msg: &Message) -> Result<(), TestCaseError> {
@@ -1239,6 +1287,7 @@ mod tests {
                 let Ok(msg) = Message::parse(Bytes::from(raw)) else { continue };
                 assert!(call_id_key_is_plain(&msg).is_ok(), "{:?}", entry.path());
                 assert!(via_judged_is_fast(&msg).is_ok(), "{:?}", entry.path());
+                assert!(number_keys_are_plain(&msg).is_ok(), "{:?}", entry.path());
                 assert_eq!(msg.validate(), validate_reference(&msg), "{:?}", entry.path());
                 keyed += usize::from(msg.ix.keys.call_id.is_some());
             }
@@ -1267,6 +1316,7 @@ mod tests {
             if let Ok(msg) = Message::parse(Bytes::from(raw)) {
                 call_id_key_is_plain(&msg)?;
                 via_judged_is_fast(&msg)?;
+                number_keys_are_plain(&msg)?;
                 prop_assert_eq!(msg.validate(), validate_reference(&msg));
                 // §16.3 step 1: the proxy's check is the same with fewer headers judged, so it
                 // passes whatever `validate` passes, and what it refuses `validate` refuses.
@@ -1302,7 +1352,85 @@ mod tests {
             }
             call_id_key_is_plain(&msg)?;
             via_judged_is_fast(&msg)?;
+            number_keys_are_plain(&msg)?;
             prop_assert_eq!(msg.validate(), validate_reference(&msg));
+        }
+
+        #[test]
+        fn judged_lengths_are_well_formed_through_edits(
+            lines in proptest::collection::vec(0..LENGTHS.len(), 0..3),
+            edits in proptest::collection::vec((0u8..5, 0..LENGTHS.len()), 0..4),
+            response in any::<bool>(),
+        ) {
+            // Content-Length lines as parsed (only well-formed ones parse), then edited with
+            // any value: the lines `validate` takes as judged must be well-formed, and its
+            // verdict the one of checking every line.
+            let mut raw = if response {
+                b"SIP/2.0 200 OK\r\n".to_vec()
+            } else {
+                b"BYE sip:b@192.0.2.2 SIP/2.0\r\nMax-Forwards: 70\r\n".to_vec()
+            };
+            raw.extend_from_slice(
+                b"Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1\r\nTo: <sip:b@192.0.2.2>;tag=1\r\n\
+                  From: <sip:a@192.0.2.1>;tag=2\r\nCall-ID: c@h\r\nCSeq: 2 BYE\r\n",
+            );
+            for &i in &lines {
+                raw.extend_from_slice(b"Content-Length: ");
+                raw.extend_from_slice(LENGTHS.get(i).copied().unwrap_or_default());
+                raw.extend_from_slice(b"\r\n");
+            }
+            raw.extend_from_slice(b"\r\n");
+            let Ok(mut msg) = Message::parse(Bytes::from(raw)) else { return Ok(()) };
+            let name = HeaderName::ContentLength;
+            for (op, v) in edits {
+                let v = Bytes::from_static(LENGTHS.get(v).copied().unwrap_or_default());
+                match op {
+                    0 => drop(msg.push_front(name, v)),
+                    1 => drop(msg.push_back(name, v)),
+                    2 => drop(msg.set(name, v)),
+                    3 => drop(msg.remove_front(name)),
+                    _ => drop(msg.push_back_named("l", v)),
+                }
+            }
+            if msg.ix.keys.lengths_judged.0 {
+                for line in msg.header_lines(name) {
+                    prop_assert_eq!(check_header(name, line), Ok(()), "{:?}", line);
+                }
+            }
+            prop_assert_eq!(msg.validate(), validate_reference(&msg));
+        }
+
+        #[test]
+        fn number_keys_judge_as_the_typed_checks(
+            cseq in proptest::collection::vec(0..NUMBER_PIECES.len(), 0..5),
+            max_forwards in proptest::collection::vec(0..NUMBER_PIECES.len(), 0..4),
+            edited in any::<bool>(),
+            second in any::<bool>(),
+        ) {
+            // CSeq and Max-Forwards values of digits, whitespace (folds too) and tokens: the
+            // lines the keys judge must be the lines the typed checks accept.
+            let value = |pieces: &[usize]| -> Vec<u8> {
+                pieces.iter().flat_map(|&i| NUMBER_PIECES.get(i).copied().unwrap_or_default())
+                    .copied().collect()
+            };
+            let mut raw = b"BYE sip:b@192.0.2.2 SIP/2.0\r\n\
+                Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1\r\nTo: <sip:b@192.0.2.2>;tag=1\r\n\
+                From: <sip:a@192.0.2.1>;tag=2\r\nCall-ID: c@h\r\nCSeq: ".to_vec();
+            raw.extend(value(&cseq));
+            raw.extend_from_slice(b"\r\nMax-Forwards: ");
+            raw.extend(value(&max_forwards));
+            if second {
+                raw.extend_from_slice(b"\r\nMax-Forwards: 7\r\nCSeq: 2 BYE");
+            }
+            raw.extend_from_slice(b"\r\n\r\n");
+            let Ok(mut msg) = Message::parse(Bytes::from(raw)) else { return Ok(()) };
+            if edited {
+                let _ = msg.push_front(HeaderName::CSeq, Bytes::from(value(&max_forwards)));
+                let _ = msg.push_back(HeaderName::MaxForwards, Bytes::from(value(&cseq)));
+            }
+            number_keys_are_plain(&msg)?;
+            prop_assert_eq!(msg.validate(), validate_reference(&msg));
+            prop_assert_eq!(msg.validate_for_forwarding().is_ok(), msg.validate().is_ok());
         }
 
         #[test]
@@ -1340,6 +1468,29 @@ mod tests {
             }
         }
     }
+
+    /// Content-Length values for `judged_lengths_are_well_formed_through_edits`.
+    const LENGTHS: [&[u8]; 7] = [b"0", b"00", b"4294967295", b"4294967296", b"x", b"1 2", b"-1"];
+
+    /// Pieces of the CSeq and Max-Forwards values of `number_keys_judge_as_the_typed_checks`.
+    const NUMBER_PIECES: [&[u8]; 16] = [
+        b"1",
+        b"0",
+        b"70",
+        b"255",
+        b"256",
+        b"2147483647",
+        b"2147483648",
+        b" ",
+        b"\t",
+        b"\r\n ",
+        b"\r\n\t",
+        b"BYE",
+        b"INVITE",
+        b"x/y",
+        b",",
+        b"-",
+    ];
 
     /// From and To values for the edits of `validate_matches_the_reference_after_key_edits`.
     const ADDRESSES: [&str; 4] = [
