@@ -149,6 +149,18 @@ pub(crate) fn locate(buf: &[u8], hint: usize, part: &[u8]) -> Option<(u32, u32)>
     span_at(buf, buf.as_ptr() as usize + start, part.len())
 }
 
+/// Where `part` lies in `buf`: its own place when it is a sub-slice of `buf` (`part` is then
+/// those very bytes, so they are not compared), else its first occurrence. For a `part`
+/// borrowed from where it was read; [`locate`] takes the address instead.
+pub(crate) fn locate_borrowed(buf: &[u8], part: &[u8]) -> Option<(u32, u32)> {
+    // Both slices are live: if `part`'s memory lies within `buf`'s, it is part of that buffer.
+    if let Some(range) = span_at(buf, part.as_ptr() as usize, part.len()) {
+        return Some(range);
+    }
+    let start = find(buf, part)?;
+    span_at(buf, buf.as_ptr() as usize + start, part.len())
+}
+
 /// The first occurrence of `part` in `buf`, as `memchr::memmem::find` gives it, found by
 /// checking each occurrence of its first byte: a branch starts with `z`, rare in a message
 /// before the top Via, so this beats building a substring searcher for one search.
@@ -641,6 +653,27 @@ mod tests {
                 rest /= 62;
             }
             proptest::prop_assert_eq!(split, one_by_one);
+        }
+
+        // A part borrowed from the buffer is found where it lies, as the address check with
+        // the comparison finds it; a part held elsewhere is searched for, as `locate` does.
+        #[test]
+        fn locate_borrowed_is_locate(
+            buf in proptest::collection::vec(proptest::sample::select(b"az9;=".to_vec()), 0..64),
+            a in 0..64usize,
+            len in 0..8usize,
+        ) {
+            let start = a.min(buf.len());
+            let end = (start + len).min(buf.len());
+            let part = &buf[start..end];
+            let hint = part.as_ptr() as usize;
+            proptest::prop_assert_eq!(locate_borrowed(&buf, part), locate(&buf, hint, part));
+            proptest::prop_assert_eq!(
+                locate_borrowed(&buf, part),
+                Some((start as u32, end as u32))
+            );
+            let copy = part.to_vec();
+            proptest::prop_assert_eq!(locate_borrowed(&buf, &copy), locate(&buf, 0, &copy));
         }
 
         // The first-byte scan finds the first occurrence, as memmem does.

@@ -28,8 +28,8 @@ use sip_message::{HeaderName, Message, Method};
 
 use crate::client::{ClientInvite, ClientNonInvite};
 use crate::keys::{
-    BRANCH_LEN, KeyBytes, LegacyKey, SentByMemo, build_cancel, has_cookie, locate, new_branch,
-    new_branch_bytes, reparse, top_sent_by, with_via_transport,
+    BRANCH_LEN, KeyBytes, LegacyKey, SentByMemo, build_cancel, has_cookie, locate, locate_borrowed,
+    new_branch, new_branch_bytes, reparse, top_sent_by, with_via_transport,
 };
 use crate::machine::{Ctx, Next, Outbox, Step, Stimulus, TimerQueue, Timers, Up as Pass, nanos};
 use crate::server::{ServerInvite, ServerNonInvite};
@@ -256,6 +256,15 @@ impl Branch {
     /// The branch of `request` in its bytes, `hint` being the address it was read from.
     fn of(request: &Bytes, hint: usize, branch: &[u8]) -> Branch {
         match locate(request, hint, branch) {
+            Some((start, end)) => Branch::In(start, end),
+            None => Branch::Copy(branch.into()),
+        }
+    }
+
+    /// [`of`](Self::of) for a `branch` borrowed from where it was read (the request's own
+    /// bytes, when they are the ones kept): found by its address alone.
+    fn borrowed(request: &Bytes, branch: &[u8]) -> Branch {
+        match locate_borrowed(request, branch) {
             Some((start, end)) => Branch::In(start, end),
             None => Branch::Copy(branch.into()),
         }
@@ -761,7 +770,7 @@ impl TransactionTable {
             let branch = Branch::of(&bytes, hint, &branch);
             (bytes, target, branch)
         } else {
-            let branch = Branch::of(&bytes, hint, branch);
+            let branch = Branch::borrowed(&bytes, branch);
             (bytes, target, branch)
         };
         let id = self.next_id();
@@ -984,6 +993,18 @@ impl TransactionTable {
     pub fn draw_branch(&mut self) -> DrawnBranch {
         let mark = self.rng.get_word_pos();
         DrawnBranch { bytes: self.fresh_branch(), mark }
+    }
+
+    /// [`draw_branch`](Self::draw_branch) for a request sent outside any transaction with
+    /// [`send_stateless`](Self::send_stateless), the ACK for a 2xx (RFC 3261 §13.2.2.4): the
+    /// same draw from the seeded generator, so the same bytes, without the search of live
+    /// client transactions that a branch for a transaction gets (`draw_branch` hashes the
+    /// branch and looks it up, for the transaction about to begin; no transaction begins with
+    /// this one). A draw repeating a live branch, which the search would redraw, has odds of
+    /// 62^-16 against it.
+    pub fn draw_stateless_branch(&mut self) -> DrawnBranch {
+        let mark = self.rng.get_word_pos();
+        DrawnBranch { bytes: new_branch_bytes(&mut self.rng), mark }
     }
 
     /// Undoes [`draw_branch`](Self::draw_branch): the generator goes back to where it was
@@ -1310,7 +1331,7 @@ impl TransactionTable {
         let merge_hash = merge.as_ref().map_or(0, |key| self.hasher.hash_one(key));
         let bytes = request.to_bytes();
         let given = request.via_branch_bytes().unwrap_or_default();
-        let branch = Branch::of(&bytes, given.as_ptr() as usize, given);
+        let branch = Branch::borrowed(&bytes, given);
         let cseq_method = request.cseq_method().cloned().unwrap_or_else(|| method.clone());
         let id = self.next_id();
         // The TU hears of the request before anything the transaction does (which starts with
@@ -2058,6 +2079,23 @@ mod tests {
             }
         }
         assert_eq!(order, ["100", "request"]);
+    }
+
+    #[test]
+    fn a_stateless_branch_is_the_draw_a_transaction_branch_would_be() {
+        let config = TransactionConfig::default().rng_seed(9);
+        let (mut searched, mut stateless) =
+            (TransactionTable::new(config.clone()), TransactionTable::new(config));
+        for _ in 0..50 {
+            assert_eq!(
+                searched.draw_branch().as_bytes(),
+                stateless.draw_stateless_branch().as_bytes()
+            );
+        }
+        // Given back, it leaves the generator where it was.
+        let drawn = stateless.draw_stateless_branch();
+        stateless.return_branch(drawn);
+        assert_eq!(searched.draw_branch().as_bytes(), stateless.draw_stateless_branch().as_bytes());
     }
 
     #[test]

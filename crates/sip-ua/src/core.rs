@@ -2576,8 +2576,9 @@ impl UaCore {
         body: Option<&Body>,
         remember: bool,
     ) -> Result<(), UaError> {
-        // A branch as `TransactionTable::new_branch` draws it, without allocating.
-        let branch = txns.draw_branch();
+        // A branch as `TransactionTable::new_branch` draws it, without allocating (and without
+        // the search for a transaction's branch: the ACK begins none).
+        let branch = txns.draw_stateless_branch();
         let (idx, target) = self.dialog_target(call, remote_tag)?;
         let Self { calls, consts, via_buf, config, builders, .. } = self;
         let via = fill_bytes(
