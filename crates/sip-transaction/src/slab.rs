@@ -61,6 +61,7 @@ impl<T> Slab<T> {
     }
 
     /// The id the next [`insert`](Self::insert) returns.
+    #[inline]
     pub(crate) fn next_id(&self) -> TransactionId {
         match self.free.last() {
             Some(&index) => self.id_of(index),
