@@ -41,6 +41,7 @@ pub(crate) fn name_slot(branch: &mut [u8; BRANCH_LEN], index: u32) -> bool {
 /// The slot a branch of the generated length names in its last [`BRANCH_SLOT_LEN`]
 /// characters (see [`name_slot`]); `None` for any other branch. Only a transaction whose
 /// branch is known to name its own slot is looked for there.
+#[inline]
 pub(crate) fn branch_slot(branch: &[u8]) -> Option<u32> {
     /// Each byte's base-62 digit value, 62 for a byte that is none.
     // Evaluated when compiling: an index out of bounds would fail the build, not panic.

@@ -1427,16 +1427,17 @@ impl TransactionTable {
     /// The client transaction with `branch` whose request's method is `method` (§17.1.3): at
     /// the slot the branch names, if its transaction is [named](Entry::named) by it, else in
     /// `clients`.
-    #[inline]
+    #[inline(always)]
     fn find_client(&self, branch: &[u8], method: &Method) -> Option<TransactionId> {
         let slots = &self.slots;
         if let Some(index) = branch_slot(branch)
-            && live(slots, index).is_some_and(|e| e.named && e.branch() == branch)
+            && let Some((id, e)) = slots.live_at(index)
+            && e.named
+            && e.branch() == branch
+            // A branch is one transaction's, but for its CANCEL's (which is not named).
+            && e.method_is(method)
         {
-            // A branch is one transaction's (with its CANCEL's, which is not named).
-            if live(slots, index).is_some_and(|e| e.method_is(method)) {
-                return Some(id_of(slots, index));
-            }
+            return Some(id);
         }
         if self.clients.is_empty() {
             return None;
