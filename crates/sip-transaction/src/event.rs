@@ -16,6 +16,18 @@ pub struct TransactionId {
     pub(crate) generation: u32,
 }
 
+impl TransactionId {
+    /// The id's slot in its table: live transactions of one table have distinct slots, and
+    /// the slot of a freed one is reused (under a new id), so a TU can keep what it knows of
+    /// its transactions in a vector indexed by slot rather than in a hash map, comparing the
+    /// whole id to tell a reused slot from its former transaction.
+    #[must_use]
+    #[inline]
+    pub fn slot(self) -> u32 {
+        self.index
+    }
+}
+
 impl fmt::Display for TransactionId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "tx{}.{}", self.index, self.generation)

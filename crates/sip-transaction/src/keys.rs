@@ -18,6 +18,57 @@ const BRANCH_RANDOM_LEN: usize = 16;
 
 const ALPHABET: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
+/// How many characters at the end of a branch the table generates name the slot of the client
+/// transaction it is drawn for, so that a response finds its transaction without hashing the
+/// branch; the 12 random characters left carry about 71 bits.
+const BRANCH_SLOT_LEN: usize = 4;
+
+/// Writes slot `index` as the last [`BRANCH_SLOT_LEN`] characters of `branch` (base 62, most
+/// significant first); whether it fits (an index of 62^4 or more leaves the branch random).
+pub(crate) fn name_slot(branch: &mut [u8; BRANCH_LEN], index: u32) -> bool {
+    if u64::from(index) >= 62u64.pow(BRANCH_SLOT_LEN as u32) {
+        return false;
+    }
+    let Some(digits) = branch.get_mut(BRANCH_LEN - BRANCH_SLOT_LEN..) else { return false };
+    let mut n = index;
+    for c in digits.iter_mut().rev() {
+        *c = ALPHABET.get((n % 62) as usize).copied().unwrap_or(b'0');
+        n /= 62;
+    }
+    true
+}
+
+/// The slot a branch of the generated length names in its last [`BRANCH_SLOT_LEN`]
+/// characters (see [`name_slot`]); `None` for any other branch. Only a transaction whose
+/// branch is known to name its own slot is looked for there.
+#[inline]
+pub(crate) fn branch_slot(branch: &[u8]) -> Option<u32> {
+    /// Each byte's base-62 digit value, 62 for a byte that is none.
+    // Evaluated when compiling: an index out of bounds would fail the build, not panic.
+    #[allow(clippy::indexing_slicing)]
+    const DIGITS: [u8; 256] = {
+        let mut table = [62u8; 256];
+        let mut i = 0;
+        while i < 62 {
+            table[ALPHABET[i] as usize] = i as u8;
+            i += 1;
+        }
+        table
+    };
+    if branch.len() != BRANCH_LEN {
+        return None;
+    }
+    let mut n = 0u32;
+    for &c in branch.get(BRANCH_LEN - BRANCH_SLOT_LEN..)? {
+        let digit = DIGITS.get(usize::from(c)).copied().unwrap_or(62);
+        if digit >= 62 {
+            return None;
+        }
+        n = n * 62 + u32::from(digit);
+    }
+    Some(n)
+}
+
 /// What a UAS core needs to detect a merged request (RFC 3261 §8.2.2.2): From tag, Call-ID and
 /// CSeq. Two requests without a To tag that share it but match different transactions arrived
 /// over different paths; the UAS answers the later one 482 (Loop Detected).
@@ -144,6 +195,18 @@ pub(crate) fn locate(buf: &[u8], hint: usize, part: &[u8]) -> Option<(u32, u32)>
         if buf.get(start as usize..end as usize) == Some(part) {
             return Some((start, end));
         }
+    }
+    let start = find(buf, part)?;
+    span_at(buf, buf.as_ptr() as usize + start, part.len())
+}
+
+/// Where `part` lies in `buf`: its own place when it is a sub-slice of `buf` (`part` is then
+/// those very bytes, so they are not compared), else its first occurrence. For a `part`
+/// borrowed from where it was read; [`locate`] takes the address instead.
+pub(crate) fn locate_borrowed(buf: &[u8], part: &[u8]) -> Option<(u32, u32)> {
+    // Both slices are live: if `part`'s memory lies within `buf`'s, it is part of that buffer.
+    if let Some(range) = span_at(buf, part.as_ptr() as usize, part.len()) {
+        return Some(range);
     }
     let start = find(buf, part)?;
     span_at(buf, buf.as_ptr() as usize + start, part.len())
@@ -614,6 +677,7 @@ fn build_from_original(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::SeedableRng;
 
     #[test]
     fn base62_digits_at_the_edges() {
@@ -641,6 +705,45 @@ mod tests {
                 rest /= 62;
             }
             proptest::prop_assert_eq!(split, one_by_one);
+        }
+
+        // A part borrowed from the buffer is found where it lies, as the address check with
+        // the comparison finds it; a part held elsewhere is searched for, as `locate` does.
+        #[test]
+        fn locate_borrowed_is_locate(
+            buf in proptest::collection::vec(proptest::sample::select(b"az9;=".to_vec()), 0..64),
+            a in 0..64usize,
+            len in 0..8usize,
+        ) {
+            let start = a.min(buf.len());
+            let end = (start + len).min(buf.len());
+            let part = &buf[start..end];
+            let hint = part.as_ptr() as usize;
+            proptest::prop_assert_eq!(locate_borrowed(&buf, part), locate(&buf, hint, part));
+            proptest::prop_assert_eq!(
+                locate_borrowed(&buf, part),
+                Some((start as u32, end as u32))
+            );
+            let copy = part.to_vec();
+            proptest::prop_assert_eq!(locate_borrowed(&buf, &copy), locate(&buf, 0, &copy));
+        }
+
+        // A named slot reads back; a slot too large to name leaves the branch as drawn.
+        #[test]
+        fn a_branch_names_its_slot(draw in proptest::num::u64::ANY, index in proptest::num::u32::ANY) {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(draw);
+            let drawn = new_branch_bytes(&mut rng);
+            let mut branch = drawn;
+            let named = name_slot(&mut branch, index);
+            proptest::prop_assert_eq!(named, u64::from(index) < 62u64.pow(BRANCH_SLOT_LEN as u32));
+            if named {
+                proptest::prop_assert_eq!(branch_slot(&branch), Some(index));
+                proptest::prop_assert_eq!(&branch[..BRANCH_LEN - BRANCH_SLOT_LEN], &drawn[..BRANCH_LEN - BRANCH_SLOT_LEN]);
+                proptest::prop_assert!(has_cookie(&branch));
+            } else {
+                proptest::prop_assert_eq!(branch, drawn);
+            }
+            proptest::prop_assert_eq!(branch_slot(&branch[1..]), None);
         }
 
         // The first-byte scan finds the first occurrence, as memmem does.

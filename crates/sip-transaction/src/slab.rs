@@ -55,12 +55,22 @@ impl<T> Slab<T> {
         self.slot_mut(id.index).filter(|s| s.generation == id.generation)?.value.as_mut()
     }
 
+    /// The live value in slot `index` with its id: [`at`](Self::at) and [`id_of`](Self::id_of)
+    /// in one lookup.
+    #[inline]
+    pub(crate) fn live_at(&self, index: u32) -> Option<(TransactionId, &T)> {
+        let slot = self.slot(index)?;
+        let value = slot.value.as_ref()?;
+        Some((TransactionId { index, generation: slot.generation }, value))
+    }
+
     /// The id of slot `index` as it stands.
     pub(crate) fn id_of(&self, index: u32) -> TransactionId {
         TransactionId { index, generation: self.slot(index).map_or(0, |s| s.generation) }
     }
 
     /// The id the next [`insert`](Self::insert) returns.
+    #[inline]
     pub(crate) fn next_id(&self) -> TransactionId {
         match self.free.last() {
             Some(&index) => self.id_of(index),

@@ -28,8 +28,9 @@ use sip_message::{HeaderName, Message, Method};
 
 use crate::client::{ClientInvite, ClientNonInvite};
 use crate::keys::{
-    BRANCH_LEN, KeyBytes, LegacyKey, SentByMemo, build_cancel, has_cookie, locate, new_branch,
-    new_branch_bytes, reparse, top_sent_by, with_via_transport,
+    BRANCH_LEN, KeyBytes, LegacyKey, SentByMemo, branch_slot, build_cancel, has_cookie, locate,
+    locate_borrowed, name_slot, new_branch, new_branch_bytes, reparse, top_sent_by,
+    with_via_transport,
 };
 use crate::machine::{Ctx, Next, Outbox, Step, Stimulus, TimerQueue, Timers, Up as Pass, nanos};
 use crate::server::{ServerInvite, ServerNonInvite};
@@ -103,7 +104,9 @@ pub struct TransactionTable {
     /// what the seed alone makes them.
     hasher: FixedState,
     slots: Slab<Entry>,
-    /// Client transactions by branch; the INVITE and its CANCEL share one (§9.1).
+    /// Client transactions by branch, those whose branch does not name their slot (see
+    /// [`Entry::named`]: the usual ones are found by that slot, without a hash); the INVITE and
+    /// its CANCEL share one (§9.1).
     clients: HashTable<u32>,
     /// Server transactions with an RFC 3261 branch, by branch.
     servers: HashTable<u32>,
@@ -134,12 +137,11 @@ pub struct TransactionTable {
     /// counts them until then.
     trying: Vec<(TransactionId, (u64, u64))>,
     trying_tick: u64,
-    /// Client transactions begun so far (entries put in `clients`), to date `drawn`.
+    /// Client transactions begun so far, to date `drawn`.
     clients_started: u64,
-    /// The branch [`fresh_branch`](Self::fresh_branch) last drew, with its hash, and the
-    /// number of client transactions begun when it found no client transaction using it: a
-    /// request sent with that branch before another client transaction begins needs neither
-    /// the hash nor the search again.
+    /// The branch [`fresh_branch`](Self::fresh_branch) last drew and the number of client
+    /// transactions begun when it found no client transaction using it: a request sent with
+    /// that branch before another client transaction begins needs no search again.
     drawn: Option<Drawn>,
     /// Whether the timer queue's earliest entry or the front of `lingering` may be spent, so
     /// that [`prune`](Self::prune) has work: set by whatever can make them so (a step of the
@@ -152,7 +154,6 @@ pub struct TransactionTable {
 #[derive(Clone, Copy, Debug)]
 struct Drawn {
     branch: [u8; BRANCH_LEN],
-    hash: u64,
     started: u64,
 }
 
@@ -238,6 +239,9 @@ struct Entry {
     branch: Branch,
     /// Its hash in the matching index it is in (`clients`, `servers` or `legacy`).
     hash: u64,
+    /// A client transaction whose branch names its slot ([`name_slot`]), as the branches the
+    /// table draws do: found by that slot, it is in no hash index.
+    named: bool,
     /// What only server transactions need.
     server: Option<Box<ServerKeys>>,
     /// [`TransactionTable::request`]'s parse of `request`, made on first use.
@@ -256,6 +260,15 @@ impl Branch {
     /// The branch of `request` in its bytes, `hint` being the address it was read from.
     fn of(request: &Bytes, hint: usize, branch: &[u8]) -> Branch {
         match locate(request, hint, branch) {
+            Some((start, end)) => Branch::In(start, end),
+            None => Branch::Copy(branch.into()),
+        }
+    }
+
+    /// [`of`](Self::of) for a `branch` borrowed from where it was read (the request's own
+    /// bytes, when they are the ones kept): found by its address alone.
+    fn borrowed(request: &Bytes, branch: &[u8]) -> Branch {
+        match locate_borrowed(request, branch) {
             Some((start, end)) => Branch::In(start, end),
             None => Branch::Copy(branch.into()),
         }
@@ -400,6 +413,8 @@ impl TransactionTable {
             config,
             slots: Slab::default(),
             clients: HashTable::new(),
+            clients_started: 0,
+            drawn: None,
             servers: HashTable::new(),
             legacy: HashTable::new(),
             merges: HashTable::new(),
@@ -411,8 +426,6 @@ impl TransactionTable {
             sent_by: SentByMemo::default(),
             trying: Vec::new(),
             trying_tick: 0,
-            clients_started: 0,
-            drawn: None,
             stale: false,
         }
     }
@@ -732,20 +745,24 @@ impl TransactionTable {
             // Unchanged since `given` was read from it.
             None => request.get().via_branch_bytes().ok_or(SendError::MissingVia)?,
         };
-        // The branch `draw_branch` just drew (as a TU that writes its own Via does) comes with
-        // its hash, and is known unused if no client transaction began since.
-        let drawn = self.drawn.filter(|d| d.branch[..] == *branch);
-        let hash = drawn.map_or_else(|| self.hasher.hash_one(branch), |d| d.hash);
-        let unused = drawn.is_some_and(|d| d.started == self.clients_started);
-        if !unused && self.find_client(hash, branch, &method).is_some() {
+        // A branch that names the slot the transaction takes (as `draw_branch` and the fresh
+        // one draw it) is found by that slot: no hash, no index entry.
+        let named = branch_slot(branch) == Some(self.next_id().index);
+        // The branch `draw_branch` just drew (as a TU that writes its own Via does) is known
+        // unused if no client transaction began since.
+        let unused = self
+            .drawn
+            .is_some_and(|d| d.branch[..] == *branch && d.started == self.clients_started);
+        if !unused && self.find_client(branch, &method).is_some() {
             return Err(SendError::DuplicateBranch);
         }
+        let hash = if named { 0 } else { self.hasher.hash_one(branch) };
         let mut target = target;
         if method == Method::Cancel {
             // §9.1: "The destination address, port, and transport of the CANCEL MUST be
             // identical to those used to send the original request": an INVITE this table moved
             // to TCP (§18.1.1) takes its CANCEL with it.
-            let invite = self.find_client(hash, branch, &Method::Invite);
+            let invite = self.find_client(branch, &Method::Invite);
             if let (Some(Target::Addr(Transport::Tcp, to)), Target::Addr(Transport::Udp, given)) =
                 (invite.and_then(|id| self.entry(id)).map(|e| e.peer), target)
             {
@@ -761,7 +778,7 @@ impl TransactionTable {
             let branch = Branch::of(&bytes, hint, &branch);
             (bytes, target, branch)
         } else {
-            let branch = Branch::of(&bytes, hint, branch);
+            let branch = Branch::borrowed(&bytes, branch);
             (bytes, target, branch)
         };
         let id = self.next_id();
@@ -780,11 +797,14 @@ impl TransactionTable {
             peer: target,
             branch,
             hash,
+            named,
             server: None,
             parsed: OnceLock::new(),
         });
-        let Self { clients, slots, .. } = self;
-        clients.insert_unique(hash, index, |&i| index_hash(slots, i));
+        if !named {
+            let Self { clients, slots, .. } = self;
+            clients.insert_unique(hash, index, |&i| index_hash(slots, i));
+        }
         self.clients_started = self.clients_started.wrapping_add(1);
         self.count_new(kind);
         self.prune();
@@ -984,6 +1004,20 @@ impl TransactionTable {
     pub fn draw_branch(&mut self) -> DrawnBranch {
         let mark = self.rng.get_word_pos();
         DrawnBranch { bytes: self.fresh_branch(), mark }
+    }
+
+    /// [`draw_branch`](Self::draw_branch) for a request sent outside any transaction with
+    /// [`send_stateless`](Self::send_stateless), the ACK for a 2xx (RFC 3261 §13.2.2.4): the
+    /// same draw from the seeded generator, so the same bytes, without the search of live
+    /// client transactions that a branch for a transaction gets (`draw_branch` hashes the
+    /// branch and looks it up, for the transaction about to begin; no transaction begins with
+    /// this one). A draw repeating a live branch, which the search would redraw, has odds of
+    /// 62^-16 against it.
+    pub fn draw_stateless_branch(&mut self) -> DrawnBranch {
+        let mark = self.rng.get_word_pos();
+        let mut bytes = new_branch_bytes(&mut self.rng);
+        name_slot(&mut bytes, self.next_id().index);
+        DrawnBranch { bytes, mark }
     }
 
     /// Undoes [`draw_branch`](Self::draw_branch): the generator goes back to where it was
@@ -1231,9 +1265,7 @@ impl TransactionTable {
     #[inline(always)]
     fn on_response(&mut self, now: u64, response: &Message) -> Delivery {
         let found = match (response.via_branch_bytes(), response.cseq_method()) {
-            (Some(branch), Some(method)) => {
-                self.find_client(self.hasher.hash_one(branch), branch, method)
-            }
+            (Some(branch), Some(method)) => self.find_client(branch, method),
             _ => None,
         };
         match found {
@@ -1310,7 +1342,7 @@ impl TransactionTable {
         let merge_hash = merge.as_ref().map_or(0, |key| self.hasher.hash_one(key));
         let bytes = request.to_bytes();
         let given = request.via_branch_bytes().unwrap_or_default();
-        let branch = Branch::of(&bytes, given.as_ptr() as usize, given);
+        let branch = Branch::borrowed(&bytes, given);
         let cseq_method = request.cseq_method().cloned().unwrap_or_else(|| method.clone());
         let id = self.next_id();
         // The TU hears of the request before anything the transaction does (which starts with
@@ -1365,6 +1397,7 @@ impl TransactionTable {
             peer: source,
             branch,
             hash,
+            named: false,
             server: Some(server),
             parsed: OnceLock::new(),
         });
@@ -1391,12 +1424,41 @@ impl TransactionTable {
         id
     }
 
-    fn find_client(&self, hash: u64, branch: &[u8], method: &Method) -> Option<TransactionId> {
+    /// The client transaction with `branch` whose request's method is `method` (§17.1.3): at
+    /// the slot the branch names, if its transaction is [named](Entry::named) by it, else in
+    /// `clients`.
+    #[inline(always)]
+    fn find_client(&self, branch: &[u8], method: &Method) -> Option<TransactionId> {
         let slots = &self.slots;
-        let found = self.clients.find(hash, |&i| {
+        if let Some(index) = branch_slot(branch)
+            && let Some((id, e)) = slots.live_at(index)
+            && e.named
+            && e.branch() == branch
+            // A branch is one transaction's, but for its CANCEL's (which is not named).
+            && e.method_is(method)
+        {
+            return Some(id);
+        }
+        if self.clients.is_empty() {
+            return None;
+        }
+        let found = self.clients.find(self.hasher.hash_one(branch), |&i| {
             live(slots, i).is_some_and(|e| e.branch() == branch && e.method_is(method))
         })?;
         Some(id_of(slots, *found))
+    }
+
+    /// Whether a live client transaction not [named](Entry::named) by its branch has `branch`,
+    /// whatever its method (a branch naming a free slot is no named transaction's).
+    fn unnamed_uses(&self, branch: &[u8]) -> bool {
+        let slots = &self.slots;
+        !self.clients.is_empty()
+            && self
+                .clients
+                .find(self.hasher.hash_one(branch), |&i| {
+                    live(slots, i).is_some_and(|e| e.branch() == branch)
+                })
+                .is_some()
     }
 
     fn find_server(
@@ -1439,28 +1501,25 @@ impl TransactionTable {
         Some(id_of(slots, *found))
     }
 
-    /// A branch no live client transaction uses, remembered in [`drawn`](Self::drawn) with
-    /// its hash. The generator is drawn as many times as it always was: once, and again for
-    /// each of up to `BRANCH_ATTEMPTS - 1` branches found taken.
+    /// A branch no live client transaction uses, naming the slot the next transaction takes
+    /// ([`name_slot`]). The generator is drawn as many times as it always was: once, and again
+    /// for each of up to `BRANCH_ATTEMPTS - 1` branches found taken.
     fn fresh_branch(&mut self) -> [u8; BRANCH_LEN] {
-        let mut branch = new_branch_bytes(&mut self.rng);
+        let slot = self.next_id().index;
         let mut attempts = 1;
         loop {
-            let hash = self.hasher.hash_one(&branch[..]);
-            let slots = &self.slots;
-            let taken = self
-                .clients
-                .find(hash, |&i| live(slots, i).is_some_and(|e| e.branch() == branch))
-                .is_some();
-            if !taken {
-                self.drawn = Some(Drawn { branch, hash, started: self.clients_started });
+            let mut branch = new_branch_bytes(&mut self.rng);
+            // Named after the free slot, the branch is no named transaction's; else (a slab
+            // too large to name its slots) a named one's by odds of 62^-16.
+            name_slot(&mut branch, slot);
+            if !self.unnamed_uses(&branch) {
+                self.drawn = Some(Drawn { branch, started: self.clients_started });
                 return branch;
             }
             if attempts == BRANCH_ATTEMPTS {
                 self.drawn = None;
                 return branch;
             }
-            branch = new_branch_bytes(&mut self.rng);
             attempts += 1;
         }
     }
@@ -1470,6 +1529,7 @@ impl TransactionTable {
     }
 
     /// The id the next [`alloc`](Self::alloc) returns.
+    #[inline]
     fn next_id(&self) -> TransactionId {
         self.slots.next_id()
     }
@@ -1590,6 +1650,7 @@ impl TransactionTable {
                 stats.pending = stats.pending.saturating_sub(1);
             }
             match &entry.server {
+                None if entry.named => {}
                 None => unindex(clients, entry.hash, id.index),
                 Some(server) => {
                     let by_branch = if server.sent_by.is_some() { servers } else { legacy };
@@ -1689,6 +1750,7 @@ mod tests {
     use sip_message::{HeaderName as H, MessageBuilder};
 
     use super::*;
+    use crate::keys::BRANCH_COOKIE;
 
     fn options() -> Message {
         MessageBuilder::request(&Method::Options, "sip:bob@example.com")
@@ -2058,6 +2120,88 @@ mod tests {
             }
         }
         assert_eq!(order, ["100", "request"]);
+    }
+
+    /// The final response event `table` gives for `response`, if any: its transaction.
+    fn final_for(
+        table: &mut TransactionTable,
+        t0: Instant,
+        response: Message,
+    ) -> Option<TransactionId> {
+        let target = Target::udp("192.0.2.2:5060".parse().unwrap());
+        while table.poll_output().is_some() {}
+        table.handle_message(t0, response, target);
+        let mut got = None;
+        while let Some(output) = table.poll_output() {
+            if let crate::Output::Event(crate::Event::Final { id, .. }) = output {
+                got = Some(id);
+            }
+        }
+        got
+    }
+
+    #[test]
+    fn responses_find_transactions_named_by_their_branch_and_no_others() {
+        let mut table = TransactionTable::default();
+        let t0 = Instant::now();
+        let target = Target::udp("192.0.2.2:5060".parse().unwrap());
+        // Drawn by the table: the branch names the slot, which finds the transaction.
+        let first = table.send_request(t0, options(), target).unwrap();
+        let sent = table.request(first).unwrap().clone();
+        let branch = sent.via_branch_bytes().unwrap().to_vec();
+        assert_eq!(branch_slot(&branch), Some(first.index));
+        let live = table.entry(first).unwrap();
+        assert!(live.named);
+        // The same slot named with other random characters: no transaction's.
+        let mut other = branch.clone();
+        other[BRANCH_COOKIE.len()] = if other[BRANCH_COOKIE.len()] == b'a' { b'b' } else { b'a' };
+        let mut stray = MessageBuilder::response_to(&sent, 200, None).build().unwrap();
+        let via = format!("SIP/2.0/UDP 192.0.2.1;branch={}", std::str::from_utf8(&other).unwrap());
+        stray.set(H::Via, via).unwrap();
+        assert_eq!(final_for(&mut table, t0, stray), None);
+        let ok = MessageBuilder::response_to(&sent, 200, None).build().unwrap();
+        assert_eq!(final_for(&mut table, t0, ok.clone()), Some(first));
+        // The slot freed and reused: the old branch finds nothing, the new one its own.
+        assert!(table.terminate(t0, first));
+        let second = table.send_request(t0, options(), target).unwrap();
+        assert_eq!(second.index, first.index);
+        assert_eq!(final_for(&mut table, t0, ok), None);
+        let sent = table.request(second).unwrap().clone();
+        let ok = MessageBuilder::response_to(&sent, 200, None).build().unwrap();
+        assert_eq!(final_for(&mut table, t0, ok), Some(second));
+        // A branch the TU wrote that names another slot is indexed by its hash, and found.
+        let named_elsewhere = {
+            let mut b = [b'x'; BRANCH_LEN];
+            b[..BRANCH_COOKIE.len()].copy_from_slice(BRANCH_COOKIE.as_bytes());
+            assert!(name_slot(&mut b, 40));
+            String::from_utf8(b.to_vec()).unwrap()
+        };
+        let third = table.send_request(t0, options_with(&named_elsewhere), target).unwrap();
+        assert!(!table.entry(third).unwrap().named);
+        let sent = table.request(third).unwrap().clone();
+        let ok = MessageBuilder::response_to(&sent, 200, None).build().unwrap();
+        assert_eq!(final_for(&mut table, t0, ok), Some(third));
+        assert_eq!(
+            table.send_request(t0, options_with(&named_elsewhere), target),
+            Err(SendError::DuplicateBranch)
+        );
+    }
+
+    #[test]
+    fn a_stateless_branch_is_the_draw_a_transaction_branch_would_be() {
+        let config = TransactionConfig::default().rng_seed(9);
+        let (mut searched, mut stateless) =
+            (TransactionTable::new(config.clone()), TransactionTable::new(config));
+        for _ in 0..50 {
+            assert_eq!(
+                searched.draw_branch().as_bytes(),
+                stateless.draw_stateless_branch().as_bytes()
+            );
+        }
+        // Given back, it leaves the generator where it was.
+        let drawn = stateless.draw_stateless_branch();
+        stateless.return_branch(drawn);
+        assert_eq!(searched.draw_branch().as_bytes(), stateless.draw_stateless_branch().as_bytes());
     }
 
     #[test]

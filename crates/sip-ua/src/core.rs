@@ -29,7 +29,7 @@ use smallvec::SmallVec;
 
 use crate::config::{Body, UaConfig};
 use crate::event::{CallId, EndReason, RegistrationId, RequestId, UaError, UaEvent};
-use crate::slots::Slots;
+use crate::slots::{Slots, TxnMap};
 
 /// Length of the random tags this UA puts in From and To (RFC 3261 §19.3 asks for 32 bits of
 /// randomness; 10 base-62 characters carry about 59).
@@ -293,9 +293,9 @@ pub struct UaCore {
     calls: Slots<Call>,
     requests: Slots<OutRequest>,
     by_local_tag: FastMap<Tag, CallId>,
-    clients: FastMap<TransactionId, Purpose>,
+    clients: TxnMap<Purpose>,
     /// INVITE server transactions, initial and re-INVITE, by call.
-    servers: FastMap<TransactionId, CallId>,
+    servers: TxnMap<CallId>,
     timers: BinaryHeap<Reverse<(Instant, TimerKind, CallId)>>,
     events: VecDeque<UaEvent>,
     hosts: HashMap<String, Target>,
@@ -768,8 +768,8 @@ impl UaCore {
             calls: Slots::default(),
             requests: Slots::default(),
             by_local_tag: FastMap::with_hasher(hasher(seed)),
-            clients: FastMap::with_hasher(hasher(seed)),
-            servers: FastMap::with_hasher(hasher(seed)),
+            clients: TxnMap::with_hasher(hasher(seed)),
+            servers: TxnMap::with_hasher(hasher(seed)),
             timers: BinaryHeap::new(),
             events: VecDeque::new(),
             hosts: HashMap::new(),
@@ -2576,8 +2576,9 @@ impl UaCore {
         body: Option<&Body>,
         remember: bool,
     ) -> Result<(), UaError> {
-        // A branch as `TransactionTable::new_branch` draws it, without allocating.
-        let branch = txns.draw_branch();
+        // A branch as `TransactionTable::new_branch` draws it, without allocating (and without
+        // the search for a transaction's branch: the ACK begins none).
+        let branch = txns.draw_stateless_branch();
         let (idx, target) = self.dialog_target(call, remote_tag)?;
         let Self { calls, consts, via_buf, config, builders, .. } = self;
         let via = fill_bytes(
