@@ -618,9 +618,7 @@ impl MessageBuilder {
             && trimmed(to)
             && trimmed(from)
             && trimmed(call_id)
-            && !breaks_line(to)
-            && !breaks_line(from)
-            && !breaks_line(call_id);
+            && !breaks_any([to, from, call_id]);
         if !fast {
             return self
                 .addr_with_tag(HeaderName::To, to, to_tag)
@@ -656,11 +654,29 @@ impl MessageBuilder {
         #[cfg(debug_assertions)]
         let before = index.ix.keys.clone();
         let at = index.ix.headers.len();
-        let to_slot = index.push_written(HeaderName::To, to_line, to_line + 4, to_end);
-        let from_slot = index.push_written(HeaderName::From, from_line, from_line + 6, from_end);
-        let call_id_slot =
-            index.push_written(HeaderName::CallId, call_id_line, call_id_line + 9, call_id_end);
-        index.push_written(HeaderName::CSeq, cseq_line, cseq_line + 6, cseq_end);
+        // The four entries `push_written` would push, pushed as one.
+        let entry = |name: HeaderName, line: usize, value_from: usize, end: usize| Entry {
+            name,
+            name_text: Slot::buf(line, line + name.as_str().len()),
+            value: Slot::buf(value_from, end),
+            line_end: end as u32,
+        };
+        let (to_slot, from_slot, call_id_slot) = (
+            Slot::buf(to_line + 4, to_end),
+            Slot::buf(from_line + 6, from_end),
+            Slot::buf(call_id_line + 9, call_id_end),
+        );
+        index.ix.headers.extend_from_slice(&[
+            entry(HeaderName::To, to_line, to_line + 4, to_end),
+            entry(HeaderName::From, from_line, from_line + 6, from_end),
+            entry(HeaderName::CallId, call_id_line, call_id_line + 9, call_id_end),
+            entry(HeaderName::CSeq, cseq_line, cseq_line + 6, cseq_end),
+        ]);
+        let longest = (to_end - to_line)
+            .max(from_end - from_line)
+            .max(call_id_end - call_id_line)
+            .max(cseq_end - cseq_line);
+        index.longest_line = index.longest_line.max(longest);
         let keys = &mut index.ix.keys;
         if keys.to.is_none() {
             keys.to = Some(at as u16);
@@ -1329,6 +1345,16 @@ fn breaks_line(value: &[u8]) -> bool {
     has_byte_below_14(value) && memchr::memchr3(b'\r', b'\n', 0, value).is_some()
 }
 
+/// Whether one of `values` holds CR, LF or NUL: [`breaks_line`] of each, with the bytes below
+/// 14 looked for in the three first (one inlined pass each, no call) and the three searched
+/// only when one has such a byte.
+#[inline(always)]
+fn breaks_any(values: [&[u8]; 3]) -> bool {
+    let [a, b, c] = values;
+    (has_byte_below_14(a) | has_byte_below_14(b) | has_byte_below_14(c))
+        && values.iter().any(|v| memchr::memchr3(b'\r', b'\n', 0, v).is_some())
+}
+
 /// Whether a value holds CR or LF (a folded line copied from a parsed message), searched as
 /// [`breaks_line`] searches.
 #[inline]
@@ -1399,7 +1425,7 @@ mod tests {
 
     use bytes::Bytes;
 
-    use super::{breaks_line, has_byte_below_14, has_line_break, has_space_or_control};
+    use super::{breaks_any, breaks_line, has_byte_below_14, has_line_break, has_space_or_control};
     use crate::{BuildError, HeaderName as H, Message, MessageBuilder, Method};
 
     /// One line written with its key given ([`MessageBuilder::via_with_branch`],
@@ -1817,6 +1843,12 @@ mod tests {
                     prop_assert_eq!(breaks_line(&u), matches!(c, b'\r' | b'\n' | 0));
                     prop_assert_eq!(has_line_break(&u), matches!(c, b'\r' | b'\n'));
                     prop_assert_eq!(has_byte_below_14(&u), c < 14);
+                    // The fused check of three values is the check of each, wherever the
+                    // value with the byte stands among them.
+                    let any = |vs: [&[u8]; 3]| vs.iter().any(|v| breaks_line(v));
+                    for vs in [[&u[..], &clean, &w], [&clean, &u, &w], [&w, &clean, &u]] {
+                        prop_assert_eq!(breaks_any(vs), any(vs));
+                    }
                 }
             }
         }
