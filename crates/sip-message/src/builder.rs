@@ -304,10 +304,22 @@ impl MessageBuilder {
             b.0.error = Some(BuildError::BadReason);
         }
         let reason = reason.unwrap_or(canonical_reason(status));
-        b.0.buf.extend_from_slice(b"SIP/2.0 ");
-        let digits = Decimal::new(u64::from(status));
-        b.0.buf.extend_from_slice(digits.as_bytes());
-        b.0.buf.extend_from_slice(b" ");
+        b.0.buf.reserve(12 + reason.len() + 2);
+        if (100..=699).contains(&status) {
+            // `SIP/2.0 `, the three digits and the space as one write (what the decimal
+            // digits of a code in range are).
+            let mut head = *b"SIP/2.0 000 ";
+            let digits = [status / 100, status / 10 % 10, status % 10];
+            for (d, n) in head.iter_mut().skip(8).zip(digits) {
+                *d = b'0' + n as u8;
+            }
+            b.0.buf.extend_from_slice(&head);
+        } else {
+            b.0.buf.extend_from_slice(b"SIP/2.0 ");
+            let digits = Decimal::new(u64::from(status));
+            b.0.buf.extend_from_slice(digits.as_bytes());
+            b.0.buf.extend_from_slice(b" ");
+        }
         let reason_start = b.0.buf.len();
         b.0.buf.extend_from_slice(reason.as_bytes());
         b.0.index.start_end = b.0.buf.len();
@@ -356,21 +368,18 @@ impl MessageBuilder {
         // Without a folded line in the buffer, its lines copy as they are (see `raw_line_of`).
         let raw = !request.ix.keys.line_breaks;
         for e in &request.ix.headers {
-            let copy = match e.name {
-                HeaderName::Via | HeaderName::From | HeaderName::CallId | HeaderName::CSeq => true,
-                HeaderName::Timestamp => status == 100,
+            match e.name {
+                HeaderName::Via | HeaderName::From | HeaderName::CallId | HeaderName::CSeq => {}
+                HeaderName::Timestamp if status == 100 => {}
                 // The first To line is written last, so that to_tag() may still add a tag.
                 HeaderName::To => {
                     to = to.or(Some(e.value));
                     continue;
                 }
-                _ => false,
-            };
-            if !copy {
-                continue;
+                _ => continue,
             }
             match raw_line_of(e).filter(|_| raw && !b.0.index.reparse) {
-                Some((start, end)) => b.0.copy_raw(request, e, start, end, &mut run),
+                Some(line) => b.0.copy_raw(request, e, line, &mut run),
                 None => {
                     b.0.flush_run(request, &mut run);
                     b.0.copied_line(request, e);
@@ -1108,14 +1117,9 @@ impl State {
     /// moved to where the copy lands, and its keys are carried as
     /// [`copied_line`](Self::copied_line) carries them. Parsing the copied bytes gives that
     /// entry: the line is the same bytes, without a fold (the request has none).
-    fn copy_raw(
-        &mut self,
-        request: &Message,
-        e: &Entry,
-        start: usize,
-        end: usize,
-        run: &mut RawRun,
-    ) {
+    #[inline(always)]
+    fn copy_raw(&mut self, request: &Message, e: &Entry, line: RawLineOf, run: &mut RawRun) {
+        let RawLineOf { start, name_end, value: (value_start, value_end), end } = line;
         if run.end == 0 || start != run.end + 2 {
             self.flush_run(request, run);
             // The run starts where the buffer ends now (nothing is written until it is).
@@ -1123,16 +1127,20 @@ impl State {
         } else {
             run.end = end;
         }
-        let moved = |s: Slot| {
-            let (a, b) = s.in_buf().unwrap_or_default();
-            Slot::buf(a - run.start + run.to, b - run.start + run.to)
-        };
-        let (name_text, value) = (moved(e.name_text), moved(e.value));
-        let line_end = end - run.start + run.to;
+        // An offset of the request's buffer inside the run, moved to where the run lands (the
+        // sum wraps as the difference would not: every offset is at least `run.start`).
+        let delta = run.to.wrapping_sub(run.start);
+        let moved = |at: usize| at.wrapping_add(delta);
+        let value = Slot::buf(moved(value_start), moved(value_end));
         let index = &mut self.index;
         index.longest_line = index.longest_line.max(end - start);
         let at = index.ix.headers.len();
-        index.ix.headers.push(Entry { name: e.name, name_text, value, line_end: line_end as u32 });
+        index.ix.headers.push(Entry {
+            name: e.name,
+            name_text: Slot::buf(moved(start), moved(name_end)),
+            value,
+            line_end: moved(end) as u32,
+        });
         index.ix.keys.carry_copied(&request.ix.keys, e.name, at, e.value, value);
     }
 
@@ -1300,14 +1308,24 @@ struct RawRun {
 /// colon, for a line `Name:value`) or two (`": "`). The caller checks that the buffer has no
 /// folded line.
 #[inline]
-fn raw_line_of(e: &Entry) -> Option<(usize, usize)> {
+fn raw_line_of(e: &Entry) -> Option<RawLineOf> {
     let (name_start, name_end) = e.name_text.in_buf()?;
     let (value_start, value_end) = e.value.in_buf()?;
     let end = e.line_end as usize;
     (name_end - name_start == e.name.as_str().len()
         && (value_start == name_end + 2 || value_start == name_end + 1)
         && value_end <= end)
-        .then_some((name_start, end))
+        .then_some(RawLineOf { start: name_start, name_end, value: (value_start, value_end), end })
+}
+
+/// A raw line [`raw_line_of`] found, as offsets of its message's buffer: where it starts (its
+/// name), where its name ends, its value, and where it ends (its CR).
+#[derive(Clone, Copy, Debug)]
+struct RawLineOf {
+    start: usize,
+    name_end: usize,
+    value: (usize, usize),
+    end: usize,
 }
 
 fn parse_error(kind: ParseErrorKind, offset: usize) -> BuildError {
@@ -1619,6 +1637,28 @@ mod tests {
                     assert_eq!(trying.to_bytes(), plain.to_bytes(), "{mask:#b}");
                     assert_eq!(trying.parse_state(), plain.parse_state(), "{mask:#b}");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn status_lines_are_the_code_in_decimal() {
+        // The status line written with its digits as one piece is the code's decimal text,
+        // and parses back to the code and reason (with a reason given or the canonical one).
+        for code in 0..=1000u16 {
+            for reason in [None, Some("Fine"), Some("")] {
+                let built = MessageBuilder::response(code, reason).build();
+                if !(100..=699).contains(&code) {
+                    assert_eq!(built.unwrap_err(), BuildError::BadStatus, "{code}");
+                    continue;
+                }
+                let built = built.unwrap();
+                let text = reason.unwrap_or(crate::canonical_reason(code));
+                let line = format!("SIP/2.0 {code} {text}\r\n");
+                assert!(built.to_bytes().starts_with(line.as_bytes()), "{code}");
+                let parsed = Message::parse(built.to_bytes()).unwrap();
+                assert_eq!(parsed.status(), Some(code));
+                assert_eq!(built.parse_state(), parsed.parse_state(), "{code}");
             }
         }
     }
