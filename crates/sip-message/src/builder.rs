@@ -263,16 +263,21 @@ impl MessageBuilder {
     /// Writes the request line into a new builder `b`.
     fn request_line(mut self, method: &Method, uri: &str) -> Self {
         let b = &mut self;
-        if uri.is_empty() || has_space_or_control(uri.as_bytes()) {
+        let method_bytes = method.as_bytes();
+        let uri_start = method_bytes.len() + 1;
+        let uri_error = check_request_uri(uri.as_bytes()).err();
+        // A URI the parser takes is not empty (its scheme starts it) and holds no space,
+        // control or DEL (refused anywhere in it): only a refused one is searched for them.
+        if uri_error.is_some() && (uri.is_empty() || has_space_or_control(uri.as_bytes())) {
             b.0.error = Some(BuildError::BadRequestUri);
         }
         let index = &mut b.0.index;
         index.reparse = matches!(method, Method::Extension(_));
-        let uri_start = method.as_bytes().len() + 1;
         let uri_slot = Slot::buf(uri_start, uri_start + uri.len());
         index.start = Some(StartLine::Request { method: method.clone(), uri: uri_slot });
-        index.uri_error = check_request_uri(uri.as_bytes()).err().map(|off| uri_start + off);
-        b.0.buf.extend_from_slice(method.as_bytes());
+        index.uri_error = uri_error.map(|off| uri_start + off);
+        b.0.buf.reserve(uri_start + uri.len() + 10);
+        b.0.buf.extend_from_slice(method_bytes);
         b.0.buf.extend_from_slice(b" ");
         b.0.buf.extend_from_slice(uri.as_bytes());
         b.0.buf.extend_from_slice(b" SIP/2.0");
@@ -1856,6 +1861,31 @@ mod tests {
             let mut u = clean.clone();
             u.insert(at.min(clean.len()), c);
             prop_assert_eq!(has_space_or_control(&u), c <= b' ' || c == 0x7f);
+        }
+
+        /// A Request-URI the parser takes is never one `request` refuses as empty or holding a
+        /// space, a control or DEL: `request_line` looks for those only in a URI the parser
+        /// refuses, and the builder's error is the one of the check of every URI.
+        #[test]
+        fn request_uris_refused_for_spaces_are_refused_by_the_parser(
+            uri in prop::collection::vec(
+                prop::sample::select(b"sip:a@b.c;=<>\"\t\r\n\x00\x1f \x7f\xc3\xa9+-.".to_vec()),
+                0..24,
+            ),
+        ) {
+            let refused = uri.is_empty() || has_space_or_control(&uri);
+            if crate::parse::check_request_uri(&uri).is_ok() {
+                prop_assert!(!refused);
+            }
+            if let Ok(text) = std::str::from_utf8(&uri) {
+                let built = MessageBuilder::request(&Method::Options, text).build();
+                prop_assert_eq!(
+                    matches!(built, Err(BuildError::BadRequestUri)),
+                    refused,
+                    "{:?}",
+                    text
+                );
+            }
         }
 
         /// The word-at-a-time check finds CR, LF and NUL wherever memchr does.
