@@ -863,24 +863,38 @@ impl MessageBuilder {
         state.flush_to();
         let body = state.body.take().unwrap_or_default();
         state.buf.reserve(24 + body.len());
-        let digits = Decimal::new(body.len() as u64);
         let name = HeaderName::ContentLength;
         match u32::try_from(body.len()) {
             // The only Content-Length line (`header` writes none): its key is the body's
-            // length, as parsing the digits back gives (RFC 3261 §20.14).
+            // length, as parsing the digits back gives (RFC 3261 §20.14). The line and the
+            // empty line after it written as `write` and the CRLF below write them, a length
+            // below 10 as its one digit.
             Ok(n) if !state.index.reparse && state.index.ix.keys.content_length.is_none() => {
                 let (head, name_len) = (name.line_prefix(), name.as_str().len());
-                let (name_start, value_from, content_end) =
-                    state.write(head, name_len, digits.as_bytes());
+                let name_start = state.buf.len();
+                state.buf.extend_from_slice(head);
+                if head.len() == name_len {
+                    state.buf.extend_from_slice(b": ");
+                }
+                let value_from = state.buf.len();
+                match u8::try_from(n) {
+                    Ok(digit) if digit < 10 => state.buf.push(b'0' + digit),
+                    _ => state.buf.extend_from_slice(Decimal::new(u64::from(n)).as_bytes()),
+                }
+                let content_end = state.buf.len();
+                state.buf.extend_from_slice(b"\r\n\r\n");
                 let index = &mut state.index;
                 index.push_written(name, name_start, value_from, content_end);
                 index.ix.keys.content_length = Some(n);
                 index.ix.keys.content_length_lines =
                     index.ix.keys.content_length_lines.saturating_add(1);
             }
-            _ => state.line(name, name.line_prefix(), name.as_str().len(), digits.as_bytes()),
+            _ => {
+                let digits = Decimal::new(body.len() as u64);
+                state.line(name, name.line_prefix(), name.as_str().len(), digits.as_bytes());
+                state.buf.extend_from_slice(b"\r\n");
+            }
         }
-        state.buf.extend_from_slice(b"\r\n");
         let body_start = state.buf.len();
         state.buf.extend_from_slice(&body);
         let buf = Bytes::from(std::mem::take(&mut state.buf));
@@ -1665,6 +1679,28 @@ mod tests {
                 assert_eq!(parsed.status(), Some(code));
                 assert_eq!(built.parse_state(), parsed.parse_state(), "{code}");
             }
+        }
+    }
+
+    #[test]
+    fn content_lengths_are_the_body_length_in_decimal() {
+        // One digit written as a byte, more through the decimal text: the same line, and the
+        // message the parser finds in the bytes.
+        for len in (0..=12).chain([99, 100, 1000, 4096]) {
+            let body = vec![b'x'; len];
+            let built = MessageBuilder::request(&Method::Options, "sip:a@b")
+                .header(H::Via, "SIP/2.0/UDP h;branch=z9hG4bK1")
+                .body("text/plain", body.clone())
+                .build()
+                .unwrap();
+            let bytes = built.to_bytes();
+            let tail = format!("Content-Length: {len}\r\n\r\n");
+            let head = bytes.len() - len;
+            assert!(bytes[..head].ends_with(tail.as_bytes()), "{len}");
+            assert_eq!(built.content_length(), Some(len as u32));
+            assert_eq!(built.body(), &body[..]);
+            let parsed = Message::parse(bytes).unwrap();
+            assert_eq!(built.parse_state(), parsed.parse_state(), "{len}");
         }
     }
 
