@@ -263,16 +263,21 @@ impl MessageBuilder {
     /// Writes the request line into a new builder `b`.
     fn request_line(mut self, method: &Method, uri: &str) -> Self {
         let b = &mut self;
-        if uri.is_empty() || has_space_or_control(uri.as_bytes()) {
+        let method_bytes = method.as_bytes();
+        let uri_start = method_bytes.len() + 1;
+        let uri_error = check_request_uri(uri.as_bytes()).err();
+        // A URI the parser takes is not empty (its scheme starts it) and holds no space,
+        // control or DEL (refused anywhere in it): only a refused one is searched for them.
+        if uri_error.is_some() && (uri.is_empty() || has_space_or_control(uri.as_bytes())) {
             b.0.error = Some(BuildError::BadRequestUri);
         }
         let index = &mut b.0.index;
         index.reparse = matches!(method, Method::Extension(_));
-        let uri_start = method.as_bytes().len() + 1;
         let uri_slot = Slot::buf(uri_start, uri_start + uri.len());
         index.start = Some(StartLine::Request { method: method.clone(), uri: uri_slot });
-        index.uri_error = check_request_uri(uri.as_bytes()).err().map(|off| uri_start + off);
-        b.0.buf.extend_from_slice(method.as_bytes());
+        index.uri_error = uri_error.map(|off| uri_start + off);
+        b.0.buf.reserve(uri_start + uri.len() + 10);
+        b.0.buf.extend_from_slice(method_bytes);
         b.0.buf.extend_from_slice(b" ");
         b.0.buf.extend_from_slice(uri.as_bytes());
         b.0.buf.extend_from_slice(b" SIP/2.0");
@@ -304,10 +309,22 @@ impl MessageBuilder {
             b.0.error = Some(BuildError::BadReason);
         }
         let reason = reason.unwrap_or(canonical_reason(status));
-        b.0.buf.extend_from_slice(b"SIP/2.0 ");
-        let digits = Decimal::new(u64::from(status));
-        b.0.buf.extend_from_slice(digits.as_bytes());
-        b.0.buf.extend_from_slice(b" ");
+        b.0.buf.reserve(12 + reason.len() + 2);
+        if (100..=699).contains(&status) {
+            // `SIP/2.0 `, the three digits and the space as one write (what the decimal
+            // digits of a code in range are).
+            let mut head = *b"SIP/2.0 000 ";
+            let digits = [status / 100, status / 10 % 10, status % 10];
+            for (d, n) in head.iter_mut().skip(8).zip(digits) {
+                *d = b'0' + n as u8;
+            }
+            b.0.buf.extend_from_slice(&head);
+        } else {
+            b.0.buf.extend_from_slice(b"SIP/2.0 ");
+            let digits = Decimal::new(u64::from(status));
+            b.0.buf.extend_from_slice(digits.as_bytes());
+            b.0.buf.extend_from_slice(b" ");
+        }
         let reason_start = b.0.buf.len();
         b.0.buf.extend_from_slice(reason.as_bytes());
         b.0.index.start_end = b.0.buf.len();
@@ -356,21 +373,18 @@ impl MessageBuilder {
         // Without a folded line in the buffer, its lines copy as they are (see `raw_line_of`).
         let raw = !request.ix.keys.line_breaks;
         for e in &request.ix.headers {
-            let copy = match e.name {
-                HeaderName::Via | HeaderName::From | HeaderName::CallId | HeaderName::CSeq => true,
-                HeaderName::Timestamp => status == 100,
+            match e.name {
+                HeaderName::Via | HeaderName::From | HeaderName::CallId | HeaderName::CSeq => {}
+                HeaderName::Timestamp if status == 100 => {}
                 // The first To line is written last, so that to_tag() may still add a tag.
                 HeaderName::To => {
                     to = to.or(Some(e.value));
                     continue;
                 }
-                _ => false,
-            };
-            if !copy {
-                continue;
+                _ => continue,
             }
             match raw_line_of(e).filter(|_| raw && !b.0.index.reparse) {
-                Some((start, end)) => b.0.copy_raw(request, e, start, end, &mut run),
+                Some(line) => b.0.copy_raw(request, e, line, &mut run),
                 None => {
                     b.0.flush_run(request, &mut run);
                     b.0.copied_line(request, e);
@@ -618,9 +632,7 @@ impl MessageBuilder {
             && trimmed(to)
             && trimmed(from)
             && trimmed(call_id)
-            && !breaks_line(to)
-            && !breaks_line(from)
-            && !breaks_line(call_id);
+            && !breaks_any([to, from, call_id]);
         if !fast {
             return self
                 .addr_with_tag(HeaderName::To, to, to_tag)
@@ -656,11 +668,29 @@ impl MessageBuilder {
         #[cfg(debug_assertions)]
         let before = index.ix.keys.clone();
         let at = index.ix.headers.len();
-        let to_slot = index.push_written(HeaderName::To, to_line, to_line + 4, to_end);
-        let from_slot = index.push_written(HeaderName::From, from_line, from_line + 6, from_end);
-        let call_id_slot =
-            index.push_written(HeaderName::CallId, call_id_line, call_id_line + 9, call_id_end);
-        index.push_written(HeaderName::CSeq, cseq_line, cseq_line + 6, cseq_end);
+        // The four entries `push_written` would push, pushed as one.
+        let entry = |name: HeaderName, line: usize, value_from: usize, end: usize| Entry {
+            name,
+            name_text: Slot::buf(line, line + name.as_str().len()),
+            value: Slot::buf(value_from, end),
+            line_end: end as u32,
+        };
+        let (to_slot, from_slot, call_id_slot) = (
+            Slot::buf(to_line + 4, to_end),
+            Slot::buf(from_line + 6, from_end),
+            Slot::buf(call_id_line + 9, call_id_end),
+        );
+        index.ix.headers.extend_from_slice(&[
+            entry(HeaderName::To, to_line, to_line + 4, to_end),
+            entry(HeaderName::From, from_line, from_line + 6, from_end),
+            entry(HeaderName::CallId, call_id_line, call_id_line + 9, call_id_end),
+            entry(HeaderName::CSeq, cseq_line, cseq_line + 6, cseq_end),
+        ]);
+        let longest = (to_end - to_line)
+            .max(from_end - from_line)
+            .max(call_id_end - call_id_line)
+            .max(cseq_end - cseq_line);
+        index.longest_line = index.longest_line.max(longest);
         let keys = &mut index.ix.keys;
         if keys.to.is_none() {
             keys.to = Some(at as u16);
@@ -833,24 +863,38 @@ impl MessageBuilder {
         state.flush_to();
         let body = state.body.take().unwrap_or_default();
         state.buf.reserve(24 + body.len());
-        let digits = Decimal::new(body.len() as u64);
         let name = HeaderName::ContentLength;
         match u32::try_from(body.len()) {
             // The only Content-Length line (`header` writes none): its key is the body's
-            // length, as parsing the digits back gives (RFC 3261 §20.14).
+            // length, as parsing the digits back gives (RFC 3261 §20.14). The line and the
+            // empty line after it written as `write` and the CRLF below write them, a length
+            // below 10 as its one digit.
             Ok(n) if !state.index.reparse && state.index.ix.keys.content_length.is_none() => {
                 let (head, name_len) = (name.line_prefix(), name.as_str().len());
-                let (name_start, value_from, content_end) =
-                    state.write(head, name_len, digits.as_bytes());
+                let name_start = state.buf.len();
+                state.buf.extend_from_slice(head);
+                if head.len() == name_len {
+                    state.buf.extend_from_slice(b": ");
+                }
+                let value_from = state.buf.len();
+                match u8::try_from(n) {
+                    Ok(digit) if digit < 10 => state.buf.push(b'0' + digit),
+                    _ => state.buf.extend_from_slice(Decimal::new(u64::from(n)).as_bytes()),
+                }
+                let content_end = state.buf.len();
+                state.buf.extend_from_slice(b"\r\n\r\n");
                 let index = &mut state.index;
                 index.push_written(name, name_start, value_from, content_end);
                 index.ix.keys.content_length = Some(n);
                 index.ix.keys.content_length_lines =
                     index.ix.keys.content_length_lines.saturating_add(1);
             }
-            _ => state.line(name, name.line_prefix(), name.as_str().len(), digits.as_bytes()),
+            _ => {
+                let digits = Decimal::new(body.len() as u64);
+                state.line(name, name.line_prefix(), name.as_str().len(), digits.as_bytes());
+                state.buf.extend_from_slice(b"\r\n");
+            }
         }
-        state.buf.extend_from_slice(b"\r\n");
         let body_start = state.buf.len();
         state.buf.extend_from_slice(&body);
         let buf = Bytes::from(std::mem::take(&mut state.buf));
@@ -1092,14 +1136,9 @@ impl State {
     /// moved to where the copy lands, and its keys are carried as
     /// [`copied_line`](Self::copied_line) carries them. Parsing the copied bytes gives that
     /// entry: the line is the same bytes, without a fold (the request has none).
-    fn copy_raw(
-        &mut self,
-        request: &Message,
-        e: &Entry,
-        start: usize,
-        end: usize,
-        run: &mut RawRun,
-    ) {
+    #[inline(always)]
+    fn copy_raw(&mut self, request: &Message, e: &Entry, line: RawLineOf, run: &mut RawRun) {
+        let RawLineOf { start, name_end, value: (value_start, value_end), end } = line;
         if run.end == 0 || start != run.end + 2 {
             self.flush_run(request, run);
             // The run starts where the buffer ends now (nothing is written until it is).
@@ -1107,16 +1146,20 @@ impl State {
         } else {
             run.end = end;
         }
-        let moved = |s: Slot| {
-            let (a, b) = s.in_buf().unwrap_or_default();
-            Slot::buf(a - run.start + run.to, b - run.start + run.to)
-        };
-        let (name_text, value) = (moved(e.name_text), moved(e.value));
-        let line_end = end - run.start + run.to;
+        // An offset of the request's buffer inside the run, moved to where the run lands (the
+        // sum wraps as the difference would not: every offset is at least `run.start`).
+        let delta = run.to.wrapping_sub(run.start);
+        let moved = |at: usize| at.wrapping_add(delta);
+        let value = Slot::buf(moved(value_start), moved(value_end));
         let index = &mut self.index;
         index.longest_line = index.longest_line.max(end - start);
         let at = index.ix.headers.len();
-        index.ix.headers.push(Entry { name: e.name, name_text, value, line_end: line_end as u32 });
+        index.ix.headers.push(Entry {
+            name: e.name,
+            name_text: Slot::buf(moved(start), moved(name_end)),
+            value,
+            line_end: moved(end) as u32,
+        });
         index.ix.keys.carry_copied(&request.ix.keys, e.name, at, e.value, value);
     }
 
@@ -1284,14 +1327,24 @@ struct RawRun {
 /// colon, for a line `Name:value`) or two (`": "`). The caller checks that the buffer has no
 /// folded line.
 #[inline]
-fn raw_line_of(e: &Entry) -> Option<(usize, usize)> {
+fn raw_line_of(e: &Entry) -> Option<RawLineOf> {
     let (name_start, name_end) = e.name_text.in_buf()?;
     let (value_start, value_end) = e.value.in_buf()?;
     let end = e.line_end as usize;
     (name_end - name_start == e.name.as_str().len()
         && (value_start == name_end + 2 || value_start == name_end + 1)
         && value_end <= end)
-        .then_some((name_start, end))
+        .then_some(RawLineOf { start: name_start, name_end, value: (value_start, value_end), end })
+}
+
+/// A raw line [`raw_line_of`] found, as offsets of its message's buffer: where it starts (its
+/// name), where its name ends, its value, and where it ends (its CR).
+#[derive(Clone, Copy, Debug)]
+struct RawLineOf {
+    start: usize,
+    name_end: usize,
+    value: (usize, usize),
+    end: usize,
 }
 
 fn parse_error(kind: ParseErrorKind, offset: usize) -> BuildError {
@@ -1327,6 +1380,16 @@ const CSEQ_MAX: u32 = 0x7fff_ffff;
 #[inline]
 fn breaks_line(value: &[u8]) -> bool {
     has_byte_below_14(value) && memchr::memchr3(b'\r', b'\n', 0, value).is_some()
+}
+
+/// Whether one of `values` holds CR, LF or NUL: [`breaks_line`] of each, with the bytes below
+/// 14 looked for in the three first (one inlined pass each, no call) and the three searched
+/// only when one has such a byte.
+#[inline(always)]
+fn breaks_any(values: [&[u8]; 3]) -> bool {
+    let [a, b, c] = values;
+    (has_byte_below_14(a) | has_byte_below_14(b) | has_byte_below_14(c))
+        && values.iter().any(|v| memchr::memchr3(b'\r', b'\n', 0, v).is_some())
 }
 
 /// Whether a value holds CR or LF (a folded line copied from a parsed message), searched as
@@ -1399,7 +1462,7 @@ mod tests {
 
     use bytes::Bytes;
 
-    use super::{breaks_line, has_byte_below_14, has_line_break, has_space_or_control};
+    use super::{breaks_any, breaks_line, has_byte_below_14, has_line_break, has_space_or_control};
     use crate::{BuildError, HeaderName as H, Message, MessageBuilder, Method};
 
     /// One line written with its key given ([`MessageBuilder::via_with_branch`],
@@ -1598,6 +1661,50 @@ mod tests {
     }
 
     #[test]
+    fn status_lines_are_the_code_in_decimal() {
+        // The status line written with its digits as one piece is the code's decimal text,
+        // and parses back to the code and reason (with a reason given or the canonical one).
+        for code in 0..=1000u16 {
+            for reason in [None, Some("Fine"), Some("")] {
+                let built = MessageBuilder::response(code, reason).build();
+                if !(100..=699).contains(&code) {
+                    assert_eq!(built.unwrap_err(), BuildError::BadStatus, "{code}");
+                    continue;
+                }
+                let built = built.unwrap();
+                let text = reason.unwrap_or(crate::canonical_reason(code));
+                let line = format!("SIP/2.0 {code} {text}\r\n");
+                assert!(built.to_bytes().starts_with(line.as_bytes()), "{code}");
+                let parsed = Message::parse(built.to_bytes()).unwrap();
+                assert_eq!(parsed.status(), Some(code));
+                assert_eq!(built.parse_state(), parsed.parse_state(), "{code}");
+            }
+        }
+    }
+
+    #[test]
+    fn content_lengths_are_the_body_length_in_decimal() {
+        // One digit written as a byte, more through the decimal text: the same line, and the
+        // message the parser finds in the bytes.
+        for len in (0..=12).chain([99, 100, 1000, 4096]) {
+            let body = vec![b'x'; len];
+            let built = MessageBuilder::request(&Method::Options, "sip:a@b")
+                .header(H::Via, "SIP/2.0/UDP h;branch=z9hG4bK1")
+                .body("text/plain", body.clone())
+                .build()
+                .unwrap();
+            let bytes = built.to_bytes();
+            let tail = format!("Content-Length: {len}\r\n\r\n");
+            let head = bytes.len() - len;
+            assert!(bytes[..head].ends_with(tail.as_bytes()), "{len}");
+            assert_eq!(built.content_length(), Some(len as u32));
+            assert_eq!(built.body(), &body[..]);
+            let parsed = Message::parse(bytes).unwrap();
+            assert_eq!(built.parse_state(), parsed.parse_state(), "{len}");
+        }
+    }
+
+    #[test]
     fn canonical_reasons_are_printable() {
         // `response` takes them without the check of a reason given.
         for code in 0..=999 {
@@ -1792,6 +1899,31 @@ mod tests {
             prop_assert_eq!(has_space_or_control(&u), c <= b' ' || c == 0x7f);
         }
 
+        /// A Request-URI the parser takes is never one `request` refuses as empty or holding a
+        /// space, a control or DEL: `request_line` looks for those only in a URI the parser
+        /// refuses, and the builder's error is the one of the check of every URI.
+        #[test]
+        fn request_uris_refused_for_spaces_are_refused_by_the_parser(
+            uri in prop::collection::vec(
+                prop::sample::select(b"sip:a@b.c;=<>\"\t\r\n\x00\x1f \x7f\xc3\xa9+-.".to_vec()),
+                0..24,
+            ),
+        ) {
+            let refused = uri.is_empty() || has_space_or_control(&uri);
+            if crate::parse::check_request_uri(&uri).is_ok() {
+                prop_assert!(!refused);
+            }
+            if let Ok(text) = std::str::from_utf8(&uri) {
+                let built = MessageBuilder::request(&Method::Options, text).build();
+                prop_assert_eq!(
+                    matches!(built, Err(BuildError::BadRequestUri)),
+                    refused,
+                    "{:?}",
+                    text
+                );
+            }
+        }
+
         /// The word-at-a-time check finds CR, LF and NUL wherever memchr does.
         #[test]
         fn breaks_line_is_the_search_for_the_three(
@@ -1817,6 +1949,12 @@ mod tests {
                     prop_assert_eq!(breaks_line(&u), matches!(c, b'\r' | b'\n' | 0));
                     prop_assert_eq!(has_line_break(&u), matches!(c, b'\r' | b'\n'));
                     prop_assert_eq!(has_byte_below_14(&u), c < 14);
+                    // The fused check of three values is the check of each, wherever the
+                    // value with the byte stands among them.
+                    let any = |vs: [&[u8]; 3]| vs.iter().any(|v| breaks_line(v));
+                    for vs in [[&u[..], &clean, &w], [&clean, &u, &w], [&w, &clean, &u]] {
+                        prop_assert_eq!(breaks_any(vs), any(vs));
+                    }
                 }
             }
         }
