@@ -22,10 +22,12 @@ use crate::context::{
 };
 use crate::location::{Location, LocationService, Resolver};
 use crate::routing::{
-    Hex16, TopVia, bracketed, hex_str, local_tag, loop_hash, loop_hash_read, loop_part_of,
-    pop_last_route, postprocess_strict_route, rebuild_sip, replace_top_via, request_uri_form_of,
-    route_uri, stateless_unique, via_target,
+    Fields, Hex16, TopVia, bracketed, hex_str, local_tag, loop_hash, loop_hash_read_in,
+    loop_part_of, pop_last_route, postprocess_strict_route, rebuild_sip, replace_top_via,
+    request_uri_form_of, route_uri, stateless_unique_in, via_target,
 };
+#[cfg(test)]
+use crate::routing::{loop_hash_read, stateless_unique};
 use crate::{ProxyConfig, ProxyEvent, ProxyStats};
 
 /// A map keyed by [`TransactionId`]: the table's slab index and generation, which no peer
@@ -122,6 +124,9 @@ pub struct Proxy<L, R> {
     /// The start of the proxy's Via value for each transport: `SIP/2.0/<transport>
     /// <sent-by>;branch=z9hG4bK` ([`via_value`](Self::via_value) adds the rest of the branch).
     via_heads: Vec<(Transport, Box<[u8]>)>,
+    /// The buffer the loop part's and stateless branches' fields are gathered in, kept (its
+    /// 512 bytes are zeroed once, not for every request).
+    fields: Fields,
 }
 
 /// How many Request-URIs [`Proxy`] remembers (a power of two).
@@ -225,6 +230,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
                 .into_iter()
                 .map(|t| (t, via_head(t, &config.sent_by)))
                 .collect(),
+            fields: Fields::scratch(),
             config,
             locations,
             resolver,
@@ -455,7 +461,8 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         // §16.3 step 4, with the hash of §16.6 step 8. The top Via is parsed once, for the hash
         // (when it is the only one) and for the `received` stamp below.
         let top_via = TopVia::of(&request);
-        let (loop_part, read) = loop_hash_read(&request, self.config.stateless, Some(&top_via));
+        let (loop_part, read) =
+            loop_hash_read_in(&mut self.fields, &request, self.config.stateless, Some(&top_via));
         let route_lines = read.route_lines;
         if method != Method::Cancel && self.has_looped(&request, &loop_part, read.lone_branch) {
             self.stats.loops += 1;
@@ -738,7 +745,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
     ) {
         let best_q = targets.iter().map(|t| t.q).max().unwrap_or(0);
         let Some(target) = targets.iter().find(|t| t.q == best_q) else { return };
-        let unique = stateless_unique(&request);
+        let unique = stateless_unique_in(&mut self.fields, &request);
         let Some((copy, hops)) = self.build_copy_of(
             Cow::Owned(request),
             None,
@@ -825,7 +832,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             }
             None => return,
         };
-        let unique = stateless_unique(ack);
+        let unique = stateless_unique_in(&mut self.fields, ack);
         // Borrowed: only a copy that needs edits beyond the one-pass write (pushed Routes, a
         // strict route) clones it.
         let Some((copy, hops)) =
