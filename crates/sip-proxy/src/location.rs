@@ -2,7 +2,7 @@
 //! resolution of §16.6 step 7 (RFC 3263), both as synchronous tables the application fills.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use sip_message::{Host, Q, SipUri, Uri};
@@ -148,6 +148,10 @@ pub struct StaticLocations {
     /// key; a peer only looks up, and a lookup of an absent key stops at the first empty group
     /// whatever it hashes to, so a flooding-resistant hash buys nothing.
     bindings: HashMap<String, Vec<Location>, foldhash::fast::FixedState>,
+    /// The keys of `bindings` that are not their own key ([`canonical_aor`] of the key, parsed,
+    /// is not the key; none in practice): a Request-URI found as such a key must still be
+    /// canonicalized before its lookup counts. Every other key found verbatim is the answer.
+    unfixed: HashSet<String, foldhash::fast::FixedState>,
 }
 
 impl StaticLocations {
@@ -161,6 +165,7 @@ impl StaticLocations {
     /// URI is ignored.
     pub fn add(&mut self, aor: &str, location: Location) {
         if let Some(key) = Uri::parse(aor).ok().as_ref().and_then(canonical_aor) {
+            self.note_key(&key);
             self.bindings.entry(key).or_default().push(location);
         }
     }
@@ -168,6 +173,7 @@ impl StaticLocations {
     /// Makes `aor` known without targets (lookups answer 480 rather than 404).
     pub fn add_user(&mut self, aor: &str) {
         if let Some(key) = Uri::parse(aor).ok().as_ref().and_then(canonical_aor) {
+            self.note_key(&key);
             self.bindings.entry(key).or_default();
         }
     }
@@ -176,8 +182,23 @@ impl StaticLocations {
     pub fn remove(&mut self, aor: &str) {
         if let Some(key) = Uri::parse(aor).ok().as_ref().and_then(canonical_aor) {
             self.bindings.remove(&key);
+            self.unfixed.remove(&key);
         }
     }
+
+    /// Records `key` (about to be stored) in `unfixed` unless it is its own key.
+    fn note_key(&mut self, key: &str) {
+        if !self.bindings.contains_key(key) && !is_own_key(key) {
+            self.unfixed.insert(key.to_owned());
+        }
+    }
+}
+
+/// Whether `key` parses as a URI whose [`canonical_aor`] is `key` itself: then a Request-URI
+/// written exactly as `key` is looked up under `key` (what [`StaticLocations`]'s lookups
+/// would compute from it), so finding it verbatim is the answer.
+fn is_own_key(key: &str) -> bool {
+    Uri::parse(key).ok().as_ref().and_then(canonical_aor).as_deref() == Some(key)
 }
 
 impl LocationService for StaticLocations {
@@ -212,10 +233,15 @@ impl LocationService for StaticLocations {
         now: Instant,
         visit: &mut dyn FnMut(Cow<'_, Location>),
     ) -> Option<bool> {
-        let targets = if is_canonical_aor(request_uri) {
-            self.bindings.get(request_uri)
-        } else {
-            self.targets(&Uri::parse(request_uri).ok()?, now)
+        // Looked up verbatim first: a key found that is its own key (every key but those in
+        // `unfixed`) is what canonicalizing `request_uri` would look up. On a miss, a
+        // Request-URI that is its own canonical AOR is known to be absent; any other is
+        // canonicalized.
+        let verbatim = self.bindings.get(request_uri);
+        let targets = match verbatim {
+            Some(_) if self.unfixed.is_empty() || !self.unfixed.contains(request_uri) => verbatim,
+            _ if is_canonical_aor(request_uri) => verbatim,
+            _ => self.targets(&Uri::parse(request_uri).ok()?, now),
         };
         Some(match targets {
             Some(targets) => {
@@ -596,7 +622,10 @@ mod tests {
             let mut locations = super::StaticLocations::new();
             locations.add(&text, super::Location::new("sip:c@192.0.2.1"));
             locations.add("sip:bob@example.com", super::Location::new("sip:d@192.0.2.2"));
-            for probe in [text.as_str(), "sip:bob@example.com"] {
+            // The stored key itself is probed too: found verbatim, it must answer as its parse.
+            let stored = Uri::parse(&text).ok().as_ref().and_then(super::canonical_aor);
+            let probes = [Some(text.as_str()), Some("sip:bob@example.com"), stored.as_deref()];
+            for probe in probes.into_iter().flatten() {
                 let now = std::time::Instant::now();
                 let (mut by_text, mut by_uri) = (Vec::new(), Vec::new());
                 let found = locations.lookup_each_str(probe, now, &mut |l| by_text.push(l.into_owned()));

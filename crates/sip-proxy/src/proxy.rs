@@ -22,10 +22,12 @@ use crate::context::{
 };
 use crate::location::{Location, LocationService, Resolver};
 use crate::routing::{
-    Hex16, TopVia, bracketed, hex_str, local_tag, loop_hash, loop_hash_read, loop_part_of,
-    pop_last_route, postprocess_strict_route, rebuild_sip, replace_top_via, request_uri_form_of,
-    route_uri, stateless_unique, via_target,
+    Fields, Hex16, TopVia, bracketed, hex_str, local_tag, loop_hash, loop_hash_read_in,
+    loop_part_of, pop_last_route, postprocess_strict_route, rebuild_sip, replace_top_via,
+    request_uri_form_of, route_uri, stateless_unique_in, via_target,
 };
+#[cfg(test)]
+use crate::routing::{loop_hash_read, stateless_unique};
 use crate::{ProxyConfig, ProxyEvent, ProxyStats};
 
 /// A map keyed by [`TransactionId`]: the table's slab index and generation, which no peer
@@ -120,8 +122,11 @@ pub struct Proxy<L, R> {
     /// whatever held its slot (no peer can make a lookup cost more than one comparison).
     uri_memo: Vec<Option<(Arc<str>, UriMemo)>>,
     /// The start of the proxy's Via value for each transport: `SIP/2.0/<transport>
-    /// <sent-by>;branch=` ([`via_value`](Self::via_value) adds the branch).
+    /// <sent-by>;branch=z9hG4bK` ([`via_value`](Self::via_value) adds the rest of the branch).
     via_heads: Vec<(Transport, Box<[u8]>)>,
+    /// The buffer the loop part's and stateless branches' fields are gathered in, kept (its
+    /// 512 bytes are zeroed once, not for every request).
+    fields: Fields,
 }
 
 /// How many Request-URIs [`Proxy`] remembers (a power of two).
@@ -225,6 +230,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
                 .into_iter()
                 .map(|t| (t, via_head(t, &config.sent_by)))
                 .collect(),
+            fields: Fields::scratch(),
             config,
             locations,
             resolver,
@@ -455,7 +461,8 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         // §16.3 step 4, with the hash of §16.6 step 8. The top Via is parsed once, for the hash
         // (when it is the only one) and for the `received` stamp below.
         let top_via = TopVia::of(&request);
-        let (loop_part, read) = loop_hash_read(&request, self.config.stateless, Some(&top_via));
+        let (loop_part, read) =
+            loop_hash_read_in(&mut self.fields, &request, self.config.stateless, Some(&top_via));
         let route_lines = read.route_lines;
         if method != Method::Cancel && self.has_looped(&request, &loop_part, read.lone_branch) {
             self.stats.loops += 1;
@@ -738,7 +745,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
     ) {
         let best_q = targets.iter().map(|t| t.q).max().unwrap_or(0);
         let Some(target) = targets.iter().find(|t| t.q == best_q) else { return };
-        let unique = stateless_unique(&request);
+        let unique = stateless_unique_in(&mut self.fields, &request);
         let Some((copy, hops)) = self.build_copy_of(
             Cow::Owned(request),
             None,
@@ -825,7 +832,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             }
             None => return,
         };
-        let unique = stateless_unique(ack);
+        let unique = stateless_unique_in(&mut self.fields, ack);
         // Borrowed: only a copy that needs edits beyond the one-pass write (pushed Routes, a
         // strict route) clones it.
         let Some((copy, hops)) =
@@ -1842,17 +1849,11 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
     /// there is one. Written on the stack (it is copied into the forwarded request).
     fn via_value(&self, hop: Target, unique: &[u8], loop_part: Option<&Hex16>) -> ViaText {
         let transport = hop.transport();
-        let cookie = if unique.starts_with(BRANCH_COOKIE.as_bytes()) { "" } else { BRANCH_COOKIE };
-        let (dot, loop_part): (&[u8], &[u8]) = match loop_part {
-            Some(part) => (b".", part),
-            None => (b"", b""),
-        };
+        // The head ends in the cookie: a `unique` that starts with it goes on after it.
+        let rest = unique.strip_prefix(BRANCH_COOKIE.as_bytes()).unwrap_or(unique);
         match self.via_heads.iter().find(|(t, _)| *t == transport) {
-            Some((_, head)) => ViaText::of([&head[..], cookie.as_bytes(), unique, dot, loop_part]),
-            None => {
-                let head = via_head(transport, &self.config.sent_by);
-                ViaText::of([&head[..], cookie.as_bytes(), unique, dot, loop_part])
-            }
+            Some((_, head)) => ViaText::of(head, rest, loop_part),
+            None => ViaText::of(&via_head(transport, &self.config.sent_by), rest, loop_part),
         }
     }
 
@@ -2229,9 +2230,11 @@ fn build_answer_to(
     builder.build().ok()
 }
 
-/// `SIP/2.0/<transport> <sent_by>;branch=`: the proxy's Via value up to its branch.
+/// `SIP/2.0/<transport> <sent_by>;branch=z9hG4bK`: the proxy's Via value up to its branch
+/// and the branch's magic cookie (§8.1.1.7).
 fn via_head(transport: Transport, sent_by: &str) -> Box<[u8]> {
-    [b"SIP/2.0/", transport.as_str().as_bytes(), b" ", sent_by.as_bytes(), b";branch="]
+    let cookie = BRANCH_COOKIE.as_bytes();
+    [b"SIP/2.0/", transport.as_str().as_bytes(), b" ", sent_by.as_bytes(), b";branch=", cookie]
         .concat()
         .into_boxed_slice()
 }
@@ -2284,7 +2287,7 @@ fn uri_memo_slot(raw: &[u8]) -> usize {
 }
 
 /// The proxy's Via value, built on the stack (it fits unless the sent-by is very long): its
-/// pieces copied into a fixed buffer, one copy each.
+/// pieces copied into a fixed buffer, one copy each (the loop part's fixed 16 bytes inline).
 struct ViaText {
     inline: [u8; VIA_INLINE],
     len: usize,
@@ -2296,21 +2299,37 @@ struct ViaText {
 const VIA_INLINE: usize = 128;
 
 impl ViaText {
-    /// The concatenation of `parts`.
-    fn of<const N: usize>(parts: [&[u8]; N]) -> ViaText {
+    /// `head`, `rest`, then `.` and `loop_part` when there is one.
+    fn of(head: &[u8], rest: &[u8], loop_part: Option<&Hex16>) -> ViaText {
         let mut via = ViaText { inline: [0; VIA_INLINE], len: 0, spill: Vec::new() };
-        let total: usize = parts.iter().map(|p| p.len()).sum();
+        let tail = loop_part.map_or(0, |part| part.len() + 1);
+        let total = head.len() + rest.len() + tail;
         if total > VIA_INLINE {
-            via.spill = parts.concat();
+            let mut spill = Vec::with_capacity(total);
+            spill.extend_from_slice(head);
+            spill.extend_from_slice(rest);
+            if let Some(part) = loop_part {
+                spill.push(b'.');
+                spill.extend_from_slice(part);
+            }
+            via.spill = spill;
             return via;
         }
-        for part in parts {
-            let end = via.len + part.len();
-            if let Some(room) = via.inline.get_mut(via.len..end) {
+        let (front, back) = via.inline.split_at_mut(head.len().min(VIA_INLINE));
+        front.copy_from_slice(head.get(..front.len()).unwrap_or_default());
+        if let Some(room) = back.get_mut(..rest.len()) {
+            room.copy_from_slice(rest);
+        }
+        if let Some(part) = loop_part {
+            let at = head.len() + rest.len();
+            if let Some(dot) = via.inline.get_mut(at) {
+                *dot = b'.';
+            }
+            if let Some(room) = via.inline.get_mut(at + 1..at + 1 + 16) {
                 room.copy_from_slice(part);
             }
-            via.len = end;
         }
+        via.len = total;
         via
     }
 

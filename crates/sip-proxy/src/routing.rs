@@ -55,7 +55,7 @@ pub(crate) fn hex_str(hex: &Hex16) -> &str {
 /// requests the proxy would process differently (§16.6 step 8), and anyone able to forge a
 /// colliding request can as well forge the Via it would be compared with. (MD5, used before,
 /// cost ten times as much.)
-struct Fields {
+pub(crate) struct Fields {
     /// Which use the digest is for (the XXH3 seed), keeping different uses apart.
     domain: u64,
     /// The fields so far, on the stack while they fit ([`FIELDS_INLINE`] bytes covers the
@@ -72,6 +72,21 @@ impl Fields {
     /// A digest for one purpose: `domain` keeps the digests of different uses apart.
     fn new(domain: u64) -> Fields {
         Fields { domain, inline: [0; FIELDS_INLINE], len: 0, spill: Vec::new() }
+    }
+
+    /// Fields kept to be [`reset`](Self::reset) for each digest: the inline buffer is zeroed
+    /// once, not for every request (its bytes past `len` are never read).
+    pub(crate) fn scratch() -> Fields {
+        Fields::new(0)
+    }
+
+    /// Empty again, for a digest of `domain` (the bytes left in `inline` are overwritten
+    /// before they are read; a `spill` keeps its capacity).
+    fn reset(&mut self, domain: u64) -> &mut Fields {
+        self.domain = domain;
+        self.len = 0;
+        self.spill.clear();
+        self
     }
 
     /// Feeds one field, its length first, so that adjacent fields cannot run into each other.
@@ -115,6 +130,12 @@ impl Fields {
             false => &self.spill,
         };
         hex16(xxh3_64_with_seed(input, self.domain))
+    }
+}
+
+impl std::fmt::Debug for Fields {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fields").field("domain", &self.domain).field("len", &self.len).finish()
     }
 }
 
@@ -466,17 +487,27 @@ pub(crate) fn loop_hash_read<'a>(
     for_stateless: bool,
     top: Option<&TopVia<'a>>,
 ) -> (Hex16, LoopRead<'a>) {
+    loop_hash_read_in(&mut Fields::new(LOOP), request, for_stateless, top)
+}
+
+/// [`loop_hash_read`] gathering its fields in `h` (kept by the caller, reset here).
+pub(crate) fn loop_hash_read_in<'a>(
+    h: &mut Fields,
+    request: &Message,
+    for_stateless: bool,
+    top: Option<&TopVia<'a>>,
+) -> (Hex16, LoopRead<'a>) {
     let mut lone_branch = None;
-    let mut h = Fields::new(LOOP);
+    let h = h.reset(LOOP);
     // A non-2xx ACK carries the To tag of the response it acknowledges, its INVITE none; in
     // stateless mode the two must share a branch (§16.11), so the tag is left out there. The
     // originating client's Via branch, hashed below, already tells transactions apart.
     let to_tag = if for_stateless { None } else { request.to_tag_bytes() };
-    field(&mut h, to_tag.unwrap_or_default());
-    field(&mut h, request.from_tag_bytes().unwrap_or_default());
-    field(&mut h, request.call_id_bytes().unwrap_or_default());
-    field(&mut h, utf8_request_uri(request));
-    field(&mut h, &request.cseq_number().unwrap_or_default().to_le_bytes());
+    field(h, to_tag.unwrap_or_default());
+    field(h, request.from_tag_bytes().unwrap_or_default());
+    field(h, request.call_id_bytes().unwrap_or_default());
+    field(h, utf8_request_uri(request));
+    field(h, &request.cseq_number().unwrap_or_default().to_le_bytes());
     // One pass over the header lines: the Via and Route lines, and whether Proxy-Require or
     // Proxy-Authorization lines are there (hashed below as `values` and `header_lines` read
     // them).
@@ -522,10 +553,10 @@ pub(crate) fn loop_hash_read<'a>(
             };
         match parsed {
             Some((sent_by, branch)) => {
-                field(&mut h, sent_by);
-                field(&mut h, branch);
+                field(h, sent_by);
+                field(h, branch);
             }
-            None => field(&mut h, bottom),
+            None => field(h, bottom),
         }
     }
     // Whether every Route line holds exactly one value (then each is one `remove_front`).
@@ -533,7 +564,7 @@ pub(crate) fn loop_hash_read<'a>(
     for line in &routes {
         let mut values = 0;
         for route in list_values(line) {
-            field(&mut h, route);
+            field(h, route);
             values += 1;
         }
         single &= values == 1;
@@ -541,10 +572,10 @@ pub(crate) fn loop_hash_read<'a>(
     let route_lines = single.then_some(routes.len());
     if !for_stateless && proxy_lines {
         for line in request.header_lines(HeaderName::ProxyRequire) {
-            field(&mut h, line);
+            field(h, line);
         }
         for line in request.header_lines(HeaderName::ProxyAuthorization) {
-            field(&mut h, line);
+            field(h, line);
         }
     }
     (h.finish(), LoopRead { lone_branch, proxy_lines, route_lines })
@@ -594,8 +625,14 @@ pub(crate) fn stateless_branch_without_loop_part(request: &Message) -> String {
 }
 
 /// The unique part of [`stateless_branch`].
+#[cfg(test)]
 pub(crate) fn stateless_unique(request: &Message) -> Hex16 {
-    let mut h = Fields::new(STATELESS);
+    stateless_unique_in(&mut Fields::new(STATELESS), request)
+}
+
+/// [`stateless_unique`] gathering its fields in `h` (kept by the caller, reset here).
+pub(crate) fn stateless_unique_in(h: &mut Fields, request: &Message) -> Hex16 {
+    let h = h.reset(STATELESS);
     // As bytes: the parser keeps only a token branch, so the UTF-8 check could not fail.
     // A judged top Via is its whole line: its value, with no split.
     let top_via = match request.plain_top_via() {
@@ -604,16 +641,16 @@ pub(crate) fn stateless_unique(request: &Message) -> Hex16 {
     };
     match request.via_branch_bytes() {
         Some(branch) if branch.starts_with(BRANCH_COOKIE.as_bytes()) => {
-            field(&mut h, branch);
-            field(&mut h, top_via.unwrap_or_default());
+            field(h, branch);
+            field(h, top_via.unwrap_or_default());
         }
         _ => {
-            field(&mut h, top_via.unwrap_or_default());
-            field(&mut h, request.to_tag_bytes().unwrap_or_default());
-            field(&mut h, request.from_tag_bytes().unwrap_or_default());
-            field(&mut h, request.call_id_bytes().unwrap_or_default());
-            field(&mut h, &request.cseq_number().unwrap_or_default().to_le_bytes());
-            field(&mut h, utf8_request_uri(request));
+            field(h, top_via.unwrap_or_default());
+            field(h, request.to_tag_bytes().unwrap_or_default());
+            field(h, request.from_tag_bytes().unwrap_or_default());
+            field(h, request.call_id_bytes().unwrap_or_default());
+            field(h, &request.cseq_number().unwrap_or_default().to_le_bytes());
+            field(h, utf8_request_uri(request));
         }
     }
     // ACKs and CANCELs share their INVITE's branch hop by hop, but each is a distinct message:
@@ -1428,6 +1465,21 @@ pub(crate) mod tests {
                     proptest::prop_assert_eq!(
                         loop_hash_with(&m, stateless, Some(&top)),
                         loop_hash(&m, stateless)
+                    );
+                    // A kept buffer, left holding other fields (and spilled), digests the same.
+                    let mut kept = Fields::scratch();
+                    kept.reset(STATELESS).push(&[7; FIELDS_INLINE + 1]);
+                    proptest::prop_assert_eq!(
+                        loop_hash_read_in(&mut kept, &m, stateless, Some(&top)),
+                        loop_hash_read(&m, stateless, Some(&top))
+                    );
+                    proptest::prop_assert_eq!(
+                        loop_hash_read_in(&mut kept, &m, stateless, Some(&top)),
+                        loop_hash_read(&m, stateless, Some(&top))
+                    );
+                    proptest::prop_assert_eq!(
+                        stateless_unique_in(&mut kept, &m),
+                        stateless_unique(&m)
                     );
                 }
                 for source in ["192.0.2.1:5060", "192.0.2.1:5070", "198.51.100.9:5060"] {
