@@ -893,16 +893,31 @@ impl TransactionTable {
         if response.is_request() {
             return Err(ResponseError::NotAResponse);
         }
-        let entry = self.entry(id).ok_or(ResponseError::UnknownTransaction)?;
-        let Some(server) = &entry.server else {
-            return Err(ResponseError::NotAServerTransaction);
-        };
-        if response.cseq_method() != Some(&server.cseq_method)
-            || response.via_branch_bytes().unwrap_or_default() != entry.branch()
-        {
-            return Err(ResponseError::Mismatch);
+        // One slab lookup checks the transaction and steps it (see `step`).
+        if self.queue.peek().is_some_and(|(_, _, top)| top == id) {
+            self.stale = true;
         }
-        let result = self.dispatch(now, id, Stimulus::Respond(response));
+        let check = |entry: &Entry| {
+            let Some(server) = &entry.server else {
+                return Err(ResponseError::NotAServerTransaction);
+            };
+            if response.cseq_method() != Some(&server.cseq_method)
+                || response.via_branch_bytes().unwrap_or_default() != entry.branch()
+            {
+                return Err(ResponseError::Mismatch);
+            }
+            Ok(())
+        };
+        let input = |_: &mut Timers, _: &mut TimerQueue| Some(Stimulus::Respond(response));
+        let step = self.step_with(now, id, check, input, false);
+        let result = match step.unwrap_or(Err(ResponseError::UnknownTransaction)) {
+            Ok((Next::Terminate, _)) => {
+                self.release(id);
+                Ok(())
+            }
+            Ok(_) => Ok(()),
+            Err(e) => Err(e),
+        };
         self.prune();
         result
     }
@@ -1204,7 +1219,8 @@ impl TransactionTable {
                 }
                 Some(Stimulus::Timer(timer?))
             };
-            if let Some(Ok((Next::Terminate, _))) = self.step_with(now, id, fire, true) {
+            if let Some(Ok((Next::Terminate, _))) = self.step_with(now, id, |_| Ok(()), fire, true)
+            {
                 self.release(id);
             }
         }
@@ -1572,12 +1588,12 @@ impl TransactionTable {
         if self.queue.peek().is_some_and(|(_, _, top)| top == id) {
             self.stale = true;
         }
-        self.step_with(now, id, |_, _| Some(input), false)
+        self.step_with(now, id, |_| Ok(()), |_, _| Some(input), false)
             .unwrap_or(Err(ResponseError::UnknownTransaction))
     }
 
-    /// Runs transaction `id`'s machine on the stimulus `pick` draws from its timers (`None`:
-    /// no step); with `requeue`, then queues its earliest timer unless it terminated (after a
+    /// Runs transaction `id`'s machine, once `check` accepts it (else its error), on the
+    /// stimulus `pick` draws from its timers (`None`: no step); with `requeue`, then queues its earliest timer unless it terminated (after a
     /// timer fired: its queue entry was just popped). `None` if `id` is not live or `pick`
     /// declined.
     #[inline(always)]
@@ -1585,11 +1601,15 @@ impl TransactionTable {
         &mut self,
         now: u64,
         id: TransactionId,
+        check: impl FnOnce(&Entry) -> Result<(), ResponseError>,
         pick: impl FnOnce(&mut Timers, &mut TimerQueue) -> Option<Stimulus<'m>>,
         requeue: bool,
     ) -> Option<Step> {
         let Self { slots, out, queue, stats, config, lingering, .. } = self;
         let entry = slots.get_mut(id)?;
+        if let Err(e) = check(entry) {
+            return Some(Err(e));
+        }
         let Entry { machine, timers, request, peer, parsed, .. } = entry;
         let input = pick(timers, queue)?;
         let was_pending = !machine.state().is_lingering();

@@ -30,6 +30,7 @@ use smallvec::SmallVec;
 use crate::config::{Body, UaConfig};
 use crate::event::{CallId, EndReason, RegistrationId, RequestId, UaError, UaEvent};
 use crate::slots::{Slots, TxnMap};
+use crate::timers::TimerQueue;
 
 /// Length of the random tags this UA puts in From and To (RFC 3261 §19.3 asks for 32 bits of
 /// randomness; 10 base-62 characters carry about 59).
@@ -296,7 +297,7 @@ pub struct UaCore {
     clients: TxnMap<Purpose>,
     /// INVITE server transactions, initial and re-INVITE, by call.
     servers: TxnMap<CallId>,
-    timers: BinaryHeap<Reverse<(Instant, TimerKind, CallId)>>,
+    timers: TimerQueue<(Instant, TimerKind, CallId)>,
     events: VecDeque<UaEvent>,
     hosts: HashMap<String, Target>,
     auth: Option<Auth>,
@@ -770,7 +771,7 @@ impl UaCore {
             by_local_tag: FastMap::with_hasher(hasher(seed)),
             clients: TxnMap::with_hasher(hasher(seed)),
             servers: TxnMap::with_hasher(hasher(seed)),
-            timers: BinaryHeap::new(),
+            timers: TimerQueue::default(),
             events: VecDeque::new(),
             hosts: HashMap::new(),
             auth: None,
@@ -888,7 +889,7 @@ impl UaCore {
     /// When [`handle_timeout`](Self::handle_timeout) is next due.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let calls = self.timers.peek().map(|Reverse((at, _, _))| *at);
+        let calls = self.timers.peek().map(|(at, _, _)| at);
         let regs = self.reg_timers.peek().map(|Reverse((at, _))| *at);
         match (calls, regs) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -899,11 +900,7 @@ impl UaCore {
     /// Fires the core's timers due at `now`: 2xx retransmissions and the §13.3.1.4 give-up,
     /// the §14.1 re-INVITE retry after glare, the §9.1 give-up after an unanswered CANCEL.
     pub fn handle_timeout(&mut self, now: Instant, txns: &mut TransactionTable) {
-        while let Some(Reverse((at, kind, call))) = self.timers.peek().copied() {
-            if at > now {
-                break;
-            }
-            self.timers.pop();
+        while let Some((at, kind, call)) = self.timers.pop_if(|&(at, _, _)| at <= now) {
             match kind {
                 TimerKind::Retransmit2xx => self.retransmit_2xx(now, txns, call, at),
                 TimerKind::Glare => self.glare_retry(now, txns, call, at),
@@ -1015,7 +1012,7 @@ impl UaCore {
             call.invite_deadline = Some(deadline);
         }
         self.clients.insert(txn, Purpose::Invite(id));
-        self.timers.push(Reverse((deadline, TimerKind::InviteTimeout, id)));
+        self.push_timer(deadline, TimerKind::InviteTimeout, id);
         Ok(id)
     }
 
@@ -2341,7 +2338,7 @@ impl UaCore {
                         rare.glare_body = Some(None);
                     }
                 }
-                self.timers.push(Reverse((at, TimerKind::Glare, call)));
+                self.push_timer(at, TimerKind::Glare, call);
             }
             408 | 481 => {
                 // §12.2.1.2: the dialog is gone.
@@ -2454,6 +2451,18 @@ impl UaCore {
 
     // ----- timers -----------------------------------------------------------------------------
 
+    /// Arms a call timer. The INVITE give-up and the first 2xx retransmission run a fixed
+    /// time from now, so each has a FIFO lane of the queue (see [`TimerQueue`]).
+    #[inline]
+    fn push_timer(&mut self, at: Instant, kind: TimerKind, call: CallId) {
+        let lane = match kind {
+            TimerKind::InviteTimeout => Some(0),
+            TimerKind::Retransmit2xx => Some(1),
+            TimerKind::Glare | TimerKind::CancelGiveUp => None,
+        };
+        self.timers.push((at, kind, call), lane);
+    }
+
     fn retransmit_2xx(
         &mut self,
         now: Instant,
@@ -2495,7 +2504,7 @@ impl UaCore {
         // The give-up fires at 64*T1 exactly, not at the next retransmission after it.
         let next = c.retx_deadline.map_or(now + c.retx_interval, |d| d.min(now + c.retx_interval));
         c.retx_at = Some(next);
-        self.timers.push(Reverse((next, TimerKind::Retransmit2xx, call)));
+        self.push_timer(next, TimerKind::Retransmit2xx, call);
     }
 
     fn glare_retry(
@@ -2518,7 +2527,7 @@ impl UaCore {
             let rare = c.rare_mut();
             rare.glare_at = Some(later);
             rare.glare_body = Some(body);
-            self.timers.push(Reverse((later, TimerKind::Glare, call)));
+            self.push_timer(later, TimerKind::Glare, call);
             return;
         }
         if self.send_reinvite(now, txns, call, body, None).is_err() {
@@ -2561,7 +2570,7 @@ impl UaCore {
                 c.txns += 1;
                 c.rare_mut().cancel_deadline = Some(deadline);
             }
-            self.timers.push(Reverse((deadline, TimerKind::CancelGiveUp, call)));
+            self.push_timer(deadline, TimerKind::CancelGiveUp, call);
         }
     }
 
@@ -2803,7 +2812,7 @@ impl UaCore {
         if let Some(d) = c.dialogs.get_mut(0) {
             d.confirm();
         }
-        self.timers.push(Reverse((now + t1, TimerKind::Retransmit2xx, call)));
+        self.push_timer(now + t1, TimerKind::Retransmit2xx, call);
         Ok(())
     }
 

@@ -112,6 +112,7 @@ mod config;
 mod core;
 mod event;
 mod slots;
+mod timers;
 
 pub use agent::{UaOutput, UserAgent};
 pub use config::{Body, UaConfig};
