@@ -401,7 +401,7 @@ impl Dialog {
     /// checked as UTF-8 once, instead of each piece on its own. `None` for anything out of
     /// the usual (an error, a piece that is not UTF-8): [`Dialog::uac_full`] then gives the
     /// error, or the dialog this would have made.
-    fn uac_fast(request: &Message, response: &Message, known: Known) -> Option<Dialog> {
+    pub(crate) fn uac_fast(request: &Message, response: &Message, known: Known) -> Option<Dialog> {
         let status = response.status()?;
         let state = match status {
             101..=199 => DialogState::Early,
@@ -466,7 +466,7 @@ impl Dialog {
     }
 
     /// The UAC dialog, each piece of text read as text.
-    fn uac_full(
+    pub(crate) fn uac_full(
         request: &Message,
         response: &Message,
         known: Known,
