@@ -401,7 +401,7 @@ impl Dialog {
     /// checked as UTF-8 once, instead of each piece on its own. `None` for anything out of
     /// the usual (an error, a piece that is not UTF-8): [`Dialog::uac_full`] then gives the
     /// error, or the dialog this would have made.
-    fn uac_fast(request: &Message, response: &Message, known: Known) -> Option<Dialog> {
+    pub(crate) fn uac_fast(request: &Message, response: &Message, known: Known) -> Option<Dialog> {
         let status = response.status()?;
         let state = match status {
             101..=199 => DialogState::Early,
@@ -466,7 +466,7 @@ impl Dialog {
     }
 
     /// The UAC dialog, each piece of text read as text.
-    fn uac_full(
+    pub(crate) fn uac_full(
         request: &Message,
         response: &Message,
         known: Known,
@@ -765,7 +765,7 @@ impl Dialog {
                     && line.last() == Some(&b'>')
                     && line.get(1..line.len() - 1) == Some(target)
             })
-            && !target.iter().any(|&c| is_target_special(c));
+            && !has_target_special(target);
         if unchanged { Ok(None) } else { contact_uri(msg, false) }
     }
 
@@ -1078,6 +1078,35 @@ const TARGET_SPECIAL: [bool; 256] = {
 /// Whether `c` is one of [`TARGET_SPECIAL`].
 fn is_target_special(c: u8) -> bool {
     TARGET_SPECIAL.get(usize::from(c)).copied().unwrap_or(true)
+}
+
+/// Whether a byte of `target` is one of [`TARGET_SPECIAL`], eight bytes at a time.
+///
+/// A word is flagged when a byte of it is below `!` (space and every control: the special
+/// white space among them) or is `<`, `>`, `,` or `"`; only a flagged target is scanned byte by
+/// byte, for the exact answer (a control that is not special flags a word too). Each test is
+/// `(v - ONES) & !v & HIGH` on a word `v` whose matching bytes are zero (or below the bound):
+/// nonzero exactly when some byte of `v` is, the borrow of the subtraction starting only at
+/// such a byte. The bytes after the last whole word are read as the last eight bytes
+/// (overlapping the word before), or one by one for a target shorter than a word.
+fn has_target_special(target: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    let zero = |v: u64| v.wrapping_sub(ONES) & !v;
+    let flagged = |w: &[u8; 8]| {
+        let w = u64::from_ne_bytes(*w);
+        // Below 0x21; `<` or `>` (0x3c, 0x3e: 0x3e with bit 1 set); `,`; `"`.
+        let found = (w.wrapping_sub(ONES * 0x21) & !w)
+            | zero((w | (ONES * 0x02)) ^ (ONES * 0x3e))
+            | zero(w ^ (ONES * 0x2c))
+            | zero(w ^ (ONES * 0x22));
+        found & HIGH != 0
+    };
+    let Some(last) = target.last_chunk::<8>() else {
+        return target.iter().any(|&c| is_target_special(c));
+    };
+    let any = flagged(last) || target.chunks_exact(8).any(|w| w.first_chunk().is_some_and(flagged));
+    any && target.iter().any(|&c| is_target_special(c))
 }
 
 /// `Max-Forwards: 70` (RFC 3261 §8.1.1.6), written and indexed once.
@@ -1856,6 +1885,33 @@ mod tests {
         assert_eq!(bye.request_uri_str(), Some("sip:alice@192.0.2.99:5070;transport=tcp"));
         assert_eq!(bye.header_str(H::To), Some("<sip:alice@atlanta.example.com>;tag=1928301774"));
         assert_eq!(bye.header_str(H::From), Some("Bob <sip:bob@biloxi.example.com>;tag=t1"));
+    }
+
+    proptest::proptest! {
+        /// The word-at-a-time scan of a target answers as the byte table does.
+        #[test]
+        fn target_special_scan_is_the_table(
+            target in proptest::collection::vec(
+                proptest::sample::select(
+                    b"ab:@.;=<>,\" \t\n\x0c\r\x00\x01\x0b\x1f!\x7f\x80\xff\x3c\x3e\x2e\x24".to_vec()
+                ),
+                0..40,
+            ),
+            plain in "[a-z0-9:@.;=_-]{0,40}",
+        ) {
+            let table = |t: &[u8]| t.iter().any(|&c| is_target_special(c));
+            proptest::prop_assert_eq!(has_target_special(&target), table(&target));
+            proptest::prop_assert!(!has_target_special(plain.as_bytes()));
+            for at in 0..plain.len() {
+                for c in [b'<', b'>', b',', b'"', b' ', b'\t', b'\r', b'\n', 0x0c] {
+                    let mut t = plain.clone().into_bytes();
+                    if let Some(b) = t.get_mut(at) {
+                        *b = c;
+                    }
+                    proptest::prop_assert!(has_target_special(&t));
+                }
+            }
+        }
     }
 
     proptest::proptest! {

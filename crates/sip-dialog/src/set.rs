@@ -125,8 +125,12 @@ impl DialogSet {
                 })
             }
             None => {
-                let dialog = Dialog::uac_known(request, response, known)?;
-                self.dialogs.push(dialog);
+                // `Dialog::uac_known`, its dialog moved straight into the set (not through
+                // the `Result` it returns).
+                match Dialog::uac_fast(request, response, known) {
+                    Some(dialog) => self.dialogs.push(dialog),
+                    None => self.dialogs.push(Dialog::uac_full(request, response, known)?),
+                }
                 Ok(DialogChange::Created(self.dialogs.len() - 1))
             }
         }

@@ -631,8 +631,7 @@ impl MessageBuilder {
             && !self.0.index.reparse
             && trimmed(to)
             && trimmed(from)
-            && trimmed(call_id)
-            && !breaks_any([to, from, call_id]);
+            && trimmed(call_id);
         if !fast {
             return self
                 .addr_with_tag(HeaderName::To, to, to_tag)
@@ -642,6 +641,9 @@ impl MessageBuilder {
         }
         let state = &mut *self.0;
         state.flush_to();
+        // The three values are checked for a line break in one pass over the bytes written
+        // (see below): the rest of the buffer as it was, for a value that has one.
+        let written = state.buf.len();
         let digits = Decimal::new(u64::from(cseq));
         let (digits, method_bytes) = (digits.as_bytes(), method.as_bytes());
         let buf = &mut state.buf;
@@ -651,12 +653,30 @@ impl MessageBuilder {
         buf.extend_from_slice(b"To: ");
         buf.extend_from_slice(to);
         let to_end = buf.len();
-        buf.extend_from_slice(b"\r\nFrom: ");
+        // Two spaces where the line's CRLF goes, so that the values and what lies between
+        // them hold a byte below 14 only if a value does.
+        buf.extend_from_slice(b"  From: ");
         buf.extend_from_slice(from);
         let from_end = buf.len();
-        buf.extend_from_slice(b"\r\nCall-ID: ");
+        buf.extend_from_slice(b"  Call-ID: ");
         buf.extend_from_slice(call_id);
         let call_id_end = buf.len();
+        // `breaks_any([to, from, call_id])`, its first test made once on the bytes from the
+        // To value to the end of the Call-ID value.
+        let values = buf.get(to_line + 4..call_id_end).unwrap_or_default();
+        if has_byte_below_14(values) && breaks_any([to, from, call_id]) {
+            buf.truncate(written);
+            return self
+                .addr_with_tag(HeaderName::To, to, to_tag)
+                .addr_with_tag(HeaderName::From, from, from_tag)
+                .call_id(call_id)
+                .cseq(cseq, method);
+        }
+        for end in [to_end, from_end] {
+            if let Some(crlf) = buf.get_mut(end..end + 2) {
+                crlf.copy_from_slice(b"\r\n");
+            }
+        }
         buf.extend_from_slice(b"\r\nCSeq: ");
         buf.extend_from_slice(digits);
         buf.extend_from_slice(b" ");
@@ -1755,12 +1775,26 @@ mod tests {
             method in prop::sample::select(vec![
                 Method::Bye, Method::Ack, Method::Invite, Method::Extension("FOO".into()),
             ]),
-            (bad, spoil_to_tag) in (0u8..8, any::<bool>()),
+            (bad, spoil_to_tag) in (0u8..13, any::<bool>()),
         ) {
-            let (Line::Addr(_, mut to, mut to_tag), Line::Addr(_, from, from_tag), Line::CallId(call_id)) =
+            // A tab after the first character of `value`, its tag moved along.
+            let tab_at_1 = |value: &mut String, tag: &mut Option<Range<usize>>| {
+                let at = value.char_indices().nth(1).map_or(value.len(), |(i, _)| i);
+                value.insert(at, '\t');
+                if let Some(t) = tag.as_mut().filter(|t| t.start >= at) {
+                    *t = t.start + 1..t.end + 1;
+                }
+            };
+            let (Line::Addr(_, mut to, mut to_tag), Line::Addr(_, mut from, mut from_tag), Line::CallId(mut call_id)) =
                 (to, from, call_id) else { unreachable!() };
             match bad {
                 0 => to.push_str("\r\nX: y"),
+                // A break or a NUL in the other values, a tab (below 14, no break) in an address.
+                8 => from.push_str("\nX: y"),
+                9 => call_id.push('\r'),
+                10 => from.insert(0, '\0'),
+                11 => tab_at_1(&mut from, &mut from_tag),
+                12 => tab_at_1(&mut to, &mut to_tag),
                 1 => to.push(' '),
                 2 if spoil_to_tag => to_tag = Some(0..0),
                 3 => to_tag = Some(0..to.len() + 1),
