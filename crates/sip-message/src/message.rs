@@ -286,7 +286,13 @@ pub struct Message {
 pub(crate) struct Parts {
     /// The range of `buf` that is this message as received, while no edit has touched it and
     /// its Content-Length is exact: serialising it is then a copy of those bytes.
-    pub(crate) pristine: Option<(u32, u32)>,
+    ///
+    /// Its flag is set by the parser (and kept by the verbatim pop of the top Via): the
+    /// header lines follow each other from the first one on, each ended by CRLF, and the
+    /// empty line comes right before the body; `Message::pop_top_via_verbatim` then checks no
+    /// line but the Content-Length. In the range's `Option` (the flag's niche holds `None`),
+    /// not beside it: the parts stay as large.
+    pub(crate) pristine: Option<(u32, u32, bool)>,
     pub(crate) owned: Vec<Bytes>,
     pub(crate) start: StartLine,
     pub(crate) headers: Headers,
@@ -307,9 +313,17 @@ impl Parts {
     #[inline(always)]
     pub(crate) fn seal(mut self: Box<Parts>, buf: Bytes, origin: usize, body: Slot) -> Message {
         self.body = body;
-        self.pristine = pristine_range(&buf, &self.start, &self.keys, origin, body);
+        // Only the parser vouches for its lines.
+        self.pristine = pristine_range(&buf, &self.start, &self.keys, origin, body, false);
         Message { buf, ix: self }
     }
+}
+
+/// Whether a Content-Length value is spelled as `write_to` spells the body's length: no
+/// leading zero (the parser accepts one, RFC 4475 §3.1.1.1).
+#[inline(always)]
+fn unpadded(digits: &[u8]) -> bool {
+    digits.len() == 1 || digits.first() != Some(&b'0')
 }
 
 /// Whether a message is written back verbatim, as the range of `buf` it spans: only if its
@@ -322,7 +336,8 @@ fn pristine_range(
     keys: &Keys,
     origin: usize,
     body: Slot,
-) -> Option<(u32, u32)> {
+    written: bool,
+) -> Option<(u32, u32, bool)> {
     let exact_length =
         keys.content_length == Some(body.end - body.start) && keys.content_length_lines == 1;
     let version_ok = match start {
@@ -331,7 +346,7 @@ fn pristine_range(
         }
         StartLine::Response { .. } => buf.get(origin..origin + 7) == Some(b"SIP/2.0"),
     };
-    (exact_length && version_ok).then_some((origin as u32, body.end))
+    (exact_length && version_ok).then_some((origin as u32, body.end, written))
 }
 
 impl Clone for Message {
@@ -400,12 +415,13 @@ impl Message {
     }
 
     /// Finishes a parsed message: its body, and whether it is written back verbatim (see
-    /// [`pristine_range`]).
+    /// [`pristine_range`]). `written`: every header line was ended by CRLF (see
+    /// [`Parts::pristine`]).
     #[inline(always)]
-    pub(crate) fn seal(&mut self, origin: usize, body: Slot) {
+    pub(crate) fn seal(&mut self, origin: usize, body: Slot, written: bool) {
         let ix = &mut *self.ix;
         ix.body = body;
-        ix.pristine = pristine_range(&self.buf, &ix.start, &ix.keys, origin, body);
+        ix.pristine = pristine_range(&self.buf, &ix.start, &ix.keys, origin, body, written);
     }
 
     /// Whether the value at `slot` may hold a line break: one of an edit (not in the buffer),
@@ -454,7 +470,8 @@ impl Message {
             self.ix.headers,
             self.ix.body,
             self.ix.keys,
-            self.ix.pristine,
+            // The range; not the parser's memo of its lines, which a builder does not make.
+            self.ix.pristine.map(|(start, end, _)| (start, end)),
             self.ix.owned
         )
     }
@@ -1015,7 +1032,7 @@ impl Message {
     /// any other message (the caller edits it instead). The popped value is an empty `Bytes`
     /// unless `keep`.
     fn pop_top_via_verbatim(&mut self, keep: bool) -> Option<Bytes> {
-        let (p0, p1) = self.ix.pristine?;
+        let (p0, p1, lines_written) = self.ix.pristine?;
         let (p0, p1) = (p0 as usize, p1 as usize);
         if !self.ix.owned.is_empty() {
             return None;
@@ -1044,22 +1061,19 @@ impl Message {
         // would copy every line as it is.
         // The Content-Length value parsed as the body's length (`pristine` says so): it is
         // spelled as `write_to` spells it unless it has a leading zero.
-        let (mut next, mut length_ok) = (h0, false);
-        for e in &self.ix.headers {
-            if e.line_end == 0 || e.name_text.start() != next {
-                return None;
-            }
-            if e.name == HeaderName::ContentLength {
-                let digits = self.slot(e.value);
-                length_ok = digits.len() == 1 || digits.first() != Some(&b'0');
-            }
-            next = e.line_end as usize + 2;
-        }
-        if !length_ok
-            || self.buf.get(next..next + 2) != Some(b"\r\n")
-            || self.ix.body.start() != next + 2
-            || self.ix.body.end as usize != p1
-        {
+        // A parsed message says so itself (`lines_written`): only its one Content-Length line
+        // (`pristine` says there is one), usually the last, is checked.
+        let written = if lines_written {
+            self.ix
+                .headers
+                .iter()
+                .rev()
+                .find(|e| e.name == HeaderName::ContentLength)
+                .is_some_and(|e| unpadded(self.slot(e.value)))
+        } else {
+            self.lines_as_written(h0, p1)
+        };
+        if !written {
             return None;
         }
         // The top value and what is left of its line (§7.3.1: a list split at its commas); the
@@ -1149,7 +1163,7 @@ impl Message {
         keys.to_judged.0 = keys.to_judged.0.map(moved);
         keys.call_id = keys.call_id.map(moved);
         self.buf = Bytes::from(out);
-        self.ix.pristine = Some((lead as u32, p1 as u32));
+        self.ix.pristine = Some((lead as u32, p1 as u32, lines_written));
         // The new top Via: the rest of the line, or the next Via line.
         let mut fresh = Keys::default();
         let top =
@@ -1160,6 +1174,27 @@ impl Message {
         }
         self.ix.keys.adopt_line_key(HeaderName::Via, &fresh);
         Some(popped)
+    }
+
+    /// Whether the header lines, from `h0` on, follow each other each ended by CRLF, the
+    /// empty line right before the body, which ends at `p1`, and the one Content-Length line
+    /// is spelled without a leading zero: what a parse records in [`Parts::pristine`]
+    /// (but the Content-Length), checked line by line for a message that was not parsed.
+    fn lines_as_written(&self, h0: usize, p1: usize) -> bool {
+        let (mut next, mut length_ok) = (h0, false);
+        for e in &self.ix.headers {
+            if e.line_end == 0 || e.name_text.start() != next {
+                return false;
+            }
+            if e.name == HeaderName::ContentLength {
+                length_ok = unpadded(self.slot(e.value));
+            }
+            next = e.line_end as usize + 2;
+        }
+        length_ok
+            && self.buf.get(next..next + 2) == Some(b"\r\n")
+            && self.ix.body.start() == next + 2
+            && self.ix.body.end as usize == p1
     }
 
     /// Removes every line of a header; returns how many were removed.
@@ -1584,7 +1619,7 @@ impl Message {
     /// edited or created ones as `Name: value`, and a Content-Length that always equals the
     /// body's length (written once, where the first Content-Length was, or added at the end).
     pub fn write_to(&self, out: &mut BytesMut) {
-        if let Some((start, end)) = self.ix.pristine {
+        if let Some((start, end, _)) = self.ix.pristine {
             out.extend_from_slice(self.buf.get(start as usize..end as usize).unwrap_or_default());
             return;
         }
@@ -1661,7 +1696,7 @@ impl Message {
     /// returned as it was received when its Content-Length was present and exact.
     #[must_use]
     pub fn to_bytes(&self) -> Bytes {
-        if let Some((start, end)) = self.ix.pristine {
+        if let Some((start, end, _)) = self.ix.pristine {
             return self.buf.slice(start as usize..end as usize);
         }
         let mut out = BytesMut::new();
@@ -2511,6 +2546,44 @@ mod tests {
             a.values(HeaderName::Via).collect::<Vec<_>>(),
             b.values(HeaderName::Via).collect::<Vec<_>>()
         );
+    }
+
+    /// What the parser records in `pristine` is what checking every line finds, for
+    /// each relay base and each of its lines ended by a bare LF (parsed with limits that
+    /// allow it, so never recorded), and a folded or padded line among them.
+    #[test]
+    fn lines_written_is_the_lines_checked() {
+        let lf = Limits::default().allow_bare_lf(true);
+        let mut checked = 0;
+        for (bytes, _) in RELAY_BASES {
+            let breaks: Vec<usize> = bytes
+                .windows(2)
+                .enumerate()
+                .filter(|(_, w)| *w == b"\r\n")
+                .map(|(i, _)| i)
+                .collect();
+            let mut variants = vec![(bytes.to_vec(), Limits::default()), (bytes.to_vec(), lf)];
+            for &at in &breaks {
+                let mut v = bytes.to_vec();
+                v.remove(at);
+                variants.push((v, lf));
+            }
+            for (v, limits) in variants {
+                let Ok(m) = Message::parse_with(Bytes::from(v), &limits) else { continue };
+                let Some((p0, p1, written)) = m.ix.pristine else { continue };
+                let h0 = m.ix.headers.first().map_or(p0 as usize, |e| e.name_text.start());
+                let lines = m.lines_as_written(h0, p1 as usize);
+                let length = m.values(HeaderName::ContentLength).all(unpadded);
+                assert!(!written || lines || !length, "{:?}", m.to_bytes());
+                if !limits.bare_lf_allowed() {
+                    assert_eq!(written && length, lines, "{:?}", m.to_bytes());
+                    checked += 1;
+                }
+                // A copy keeps the record; a message the builder indexes makes none.
+                assert_eq!(m.clone().ix.pristine, m.ix.pristine);
+            }
+        }
+        assert!(checked >= RELAY_BASES.len() - 2);
     }
 
     proptest! {

@@ -261,7 +261,9 @@ pub(crate) fn parse(buf: Bytes, limits: &Limits) -> Result<Message, ParseError> 
     };
 
     let body = body_slot(keys, b.len(), body_start)?;
-    message.seal(origin, body);
+    // Each header line ended by CRLF (the only line break the limits allow) and the lines
+    // read one after the other: as `write_to` writes them.
+    message.seal(origin, body, !limits.bare_lf_allowed());
     Ok(message)
 }
 
@@ -960,7 +962,7 @@ mod tests {
         };
 
         let body = body_slot(keys, b.len(), body_start)?;
-        message.seal(origin, body);
+        message.seal(origin, body, !limits.bare_lf_allowed());
         Ok(message)
     }
 
