@@ -1446,8 +1446,13 @@ impl Message {
                 }
                 HeaderName::Via if restamp.is_some_and(|(at, _)| at == old) => {
                     // The first value goes (`top_via` is above); the rest of its line stays,
-                    // as `pop_front` leaves it.
-                    if let Some(rest) = after_first_value(self.slot(e.value)) {
+                    // as `pop_front` leaves it. A top Via value the parser judged of the
+                    // common shape (`fast_via_branch`: no comma can occur in it) is one value.
+                    let value = self.slot(e.value);
+                    let judged = self.ix.keys.via_judged.0 == Some(e.value);
+                    debug_assert!(!judged || after_first_value(value).is_none());
+                    let rest = if judged { None } else { after_first_value(value) };
+                    if let Some(rest) = rest {
                         out.line(HeaderName::Via, self.slot(e.name_text), rest);
                     }
                     continue;
