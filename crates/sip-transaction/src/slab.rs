@@ -130,6 +130,29 @@ impl<T> Slab<T> {
         Some(result)
     }
 
+    /// Runs `f` on the value named by `id`, then frees the slot as [`remove`](Self::remove)
+    /// does if `f` says so: one lookup for both. `None` (and `f` not called) if `id` is not
+    /// live.
+    #[inline(always)]
+    pub(crate) fn update_or_remove<R>(
+        &mut self,
+        id: TransactionId,
+        f: impl FnOnce(&mut T) -> (R, bool),
+    ) -> Option<R> {
+        let index = id.index as usize;
+        let slot = self.pages.get_mut(index / PAGE)?.get_mut(index % PAGE)?;
+        if slot.generation != id.generation {
+            return None;
+        }
+        let (result, remove) = f(slot.value.as_mut()?);
+        if remove {
+            slot.value = None;
+            slot.generation = slot.generation.wrapping_add(1);
+            self.free.push(id.index);
+        }
+        Some(result)
+    }
+
     /// Frees slot `id` (dropping its value in place) and makes `id` stale; returns whether it
     /// was live.
     #[cfg(test)]
@@ -165,5 +188,21 @@ mod tests {
         assert_eq!((slab.get(last), slab.get(again)), (None, Some(&7)));
         assert_eq!(slab.pages.len(), 3, "a freed slot is reused before a new page");
         assert!(slab.free.capacity() >= 3 * PAGE, "the free list has room for every slot");
+    }
+
+    #[test]
+    fn update_or_remove_frees_only_when_asked_and_only_a_live_id() {
+        let mut slab = Slab::default();
+        let id = slab.next_id();
+        slab.insert(1);
+        assert_eq!(slab.update_or_remove(id, |v| (*v += 1, false)), Some(()));
+        assert_eq!(slab.get(id), Some(&2));
+        assert_eq!(slab.update_or_remove(id, |v| (*v, true)), Some(2));
+        assert_eq!(slab.get(id), None);
+        let mut called = false;
+        assert_eq!(slab.update_or_remove(id, |_| (called = true, true)), None);
+        assert!(!called, "a stale id is not looked at");
+        let again = slab.next_id();
+        assert_eq!((again.index, again.generation), (id.index, id.generation + 1));
     }
 }

@@ -909,7 +909,7 @@ impl TransactionTable {
             Ok(())
         };
         let input = |_: &mut Timers, _: &mut TimerQueue| Some(Stimulus::Respond(response));
-        let step = self.step_with(now, id, check, input, false);
+        let step = self.step_with(now, id, check, input);
         let result = match step.unwrap_or(Err(ResponseError::UnknownTransaction)) {
             Ok((Next::Terminate, _)) => {
                 self.release(id);
@@ -1207,8 +1207,8 @@ impl TransactionTable {
             self.queue.pop();
             // The entry behind it may be spent.
             self.stale = true;
-            // One slab lookup checks the entry, steps the machine and queues its next timer;
-            // the transaction is looked up again only to free it.
+            // One slab lookup checks the entry, steps the machine, queues its next timer or,
+            // if it terminated, frees it.
             let fire = |timers: &mut Timers, queue: &mut TimerQueue| {
                 if !timers.is_queued(seq) {
                     return None;
@@ -1219,9 +1219,35 @@ impl TransactionTable {
                 }
                 Some(Stimulus::Timer(timer?))
             };
-            if let Some(Ok((Next::Terminate, _))) = self.step_with(now, id, |_| Ok(()), fire, true)
-            {
-                self.release(id);
+            let Self {
+                slots,
+                out,
+                queue,
+                stats,
+                config,
+                lingering,
+                clients,
+                servers,
+                legacy,
+                merges,
+                spare_keys,
+                stale,
+                ..
+            } = self;
+            let freed = slots.update_or_remove(id, |entry| {
+                let Some(input) = fire(&mut entry.timers, queue) else { return (None, false) };
+                let Entry { machine, timers, request, peer, parsed, .. } = &mut *entry;
+                let mut cx = Ctx { now, id, request, peer, config, out, queue, timers, stats };
+                let step = run(machine, &mut cx, parsed, input, lingering);
+                if !matches!(step, Ok((Next::Terminate, _))) {
+                    timers.requeue(queue, id);
+                    return (None, false);
+                }
+                let indexes = Indexes { clients, servers, legacy, merges, spare_keys };
+                (Some(unlink(entry, id.index, indexes, stats)), true)
+            });
+            if let Some(Some(kind)) = freed {
+                released(id, kind, stale, stats, out);
             }
         }
     }
@@ -1588,14 +1614,14 @@ impl TransactionTable {
         if self.queue.peek().is_some_and(|(_, _, top)| top == id) {
             self.stale = true;
         }
-        self.step_with(now, id, |_| Ok(()), |_, _| Some(input), false)
+        self.step_with(now, id, |_| Ok(()), |_, _| Some(input))
             .unwrap_or(Err(ResponseError::UnknownTransaction))
     }
 
     /// Runs transaction `id`'s machine, once `check` accepts it (else its error), on the
-    /// stimulus `pick` draws from its timers (`None`: no step); with `requeue`, then queues its earliest timer unless it terminated (after a
-    /// timer fired: its queue entry was just popped). `None` if `id` is not live or `pick`
-    /// declined.
+    /// stimulus `pick` draws from its timers (`None`: no step). `None` if `id` is not live or
+    /// `pick` declined. (A fired timer's step, which also requeues and frees, is
+    /// [`fire_due`](Self::fire_due)'s.)
     #[inline(always)]
     fn step_with<'m>(
         &mut self,
@@ -1603,30 +1629,25 @@ impl TransactionTable {
         id: TransactionId,
         check: impl FnOnce(&Entry) -> Result<(), ResponseError>,
         pick: impl FnOnce(&mut Timers, &mut TimerQueue) -> Option<Stimulus<'m>>,
-        requeue: bool,
     ) -> Option<Step> {
         let Self { slots, out, queue, stats, config, lingering, .. } = self;
         let entry = slots.get_mut(id)?;
         if let Err(e) = check(entry) {
             return Some(Err(e));
         }
-        let Entry { machine, timers, request, peer, parsed, .. } = entry;
-        let input = pick(timers, queue)?;
-        let was_pending = !machine.state().is_lingering();
-        let mut cx = Ctx { now, id, request, peer, config, out, queue, timers, stats };
-        let step = machine.handle(&mut cx, input);
-        if was_pending && machine.state().is_lingering() {
-            stats.pending = stats.pending.saturating_sub(1);
-            lingering.push_back(id);
-            // The cached parse, if the TU asked for one, is dropped now, while its memory is
-            // still in cache, rather than when the lingering timer frees the transaction (up to
-            // 64*T1 later, cold); `request` parses the kept bytes again if asked.
-            drop(parsed.take());
-        }
-        if requeue && !matches!(step, Ok((Next::Terminate, _))) {
-            timers.requeue(queue, id);
-        }
-        Some(step)
+        let input = pick(&mut entry.timers, queue)?;
+        let mut cx = Ctx {
+            now,
+            id,
+            request: &entry.request,
+            peer: &entry.peer,
+            config,
+            out,
+            queue,
+            timers: &mut entry.timers,
+            stats,
+        };
+        Some(run(&mut entry.machine, &mut cx, &mut entry.parsed, input, lingering))
     }
 
     /// Delivers `input` to transaction `id` and frees it if it terminates.
@@ -1665,41 +1686,12 @@ impl TransactionTable {
             self;
         // One lookup serves the whole release.
         let kind = slots.remove_with(id, |entry| {
-            let kind = entry.machine.kind();
-            if !entry.machine.state().is_lingering() {
-                stats.pending = stats.pending.saturating_sub(1);
-            }
-            match &entry.server {
-                None if entry.named => {}
-                None => unindex(clients, entry.hash, id.index),
-                Some(server) => {
-                    let by_branch = if server.sent_by.is_some() { servers } else { legacy };
-                    unindex(by_branch, entry.hash, id.index);
-                    // Indexed only if read when the transaction began (see `create_server`).
-                    if server.merge.is_some() {
-                        unindex(merges, server.merge_hash, id.index);
-                    }
-                }
-            }
-            if spare_keys.len() < SPARE_KEYS
-                && let Some(mut keys) = entry.server.take()
-            {
-                // Emptied: a kept box must not keep the request's buffer alive.
-                keys.merge = None;
-                keys.late_merge.take();
-                keys.legacy = None;
-                keys.sent_by = None;
-                spare_keys.push(keys);
-            }
-            kind
+            let indexes = Indexes { clients, servers, legacy, merges, spare_keys };
+            unlink(entry, id.index, indexes, stats)
         });
-        let Some(kind) = kind else { return };
-        // Its queue entries and its place in `lingering` are spent.
-        *stale = true;
-        let live = stats.live_mut(kind);
-        *live = live.saturating_sub(1);
-        stats.terminated += 1;
-        out.push(LightOutput::Terminated { id });
+        if let Some(kind) = kind {
+            released(id, kind, stale, stats, out);
+        }
     }
 
     /// Queued timer entries, stale ones included (for tests of the lazy queue).
@@ -1707,6 +1699,91 @@ impl TransactionTable {
     pub(crate) fn queued_timers(&self) -> usize {
         self.queue.len()
     }
+}
+
+/// Steps `machine` on `input` and, if that makes it linger, counts it so, queues it on
+/// `lingering` and drops its cached parse: the work every step shares.
+#[inline(always)]
+fn run(
+    machine: &mut Machine,
+    cx: &mut Ctx<'_>,
+    parsed: &mut OnceLock<Option<Box<Message>>>,
+    input: Stimulus<'_>,
+    lingering: &mut VecDeque<TransactionId>,
+) -> Step {
+    let was_pending = !machine.state().is_lingering();
+    let step = machine.handle(cx, input);
+    if was_pending && machine.state().is_lingering() {
+        cx.stats.pending = cx.stats.pending.saturating_sub(1);
+        lingering.push_back(cx.id);
+        // The cached parse, if the TU asked for one, is dropped now, while its memory is still
+        // in cache, rather than when the lingering timer frees the transaction (up to 64*T1
+        // later, cold); `request` parses the kept bytes again if asked.
+        drop(parsed.take());
+    }
+    step
+}
+
+/// The table's matching indexes and spare key boxes, which freeing a transaction updates.
+struct Indexes<'a> {
+    clients: &'a mut HashTable<u32>,
+    servers: &'a mut HashTable<u32>,
+    legacy: &'a mut HashTable<u32>,
+    merges: &'a mut HashTable<u32>,
+    // The table's own list (see `TransactionTable::spare_keys`).
+    #[allow(clippy::vec_box)]
+    spare_keys: &'a mut Vec<Box<ServerKeys>>,
+}
+
+/// [`TransactionTable::release`]'s work on the entry in slot `index`, about to be freed: out of
+/// every index, its key box kept for the next server transaction; returns its kind.
+#[inline(always)]
+fn unlink(entry: &mut Entry, index: u32, ix: Indexes<'_>, stats: &mut Stats) -> TransactionKind {
+    let Indexes { clients, servers, legacy, merges, spare_keys } = ix;
+    let kind = entry.machine.kind();
+    if !entry.machine.state().is_lingering() {
+        stats.pending = stats.pending.saturating_sub(1);
+    }
+    match &entry.server {
+        None if entry.named => {}
+        None => unindex(clients, entry.hash, index),
+        Some(server) => {
+            let by_branch = if server.sent_by.is_some() { servers } else { legacy };
+            unindex(by_branch, entry.hash, index);
+            // Indexed only if read when the transaction began (see `create_server`).
+            if server.merge.is_some() {
+                unindex(merges, server.merge_hash, index);
+            }
+        }
+    }
+    if spare_keys.len() < SPARE_KEYS
+        && let Some(mut keys) = entry.server.take()
+    {
+        // Emptied: a kept box must not keep the request's buffer alive.
+        keys.merge = None;
+        keys.late_merge.take();
+        keys.legacy = None;
+        keys.sent_by = None;
+        spare_keys.push(keys);
+    }
+    kind
+}
+
+/// [`TransactionTable::release`]'s work once transaction `id`, of `kind`, is out of the slab.
+#[inline(always)]
+fn released(
+    id: TransactionId,
+    kind: TransactionKind,
+    stale: &mut bool,
+    stats: &mut Stats,
+    out: &mut Outbox,
+) {
+    // Its queue entries and its place in `lingering` are spent.
+    *stale = true;
+    let live = stats.live_mut(kind);
+    *live = live.saturating_sub(1);
+    stats.terminated += 1;
+    out.push(LightOutput::Terminated { id });
 }
 
 /// A request being sent: owned (changed in place) or borrowed (copied on the first change).
