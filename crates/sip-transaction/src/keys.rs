@@ -18,31 +18,43 @@ const BRANCH_RANDOM_LEN: usize = 16;
 
 const ALPHABET: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
-/// How many characters at the end of a branch the table generates name the slot of the client
-/// transaction it is drawn for, so that a response finds its transaction without hashing the
-/// branch; the 12 random characters left carry about 71 bits.
-const BRANCH_SLOT_LEN: usize = 4;
+/// How many base-62 characters name a slot ([`write_slot_name`], [`read_slot_name`]): 62^4
+/// is over 14.7 million slots.
+pub const SLOT_NAME_LEN: usize = 4;
 
-/// Writes slot `index` as the last [`BRANCH_SLOT_LEN`] characters of `branch` (base 62, most
-/// significant first); whether it fits (an index of 62^4 or more leaves the branch random).
-pub(crate) fn name_slot(branch: &mut [u8; BRANCH_LEN], index: u32) -> bool {
-    if u64::from(index) >= 62u64.pow(BRANCH_SLOT_LEN as u32) {
+/// Writes slab slot `index` into `out` as [`SLOT_NAME_LEN`] base-62 characters (`0-9A-Za-z`,
+/// most significant first); whether it did (an index of 62^4 or more, or an `out` of another
+/// length, leaves `out` as it is).
+///
+/// A generated token that ends in its owner's slot name finds that owner without a hash
+/// lookup: the table's branches name their client transaction's slot this way, and a user
+/// agent's local tags can name their call's slot. The random characters before the name keep
+/// the token unique (RFC 3261 §8.1.1.7, §19.3).
+///
+/// ```
+/// use sip_transaction::{read_slot_name, write_slot_name};
+/// let mut name = [b'x'; 4];
+/// assert!(write_slot_name(&mut name, 123_456));
+/// assert_eq!(read_slot_name(&name), Some(123_456));
+/// assert_eq!(read_slot_name(b"a-bc"), None);
+/// ```
+#[inline]
+pub fn write_slot_name(out: &mut [u8], index: u32) -> bool {
+    if u64::from(index) >= 62u64.pow(SLOT_NAME_LEN as u32) || out.len() != SLOT_NAME_LEN {
         return false;
     }
-    let Some(digits) = branch.get_mut(BRANCH_LEN - BRANCH_SLOT_LEN..) else { return false };
     let mut n = index;
-    for c in digits.iter_mut().rev() {
+    for c in out.iter_mut().rev() {
         *c = ALPHABET.get((n % 62) as usize).copied().unwrap_or(b'0');
         n /= 62;
     }
     true
 }
 
-/// The slot a branch of the generated length names in its last [`BRANCH_SLOT_LEN`]
-/// characters (see [`name_slot`]); `None` for any other branch. Only a transaction whose
-/// branch is known to name its own slot is looked for there.
+/// The slot index [`SLOT_NAME_LEN`] characters name ([`write_slot_name`]); `None` when `name`
+/// has another length or a character that is not a base-62 digit.
 #[inline]
-pub(crate) fn branch_slot(branch: &[u8]) -> Option<u32> {
+pub fn read_slot_name(name: &[u8]) -> Option<u32> {
     /// Each byte's base-62 digit value, 62 for a byte that is none.
     // Evaluated when compiling: an index out of bounds would fail the build, not panic.
     #[allow(clippy::indexing_slicing)]
@@ -55,11 +67,11 @@ pub(crate) fn branch_slot(branch: &[u8]) -> Option<u32> {
         }
         table
     };
-    if branch.len() != BRANCH_LEN {
+    if name.len() != SLOT_NAME_LEN {
         return None;
     }
     let mut n = 0u32;
-    for &c in branch.get(BRANCH_LEN - BRANCH_SLOT_LEN..)? {
+    for &c in name {
         let digit = DIGITS.get(usize::from(c)).copied().unwrap_or(62);
         if digit >= 62 {
             return None;
@@ -67,6 +79,28 @@ pub(crate) fn branch_slot(branch: &[u8]) -> Option<u32> {
         n = n * 62 + u32::from(digit);
     }
     Some(n)
+}
+
+/// How many characters at the end of a branch the table generates name the slot of the client
+/// transaction it is drawn for, so that a response finds its transaction without hashing the
+/// branch; the 12 random characters left carry about 71 bits.
+const BRANCH_SLOT_LEN: usize = SLOT_NAME_LEN;
+
+/// Writes slot `index` as the last [`BRANCH_SLOT_LEN`] characters of `branch`
+/// ([`write_slot_name`]); whether it fits (an index of 62^4 or more leaves the branch random).
+pub(crate) fn name_slot(branch: &mut [u8; BRANCH_LEN], index: u32) -> bool {
+    branch.get_mut(BRANCH_LEN - BRANCH_SLOT_LEN..).is_some_and(|name| write_slot_name(name, index))
+}
+
+/// The slot a branch of the generated length names in its last [`BRANCH_SLOT_LEN`]
+/// characters (see [`name_slot`]); `None` for any other branch. Only a transaction whose
+/// branch is known to name its own slot is looked for there.
+#[inline]
+pub(crate) fn branch_slot(branch: &[u8]) -> Option<u32> {
+    if branch.len() != BRANCH_LEN {
+        return None;
+    }
+    read_slot_name(branch.get(BRANCH_LEN - BRANCH_SLOT_LEN..)?)
 }
 
 /// What a UAS core needs to detect a merged request (RFC 3261 §8.2.2.2): From tag, Call-ID and

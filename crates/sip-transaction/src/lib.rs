@@ -154,6 +154,6 @@ pub use event::{
     Direct, Event, LightOutput, Output, Stats, Timer, TransactionId, TransactionKind,
     TransactionState, Transmit,
 };
-pub use keys::{BRANCH_COOKIE, MergeKey};
+pub use keys::{BRANCH_COOKIE, MergeKey, SLOT_NAME_LEN, read_slot_name, write_slot_name};
 pub use table::{DrawnBranch, Input, TransactionTable};
 pub use target::{FlowId, Target, Transport};

@@ -24,7 +24,10 @@ use sip_message::{
     BuilderSpare, ContentType, HeaderBlock, HeaderName as H, Message, MessageBuilder, Method,
     RequestLines, Require, SipUri, Unsupported, Uri,
 };
-use sip_transaction::{DrawnBranch, Event, ResponseError, Target, TransactionId, TransactionTable};
+use sip_transaction::{
+    DrawnBranch, Event, ResponseError, SLOT_NAME_LEN, Target, TransactionId, TransactionTable,
+    read_slot_name, write_slot_name,
+};
 use smallvec::SmallVec;
 
 use crate::config::{Body, UaConfig};
@@ -3389,7 +3392,7 @@ impl UaCore {
     fn call_tag(&mut self) -> Tag {
         let mut tag = self.tag();
         if let Some(slot) = tag.0.get_mut(TAG_LEN - TAG_SLOT_LEN..) {
-            write_tag_slot(self.calls.next_index(), slot);
+            write_slot_name(slot, self.calls.next_index());
         }
         tag
     }
@@ -3457,52 +3460,16 @@ impl UaCore {
 
 /// How many characters at the end of a call's local tag name its slot (see
 /// [`UaCore::call_tag`]).
-const TAG_SLOT_LEN: usize = 4;
-
-/// The base-62 alphabet of [`fill_base62`], in digit order.
-const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-
-/// Writes `index` as [`TAG_SLOT_LEN`] base-62 digits (most significant first) into `out`;
-/// leaves `out` as it is when `index` needs more.
-fn write_tag_slot(index: u32, out: &mut [u8]) {
-    if u64::from(index) >= 62u64.pow(TAG_SLOT_LEN as u32) || out.len() != TAG_SLOT_LEN {
-        return;
-    }
-    let mut n = index as usize;
-    for c in out.iter_mut().rev() {
-        *c = BASE62.get(n % 62).copied().unwrap_or(b'0');
-        n /= 62;
-    }
-}
+const TAG_SLOT_LEN: usize = SLOT_NAME_LEN;
 
 /// The slot index a local tag names (see [`UaCore::call_tag`]): its last [`TAG_SLOT_LEN`]
-/// characters read as base-62 digits, for a tag of [`TAG_LEN`] characters; `None` for any
-/// other tag.
+/// characters read as a slot name ([`read_slot_name`]), for a tag of [`TAG_LEN`] characters;
+/// `None` for any other tag.
 fn tag_slot(tag: &[u8]) -> Option<u32> {
     if tag.len() != TAG_LEN {
         return None;
     }
-    /// Each byte's base-62 digit value, 62 for a byte that is none.
-    // Evaluated when compiling: an index out of bounds would fail the build, not panic.
-    #[allow(clippy::indexing_slicing)]
-    const DIGITS: [u8; 256] = {
-        let mut table = [62u8; 256];
-        let mut i = 0;
-        while i < 62 {
-            table[BASE62[i] as usize] = i as u8;
-            i += 1;
-        }
-        table
-    };
-    let mut n = 0u32;
-    for &c in tag.get(TAG_LEN - TAG_SLOT_LEN..)? {
-        let digit = DIGITS.get(usize::from(c)).copied().unwrap_or(62);
-        if digit >= 62 {
-            return None;
-        }
-        n = n * 62 + u32::from(digit);
-    }
-    Some(n)
+    read_slot_name(tag.get(TAG_LEN - TAG_SLOT_LEN..)?)
 }
 
 /// How many base-62 characters [`fill_base62`] takes from one 64-bit draw: 62^10 < 2^64, so ten
@@ -3858,14 +3825,16 @@ mod tests {
 
     #[test]
     fn tag_slots_round_trip() {
+        // The base-62 alphabet of `fill_base62` and of slot names, in digit order.
+        const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
         for index in [0u32, 1, 61, 62, 3843, 238_327, 14_776_335] {
             let mut tag = *b"abcdef0000";
-            write_tag_slot(index, &mut tag[TAG_LEN - TAG_SLOT_LEN..]);
+            write_slot_name(&mut tag[TAG_LEN - TAG_SLOT_LEN..], index);
             assert_eq!(tag_slot(&tag), Some(index));
         }
         // Too large to write: the tag is left as drawn.
         let mut tag = *b"abcdefWXYZ";
-        write_tag_slot(14_776_336, &mut tag[TAG_LEN - TAG_SLOT_LEN..]);
+        write_slot_name(&mut tag[TAG_LEN - TAG_SLOT_LEN..], 14_776_336);
         assert_eq!(&tag, b"abcdefWXYZ");
         // Every digit reads as its value; any other byte as none.
         for c in 0..=255u8 {
