@@ -501,17 +501,8 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         // §16.5.
         // One met before and routed without a lookup is not parsed again (nor copied, nor
         // checked for UTF-8: the remembered text is).
-        let remembered_uri = request.request_uri_raw().and_then(|u| self.uri_memo(u));
-        let fresh_uri = if remembered_uri.is_none() { request.request_uri_bytes() } else { None };
-        let received_uri = match &remembered_uri {
-            Some((text, _)) => Some(&**text),
-            None => fresh_uri.as_deref().and_then(|u| std::str::from_utf8(u).ok()),
-        };
-        let memo = remembered_uri.as_ref().map(|(_, memo)| *memo);
-        let parsed_uri = if memo.is_some() { None } else { received_uri.map(Uri::parse) };
-        if let (Some(raw), Some(Ok(Uri::Sip(sip)))) = (received_uri, &parsed_uri) {
-            self.remember_uri(raw, sip);
-        }
+        let uri = self.received_uri(&request);
+        let (received_uri, memo, parsed_uri) = self.read_received_uri(&uri);
         let (for_proxy, uri_kept, routes_left) =
             self.preprocess_routes(&mut request, parsed_uri.as_ref(), memo.as_ref(), route_lines);
         let routed = || match routes_left {
@@ -533,7 +524,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             (true, Some(raw), Some(parsed)) => Some((raw, parsed)),
             _ => None,
         };
-        let remembered = remembered_uri.as_ref().filter(|_| uri_kept);
+        let remembered = uri.remembered.as_ref().filter(|_| uri_kept);
         let found = match remembered {
             Some((raw, memo)) => self.remembered_targets(now, &request, raw, *memo),
             None => self.determine_targets(now, &request, known_uri, true),
@@ -781,17 +772,8 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             return;
         }
         let loop_part = self.config.stateless.then(|| loop_hash(ack, true));
-        let remembered_uri = ack.request_uri_raw().and_then(|u| self.uri_memo(u));
-        let fresh_uri = if remembered_uri.is_none() { ack.request_uri_bytes() } else { None };
-        let received_uri = match &remembered_uri {
-            Some((text, _)) => Some(&**text),
-            None => fresh_uri.as_deref().and_then(|u| std::str::from_utf8(u).ok()),
-        };
-        let memo = remembered_uri.as_ref().map(|(_, memo)| *memo);
-        let parsed_uri = if memo.is_some() { None } else { received_uri.map(Uri::parse) };
-        if let (Some(raw), Some(Ok(Uri::Sip(sip)))) = (received_uri, &parsed_uri) {
-            self.remember_uri(raw, sip);
-        }
+        let uri = self.received_uri(ack);
+        let (received_uri, memo, parsed_uri) = self.read_received_uri(&uri);
         let (for_proxy, uri_kept, _) =
             self.preprocess_routes(ack, parsed_uri.as_ref(), memo.as_ref(), None);
         if for_proxy && !ack.has(HeaderName::Route) {
@@ -2013,6 +1995,38 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         (for_proxy, kept, known)
     }
 
+    /// `request`'s Request-URI as §16.4 and §16.5 read it ([`ReceivedUri`]): the text and
+    /// memo of one met before, or else a copy of the request's own bytes (the request is
+    /// edited before the URI's last use).
+    #[inline(always)]
+    fn received_uri(&self, request: &Message) -> ReceivedUri {
+        let remembered = request.request_uri_raw().and_then(|u| self.uri_memo(u));
+        let fresh = if remembered.is_none() { request.request_uri_bytes() } else { None };
+        ReceivedUri { remembered, fresh }
+    }
+
+    /// The text, the memo and (for a URI not met before: parsed once, for §16.4 and, unless
+    /// §16.4 changes it, §16.5) the parse of a received Request-URI; a fresh SIP URI is
+    /// remembered ([`remember_uri`](Self::remember_uri)). A remembered one is not parsed again
+    /// (nor checked for UTF-8: the remembered text is).
+    #[allow(clippy::type_complexity)] // three readings of one URI, each used on its own
+    #[inline(always)]
+    fn read_received_uri<'u>(
+        &mut self,
+        uri: &'u ReceivedUri,
+    ) -> (Option<&'u str>, Option<UriMemo>, Option<Result<Uri<'u>, UriError>>) {
+        let text = match &uri.remembered {
+            Some((text, _)) => Some(&**text),
+            None => uri.fresh.as_deref().and_then(|u| std::str::from_utf8(u).ok()),
+        };
+        let memo = uri.remembered.as_ref().map(|(_, memo)| *memo);
+        let parsed = if memo.is_some() { None } else { text.map(Uri::parse) };
+        if let (Some(raw), Some(Ok(Uri::Sip(sip)))) = (text, &parsed) {
+            self.remember_uri(raw, sip);
+        }
+        (text, memo, parsed)
+    }
+
     /// The remembered facts of Request-URI `raw`, if it was met before ([`remember_uri`]).
     ///
     /// [`remember_uri`]: Self::remember_uri
@@ -2278,6 +2292,14 @@ fn mentions_loop_part(line: &[u8], part: &Hex16) -> bool {
     }
     let rest = chunks.remainder();
     rest.iter().enumerate().any(|(i, &c)| c == b'.' && part_at(base + i))
+}
+
+/// A received request's Request-URI ([`Proxy::received_uri`]).
+struct ReceivedUri {
+    /// Its text and memo, when the proxy met it before ([`Proxy::uri_memo`]).
+    remembered: Option<(Arc<str>, UriMemo)>,
+    /// Otherwise a copy of the request's bytes.
+    fresh: Option<Bytes>,
 }
 
 /// The slot of Request-URI `raw` in [`Proxy`]'s memo.
