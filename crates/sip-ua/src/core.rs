@@ -78,7 +78,9 @@ struct Call {
     tried: SmallVec<[Box<str>; 1]>,
 
     // ----- UAS -----
-    /// The INVITE being answered (initial or re-INVITE) and its server transaction.
+    /// The INVITE being answered (initial or re-INVITE) and its server transaction; once an
+    /// initial INVITE got a provisional response with the call's tag ([`UaCore::ring`]), that
+    /// response in its place: every later response copies the same lines from it.
     pending: Option<(TransactionId, Kept)>,
     source: Option<Target>,
     /// The 2xx waiting for its ACK: the transaction, the CSeq, and the response's bytes
@@ -1044,6 +1046,14 @@ impl UaCore {
         let (txn, _) =
             self.call(call).and_then(|c| c.pending.as_ref()).ok_or(UaError::UnknownCall)?;
         txns.send_response_ref(now, *txn, response)?;
+        // The provisional is what the next response to the INVITE copies from: it carries
+        // the INVITE's Via, From, Call-ID and CSeq lines as copied (in order), its To with the
+        // call's tag, and its Record-Route lines, so that response is the same bytes without
+        // the INVITE's other lines to skip or the tag to write again (§8.2.6.2, §12.1.1). The
+        // INVITE, immutable once received, made the dialog already.
+        if let Some((_, kept)) = self.call_mut(call).and_then(|c| c.pending.as_mut()) {
+            *kept.0 = built.ok();
+        }
         Ok(())
     }
 
@@ -2821,6 +2831,8 @@ impl UaCore {
 
     /// A response to the call's pending INVITE with the call's To tag, creating the UAS dialog
     /// for 101–299 (§12.1.1): Record-Route copied, Contact, and for 2xx Allow and Supported.
+    /// Its lines are copied from the INVITE, or from the provisional that took its place (see
+    /// [`Call::pending`]): the same bytes.
     /// Returned unbuilt: the caller builds it where it reads it (a built message moved out of
     /// a `Result` is copied).
     fn dialog_response(
@@ -3766,7 +3778,90 @@ mod tests {
         assert_eq!(spare.0.len(), SPARE_BOXES);
     }
 
+    /// The lines of `dialog_response` for `status` after the copied ones: Record-Route of
+    /// `source` for 101–299, then Contact.
+    fn response_from(source: &Message, status: u16, tag: &str) -> Result<Message, String> {
+        let mut b = MessageBuilder::response_to(source, status, None).to_tag(tag);
+        if (101..300).contains(&status) {
+            for rr in source.header_lines(H::RecordRoute) {
+                b = b.header(H::RecordRoute, rr);
+            }
+            b = b.header(H::Contact, "<sip:bob@192.0.2.2>");
+        }
+        b.build().map_err(|e| e.to_string())
+    }
+
     proptest::proptest! {
+        /// A response copied from the provisional `ring` sent (which `ring` keeps in the
+        /// INVITE's place) is the response copied from the INVITE with the tag added: the same
+        /// bytes, keys and index, whatever the form of the INVITE's lines (names long, compact
+        /// or in any case, spacing, several Vias, a fold, Record-Route, Timestamp).
+        #[test]
+        fn a_response_copied_from_the_provisional_is_the_one_copied_from_the_invite(
+            vias in proptest::collection::vec(
+                ("(Via|VIA|via|v)", "(: |:|  : )", "(UDP 192.0.2.1|TCP h.example.com:5070)",
+                 "(;branch=z9hG4bK[a-z0-9]{1,6}|;rport;branch=z9hG4bKx|;branch=z9hG4bKy;received=192.0.2.9)"),
+                1..4),
+            to in "(To: |t: |TO:)(<sip:bob@192.0.2.2>|\"Bob\" <sip:bob@b.example.com>;x=1|sip:bob@b)",
+            from in "(From: |f: |fRoM:  )(<sip:alice@a>|Alice <sip:alice@a>)(;tag=[a-zA-Z0-9]{1,8})",
+            call_id in "(Call-ID: |i: |call-id:)[a-z0-9]{1,8}(@h|)",
+            cseq in "(CSeq: 1 INVITE|CSeq:   7   INVITE|cseq:2 INVITE)",
+            routes in proptest::collection::vec(
+                "Record-Route: <sip:p[0-9]\\.example\\.com;lr>(, <sip:q;lr>|)", 0..3),
+            timestamp in proptest::bool::ANY,
+            folded in proptest::bool::ANY,
+            status in proptest::sample::select(vec![183u16, 200, 202, 486, 487, 603]),
+            provisional in proptest::sample::select(vec![180u16, 183]),
+            tag in "[a-zA-Z0-9]{10}",
+        ) {
+            let mut text = String::from("INVITE sip:bob@192.0.2.2 SIP/2.0\r\n");
+            for (i, (name, colon, sent_by, params)) in vias.iter().enumerate() {
+                // A fold in the last Via, before its parameters.
+                let fold = if folded && i + 1 == vias.len() { "\r\n " } else { "" };
+                text.push_str(&format!("{name}{colon}SIP/2.0/{sent_by}{fold}{params}\r\n"));
+            }
+            text.push_str("Max-Forwards: 70\r\n");
+            text.push_str(&format!("{to}\r\n"));
+            text.push_str(&format!("{from}\r\n{call_id}\r\n{cseq}\r\n"));
+            for rr in &routes {
+                text.push_str(&format!("{rr}\r\n"));
+            }
+            if timestamp {
+                text.push_str("Timestamp: 54\r\n");
+            }
+            text.push_str("Contact: <sip:alice@192.0.2.1>\r\nContent-Length: 0\r\n\r\n");
+            let invite = Message::parse(Bytes::from(text)).map_err(|e| {
+                proptest::test_runner::TestCaseError::reject(format!("{e}"))
+            })?;
+            let Ok(sent) = response_from(&invite, provisional, &tag) else {
+                return Ok(());
+            };
+            let old = response_from(&invite, status, &tag);
+            let new = response_from(&sent, status, &tag);
+            match (&old, &new) {
+                (Ok(old), Ok(new)) => {
+                    proptest::prop_assert_eq!(old.to_bytes(), new.to_bytes());
+                    proptest::prop_assert_eq!(old, new);
+                    proptest::prop_assert_eq!(old.to_tag(), Some(tag.as_str()));
+                    proptest::prop_assert_eq!(old.to_tag(), new.to_tag());
+                    proptest::prop_assert_eq!(old.from_tag(), new.from_tag());
+                    proptest::prop_assert_eq!(old.via_branch(), new.via_branch());
+                    proptest::prop_assert_eq!(old.call_id(), new.call_id());
+                    proptest::prop_assert_eq!(old.cseq_number(), new.cseq_number());
+                    proptest::prop_assert_eq!(old.cseq_method(), new.cseq_method());
+                    proptest::prop_assert_eq!(old.top_via(), new.top_via());
+                    proptest::prop_assert_eq!(old.header_count(), new.header_count());
+                    let reparsed = Message::parse(new.to_bytes()).map_err(|e| {
+                        proptest::test_runner::TestCaseError::fail(format!("{e}"))
+                    })?;
+                    proptest::prop_assert_eq!(&reparsed, new);
+                    proptest::prop_assert_eq!(reparsed.to_tag(), new.to_tag());
+                    proptest::prop_assert_eq!(reparsed.via_branch(), new.via_branch());
+                }
+                _ => proptest::prop_assert_eq!(old, new),
+            }
+        }
+
         /// The prefix test says what splitting at the first colon and comparing the scheme
         /// says.
         #[test]
