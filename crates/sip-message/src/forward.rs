@@ -1,6 +1,6 @@
 //! Messages a proxy derives from a request it handles, written in one pass (RFC 3261 §16).
 
-use bytes::BytesMut;
+use bytes::Bytes;
 
 use crate::chars::is_ws;
 use crate::message::{Entry, Headers, Parts, Slot, StartLine};
@@ -100,7 +100,9 @@ impl Message {
     /// `build` write and index it; `None` (the builder decides) for a copied value that is
     /// not trimmed or spans lines, or a response the default [`Limits`] refuse.
     fn trying_in_one_pass(&self) -> Option<Message> {
-        let mut buf = BytesMut::with_capacity(self.buf.len() + 64);
+        // A `Vec`, whose appends are lighter than a `BytesMut`'s; it becomes the `Bytes` as
+        // `BytesMut::freeze` would make it.
+        let mut buf = Vec::with_capacity(self.buf.len() + 64);
         buf.extend_from_slice(TRYING_LINE);
         let mut ix = Parts::boxed();
         let mut longest = 0;
@@ -140,14 +142,12 @@ impl Message {
             ix.keys.to_tag = from.to_tag.and_then(|k| k.rebase(e.value, value));
         }
         flush_run(&mut buf, &mut run, self);
-        // `Content-Length: 0`, the one Content-Length line.
+        // `Content-Length: 0`, the one Content-Length line, and the end of the header.
         let name = HeaderName::ContentLength;
         let name_start = buf.len();
-        buf.extend_from_slice(name.line_prefix());
-        let value_from = buf.len();
-        buf.extend_from_slice(b"0");
-        let content_end = buf.len();
-        buf.extend_from_slice(b"\r\n\r\n");
+        buf.extend_from_slice(b"Content-Length: 0\r\n\r\n");
+        let value_from = name_start + name.line_prefix().len();
+        let content_end = value_from + 1;
         longest = longest.max(content_end - name_start);
         ix.headers.push(Entry {
             name,
@@ -168,7 +168,7 @@ impl Message {
         let body = Slot::buf(buf.len(), buf.len());
         let (r0, r1) = TRYING_REASON;
         ix.start = StartLine::Response { code: 100, reason: Slot::buf(r0, r1) };
-        Some(Message::indexed(buf.freeze(), ix, body))
+        Some(Message::indexed(Bytes::from(buf), ix, body))
     }
 }
 
@@ -180,7 +180,7 @@ impl Message {
 /// Its index and value slot, as `write_plain` gives them.
 #[inline(always)]
 fn write_line(
-    buf: &mut BytesMut,
+    buf: &mut Vec<u8>,
     run: &mut (usize, usize),
     headers: &mut Headers,
     longest: &mut usize,
@@ -230,7 +230,7 @@ fn write_line(
 /// Copies the pending `run` of `request`'s buffer (see [`write_line`]), lines from the first
 /// name to the last CR, then CRLF, and empties it.
 #[inline(always)]
-fn flush_run(buf: &mut BytesMut, run: &mut (usize, usize), request: &Message) {
+fn flush_run(buf: &mut Vec<u8>, run: &mut (usize, usize), request: &Message) {
     if run.1 != 0 {
         buf.extend_from_slice(request.buf.get(run.0..run.1).unwrap_or_default());
         buf.extend_from_slice(b"\r\n");
@@ -242,7 +242,7 @@ fn flush_run(buf: &mut BytesMut, run: &mut (usize, usize), request: &Message) {
 /// without its keys; its index and value slot. `None` when the value is not trimmed or
 /// spans lines (the builder writes and indexes those otherwise).
 fn write_plain(
-    buf: &mut BytesMut,
+    buf: &mut Vec<u8>,
     headers: &mut Headers,
     longest: &mut usize,
     request: &Message,

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use bytes::{BufMut, Bytes, BytesMut};
 use sip_message::{
     HeaderError, HeaderName, Host, Message, Route, SipUri, TypedHeader, Uri, UriError, Via,
-    split_list,
+    split_list, trim_lws,
 };
 use sip_transaction::{BRANCH_COOKIE, Target};
 use smallvec::SmallVec;
@@ -562,6 +562,13 @@ pub(crate) fn loop_hash_read_in<'a>(
     // Whether every Route line holds exactly one value (then each is one `remove_front`).
     let mut single = true;
     for line in &routes {
+        if let Some(lone) = lone_value(line) {
+            if let Some(route) = lone {
+                field(h, route);
+            }
+            single &= lone.is_some();
+            continue;
+        }
         let mut values = 0;
         for route in list_values(line) {
             field(h, route);
@@ -589,6 +596,16 @@ fn list_values(line: &[u8]) -> impl Iterator<Item = &[u8]> {
         values.next();
     }
     values
+}
+
+/// What [`list_values`] gives a line without a comma, found without the splitter: its one
+/// value, or none when it is empty. `None` for a line with a comma.
+#[inline(always)]
+fn lone_value(line: &[u8]) -> Option<Option<&[u8]>> {
+    if line.contains(&b',') {
+        return None;
+    }
+    Some((!line.is_empty()).then(|| trim_lws(line)))
 }
 
 /// The Request-URI's bytes when they are UTF-8, else none (as
@@ -1425,6 +1442,18 @@ pub(crate) mod tests {
 
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
+
+        /// A line without a comma reads as the splitter reads it.
+        #[test]
+        fn a_lone_value_is_the_split_one(
+            line in proptest::collection::vec(
+                proptest::sample::select(b" \t\r\n,<>\";=abc".to_vec()), 0..12),
+        ) {
+            if let Some(lone) = lone_value(&line) {
+                proptest::prop_assert_eq!(lone.into_iter().collect::<Vec<_>>(),
+                    list_values(&line).collect::<Vec<_>>());
+            }
+        }
 
         /// Top Vias of many shapes, parsed: where the parser judged the value plain-shaped,
         /// the reading that knows the shape is the one that walks it, and the top Via read
