@@ -1196,7 +1196,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             return true;
         }
         let mut response = response.clone();
-        response.remove_top_via();
+        response.remove_relayed_via();
         let target = match response.typed::<Via<'_>>() {
             Some(Ok(via)) => via_target(&via).or_else(|| {
                 let uri = format!("sip:{}", via.sent_by());
@@ -1506,7 +1506,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             Some(Candidate { status: 503, .. }) => self.build_answer(txns, server, 500, None, &[]),
             Some(Candidate { response: Some(response), status, branch }) => {
                 let mut response = *response;
-                response.remove_top_via();
+                response.remove_relayed_via();
                 if matches!(status, 401 | 407) {
                     for (name, value, from) in challenges {
                         if from != branch {
@@ -1602,7 +1602,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             return false;
         };
         // §16.7 step 3, written once: the table sends the result as it is.
-        response.remove_top_via();
+        response.remove_relayed_via();
         if !live || !response.has(HeaderName::Via) {
             return false;
         }
