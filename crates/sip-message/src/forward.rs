@@ -4,6 +4,7 @@ use bytes::Bytes;
 
 use crate::chars::is_ws;
 use crate::message::{Entry, Headers, Keys, Parts, Slot, StartLine};
+use crate::trim_lws;
 use crate::{BuildError, HeaderName, Limits, Message, MessageBuilder};
 
 /// The status line of a 100 (Trying), CRLF included.
@@ -188,6 +189,56 @@ impl Message {
         let keys = &mut self.ix.keys;
         (keys.via, keys.branch, keys.via_judged) = (fresh.via, fresh.branch, fresh.via_judged);
         Some(())
+    }
+
+    /// [`remove_front_if`](Self::remove_front_if) of [`HeaderName::Route`], as a proxy
+    /// removes the Route values naming it (RFC 3261 §16.4): the same answer and the same edit
+    /// (index and keys as after `remove_front_if`), made without the list splitter when the
+    /// first Route line holds one value (no comma), which `first` is asked about; any other
+    /// first line is `remove_front_if`'s.
+    ///
+    /// ```
+    /// # use bytes::Bytes;
+    /// use sip_message::{HeaderName, Message};
+    /// let mut ack = Message::parse(Bytes::from_static(
+    ///     b"ACK sip:b@192.0.2.2 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKa1\r\n\
+    ///       Route: <sip:p.example.com;lr>\r\nMax-Forwards: 70\r\nCSeq: 1 ACK\r\n\
+    ///       Content-Length: 0\r\n\r\n",
+    /// ))?;
+    /// assert!(!ack.remove_front_route_if(|v| v == b"<sip:q.example.com;lr>"));
+    /// assert!(ack.remove_front_route_if(|v| v == b"<sip:p.example.com;lr>"));
+    /// assert!(!ack.has(HeaderName::Route));
+    /// # Ok::<(), sip_message::ParseError>(())
+    /// ```
+    pub fn remove_front_route_if(&mut self, first: impl FnOnce(&[u8]) -> bool) -> bool {
+        let name = HeaderName::Route;
+        let Some(index) = self.ix.headers.iter().position(|e| e.name == name) else {
+            return false;
+        };
+        let value = match self.ix.headers.get(index).and_then(|e| e.value.in_buf()) {
+            Some((v0, v1)) => self.buf.get(v0..v1).unwrap_or_default(),
+            None => return self.remove_front_if(name, first),
+        };
+        if value.is_empty() || memchr::memchr(b',', value).is_some() {
+            return self.remove_front_if(name, first);
+        }
+        // One value, the whole line as the splitter gives it.
+        if !first(trim_lws(value)) {
+            return false;
+        }
+        // The line goes, as `remove_front_if` takes it: the lines after it move up, and so
+        // do the key lines among them; Route holds no key.
+        self.ix.headers.remove(index);
+        self.ix.pristine = None;
+        let body_len = self.body().len() as u32;
+        let keys = &mut self.ix.keys;
+        for k in [&mut keys.via, &mut keys.from, &mut keys.to] {
+            if let Some(i) = k.as_mut().filter(|i| usize::from(**i) > index) {
+                *i -= 1;
+            }
+        }
+        keys.content_length = Some(body_len);
+        true
     }
 
     /// [`trying`](Self::trying) written directly, as `MessageBuilder::response_to` and
@@ -550,6 +601,60 @@ mod tests {
             text.push_str("\r\nv=0\r\n");
             if let Ok(response) = Message::parse(Bytes::from(text)) {
                 assert_relayed_pop_is_remove_top_via(&response);
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Requests with Route lines of one or more values (or none, or empty), anywhere,
+        /// folded or not, with key lines around them: removing the first Route value while
+        /// it is the expected one leaves what `remove_front_if` leaves, value by value.
+        #[test]
+        fn the_route_removal_is_remove_front_ifs(
+            lines in proptest::collection::vec(proptest::sample::select(vec![
+                "Route: <sip:p.example.com;lr>",
+                "Route: <sip:p.example.com;lr>, <sip:q.example.com;lr>",
+                "Route:  <sip:q.example.com;lr>",
+                "Route: <sip:p.example.com;lr>\r\n ",
+                "Route:",
+                "Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKa1",
+                "From: <sip:a@h>;tag=1",
+                "To: <sip:b@h>",
+                "Call-ID: c@h",
+                "CSeq: 1 INVITE",
+                "Content-Length: 0",
+            ]), 0..9),
+            ours in proptest::sample::select(vec![
+                "<sip:p.example.com;lr>", "<sip:q.example.com;lr>", "",
+            ]),
+        ) {
+            let mut text = String::from("INVITE sip:b@h SIP/2.0\r\n");
+            for line in &lines {
+                text.push_str(line);
+                text.push_str("\r\n");
+            }
+            text.push_str("\r\n");
+            let Ok(request) = Message::parse(Bytes::from(text)) else { return Ok(()) };
+            let (mut general, mut fast) = (request.clone(), request);
+            loop {
+                let (mut seen_general, mut seen_fast) = (None, None);
+                let removed = general.remove_front_if(HeaderName::Route, |v| {
+                    seen_general = Some(v.to_vec());
+                    v == ours.as_bytes()
+                });
+                let removed_fast = fast.remove_front_route_if(|v| {
+                    seen_fast = Some(v.to_vec());
+                    v == ours.as_bytes()
+                });
+                prop_assert_eq!(removed_fast, removed);
+                prop_assert_eq!(&seen_fast, &seen_general);
+                prop_assert_eq!(fast.parse_state(), general.parse_state());
+                prop_assert_eq!(fast.to_bytes(), general.to_bytes());
+                if !removed {
+                    break;
+                }
             }
         }
     }
