@@ -1695,10 +1695,11 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         };
         let new_uri = copy.request_uri_raw() != Some(uri.as_bytes());
         // Step 3 (a malformed Max-Forwards, or one at 0, is not forwarded).
-        let max_forwards = if copy.has(HeaderName::MaxForwards) {
-            copy.max_forwards()?.checked_sub(1)?
-        } else {
-            self.config.max_forwards
+        // The key first: only without one is the request searched for a malformed line.
+        let max_forwards = match copy.max_forwards() {
+            Some(n) => n.checked_sub(1)?,
+            None if copy.has(HeaderName::MaxForwards) => return None,
+            None => self.config.max_forwards,
         };
         // The stamp, and steps 2 and 3, as edits, for a copy that is edited further.
         let edit = |copy: &mut Message| -> Option<()> {
