@@ -1,9 +1,10 @@
 //! Messages a proxy derives from a request it handles, written in one pass (RFC 3261 §16).
 
-use bytes::BytesMut;
+use bytes::Bytes;
 
 use crate::chars::is_ws;
-use crate::message::{Entry, Headers, Parts, Slot, StartLine};
+use crate::message::{Entry, Headers, Keys, Parts, Slot, StartLine};
+use crate::trim_lws;
 use crate::{BuildError, HeaderName, Limits, Message, MessageBuilder};
 
 /// The status line of a 100 (Trying), CRLF included.
@@ -96,11 +97,157 @@ impl Message {
         Some((self.slot(judged), branch))
     }
 
+    /// [`remove_top_via`](Self::remove_top_via) of a response a proxy relays (RFC 3261 §16.7
+    /// step 3): the same edit, the same bytes, index and keys, made in one pass when the
+    /// response is as received (written back verbatim, its top Via its first header line,
+    /// one value on that line); any other message gets `remove_top_via` itself. Returns
+    /// whether there was a Via to remove.
+    ///
+    /// ```
+    /// # use bytes::Bytes;
+    /// use sip_message::Message;
+    /// let mut response = Message::parse(Bytes::from_static(
+    ///     b"SIP/2.0 180 Ringing\r\nVia: SIP/2.0/UDP p.example.com;branch=z9hG4bKp1\r\n\
+    ///       Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKa1\r\nCSeq: 1 INVITE\r\n\
+    ///       Content-Length: 0\r\n\r\n",
+    /// ))?;
+    /// assert!(response.remove_relayed_via());
+    /// assert_eq!(response.via_branch(), Some("z9hG4bKa1"));
+    /// # Ok::<(), sip_message::ParseError>(())
+    /// ```
+    pub fn remove_relayed_via(&mut self) -> bool {
+        self.remove_first_via_line().is_some() || self.remove_top_via()
+    }
+
+    /// The edit of [`remove_relayed_via`](Self::remove_relayed_via) in one pass, as
+    /// `remove_top_via` makes it for a message written back verbatim (its bytes after the cut
+    /// line keep their positions in the new buffer, the bytes before them move up); `None`,
+    /// with nothing changed, for any message but a response as parsed whose first header line
+    /// is a Via line of one value.
+    fn remove_first_via_line(&mut self) -> Option<()> {
+        let (p0, p1, true) = self.ix.pristine? else { return None };
+        let (p0, p1) = (p0 as usize, p1 as usize);
+        if !self.ix.owned.is_empty() {
+            return None;
+        }
+        let via = *self.ix.headers.first()?;
+        let StartLine::Response { reason, .. } = self.ix.start else { return None };
+        let (cut_start, value_start) = (via.name_text.in_buf()?.0, via.value.in_buf()?);
+        let cut_end = via.line_end as usize + 2;
+        // The status line as `write_to` writes it: one space after the code, CRLF after the
+        // reason, the Via line right after it.
+        let (r0, r1) = reason.in_buf()?;
+        if via.name != HeaderName::Via || r0 != p0 + 12 || r1 + 2 != cut_start {
+            return None;
+        }
+        // One value: nothing of the line stays (RFC 3261 §7.3.1: a comma would start the next
+        // value).
+        let line = self.buf.get(value_start.0..value_start.1)?;
+        if memchr::memchr(b',', line).is_some() {
+            return None;
+        }
+        // The one Content-Length line as `write_to` spells it (the parser vouched for the
+        // rest of the lines).
+        let length = self.ix.headers.iter().rev().find(|e| e.name == HeaderName::ContentLength)?;
+        let (l0, l1) = length.value.in_buf()?;
+        if l1 - l0 != 1 && self.buf.get(l0) == Some(&b'0') {
+            return None;
+        }
+        // The new buffer: unused bytes, the status line, then the bytes after the cut line
+        // where they were.
+        let by = cut_end - cut_start;
+        let lead = p0 + by;
+        let mut out: Vec<u8> = Vec::with_capacity(p1);
+        out.resize(lead, 0);
+        out.extend_from_slice(self.buf.get(p0..cut_start)?);
+        out.extend_from_slice(self.buf.get(cut_end..p1)?);
+        self.ix.headers.remove(0);
+        if let StartLine::Response { reason, .. } = &mut self.ix.start {
+            *reason = reason.shifted(by);
+        }
+        let keys = &mut self.ix.keys;
+        for k in [&mut keys.from, &mut keys.to] {
+            if let Some(i) = k.as_mut().filter(|i| **i > 0) {
+                *i -= 1;
+            }
+        }
+        let moved = |s: Slot| if s.start() < cut_start { s.shifted(by) } else { s };
+        keys.from_tag = keys.from_tag.map(moved);
+        keys.to_tag = keys.to_tag.map(moved);
+        keys.from_judged.0 = keys.from_judged.0.map(moved);
+        keys.to_judged.0 = keys.to_judged.0.map(moved);
+        keys.call_id = keys.call_id.map(moved);
+        self.buf = Bytes::from(out);
+        self.ix.pristine = Some((lead as u32, p1 as u32, true));
+        // The new top Via: the next Via line.
+        let mut fresh = Keys::default();
+        let top = self.ix.headers.iter().enumerate().find(|(_, e)| e.name == HeaderName::Via);
+        if let Some((i, e)) = top {
+            // A Via line: no Content-Length error to ignore.
+            let _ = fresh.observe(e.name, i, self.slot(e.value), e.value);
+        }
+        let keys = &mut self.ix.keys;
+        (keys.via, keys.branch, keys.via_judged) = (fresh.via, fresh.branch, fresh.via_judged);
+        Some(())
+    }
+
+    /// [`remove_front_if`](Self::remove_front_if) of [`HeaderName::Route`], as a proxy
+    /// removes the Route values naming it (RFC 3261 §16.4): the same answer and the same edit
+    /// (index and keys as after `remove_front_if`), made without the list splitter when the
+    /// first Route line holds one value (no comma), which `first` is asked about; any other
+    /// first line is `remove_front_if`'s.
+    ///
+    /// ```
+    /// # use bytes::Bytes;
+    /// use sip_message::{HeaderName, Message};
+    /// let mut ack = Message::parse(Bytes::from_static(
+    ///     b"ACK sip:b@192.0.2.2 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKa1\r\n\
+    ///       Route: <sip:p.example.com;lr>\r\nMax-Forwards: 70\r\nCSeq: 1 ACK\r\n\
+    ///       Content-Length: 0\r\n\r\n",
+    /// ))?;
+    /// assert!(!ack.remove_front_route_if(|v| v == b"<sip:q.example.com;lr>"));
+    /// assert!(ack.remove_front_route_if(|v| v == b"<sip:p.example.com;lr>"));
+    /// assert!(!ack.has(HeaderName::Route));
+    /// # Ok::<(), sip_message::ParseError>(())
+    /// ```
+    pub fn remove_front_route_if(&mut self, first: impl FnOnce(&[u8]) -> bool) -> bool {
+        let name = HeaderName::Route;
+        let Some(index) = self.ix.headers.iter().position(|e| e.name == name) else {
+            return false;
+        };
+        let value = match self.ix.headers.get(index).and_then(|e| e.value.in_buf()) {
+            Some((v0, v1)) => self.buf.get(v0..v1).unwrap_or_default(),
+            None => return self.remove_front_if(name, first),
+        };
+        if value.is_empty() || memchr::memchr(b',', value).is_some() {
+            return self.remove_front_if(name, first);
+        }
+        // One value, the whole line as the splitter gives it.
+        if !first(trim_lws(value)) {
+            return false;
+        }
+        // The line goes, as `remove_front_if` takes it: the lines after it move up, and so
+        // do the key lines among them; Route holds no key.
+        self.ix.headers.remove(index);
+        self.ix.pristine = None;
+        let body_len = self.body().len() as u32;
+        let keys = &mut self.ix.keys;
+        for k in [&mut keys.via, &mut keys.from, &mut keys.to] {
+            if let Some(i) = k.as_mut().filter(|i| usize::from(**i) > index) {
+                *i -= 1;
+            }
+        }
+        keys.content_length = Some(body_len);
+        true
+    }
+
     /// [`trying`](Self::trying) written directly, as `MessageBuilder::response_to` and
     /// `build` write and index it; `None` (the builder decides) for a copied value that is
     /// not trimmed or spans lines, or a response the default [`Limits`] refuse.
     fn trying_in_one_pass(&self) -> Option<Message> {
-        let mut buf = BytesMut::with_capacity(self.buf.len() + 64);
+        // A `Vec`, whose appends are lighter than a `BytesMut`'s; it becomes the `Bytes` as
+        // `BytesMut::freeze` would make it.
+        let mut buf = Vec::with_capacity(self.buf.len() + 64);
         buf.extend_from_slice(TRYING_LINE);
         let mut ix = Parts::boxed();
         let mut longest = 0;
@@ -140,14 +287,12 @@ impl Message {
             ix.keys.to_tag = from.to_tag.and_then(|k| k.rebase(e.value, value));
         }
         flush_run(&mut buf, &mut run, self);
-        // `Content-Length: 0`, the one Content-Length line.
+        // `Content-Length: 0`, the one Content-Length line, and the end of the header.
         let name = HeaderName::ContentLength;
         let name_start = buf.len();
-        buf.extend_from_slice(name.line_prefix());
-        let value_from = buf.len();
-        buf.extend_from_slice(b"0");
-        let content_end = buf.len();
-        buf.extend_from_slice(b"\r\n\r\n");
+        buf.extend_from_slice(b"Content-Length: 0\r\n\r\n");
+        let value_from = name_start + name.line_prefix().len();
+        let content_end = value_from + 1;
         longest = longest.max(content_end - name_start);
         ix.headers.push(Entry {
             name,
@@ -168,7 +313,7 @@ impl Message {
         let body = Slot::buf(buf.len(), buf.len());
         let (r0, r1) = TRYING_REASON;
         ix.start = StartLine::Response { code: 100, reason: Slot::buf(r0, r1) };
-        Some(Message::indexed(buf.freeze(), ix, body))
+        Some(Message::indexed(Bytes::from(buf), ix, body))
     }
 }
 
@@ -180,7 +325,7 @@ impl Message {
 /// Its index and value slot, as `write_plain` gives them.
 #[inline(always)]
 fn write_line(
-    buf: &mut BytesMut,
+    buf: &mut Vec<u8>,
     run: &mut (usize, usize),
     headers: &mut Headers,
     longest: &mut usize,
@@ -230,7 +375,7 @@ fn write_line(
 /// Copies the pending `run` of `request`'s buffer (see [`write_line`]), lines from the first
 /// name to the last CR, then CRLF, and empties it.
 #[inline(always)]
-fn flush_run(buf: &mut BytesMut, run: &mut (usize, usize), request: &Message) {
+fn flush_run(buf: &mut Vec<u8>, run: &mut (usize, usize), request: &Message) {
     if run.1 != 0 {
         buf.extend_from_slice(request.buf.get(run.0..run.1).unwrap_or_default());
         buf.extend_from_slice(b"\r\n");
@@ -242,7 +387,7 @@ fn flush_run(buf: &mut BytesMut, run: &mut (usize, usize), request: &Message) {
 /// without its keys; its index and value slot. `None` when the value is not trimmed or
 /// spans lines (the builder writes and indexes those otherwise).
 fn write_plain(
-    buf: &mut BytesMut,
+    buf: &mut Vec<u8>,
     headers: &mut Headers,
     longest: &mut usize,
     request: &Message,
@@ -361,6 +506,155 @@ mod tests {
             text.push_str("Content-Length: 0\r\n\r\n");
             if let Ok(request) = Message::parse(Bytes::from(text)) {
                 assert_trying_is_the_builders(&request);
+            }
+        }
+    }
+
+    /// Asserts that the relayed pop of `message` is `remove_top_via`'s, to the last byte, index
+    /// entry and key; whether the one pass took it.
+    fn assert_relayed_pop_is_remove_top_via(message: &Message) -> bool {
+        let mut general = message.clone();
+        let mut relayed = message.clone();
+        let taken = message.clone().remove_first_via_line().is_some();
+        assert_eq!(relayed.remove_relayed_via(), general.remove_top_via());
+        assert_eq!(relayed.buf, general.buf);
+        assert_eq!(relayed.to_bytes(), general.to_bytes());
+        assert_eq!(relayed.parse_state(), general.parse_state());
+        assert_eq!(relayed.via_branch(), general.via_branch());
+        taken
+    }
+
+    #[test]
+    fn a_relayed_response_loses_its_first_via_line_in_one_pass() {
+        let ringing = Message::parse(Bytes::from_static(
+            b"SIP/2.0 180 Ringing\r\nVia: SIP/2.0/UDP p.example.com;branch=z9hG4bKp1\r\n\
+              Via: SIP/2.0/UDP 192.0.2.1:5060;rport=5060;branch=z9hG4bKa1\r\n\
+              From: <sip:a@h>;tag=1\r\nTo: <sip:b@h>;tag=2\r\nCall-ID: c@h\r\n\
+              CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n",
+        ))
+        .unwrap();
+        assert!(assert_relayed_pop_is_remove_top_via(&ringing));
+        // Two values on the line, a Via below another line, a request, an edited message:
+        // left to `remove_top_via`.
+        let listed = Message::parse(Bytes::from_static(
+            b"SIP/2.0 200 OK\r\nv: SIP/2.0/UDP p;branch=z9hG4bKp1, SIP/2.0/UDP a;branch=z9hG4bKa\r\n\
+              CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n",
+        ))
+        .unwrap();
+        assert!(!assert_relayed_pop_is_remove_top_via(&listed));
+        let below = Message::parse(Bytes::from_static(
+            b"SIP/2.0 200 OK\r\nCSeq: 1 INVITE\r\nVia: SIP/2.0/UDP p;branch=z9hG4bKp1\r\n\
+              Content-Length: 0\r\n\r\n",
+        ))
+        .unwrap();
+        assert!(!assert_relayed_pop_is_remove_top_via(&below));
+        let mut edited = ringing.clone();
+        edited.set(HeaderName::CSeq, "2 INVITE").unwrap();
+        assert!(!assert_relayed_pop_is_remove_top_via(&edited));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Responses with Via lines of one or two values in any place, compact names, key
+        /// lines, padded or missing Content-Length, folded lines and bodies: the relayed pop is
+        /// `remove_top_via`'s.
+        #[test]
+        fn the_relayed_pop_is_remove_top_via(
+            lines in proptest::collection::vec(proptest::sample::select(vec![
+                "Via: SIP/2.0/UDP p.example.com;branch=z9hG4bKp1",
+                "v: SIP/2.0/UDP 192.0.2.1:5060;rport=5060;branch=z9hG4bKa1",
+                "Via: SIP/2.0/UDP a;branch=z9hG4bKa, SIP/2.0/UDP b;branch=z9hG4bKb",
+                "Via:  SIP/2.0/UDP c;branch=z9hG4bKc ",
+                "From: <sip:a@h>;tag=1",
+                "t: <sip:b@h>;tag=2",
+                "Call-ID: c@h",
+                "CSeq: 1 INVITE",
+                "Contact: <sip:b@192.0.2.2>",
+                "X-Folded: a\r\n b",
+                "Content-Length: 4",
+                "l: 04",
+            ]), 0..9),
+            first in proptest::sample::select(vec![
+                "Via: SIP/2.0/UDP p.example.com;branch=z9hG4bKp1",
+                "v: SIP/2.0/UDP p.example.com:5060;branch=z9hG4bKp1.0a1b",
+                "Via: SIP/2.0/UDP a;branch=z9hG4bKa, SIP/2.0/UDP b;branch=z9hG4bKb",
+                "CSeq: 1 INVITE",
+            ]),
+            length in proptest::sample::select(vec!["Content-Length: 5", "Content-Length: 05", ""]),
+            status in proptest::sample::select(vec!["180 Ringing", "200 OK", "100  Trying"]),
+            crlf in any::<bool>(),
+        ) {
+            let mut text = String::new();
+            if crlf {
+                text.push_str("\r\n");
+            }
+            text.push_str("SIP/2.0 ");
+            text.push_str(status);
+            text.push_str("\r\n");
+            for line in std::iter::once(&first).chain(&lines).chain([&length]) {
+                if !line.is_empty() {
+                    text.push_str(line);
+                    text.push_str("\r\n");
+                }
+            }
+            text.push_str("\r\nv=0\r\n");
+            if let Ok(response) = Message::parse(Bytes::from(text)) {
+                assert_relayed_pop_is_remove_top_via(&response);
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Requests with Route lines of one or more values (or none, or empty), anywhere,
+        /// folded or not, with key lines around them: removing the first Route value while
+        /// it is the expected one leaves what `remove_front_if` leaves, value by value.
+        #[test]
+        fn the_route_removal_is_remove_front_ifs(
+            lines in proptest::collection::vec(proptest::sample::select(vec![
+                "Route: <sip:p.example.com;lr>",
+                "Route: <sip:p.example.com;lr>, <sip:q.example.com;lr>",
+                "Route:  <sip:q.example.com;lr>",
+                "Route: <sip:p.example.com;lr>\r\n ",
+                "Route:",
+                "Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKa1",
+                "From: <sip:a@h>;tag=1",
+                "To: <sip:b@h>",
+                "Call-ID: c@h",
+                "CSeq: 1 INVITE",
+                "Content-Length: 0",
+            ]), 0..9),
+            ours in proptest::sample::select(vec![
+                "<sip:p.example.com;lr>", "<sip:q.example.com;lr>", "",
+            ]),
+        ) {
+            let mut text = String::from("INVITE sip:b@h SIP/2.0\r\n");
+            for line in &lines {
+                text.push_str(line);
+                text.push_str("\r\n");
+            }
+            text.push_str("\r\n");
+            let Ok(request) = Message::parse(Bytes::from(text)) else { return Ok(()) };
+            let (mut general, mut fast) = (request.clone(), request);
+            loop {
+                let (mut seen_general, mut seen_fast) = (None, None);
+                let removed = general.remove_front_if(HeaderName::Route, |v| {
+                    seen_general = Some(v.to_vec());
+                    v == ours.as_bytes()
+                });
+                let removed_fast = fast.remove_front_route_if(|v| {
+                    seen_fast = Some(v.to_vec());
+                    v == ours.as_bytes()
+                });
+                prop_assert_eq!(removed_fast, removed);
+                prop_assert_eq!(&seen_fast, &seen_general);
+                prop_assert_eq!(fast.parse_state(), general.parse_state());
+                prop_assert_eq!(fast.to_bytes(), general.to_bytes());
+                if !removed {
+                    break;
+                }
             }
         }
     }

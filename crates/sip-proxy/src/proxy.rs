@@ -1196,7 +1196,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             return true;
         }
         let mut response = response.clone();
-        response.remove_top_via();
+        response.remove_relayed_via();
         let target = match response.typed::<Via<'_>>() {
             Some(Ok(via)) => via_target(&via).or_else(|| {
                 let uri = format!("sip:{}", via.sent_by());
@@ -1506,7 +1506,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             Some(Candidate { status: 503, .. }) => self.build_answer(txns, server, 500, None, &[]),
             Some(Candidate { response: Some(response), status, branch }) => {
                 let mut response = *response;
-                response.remove_top_via();
+                response.remove_relayed_via();
                 if matches!(status, 401 | 407) {
                     for (name, value, from) in challenges {
                         if from != branch {
@@ -1602,7 +1602,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             return false;
         };
         // §16.7 step 3, written once: the table sends the result as it is.
-        response.remove_top_via();
+        response.remove_relayed_via();
         if !live || !response.has(HeaderName::Via) {
             return false;
         }
@@ -1695,10 +1695,11 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         };
         let new_uri = copy.request_uri_raw() != Some(uri.as_bytes());
         // Step 3 (a malformed Max-Forwards, or one at 0, is not forwarded).
-        let max_forwards = if copy.has(HeaderName::MaxForwards) {
-            copy.max_forwards()?.checked_sub(1)?
-        } else {
-            self.config.max_forwards
+        // The key first: only without one is the request searched for a malformed line.
+        let max_forwards = match copy.max_forwards() {
+            Some(n) => n.checked_sub(1)?,
+            None if copy.has(HeaderName::MaxForwards) => return None,
+            None => self.config.max_forwards,
         };
         // The stamp, and steps 2 and 3, as edits, for a copy that is edited further.
         let edit = |copy: &mut Message| -> Option<()> {
@@ -1984,13 +1985,11 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         // line, and the loop stops once none is left rather than looking for another.
         match &mut known {
             Some(left) => {
-                while *left > 0
-                    && request.remove_front_if(HeaderName::Route, |v| self.route_is_self(v))
-                {
+                while *left > 0 && request.remove_front_route_if(|v| self.route_is_self(v)) {
                     *left -= 1;
                 }
             }
-            None => while request.remove_front_if(HeaderName::Route, |v| self.route_is_self(v)) {},
+            None => while request.remove_front_route_if(|v| self.route_is_self(v)) {},
         }
         (for_proxy, kept, known)
     }

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use bytes::{BufMut, Bytes, BytesMut};
 use sip_message::{
     HeaderError, HeaderName, Host, Message, Route, SipUri, TypedHeader, Uri, UriError, Via,
-    split_list,
+    split_list, trim_lws,
 };
 use sip_transaction::{BRANCH_COOKIE, Target};
 use smallvec::SmallVec;
@@ -346,7 +346,13 @@ struct PlainParams<'a> {
 /// 255), then optionally `:` and a port of one to five digits without a leading zero, at most
 /// 65535; then the end or `;`. The address and the sent-by's length.
 fn plain_sent_by(bytes: &[u8]) -> Option<(std::net::Ipv4Addr, usize)> {
-    let digit = |i: usize| bytes.get(i).filter(|c| c.is_ascii_digit()).map(|&c| c - b'0');
+    #[inline(always)]
+    fn digit(bytes: &[u8], i: usize) -> Option<u32> {
+        match bytes.get(i) {
+            Some(&c) if c.is_ascii_digit() => Some(u32::from(c - b'0')),
+            _ => None,
+        }
+    }
     // Four octets, `.` between them, each of one to three digits, a lone `0` or none leading.
     let mut octets = [0u8; 4];
     let mut i = 0;
@@ -357,31 +363,39 @@ fn plain_sent_by(bytes: &[u8]) -> Option<(std::net::Ipv4Addr, usize)> {
             }
             i += 1;
         }
-        let mut value = u32::from(digit(i)?);
+        let mut value = digit(bytes, i)?;
         i += 1;
         if value != 0 {
-            for _ in 0..2 {
-                let Some(d) = digit(i) else { break };
-                value = value * 10 + u32::from(d);
+            if let Some(d) = digit(bytes, i) {
+                value = value * 10 + d;
                 i += 1;
+                if let Some(d) = digit(bytes, i) {
+                    value = value * 10 + d;
+                    i += 1;
+                }
             }
         }
         *octet = u8::try_from(value).ok()?;
     }
     let host = std::net::Ipv4Addr::from(octets);
-    match bytes.get(i..)? {
-        [] | [b';', ..] => Some((host, i)),
-        [b':', port @ ..] => {
-            let digits = port.iter().take_while(|c| c.is_ascii_digit()).count();
-            if !(1..=5).contains(&digits) || port.first() == Some(&b'0') {
+    match bytes.get(i) {
+        None | Some(b';') => Some((host, i)),
+        Some(b':') => {
+            // One to five digits, none leading, at most 65535, read in one pass.
+            let mut j = i + 1;
+            let mut port = digit(bytes, j).filter(|&d| d != 0)?;
+            j += 1;
+            while let Some(d) = digit(bytes, j) {
+                port = port * 10 + d;
+                j += 1;
+                if j - i - 1 > 5 {
+                    return None;
+                }
+            }
+            if port > u32::from(u16::MAX) || !matches!(bytes.get(j), None | Some(b';')) {
                 return None;
             }
-            let (number, after) = port.split_at_checked(digits)?;
-            let value = number.iter().fold(0u32, |n, &c| n * 10 + u32::from(c - b'0'));
-            if value > u32::from(u16::MAX) || !matches!(after, [] | [b';', ..]) {
-                return None;
-            }
-            Some((host, i + 1 + digits))
+            Some((host, j))
         }
         _ => None,
     }
@@ -562,6 +576,13 @@ pub(crate) fn loop_hash_read_in<'a>(
     // Whether every Route line holds exactly one value (then each is one `remove_front`).
     let mut single = true;
     for line in &routes {
+        if let Some(lone) = lone_value(line) {
+            if let Some(route) = lone {
+                field(h, route);
+            }
+            single &= lone.is_some();
+            continue;
+        }
         let mut values = 0;
         for route in list_values(line) {
             field(h, route);
@@ -589,6 +610,16 @@ fn list_values(line: &[u8]) -> impl Iterator<Item = &[u8]> {
         values.next();
     }
     values
+}
+
+/// What [`list_values`] gives a line without a comma, found without the splitter: its one
+/// value, or none when it is empty. `None` for a line with a comma.
+#[inline(always)]
+fn lone_value(line: &[u8]) -> Option<Option<&[u8]>> {
+    if line.contains(&b',') {
+        return None;
+    }
+    Some((!line.is_empty()).then(|| trim_lws(line)))
 }
 
 /// The Request-URI's bytes when they are UTF-8, else none (as
@@ -1425,6 +1456,18 @@ pub(crate) mod tests {
 
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
+
+        /// A line without a comma reads as the splitter reads it.
+        #[test]
+        fn a_lone_value_is_the_split_one(
+            line in proptest::collection::vec(
+                proptest::sample::select(b" \t\r\n,<>\";=abc".to_vec()), 0..12),
+        ) {
+            if let Some(lone) = lone_value(&line) {
+                proptest::prop_assert_eq!(lone.into_iter().collect::<Vec<_>>(),
+                    list_values(&line).collect::<Vec<_>>());
+            }
+        }
 
         /// Top Vias of many shapes, parsed: where the parser judged the value plain-shaped,
         /// the reading that knows the shape is the one that walks it, and the top Via read
