@@ -896,7 +896,40 @@ pub(crate) fn top_via_branch(v: &[u8]) -> Option<(usize, usize)> {
     // sent-protocol and sent-by hold neither quotes nor ';', and a ',' first ends the via-parm:
     // one vectorised search skips the ~30 bytes before the parameters.
     let at = memchr::memchr2(b';', b',', v)?;
-    find_param(v, at, b"branch")
+    // The usual parameters, `;branch=` first or after `;rport`, read as `find_param` reads
+    // them: no LWS around the name or the `=`, the value a token that ends the parameter.
+    let s = match v.get(at..) {
+        Some([b';', b'b', b'r', b'a', b'n', b'c', b'h', b'=', ..]) => at + 8,
+        Some(
+            [
+                b';',
+                b'r',
+                b'p',
+                b'o',
+                b'r',
+                b't',
+                b';',
+                b'b',
+                b'r',
+                b'a',
+                b'n',
+                b'c',
+                b'h',
+                b'=',
+                ..,
+            ],
+        ) => at + 14,
+        _ => return find_param(v, at, b"branch"),
+    };
+    let e = value_token_end(v, s);
+    if e == s {
+        // LWS or no token after the `=`: the long way.
+        return find_param(v, at, b"branch");
+    }
+    match v.get(skip_lws(v, e)) {
+        None | Some(b';' | b',') => Some((s, e)),
+        Some(_) => None,
+    }
 }
 
 /// The `tag` parameter of a From or To value (RFC 3261 §20.20, §20.39): parameters follow the
@@ -1477,6 +1510,25 @@ mod tests {
             let mut addr = b"<sip:a@b>;tag=".to_vec();
             addr.extend_from_slice(&v);
             prop_assert_eq!(tag_param(&addr), tag_param_reference(&addr));
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+        /// The literal `;branch=` and `;rport;branch=` path of `top_via_branch` finds what
+        /// the parameter walk finds, around those spellings and their near misses.
+        #[test]
+        fn top_via_branch_literal_path_matches_the_reference(
+            head in proptest::sample::select(vec![&b"SIP/2.0/UDP h:5060"[..], b"", b"x,y"]),
+            pieces in proptest::collection::vec(proptest::sample::select(vec![
+                &b";branch="[..], b";rport;branch=", b";rport", b";branch", b";BRANCH=",
+                b";rport;", b"branch=", b"z9hG4bK1", b"x", b" ", b"\t", b"\r\n ", b";", b",",
+                b"=", b"\"", b"/", b"\x01", b"rport", b";branches=",
+            ]), 0..8),
+        ) {
+            let mut v = head.to_vec();
+            v.extend(pieces.concat());
+            prop_assert_eq!(top_via_branch(&v), top_via_branch_reference(&v), "{:?}", v);
         }
     }
 
