@@ -221,13 +221,12 @@ pub(crate) fn parse(buf: Bytes, limits: &Limits) -> Result<Message, ParseError> 
     if line.content_end - pos > limits.line_length() {
         return Err(ParseError::new(K::LineTooLong, pos));
     }
-    let (start, uri_judged) = parse_start_line(&buf, pos, line.content_end)?;
+    let (start, uri) = parse_start_line_deferred(&buf, pos, line.content_end)?;
     pos = line.next;
 
     // Only requests are validated (RFC 3261 §8.2, §16.3): only theirs are judged as indexed.
     let judge = matches!(start, StartLine::Request { .. });
     let mut message = Message::started(buf, start);
-    message.ix.keys.uri_judged = uri_judged;
     // A Content-Length line `observe` refuses fails the parse: if it returns, every one of
     // them is well-formed.
     message.ix.keys.lengths_judged = JudgedAll(true);
@@ -237,28 +236,38 @@ pub(crate) fn parse(buf: Bytes, limits: &Limits) -> Result<Message, ParseError> 
     // The lines indexed so far (`headers.len()`, counted here: the index is inline up to its
     // capacity, and its length a branch to read).
     let mut count = 0;
-    let body_start = loop {
+    let lines: Result<usize, ParseError> = 'lines: loop {
         // A header line starts with its name, never with CR or LF: one byte tells it from the
         // empty line ending the headers (or from a malformed line, which `header_line` reports).
         if let Some(b'\r' | b'\n') | None = b.get(pos) {
             match (b.get(pos), b.get(pos + 1)) {
-                (Some(b'\r'), Some(b'\n')) => break pos + 2,
-                (Some(b'\n'), _) if limits.bare_lf_allowed() => break pos + 1,
+                (Some(b'\r'), Some(b'\n')) => break Ok(pos + 2),
+                (Some(b'\n'), _) if limits.bare_lf_allowed() => break Ok(pos + 1),
                 (None, _) | (Some(b'\r'), None) => {
-                    return Err(ParseError::new(K::Truncated, pos));
+                    break Err(ParseError::new(K::Truncated, pos));
                 }
                 _ => {}
             }
         }
         if count >= limits.headers() {
-            return Err(ParseError::new(K::TooManyHeaders, pos));
+            break Err(ParseError::new(K::TooManyHeaders, pos));
         }
-        let (line, next, folded) = header_line(b, pos, limits)?;
+        let (line, next, folded) = match header_line(b, pos, limits) {
+            Ok(line) => line,
+            Err(e) => break 'lines Err(e),
+        };
         keys.line_breaks |= folded;
-        index_line(headers, keys, b, line, judge)?;
+        if let Err(e) = index_line(headers, keys, b, line, judge) {
+            break Err(e);
+        }
         count += 1;
         pos = next;
     };
+    // The Request-URI left to judge comes before every header line: its error comes first.
+    if let UriVerdict::Pending(uri) = uri {
+        keys.uri_judged = judge_request_uri(b, uri, keys.to_judged)?;
+    }
+    let body_start = lines?;
 
     let body = body_slot(keys, b.len(), body_start)?;
     // Each header line ended by CRLF (the only line break the limits allow) and the lines
@@ -374,14 +383,40 @@ pub(crate) fn body_slot(keys: &Keys, len: usize, body_start: usize) -> Result<Sl
 ///
 /// With the start line comes the Request-URI's slot when it is judged as `validate` would
 /// judge it (see [`Keys::uri_judged`]).
+#[cfg(test)]
 pub(crate) fn parse_start_line(
     buf: &Bytes,
     start: usize,
     end: usize,
 ) -> Result<(StartLine, Judged), ParseError> {
+    let (line, uri) = parse_start_line_deferred(buf, start, end)?;
+    let judged = match uri {
+        UriVerdict::Checked => Judged(None),
+        UriVerdict::Pending(uri) => judge_request_uri(buf, uri, Judged(None))?,
+    };
+    Ok((line, judged))
+}
+
+/// What the start line's parse says of the Request-URI.
+#[derive(Clone, Copy)]
+enum UriVerdict {
+    /// Checked (no Request-URI, or an ACK's, checked structurally): never judged.
+    Checked,
+    /// Not checked yet: [`judge_request_uri`] judges it, or fails the parse.
+    Pending(Slot),
+}
+
+/// The start line, as [`parse_start_line`] reads it, but the Request-URI of a request other
+/// than an ACK is left to judge: after the header lines, the To line judged as indexed can
+/// vouch for it (see [`judge_request_uri`]).
+fn parse_start_line_deferred(
+    buf: &Bytes,
+    start: usize,
+    end: usize,
+) -> Result<(StartLine, UriVerdict), ParseError> {
     let line = buf.get(start..end).unwrap_or_default();
     if line.get(..4).is_some_and(|p| p == b"SIP/" || p.eq_ignore_ascii_case(b"SIP/")) {
-        return parse_status_line(start, line).map(|s| (s, Judged(None)));
+        return parse_status_line(start, line).map(|s| (s, UriVerdict::Checked));
     }
     // The method is a few bytes: one word-at-a-time step finds the space after it.
     let Some(sp1) = find_any(line, 0, [b' ']) else {
@@ -410,24 +445,48 @@ pub(crate) fn parse_start_line(
     }
     let version = line.get(sp2 + 1..).unwrap_or_default();
     check_version(version, start + sp2 + 1)?;
-    let uri = line.get(sp1 + 1..sp2).unwrap_or_default();
-    // A SIP URI without headers, read to its end by the walk of `Message::validate`: what
-    // the structural check accepts (the walk's byte classes hold no whitespace, control,
-    // `<`, `>` or `"`), and judged for `validate` ([`Keys::uri_judged`]). Anything else takes
-    // the structural check alone, and so does an ACK's URI: a user agent validates no ACK
-    // (the ACK of a 2xx goes to its dialog, that of another final response to its
-    // transaction, RFC 3261 §17.2.1), and the walk costs more than the check.
-    let judged = method != Method::Ack
-        && matches!(
-            crate::uri::walk_sip_uri_bytes(uri, 0),
-            Some(crate::uri::SipWalk::Ends { end, headers: false }) if end == uri.len()
-        );
-    if !judged {
+    let slot = Slot::buf(start + sp1 + 1, start + sp2);
+    // An ACK's URI takes the structural check alone: a user agent validates no ACK (the ACK
+    // of a 2xx goes to its dialog, that of another final response to its transaction,
+    // RFC 3261 §17.2.1), and the walk costs more than the check.
+    if method == Method::Ack {
+        let uri = line.get(sp1 + 1..sp2).unwrap_or_default();
         check_request_uri(uri)
             .map_err(|off| ParseError::new(K::RequestUri, start + sp1 + 1 + off))?;
+        return Ok((StartLine::Request { method, uri: slot }, UriVerdict::Checked));
     }
-    let uri = Slot::buf(start + sp1 + 1, start + sp2);
-    Ok((StartLine::Request { method, uri }, Judged(judged.then_some(uri))))
+    Ok((StartLine::Request { method, uri: slot }, UriVerdict::Pending(slot)))
+}
+
+/// Judges the Request-URI at `uri` in `b` (of a request but an ACK): judged for `validate`
+/// ([`Keys::uri_judged`]) when it is a SIP URI without headers, read to its end by the walk
+/// of `Message::validate` (which is then what the structural check accepts: the walk's byte
+/// classes hold no whitespace, control, `<`, `>` or `"`); anything else takes the
+/// structural check alone, whose error fails the parse.
+///
+/// `to` is the To value judged as indexed (`fast_address`), if any: one written `<uri>`,
+/// with `uri` the Request-URI's very bytes (the usual request outside a dialog, and inside
+/// one when the remote target is the To URI), vouches for it without the walk. Such a
+/// `uri` is `sip:[user@]host[:port]*(;lr)` in the fast walk's strict grammar, which the walk
+/// reads to its end without headers (a test checks it).
+#[inline(always)]
+fn judge_request_uri(b: &[u8], uri: Slot, to: Judged) -> Result<Judged, ParseError> {
+    let (start, end) = uri.in_buf().unwrap_or_default();
+    let text = b.get(start..end).unwrap_or_default();
+    if let Some((s, e)) = to.0.and_then(Slot::in_buf)
+        && let Some([b'<', inner @ .., b'>']) = b.get(s..e).and_then(|v| v.get(..text.len() + 2))
+        && inner == text
+    {
+        return Ok(Judged(Some(uri)));
+    }
+    let judged = matches!(
+        crate::uri::walk_sip_uri_bytes(text, 0),
+        Some(crate::uri::SipWalk::Ends { end, headers: false }) if end == text.len()
+    );
+    if !judged {
+        check_request_uri(text).map_err(|off| ParseError::new(K::RequestUri, start + off))?;
+    }
+    Ok(Judged(judged.then_some(uri)))
 }
 
 fn parse_status_line(start: usize, line: &[u8]) -> Result<StartLine, ParseError> {
@@ -837,7 +896,40 @@ pub(crate) fn top_via_branch(v: &[u8]) -> Option<(usize, usize)> {
     // sent-protocol and sent-by hold neither quotes nor ';', and a ',' first ends the via-parm:
     // one vectorised search skips the ~30 bytes before the parameters.
     let at = memchr::memchr2(b';', b',', v)?;
-    find_param(v, at, b"branch")
+    // The usual parameters, `;branch=` first or after `;rport`, read as `find_param` reads
+    // them: no LWS around the name or the `=`, the value a token that ends the parameter.
+    let s = match v.get(at..) {
+        Some([b';', b'b', b'r', b'a', b'n', b'c', b'h', b'=', ..]) => at + 8,
+        Some(
+            [
+                b';',
+                b'r',
+                b'p',
+                b'o',
+                b'r',
+                b't',
+                b';',
+                b'b',
+                b'r',
+                b'a',
+                b'n',
+                b'c',
+                b'h',
+                b'=',
+                ..,
+            ],
+        ) => at + 14,
+        _ => return find_param(v, at, b"branch"),
+    };
+    let e = value_token_end(v, s);
+    if e == s {
+        // LWS or no token after the `=`: the long way.
+        return find_param(v, at, b"branch");
+    }
+    match v.get(skip_lws(v, e)) {
+        None | Some(b';' | b',') => Some((s, e)),
+        Some(_) => None,
+    }
 }
 
 /// The `tag` parameter of a From or To value (RFC 3261 §20.20, §20.39): parameters follow the
@@ -1421,6 +1513,25 @@ mod tests {
         }
     }
 
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+        /// The literal `;branch=` and `;rport;branch=` path of `top_via_branch` finds what
+        /// the parameter walk finds, around those spellings and their near misses.
+        #[test]
+        fn top_via_branch_literal_path_matches_the_reference(
+            head in proptest::sample::select(vec![&b"SIP/2.0/UDP h:5060"[..], b"", b"x,y"]),
+            pieces in proptest::collection::vec(proptest::sample::select(vec![
+                &b";branch="[..], b";rport;branch=", b";rport", b";branch", b";BRANCH=",
+                b";rport;", b"branch=", b"z9hG4bK1", b"x", b" ", b"\t", b"\r\n ", b";", b",",
+                b"=", b"\"", b"/", b"\x01", b"rport", b";branches=",
+            ]), 0..8),
+        ) {
+            let mut v = head.to_vec();
+            v.extend(pieces.concat());
+            prop_assert_eq!(top_via_branch(&v), top_via_branch_reference(&v), "{:?}", v);
+        }
+    }
+
     /// `top_via_branch` with `memchr2` and the reference parameter search.
     fn top_via_branch_reference(v: &[u8]) -> Option<(usize, usize)> {
         let at = memchr::memchr2(b';', b',', v)?;
@@ -1629,6 +1740,85 @@ mod tests {
                 };
                 let memo = msg.ix.keys.uri_judged.0;
                 prop_assert_eq!(memo, (judged && method != "ACK").then_some(slot));
+                let mut unjudged = msg.clone();
+                unjudged.ix.keys.uri_judged = Judged(None);
+                prop_assert_eq!(msg.validate(), unjudged.validate());
+                prop_assert_eq!(msg.validate_for_forwarding(), unjudged.validate_for_forwarding());
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+        /// A To line judged as indexed vouches for a Request-URI of the same bytes (without
+        /// the walk): the memo is what the walk alone gives, a URI the To vouches for passes
+        /// the walk and the structural check, and the outcome (the error first of all: the
+        /// Request-URI's comes before any header line's) is the reference parser's.
+        #[test]
+        fn a_request_uri_vouched_for_by_the_to_line_is_the_walks_verdict(
+            fast in any::<bool>(),
+            pick in proptest::collection::vec(any::<proptest::sample::Index>(), 7),
+            same in proptest::sample::select(vec![true, true, true, false]),
+            other in proptest::sample::select(vec![
+                "sip:bob@192.0.2.2", "sip:b@h?x=y", "sip:b\x01@h", "tel:+1", "sip:", "x",
+            ]),
+            method in proptest::sample::select(vec!["INVITE", "ACK", "BYE", "OPTIONS"]),
+            tail in proptest::sample::select(vec![
+                "Content-Length: 0\r\n\r\n", "Content-Length: x\r\n\r\n", "Bad Line\r\n\r\n",
+                "\r\n", "Content-Length: 9\r\n\r\n", "",
+            ]),
+        ) {
+            // Each part of the To URI from the shapes the fast walk takes (first in each list),
+            // or with `!fast` from any of them.
+            let parts: [&[&str]; 7] = [
+                &["sip:", "SIP:", "sips:", "tel:"],
+                &["", "bob@", "a.b-c_d@", "b%41@", "@", "b:p@"],
+                &["192.0.2.2", "h", "host.example", "x1", "1.2.3.256", "01.2.3.4", "a-.b",
+                  "[::1]", "h.1", "", "h..x"],
+                &["", ":5060", ":65535", ":0", ":65536", ":"],
+                &["", ";lr", ";lr;lr", ";transport=udp", "?h=v", ";LR", ">", "\x01"],
+                &["", "Bob ", "\"B\" "],
+                &["", ";tag=1", ";tag=a b", ";x=1"],
+            ];
+            let fast_len = [1, 3, 4, 3, 3, 1, 2];
+            let [scheme, user, host, port, params, display, tag] = std::array::from_fn(|i| {
+                let list = parts[i];
+                let n = if fast { fast_len[i] } else { list.len() };
+                list[pick[i].index(n)]
+            });
+            let to_uri = format!("{scheme}{user}{host}{port}{params}");
+            let uri = if same { to_uri.clone() } else { other.to_owned() };
+            let to = format!("{display}<{to_uri}>{tag}");
+            let wire = format!(
+                "{method} {uri} SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\
+                 Max-Forwards: 70\r\nTo: {to}\r\nFrom: <sip:a@h>;tag=1\r\nCall-ID: c\r\n\
+                 CSeq: 1 {method}\r\n{tail}"
+            );
+            let walked = matches!(
+                crate::uri::walk_sip_uri_bytes(uri.as_bytes(), 0),
+                Some(crate::uri::SipWalk::Ends { end, headers: false }) if end == uri.len()
+            );
+            if crate::validate::fast_address_tag(to.as_bytes(), true).is_some()
+                && to.starts_with('<')
+                && same
+            {
+                prop_assert!(walked, "{}", uri);
+                prop_assert_eq!(check_request_uri(uri.as_bytes()), Ok(()));
+            }
+            let limits = Limits::default();
+            let new = parse(Bytes::from(wire.clone()), &limits);
+            let old = parse_reference(Bytes::from(wire), &limits);
+            prop_assert!(
+                same_outcome(&new, &old),
+                "{:?} vs {:?}",
+                new.as_ref().err(),
+                old.as_ref().err()
+            );
+            if let Ok(msg) = new {
+                let StartLine::Request { uri: slot, .. } = msg.ix.start else {
+                    return Err(TestCaseError::fail("not a request"));
+                };
+                prop_assert_eq!(msg.ix.keys.uri_judged.0, (walked && method != "ACK").then_some(slot));
                 let mut unjudged = msg.clone();
                 unjudged.ix.keys.uri_judged = Judged(None);
                 prop_assert_eq!(msg.validate(), unjudged.validate());

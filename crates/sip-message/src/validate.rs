@@ -286,6 +286,7 @@ impl Message {
                 HeaderName::MaxForwards => (5, count[5] == 0 && keys.max_forwards.is_some()),
                 HeaderName::ContentType => (6, false),
                 HeaderName::ContentLength => (NOT_REQUIRED, keys.lengths_judged.0),
+                HeaderName::Contact => (NOT_REQUIRED, contact_vouched(self, e.value)),
                 _ => (NOT_REQUIRED, false),
             };
             if let Some(c) = count.get_mut(k) {
@@ -373,6 +374,21 @@ impl Message {
         }
         Ok(())
     }
+}
+
+/// Whether the Contact value at `value` is the judged From value (`Keys::from_judged`) up to
+/// its `>`: the usual Contact of a request, the sender's own address. The fast walk accepted
+/// that From value, `[display] <sip:...>` and then at most `;tag=token`; its only `>` ends
+/// the `<...>` (the display name, the URI and the tag hold none), so such a Contact is that
+/// `[display] <sip:...>` alone, which the walk accepts as a Contact too (`fast_address`
+/// without a tag): it is judged without the walk (a test checks it).
+#[inline]
+fn contact_vouched(msg: &Message, value: Slot) -> bool {
+    let Some(from) = msg.ix.keys.from_judged.0 else {
+        return false;
+    };
+    let contact = msg.slot(value);
+    contact.last() == Some(&b'>') && msg.slot(from).get(..contact.len()) == Some(contact)
 }
 
 /// Checks every header value the stack interprets, in order; the first malformed one's error.
@@ -2172,6 +2188,50 @@ mod tests {
                 };
                 prop_assert!(plain, "{} {:?}", name, v);
             }
+        }
+
+        /// A Contact the judged From vouches for (`contact_vouched`) is one the fast walk
+        /// accepts as a Contact, so `validate` judges it as it did; and a request's validation
+        /// is the same with the vouch as with the checks alone.
+        #[test]
+        fn a_contact_vouched_for_by_the_from_line_is_one_the_walk_accepts(
+            head in proptest::sample::select(vec!["<sip:", "<sip:a@", "sipp <sip:sipp@",
+                "a b <sip:", "\"q\" <sip:", " <sip:", "a<sip:", "<sip:a.b@", "<sip:@"]),
+            host in proptest::sample::select(vec![
+                "192.0.2.1", "192.0.2.256", "01.2.3.4", "example.com", "a-.b", "x.1", "",
+            ]),
+            port in proptest::sample::select(vec!["", ":5060", ":0", ":65536", ":"]),
+            uri_tail in proptest::sample::select(vec!["", ";lr", ";lr;lr", ";transport=udp",
+                ";x>"]),
+            tag in proptest::sample::select(vec!["", ";tag=1", ";tag=a>b", ";tag=", ";x=1"]),
+            cut in 0usize..8,
+            contact_tail in proptest::sample::select(vec!["", ">", ";expires=5", ">;x=1"]),
+        ) {
+            let from = format!("{head}{host}{port}{uri_tail}>{tag}");
+            // A Contact cut from the From value (at its `>` or elsewhere), with a tail or not.
+            let close = from.find('>').unwrap_or(from.len());
+            let end = (close + 1).saturating_sub(cut % 3).min(from.len());
+            let contact = format!("{}{contact_tail}", &from[..end]);
+            let wire = format!(
+                "INVITE sip:b@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\
+                 Max-Forwards: 70\r\nTo: <sip:b@h>\r\nFrom: {from}\r\nCall-ID: c\r\n\
+                 CSeq: 1 INVITE\r\nContact: {contact}\r\nContent-Length: 0\r\n\r\n"
+            );
+            let Ok(msg) = Message::parse(Bytes::from(wire)) else {
+                return Ok(());
+            };
+            let Some(line) = msg.ix.headers.iter().find(|e| e.name == HeaderName::Contact)
+            else {
+                return Err(TestCaseError::fail("no Contact line"));
+            };
+            if contact_vouched(&msg, line.value) {
+                prop_assert!(fast_address(msg.slot(line.value), false), "{}", contact);
+            }
+            // Without the From memo nothing is vouched for: the checks alone.
+            let mut unjudged = msg.clone();
+            unjudged.ix.keys.from_judged = crate::message::Judged(None);
+            prop_assert!(!contact_vouched(&unjudged, line.value));
+            prop_assert_eq!(msg.validate(), unjudged.validate());
         }
 
         #[test]
