@@ -4,6 +4,7 @@ use std::fmt;
 use std::ops::Range;
 
 use bytes::Bytes;
+use smallvec::SmallVec;
 
 use crate::chars::is_ws;
 use crate::message::{Entry, Parts, Slot, StartLine};
@@ -138,8 +139,51 @@ enum LineKey {
 /// [`MessageBuilder::build_in`], for [`MessageBuilder::request_in`] and
 /// [`MessageBuilder::response_to_in`]: a sender that builds many messages (a user agent) then
 /// allocates no builder state for each. Empty until a message is built into it.
+///
+/// It also keeps the indexes of messages given back by [`BuilderSpare::recycle`], for the
+/// messages built next: those then allocate no index of their own.
 #[derive(Debug, Default)]
-pub struct BuilderSpare(Option<Box<State>>);
+pub struct BuilderSpare {
+    /// The builder state kept from the last message built.
+    state: Option<Box<State>>,
+    /// Indexes of messages given back by [`BuilderSpare::recycle`], emptied, for the messages
+    /// built next (up to [`KEPT_PARTS`]).
+    parts: SmallVec<[Box<Parts>; KEPT_PARTS]>,
+}
+
+/// How many emptied message indexes a [`BuilderSpare`] keeps.
+const KEPT_PARTS: usize = 4;
+
+impl BuilderSpare {
+    /// Takes back `message`, which its sender no longer needs (sent and not kept, or let go
+    /// by the one keeping it): its index, emptied, is that of a message built after, which
+    /// then allocates none of its own. Its bytes are dropped as the message would drop them
+    /// (a clone of the message, or of its bytes, kept elsewhere is unchanged).
+    ///
+    /// ```
+    /// use sip_message::{BuilderSpare, HeaderName as H, MessageBuilder, Method};
+    ///
+    /// let mut spare = BuilderSpare::default();
+    /// for n in 1..=3 {
+    ///     let options = MessageBuilder::request_in(&mut spare, &Method::Options, "sip:a@b", 512)
+    ///         .header(H::Via, "SIP/2.0/UDP h.example.com;branch=z9hG4bK1")
+    ///         .cseq(n, &Method::Options)
+    ///         .build_in(&mut spare)?;
+    ///     assert_eq!(options.cseq_number(), Some(n));
+    ///     // Sent, not kept: the next message takes its index.
+    ///     spare.recycle(options);
+    /// }
+    /// # Ok::<(), sip_message::BuildError>(())
+    /// ```
+    pub fn recycle(&mut self, message: Message) {
+        if self.parts.len() < KEPT_PARTS {
+            let Message { buf, mut ix } = message;
+            drop(buf);
+            ix.clear();
+            self.parts.push(ix);
+        }
+    }
+}
 
 /// The To, From, Call-ID and CSeq of a request, with the keys its writer knows: the argument of
 /// [`MessageBuilder::request_lines`].
@@ -224,7 +268,7 @@ impl MessageBuilder {
     /// (left as new by [`build_in`](Self::build_in)).
     #[inline]
     fn with_capacity_in(spare: &mut BuilderSpare, capacity: usize) -> Self {
-        match spare.0.take() {
+        match spare.state.take() {
             Some(mut state) => {
                 state.buf = Vec::with_capacity(capacity);
                 MessageBuilder(state)
@@ -946,9 +990,10 @@ impl MessageBuilder {
         let mut ix = match spare {
             Some(spare) => {
                 // The next message's parts, and the state as new around them.
-                let ix = std::mem::replace(&mut index.ix, Parts::boxed());
+                let next = spare.parts.pop().unwrap_or_else(Parts::boxed);
+                let ix = std::mem::replace(&mut index.ix, next);
                 state.reset();
-                spare.0 = Some(self.0);
+                spare.state = Some(self.0);
                 ix
             }
             None => self.0.index.ix,
@@ -1827,13 +1872,47 @@ mod tests {
         #[test]
         fn kept_states_build_as_new_ones(
             messages in prop::collection::vec(
-                (0u8..4, prop::collection::vec(line(), 0..6), any::<bool>(), any::<bool>()),
+                (
+                    0u8..4,
+                    prop::collection::vec(line(), 0..6),
+                    any::<bool>(),
+                    any::<bool>(),
+                    0u8..5,
+                ),
                 1..5,
             ),
         ) {
             let mut spare = super::BuilderSpare::default();
             let request = Message::parse(Bytes::from_static(INVITE.as_bytes())).unwrap();
-            for (kind, lines, tag, limit) in &messages {
+            let mut built: Vec<Result<Message, BuildError>> = Vec::new();
+            for (kind, lines, tag, limit, recycle) in &messages {
+                // Indexes given back before this message: of a message built before, of the
+                // request edited (owned pieces, a key changed), of a long message (its header
+                // index spilled), of a message parsed.
+                match recycle {
+                    1 => {
+                        if let Some(Ok(kept)) = built.last() {
+                            spare.recycle(Message::clone(kept));
+                        }
+                    }
+                    2 => {
+                        let mut edited = request.clone();
+                        edited.push_front(H::Via, "SIP/2.0/UDP h.example.com;branch=z9hG4bKx").unwrap();
+                        edited.pop_front(H::To);
+                        prop_assert!(edited.ix.owned.capacity() > 0);
+                        spare.recycle(edited);
+                    }
+                    3 => {
+                        let long = (0..17).fold(MessageBuilder::request(&Method::Bye, "sip:b@h"), |b, n| {
+                            b.header(H::Subject, format!("s{n}"))
+                        });
+                        let long = long.build().unwrap();
+                        prop_assert!(long.ix.headers.spilled());
+                        spare.recycle(long);
+                    }
+                    4 => spare.recycle(request.clone()),
+                    _ => {}
+                }
                 let (mut kept, mut fresh) = match kind {
                     0 => (
                         MessageBuilder::request_in(&mut spare, &Method::Bye, "sip:b@192.0.2.2", 64),
@@ -1861,7 +1940,18 @@ mod tests {
                     kept = kept.limits(crate::Limits::default().max_headers(4));
                     fresh = fresh.limits(crate::Limits::default().max_headers(4));
                 }
-                prop_assert_eq!(whole(&kept.build_in(&mut spare)), whole(&fresh.build()));
+                let (kept, fresh) = (kept.build_in(&mut spare), fresh.build());
+                prop_assert_eq!(whole(&kept), whole(&fresh));
+                // A recycled index is as new: no heap of the message it came from.
+                prop_assert_eq!(
+                    kept.as_ref().map(Message::index_bytes).ok(),
+                    fresh.as_ref().map(Message::index_bytes).ok()
+                );
+                if let (Ok(k), Ok(f)) = (&kept, &fresh) {
+                    prop_assert_eq!(k.buffer(), f.buffer());
+                    prop_assert_eq!(format!("{:?}", k.ix), format!("{:?}", f.ix));
+                }
+                built.push(kept);
             }
         }
 

@@ -308,6 +308,24 @@ impl Parts {
         Box::default()
     }
 
+    /// Empties `self` into what [`Parts::boxed`] gives, field by field (a whole new value
+    /// would be written out in full, the inline header entries included).
+    #[inline]
+    pub(crate) fn clear(&mut self) {
+        let Parts { pristine, owned, start, headers, body, keys } = self;
+        *pristine = None;
+        // No heap left behind (an edited message's list of pieces), as in new parts.
+        *owned = Vec::new();
+        *start = StartLine::default();
+        if headers.spilled() {
+            *headers = Headers::new();
+        } else {
+            headers.clear();
+        }
+        *body = Slot::default();
+        *keys = Keys::default();
+    }
+
     /// Seals `self` into the message over `buf`: its body, and whether it is written back
     /// verbatim (see [`pristine_range`]). `origin` is where the start line begins in `buf`.
     #[inline(always)]

@@ -150,11 +150,14 @@ impl Spare {
         }
     }
 
-    /// Drops the message of `kept`, if any, and keeps its box (up to [`SPARE_BOXES`]).
-    fn give_back(&mut self, kept: Option<Kept>) {
+    /// Lets go of the message of `kept`, if any (its index to `builders`, for a message built
+    /// next: [`BuilderSpare::recycle`]), and keeps its box (up to [`SPARE_BOXES`]).
+    fn give_back(&mut self, kept: Option<Kept>, builders: &mut BuilderSpare) {
         if let Some(Kept(mut spare)) = kept {
             // Emptied: a kept box must not keep the message's buffer alive.
-            *spare = None;
+            if let Some(message) = spare.take() {
+                builders.recycle(message);
+            }
             if self.0.len() < SPARE_BOXES {
                 self.0.push(spare);
             }
@@ -1051,8 +1054,13 @@ impl UaCore {
         // call's tag, and its Record-Route lines, so that response is the same bytes without
         // the INVITE's other lines to skip or the tag to write again (§8.2.6.2, §12.1.1). The
         // INVITE, immutable once received, made the dialog already.
-        if let Some((_, kept)) = self.call_mut(call).and_then(|c| c.pending.as_mut()) {
-            *kept.0 = built.ok();
+        // The message it replaces (the INVITE, or an earlier provisional) is done with.
+        let Self { calls, builders, .. } = self;
+        if let Some((_, kept)) =
+            calls.get_mut(call.index, call.generation).and_then(|c| c.pending.as_mut())
+            && let Some(replaced) = std::mem::replace(&mut *kept.0, built.ok())
+        {
+            builders.recycle(replaced);
         }
         Ok(())
     }
@@ -1105,6 +1113,9 @@ impl UaCore {
         let (txn, _) =
             self.call(call).and_then(|c| c.pending.as_ref()).ok_or(UaError::UnknownCall)?;
         txns.send_response_ref(now, *txn, response)?;
+        if let Ok(sent) = built {
+            self.builders.recycle(sent);
+        }
         self.end_call(call);
         Ok(())
     }
@@ -1291,7 +1302,7 @@ impl UaCore {
         if !(300..=699).contains(&status) {
             return Err(UaError::BadStatus(status));
         }
-        let Self { calls, spare, .. } = self;
+        let Self { calls, spare, builders, .. } = self;
         let c = calls.get_mut(call.index, call.generation).ok_or(UaError::UnknownCall)?;
         if !c.pending_is_reinvite {
             return Err(UaError::WrongState("no re-INVITE waits for an answer"));
@@ -1304,7 +1315,7 @@ impl UaCore {
             .map(|request| MessageBuilder::response_to(request, status, None).to_tag(tag.as_str()))
             .ok_or(UaError::WrongState("no re-INVITE"))
             .and_then(|b| Ok(b.build()?));
-        spare.give_back(Some(request));
+        spare.give_back(Some(request), builders);
         txns.send_response_ref(now, txn, &response?)?;
         Ok(())
     }
@@ -1683,6 +1694,7 @@ impl UaCore {
                         }
                         Purpose::Bye(call) => {
                             self.on_bye_final(now, txns, call, status, Some(&response));
+                            self.builders.recycle(response);
                         }
                         purpose => self.on_final(now, txns, purpose, status, Some(response)),
                     }
@@ -1742,8 +1754,10 @@ impl UaCore {
     /// [`handle_event`](Self::handle_event) of [`Event::Terminated`] for `id`, without the
     /// event (an `Event` is as large as a `Message`): whether it concerned this core.
     pub(crate) fn on_terminated(&mut self, id: TransactionId) -> bool {
-        if !self.sent.is_empty() {
-            self.sent.remove(&id);
+        if !self.sent.is_empty()
+            && let Some(sent) = self.sent.remove(&id)
+        {
+            self.builders.recycle(*sent);
         }
         // An empty map is not searched (a side that only answers has no client transactions,
         // one that only calls no server ones): no hash of the id for nothing.
@@ -1901,9 +1915,9 @@ impl UaCore {
             let _ = txns.send_response_ref(now, invite_txn, terminated);
         }
         if is_reinvite {
-            let Self { calls, spare, .. } = self;
+            let Self { calls, spare, builders, .. } = self;
             if let Some(c) = calls.get_mut(call.index, call.generation) {
-                spare.give_back(c.pending.take().map(|(_, kept)| kept));
+                spare.give_back(c.pending.take().map(|(_, kept)| kept), builders);
                 c.pending_is_reinvite = false;
             }
             return;
@@ -1925,6 +1939,7 @@ impl UaCore {
             self.find_dialog(&request, request.to_tag_bytes(), request.from_tag_bytes())
         else {
             self.reply(now, txns, id, &request, 481, None, &[]);
+            self.builders.recycle(request);
             return;
         };
         let checked = self
@@ -1936,17 +1951,22 @@ impl UaCore {
             Some(Err(e)) => {
                 let reason = e.reason();
                 self.reply(now, txns, id, &request, e.status(), Some(&reason), &[]);
+                self.builders.recycle(request);
                 return;
             }
             None => return,
         }
         let Some(method) = request.method().cloned() else { return };
         match method {
-            Method::Bye => self.on_bye(now, txns, id, &request, call, idx),
+            Method::Bye => {
+                self.on_bye(now, txns, id, &request, call, idx);
+                self.builders.recycle(request);
+            }
             Method::Invite => self.on_reinvite(now, txns, id, request, source, call),
             Method::Options => {
                 let headers = self.capabilities();
                 self.reply(now, txns, id, &request, 200, None, &headers);
+                self.builders.recycle(request);
             }
             _ => self.events.push_back(UaEvent::Request { transaction: id, request, source }),
         }
@@ -1975,7 +1995,7 @@ impl UaCore {
         if let (Some((txn, _)), Some(Ok(terminated))) = (&pending, &terminated) {
             let _ = txns.send_response_ref(now, *txn, terminated);
         }
-        self.spare.give_back(pending.map(|(_, kept)| kept));
+        self.spare.give_back(pending.map(|(_, kept)| kept), &mut self.builders);
         let fork_only = self.call(call).is_some_and(|c| {
             c.role == sip_dialog::Role::Uac
                 && c.session.as_ref().is_some_and(|s| {
@@ -2062,7 +2082,9 @@ impl UaCore {
         let Some(c) = self.call_mut(call) else { return Some(ack) };
         let matches = c.ok.as_ref().is_some_and(|(_, n, _)| Some(*n) == cseq);
         if !matches {
-            return None; // a retransmitted or late ACK: absorbed
+            // A retransmitted or late ACK: absorbed.
+            self.builders.recycle(ack);
+            return None;
         }
         c.ok = None;
         c.retx_at = None;
@@ -2633,6 +2655,9 @@ impl UaCore {
         if remember {
             c.ack = Some((cseq, ack.to_bytes(), target));
         }
+        if let Ok(sent) = built {
+            builders.recycle(sent);
+        }
         Ok(())
     }
 
@@ -2764,8 +2789,12 @@ impl UaCore {
                 return Err(e);
             }
         };
-        if keep && let Ok(request) = built {
-            self.sent.insert(txn, Box::new(request));
+        match built {
+            Ok(request) if keep => {
+                self.sent.insert(txn, Box::new(request));
+            }
+            Ok(request) => self.builders.recycle(request),
+            Err(_) => {}
         }
         Ok(txn)
     }
@@ -2808,10 +2837,10 @@ impl UaCore {
         let built = self.dialog_response(call, 200, body)?.build_in(&mut self.builders);
         let response = built_ref(&built)?;
         let t1 = txns.config().timer_t1();
-        let Self { calls, spare, .. } = self;
+        let Self { calls, spare, builders, .. } = self;
         let c = calls.get_mut(call.index, call.generation).ok_or(UaError::UnknownCall)?;
         let (txn, kept) = c.pending.take().ok_or(UaError::WrongState("nothing to answer"))?;
-        spare.give_back(Some(kept));
+        spare.give_back(Some(kept), builders);
         c.pending_is_reinvite = false;
         let cseq = response.cseq_number().unwrap_or(0);
         let bytes = response.to_bytes();
@@ -2826,6 +2855,10 @@ impl UaCore {
             d.confirm();
         }
         self.push_timer(now + t1, TimerKind::Retransmit2xx, call);
+        // Its bytes are kept (`Call::ok`), not the message.
+        if let Ok(sent) = built {
+            self.builders.recycle(sent);
+        }
         Ok(())
     }
 
@@ -2891,7 +2924,8 @@ impl UaCore {
         headers: &[(H, String)],
     ) {
         // Matched by reference: the response is read where `build` wrote it.
-        match &self.response_for(request, status, reason, headers, None) {
+        let built = self.response_for(request, status, reason, headers, None);
+        match &built {
             Ok(response) => {
                 let _ = txns.send_response_ref(now, id, response);
             }
@@ -2905,6 +2939,9 @@ impl UaCore {
                     let _ = txns.send_response_ref(now, id, &response);
                 }
             }
+        }
+        if let Ok(sent) = built {
+            self.builders.recycle(sent);
         }
     }
 
@@ -3171,9 +3208,9 @@ impl UaCore {
         let Ok(txn) = txns.send_request_ref(now, &request, target) else { return false };
         self.clients.insert(txn, Purpose::Invite(call));
         let request = self.spare.keep(request);
-        let Self { calls, spare, .. } = self;
+        let Self { calls, spare, builders, .. } = self;
         if let Some(c) = calls.get_mut(call.index, call.generation) {
-            spare.give_back(c.invite.replace(request));
+            spare.give_back(c.invite.replace(request), builders);
             c.invite_txn = Some(txn);
             c.invite_target = Some(target);
             c.provisional_seen = false;
@@ -3336,16 +3373,16 @@ impl UaCore {
 
     /// Marks the call over (its dialogs terminated); freed once its transactions end.
     fn end_call(&mut self, call: CallId) {
-        let Self { calls, spare, .. } = self;
+        let Self { calls, spare, builders, .. } = self;
         if let Some(c) = calls.get_mut(call.index, call.generation) {
             c.phase = Phase::Ended;
-            spare.give_back(c.pending.take().map(|(_, kept)| kept));
+            spare.give_back(c.pending.take().map(|(_, kept)| kept), builders);
             c.ok = None;
             c.retx_at = None;
             if let Some(rare) = c.rare.as_mut() {
                 rare.glare_at = None;
             }
-            spare.give_back(c.invite.take());
+            spare.give_back(c.invite.take(), builders);
             for i in 0..c.dialogs.len() {
                 if let Some(d) = c.dialogs.get_mut(i) {
                     d.terminate();
@@ -3356,13 +3393,13 @@ impl UaCore {
     }
 
     fn txn_done(&mut self, call: CallId, txn: TransactionId) {
-        let Self { calls, spare, .. } = self;
+        let Self { calls, spare, builders, .. } = self;
         if let Some(c) = calls.get_mut(call.index, call.generation) {
             c.txns = c.txns.saturating_sub(1);
             if c.invite_txn == Some(txn) {
                 // Timer M is over: no more 2xx retransmissions will come (RFC 6026 §7.2).
                 c.invite_txn = None;
-                spare.give_back(c.invite.take());
+                spare.give_back(c.invite.take(), builders);
                 c.ack = None;
             }
             if c.bye_txn == Some(txn) {
@@ -3760,7 +3797,8 @@ mod tests {
         let kept = spare.keep(first.clone());
         assert_eq!(kept.get().map(Message::to_bytes), Some(first.to_bytes()));
         let address = &*kept.0 as *const Option<Message>;
-        spare.give_back(Some(kept));
+        let mut builders = BuilderSpare::default();
+        spare.give_back(Some(kept), &mut builders);
         // Emptied (the message and its buffer dropped), and handed to the next message.
         assert!(spare.0.iter().all(|b| b.is_none()) && spare.0.len() == 1);
         let second = invite_with("<sip:carol@c>", "<sip:alice@a>;tag=2").unwrap();
@@ -3771,10 +3809,10 @@ mod tests {
         // At most `SPARE_BOXES` are kept.
         for _ in 0..SPARE_BOXES + 3 {
             let kept = spare.keep(second.clone());
-            spare.give_back(Some(kept));
-            spare.give_back(Some(Kept(Box::new(Some(second.clone())))));
+            spare.give_back(Some(kept), &mut builders);
+            spare.give_back(Some(Kept(Box::new(Some(second.clone())))), &mut builders);
         }
-        spare.give_back(None);
+        spare.give_back(None, &mut builders);
         assert_eq!(spare.0.len(), SPARE_BOXES);
     }
 
