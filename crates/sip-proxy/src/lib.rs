@@ -135,6 +135,7 @@
 mod config;
 mod context;
 mod event;
+mod idmap;
 mod location;
 mod proxy;
 mod routing;

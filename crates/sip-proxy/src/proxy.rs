@@ -20,6 +20,7 @@ use smallvec::SmallVec;
 use crate::context::{
     BranchState, CancelState, Candidate, Context, ContextId, TargetSlot, TargetView, UriFacts, rank,
 };
+use crate::idmap::IdMap;
 use crate::location::{Location, LocationService, Resolver};
 use crate::routing::{
     Fields, Hex16, TopVia, bracketed, hex_str, local_tag, loop_hash, loop_hash_read_in,
@@ -30,11 +31,9 @@ use crate::routing::{
 use crate::routing::{loop_hash_read, stateless_unique};
 use crate::{ProxyConfig, ProxyEvent, ProxyStats};
 
-/// A map keyed by [`TransactionId`]: the table's slab index and generation, which no peer
-/// chooses, so foldhash with a fixed seed serves (SipHash's DoS resistance buys nothing here).
-type IdMap<V> = HashMap<TransactionId, V, FixedState>;
-
-/// The fixed foldhash seed of the id maps.
+/// The fixed foldhash seed of the id maps' spill (an [`IdMap`] is a vector indexed by the
+/// id's slot; ids, the table's slab index and generation, are chosen by no peer, so foldhash
+/// with a fixed seed serves where it hashes).
 const ID_MAP_SEED: u64 = 0x5e1d_9a3c_71b4_0f27;
 
 /// Which proxy timer a queue entry is.
@@ -237,8 +236,8 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             slots: Vec::new(),
             free: Vec::new(),
             live: 0,
-            servers: HashMap::with_hasher(FixedState::with_seed(ID_MAP_SEED)),
-            clients: HashMap::with_hasher(FixedState::with_seed(ID_MAP_SEED)),
+            servers: IdMap::with_hasher(FixedState::with_seed(ID_MAP_SEED)),
+            clients: IdMap::with_hasher(FixedState::with_seed(ID_MAP_SEED)),
             timers: BinaryHeap::new(),
             events: VecDeque::new(),
             stats: ProxyStats::default(),

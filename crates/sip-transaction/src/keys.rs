@@ -92,15 +92,26 @@ pub(crate) fn name_slot(branch: &mut [u8; BRANCH_LEN], index: u32) -> bool {
     branch.get_mut(BRANCH_LEN - BRANCH_SLOT_LEN..).is_some_and(|name| write_slot_name(name, index))
 }
 
-/// The slot a branch of the generated length names in its last [`BRANCH_SLOT_LEN`]
-/// characters (see [`name_slot`]); `None` for any other branch. Only a transaction whose
+/// The slot a branch names (see [`name_slot`]): a branch of the generated length, by its last
+/// [`BRANCH_SLOT_LEN`] characters, or such a branch followed by `.` and anything (a proxy's
+/// branch, a drawn one with its loop-detection part appended, RFC 3261 §16.6 step 8), by the
+/// same characters before the `.`; `None` for any other branch. Only a transaction whose
 /// branch is known to name its own slot is looked for there.
 #[inline]
 pub(crate) fn branch_slot(branch: &[u8]) -> Option<u32> {
-    if branch.len() != BRANCH_LEN {
-        return None;
+    if branch.len() == BRANCH_LEN {
+        return read_slot_name(branch.get(BRANCH_LEN - BRANCH_SLOT_LEN..)?);
     }
-    read_slot_name(branch.get(BRANCH_LEN - BRANCH_SLOT_LEN..)?)
+    dotted_branch_slot(branch)
+}
+
+/// [`branch_slot`] of a branch longer than the generated length: named if a `.` follows it.
+#[inline(never)]
+fn dotted_branch_slot(branch: &[u8]) -> Option<u32> {
+    match branch.split_first_chunk::<BRANCH_LEN>() {
+        Some((generated, [b'.', ..])) => read_slot_name(generated.last_chunk::<BRANCH_SLOT_LEN>()?),
+        _ => None,
+    }
 }
 
 /// What a UAS core needs to detect a merged request (RFC 3261 §8.2.2.2): From tag, Call-ID and
@@ -778,6 +789,30 @@ mod tests {
                 proptest::prop_assert_eq!(branch, drawn);
             }
             proptest::prop_assert_eq!(branch_slot(&branch[1..]), None);
+        }
+
+        // A named branch followed by `.` and anything (a proxy's loop part) names the same
+        // slot; followed by anything else, or cut short, none.
+        #[test]
+        fn a_branch_with_a_dotted_suffix_names_its_slot(
+            draw in proptest::num::u64::ANY,
+            index in 0u32..62 * 62 * 62 * 62,
+            suffix in proptest::collection::vec(proptest::num::u8::ANY, 0..24),
+            other in proptest::num::u8::ANY,
+        ) {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(draw);
+            let mut branch = new_branch_bytes(&mut rng);
+            proptest::prop_assert!(name_slot(&mut branch, index));
+            let mut long = branch.to_vec();
+            long.push(b'.');
+            long.extend_from_slice(&suffix);
+            proptest::prop_assert_eq!(branch_slot(&long), Some(index));
+            let mut wrong = branch.to_vec();
+            wrong.push(other);
+            wrong.extend_from_slice(&suffix);
+            let expected = (other == b'.').then_some(index);
+            proptest::prop_assert_eq!(branch_slot(&wrong), expected);
+            proptest::prop_assert_eq!(branch_slot(&long[..BRANCH_LEN - 1]), None);
         }
 
         // The first-byte scan finds the first occurrence, as memmem does.

@@ -239,8 +239,9 @@ struct Entry {
     branch: Branch,
     /// Its hash in the matching index it is in (`clients`, `servers` or `legacy`).
     hash: u64,
-    /// A client transaction whose branch names its slot ([`name_slot`]), as the branches the
-    /// table draws do: found by that slot, it is in no hash index.
+    /// A client transaction whose branch names its slot ([`name_slot`], [`branch_slot`]), as
+    /// the branches the table draws do, alone or with a `.`-suffix (a proxy's loop part): found
+    /// by that slot, it is in no hash index.
     named: bool,
     /// What only server transactions need.
     server: Option<Box<ServerKeys>>,
@@ -1475,7 +1476,7 @@ impl TransactionTable {
         if let Some(index) = branch_slot(branch)
             && let Some((id, e)) = slots.live_at(index)
             && e.named
-            && e.branch() == branch
+            && same_branch(e.branch(), branch)
             // A branch is one transaction's, but for its CANCEL's (which is not named).
             && e.method_is(method)
         {
@@ -1699,6 +1700,13 @@ impl TransactionTable {
     pub(crate) fn queued_timers(&self) -> usize {
         self.queue.len()
     }
+}
+
+/// Whether two branches are equal, the common generated length compared as one of a known
+/// length (inline, no `memcmp` call).
+#[inline(always)]
+fn same_branch(a: &[u8], b: &[u8]) -> bool {
+    if b.len() == BRANCH_LEN { a.len() == BRANCH_LEN && a == b } else { a == b }
 }
 
 /// Steps `machine` on `input` and, if that makes it linger, counts it so, queues it on
@@ -2282,6 +2290,24 @@ mod tests {
             table.send_request(t0, options_with(&named_elsewhere), target),
             Err(SendError::DuplicateBranch)
         );
+        // A drawn branch with a `.`-suffix (a proxy's loop part) names its slot too: found by
+        // it, and a second send of it is refused.
+        let dotted = format!("{}.0123456789abcdef", table.draw_branch().as_str());
+        let fourth = table.send_request(t0, options_with(&dotted), target).unwrap();
+        assert!(table.entry(fourth).unwrap().named);
+        assert_eq!(branch_slot(dotted.as_bytes()), Some(fourth.index));
+        assert_eq!(
+            table.send_request(t0, options_with(&dotted), target),
+            Err(SendError::DuplicateBranch)
+        );
+        let sent = table.request(fourth).unwrap().clone();
+        let ok = MessageBuilder::response_to(&sent, 200, None).build().unwrap();
+        assert_eq!(final_for(&mut table, t0, ok.clone()), Some(fourth));
+        // Another suffix on the same drawn part: no transaction's.
+        let mut stray = ok;
+        let via = format!("SIP/2.0/UDP 192.0.2.1;branch={}", dotted.replace(".0123", ".9999"));
+        stray.set(H::Via, via).unwrap();
+        assert_eq!(final_for(&mut table, t0, stray), None);
     }
 
     #[test]
