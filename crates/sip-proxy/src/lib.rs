@@ -135,7 +135,6 @@
 mod config;
 mod context;
 mod event;
-mod idmap;
 mod location;
 mod proxy;
 mod routing;

@@ -14,13 +14,14 @@ use sip_message::{
     Contact, Decimal, HeaderName, Message, MessageBuilder, Method, ProxyRequire, SipUri,
     TypedHeader, Uri, UriError, Via,
 };
-use sip_transaction::{BRANCH_COOKIE, Event, Target, TransactionId, TransactionTable, Transport};
+use sip_transaction::{
+    BRANCH_COOKIE, Event, Target, TransactionId, TransactionTable, Transport, TxnMap,
+};
 use smallvec::SmallVec;
 
 use crate::context::{
     BranchState, CancelState, Candidate, Context, ContextId, TargetSlot, TargetView, UriFacts, rank,
 };
-use crate::idmap::IdMap;
 use crate::location::{Location, LocationService, Resolver};
 use crate::routing::{
     Fields, Hex16, TopVia, bracketed, hex_str, local_tag, loop_hash, loop_hash_read_in,
@@ -31,7 +32,7 @@ use crate::routing::{
 use crate::routing::{loop_hash_read, stateless_unique};
 use crate::{ProxyConfig, ProxyEvent, ProxyStats};
 
-/// The fixed foldhash seed of the id maps' spill (an [`IdMap`] is a vector indexed by the
+/// The fixed foldhash seed of the id maps' spill (a [`TxnMap`] is a vector indexed by the
 /// id's slot; ids, the table's slab index and generation, are chosen by no peer, so foldhash
 /// with a fixed seed serves where it hashes).
 const ID_MAP_SEED: u64 = 0x5e1d_9a3c_71b4_0f27;
@@ -94,8 +95,8 @@ pub struct Proxy<L, R> {
     slots: Vec<Slot>,
     free: Vec<u32>,
     live: usize,
-    servers: IdMap<ContextId>,
-    clients: IdMap<ClientRef>,
+    servers: TxnMap<ContextId>,
+    clients: TxnMap<ClientRef>,
     timers: BinaryHeap<Reverse<(Instant, ContextId, u16, TimerKind)>>,
     events: VecDeque<ProxyEvent>,
     stats: ProxyStats,
@@ -236,8 +237,8 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
             slots: Vec::new(),
             free: Vec::new(),
             live: 0,
-            servers: IdMap::with_hasher(FixedState::with_seed(ID_MAP_SEED)),
-            clients: IdMap::with_hasher(FixedState::with_seed(ID_MAP_SEED)),
+            servers: TxnMap::with_seed(ID_MAP_SEED),
+            clients: TxnMap::with_seed(ID_MAP_SEED),
             timers: BinaryHeap::new(),
             events: VecDeque::new(),
             stats: ProxyStats::default(),

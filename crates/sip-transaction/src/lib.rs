@@ -147,6 +147,7 @@ mod server;
 mod slab;
 mod table;
 mod target;
+mod txnmap;
 
 pub use config::TransactionConfig;
 pub use error::{CancelError, ResponseError, SendError};
@@ -157,3 +158,4 @@ pub use event::{
 pub use keys::{BRANCH_COOKIE, MergeKey, SLOT_NAME_LEN, read_slot_name, write_slot_name};
 pub use table::{DrawnBranch, Input, TransactionTable};
 pub use target::{FlowId, Target, Transport};
+pub use txnmap::TxnMap;

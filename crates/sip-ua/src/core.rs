@@ -11,8 +11,11 @@ use foldhash::fast::FixedState;
 type FastMap<K, V> = HashMap<K, V, FixedState>;
 
 fn hasher(seed: u64) -> FixedState {
-    FixedState::with_seed(seed ^ 0x9e37_79b9_7f4a_7c15)
+    FixedState::with_seed(seed ^ HASH_SEED_MIX)
 }
+
+/// Mixed into the configured seed for the core's hash maps.
+const HASH_SEED_MIX: u64 = 0x9e37_79b9_7f4a_7c15;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -26,13 +29,13 @@ use sip_message::{
 };
 use sip_transaction::{
     DrawnBranch, Event, ResponseError, SLOT_NAME_LEN, Target, TransactionId, TransactionTable,
-    read_slot_name, write_slot_name,
+    TxnMap, read_slot_name, write_slot_name,
 };
 use smallvec::SmallVec;
 
 use crate::config::{Body, UaConfig};
 use crate::event::{CallId, EndReason, RegistrationId, RequestId, UaError, UaEvent};
-use crate::slots::{Slots, TxnMap};
+use crate::slots::Slots;
 use crate::timers::TimerQueue;
 
 /// Length of the random tags this UA puts in From and To (RFC 3261 §19.3 asks for 32 bits of
@@ -777,8 +780,8 @@ impl UaCore {
             calls: Slots::default(),
             requests: Slots::default(),
             by_local_tag: FastMap::with_hasher(hasher(seed)),
-            clients: TxnMap::with_hasher(hasher(seed)),
-            servers: TxnMap::with_hasher(hasher(seed)),
+            clients: TxnMap::with_seed(seed ^ HASH_SEED_MIX),
+            servers: TxnMap::with_seed(seed ^ HASH_SEED_MIX),
             timers: TimerQueue::default(),
             events: VecDeque::new(),
             hosts: HashMap::new(),
