@@ -758,6 +758,20 @@ pub(crate) fn parse_small_number(v: &[u8], max: u64) -> Option<u64> {
 /// `CSeq = 1*DIGIT LWS Method`, number below 2^31 (RFC 3261 §8.1.1.5, §20.16).
 #[inline(always)]
 pub(crate) fn parse_cseq(v: &[u8]) -> Option<(u32, Method)> {
+    // The usual spelling, one digit, one SP and a method of a call, read literally: what the
+    // walk below gives for it.
+    match v {
+        [d @ b'0'..=b'9', b' ', b'I', b'N', b'V', b'I', b'T', b'E'] => {
+            return Some((u32::from(d - b'0'), Method::Invite));
+        }
+        [d @ b'0'..=b'9', b' ', b'A', b'C', b'K'] => {
+            return Some((u32::from(d - b'0'), Method::Ack));
+        }
+        [d @ b'0'..=b'9', b' ', b'B', b'Y', b'E'] => {
+            return Some((u32::from(d - b'0'), Method::Bye));
+        }
+        _ => {}
+    }
     // The digits are read and summed in one pass; the bound keeps the sum far from overflow.
     const MAX: u64 = (1 << 31) - 1;
     let mut number: u64 = 0;
@@ -1629,6 +1643,28 @@ mod tests {
             ]), 0..6),
         ) {
             let v = pieces.concat();
+            prop_assert_eq!(parse_cseq(&v), parse_cseq_reference(&v));
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+        /// The literal read of `<digit> SP <INVITE|ACK|BYE>` and its near misses (another byte
+        /// for the digit or the SP, a method in another case or cut short or lengthened).
+        #[test]
+        fn parse_cseq_literal_spelling_matches_the_reference(
+            d in prop_oneof![(b'0'..=b'9'), any::<u8>()],
+            sp in prop_oneof![Just(b' '), Just(b'\t'), any::<u8>()],
+            method in proptest::sample::select(vec![
+                &b"INVITE"[..], b"ACK", b"BYE", b"invite", b"Ack", b"bye", b"INVIT", b"INVITEE",
+                b"AC", b"BYEE", b"ACk", b"CANCEL", b"", b" INVITE",
+            ]),
+            more_digits in proptest::collection::vec(b'0'..=b'9', 0..3),
+        ) {
+            let mut v = vec![d];
+            v.extend_from_slice(&more_digits);
+            v.push(sp);
+            v.extend_from_slice(method);
             prop_assert_eq!(parse_cseq(&v), parse_cseq_reference(&v));
         }
     }
