@@ -717,12 +717,12 @@ impl Keys {
             }
             HeaderName::MaxForwards if !self.max_forwards_seen => {
                 self.max_forwards_seen = true;
-                self.max_forwards = parse_small_number(value, 255).map(|n| n as u8);
+                self.max_forwards = parse_short_number(value, 255).map(|n| n as u8);
             }
             HeaderName::ContentLength => {
                 // Content-Length = 1*DIGIT; a bad or conflicting value is a framing error
                 // (RFC 3261 §18.3, RFC 4475 §3.1.2.2, §3.1.2.3, §3.3.9).
-                let n = parse_small_number(value, u64::from(u32::MAX)).ok_or(K::ContentLength)?;
+                let n = parse_short_number(value, u64::from(u32::MAX)).ok_or(K::ContentLength)?;
                 let n = n as u32;
                 match self.content_length {
                     Some(prev) if prev != n => return Err(K::ConflictingContentLength),
@@ -734,6 +734,20 @@ impl Keys {
         }
         Ok(())
     }
+}
+
+/// [`parse_small_number`], a value of one to three digits (a Max-Forwards, a Content-Length
+/// of a short body) read literally, inline; the walk for anything else.
+#[inline(always)]
+fn parse_short_number(v: &[u8], max: u64) -> Option<u64> {
+    let d = |c: u8| u64::from(c - b'0');
+    let n = match *v {
+        [a @ b'0'..=b'9'] => d(a),
+        [a @ b'0'..=b'9', b @ b'0'..=b'9'] => d(a) * 10 + d(b),
+        [a @ b'0'..=b'9', b @ b'0'..=b'9', c @ b'0'..=b'9'] => d(a) * 100 + d(b) * 10 + d(c),
+        _ => return parse_small_number(v, max),
+    };
+    (n <= max).then_some(n)
 }
 
 /// `1*DIGIT` with no sign, no more than `max` (leading zeros allowed, RFC 4475 §3.1.1.1).
@@ -1644,6 +1658,22 @@ mod tests {
         ) {
             let v = pieces.concat();
             prop_assert_eq!(parse_cseq(&v), parse_cseq_reference(&v));
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+        /// The literal read of one to three digits gives what the walk gives, at the bounds
+        /// the parser uses and at bounds inside the three-digit range.
+        #[test]
+        fn parse_short_number_matches_parse_small_number(
+            v in proptest::collection::vec(
+                prop_oneof![4 => b'0'..=b'9', 1 => Just(b'/'), 1 => Just(b':'), 1 => any::<u8>()],
+                0..6,
+            ),
+            max in prop_oneof![Just(255u64), Just(u64::from(u32::MAX)), 0u64..1000],
+        ) {
+            prop_assert_eq!(parse_short_number(&v, max), parse_small_number(&v, max));
         }
     }
 
