@@ -717,12 +717,12 @@ impl Keys {
             }
             HeaderName::MaxForwards if !self.max_forwards_seen => {
                 self.max_forwards_seen = true;
-                self.max_forwards = parse_small_number(value, 255).map(|n| n as u8);
+                self.max_forwards = parse_short_number(value, 255).map(|n| n as u8);
             }
             HeaderName::ContentLength => {
                 // Content-Length = 1*DIGIT; a bad or conflicting value is a framing error
                 // (RFC 3261 §18.3, RFC 4475 §3.1.2.2, §3.1.2.3, §3.3.9).
-                let n = parse_small_number(value, u64::from(u32::MAX)).ok_or(K::ContentLength)?;
+                let n = parse_short_number(value, u64::from(u32::MAX)).ok_or(K::ContentLength)?;
                 let n = n as u32;
                 match self.content_length {
                     Some(prev) if prev != n => return Err(K::ConflictingContentLength),
@@ -734,6 +734,20 @@ impl Keys {
         }
         Ok(())
     }
+}
+
+/// [`parse_small_number`], a value of one to three digits (a Max-Forwards, a Content-Length
+/// of a short body) read literally, inline; the walk for anything else.
+#[inline(always)]
+fn parse_short_number(v: &[u8], max: u64) -> Option<u64> {
+    let d = |c: u8| u64::from(c - b'0');
+    let n = match *v {
+        [a @ b'0'..=b'9'] => d(a),
+        [a @ b'0'..=b'9', b @ b'0'..=b'9'] => d(a) * 10 + d(b),
+        [a @ b'0'..=b'9', b @ b'0'..=b'9', c @ b'0'..=b'9'] => d(a) * 100 + d(b) * 10 + d(c),
+        _ => return parse_small_number(v, max),
+    };
+    (n <= max).then_some(n)
 }
 
 /// `1*DIGIT` with no sign, no more than `max` (leading zeros allowed, RFC 4475 §3.1.1.1).
@@ -758,6 +772,20 @@ pub(crate) fn parse_small_number(v: &[u8], max: u64) -> Option<u64> {
 /// `CSeq = 1*DIGIT LWS Method`, number below 2^31 (RFC 3261 §8.1.1.5, §20.16).
 #[inline(always)]
 pub(crate) fn parse_cseq(v: &[u8]) -> Option<(u32, Method)> {
+    // The usual spelling, one digit, one SP and a method of a call, read literally: what the
+    // walk below gives for it.
+    match v {
+        [d @ b'0'..=b'9', b' ', b'I', b'N', b'V', b'I', b'T', b'E'] => {
+            return Some((u32::from(d - b'0'), Method::Invite));
+        }
+        [d @ b'0'..=b'9', b' ', b'A', b'C', b'K'] => {
+            return Some((u32::from(d - b'0'), Method::Ack));
+        }
+        [d @ b'0'..=b'9', b' ', b'B', b'Y', b'E'] => {
+            return Some((u32::from(d - b'0'), Method::Bye));
+        }
+        _ => {}
+    }
     // The digits are read and summed in one pass; the bound keeps the sum far from overflow.
     const MAX: u64 = (1 << 31) - 1;
     let mut number: u64 = 0;
@@ -1629,6 +1657,44 @@ mod tests {
             ]), 0..6),
         ) {
             let v = pieces.concat();
+            prop_assert_eq!(parse_cseq(&v), parse_cseq_reference(&v));
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+        /// The literal read of one to three digits gives what the walk gives, at the bounds
+        /// the parser uses and at bounds inside the three-digit range.
+        #[test]
+        fn parse_short_number_matches_parse_small_number(
+            v in proptest::collection::vec(
+                prop_oneof![4 => b'0'..=b'9', 1 => Just(b'/'), 1 => Just(b':'), 1 => any::<u8>()],
+                0..6,
+            ),
+            max in prop_oneof![Just(255u64), Just(u64::from(u32::MAX)), 0u64..1000],
+        ) {
+            prop_assert_eq!(parse_short_number(&v, max), parse_small_number(&v, max));
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+        /// The literal read of `<digit> SP <INVITE|ACK|BYE>` and its near misses (another byte
+        /// for the digit or the SP, a method in another case or cut short or lengthened).
+        #[test]
+        fn parse_cseq_literal_spelling_matches_the_reference(
+            d in prop_oneof![(b'0'..=b'9'), any::<u8>()],
+            sp in prop_oneof![Just(b' '), Just(b'\t'), any::<u8>()],
+            method in proptest::sample::select(vec![
+                &b"INVITE"[..], b"ACK", b"BYE", b"invite", b"Ack", b"bye", b"INVIT", b"INVITEE",
+                b"AC", b"BYEE", b"ACk", b"CANCEL", b"", b" INVITE",
+            ]),
+            more_digits in proptest::collection::vec(b'0'..=b'9', 0..3),
+        ) {
+            let mut v = vec![d];
+            v.extend_from_slice(&more_digits);
+            v.push(sp);
+            v.extend_from_slice(method);
             prop_assert_eq!(parse_cseq(&v), parse_cseq_reference(&v));
         }
     }
