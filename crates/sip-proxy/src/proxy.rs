@@ -748,8 +748,8 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         };
         let Some(&hop) = hops.first() else { return };
         let via = self.via_value(hop, &unique, Some(loop_part));
-        if let Some(copy) = copy.finish(&via) {
-            txns.send_stateless(hop, &copy);
+        if let Some(copy) = copy.finish_bytes(&via) {
+            send_stateless_bytes(txns, hop, copy);
             self.stats.forwarded += 1;
             self.stats.forwarded_stateless += 1;
         }
@@ -824,8 +824,8 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         };
         let Some(&hop) = hops.first() else { return };
         let via = self.via_value(hop, &unique, loop_part.as_ref());
-        if let Some(copy) = copy.finish(&via) {
-            txns.send_stateless(hop, &copy);
+        if let Some(copy) = copy.finish_bytes(&via) {
+            send_stateless_bytes(txns, hop, copy);
             self.stats.forwarded += 1;
             self.stats.forwarded_stateless += 1;
         }
@@ -2373,6 +2373,18 @@ impl std::ops::Deref for ViaText {
     }
 }
 
+/// Sends the bytes of a forwarded copy outside any transaction (§16.11). A copy over the UDP
+/// size limit, which goes over TCP with its top Via rewritten (RFC 3261 §18.1.1), is parsed
+/// back into the message [`TransactionTable::send_stateless`] rewrites: the bytes are those
+/// of a message this proxy wrote, which parse as the message written would have been indexed.
+fn send_stateless_bytes(txns: &mut TransactionTable, hop: Target, copy: Bytes) {
+    if let Err(copy) = txns.send_stateless_bytes(hop, copy) {
+        if let Ok(copy) = Message::parse(copy) {
+            txns.send_stateless(hop, &copy);
+        }
+    }
+}
+
 /// The copy of a request for one target (§16.6 steps 1-7), made into the request sent once
 /// its Via (step 8) is known. A few words, whichever it is (a message is boxed), so that
 /// handing it from step to step moves no message-sized value.
@@ -2429,38 +2441,56 @@ impl ForwardCopy<'_> {
                 copy.push_front(HeaderName::Via, Bytes::copy_from_slice(via)).ok()?;
                 Some(*copy)
             }
-            ForwardCopy::Planned { base, top_via, uri, max_forwards, record_route } => {
-                let via = (HeaderName::Via, via);
-                let mut front = [via, via];
-                let lines = match record_route {
-                    Some(rr) => {
-                        front[1] = (HeaderName::RecordRoute, rr);
-                        &front[..]
-                    }
-                    None => &front[..1],
-                };
-                let stamp = top_via;
-                let copy = base
-                    .get()
-                    .forwarded_restamped(uri.as_deref(), lines, stamp, Some(max_forwards))
-                    .ok()?;
-                // The same bytes as the edits of §16.6 steps 2-4 and 8 give (checked in every
-                // debug build: the unit and flow tests of this crate and its dependents).
-                debug_assert_eq!(
-                    Some(copy.to_bytes()),
-                    ForwardCopy::by_edits(
-                        base.into_owned(),
-                        top_via,
-                        uri,
-                        max_forwards,
-                        record_route,
-                        via
-                    )
-                    .map(|m| m.to_bytes())
-                );
-                Some(copy)
-            }
+            planned => planned.write(via, Message::forwarded_restamped, Message::to_bytes),
         }
+    }
+
+    /// The bytes of [`finish`](Self::finish), for a copy that is only sent (an ACK for a
+    /// 2xx, a stateless forward): a planned copy is written without indexing its lines.
+    fn finish_bytes(self, via: &[u8]) -> Option<Bytes> {
+        match self {
+            edited @ ForwardCopy::Edited(_) => edited.finish(via).map(|m| m.to_bytes()),
+            planned => planned.write(via, Message::forwarded_restamped_bytes, Bytes::clone),
+        }
+    }
+
+    /// A [`ForwardCopy::Planned`] with `via` on top, written in one pass by `write` (one of
+    /// [`Message::forwarded_restamped`] and its bytes-only twin); `bytes` gives what is sent.
+    /// `None` for an edited copy or a value that cannot be written.
+    #[inline(always)]
+    fn write<T>(
+        self,
+        via: &[u8],
+        write: impl FnOnce(
+            &Message,
+            Option<&str>,
+            &[(HeaderName, &[u8])],
+            Option<&[u8]>,
+            Option<u8>,
+        ) -> Result<T, sip_message::EditError>,
+        bytes: impl FnOnce(&T) -> Bytes,
+    ) -> Option<T> {
+        let ForwardCopy::Planned { base, top_via, uri, max_forwards, record_route } = self else {
+            return None;
+        };
+        let via = (HeaderName::Via, via);
+        let mut front = [via, via];
+        let lines = match record_route {
+            Some(rr) => {
+                front[1] = (HeaderName::RecordRoute, rr);
+                &front[..]
+            }
+            None => &front[..1],
+        };
+        let copy = write(base.get(), uri.as_deref(), lines, top_via, Some(max_forwards)).ok()?;
+        // The same bytes as the edits of §16.6 steps 2-4 and 8 give (checked in every
+        // debug build: the unit and flow tests of this crate and its dependents).
+        debug_assert_eq!(
+            Some(bytes(&copy)),
+            ForwardCopy::by_edits(base.into_owned(), top_via, uri, max_forwards, record_route, via)
+                .map(|m| m.to_bytes())
+        );
+        Some(copy)
     }
 }
 
