@@ -2682,6 +2682,40 @@ mod tests {
     }
 
     #[test]
+    fn stateless_bytes_over_the_udp_limit_go_over_tcp_with_their_via_changed() {
+        // RFC 3261 §18.1.1: a forwarded ACK written as bytes that is over the limit for UDP
+        // is sent as the message would be (over TCP, its top Via saying so); one within it
+        // goes as it is.
+        use sip_transaction::{Output, TransactionConfig, Transport};
+        let addr = "192.0.2.44:5060".parse().unwrap();
+        let ack = |pad: usize| {
+            Bytes::from(format!(
+                "ACK sip:b@192.0.2.44 SIP/2.0\r\n\
+                 Via: SIP/2.0/UDP p.example.com;branch=z9hG4bKp1\r\n\
+                 Max-Forwards: 69\r\nCSeq: 1 ACK\r\nX-Pad: {}\r\nContent-Length: 0\r\n\r\n",
+                "x".repeat(pad)
+            ))
+        };
+        for (pad, tcp) in [(10, false), (1400, true)] {
+            let mut txns = TransactionTable::new(TransactionConfig::default());
+            let bytes = ack(pad);
+            send_stateless_bytes(&mut txns, Target::udp(addr), bytes.clone());
+            let Some(Output::Transmit(sent)) = txns.poll_output() else {
+                panic!("nothing sent for {pad}")
+            };
+            assert!(txns.poll_output().is_none());
+            assert_eq!(sent.transaction, None);
+            if tcp {
+                assert_eq!(sent.target, Target::Addr(Transport::Tcp, addr));
+                let via = Message::parse(sent.payload).unwrap();
+                assert_eq!(via.top_via(), Some(&b"SIP/2.0/TCP p.example.com;branch=z9hG4bKp1"[..]));
+            } else {
+                assert_eq!((sent.target, sent.payload), (Target::udp(addr), bytes));
+            }
+        }
+    }
+
+    #[test]
     fn the_loop_part_is_found_after_any_dot() {
         let part: Hex16 = *b"0123456789abcdef";
         for (line, found) in [
