@@ -1388,6 +1388,58 @@ impl Message {
         top_via: Option<&[u8]>,
         max_forwards: Option<u8>,
     ) -> Result<Message, EditError> {
+        let (out, method, uri_slot) =
+            self.write_forwarded(request_uri, front, top_via, max_forwards, true)?;
+        let mut forwarded = out.finish(self.body(), method, uri_slot);
+        // The copied lines are the lines of `buf`, folded as they were.
+        forwarded.ix.keys.line_breaks = self.ix.keys.line_breaks;
+        Ok(forwarded)
+    }
+
+    /// The bytes of [`forwarded_restamped`](Self::forwarded_restamped) (what
+    /// [`Message::to_bytes`] of its result gives), written without indexing them: for a copy
+    /// that is only sent (an ACK for a 2xx, a stateless forward, RFC 3261 §16.11), with none
+    /// of its lines read again.
+    ///
+    /// ```
+    /// # use bytes::Bytes;
+    /// use sip_message::{HeaderName as H, Message};
+    /// # let msg = Message::parse(Bytes::from_static(b"ACK sip:b@example.com SIP/2.0\r\n\
+    /// #     Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1\r\nMax-Forwards: 70\r\n\
+    /// #     CSeq: 7 ACK\r\nContent-Length: 0\r\n\r\n"))?;
+    /// let via = b"SIP/2.0/UDP p.example.com;branch=z9hG4bKp1";
+    /// let bytes = msg.forwarded_restamped_bytes(None, &[(H::Via, &via[..])], None, Some(69))?;
+    /// let copy = msg.forwarded_restamped(None, &[(H::Via, &via[..])], None, Some(69))?;
+    /// assert_eq!(bytes, copy.to_bytes());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// Those of [`forwarded_restamped`](Self::forwarded_restamped).
+    pub fn forwarded_restamped_bytes(
+        &self,
+        request_uri: Option<&str>,
+        front: &[(HeaderName, &[u8])],
+        top_via: Option<&[u8]>,
+        max_forwards: Option<u8>,
+    ) -> Result<Bytes, EditError> {
+        let (out, ..) = self.write_forwarded(request_uri, front, top_via, max_forwards, false)?;
+        Ok(Bytes::from(out.finish_bytes(self.body()).0))
+    }
+
+    /// The one writer of [`forwarded_restamped`](Self::forwarded_restamped) and
+    /// [`forwarded_restamped_bytes`](Self::forwarded_restamped_bytes): the copy written up to
+    /// its blank line, its lines indexed when `index` is set, with the method and the slot of
+    /// the Request-URI written.
+    #[inline]
+    fn write_forwarded(
+        &self,
+        request_uri: Option<&str>,
+        front: &[(HeaderName, &[u8])],
+        top_via: Option<&[u8]>,
+        max_forwards: Option<u8>,
+        index: bool,
+    ) -> Result<(Indexing<'_>, &Method, Slot), EditError> {
         if top_via.is_some_and(breaks_line) {
             return Err(EditError::BadValue);
         }
@@ -1426,8 +1478,11 @@ impl Message {
         buf.extend_from_slice(uri_bytes);
         let uri_slot = Slot::buf(uri_start, buf.len());
         buf.extend_from_slice(b" SIP/2.0\r\n");
-        let mut ix = Parts::boxed();
-        ix.headers.reserve(self.ix.headers.len() + front.len() + 1);
+        let ix = index.then(|| {
+            let mut ix = Parts::boxed();
+            ix.headers.reserve(self.ix.headers.len() + front.len() + 1);
+            ix
+        });
         let mut out = Indexing { buf, ix, from: &self.buf, run: (0, 0) };
         for &(name, value) in front {
             out.line(name, b"", value);
@@ -1493,10 +1548,7 @@ impl Message {
         if let (Some(at), Some(n)) = (mf_patch, max_forwards) {
             out.patch_max_forwards(at, n);
         }
-        let mut forwarded = out.finish(body, method, uri_slot);
-        // The copied lines are the lines of `buf`, folded as they were.
-        forwarded.ix.keys.line_breaks = self.ix.keys.line_breaks;
-        Ok(forwarded)
+        Ok((out, method, uri_slot))
     }
 
     /// Recomputes the eager keys from scratch.
@@ -1734,8 +1786,9 @@ struct Indexing<'a> {
     /// becomes the message's `Bytes` as a `BytesMut` would (`BytesMut::freeze` converts the
     /// same `Vec`).
     buf: Vec<u8>,
-    /// The index and keys of the lines written (the message's parts to be).
-    ix: Box<Parts>,
+    /// The index and keys of the lines written (the message's parts to be); `None` for a
+    /// copy written as bytes only.
+    ix: Option<Box<Parts>>,
     /// The buffer untouched lines are copied from.
     from: &'a [u8],
     /// Untouched lines of `from` that follow each other, CRLF included, indexed already and
@@ -1749,15 +1802,25 @@ impl Indexing<'_> {
     /// Content-Length line holding the body's length.
     #[inline(always)]
     fn finish(self, body: &[u8], method: &Method, uri: Slot) -> Message {
-        let Indexing { mut buf, mut ix, .. } = self;
-        ix.keys.content_length = Some(body.len() as u32);
+        let body_len = body.len() as u32;
+        let (buf, ix, body) = self.finish_bytes(body);
+        let mut ix = ix.unwrap_or_else(Parts::boxed);
+        ix.keys.content_length = Some(body_len);
         ix.keys.content_length_lines = 1;
+        ix.start = StartLine::Request { method: method.clone(), uri };
+        Message::indexed(Bytes::from(buf), ix, body)
+    }
+
+    /// The bytes written: the end of the header and `body` appended, with the index (when
+    /// kept) and the slot of the body.
+    #[inline(always)]
+    fn finish_bytes(self, body: &[u8]) -> (Vec<u8>, Option<Box<Parts>>, Slot) {
+        let Indexing { mut buf, ix, .. } = self;
         buf.extend_from_slice(b"\r\n");
         let body_start = buf.len();
         buf.extend_from_slice(body);
         let body = Slot::buf(body_start, buf.len());
-        ix.start = StartLine::Request { method: method.clone(), uri };
-        Message::indexed(Bytes::from(buf), ix, body)
+        (buf, ix, body)
     }
 
     /// Writes the digits of `n` at `at`, where a Max-Forwards line copied as it is holds as
@@ -1811,10 +1874,11 @@ impl Indexing<'_> {
         self.buf.extend_from_slice(value);
         let content_end = self.buf.len();
         self.buf.extend_from_slice(b"\r\n");
+        let Some(ix) = &mut self.ix else { return };
         let raw = RawLine { name, name_start, name_end, value_from, content_end };
         // A value the parser would refuse (a bad Content-Length an edit put there) is written
         // as the edits would write it; its key stays unset, as after the edit.
-        let _ = index_header(&mut self.ix.headers, &mut self.ix.keys, &self.buf, raw);
+        let _ = index_header(&mut ix.headers, &mut ix.keys, &self.buf, raw);
     }
 
     /// Writes `Max-Forwards: n` as [`line`](Self::line) writes it, and indexes it as the parser
@@ -1834,15 +1898,16 @@ impl Indexing<'_> {
         self.buf.extend_from_slice(digits);
         let content_end = self.buf.len();
         self.buf.extend_from_slice(b"\r\n");
-        self.ix.headers.push(Entry {
+        let Some(ix) = &mut self.ix else { return };
+        ix.headers.push(Entry {
             name,
             name_text: Slot::buf(name_start, name_end),
             value: Slot::buf(value_from, content_end),
             line_end: content_end as u32,
         });
-        if !self.ix.keys.max_forwards_seen {
-            self.ix.keys.max_forwards_seen = true;
-            self.ix.keys.max_forwards = Some(n);
+        if !ix.keys.max_forwards_seen {
+            ix.keys.max_forwards_seen = true;
+            ix.keys.max_forwards = Some(n);
         }
     }
 
@@ -1867,15 +1932,17 @@ impl Indexing<'_> {
         let name_start = self.buf.len() + (line_start - self.run.0);
         let value_from = name_start + name.len() + 2;
         let content_end = value_from + digits;
-        self.ix.headers.push(Entry {
-            name: HeaderName::MaxForwards,
-            name_text: Slot::buf(name_start, name_start + name.len()),
-            value: Slot::buf(value_from, content_end),
-            line_end: content_end as u32,
-        });
-        if !self.ix.keys.max_forwards_seen {
-            self.ix.keys.max_forwards_seen = true;
-            self.ix.keys.max_forwards = Some(n);
+        if let Some(ix) = &mut self.ix {
+            ix.headers.push(Entry {
+                name: HeaderName::MaxForwards,
+                name_text: Slot::buf(name_start, name_start + name.len()),
+                value: Slot::buf(value_from, content_end),
+                line_end: content_end as u32,
+            });
+            if !ix.keys.max_forwards_seen {
+                ix.keys.max_forwards_seen = true;
+                ix.keys.max_forwards = Some(n);
+            }
         }
         Some(value_from)
     }
@@ -1904,19 +1971,20 @@ impl Indexing<'_> {
             self.buf.extend_from_slice(b"\r\n");
             name_start
         };
+        let Some(ix) = &mut self.ix else { return };
         let shift = |s: Slot| {
             let start = name_start + (s.start as usize - line_start);
             Slot::buf(start, start + (s.end - s.start) as usize)
         };
         let value = shift(e.value);
-        let at = self.ix.headers.len();
-        self.ix.headers.push(Entry {
+        let at = ix.headers.len();
+        ix.headers.push(Entry {
             name: e.name,
             name_text: shift(e.name_text),
             value,
             line_end: (name_start + (e.line_end as usize - line_start)) as u32,
         });
-        let keys = &mut self.ix.keys;
+        let keys = &mut ix.keys;
         let mine = Some(old as u16);
         let carry = |k: Option<Slot>| k.and_then(|k| k.rebase(e.value, value));
         match e.name {
@@ -2427,6 +2495,10 @@ mod tests {
             }
             let bytes = edited.to_bytes();
             prop_assert_eq!(&copy.to_bytes(), &bytes);
+            // The bytes-only writer gives the same bytes.
+            let top_via = top_via.map(str::as_bytes);
+            let written = m.forwarded_restamped_bytes(uri, &lines, top_via, max_forwards);
+            prop_assert_eq!(written.as_ref(), Ok(&bytes));
             prop_assert!(copy.ix.pristine.is_some());
             if let Ok(parsed) = Message::parse(bytes) {
                 prop_assert_eq!(&copy.ix.keys, &parsed.ix.keys);
@@ -2795,6 +2867,26 @@ mod tests {
             m.forwarded_restamped(None, &[], Some(&b"SIP/2.0/UDP a\r\nX: y"[..]), None),
             Err(EditError::BadValue)
         );
+        // The bytes-only writer refuses the same arguments with the same errors.
+        let via: &[u8] = b"SIP/2.0/UDP a\r\nX: y";
+        type Case<'a> =
+            (&'a Message, Option<&'a str>, &'a [(HeaderName, &'a [u8])], Option<&'a [u8]>);
+        let cases: [Case<'_>; 6] = [
+            (&m, Some("sip:a b"), &[], None),
+            (&m, Some(""), &[], None),
+            (&m, None, &[(HeaderName::Via, bad)], None),
+            (&m, None, &[(HeaderName::Other, b"x")], None),
+            (&response, None, &[], None),
+            (&m, None, &[], Some(via)),
+        ];
+        for (msg, uri, front, top_via) in cases {
+            let indexed = msg.forwarded_restamped(uri, front, top_via, Some(9));
+            assert!(indexed.is_err());
+            assert_eq!(
+                msg.forwarded_restamped_bytes(uri, front, top_via, Some(9)),
+                indexed.map(|c| c.to_bytes())
+            );
+        }
     }
 
     #[test]

@@ -748,8 +748,8 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         };
         let Some(&hop) = hops.first() else { return };
         let via = self.via_value(hop, &unique, Some(loop_part));
-        if let Some(copy) = copy.finish(&via) {
-            txns.send_stateless(hop, &copy);
+        if let Some(copy) = copy.finish_bytes(&via) {
+            send_stateless_bytes(txns, hop, copy);
             self.stats.forwarded += 1;
             self.stats.forwarded_stateless += 1;
         }
@@ -824,8 +824,8 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         };
         let Some(&hop) = hops.first() else { return };
         let via = self.via_value(hop, &unique, loop_part.as_ref());
-        if let Some(copy) = copy.finish(&via) {
-            txns.send_stateless(hop, &copy);
+        if let Some(copy) = copy.finish_bytes(&via) {
+            send_stateless_bytes(txns, hop, copy);
             self.stats.forwarded += 1;
             self.stats.forwarded_stateless += 1;
         }
@@ -2373,6 +2373,18 @@ impl std::ops::Deref for ViaText {
     }
 }
 
+/// Sends the bytes of a forwarded copy outside any transaction (§16.11). A copy over the UDP
+/// size limit, which goes over TCP with its top Via rewritten (RFC 3261 §18.1.1), is parsed
+/// back into the message [`TransactionTable::send_stateless`] rewrites: the bytes are those
+/// of a message this proxy wrote, which parse as the message written would have been indexed.
+fn send_stateless_bytes(txns: &mut TransactionTable, hop: Target, copy: Bytes) {
+    if let Err(copy) = txns.send_stateless_bytes(hop, copy) {
+        if let Ok(copy) = Message::parse(copy) {
+            txns.send_stateless(hop, &copy);
+        }
+    }
+}
+
 /// The copy of a request for one target (§16.6 steps 1-7), made into the request sent once
 /// its Via (step 8) is known. A few words, whichever it is (a message is boxed), so that
 /// handing it from step to step moves no message-sized value.
@@ -2429,38 +2441,56 @@ impl ForwardCopy<'_> {
                 copy.push_front(HeaderName::Via, Bytes::copy_from_slice(via)).ok()?;
                 Some(*copy)
             }
-            ForwardCopy::Planned { base, top_via, uri, max_forwards, record_route } => {
-                let via = (HeaderName::Via, via);
-                let mut front = [via, via];
-                let lines = match record_route {
-                    Some(rr) => {
-                        front[1] = (HeaderName::RecordRoute, rr);
-                        &front[..]
-                    }
-                    None => &front[..1],
-                };
-                let stamp = top_via;
-                let copy = base
-                    .get()
-                    .forwarded_restamped(uri.as_deref(), lines, stamp, Some(max_forwards))
-                    .ok()?;
-                // The same bytes as the edits of §16.6 steps 2-4 and 8 give (checked in every
-                // debug build: the unit and flow tests of this crate and its dependents).
-                debug_assert_eq!(
-                    Some(copy.to_bytes()),
-                    ForwardCopy::by_edits(
-                        base.into_owned(),
-                        top_via,
-                        uri,
-                        max_forwards,
-                        record_route,
-                        via
-                    )
-                    .map(|m| m.to_bytes())
-                );
-                Some(copy)
-            }
+            planned => planned.write(via, Message::forwarded_restamped, Message::to_bytes),
         }
+    }
+
+    /// The bytes of [`finish`](Self::finish), for a copy that is only sent (an ACK for a
+    /// 2xx, a stateless forward): a planned copy is written without indexing its lines.
+    fn finish_bytes(self, via: &[u8]) -> Option<Bytes> {
+        match self {
+            edited @ ForwardCopy::Edited(_) => edited.finish(via).map(|m| m.to_bytes()),
+            planned => planned.write(via, Message::forwarded_restamped_bytes, Bytes::clone),
+        }
+    }
+
+    /// A [`ForwardCopy::Planned`] with `via` on top, written in one pass by `write` (one of
+    /// [`Message::forwarded_restamped`] and its bytes-only twin); `bytes` gives what is sent.
+    /// `None` for an edited copy or a value that cannot be written.
+    #[inline(always)]
+    fn write<T>(
+        self,
+        via: &[u8],
+        write: impl FnOnce(
+            &Message,
+            Option<&str>,
+            &[(HeaderName, &[u8])],
+            Option<&[u8]>,
+            Option<u8>,
+        ) -> Result<T, sip_message::EditError>,
+        bytes: impl FnOnce(&T) -> Bytes,
+    ) -> Option<T> {
+        let ForwardCopy::Planned { base, top_via, uri, max_forwards, record_route } = self else {
+            return None;
+        };
+        let via = (HeaderName::Via, via);
+        let mut front = [via, via];
+        let lines = match record_route {
+            Some(rr) => {
+                front[1] = (HeaderName::RecordRoute, rr);
+                &front[..]
+            }
+            None => &front[..1],
+        };
+        let copy = write(base.get(), uri.as_deref(), lines, top_via, Some(max_forwards)).ok()?;
+        // The same bytes as the edits of §16.6 steps 2-4 and 8 give (checked in every
+        // debug build: the unit and flow tests of this crate and its dependents).
+        debug_assert_eq!(
+            Some(bytes(&copy)),
+            ForwardCopy::by_edits(base.into_owned(), top_via, uri, max_forwards, record_route, via)
+                .map(|m| m.to_bytes())
+        );
+        Some(copy)
     }
 }
 
@@ -2648,6 +2678,40 @@ mod tests {
             let expected = format!("SIP/2.0/UDP {host};branch=z9hG4bKabc.0123456789abcdef");
             assert_eq!(&via[..], expected.as_bytes());
             assert_eq!(via.spilled(), spills, "{}", expected.len());
+        }
+    }
+
+    #[test]
+    fn stateless_bytes_over_the_udp_limit_go_over_tcp_with_their_via_changed() {
+        // RFC 3261 §18.1.1: a forwarded ACK written as bytes that is over the limit for UDP
+        // is sent as the message would be (over TCP, its top Via saying so); one within it
+        // goes as it is.
+        use sip_transaction::{Output, TransactionConfig, Transport};
+        let addr = "192.0.2.44:5060".parse().unwrap();
+        let ack = |pad: usize| {
+            Bytes::from(format!(
+                "ACK sip:b@192.0.2.44 SIP/2.0\r\n\
+                 Via: SIP/2.0/UDP p.example.com;branch=z9hG4bKp1\r\n\
+                 Max-Forwards: 69\r\nCSeq: 1 ACK\r\nX-Pad: {}\r\nContent-Length: 0\r\n\r\n",
+                "x".repeat(pad)
+            ))
+        };
+        for (pad, tcp) in [(10, false), (1400, true)] {
+            let mut txns = TransactionTable::new(TransactionConfig::default());
+            let bytes = ack(pad);
+            send_stateless_bytes(&mut txns, Target::udp(addr), bytes.clone());
+            let Some(Output::Transmit(sent)) = txns.poll_output() else {
+                panic!("nothing sent for {pad}")
+            };
+            assert!(txns.poll_output().is_none());
+            assert_eq!(sent.transaction, None);
+            if tcp {
+                assert_eq!(sent.target, Target::Addr(Transport::Tcp, addr));
+                let via = Message::parse(sent.payload).unwrap();
+                assert_eq!(via.top_via(), Some(&b"SIP/2.0/TCP p.example.com;branch=z9hG4bKp1"[..]));
+            } else {
+                assert_eq!((sent.target, sent.payload), (Target::udp(addr), bytes));
+            }
         }
     }
 

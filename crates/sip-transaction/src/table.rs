@@ -942,6 +942,22 @@ impl TransactionTable {
         self.out.transmit(Transmit { target, payload, transaction: None });
     }
 
+    /// [`send_stateless`](Self::send_stateless) of a message already serialised as
+    /// `payload`: queued as it is for `target`, outside any transaction, with nothing parsed
+    /// or copied. A request over the UDP size limit for a UDP `target` goes over TCP with its
+    /// top Via rewritten (RFC 3261 §18.1.1), which needs the message: such a `payload` is
+    /// handed back untouched, as `Err`, to be sent with [`send_stateless`](Self::send_stateless).
+    ///
+    /// # Errors
+    /// `payload` itself when it is over the UDP size limit for `target`.
+    pub fn send_stateless_bytes(&mut self, target: Target, payload: Bytes) -> Result<(), Bytes> {
+        if self.too_large(&payload, target) {
+            return Err(payload);
+        }
+        self.out.transmit(Transmit { target, payload, transaction: None });
+        Ok(())
+    }
+
     /// Builds the CANCEL for client INVITE `id` (RFC 3261 §9.1): Request-URI, Call-ID, To, From
     /// and top Via of the INVITE (so its branch), its Route headers, CSeq number with method
     /// CANCEL. Send it with [`send_request`](Self::send_request); §9.1 asks to wait for a

@@ -202,3 +202,24 @@ fn a_large_stateless_request_goes_over_tcp_and_a_large_response_does_not() {
     run.table.send_stateless(udp(), &response);
     assert_eq!(transmits(&run.drain())[0].target, udp());
 }
+
+#[test]
+fn stateless_bytes_go_as_they_are_unless_too_large_for_udp() {
+    let mut run = Run::new();
+    // At the limit: queued as it is, outside any transaction.
+    let ack = sized(Method::Ack, 1300, Some("z9hG4bKack")).to_bytes();
+    assert_eq!(run.table.send_stateless_bytes(udp(), ack.clone()), Ok(()));
+    let out = run.drain();
+    assert_eq!(transmits(&out).len(), 1);
+    assert_eq!(transmits(&out)[0].target, udp());
+    assert_eq!(transmits(&out)[0].payload, ack);
+    assert_eq!(transmits(&out)[0].transaction, None);
+    // Over it for UDP: handed back untouched, nothing queued (send_stateless moves it to TCP).
+    let large = sized(Method::Ack, 1301, Some("z9hG4bKack")).to_bytes();
+    assert_eq!(run.table.send_stateless_bytes(udp(), large.clone()), Err(large.clone()));
+    assert!(transmits(&run.drain()).is_empty());
+    // Over TCP the limit does not apply.
+    assert_eq!(run.table.send_stateless_bytes(tcp(), large.clone()), Ok(()));
+    let out = run.drain();
+    assert_eq!((transmits(&out)[0].target, &transmits(&out)[0].payload), (tcp(), &large));
+}
