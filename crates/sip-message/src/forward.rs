@@ -3,7 +3,7 @@
 use bytes::Bytes;
 
 use crate::chars::is_ws;
-use crate::message::{Entry, Headers, Keys, Parts, Slot, StartLine};
+use crate::message::{Entry, Headers, Parts, Slot, StartLine};
 use crate::trim_lws;
 use crate::{BuildError, HeaderName, Limits, Message, MessageBuilder};
 
@@ -172,22 +172,11 @@ impl Message {
             }
         }
         let moved = |s: Slot| if s.start() < cut_start { s.shifted(by) } else { s };
-        keys.from_tag = keys.from_tag.map(moved);
-        keys.to_tag = keys.to_tag.map(moved);
-        keys.from_judged.0 = keys.from_judged.0.map(moved);
-        keys.to_judged.0 = keys.to_judged.0.map(moved);
-        keys.call_id = keys.call_id.map(moved);
+        keys.shift_line_spans(moved);
         self.buf = Bytes::from(out);
         self.ix.pristine = Some((lead as u32, p1 as u32, true));
         // The new top Via: the next Via line.
-        let mut fresh = Keys::default();
-        let top = self.ix.headers.iter().enumerate().find(|(_, e)| e.name == HeaderName::Via);
-        if let Some((i, e)) = top {
-            // A Via line: no Content-Length error to ignore.
-            let _ = fresh.observe(e.name, i, self.slot(e.value), e.value);
-        }
-        let keys = &mut self.ix.keys;
-        (keys.via, keys.branch, keys.via_judged) = (fresh.via, fresh.branch, fresh.via_judged);
+        self.rekey_top_via(0);
         Some(())
     }
 

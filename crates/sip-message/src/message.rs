@@ -186,6 +186,17 @@ impl fmt::Debug for JudgedAll {
 }
 
 impl Keys {
+    /// Moves the keys that hold a span of a header line's value (the From and To tags and
+    /// judged values, the Call-ID) by `moved`, after an edit shifted the bytes before them.
+    #[inline(always)]
+    pub(crate) fn shift_line_spans(&mut self, moved: impl Fn(Slot) -> Slot) {
+        self.from_tag = self.from_tag.map(&moved);
+        self.to_tag = self.to_tag.map(&moved);
+        self.from_judged.0 = self.from_judged.0.map(&moved);
+        self.to_judged.0 = self.to_judged.0.map(&moved);
+        self.call_id = self.call_id.map(&moved);
+    }
+
     /// Takes from `fresh` (the keys observed on one line of `changed`) the key of that one
     /// header: Via with its branch, From or To with its tag. Other names have no line key.
     fn adopt_line_key(&mut self, changed: HeaderName, fresh: &Keys) {
@@ -450,6 +461,20 @@ impl Message {
     #[inline(always)]
     pub(crate) fn may_break(&self, slot: Slot) -> bool {
         self.ix.keys.line_breaks || slot.in_buf().is_none()
+    }
+
+    /// Takes the top Via's key (the Via, its branch and whether it was judged) from the first
+    /// Via line at or after header number `from`, after an edit removed the old top Via's
+    /// value; none if no Via line is left.
+    pub(crate) fn rekey_top_via(&mut self, from: usize) {
+        let mut fresh = Keys::default();
+        let top =
+            self.ix.headers.iter().enumerate().skip(from).find(|(_, e)| e.name == HeaderName::Via);
+        if let Some((i, e)) = top {
+            // A Via line: no Content-Length error to ignore.
+            let _ = fresh.observe(e.name, i, self.slot(e.value), e.value);
+        }
+        self.ix.keys.adopt_line_key(HeaderName::Via, &fresh);
     }
 
     #[inline]
@@ -1175,22 +1200,11 @@ impl Message {
                 }
             }
         }
-        keys.from_tag = keys.from_tag.map(moved);
-        keys.to_tag = keys.to_tag.map(moved);
-        keys.from_judged.0 = keys.from_judged.0.map(moved);
-        keys.to_judged.0 = keys.to_judged.0.map(moved);
-        keys.call_id = keys.call_id.map(moved);
+        keys.shift_line_spans(moved);
         self.buf = Bytes::from(out);
         self.ix.pristine = Some((lead as u32, p1 as u32, lines_written));
         // The new top Via: the rest of the line, or the next Via line.
-        let mut fresh = Keys::default();
-        let top =
-            self.ix.headers.iter().enumerate().skip(vi).find(|(_, e)| e.name == HeaderName::Via);
-        if let Some((i, e)) = top {
-            // A Via line: no Content-Length error to ignore.
-            let _ = fresh.observe(e.name, i, self.slot(e.value), e.value);
-        }
-        self.ix.keys.adopt_line_key(HeaderName::Via, &fresh);
+        self.rekey_top_via(vi);
         Some(popped)
     }
 
