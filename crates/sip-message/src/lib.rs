@@ -36,7 +36,7 @@ pub use error::{HeaderError, ParseError, ParseErrorKind, UriError};
 pub use framer::{Frame, FrameError, Framer};
 pub use headers::*;
 pub use limits::Limits;
-pub use message::{EditError, HeaderLine, Message};
+pub use message::{EditError, ForwardedRequest, HeaderLine, Message};
 pub use method::Method;
 pub use name::HeaderName;
 pub use status::canonical_reason;

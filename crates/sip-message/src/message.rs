@@ -5,7 +5,7 @@ use std::fmt;
 use bytes::{Bytes, BytesMut};
 use smallvec::SmallVec;
 
-use crate::parse::{RawLine, index_header};
+use crate::parse::{RawLine, index_header, top_via_branch};
 use crate::typed::split_list;
 use crate::{Decimal, HeaderError, HeaderName, Limits, Method, ParseError, TypedHeader};
 
@@ -1441,6 +1441,62 @@ impl Message {
         Ok(Bytes::from(out.finish_bytes(self.body()).0))
     }
 
+    /// [`forwarded_restamped_bytes`](Self::forwarded_restamped_bytes) with what a client
+    /// transaction reads of the request (RFC 3261 §17.1), as the writer knows it: the method,
+    /// the branch of the top Via (the first Via of `front`, found in the bytes written), the
+    /// CSeq method and whether a Call-ID is there (both copied from this request). For a copy
+    /// sent on a client transaction (a proxy's forwarded request, §16.6 steps 8-10) with
+    /// nothing indexed.
+    ///
+    /// ```
+    /// # use bytes::Bytes;
+    /// use sip_message::{HeaderName as H, Message, Method};
+    /// # let msg = Message::parse(Bytes::from_static(b"BYE sip:b@example.com SIP/2.0\r\n\
+    /// #     Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1\r\nMax-Forwards: 70\r\n\
+    /// #     Call-ID: c1\r\nCSeq: 7 BYE\r\nContent-Length: 0\r\n\r\n"))?;
+    /// let via = b"SIP/2.0/UDP p.example.com;branch=z9hG4bKp1";
+    /// let written = msg.forwarded_request_bytes(None, &[(H::Via, &via[..])], None, Some(69))?;
+    /// let copy = msg.forwarded_restamped(None, &[(H::Via, &via[..])], None, Some(69))?;
+    /// assert_eq!(written.bytes(), &copy.to_bytes());
+    /// assert_eq!(written.branch(), Some(&b"z9hG4bKp1"[..]));
+    /// assert_eq!((written.method(), written.cseq_method()), (&Method::Bye, Some(&Method::Bye)));
+    /// assert!(written.has_call_id());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// Those of [`forwarded_restamped`](Self::forwarded_restamped).
+    pub fn forwarded_request_bytes(
+        &self,
+        request_uri: Option<&str>,
+        front: &[(HeaderName, &[u8])],
+        top_via: Option<&[u8]>,
+        max_forwards: Option<u8>,
+    ) -> Result<ForwardedRequest, EditError> {
+        let (out, method, uri_slot) =
+            self.write_forwarded(request_uri, front, top_via, max_forwards, false)?;
+        // The front lines follow the request line, each as `name: value`: the first Via of
+        // `front` is the copy's top Via, its value where the request line and the lines before
+        // it end.
+        let mut at = uri_slot.end as usize + b" SIP/2.0\r\n".len();
+        let mut branch = None;
+        for &(name, value) in front {
+            let value_at = at + name.as_str().len() + 2;
+            if name == HeaderName::Via {
+                let offset = |i: usize| u32::try_from(value_at + i).ok();
+                branch = top_via_branch(value).and_then(|(s, e)| Some((offset(s)?, offset(e)?)));
+                break;
+            }
+            at = value_at + value.len() + 2;
+        }
+        // A CSeq or Call-ID line put in front would be read before the copied one: not known.
+        let copied = |h: HeaderName| front.iter().all(|&(name, _)| name != h);
+        let cseq_method = self.cseq_method().filter(|_| copied(HeaderName::CSeq)).cloned();
+        let call_id = self.call_id_bytes().is_some() && copied(HeaderName::CallId);
+        let bytes = Bytes::from(out.finish_bytes(self.body()).0);
+        Ok(ForwardedRequest { bytes, method: method.clone(), branch, cseq_method, call_id })
+    }
+
     /// The one writer of [`forwarded_restamped`](Self::forwarded_restamped) and
     /// [`forwarded_restamped_bytes`](Self::forwarded_restamped_bytes): the copy written up to
     /// its blank line, its lines indexed when `index` is set, with the method and the slot of
@@ -1791,6 +1847,73 @@ impl Message {
         let mut out = BytesMut::new();
         self.write_to(&mut out);
         out.freeze()
+    }
+}
+
+/// A request written as bytes by [`Message::forwarded_request_bytes`], with what a client
+/// transaction reads of it (RFC 3261 §17.1), as the writer knew it while writing: no parse.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ForwardedRequest {
+    /// The request as sent.
+    bytes: Bytes,
+    /// The method of its request line.
+    method: Method,
+    /// Where the `branch` of its top Via lies in `bytes`, when the writer put that Via there
+    /// (the first Via of the front lines) and it has one.
+    branch: Option<(u32, u32)>,
+    /// The CSeq method, when the CSeq line was copied from a request that had one.
+    cseq_method: Option<Method>,
+    /// Whether a well-formed Call-ID was copied.
+    call_id: bool,
+}
+
+impl ForwardedRequest {
+    /// The request as written (what [`Message::to_bytes`] of
+    /// [`Message::forwarded_restamped`]'s copy gives).
+    #[must_use]
+    #[inline]
+    pub fn bytes(&self) -> &Bytes {
+        &self.bytes
+    }
+
+    /// The request as written, owned.
+    #[must_use]
+    #[inline]
+    pub fn into_bytes(self) -> Bytes {
+        self.bytes
+    }
+
+    /// The method of the request line.
+    #[must_use]
+    #[inline]
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+
+    /// The `branch` parameter of the top Via, read where it lies in [`bytes`](Self::bytes);
+    /// `None` when that Via was not written in front (it came from the request copied) or has
+    /// no branch: read the request parsed then.
+    #[must_use]
+    #[inline]
+    pub fn branch(&self) -> Option<&[u8]> {
+        let (start, end) = self.branch?;
+        self.bytes.get(start as usize..end as usize)
+    }
+
+    /// The CSeq method (RFC 3261 §8.1.1.5); `None` when the request copied had no
+    /// well-formed CSeq or a CSeq line was put in front.
+    #[must_use]
+    #[inline]
+    pub fn cseq_method(&self) -> Option<&Method> {
+        self.cseq_method.as_ref()
+    }
+
+    /// Whether the request has a well-formed Call-ID copied from the request it was written
+    /// from (`false` when a Call-ID line was put in front: read the request parsed then).
+    #[must_use]
+    #[inline]
+    pub fn has_call_id(&self) -> bool {
+        self.call_id
     }
 }
 
@@ -2513,6 +2636,23 @@ mod tests {
             let top_via = top_via.map(str::as_bytes);
             let written = m.forwarded_restamped_bytes(uri, &lines, top_via, max_forwards);
             prop_assert_eq!(written.as_ref(), Ok(&bytes));
+            // So does the writer that reports what a client transaction reads, and what it
+            // reports is what the copy's index says.
+            let report = m.forwarded_request_bytes(uri, &lines, top_via, max_forwards).unwrap();
+            prop_assert_eq!(report.bytes(), &bytes);
+            prop_assert_eq!(Some(report.method()), copy.method());
+            let front_via = front.iter().any(|(n, _)| *n == HeaderName::Via);
+            if front_via {
+                prop_assert_eq!(report.branch(), copy.via_branch_bytes());
+            } else {
+                prop_assert_eq!(report.branch(), None);
+            }
+            if front.iter().all(|(n, _)| *n != HeaderName::CSeq) {
+                prop_assert_eq!(report.cseq_method(), copy.cseq_method());
+            } else {
+                prop_assert_eq!(report.cseq_method(), None);
+            }
+            prop_assert_eq!(report.has_call_id(), copy.call_id_bytes().is_some());
             prop_assert!(copy.ix.pristine.is_some());
             if let Ok(parsed) = Message::parse(bytes) {
                 prop_assert_eq!(&copy.ix.keys, &parsed.ix.keys);

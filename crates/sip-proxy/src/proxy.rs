@@ -11,8 +11,8 @@ use std::time::Instant;
 use bytes::Bytes;
 use foldhash::fast::FixedState;
 use sip_message::{
-    Contact, Decimal, HeaderName, Message, MessageBuilder, Method, ProxyRequire, SipUri,
-    TypedHeader, Uri, UriError, Via,
+    Contact, Decimal, ForwardedRequest, HeaderName, Message, MessageBuilder, Method, ProxyRequire,
+    SipUri, TypedHeader, Uri, UriError, Via,
 };
 use sip_transaction::{
     BRANCH_COOKIE, Event, Target, TransactionId, TransactionTable, Transport, TxnMap,
@@ -1281,7 +1281,7 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
                 let first = hops.first().copied();
                 let sent = first.and_then(|hop| {
                     let copy = self.forward_copy(txns, copy, hop, &ctx.loop_part)?;
-                    Some((txns.send_request(now, copy, hop).ok(), hop))
+                    Some((copy.send(now, txns, hop).ok(), hop))
                 });
                 (first.is_some(), sent, hops)
             })
@@ -1359,10 +1359,10 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         copy: ForwardCopy<'_>,
         hop: Target,
         loop_part: &Hex16,
-    ) -> Option<Message> {
+    ) -> Option<Written> {
         let branch = txns.draw_branch();
         let via = self.via_value(hop, branch.as_bytes(), Some(loop_part));
-        let copy = copy.finish(&via);
+        let copy = copy.finish_request(&via);
         if copy.is_none() {
             txns.return_branch(branch);
         }
@@ -1377,13 +1377,13 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         txns: &mut TransactionTable,
         cid: ContextId,
         bi: u16,
-        copy: Message,
+        copy: Written,
         hop: Target,
     ) -> bool {
         if self.context(cid).is_none() {
             return false;
         }
-        let Ok(client) = txns.send_request(now, copy, hop) else { return false };
+        let Ok(client) = copy.send(now, txns, hop) else { return false };
         self.attempt_sent(now, cid, bi, client, hop);
         true
     }
@@ -2408,6 +2408,29 @@ enum ForwardCopy<'a> {
     },
 }
 
+/// A forwarded copy with our Via (§16.6 step 8), ready for its client transaction.
+enum Written {
+    /// An edited copy, indexed.
+    Edited(Box<Message>),
+    /// A planned copy written as bytes, with what the table reads of it.
+    Planned(ForwardedRequest),
+}
+
+impl Written {
+    /// §16.6 step 10: a new client transaction sends the copy to `hop`.
+    fn send(
+        self,
+        now: Instant,
+        txns: &mut TransactionTable,
+        hop: Target,
+    ) -> Result<TransactionId, sip_transaction::SendError> {
+        match self {
+            Written::Edited(copy) => txns.send_request(now, *copy, hop),
+            Written::Planned(copy) => txns.send_request_bytes(now, copy, hop),
+        }
+    }
+}
+
 /// The request a [`ForwardCopy::Planned`] is written from.
 enum Base<'a> {
     /// Borrowed: the context's request (a stateful branch), an ACK.
@@ -2442,6 +2465,21 @@ impl ForwardCopy<'_> {
                 Some(*copy)
             }
             planned => planned.write(via, Message::forwarded_restamped, Message::to_bytes),
+        }
+    }
+
+    /// [`finish`](Self::finish) for a copy sent on a client transaction (§16.6 steps 8-10):
+    /// a planned copy is written as bytes with what the table reads of it
+    /// ([`Message::forwarded_request_bytes`]), without indexing its lines; an edited one is
+    /// the message.
+    fn finish_request(self, via: &[u8]) -> Option<Written> {
+        match self {
+            edited @ ForwardCopy::Edited(_) => {
+                edited.finish(via).map(Box::new).map(Written::Edited)
+            }
+            planned => planned
+                .write(via, Message::forwarded_request_bytes, |c| c.bytes().clone())
+                .map(Written::Planned),
         }
     }
 

@@ -24,7 +24,7 @@ use foldhash::fast::FixedState;
 use hashbrown::HashTable;
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use sip_message::{HeaderName, Message, Method};
+use sip_message::{ForwardedRequest, HeaderName, Message, Method};
 
 use crate::client::{ClientInvite, ClientNonInvite};
 use crate::keys::{
@@ -746,6 +746,67 @@ impl TransactionTable {
             // Unchanged since `given` was read from it.
             None => request.get().via_branch_bytes().ok_or(SendError::MissingVia)?,
         };
+        let (hash, named, target) = self.client_slot(branch, &method, target)?;
+        let bytes = request.get().to_bytes();
+        let (bytes, target, branch) = if self.too_large(&bytes, target) {
+            let branch = KeyBytes::from_slice(branch);
+            let (bytes, target) = self.move_to_tcp(&mut request, bytes, target);
+            let branch = Branch::of(&bytes, hint, &branch);
+            (bytes, target, branch)
+        } else {
+            let branch = Branch::borrowed(&bytes, branch);
+            (bytes, target, branch)
+        };
+        Ok(self.begin_client(now, &method, bytes, target, branch, hash, named))
+    }
+
+    /// [`send_request`](Self::send_request) of a request a proxy wrote as bytes
+    /// ([`Message::forwarded_request_bytes`]): the table reads what it needs (the method, the
+    /// top Via's branch, the CSeq method, a Call-ID) from what the writer reports, and keeps
+    /// the bytes as they are, with nothing parsed. A request the writer could not report all
+    /// of (its top Via not written in front, say), or one over the UDP size limit that
+    /// §18.1.1 moves to TCP (its top Via rewritten), is parsed and sent as `send_request`
+    /// sends it, with the same errors.
+    ///
+    /// # Errors
+    /// As [`send_request`](Self::send_request); [`SendError::NotARequest`] if the bytes do
+    /// not parse (which bytes the writer wrote from a parsed request do).
+    pub fn send_request_bytes(
+        &mut self,
+        now: Instant,
+        request: ForwardedRequest,
+        target: Target,
+    ) -> Result<TransactionId, SendError> {
+        let method = request.method();
+        let ready = *method != Method::Ack
+            && request.branch().is_some_and(has_cookie)
+            && request.cseq_method() == Some(method)
+            && request.has_call_id()
+            && !self.too_large(request.bytes(), target);
+        let branch = match request.branch() {
+            Some(branch) if ready => branch,
+            _ => {
+                let request = reparse(request.bytes()).ok_or(SendError::NotARequest)?;
+                return self.start_client(now, request, target);
+            }
+        };
+        let now = self.handle_due(now);
+        let method = method.clone();
+        let (hash, named, target) = self.client_slot(branch, &method, target)?;
+        let branch = Branch::borrowed(request.bytes(), branch);
+        Ok(self.begin_client(now, &method, request.into_bytes(), target, branch, hash, named))
+    }
+
+    /// The checks and lookups of a new client transaction with `branch` and `method`
+    /// ([`start_client`](Self::start_client)): whether the branch names the slot it takes,
+    /// else its hash; no live one with the same branch and method; and where a CANCEL goes.
+    #[inline(always)]
+    fn client_slot(
+        &self,
+        branch: &[u8],
+        method: &Method,
+        target: Target,
+    ) -> Result<(u64, bool, Target), SendError> {
         // A branch that names the slot the transaction takes (as `draw_branch` and the fresh
         // one draw it) is found by that slot: no hash, no index entry.
         let named = branch_slot(branch) == Some(self.next_id().index);
@@ -754,12 +815,12 @@ impl TransactionTable {
         let unused = self
             .drawn
             .is_some_and(|d| d.branch[..] == *branch && d.started == self.clients_started);
-        if !unused && self.find_client(branch, &method).is_some() {
+        if !unused && self.find_client(branch, method).is_some() {
             return Err(SendError::DuplicateBranch);
         }
         let hash = if named { 0 } else { self.hasher.hash_one(branch) };
         let mut target = target;
-        if method == Method::Cancel {
+        if *method == Method::Cancel {
             // §9.1: "The destination address, port, and transport of the CANCEL MUST be
             // identical to those used to send the original request": an INVITE this table moved
             // to TCP (§18.1.1) takes its CANCEL with it.
@@ -772,19 +833,26 @@ impl TransactionTable {
                 }
             }
         }
-        let bytes = request.get().to_bytes();
-        let (bytes, target, branch) = if self.too_large(&bytes, target) {
-            let branch = KeyBytes::from_slice(branch);
-            let (bytes, target) = self.move_to_tcp(&mut request, bytes, target);
-            let branch = Branch::of(&bytes, hint, &branch);
-            (bytes, target, branch)
-        } else {
-            let branch = Branch::borrowed(&bytes, branch);
-            (bytes, target, branch)
-        };
+        Ok((hash, named, target))
+    }
+
+    /// Starts the client transaction for `bytes` (the request as kept and sent) once
+    /// [`client_slot`](Self::client_slot) has passed it: its machine, its slot, its index entry.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn begin_client(
+        &mut self,
+        now: u64,
+        method: &Method,
+        bytes: Bytes,
+        target: Target,
+        branch: Branch,
+        hash: u64,
+        named: bool,
+    ) -> TransactionId {
         let id = self.next_id();
         let (machine, timers) = self.start(now, id, &bytes, target, |cx| {
-            if method == Method::Invite {
+            if *method == Method::Invite {
                 Machine::ClientInvite(ClientInvite::start(cx))
             } else {
                 Machine::ClientNonInvite(ClientNonInvite::start(cx))
@@ -809,7 +877,7 @@ impl TransactionTable {
         self.clients_started = self.clients_started.wrapping_add(1);
         self.count_new(kind);
         self.prune();
-        Ok(id)
+        id
     }
 
     /// Serialises a request for `target`, applying RFC 3261 §18.1.1: over the UDP size limit, a

@@ -4,7 +4,7 @@ mod common;
 
 use bytes::Bytes;
 use common::*;
-use sip_message::{HeaderName as H, MessageBuilder, Method};
+use sip_message::{HeaderName as H, Message, MessageBuilder, Method};
 use sip_transaction::{
     BRANCH_COOKIE, Event, FlowId, Input, Output, ResponseError, SendError, Target,
     TransactionConfig, TransactionKind, TransactionTable, Transport,
@@ -331,4 +331,72 @@ fn a_drawn_branch_sends_the_same_bytes_and_leaves_the_generator_where_send_reque
     let (id_a, _) = a.send(request(Method::Options, None), udp());
     let (id_b, _) = b.send(request(Method::Options, None), udp());
     assert_eq!(a.table.branch(id_a), b.table.branch(id_b));
+}
+
+#[test]
+fn a_request_sent_as_written_bytes_runs_as_the_same_copy_indexed() {
+    // A proxy's forwarded copy written as bytes (`Message::forwarded_request_bytes`, sent with
+    // `send_request_bytes`) and the same copy indexed (`forwarded_restamped`, sent with
+    // `send_request`): the same bytes on the wire and the same transaction after it, from
+    // the retransmissions to the CANCEL (§9.1) and the ACK for a non-2xx (§17.1.1.3). Covered:
+    // the bytes path proper, a copy over the UDP limit (parsed and moved to TCP, §18.1.1), a
+    // copy whose top Via is not written in front (parsed), and one that cannot be sent.
+    let seed = TransactionConfig::default().rng_seed(7);
+    let rr: &[u8] = b"<sip:proxy.example.com;lr>";
+    let cases = [
+        (Method::Invite, 0, true, Some("z9hG4bKp1")),
+        (Method::Invite, 2000, true, Some("z9hG4bKp2")),
+        (Method::Bye, 0, true, Some("z9hG4bKp3")),
+        (Method::Invite, 0, false, None),
+        (Method::Options, 0, true, Some("no-cookie")),
+    ];
+    for (method, pad, front_via, branch) in cases {
+        let label = format!("{method:?} pad {pad} front Via {front_via} {branch:?}");
+        let (mut a, mut b) = (Run::with(seed.clone()), Run::with(seed.clone()));
+        let mut base = request(method.clone(), Some("z9hG4bKupstream"));
+        if pad > 0 {
+            base.push_front(H::Subject, "x".repeat(pad)).unwrap();
+        }
+        let via = format!("SIP/2.0/UDP proxy.example.com;branch={}", branch.unwrap_or(""));
+        let front: Vec<(H, &[u8])> = match front_via {
+            true => vec![(H::Via, via.as_bytes()), (H::RecordRoute, rr)],
+            false => vec![(H::RecordRoute, rr)],
+        };
+        let indexed = base.forwarded_restamped(None, &front, None, Some(69)).unwrap();
+        let written = base.forwarded_request_bytes(None, &front, None, Some(69)).unwrap();
+        assert_eq!(written.bytes(), &indexed.to_bytes(), "{label}");
+        let sent_a = a.table.send_request(a.now(), indexed, udp());
+        let sent_b = b.table.send_request_bytes(b.now(), written, udp());
+        assert_eq!(sent_a, sent_b, "{label}");
+        let (Ok(ida), Ok(idb)) = (sent_a, sent_b) else {
+            assert!(a.table.is_empty() && b.table.is_empty(), "{label}");
+            continue;
+        };
+        assert_eq!(a.table.branch(ida), b.table.branch(idb), "{label}");
+        let (oa, ob) = (a.drain(), b.drain());
+        assert_eq!(transmits(&oa), transmits(&ob), "{label}");
+        if pad > 0 {
+            assert_eq!(transmits(&ob)[0].target, tcp(), "{label}: §18.1.1");
+        }
+        assert_eq!(a.sent(ida).to_bytes(), b.sent(idb).to_bytes(), "{label}");
+        // Retransmissions (over UDP) and the CANCEL.
+        let (oa, ob) = (a.run_for(ms(1600)), b.run_for(ms(1600)));
+        assert_eq!(transmits(&oa), transmits(&ob), "{label}");
+        let (ca, cb) = (a.table.cancel_request(ida), b.table.cancel_request(idb));
+        assert_eq!(ca.map(|c| c.to_bytes()), cb.map(|c| c.to_bytes()), "{label}");
+        // A final response: the ACK for a non-2xx INVITE response, the events for the TU.
+        let (oa, ob) = (a.receive(reply(&a.sent(ida), 486), udp()), {
+            let reply = reply(&b.sent(idb), 486);
+            b.receive(reply, udp())
+        });
+        assert_eq!(transmits(&oa), transmits(&ob), "{label}");
+        if method == Method::Invite {
+            let ack = Message::parse(transmits(&ob)[0].payload.clone()).unwrap();
+            assert_eq!(ack.method(), Some(&Method::Ack), "{label}");
+        }
+        assert_eq!(format!("{:?}", events(&oa)), format!("{:?}", events(&ob)), "{label}");
+        let (oa, ob) = (a.run_for(secs(64)), b.run_for(secs(64)));
+        assert_eq!(format!("{oa:?}"), format!("{ob:?}"), "{label}");
+        assert!(a.table.is_empty() && b.table.is_empty(), "{label}");
+    }
 }
