@@ -4,7 +4,6 @@ use bytes::Bytes;
 
 use crate::chars::is_ws;
 use crate::message::{Entry, Headers, Parts, Slot, StartLine};
-use crate::trim_lws;
 use crate::{BuildError, HeaderName, Limits, Message, MessageBuilder};
 
 /// The status line of a 100 (Trying), CRLF included.
@@ -178,56 +177,6 @@ impl Message {
         // The new top Via: the next Via line.
         self.rekey_top_via(0);
         Some(())
-    }
-
-    /// [`remove_front_if`](Self::remove_front_if) of [`HeaderName::Route`], as a proxy
-    /// removes the Route values naming it (RFC 3261 §16.4): the same answer and the same edit
-    /// (index and keys as after `remove_front_if`), made without the list splitter when the
-    /// first Route line holds one value (no comma), which `first` is asked about; any other
-    /// first line is `remove_front_if`'s.
-    ///
-    /// ```
-    /// # use bytes::Bytes;
-    /// use sip_message::{HeaderName, Message};
-    /// let mut ack = Message::parse(Bytes::from_static(
-    ///     b"ACK sip:b@192.0.2.2 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKa1\r\n\
-    ///       Route: <sip:p.example.com;lr>\r\nMax-Forwards: 70\r\nCSeq: 1 ACK\r\n\
-    ///       Content-Length: 0\r\n\r\n",
-    /// ))?;
-    /// assert!(!ack.remove_front_route_if(|v| v == b"<sip:q.example.com;lr>"));
-    /// assert!(ack.remove_front_route_if(|v| v == b"<sip:p.example.com;lr>"));
-    /// assert!(!ack.has(HeaderName::Route));
-    /// # Ok::<(), sip_message::ParseError>(())
-    /// ```
-    pub fn remove_front_route_if(&mut self, first: impl FnOnce(&[u8]) -> bool) -> bool {
-        let name = HeaderName::Route;
-        let Some(index) = self.ix.headers.iter().position(|e| e.name == name) else {
-            return false;
-        };
-        let value = match self.ix.headers.get(index).and_then(|e| e.value.in_buf()) {
-            Some((v0, v1)) => self.buf.get(v0..v1).unwrap_or_default(),
-            None => return self.remove_front_if(name, first),
-        };
-        if value.is_empty() || memchr::memchr(b',', value).is_some() {
-            return self.remove_front_if(name, first);
-        }
-        // One value, the whole line as the splitter gives it.
-        if !first(trim_lws(value)) {
-            return false;
-        }
-        // The line goes, as `remove_front_if` takes it: the lines after it move up, and so
-        // do the key lines among them; Route holds no key.
-        self.ix.headers.remove(index);
-        self.ix.pristine = None;
-        let body_len = self.body().len() as u32;
-        let keys = &mut self.ix.keys;
-        for k in [&mut keys.via, &mut keys.from, &mut keys.to] {
-            if let Some(i) = k.as_mut().filter(|i| usize::from(**i) > index) {
-                *i -= 1;
-            }
-        }
-        keys.content_length = Some(body_len);
-        true
     }
 
     /// [`trying`](Self::trying) written directly, as `MessageBuilder::response_to` and
@@ -597,17 +546,20 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2000))]
 
-        /// Requests with Route lines of one or more values (or none, or empty), anywhere,
-        /// folded or not, with key lines around them: removing the first Route value while
-        /// it is the expected one leaves what `remove_front_if` leaves, value by value.
+        /// Requests with Route and Record-Route lines of one or more values (or none, or
+        /// empty), anywhere, folded or not, with key lines around them: removing the first
+        /// value while it is the expected one leaves, with the one-value line's shortcut,
+        /// what the general removal leaves, value by value.
         #[test]
-        fn the_route_removal_is_remove_front_ifs(
+        fn the_lone_value_removal_is_the_general_one(
             lines in proptest::collection::vec(proptest::sample::select(vec![
                 "Route: <sip:p.example.com;lr>",
                 "Route: <sip:p.example.com;lr>, <sip:q.example.com;lr>",
                 "Route:  <sip:q.example.com;lr>",
                 "Route: <sip:p.example.com;lr>\r\n ",
                 "Route:",
+                "Record-Route: <sip:p.example.com;lr>",
+                "Record-Route: <sip:q.example.com;lr>, <sip:p.example.com;lr>",
                 "Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKa1",
                 "From: <sip:a@h>;tag=1",
                 "To: <sip:b@h>",
@@ -618,6 +570,7 @@ mod tests {
             ours in proptest::sample::select(vec![
                 "<sip:p.example.com;lr>", "<sip:q.example.com;lr>", "",
             ]),
+            name in proptest::sample::select(vec![HeaderName::Route, HeaderName::RecordRoute]),
         ) {
             let mut text = String::from("INVITE sip:b@h SIP/2.0\r\n");
             for line in &lines {
@@ -629,11 +582,11 @@ mod tests {
             let (mut general, mut fast) = (request.clone(), request);
             loop {
                 let (mut seen_general, mut seen_fast) = (None, None);
-                let removed = general.remove_front_if(HeaderName::Route, |v| {
+                let removed = general.remove_front_if_general(name, |v| {
                     seen_general = Some(v.to_vec());
                     v == ours.as_bytes()
                 });
-                let removed_fast = fast.remove_front_route_if(|v| {
+                let removed_fast = fast.remove_front_if(name, |v| {
                     seen_fast = Some(v.to_vec());
                     v == ours.as_bytes()
                 });

@@ -1985,11 +1985,13 @@ impl<L: LocationService, R: Resolver> Proxy<L, R> {
         // line, and the loop stops once none is left rather than looking for another.
         match &mut known {
             Some(left) => {
-                while *left > 0 && request.remove_front_route_if(|v| self.route_is_self(v)) {
+                while *left > 0
+                    && request.remove_front_if(HeaderName::Route, |v| self.route_is_self(v))
+                {
                     *left -= 1;
                 }
             }
-            None => while request.remove_front_route_if(|v| self.route_is_self(v)) {},
+            None => while request.remove_front_if(HeaderName::Route, |v| self.route_is_self(v)) {},
         }
         (for_proxy, kept, known)
     }
